@@ -1,0 +1,387 @@
+/*
+ * conf-test.c - the azureml.conf parser: a good file, a table of bad inputs
+ * (each with the message it must give, at FILE:LINE), Include, lookups, and
+ * arbitrary bytes.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Four global lines: the bad line under test is line 5. */
+#define HEAD "ClusterName=t\n" \
+	"SubscriptionId=00000000-0000-0000-0000-000000000000\n" \
+	"ResourceGroup=rg\nLocation=eastus\n"
+
+START_TEST(good_config)
+{
+	azml_conf_t *c = azml_conf_load_string(HEAD
+		"ArmEndpoint=http://127.0.0.1:8443   # the emulator\n"
+		"credential=client-secret:/etc/slurm/azureml.secret\n"
+		"TenantId=11111111-2222-3333-4444-555555555555 "
+		"ClientId=aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee\n"
+		"AdminUser=azureml\n"
+		"ComputeCluster=gpu-v100 VmSize=standard_nc6s_v3 MinNodes=1 \\\n"
+		"   MaxNodes=8 IdleSecondsBeforeScaledown=300 QuotaApproved=yes\n"
+		"ComputeCluster=cpu-spot VmSize=Standard_D4s_v3 MaxNodes=64 "
+		"Priority=lowpriority Tags=\"team:ml,cost center:42\"\n"
+		"ComputeInstance=dev-box VmSize=Standard_DS3_v2 AdminUser=me\n"
+		"AttachedCompute=lab-a100 Nodes=lab[01-04] Gres=gpu:a100:4\n",
+		"test.conf");
+
+	ck_assert_ptr_nonnull(c);
+	for (size_t i = 0; i < c->nerrors; i++)
+		fprintf(stderr, "%s\n", c->errors[i]);
+	ck_assert_int_eq(c->nerrors, 0);
+	ck_assert_int_eq(c->ntargets, 4);
+	ck_assert_str_eq(c->arm_endpoint, "http://127.0.0.1:8443");
+	ck_assert_int_eq(c->credential, AZML_CRED_CLIENT_SECRET);
+	ck_assert_str_eq(c->secret_file, "/etc/slurm/azureml.secret");
+	ck_assert_str_eq(c->authority_host, "https://login.microsoftonline.com");
+
+	const azml_target_t *t = azml_conf_find_target(c, "GPU-V100");
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(t->kind, AZML_CLUSTER);
+	ck_assert_str_eq(t->vm_size, "Standard_NC6s_v3");	/* canonical */
+	ck_assert_int_eq(t->min_nodes, 1);
+	ck_assert_int_eq(t->max_nodes, 8);
+	ck_assert_int_eq(t->idle_seconds, 300);
+	ck_assert_str_eq(t->nodes, "gpu-v100-[1-8]");
+	ck_assert_str_eq(t->gres, "gpu:v100:1");
+	ck_assert_int_eq(t->cpus, 6);
+	ck_assert_str_eq(t->admin_user, "azureml");	/* inherited */
+	ck_assert_int_eq(t->line, 9);
+
+	t = azml_conf_find_target(c, "cpu-spot");
+	ck_assert_int_eq(t->priority, AZML_LOW_PRIORITY);
+	ck_assert_int_eq(t->idle_seconds, 120);		/* default */
+	ck_assert_str_eq(t->tags, "team:ml,cost center:42");
+	ck_assert_ptr_null(t->gres);
+
+	t = azml_conf_find_target(c, "dev-box");
+	ck_assert_int_eq(t->kind, AZML_INSTANCE);
+	ck_assert_str_eq(t->nodes, "dev-box");
+	ck_assert_str_eq(t->admin_user, "me");
+
+	t = azml_conf_find_target(c, "lab-a100");
+	ck_assert_int_eq(t->kind, AZML_ATTACHED);
+	ck_assert_int_eq(t->node_count, 4);
+
+	ck_assert_str_eq(azml_conf_target_of_node(c, "gpu-v100-8")->name, "gpu-v100");
+	ck_assert_ptr_null(azml_conf_target_of_node(c, "gpu-v100-9"));
+	ck_assert_ptr_null(azml_conf_target_of_node(c, "gpu-v100-0"));
+	ck_assert_ptr_null(azml_conf_target_of_node(c, "gpu-v100-01"));
+	ck_assert_ptr_null(azml_conf_target_of_node(c, "gpu-v100-"));
+	ck_assert_str_eq(azml_conf_target_of_node(c, "lab03")->name, "lab-a100");
+	ck_assert_ptr_null(azml_conf_target_of_node(c, "lab05"));
+	ck_assert_str_eq(azml_conf_target_of_node(c, "dev-box")->name, "dev-box");
+	ck_assert_ptr_null(azml_conf_target_of_node(c, "nope"));
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* Bad inputs: line 5 of HEAD + LINE gives MESSAGE. */
+static const struct {
+	const char *line, *message;
+} bad[] = {
+	{ "Foo=bar", "test.conf:5: unknown key 'Foo'" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2 Colour=red",
+	  "test.conf:5: unknown key 'Colour' for ComputeCluster 'c1'" },
+	{ "MaxNodes=3", "test.conf:5: unknown key 'MaxNodes' on a global line" },
+	{ "ComputeInstance=i1 VmSize=Standard_D4s_v3 MaxNodes=3",
+	  "test.conf:5: unknown key 'MaxNodes' for ComputeInstance 'i1'" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2\n"
+	  "ComputeCluster=C1 VmSize=Standard_D4s_v3 MaxNodes=2",
+	  "test.conf:6: duplicate compute target 'C1' (first defined at test.conf:5)" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=ten",
+	  "test.conf:5: MaxNodes='ten': expected a whole number from 1 to 10000" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=-1",
+	  "test.conf:5: MaxNodes='-1': expected a whole number" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=99999999999999999999",
+	  "test.conf:5: MaxNodes='99999999999999999999': expected a whole number" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=0",
+	  "test.conf:5: MaxNodes='0': expected a whole number from 1" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=4 MinNodes=5",
+	  "test.conf:5: MinNodes=5 is more than MaxNodes=4" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3",
+	  "test.conf:5: ComputeCluster 'c1' needs MaxNodes=" },
+	{ "ComputeCluster=c1 MaxNodes=4",
+	  "test.conf:5: ComputeCluster 'c1' needs VmSize=" },
+	{ "ComputeCluster=c1 VmSize=Standard_ND96amsr_A100_v4 MaxNodes=4",
+	  "test.conf:5: unknown VM size 'Standard_ND96amsr_A100_v4'" },
+	{ "ComputeCluster=c1 VmSize=Standard_Q4 MaxNodes=4",
+	  "test.conf:5: unknown VM size 'Standard_Q4'" },
+	{ "ComputeCluster=c1 VmSize=Standard_E8as_v4 MaxNodes=4",
+	  "test.conf:5: VM size 'Standard_E8as_v4' (series EAv4) is not in the "
+	  "catalog's size table" },
+	{ "ComputeCluster=c1 VmSize=Standard_NC6s_v3 MaxNodes=4",
+	  "test.conf:5: VM size 'Standard_NC6s_v3' is series NCv3, which needs a "
+	  "quota approval from Azure support; once granted, add QuotaApproved=yes" },
+	{ "ComputeCluster=c1 VmSize=Standard_HB120rs_v2 MaxNodes=4 QuotaApproved=no",
+	  "test.conf:5: VM size 'Standard_HB120rs_v2' is series HBv2, which needs a quota approval" },
+	{ "ComputeInstance=i1 VmSize=Standard_FX4mds QuotaApproved=yes",
+	  "test.conf:5: VM size 'Standard_FX4mds' is series FX, which Azure ML "
+	  "supports on compute clusters only, not on instances" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=4 QuotaApproved=maybe",
+	  "test.conf:5: QuotaApproved='maybe': expected yes or no" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=4 Priority=Spot",
+	  "test.conf:5: Priority='Spot': expected Dedicated or LowPriority" },
+	{ "ComputeInstance=i1 VmSize=Standard_D4s_v3 Priority=LowPriority",
+	  "test.conf:5: unknown key 'Priority' for ComputeInstance 'i1'" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=4 MaxNodes=5",
+	  "test.conf:5: MaxNodes given twice for 'c1'" },
+	{ "ComputeCluster=1abc VmSize=Standard_D4s_v3 MaxNodes=4",
+	  "test.conf:5: ComputeCluster='1abc': a compute target name has 2-16" },
+	{ "ComputeCluster=a_b VmSize=Standard_D4s_v3 MaxNodes=4",
+	  "test.conf:5: ComputeCluster='a_b': a compute target name" },
+	{ "ComputeCluster=averyveryverylongname VmSize=Standard_D4s_v3 MaxNodes=4",
+	  "test.conf:5: ComputeCluster='averyveryverylongname': a compute target" },
+	{ "ComputeCluster= VmSize=Standard_D4s_v3 MaxNodes=4",
+	  "test.conf:5: ComputeCluster='': a compute target name" },
+	{ "ComputeCluster=../../x VmSize=Standard_D4s_v3 MaxNodes=4",
+	  "test.conf:5: ComputeCluster='../../x': a compute target name" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3/x MaxNodes=4",
+	  "test.conf:5: VmSize='Standard_D4s_v3/x': only letters, digits" },
+	{ "AttachedCompute=lab Gres=gpu:a100:4",
+	  "test.conf:5: AttachedCompute 'lab' needs Nodes=" },
+	{ "AttachedCompute=lab Nodes=lab[01-", "test.conf:5: Nodes='lab[01-': expected a Slurm hostlist" },
+	{ "AttachedCompute=lab Nodes=lab;rm",
+	  "test.conf:5: Nodes='lab;rm': expected a Slurm hostlist" },
+	{ "AttachedCompute=lab Nodes=lab1 Gres=gpu:a100:x",
+	  "test.conf:5: Gres='gpu:a100:x': expected NAME[:TYPE]:COUNT" },
+	{ "AttachedCompute=lab Nodes=lab1 Gres=gpu:a100:0",
+	  "test.conf:5: Gres='gpu:a100:0'" },
+	{ "AttachedCompute=lab Nodes=lab1 Gres=",
+	  "test.conf:5: Gres='': expected NAME[:TYPE]:COUNT" },
+	{ "ComputeInstance=dev VmSize=Standard_D4s_v3\n"
+	  "AttachedCompute=lab Nodes=dev,lab1",
+	  "test.conf:6: node 'dev' of 'lab' is also a node of 'dev' (test.conf:5)" },
+	{ "ComputeCluster=gpu VmSize=Standard_D4s_v3 MaxNodes=4\n"
+	  "ComputeInstance=gpu-3 VmSize=Standard_D4s_v3",
+	  "test.conf:6: node 'gpu-3' of 'gpu-3' is also a node of 'gpu' (test.conf:5)" },
+	{ "ArmEndpoint=http://management.azure.com",
+	  "test.conf:5: ArmEndpoint='http://management.azure.com': plain http is "
+	  "accepted only for loopback" },
+	{ "ArmEndpoint=ftp://x", "test.conf:5: ArmEndpoint='ftp://x': expected a URL" },
+	{ "ArmEndpoint=https://a b", "test.conf:5: 'b': expected Key=Value" },
+	{ "ArmEndpoint=https://host:99999",
+	  "test.conf:5: ArmEndpoint='https://host:99999': expected a URL" },
+	{ "ImdsEndpoint=http://10.0.0.1",
+	  "test.conf:5: ImdsEndpoint='http://10.0.0.1': plain http is accepted only" },
+	{ "Credential=password:hunter2",
+	  "test.conf:5: Credential='password:hunter2': expected managed-identity, "
+	  "client-secret:/PATH or env" },
+	{ "Credential=client-secret:relative/file",
+	  "test.conf:5: Credential='client-secret:relative/file': the secret file: "
+	  "expected an absolute path" },
+	{ "Credential=client-secret:/etc/x",
+	  "test.conf: Credential=client-secret:... needs TenantId= and ClientId=" },
+	{ "TenantId=contoso", "test.conf:5: TenantId='contoso': expected a GUID" },
+	{ "ClusterName=again", "test.conf:5: ClusterName is set twice" },
+	{ "Location=East US", "test.conf:5: 'US': expected Key=Value" },
+	{ "Location=East_US", "test.conf:5: Location='East_US': expected an Azure region" },
+	{ "Image=ubuntu", "test.conf:5: Image='ubuntu': expected Publisher:Offer:Sku:Version" },
+	{ "Subnet=default", "test.conf:5: Subnet='default': expected a subnet resource id" },
+	{ "AdminUser=root", "test.conf:5: AdminUser='root': 'root' is reserved by Azure" },
+	{ "AdminUser=Bob!", "test.conf:5: AdminUser='Bob!': expected a Linux user name" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=4 Zone=4",
+	  "test.conf:5: Zone='4': expected an availability zone" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=4 Tags=novalue",
+	  "test.conf:5: Tags='novalue': expected name:value" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=4 Tags=slurm-node:x",
+	  "test.conf:5: Tags='slurm-node:x': tag names starting with 'slurm-' are reserved" },
+	{ "LogFile=relative.log", "test.conf:5: LogFile='relative.log': expected an absolute path" },
+	{ "ComputeCluster=c1 VmSize=\"Standard_D4s_v3 MaxNodes=4",
+	  "test.conf:5: unterminated quote" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=4 justaword",
+	  "test.conf:5: 'justaword': expected Key=Value" },
+	{ "ClusterName\xc3\xa9=x", "test.conf:5: invalid byte 0xc3: azureml.conf is ASCII text" },
+	{ "Location=east\x01us", "test.conf:5: invalid byte 0x01" },
+	{ "Include /nonexistent/azureml-extra.conf",
+	  "test.conf:5: cannot read '/nonexistent/azureml-extra.conf': No such file or directory" },
+	{ "Include a b", "test.conf:5: Include takes one file name" },
+};
+
+START_TEST(bad_input)
+{
+	char *text;
+	azml_conf_t *c;
+	bool found = false;
+
+	ck_assert_int_gt(asprintf(&text, HEAD "%s\n", bad[_i].line), 0);
+	c = azml_conf_load_string(text, "test.conf");
+	ck_assert_ptr_nonnull(c);
+	for (size_t i = 0; i < c->nerrors; i++)
+		if (!strncmp(c->errors[i], bad[_i].message, strlen(bad[_i].message)))
+			found = true;
+	if (!found) {
+		fprintf(stderr, "input: %s\nwanted: %s\ngot:\n", bad[_i].line,
+			bad[_i].message);
+		for (size_t i = 0; i < c->nerrors; i++)
+			fprintf(stderr, "  %s\n", c->errors[i]);
+	}
+	ck_assert(found);
+	azml_conf_destroy(c);
+	free(text);
+}
+END_TEST
+
+START_TEST(missing_globals)
+{
+	azml_conf_t *c = azml_conf_load_string(
+		"ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2\n", "m.conf");
+
+	ck_assert_int_eq(c->nerrors, 4);
+	ck_assert_str_eq(c->errors[0], "m.conf: missing ClusterName=");
+	ck_assert_str_eq(c->errors[3], "m.conf: missing Location=");
+	azml_conf_destroy(c);
+}
+END_TEST
+
+static char tmpdir[64];
+
+static void _write(const char *name, const char *text)
+{
+	char path[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+START_TEST(include_relative_and_loops)
+{
+	char path[256];
+	azml_conf_t *c;
+
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/azml-conf-test.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	_write("azureml.conf", HEAD "Include targets.conf\n");
+	_write("targets.conf", "# the clusters\n"
+	       "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2\n");
+	snprintf(path, sizeof(path), "%s/azureml.conf", tmpdir);
+	c = azml_conf_load(path);
+	ck_assert_int_eq(c->nerrors, 0);
+	ck_assert_int_eq(c->ntargets, 1);
+	ck_assert_int_eq(c->targets[0].line, 2);
+	ck_assert_ptr_nonnull(strstr(c->targets[0].file, "targets.conf"));
+	azml_conf_destroy(c);
+
+	_write("targets.conf", "Include=azureml.conf\n");
+	c = azml_conf_load(path);
+	ck_assert_int_ge(c->nerrors, 1);
+	ck_assert_ptr_nonnull(strstr(c->errors[0], "targets.conf:1: Include of"));
+	ck_assert_ptr_nonnull(strstr(c->errors[0], "loops back"));
+	azml_conf_destroy(c);
+
+	/* AZUREML_CONF names the file. */
+	setenv("AZUREML_CONF", path, 1);
+	char *d = azml_conf_default_path();
+	ck_assert_str_eq(d, path);
+	free(d);
+	unsetenv("AZUREML_CONF");
+	setenv("SLURM_CONF", "/opt/x/slurm.conf", 1);
+	d = azml_conf_default_path();
+	ck_assert_str_eq(d, "/opt/x/azureml.conf");
+	free(d);
+
+	c = azml_conf_load("/nonexistent/azureml.conf");
+	ck_assert_int_eq(c->nerrors, 1);
+	ck_assert_str_eq(c->errors[0], "/nonexistent/azureml.conf: cannot read: "
+			 "No such file or directory");
+	azml_conf_destroy(c);
+}
+END_TEST
+
+START_TEST(long_lines_and_nul)
+{
+	char *big = malloc(20000), path[256];
+	azml_conf_t *c;
+	FILE *fp;
+
+	memset(big, 'a', 19999);
+	big[19999] = '\0';
+	memcpy(big, "Location=", 9);
+	c = azml_conf_load_string(big, "big.conf");
+	ck_assert_int_ge(c->nerrors, 1);
+	ck_assert_str_eq(c->errors[0], "big.conf:1: line longer than 8192 bytes");
+	azml_conf_destroy(c);
+	free(big);
+
+	snprintf(path, sizeof(path), "/tmp/azml-nul-%d.conf", (int) getpid());
+	fp = fopen(path, "w");
+	fwrite(HEAD "Image=a\0b\n", 1, sizeof(HEAD "Image=a\0b\n") - 1, fp);
+	fclose(fp);
+	c = azml_conf_load(path);
+	ck_assert_int_ge(c->nerrors, 1);
+	ck_assert_ptr_nonnull(strstr(c->errors[0], ":5: NUL byte"));
+	azml_conf_destroy(c);
+	unlink(path);
+}
+END_TEST
+
+/* Arbitrary bytes never crash the parser (run under ASan in CI). */
+START_TEST(random_bytes)
+{
+	static const char *alphabet[] = {
+		"=", " ", "\n", "\"", "#", "\\\n", "ComputeCluster=", "VmSize=",
+		"Standard_NC6s_v3", "MaxNodes=", "MinNodes=", "9", "AttachedCompute=",
+		"Nodes=", "x[1-", "]", ",", "Gres=gpu:", "Include ", "\xff", "\t",
+		"ComputeInstance=", "Tags=", ":", "ArmEndpoint=http://", "[::1]",
+	};
+	unsigned seed = 12345;
+
+	for (int round = 0; round < 3000; round++) {
+		char buf[512] = HEAD;
+		size_t len = strlen(buf);
+		int pieces = rand_r(&seed) % 40;
+
+		for (int i = 0; i < pieces; i++) {
+			const char *p = alphabet[rand_r(&seed) % N(alphabet)];
+
+			if (len + strlen(p) + 1 >= sizeof(buf))
+				break;
+			strcpy(buf + len, p);
+			len += strlen(p);
+		}
+		azml_conf_t *c = azml_conf_load_string(buf, "fuzz.conf");
+		ck_assert_ptr_nonnull(c);
+		for (size_t i = 0; i < c->nerrors; i++)
+			ck_assert(!strncmp(c->errors[i], "fuzz.conf", 9));
+		azml_conf_destroy(c);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *tc = tcase_create("conf");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, good_config);
+	tcase_add_loop_test(tc, bad_input, 0, N(bad));
+	tcase_add_test(tc, missing_globals);
+	tcase_add_test(tc, include_relative_and_loops);
+	tcase_add_test(tc, long_lines_and_nul);
+	tcase_add_test(tc, random_bytes);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

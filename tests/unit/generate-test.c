@@ -1,0 +1,132 @@
+/*
+ * generate-test.c - the slurm.conf and gres.conf lines generated from
+ * azureml.conf (that slurmctld accepts them is a system test).
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "generate.h"
+
+static const char *conf_text =
+	"ClusterName=t\n"
+	"SubscriptionId=00000000-0000-0000-0000-000000000000\n"
+	"ResourceGroup=rg\nLocation=eastus\n"
+	"ComputeCluster=gpu-v100 VmSize=Standard_NC6s_v3 MinNodes=2 MaxNodes=8 "
+	"IdleSecondsBeforeScaledown=300 QuotaApproved=yes\n"
+	"ComputeCluster=a100 VmSize=Standard_ND96asr_v4 MaxNodes=1 QuotaApproved=yes\n"
+	"ComputeCluster=cpu-spot VmSize=Standard_D4s_v3 MaxNodes=64 MinNodes=1 "
+	"Priority=LowPriority\n"
+	"ComputeInstance=dev-box VmSize=Standard_DS3_v2\n"
+	"AttachedCompute=lab Nodes=lab[01-04] Gres=gpu:a100:4 CPUs=64 RealMemory=500000\n";
+
+static azml_conf_t *_conf(void)
+{
+	azml_conf_t *c = azml_conf_load_string(conf_text, "gen.conf");
+
+	ck_assert_int_eq(c->nerrors, 0);
+	return c;
+}
+
+static void _has_line(const char *text, const char *line)
+{
+	const char *p = text;
+	size_t n = strlen(line);
+
+	while ((p = strstr(p, line))) {
+		if ((p == text || p[-1] == '\n') && (p[n] == '\n' || !p[n]))
+			return;
+		p++;
+	}
+	ck_abort_msg("missing line: %s\nin:\n%s", line, text);
+}
+
+START_TEST(slurm_conf_lines)
+{
+	azml_conf_t *c = _conf();
+	azml_generate_opts_t o = { .program_dir = "/opt/azml/libexec" };
+	char *out = azml_generate_slurm_conf(c, &o);
+
+	_has_line(out, "ResumeProgram=/opt/azml/libexec/slurm-azureml-resume");
+	_has_line(out, "SuspendProgram=/opt/azml/libexec/slurm-azureml-suspend");
+	_has_line(out, "ResumeFailProgram=/opt/azml/libexec/slurm-azureml-resume-fail");
+	_has_line(out, "GresTypes=gpu");
+	_has_line(out, "SuspendExcParts=dev-box,lab");
+	_has_line(out, "SuspendExcNodes=gpu-v100-[1-8]:2,cpu-spot-[1-64]:1");
+	/* 112 GiB published, 95% of it */
+	_has_line(out, "NodeName=gpu-v100-[1-8] CPUs=6 RealMemory=108953 "
+		  "Gres=gpu:v100:1 Feature=azureml,gpu-v100,Standard_NC6s_v3,"
+		  "NCv3,Volta,dedicated State=CLOUD");
+	_has_line(out, "PartitionName=gpu-v100 Nodes=gpu-v100-[1-8] "
+		  "SuspendTime=300 MaxTime=INFINITE State=UP");
+	_has_line(out, "NodeName=a100-1 CPUs=96 RealMemory=875520 "
+		  "Gres=gpu:a100:8 Feature=azureml,a100,Standard_ND96asr_v4,"
+		  "NDasrA100_v4,Ampere,dedicated State=CLOUD");
+	_has_line(out, "NodeName=cpu-spot-[1-64] CPUs=4 RealMemory=15564 "
+		  "Feature=azureml,cpu-spot,Standard_D4s_v3,DSv3,lowpriority "
+		  "State=CLOUD");
+	_has_line(out, "PartitionName=cpu-spot Nodes=cpu-spot-[1-64] "
+		  "SuspendTime=120 MaxTime=INFINITE State=UP");
+	_has_line(out, "PartitionName=dev-box Nodes=dev-box SuspendTime=INFINITE "
+		  "MaxTime=INFINITE State=UP");
+	_has_line(out, "NodeName=lab[01-04] CPUs=64 RealMemory=500000 "
+		  "Gres=gpu:a100:4 Feature=azureml,lab,attached State=FUTURE");
+	free(out);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+START_TEST(isolated_feature)
+{
+	azml_conf_t *c = azml_conf_load_string(
+		"ClusterName=t\nSubscriptionId=00000000-0000-0000-0000-000000000000\n"
+		"ResourceGroup=rg\nLocation=eastus\n"
+		"ComputeCluster=iso VmSize=Standard_F72s_v2 MaxNodes=2\n", "i.conf");
+	char *out;
+
+	ck_assert_int_eq(c->nerrors, 0);
+	out = azml_generate_slurm_conf(c, NULL);
+	ck_assert_ptr_nonnull(strstr(out, ",FSv2,isolated,dedicated State=CLOUD"));
+	ck_assert_ptr_null(strstr(out, "GresTypes"));
+	ck_assert_ptr_null(strstr(out, "SuspendExcNodes"));
+	ck_assert_ptr_null(strstr(out, "SuspendExcParts"));
+	free(out);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+START_TEST(gres_conf_lines)
+{
+	azml_conf_t *c = _conf();
+	char *out = azml_generate_gres_conf(c);
+
+	_has_line(out, "NodeName=gpu-v100-[1-8] Name=gpu Type=v100 File=/dev/nvidia0");
+	_has_line(out, "NodeName=a100-1 Name=gpu Type=a100 File=/dev/nvidia[0-7]");
+	_has_line(out, "NodeName=lab[01-04] Name=gpu Type=a100 File=/dev/nvidia[0-3]");
+	ck_assert_ptr_null(strstr(out, "cpu-spot"));
+	free(out);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("generate");
+	TCase *tc = tcase_create("generate");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, slurm_conf_lines);
+	tcase_add_test(tc, isolated_feature);
+	tcase_add_test(tc, gres_conf_lines);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,49 @@
+/*
+ * log.h - the one logging interface of slurm-azureml.
+ *
+ * Code in the core library, the plugins and the programs logs through
+ * azml_log_*(); where the lines go is chosen once per process with
+ * azml_log_init(): Slurm's own log inside slurmctld/slurmstepd, syslog for
+ * programs Slurm runs, stderr for commands an admin types.  A log file may be
+ * added to any of them (LogFile= in azureml.conf).
+ */
+#ifndef AZML_LOG_H
+#define AZML_LOG_H
+
+#include <stdarg.h>
+
+typedef enum {
+	AZML_LOG_STDERR = 0,	/* default */
+	AZML_LOG_SYSLOG,
+	AZML_LOG_SLURM,		/* slurm_info()/slurm_error(); only inside Slurm */
+} azml_log_sink_t;
+
+typedef enum {
+	AZML_LOG_ERROR = 0,
+	AZML_LOG_INFO,
+	AZML_LOG_DEBUG,
+} azml_log_level_t;
+
+/* Choose the sink; ident names the program in syslog and file lines. */
+void azml_log_init(azml_log_sink_t sink, const char *ident,
+		   azml_log_level_t level);
+
+/*
+ * Also append every line to PATH (opened O_APPEND, one write() per line so
+ * concurrent programs do not interleave).  Returns 0, or -1 with errno set.
+ */
+int azml_log_add_file(const char *path);
+
+/* Close what azml_log_init()/azml_log_add_file() opened. */
+void azml_log_fini(void);
+
+void azml_log_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+void azml_log_info(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+void azml_log_debug(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+void azml_log_v(azml_log_level_t level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+#endif

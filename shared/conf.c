@@ -1,0 +1,1273 @@
+/*
+ * conf.c - the azureml.conf parser (see conf.h).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <slurm/slurm.h>
+
+#include "conf.h"
+
+#define MAX_LINE	8192
+#define MAX_ERRORS	200
+#define MAX_INCLUDE	8
+#define MAX_NODES	10000	/* per target */
+
+/* Where a key may appear. */
+#define W_GLOBAL	0x1
+#define W_CLUSTER	0x2
+#define W_INSTANCE	0x4
+#define W_ATTACHED	0x8
+#define W_VM		(W_CLUSTER | W_INSTANCE)
+
+typedef enum { K_STR, K_INT, K_BOOL, K_PRIO, K_CRED } ktype_t;
+
+typedef int (*check_fn)(const char *v, char *why, size_t n);
+
+typedef struct {
+	const char *name;
+	int where;
+	ktype_t type;
+	size_t goff;		/* offset in azml_conf_t, or NO */
+	size_t toff;		/* offset in azml_target_t, or NO */
+	check_fn check;
+	int lo, hi;		/* K_INT range */
+} keydef_t;
+
+static int _check_guid(const char *v, char *why, size_t n);
+static int _check_rg(const char *v, char *why, size_t n);
+static int _check_location(const char *v, char *why, size_t n);
+static int _check_url(const char *v, char *why, size_t n);
+static int _check_imds_url(const char *v, char *why, size_t n);
+static int _check_abs_path(const char *v, char *why, size_t n);
+static int _check_cluster_name(const char *v, char *why, size_t n);
+static int _check_image(const char *v, char *why, size_t n);
+static int _check_subnet(const char *v, char *why, size_t n);
+static int _check_admin_user(const char *v, char *why, size_t n);
+static int _check_zone(const char *v, char *why, size_t n);
+static int _check_tags(const char *v, char *why, size_t n);
+static int _check_gres(const char *v, char *why, size_t n);
+static int _check_word(const char *v, char *why, size_t n);
+
+#define G(f) offsetof(azml_conf_t, f)
+#define T(f) offsetof(azml_target_t, f)
+#define NO ((size_t) -1)
+
+static const keydef_t key_tab[] = {
+	{ "ClusterName", W_GLOBAL, K_STR, G(cluster_name), NO, _check_cluster_name },
+	{ "SubscriptionId", W_GLOBAL, K_STR, G(subscription_id), NO, _check_guid },
+	{ "ResourceGroup", W_GLOBAL, K_STR, G(resource_group), NO, _check_rg },
+	{ "Location", W_GLOBAL, K_STR, G(location), NO, _check_location },
+	{ "ArmEndpoint", W_GLOBAL, K_STR, G(arm_endpoint), NO, _check_url },
+	{ "AuthorityHost", W_GLOBAL, K_STR, G(authority_host), NO, _check_url },
+	{ "ImdsEndpoint", W_GLOBAL, K_STR, G(imds_endpoint), NO, _check_imds_url },
+	{ "Credential", W_GLOBAL, K_CRED, NO, NO, NULL },
+	{ "TenantId", W_GLOBAL, K_STR, G(tenant_id), NO, _check_guid },
+	{ "ClientId", W_GLOBAL, K_STR, G(client_id), NO, _check_guid },
+	{ "CaBundle", W_GLOBAL, K_STR, G(ca_bundle), NO, _check_abs_path },
+	{ "LogFile", W_GLOBAL, K_STR, G(log_file), NO, _check_abs_path },
+	{ "StateDir", W_GLOBAL, K_STR, G(state_dir), NO, _check_abs_path },
+	{ "Image", W_GLOBAL | W_VM, K_STR, G(image), T(image), _check_image },
+	{ "Subnet", W_GLOBAL | W_VM, K_STR, G(subnet), T(subnet), _check_subnet },
+	{ "AdminUser", W_GLOBAL | W_VM, K_STR, G(admin_user), T(admin_user), _check_admin_user },
+	{ "SshPublicKey", W_GLOBAL | W_VM, K_STR, G(ssh_public_key), T(ssh_public_key), _check_abs_path },
+	{ "VmSize", W_VM, K_STR, NO, T(vm_size), _check_word },
+	{ "MinNodes", W_CLUSTER, K_INT, NO, T(min_nodes), NULL, 0, MAX_NODES },
+	{ "MaxNodes", W_CLUSTER, K_INT, NO, T(max_nodes), NULL, 1, MAX_NODES },
+	{ "IdleSecondsBeforeScaledown", W_CLUSTER, K_INT, NO, T(idle_seconds), NULL, 1, 2592000 },
+	{ "Priority", W_CLUSTER, K_PRIO, NO, T(priority), NULL },
+	{ "QuotaApproved", W_VM, K_BOOL, NO, T(quota_approved), NULL },
+	{ "Zone", W_VM, K_STR, NO, T(zone), _check_zone },
+	{ "Tags", W_VM, K_STR, NO, T(tags), _check_tags },
+	{ "Nodes", W_ATTACHED, K_STR, NO, T(nodes), NULL },
+	{ "Gres", W_ATTACHED, K_STR, NO, T(gres), _check_gres },
+	{ "CPUs", W_ATTACHED, K_INT, NO, T(cpus), NULL, 1, 65536 },
+	{ "RealMemory", W_ATTACHED, K_INT, NO, T(real_memory), NULL, 1, INT_MAX },
+};
+
+typedef struct {
+	azml_conf_t *conf;
+	int depth;
+	const char *include_stack[MAX_INCLUDE + 1];
+	/* Which global keys were set, to refuse duplicates: bit i = key_tab[i]. */
+	unsigned long long gset;
+} parser_t;
+
+/* ---------------------------------------------------------------------- */
+
+static char *_xstrdup(const char *s)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	if (s && !d)
+		abort();	/* out of memory: nothing sane left to do */
+	return d;
+}
+
+static void _err(parser_t *p, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void _err(parser_t *p, const char *file, int line, const char *fmt, ...)
+{
+	azml_conf_t *c = p->conf;
+	char msg[1024], *full;
+	va_list ap;
+	int n;
+
+	if (c->nerrors >= MAX_ERRORS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		n = asprintf(&full, "%s:%d: %s", file, line, msg);
+	else
+		n = asprintf(&full, "%s: %s", file, msg);
+	if (n < 0)
+		abort();
+	c->errors = realloc(c->errors, (c->nerrors + 1) * sizeof(char *));
+	if (!c->errors)
+		abort();
+	c->errors[c->nerrors++] = full;
+}
+
+/* Copy V for a message: printable ASCII only, at most 64 bytes. */
+static const char *_show(const char *v, char *buf, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0, j = 0; v[i] && j + 5 < n; i++) {
+		unsigned char ch = v[i];
+
+		if (i == 64) {
+			memcpy(buf + j, "...", 3);
+			j += 3;
+			break;
+		}
+		if (isprint(ch))
+			buf[j++] = ch;
+		else
+			j += snprintf(buf + j, n - j, "\\x%02x", ch);
+	}
+	buf[j] = '\0';
+	return buf;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Value checks: return 0, or -1 with a reason in WHY. */
+
+static bool _is_guid(const char *v)
+{
+	static const int groups[] = { 8, 4, 4, 4, 12 };
+	const char *s = v;
+
+	for (int g = 0; g < 5; g++) {
+		for (int i = 0; i < groups[g]; i++, s++)
+			if (!isxdigit((unsigned char) *s))
+				return false;
+		if (g < 4 && *s++ != '-')
+			return false;
+	}
+	return *s == '\0';
+}
+
+static int _check_guid(const char *v, char *why, size_t n)
+{
+	if (_is_guid(v))
+		return 0;
+	snprintf(why, n, "expected a GUID like 00000000-0000-0000-0000-000000000000");
+	return -1;
+}
+
+static int _check_rg(const char *v, char *why, size_t n)
+{
+	size_t len = strlen(v);
+
+	/* Azure: 1-90 characters, letters, digits, _ - . ( ), not ending in '.' */
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char) v[i]) && !strchr("_-.()", v[i]))
+			goto bad;
+	if (len >= 1 && len <= 90 && v[len - 1] != '.')
+		return 0;
+bad:
+	snprintf(why, n, "a resource group name has 1-90 letters, digits, "
+		 "'_', '-', '.', '(', ')' and does not end in '.'");
+	return -1;
+}
+
+static int _check_location(const char *v, char *why, size_t n)
+{
+	size_t len = strlen(v);
+
+	for (size_t i = 0; i < len; i++)
+		if (!islower((unsigned char) v[i]) && !isdigit((unsigned char) v[i]))
+			goto bad;
+	if (len >= 2 && len <= 32)
+		return 0;
+bad:
+	snprintf(why, n, "expected an Azure region name like eastus or westeurope");
+	return -1;
+}
+
+/* Host part of an http(s) URL: letters, digits, '.', '-', or [v6]; port. */
+static int _url_host(const char *v, const char **host, size_t *hlen)
+{
+	const char *s = strstr(v, "://");
+	const char *end;
+
+	if (!s)
+		return -1;
+	s += 3;
+	end = s + strcspn(s, "/");
+	*host = s;
+	if (*s == '[') {
+		const char *close = memchr(s, ']', end - s);
+
+		if (!close)
+			return -1;
+		for (const char *c = s + 1; c < close; c++)
+			if (!isxdigit((unsigned char) *c) && *c != ':')
+				return -1;
+		*hlen = close + 1 - s;
+		s = close + 1;
+	} else {
+		while (s < end && (isalnum((unsigned char) *s) || *s == '.' || *s == '-'))
+			s++;
+		*hlen = s - *host;
+	}
+	if (*hlen == 0)
+		return -1;
+	if (s < end && *s == ':') {
+		int port = 0, digits = 0;
+
+		for (s++; s < end && isdigit((unsigned char) *s); s++, digits++)
+			port = port * 10 + (*s - '0');
+		if (!digits || digits > 5 || port < 1 || port > 65535)
+			return -1;
+	}
+	if (s != end)
+		return -1;
+	for (; *s; s++)
+		if (!isgraph((unsigned char) *s))
+			return -1;
+	return 0;
+}
+
+static bool _is_loopback(const char *host, size_t hlen)
+{
+	if ((hlen == 9 && !strncasecmp(host, "localhost", 9)) ||
+	    (hlen == 5 && !strncmp(host, "[::1]", 5)))
+		return true;
+	return hlen >= 4 && !strncmp(host, "127.", 4);
+}
+
+static int _check_url_common(const char *v, char *why, size_t n, bool imds)
+{
+	const char *host;
+	size_t hlen;
+
+	if (!strncasecmp(v, "https://", 8) && !_url_host(v, &host, &hlen))
+		return 0;
+	if (!strncasecmp(v, "http://", 7) && !_url_host(v, &host, &hlen)) {
+		if (_is_loopback(host, hlen))
+			return 0;
+		if (imds && hlen == 15 && !strncmp(host, "169.254.169.254", 15))
+			return 0;
+		snprintf(why, n, "plain http is accepted only for loopback "
+			 "(127.0.0.1, localhost, [::1])%s; use https",
+			 imds ? " and 169.254.169.254" : "");
+		return -1;
+	}
+	snprintf(why, n, "expected a URL like https://host[:port][/path]");
+	return -1;
+}
+
+static int _check_url(const char *v, char *why, size_t n)
+{
+	return _check_url_common(v, why, n, false);
+}
+
+static int _check_imds_url(const char *v, char *why, size_t n)
+{
+	return _check_url_common(v, why, n, true);
+}
+
+static int _check_abs_path(const char *v, char *why, size_t n)
+{
+	if (v[0] == '/' && strlen(v) < PATH_MAX)
+		return 0;
+	snprintf(why, n, "expected an absolute path");
+	return -1;
+}
+
+static int _check_cluster_name(const char *v, char *why, size_t n)
+{
+	size_t len = strlen(v);
+
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char) v[i]) && v[i] != '-' && v[i] != '_')
+			goto bad;
+	if (len >= 1 && len <= 40)
+		return 0;
+bad:
+	snprintf(why, n, "expected 1-40 letters, digits, '-' or '_'");
+	return -1;
+}
+
+static int _check_image(const char *v, char *why, size_t n)
+{
+	int parts = 1;
+
+	if (!strncasecmp(v, "/subscriptions/", 15) && !strchr(v, ' '))
+		return 0;
+	for (const char *s = v; *s; s++) {
+		if (*s == ':') {
+			if (s == v || s[1] == ':' || s[1] == '\0')
+				goto bad;
+			parts++;
+		} else if (!isalnum((unsigned char) *s) && !strchr("-_.", *s)) {
+			goto bad;
+		}
+	}
+	if (parts == 4)
+		return 0;
+bad:
+	snprintf(why, n, "expected Publisher:Offer:Sku:Version or an image "
+		 "resource id (/subscriptions/...)");
+	return -1;
+}
+
+static int _check_subnet(const char *v, char *why, size_t n)
+{
+	if (!strncasecmp(v, "/subscriptions/", 15) && strstr(v, "/subnets/") &&
+	    !strchr(v, ' ') && !strchr(v, '?') && !strchr(v, '#'))
+		return 0;
+	snprintf(why, n, "expected a subnet resource id: /subscriptions/.../"
+		 "virtualNetworks/VNET/subnets/NAME");
+	return -1;
+}
+
+static int _check_admin_user(const char *v, char *why, size_t n)
+{
+	static const char *reserved[] = { "root", "admin", "administrator",
+					  "guest", "user", "test", NULL };
+	size_t len = strlen(v);
+
+	for (int i = 0; reserved[i]; i++)
+		if (!strcasecmp(v, reserved[i])) {
+			snprintf(why, n, "'%s' is reserved by Azure", v);
+			return -1;
+		}
+	if (len < 1 || len > 32 || !(islower((unsigned char) v[0]) || v[0] == '_'))
+		goto bad;
+	for (size_t i = 1; i < len; i++)
+		if (!islower((unsigned char) v[i]) &&
+		    !isdigit((unsigned char) v[i]) && !strchr("_-", v[i]))
+			goto bad;
+	return 0;
+bad:
+	snprintf(why, n, "expected a Linux user name: 1-32 of a-z, 0-9, '_', '-'");
+	return -1;
+}
+
+static int _check_zone(const char *v, char *why, size_t n)
+{
+	if ((v[0] == '1' || v[0] == '2' || v[0] == '3') && v[1] == '\0')
+		return 0;
+	snprintf(why, n, "expected an availability zone: 1, 2 or 3");
+	return -1;
+}
+
+static int _check_tags(const char *v, char *why, size_t n)
+{
+	const char *s = v;
+	int count = 0;
+
+	while (*s) {
+		size_t klen = strcspn(s, ":,"), vlen;
+
+		if (klen == 0 || klen > 512 || s[klen] != ':')
+			goto bad;
+		for (size_t i = 0; i < klen; i++)
+			if (strchr("<>%&\\?/", s[i]) || !isprint((unsigned char) s[i]))
+				goto bad;
+		if (!strncasecmp(s, "slurm-", 6)) {
+			snprintf(why, n, "tag names starting with 'slurm-' are "
+				 "reserved for slurm-azureml");
+			return -1;
+		}
+		s += klen + 1;
+		vlen = strcspn(s, ",");
+		if (vlen > 256)
+			goto bad;
+		for (size_t i = 0; i < vlen; i++)
+			if (!isprint((unsigned char) s[i]))
+				goto bad;
+		s += vlen;
+		if (*s == ',')
+			s++;
+		if (++count > 40)
+			goto bad;
+	}
+	if (count)
+		return 0;
+bad:
+	snprintf(why, n, "expected name:value[,name:value...] (at most 40 tags; "
+		 "names without < > %% & \\ ? /)");
+	return -1;
+}
+
+static int _check_gres(const char *v, char *why, size_t n)
+{
+	const char *s = v;
+
+	while (*s) {
+		size_t len = strcspn(s, ","), parts = 1, i;
+		const char *last;
+
+		if (!isalpha((unsigned char) s[0]))
+			goto bad;
+		for (i = 0; i < len; i++) {
+			if (s[i] == ':')
+				parts++;
+			else if (!isalnum((unsigned char) s[i]) && !strchr("_-.", s[i]))
+				goto bad;
+		}
+		if (parts > 3 || s[len - 1] == ':')
+			goto bad;
+		for (last = s + len; last > s && last[-1] != ':'; last--)
+			;
+		if (parts > 1) {
+			long c = 0;
+
+			for (const char *d = last; d < s + len; d++) {
+				if (!isdigit((unsigned char) *d))
+					goto bad;
+				c = c * 10 + (*d - '0');
+				if (c > 1024)
+					goto bad;
+			}
+			if (c == 0)
+				goto bad;
+		}
+		s += len;
+		if (*s == ',' && *++s == '\0')
+			goto bad;
+	}
+	if (*v)
+		return 0;
+bad:
+	snprintf(why, n, "expected NAME[:TYPE]:COUNT like gpu:a100:4");
+	return -1;
+}
+
+/* NAME[RANGES]... with balanced brackets holding digits, '-' and ','. */
+static bool _hostlist_syntax(const char *v)
+{
+	bool in = false;
+
+	if (!*v || strlen(v) > 4096)
+		return false;
+	for (const char *s = v; *s; s++) {
+		if (*s == '[') {
+			if (in || s[1] == ']')
+				return false;
+			in = true;
+		} else if (*s == ']') {
+			if (!in || !isdigit((unsigned char) s[-1]))
+				return false;
+			in = false;
+		} else if (in) {
+			if (!isdigit((unsigned char) *s) && *s != '-' && *s != ',')
+				return false;
+		} else if (!isalnum((unsigned char) *s) && !strchr("-_.,", *s)) {
+			return false;
+		}
+	}
+	return !in;
+}
+
+static int _check_word(const char *v, char *why, size_t n)
+{
+	for (const char *s = v; *s; s++)
+		if (!isalnum((unsigned char) *s) && !strchr("_-.", *s)) {
+			snprintf(why, n, "only letters, digits, '_', '-' and '.' "
+				 "are allowed");
+			return -1;
+		}
+	return 0;
+}
+
+static int _check_target_name(const char *v, char *why, size_t n)
+{
+	size_t len = strlen(v);
+
+	/* Azure ML: 2-16 characters, letters, digits and '-', starting with a
+	 * letter; it also names Slurm partitions, nodes and Azure VMs. */
+	if (len < 2 || len > 16 || !isalpha((unsigned char) v[0]) ||
+	    v[len - 1] == '-')
+		goto bad;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char) v[i]) && v[i] != '-')
+			goto bad;
+	return 0;
+bad:
+	snprintf(why, n, "a compute target name has 2-16 letters, digits and "
+		 "'-', starts with a letter and does not end with '-'");
+	return -1;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static const keydef_t *_find_key(const char *name, size_t len, size_t *idx)
+{
+	for (size_t i = 0; i < sizeof(key_tab) / sizeof(key_tab[0]); i++)
+		if (strlen(key_tab[i].name) == len &&
+		    !strncasecmp(key_tab[i].name, name, len)) {
+			*idx = i;
+			return &key_tab[i];
+		}
+	return NULL;
+}
+
+static const char *_where_name(int where)
+{
+	switch (where) {
+	case W_CLUSTER: return "ComputeCluster";
+	case W_INSTANCE: return "ComputeInstance";
+	case W_ATTACHED: return "AttachedCompute";
+	default: return "a global line";
+	}
+}
+
+/* Split LINE into words in place; double quotes group, '#' starts a comment.
+ * Returns the number of words, -1 on an unterminated quote, -2 when more
+ * than MAX. */
+static int _split(char *line, char **words, int max)
+{
+	int n = 0;
+	char *s = line, *d;
+
+	for (;;) {
+		bool quoted = false;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0' || *s == '#')
+			return n;
+		if (n == max)
+			return -2;
+		words[n++] = d = s;
+		while (*s && (quoted || (*s != ' ' && *s != '\t' && *s != '#'))) {
+			if (*s == '"')
+				quoted = !quoted;
+			else
+				*d++ = *s;
+			s++;
+		}
+		if (quoted)
+			return -1;
+		if (*s == '#') {
+			*d = '\0';
+			return n;
+		}
+		if (*s)
+			s++;
+		*d = '\0';
+	}
+}
+
+static void _parse_file(parser_t *p, const char *path, const char *from_file,
+			int from_line);
+
+static int _set_value(parser_t *p, const keydef_t *k, void *base, size_t off,
+		      const char *val, const char *file, int line)
+{
+	char why[256], shown[300];
+
+	switch (k->type) {
+	case K_STR: {
+		char **slot = (char **) ((char *) base + off);
+
+		if (k->check && k->check(val, why, sizeof(why))) {
+			_err(p, file, line, "%s='%s': %s", k->name,
+			     _show(val, shown, sizeof(shown)), why);
+			return -1;
+		}
+		free(*slot);
+		*slot = _xstrdup(val);
+		return 0;
+	}
+	case K_INT: {
+		char *end;
+		long v;
+
+		errno = 0;
+		v = strtol(val, &end, 10);
+		if (!isdigit((unsigned char) val[0]) || *end || errno ||
+		    v < k->lo || v > k->hi) {
+			_err(p, file, line, "%s='%s': expected a whole number "
+			     "from %d to %d", k->name,
+			     _show(val, shown, sizeof(shown)), k->lo, k->hi);
+			return -1;
+		}
+		*(int *) ((char *) base + off) = (int) v;
+		return 0;
+	}
+	case K_BOOL: {
+		bool *slot = (bool *) ((char *) base + off);
+
+		if (!strcasecmp(val, "yes") || !strcasecmp(val, "true") ||
+		    !strcmp(val, "1"))
+			*slot = true;
+		else if (!strcasecmp(val, "no") || !strcasecmp(val, "false") ||
+			 !strcmp(val, "0"))
+			*slot = false;
+		else {
+			_err(p, file, line, "%s='%s': expected yes or no",
+			     k->name, _show(val, shown, sizeof(shown)));
+			return -1;
+		}
+		return 0;
+	}
+	case K_PRIO: {
+		azml_priority_t *slot = (azml_priority_t *) ((char *) base + off);
+
+		if (!strcasecmp(val, "Dedicated"))
+			*slot = AZML_DEDICATED;
+		else if (!strcasecmp(val, "LowPriority"))
+			*slot = AZML_LOW_PRIORITY;
+		else {
+			_err(p, file, line, "Priority='%s': expected Dedicated "
+			     "or LowPriority", _show(val, shown, sizeof(shown)));
+			return -1;
+		}
+		return 0;
+	}
+	case K_CRED: {
+		azml_conf_t *c = p->conf;
+
+		if (!strcasecmp(val, "managed-identity")) {
+			c->credential = AZML_CRED_MANAGED_IDENTITY;
+		} else if (!strcasecmp(val, "env")) {
+			c->credential = AZML_CRED_ENV;
+		} else if (!strncasecmp(val, "client-secret:", 14)) {
+			if (_check_abs_path(val + 14, why, sizeof(why))) {
+				_err(p, file, line, "Credential='%s': the secret "
+				     "file: %s", _show(val, shown, sizeof(shown)),
+				     why);
+				return -1;
+			}
+			c->credential = AZML_CRED_CLIENT_SECRET;
+			free(c->secret_file);
+			c->secret_file = _xstrdup(val + 14);
+		} else {
+			_err(p, file, line, "Credential='%s': expected "
+			     "managed-identity, client-secret:/PATH or env",
+			     _show(val, shown, sizeof(shown)));
+			return -1;
+		}
+		return 0;
+	}
+	}
+	return -1;
+}
+
+static void _target_free(azml_target_t *t)
+{
+	free(t->name); free(t->vm_size); free(t->nodes);
+	free(t->gres); free(t->image); free(t->subnet);
+	free(t->admin_user); free(t->ssh_public_key);
+	free(t->zone); free(t->tags); free(t->file);
+}
+
+/* The VM size of a cluster or instance: known, allowed for this kind. */
+static bool _check_vm_size(parser_t *p, azml_target_t *t, const char *file,
+			   int line)
+{
+	char shown[300];
+	const azml_series_t *s;
+
+	if (!t->vm_size) {
+		_err(p, file, line, "%s '%s' needs VmSize=",
+		     t->kind == AZML_CLUSTER ? "ComputeCluster" :
+		     "ComputeInstance", t->name);
+		return false;
+	}
+	if (azml_catalog_resolve(t->vm_size, &t->size)) {
+		_err(p, file, line, "unknown VM size '%s' (see 'slurm-azureml "
+		     "catalog' for the supported series)",
+		     _show(t->vm_size, shown, sizeof(shown)));
+		return false;
+	}
+	if (!t->size.size) {
+		_err(p, file, line, "VM size '%s' (series %s) is not in the "
+		     "catalog's size table, so its CPUs and memory are unknown",
+		     t->vm_size, t->size.series->name);
+		return false;
+	}
+	s = t->size.series;
+	free(t->vm_size);
+	t->vm_size = _xstrdup(t->size.name);
+	t->cpus = t->size.size->vcpus;
+	t->real_memory = t->size.size->memory_mib;
+	if (s->approval_required && !t->quota_approved) {
+		_err(p, file, line, "VM size '%s' is series %s, which needs a "
+		     "quota approval from Azure support; once granted, add "
+		     "QuotaApproved=yes", t->vm_size, s->name);
+		return false;
+	}
+	if (t->kind == AZML_INSTANCE && !s->compute_instance) {
+		_err(p, file, line, "VM size '%s' is series %s, which Azure ML "
+		     "supports on compute clusters only, not on instances",
+		     t->vm_size, s->name);
+		return false;
+	}
+	return true;
+}
+
+static void _target_line(parser_t *p, char **words, int nwords,
+			 const char *file, int line)
+{
+	azml_conf_t *c = p->conf;
+	azml_target_t t;
+	char why[256], shown[300];
+	const char *eq = strchr(words[0], '=');
+	size_t klen = eq - words[0], maxidx = 0;
+	int where;
+	unsigned long long seen = 0;
+	bool bad = false;
+
+	memset(&t, 0, sizeof(t));
+	t.idle_seconds = 120;
+	if (klen == 14 && !strncasecmp(words[0], "ComputeCluster", 14)) {
+		t.kind = AZML_CLUSTER;
+		where = W_CLUSTER;
+	} else if (klen == 15 && !strncasecmp(words[0], "ComputeInstance", 15)) {
+		t.kind = AZML_INSTANCE;
+		where = W_INSTANCE;
+		t.max_nodes = 1;
+	} else {
+		t.kind = AZML_ATTACHED;
+		where = W_ATTACHED;
+	}
+	if (_check_target_name(eq + 1, why, sizeof(why))) {
+		_err(p, file, line, "%s='%s': %s", _where_name(where),
+		     _show(eq + 1, shown, sizeof(shown)), why);
+		return;
+	}
+	for (size_t i = 0; i < c->ntargets; i++)
+		if (!strcasecmp(c->targets[i].name, eq + 1)) {
+			_err(p, file, line, "duplicate compute target '%s' "
+			     "(first defined at %s:%d)", eq + 1,
+			     c->targets[i].file, c->targets[i].line);
+			return;
+		}
+	t.name = _xstrdup(eq + 1);
+	t.file = _xstrdup(file);
+	t.line = line;
+
+	for (int w = 1; w < nwords; w++) {
+		const char *weq = strchr(words[w], '=');
+		const keydef_t *k;
+		size_t idx;
+
+		if (!weq || weq == words[w]) {
+			_err(p, file, line, "'%s': expected Key=Value",
+			     _show(words[w], shown, sizeof(shown)));
+			bad = true;
+			continue;
+		}
+		k = _find_key(words[w], weq - words[w], &idx);
+		if (!k || !(k->where & where)) {
+			char key[80];
+
+			snprintf(key, sizeof(key), "%.*s",
+				 (int) (weq - words[w] > 64 ? 64 : weq - words[w]),
+				 words[w]);
+			_err(p, file, line, "unknown key '%s' for %s '%s'",
+			     _show(key, shown, sizeof(shown)), _where_name(where),
+			     t.name);
+			bad = true;
+			continue;
+		}
+		if (seen & (1ULL << idx)) {
+			_err(p, file, line, "%s given twice for '%s'", k->name,
+			     t.name);
+			bad = true;
+			continue;
+		}
+		seen |= 1ULL << idx;
+		if (_set_value(p, k, &t, k->toff, weq + 1, file, line))
+			bad = true;
+	}
+
+	/* Whole-target rules. */
+	if (t.kind != AZML_ATTACHED && !_check_vm_size(p, &t, file, line))
+		bad = true;
+	if (t.kind == AZML_CLUSTER) {
+		_find_key("MaxNodes", 8, &maxidx);
+		if (!(seen & (1ULL << maxidx))) {
+			_err(p, file, line, "ComputeCluster '%s' needs MaxNodes=",
+			     t.name);
+			bad = true;
+		} else if (t.max_nodes && t.min_nodes > t.max_nodes) {
+			_err(p, file, line, "MinNodes=%d is more than MaxNodes=%d",
+			     t.min_nodes, t.max_nodes);
+			bad = true;
+		}
+	}
+	if (t.kind == AZML_ATTACHED) {
+		if (!t.nodes) {
+			_err(p, file, line, "AttachedCompute '%s' needs Nodes=",
+			     t.name);
+			bad = true;
+		} else {
+			hostlist_t hl = NULL;
+
+			if (_hostlist_syntax(t.nodes))
+				hl = slurm_hostlist_create(t.nodes);
+			if (!hl || slurm_hostlist_count(hl) < 1 ||
+			    slurm_hostlist_count(hl) > MAX_NODES) {
+				_err(p, file, line, "Nodes='%s': expected a "
+				     "Slurm hostlist like lab[01-04] (at most "
+				     "%d nodes)", _show(t.nodes, shown,
+				     sizeof(shown)), MAX_NODES);
+				bad = true;
+			} else {
+				t.node_count = slurm_hostlist_count(hl);
+			}
+			if (hl)
+				slurm_hostlist_destroy(hl);
+		}
+	} else if (t.kind == AZML_CLUSTER && t.max_nodes > 0) {
+		int n = t.max_nodes == 1 ?
+			asprintf(&t.nodes, "%s-1", t.name) :
+			asprintf(&t.nodes, "%s-[1-%d]", t.name, t.max_nodes);
+		if (n < 0)
+			abort();
+		t.node_count = t.max_nodes;
+	} else if (t.kind == AZML_INSTANCE) {
+		t.nodes = _xstrdup(t.name);
+		t.node_count = 1;
+	}
+	if (t.kind != AZML_ATTACHED && t.size.size && t.size.size->gpus) {
+		char model[16];
+		size_t i;
+
+		for (i = 0; t.size.size->gpu_model[i] && i < sizeof(model) - 1; i++)
+			model[i] = tolower((unsigned char) t.size.size->gpu_model[i]);
+		model[i] = '\0';
+		free(t.gres);
+		if (asprintf(&t.gres, "gpu:%s:%d", model, t.size.size->gpus) < 0)
+			abort();
+	}
+	if (bad) {
+		_target_free(&t);
+		return;
+	}
+	c->targets = realloc(c->targets, (c->ntargets + 1) * sizeof(t));
+	if (!c->targets)
+		abort();
+	c->targets[c->ntargets++] = t;
+}
+
+static void _global_line(parser_t *p, char **words, int nwords,
+			 const char *file, int line)
+{
+	char shown[300];
+
+	for (int w = 0; w < nwords; w++) {
+		const char *weq = strchr(words[w], '=');
+		const keydef_t *k;
+		size_t idx;
+
+		if (!weq || weq == words[w]) {
+			_err(p, file, line, "'%s': expected Key=Value",
+			     _show(words[w], shown, sizeof(shown)));
+			continue;
+		}
+		if (weq - words[w] == 7 && !strncasecmp(words[w], "Include", 7)) {
+			_parse_file(p, weq + 1, file, line);
+			continue;
+		}
+		k = _find_key(words[w], weq - words[w], &idx);
+		if (!k || !(k->where & W_GLOBAL)) {
+			char key[80];
+
+			snprintf(key, sizeof(key), "%.*s",
+				 (int) (weq - words[w] > 64 ? 64 : weq - words[w]),
+				 words[w]);
+			_err(p, file, line, "unknown key '%s'%s",
+			     _show(key, shown, sizeof(shown)),
+			     k ? " on a global line (it belongs on a target line)"
+			       : "");
+			continue;
+		}
+		/* A bad value is reported as such; a good one set twice too. */
+		if (_set_value(p, k, p->conf, k->goff, weq + 1, file, line) == 0 &&
+		    (p->gset & (1ULL << idx)))
+			_err(p, file, line, "%s is set twice", k->name);
+		p->gset |= 1ULL << idx;
+	}
+}
+
+static void _parse_line(parser_t *p, char *buf, const char *file, int line)
+{
+	char *words[128];
+	int n;
+
+	for (unsigned char *s = (unsigned char *) buf; *s; s++)
+		if ((*s < 0x20 && *s != '\t') || *s >= 0x7f) {
+			_err(p, file, line, "invalid byte 0x%02x: azureml.conf "
+			     "is ASCII text", *s);
+			return;
+		}
+	/* "Include FILE", as in slurm.conf */
+	if (!strncasecmp(buf, "Include", 7) && (buf[7] == ' ' || buf[7] == '\t')) {
+		n = _split(buf + 8, words, 2);
+		if (n != 1) {
+			_err(p, file, line, "Include takes one file name");
+			return;
+		}
+		_parse_file(p, words[0], file, line);
+		return;
+	}
+	n = _split(buf, words, 128);
+	if (n == -1) {
+		_err(p, file, line, "unterminated quote");
+		return;
+	}
+	if (n == -2) {
+		_err(p, file, line, "too many words on one line");
+		return;
+	}
+	if (n == 0)
+		return;
+	if (!strncasecmp(words[0], "ComputeCluster=", 15) ||
+	    !strncasecmp(words[0], "ComputeInstance=", 16) ||
+	    !strncasecmp(words[0], "AttachedCompute=", 16))
+		_target_line(p, words, n, file, line);
+	else
+		_global_line(p, words, n, file, line);
+}
+
+static void _parse_stream(parser_t *p, FILE *fp, const char *file)
+{
+	char *buf = NULL, *acc = NULL;
+	size_t cap = 0, acclen = 0;
+	ssize_t len;
+	int line = 0, start = 0;
+
+	while ((len = getline(&buf, &cap, fp)) >= 0) {
+		line++;
+		if (memchr(buf, '\0', len)) {
+			_err(p, file, line, "NUL byte: azureml.conf is ASCII text");
+			acclen = 0;
+			continue;
+		}
+		while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+			buf[--len] = '\0';
+		if (acclen + len > MAX_LINE) {
+			_err(p, file, start ? start : line,
+			     "line longer than %d bytes", MAX_LINE);
+			acclen = 0;
+			start = 0;
+			continue;
+		}
+		if (!acclen)
+			start = line;
+		acc = realloc(acc, acclen + len + 2);
+		if (!acc)
+			abort();
+		memcpy(acc + acclen, buf, len + 1);
+		acclen += len;
+		/* A trailing backslash continues the line. */
+		if (acclen && acc[acclen - 1] == '\\') {
+			acc[acclen - 1] = ' ';
+			continue;
+		}
+		_parse_line(p, acc, file, start);
+		acclen = 0;
+	}
+	if (acclen)
+		_parse_line(p, acc, file, start);
+	free(acc);
+	free(buf);
+}
+
+static void _parse_file(parser_t *p, const char *path, const char *from_file,
+			int from_line)
+{
+	char *full = NULL, *dir, *tmp;
+	FILE *fp;
+
+	if (from_file && path[0] != '/') {
+		tmp = _xstrdup(from_file);
+		dir = dirname(tmp);
+		if (asprintf(&full, "%s/%s", dir, path) < 0)
+			abort();
+		free(tmp);
+	} else {
+		full = _xstrdup(path);
+	}
+	if (p->depth >= MAX_INCLUDE) {
+		_err(p, from_file, from_line, "Include nested more than %d deep",
+		     MAX_INCLUDE);
+		goto out;
+	}
+	for (int i = 0; i < p->depth; i++)
+		if (!strcmp(p->include_stack[i], full)) {
+			_err(p, from_file, from_line, "Include of '%s' loops "
+			     "back to a file being read", full);
+			goto out;
+		}
+	fp = fopen(full, "r");
+	if (!fp) {
+		if (from_file)
+			_err(p, from_file, from_line, "cannot read '%s': %s",
+			     full, strerror(errno));
+		else
+			_err(p, full, 0, "cannot read: %s", strerror(errno));
+		goto out;
+	}
+	p->include_stack[p->depth++] = full;
+	_parse_stream(p, fp, full);
+	p->depth--;
+	fclose(fp);
+out:
+	free(full);
+}
+
+static bool _node_in_target(const azml_target_t *t, const char *node)
+{
+	size_t len = strlen(t->name);
+
+	switch (t->kind) {
+	case AZML_CLUSTER: {
+		const char *s = node + len + 1;
+		long n = 0;
+
+		if (strncmp(node, t->name, len) || node[len] != '-' ||
+		    !isdigit((unsigned char) *s) || *s == '0')
+			return false;
+		for (; isdigit((unsigned char) *s) && n <= MAX_NODES; s++)
+			n = n * 10 + (*s - '0');
+		return !*s && n >= 1 && n <= t->max_nodes;
+	}
+	case AZML_INSTANCE:
+		return !strcmp(node, t->name);
+	case AZML_ATTACHED: {
+		hostlist_t hl = slurm_hostlist_create(t->nodes);
+		int found = hl ? slurm_hostlist_find(hl, node) : -1;
+
+		if (hl)
+			slurm_hostlist_destroy(hl);
+		return found >= 0;
+	}
+	}
+	return false;
+}
+
+/* Nodes named twice (an instance or attached node that is also another
+ * target's node).  Cluster nodes are NAME-N and target names are unique, so
+ * two clusters never share a node. */
+static void _check_overlaps(parser_t *p)
+{
+	azml_conf_t *c = p->conf;
+
+	for (size_t i = 0; i < c->ntargets; i++) {
+		const azml_target_t *t = &c->targets[i];
+		hostlist_t hl;
+		char *host;
+
+		if (t->kind == AZML_CLUSTER)
+			continue;
+		hl = slurm_hostlist_create(t->nodes);
+		while (hl && (host = slurm_hostlist_shift(hl))) {
+			for (size_t j = 0; j < c->ntargets; j++) {
+				const azml_target_t *o = &c->targets[j];
+
+				/* a pair of non-clusters is reported once, at
+				 * the later line */
+				if (j == i || (o->kind != AZML_CLUSTER && j > i))
+					continue;
+				if (_node_in_target(o, host))
+					_err(p, t->file, t->line, "node '%s' of "
+					     "'%s' is also a node of '%s' (%s:%d)",
+					     host, t->name, o->name, o->file,
+					     o->line);
+			}
+			free(host);
+		}
+		if (hl)
+			slurm_hostlist_destroy(hl);
+	}
+}
+
+static void _finish(parser_t *p, const char *file)
+{
+	azml_conf_t *c = p->conf;
+	static const struct { const char *key; size_t off; } required[] = {
+		{ "ClusterName", G(cluster_name) },
+		{ "SubscriptionId", G(subscription_id) },
+		{ "ResourceGroup", G(resource_group) },
+		{ "Location", G(location) },
+	};
+
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (!*(char **) ((char *) c + required[i].off))
+			_err(p, file, 0, "missing %s=", required[i].key);
+	if (c->credential == AZML_CRED_CLIENT_SECRET &&
+	    (!c->tenant_id || !c->client_id))
+		_err(p, file, 0, "Credential=client-secret:... needs TenantId= "
+		     "and ClientId=");
+	if (!c->arm_endpoint)
+		c->arm_endpoint = _xstrdup("https://management.azure.com");
+	if (!c->authority_host)
+		c->authority_host = _xstrdup("https://login.microsoftonline.com");
+	if (!c->imds_endpoint)
+		c->imds_endpoint = _xstrdup("http://169.254.169.254");
+	if (!c->state_dir)
+		c->state_dir = _xstrdup("/var/lib/slurm-azureml");
+	for (size_t i = 0; i < c->ntargets; i++) {
+		azml_target_t *t = &c->targets[i];
+
+		if (t->kind == AZML_ATTACHED)
+			continue;
+#define INHERIT(f) if (!t->f && c->f) t->f = _xstrdup(c->f)
+		INHERIT(image);
+		INHERIT(subnet);
+		INHERIT(admin_user);
+		INHERIT(ssh_public_key);
+#undef INHERIT
+	}
+	_check_overlaps(p);
+}
+
+static azml_conf_t *_new(const char *path)
+{
+	azml_conf_t *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->path = _xstrdup(path);
+	return c;
+}
+
+char *azml_conf_default_path(void)
+{
+	const char *env = getenv("AZUREML_CONF");
+	const char *slurm_conf = getenv("SLURM_CONF");
+	char *tmp, *out;
+
+	if (env && *env)
+		return _xstrdup(env);
+	if (!slurm_conf || !*slurm_conf)
+		return _xstrdup("/etc/slurm/azureml.conf");
+	tmp = _xstrdup(slurm_conf);
+	if (asprintf(&out, "%s/azureml.conf", dirname(tmp)) < 0)
+		abort();
+	free(tmp);
+	return out;
+}
+
+azml_conf_t *azml_conf_load(const char *path)
+{
+	char *dflt = path ? NULL : azml_conf_default_path();
+	azml_conf_t *c = _new(path ? path : dflt);
+	parser_t p = { .conf = c };
+
+	if (c) {
+		size_t before = c->nerrors;
+
+		_parse_file(&p, c->path, NULL, 0);
+		/* An unreadable file says so once, not once per missing key. */
+		if (c->nerrors == before || c->ntargets || p.gset)
+			_finish(&p, c->path);
+	}
+	free(dflt);
+	return c;
+}
+
+azml_conf_t *azml_conf_load_string(const char *text, const char *name)
+{
+	azml_conf_t *c = _new(name);
+	parser_t p = { .conf = c };
+	FILE *fp;
+
+	if (!c)
+		return NULL;
+	fp = fmemopen((void *) text, strlen(text), "r");
+	if (!fp) {
+		azml_conf_destroy(c);
+		return NULL;
+	}
+	p.include_stack[p.depth++] = name;
+	_parse_stream(&p, fp, name);
+	fclose(fp);
+	_finish(&p, name);
+	return c;
+}
+
+void azml_conf_destroy(azml_conf_t *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->ntargets; i++)
+		_target_free(&c->targets[i]);
+	free(c->targets);
+	for (size_t i = 0; i < c->nerrors; i++)
+		free(c->errors[i]);
+	free(c->errors);
+	free(c->path); free(c->cluster_name); free(c->subscription_id);
+	free(c->resource_group); free(c->location); free(c->arm_endpoint);
+	free(c->authority_host); free(c->imds_endpoint); free(c->secret_file);
+	free(c->tenant_id); free(c->client_id); free(c->ca_bundle);
+	free(c->log_file); free(c->state_dir); free(c->image);
+	free(c->subnet); free(c->admin_user); free(c->ssh_public_key);
+	free(c);
+}
+
+const azml_target_t *azml_conf_find_target(const azml_conf_t *c,
+					   const char *name)
+{
+	for (size_t i = 0; c && name && i < c->ntargets; i++)
+		if (!strcasecmp(c->targets[i].name, name))
+			return &c->targets[i];
+	return NULL;
+}
+
+const azml_target_t *azml_conf_target_of_node(const azml_conf_t *c,
+					      const char *node)
+{
+	for (size_t i = 0; c && node && i < c->ntargets; i++)
+		if (_node_in_target(&c->targets[i], node))
+			return &c->targets[i];
+	return NULL;
+}
+
+const char *azml_kind_name(azml_kind_t kind)
+{
+	switch (kind) {
+	case AZML_CLUSTER: return "cluster";
+	case AZML_INSTANCE: return "instance";
+	case AZML_ATTACHED: return "attached";
+	}
+	return "unknown";
+}
+
+const char *azml_priority_name(azml_priority_t prio)
+{
+	return prio == AZML_LOW_PRIORITY ? "LowPriority" : "Dedicated";
+}

@@ -1,0 +1,119 @@
+/*
+ * conf.h - azureml.conf: the admin's one description of the compute targets.
+ *
+ * Slurm style: Key=Value words, one entity a line, '#' comments,
+ * case-insensitive keys, "Include FILE".  Lines that start with
+ * ComputeCluster=, ComputeInstance= or AttachedCompute= define a target; any
+ * other line sets global keys.  Parsing is strict: every problem is recorded
+ * as "FILE:LINE: message" and the configuration is then unusable.
+ *
+ * A loaded azml_conf_t is read-only; free it with azml_conf_destroy().
+ */
+#ifndef AZML_CONF_H
+#define AZML_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "catalog.h"
+
+typedef enum {
+	AZML_CLUSTER = 0,	/* ComputeCluster= : autoscaling, CLOUD nodes */
+	AZML_INSTANCE,		/* ComputeInstance= : one always-on VM */
+	AZML_ATTACHED,		/* AttachedCompute= : on-prem, unmanaged */
+} azml_kind_t;
+
+typedef enum {
+	AZML_DEDICATED = 0,
+	AZML_LOW_PRIORITY,
+} azml_priority_t;
+
+typedef enum {
+	AZML_CRED_MANAGED_IDENTITY = 0,
+	AZML_CRED_CLIENT_SECRET,
+	AZML_CRED_ENV,
+} azml_cred_t;
+
+typedef struct {
+	char *name;
+	azml_kind_t kind;
+	char *vm_size;		/* canonical spelling; NULL for attached */
+	azml_size_info_t size;	/* resolved vm_size (zeroed for attached) */
+	int min_nodes;
+	int max_nodes;
+	int idle_seconds;	/* IdleSecondsBeforeScaledown */
+	azml_priority_t priority;
+	bool quota_approved;
+	char *nodes;		/* hostlist expression of its Slurm nodes */
+	int node_count;
+	char *gres;		/* "gpu:v100:1", or NULL */
+	int cpus;		/* attached: CPUs=, else from the size; 0: unset */
+	int real_memory;	/* MiB; attached: RealMemory=, else from size */
+	char *image;		/* Publisher:Offer:Sku:Version or resource id */
+	char *subnet;		/* subnet resource id */
+	char *admin_user;
+	char *ssh_public_key;	/* path of a .pub file */
+	char *zone;
+	char *tags;		/* "k:v,k:v" */
+	char *file;		/* where it was defined */
+	int line;
+} azml_target_t;
+
+typedef struct {
+	char *path;
+	char *cluster_name;
+	char *subscription_id;
+	char *resource_group;
+	char *location;
+	char *arm_endpoint;
+	char *authority_host;
+	char *imds_endpoint;
+	azml_cred_t credential;
+	char *secret_file;	/* client-secret:PATH */
+	char *tenant_id;
+	char *client_id;
+	char *ca_bundle;
+	char *log_file;
+	char *state_dir;
+	/* Defaults that targets inherit. */
+	char *image;
+	char *subnet;
+	char *admin_user;
+	char *ssh_public_key;
+
+	azml_target_t *targets;
+	size_t ntargets;
+
+	char **errors;		/* "FILE:LINE: message" */
+	size_t nerrors;
+} azml_conf_t;
+
+/*
+ * The file to read: $AZUREML_CONF, else azureml.conf beside $SLURM_CONF,
+ * else /etc/slurm/azureml.conf.  Returns a malloc'd string.
+ */
+char *azml_conf_default_path(void);
+
+/*
+ * Parse PATH (NULL: azml_conf_default_path()).  Returns a handle, NULL only
+ * when out of memory; check conf->nerrors before using it.
+ */
+azml_conf_t *azml_conf_load(const char *path);
+
+/* Parse TEXT as if it were the file NAME (Include is relative to cwd). */
+azml_conf_t *azml_conf_load_string(const char *text, const char *name);
+
+void azml_conf_destroy(azml_conf_t *conf);
+
+/* Case-insensitive lookup by target name; NULL when none. */
+const azml_target_t *azml_conf_find_target(const azml_conf_t *conf,
+					   const char *name);
+
+/* The target whose nodes include NODE; NULL when none. */
+const azml_target_t *azml_conf_target_of_node(const azml_conf_t *conf,
+					      const char *node);
+
+const char *azml_kind_name(azml_kind_t kind);
+const char *azml_priority_name(azml_priority_t prio);
+
+#endif

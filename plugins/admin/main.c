@@ -1,0 +1,69 @@
+/*
+ * main.c - slurm-azureml: the admin command.  One table of subcommands; each
+ * lives in its own file.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "admin.h"
+#include "log.h"
+
+static const azml_cmd_t cmds[] = {
+	{ "check-config", azml_cmd_check_config, "[-f FILE]",
+	  "validate azureml.conf" },
+	{ "generate", azml_cmd_generate, "[-f FILE] [--gres] [--program-dir DIR]",
+	  "print the slurm.conf (or gres.conf) lines" },
+	{ "catalog", azml_cmd_catalog, "[--json] [--size SIZE]",
+	  "VM series, GPU architectures, isolated sizes" },
+};
+
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static void _usage(FILE *fp)
+{
+	fprintf(fp, "usage: slurm-azureml COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < NCMDS; i++)
+		fprintf(fp, "  %-13s %-40s %s\n", cmds[i].name, cmds[i].usage,
+			cmds[i].summary);
+	fprintf(fp, "\nazureml.conf is $AZUREML_CONF, else beside $SLURM_CONF, "
+		"else /etc/slurm/azureml.conf.\nSee slurm-azureml(8).\n");
+}
+
+void azml_print_json(void *root)
+{
+	char *s = cJSON_PrintUnformatted(root);
+
+	if (s) {
+		puts(s);
+		cJSON_free(s);
+	}
+	cJSON_Delete(root);
+}
+
+int main(int argc, char **argv)
+{
+	azml_log_init(AZML_LOG_STDERR, "slurm-azureml", AZML_LOG_INFO);
+	if (argc < 2) {
+		_usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "help")) {
+		_usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("slurm-azureml %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < NCMDS; i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "slurm-azureml: unknown command '%.80s'\n", argv[1]);
+	_usage(stderr);
+	return 2;
+}

@@ -1,0 +1,23 @@
+# tests/packages.sh - the Debian packages slurm-azureml builds and tests with.
+AZML_PACKAGES="build-essential autoconf automake libtool pkg-config
+	slurm-wlm slurmctld slurmd slurm-client libslurm-dev
+	munge libmunge-dev hwloc libhwloc-dev libcjson-dev libcurl4-openssl-dev
+	libmicrohttpd-dev check python3 procps util-linux"
+
+# Install whichever of them are missing (needs root and Debian's archive).
+azml_install_packages() {
+	local missing=() p
+	for p in $AZML_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "Installing: ${missing[*]}"
+	if [ "$(id -u)" != 0 ]; then
+		echo "error: run as root to install ${missing[*]}" >&2
+		return 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq &&
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+}

@@ -1,0 +1,89 @@
+#!/bin/bash
+# The slurm-azureml command as an admin types it: exit codes and output.
+set -u
+. "$(dirname "$0")/lib.sh"
+D=$(mktemp -d /tmp/azml-cli.XXXXXX)
+trap 'rm -rf "$D"' EXIT
+
+out=$("$AZML_BIN" check-config -f "$AZML_TOP/etc/azureml.conf.example") ||
+	azml_fail "the shipped example is refused: $out"
+[ "$out" = "$AZML_TOP/etc/azureml.conf.example: OK, 4 compute targets" ] ||
+	azml_fail "check-config said: $out"
+azml_pass "check-config accepts etc/azureml.conf.example"
+
+cat > "$D/bad.conf" <<'CONF'
+ClusterName=demo
+SubscriptionId=00000000-0000-0000-0000-000000000000
+ResourceGroup=hpc-rg
+Location=eastus
+ComputeCluster=gpu-v100 VmSize=Standard_NC6s_v3 MaxNodes=8
+ComputeCluster=big VmSize=Standard_D4s_v3 MinNodes=9 MaxNodes=8
+ComputeInstance=fx VmSize=Standard_FX4mds QuotaApproved=yes
+Colour=blue
+CONF
+cp "$D/bad.conf" "$D/bad.conf.orig"
+"$AZML_BIN" check-config -f "$D/bad.conf" > "$D/out" 2> "$D/err"
+rc=$?
+[ $rc = 1 ] || azml_fail "check-config exited $rc on a bad file"
+for want in \
+	"$D/bad.conf:5: VM size 'Standard_NC6s_v3' is series NCv3, which needs a quota approval" \
+	"$D/bad.conf:6: MinNodes=9 is more than MaxNodes=8" \
+	"$D/bad.conf:7: VM size 'Standard_FX4mds' is series FX, which Azure ML supports on compute clusters only" \
+	"$D/bad.conf:8: unknown key 'Colour'"; do
+	grep -qF "$want" "$D/err" || azml_fail "missing '$want' in: $(cat "$D/err")"
+done
+[ "$(wc -l < "$D/err")" = 4 ] || azml_fail "expected 4 errors: $(cat "$D/err")"
+[ ! -s "$D/out" ] || azml_fail "check-config printed to stdout on errors"
+cmp -s "$D/bad.conf" "$D/bad.conf.orig" || azml_fail "check-config changed the file"
+azml_pass "check-config prints FILE:LINE for each error and exits 1"
+
+"$AZML_BIN" generate -f "$D/bad.conf" > "$D/out" 2>/dev/null
+[ $? = 1 ] && [ ! -s "$D/out" ] || azml_fail "generate printed lines for a bad file"
+azml_pass "generate refuses a bad file and prints nothing"
+
+AZUREML_CONF=$AZML_TOP/etc/azureml.conf.example "$AZML_BIN" check-config > /dev/null ||
+	azml_fail "AZUREML_CONF not honoured"
+mkdir "$D/etc" && cp "$AZML_TOP/etc/azureml.conf.example" "$D/etc/azureml.conf"
+SLURM_CONF=$D/etc/slurm.conf "$AZML_BIN" check-config | grep -q "^$D/etc/azureml.conf: OK" ||
+	azml_fail "azureml.conf beside SLURM_CONF not found"
+azml_pass "AZUREML_CONF, else azureml.conf beside slurm.conf"
+
+"$AZML_BIN" catalog --json > "$D/catalog.json" || azml_fail "catalog --json"
+python3 - "$D/catalog.json" <<'PY' || azml_fail "catalog --json schema"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert set(d) == {"series", "gpu_architectures", "isolated_sizes"}, d.keys()
+assert len(d["series"]) == 26
+for s in d["series"]:
+    assert set(s) == {"name", "category", "approval_required", "compute_cluster",
+                      "compute_instance", "gpu_arch", "min_cuda"}, s
+    assert s["category"] in ("general", "memory", "compute", "hpc", "storage", "gpu")
+names = [s["name"] for s in d["series"]]
+for a in d["gpu_architectures"]:
+    for n in a["series"]:
+        assert n in names, n
+v = [a for a in d["gpu_architectures"] if a["arch"] == "Volta"][0]
+assert v["series"] == ["NCv3", "NDv2"] and v["min_cuda"] == "9.0"
+assert d["isolated_sizes"] == ["Standard_M128ms", "Standard_F72s_v2",
+                               "Standard_NC24s_v3", "Standard_NC24rs_v3"]
+PY
+azml_pass "catalog --json has the schema of ARCHITECTURE.md"
+
+out=$("$AZML_BIN" catalog --size Standard_NC24rs_v3 --json)
+python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["size"] == "Standard_NC24rs_v3" and d["series"] == "NCv3"
+assert d["isolated"] is True and d["rdma"] is True
+' "$out" || azml_fail "catalog --size: $out"
+err=$("$AZML_BIN" catalog --size 'Standard_Bogus9' 2>&1)
+[ $? = 1 ] && grep -q "unknown VM size 'Standard_Bogus9'" <<<"$err" ||
+	azml_fail "unknown size: $err"
+azml_pass "catalog --size resolves a size and refuses an unknown one"
+
+"$AZML_BIN" frobnicate > /dev/null 2>&1
+[ $? = 2 ] || azml_fail "unknown command should exit 2"
+"$AZML_BIN" generate --program-dir relative > /dev/null 2>&1
+[ $? = 2 ] || azml_fail "relative --program-dir should exit 2"
+azml_pass "usage errors exit 2"
+echo "$AZML_PASSED passed, 0 failed"

@@ -1,0 +1,139 @@
+# tests/system/lib.sh - a private Slurm cluster on loopback for system tests.
+#
+# Source it, then:  azml_cluster_init NAME   (a fresh dir, munged, a slurm.conf)
+#                   azml_start_slurmctld     (after adding lines to $SLURM_CONF)
+#                   azml_stop                (also run from an EXIT trap)
+# Every daemon runs as root with its own socket, ports and state dir, so tests
+# never touch a system Slurm or munge.
+
+AZML_TOP=${AZML_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+AZML_BUILD=${AZML_BUILD:-$AZML_TOP/build}
+AZML_BIN=$AZML_BUILD/plugins/admin/slurm-azureml
+SLURM_PLUGIN_DIR_SYS=$(sed -n 's/^SLURM_PLUGIN_DIR = //p' "$AZML_BUILD/Makefile" 2>/dev/null)
+: "${SLURM_PLUGIN_DIR_SYS:=/usr/lib/x86_64-linux-gnu/slurm-wlm}"
+
+azml_fail() { echo "FAIL: $*" >&2; azml_dump_logs; exit 1; }
+azml_pass() { echo "ok - $*"; AZML_PASSED=$((${AZML_PASSED:-0} + 1)); }
+
+azml_dump_logs() {
+	[ -n "${T:-}" ] || return 0
+	for f in "$T"/*.log; do
+		[ -f "$f" ] || continue
+		echo "---- $f (last 30 lines)" >&2
+		tail -n 30 "$f" >&2
+	done
+}
+
+# The first of $1 free TCP ports in a row on 127.0.0.1.
+azml_free_ports() {
+	python3 - "$1" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(200):
+    base = random.randint(20000, 60000 - n)
+    ok = True
+    for p in range(base, base + n):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            ok = False
+        finally:
+            s.close()
+        if not ok:
+            break
+    if ok:
+        print(base)
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+
+azml_cluster_init() {
+	T=$(mktemp -d "/tmp/azml-$1.XXXXXX")
+	chmod 755 "$T"
+	mkdir -p "$T/state" "$T/munge"
+	chmod 711 "$T/munge"
+	dd if=/dev/urandom of="$T/munge/munge.key" bs=1024 count=1 status=none
+	chmod 600 "$T/munge/munge.key"
+	munged --force --socket="$T/munge/munge.sock" \
+		--key-file="$T/munge/munge.key" --log-file="$T/munged.log" \
+		--pid-file="$T/munge/munged.pid" --seed-file="$T/munge/seed" \
+		|| azml_fail "munged did not start"
+	AZML_PORT=$(azml_free_ports 40) || azml_fail "no free ports"
+	export SLURM_CONF=$T/slurm.conf
+	export MUNGE_SOCKET=$T/munge/munge.sock
+	cat > "$SLURM_CONF" <<CONF
+ClusterName=azml$$
+SlurmctldHost=localhost(127.0.0.1)
+SlurmctldPort=$AZML_PORT
+SlurmdPort=$((AZML_PORT + 1))
+AuthType=auth/munge
+AuthInfo=socket=$T/munge/munge.sock
+CredType=cred/munge
+SlurmUser=root
+SlurmdUser=root
+StateSaveLocation=$T/state
+SlurmdSpoolDir=$T/spool-%n
+SlurmctldPidFile=$T/slurmctld.pid
+SlurmdPidFile=$T/slurmd-%n.pid
+SlurmctldLogFile=$T/slurmctld.log
+SlurmdLogFile=$T/slurmd-%n.log
+SlurmctldDebug=debug
+SlurmdDebug=info
+ProctrackType=proctrack/pgid
+TaskPlugin=task/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=none
+ReturnToService=2
+JobCompType=jobcomp/none
+AccountingStorageType=accounting_storage/none
+PluginDir=$SLURM_PLUGIN_DIR_SYS
+CONF
+	trap azml_stop EXIT
+}
+
+azml_wait_slurmctld() {
+	for _ in $(seq 1 100); do
+		scontrol ping 2>/dev/null | grep -q 'is UP' && return 0
+		sleep 0.1
+	done
+	azml_fail "slurmctld is not answering"
+}
+
+azml_start_slurmctld() {
+	slurmctld -c -i -f "$SLURM_CONF" || azml_fail "slurmctld did not start"
+	azml_wait_slurmctld
+}
+
+# Adding nodes changes MaxNodeCount, which Slurm 22.05 takes only on restart.
+azml_restart_slurmctld() {
+	local pid
+	pid=$(cat "$T/slurmctld.pid" 2>/dev/null)
+	[ -n "$pid" ] && kill "$pid"
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	slurmctld -i -f "$SLURM_CONF" || azml_fail "slurmctld did not restart"
+	azml_wait_slurmctld
+}
+
+azml_stop() {
+	local rc=$?
+	[ -n "${T:-}" ] || return $rc
+	for pidf in "$T"/slurmd-*.pid "$T/slurmctld.pid" "$T/munge/munged.pid"; do
+		[ -f "$pidf" ] && kill "$(cat "$pidf")" 2>/dev/null
+	done
+	pkill -f "$T/" 2>/dev/null
+	sleep 0.3
+	pkill -9 -f "$T/" 2>/dev/null
+	if [ $rc -eq 0 ] && [ -z "${AZML_KEEP:-}" ]; then
+		rm -rf "$T"
+	else
+		echo "(test files kept in $T)" >&2
+	fi
+	return $rc
+}

@@ -64,6 +64,20 @@ static const azml_gpu_arch_t arch_tab[] = {
 	{ "Hopper",  "11.8", NULL,   { NULL } },
 };
 
+/* GPU models and their architecture (NVIDIA's product pages). */
+static const struct {
+	const char *model, *arch;
+} model_tab[] = {
+	{ "K80", "Kepler" }, { "K40", "Kepler" }, { "K20", "Kepler" },
+	{ "M60", "Maxwell" }, { "M40", "Maxwell" },
+	{ "P100", "Pascal" }, { "P40", "Pascal" }, { "P4", "Pascal" },
+	{ "V100", "Volta" },
+	{ "T4", "Turing" },
+	{ "A100", "Ampere" }, { "A10", "Ampere" }, { "A30", "Ampere" },
+	{ "A40", "Ampere" },
+	{ "H100", "Hopper" }, { "H200", "Hopper" },
+};
+
 static const char *isolated_tab[] = {
 	"Standard_M128ms",
 	"Standard_F72s_v2",
@@ -310,6 +324,14 @@ const azml_gpu_arch_t *azml_catalog_find_arch(const char *arch)
 	for (size_t i = 0; arch && i < NELEM(arch_tab); i++)
 		if (!strcasecmp(arch_tab[i].arch, arch))
 			return &arch_tab[i];
+	return NULL;
+}
+
+const azml_gpu_arch_t *azml_catalog_arch_of_model(const char *model)
+{
+	for (size_t i = 0; model && i < NELEM(model_tab); i++)
+		if (!strcasecmp(model_tab[i].model, model))
+			return azml_catalog_find_arch(model_tab[i].arch);
 	return NULL;
 }
 

@@ -76,6 +76,12 @@ size_t azml_catalog_size_count(void);
 const azml_size_t *azml_catalog_size_at(size_t i);
 
 /*
+ * The architecture of a GPU model as Slurm gres types and Azure size pages
+ * name them ("v100", "A100", "t4"), case-insensitive; NULL when unknown.
+ */
+const azml_gpu_arch_t *azml_catalog_arch_of_model(const char *model);
+
+/*
  * Resolve a VM size name (case-insensitive) by Azure's naming rules.
  * Returns 0 and fills *info, or -1 when the name is not a size of any series
  * the catalog knows (then *info is untouched).

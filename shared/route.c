@@ -1,0 +1,583 @@
+/*
+ * route.c - job -> compute target decisions (see route.h).
+ *
+ * The index hashes target names and VM sizes (lower-cased) so that
+ * --azure-compute and --azure-vm-size cost one lookup whatever the number of
+ * targets; the filters (priority, CUDA, isolated) compare small integers.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "route.h"
+
+#define MAX_OPT_LEN 64
+#define MAX_LISTED 12		/* targets named in one error message */
+
+typedef struct {
+	const azml_target_t *t;
+	bool gpu;
+	bool isolated;
+	bool low;		/* LowPriority */
+	const azml_gpu_arch_t *arch;
+	size_t name_len;
+} entry_t;
+
+typedef struct {
+	uint32_t hash;
+	int first;		/* entry index, -1: empty slot */
+} slot_t;
+
+struct azml_router {
+	azml_conf_t *conf;
+	entry_t *e;
+	size_t n;
+	/* Open addressing; next_name/next_size chain entries of equal keys. */
+	slot_t *names, *sizes;
+	size_t mask;
+	int *next_size;
+};
+
+static uint32_t _hash(const char *s, size_t *len)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		h ^= (unsigned char) tolower((unsigned char) s[i]);
+		h *= 16777619u;
+	}
+	if (len)
+		*len = i;
+	return h;
+}
+
+static const azml_gpu_arch_t *_target_arch(const azml_target_t *t)
+{
+	char type[32];
+	const char *g, *c;
+	size_t n;
+
+	if (t->kind != AZML_ATTACHED)
+		return t->size.arch;
+	/* gpu:TYPE:COUNT of an attached target names the model */
+	if (!t->gres || strncmp(t->gres, "gpu:", 4))
+		return NULL;
+	g = t->gres + 4;
+	c = strchr(g, ':');
+	if (!c || (n = c - g) >= sizeof(type))
+		return NULL;
+	memcpy(type, g, n);
+	type[n] = '\0';
+	return azml_catalog_arch_of_model(type);
+}
+
+/* Insert entry I under KEY into TAB; CHAIN links entries of equal keys. */
+static void _insert(azml_router_t *r, slot_t *tab, int *chain, const char *key,
+		    int i)
+{
+	uint32_t h = _hash(key, NULL);
+
+	for (size_t s = h & r->mask;; s = (s + 1) & r->mask) {
+		if (tab[s].first < 0) {
+			tab[s].hash = h;
+			tab[s].first = i;
+			return;
+		}
+		if (tab[s].hash == h) {
+			const azml_target_t *o = r->e[tab[s].first].t;
+			const char *okey = chain ? o->vm_size : o->name;
+
+			if (!strcasecmp(okey, key)) {
+				/* append to the chain, keeping config order */
+				int *p = &tab[s].first;
+
+				while (*p >= 0 && chain)
+					p = &chain[*p];
+				if (chain)
+					*p = i;
+				return;
+			}
+		}
+	}
+}
+
+static int _lookup(const azml_router_t *r, const slot_t *tab, bool by_size,
+		   const char *key)
+{
+	size_t len;
+	uint32_t h = _hash(key, &len);
+
+	for (size_t s = h & r->mask; tab[s].first >= 0; s = (s + 1) & r->mask) {
+		const azml_target_t *t;
+
+		if (tab[s].hash != h)
+			continue;
+		t = r->e[tab[s].first].t;
+		if (!strcasecmp(by_size ? t->vm_size : t->name, key))
+			return tab[s].first;
+	}
+	return -1;
+}
+
+azml_router_t *azml_router_create(azml_conf_t *conf)
+{
+	azml_router_t *r = calloc(1, sizeof(*r));
+	size_t cap = 16;
+
+	if (!r)
+		return NULL;
+	while (cap < 2 * conf->ntargets + 2)
+		cap <<= 1;
+	r->conf = conf;
+	r->n = conf->ntargets;
+	r->mask = cap - 1;
+	r->e = calloc(r->n + 1, sizeof(*r->e));
+	r->names = malloc(cap * sizeof(slot_t));
+	r->sizes = malloc(cap * sizeof(slot_t));
+	r->next_size = malloc((r->n + 1) * sizeof(int));
+	if (!r->e || !r->names || !r->sizes || !r->next_size) {
+		r->conf = NULL;
+		azml_router_destroy(r);
+		return NULL;
+	}
+	for (size_t s = 0; s < cap; s++)
+		r->names[s].first = r->sizes[s].first = -1;
+	for (size_t i = 0; i < r->n; i++) {
+		const azml_target_t *t = &conf->targets[i];
+		entry_t *e = &r->e[i];
+
+		e->t = t;
+		e->name_len = strlen(t->name);
+		e->gpu = t->gres && !strncmp(t->gres, "gpu", 3);
+		e->isolated = t->size.isolated;
+		e->low = t->kind == AZML_CLUSTER &&
+			 t->priority == AZML_LOW_PRIORITY;
+		e->arch = _target_arch(t);
+		r->next_size[i] = -1;
+		_insert(r, r->names, NULL, t->name, i);
+		if (t->kind == AZML_CLUSTER)
+			_insert(r, r->sizes, r->next_size, t->vm_size, i);
+	}
+	return r;
+}
+
+void azml_router_destroy(azml_router_t *r)
+{
+	if (!r)
+		return;
+	azml_conf_destroy(r->conf);
+	free(r->e);
+	free(r->names);
+	free(r->sizes);
+	free(r->next_size);
+	free(r);
+}
+
+const azml_conf_t *azml_router_conf(const azml_router_t *r)
+{
+	return r->conf;
+}
+
+/* ---------------------------------------------------------------------- */
+
+/* A user's value for a message: printable ASCII, at most 64 bytes. */
+static void _show(const char *v, char *buf, size_t n)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; v[i] && j + 5 < n; i++) {
+		unsigned char ch = v[i];
+
+		if (i == MAX_OPT_LEN) {
+			snprintf(buf + j, n - j, "...");
+			return;
+		}
+		if (isprint(ch) && ch != '\'')
+			buf[j++] = ch;
+		else
+			j += snprintf(buf + j, n - j, "\\x%02x", ch);
+	}
+	buf[j] = '\0';
+}
+
+static bool _charset(const char *v, const char *extra)
+{
+	size_t len = strlen(v);
+
+	if (len == 0 || len > MAX_OPT_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char) v[i]) && !strchr(extra, v[i]))
+			return false;
+	return true;
+}
+
+int azml_route_check_option(const char *opt, const char *value, char *msg,
+			    size_t n)
+{
+	char shown[300];
+	int ma, mi;
+
+	if (!value)
+		value = "";
+	_show(value, shown, sizeof(shown));
+	if (!strcmp(opt, "azure-compute")) {
+		if (_charset(value, "-"))
+			return 0;
+		snprintf(msg, n, "azureml: --azure-compute: expected a compute "
+			 "target name (letters, digits, '-'), got '%s'", shown);
+	} else if (!strcmp(opt, "azure-vm-size")) {
+		if (_charset(value, "_-"))
+			return 0;
+		snprintf(msg, n, "azureml: --azure-vm-size: expected a VM size "
+			 "like Standard_NC6s_v3, got '%s'", shown);
+	} else if (!strcmp(opt, "azure-priority")) {
+		if (!strcasecmp(value, "dedicated") || !strcasecmp(value, "low"))
+			return 0;
+		snprintf(msg, n, "azureml: --azure-priority: expected dedicated "
+			 "or low, got '%s'", shown);
+	} else if (!strcmp(opt, "azure-cuda")) {
+		if (!azml_cuda_parse(value, &ma, &mi))
+			return 0;
+		snprintf(msg, n, "azureml: --azure-cuda: expected a CUDA version "
+			 "like 11.8, got '%s'", shown);
+	} else if (!strcmp(opt, "azure-isolated")) {
+		if (!*value)
+			return 0;
+		snprintf(msg, n, "azureml: --azure-isolated takes no value, got "
+			 "'%s'", shown);
+	} else {
+		snprintf(msg, n, "azureml: unknown option --%s", opt);
+	}
+	return -1;
+}
+
+/* ---------------------------------------------------------------------- */
+
+typedef struct {
+	char *buf;
+	size_t len, cap;
+} out_t;
+
+static void _put(out_t *o, const char *s, size_t n)
+{
+	if (o->len + n >= o->cap)
+		n = o->cap - 1 - o->len;
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+	o->buf[o->len] = '\0';
+}
+
+static void _putf(out_t *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void _putf(out_t *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->len + 1 >= o->cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->len += ((size_t) n < o->cap - o->len) ? (size_t) n :
+			  o->cap - o->len - 1;
+}
+
+/* What a target is, for "available: ..." lists. */
+static void _describe(out_t *o, const entry_t *e)
+{
+	const azml_target_t *t = e->t;
+
+	if (t->kind == AZML_ATTACHED)
+		_putf(o, "%s (attached%s%s)", t->name, e->arch ? ", " : "",
+		      e->arch ? e->arch->arch : "");
+	else
+		_putf(o, "%s (%s%s)", t->name, t->vm_size,
+		      t->kind == AZML_INSTANCE ? ", instance" :
+		      e->low ? ", low priority" : "");
+}
+
+/* "; available: a (..), b (..)" over the entries PICK accepts. */
+static void _available(out_t *o, const azml_router_t *r,
+		       bool (*pick)(const entry_t *))
+{
+	size_t listed = 0, more = 0;
+
+	for (size_t i = 0; i < r->n; i++) {
+		if (pick && !pick(&r->e[i]))
+			continue;
+		if (listed == MAX_LISTED) {
+			more++;
+			continue;
+		}
+		_put(o, listed ? ", " : "; available: ", listed ? 2 : 13);
+		_describe(o, &r->e[i]);
+		listed++;
+	}
+	if (more)
+		_putf(o, " and %zu more", more);
+	if (!listed)
+		_putf(o, "; none is configured");
+}
+
+static bool _is_cluster(const entry_t *e)
+{
+	return e->t->kind == AZML_CLUSTER;
+}
+
+static bool _has_gpu(const entry_t *e)
+{
+	return e->gpu;
+}
+
+/* Is NAME in the comma-separated LIST? */
+static bool _in_list(const char *list, const char *name, size_t len)
+{
+	const char *s = list;
+
+	while (*s) {
+		size_t l = strcspn(s, ",");
+
+		if (l == len && !strncasecmp(s, name, len))
+			return true;
+		s += l;
+		if (*s == ',')
+			s++;
+	}
+	return false;
+}
+
+typedef struct {
+	int prio;		/* -1 any, 0 dedicated, 1 low */
+	bool cuda;
+	int cuda_ma, cuda_mi;
+	bool isolated;
+	bool wants_gpu;
+	const char *partition;
+} filter_t;
+
+/* Why entry E fails filter F (0: it passes). */
+enum { F_OK = 0, F_PRIO, F_CUDA, F_ISO, F_GPU, F_PART };
+
+static int _fails(const entry_t *e, const filter_t *f)
+{
+	if (f->prio >= 0 && e->low != (f->prio == 1))
+		return F_PRIO;
+	if (f->cuda && !azml_arch_supports_cuda(e->arch, f->cuda_ma, f->cuda_mi))
+		return F_CUDA;
+	if (f->isolated && !e->isolated)
+		return F_ISO;
+	if (f->wants_gpu && !e->gpu)
+		return F_GPU;
+	if (f->partition && !_in_list(f->partition, e->t->name, e->name_len))
+		return F_PART;
+	return F_OK;
+}
+
+/* The message for a single named target that fails a filter. */
+static void _explain(out_t *o, const entry_t *e, int why, const filter_t *f,
+		     const azml_route_req_t *req)
+{
+	const azml_target_t *t = e->t;
+	char shown[300];
+
+	switch (why) {
+	case F_PRIO:
+		_putf(o, "azureml: compute target '%s' is %s, not %s", t->name,
+		      e->low ? "low priority" : "dedicated",
+		      e->low ? "dedicated" : "low priority");
+		break;
+	case F_CUDA:
+		if (!e->arch)
+			_putf(o, "azureml: compute target '%s' has no GPU that "
+			      "CUDA %d.%d could use", t->name, f->cuda_ma,
+			      f->cuda_mi);
+		else
+			_putf(o, "azureml: compute target '%s' has %s GPUs, which "
+			      "support CUDA %s%s%s, not %d.%d", t->name,
+			      e->arch->arch, e->arch->min_cuda,
+			      e->arch->max_cuda ? " to " : " and later",
+			      e->arch->max_cuda ? e->arch->max_cuda : "",
+			      f->cuda_ma, f->cuda_mi);
+		break;
+	case F_ISO:
+		_putf(o, "azureml: compute target '%s' (%s) is not an isolated "
+		      "VM size", t->name, t->vm_size ? t->vm_size : "attached");
+		break;
+	case F_GPU:
+		_putf(o, "azureml: compute target '%s' (%s) has no GPU, but the "
+		      "job asks for GPUs (--gpus/--gres=gpu)", t->name,
+		      t->vm_size ? t->vm_size : "attached");
+		break;
+	case F_PART:
+		_show(req->partition, shown, sizeof(shown));
+		_putf(o, "azureml: %s%s selects '%s', which conflicts with "
+		      "--partition=%s", req->compute ? "--azure-compute=" :
+		      "--azure-vm-size=", req->compute ? req->compute :
+		      req->vm_size, t->name, shown);
+		break;
+	}
+}
+
+static int _check_syntax(const azml_route_req_t *req, out_t *o)
+{
+	char msg[512];
+
+	if ((req->compute &&
+	     azml_route_check_option("azure-compute", req->compute, msg, sizeof(msg))) ||
+	    (req->vm_size &&
+	     azml_route_check_option("azure-vm-size", req->vm_size, msg, sizeof(msg))) ||
+	    (req->priority &&
+	     azml_route_check_option("azure-priority", req->priority, msg, sizeof(msg))) ||
+	    (req->cuda &&
+	     azml_route_check_option("azure-cuda", req->cuda, msg, sizeof(msg)))) {
+		_put(o, msg, strlen(msg));
+		return -1;
+	}
+	return 0;
+}
+
+/* The filters a request names, as words for a message. */
+static void _filter_words(out_t *o, const azml_route_req_t *req)
+{
+	if (req->vm_size)
+		_putf(o, " --azure-vm-size=%s", req->vm_size);
+	if (req->priority)
+		_putf(o, " --azure-priority=%s", req->priority);
+	if (req->cuda)
+		_putf(o, " --azure-cuda=%s", req->cuda);
+	if (req->isolated)
+		_putf(o, " --azure-isolated");
+	if (req->wants_gpu)
+		_putf(o, " with GPUs");
+	if (req->partition) {
+		char shown[300];
+
+		_show(req->partition, shown, sizeof(shown));
+		_putf(o, " --partition=%s", shown);
+	}
+}
+
+azml_route_rc_t azml_route(const azml_router_t *r, const azml_route_req_t *req,
+			   char *out, size_t outlen)
+{
+	out_t o = { out, 0, outlen };
+	filter_t f = { .prio = -1 };
+	size_t matched = 0;
+	int i;
+
+	if (!outlen)
+		return AZML_ROUTE_ERROR;
+	out[0] = '\0';
+	if (!req->compute && !req->vm_size && !req->priority && !req->cuda &&
+	    !req->isolated)
+		return AZML_ROUTE_NONE;
+	if (_check_syntax(req, &o))
+		return AZML_ROUTE_ERROR;
+	if (req->priority)
+		f.prio = !strcasecmp(req->priority, "low");
+	if (req->cuda) {
+		f.cuda = true;
+		azml_cuda_parse(req->cuda, &f.cuda_ma, &f.cuda_mi);
+	}
+	f.isolated = req->isolated;
+	f.wants_gpu = req->wants_gpu;
+	f.partition = req->partition && *req->partition ? req->partition : NULL;
+
+	if (req->compute) {
+		int why;
+		const entry_t *e;
+
+		i = _lookup(r, r->names, false, req->compute);
+		if (i < 0) {
+			char shown[300];
+
+			_show(req->compute, shown, sizeof(shown));
+			_putf(&o, "azureml: no compute target '%s'", shown);
+			_available(&o, r, NULL);
+			return AZML_ROUTE_ERROR;
+		}
+		e = &r->e[i];
+		if (req->vm_size && (!e->t->vm_size ||
+				     strcasecmp(e->t->vm_size, req->vm_size))) {
+			_putf(&o, "azureml: compute target '%s' has VM size %s, "
+			      "not %s", e->t->name,
+			      e->t->vm_size ? e->t->vm_size : "(attached)",
+			      req->vm_size);
+			return AZML_ROUTE_ERROR;
+		}
+		if ((why = _fails(e, &f))) {
+			_explain(&o, e, why, &f, req);
+			return AZML_ROUTE_ERROR;
+		}
+		_put(&o, e->t->name, e->name_len);
+		return AZML_ROUTE_OK;
+	}
+
+	if (req->vm_size) {
+		int first = _lookup(r, r->sizes, true, req->vm_size);
+		int only = -1, why = F_OK;
+
+		if (first < 0) {
+			char shown[300];
+
+			_show(req->vm_size, shown, sizeof(shown));
+			_putf(&o, "azureml: no compute target offers VM size '%s'",
+			      shown);
+			_available(&o, r, _is_cluster);
+			return AZML_ROUTE_ERROR;
+		}
+		for (i = first; i >= 0; i = r->next_size[i]) {
+			int w = _fails(&r->e[i], &f);
+
+			if (w) {
+				why = w;
+				only = i;
+				continue;
+			}
+			if (matched++)
+				_put(&o, ",", 1);
+			_put(&o, r->e[i].t->name, r->e[i].name_len);
+		}
+		if (matched)
+			return AZML_ROUTE_OK;
+		if (first >= 0 && r->next_size[first] < 0) {
+			_explain(&o, &r->e[only], why, &f, req);
+			return AZML_ROUTE_ERROR;
+		}
+		_putf(&o, "azureml: no compute target matches");
+		_filter_words(&o, req);
+		return AZML_ROUTE_ERROR;
+	}
+
+	/* Filters alone: every target that passes them. */
+	for (i = 0; (size_t) i < r->n; i++) {
+		if (_fails(&r->e[i], &f))
+			continue;
+		if (matched++)
+			_put(&o, ",", 1);
+		_put(&o, r->e[i].t->name, r->e[i].name_len);
+	}
+	if (matched && o.len + 1 < o.cap)
+		return AZML_ROUTE_OK;
+	o.len = 0;
+	if (matched) {
+		_putf(&o, "azureml: too many compute targets match to list them "
+		      "as partitions; add --azure-compute or --azure-vm-size");
+		return AZML_ROUTE_ERROR;
+	}
+	_putf(&o, "azureml: no compute target matches");
+	_filter_words(&o, req);
+	_available(&o, r, f.cuda || f.wants_gpu ? _has_gpu : NULL);
+	return AZML_ROUTE_ERROR;
+}

@@ -1,0 +1,56 @@
+/*
+ * route.h - which compute targets a job may run on, from its --azure-*
+ * options.  Pure: no I/O, no allocation on the decision path; it runs inside
+ * slurmctld's job_submit under its locks.
+ *
+ * A router is an immutable index built once per azureml.conf; it takes
+ * ownership of the configuration.
+ */
+#ifndef AZML_ROUTE_H
+#define AZML_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conf.h"
+
+typedef struct azml_router azml_router_t;
+
+/* The --azure-* options of one job (NULL / false: not given). */
+typedef struct {
+	const char *compute;
+	const char *vm_size;
+	const char *priority;
+	const char *cuda;
+	bool isolated;
+	const char *partition;	/* the job's -p list, or NULL */
+	bool wants_gpu;		/* --gpus, --gres=gpu, ... */
+} azml_route_req_t;
+
+typedef enum {
+	AZML_ROUTE_NONE = 0,	/* no --azure-* option: leave the job alone */
+	AZML_ROUTE_OK,		/* OUT holds the partition list */
+	AZML_ROUTE_ERROR,	/* OUT holds the message for the user */
+} azml_route_rc_t;
+
+/* Build the index.  Takes CONF (error-free) on success; NULL on ENOMEM. */
+azml_router_t *azml_router_create(azml_conf_t *conf);
+void azml_router_destroy(azml_router_t *r);
+const azml_conf_t *azml_router_conf(const azml_router_t *r);
+
+/*
+ * Decide.  OUT (OUTLEN bytes) receives a comma-separated partition list or
+ * an "azureml: ..." message; it is always NUL-terminated.
+ */
+azml_route_rc_t azml_route(const azml_router_t *r, const azml_route_req_t *req,
+			   char *out, size_t outlen);
+
+/*
+ * Syntax of one option value as the user typed it, without a configuration
+ * (SPANK checks it before submission).  OPT is the long option name without
+ * dashes ("azure-cuda").  Returns 0, or -1 with the message in MSG.
+ */
+int azml_route_check_option(const char *opt, const char *value, char *msg,
+			    size_t n);
+
+#endif

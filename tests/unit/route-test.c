@@ -1,0 +1,294 @@
+/*
+ * route-test.c - every routing rule and every error message.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "route.h"
+
+static const char *conf_text =
+	"ClusterName=t\nSubscriptionId=00000000-0000-0000-0000-000000000000\n"
+	"ResourceGroup=rg\nLocation=eastus\n"
+	"ComputeCluster=gpu-v100 VmSize=Standard_NC6s_v3 MaxNodes=8 QuotaApproved=yes\n"
+	"ComputeCluster=gpu-v100-low VmSize=Standard_NC6s_v3 MaxNodes=8 "
+	"Priority=LowPriority QuotaApproved=yes\n"
+	"ComputeCluster=gpu-k80 VmSize=Standard_NC6 MaxNodes=2\n"
+	"ComputeCluster=iso VmSize=Standard_NC24rs_v3 MaxNodes=2 QuotaApproved=yes\n"
+	"ComputeCluster=cpu-spot VmSize=Standard_D4s_v3 MaxNodes=64 Priority=LowPriority\n"
+	"ComputeInstance=dev-box VmSize=Standard_DS3_v2\n"
+	"AttachedCompute=lab-a100 Nodes=lab[01-04] Gres=gpu:a100:4\n";
+
+static azml_router_t *r;
+static char out[4096];
+
+static void setup(void)
+{
+	azml_conf_t *c = azml_conf_load_string(conf_text, "route.conf");
+
+	ck_assert_int_eq(c->nerrors, 0);
+	r = azml_router_create(c);
+	ck_assert_ptr_nonnull(r);
+}
+
+static void teardown(void)
+{
+	azml_router_destroy(r);
+}
+
+#define ROUTE(...) azml_route(r, &(azml_route_req_t){ __VA_ARGS__ }, out, sizeof(out))
+
+static void _ok(azml_route_rc_t rc, const char *want)
+{
+	ck_assert_msg(rc == AZML_ROUTE_OK, "rc %d: %s", rc, out);
+	ck_assert_str_eq(out, want);
+}
+
+static void _err(azml_route_rc_t rc, const char *want)
+{
+	ck_assert_msg(rc == AZML_ROUTE_ERROR, "rc %d: %s", rc, out);
+	ck_assert_msg(!strncmp(out, want, strlen(want)), "got: %s\nwant: %s",
+		      out, want);
+}
+
+START_TEST(no_flag_leaves_job)
+{
+	ck_assert_int_eq(ROUTE(.partition = "debug"), AZML_ROUTE_NONE);
+	ck_assert_int_eq(ROUTE(.wants_gpu = true), AZML_ROUTE_NONE);
+}
+END_TEST
+
+START_TEST(compute_names_one_target)
+{
+	_ok(ROUTE(.compute = "gpu-v100"), "gpu-v100");
+	_ok(ROUTE(.compute = "DEV-BOX"), "dev-box");
+	_ok(ROUTE(.compute = "lab-a100", .wants_gpu = true), "lab-a100");
+	_err(ROUTE(.compute = "nope"), "azureml: no compute target 'nope'; "
+	     "available: gpu-v100 (Standard_NC6s_v3), gpu-v100-low "
+	     "(Standard_NC6s_v3, low priority), gpu-k80 (Standard_NC6), iso "
+	     "(Standard_NC24rs_v3), cpu-spot (Standard_D4s_v3, low priority), "
+	     "dev-box (Standard_DS3_v2, instance), lab-a100 (attached, Ampere)");
+}
+END_TEST
+
+START_TEST(vm_size_matches_every_cluster)
+{
+	_ok(ROUTE(.vm_size = "Standard_NC6s_v3"), "gpu-v100,gpu-v100-low");
+	_ok(ROUTE(.vm_size = "standard_nc6s_v3"), "gpu-v100,gpu-v100-low");
+	_ok(ROUTE(.vm_size = "Standard_NC6s_v3", .priority = "low"), "gpu-v100-low");
+	_ok(ROUTE(.vm_size = "Standard_NC6s_v3", .priority = "DEDICATED"), "gpu-v100");
+	_err(ROUTE(.vm_size = "Standard_ND96asr_v4"),
+	     "azureml: no compute target offers VM size 'Standard_ND96asr_v4'; "
+	     "available: gpu-v100 (Standard_NC6s_v3), gpu-v100-low "
+	     "(Standard_NC6s_v3, low priority), gpu-k80 (Standard_NC6), iso "
+	     "(Standard_NC24rs_v3), cpu-spot (Standard_D4s_v3, low priority)");
+	/* an instance's size is not a cluster's */
+	_err(ROUTE(.vm_size = "Standard_DS3_v2"),
+	     "azureml: no compute target offers VM size 'Standard_DS3_v2'");
+}
+END_TEST
+
+START_TEST(priority_filter)
+{
+	_ok(ROUTE(.priority = "low"), "gpu-v100-low,cpu-spot");
+	_ok(ROUTE(.priority = "dedicated"), "gpu-v100,gpu-k80,iso,dev-box,lab-a100");
+	_err(ROUTE(.compute = "cpu-spot", .priority = "dedicated"),
+	     "azureml: compute target 'cpu-spot' is low priority, not dedicated");
+	_err(ROUTE(.compute = "gpu-v100", .priority = "low"),
+	     "azureml: compute target 'gpu-v100' is dedicated, not low priority");
+	_err(ROUTE(.vm_size = "Standard_NC6", .priority = "low"),
+	     "azureml: compute target 'gpu-k80' is dedicated, not low priority");
+}
+END_TEST
+
+START_TEST(cuda_filter)
+{
+	_ok(ROUTE(.cuda = "9.0"), "gpu-v100,gpu-v100-low,gpu-k80,iso");
+	_ok(ROUTE(.cuda = "11.0"), "gpu-v100,gpu-v100-low,gpu-k80,iso,lab-a100");
+	_ok(ROUTE(.cuda = "12.2"), "gpu-v100,gpu-v100-low,iso,lab-a100");
+	_ok(ROUTE(.cuda = "12", .priority = "low"), "gpu-v100-low");
+	_err(ROUTE(.cuda = "8.0"), "azureml: no compute target matches "
+	     "--azure-cuda=8.0; available: gpu-v100 (Standard_NC6s_v3)");
+	_err(ROUTE(.compute = "gpu-k80", .cuda = "12.0"),
+	     "azureml: compute target 'gpu-k80' has Kepler GPUs, which support "
+	     "CUDA 9.0 to 11.8, not 12.0");
+	_err(ROUTE(.compute = "cpu-spot", .cuda = "11.8"),
+	     "azureml: compute target 'cpu-spot' has no GPU that CUDA 11.8 could use");
+	_err(ROUTE(.compute = "gpu-v100", .cuda = "8.0"),
+	     "azureml: compute target 'gpu-v100' has Volta GPUs, which support "
+	     "CUDA 9.0 and later, not 8.0");
+}
+END_TEST
+
+START_TEST(isolated_filter)
+{
+	_ok(ROUTE(.isolated = true), "iso");
+	_ok(ROUTE(.isolated = true, .cuda = "10.0"), "iso");
+	_err(ROUTE(.isolated = true, .priority = "low"),
+	     "azureml: no compute target matches --azure-priority=low "
+	     "--azure-isolated; available:");
+	_err(ROUTE(.compute = "gpu-v100", .isolated = true),
+	     "azureml: compute target 'gpu-v100' (Standard_NC6s_v3) is not an "
+	     "isolated VM size");
+}
+END_TEST
+
+START_TEST(partition_intersected)
+{
+	_ok(ROUTE(.vm_size = "Standard_NC6s_v3", .partition = "gpu-v100-low,debug"),
+	    "gpu-v100-low");
+	_ok(ROUTE(.compute = "gpu-v100", .partition = "gpu-v100"), "gpu-v100");
+	_err(ROUTE(.compute = "gpu-v100", .partition = "cpu-spot"),
+	     "azureml: --azure-compute=gpu-v100 selects 'gpu-v100', which "
+	     "conflicts with --partition=cpu-spot");
+	_err(ROUTE(.vm_size = "Standard_NC6", .partition = "cpu-spot"),
+	     "azureml: --azure-vm-size=Standard_NC6 selects 'gpu-k80', which "
+	     "conflicts with --partition=cpu-spot");
+	_err(ROUTE(.vm_size = "Standard_NC6s_v3", .partition = "cpu-spot"),
+	     "azureml: no compute target matches --azure-vm-size=Standard_NC6s_v3 "
+	     "--partition=cpu-spot");
+	_ok(ROUTE(.priority = "low", .partition = "cpu-spot"), "cpu-spot");
+}
+END_TEST
+
+START_TEST(gpus_need_gpu_target)
+{
+	_err(ROUTE(.compute = "cpu-spot", .wants_gpu = true),
+	     "azureml: compute target 'cpu-spot' (Standard_D4s_v3) has no GPU, "
+	     "but the job asks for GPUs (--gpus/--gres=gpu)");
+	_ok(ROUTE(.priority = "low", .wants_gpu = true), "gpu-v100-low");
+	_err(ROUTE(.vm_size = "Standard_D4s_v3", .wants_gpu = true),
+	     "azureml: compute target 'cpu-spot' (Standard_D4s_v3) has no GPU");
+}
+END_TEST
+
+START_TEST(compute_and_size_disagree)
+{
+	_ok(ROUTE(.compute = "gpu-v100", .vm_size = "standard_NC6S_v3"), "gpu-v100");
+	_err(ROUTE(.compute = "gpu-v100", .vm_size = "Standard_NC6"),
+	     "azureml: compute target 'gpu-v100' has VM size Standard_NC6s_v3, "
+	     "not Standard_NC6");
+}
+END_TEST
+
+/* Bad values: each gets its message, before any lookup. */
+static const struct { azml_route_req_t req; const char *msg; } bad[] = {
+	{ { .priority = "x" }, "azureml: --azure-priority: expected dedicated or low, got 'x'" },
+	{ { .priority = "" }, "azureml: --azure-priority: expected dedicated or low, got ''" },
+	{ { .cuda = "eleven" }, "azureml: --azure-cuda: expected a CUDA version like 11.8, got 'eleven'" },
+	{ { .cuda = "11.8.0" }, "azureml: --azure-cuda: expected a CUDA version like 11.8, got '11.8.0'" },
+	{ { .compute = "" }, "azureml: --azure-compute: expected a compute target name (letters, digits, '-'), got ''" },
+	{ { .compute = "a,b" }, "azureml: --azure-compute: expected a compute target name (letters, digits, '-'), got 'a,b'" },
+	{ { .compute = "../x" }, "azureml: --azure-compute: expected a compute target name (letters, digits, '-'), got '../x'" },
+	{ { .compute = "a b" }, "azureml: --azure-compute: expected a compute target name (letters, digits, '-'), got 'a b'" },
+	{ { .compute = "gpu=1" }, "azureml: --azure-compute: expected a compute target name (letters, digits, '-'), got 'gpu=1'" },
+	{ { .compute = "caf\xc3\xa9" }, "azureml: --azure-compute: expected a compute target name (letters, digits, '-'), got 'caf\\xc3\\xa9'" },
+	{ { .vm_size = "Standard_NC6s_v3/../x" }, "azureml: --azure-vm-size: expected a VM size like Standard_NC6s_v3, got 'Standard_NC6s_v3/../x'" },
+	{ { .vm_size = "" }, "azureml: --azure-vm-size: expected a VM size like Standard_NC6s_v3, got ''" },
+};
+
+START_TEST(bad_values)
+{
+	_err(azml_route(r, &bad[_i].req, out, sizeof(out)), bad[_i].msg);
+}
+END_TEST
+
+START_TEST(long_values_and_small_buffers)
+{
+	char big[5000];
+	char small[16];
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	_err(ROUTE(.compute = big), "azureml: --azure-compute: expected a compute "
+	     "target name (letters, digits, '-'), got 'aaaa");
+	ck_assert_ptr_nonnull(strstr(out, "...'"));
+	ck_assert_int_lt(strlen(out), 300);
+	ck_assert_int_eq(azml_route(r, &(azml_route_req_t){ .compute = "nope" },
+				    small, sizeof(small)), AZML_ROUTE_ERROR);
+	ck_assert_int_eq(strlen(small), sizeof(small) - 1);
+	ck_assert_int_eq(azml_route(r, &(azml_route_req_t){ .priority = "low" },
+				    small, 5), AZML_ROUTE_ERROR);
+}
+END_TEST
+
+START_TEST(option_syntax)
+{
+	char msg[256];
+
+	ck_assert_int_eq(azml_route_check_option("azure-priority", "Low", msg, sizeof(msg)), 0);
+	ck_assert_int_eq(azml_route_check_option("azure-cuda", "12", msg, sizeof(msg)), 0);
+	ck_assert_int_eq(azml_route_check_option("azure-isolated", "", msg, sizeof(msg)), 0);
+	ck_assert_int_eq(azml_route_check_option("azure-isolated", "yes", msg, sizeof(msg)), -1);
+	ck_assert_str_eq(msg, "azureml: --azure-isolated takes no value, got 'yes'");
+	ck_assert_int_eq(azml_route_check_option("azure-foo", "x", msg, sizeof(msg)), -1);
+}
+END_TEST
+
+/* 1000 targets: sizes shared by many clusters, names found by hash. */
+START_TEST(many_targets)
+{
+	char *text = NULL, line[200];
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+	azml_router_t *big;
+	azml_conf_t *c;
+
+	fputs("ClusterName=t\nSubscriptionId=00000000-0000-0000-0000-000000000000\n"
+	      "ResourceGroup=rg\nLocation=eastus\n", fp);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(line, sizeof(line), "ComputeCluster=c%04d VmSize=%s "
+			 "MaxNodes=4%s\n", i, i % 2 ? "Standard_D4s_v3" :
+			 "Standard_D2s_v3", i % 3 ? "" : " Priority=LowPriority");
+		fputs(line, fp);
+	}
+	fclose(fp);
+	c = azml_conf_load_string(text, "big.conf");
+	free(text);
+	ck_assert_int_eq(c->nerrors, 0);
+	big = azml_router_create(c);
+	ck_assert_int_eq(azml_route(big, &(azml_route_req_t){ .compute = "C0999" },
+				    out, sizeof(out)), AZML_ROUTE_OK);
+	ck_assert_str_eq(out, "c0999");
+	ck_assert_int_eq(azml_route(big, &(azml_route_req_t){ .compute = "c1000" },
+				    out, sizeof(out)), AZML_ROUTE_ERROR);
+	ck_assert_ptr_nonnull(strstr(out, " and 988 more"));
+	ck_assert_int_eq(azml_route(big, &(azml_route_req_t){
+				    .vm_size = "Standard_D4s_v3", .partition = "c0501" },
+				    out, sizeof(out)), AZML_ROUTE_OK);
+	ck_assert_str_eq(out, "c0501");
+	azml_router_destroy(big);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("route");
+	TCase *tc = tcase_create("route");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, no_flag_leaves_job);
+	tcase_add_test(tc, compute_names_one_target);
+	tcase_add_test(tc, vm_size_matches_every_cluster);
+	tcase_add_test(tc, priority_filter);
+	tcase_add_test(tc, cuda_filter);
+	tcase_add_test(tc, isolated_filter);
+	tcase_add_test(tc, partition_intersected);
+	tcase_add_test(tc, gpus_need_gpu_target);
+	tcase_add_test(tc, compute_and_size_disagree);
+	tcase_add_loop_test(tc, bad_values, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, long_values_and_small_buffers);
+	tcase_add_test(tc, option_syntax);
+	tcase_add_test(tc, many_targets);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -92,11 +92,11 @@ void azml_log_v(azml_log_level_t level, const char *fmt, va_list ap)
 	switch (log_sink) {
 	case AZML_LOG_SLURM:
 		if (level == AZML_LOG_ERROR)
-			slurm_error("%s", msg);
+			slurm_error("%s: %s", log_ident, msg);
 		else if (level == AZML_LOG_INFO)
-			slurm_info("%s", msg);
+			slurm_info("%s: %s", log_ident, msg);
 		else if (slurm_debug)
-			slurm_debug("%s", msg);
+			slurm_debug("%s: %s", log_ident, msg);
 		break;
 	case AZML_LOG_SYSLOG:
 		syslog(level == AZML_LOG_ERROR ? LOG_ERR :

@@ -1,0 +1,237 @@
+/*
+ * job_submit_azureml.c - route jobs to compute targets inside slurmctld.
+ *
+ * The SPANK plugin's --azure-* options reach slurmctld in the job's
+ * spank_job_env as _SLURM_SPANK_OPTION_azureml_<option>=VALUE.  This plugin
+ * turns them into the job's partition list with the pure routing code of the
+ * core library, or refuses the job with a message that names what exists.
+ *
+ * It runs under slurmctld's locks: no network, no disk, no sleeping on the
+ * submit path.  azureml.conf is loaded at init and by a watcher thread that
+ * notices a changed file (after an edit and `scontrol reconfigure`, or on
+ * its own within a few seconds); a file with errors is logged and the last
+ * good configuration stays in use.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <slurm/slurm.h>
+#include <slurm/slurm_errno.h>
+
+#include "conf.h"
+#include "log.h"
+#include "route.h"
+
+const char plugin_name[] = "Azure ML compute targets job_submit plugin";
+const char plugin_type[] = "job_submit/azureml";
+const uint32_t plugin_version = SLURM_VERSION_NUMBER;
+
+/* slurmctld's allocator: strings we hand it must come from it. */
+extern char *slurm_xstrdup(const char *str);
+extern void slurm_xfree(void **item);
+
+#define OPT_PREFIX "_SLURM_SPANK_OPTION_azureml_"
+#define WATCH_SECONDS 2
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static azml_router_t *router;		/* under lock */
+static char *conf_path;
+static struct stat conf_stat;		/* of the file last read */
+static bool stopping;
+static pthread_t watcher;
+static bool watcher_started;
+
+static bool _same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec;
+}
+
+/* Read azureml.conf; install it when it is good.  Not under lock. */
+static void _load(void)
+{
+	azml_conf_t *conf;
+	azml_router_t *r, *old;
+	struct stat st;
+
+	if (stat(conf_path, &st)) {
+		azml_log_error("couldn't read %s: %s; %s", conf_path,
+			       strerror(errno), router ?
+			       "keeping the configuration in use" :
+			       "jobs with --azure-* options are refused");
+		memset(&conf_stat, 0, sizeof(conf_stat));
+		return;
+	}
+	conf_stat = st;
+	conf = azml_conf_load(conf_path);
+	if (!conf)
+		return;
+	if (conf->nerrors) {
+		for (size_t i = 0; i < conf->nerrors; i++)
+			azml_log_error("%s", conf->errors[i]);
+		azml_log_error("%s has %zu error%s; %s", conf_path,
+			       conf->nerrors, conf->nerrors == 1 ? "" : "s",
+			       router ? "keeping the last good configuration" :
+			       "jobs with --azure-* options are refused");
+		azml_conf_destroy(conf);
+		return;
+	}
+	r = azml_router_create(conf);
+	if (!r) {
+		azml_conf_destroy(conf);
+		return;
+	}
+	pthread_mutex_lock(&lock);
+	old = router;
+	router = r;
+	pthread_mutex_unlock(&lock);
+	azml_router_destroy(old);
+	azml_log_info("loaded %s: %zu compute targets", conf_path,
+		      azml_router_conf(r)->ntargets);
+}
+
+static void *_watch(void *arg)
+{
+	pthread_mutex_lock(&lock);
+	while (!stopping) {
+		struct timespec ts;
+		struct stat st;
+		bool changed;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += WATCH_SECONDS;
+		pthread_cond_timedwait(&wake, &lock, &ts);
+		if (stopping)
+			break;
+		pthread_mutex_unlock(&lock);
+		changed = stat(conf_path, &st) == 0 && !_same_file(&st, &conf_stat);
+		if (changed)
+			_load();
+		pthread_mutex_lock(&lock);
+	}
+	pthread_mutex_unlock(&lock);
+	return NULL;
+}
+
+extern int init(void)
+{
+	azml_log_init(AZML_LOG_SLURM, "job_submit/azureml", AZML_LOG_INFO);
+	conf_path = azml_conf_default_path();
+	_load();
+	stopping = false;
+	if (pthread_create(&watcher, NULL, _watch, NULL) == 0)
+		watcher_started = true;
+	else
+		azml_log_error("couldn't start the azureml.conf watcher: changes "
+			       "need a slurmctld restart");
+	return SLURM_SUCCESS;
+}
+
+extern int fini(void)
+{
+	if (watcher_started) {
+		pthread_mutex_lock(&lock);
+		stopping = true;
+		pthread_cond_signal(&wake);
+		pthread_mutex_unlock(&lock);
+		pthread_join(watcher, NULL);
+		watcher_started = false;
+	}
+	azml_router_destroy(router);
+	router = NULL;
+	free(conf_path);
+	conf_path = NULL;
+	return SLURM_SUCCESS;
+}
+
+/* The value of --azure-OPT in the job's SPANK environment, or NULL. */
+static const char *_opt(const job_desc_msg_t *jd, const char *opt)
+{
+	size_t plen = sizeof(OPT_PREFIX) - 1, olen = strlen(opt);
+
+	for (uint32_t i = 0; jd->spank_job_env && i < jd->spank_job_env_size; i++) {
+		const char *e = jd->spank_job_env[i];
+
+		if (e && !strncmp(e, OPT_PREFIX, plen) &&
+		    !strncmp(e + plen, opt, olen) && e[plen + olen] == '=')
+			return e + plen + olen + 1;
+	}
+	return NULL;
+}
+
+static bool _gpu_tres(const char *tres)
+{
+	return tres && (strstr(tres, "gres:gpu") || strstr(tres, "gres/gpu"));
+}
+
+static int _apply(job_desc_msg_t *jd, char **err_msg)
+{
+	azml_route_req_t req = {
+		.compute = _opt(jd, "azure_compute"),
+		.vm_size = _opt(jd, "azure_vm_size"),
+		.priority = _opt(jd, "azure_priority"),
+		.cuda = _opt(jd, "azure_cuda"),
+		.isolated = _opt(jd, "azure_isolated") != NULL,
+		.partition = jd->partition,
+		.wants_gpu = _gpu_tres(jd->tres_per_node) ||
+			     _gpu_tres(jd->tres_per_job) ||
+			     _gpu_tres(jd->tres_per_socket) ||
+			     _gpu_tres(jd->tres_per_task),
+	};
+	char out[8192];
+	azml_route_rc_t rc;
+
+	pthread_mutex_lock(&lock);
+	if (!router) {
+		pthread_mutex_unlock(&lock);
+		if (!req.compute && !req.vm_size && !req.priority && !req.cuda &&
+		    !req.isolated)
+			return SLURM_SUCCESS;
+		*err_msg = slurm_xstrdup("azureml: no usable azureml.conf on "
+					 "the controller; ask your administrator "
+					 "(slurmctld's log says why)");
+		return SLURM_ERROR;
+	}
+	rc = azml_route(router, &req, out, sizeof(out));
+	pthread_mutex_unlock(&lock);
+
+	switch (rc) {
+	case AZML_ROUTE_NONE:
+		return SLURM_SUCCESS;
+	case AZML_ROUTE_ERROR:
+		azml_log_info("refused a job of uid %u: %s", jd->user_id, out);
+		*err_msg = slurm_xstrdup(out);
+		return SLURM_ERROR;
+	case AZML_ROUTE_OK:
+		break;
+	}
+	if (jd->partition)
+		slurm_xfree((void **) &jd->partition);
+	jd->partition = slurm_xstrdup(out);
+	return SLURM_SUCCESS;
+}
+
+extern int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
+		      char **err_msg)
+{
+	return _apply(job_desc, err_msg);
+}
+
+/* scontrol update carries no SPANK options; a job that is updated with them
+ * (through the API) is routed again by the same rules. */
+extern int job_modify(job_desc_msg_t *job_desc, void *job_ptr,
+		      uint32_t submit_uid, char **err_msg)
+{
+	return _apply(job_desc, err_msg);
+}

@@ -327,6 +327,34 @@ const azml_gpu_arch_t *azml_catalog_find_arch(const char *arch)
 	return NULL;
 }
 
+/* vCPU quota families as Azure's usage API names them. */
+static const struct {
+	const char *series, *family;
+} family_names[] = {
+	{ "DDSv4", "standardDDSv4Family" }, { "Dv2", "standardDv2Family" },
+	{ "Dv3", "standardDv3Family" }, { "DSv2", "standardDSv2Family" },
+	{ "DSv3", "standardDSv3Family" }, { "EAv4", "standardEAv4Family" },
+	{ "Ev3", "standardEv3Family" }, { "FSv2", "standardFSv2Family" },
+	{ "FX", "standardFXMDVSFamily" }, { "H", "standardHFamily" },
+	{ "HB", "standardHBSFamily" }, { "HBv2", "standardHBrsv2Family" },
+	{ "HBv3", "standardHBv3Family" }, { "HC", "standardHCSFamily" },
+	{ "LSv2", "standardLSv2Family" }, { "M", "standardMSFamily" },
+	{ "NC", "standardNCFamily" }, { "NC Promo", "standardNCPromoFamily" },
+	{ "NCv2", "standardNCSv2Family" }, { "NCv3", "standardNCSv3Family" },
+	{ "ND", "standardNDSFamily" }, { "NDv2", "standardNDSv2Family" },
+	{ "NV", "standardNVFamily" }, { "NVv3", "standardNVSv3Family" },
+	{ "NCasT4_v3", "standardNCASv3_T4Family" },
+	{ "NDasrA100_v4", "standardNDASv4_A100Family" },
+};
+
+const char *azml_series_quota_family(const azml_series_t *series)
+{
+	for (size_t i = 0; series && i < NELEM(family_names); i++)
+		if (!strcmp(family_names[i].series, series->name))
+			return family_names[i].family;
+	return NULL;
+}
+
 const azml_gpu_arch_t *azml_catalog_arch_of_model(const char *model)
 {
 	for (size_t i = 0; model && i < NELEM(model_tab); i++)

@@ -76,6 +76,12 @@ size_t azml_catalog_size_count(void);
 const azml_size_t *azml_catalog_size_at(size_t i);
 
 /*
+ * The name Azure's usage API gives the vCPU quota of SERIES
+ * ("standardNCSv3Family"); NULL when unknown.
+ */
+const char *azml_series_quota_family(const azml_series_t *series);
+
+/*
  * The architecture of a GPU model as Slurm gres types and Azure size pages
  * name them ("v100", "A100", "t4"), case-insensitive; NULL when unknown.
  */

@@ -1,0 +1,1757 @@
+/*
+ * azure-emulator.c - Azure on loopback: the Entra ID token endpoint, IMDS
+ * (managed identity, Scheduled Events) and the Resource Manager paths for
+ * virtual machines, network interfaces, operations, usages and VM sizes.
+ *
+ * It is slurm-azureml's embedded default, as Azurite is Azure Storage's: its
+ * answers follow Microsoft's REST examples (status codes, headers, bodies,
+ * error shapes).  A VM "boots" by running --boot-command with {vm}, {node}
+ * and {ip} filled in, and is "deleted" by stopping that process group.
+ *
+ * Conventions of its own (documented in azure-emulator(8)):
+ *   - IMDS requests name their VM with the query parameter vm=NAME, since
+ *     every emulated VM shares 127.0.0.1;
+ *   - /emulator/... is an admin API: faults, stats, VMs, evictions.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+#include "catalog.h"
+
+#define NBUCKETS 4096
+#define MAX_BODY (1 << 20)
+#define TOKEN_LIFETIME 3599
+
+/* ---------------------------------------------------------------------- */
+/* State */
+
+typedef struct vm {
+	char key[400];		/* lower-case "sub/rg/name" */
+	char *sub, *rg, *name, *location;
+	char *node;		/* slurm-node tag */
+	char *size;
+	const char *family;	/* quota family */
+	int vcpus;
+	bool spot;
+	char *nic;		/* NIC name */
+	cJSON *resource;	/* what GET returns (without instanceView) */
+	char provisioning[16];	/* Creating, Succeeded, Failed, Deleting, Updating */
+	char power[16];		/* starting, running, deallocating, deallocated */
+	pid_t pgid;		/* boot command, 0: none */
+	double evict_at;	/* 0: no eviction announced */
+	char event_id[40];
+	bool event_started;
+	struct vm *next;
+} vm_t;
+
+typedef enum { OP_CREATE, OP_DELETE, OP_DEALLOCATE, OP_START } op_kind_t;
+
+typedef struct op {
+	char id[40];
+	op_kind_t kind;
+	char vmkey[400];
+	double start, done_at;
+	bool finished;
+	char *err_code, *err_msg;	/* set when Failed */
+	struct op *next;
+} op_t;
+
+typedef struct {
+	int latency_ms;
+	int async_ms;
+	double write_burst;	/* 0: unlimited */
+	double write_rate;	/* tokens per second */
+	double error_rate;	/* fraction of ARM requests answered 5xx */
+	int page_size;
+	cJSON *quota;		/* {"standardNCSv3Family": 24, ...} vCPUs */
+	cJSON *capacity;	/* {"Standard_NC6s_v3": "AllocationFailed[:N]"} */
+} faults_t;
+
+static struct {
+	pthread_mutex_t lock;
+	vm_t *vms[NBUCKETS];
+	op_t *ops[NBUCKETS];
+	size_t nvms;
+	faults_t f;
+	double tokens;		/* write bucket */
+	double tokens_at;
+	unsigned seed;
+	char **issued;		/* bearer tokens handed out */
+	size_t nissued;
+	char *client_secret;	/* NULL: any non-empty secret */
+	char *boot_command;
+	char *state_path;
+	FILE *journal;
+	char listen_host[64];
+	int port;
+	/* counters */
+	unsigned long requests, writes, throttled, errors_injected, creates,
+		deletes;
+} S = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static volatile sig_atomic_t stop_flag;
+
+static double _now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint32_t _hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++) {
+		h ^= (unsigned char) tolower((unsigned char) *s);
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static void _uuid(char *out)
+{
+	unsigned char b[16];
+
+	if (getrandom(b, sizeof(b), 0) != sizeof(b))
+		for (int i = 0; i < 16; i++)
+			b[i] = rand_r(&S.seed);
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	sprintf(out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		"%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+		b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+static void _lower(char *s)
+{
+	for (; *s; s++)
+		*s = tolower((unsigned char) *s);
+}
+
+static vm_t *_vm_find(const char *key)
+{
+	for (vm_t *v = S.vms[_hash(key) % NBUCKETS]; v; v = v->next)
+		if (!strcmp(v->key, key))
+			return v;
+	return NULL;
+}
+
+static void _vm_unlink(vm_t *vm)
+{
+	vm_t **p = &S.vms[_hash(vm->key) % NBUCKETS];
+
+	for (; *p; p = &(*p)->next)
+		if (*p == vm) {
+			*p = vm->next;
+			S.nvms--;
+			return;
+		}
+}
+
+static void _vm_free(vm_t *v)
+{
+	free(v->sub); free(v->rg); free(v->name); free(v->location);
+	free(v->node); free(v->size); free(v->nic);
+	cJSON_Delete(v->resource);
+	free(v);
+}
+
+static op_t *_op_find(const char *id)
+{
+	for (op_t *o = S.ops[_hash(id) % NBUCKETS]; o; o = o->next)
+		if (!strcmp(o->id, id))
+			return o;
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The journal: one JSON object a line, replayed at start, so that a
+ * restarted emulator keeps its VMs, operations' outcomes and tokens. */
+
+static void _journal(cJSON *rec)
+{
+	char *s;
+
+	if (!S.journal) {
+		cJSON_Delete(rec);
+		return;
+	}
+	s = cJSON_PrintUnformatted(rec);
+	cJSON_Delete(rec);
+	if (s) {
+		fprintf(S.journal, "%s\n", s);
+		fflush(S.journal);
+		cJSON_free(s);
+	}
+}
+
+static cJSON *_vm_record(const vm_t *v)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "op", "vm");
+	cJSON_AddStringToObject(o, "sub", v->sub);
+	cJSON_AddStringToObject(o, "rg", v->rg);
+	cJSON_AddStringToObject(o, "name", v->name);
+	cJSON_AddStringToObject(o, "location", v->location);
+	cJSON_AddStringToObject(o, "node", v->node ? v->node : "");
+	cJSON_AddStringToObject(o, "size", v->size);
+	cJSON_AddStringToObject(o, "nic", v->nic ? v->nic : "");
+	cJSON_AddBoolToObject(o, "spot", v->spot);
+	cJSON_AddStringToObject(o, "provisioning", v->provisioning);
+	cJSON_AddStringToObject(o, "power", v->power);
+	cJSON_AddNumberToObject(o, "pgid", v->pgid);
+	cJSON_AddItemToObject(o, "resource", cJSON_Duplicate(v->resource, 1));
+	return o;
+}
+
+static void _journal_vm(const vm_t *v)
+{
+	if (S.journal)
+		_journal(_vm_record(v));
+}
+
+static void _journal_gone(const vm_t *v)
+{
+	cJSON *o;
+
+	if (!S.journal)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "op", "gone");
+	cJSON_AddStringToObject(o, "key", v->key);
+	_journal(o);
+}
+
+static void _journal_op(const op_t *op)
+{
+	cJSON *o;
+
+	if (!S.journal)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "op", "operation");
+	cJSON_AddStringToObject(o, "id", op->id);
+	cJSON_AddNumberToObject(o, "kind", op->kind);
+	cJSON_AddStringToObject(o, "vmkey", op->vmkey);
+	cJSON_AddNumberToObject(o, "start", op->start);
+	cJSON_AddNumberToObject(o, "done_at", op->done_at);
+	cJSON_AddBoolToObject(o, "finished", op->finished);
+	if (op->err_code) {
+		cJSON_AddStringToObject(o, "code", op->err_code);
+		cJSON_AddStringToObject(o, "message", op->err_msg);
+	}
+	_journal(o);
+}
+
+static void _journal_token(const char *tok)
+{
+	cJSON *o;
+
+	if (!S.journal)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "op", "token");
+	cJSON_AddStringToObject(o, "token", tok);
+	_journal(o);
+}
+
+static const char *_jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static void _add_token(const char *tok)
+{
+	S.issued = realloc(S.issued, (S.nissued + 1) * sizeof(char *));
+	S.issued[S.nissued++] = strdup(tok);
+}
+
+static vm_t *_vm_new(const char *sub, const char *rg, const char *name)
+{
+	vm_t *v = calloc(1, sizeof(*v));
+
+	snprintf(v->key, sizeof(v->key), "%s/%s/%s", sub, rg, name);
+	_lower(v->key);
+	v->sub = strdup(sub);
+	v->rg = strdup(rg);
+	v->name = strdup(name);
+	return v;
+}
+
+static void _vm_insert(vm_t *v)
+{
+	uint32_t b = _hash(v->key) % NBUCKETS;
+
+	v->next = S.vms[b];
+	S.vms[b] = v;
+	S.nvms++;
+}
+
+static void _set_size(vm_t *v, const char *size)
+{
+	azml_size_info_t info;
+
+	free(v->size);
+	v->size = strdup(size);
+	v->family = "standardUnknownFamily";
+	v->vcpus = 1;
+	if (!azml_catalog_resolve(size, &info)) {
+		v->family = azml_series_quota_family(info.series);
+		v->vcpus = info.vcpus;
+	}
+}
+
+static void _replay(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+
+	if (!fp)
+		return;
+	while (getline(&line, &cap, fp) > 0) {
+		cJSON *o = cJSON_Parse(line);
+		const char *what = _jstr(o, "op");
+
+		if (!strcmp(what, "vm")) {
+			vm_t *v = _vm_new(_jstr(o, "sub"), _jstr(o, "rg"),
+					  _jstr(o, "name"));
+			vm_t *old = _vm_find(v->key);
+
+			if (old) {
+				_vm_unlink(old);
+				_vm_free(old);
+			}
+			v->location = strdup(_jstr(o, "location"));
+			v->node = *_jstr(o, "node") ? strdup(_jstr(o, "node")) : NULL;
+			v->nic = *_jstr(o, "nic") ? strdup(_jstr(o, "nic")) : NULL;
+			_set_size(v, _jstr(o, "size"));
+			v->spot = cJSON_IsTrue(cJSON_GetObjectItem(o, "spot"));
+			snprintf(v->provisioning, sizeof(v->provisioning), "%s",
+				 _jstr(o, "provisioning"));
+			snprintf(v->power, sizeof(v->power), "%s", _jstr(o, "power"));
+			v->pgid = cJSON_GetObjectItem(o, "pgid") ?
+				  cJSON_GetObjectItem(o, "pgid")->valueint : 0;
+			v->resource = cJSON_DetachItemFromObject(o, "resource");
+			_vm_insert(v);
+		} else if (!strcmp(what, "gone")) {
+			vm_t *v = _vm_find(_jstr(o, "key"));
+
+			if (v) {
+				_vm_unlink(v);
+				_vm_free(v);
+			}
+		} else if (!strcmp(what, "operation")) {
+			op_t *op = _op_find(_jstr(o, "id"));
+
+			if (!op) {
+				op = calloc(1, sizeof(*op));
+				snprintf(op->id, sizeof(op->id), "%s", _jstr(o, "id"));
+				op->next = S.ops[_hash(op->id) % NBUCKETS];
+				S.ops[_hash(op->id) % NBUCKETS] = op;
+			}
+			op->kind = cJSON_GetObjectItem(o, "kind")->valueint;
+			snprintf(op->vmkey, sizeof(op->vmkey), "%s", _jstr(o, "vmkey"));
+			op->start = cJSON_GetObjectItem(o, "start")->valuedouble;
+			op->done_at = cJSON_GetObjectItem(o, "done_at")->valuedouble;
+			op->finished = cJSON_IsTrue(cJSON_GetObjectItem(o, "finished"));
+			if (*_jstr(o, "code")) {
+				free(op->err_code);
+				free(op->err_msg);
+				op->err_code = strdup(_jstr(o, "code"));
+				op->err_msg = strdup(_jstr(o, "message"));
+			}
+		} else if (!strcmp(what, "token")) {
+			_add_token(_jstr(o, "token"));
+		}
+		cJSON_Delete(o);
+	}
+	free(line);
+	fclose(fp);
+}
+
+/* Rewrite the journal with the live state only. */
+static void _compact(const char *path)
+{
+	char tmp[4096];
+	FILE *fp;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fp = fopen(tmp, "w");
+	if (!fp) {
+		fprintf(stderr, "azure-emulator: cannot write %s: %s\n", tmp,
+			strerror(errno));
+		exit(1);
+	}
+	S.journal = fp;
+	for (size_t b = 0; b < NBUCKETS; b++) {
+		for (vm_t *v = S.vms[b]; v; v = v->next)
+			_journal_vm(v);
+		for (op_t *o = S.ops[b]; o; o = o->next)
+			_journal_op(o);
+	}
+	for (size_t i = 0; i < S.nissued; i++)
+		_journal_token(S.issued[i]);
+	fclose(fp);
+	if (rename(tmp, path)) {
+		fprintf(stderr, "azure-emulator: cannot rename %s: %s\n", tmp,
+			strerror(errno));
+		exit(1);
+	}
+	S.journal = fopen(path, "a");
+}
+
+/* ---------------------------------------------------------------------- */
+/* VMs that boot: the boot command in a process group of its own. */
+
+static void _boot(vm_t *v)
+{
+	char cmd[8192];
+	const char *t = S.boot_command;
+	size_t n = 0;
+	pid_t pid;
+
+	if (!t || v->pgid > 0)
+		return;
+	while (*t && n < sizeof(cmd) - 256) {
+		if (!strncmp(t, "{vm}", 4)) {
+			n += snprintf(cmd + n, sizeof(cmd) - n, "%s", v->name);
+			t += 4;
+		} else if (!strncmp(t, "{node}", 6)) {
+			n += snprintf(cmd + n, sizeof(cmd) - n, "%s",
+				      v->node ? v->node : v->name);
+			t += 6;
+		} else if (!strncmp(t, "{ip}", 4)) {
+			n += snprintf(cmd + n, sizeof(cmd) - n, "127.0.0.1");
+			t += 4;
+		} else {
+			cmd[n++] = *t++;
+		}
+	}
+	cmd[n] = '\0';
+	pid = fork();
+	if (pid == 0) {
+		setsid();
+		execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		v->pgid = pid;
+}
+
+static void _halt(vm_t *v)
+{
+	if (v->pgid > 0) {
+		pid_t pg = v->pgid;
+
+		kill(-pg, SIGTERM);
+		/* whatever ignores SIGTERM is gone a second later */
+		if (fork() == 0) {
+			sleep(1);
+			kill(-pg, SIGKILL);
+			_exit(0);
+		}
+	}
+	v->pgid = 0;
+}
+
+static void _set_instance_state(vm_t *v, const char *prov, const char *power)
+{
+	cJSON *props = cJSON_GetObjectItem(v->resource, "properties");
+
+	snprintf(v->provisioning, sizeof(v->provisioning), "%s", prov);
+	snprintf(v->power, sizeof(v->power), "%s", power);
+	if (props)
+		cJSON_ReplaceItemInObject(props, "provisioningState",
+					  cJSON_CreateString(prov));
+}
+
+/* Drive operations and evictions whose time has come.  Under lock. */
+static void _tick(void)
+{
+	double now = _now();
+
+	for (size_t b = 0; b < NBUCKETS; b++) {
+		for (op_t *op = S.ops[b]; op; op = op->next) {
+			vm_t *v;
+
+			if (op->finished || op->done_at > now)
+				continue;
+			op->finished = true;
+			v = _vm_find(op->vmkey);
+			if (!v) {
+				_journal_op(op);
+				continue;
+			}
+			switch (op->kind) {
+			case OP_CREATE:
+				if (op->err_code) {
+					_set_instance_state(v, "Failed", "stopped");
+				} else {
+					_set_instance_state(v, "Succeeded", "running");
+					_boot(v);
+				}
+				_journal_vm(v);
+				break;
+			case OP_START:
+				_set_instance_state(v, "Succeeded", "running");
+				_boot(v);
+				_journal_vm(v);
+				break;
+			case OP_DEALLOCATE:
+				_halt(v);
+				_set_instance_state(v, "Succeeded", "deallocated");
+				_journal_vm(v);
+				break;
+			case OP_DELETE:
+				_halt(v);
+				_vm_unlink(v);
+				_journal_gone(v);
+				_vm_free(v);
+				break;
+			}
+			_journal_op(op);
+		}
+		for (vm_t *v = S.vms[b], *next; v; v = next) {
+			next = v->next;
+			if (v->evict_at > 0 && v->evict_at <= now) {
+				/* Spot eviction policy Delete: the VM is gone */
+				_halt(v);
+				_vm_unlink(v);
+				_journal_gone(v);
+				_vm_free(v);
+			}
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* HTTP plumbing */
+
+typedef struct {
+	char *body;
+	size_t len;
+	bool too_big;
+} upload_t;
+
+typedef struct {
+	int status;
+	char *body;		/* owned */
+	const char *headers[8][2];
+	char hbuf[8][512];
+	int nheaders;
+} reply_t;
+
+static void _header(reply_t *r, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void _header(reply_t *r, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->nheaders == 8)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->hbuf[r->nheaders], sizeof(r->hbuf[0]), fmt, ap);
+	va_end(ap);
+	r->headers[r->nheaders][0] = name;
+	r->headers[r->nheaders][1] = r->hbuf[r->nheaders];
+	r->nheaders++;
+}
+
+static void _json(reply_t *r, int status, cJSON *body)
+{
+	r->status = status;
+	free(r->body);
+	r->body = body ? cJSON_PrintUnformatted(body) : NULL;
+	cJSON_Delete(body);
+}
+
+/* Azure's error shape: {"error":{"code":..., "message":...}} */
+static void _error(reply_t *r, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void _error(reply_t *r, int status, const char *code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cJSON_AddStringToObject(e, "code", code);
+	cJSON_AddStringToObject(e, "message", msg);
+	_json(r, status, o);
+}
+
+static const char *_arg(struct MHD_Connection *c, const char *k)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
+}
+
+static bool _authorized(struct MHD_Connection *c)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						    "Authorization");
+
+	if (!h || strncasecmp(h, "Bearer ", 7))
+		return false;
+	for (size_t i = 0; i < S.nissued; i++)
+		if (!strcmp(S.issued[i], h + 7))
+			return true;
+	return false;
+}
+
+static char *_issue_token(void)
+{
+	char id[40], tok[64];
+
+	_uuid(id);
+	snprintf(tok, sizeof(tok), "emu.%s", id);
+	_add_token(tok);
+	_journal_token(tok);
+	return S.issued[S.nissued - 1];
+}
+
+/* Split PATH into segments (in place).  Returns the count. */
+static int _segments(char *path, char **seg, int max)
+{
+	int n = 0;
+
+	for (char *s = strtok(path, "/"); s && n < max; s = strtok(NULL, "/"))
+		seg[n++] = s;
+	return n;
+}
+
+static bool _name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char) s[i]) && !strchr("-_.", s[i]))
+			return false;
+	return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tokens and IMDS */
+
+static void _token_v2(struct MHD_Connection *c, const char *body, reply_t *r)
+{
+	/* form body: grant_type=client_credentials&client_id=..&client_secret=..&scope=.. */
+	char *copy = strdup(body ? body : ""), *save = NULL;
+	const char *grant = NULL, *id = NULL, *secret = NULL, *scope = NULL;
+	cJSON *o;
+
+	for (char *kv = strtok_r(copy, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(kv, '=');
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		MHD_http_unescape(eq + 1);
+		if (!strcmp(kv, "grant_type")) grant = eq + 1;
+		else if (!strcmp(kv, "client_id")) id = eq + 1;
+		else if (!strcmp(kv, "client_secret")) secret = eq + 1;
+		else if (!strcmp(kv, "scope")) scope = eq + 1;
+	}
+	if (!grant || strcmp(grant, "client_credentials") || !id || !scope) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "error", "invalid_request");
+		cJSON_AddStringToObject(o, "error_description", "AADSTS900144: "
+			"The request body must contain grant_type=client_credentials, "
+			"client_id and scope.");
+		_json(r, 400, o);
+	} else if (!secret || !*secret ||
+		   (S.client_secret && strcmp(secret, S.client_secret))) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "error", "invalid_client");
+		cJSON_AddStringToObject(o, "error_description", "AADSTS7000215: "
+			"Invalid client secret provided.");
+		_json(r, 401, o);
+	} else {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "token_type", "Bearer");
+		cJSON_AddNumberToObject(o, "expires_in", TOKEN_LIFETIME);
+		cJSON_AddNumberToObject(o, "ext_expires_in", TOKEN_LIFETIME);
+		cJSON_AddStringToObject(o, "access_token", _issue_token());
+		_json(r, 200, o);
+	}
+	free(copy);
+}
+
+static bool _metadata_header(struct MHD_Connection *c, reply_t *r)
+{
+	const char *m = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Metadata");
+
+	cJSON *o;
+
+	if (m && !strcasecmp(m, "true"))
+		return true;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "error", "invalid_request");
+	cJSON_AddStringToObject(o, "error_description",
+				"Required metadata header not specified");
+	_json(r, 400, o);
+	return false;
+}
+
+static void _imds_token(struct MHD_Connection *c, reply_t *r)
+{
+	const char *resource = _arg(c, "resource");
+	char buf[32];
+	long now = (long) _now();
+	cJSON *o;
+
+	if (!_metadata_header(c, r))
+		return;
+	if (!_arg(c, "api-version") || !resource || !*resource) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "error", "invalid_request");
+		cJSON_AddStringToObject(o, "error_description",
+					"Required query variable 'resource' is missing");
+		_json(r, 400, o);
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "access_token", _issue_token());
+	cJSON_AddStringToObject(o, "refresh_token", "");
+	snprintf(buf, sizeof(buf), "%d", TOKEN_LIFETIME);
+	cJSON_AddStringToObject(o, "expires_in", buf);
+	snprintf(buf, sizeof(buf), "%ld", now + TOKEN_LIFETIME);
+	cJSON_AddStringToObject(o, "expires_on", buf);
+	snprintf(buf, sizeof(buf), "%ld", now);
+	cJSON_AddStringToObject(o, "not_before", buf);
+	cJSON_AddStringToObject(o, "resource", resource);
+	cJSON_AddStringToObject(o, "token_type", "Bearer");
+	cJSON_AddStringToObject(o, "client_id", "00000000-0000-0000-0000-000000000000");
+	_json(r, 200, o);
+}
+
+static vm_t *_vm_by_name(const char *name)
+{
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (vm_t *v = S.vms[b]; v; v = v->next)
+			if (!strcasecmp(v->name, name))
+				return v;
+	return NULL;
+}
+
+static void _scheduled_events(struct MHD_Connection *c, const char *method,
+			      const char *body, reply_t *r)
+{
+	const char *name = _arg(c, "vm");
+	vm_t *v;
+	cJSON *o, *events;
+
+	if (!_metadata_header(c, r))
+		return;
+	if (!name || !(v = _vm_by_name(name))) {
+		_error(r, 404, "NotFound", "azure-emulator: name the VM with "
+		       "?vm=NAME (no VM '%s')", name ? name : "");
+		return;
+	}
+	if (!strcmp(method, "POST")) {
+		/* {"StartRequests":[{"EventId":...}]}: start the eviction now */
+		cJSON *req = cJSON_Parse(body ? body : "");
+		cJSON *sr = cJSON_GetObjectItem(req, "StartRequests"), *it;
+
+		cJSON_ArrayForEach(it, sr)
+			if (!strcmp(_jstr(it, "EventId"), v->event_id) &&
+			    v->evict_at > 0) {
+				v->event_started = true;
+				v->evict_at = _now();
+			}
+		cJSON_Delete(req);
+		r->status = 200;
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "DocumentIncarnation", v->evict_at > 0 ? 2 : 1);
+	events = cJSON_AddArrayToObject(o, "Events");
+	if (v->evict_at > 0) {
+		cJSON *e = cJSON_CreateObject(), *res = cJSON_CreateArray();
+		char when[64] = "";
+		time_t t = (time_t) v->evict_at;
+		struct tm tm;
+
+		if (!v->event_started) {
+			gmtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		}
+		cJSON_AddStringToObject(e, "EventId", v->event_id);
+		cJSON_AddStringToObject(e, "EventType", "Preempt");
+		cJSON_AddStringToObject(e, "ResourceType", "VirtualMachine");
+		cJSON_AddItemToArray(res, cJSON_CreateString(v->name));
+		cJSON_AddItemToObject(e, "Resources", res);
+		cJSON_AddStringToObject(e, "EventStatus",
+					v->event_started ? "Started" : "Scheduled");
+		cJSON_AddStringToObject(e, "NotBefore", when);
+		cJSON_AddStringToObject(e, "Description",
+					"Spot virtual machine is being deleted.");
+		cJSON_AddStringToObject(e, "EventSource", "Platform");
+		cJSON_AddNumberToObject(e, "DurationInSeconds", -1);
+		cJSON_AddItemToArray(events, e);
+	}
+	_json(r, 200, o);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Resource Manager */
+
+static bool _take_write_token(reply_t *r)
+{
+	double now = _now();
+
+	S.writes++;
+	if (S.f.write_burst <= 0)
+		return true;
+	S.tokens += (now - S.tokens_at) * S.f.write_rate;
+	if (S.tokens > S.f.write_burst)
+		S.tokens = S.f.write_burst;
+	S.tokens_at = now;
+	if (S.tokens < 1) {
+		int wait = S.f.write_rate > 0 ?
+			   (int) ceil((1 - S.tokens) / S.f.write_rate) : 60;
+
+		S.throttled++;
+		_error(r, 429, "TooManyRequests", "The request is being throttled "
+		       "as the limit has been reached for operation type - Write. "
+		       "Retry after %d seconds.", wait);
+		_header(r, "Retry-After", "%d", wait < 1 ? 1 : wait);
+		_header(r, "x-ms-ratelimit-remaining-subscription-writes", "0");
+		return false;
+	}
+	S.tokens -= 1;
+	_header(r, "x-ms-ratelimit-remaining-subscription-writes", "%d",
+		(int) S.tokens);
+	return true;
+}
+
+static op_t *_op_new(op_kind_t kind, const vm_t *v)
+{
+	op_t *op = calloc(1, sizeof(*op));
+	uint32_t b;
+
+	_uuid(op->id);
+	op->kind = kind;
+	snprintf(op->vmkey, sizeof(op->vmkey), "%s", v->key);
+	op->start = _now();
+	op->done_at = op->start + S.f.async_ms / 1000.0;
+	b = _hash(op->id) % NBUCKETS;
+	op->next = S.ops[b];
+	S.ops[b] = op;
+	_journal_op(op);
+	return op;
+}
+
+static void _op_headers(reply_t *r, const vm_t *v, const op_t *op, bool location)
+{
+	char base[1024];
+
+	snprintf(base, sizeof(base), "http://%s:%d/subscriptions/%s/providers/"
+		 "Microsoft.Compute/locations/%s", S.listen_host, S.port, v->sub,
+		 v->location ? v->location : "eastus");
+	if (location)
+		_header(r, "Location", "%s/operationResults/%s?api-version="
+			"2024-07-01", base, op->id);
+	else
+		_header(r, "Azure-AsyncOperation", "%s/operations/%s?api-version="
+			"2024-07-01", base, op->id);
+	_header(r, "Retry-After", "%d", S.f.async_ms >= 2000 ? 2 : 1);
+}
+
+static int _family_usage(const char *family)
+{
+	int used = 0;
+
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (vm_t *v = S.vms[b]; v; v = v->next)
+			if (v->family && !strcmp(v->family, family) &&
+			    strcmp(v->power, "deallocated"))
+				used += v->vcpus;
+	return used;
+}
+
+static int _size_count(const char *size)
+{
+	int n = 0;
+
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (vm_t *v = S.vms[b]; v; v = v->next)
+			if (!strcasecmp(v->size, size))
+				n++;
+	return n;
+}
+
+static cJSON *_instance_view(const vm_t *v)
+{
+	cJSON *iv = cJSON_CreateObject(), *st = cJSON_AddArrayToObject(iv, "statuses");
+	cJSON *a = cJSON_CreateObject(), *b = cJSON_CreateObject();
+	char code[64], lower[16];
+
+	snprintf(lower, sizeof(lower), "%s", v->provisioning);
+	_lower(lower);
+	snprintf(code, sizeof(code), "ProvisioningState/%s", lower);
+	cJSON_AddStringToObject(a, "code", code);
+	cJSON_AddStringToObject(a, "level", "Info");
+	cJSON_AddStringToObject(a, "displayStatus", v->provisioning);
+	cJSON_AddItemToArray(st, a);
+	snprintf(code, sizeof(code), "PowerState/%s", v->power);
+	cJSON_AddStringToObject(b, "code", code);
+	cJSON_AddStringToObject(b, "level", "Info");
+	snprintf(code, sizeof(code), "VM %s", v->power);
+	cJSON_AddStringToObject(b, "displayStatus", code);
+	cJSON_AddItemToArray(st, b);
+	cJSON_AddStringToObject(iv, "computerName", v->name);
+	return iv;
+}
+
+static cJSON *_vm_view(const vm_t *v, bool expand)
+{
+	cJSON *o = cJSON_Duplicate(v->resource, 1);
+
+	if (expand)
+		cJSON_AddItemToObject(cJSON_GetObjectItem(o, "properties"),
+				      "instanceView", _instance_view(v));
+	return o;
+}
+
+static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
+		    const char *name, const char *body, reply_t *r)
+{
+	char key[400], id[1024], vmid[40];
+	cJSON *req = cJSON_Parse(body ? body : ""), *props, *hw, *tags, *nics;
+	const char *size, *location, *prio, *capacity;
+	azml_size_info_t info;
+	vm_t *v;
+
+	snprintf(key, sizeof(key), "%s/%s/%s", sub, rg, name);
+	_lower(key);
+	props = cJSON_GetObjectItem(req, "properties");
+	hw = cJSON_GetObjectItem(props, "hardwareProfile");
+	size = _jstr(hw, "vmSize");
+	location = _jstr(req, "location");
+	if (!req || !cJSON_IsObject(props)) {
+		_error(r, 400, "InvalidRequestContent", "The request content was "
+		       "invalid and could not be deserialized.");
+		goto out;
+	}
+	if (!*location) {
+		_error(r, 400, "LocationRequired", "The location property is "
+		       "required for this definition.");
+		goto out;
+	}
+	if (!*size) {
+		_error(r, 400, "InvalidParameter", "Required parameter "
+		       "'hardwareProfile.vmSize' is missing (null).");
+		goto out;
+	}
+	if (azml_catalog_resolve(size, &info)) {
+		_error(r, 400, "InvalidParameter", "The value %s provided for the "
+		       "VM size is not valid. The valid sizes in the current "
+		       "region are listed by the vmSizes API.", size);
+		goto out;
+	}
+	if ((v = _vm_find(key))) {
+		if (!strcmp(v->provisioning, "Deleting")) {
+			_error(r, 409, "OperationNotAllowed", "Operation "
+			       "'CreateOrUpdate' is not allowed on VM '%s' since "
+			       "the VM is marked for deletion.", name);
+			goto out;
+		}
+		/* An update of an existing VM: idempotent, nothing new. */
+		_json(r, 200, _vm_view(v, false));
+		goto out;
+	}
+	capacity = _jstr(S.f.capacity, info.size ? info.size->name : size);
+	if (!*capacity)
+		capacity = _jstr(S.f.capacity, size);
+	if (!strncmp(capacity, "SkuNotAvailable", 15)) {
+		_error(r, 409, "SkuNotAvailable", "The requested VM size for "
+		       "resource 'Following SKUs have failed for Capacity "
+		       "Restrictions: %s' is currently not available in location "
+		       "'%s'. Please try another size or deploy to a different "
+		       "location or zones.", size, location);
+		goto out;
+	}
+	{
+		const char *family = azml_series_quota_family(info.series);
+		cJSON *limit = family ? cJSON_GetObjectItem(S.f.quota, family) : NULL;
+
+		if (cJSON_IsNumber(limit)) {
+			int used = _family_usage(family);
+
+			if (used + info.vcpus > limit->valueint) {
+				_error(r, 409, "QuotaExceeded", "Operation could "
+				       "not be completed as it results in "
+				       "exceeding approved %s Cores quota. "
+				       "Additional details - Deployment Model: "
+				       "Resource Manager, Location: %s, Current "
+				       "Limit: %d, Current Usage: %d, Additional "
+				       "Required: %d, (Minimum) New Limit Required: "
+				       "%d.", family, location, limit->valueint,
+				       used, info.vcpus, used + info.vcpus);
+				goto out;
+			}
+		}
+	}
+	v = _vm_new(sub, rg, name);
+	v->location = strdup(location);
+	_set_size(v, size);
+	prio = _jstr(props, "priority");
+	v->spot = !strcasecmp(prio, "Spot") || !strcasecmp(prio, "Low");
+	tags = cJSON_GetObjectItem(req, "tags");
+	if (*_jstr(tags, "slurm-node"))
+		v->node = strdup(_jstr(tags, "slurm-node"));
+	nics = cJSON_GetObjectItem(cJSON_GetObjectItem(props, "networkProfile"),
+				   "networkInterfaceConfigurations");
+	if (cJSON_GetArraySize(nics) > 0 &&
+	    _name_ok(_jstr(cJSON_GetArrayItem(nics, 0), "name")))
+		v->nic = strdup(_jstr(cJSON_GetArrayItem(nics, 0), "name"));
+	/* The resource as GET shows it: the request, plus Azure's fields. */
+	snprintf(id, sizeof(id), "/subscriptions/%s/resourceGroups/%s/providers/"
+		 "Microsoft.Compute/virtualMachines/%s", sub, rg, name);
+	_uuid(vmid);
+	v->resource = cJSON_CreateObject();
+	cJSON_AddStringToObject(v->resource, "name", name);
+	cJSON_AddStringToObject(v->resource, "id", id);
+	cJSON_AddStringToObject(v->resource, "type",
+				"Microsoft.Compute/virtualMachines");
+	cJSON_AddStringToObject(v->resource, "location", location);
+	if (tags)
+		cJSON_AddItemToObject(v->resource, "tags", cJSON_Duplicate(tags, 1));
+	props = cJSON_Duplicate(props, 1);
+	cJSON_AddStringToObject(props, "vmId", vmid);
+	cJSON_AddStringToObject(props, "provisioningState", "Creating");
+	{
+		char stamp[64];
+		time_t t = time(NULL);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+		cJSON_AddStringToObject(props, "timeCreated", stamp);
+	}
+	cJSON_AddItemToObject(v->resource, "properties", props);
+	snprintf(v->provisioning, sizeof(v->provisioning), "Creating");
+	snprintf(v->power, sizeof(v->power), "starting");
+	_vm_insert(v);
+	S.creates++;
+	{
+		op_t *op = _op_new(OP_CREATE, v);
+
+		if (!strncmp(capacity, "AllocationFailed", 16)) {
+			const char *colon = strchr(capacity, ':');
+
+			if (!colon || _size_count(size) > atoi(colon + 1)) {
+				op->err_code = strdup("AllocationFailed");
+				op->err_msg = strdup("Allocation failed. We do not "
+					"have sufficient capacity for the requested "
+					"VM size in this region.");
+				_journal_op(op);
+			}
+		}
+		_journal_vm(v);
+		_json(r, 201, _vm_view(v, false));
+		_op_headers(r, v, op, false);
+	}
+out:
+	cJSON_Delete(req);
+}
+
+static void _vm_list(const char *sub, const char *rg, struct MHD_Connection *c,
+		     reply_t *r)
+{
+	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "value");
+	const char *skip_s = _arg(c, "$skiptoken");
+	long skip = skip_s ? atol(skip_s) : 0, seen = 0, added = 0;
+	char prefix[400];
+
+	snprintf(prefix, sizeof(prefix), "%s/%s/", sub, rg);
+	_lower(prefix);
+	/* A stable order for paging: by bucket, then chain. */
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (vm_t *v = S.vms[b]; v; v = v->next) {
+			if (strncmp(v->key, prefix, strlen(prefix)))
+				continue;
+			if (seen++ < skip)
+				continue;
+			if (added == S.f.page_size) {
+				char next[1024];
+
+				snprintf(next, sizeof(next), "http://%s:%d/subscriptions/"
+					 "%s/resourceGroups/%s/providers/Microsoft."
+					 "Compute/virtualMachines?api-version="
+					 "2024-07-01&$skiptoken=%ld", S.listen_host,
+					 S.port, sub, rg, skip + added);
+				cJSON_AddStringToObject(o, "nextLink", next);
+				goto done;
+			}
+			cJSON_AddItemToArray(arr, _vm_view(v, true));
+			added++;
+		}
+done:
+	_json(r, 200, o);
+}
+
+static void _vm_action(const char *method, const char *sub, const char *rg,
+		       const char *name, const char *action,
+		       struct MHD_Connection *c, reply_t *r)
+{
+	char key[400];
+	vm_t *v;
+	op_t *op;
+
+	snprintf(key, sizeof(key), "%s/%s/%s", sub, rg, name);
+	_lower(key);
+	v = _vm_find(key);
+	if (!strcmp(method, "DELETE") && !action) {
+		if (!v) {
+			r->status = 204;	/* already gone: as Azure answers */
+			return;
+		}
+		if (!_take_write_token(r))
+			return;
+		if (strcmp(v->provisioning, "Deleting")) {
+			_set_instance_state(v, "Deleting", v->power);
+			op = _op_new(OP_DELETE, v);
+			S.deletes++;
+			_journal_vm(v);
+		} else {
+			op = NULL;	/* a second delete joins the first */
+			for (size_t b = 0; b < NBUCKETS && !op; b++)
+				for (op_t *o = S.ops[b]; o; o = o->next)
+					if (o->kind == OP_DELETE && !o->finished &&
+					    !strcmp(o->vmkey, v->key))
+						op = o;
+			if (!op)
+				op = _op_new(OP_DELETE, v);
+		}
+		r->status = 202;
+		_op_headers(r, v, op, true);
+		return;
+	}
+	if (!v) {
+		_error(r, 404, "ResourceNotFound", "The Resource "
+		       "'Microsoft.Compute/virtualMachines/%s' under resource group "
+		       "'%s' was not found.", name, rg);
+		return;
+	}
+	if (!strcmp(method, "GET") && !action) {
+		const char *expand = _arg(c, "$expand");
+
+		_json(r, 200, _vm_view(v, expand && !strcasecmp(expand, "instanceView")));
+		return;
+	}
+	if (!strcmp(method, "GET") && !strcmp(action, "instanceView")) {
+		_json(r, 200, _instance_view(v));
+		return;
+	}
+	if (!strcmp(method, "POST") && (!strcmp(action, "deallocate") ||
+					 !strcmp(action, "start"))) {
+		bool start = !strcmp(action, "start");
+
+		if (!_take_write_token(r))
+			return;
+		if (!strcmp(v->provisioning, "Deleting") ||
+		    !strcmp(v->provisioning, "Creating")) {
+			_error(r, 409, "OperationNotAllowed", "Operation '%s' is "
+			       "not allowed on VM '%s' while it is %s.", action,
+			       name, v->provisioning);
+			return;
+		}
+		_set_instance_state(v, "Updating", start ? "starting" : "deallocating");
+		op = _op_new(start ? OP_START : OP_DEALLOCATE, v);
+		_journal_vm(v);
+		r->status = 202;
+		_op_headers(r, v, op, true);
+		return;
+	}
+	_error(r, 400, "InvalidRequestUri", "azure-emulator does not serve %s "
+	       "%s on a VM", method, action ? action : "");
+}
+
+static void _operation(const char *id, bool location, reply_t *r)
+{
+	op_t *op = _op_find(id);
+	cJSON *o;
+
+	if (!op) {
+		_error(r, 404, "ResourceNotFound", "The operation '%s' was not "
+		       "found.", id);
+		return;
+	}
+	if (location) {
+		if (!op->finished) {
+			r->status = 202;
+			_header(r, "Retry-After", "1");
+		} else if (op->err_code) {
+			_error(r, 409, op->err_code, "%s", op->err_msg);
+		} else {
+			r->status = op->kind == OP_DELETE ? 204 : 200;
+		}
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "name", op->id);
+	cJSON_AddStringToObject(o, "status", !op->finished ? "InProgress" :
+				op->err_code ? "Failed" : "Succeeded");
+	if (op->finished && op->err_code) {
+		cJSON *e = cJSON_AddObjectToObject(o, "error");
+
+		cJSON_AddStringToObject(e, "code", op->err_code);
+		cJSON_AddStringToObject(e, "message", op->err_msg);
+	}
+	_json(r, 200, o);
+	if (!op->finished)
+		_header(r, "Retry-After", "1");
+}
+
+static void _nic_get(const char *sub, const char *rg, const char *name, reply_t *r)
+{
+	char prefix[400];
+
+	snprintf(prefix, sizeof(prefix), "%s/%s/", sub, rg);
+	_lower(prefix);
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (vm_t *v = S.vms[b]; v; v = v->next) {
+			cJSON *o, *props, *ipc, *ip, *ipp, *vmref;
+			char id[1024];
+
+			if (!v->nic || strcasecmp(v->nic, name) ||
+			    strncmp(v->key, prefix, strlen(prefix)))
+				continue;
+			o = cJSON_CreateObject();
+			snprintf(id, sizeof(id), "/subscriptions/%s/resourceGroups/%s/"
+				 "providers/Microsoft.Network/networkInterfaces/%s",
+				 sub, rg, name);
+			cJSON_AddStringToObject(o, "name", name);
+			cJSON_AddStringToObject(o, "id", id);
+			cJSON_AddStringToObject(o, "type",
+						"Microsoft.Network/networkInterfaces");
+			props = cJSON_AddObjectToObject(o, "properties");
+			cJSON_AddStringToObject(props, "provisioningState", "Succeeded");
+			ipc = cJSON_AddArrayToObject(props, "ipConfigurations");
+			ip = cJSON_CreateObject();
+			cJSON_AddStringToObject(ip, "name", "ipconfig1");
+			ipp = cJSON_AddObjectToObject(ip, "properties");
+			cJSON_AddStringToObject(ipp, "privateIPAddress", "127.0.0.1");
+			cJSON_AddStringToObject(ipp, "privateIPAllocationMethod", "Dynamic");
+			cJSON_AddBoolToObject(ipp, "primary", true);
+			cJSON_AddItemToArray(ipc, ip);
+			vmref = cJSON_AddObjectToObject(props, "virtualMachine");
+			cJSON_AddStringToObject(vmref, "id",
+				_jstr(v->resource, "id"));
+			_json(r, 200, o);
+			return;
+		}
+	_error(r, 404, "ResourceNotFound", "The Resource "
+	       "'Microsoft.Network/networkInterfaces/%s' under resource group "
+	       "'%s' was not found.", name, rg);
+}
+
+static void _usages(const char *location, reply_t *r)
+{
+	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "value");
+	cJSON *q;
+
+	cJSON_ArrayForEach(q, S.f.quota) {
+		cJSON *u = cJSON_CreateObject(), *n = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(u, "unit", "Count");
+		cJSON_AddNumberToObject(u, "currentValue", _family_usage(q->string));
+		cJSON_AddNumberToObject(u, "limit", q->valueint);
+		cJSON_AddStringToObject(n, "value", q->string);
+		cJSON_AddStringToObject(n, "localizedValue", q->string);
+		cJSON_AddItemToObject(u, "name", n);
+		cJSON_AddItemToArray(arr, u);
+	}
+	(void) location;
+	_json(r, 200, o);
+}
+
+static void _vm_sizes(reply_t *r)
+{
+	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "value");
+
+	for (size_t i = 0; i < azml_catalog_size_count(); i++) {
+		const azml_size_t *s = azml_catalog_size_at(i);
+		cJSON *e = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(e, "name", s->name);
+		cJSON_AddNumberToObject(e, "numberOfCores", s->vcpus);
+		cJSON_AddNumberToObject(e, "osDiskSizeInMB", 1047552);
+		cJSON_AddNumberToObject(e, "resourceDiskSizeInMB", 0);
+		cJSON_AddNumberToObject(e, "memoryInMB", s->memory_mib);
+		cJSON_AddNumberToObject(e, "maxDataDiskCount", 32);
+		cJSON_AddItemToArray(arr, e);
+	}
+	_json(r, 200, o);
+}
+
+/* /subscriptions/... */
+static void _arm(struct MHD_Connection *c, const char *method, char *path,
+		 const char *body, reply_t *r)
+{
+	char *seg[16];
+	int n = _segments(path, seg, 16);
+
+	if (!_authorized(c)) {
+		const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							    "Authorization");
+
+		if (!h)
+			_error(r, 401, "AuthenticationFailed", "Authentication "
+			       "failed. The 'Authorization' header is missing.");
+		else
+			_error(r, 401, "InvalidAuthenticationToken", "The access "
+			       "token is invalid.");
+		_header(r, "WWW-Authenticate", "Bearer authorization_uri="
+			"\"http://%s:%d/common\"", S.listen_host, S.port);
+		return;
+	}
+	if (!_arg(c, "api-version")) {
+		_error(r, 400, "MissingApiVersionParameter", "The api-version "
+		       "query parameter (?api-version=) is required for all "
+		       "requests.");
+		return;
+	}
+	if (S.f.error_rate > 0 &&
+	    rand_r(&S.seed) / (double) RAND_MAX < S.f.error_rate) {
+		S.errors_injected++;
+		if (rand_r(&S.seed) % 2) {
+			_error(r, 503, "ServerBusy", "The server is currently "
+			       "unable to handle the request.");
+			_header(r, "Retry-After", "1");
+		} else {
+			_error(r, 500, "InternalServerError", "An internal server "
+			       "error occurred.");
+		}
+		return;
+	}
+	/* subscriptions/S/providers/Microsoft.Compute/locations/L/{usages,vmSizes,operations/ID,operationResults/ID} */
+	if (n >= 6 && !strcasecmp(seg[2], "providers") &&
+	    !strcasecmp(seg[3], "Microsoft.Compute") &&
+	    !strcasecmp(seg[4], "locations")) {
+		if (n == 7 && !strcasecmp(seg[6], "usages") && !strcmp(method, "GET"))
+			return _usages(seg[5], r);
+		if (n == 7 && !strcasecmp(seg[6], "vmSizes") && !strcmp(method, "GET"))
+			return _vm_sizes(r);
+		if (n == 8 && !strcasecmp(seg[6], "operations"))
+			return _operation(seg[7], false, r);
+		if (n == 8 && !strcasecmp(seg[6], "operationResults"))
+			return _operation(seg[7], true, r);
+	}
+	/* subscriptions/S/resourceGroups/RG/providers/Microsoft.Compute/virtualMachines[/NAME[/ACTION]] */
+	if (n >= 7 && !strcasecmp(seg[2], "resourceGroups") &&
+	    !strcasecmp(seg[4], "providers")) {
+		if (!strcasecmp(seg[5], "Microsoft.Compute") &&
+		    !strcasecmp(seg[6], "virtualMachines")) {
+			if (n == 7 && !strcmp(method, "GET"))
+				return _vm_list(seg[1], seg[3], c, r);
+			if (n >= 8 && !_name_ok(seg[7])) {
+				_error(r, 400, "InvalidResourceName", "The "
+				       "resource name '%.64s' is invalid.", seg[7]);
+				return;
+			}
+			if (n == 8 && !strcmp(method, "PUT")) {
+				if (_take_write_token(r))
+					_vm_put(c, seg[1], seg[3], seg[7], body, r);
+				return;
+			}
+			if (n == 8 || n == 9)
+				return _vm_action(method, seg[1], seg[3], seg[7],
+						  n == 9 ? seg[8] : NULL, c, r);
+		}
+		if (n == 8 && !strcasecmp(seg[5], "Microsoft.Network") &&
+		    !strcasecmp(seg[6], "networkInterfaces") &&
+		    !strcmp(method, "GET"))
+			return _nic_get(seg[1], seg[3], seg[7], r);
+	}
+	_error(r, 404, "InvalidResourceType", "azure-emulator does not serve %s "
+	       "on this path.", method);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Admin API: /emulator/... */
+
+static void _faults_apply(const cJSON *j)
+{
+	const cJSON *v;
+
+	if ((v = cJSON_GetObjectItem(j, "latency_ms")) && cJSON_IsNumber(v))
+		S.f.latency_ms = v->valueint;
+	if ((v = cJSON_GetObjectItem(j, "async_ms")) && cJSON_IsNumber(v))
+		S.f.async_ms = v->valueint;
+	if ((v = cJSON_GetObjectItem(j, "write_burst")) && cJSON_IsNumber(v)) {
+		S.f.write_burst = v->valuedouble;
+		S.tokens = v->valuedouble;
+		S.tokens_at = _now();
+	}
+	if ((v = cJSON_GetObjectItem(j, "write_rate")) && cJSON_IsNumber(v))
+		S.f.write_rate = v->valuedouble;
+	if ((v = cJSON_GetObjectItem(j, "error_rate")) && cJSON_IsNumber(v))
+		S.f.error_rate = v->valuedouble;
+	if ((v = cJSON_GetObjectItem(j, "page_size")) && cJSON_IsNumber(v) &&
+	    v->valueint > 0)
+		S.f.page_size = v->valueint;
+	if ((v = cJSON_GetObjectItem(j, "quota")) && cJSON_IsObject(v)) {
+		cJSON_Delete(S.f.quota);
+		S.f.quota = cJSON_Duplicate(v, 1);
+	}
+	if ((v = cJSON_GetObjectItem(j, "capacity")) && cJSON_IsObject(v)) {
+		cJSON_Delete(S.f.capacity);
+		S.f.capacity = cJSON_Duplicate(v, 1);
+	}
+}
+
+static cJSON *_faults_json(void)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "latency_ms", S.f.latency_ms);
+	cJSON_AddNumberToObject(o, "async_ms", S.f.async_ms);
+	cJSON_AddNumberToObject(o, "write_burst", S.f.write_burst);
+	cJSON_AddNumberToObject(o, "write_rate", S.f.write_rate);
+	cJSON_AddNumberToObject(o, "error_rate", S.f.error_rate);
+	cJSON_AddNumberToObject(o, "page_size", S.f.page_size);
+	cJSON_AddItemToObject(o, "quota", cJSON_Duplicate(S.f.quota, 1));
+	cJSON_AddItemToObject(o, "capacity", cJSON_Duplicate(S.f.capacity, 1));
+	return o;
+}
+
+static void _admin(struct MHD_Connection *c, const char *method, char *path,
+		   const char *body, reply_t *r)
+{
+	char *seg[8];
+	int n = _segments(path, seg, 8);
+
+	if (n == 2 && !strcmp(seg[1], "faults")) {
+		if (!strcmp(method, "POST") || !strcmp(method, "PUT")) {
+			cJSON *j = cJSON_Parse(body ? body : "");
+
+			if (!cJSON_IsObject(j)) {
+				cJSON_Delete(j);
+				_error(r, 400, "InvalidRequestContent",
+				       "expected a JSON object of faults");
+				return;
+			}
+			_faults_apply(j);
+			cJSON_Delete(j);
+		}
+		_json(r, 200, _faults_json());
+		return;
+	}
+	if (n == 2 && !strcmp(seg[1], "stats")) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(o, "requests", S.requests);
+		cJSON_AddNumberToObject(o, "writes", S.writes);
+		cJSON_AddNumberToObject(o, "throttled", S.throttled);
+		cJSON_AddNumberToObject(o, "errors_injected", S.errors_injected);
+		cJSON_AddNumberToObject(o, "creates", S.creates);
+		cJSON_AddNumberToObject(o, "deletes", S.deletes);
+		cJSON_AddNumberToObject(o, "vms", S.nvms);
+		_json(r, 200, o);
+		return;
+	}
+	if (n == 2 && !strcmp(seg[1], "vms")) {
+		cJSON *arr = cJSON_CreateArray();
+
+		for (size_t b = 0; b < NBUCKETS; b++)
+			for (vm_t *v = S.vms[b]; v; v = v->next) {
+				cJSON *o = cJSON_CreateObject();
+
+				cJSON_AddStringToObject(o, "name", v->name);
+				cJSON_AddStringToObject(o, "node", v->node ? v->node : "");
+				cJSON_AddStringToObject(o, "size", v->size);
+				cJSON_AddStringToObject(o, "provisioningState", v->provisioning);
+				cJSON_AddStringToObject(o, "powerState", v->power);
+				cJSON_AddBoolToObject(o, "spot", v->spot);
+				cJSON_AddNumberToObject(o, "pid", v->pgid);
+				cJSON_AddItemToArray(arr, o);
+			}
+		_json(r, 200, arr);
+		return;
+	}
+	if (n == 3 && !strcmp(seg[1], "evict") && !strcmp(method, "POST")) {
+		vm_t *v = _vm_by_name(seg[2]);
+		const char *in = _arg(c, "in");
+
+		if (!v) {
+			_error(r, 404, "ResourceNotFound", "no VM '%.64s'", seg[2]);
+			return;
+		}
+		if (!v->spot) {
+			_error(r, 409, "OperationNotAllowed", "VM '%s' is not a "
+			       "Spot VM; only Spot VMs are evicted", v->name);
+			return;
+		}
+		_uuid(v->event_id);
+		v->evict_at = _now() + (in ? atof(in) : 30);
+		v->event_started = false;
+		r->status = 202;
+		return;
+	}
+	_error(r, 404, "NotFound", "azure-emulator admin: GET|POST /emulator/"
+	       "faults, GET /emulator/stats, GET /emulator/vms, POST "
+	       "/emulator/evict/VM?in=SECONDS");
+}
+
+/* ---------------------------------------------------------------------- */
+
+static enum MHD_Result _handler(void *cls, struct MHD_Connection *c,
+				const char *url, const char *method,
+				const char *version, const char *upload,
+				size_t *upload_size, void **con_cls)
+{
+	upload_t *up = *con_cls;
+	reply_t r = { 0 };
+	struct MHD_Response *resp;
+	char *path;
+	enum MHD_Result ret;
+	char reqid[40];
+
+	if (!up) {
+		*con_cls = up = calloc(1, sizeof(*up));
+		return up ? MHD_YES : MHD_NO;
+	}
+	if (*upload_size) {
+		if (up->len + *upload_size > MAX_BODY) {
+			up->too_big = true;
+		} else {
+			up->body = realloc(up->body, up->len + *upload_size + 1);
+			memcpy(up->body + up->len, upload, *upload_size);
+			up->len += *upload_size;
+			up->body[up->len] = '\0';
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+
+	path = strdup(url);
+	if (S.f.latency_ms > 0 && strncmp(url, "/emulator/", 10))
+		usleep(S.f.latency_ms * 1000);
+	pthread_mutex_lock(&S.lock);
+	S.requests++;
+	_tick();
+	if (up->too_big)
+		_error(&r, 413, "RequestEntityTooLarge", "request body over 1 MiB");
+	else if (!strncmp(url, "/subscriptions/", 15))
+		_arm(c, method, path, up->body, &r);
+	else if (!strcmp(url, "/metadata/identity/oauth2/token") &&
+		 !strcmp(method, "GET"))
+		_imds_token(c, &r);
+	else if (!strcmp(url, "/metadata/scheduledevents"))
+		_scheduled_events(c, method, up->body, &r);
+	else if (!strncmp(url, "/emulator/", 10))
+		_admin(c, method, path, up->body, &r);
+	else if (strstr(url, "/oauth2/v2.0/token") && !strcmp(method, "POST"))
+		_token_v2(c, up->body, &r);
+	else
+		_error(&r, 404, "NotFound", "azure-emulator serves /subscriptions/..., "
+		       "/{tenant}/oauth2/v2.0/token, /metadata/... and /emulator/...");
+	pthread_mutex_unlock(&S.lock);
+	free(path);
+
+	resp = MHD_create_response_from_buffer(r.body ? strlen(r.body) : 0,
+					       r.body ? r.body : "",
+					       MHD_RESPMEM_MUST_COPY);
+	if (r.body)
+		MHD_add_response_header(resp, "Content-Type",
+					"application/json; charset=utf-8");
+	_uuid(reqid);
+	MHD_add_response_header(resp, "x-ms-request-id", reqid);
+	for (int i = 0; i < r.nheaders; i++)
+		MHD_add_response_header(resp, r.headers[i][0], r.headers[i][1]);
+	ret = MHD_queue_response(c, r.status ? r.status : 500, resp);
+	MHD_destroy_response(resp);
+	free(r.body);
+	return ret;
+}
+
+static void _completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		       enum MHD_RequestTerminationCode toe)
+{
+	upload_t *up = *con_cls;
+
+	if (up) {
+		free(up->body);
+		free(up);
+	}
+	*con_cls = NULL;
+}
+
+static void _on_signal(int sig)
+{
+	stop_flag = 1;
+}
+
+static void _usage(FILE *fp)
+{
+	fprintf(fp,
+"usage: azure-emulator --listen 127.0.0.1:PORT [--state FILE]\n"
+"                      [--boot-command 'CMD {vm} {node} {ip}']\n"
+"                      [--latency-ms N] [--async-ms N] [--error-rate P]\n"
+"                      [--write-burst N --write-rate R] [--page-size N]\n"
+"                      [--quota FAMILY=VCPUS]... [--capacity SIZE=CODE[:N]]...\n"
+"                      [--client-secret SECRET] [--seed N]\n"
+"See azure-emulator(8).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "state", required_argument, NULL, 's' },
+		{ "boot-command", required_argument, NULL, 'b' },
+		{ "latency-ms", required_argument, NULL, 'L' },
+		{ "async-ms", required_argument, NULL, 'A' },
+		{ "error-rate", required_argument, NULL, 'E' },
+		{ "write-burst", required_argument, NULL, 'W' },
+		{ "write-rate", required_argument, NULL, 'R' },
+		{ "page-size", required_argument, NULL, 'P' },
+		{ "quota", required_argument, NULL, 'q' },
+		{ "capacity", required_argument, NULL, 'c' },
+		{ "client-secret", required_argument, NULL, 'S' },
+		{ "seed", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct MHD_Daemon *d;
+	struct sigaction sa = { 0 };
+	char *colon, *end;
+	const char *listen_arg = NULL;
+	int c;
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+
+	S.f.async_ms = 500;
+	S.f.page_size = 100;
+	S.f.quota = cJSON_CreateObject();
+	S.f.capacity = cJSON_CreateObject();
+	S.seed = (unsigned) time(NULL);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		char *eq;
+
+		switch (c) {
+		case 'l': listen_arg = optarg; break;
+		case 's': S.state_path = optarg; break;
+		case 'b': S.boot_command = optarg; break;
+		case 'L': S.f.latency_ms = atoi(optarg); break;
+		case 'A': S.f.async_ms = atoi(optarg); break;
+		case 'E': S.f.error_rate = atof(optarg); break;
+		case 'W': S.f.write_burst = S.tokens = atof(optarg); break;
+		case 'R': S.f.write_rate = atof(optarg); break;
+		case 'P': S.f.page_size = atoi(optarg) > 0 ? atoi(optarg) : 100; break;
+		case 'S': S.client_secret = optarg; break;
+		case 'r': S.seed = (unsigned) atoi(optarg); break;
+		case 'q':
+		case 'c':
+			if (!(eq = strchr(optarg, '=')) || eq == optarg) {
+				fprintf(stderr, "azure-emulator: --%s expects "
+					"NAME=VALUE, got '%s'\n",
+					c == 'q' ? "quota" : "capacity", optarg);
+				return 2;
+			}
+			*eq = '\0';
+			if (c == 'q')
+				cJSON_AddNumberToObject(S.f.quota, optarg, atoi(eq + 1));
+			else
+				cJSON_AddStringToObject(S.f.capacity, optarg, eq + 1);
+			break;
+		case 'h':
+			_usage(stdout);
+			return 0;
+		default:
+			_usage(stderr);
+			return 2;
+		}
+	}
+	if (!listen_arg || !(colon = strrchr(listen_arg, ':'))) {
+		fprintf(stderr, "azure-emulator: --listen 127.0.0.1:PORT is required\n");
+		return 2;
+	}
+	snprintf(S.listen_host, sizeof(S.listen_host), "%.*s",
+		 (int) (colon - listen_arg), listen_arg);
+	S.port = (int) strtol(colon + 1, &end, 10);
+	if (*end || S.port < 1 || S.port > 65535 ||
+	    inet_pton(AF_INET, S.listen_host, &addr.sin_addr) != 1 ||
+	    (ntohl(addr.sin_addr.s_addr) >> 24) != 127) {
+		fprintf(stderr, "azure-emulator: --listen must be a loopback "
+			"address and port, like 127.0.0.1:8443\n");
+		return 2;
+	}
+	addr.sin_port = htons(S.port);
+	S.tokens_at = _now();
+	if (S.state_path) {
+		_replay(S.state_path);
+		_compact(S.state_path);
+	}
+	/* Boot commands are reaped by the kernel. */
+	sa.sa_handler = SIG_DFL;
+	sa.sa_flags = SA_NOCLDWAIT;
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sa.sa_handler = _on_signal;
+	sa.sa_flags = 0;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
+			     MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+			     S.port, NULL, NULL, _handler, NULL,
+			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
+			     MHD_OPTION_NOTIFY_COMPLETED, _completed, NULL,
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 120,
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned) 4096,
+			     MHD_OPTION_END);
+	if (!d) {
+		fprintf(stderr, "azure-emulator: cannot listen on %s: %s\n",
+			listen_arg, strerror(errno));
+		return 1;
+	}
+	fprintf(stderr, "azure-emulator: listening on http://%s:%d/\n",
+		S.listen_host, S.port);
+	while (!stop_flag) {
+		usleep(100000);
+		pthread_mutex_lock(&S.lock);
+		_tick();
+		pthread_mutex_unlock(&S.lock);
+	}
+	MHD_stop_daemon(d);
+	if (S.journal)
+		fclose(S.journal);
+	return 0;
+}

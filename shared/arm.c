@@ -1,0 +1,825 @@
+/*
+ * arm.c - the Azure Resource Manager client (see arm.h).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "arm.h"
+#include "auth.h"
+
+struct azml_arm {
+	const azml_conf_t *conf;
+	azml_http_t *http;
+	azml_auth_t *auth;
+	char base[512];	/* {ArmEndpoint}/subscriptions/{sub} */
+};
+
+typedef enum { K_CREATE, K_DELETE, K_GET, K_POWER, K_LIST, K_USAGES,
+	       K_SIZES } kind_t;
+
+/* One operation in progress. */
+typedef struct {
+	azml_arm_t *arm;
+	kind_t kind;
+	azml_vm_cb cb;
+	azml_vm_list_cb list_cb;
+	azml_usage_cb usage_cb;
+	azml_sizes_cb sizes_cb;
+	void *arg;
+	azml_vm_result_t r;
+	bool retried_auth;
+	char url[2048];		/* what to re-send after a 401 */
+	char method[8];
+	char *body;
+	/* list paging */
+	azml_vm_result_t *vms;
+	size_t nvms;
+} call_t;
+
+static void _on_answer(void *arg, const azml_http_resp_t *resp);
+
+/* ---------------------------------------------------------------------- */
+/* Pure helpers */
+
+bool azml_arm_name_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n < 1 || n > 64 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char) s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+static const char *_str(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void _copy(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src ? src : "");
+}
+
+int azml_arm_parse_error(const char *body, char *code, size_t cn, char *msg,
+			 size_t mn)
+{
+	cJSON *j = cJSON_Parse(body ? body : "");
+	const cJSON *e = cJSON_GetObjectItem(j, "error");
+	int rc = -1;
+
+	if (cJSON_IsObject(e) && _str(e, "code")) {
+		_copy(code, cn, _str(e, "code"));
+		_copy(msg, mn, _str(e, "message"));
+		rc = 0;
+	}
+	cJSON_Delete(j);
+	return rc;
+}
+
+void azml_arm_parse_instance_view(const cJSON *iv, azml_vm_result_t *out)
+{
+	const cJSON *st;
+
+	cJSON_ArrayForEach(st, cJSON_GetObjectItem(iv, "statuses")) {
+		const char *c = _str(st, "code");
+
+		if (c && !strncmp(c, "PowerState/", 11))
+			_copy(out->power, sizeof(out->power), c + 11);
+		else if (c && !strncmp(c, "ProvisioningState/", 18) &&
+			 !out->provisioning[0])
+			_copy(out->provisioning, sizeof(out->provisioning), c + 18);
+	}
+}
+
+void azml_arm_parse_vm(const cJSON *vm, azml_vm_result_t *out)
+{
+	const cJSON *props = cJSON_GetObjectItem(vm, "properties");
+	const cJSON *tags = cJSON_GetObjectItem(vm, "tags");
+	const char *prio = _str(props, "priority");
+
+	_copy(out->name, sizeof(out->name), _str(vm, "name"));
+	_copy(out->node, sizeof(out->node), _str(tags, "slurm-node"));
+	_copy(out->cluster, sizeof(out->cluster), _str(tags, "slurm-cluster"));
+	_copy(out->size, sizeof(out->size),
+	      _str(cJSON_GetObjectItem(props, "hardwareProfile"), "vmSize"));
+	_copy(out->provisioning, sizeof(out->provisioning),
+	      _str(props, "provisioningState"));
+	out->spot = prio && (!strcasecmp(prio, "Spot") || !strcasecmp(prio, "Low"));
+	azml_arm_parse_instance_view(cJSON_GetObjectItem(props, "instanceView"), out);
+}
+
+int azml_arm_parse_operation(const char *body, char *status, size_t sn,
+			     char *code, size_t cn, char *msg, size_t mn)
+{
+	cJSON *j = cJSON_Parse(body ? body : "");
+	const cJSON *e = cJSON_GetObjectItem(j, "error");
+	int rc = -1;
+
+	if (_str(j, "status")) {
+		_copy(status, sn, _str(j, "status"));
+		if (cJSON_IsObject(e)) {
+			_copy(code, cn, _str(e, "code"));
+			_copy(msg, mn, _str(e, "message"));
+		}
+		rc = 0;
+	}
+	cJSON_Delete(j);
+	return rc;
+}
+
+int azml_arm_parse_nic_ip(const char *body, char *ip, size_t n)
+{
+	cJSON *j = cJSON_Parse(body ? body : "");
+	const cJSON *c, *first = NULL;
+	int rc = -1;
+
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetObjectItem(j,
+			   "properties"), "ipConfigurations")) {
+		const cJSON *p = cJSON_GetObjectItem(c, "properties");
+
+		if (!first || cJSON_IsTrue(cJSON_GetObjectItem(p, "primary")))
+			first = p;
+	}
+	if (_str(first, "privateIPAddress")) {
+		_copy(ip, n, _str(first, "privateIPAddress"));
+		rc = 0;
+	}
+	cJSON_Delete(j);
+	return rc;
+}
+
+size_t azml_arm_parse_usages(const char *body, azml_usage_t **out)
+{
+	cJSON *j = cJSON_Parse(body ? body : "");
+	const cJSON *v = cJSON_GetObjectItem(j, "value"), *it;
+	size_t n = 0, cap = cJSON_GetArraySize(v);
+
+	*out = calloc(cap + 1, sizeof(azml_usage_t));
+	cJSON_ArrayForEach(it, v) {
+		const cJSON *name = cJSON_GetObjectItem(it, "name");
+		const cJSON *cur = cJSON_GetObjectItem(it, "currentValue");
+		const cJSON *lim = cJSON_GetObjectItem(it, "limit");
+		const char *nv = cJSON_IsString(name) ? name->valuestring :
+				 _str(name, "value");
+
+		if (!nv || !cJSON_IsNumber(lim) || !*out)
+			continue;
+		_copy((*out)[n].name, sizeof((*out)[n].name), nv);
+		(*out)[n].current = cJSON_IsNumber(cur) ? (long) cur->valuedouble : 0;
+		(*out)[n].limit = (long) lim->valuedouble;
+		n++;
+	}
+	cJSON_Delete(j);
+	return n;
+}
+
+size_t azml_arm_parse_vm_sizes(const char *body, azml_vm_size_t **out)
+{
+	cJSON *j = cJSON_Parse(body ? body : "");
+	const cJSON *v = cJSON_GetObjectItem(j, "value"), *it;
+	size_t n = 0;
+
+	*out = calloc(cJSON_GetArraySize(v) + 1, sizeof(azml_vm_size_t));
+	cJSON_ArrayForEach(it, v) {
+		const cJSON *cores = cJSON_GetObjectItem(it, "numberOfCores");
+		const cJSON *mem = cJSON_GetObjectItem(it, "memoryInMB");
+		const cJSON *gpus = cJSON_GetObjectItem(it, "gpus");
+		azml_vm_size_t *s;
+
+		if (!_str(it, "name") || !*out)
+			continue;
+		s = &(*out)[n++];
+		_copy(s->name, sizeof(s->name), _str(it, "name"));
+		if (!cores)	/* Machine Learning's shape */
+			cores = cJSON_GetObjectItem(it, "vCPUs");
+		s->vcpus = cJSON_IsNumber(cores) ? cores->valueint : 0;
+		if (cJSON_IsNumber(mem))
+			s->memory_mib = mem->valueint;
+		else if (cJSON_IsNumber(mem = cJSON_GetObjectItem(it, "memoryGB")))
+			s->memory_mib = (int) (mem->valuedouble * 1024);
+		s->gpus = cJSON_IsNumber(gpus) ? gpus->valueint : -1;
+	}
+	cJSON_Delete(j);
+	return n;
+}
+
+void azml_arm_op_id(const char *url, char *id, size_t n)
+{
+	const char *q = url + strcspn(url, "?"), *s = q;
+
+	while (s > url && s[-1] != '/')
+		s--;
+	snprintf(id, n, "%.*s", (int) (q - s), s);
+}
+
+long azml_iso8601_seconds(const char *s)
+{
+	long total = 0, num = -1;
+	bool t = false;
+
+	if (!s || *s++ != 'P' || !*s)
+		return -1;
+	for (; *s; s++) {
+		if (isdigit((unsigned char) *s)) {
+			num = (num < 0 ? 0 : num) * 10 + (*s - '0');
+			if (num > 100000000)
+				return -1;
+			continue;
+		}
+		if (*s == 'T' && !t && num < 0) {
+			t = true;
+			continue;
+		}
+		if (num < 0)
+			return -1;
+		if (!t && *s == 'D')
+			total += num * 86400;
+		else if (t && *s == 'H')
+			total += num * 3600;
+		else if (t && *s == 'M')
+			total += num * 60;
+		else if (t && *s == 'S')
+			total += num;
+		else
+			return -1;
+		num = -1;
+	}
+	return num < 0 ? total : -1;
+}
+
+/* Tags "k:v,k:v" of the target, then ours (which win). */
+static void _tags(cJSON *tags, const azml_conf_t *conf, const azml_target_t *t,
+		  const char *node)
+{
+	const char *s = t->tags;
+
+	while (s && *s) {
+		size_t kl = strcspn(s, ":"), vl;
+		char k[600], v[300];
+
+		if (!s[kl])
+			break;
+		vl = strcspn(s + kl + 1, ",");
+		snprintf(k, sizeof(k), "%.*s", (int) kl, s);
+		snprintf(v, sizeof(v), "%.*s", (int) vl, s + kl + 1);
+		cJSON_AddStringToObject(tags, k, v);
+		s += kl + 1 + vl;
+		if (*s == ',')
+			s++;
+	}
+	cJSON_AddStringToObject(tags, "slurm-cluster", conf->cluster_name);
+	cJSON_AddStringToObject(tags, "slurm-node", node);
+	cJSON_AddStringToObject(tags, "slurm-target", t->name);
+}
+
+cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
+			const char *node, char *err, size_t n)
+{
+	cJSON *b = cJSON_CreateObject(), *p, *sp, *img, *os, *osp, *np, *nic,
+	      *nicp, *ipc, *ip, *ipp;
+	char nicname[96];
+
+	if (!azml_arm_name_ok(node)) {
+		snprintf(err, n, "'%.80s' is not a valid VM name", node);
+		cJSON_Delete(b);
+		return NULL;
+	}
+	cJSON_AddStringToObject(b, "location", conf->location);
+	_tags(cJSON_AddObjectToObject(b, "tags"), conf, t, node);
+	if (t->zone) {
+		cJSON *z = cJSON_AddArrayToObject(b, "zones");
+
+		cJSON_AddItemToArray(z, cJSON_CreateString(t->zone));
+	}
+	p = cJSON_AddObjectToObject(b, "properties");
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "hardwareProfile"),
+				"vmSize", t->vm_size);
+	sp = cJSON_AddObjectToObject(p, "storageProfile");
+	img = cJSON_AddObjectToObject(sp, "imageReference");
+	if (t->image && t->image[0] == '/') {
+		cJSON_AddStringToObject(img, "id", t->image);
+	} else {
+		char parts[4][128] = { "Canonical", "0001-com-ubuntu-server-jammy",
+				       "22_04-lts-gen2", "latest" };
+
+		if (t->image)
+			sscanf(t->image, "%127[^:]:%127[^:]:%127[^:]:%127s",
+			       parts[0], parts[1], parts[2], parts[3]);
+		cJSON_AddStringToObject(img, "publisher", parts[0]);
+		cJSON_AddStringToObject(img, "offer", parts[1]);
+		cJSON_AddStringToObject(img, "sku", parts[2]);
+		cJSON_AddStringToObject(img, "version", parts[3]);
+	}
+	os = cJSON_AddObjectToObject(sp, "osDisk");
+	cJSON_AddStringToObject(os, "createOption", "FromImage");
+	cJSON_AddStringToObject(os, "deleteOption", "Delete");
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(os, "managedDisk"),
+				"storageAccountType", "Premium_LRS");
+	osp = cJSON_AddObjectToObject(p, "osProfile");
+	cJSON_AddStringToObject(osp, "computerName", node);
+	cJSON_AddStringToObject(osp, "adminUsername",
+				t->admin_user ? t->admin_user : "azureml");
+	{
+		cJSON *lc = cJSON_AddObjectToObject(osp, "linuxConfiguration");
+
+		cJSON_AddBoolToObject(lc, "disablePasswordAuthentication", true);
+		if (t->ssh_public_key) {
+			FILE *fp = fopen(t->ssh_public_key, "r");
+			char key[8192] = "", path[256];
+			cJSON *pk, *k;
+
+			if (!fp || !fgets(key, sizeof(key), fp) ||
+			    strncmp(key, "ssh-", 4)) {
+				snprintf(err, n, "couldn't read an ssh public key "
+					 "from '%s'", t->ssh_public_key);
+				if (fp)
+					fclose(fp);
+				cJSON_Delete(b);
+				return NULL;
+			}
+			fclose(fp);
+			key[strcspn(key, "\r\n")] = '\0';
+			pk = cJSON_AddArrayToObject(cJSON_AddObjectToObject(lc,
+						    "ssh"), "publicKeys");
+			k = cJSON_CreateObject();
+			snprintf(path, sizeof(path), "/home/%s/.ssh/authorized_keys",
+				 t->admin_user ? t->admin_user : "azureml");
+			cJSON_AddStringToObject(k, "path", path);
+			cJSON_AddStringToObject(k, "keyData", key);
+			cJSON_AddItemToArray(pk, k);
+		}
+	}
+	/* The NIC is created and deleted with the VM. */
+	np = cJSON_AddObjectToObject(p, "networkProfile");
+	cJSON_AddStringToObject(np, "networkApiVersion", "2020-11-01");
+	nic = cJSON_CreateObject();
+	snprintf(nicname, sizeof(nicname), "%s-nic", node);
+	cJSON_AddStringToObject(nic, "name", nicname);
+	nicp = cJSON_AddObjectToObject(nic, "properties");
+	cJSON_AddBoolToObject(nicp, "primary", true);
+	cJSON_AddStringToObject(nicp, "deleteOption", "Delete");
+	ipc = cJSON_AddArrayToObject(nicp, "ipConfigurations");
+	ip = cJSON_CreateObject();
+	cJSON_AddStringToObject(ip, "name", "ipconfig1");
+	ipp = cJSON_AddObjectToObject(ip, "properties");
+	if (t->subnet)
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(ipp, "subnet"),
+					"id", t->subnet);
+	cJSON_AddItemToArray(ipc, ip);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(np,
+			     "networkInterfaceConfigurations"), nic);
+	if (t->kind == AZML_CLUSTER && t->priority == AZML_LOW_PRIORITY) {
+		/* Azure ML's low priority is a Spot VM, deleted on eviction. */
+		cJSON_AddStringToObject(p, "priority", "Spot");
+		cJSON_AddStringToObject(p, "evictionPolicy", "Delete");
+		cJSON_AddNumberToObject(cJSON_AddObjectToObject(p, "billingProfile"),
+					"maxPrice", -1);
+	}
+	return b;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Engine */
+
+azml_arm_t *azml_arm_create(const azml_conf_t *conf, const azml_http_opts_t *o,
+			    char *err, size_t n)
+{
+	azml_arm_t *arm = calloc(1, sizeof(*arm));
+	azml_http_opts_t opts = { 0 };
+	size_t l;
+
+	if (!arm) {
+		snprintf(err, n, "out of memory");
+		return NULL;
+	}
+	if (o)
+		opts = *o;
+	if (!opts.ca_bundle)
+		opts.ca_bundle = conf->ca_bundle;
+	arm->conf = conf;
+	snprintf(arm->base, sizeof(arm->base), "%s", conf->arm_endpoint);
+	l = strlen(arm->base);
+	while (l && arm->base[l - 1] == '/')
+		arm->base[--l] = '\0';
+	snprintf(arm->base + l, sizeof(arm->base) - l, "/subscriptions/%s",
+		 conf->subscription_id);
+	arm->http = azml_http_create(&opts);
+	arm->auth = azml_auth_create(conf, err, n);
+	if (!arm->http || !arm->auth) {
+		if (!arm->http)
+			snprintf(err, n, "out of memory");
+		azml_arm_destroy(arm);
+		return NULL;
+	}
+	return arm;
+}
+
+void azml_arm_destroy(azml_arm_t *arm)
+{
+	if (!arm)
+		return;
+	azml_http_destroy(arm->http);
+	azml_auth_destroy(arm->auth);
+	free(arm);
+}
+
+int azml_arm_run(azml_arm_t *arm)
+{
+	return azml_http_run(arm->http);
+}
+
+const azml_http_stats_t *azml_arm_stats(const azml_arm_t *arm)
+{
+	return azml_http_stats(arm->http);
+}
+
+static void _done(call_t *c)
+{
+	switch (c->kind) {
+	case K_LIST:
+		c->list_cb(c->arg, c->vms, c->nvms, c->r.ok ? NULL : &c->r);
+		free(c->vms);
+		break;
+	case K_USAGES:
+	case K_SIZES:
+		if (!c->r.ok) {
+			if (c->kind == K_USAGES)
+				c->usage_cb(c->arg, NULL, 0, &c->r);
+			else
+				c->sizes_cb(c->arg, NULL, 0, &c->r);
+		}
+		break;
+	default:
+		c->cb(c->arg, &c->r);
+	}
+	free(c->body);
+	free(c);
+}
+
+static void _fail(call_t *c, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void _fail(call_t *c, int status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->r.ok = false;
+	c->r.http_status = status;
+	_copy(c->r.code, sizeof(c->r.code), code);
+	va_start(ap, fmt);
+	vsnprintf(c->r.message, sizeof(c->r.message), fmt, ap);
+	va_end(ap);
+	_done(c);
+}
+
+/* Send METHOD URL (BODY) for C, with a fresh bearer token. */
+static int _send(call_t *c, const char *method, const char *url,
+		 const char *body, double delay)
+{
+	const char *tok;
+	char err[512], auth[8192];
+	const char *hdr[] = { auth, NULL };
+	int rc;
+
+	if (azml_auth_token(c->arm->auth, &tok, err, sizeof(err))) {
+		_fail(c, 0, "AuthenticationFailed", "%s", err);
+		return -1;
+	}
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok);
+	_copy(c->url, sizeof(c->url), url);
+	_copy(c->method, sizeof(c->method), method);
+	if (body != c->body) {
+		free(c->body);
+		c->body = body ? strdup(body) : NULL;
+	}
+	rc = azml_http_submit(c->arm->http, method, url, hdr, c->body, delay,
+			      _on_answer, c, err, sizeof(err));
+	explicit_bzero(auth, sizeof(auth));
+	if (rc) {
+		_fail(c, 0, "InvalidEndpoint", "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void _vm_url(const azml_arm_t *arm, const char *name, const char *suffix,
+		    const char *query, char *url, size_t n)
+{
+	snprintf(url, n, "%s/resourceGroups/%s/providers/Microsoft.Compute/"
+		 "virtualMachines/%s%s?api-version=" AZML_API_COMPUTE "%s",
+		 arm->base, arm->conf->resource_group, name, suffix,
+		 query ? query : "");
+}
+
+static call_t *_call(azml_arm_t *arm, kind_t kind, const char *name,
+		     azml_vm_cb cb, void *arg)
+{
+	call_t *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		abort();
+	c->arm = arm;
+	c->kind = kind;
+	c->cb = cb;
+	c->arg = arg;
+	_copy(c->r.name, sizeof(c->r.name), name);
+	return c;
+}
+
+/* Poll the long-running operation RESP points at, or finish. */
+static void _poll(call_t *c, const azml_http_resp_t *resp)
+{
+	double delay = resp->retry_after >= 0 ? resp->retry_after : 1;
+	const char *url = resp->async_op[0] ? resp->async_op : resp->location;
+
+	if (!c->r.op_id[0])
+		azml_arm_op_id(url, c->r.op_id, sizeof(c->r.op_id));
+	/* Later polls of the same operation keep its URL. */
+	_send(c, "GET", url, NULL, delay);
+}
+
+static void _after_success(call_t *c)
+{
+	char url[2048];
+
+	if (c->kind == K_CREATE) {
+		/* The private IP is on the NIC created with the VM. */
+		c->kind = K_GET;	/* the next answer is the NIC */
+		c->r.ok = true;
+		snprintf(url, sizeof(url), "%s/resourceGroups/%s/providers/"
+			 "Microsoft.Network/networkInterfaces/%s-nic?"
+			 "api-version=" AZML_API_NETWORK, c->arm->base,
+			 c->arm->conf->resource_group, c->r.name);
+		_copy(c->method, sizeof(c->method), "NIC");
+		_send(c, "GET", url, NULL, 0);
+		return;
+	}
+	c->r.ok = true;
+	_done(c);
+}
+
+static void _on_answer(void *arg, const azml_http_resp_t *resp)
+{
+	call_t *c = arg;
+	bool is_poll = strstr(c->url, "/operations/") ||
+		       strstr(c->url, "/operationResults/");
+	char code[64] = "", msg[512] = "", status[32] = "";
+
+	c->r.http_status = resp->status;
+	if (resp->status == 0) {
+		_fail(c, 0, "NetworkError", "no answer from %s: %s",
+		      c->arm->conf->arm_endpoint, resp->error);
+		return;
+	}
+	if (resp->status == 401 && !c->retried_auth) {
+		/* a token revoked or expired early: one fresh try */
+		c->retried_auth = true;
+		azml_auth_invalidate(c->arm->auth);
+		_send(c, !strcmp(c->method, "NIC") ? "GET" : c->method, c->url,
+		      c->body, 0);
+		return;
+	}
+	if (resp->status >= 400) {
+		if (azml_arm_parse_error(resp->body, code, sizeof(code), msg,
+					 sizeof(msg)))
+			snprintf(msg, sizeof(msg), "HTTP %d from %s", resp->status,
+				 c->arm->conf->arm_endpoint);
+		if (resp->status == 404 && c->kind == K_DELETE) {
+			c->r.ok = true;	/* already gone */
+			_done(c);
+			return;
+		}
+		_fail(c, resp->status, code[0] ? code : "HttpError", "%s", msg);
+		return;
+	}
+	if (!strcmp(c->method, "NIC")) {
+		azml_arm_parse_nic_ip(resp->body, c->r.ip, sizeof(c->r.ip));
+		c->r.ok = true;
+		_done(c);
+		return;
+	}
+	if (is_poll) {
+		if (resp->async_op[0] || resp->location[0] || resp->status == 202) {
+			/* Location semantics: 202 until done */
+			if (resp->status == 202) {
+				_send(c, "GET", c->url, NULL,
+				      resp->retry_after >= 0 ? resp->retry_after : 1);
+				return;
+			}
+		}
+		if (strstr(c->url, "/operations/")) {
+			if (azml_arm_parse_operation(resp->body, status,
+						     sizeof(status), code,
+						     sizeof(code), msg, sizeof(msg))) {
+				_fail(c, resp->status, "InvalidResponse",
+				      "the operation status has no 'status'");
+				return;
+			}
+			if (!strcasecmp(status, "InProgress") ||
+			    !strcasecmp(status, "Accepted") ||
+			    !strcasecmp(status, "Running")) {
+				_send(c, "GET", c->url, NULL,
+				      resp->retry_after >= 0 ? resp->retry_after : 1);
+				return;
+			}
+			if (strcasecmp(status, "Succeeded")) {
+				_fail(c, resp->status, code[0] ? code : status,
+				      "%s", msg[0] ? msg : status);
+				return;
+			}
+		}
+		_after_success(c);
+		return;
+	}
+	switch (c->kind) {
+	case K_CREATE:
+	case K_DELETE:
+	case K_POWER:
+		if (resp->body && resp->len) {
+			cJSON *j = cJSON_Parse(resp->body);
+
+			if (j)
+				azml_arm_parse_vm(j, &c->r);
+			cJSON_Delete(j);
+		}
+		if (resp->async_op[0] || resp->location[0]) {
+			_poll(c, resp);
+			return;
+		}
+		_after_success(c);
+		return;
+	case K_GET: {
+		cJSON *j = cJSON_Parse(resp->body ? resp->body : "");
+
+		azml_arm_parse_vm(j, &c->r);
+		cJSON_Delete(j);
+		c->r.ok = true;
+		_done(c);
+		return;
+	}
+	case K_LIST: {
+		cJSON *j = cJSON_Parse(resp->body ? resp->body : ""), *it;
+		const char *next = _str(j, "nextLink");
+
+		cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "value")) {
+			azml_vm_result_t v = { 0 };
+
+			azml_arm_parse_vm(it, &v);
+			if (strcmp(v.cluster, c->arm->conf->cluster_name))
+				continue;
+			c->vms = realloc(c->vms, (c->nvms + 1) * sizeof(v));
+			c->vms[c->nvms++] = v;
+		}
+		if (next && azml_http_url_allowed(next)) {
+			char url[2048];
+
+			_copy(url, sizeof(url), next);
+			cJSON_Delete(j);
+			_send(c, "GET", url, NULL, 0);
+			return;
+		}
+		cJSON_Delete(j);
+		c->r.ok = true;
+		_done(c);
+		return;
+	}
+	case K_USAGES: {
+		azml_usage_t *u;
+		size_t n = azml_arm_parse_usages(resp->body, &u);
+
+		c->usage_cb(c->arg, u, n, NULL);
+		free(u);
+		c->r.ok = true;
+		_done(c);
+		return;
+	}
+	case K_SIZES: {
+		azml_vm_size_t *s;
+		size_t n = azml_arm_parse_vm_sizes(resp->body, &s);
+
+		c->sizes_cb(c->arg, s, n, NULL);
+		free(s);
+		c->r.ok = true;
+		_done(c);
+		return;
+	}
+	}
+}
+
+static int _bad_name(call_t *c, const char *name)
+{
+	if (azml_arm_name_ok(name))
+		return 0;
+	_fail(c, 0, "InvalidResourceName", "'%.80s' is not a valid VM name "
+	      "(1-64 letters, digits and '-')", name ? name : "");
+	return -1;
+}
+
+int azml_arm_vm_create(azml_arm_t *arm, const azml_target_t *t,
+		       const char *node, azml_vm_cb cb, void *arg)
+{
+	call_t *c = _call(arm, K_CREATE, node, cb, arg);
+	char url[2048], err[512];
+	cJSON *body;
+	char *s;
+	int rc;
+
+	if (_bad_name(c, node))
+		return -1;
+	_copy(c->r.node, sizeof(c->r.node), node);
+	_copy(c->r.size, sizeof(c->r.size), t->vm_size);
+	if (!(body = azml_arm_vm_body(arm->conf, t, node, err, sizeof(err)))) {
+		_fail(c, 0, "InvalidParameter", "%s", err);
+		return -1;
+	}
+	s = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	_vm_url(arm, node, "", NULL, url, sizeof(url));
+	rc = _send(c, "PUT", url, s, 0);
+	cJSON_free(s);
+	return rc;
+}
+
+int azml_arm_vm_delete(azml_arm_t *arm, const char *name, azml_vm_cb cb,
+		       void *arg)
+{
+	call_t *c = _call(arm, K_DELETE, name, cb, arg);
+	char url[2048];
+
+	if (_bad_name(c, name))
+		return -1;
+	_vm_url(arm, name, "", "&forceDeletion=true", url, sizeof(url));
+	return _send(c, "DELETE", url, NULL, 0);
+}
+
+int azml_arm_vm_get(azml_arm_t *arm, const char *name, azml_vm_cb cb,
+		    void *arg)
+{
+	call_t *c = _call(arm, K_GET, name, cb, arg);
+	char url[2048];
+
+	if (_bad_name(c, name))
+		return -1;
+	_vm_url(arm, name, "", "&$expand=instanceView", url, sizeof(url));
+	return _send(c, "GET", url, NULL, 0);
+}
+
+int azml_arm_vm_power(azml_arm_t *arm, const char *name, bool start,
+		      azml_vm_cb cb, void *arg)
+{
+	call_t *c = _call(arm, K_POWER, name, cb, arg);
+	char url[2048];
+
+	if (_bad_name(c, name))
+		return -1;
+	_vm_url(arm, name, start ? "/start" : "/deallocate", NULL, url, sizeof(url));
+	return _send(c, "POST", url, NULL, 0);
+}
+
+int azml_arm_vm_list(azml_arm_t *arm, azml_vm_list_cb cb, void *arg)
+{
+	call_t *c = _call(arm, K_LIST, "", NULL, arg);
+	char url[2048];
+
+	c->list_cb = cb;
+	snprintf(url, sizeof(url), "%s/resourceGroups/%s/providers/"
+		 "Microsoft.Compute/virtualMachines?api-version="
+		 AZML_API_COMPUTE "&$expand=instanceView", arm->base,
+		 arm->conf->resource_group);
+	return _send(c, "GET", url, NULL, 0);
+}
+
+int azml_arm_usages(azml_arm_t *arm, azml_usage_cb cb, void *arg)
+{
+	call_t *c = _call(arm, K_USAGES, "", NULL, arg);
+	char url[2048];
+
+	c->usage_cb = cb;
+	snprintf(url, sizeof(url), "%s/providers/Microsoft.Compute/locations/%s/"
+		 "usages?api-version=" AZML_API_COMPUTE, arm->base,
+		 arm->conf->location);
+	return _send(c, "GET", url, NULL, 0);
+}
+
+int azml_arm_vm_sizes(azml_arm_t *arm, azml_sizes_cb cb, void *arg)
+{
+	call_t *c = _call(arm, K_SIZES, "", NULL, arg);
+	char url[2048];
+
+	c->sizes_cb = cb;
+	snprintf(url, sizeof(url), "%s/providers/Microsoft.Compute/locations/%s/"
+		 "vmSizes?api-version=" AZML_API_COMPUTE, arm->base,
+		 arm->conf->location);
+	return _send(c, "GET", url, NULL, 0);
+}

@@ -1,0 +1,121 @@
+/*
+ * arm.h - the Azure Resource Manager client: virtual machines (create with
+ * their NIC and disks, get, list by tag, delete, deallocate, start), compute
+ * usages and VM sizes, as Azure documents them.
+ *
+ * Every operation is asynchronous: queue it with its callback, then run
+ * azml_arm_run() to drive all of them at once over one HTTP engine (bounded
+ * concurrency, keep-alive, retries, write pacing: see http.h).  Long-running
+ * operations are polled through Azure-AsyncOperation (preferred) or
+ * Location, honouring Retry-After, until Succeeded, Failed or Canceled.
+ * Failures carry Azure's error code (QuotaExceeded, SkuNotAvailable,
+ * AllocationFailed, OperationNotAllowed, ...) and message.
+ */
+#ifndef AZML_ARM_H
+#define AZML_ARM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "conf.h"
+#include "http.h"
+
+#define AZML_API_COMPUTE "2024-07-01"
+#define AZML_API_NETWORK "2023-09-01"
+
+typedef struct azml_arm azml_arm_t;
+
+typedef struct {
+	bool ok;
+	int http_status;	/* of the answer that decided, 0: none */
+	char code[64];		/* Azure's error code, "" when ok */
+	char message[512];	/* Azure's message, or ours */
+	char op_id[64];		/* the long-running operation's id, or "" */
+	char name[80];		/* VM name */
+	char node[80];		/* its slurm-node tag */
+	char cluster[80];	/* its slurm-cluster tag */
+	char size[64];
+	char ip[64];		/* private IP, when known */
+	char provisioning[32];	/* Creating, Succeeded, Deleting, Failed, ... */
+	char power[32];		/* running, deallocated, starting, ... */
+	bool spot;
+} azml_vm_result_t;
+
+typedef void (*azml_vm_cb)(void *arg, const azml_vm_result_t *r);
+typedef void (*azml_vm_list_cb)(void *arg, const azml_vm_result_t *vms,
+				size_t n, const azml_vm_result_t *err);
+
+typedef struct {
+	char name[96];		/* "standardNCSv3Family" */
+	long current, limit;
+} azml_usage_t;
+typedef void (*azml_usage_cb)(void *arg, const azml_usage_t *u, size_t n,
+			      const azml_vm_result_t *err);
+
+typedef struct {
+	char name[64];
+	int vcpus;
+	int memory_mib;
+	int gpus;		/* -1 when the answer does not say */
+} azml_vm_size_t;
+typedef void (*azml_sizes_cb)(void *arg, const azml_vm_size_t *s, size_t n,
+			      const azml_vm_result_t *err);
+
+/* NULL with a message when the credential cannot be used. */
+azml_arm_t *azml_arm_create(const azml_conf_t *conf, const azml_http_opts_t *o,
+			    char *err, size_t n);
+void azml_arm_destroy(azml_arm_t *arm);
+
+/* Each returns 0 once queued, or -1 with the callback already called with
+ * the reason (a bad name, no token). */
+int azml_arm_vm_create(azml_arm_t *arm, const azml_target_t *t,
+		       const char *node, azml_vm_cb cb, void *arg);
+int azml_arm_vm_delete(azml_arm_t *arm, const char *name, azml_vm_cb cb,
+		       void *arg);
+int azml_arm_vm_get(azml_arm_t *arm, const char *name, azml_vm_cb cb,
+		    void *arg);
+int azml_arm_vm_power(azml_arm_t *arm, const char *name, bool start,
+		      azml_vm_cb cb, void *arg);
+/* VMs of the resource group tagged slurm-cluster=<ClusterName>. */
+int azml_arm_vm_list(azml_arm_t *arm, azml_vm_list_cb cb, void *arg);
+int azml_arm_usages(azml_arm_t *arm, azml_usage_cb cb, void *arg);
+int azml_arm_vm_sizes(azml_arm_t *arm, azml_sizes_cb cb, void *arg);
+
+int azml_arm_run(azml_arm_t *arm);
+const azml_http_stats_t *azml_arm_stats(const azml_arm_t *arm);
+
+/* ---- parsers and builders, pure (unit-tested on Microsoft's examples) ---- */
+
+/* A VM name Azure and Slurm both accept: 1-64 of [A-Za-z0-9-], not
+ * starting or ending with '-'. */
+bool azml_arm_name_ok(const char *name);
+
+/* The PUT body that creates TARGET's VM for NODE (caller deletes). */
+cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
+			const char *node, char *err, size_t n);
+
+/* {"error":{"code","message"}} -> code, message.  0 when found. */
+int azml_arm_parse_error(const char *body, char *code, size_t cn, char *msg,
+			 size_t mn);
+/* A VM resource (GET, list item) or an instanceView object. */
+void azml_arm_parse_vm(const cJSON *vm, azml_vm_result_t *out);
+void azml_arm_parse_instance_view(const cJSON *iv, azml_vm_result_t *out);
+/* An Azure-AsyncOperation status body: "InProgress", "Succeeded", "Failed",
+ * "Canceled" in STATUS, and the error when there is one. */
+int azml_arm_parse_operation(const char *body, char *status, size_t sn,
+			     char *code, size_t cn, char *msg, size_t mn);
+/* A NIC: the primary private IP. */
+int azml_arm_parse_nic_ip(const char *body, char *ip, size_t n);
+/* Usage lists (Compute and Machine Learning) and quota lists.  Returns the
+ * count and a malloc'd array. */
+size_t azml_arm_parse_usages(const char *body, azml_usage_t **out);
+/* VM size lists: Compute's vmSizes and Machine Learning's. */
+size_t azml_arm_parse_vm_sizes(const char *body, azml_vm_size_t **out);
+/* The id of a long-running operation from its URL. */
+void azml_arm_op_id(const char *url, char *id, size_t n);
+/* ISO 8601 duration ("PT5M", "PT1H30M", "P1D") in seconds, -1 if bad. */
+long azml_iso8601_seconds(const char *s);
+
+#endif

@@ -1,0 +1,284 @@
+/*
+ * auth.c - managed identity and client-secret tokens (see auth.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "auth.h"
+#include "http.h"
+
+#define RESOURCE "https://management.azure.com/"
+#define EARLY 300		/* refresh this many seconds before expiry */
+
+struct azml_auth {
+	azml_cred_t kind;
+	char *tenant, *client_id, *secret;
+	char *authority, *imds, *ca_bundle;
+	char *token;
+	double expires;
+};
+
+void azml_secret_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+char *azml_secret_read(const char *path, char *err, size_t n)
+{
+	struct stat st;
+	char buf[2048];
+	ssize_t len;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char *out;
+
+	if (fd < 0) {
+		snprintf(err, n, "couldn't open secret file '%s': %s", path,
+			 strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		snprintf(err, n, "secret file '%s' is not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(err, n, "refusing secret file '%s': it is accessible by "
+			 "group or others (mode %04o); chmod 600 it", path,
+			 (unsigned) (st.st_mode & 07777));
+		close(fd);
+		return NULL;
+	}
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len < 0) {
+		snprintf(err, n, "couldn't read secret file '%s': %s", path,
+			 strerror(errno));
+		return NULL;
+	}
+	buf[len] = '\0';
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+			   buf[len - 1] == ' '))
+		buf[--len] = '\0';
+	if (len == 0 || (size_t) len >= sizeof(buf) - 2) {
+		snprintf(err, n, "secret file '%s' is %s", path,
+			 len ? "too long" : "empty");
+		explicit_bzero(buf, sizeof(buf));
+		return NULL;
+	}
+	out = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return out;
+}
+
+static char *_dup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+azml_auth_t *azml_auth_create(const azml_conf_t *conf, char *err, size_t n)
+{
+	azml_auth_t *a = calloc(1, sizeof(*a));
+
+	if (!a) {
+		snprintf(err, n, "out of memory");
+		return NULL;
+	}
+	a->kind = conf->credential;
+	a->authority = _dup(conf->authority_host);
+	a->imds = _dup(conf->imds_endpoint);
+	a->ca_bundle = _dup(conf->ca_bundle);
+	switch (a->kind) {
+	case AZML_CRED_MANAGED_IDENTITY:
+		break;
+	case AZML_CRED_CLIENT_SECRET:
+		a->tenant = _dup(conf->tenant_id);
+		a->client_id = _dup(conf->client_id);
+		if (!(a->secret = azml_secret_read(conf->secret_file, err, n)))
+			goto fail;
+		break;
+	case AZML_CRED_ENV: {
+		const char *t = getenv("AZURE_TENANT_ID");
+		const char *c = getenv("AZURE_CLIENT_ID");
+		const char *s = getenv("AZURE_CLIENT_SECRET");
+
+		if (!t || !*t || !c || !*c || !s || !*s) {
+			snprintf(err, n, "Credential=env needs AZURE_TENANT_ID, "
+				 "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET in the "
+				 "environment");
+			goto fail;
+		}
+		a->tenant = strdup(t);
+		a->client_id = strdup(c);
+		a->secret = strdup(s);
+		break;
+	}
+	}
+	return a;
+fail:
+	azml_auth_destroy(a);
+	return NULL;
+}
+
+void azml_auth_destroy(azml_auth_t *a)
+{
+	if (!a)
+		return;
+	azml_secret_free(a->secret);
+	azml_secret_free(a->token);
+	free(a->tenant);
+	free(a->client_id);
+	free(a->authority);
+	free(a->imds);
+	free(a->ca_bundle);
+	free(a);
+}
+
+void azml_auth_invalidate(azml_auth_t *a)
+{
+	azml_secret_free(a->token);
+	a->token = NULL;
+	a->expires = 0;
+}
+
+typedef struct {
+	int status;
+	char *body;
+	char error[256];
+} sync_t;
+
+static void _done(void *arg, const azml_http_resp_t *r)
+{
+	sync_t *s = arg;
+
+	s->status = r->status;
+	s->body = r->body ? strdup(r->body) : NULL;
+	snprintf(s->error, sizeof(s->error), "%s", r->error);
+}
+
+/* The token endpoint's own words on a failure, without the token. */
+static void _describe(const sync_t *s, const char *what, char *err, size_t n)
+{
+	cJSON *j = cJSON_Parse(s->body ? s->body : "");
+	const cJSON *e = cJSON_GetObjectItem(j, "error");
+	const cJSON *d = cJSON_GetObjectItem(j, "error_description");
+
+	if (!s->status)
+		snprintf(err, n, "couldn't reach %s: %s", what, s->error);
+	else if (cJSON_IsString(e))
+		snprintf(err, n, "%s refused the token request (HTTP %d): %s%s%.300s",
+			 what, s->status, e->valuestring,
+			 cJSON_IsString(d) ? ": " : "",
+			 cJSON_IsString(d) ? d->valuestring : "");
+	else if (cJSON_IsObject(e))
+		snprintf(err, n, "%s refused the token request (HTTP %d): %.64s: "
+			 "%.300s", what, s->status,
+			 cJSON_GetStringValue(cJSON_GetObjectItem(e, "code")) ?: "",
+			 cJSON_GetStringValue(cJSON_GetObjectItem(e, "message")) ?: "");
+	else
+		snprintf(err, n, "%s answered HTTP %d to the token request", what,
+			 s->status);
+	cJSON_Delete(j);
+}
+
+static int _fetch(azml_auth_t *a, char *err, size_t n)
+{
+	azml_http_opts_t o = { .max_in_flight = 1, .ca_bundle = a->ca_bundle,
+			       .timeout = 20, .retry_for = 30 };
+	azml_http_t *h = azml_http_create(&o);
+	sync_t s = { 0 };
+	char url[2048], *body = NULL;
+	const char *what;
+	cJSON *j = NULL, *tok, *exp;
+	int rc = -1;
+
+	if (!h) {
+		snprintf(err, n, "out of memory");
+		return -1;
+	}
+	if (a->kind == AZML_CRED_MANAGED_IDENTITY) {
+		static const char *hdr[] = { "Metadata: true", NULL };
+
+		what = "the instance metadata service";
+		snprintf(url, sizeof(url), "%s/metadata/identity/oauth2/token?"
+			 "api-version=2018-02-01&resource=https%%3A%%2F%%2F"
+			 "management.azure.com%%2F", a->imds);
+		if (azml_http_submit(h, "GET", url, hdr, NULL, 0, _done, &s, err, n))
+			goto out;
+	} else {
+		static const char *hdr[] = {
+			"Content-Type: application/x-www-form-urlencoded", NULL };
+		char *id = curl_easy_escape(NULL, a->client_id, 0);
+		char *sec = curl_easy_escape(NULL, a->secret, 0);
+
+		what = "Entra ID";
+		snprintf(url, sizeof(url), "%s/%s/oauth2/v2.0/token", a->authority,
+			 a->tenant);
+		if (asprintf(&body, "grant_type=client_credentials&client_id=%s&"
+			     "client_secret=%s&scope=https%%3A%%2F%%2Fmanagement."
+			     "azure.com%%2F.default", id, sec) < 0)
+			body = NULL;
+		explicit_bzero(sec, strlen(sec));
+		curl_free(id);
+		curl_free(sec);
+		if (!body || azml_http_submit(h, "POST", url, hdr, body, 0, _done,
+					      &s, err, n))
+			goto out;
+	}
+	azml_http_run(h);
+	if (s.status != 200) {
+		_describe(&s, what, err, n);
+		goto out;
+	}
+	j = cJSON_Parse(s.body);
+	tok = cJSON_GetObjectItem(j, "access_token");
+	if (!cJSON_IsString(tok) || !*tok->valuestring) {
+		snprintf(err, n, "%s answered without an access_token", what);
+		goto out;
+	}
+	/* expires_on (IMDS: digits as a string) or expires_in (seconds) */
+	if ((exp = cJSON_GetObjectItem(j, "expires_on")) && cJSON_IsString(exp))
+		a->expires = atof(exp->valuestring);
+	else if ((exp = cJSON_GetObjectItem(j, "expires_in")))
+		a->expires = azml_now() + (cJSON_IsString(exp) ?
+					   atof(exp->valuestring) : exp->valuedouble);
+	else
+		a->expires = azml_now() + 600;
+	azml_secret_free(a->token);
+	a->token = strdup(tok->valuestring);
+	explicit_bzero(tok->valuestring, strlen(tok->valuestring));
+	rc = 0;
+out:
+	if (s.body) {
+		explicit_bzero(s.body, strlen(s.body));
+		free(s.body);
+	}
+	if (body) {
+		explicit_bzero(body, strlen(body));
+		free(body);
+	}
+	cJSON_Delete(j);
+	azml_http_destroy(h);
+	return rc;
+}
+
+int azml_auth_token(azml_auth_t *a, const char **token, char *err, size_t n)
+{
+	if (!a->token || azml_now() > a->expires - EARLY)
+		if (_fetch(a, err, n))
+			return -1;
+	*token = a->token;
+	return 0;
+}

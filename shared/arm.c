@@ -33,6 +33,7 @@ typedef struct {
 	azml_sizes_cb sizes_cb;
 	void *arg;
 	azml_vm_result_t r;
+	enum { PH_MAIN, PH_POLL_ASYNC, PH_POLL_LOCATION, PH_NIC } phase;
 	bool retried_auth;
 	char url[2048];		/* what to re-send after a 401 */
 	char method[8];
@@ -216,7 +217,7 @@ size_t azml_arm_parse_vm_sizes(const char *body, azml_vm_size_t **out)
 
 void azml_arm_op_id(const char *url, char *id, size_t n)
 {
-	const char *q = url + strcspn(url, "?"), *s = q;
+	const char *q = url + strcspn(url, "?&"), *s = q;
 
 	while (s > url && s[-1] != '/')
 		s--;
@@ -322,6 +323,9 @@ cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
 		cJSON_AddStringToObject(img, "version", parts[3]);
 	}
 	os = cJSON_AddObjectToObject(sp, "osDisk");
+	snprintf(nicname, sizeof(nicname), "%s-osdisk", node);
+	cJSON_AddStringToObject(os, "name", nicname);
+	cJSON_AddStringToObject(os, "caching", "ReadWrite");
 	cJSON_AddStringToObject(os, "createOption", "FromImage");
 	cJSON_AddStringToObject(os, "deleteOption", "Delete");
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(os, "managedDisk"),
@@ -545,6 +549,7 @@ static void _poll(call_t *c, const azml_http_resp_t *resp)
 
 	if (!c->r.op_id[0])
 		azml_arm_op_id(url, c->r.op_id, sizeof(c->r.op_id));
+	c->phase = resp->async_op[0] ? PH_POLL_ASYNC : PH_POLL_LOCATION;
 	/* Later polls of the same operation keep its URL. */
 	_send(c, "GET", url, NULL, delay);
 }
@@ -555,13 +560,11 @@ static void _after_success(call_t *c)
 
 	if (c->kind == K_CREATE) {
 		/* The private IP is on the NIC created with the VM. */
-		c->kind = K_GET;	/* the next answer is the NIC */
-		c->r.ok = true;
+		c->phase = PH_NIC;
 		snprintf(url, sizeof(url), "%s/resourceGroups/%s/providers/"
 			 "Microsoft.Network/networkInterfaces/%s-nic?"
 			 "api-version=" AZML_API_NETWORK, c->arm->base,
 			 c->arm->conf->resource_group, c->r.name);
-		_copy(c->method, sizeof(c->method), "NIC");
 		_send(c, "GET", url, NULL, 0);
 		return;
 	}
@@ -572,8 +575,6 @@ static void _after_success(call_t *c)
 static void _on_answer(void *arg, const azml_http_resp_t *resp)
 {
 	call_t *c = arg;
-	bool is_poll = strstr(c->url, "/operations/") ||
-		       strstr(c->url, "/operationResults/");
 	char code[64] = "", msg[512] = "", status[32] = "";
 
 	c->r.http_status = resp->status;
@@ -586,8 +587,7 @@ static void _on_answer(void *arg, const azml_http_resp_t *resp)
 		/* a token revoked or expired early: one fresh try */
 		c->retried_auth = true;
 		azml_auth_invalidate(c->arm->auth);
-		_send(c, !strcmp(c->method, "NIC") ? "GET" : c->method, c->url,
-		      c->body, 0);
+		_send(c, c->method, c->url, c->body, 0);
 		return;
 	}
 	if (resp->status >= 400) {
@@ -603,41 +603,41 @@ static void _on_answer(void *arg, const azml_http_resp_t *resp)
 		_fail(c, resp->status, code[0] ? code : "HttpError", "%s", msg);
 		return;
 	}
-	if (!strcmp(c->method, "NIC")) {
+	if (c->phase == PH_NIC) {
 		azml_arm_parse_nic_ip(resp->body, c->r.ip, sizeof(c->r.ip));
 		c->r.ok = true;
 		_done(c);
 		return;
 	}
-	if (is_poll) {
-		if (resp->async_op[0] || resp->location[0] || resp->status == 202) {
-			/* Location semantics: 202 until done */
-			if (resp->status == 202) {
-				_send(c, "GET", c->url, NULL,
-				      resp->retry_after >= 0 ? resp->retry_after : 1);
-				return;
-			}
+	if (c->phase == PH_POLL_LOCATION) {
+		/* Location semantics: 202 until done, then 200 or 204 */
+		if (resp->status == 202) {
+			_send(c, "GET", c->url, NULL,
+			      resp->retry_after >= 0 ? resp->retry_after : 1);
+			return;
 		}
-		if (strstr(c->url, "/operations/")) {
-			if (azml_arm_parse_operation(resp->body, status,
-						     sizeof(status), code,
-						     sizeof(code), msg, sizeof(msg))) {
-				_fail(c, resp->status, "InvalidResponse",
-				      "the operation status has no 'status'");
-				return;
-			}
-			if (!strcasecmp(status, "InProgress") ||
-			    !strcasecmp(status, "Accepted") ||
-			    !strcasecmp(status, "Running")) {
-				_send(c, "GET", c->url, NULL,
-				      resp->retry_after >= 0 ? resp->retry_after : 1);
-				return;
-			}
-			if (strcasecmp(status, "Succeeded")) {
-				_fail(c, resp->status, code[0] ? code : status,
-				      "%s", msg[0] ? msg : status);
-				return;
-			}
+		_after_success(c);
+		return;
+	}
+	if (c->phase == PH_POLL_ASYNC) {
+		if (azml_arm_parse_operation(resp->body, status, sizeof(status),
+					     code, sizeof(code), msg, sizeof(msg))) {
+			_fail(c, resp->status, "InvalidResponse", "the operation "
+			      "status has no 'status'");
+			return;
+		}
+		if (!strcasecmp(status, "InProgress") ||
+		    !strcasecmp(status, "Accepted") ||
+		    !strcasecmp(status, "Running")) {
+			_send(c, "GET", c->url, NULL,
+			      resp->retry_after >= 0 ? resp->retry_after : 1);
+			return;
+		}
+		if (strcasecmp(status, "Succeeded")) {
+			/* Failed or Canceled, with Azure's error when given */
+			_fail(c, resp->status, code[0] ? code : status, "%s",
+			      msg[0] ? msg : status);
+			return;
 		}
 		_after_success(c);
 		return;

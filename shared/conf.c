@@ -268,7 +268,12 @@ static bool _is_loopback(const char *host, size_t hlen)
 	if ((hlen == 9 && !strncasecmp(host, "localhost", 9)) ||
 	    (hlen == 5 && !strncmp(host, "[::1]", 5)))
 		return true;
-	return hlen >= 4 && !strncmp(host, "127.", 4);
+	if (hlen < 7 || strncmp(host, "127.", 4))
+		return false;
+	for (size_t i = 0; i < hlen; i++)	/* 127.0.0.1.example.com is not */
+		if (!isdigit((unsigned char) host[i]) && host[i] != '.')
+			return false;
+	return true;
 }
 
 static int _check_url_common(const char *v, char *why, size_t n, bool imds)

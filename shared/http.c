@@ -72,10 +72,11 @@ bool azml_http_url_allowed(const char *url)
 	h = url + 7;
 	n = strcspn(h, ":/?#");
 	if ((n == 9 && !strncasecmp(h, "localhost", 9)) ||
-	    (n == 15 && !strncmp(h, "169.254.169.254", 15)) ||
-	    (n >= 4 && !strncmp(h, "127.", 4)))
+	    (n == 15 && !strncmp(h, "169.254.169.254", 15)))
 		return true;
-	return !strncmp(h, "[::1]", 5);
+	if (n >= 7 && !strncmp(h, "127.", 4) && strspn(h, "0123456789.") == n)
+		return true;
+	return !strncmp(h, "[::1]", 5) && strchr(":/", h[5] ? h[5] : '/');
 }
 
 azml_http_t *azml_http_create(const azml_http_opts_t *opts)

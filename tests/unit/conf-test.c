@@ -170,6 +170,8 @@ static const struct {
 	{ "ArmEndpoint=http://management.azure.com",
 	  "test.conf:5: ArmEndpoint='http://management.azure.com': plain http is "
 	  "accepted only for loopback" },
+	{ "ArmEndpoint=http://127.0.0.1.example.com:80",
+	  "test.conf:5: ArmEndpoint='http://127.0.0.1.example.com:80': plain http" },
 	{ "ArmEndpoint=ftp://x", "test.conf:5: ArmEndpoint='ftp://x': expected a URL" },
 	{ "ArmEndpoint=https://a b", "test.conf:5: 'b': expected Key=Value" },
 	{ "ArmEndpoint=https://host:99999",

@@ -1,0 +1,30 @@
+/*
+ * testutil.h - helpers shared by the unit tests: read Microsoft's examples
+ * from ../shared, start the emulator, talk to its admin API.
+ */
+#ifndef AZML_TESTUTIL_H
+#define AZML_TESTUTIL_H
+
+#include <cjson/cJSON.h>
+#include <sys/types.h>
+
+/* Parse ../shared/azure-rest-examples/REL (aborts the test when missing). */
+cJSON *tu_example(const char *rel);
+
+/* The body of response STATUS of an example, or NULL. */
+const cJSON *tu_response_body(const cJSON *ex, const char *status);
+
+/* Start build/contrib/emulator/azure-emulator on a free port with ARGS
+ * (NULL-terminated).  Returns its pid; *PORT receives the port. */
+pid_t tu_emulator_start(int *port, const char *const *args);
+void tu_emulator_stop(pid_t pid);
+
+/* METHOD http://127.0.0.1:PORT/PATH with BODY; returns the status and the
+ * answer in *OUT (malloc'd, may be NULL). */
+int tu_http(const char *method, int port, const char *path, const char *body,
+	    const char *const *headers, char **out);
+
+/* Every key of A (recursively for objects) is in B. */
+int tu_same_keys(const cJSON *a, const cJSON *b, char *missing, size_t n);
+
+#endif

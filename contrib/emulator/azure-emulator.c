@@ -17,6 +17,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
@@ -103,6 +104,7 @@ static struct {
 	size_t nissued;
 	char *client_secret;	/* NULL: any non-empty secret */
 	char *boot_command;
+	char *boot_log;
 	char *state_path;
 	FILE *journal;
 	char listen_host[64];
@@ -459,7 +461,18 @@ static void _boot(vm_t *v)
 	cmd[n] = '\0';
 	pid = fork();
 	if (pid == 0) {
+		int fd = open(S.boot_log ? S.boot_log : "/dev/null",
+			      O_WRONLY | O_APPEND | O_CREAT, 0644);
+
 		setsid();
+		/* the VM's console: not the emulator's own streams */
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		fd = open("/dev/null", O_RDONLY);
+		if (fd >= 0)
+			dup2(fd, STDIN_FILENO);
 		execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
 		_exit(127);
 	}
@@ -1506,6 +1519,29 @@ static void _admin(struct MHD_Connection *c, const char *method, char *path,
 		_json(r, 200, arr);
 		return;
 	}
+	if (n == 2 && !strcmp(seg[1], "reset") && !strcmp(method, "POST")) {
+		/* stop every VM and forget everything but the tokens */
+		for (size_t b = 0; b < NBUCKETS; b++) {
+			while (S.vms[b]) {
+				vm_t *v = S.vms[b];
+
+				_halt(v);
+				_vm_unlink(v);
+				_journal_gone(v);
+				_vm_free(v);
+			}
+			while (S.ops[b]) {
+				op_t *o = S.ops[b];
+
+				S.ops[b] = o->next;
+				free(o->err_code);
+				free(o->err_msg);
+				free(o);
+			}
+		}
+		r->status = 204;
+		return;
+	}
 	if (n == 3 && !strcmp(seg[1], "evict") && !strcmp(method, "POST")) {
 		vm_t *v = _vm_by_name(seg[2]);
 		const char *in = _arg(c, "in");
@@ -1527,7 +1563,7 @@ static void _admin(struct MHD_Connection *c, const char *method, char *path,
 	}
 	_error(r, 404, "NotFound", "azure-emulator admin: GET|POST /emulator/"
 	       "faults, GET /emulator/stats, GET /emulator/vms, POST "
-	       "/emulator/evict/VM?in=SECONDS");
+	       "/emulator/evict/VM?in=SECONDS, POST /emulator/reset");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1623,7 +1659,7 @@ static void _usage(FILE *fp)
 {
 	fprintf(fp,
 "usage: azure-emulator --listen 127.0.0.1:PORT [--state FILE]\n"
-"                      [--boot-command 'CMD {vm} {node} {ip}']\n"
+"                      [--boot-command 'CMD {vm} {node} {ip}'] [--boot-log FILE]\n"
 "                      [--latency-ms N] [--async-ms N] [--error-rate P]\n"
 "                      [--write-burst N --write-rate R] [--page-size N]\n"
 "                      [--quota FAMILY=VCPUS]... [--capacity SIZE=CODE[:N]]...\n"
@@ -1637,6 +1673,7 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "state", required_argument, NULL, 's' },
 		{ "boot-command", required_argument, NULL, 'b' },
+		{ "boot-log", required_argument, NULL, 'g' },
 		{ "latency-ms", required_argument, NULL, 'L' },
 		{ "async-ms", required_argument, NULL, 'A' },
 		{ "error-rate", required_argument, NULL, 'E' },
@@ -1669,6 +1706,7 @@ int main(int argc, char **argv)
 		case 'l': listen_arg = optarg; break;
 		case 's': S.state_path = optarg; break;
 		case 'b': S.boot_command = optarg; break;
+		case 'g': S.boot_log = optarg; break;
 		case 'L': S.f.latency_ms = atoi(optarg); break;
 		case 'A': S.f.async_ms = atoi(optarg); break;
 		case 'E': S.f.error_rate = atof(optarg); break;

@@ -81,8 +81,10 @@ pid_t tu_emulator_start(int *port, const char *const *args)
 	argv[n] = NULL;
 	pid = fork();
 	if (pid == 0) {
-		if (!getenv("AZML_TEST_VERBOSE"))
+		if (!getenv("AZML_TEST_VERBOSE")) {
 			freopen("/dev/null", "w", stderr);
+			freopen("/dev/null", "w", stdout);
+		}
 		execv(argv[0], (char **) argv);
 		_exit(127);
 	}
@@ -99,8 +101,11 @@ pid_t tu_emulator_start(int *port, const char *const *args)
 	return -1;
 }
 
-void tu_emulator_stop(pid_t pid)
+void tu_emulator_stop(pid_t pid, int port)
 {
+	/* stop the VMs' boot commands too: the emulator keeps them across its
+	 * own restarts */
+	tu_http("POST", port, "/emulator/reset", NULL, NULL, NULL);
 	if (pid > 0) {
 		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);

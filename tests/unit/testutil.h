@@ -17,7 +17,7 @@ const cJSON *tu_response_body(const cJSON *ex, const char *status);
 /* Start build/contrib/emulator/azure-emulator on a free port with ARGS
  * (NULL-terminated).  Returns its pid; *PORT receives the port. */
 pid_t tu_emulator_start(int *port, const char *const *args);
-void tu_emulator_stop(pid_t pid);
+void tu_emulator_stop(pid_t pid, int port);
 
 /* METHOD http://127.0.0.1:PORT/PATH with BODY; returns the status and the
  * answer in *OUT (malloc'd, may be NULL). */

@@ -393,7 +393,7 @@ int azml_http_run(azml_http_t *h)
 {
 	while (h->queue || h->in_flight) {
 		double wait = _dispatch(h);
-		int running, msgs;
+		int running, msgs, done = 0;
 		CURLMsg *m;
 
 		curl_multi_perform(h->multi, &running);
@@ -404,7 +404,10 @@ int azml_http_run(azml_http_t *h)
 				continue;
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &r);
 			_finish(h, r, m->data.result);
+			done++;
 		}
+		if (done)
+			continue;	/* callbacks may have queued work due now */
 		if (h->queue && !h->in_flight && wait > 0)
 			curl_multi_poll(h->multi, NULL, 0, (int) (wait * 1000) + 1, NULL);
 		else if (h->in_flight)

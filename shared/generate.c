@@ -85,6 +85,7 @@ char *azml_generate_slurm_conf(const azml_conf_t *conf,
 	FILE *fp = open_memstream(&buf, &len);
 	const char *dir = opts && opts->program_dir ? opts->program_dir :
 			  AZML_PROGRAM_DIR;
+	int port = opts ? opts->port_base : 0;
 
 	if (!fp)
 		return NULL;
@@ -116,6 +117,14 @@ char *azml_generate_slurm_conf(const azml_conf_t *conf,
 				t->size.series->name,
 				azml_priority_name(t->priority));
 		fprintf(fp, "\nNodeName=%s", t->nodes);
+		if (port > 0 && t->kind != AZML_ATTACHED) {
+			if (t->node_count > 1)
+				fprintf(fp, " NodeAddr=127.0.0.1 Port=[%d-%d]", port,
+					port + t->node_count - 1);
+			else
+				fprintf(fp, " NodeAddr=127.0.0.1 Port=%d", port);
+			port += t->node_count;
+		}
 		if (t->cpus)
 			fprintf(fp, " CPUs=%d", t->cpus);
 		if (t->real_memory)

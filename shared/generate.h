@@ -8,6 +8,8 @@
 
 typedef struct {
 	const char *program_dir;	/* where slurm-azureml-resume & co live */
+	int port_base;			/* >0: one slurmd port per node from
+					 * here on (VMs emulated on one host) */
 } azml_generate_opts_t;
 
 /*

@@ -27,6 +27,12 @@ static azml_log_sink_t log_sink = AZML_LOG_STDERR;
 static azml_log_level_t log_level = AZML_LOG_INFO;
 static char log_ident[64] = "slurm-azureml";
 static int log_fd = -1;
+static int also_stderr;
+
+void azml_log_also_stderr(int on)
+{
+	also_stderr = on;
+}
 
 void azml_log_init(azml_log_sink_t sink, const char *ident,
 		   azml_log_level_t level)
@@ -109,6 +115,9 @@ void azml_log_v(azml_log_level_t level, const char *fmt, va_list ap)
 			level == AZML_LOG_ERROR ? "error: " : "", msg);
 		break;
 	}
+	if (also_stderr && log_sink != AZML_LOG_STDERR)
+		fprintf(stderr, "%s: %s%s\n", log_ident,
+			level == AZML_LOG_ERROR ? "error: " : "", msg);
 	if (log_fd >= 0)
 		_to_file(level, msg);
 	errno = saved;

@@ -34,6 +34,9 @@ void azml_log_init(azml_log_sink_t sink, const char *ident,
  */
 int azml_log_add_file(const char *path);
 
+/* Also copy every line to stderr (programs that an admin may run by hand). */
+void azml_log_also_stderr(int on);
+
 /* Close what azml_log_init()/azml_log_add_file() opened. */
 void azml_log_fini(void);
 

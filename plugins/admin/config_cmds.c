@@ -37,6 +37,7 @@ static const struct option opts_tab[] = {
 	{ "file", required_argument, NULL, 'f' },
 	{ "gres", no_argument, NULL, 'g' },
 	{ "program-dir", required_argument, NULL, 'p' },
+	{ "port-base", required_argument, NULL, 'P' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "size", required_argument, NULL, 's' },
 	{ "help", no_argument, NULL, 'h' },
@@ -104,9 +105,22 @@ int azml_cmd_generate(int argc, char **argv)
 			}
 			opts.program_dir = optarg;
 			break;
+		case 'P': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || v < 1024 || v > 60000) {
+				fprintf(stderr, "slurm-azureml generate: "
+					"--port-base expects a port from 1024 "
+					"to 60000, got '%.40s'\n", optarg);
+				return 2;
+			}
+			opts.port_base = (int) v;
+			break;
+		}
 		default:
 			return _usage(c, "generate [-f FILE] [--gres] "
-				      "[--program-dir DIR]");
+				      "[--program-dir DIR] [--port-base PORT]");
 		}
 	}
 	if (_extra_args("generate", argc, argv))

@@ -124,6 +124,7 @@ azml_restart_slurmctld() {
 azml_stop() {
 	local rc=$?
 	[ -n "${T:-}" ] || return $rc
+	azml_emulator_stop
 	for pidf in "$T"/slurmd-*.pid "$T/slurmctld.pid" "$T/munge/munged.pid"; do
 		[ -f "$pidf" ] && kill "$(cat "$pidf")" 2>/dev/null
 	done
@@ -137,3 +138,67 @@ azml_stop() {
 	fi
 	return $rc
 }
+
+# azml_emulator_start [ARGS...]: the Azure emulator on a free port, booting
+# each VM as a slurmd for its node in a fresh time namespace (a VM's boot
+# time is its own), a second after it is created.  Sets EMU_PORT, EMU_URL.
+azml_emulator_start() {
+	EMU_PORT=$(azml_free_ports 1) || azml_fail "no free port"
+	EMU_URL=http://127.0.0.1:$EMU_PORT
+	printf 'emulator-secret\n' > "$T/secret"
+	chmod 600 "$T/secret"
+	"$AZML_BUILD/contrib/emulator/azure-emulator" --listen "127.0.0.1:$EMU_PORT" \
+		--state "$T/emulator.state" --client-secret emulator-secret \
+		--boot-log "$T/boot.log" --async-ms 300 \
+		--boot-command "sleep 1; exec unshare --time --boottime=-\$(cut -d. -f1 /proc/uptime) slurmd -D -N {node} -f $SLURM_CONF" \
+		"$@" >> "$T/emulator.log" 2>&1 &
+	echo $! > "$T/emulator.pidfile"
+	for _ in $(seq 1 100); do
+		curl -sf "$EMU_URL/emulator/stats" > /dev/null && return 0
+		sleep 0.1
+	done
+	azml_fail "the emulator did not start"
+}
+
+# The azureml.conf global lines that point at the emulator.
+azml_emulator_conf() {
+	cat <<CONF
+ClusterName=azml$$
+SubscriptionId=00000000-0000-0000-0000-000000000001
+ResourceGroup=rg
+Location=eastus
+ArmEndpoint=$EMU_URL
+AuthorityHost=$EMU_URL
+ImdsEndpoint=$EMU_URL
+Credential=client-secret:$T/secret
+TenantId=11111111-1111-1111-1111-111111111111
+ClientId=22222222-2222-2222-2222-222222222222
+StateDir=$T/azureml-state
+LogFile=$T/azureml.log
+CONF
+}
+
+azml_emulator_vms() {	# names of the VMs the emulator holds
+	curl -sf "$EMU_URL/emulator/vms" | python3 -c '
+import json, sys
+print(" ".join(sorted(v["name"] for v in json.load(sys.stdin))))'
+}
+
+azml_emulator_stop() {
+	[ -f "$T/emulator.pidfile" ] || return 0
+	curl -sf -X POST "$EMU_URL/emulator/reset" > /dev/null
+	kill "$(cat "$T/emulator.pidfile")" 2>/dev/null
+	rm -f "$T/emulator.pidfile"
+}
+
+# azml_wait SECONDS COMMAND...: until COMMAND succeeds; 1 on time-out.
+azml_wait() {
+	local limit=$1 start=$SECONDS
+	shift
+	while ! "$@"; do
+		[ $((SECONDS - start)) -ge "$limit" ] && return 1
+		sleep 0.5
+	done
+}
+
+job_state() { scontrol -o show job "$1" | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }

@@ -1,0 +1,50 @@
+/*
+ * nodes.h - what slurm-azureml's programs tell slurmctld about nodes, through
+ * libslurm (never inside a plugin: link only into programs).
+ */
+#ifndef AZML_NODES_H
+#define AZML_NODES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Call once per program, before the others. */
+void azml_nodes_init(void);
+
+/* NodeAddr/NodeHostname of NODES (hostlist).  0, or -1 (logged). */
+int azml_nodes_set_addr(const char *nodes, const char *addr, const char *host);
+
+/* Hand NODES back to Slurm now: power_down_force with REASON, so that their
+ * jobs are requeued at once and the reason is kept. */
+int azml_nodes_power_down_force(const char *nodes, const char *reason);
+
+/* DOWN with REASON (held: a back-off). */
+int azml_nodes_down(const char *nodes, const char *reason);
+
+/* RESUME (from DOWN/DRAIN). */
+int azml_nodes_resume(const char *nodes);
+
+/* power_up: keep a node powered (MinNodes). */
+int azml_nodes_power_up(const char *nodes);
+
+/* DRAIN with REASON. */
+int azml_nodes_drain(const char *nodes, const char *reason);
+
+typedef struct {
+	char name[96];
+	uint32_t state;		/* node_states and flags */
+	char reason[256];
+	char state_str[64];	/* as sinfo's %t would say it */
+} azml_node_t;
+
+/* Every node slurmctld knows.  Returns the count and a malloc'd array, or
+ * -1 when slurmctld does not answer. */
+int azml_nodes_load(azml_node_t **out);
+
+/* Requeue every job running on NODE.  Returns how many, -1 on error. */
+int azml_nodes_requeue_jobs(const char *node);
+
+bool azml_node_powered_down(const azml_node_t *n);
+bool azml_node_powering_up(const azml_node_t *n);
+
+#endif

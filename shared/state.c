@@ -29,8 +29,9 @@ int azml_state_init(const azml_conf_t *c, char *err, size_t n)
 	for (int i = 0; i < 3; i++) {
 		snprintf(p, sizeof(p), "%s%s", c->state_dir, dirs[i]);
 		if (mkdir(p, 0700) && errno != EEXIST) {
-			snprintf(err, n, "couldn't create StateDir %s: %s", p,
-				 strerror(errno));
+			if (err)
+				snprintf(err, n, "couldn't create StateDir %s: %s",
+					 p, strerror(errno));
 			return -1;
 		}
 	}

@@ -19,6 +19,12 @@ static const azml_cmd_t cmds[] = {
 	  "print the slurm.conf (or gres.conf) lines" },
 	{ "catalog", azml_cmd_catalog, "[--json] [--size SIZE]",
 	  "VM series, GPU architectures, isolated sizes" },
+	{ "targets", azml_cmd_targets, "[--json]",
+	  "compute targets and their nodes by state" },
+	{ "reconcile", azml_cmd_reconcile, "[--dry-run] [--every SECONDS]",
+	  "converge Azure VMs and Slurm nodes" },
+	{ "instance", azml_cmd_instance, "stop|start NAME",
+	  "deallocate or start a compute instance" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -27,7 +33,7 @@ static void _usage(FILE *fp)
 {
 	fprintf(fp, "usage: slurm-azureml COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < NCMDS; i++)
-		fprintf(fp, "  %-13s %-40s %s\n", cmds[i].name, cmds[i].usage,
+		fprintf(fp, "  %-13s %-42s %s\n", cmds[i].name, cmds[i].usage,
 			cmds[i].summary);
 	fprintf(fp, "\nazureml.conf is $AZUREML_CONF, else beside $SLURM_CONF, "
 		"else /etc/slurm/azureml.conf.\nSee slurm-azureml(8).\n");

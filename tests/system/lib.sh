@@ -30,7 +30,8 @@ azml_free_ports() {
 import random, socket, sys
 n = int(sys.argv[1])
 for _ in range(200):
-    base = random.randint(20000, 60000 - n)
+    # below the ephemeral range (32768-), where clients take their ports
+    base = random.randint(20000, 32000 - n)
     ok = True
     for p in range(base, base + n):
         s = socket.socket()
@@ -141,7 +142,8 @@ azml_stop() {
 
 # azml_emulator_start [ARGS...]: the Azure emulator on a free port, booting
 # each VM as a slurmd for its node in a fresh time namespace (a VM's boot
-# time is its own), a second after it is created.  Sets EMU_PORT, EMU_URL.
+# time is its own), a second after it is created (unless $T/noboot-NODE
+# exists: a VM whose software never comes up).  Sets EMU_PORT, EMU_URL.
 azml_emulator_start() {
 	EMU_PORT=$(azml_free_ports 1) || azml_fail "no free port"
 	EMU_URL=http://127.0.0.1:$EMU_PORT
@@ -150,7 +152,7 @@ azml_emulator_start() {
 	"$AZML_BUILD/contrib/emulator/azure-emulator" --listen "127.0.0.1:$EMU_PORT" \
 		--state "$T/emulator.state" --client-secret emulator-secret \
 		--boot-log "$T/boot.log" --async-ms 300 \
-		--boot-command "sleep 1; exec unshare --time --boottime=-\$(cut -d. -f1 /proc/uptime) slurmd -D -N {node} -f $SLURM_CONF" \
+		--boot-command "sleep 1; [ -e $T/noboot-{node} ] && exec sleep 600; exec unshare --time --boottime=-\$(cut -d. -f1 /proc/uptime) slurmd -D -N {node} -f $SLURM_CONF" \
 		"$@" >> "$T/emulator.log" 2>&1 &
 	echo $! > "$T/emulator.pidfile"
 	for _ in $(seq 1 100); do

@@ -224,6 +224,34 @@ void azml_arm_op_id(const char *url, char *id, size_t n)
 	snprintf(id, n, "%.*s", (int) (q - s), s);
 }
 
+int azml_parse_scheduled_events(const char *body, const char *vm,
+				char *event_id, size_t idn, char *not_before,
+				size_t nbn)
+{
+	cJSON *j = cJSON_Parse(body ? body : "");
+	const cJSON *events = cJSON_GetObjectItem(j, "Events"), *e;
+	int rc = cJSON_IsArray(events) ? 0 : -1;
+
+	cJSON_ArrayForEach(e, events) {
+		const cJSON *r;
+		bool mine = false;
+
+		if (!_str(e, "EventType") || strcmp(_str(e, "EventType"), "Preempt"))
+			continue;
+		cJSON_ArrayForEach(r, cJSON_GetObjectItem(e, "Resources"))
+			if (cJSON_IsString(r) && !strcasecmp(r->valuestring, vm))
+				mine = true;
+		if (!mine)
+			continue;
+		_copy(event_id, idn, _str(e, "EventId"));
+		_copy(not_before, nbn, _str(e, "NotBefore"));
+		rc = 1;
+		break;
+	}
+	cJSON_Delete(j);
+	return rc;
+}
+
 long azml_iso8601_seconds(const char *s)
 {
 	long total = 0, num = -1;

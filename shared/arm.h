@@ -115,6 +115,13 @@ size_t azml_arm_parse_usages(const char *body, azml_usage_t **out);
 size_t azml_arm_parse_vm_sizes(const char *body, azml_vm_size_t **out);
 /* The id of a long-running operation from its URL. */
 void azml_arm_op_id(const char *url, char *id, size_t n);
+/* A Scheduled Events document (IMDS): the first Preempt event naming VM.
+ * Returns 1 and fills EVENT_ID / NOT_BEFORE when there is one, 0 when none,
+ * -1 when BODY is not a Scheduled Events document. */
+int azml_parse_scheduled_events(const char *body, const char *vm,
+				char *event_id, size_t idn, char *not_before,
+				size_t nbn);
+
 /* ISO 8601 duration ("PT5M", "PT1H30M", "P1D") in seconds, -1 if bad. */
 long azml_iso8601_seconds(const char *s);
 

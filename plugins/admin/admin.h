@@ -18,6 +18,7 @@ int azml_cmd_catalog(int argc, char **argv);
 int azml_cmd_targets(int argc, char **argv);
 int azml_cmd_reconcile(int argc, char **argv);
 int azml_cmd_instance(int argc, char **argv);
+int azml_cmd_watch_events(int argc, char **argv);
 
 /* Print JSON to stdout, one object and a newline; frees ROOT (a cJSON *). */
 void azml_print_json(void *root);

@@ -25,6 +25,8 @@ static const azml_cmd_t cmds[] = {
 	  "converge Azure VMs and Slurm nodes" },
 	{ "instance", azml_cmd_instance, "stop|start NAME",
 	  "deallocate or start a compute instance" },
+	{ "watch-events", azml_cmd_watch_events, "--node NODE [--vm VM]",
+	  "on a low-priority node: drain and requeue on eviction" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))

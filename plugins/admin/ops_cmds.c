@@ -450,3 +450,117 @@ int azml_cmd_instance(int argc, char **argv)
 	azml_conf_destroy(conf);
 	return action_failures ? 1 : 0;
 }
+
+/* ---------------------------------------------------------------------- */
+/* watch-events: on a low-priority node, beside its slurmd. */
+
+typedef struct {
+	int status;
+	char *body;
+} got_t;
+
+static void _got(void *arg, const azml_http_resp_t *r)
+{
+	got_t *g = arg;
+
+	g->status = r->status;
+	free(g->body);
+	g->body = r->body ? strdup(r->body) : NULL;
+}
+
+int azml_cmd_watch_events(int argc, char **argv)
+{
+	static const struct option o[] = {
+		{ "node", required_argument, NULL, 'n' },
+		{ "vm", required_argument, NULL, 'v' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *node = NULL, *vm = NULL;
+	double interval = 1;
+	azml_conf_t *conf;
+	char url[2048], err[256];
+	const char *hdr[] = { "Metadata: true", NULL };
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
+		switch (c) {
+		case 'n': node = optarg; break;
+		case 'v': vm = optarg; break;
+		case 'i': interval = atof(optarg) > 0.1 ? atof(optarg) : 1; break;
+		default:
+			fprintf(c == 'h' ? stdout : stderr, "usage: slurm-azureml "
+				"watch-events --node NODE [--vm VM] [--interval S]\n");
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (!node || !azml_arm_name_ok(node) || (vm && !azml_arm_name_ok(vm))) {
+		fprintf(stderr, "slurm-azureml watch-events: --node NODE (a valid "
+			"node name) is required\n");
+		return 2;
+	}
+	if (!vm)
+		vm = node;
+	if (!(conf = _load()))
+		return 1;
+	azml_log_init(AZML_LOG_SYSLOG, "slurm-azureml-watch", AZML_LOG_INFO);
+	azml_log_also_stderr(1);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	azml_nodes_init();
+	/* On Azure IMDS answers the VM that asks; the emulator serves every VM
+	 * on one address, so there the VM names itself (its convention). */
+	snprintf(url, sizeof(url), "%s/metadata/scheduledevents?api-version="
+		 "2020-07-01%s%s", conf->imds_endpoint,
+		 strstr(conf->imds_endpoint, "169.254.169.254") ? "" : "&vm=",
+		 strstr(conf->imds_endpoint, "169.254.169.254") ? "" : vm);
+	azml_log_info("watching Scheduled Events of VM %s (node %s)", vm, node);
+	for (;;) {
+		azml_http_opts_t ho = { .max_in_flight = 1, .timeout = 10,
+					.retry_for = 5 };
+		azml_http_t *h = azml_http_create(&ho);
+		got_t g = { 0 };
+		char id[64] = "", nb[64] = "", reason[300], body[200];
+		int found;
+
+		azml_http_submit(h, "GET", url, hdr, NULL, 0, _got, &g, err, sizeof(err));
+		azml_http_run(h);
+		found = g.status == 200 ?
+			azml_parse_scheduled_events(g.body, vm, id, sizeof(id),
+						    nb, sizeof(nb)) : -1;
+		free(g.body);
+		if (found == 1) {
+			int n;
+
+			snprintf(reason, sizeof(reason), "azureml: Preempt: Spot VM "
+				 "%s is being evicted (Scheduled Events %s, not "
+				 "before %s)", vm, id, nb[0] ? nb : "now");
+			azml_log_info("node %s: %s", node, reason);
+			/* Requeue while slurmd still runs here, so the jobs
+			 * end cleanly; then hand the node back (as a failed
+			 * resume is): the VM is deleted, the node is idle~
+			 * for the next VM. */
+			n = azml_nodes_requeue_jobs(node);
+			azml_log_info("node %s: requeued %d job%s", node, n,
+				      n == 1 ? "" : "s");
+			for (int w = 0; w < 20 && azml_nodes_requeue_jobs(node) > 0; w++)
+				usleep(250000);
+			sleep(1);
+			azml_nodes_power_down_force(node, reason);
+			/* Acknowledge: let the eviction go ahead now. */
+			snprintf(body, sizeof(body), "{\"StartRequests\":[{\"EventId\":"
+				 "\"%.64s\"}]}", id);
+			azml_http_submit(h, "POST", url, hdr, body, 0, _got, &g,
+					 err, sizeof(err));
+			azml_http_run(h);
+			free(g.body);
+			azml_http_destroy(h);
+			break;
+		}
+		azml_http_destroy(h);
+		usleep((useconds_t) (interval * 1e6));
+	}
+	azml_conf_destroy(conf);
+	return 0;
+}

@@ -142,7 +142,8 @@ azml_stop() {
 
 # azml_emulator_start [ARGS...]: the Azure emulator on a free port, booting
 # each VM as a slurmd for its node in a fresh time namespace (a VM's boot
-# time is its own), a second after it is created (unless $T/noboot-NODE
+# time is its own), two seconds after it is created (a boot delay that
+# keeps its boot time after the power-up request, which Slurm checks) (unless $T/noboot-NODE
 # exists: a VM whose software never comes up).  Sets EMU_PORT, EMU_URL.
 azml_emulator_start() {
 	EMU_PORT=$(azml_free_ports 1) || azml_fail "no free port"
@@ -152,7 +153,7 @@ azml_emulator_start() {
 	"$AZML_BUILD/contrib/emulator/azure-emulator" --listen "127.0.0.1:$EMU_PORT" \
 		--state "$T/emulator.state" --client-secret emulator-secret \
 		--boot-log "$T/boot.log" --async-ms 300 \
-		--boot-command "sleep 1; [ -e $T/noboot-{node} ] && exec sleep 600; exec unshare --time --boottime=-\$(cut -d. -f1 /proc/uptime) slurmd -D -N {node} -f $SLURM_CONF" \
+		--boot-command "sleep 2; [ -e $T/noboot-{node} ] && exec sleep 600; $AZML_BIN watch-events --node {node} --vm {vm} --interval 0.5 & exec unshare --time --boottime=-\$(cut -d. -f1 /proc/uptime) slurmd -D -N {node} -f $SLURM_CONF" \
 		"$@" >> "$T/emulator.log" 2>&1 &
 	echo $! > "$T/emulator.pidfile"
 	for _ in $(seq 1 100); do

@@ -11,6 +11,7 @@ azml_emulator_start
 	azml_emulator_conf
 	echo "ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=4 IdleSecondsBeforeScaledown=5"
 	echo "ComputeCluster=other VmSize=Standard_D4s_v3 MaxNodes=2 IdleSecondsBeforeScaledown=5"
+	echo "ComputeCluster=spot VmSize=Standard_D2_v2 MaxNodes=2 IdleSecondsBeforeScaledown=5 Priority=LowPriority"
 } > "$T/azureml.conf"
 "$AZML_BIN" generate --program-dir "$AZML_BUILD/plugins/power_save" \
 	--port-base $((AZML_PORT + 10)) > "$T/nodes.conf" || azml_fail generate
@@ -74,6 +75,31 @@ scontrol update jobid="$id" StartTime=now
 azml_wait 120 bash -c "[ \"\$(scontrol -o show job $id | grep -o 'JobState=[A-Z]*')\" = JobState=COMPLETED ]" ||
 	azml_fail "job $id did not run once the quota allowed: $(scontrol -o show job "$id")"
 azml_pass "the requeued job runs once the quota allows it"
+
+# Low priority: Azure evicts the VM; the watcher beside slurmd sees the
+# Preempt event, the job is requeued and runs again on a new VM.
+cat > "$T/evictable.sh" <<'JOB'
+#!/bin/bash
+[ "${SLURM_RESTART_COUNT:-0}" -ge 1 ] && { echo "rerun on $(hostname)"; exit 0; }
+sleep 300
+JOB
+id=$(sbatch --parsable -p spot -N1 "$T/evictable.sh") || azml_fail sbatch
+azml_wait 90 bash -c "[ \"\$(scontrol -o show job $id | grep -o 'JobState=[A-Z]*')\" = JobState=RUNNING ]" ||
+	azml_fail "job $id is not running: $(scontrol -o show job "$id")"
+node=$(scontrol -o show job "$id" | grep -o ' NodeList=[^ ]*' | cut -d= -f2)
+t0=$SECONDS
+curl -sf -X POST "$EMU_URL/emulator/evict/$node?in=20" > /dev/null || azml_fail "evict $node"
+azml_wait 15 bash -c "scontrol -o show job $id | grep -q 'Restarts=1'" ||
+	azml_fail "job $id was not requeued: $(scontrol -o show job "$id")"
+echo "  job $id requeued $((SECONDS - t0)) s after Azure announced the eviction of $node"
+azml_wait 10 grep -q "slurm-azureml-watch.*node $node: azureml: Preempt: Spot VM $node is being evicted" "$T/azureml.log" ||
+	azml_fail "the watcher did not log the Preempt event"
+azml_wait 30 bash -c "! curl -sf $EMU_URL/emulator/vms | grep -q '\"name\":\"$node\"'" ||
+	azml_fail "the evicted VM is still there"
+scontrol update jobid="$id" StartTime=now	# Slurm's 120 s requeue hold
+azml_wait 120 bash -c "[ \"\$(scontrol -o show job $id | grep -o 'JobState=[A-Z]*')\" = JobState=COMPLETED ]" ||
+	azml_fail "job $id did not rerun: $(scontrol -o show job "$id")"
+azml_pass "low-priority eviction: node handed back, job requeued at once and rerun on a new VM"
 
 # Bad input to the programs: nothing is created.
 before=$(azml_emulator_vms)

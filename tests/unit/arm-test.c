@@ -347,6 +347,26 @@ START_TEST(errors_and_operations)
 }
 END_TEST
 
+START_TEST(scheduled_events)
+{
+	cJSON *ex = tu_example("imds/scheduledevents-preempt.json");
+	char *body = cJSON_PrintUnformatted(ex), id[64], nb[64];
+
+	ck_assert_int_eq(azml_parse_scheduled_events(body, "myspotvm_0", id,
+		sizeof(id), nb, sizeof(nb)), 1);
+	ck_assert_str_eq(id, "00000000-0000-0000-0000-000000000001");
+	ck_assert_str_eq(nb, "Mon, 19 Sep 2016 18:29:47 GMT");
+	ck_assert_int_eq(azml_parse_scheduled_events(body, "othervm", id,
+		sizeof(id), nb, sizeof(nb)), 0);
+	ck_assert_int_eq(azml_parse_scheduled_events("{\"DocumentIncarnation\":1,"
+		"\"Events\":[]}", "x", id, sizeof(id), nb, sizeof(nb)), 0);
+	ck_assert_int_eq(azml_parse_scheduled_events("<html>", "x", id,
+		sizeof(id), nb, sizeof(nb)), -1);
+	cJSON_free(body);
+	cJSON_Delete(ex);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("arm");
@@ -363,6 +383,7 @@ int main(void)
 	tcase_add_test(tc, vm_sizes);
 	tcase_add_test(tc, aml_compute);
 	tcase_add_test(tc, errors_and_operations);
+	tcase_add_test(tc, scheduled_events);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -529,8 +529,11 @@ static int _send(call_t *c, const char *method, const char *url,
 		return -1;
 	}
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok);
-	_copy(c->url, sizeof(c->url), url);
-	_copy(c->method, sizeof(c->method), method);
+	/* re-sends pass c->url and c->method themselves: copy only news */
+	if (url != c->url)
+		_copy(c->url, sizeof(c->url), url);
+	if (method != c->method)
+		_copy(c->method, sizeof(c->method), method);
 	if (body != c->body) {
 		free(c->body);
 		c->body = body ? strdup(body) : NULL;

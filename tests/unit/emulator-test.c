@@ -237,6 +237,32 @@ START_TEST(many_at_once_and_paging)
 }
 END_TEST
 
+/* An operation still InProgress is polled again, after Retry-After. */
+START_TEST(slow_operations_polled_again)
+{
+	_faults("{\"async_ms\":2500}");
+	arm = _arm("secret");
+	_create("cpu", 1, 3);
+	azml_arm_run(arm);
+	for (int i = 0; i < nres; i++)
+		ck_assert_msg(res[i].ok, "%s: %s: %s", res[i].name, res[i].code,
+			      res[i].message);
+	ck_assert_int_eq(nres, 3);
+	/* PUT, two or more polls, NIC */
+	ck_assert_int_ge(azml_arm_stats(arm)->requests, 3 * 4);
+	nres = 0;
+	for (int i = 1; i <= 3; i++) {
+		char n[16];
+
+		snprintf(n, sizeof(n), "cpu-%d", i);
+		azml_arm_vm_delete(arm, n, _collect, NULL);
+	}
+	azml_arm_run(arm);
+	ck_assert_int_eq(_ok_count(), 3);
+	_cleanup_arm();
+}
+END_TEST
+
 START_TEST(quota_exceeded)
 {
 	arm = _arm("secret");
@@ -540,7 +566,9 @@ START_TEST(emulator_restart)
 	}
 	azml_arm_run(arm);
 	ck_assert_int_eq(nres, 5);
-	ck_assert_int_eq(_ok_count(), 5);
+	for (int i = 0; i < nres; i++)
+		ck_assert_msg(res[i].ok, "%s: %s: %s", res[i].name, res[i].code,
+			      res[i].message);
 	ck_assert_int_gt(azml_arm_stats(arm)->transport_errors, 0);
 	waitpid(emu, NULL, 0);
 	emu = helper;
@@ -638,6 +666,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, create_get_list_delete);
 	tcase_add_test(tc, many_at_once_and_paging);
+	tcase_add_test(tc, slow_operations_polled_again);
 	tcase_add_test(tc, quota_exceeded);
 	tcase_add_test(tc, capacity_errors);
 	tcase_add_test(tc, throttled_writes_complete);

@@ -14,21 +14,10 @@ N=${1:-1000}
 
 azml_cluster_init resumebench
 azml_emulator_start
-{
-	azml_emulator_conf
-	echo "ComputeCluster=big VmSize=Standard_D2s_v3 MaxNodes=$N IdleSecondsBeforeScaledown=600"
-	echo "ComputeCluster=job VmSize=Standard_D2s_v3 MaxNodes=8 IdleSecondsBeforeScaledown=600"
-} > "$T/azureml.conf"
-"$AZML_BIN" generate --program-dir "$AZML_BUILD/plugins/power_save" \
-	--port-base $((AZML_PORT + 10)) > "$T/nodes.conf" || azml_fail generate
-# Resume of 'big' is driven by hand below; keep Slurm from suspending it.
-cat >> "$SLURM_CONF" <<CONF
-Include $T/nodes.conf
-SlurmdParameters=config_overrides
-ResumeTimeout=120
-SuspendTimeout=5
+azml_emulator_cluster 120 <<CONF
+ComputeCluster=big VmSize=Standard_D2s_v3 MaxNodes=$N IdleSecondsBeforeScaledown=600
+ComputeCluster=job VmSize=Standard_D2s_v3 MaxNodes=8 IdleSecondsBeforeScaledown=600
 CONF
-azml_start_slurmctld
 
 # 1. N nodes at once.  The VMs' boot command is the emulator's; 'big' nodes
 # carry a noboot marker so that no slurmd starts for them.

@@ -181,6 +181,22 @@ LogFile=$T/azureml.log
 CONF
 }
 
+# azml_emulator_cluster [RESUME_TIMEOUT] < TARGET-LINES: azureml.conf with
+# the emulator's globals and the target lines on stdin, its generated
+# slurm.conf lines (one slurmd port per node), then slurmctld.
+azml_emulator_cluster() {
+	{ azml_emulator_conf; cat; } > "$T/azureml.conf"
+	"$AZML_BIN" generate --program-dir "$AZML_BUILD/plugins/power_save" \
+		--port-base $((AZML_PORT + 10)) > "$T/nodes.conf" || azml_fail generate
+	cat >> "$SLURM_CONF" <<CONF
+Include $T/nodes.conf
+SlurmdParameters=config_overrides
+ResumeTimeout=${1:-90}
+SuspendTimeout=5
+CONF
+	azml_start_slurmctld
+}
+
 azml_emulator_vms() {	# names of the VMs the emulator holds
 	curl -sf "$EMU_URL/emulator/vms" | python3 -c '
 import json, sys

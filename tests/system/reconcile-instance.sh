@@ -7,21 +7,11 @@ set -u
 
 azml_cluster_init reconcile
 azml_emulator_start
-{
-	azml_emulator_conf
-	echo "ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=3 IdleSecondsBeforeScaledown=600"
-	echo "ComputeCluster=keep VmSize=Standard_D2s_v3 MinNodes=1 MaxNodes=2 IdleSecondsBeforeScaledown=5"
-	echo "ComputeInstance=dev-box VmSize=Standard_DS3_v2"
-} > "$T/azureml.conf"
-"$AZML_BIN" generate --program-dir "$AZML_BUILD/plugins/power_save" \
-	--port-base $((AZML_PORT + 10)) > "$T/nodes.conf" || azml_fail generate
-cat >> "$SLURM_CONF" <<CONF
-Include $T/nodes.conf
-SlurmdParameters=config_overrides
-ResumeTimeout=90
-SuspendTimeout=5
+azml_emulator_cluster <<'CONF'
+ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=3 IdleSecondsBeforeScaledown=600
+ComputeCluster=keep VmSize=Standard_D2s_v3 MinNodes=1 MaxNodes=2 IdleSecondsBeforeScaledown=5
+ComputeInstance=dev-box VmSize=Standard_DS3_v2
 CONF
-azml_start_slurmctld
 
 # An orphan: a VM of this cluster whose node is powered down (and whose
 # slurmd never starts, so that Slurm does not see it).

@@ -7,21 +7,11 @@ set -u
 
 azml_cluster_init scale
 azml_emulator_start
-{
-	azml_emulator_conf
-	echo "ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=4 IdleSecondsBeforeScaledown=5"
-	echo "ComputeCluster=other VmSize=Standard_D4s_v3 MaxNodes=2 IdleSecondsBeforeScaledown=5"
-	echo "ComputeCluster=spot VmSize=Standard_D2_v2 MaxNodes=2 IdleSecondsBeforeScaledown=5 Priority=LowPriority"
-} > "$T/azureml.conf"
-"$AZML_BIN" generate --program-dir "$AZML_BUILD/plugins/power_save" \
-	--port-base $((AZML_PORT + 10)) > "$T/nodes.conf" || azml_fail generate
-cat >> "$SLURM_CONF" <<CONF
-Include $T/nodes.conf
-SlurmdParameters=config_overrides
-ResumeTimeout=90
-SuspendTimeout=5
+azml_emulator_cluster <<'CONF'
+ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=4 IdleSecondsBeforeScaledown=5
+ComputeCluster=other VmSize=Standard_D4s_v3 MaxNodes=2 IdleSecondsBeforeScaledown=5
+ComputeCluster=spot VmSize=Standard_D2_v2 MaxNodes=2 IdleSecondsBeforeScaledown=5 Priority=LowPriority
 CONF
-azml_start_slurmctld
 [ "$(sinfo -h -p cpu -o %t)" = "idle~" ] || azml_fail "cpu is not powered down at start"
 [ -z "$(azml_emulator_vms)" ] || azml_fail "VMs before any job"
 

@@ -62,6 +62,10 @@ static const azml_gpu_arch_t arch_tab[] = {
 	 * No Azure ML series of the design document uses it; node-check needs
 	 * it for attached nodes. */
 	{ "Hopper",  "11.8", NULL,   { NULL } },
+	/* NVIDIA, CUDA 9.0 release notes: Fermi (sm_20, sm_21) is no longer
+	 * supported; CUDA 8.0 is the last toolkit for it.  Only for attached
+	 * nodes: no Azure series has it. */
+	{ "Fermi",   "3.0",  "8.0",  { NULL } },
 };
 
 /* GPU models and their architecture (NVIDIA's product pages). */
@@ -76,6 +80,48 @@ static const struct {
 	{ "A100", "Ampere" }, { "A10", "Ampere" }, { "A30", "Ampere" },
 	{ "A40", "Ampere" },
 	{ "H100", "Hopper" }, { "H200", "Hopper" },
+	{ "M2050", "Fermi" }, { "M2070", "Fermi" }, { "M2075", "Fermi" },
+	{ "M2090", "Fermi" }, { "C2050", "Fermi" }, { "C2070", "Fermi" },
+};
+
+/* NVIDIA data-centre GPUs by PCI device id (vendor 0x10de), from the PCI ID
+ * Repository, for GPUs whose driver reports no model name. */
+static const struct {
+	unsigned short device;
+	const char *arch;
+} pci_tab[] = {
+	{ 0x06d1, "Fermi" },	/* Tesla C2050 / C2070 */
+	{ 0x06d2, "Fermi" },	/* Tesla M2070 */
+	{ 0x1091, "Fermi" },	/* Tesla M2090 */
+	{ 0x1094, "Fermi" },	/* Tesla M2075 */
+	{ 0x1022, "Kepler" },	/* Tesla K20c */
+	{ 0x1023, "Kepler" },	/* Tesla K40m */
+	{ 0x1024, "Kepler" },	/* Tesla K40c */
+	{ 0x1028, "Kepler" },	/* Tesla K20m */
+	{ 0x102d, "Kepler" },	/* Tesla K80 */
+	{ 0x13f2, "Maxwell" },	/* Tesla M60 */
+	{ 0x17fd, "Maxwell" },	/* Tesla M40 24GB */
+	{ 0x15f7, "Pascal" },	/* Tesla P100 PCIe 12GB */
+	{ 0x15f8, "Pascal" },	/* Tesla P100 PCIe 16GB */
+	{ 0x15f9, "Pascal" },	/* Tesla P100 SXM2 16GB */
+	{ 0x1b38, "Pascal" },	/* Tesla P40 */
+	{ 0x1bb3, "Pascal" },	/* Tesla P4 */
+	{ 0x1db1, "Volta" },	/* Tesla V100 SXM2 16GB */
+	{ 0x1db4, "Volta" },	/* Tesla V100 PCIe 16GB */
+	{ 0x1db5, "Volta" },	/* Tesla V100 SXM2 32GB */
+	{ 0x1db6, "Volta" },	/* Tesla V100 PCIe 32GB */
+	{ 0x1db8, "Volta" },	/* Tesla V100 SXM3 32GB */
+	{ 0x1eb8, "Turing" },	/* Tesla T4 */
+	{ 0x20b0, "Ampere" },	/* A100 SXM4 40GB */
+	{ 0x20b2, "Ampere" },	/* A100 SXM4 80GB */
+	{ 0x20b5, "Ampere" },	/* A100 PCIe 80GB */
+	{ 0x20f1, "Ampere" },	/* A100 PCIe 40GB */
+	{ 0x20b7, "Ampere" },	/* A30 */
+	{ 0x2235, "Ampere" },	/* A40 */
+	{ 0x2236, "Ampere" },	/* A10 */
+	{ 0x2330, "Hopper" },	/* H100 SXM5 80GB */
+	{ 0x2331, "Hopper" },	/* H100 PCIe */
+	{ 0x2335, "Hopper" },	/* H200 SXM 141GB */
 };
 
 static const char *isolated_tab[] = {
@@ -360,6 +406,50 @@ const azml_gpu_arch_t *azml_catalog_arch_of_model(const char *model)
 	for (size_t i = 0; model && i < NELEM(model_tab); i++)
 		if (!strcasecmp(model_tab[i].model, model))
 			return azml_catalog_find_arch(model_tab[i].arch);
+	return NULL;
+}
+
+/* "K40m" -> "K40": the model without a lower-case variant suffix. */
+static const azml_gpu_arch_t *_arch_of_token(const char *tok, size_t n)
+{
+	char buf[32];
+
+	if (!n || n >= sizeof(buf))
+		return NULL;
+	memcpy(buf, tok, n);
+	buf[n] = '\0';
+	for (;;) {
+		const azml_gpu_arch_t *a = azml_catalog_arch_of_model(buf);
+
+		if (a)
+			return a;
+		if (n < 2 || !islower((unsigned char) buf[n - 1]) ||
+		    !isdigit((unsigned char) buf[n - 2]))
+			return NULL;
+		buf[--n] = '\0';
+	}
+}
+
+const azml_gpu_arch_t *azml_catalog_arch_of_gpu(const char *model,
+						unsigned int vendor,
+						unsigned int device)
+{
+	const char *p = model;
+
+	while (p && *p) {
+		size_t n = strcspn(p, " -_/,()");
+		const azml_gpu_arch_t *a = _arch_of_token(p, n);
+
+		if (a)
+			return a;
+		p += n;
+		p += strspn(p, " -_/,()");
+	}
+	if (vendor != 0x10de)
+		return NULL;
+	for (size_t i = 0; i < NELEM(pci_tab); i++)
+		if (pci_tab[i].device == device)
+			return azml_catalog_find_arch(pci_tab[i].arch);
 	return NULL;
 }
 

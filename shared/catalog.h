@@ -88,6 +88,15 @@ const char *azml_series_quota_family(const azml_series_t *series);
 const azml_gpu_arch_t *azml_catalog_arch_of_model(const char *model);
 
 /*
+ * The architecture of a GPU as a driver or the PCI database names it
+ * ("Tesla V100-SXM3-32GB-H", "Tesla K40m"): the first word of MODEL that is
+ * a known model, else (NVIDIA only) the PCI device id.  NULL when unknown.
+ */
+const azml_gpu_arch_t *azml_catalog_arch_of_gpu(const char *model,
+						unsigned int vendor,
+						unsigned int device);
+
+/*
  * Resolve a VM size name (case-insensitive) by Azure's naming rules.
  * Returns 0 and fills *info, or -1 when the name is not a size of any series
  * the catalog knows (then *info is untouched).

@@ -19,6 +19,9 @@ int azml_cmd_targets(int argc, char **argv);
 int azml_cmd_reconcile(int argc, char **argv);
 int azml_cmd_instance(int argc, char **argv);
 int azml_cmd_watch_events(int argc, char **argv);
+int azml_cmd_node_check(int argc, char **argv);
+int azml_cmd_attach(int argc, char **argv);
+int azml_cmd_detach(int argc, char **argv);
 
 /* Print JSON to stdout, one object and a newline; frees ROOT (a cJSON *). */
 void azml_print_json(void *root);

@@ -27,6 +27,13 @@ static const azml_cmd_t cmds[] = {
 	  "deallocate or start a compute instance" },
 	{ "watch-events", azml_cmd_watch_events, "--node NODE [--vm VM]",
 	  "on a low-priority node: drain and requeue on eviction" },
+	{ "node-check", azml_cmd_node_check,
+	  "[--topology XML] [--gres SPEC] [--json]",
+	  "GPU inventory and gres check of this node" },
+	{ "attach", azml_cmd_attach, "[--address A] | --accept [FILE]",
+	  "on-prem node: seal a report; controller: admit it" },
+	{ "detach", azml_cmd_detach, "[--wait S] NODE",
+	  "drain an attached node and release its slot" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -54,7 +61,12 @@ void azml_print_json(void *root)
 
 int main(int argc, char **argv)
 {
+	const char *prog = strrchr(argv[0], '/');
+
 	azml_log_init(AZML_LOG_STDERR, "slurm-azureml", AZML_LOG_INFO);
+	/* HealthCheckProgram takes no arguments: the name says what to do. */
+	if (!strcmp(prog ? prog + 1 : argv[0], "slurm-azureml-health-check"))
+		return azml_cmd_node_check(argc, argv);
 	if (argc < 2) {
 		_usage(stderr);
 		return 2;

@@ -1,0 +1,747 @@
+/*
+ * node_cmds.c - node-check, attach and detach: on-prem nodes admitted after
+ * their GPUs are checked.
+ *
+ * Attached nodes are generated as State=FUTURE slots (Slurm 22.05 cannot add
+ * nodes without restarting slurmctld).  'attach --accept' turns a slot into a
+ * node with the address the credential carries and resumes it; 'detach'
+ * drains it and turns it back into a FUTURE slot.  Dynamic nodes (slurmd -Z)
+ * were not chosen: they register themselves with whatever they claim, so
+ * nothing would be checked before jobs land on them.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <cjson/cJSON.h>
+#include <slurm/slurm.h>
+#include <slurm/slurm_errno.h>
+
+#include "admin.h"
+#include "attach.h"
+#include "conf.h"
+#include "gpu.h"
+#include "log.h"
+#include "nodes.h"
+#include "state.h"
+
+#define REASON_PREFIX "azureml: "
+
+/* azureml.conf, quietly: node-check and attach work without it. */
+static azml_conf_t *_conf_quiet(const char *file, bool required)
+{
+	azml_conf_t *conf;
+	char *path = file ? strdup(file) : azml_conf_default_path();
+
+	if (!path)
+		return NULL;
+	if (!required && access(path, R_OK) < 0) {
+		free(path);
+		return NULL;
+	}
+	conf = azml_conf_load(path);
+	free(path);
+	for (size_t i = 0; conf && i < conf->nerrors; i++)
+		fprintf(stderr, "%s\n", conf->errors[i]);
+	if (conf && conf->nerrors) {
+		azml_conf_destroy(conf);
+		return NULL;
+	}
+	if (conf && conf->log_file)
+		azml_log_add_file(conf->log_file);
+	return conf;
+}
+
+/* This node's Slurm name: --node, $SLURMD_NODENAME, the short host name. */
+static void _node_name(const char *opt, char *out, size_t n)
+{
+	const char *env = getenv("SLURMD_NODENAME");
+	char host[256] = "";
+
+	if (opt)
+		snprintf(out, n, "%s", opt);
+	else if (env && *env)
+		snprintf(out, n, "%s", env);
+	else {
+		gethostname(host, sizeof(host) - 1);
+		host[strcspn(host, ".")] = '\0';
+		snprintf(out, n, "%s", host);
+	}
+}
+
+/* gres.conf: --gres-conf, else beside $SLURM_CONF, else /etc/slurm. */
+static char *_gres_conf_path(const char *opt)
+{
+	const char *sc = getenv("SLURM_CONF");
+	char buf[4096];
+
+	if (opt)
+		return strdup(opt);
+	if (sc && *sc) {
+		char *dup = strdup(sc);
+
+		if (!dup)
+			return NULL;
+		snprintf(buf, sizeof(buf), "%s/gres.conf", dirname(dup));
+		free(dup);
+	} else {
+		snprintf(buf, sizeof(buf), "/etc/slurm/gres.conf");
+	}
+	return access(buf, R_OK) == 0 ? strdup(buf) : NULL;
+}
+
+typedef struct {
+	const char *topology, *gres, *cuda, *gres_conf, *node, *conf_file;
+	bool json, health;
+} check_opts_t;
+
+/*
+ * Run the check.  Returns the verdict (the caller owns it) and fills INV,
+ * or NULL after printing why.  With a topology file: only what it holds
+ * (no devices, no NVML).
+ */
+static cJSON *_check(const check_opts_t *o, const azml_conf_t *conf,
+		     const char *node, azml_inventory_t *inv, bool *ok)
+{
+	azml_check_req_t req = { 0 };
+	azml_nvml_t *nvml = NULL;
+	const azml_target_t *t = conf ? azml_conf_target_of_node(conf, node) : NULL;
+	char err[512], *gc = NULL;
+	cJSON *v = NULL;
+	int nf;
+
+	if (azml_gpu_inventory(o->topology, inv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "slurm-azureml: node-check: %s\n", err);
+		return NULL;
+	}
+	req.declared = o->gres ? o->gres : t ? t->gres : NULL;
+	req.cuda = o->cuda;
+	if (!o->topology) {
+		if ((gc = _gres_conf_path(o->gres_conf))) {
+			nf = azml_gres_conf_files(gc, node, &req.files, err,
+						  sizeof(err));
+			if (nf < 0) {
+				fprintf(stderr, "slurm-azureml: node-check: %s\n",
+					err);
+				goto out;
+			}
+			req.nfiles = (size_t) nf;
+		}
+		if (!(nvml = malloc(sizeof(*nvml))))
+			goto out;
+		azml_nvml_query(NULL, nvml);
+		azml_gpu_apply_nvml(inv, nvml);
+		req.nvml = nvml;
+	}
+	v = azml_node_check(inv, &req, ok);
+out:
+	azml_strv_free(req.files, req.nfiles);
+	free(gc);
+	free(nvml);
+	return v;
+}
+
+static void _print_human(const cJSON *v, const char *node)
+{
+	const cJSON *g, *r, *nv = cJSON_GetObjectItem(v, "nvml");
+	const cJSON *decl = cJSON_GetObjectItem(v, "declared");
+	int i = 0;
+
+	printf("%s: %d GPU%s", node, cJSON_GetObjectItem(v, "count")->valueint,
+	       cJSON_GetObjectItem(v, "count")->valueint == 1 ? "" : "s");
+	if (cJSON_IsString(decl))
+		printf(", declared %s", decl->valuestring);
+	printf("\n");
+	cJSON_ArrayForEach(g, cJSON_GetObjectItem(v, "gpus")) {
+		const cJSON *arch = cJSON_GetObjectItem(g, "arch");
+		const cJSON *numa = cJSON_GetObjectItem(g, "numa");
+		char ns[16] = "?";
+
+		if (cJSON_IsNumber(numa))
+			snprintf(ns, sizeof(ns), "%d", numa->valueint);
+		printf("  gpu%d  %s  %s  %-8s %s  (NUMA %s)\n", i++,
+		       cJSON_GetObjectItem(g, "busid")->valuestring,
+		       cJSON_GetObjectItem(g, "pci_id")->valuestring,
+		       cJSON_IsString(arch) ? arch->valuestring : "unknown",
+		       cJSON_GetObjectItem(g, "model")->valuestring, ns);
+	}
+	if (nv) {
+		const cJSON *p = cJSON_GetObjectItem(nv, "present");
+
+		if (cJSON_IsTrue(p))
+			printf("  NVIDIA driver %s, CUDA %s\n",
+			       cJSON_GetObjectItem(nv, "driver")->valuestring,
+			       cJSON_IsString(cJSON_GetObjectItem(nv, "cuda")) ?
+			       cJSON_GetObjectItem(nv, "cuda")->valuestring : "?");
+		else
+			printf("  %s\n", cJSON_GetObjectItem(nv, "note")->valuestring);
+	}
+	cJSON_ArrayForEach(r, cJSON_GetObjectItem(v, "reasons"))
+		printf("  MISMATCH: %s\n", r->valuestring);
+	printf("%s\n", cJSON_IsTrue(cJSON_GetObjectItem(v, "ok")) ? "ok" : "FAILED");
+}
+
+/* As HealthCheckProgram: drain on mismatch, resume what we drained. */
+static int _health(const azml_conf_t *conf, const char *node, const cJSON *v,
+		   bool ok)
+{
+	azml_node_t *nodes = NULL, *me = NULL;
+	int n;
+	char reason[256];
+
+	azml_nodes_init();
+	if ((n = azml_nodes_load(&nodes)) < 0)
+		return 1;
+	for (int i = 0; i < n; i++)
+		if (!strcmp(nodes[i].name, node))
+			me = &nodes[i];
+	if (!me) {
+		azml_log_error("node-check: slurmctld has no node %s", node);
+		free(nodes);
+		return 1;
+	}
+	if (!ok) {
+		const cJSON *r = cJSON_GetArrayItem(cJSON_GetObjectItem(v, "reasons"), 0);
+
+		snprintf(reason, sizeof(reason), REASON_PREFIX "%s",
+			 cJSON_IsString(r) ? r->valuestring : "node-check failed");
+		if (!(me->state & NODE_STATE_DRAIN) || strcmp(me->reason, reason)) {
+			azml_log_info("node-check: draining %s: %s", node, reason);
+			azml_nodes_drain(node, reason);
+		}
+	} else if ((me->state & NODE_STATE_DRAIN) &&
+		   !strncmp(me->reason, REASON_PREFIX, strlen(REASON_PREFIX))) {
+		azml_log_info("node-check: %s passes again, resuming it (was: %s)",
+			      node, me->reason);
+		azml_nodes_resume(node);
+	}
+	(void) conf;
+	free(nodes);
+	return ok ? 0 : 1;
+}
+
+int azml_cmd_node_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "topology", required_argument, NULL, 't' },
+		{ "gres", required_argument, NULL, 'g' },
+		{ "cuda", required_argument, NULL, 'c' },
+		{ "gres-conf", required_argument, NULL, 'G' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "health-check", no_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	check_opts_t o = { 0 };
+	azml_inventory_t *inv = NULL;
+	azml_conf_t *conf = NULL;
+	char node[128];
+	cJSON *v = NULL;
+	bool ok = false;
+	int c, rc = 2;
+
+	if (!strcmp(basename(argv[0]), "slurm-azureml-health-check"))
+		o.health = true;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "t:g:c:G:n:f:jHh", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': o.topology = optarg; break;
+		case 'g': o.gres = optarg; break;
+		case 'c': o.cuda = optarg; break;
+		case 'G': o.gres_conf = optarg; break;
+		case 'n': o.node = optarg; break;
+		case 'f': o.conf_file = optarg; break;
+		case 'j': o.json = true; break;
+		case 'H': o.health = true; break;
+		case 'h':
+			printf("usage: slurm-azureml node-check [--topology FILE.xml] "
+			       "[--gres SPEC] [--cuda X.Y]\n"
+			       "       [--gres-conf FILE] [--node NAME] [-f azureml.conf] "
+			       "[--json] [--health-check]\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "slurm-azureml: node-check: unexpected '%.80s'\n",
+			argv[optind]);
+		return 2;
+	}
+	if (o.health) {
+		azml_log_init(AZML_LOG_SYSLOG, "slurm-azureml-health-check",
+			      AZML_LOG_INFO);
+		if (o.topology) {
+			fprintf(stderr, "slurm-azureml: node-check: --health-check "
+				"judges this machine, not --topology\n");
+			return 2;
+		}
+	}
+	_node_name(o.node, node, sizeof(node));
+	if (!azml_attach_word_ok(node, false)) {
+		fprintf(stderr, "slurm-azureml: node-check: '%.80s' is not a "
+			"node name\n", node);
+		return 2;
+	}
+	conf = _conf_quiet(o.conf_file, o.conf_file != NULL);
+	if (o.conf_file && !conf)
+		return 2;
+	if (o.health) {
+		const azml_target_t *t = conf ? azml_conf_target_of_node(conf, node) : NULL;
+
+		/* Azure VMs are Azure's to keep healthy; attached nodes ours. */
+		if (!t || t->kind != AZML_ATTACHED) {
+			rc = 0;
+			goto out;
+		}
+	}
+	if (!(inv = calloc(1, sizeof(*inv))))
+		goto out;
+	if (!(v = _check(&o, conf, node, inv, &ok))) {
+		rc = o.health ? 1 : 2;
+		goto out;
+	}
+	if (o.health) {
+		rc = _health(conf, node, v, ok);
+		goto out;
+	}
+	if (o.json) {
+		azml_print_json(v);
+		v = NULL;
+	} else {
+		_print_human(v, node);
+	}
+	rc = ok ? 0 : 1;
+out:
+	cJSON_Delete(v);
+	free(inv);
+	azml_conf_destroy(conf);
+	return rc;
+}
+
+/* ---- attach ----------------------------------------------------------- */
+
+static char *_read_all(const char *path, char *err, size_t errlen)
+{
+	FILE *fp = (!path || !strcmp(path, "-")) ? stdin : fopen(path, "r");
+	size_t cap = 4096, len = 0, got;
+	char *buf = NULL, *nb;
+
+	if (!fp) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	while ((nb = realloc(buf, cap + 1))) {
+		buf = nb;
+		got = fread(buf + len, 1, cap - len, fp);
+		len += got;
+		if (len < cap)
+			break;
+		if (cap >= 1024 * 1024) {
+			snprintf(err, errlen, "%s: larger than 1 MiB: not a "
+				 "credential", path ? path : "stdin");
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		cap *= 2;
+	}
+	if (fp != stdin)
+		fclose(fp);
+	if (!buf)
+		return NULL;
+	buf[len] = '\0';
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+		       buf[len - 1] == ' '))
+		buf[--len] = '\0';
+	if (!len) {
+		snprintf(err, errlen, "%s: empty: no credential",
+			 path && strcmp(path, "-") ? path : "stdin");
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* This host's address: the first that its name resolves to. */
+static int _address(const char *host, char *out, size_t n)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+
+	if (getaddrinfo(host, NULL, &hints, &res) || !res)
+		return -1;
+	if (res->ai_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *) res->ai_addr)->sin_addr,
+			  out, (socklen_t) n);
+	else
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *) res->ai_addr)->sin6_addr,
+			  out, (socklen_t) n);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static const char *_munge_socket(const char *opt)
+{
+	const char *env = getenv("MUNGE_SOCKET");
+
+	return opt ? opt : (env && *env) ? env : NULL;
+}
+
+static int _attach_node(const check_opts_t *o, const char *address,
+			const char *socket, int ttl, const char *output)
+{
+	azml_inventory_t *inv = calloc(1, sizeof(*inv));
+	azml_conf_t *conf = _conf_quiet(o->conf_file, o->conf_file != NULL);
+	check_opts_t local = *o;
+	char node[128], host[256] = "", addr[INET6_ADDRSTRLEN + 1] = "";
+	char err[512], *cred = NULL;
+	cJSON *v = NULL, *report = NULL;
+	const cJSON *r;
+	bool ok = false;
+	int rc = 2;
+	FILE *fp = stdout;
+
+	if (!inv || (o->conf_file && !conf))
+		goto out;
+	_node_name(o->node, node, sizeof(node));
+	gethostname(host, sizeof(host) - 1);
+	host[strcspn(host, ".")] = '\0';
+	if (address)
+		snprintf(addr, sizeof(addr), "%s", address);
+	else if (_address(host, addr, sizeof(addr)) < 0) {
+		fprintf(stderr, "slurm-azureml: attach: cannot resolve this "
+			"host's name '%s': give --address\n", host);
+		goto out;
+	}
+	if (!azml_attach_word_ok(node, false) || !azml_attach_word_ok(addr, true) ||
+	    !azml_attach_word_ok(host, false)) {
+		fprintf(stderr, "slurm-azureml: attach: node '%.80s', host "
+			"'%.80s' or address '%.80s' is not valid\n", node, host,
+			addr);
+		goto out;
+	}
+	/* What only this node can see (its devices, NVML) goes in the
+	 * report; the controller judges the GPUs against the target itself. */
+	local.gres = NULL;
+	local.cuda = NULL;
+	if (!(v = _check(&local, NULL, node, inv, &ok)))
+		goto out;
+	cJSON_ArrayForEach(r, cJSON_GetObjectItem(v, "reasons"))
+		fprintf(stderr, "slurm-azureml: attach: warning: %s\n",
+			r->valuestring);
+	if (o->gres) {		/* the admin's own look before sending it */
+		azml_check_req_t req = { .declared = o->gres, .cuda = o->cuda };
+		bool dok;
+		cJSON *d = azml_node_check(inv, &req, &dok);
+
+		cJSON_ArrayForEach(r, cJSON_GetObjectItem(d, "reasons"))
+			fprintf(stderr, "slurm-azureml: attach: warning: %s\n",
+				r->valuestring);
+		ok = ok && dok;
+		cJSON_Delete(d);
+	}
+	report = azml_attach_report(node, host, addr, inv, v);
+	v = NULL;
+	if (!(cred = azml_attach_seal(socket, ttl, report, err, sizeof(err)))) {
+		fprintf(stderr, "slurm-azureml: attach: %s\n", err);
+		goto out;
+	}
+	if (output && !(fp = fopen(output, "w"))) {
+		fprintf(stderr, "slurm-azureml: attach: %s: %s\n", output,
+			strerror(errno));
+		goto out;
+	}
+	fprintf(fp, "%s\n", cred);
+	if (fp != stdout)
+		fclose(fp);
+	fprintf(stderr, "slurm-azureml: attach: %s (%s): %zu GPU%s, %d CPUs, "
+		"%ld MiB; credential valid %d s: on the controller run "
+		"'slurm-azureml attach --accept FILE'%s\n", node, addr,
+		inv->ngpus, inv->ngpus == 1 ? "" : "s", inv->pus,
+		inv->memory_mib, ttl, ok ? "" : " (it will be refused)");
+	rc = ok ? 0 : 1;
+out:
+	free(cred);
+	cJSON_Delete(v);
+	cJSON_Delete(report);
+	azml_conf_destroy(conf);
+	free(inv);
+	return rc;
+}
+
+static int _accept(const char *file, const char *socket, const char *conf_file)
+{
+	azml_conf_t *conf = _conf_quiet(conf_file, true);
+	slurm_conf_t *ctl = NULL;
+	cJSON *report = NULL, *reasons = cJSON_CreateArray();
+	const azml_target_t *t = NULL;
+	const cJSON *r;
+	char err[512], *cred = NULL, *rec = NULL, path[4096];
+	const char *node, *addr, *host;
+	int rc = 1, fd;
+
+	if (!conf)
+		goto out;
+	azml_nodes_init();
+	if (!(cred = _read_all(file, err, sizeof(err)))) {
+		fprintf(stderr, "slurm-azureml: attach --accept: %s\n", err);
+		goto out;
+	}
+	if (slurm_load_ctl_conf(0, &ctl) != SLURM_SUCCESS) {
+		fprintf(stderr, "slurm-azureml: attach --accept: slurmctld does "
+			"not answer: %s\n", slurm_strerror(slurm_get_errno()));
+		goto out;
+	}
+	if (!(report = azml_attach_open(socket, cred, ctl->slurm_user_id, err,
+					sizeof(err)))) {
+		fprintf(stderr, "slurm-azureml: attach --accept: %s; nothing "
+			"changed\n", err);
+		goto out;
+	}
+	node = cJSON_GetStringValue(cJSON_GetObjectItem(report, "node"));
+	if (!azml_attach_judge(conf, report, &t, reasons)) {
+		fprintf(stderr, "slurm-azureml: attach --accept: refused %s; "
+			"nothing changed:\n", node && azml_attach_word_ok(node, false) ?
+			node : "(no valid node name)");
+		cJSON_ArrayForEach(r, reasons)
+			fprintf(stderr, "  %s\n", r->valuestring);
+		azml_log_info("attach: refused %s: %d reason(s)",
+			      node ? node : "?", cJSON_GetArraySize(reasons));
+		goto out;
+	}
+	addr = cJSON_GetStringValue(cJSON_GetObjectItem(report, "address"));
+	host = cJSON_GetStringValue(cJSON_GetObjectItem(report, "hostname"));
+	if (azml_nodes_set_addr(node, addr, host) < 0 ||
+	    azml_nodes_resume(node) < 0) {
+		fprintf(stderr, "slurm-azureml: attach --accept: slurmctld did "
+			"not take node %s (is it in slurm.conf, from "
+			"'slurm-azureml generate'?)\n", node);
+		goto out;
+	}
+	/* Kept for 'targets', reconcile and detach. */
+	if (conf->state_dir) {
+		snprintf(path, sizeof(path), "%s/attached", conf->state_dir);
+		mkdir(conf->state_dir, 0700);
+		mkdir(path, 0700);
+		snprintf(path, sizeof(path), "%s/attached/%s.json",
+			 conf->state_dir, node);
+		rec = cJSON_PrintUnformatted(report);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || !rec || write(fd, rec, strlen(rec)) < 0)
+			azml_log_error("attach: cannot record %s: %s", path,
+				       strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	azml_log_info("attach: node %s (%s) attached to %s, %d GPUs", node,
+		      addr, t->name,
+		      cJSON_GetArraySize(cJSON_GetObjectItem(
+			      cJSON_GetObjectItem(report, "check"), "gpus")));
+	printf("attached %s (%s) to %s\n", node, addr, t->name);
+	rc = 0;
+out:
+	cJSON_free(rec);
+	free(cred);
+	cJSON_Delete(report);
+	cJSON_Delete(reasons);
+	if (ctl)
+		slurm_free_ctl_conf(ctl);
+	azml_conf_destroy(conf);
+	return rc;
+}
+
+int azml_cmd_attach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "accept", no_argument, NULL, 'a' },
+		{ "address", required_argument, NULL, 'A' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "gres", required_argument, NULL, 'g' },
+		{ "cuda", required_argument, NULL, 'c' },
+		{ "topology", required_argument, NULL, 't' },
+		{ "gres-conf", required_argument, NULL, 'G' },
+		{ "munge-socket", required_argument, NULL, 's' },
+		{ "ttl", required_argument, NULL, 'T' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	check_opts_t o = { 0 };
+	const char *address = NULL, *socket = NULL, *output = NULL;
+	bool accept = false;
+	int c, ttl = 600;
+	char *end;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "aA:n:g:c:t:G:s:T:o:f:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': accept = true; break;
+		case 'A': address = optarg; break;
+		case 'n': o.node = optarg; break;
+		case 'g': o.gres = optarg; break;
+		case 'c': o.cuda = optarg; break;
+		case 't': o.topology = optarg; break;
+		case 'G': o.gres_conf = optarg; break;
+		case 's': socket = optarg; break;
+		case 'o': output = optarg; break;
+		case 'f': o.conf_file = optarg; break;
+		case 'T':
+			ttl = (int) strtol(optarg, &end, 10);
+			if (*end || ttl < 1 || ttl > 86400) {
+				fprintf(stderr, "slurm-azureml: attach: --ttl "
+					"'%.40s' is not 1-86400 seconds\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			printf("on the node:       slurm-azureml attach [--node NAME] "
+			       "[--address ADDR] [--gres SPEC]\n"
+			       "                   [--topology FILE.xml] [--ttl S] "
+			       "[--output FILE] [--munge-socket PATH]\n"
+			       "on the controller: slurm-azureml attach --accept "
+			       "[FILE|-] [--munge-socket PATH]\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (accept) {
+		if (argc - optind > 1) {
+			fprintf(stderr, "slurm-azureml: attach --accept takes one "
+				"file (or - for stdin)\n");
+			return 2;
+		}
+		return _accept(optind < argc ? argv[optind] : "-",
+			       _munge_socket(socket), o.conf_file);
+	}
+	if (optind < argc) {
+		fprintf(stderr, "slurm-azureml: attach: unexpected '%.80s'\n",
+			argv[optind]);
+		return 2;
+	}
+	if (address && !azml_attach_word_ok(address, true)) {
+		fprintf(stderr, "slurm-azureml: attach: --address '%.80s' is not "
+			"an address\n", address);
+		return 2;
+	}
+	return _attach_node(&o, address, _munge_socket(socket), ttl, output);
+}
+
+int azml_cmd_detach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "wait", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	azml_conf_t *conf;
+	const azml_target_t *t;
+	azml_node_t *nodes = NULL;
+	const char *node;
+	char path[4096], *end;
+	int c, rc = 1, waited = 0, limit = 300;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "w:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'w':
+			limit = (int) strtol(optarg, &end, 10);
+			if (*end || limit < 0) {
+				fprintf(stderr, "slurm-azureml: detach: --wait "
+					"'%.40s' is not seconds\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			printf("usage: slurm-azureml detach [--wait SECONDS] NODE\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "usage: slurm-azureml detach [--wait SECONDS] NODE\n");
+		return 2;
+	}
+	node = argv[optind];
+	if (!(conf = _conf_quiet(NULL, true)))
+		return 2;
+	t = azml_attach_word_ok(node, false) ? azml_conf_target_of_node(conf, node) : NULL;
+	if (!t || t->kind != AZML_ATTACHED) {
+		fprintf(stderr, "slurm-azureml: detach: '%.80s' is not a node of "
+			"an AttachedCompute target\n", node);
+		rc = 2;
+		goto out;
+	}
+	azml_nodes_init();
+	if (azml_nodes_drain(node, REASON_PREFIX "detaching") < 0)
+		goto out;
+	for (;;) {
+		int n = azml_nodes_load(&nodes);
+		const azml_node_t *me = NULL;
+		uint32_t base;
+
+		for (int i = 0; i < n; i++)
+			if (!strcmp(nodes[i].name, node))
+				me = &nodes[i];
+		if (!me) {
+			fprintf(stderr, "slurm-azureml: detach: slurmctld has no "
+				"node %s\n", node);
+			goto out;
+		}
+		base = me->state & NODE_STATE_BASE;
+		if (base != NODE_STATE_ALLOCATED && base != NODE_STATE_MIXED &&
+		    !(me->state & NODE_STATE_COMPLETING))
+			break;
+		free(nodes);
+		nodes = NULL;
+		if (waited >= limit) {
+			fprintf(stderr, "slurm-azureml: detach: %s still runs jobs "
+				"after %d s; it stays drained: run detach again "
+				"when they end\n", node, limit);
+			goto out;
+		}
+		sleep(1);
+		waited++;
+	}
+	{
+		update_node_msg_t m;
+
+		slurm_init_update_node_msg(&m);
+		m.node_names = (char *) node;
+		m.node_state = NODE_STATE_FUTURE;
+		if (slurm_update_node(&m) != SLURM_SUCCESS) {
+			fprintf(stderr, "slurm-azureml: detach: slurmctld did not "
+				"take %s back: %s\n", node,
+				slurm_strerror(slurm_get_errno()));
+			goto out;
+		}
+	}
+	if (conf->state_dir) {
+		snprintf(path, sizeof(path), "%s/attached/%s.json",
+			 conf->state_dir, node);
+		unlink(path);
+	}
+	azml_log_info("detach: node %s detached from %s", node, t->name);
+	printf("detached %s from %s\n", node, t->name);
+	rc = 0;
+out:
+	free(nodes);
+	azml_conf_destroy(conf);
+	return rc;
+}

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,201 @@ int azml_nodes_set_addr(const char *nodes, const char *addr, const char *host)
 	m.node_addr = (char *) addr;
 	m.node_hostname = (char *) host;
 	return _update(&m, "set the address of");
+}
+
+/* ---- addresses in batches --------------------------------------------- */
+
+#define ADDR_BATCH 512
+
+typedef struct {
+	char node[96], addr[64], host[96];
+} addr_ent_t;
+
+struct azml_addr_queue {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	addr_ent_t *q;
+	size_t n, cap;
+	bool done;
+	int failed;
+	pthread_t th;
+};
+
+/* Whether slurmctld was not there to answer (restarting, say). */
+static bool _unreachable(int err)
+{
+	return err == SLURM_COMMUNICATIONS_CONNECTION_ERROR ||
+	       err == SLURM_COMMUNICATIONS_SEND_ERROR ||
+	       err == SLURM_COMMUNICATIONS_RECEIVE_ERROR ||
+	       err == SLURM_COMMUNICATIONS_SHUTDOWN_ERROR ||
+	       err == SLURMCTLD_COMMUNICATIONS_CONNECTION_ERROR ||
+	       err == SLURMCTLD_COMMUNICATIONS_SEND_ERROR ||
+	       err == SLURMCTLD_COMMUNICATIONS_RECEIVE_ERROR ||
+	       err == SLURMCTLD_COMMUNICATIONS_SHUTDOWN_ERROR ||
+	       err == SLURM_PROTOCOL_SOCKET_IMPL_TIMEOUT ||
+	       err == ESLURM_IN_STANDBY_MODE;
+}
+
+/* An address that slurmctld misses while it restarts would leave a VM's
+ * node unreachable: keep trying for a minute. */
+static int _set_addr_patient(const char *names, const char *addrs,
+			     const char *hosts)
+{
+	update_node_msg_t m;
+	int err = 0;
+
+	slurm_init_update_node_msg(&m);
+	m.node_names = (char *) names;
+	m.node_addr = (char *) addrs;
+	m.node_hostname = (char *) hosts;
+	for (int i = 0; i < 60; i++) {
+		if (slurm_update_node(&m) == SLURM_SUCCESS) {
+			if (i)
+				azml_log_info("slurmctld took the addresses "
+					      "after %d s", i);
+			return 0;
+		}
+		err = slurm_get_errno();
+		if (!_unreachable(err))
+			break;
+		if (!i)
+			azml_log_info("slurmctld does not answer (%s); trying "
+				      "again for a minute", slurm_strerror(err));
+		sleep(1);
+	}
+	azml_log_error("couldn't set the address of %.200s: %s", names,
+		       slurm_strerror(err));
+	return -1;
+}
+
+/* NAMES, ADDRS, HOSTS as comma lists in one RPC; Slurm pairs them in order. */
+static int _send_batch(const addr_ent_t *e, size_t n)
+{
+	char *names = NULL, *addrs = NULL, *hosts = NULL;
+	size_t ln, la, lh;
+	FILE *fn = open_memstream(&names, &ln), *fa = open_memstream(&addrs, &la);
+	FILE *fh = open_memstream(&hosts, &lh);
+	int failed = 0;
+
+	for (size_t i = 0; fn && fa && fh && i < n; i++) {
+		fprintf(fn, "%s%s", i ? "," : "", e[i].node);
+		fprintf(fa, "%s%s", i ? "," : "", e[i].addr);
+		fprintf(fh, "%s%s", i ? "," : "", e[i].host);
+	}
+	if (fn)
+		fclose(fn);
+	if (fa)
+		fclose(fa);
+	if (fh)
+		fclose(fh);
+	if (!names || !addrs || !hosts || _set_addr_patient(names, addrs, hosts) < 0) {
+		/* one unknown node fails the whole batch: do them one by one */
+		for (size_t i = 0; n > 1 && i < n; i++)
+			failed += azml_nodes_set_addr(e[i].node, e[i].addr,
+						      e[i].host) < 0;
+		if (n == 1)
+			failed = 1;
+	}
+	free(names);
+	free(addrs);
+	free(hosts);
+	return failed;
+}
+
+static void *_addr_thread(void *arg)
+{
+	azml_addr_queue_t *q = arg;
+
+	for (;;) {
+		addr_ent_t *batch;
+		size_t n;
+
+		pthread_mutex_lock(&q->mu);
+		while (!q->n && !q->done)
+			pthread_cond_wait(&q->cv, &q->mu);
+		if (!q->n) {
+			pthread_mutex_unlock(&q->mu);
+			return NULL;
+		}
+		batch = q->q;
+		n = q->n;
+		q->q = NULL;
+		q->n = q->cap = 0;
+		pthread_mutex_unlock(&q->mu);
+		for (size_t i = 0; i < n; i += ADDR_BATCH) {
+			int f = _send_batch(batch + i, n - i < ADDR_BATCH ?
+					    n - i : ADDR_BATCH);
+
+			pthread_mutex_lock(&q->mu);
+			q->failed += f;
+			pthread_mutex_unlock(&q->mu);
+		}
+		free(batch);
+	}
+}
+
+azml_addr_queue_t *azml_addr_queue_start(void)
+{
+	azml_addr_queue_t *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return NULL;
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	if (pthread_create(&q->th, NULL, _addr_thread, q)) {
+		free(q);
+		return NULL;
+	}
+	return q;
+}
+
+void azml_addr_queue_push(azml_addr_queue_t *q, const char *node,
+			  const char *addr, const char *host)
+{
+	addr_ent_t e;
+
+	snprintf(e.node, sizeof(e.node), "%s", node);
+	snprintf(e.addr, sizeof(e.addr), "%s", addr);
+	snprintf(e.host, sizeof(e.host), "%s", host);
+	if (!q) {	/* no thread: at once */
+		azml_nodes_set_addr(e.node, e.addr, e.host);
+		return;
+	}
+	pthread_mutex_lock(&q->mu);
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 64;
+		addr_ent_t *nq = realloc(q->q, cap * sizeof(*nq));
+
+		if (!nq) {
+			pthread_mutex_unlock(&q->mu);
+			azml_nodes_set_addr(e.node, e.addr, e.host);
+			return;
+		}
+		q->q = nq;
+		q->cap = cap;
+	}
+	q->q[q->n++] = e;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+int azml_addr_queue_finish(azml_addr_queue_t *q)
+{
+	int failed;
+
+	if (!q)
+		return 0;
+	pthread_mutex_lock(&q->mu);
+	q->done = true;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	pthread_join(q->th, NULL);
+	failed = q->failed;
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cv);
+	free(q->q);
+	free(q);
+	return failed;
 }
 
 static int _state(const char *nodes, uint32_t state, const char *reason,

@@ -14,6 +14,19 @@ void azml_nodes_init(void);
 /* NodeAddr/NodeHostname of NODES (hostlist).  0, or -1 (logged). */
 int azml_nodes_set_addr(const char *nodes, const char *addr, const char *host);
 
+/*
+ * Addresses set in the background: push() returns at once; a thread sends
+ * what has queued up as one update RPC per batch (so a thousand VMs that
+ * come up together cost a few RPCs, not a thousand, and whoever pushes is
+ * never held up by slurmctld).  finish() sends the rest, stops the thread,
+ * and returns how many nodes slurmctld refused.
+ */
+typedef struct azml_addr_queue azml_addr_queue_t;
+azml_addr_queue_t *azml_addr_queue_start(void);
+void azml_addr_queue_push(azml_addr_queue_t *q, const char *node,
+			  const char *addr, const char *host);
+int azml_addr_queue_finish(azml_addr_queue_t *q);
+
 /* Hand NODES back to Slurm now: power_down_force with REASON, so that their
  * jobs are requeued at once and the reason is kept. */
 int azml_nodes_power_down_force(const char *nodes, const char *reason);

@@ -22,6 +22,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -89,6 +90,7 @@ typedef struct {
 	int page_size;
 	cJSON *quota;		/* {"standardNCSv3Family": 24, ...} vCPUs */
 	cJSON *capacity;	/* {"Standard_NC6s_v3": "AllocationFailed[:N]"} */
+	bool locked;		/* a delete lock on the resource group */
 } faults_t;
 
 static struct {
@@ -440,6 +442,8 @@ static void _boot(vm_t *v)
 	const char *t = S.boot_command;
 	size_t n = 0;
 	pid_t pid;
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_t fa;
 
 	if (!t || v->pgid > 0)
 		return;
@@ -459,41 +463,66 @@ static void _boot(vm_t *v)
 		}
 	}
 	cmd[n] = '\0';
-	pid = fork();
-	if (pid == 0) {
-		int fd = open(S.boot_log ? S.boot_log : "/dev/null",
-			      O_WRONLY | O_APPEND | O_CREAT, 0644);
-
-		setsid();
-		/* the VM's console: not the emulator's own streams */
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-		}
-		fd = open("/dev/null", O_RDONLY);
-		if (fd >= 0)
-			dup2(fd, STDIN_FILENO);
-		execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
-		_exit(127);
-	}
-	if (pid > 0)
+	/* posix_spawn, not fork: forking this many-threaded process copies
+	 * its page tables, which under the lock stalls every request while a
+	 * thousand VMs boot. */
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+	posix_spawn_file_actions_init(&fa);
+	/* the VM's console: not the emulator's own streams */
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO,
+		S.boot_log ? S.boot_log : "/dev/null",
+		O_WRONLY | O_APPEND | O_CREAT, 0644);
+	posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
+					 O_RDONLY, 0);
+	if (posix_spawn(&pid, "/bin/sh", &fa, &attr,
+			(char *const[]) { "sh", "-c", cmd, NULL }, environ) == 0)
 		v->pgid = pid;
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
 }
+
+/* Process groups to SIGKILL once their time comes (under lock). */
+static struct {
+	pid_t pg;
+	double at;
+} *kills;
+static size_t nkills, capkills;
 
 static void _halt(vm_t *v)
 {
 	if (v->pgid > 0) {
-		pid_t pg = v->pgid;
-
-		kill(-pg, SIGTERM);
+		kill(-v->pgid, SIGTERM);
 		/* whatever ignores SIGTERM is gone a second later */
-		if (fork() == 0) {
-			sleep(1);
-			kill(-pg, SIGKILL);
-			_exit(0);
+		if (nkills == capkills) {
+			size_t cap = capkills ? capkills * 2 : 16;
+			void *nk = realloc(kills, cap * sizeof(*kills));
+
+			if (nk) {
+				kills = nk;
+				capkills = cap;
+			}
+		}
+		if (nkills < capkills) {
+			kills[nkills].pg = v->pgid;
+			kills[nkills++].at = _now() + 1;
 		}
 	}
 	v->pgid = 0;
+}
+
+static void _reap_kills(double now)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < nkills; i++) {
+		if (kills[i].at <= now)
+			kill(-kills[i].pg, SIGKILL);
+		else
+			kills[j++] = kills[i];
+	}
+	nkills = j;
 }
 
 static void _set_instance_state(vm_t *v, const char *prov, const char *power)
@@ -512,6 +541,7 @@ static void _tick(void)
 {
 	double now = _now();
 
+	_reap_kills(now);
 	for (size_t b = 0; b < NBUCKETS; b++) {
 		for (op_t *op = S.ops[b]; op; op = op->next) {
 			vm_t *v;
@@ -1157,6 +1187,15 @@ static void _vm_action(const char *method, const char *sub, const char *rg,
 		}
 		if (!_take_write_token(r))
 			return;
+		if (S.f.locked) {	/* a CanNotDelete lock, as Azure words it */
+			_error(r, 409, "ScopeLocked", "The scope '/subscriptions/"
+			       "%s/resourceGroups/%s/providers/Microsoft.Compute/"
+			       "virtualMachines/%s' cannot perform delete "
+			       "operation because following scope(s) are locked: "
+			       "'/subscriptions/%s/resourceGroups/%s'. Please remove "
+			       "the lock and try again.", sub, rg, name, sub, rg);
+			return;
+		}
 		if (strcmp(v->provisioning, "Deleting")) {
 			_set_instance_state(v, "Deleting", v->power);
 			op = _op_new(OP_DELETE, v);
@@ -1448,6 +1487,8 @@ static void _faults_apply(const cJSON *j)
 		cJSON_Delete(S.f.capacity);
 		S.f.capacity = cJSON_Duplicate(v, 1);
 	}
+	if ((v = cJSON_GetObjectItem(j, "locked")) && cJSON_IsBool(v))
+		S.f.locked = cJSON_IsTrue(v);
 }
 
 static cJSON *_faults_json(void)
@@ -1462,6 +1503,7 @@ static cJSON *_faults_json(void)
 	cJSON_AddNumberToObject(o, "page_size", S.f.page_size);
 	cJSON_AddItemToObject(o, "quota", cJSON_Duplicate(S.f.quota, 1));
 	cJSON_AddItemToObject(o, "capacity", cJSON_Duplicate(S.f.capacity, 1));
+	cJSON_AddBoolToObject(o, "locked", S.f.locked);
 	return o;
 }
 

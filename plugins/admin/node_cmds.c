@@ -443,8 +443,12 @@ static int _attach_node(const check_opts_t *o, const char *address,
 	cJSON_ArrayForEach(r, cJSON_GetObjectItem(v, "reasons"))
 		fprintf(stderr, "slurm-azureml: attach: warning: %s\n",
 			r->valuestring);
-	if (o->gres) {		/* the admin's own look before sending it */
-		azml_check_req_t req = { .declared = o->gres, .cuda = o->cuda };
+	if (o->gres || conf) {	/* the admin's own look before sending it */
+		const azml_target_t *t = conf ? azml_conf_target_of_node(conf, node) : NULL;
+		azml_check_req_t req = {
+			.declared = o->gres ? o->gres : t ? (t->gres ? t->gres : "gpu:0") : NULL,
+			.cuda = o->cuda,
+		};
 		bool dok;
 		cJSON *d = azml_node_check(inv, &req, &dok);
 

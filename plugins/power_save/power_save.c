@@ -43,6 +43,7 @@ typedef struct {
 	const azml_conf_t *conf;
 	mode_t_ mode;
 	int failed;
+	azml_addr_queue_t *addrs;	/* NodeAddr updates, batched */
 } run_t;
 
 static void _resumed(void *arg, const azml_vm_result_t *r)
@@ -54,7 +55,8 @@ static void _resumed(void *arg, const azml_vm_result_t *r)
 	if (r->ok) {
 		azml_log_info("resume node=%s vm=%s op=%s ip=%s: ok", node,
 			      r->name, r->op_id, r->ip);
-		azml_nodes_set_addr(node, r->ip[0] ? r->ip : node, node);
+		azml_addr_queue_push(run->addrs, node, r->ip[0] ? r->ip : node,
+				     node);
 		azml_state_failure_clear(run->conf, node);
 	} else {
 		int count = azml_state_failure_add(run->conf, node, r->code);
@@ -84,7 +86,7 @@ static void _deleted(void *arg, const azml_vm_result_t *r)
 			      run->mode == SUSPEND ? "suspend" : "resume-fail",
 			      r->name, r->name, r->op_id);
 		/* back to its own name until the next VM */
-		azml_nodes_set_addr(r->name, r->name, r->name);
+		azml_addr_queue_push(run->addrs, r->name, r->name, r->name);
 	} else {
 		run->failed++;
 		azml_log_error("couldn't delete VM '%s' (op=%s): %s: %s; "
@@ -267,6 +269,7 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	run.addrs = azml_addr_queue_start();
 	for (int i = 0; i < n; i++) {
 		if (!nodes[i])
 			continue;
@@ -277,6 +280,9 @@ int main(int argc, char **argv)
 			azml_arm_vm_delete(arm, nodes[i], _deleted, &run);
 	}
 	azml_arm_run(arm);
+	if (azml_addr_queue_finish(run.addrs))
+		azml_log_error("slurmctld did not take the address of some "
+			       "nodes of %s (see above)", argv[1]);
 	azml_log_info("%s %s: %d done, %d failed, %lu requests",
 		      mode == RESUME ? "resume" : mode == SUSPEND ? "suspend" :
 		      "resume-fail", argv[1], n - run.failed, run.failed,

@@ -92,7 +92,11 @@ azml_pass "a --azure-compute=lab job ran on the attached node"
 
 # gpulab-1 says gpu:v100:16; a machine with 3 NVIDIA and 1 AMD GPU is refused.
 "$AZML_BIN" attach --node gpulab-1 --address 127.0.0.1 --topology "$TOPO/32em64t-2n8c2t-pci-normalio.xml" \
-	--output "$T/gpulab.cred" 2> /dev/null || azml_fail "attach gpulab-1"
+	--output "$T/gpulab.cred" 2> "$T/attach2.err"
+[ $? = 1 ] && [ -s "$T/gpulab.cred" ] &&
+	grep -q "warning: gres/gpu declared 16, found 4" "$T/attach2.err" &&
+	grep -q "(it will be refused)" "$T/attach2.err" ||
+	azml_fail "attach of the wrong machine on the node: $(cat "$T/attach2.err")"
 out=$("$AZML_BIN" attach --accept < "$T/gpulab.cred" 2>&1) && azml_fail "wrong GPUs accepted: $out"
 grep -q "refused gpulab-1; nothing changed" <<<"$out" &&
 	grep -q "gres/gpu declared 16, found 4 (target gpulab)" <<<"$out" &&

@@ -94,6 +94,7 @@ AccountingStorageType=accounting_storage/none
 PluginDir=$SLURM_PLUGIN_DIR_SYS
 CONF
 	trap azml_stop EXIT
+	cd "$T" || azml_fail "cd $T"	# job output files (slurm-N.out) land here
 }
 
 azml_wait_slurmctld() {
@@ -143,24 +144,45 @@ azml_stop() {
 # azml_emulator_start [ARGS...]: the Azure emulator on a free port, booting
 # each VM as a slurmd for its node in a fresh time namespace (a VM's boot
 # time is its own), two seconds after it is created (a boot delay that
-# keeps its boot time after the power-up request, which Slurm checks) (unless $T/noboot-NODE
-# exists: a VM whose software never comes up).  Sets EMU_PORT, EMU_URL.
+# keeps its boot time after the power-up request, which Slurm checks),
+# unless $T/noboot-NODE exists when it is created: a VM whose software never
+# comes up (its boot command exits at once).  Sets EMU_PORT, EMU_URL.
 azml_emulator_start() {
 	EMU_PORT=$(azml_free_ports 1) || azml_fail "no free port"
 	EMU_URL=http://127.0.0.1:$EMU_PORT
 	printf 'emulator-secret\n' > "$T/secret"
 	chmod 600 "$T/secret"
+	AZML_EMU_ARGS=("$@")
+	_azml_emulator_launch
+}
+
+_azml_emulator_launch() {
 	"$AZML_BUILD/contrib/emulator/azure-emulator" --listen "127.0.0.1:$EMU_PORT" \
 		--state "$T/emulator.state" --client-secret emulator-secret \
 		--boot-log "$T/boot.log" --async-ms 300 \
-		--boot-command "sleep 2; [ -e $T/noboot-{node} ] && exec sleep 600; $AZML_BIN watch-events --node {node} --vm {vm} --interval 0.5 & exec unshare --time --boottime=-\$(cut -d. -f1 /proc/uptime) slurmd -D -N {node} -f $SLURM_CONF" \
-		"$@" >> "$T/emulator.log" 2>&1 &
+		--boot-command "[ -e $T/noboot-{node} ] && exit 0; sleep 2; $AZML_BIN watch-events --node {node} --vm {vm} --interval 0.5 & exec unshare --time --boottime=-\$(cut -d. -f1 /proc/uptime) slurmd -D -N {node} -f $SLURM_CONF" \
+		"${AZML_EMU_ARGS[@]}" >> "$T/emulator.log" 2>&1 &
 	echo $! > "$T/emulator.pidfile"
 	for _ in $(seq 1 100); do
 		curl -sf "$EMU_URL/emulator/stats" > /dev/null && return 0
 		sleep 0.1
 	done
 	azml_fail "the emulator did not start"
+}
+
+# azml_emulator_restart [PAUSE]: stop the emulator (its VMs keep running, as
+# Azure's do), wait PAUSE seconds, start it again on the same port and
+# state; faults set through the admin API are forgotten.
+azml_emulator_restart() {
+	local pid
+	pid=$(cat "$T/emulator.pidfile")
+	kill "$pid"
+	for _ in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	sleep "${1:-0}"
+	_azml_emulator_launch
 }
 
 # The azureml.conf global lines that point at the emulator.

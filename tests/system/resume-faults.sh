@@ -1,0 +1,106 @@
+#!/bin/bash
+# Scale from zero when things go wrong: a capacity error for some nodes of
+# a multi-node job, 429 storms and 5xx during a resume, the emulator and
+# slurmctld restarting in the middle of one, a delete that fails.  After
+# every scenario: the job ran, no VM is left, every node is back to idle~.
+# Real munged, slurmctld, slurmds booted by the emulator.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+azml_cluster_init faults
+azml_emulator_start
+azml_emulator_cluster 60 <<'CONF'
+ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=3 IdleSecondsBeforeScaledown=5
+CONF
+
+faults() { curl -sf -X POST -d "$1" "$EMU_URL/emulator/faults" > /dev/null || azml_fail "faults $1"; }
+stat() { curl -sf "$EMU_URL/emulator/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+# Done; a requeued job waits 120 s (BeginTime) in Slurm: not ours to wait.
+completed() {
+	local line
+	line=$(scontrol -o show job "$1")
+	grep -q 'JobState=COMPLETED' <<<"$line" && return 0
+	grep -q 'JobState=PENDING.*Reason=BeginTime' <<<"$line" &&
+		scontrol update jobid="$1" StartTime=now
+	return 1
+}
+# After a scenario: its jobs completed, no VM left, every node idle~.
+settled() {
+	local what=$1 id
+	shift
+	for id in "$@"; do
+		azml_wait 180 completed "$id" ||
+			azml_fail "$what: job $id: $(scontrol -o show job "$id" | grep -o 'JobState=[^ ]*\|Reason=[^ ]*' | tr '\n' ' ')"
+	done
+	azml_wait 90 bash -c "[ -z \"\$(curl -sf $EMU_URL/emulator/vms | grep -o '\"name\"')\" ]" ||
+		azml_fail "$what: VMs left: $(azml_emulator_vms)"
+	azml_wait 60 bash -c "[ -z \"\$(sinfo -h -p cpu -o %t | grep -vx 'idle~')\" ]" ||
+		azml_fail "$what: nodes not back to idle~: $(sinfo -h -p cpu -o '%N %t %E')"
+}
+
+# 1. Capacity for one VM of the size: a two-node job gets one, the other
+# node goes back at once with Azure's code, the job waits and runs later.
+faults '{"capacity":{"Standard_D2s_v3":"AllocationFailed:1"}}'
+id=$(sbatch --parsable -p cpu -N2 --wrap 'srun hostname') || azml_fail sbatch
+azml_wait 30 bash -c "scontrol -o show node | grep -q 'Reason=azureml: AllocationFailed'" ||
+	azml_fail "no AllocationFailed reason: $(sinfo -h -p cpu -o '%N %t %E')"
+[ "$(job_state "$id")" = RUNNING ] && azml_fail "job $id runs on one of its two nodes"
+grep -q "couldn't create VM 'cpu-[0-9]' for node cpu-[0-9] (op=[^)]*): AllocationFailed" "$T/azureml.log" ||
+	azml_fail "no AllocationFailed line in the log"
+faults '{"capacity":{}}'
+settled "capacity" "$id"
+azml_pass "AllocationFailed for one node of a two-node job: reason at once, job runs later, nothing left"
+
+# 2. ARM's write throttle nearly empty, and 30% of requests answered 5xx.
+faults '{"write_burst":1,"write_rate":0.5,"error_rate":0.3}'
+id=$(sbatch --parsable -p cpu -N3 --wrap 'srun hostname') || azml_fail sbatch
+azml_wait 150 completed "$id" || azml_fail "job $id under 429/5xx: $(scontrol -o show job "$id")"
+throttled=$(stat throttled) errors=$(stat errors_injected)
+[ "$throttled" -gt 0 ] && [ "$errors" -gt 0 ] ||
+	azml_fail "no storm happened: throttled=$throttled errors=$errors"
+faults '{"write_burst":0,"error_rate":0}'
+settled "429/5xx" "$id"
+echo "  resume and suspend of 3 VMs through $throttled 429s and $errors 5xx"
+azml_pass "a three-node job runs through 429 storms and 5xx; nothing left"
+
+# 3. The emulator (Azure) goes away for 3 s while the VMs are being made.
+faults '{"async_ms":4000}'
+before=$(stat creates)
+id=$(sbatch --parsable -p cpu -N2 --wrap 'srun hostname') || azml_fail sbatch
+azml_wait 30 bash -c "[ \$(curl -sf $EMU_URL/emulator/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"creates\"])') -ge $((before + 2)) ]" ||
+	azml_fail "no VM creation began"
+azml_emulator_restart 3
+settled "emulator restart" "$id"
+azml_pass "the emulator restarted in the middle of a resume: the job runs, nothing left"
+
+# 4. slurmctld restarts while its nodes' VMs are being made.
+faults '{"async_ms":3000}'
+before=$(stat creates)
+id=$(sbatch --parsable -p cpu -N1 --wrap 'hostname') || azml_fail sbatch
+azml_wait 30 bash -c "[ \$(curl -sf $EMU_URL/emulator/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"creates\"])') -ge $((before + 1)) ]" ||
+	azml_fail "no VM creation began"
+azml_restart_slurmctld
+faults '{"async_ms":300}'
+settled "slurmctld restart" "$id"
+azml_pass "slurmctld restarted in the middle of a resume: the job runs, nothing left"
+
+# 5. A delete that fails (a lock on the resource group): the node is
+# powered down, its VM stays; reconcile deletes it once the lock is gone.
+id=$(sbatch --parsable -p cpu -N1 --wrap 'hostname') || azml_fail sbatch
+azml_wait 120 completed "$id" || azml_fail "job $id: $(scontrol -o show job "$id")"
+node=$(scontrol -o show job "$id" | grep -o ' NodeList=[^ ]*' | cut -d= -f2)
+faults '{"locked":true}'
+azml_wait 60 grep -q "couldn't delete VM '$node' (op=[^)]*): ScopeLocked: The scope" "$T/azureml.log" ||
+	azml_fail "no failed delete in the log"
+azml_wait 30 bash -c "[ \"\$(sinfo -h -n $node -o %t)\" = 'idle~' ]" || azml_fail "$node is $(sinfo -h -n "$node" -o %t)"
+[ "$(azml_emulator_vms)" = "$node" ] || azml_fail "the VM of $node is not left: $(azml_emulator_vms)"
+out=$("$AZML_BIN" reconcile 2>&1) && azml_fail "reconcile under the lock said ok: $out"
+grep -q "ScopeLocked" <<<"$out" || azml_fail "reconcile under the lock: $out"
+faults '{"locked":false}'
+out=$("$AZML_BIN" reconcile 2>&1) || azml_fail "reconcile: $out"
+grep -q "orphan VM $node (node $node): its node is powered down; deleting it" <<<"$out" &&
+	grep -q "delete VM $node: done" <<<"$out" || azml_fail "reconcile: $out"
+settled "failed delete" "$id"
+azml_pass "a delete refused by Azure leaves an orphan that reconcile deletes"
+
+echo "resume-faults: $AZML_PASSED checks passed"

@@ -184,18 +184,6 @@ out:
 	return report;
 }
 
-static void _reason(cJSON *reasons, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void _reason(cJSON *reasons, const char *fmt, ...)
-{
-	char buf[384];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	cJSON_AddItemToArray(reasons, cJSON_CreateString(buf));
-}
 
 static const char *_str(const cJSON *o, const char *k)
 {
@@ -229,45 +217,46 @@ bool azml_attach_judge(const azml_conf_t *conf, const cJSON *report,
 
 	*target = NULL;
 	if (!azml_attach_word_ok(node, false)) {
-		_reason(reasons, "the report names no valid node");
+		azml_reason_add(reasons, "the report names no valid node");
 		return false;
 	}
 	if (!azml_attach_word_ok(addr, true) || !azml_attach_word_ok(host, false))
-		_reason(reasons, "the report's address or hostname is not valid");
+		azml_reason_add(reasons, "the report's address or hostname is not valid");
 	t = azml_conf_target_of_node(conf, node);
 	if (!t || t->kind != AZML_ATTACHED) {
-		_reason(reasons, "node %s is not in an AttachedCompute target "
+		azml_reason_add(reasons, "node %s is not in an AttachedCompute target "
 			"of %s", node, conf->path ? conf->path : "azureml.conf");
 		return false;
 	}
 	*target = t;
 	if (!cJSON_IsObject(check)) {
-		_reason(reasons, "the report has no node-check result");
+		azml_reason_add(reasons, "the report has no node-check result");
 		return false;
 	}
 	if (!(inv = calloc(1, sizeof(*inv)))) {
-		_reason(reasons, "out of memory");
+		azml_reason_add(reasons, "out of memory");
 		return false;
 	}
 	if (azml_gpus_from_json(cJSON_GetObjectItemCaseSensitive(check, "gpus"),
 				inv, err, sizeof(err)) < 0) {
-		_reason(reasons, "the report's GPUs: %s", err);
+		azml_reason_add(reasons, "the report's GPUs: %s", err);
 		goto out;
 	}
 	/* Judged here against the target, whatever the node concluded. */
 	req.declared = t->gres ? t->gres : "gpu:0";
+	req.cuda = t->cuda;
 	verdict = azml_node_check(inv, &req, &ok);
 	cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(verdict, "reasons"))
-		_reason(reasons, "%s (target %s)", r->valuestring, t->name);
+		azml_reason_add(reasons, "%s (target %s)", r->valuestring, t->name);
 	/* What only the node could see: its devices, NVML. */
 	cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(check, "reasons"))
 		if (cJSON_IsString(r))
-			_reason(reasons, "on the node: %s", r->valuestring);
+			azml_reason_add(reasons, "on the node: %s", r->valuestring);
 	if (t->cpus > 0 && cpus < t->cpus)
-		_reason(reasons, "%s declares CPUs=%d, the node has %.0f",
+		azml_reason_add(reasons, "%s declares CPUs=%d, the node has %.0f",
 			t->name, t->cpus, cpus < 0 ? 0 : cpus);
 	if (t->real_memory > 0 && mem < t->real_memory)
-		_reason(reasons, "%s declares RealMemory=%d MiB, the node has "
+		azml_reason_add(reasons, "%s declares RealMemory=%d MiB, the node has "
 			"%.0f MiB", t->name, t->real_memory, mem < 0 ? 0 : mem);
 out:
 	cJSON_Delete(verdict);

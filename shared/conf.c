@@ -57,6 +57,7 @@ static int _check_admin_user(const char *v, char *why, size_t n);
 static int _check_zone(const char *v, char *why, size_t n);
 static int _check_tags(const char *v, char *why, size_t n);
 static int _check_gres(const char *v, char *why, size_t n);
+static int _check_cuda(const char *v, char *why, size_t n);
 static int _check_word(const char *v, char *why, size_t n);
 
 #define G(f) offsetof(azml_conf_t, f)
@@ -93,6 +94,7 @@ static const keydef_t key_tab[] = {
 	{ "Gres", W_ATTACHED, K_STR, NO, T(gres), _check_gres },
 	{ "CPUs", W_ATTACHED, K_INT, NO, T(cpus), NULL, 1, 65536 },
 	{ "RealMemory", W_ATTACHED, K_INT, NO, T(real_memory), NULL, 1, INT_MAX },
+	{ "Cuda", W_ATTACHED, K_STR, NO, T(cuda), _check_cuda },
 };
 
 typedef struct {
@@ -432,6 +434,16 @@ bad:
 	return -1;
 }
 
+static int _check_cuda(const char *v, char *why, size_t n)
+{
+	int ma, mi;
+
+	if (azml_cuda_parse(v, &ma, &mi) == 0)
+		return 0;
+	snprintf(why, n, "expected a CUDA version like 12.0");
+	return -1;
+}
+
 static int _check_gres(const char *v, char *why, size_t n)
 {
 	const char *s = v;
@@ -691,7 +703,7 @@ static int _set_value(parser_t *p, const keydef_t *k, void *base, size_t off,
 static void _target_free(azml_target_t *t)
 {
 	free(t->name); free(t->vm_size); free(t->nodes);
-	free(t->gres); free(t->image); free(t->subnet);
+	free(t->gres); free(t->cuda); free(t->image); free(t->subnet);
 	free(t->admin_user); free(t->ssh_public_key);
 	free(t->zone); free(t->tags); free(t->file);
 }
@@ -854,6 +866,27 @@ static void _target_line(parser_t *p, char **words, int nwords,
 			}
 			if (hl)
 				slurm_hostlist_destroy(hl);
+		}
+		/* Cuda= that the declared GPU type cannot run */
+		if (t.cuda && t.gres) {
+			char type[32] = "";
+			const char *g = strstr(t.gres, "gpu:");
+			const azml_gpu_arch_t *a;
+			int ma, mi;
+
+			if (g)
+				sscanf(g + 4, "%31[A-Za-z0-9_.-]", type);
+			a = type[0] && !isdigit((unsigned char) type[0]) ?
+				azml_catalog_arch_of_model(type) : NULL;
+			if (a && !azml_cuda_parse(t.cuda, &ma, &mi) &&
+			    !azml_arch_supports_cuda(a, ma, mi)) {
+				_err(p, file, line, "Cuda=%s: the %s GPUs of "
+				     "Gres=%s are %s, which runs CUDA %s%s%s",
+				     t.cuda, type, t.gres, a->arch, a->min_cuda,
+				     a->max_cuda ? " to " : " and later",
+				     a->max_cuda ? a->max_cuda : "");
+				bad = true;
+			}
 		}
 	} else if (t.kind == AZML_CLUSTER && t.max_nodes > 0) {
 		int n = t.max_nodes == 1 ?

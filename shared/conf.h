@@ -47,6 +47,7 @@ typedef struct {
 	char *nodes;		/* hostlist expression of its Slurm nodes */
 	int node_count;
 	char *gres;		/* "gpu:v100:1", or NULL */
+	char *cuda;		/* attached: Cuda= jobs there need, or NULL */
 	int cpus;		/* attached: CPUs=, else from the size; 0: unset */
 	int real_memory;	/* MiB; attached: RealMemory=, else from size */
 	char *image;		/* Publisher:Offer:Sku:Version or resource id */

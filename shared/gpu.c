@@ -557,9 +557,7 @@ int azml_gres_conf_files(const char *path, const char *node, char ***files,
 
 /* ---- the verdict ------------------------------------------------------ */
 
-static void _reason(cJSON *reasons, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void _reason(cJSON *reasons, const char *fmt, ...)
+void azml_reason_add(cJSON *reasons, const char *fmt, ...)
 {
 	char buf[384];
 	va_list ap;
@@ -670,21 +668,21 @@ static void _check_cuda(const azml_inventory_t *inv, const char *cuda,
 	int ma, mi;
 
 	if (azml_cuda_parse(cuda, &ma, &mi) < 0) {
-		_reason(reasons, "CUDA requirement '%s' is not X.Y", cuda);
+		azml_reason_add(reasons, "CUDA requirement '%s' is not X.Y", cuda);
 		return;
 	}
 	for (size_t i = 0; i < inv->ngpus; i++) {
 		const azml_gpu_t *g = &inv->gpus[i];
 
 		if (strcmp(g->vendor, "nvidia"))
-			_reason(reasons, "GPU %s (%s) is not NVIDIA: it does "
+			azml_reason_add(reasons, "GPU %s (%s) is not NVIDIA: it does "
 				"not run CUDA %s", g->busid, g->model, cuda);
 		else if (!g->arch)
-			_reason(reasons, "GPU %s (%s): architecture unknown, "
+			azml_reason_add(reasons, "GPU %s (%s): architecture unknown, "
 				"cannot tell whether it runs CUDA %s",
 				g->busid, g->model, cuda);
 		else if (!azml_arch_supports_cuda(g->arch, ma, mi))
-			_reason(reasons, "GPU %s (%s, %s) does not run CUDA %s "
+			azml_reason_add(reasons, "GPU %s (%s, %s) does not run CUDA %s "
 				"(%s: CUDA %s%s%s)", g->busid, g->model,
 				g->arch->arch, cuda, g->arch->arch,
 				g->arch->min_cuda,
@@ -694,7 +692,7 @@ static void _check_cuda(const azml_inventory_t *inv, const char *cuda,
 	if (nvml && nvml->present && nvml->cuda_major &&
 	    (nvml->cuda_major < ma ||
 	     (nvml->cuda_major == ma && nvml->cuda_minor < mi)))
-		_reason(reasons, "the NVIDIA driver %s supports CUDA %d.%d, "
+		azml_reason_add(reasons, "the NVIDIA driver %s supports CUDA %d.%d, "
 			"jobs here need CUDA %s", nvml->driver,
 			nvml->cuda_major, nvml->cuda_minor, cuda);
 }
@@ -709,11 +707,11 @@ static void _check_nvml(const azml_inventory_t *inv, const azml_nvml_t *nvml,
 	if (!nvml->present)
 		return;
 	if ((size_t) nvml->count != nv)
-		_reason(reasons, "NVML sees %d NVIDIA GPUs, the PCI bus has %zu",
+		azml_reason_add(reasons, "NVML sees %d NVIDIA GPUs, the PCI bus has %zu",
 			nvml->count, nv);
 	for (int i = 0; i < nvml->count; i++)
 		if (nvml->gpus[i].problem[0])
-			_reason(reasons, "GPU %s: %s",
+			azml_reason_add(reasons, "GPU %s: %s",
 				nvml->gpus[i].busid[0] ? nvml->gpus[i].busid :
 				"(unknown bus id)", nvml->gpus[i].problem);
 }
@@ -756,10 +754,10 @@ cJSON *azml_node_check(const azml_inventory_t *inv,
 		cJSON_AddNullToObject(o, "declared");
 
 	if (req->declared && azml_gres_parse(req->declared, &g, err, sizeof(err)) < 0) {
-		_reason(reasons, "%s", err);
+		azml_reason_add(reasons, "%s", err);
 	} else if (req->declared) {
 		if ((size_t) g.total != inv->ngpus)
-			_reason(reasons, "gres/gpu declared %ld, found %zu",
+			azml_reason_add(reasons, "gres/gpu declared %ld, found %zu",
 				g.total, inv->ngpus);
 		for (size_t e = 0; e < g.n; e++) {
 			size_t m = 0;
@@ -769,7 +767,7 @@ cJSON *azml_node_check(const azml_inventory_t *inv,
 			for (size_t i = 0; i < inv->ngpus; i++)
 				m += _type_matches(&inv->gpus[i], g.ent[e].type);
 			if ((long) m < g.ent[e].count)
-				_reason(reasons, "gres/gpu:%s declared %ld, found %zu",
+				azml_reason_add(reasons, "gres/gpu:%s declared %ld, found %zu",
 					g.ent[e].type, g.ent[e].count, m);
 		}
 	}
@@ -779,10 +777,10 @@ cJSON *azml_node_check(const azml_inventory_t *inv,
 		struct stat st;
 
 		if (stat(req->files[i], &st) < 0)
-			_reason(reasons, "gres.conf File=%s: %s", req->files[i],
+			azml_reason_add(reasons, "gres.conf File=%s: %s", req->files[i],
 				strerror(errno));
 		else if (!S_ISCHR(st.st_mode))
-			_reason(reasons, "gres.conf File=%s is not a device",
+			azml_reason_add(reasons, "gres.conf File=%s is not a device",
 				req->files[i]);
 	}
 	if (req->nvml) {

@@ -118,6 +118,10 @@ typedef struct {
 cJSON *azml_node_check(const azml_inventory_t *inv,
 		       const azml_check_req_t *req, bool *ok);
 
+/* Append a formatted reason (a string) to the JSON array REASONS. */
+void azml_reason_add(cJSON *reasons, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* The JSON array of INV's GPUs, and back (a report from another node).
  * azml_gpus_from_json returns 0, or -1 with a message in ERR. */
 cJSON *azml_gpus_json(const azml_inventory_t *inv);

@@ -127,7 +127,7 @@ static cJSON *_check(const check_opts_t *o, const azml_conf_t *conf,
 		return NULL;
 	}
 	req.declared = o->gres ? o->gres : t ? t->gres : NULL;
-	req.cuda = o->cuda;
+	req.cuda = o->cuda ? o->cuda : t ? t->cuda : NULL;
 	if (!o->topology) {
 		if ((gc = _gres_conf_path(o->gres_conf))) {
 			nf = azml_gres_conf_files(gc, node, &req.files, err,
@@ -447,7 +447,7 @@ static int _attach_node(const check_opts_t *o, const char *address,
 		const azml_target_t *t = conf ? azml_conf_target_of_node(conf, node) : NULL;
 		azml_check_req_t req = {
 			.declared = o->gres ? o->gres : t ? (t->gres ? t->gres : "gpu:0") : NULL,
-			.cuda = o->cuda,
+			.cuda = o->cuda ? o->cuda : t ? t->cuda : NULL,
 		};
 		bool dok;
 		cJSON *d = azml_node_check(inv, &req, &dok);

@@ -29,17 +29,12 @@ SH
 chmod 755 "$T/health-check"
 cat >> "$SLURM_CONF" <<CONF
 Include $T/nodes.conf
-JobSubmitPlugins=azureml
-PluginDir=$SLURM_PLUGIN_DIR_SYS:$AZML_BUILD/plugins/job_submit/.libs
 SlurmdParameters=config_overrides
 HealthCheckProgram=$T/health-check
 HealthCheckInterval=2
 HealthCheckNodeState=ANY
 CONF
-sed -i '0,/^PluginDir=/{/^PluginDir=/d}' "$SLURM_CONF"
-echo "required $AZML_BUILD/plugins/spank/.libs/spank_azureml.so conf=$T/azureml.conf" \
-	> "$T/plugstack.conf"
-echo "PlugStackConfig=$T/plugstack.conf" >> "$SLURM_CONF"
+azml_use_plugins
 azml_start_slurmctld
 
 future() { scontrol --future -o show node "$1" 2>/dev/null | grep -q 'State=FUTURE'; }

@@ -97,6 +97,19 @@ CONF
 	cd "$T" || azml_fail "cd $T"	# job output files (slurm-N.out) land here
 }
 
+# azml_use_plugins: slurmctld loads job_submit/azureml and every command
+# spank_azureml, both from the build folder, with $T/azureml.conf.
+azml_use_plugins() {
+	sed -i '/^PluginDir=/d' "$SLURM_CONF"
+	echo "required $AZML_BUILD/plugins/spank/.libs/spank_azureml.so conf=$T/azureml.conf" \
+		> "$T/plugstack.conf"
+	cat >> "$SLURM_CONF" <<CONF
+JobSubmitPlugins=azureml
+PluginDir=$SLURM_PLUGIN_DIR_SYS:$AZML_BUILD/plugins/job_submit/.libs
+PlugStackConfig=$T/plugstack.conf
+CONF
+}
+
 azml_wait_slurmctld() {
 	for _ in $(seq 1 100); do
 		scontrol ping 2>/dev/null | grep -q 'is UP' && return 0

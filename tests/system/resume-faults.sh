@@ -15,6 +15,11 @@ CONF
 
 faults() { curl -sf -X POST -d "$1" "$EMU_URL/emulator/faults" > /dev/null || azml_fail "faults $1"; }
 stat() { curl -sf "$EMU_URL/emulator/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+# Wait until the emulator has begun creating N VMs in all.
+creates_reach() {
+	azml_wait 30 bash -c "[ \$(curl -sf $EMU_URL/emulator/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"creates\"])') -ge $1 ]" ||
+		azml_fail "no VM creation began"
+}
 # Done; a requeued job waits 120 s (BeginTime) in Slurm: not ours to wait.
 completed() {
 	local line
@@ -67,8 +72,7 @@ azml_pass "a three-node job runs through 429 storms and 5xx; nothing left"
 faults '{"async_ms":4000}'
 before=$(stat creates)
 id=$(sbatch --parsable -p cpu -N2 --wrap 'srun hostname') || azml_fail sbatch
-azml_wait 30 bash -c "[ \$(curl -sf $EMU_URL/emulator/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"creates\"])') -ge $((before + 2)) ]" ||
-	azml_fail "no VM creation began"
+creates_reach $((before + 2))
 azml_emulator_restart 3
 settled "emulator restart" "$id"
 azml_pass "the emulator restarted in the middle of a resume: the job runs, nothing left"
@@ -77,8 +81,7 @@ azml_pass "the emulator restarted in the middle of a resume: the job runs, nothi
 faults '{"async_ms":3000}'
 before=$(stat creates)
 id=$(sbatch --parsable -p cpu -N1 --wrap 'hostname') || azml_fail sbatch
-azml_wait 30 bash -c "[ \$(curl -sf $EMU_URL/emulator/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"creates\"])') -ge $((before + 1)) ]" ||
-	azml_fail "no VM creation began"
+creates_reach $((before + 1))
 azml_restart_slurmctld
 faults '{"async_ms":300}'
 settled "slurmctld restart" "$id"

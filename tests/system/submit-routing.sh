@@ -27,14 +27,9 @@ done
 sed -i "s|^NodeName=dev-box .*|NodeName=dev-box NodeAddr=127.0.0.1 Port=$((AZML_PORT + 2)) CPUs=1 State=UNKNOWN|" "$T/nodes.conf"
 cat >> "$SLURM_CONF" <<CONF
 Include $T/nodes.conf
-JobSubmitPlugins=azureml
-PluginDir=$SLURM_PLUGIN_DIR_SYS:$AZML_BUILD/plugins/job_submit/.libs
 SlurmdParameters=config_overrides
 CONF
-sed -i '0,/^PluginDir=/{/^PluginDir=/d}' "$SLURM_CONF"
-echo "required $AZML_BUILD/plugins/spank/.libs/spank_azureml.so conf=$T/azureml.conf" \
-	> "$T/plugstack.conf"
-echo "PlugStackConfig=$T/plugstack.conf" >> "$SLURM_CONF"
+azml_use_plugins
 azml_start_slurmctld
 slurmd -N dev-box -f "$SLURM_CONF" || azml_fail "slurmd did not start"
 for _ in $(seq 1 100); do

@@ -150,39 +150,13 @@ START_TEST(truncated_and_garbage)
 }
 END_TEST
 
-START_TEST(maker_uid)
+/* A credential made by 'nobody' (uid 65534), read back through a pipe. */
+static void _seal_as_nobody(char *buf, size_t n)
 {
 	int fd[2];
 	pid_t pid;
-	char buf[4096] = "";
-	ssize_t n, got = 0;
-	char err[256];
-	cJSON *r;
+	ssize_t got = 0, r;
 
-	/* a credential made by 'nobody' */
-	ck_assert_int_eq(pipe(fd), 0);
-	pid = fork();
-	if (pid == 0) {
-		char *cred;
-
-		close(fd[0]);
-		if (setgid(65534) || setuid(65534))
-			_exit(3);
-		cred = _seal(sock_a, 60);
-		if (write(fd[1], cred, strlen(cred)) < 0)
-			_exit(4);
-		_exit(0);
-	}
-	close(fd[1]);
-	while ((n = read(fd[0], buf + got, sizeof(buf) - 1 - (size_t) got)) > 0)
-		got += n;
-	close(fd[0]);
-	waitpid(pid, NULL, 0);
-	ck_assert_int_gt(got, 0);
-	buf[got] = '\0';
-	_refused(buf, 64030, "credential refused: made by uid 65534, not by root "
-		 "or SlurmUser (uid 64030)");
-	/* munged counts the refused try as its one decode: make another */
 	ck_assert_int_eq(pipe(fd), 0);
 	if ((pid = fork()) == 0) {
 		char *cred;
@@ -196,13 +170,26 @@ START_TEST(maker_uid)
 		_exit(0);
 	}
 	close(fd[1]);
-	got = 0;
-	while ((n = read(fd[0], buf + got, sizeof(buf) - 1 - (size_t) got)) > 0)
-		got += n;
+	while ((r = read(fd[0], buf + got, n - 1 - (size_t) got)) > 0)
+		got += r;
 	close(fd[0]);
 	waitpid(pid, NULL, 0);
+	ck_assert_int_gt(got, 0);
 	buf[got] = '\0';
-	r = azml_attach_open(sock_a, buf, 65534, err, sizeof(err));	/* SlurmUser */
+}
+
+START_TEST(maker_uid)
+{
+	char buf[4096], err[256];
+	cJSON *r;
+
+	_seal_as_nobody(buf, sizeof(buf));
+	_refused(buf, 64030, "credential refused: made by uid 65534, not by root "
+		 "or SlurmUser (uid 64030)");
+	/* the same user as SlurmUser is accepted (a fresh credential: munged
+	 * counted the refused one as used) */
+	_seal_as_nobody(buf, sizeof(buf));
+	r = azml_attach_open(sock_a, buf, 65534, err, sizeof(err));
 	ck_assert_msg(r != NULL, "%s", err);
 	cJSON_Delete(r);
 }
@@ -213,6 +200,7 @@ static const char *conf_text =
 	"ResourceGroup=rg\nLocation=eastus\n"
 	"AttachedCompute=lab Nodes=lab-[1-2] Gres=gpu:v100:16 CPUs=2 RealMemory=100\n"
 	"AttachedCompute=cpu Nodes=box-1\n"
+	"AttachedCompute=old Nodes=old-1 Gres=gpu:4 Cuda=12.0\n"
 	"ComputeCluster=cloud VmSize=Standard_D2s_v3 MaxNodes=2\n";
 
 /* The judge's reasons joined by '|'. */
@@ -256,6 +244,14 @@ START_TEST(judged_against_the_target)
 	ck_assert(!_judge(rep, r, sizeof(r)));
 	ck_assert_str_eq(r, "gres/gpu declared 16, found 4 (target lab)|"
 			 "gres/gpu:v100 declared 16, found 0 (target lab)");
+	cJSON_Delete(rep);
+
+	/* the right count, but GPUs that cannot run the target's CUDA */
+	rep = _report("old-1", TOPO "32em64t-2n8c2t-pci-normalio.xml");
+	ck_assert(!_judge(rep, r, sizeof(r)));
+	ck_assert_msg(strstr(r, "GPU 0000:84:00.0 (Tesla K40m, Kepler) does not run "
+			     "CUDA 12.0 (Kepler: CUDA 9.0 to 11.8) (target old)") != NULL, "%s", r);
+	ck_assert(strstr(r, "gres/gpu declared") == NULL);
 	cJSON_Delete(rep);
 
 	/* a node with GPUs in a target that declares none */

@@ -34,7 +34,7 @@ START_TEST(good_config)
 		"ComputeCluster=cpu-spot VmSize=Standard_D4s_v3 MaxNodes=64 "
 		"Priority=lowpriority Tags=\"team:ml,cost center:42\"\n"
 		"ComputeInstance=dev-box VmSize=Standard_DS3_v2 AdminUser=me\n"
-		"AttachedCompute=lab-a100 Nodes=lab[01-04] Gres=gpu:a100:4\n",
+		"AttachedCompute=lab-a100 Nodes=lab[01-04] Gres=gpu:a100:4 Cuda=12.2\n",
 		"test.conf");
 
 	ck_assert_ptr_nonnull(c);
@@ -74,6 +74,7 @@ START_TEST(good_config)
 	t = azml_conf_find_target(c, "lab-a100");
 	ck_assert_int_eq(t->kind, AZML_ATTACHED);
 	ck_assert_int_eq(t->node_count, 4);
+	ck_assert_str_eq(t->cuda, "12.2");
 
 	ck_assert_str_eq(azml_conf_target_of_node(c, "gpu-v100-8")->name, "gpu-v100");
 	ck_assert_ptr_null(azml_conf_target_of_node(c, "gpu-v100-9"));
@@ -161,6 +162,13 @@ static const struct {
 	  "test.conf:5: Gres='gpu:a100:0'" },
 	{ "AttachedCompute=lab Nodes=lab1 Gres=",
 	  "test.conf:5: Gres='': expected NAME[:TYPE]:COUNT" },
+	{ "AttachedCompute=lab Nodes=lab1 Gres=gpu:a100:4 Cuda=twelve",
+	  "test.conf:5: Cuda='twelve': expected a CUDA version like 12.0" },
+	{ "AttachedCompute=lab Nodes=lab1 Gres=gpu:k80:4 Cuda=12.0",
+	  "test.conf:5: Cuda=12.0: the k80 GPUs of Gres=gpu:k80:4 are Kepler, "
+	  "which runs CUDA 9.0 to 11.8" },
+	{ "ComputeCluster=cc VmSize=Standard_NC6s_v3 MaxNodes=1 QuotaApproved=yes Cuda=12.0",
+	  "test.conf:5: unknown key 'Cuda' for ComputeCluster 'cc'" },
 	{ "ComputeInstance=dev VmSize=Standard_D4s_v3\n"
 	  "AttachedCompute=lab Nodes=dev,lab1",
 	  "test.conf:6: node 'dev' of 'lab' is also a node of 'dev' (test.conf:5)" },

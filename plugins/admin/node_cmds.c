@@ -487,6 +487,28 @@ out:
 	return rc;
 }
 
+/* A FUTURE slot (slurmctld lists those only when asked), or a node DOWN or
+ * drained by us, is resumed; an attached node that is up only gets its
+ * new address. */
+static bool _needs_resume(const char *node)
+{
+	azml_node_t *nodes = NULL;
+	int n = azml_nodes_load(&nodes);
+	bool resume = true;
+
+	for (int i = 0; i < n; i++) {
+		if (strcmp(nodes[i].name, node))
+			continue;
+		resume = (nodes[i].state & NODE_STATE_BASE) == NODE_STATE_DOWN ||
+			 (nodes[i].state & NODE_STATE_BASE) == NODE_STATE_FUTURE ||
+			 ((nodes[i].state & NODE_STATE_DRAIN) &&
+			  !strncmp(nodes[i].reason, REASON_PREFIX,
+				   strlen(REASON_PREFIX)));
+	}
+	free(nodes);
+	return resume;
+}
+
 static int _accept(const char *file, const char *socket, const char *conf_file)
 {
 	azml_conf_t *conf = _conf_quiet(conf_file, true);
@@ -530,7 +552,7 @@ static int _accept(const char *file, const char *socket, const char *conf_file)
 	addr = cJSON_GetStringValue(cJSON_GetObjectItem(report, "address"));
 	host = cJSON_GetStringValue(cJSON_GetObjectItem(report, "hostname"));
 	if (azml_nodes_set_addr(node, addr, host) < 0 ||
-	    azml_nodes_resume(node) < 0) {
+	    (_needs_resume(node) && azml_nodes_resume(node) < 0)) {
 		fprintf(stderr, "slurm-azureml: attach --accept: slurmctld did "
 			"not take node %s (is it in slurm.conf, from "
 			"'slurm-azureml generate'?)\n", node);

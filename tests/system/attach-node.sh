@@ -76,6 +76,11 @@ grep -q "it was already used once (replayed)" <<<"$out" || azml_fail "replay: $o
 slurmd -N lab-1 -f "$SLURM_CONF" || azml_fail "slurmd lab-1"
 azml_wait 30 bash -c '[ "$(sinfo -h -n lab-1 -o %t)" = idle ]' ||
 	azml_fail "lab-1 never came up: $(sinfo -h -n lab-1 -o %t)"
+# Attached again (a new credential) while up: the address only.
+"$AZML_BIN" attach --node lab-1 --address 127.0.0.1 --output "$T/lab-1b.cred" 2> /dev/null ||
+	azml_fail "second attach on lab-1"
+out=$("$AZML_BIN" attach --accept "$T/lab-1b.cred" 2>&1) || azml_fail "re-attach of an up node: $out"
+[ "$(sinfo -h -n lab-1 -o %t)" = idle ] || azml_fail "re-attach changed lab-1: $(sinfo -h -n lab-1 -o %t)"
 azml_pass "lab-1 attached by its credential (a replay refused) and its slurmd is idle"
 
 job=$(sbatch --parsable --azure-compute=lab -o "$T/job.out" --wrap 'echo ran on $SLURMD_NODENAME') ||

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -224,23 +225,97 @@ static void _acted(void *arg, const azml_vm_result_t *r)
 	}
 }
 
+/*
+ * Attached nodes that slurmctld forgot: a restart turns every node that
+ * slurm.conf says is FUTURE back into a slot, so the nodes accepted by
+ * 'attach --accept' (their reports are in StateDir/attached) are given
+ * their address and resumed again.  Returns the number of actions.
+ */
+static int _reconcile_attached(const azml_conf_t *conf, const azml_node_t *nodes,
+			       int nn, bool dry)
+{
+	char dir[4096], path[4400];
+	struct dirent *e;
+	DIR *d;
+	int actions = 0;
+
+	if (!conf->state_dir)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/attached", conf->state_dir);
+	if (!(d = opendir(dir)))
+		return 0;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		char node[128];
+		const azml_target_t *t;
+		cJSON *rep = NULL;
+		const char *addr, *host;
+		FILE *fp;
+
+		if (len < 6 || len - 5 >= sizeof(node) ||
+		    strcmp(e->d_name + len - 5, ".json"))
+			continue;
+		snprintf(node, sizeof(node), "%.*s", (int) (len - 5), e->d_name);
+		t = azml_conf_target_of_node(conf, node);
+		if (!t || t->kind != AZML_ATTACHED || _find(nodes, nn, node))
+			continue;	/* not ours any more, or slurmctld has it */
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if ((fp = fopen(path, "r"))) {
+			char buf[65536];
+			size_t got = fread(buf, 1, sizeof(buf) - 1, fp);
+
+			buf[got] = '\0';
+			rep = cJSON_Parse(buf);
+			fclose(fp);
+		}
+		addr = cJSON_GetStringValue(cJSON_GetObjectItem(rep, "address"));
+		host = cJSON_GetStringValue(cJSON_GetObjectItem(rep, "hostname"));
+		if (!addr || !host) {
+			printf("attached node %s: %s is not a report; skipped\n",
+			       node, path);
+			cJSON_Delete(rep);
+			continue;
+		}
+		actions++;
+		printf("attached node %s is a FUTURE slot again (slurmctld "
+		       "restarted); %s it at %s\n", node,
+		       dry ? "would restore" : "restoring", addr);
+		if (!dry && (azml_nodes_set_addr(node, addr, host) < 0 ||
+			     azml_nodes_resume(node) < 0))
+			action_failures++;
+		else if (!dry)
+			azml_log_info("reconcile: attached node %s restored at %s",
+				      node, addr);
+		cJSON_Delete(rep);
+	}
+	closedir(d);
+	return actions;
+}
+
 static int _reconcile_once(azml_conf_t *conf, bool dry)
 {
 	char err[600];
-	azml_arm_t *arm = azml_arm_create(conf, NULL, err, sizeof(err));
+	azml_arm_t *arm = NULL;
 	azml_node_t *nodes = NULL;
 	listing_t l = { 0 };
 	int nn, actions = 0;
+	bool vms = false;
 
-	if (!arm) {
-		fprintf(stderr, "slurm-azureml reconcile: %s\n", err);
-		return 1;
-	}
 	nn = azml_nodes_load(&nodes);
 	if (nn < 0) {
 		fprintf(stderr, "slurm-azureml reconcile: slurmctld is not "
 			"answering; nothing done\n");
-		azml_arm_destroy(arm);
+		return 1;
+	}
+	action_failures = 0;
+	actions += _reconcile_attached(conf, nodes, nn, dry);
+	for (size_t i = 0; i < conf->ntargets; i++)
+		vms = vms || conf->targets[i].kind != AZML_ATTACHED;
+	if (!vms)	/* only attached targets: nothing in Azure */
+		goto done;
+	if (!(arm = azml_arm_create(conf, NULL, err, sizeof(err)))) {
+		fprintf(stderr, "slurm-azureml reconcile: %s\n", err);
+		free(nodes);
 		return 1;
 	}
 	azml_arm_vm_list(arm, _listed, &l);
@@ -250,7 +325,6 @@ static int _reconcile_once(azml_conf_t *conf, bool dry)
 			"%s; nothing done\n", l.err);
 		goto out;
 	}
-	action_failures = 0;
 	/* 1. VMs whose node is powered down, unknown, or not ours: orphans. */
 	for (size_t i = 0; i < l.n; i++) {
 		const azml_vm_result_t *v = &l.vms[i];
@@ -349,6 +423,7 @@ static int _reconcile_once(azml_conf_t *conf, bool dry)
 		}
 	}
 	azml_arm_run(arm);
+done:
 	printf("reconcile: %d action%s%s%s\n", actions, actions == 1 ? "" : "s",
 	       dry ? " (dry run: nothing changed)" : "",
 	       action_failures ? ", some failed" : "");

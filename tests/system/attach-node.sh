@@ -90,6 +90,22 @@ azml_wait 30 bash -c "[ \"\$(scontrol -o show job $job | grep -o 'JobState=[A-Z]
 grep -q "ran on lab-1" "$T/job.out" || azml_fail "job output: $(cat "$T/job.out")"
 azml_pass "a --azure-compute=lab job ran on the attached node"
 
+# slurmctld restarts: Slurm turns lab-1 back into a FUTURE slot; reconcile
+# restores what attach --accept admitted.
+azml_restart_slurmctld
+future lab-1 || azml_fail "after a restart lab-1 is $(scontrol -o show node lab-1)"
+out=$("$AZML_BIN" reconcile --dry-run 2>&1) || azml_fail "reconcile --dry-run: $out"
+grep -q "attached node lab-1 is a FUTURE slot again (slurmctld restarted); would restore it at 127.0.0.1" <<<"$out" ||
+	azml_fail "reconcile --dry-run: $out"
+future lab-1 || azml_fail "a dry run changed lab-1"
+out=$("$AZML_BIN" reconcile 2>&1) || azml_fail "reconcile: $out"
+grep -q "restoring it at 127.0.0.1" <<<"$out" || azml_fail "reconcile: $out"
+azml_wait 30 bash -c '[ "$(sinfo -h -n lab-1 -o %t)" = idle ]' ||
+	azml_fail "lab-1 after reconcile: $(sinfo -h -n lab-1 -o %t)"
+out=$("$AZML_BIN" reconcile 2>&1)
+grep -q "reconcile: 0 actions" <<<"$out" || azml_fail "second reconcile: $out"
+azml_pass "after a slurmctld restart, reconcile restores the attached node"
+
 # gpulab-1 says gpu:v100:16; a machine with 3 NVIDIA and 1 AMD GPU is refused.
 "$AZML_BIN" attach --node gpulab-1 --address 127.0.0.1 --topology "$TOPO/32em64t-2n8c2t-pci-normalio.xml" \
 	--output "$T/gpulab.cred" 2> "$T/attach2.err"

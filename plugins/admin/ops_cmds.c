@@ -134,6 +134,10 @@ int azml_cmd_targets(int argc, char **argv)
 				} else {
 					cJSON_AddItemToArray(list, cJSON_CreateString(h));
 				}
+			} else if (t->kind == AZML_ATTACHED) {
+				/* a FUTURE slot: slurmctld lists it only when asked */
+				cJSON_AddItemToArray(cJSON_GetObjectItem(st, "not_attached"),
+						     cJSON_CreateString(h));
 			}
 			free(h);
 		}

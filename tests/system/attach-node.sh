@@ -81,6 +81,12 @@ azml_wait 30 bash -c '[ "$(sinfo -h -n lab-1 -o %t)" = idle ]' ||
 	azml_fail "second attach on lab-1"
 out=$("$AZML_BIN" attach --accept "$T/lab-1b.cred" 2>&1) || azml_fail "re-attach of an up node: $out"
 [ "$(sinfo -h -n lab-1 -o %t)" = idle ] || azml_fail "re-attach changed lab-1: $(sinfo -h -n lab-1 -o %t)"
+states=$("$AZML_BIN" targets --json | python3 -c '
+import json, sys
+for t in json.load(sys.stdin)["targets"]:
+    if t["name"] == "lab":
+        print(t["states"]["idle"], t["states"]["not_attached"])')
+[ "$states" = "['lab-1'] ['lab-2']" ] || azml_fail "targets --json for lab: $states"
 azml_pass "lab-1 attached by its credential (a replay refused) and its slurmd is idle"
 
 job=$(sbatch --parsable --azure-compute=lab -o "$T/job.out" --wrap 'echo ran on $SLURMD_NODENAME') ||

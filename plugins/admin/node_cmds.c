@@ -522,11 +522,11 @@ static int _accept(const char *file, const char *socket, const char *conf_file)
 
 	if (!conf)
 		goto out;
-	azml_nodes_init();
 	if (!(cred = _read_all(file, err, sizeof(err)))) {
 		fprintf(stderr, "slurm-azureml: attach --accept: %s\n", err);
 		goto out;
 	}
+	azml_nodes_init();
 	if (slurm_load_ctl_conf(0, &ctl) != SLURM_SUCCESS) {
 		fprintf(stderr, "slurm-azureml: attach --accept: slurmctld does "
 			"not answer: %s\n", slurm_strerror(slurm_get_errno()));

@@ -86,4 +86,31 @@ azml_pass "catalog --size resolves a size and refuses an unknown one"
 "$AZML_BIN" generate --program-dir relative > /dev/null 2>&1
 [ $? = 2 ] || azml_fail "relative --program-dir should exit 2"
 azml_pass "usage errors exit 2"
+
+# node-check, attach and detach refuse bad input with a message saying what.
+cli() {	# cli WANT_RC WANT_TEXT ARGS...: run, check exit code and message
+	local rc=$1 want=$2 out
+	shift 2
+	out=$("$AZML_BIN" "$@" 2>&1)
+	local got=$?
+	[ "$got" = "$rc" ] || azml_fail "'$*' exited $got, not $rc: $out"
+	grep -qF -- "$want" <<<"$out" || azml_fail "'$*' said: $out"
+}
+cli 2 "node-check: /nonexistent.xml: No such file or directory" node-check --topology /nonexistent.xml
+printf '<topology><object' > "$D/broken.xml"
+cli 2 "$D/broken.xml" node-check --topology "$D/broken.xml"
+cli 1 "MISMATCH: gres 'gpu:a:b:c': too many ':' fields" node-check --gres gpu:a:b:c
+cli 1 "MISMATCH: CUDA requirement 'twelve' is not X.Y" node-check --gres gpu:0 --cuda twelve
+cli 2 "'../etc' is not a node name" node-check --node ../etc
+cli 2 "node-check: unexpected 'extra'" node-check extra
+cli 2 "--ttl '0' is not 1-86400 seconds" attach --ttl 0
+cli 2 "--address 'a/b' is not an address" attach --address a/b
+cli 2 "attach --accept takes one file" attach --accept a b
+cp "$AZML_TOP/etc/azureml.conf.example" "$D/azureml.conf"
+: > "$D/empty.cred"
+AZUREML_CONF=$D/azureml.conf cli 1 "$D/empty.cred: empty: no credential" attach --accept "$D/empty.cred"
+AZUREML_CONF=$D/azureml.conf cli 1 "/nonexistent.cred: No such file or directory" attach --accept /nonexistent.cred
+cli 2 "--wait 'soon' is not seconds" detach --wait soon lab01
+AZUREML_CONF=$D/azureml.conf cli 2 "'gpu-v100-1' is not a node of an AttachedCompute target" detach gpu-v100-1
+azml_pass "node-check, attach and detach: bad input exits 1 or 2 with what was wrong"
 echo "$AZML_PASSED passed, 0 failed"

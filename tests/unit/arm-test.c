@@ -369,10 +369,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("arm");
 	TCase *tc = tcase_create("arm");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, vm_get);
 	tcase_add_test(tc, vm_instance_view);
@@ -384,10 +381,5 @@ int main(void)
 	tcase_add_test(tc, aml_compute);
 	tcase_add_test(tc, errors_and_operations);
 	tcase_add_test(tc, scheduled_events);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run("arm", tc);
 }

@@ -19,6 +19,7 @@
 #include "attach.h"
 #include "conf.h"
 #include "gpu.h"
+#include "testutil.h"
 
 #define TOPO AZML_TOP_SRCDIR "/../shared/hwloc-topologies/"
 
@@ -283,10 +284,8 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("attach");
+	int rc;
 	TCase *tc = tcase_create("attach");
-	SRunner *sr;
-	int nf;
 
 	if (!mkdtemp(dir) || chmod(dir, 0755) < 0)	/* 'nobody' makes one too */
 		return 1;
@@ -300,11 +299,7 @@ int main(void)
 	tcase_add_test(tc, truncated_and_garbage);
 	tcase_add_test(tc, maker_uid);
 	tcase_add_test(tc, judged_against_the_target);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = tu_run("attach", tc);
 	_stop_munged();
-	return nf ? 1 : 0;
+	return rc;
 }

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "catalog.h"
+#include "testutil.h"
 
 /* The design document's "Supported VM series" table, row by row. */
 static const struct {
@@ -379,10 +380,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("catalog");
 	TCase *tc = tcase_create("catalog");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, series_rows_in_json);
 	tcase_add_test(tc, arch_rows_in_json);
@@ -393,10 +391,5 @@ int main(void)
 	tcase_add_test(tc, azure_ml_vm_sizes_example);
 	tcase_add_test(tc, cuda_rules);
 	tcase_add_test(tc, size_json);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run("catalog", tc);
 }

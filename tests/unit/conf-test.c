@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "testutil.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -376,10 +377,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("conf");
 	TCase *tc = tcase_create("conf");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, good_config);
@@ -388,10 +386,5 @@ int main(void)
 	tcase_add_test(tc, include_relative_and_loops);
 	tcase_add_test(tc, long_lines_and_nul);
 	tcase_add_test(tc, random_bytes);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run("conf", tc);
 }

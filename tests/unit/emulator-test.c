@@ -657,10 +657,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("emulator");
 	TCase *tc = tcase_create("client-emulator");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -678,10 +675,5 @@ int main(void)
 	tcase_add_test(tc, emulator_restart);
 	tcase_add_test(tc, eviction);
 	tcase_add_test(tc, token_shapes);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run("emulator", tc);
 }

@@ -11,6 +11,7 @@
 
 #include "conf.h"
 #include "generate.h"
+#include "testutil.h"
 
 static const char *conf_text =
 	"ClusterName=t\n"
@@ -115,18 +116,10 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("generate");
 	TCase *tc = tcase_create("generate");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, slurm_conf_lines);
 	tcase_add_test(tc, isolated_feature);
 	tcase_add_test(tc, gres_conf_lines);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run("generate", tc);
 }

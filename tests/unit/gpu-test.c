@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "gpu.h"
+#include "testutil.h"
 
 #define TOPO AZML_TOP_SRCDIR "/../shared/hwloc-topologies/"
 #define FAKE_NVML AZML_BUILD_DIR "/tests/unit/nvml/libnvidia-ml.so.1"
@@ -388,10 +389,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("gpu");
 	TCase *tc = tcase_create("gpu");
-	SRunner *sr;
-	int nf;
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, dgx2_sixteen_volta);
@@ -404,10 +402,5 @@ int main(void)
 	tcase_add_test(tc, nvml_absent);
 	tcase_add_test(tc, nvml_present);
 	tcase_add_test(tc, report_round_trip);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf ? 1 : 0;
+	return tu_run("gpu", tc);
 }

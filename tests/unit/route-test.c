@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "route.h"
+#include "testutil.h"
 
 static const char *conf_text =
 	"ClusterName=t\nSubscriptionId=00000000-0000-0000-0000-000000000000\n"
@@ -266,10 +267,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("route");
 	TCase *tc = tcase_create("route");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, no_flag_leaves_job);
@@ -285,10 +283,5 @@ int main(void)
 	tcase_add_test(tc, long_values_and_small_buffers);
 	tcase_add_test(tc, option_syntax);
 	tcase_add_test(tc, many_targets);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run("route", tc);
 }

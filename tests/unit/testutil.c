@@ -173,3 +173,17 @@ int tu_same_keys(const cJSON *a, const cJSON *b, char *missing, size_t n)
 	}
 	return 0;
 }
+
+int tu_run(const char *name, TCase *tc)
+{
+	Suite *s = suite_create(name);
+	SRunner *sr;
+	int failed;
+
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -5,8 +5,13 @@
 #ifndef AZML_TESTUTIL_H
 #define AZML_TESTUTIL_H
 
+#include <check.h>
 #include <cjson/cJSON.h>
 #include <sys/types.h>
+
+/* Run test case TC in a suite named NAME (Check prints its summary line).
+ * Returns the process exit status: 0 when every test passed. */
+int tu_run(const char *name, TCase *tc);
 
 /* Parse ../shared/azure-rest-examples/REL (aborts the test when missing). */
 cJSON *tu_example(const char *rel);

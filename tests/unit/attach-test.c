@@ -69,12 +69,19 @@ static cJSON *_report(const char *node, const char *topology)
 	return r;
 }
 
-static char *_seal(const char *sock, int ttl)
+static char *_seal_report(const char *sock, int ttl, const cJSON *r)
 {
-	cJSON *r = _report("lab-1", TOPO "nvidiaDGX2.xml");
 	char err[256] = "", *cred = azml_attach_seal(sock, ttl, r, err, sizeof(err));
 
 	ck_assert_msg(cred != NULL, "%s", err);
+	return cred;
+}
+
+static char *_seal(const char *sock, int ttl)
+{
+	cJSON *r = _report("lab-1", TOPO "nvidiaDGX2.xml");
+	char *cred = _seal_report(sock, ttl, r);
+
 	cJSON_Delete(r);
 	return cred;
 }
@@ -151,12 +158,14 @@ START_TEST(truncated_and_garbage)
 }
 END_TEST
 
-/* A credential made by 'nobody' (uid 65534), read back through a pipe. */
+/* A credential made by 'nobody' (uid 65534), read back through a pipe.
+ * The report is made first: nobody may not read the topology files. */
 static void _seal_as_nobody(char *buf, size_t n)
 {
 	int fd[2];
 	pid_t pid;
 	ssize_t got = 0, r;
+	cJSON *rep = _report("lab-1", TOPO "nvidiaDGX2.xml");
 
 	ck_assert_int_eq(pipe(fd), 0);
 	if ((pid = fork()) == 0) {
@@ -165,7 +174,7 @@ static void _seal_as_nobody(char *buf, size_t n)
 		close(fd[0]);
 		if (setgid(65534) || setuid(65534))
 			_exit(3);
-		cred = _seal(sock_a, 60);
+		cred = _seal_report(sock_a, 60, rep);
 		if (write(fd[1], cred, strlen(cred)) < 0)
 			_exit(4);
 		_exit(0);
@@ -175,6 +184,7 @@ static void _seal_as_nobody(char *buf, size_t n)
 		got += r;
 	close(fd[0]);
 	waitpid(pid, NULL, 0);
+	cJSON_Delete(rep);
 	ck_assert_int_gt(got, 0);
 	buf[got] = '\0';
 }

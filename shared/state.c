@@ -1,162 +1,771 @@
 /*
- * state.c - intents and failure counts in StateDir (see state.h).
+ * state.c - StateDir's only owner (see state.h).
  */
 #include "config.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
+#include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <slurm/slurm.h>
+
+#include "log.h"
 #include "state.h"
 
-static void _path(const azml_conf_t *c, const char *kind, const char *node,
-		  char *out, size_t n)
+#define DIR_INTENT "intent"
+#define DIR_FAILURES "failures"
+#define DIR_ATTACHED "attached"
+#define MAX_RECORD 4096		/* an intent or failure record */
+#define MAX_REPORT (256 * 1024)	/* an attach report */
+#define LOCK_WAIT_MS 10000	/* a held directory lock: give up after */
+
+/* Who owns what we create: StateDir's owner (uid -1: leave as made). */
+static uid_t own_uid = (uid_t) -1;
+static gid_t own_gid = (gid_t) -1;
+
+static void _err(char *err, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void _err(char *err, size_t n, const char *fmt, ...)
 {
-	snprintf(out, n, "%s/%s/%s", c->state_dir, kind, node);
+	va_list ap;
+
+	if (!err || !n)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, n, fmt, ap);
+	va_end(ap);
+}
+
+/* A node name that is safe as a file name: Slurm's and Azure's characters,
+ * never "." or "..", never a path. */
+static bool _node_ok(const char *node)
+{
+	size_t len = node ? strlen(node) : 0;
+
+	if (!len || len > 95 || node[0] == '.' || node[0] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char) node[i]) && !strchr("-_.", node[i]))
+			return false;
+	return true;
+}
+
+static int _path(const azml_conf_t *c, const char *sub, const char *file,
+		 char *out, size_t n)
+{
+	int len;
+
+	if (!c || !c->state_dir)
+		return -1;
+	len = file ? snprintf(out, n, "%s/%s/%s", c->state_dir, sub, file) :
+		     snprintf(out, n, "%s/%s", c->state_dir, sub);
+	return len < 0 || (size_t) len >= n ? -1 : 0;
+}
+
+/* ---- files ---- */
+
+/* Lock folder DIR; the fd to pass to _unlock, or -1 with ERR.  Bounded: a
+ * holder that never lets go (stopped) is an error, not a hang. */
+static int _lock(const char *dir, char *err, size_t n)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		_err(err, n, "couldn't open %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	for (int ms = 0; flock(fd, LOCK_EX | LOCK_NB); ms += 5) {
+		if (errno != EWOULDBLOCK || ms >= LOCK_WAIT_MS) {
+			_err(err, n, "couldn't lock %s: %s", dir,
+			     errno == EWOULDBLOCK ? "held by another program "
+			     "for 10 s" : strerror(errno));
+			close(fd);
+			return -1;
+		}
+		usleep(5000);
+	}
+	return fd;
+}
+
+static void _unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);	/* releases the flock */
+}
+
+static void _give(int fd)
+{
+	if (own_uid != (uid_t) -1 && geteuid() == 0 &&
+	    fchown(fd, own_uid, own_gid))
+		azml_log_error("couldn't give a StateDir file to uid %u: %s",
+			       (unsigned) own_uid, strerror(errno));
+}
+
+/* Write DIR/NAME whole: a temporary file, then rename.  0, or -1 + ERR. */
+static int _write(const char *dir, const char *name, const char *data,
+		  size_t len, char *err, size_t n)
+{
+	char tmp[4200], path[4200];
+	int fd, rc = -1;
+	size_t done = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", dir, name, (long) getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0) {
+		_err(err, n, "couldn't write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (done < len) {
+		ssize_t w = write(fd, data + done, len - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			_err(err, n, "couldn't write %s: %s", path,
+			     w < 0 ? strerror(errno) : "no space");
+			goto out;
+		}
+		done += (size_t) w;
+	}
+	_give(fd);
+	if (close(fd)) {
+		fd = -1;
+		_err(err, n, "couldn't write %s: %s", path, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path)) {
+		_err(err, n, "couldn't rename %s to %s: %s", tmp, path,
+		     strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+/* Read a regular file of at most CAP - 1 bytes into BUF (NUL-ended).
+ * Returns its length, 0 when absent, -1 when unreadable or too large. */
+static ssize_t _read(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	ssize_t got = 0, r;
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    (size_t) st.st_size >= cap) {
+		close(fd);
+		return -1;
+	}
+	while ((size_t) got < cap - 1 &&
+	       (r = read(fd, buf + got, cap - 1 - got)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			close(fd);
+			return -1;
+		}
+		got += r;
+	}
+	buf[got] = '\0';
+	close(fd);
+	return got;
+}
+
+/* ---- StateDir ---- */
+
+/* SlurmUser, as slurmctld reports it.  0, or -1 when it does not answer. */
+static int _slurm_user(uid_t *uid, gid_t *gid)
+{
+	slurm_conf_t *ctl = NULL;
+	struct passwd *pw;
+
+	if (slurm_load_ctl_conf((time_t) 0, &ctl) != SLURM_SUCCESS || !ctl)
+		return -1;
+	*uid = ctl->slurm_user_id;
+	slurm_free_ctl_conf(ctl);
+	pw = getpwuid(*uid);
+	*gid = pw ? pw->pw_gid : (gid_t) *uid;
+	return 0;
+}
+
+/* Give PATH (and what a folder holds) to the owner: a StateDir made by an
+ * earlier release as root, mended. */
+static void _give_tree(const char *path, int depth)
+{
+	DIR *d;
+	struct dirent *e;
+	char sub[4400];
+
+	if (lchown(path, own_uid, own_gid))
+		azml_log_error("couldn't give %s to uid %u: %s", path,
+			       (unsigned) own_uid, strerror(errno));
+	if (depth > 1 || !(d = opendir(path)))
+		return;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		_give_tree(sub, depth + 1);
+	}
+	closedir(d);
 }
 
 int azml_state_init(const azml_conf_t *c, char *err, size_t n)
 {
-	static const char *dirs[] = { "", "/intent", "/failures" };
+	static const char *subs[] = { DIR_INTENT, DIR_FAILURES, DIR_ATTACHED };
+	struct stat st;
 	char p[4096];
+	bool root = geteuid() == 0, exists;
 
-	for (int i = 0; i < 3; i++) {
-		snprintf(p, sizeof(p), "%s%s", c->state_dir, dirs[i]);
-		if (mkdir(p, 0700) && errno != EEXIST) {
-			if (err)
-				snprintf(err, n, "couldn't create StateDir %s: %s",
-					 p, strerror(errno));
+	if (!c || !c->state_dir) {
+		_err(err, n, "StateDir is not set");
+		return -1;
+	}
+	exists = stat(c->state_dir, &st) == 0;
+	if (exists && !S_ISDIR(st.st_mode)) {
+		_err(err, n, "StateDir %s is not a folder", c->state_dir);
+		return -1;
+	}
+	if (root && exists) {
+		own_uid = st.st_uid;	/* SlurmUser's, as made below */
+		own_gid = st.st_gid;
+	} else if (root) {
+		uid_t uid;
+		gid_t gid;
+
+		if (_slurm_user(&uid, &gid)) {
+			_err(err, n, "StateDir %s does not exist, and slurmctld "
+			     "does not answer to say who SlurmUser is: create "
+			     "it with 'install -d -m 0700 -o SLURMUSER %s'",
+			     c->state_dir, c->state_dir);
+			return -1;
+		}
+		own_uid = uid;
+		own_gid = gid;
+	}
+	if (!exists) {
+		if (mkdir(c->state_dir, 0700) && errno != EEXIST) {
+			_err(err, n, "couldn't create StateDir %s: %s",
+			     c->state_dir, strerror(errno));
+			return -1;
+		}
+		if (root && lchown(c->state_dir, own_uid, own_gid)) {
+			_err(err, n, "couldn't give StateDir %s to uid %u: %s",
+			     c->state_dir, (unsigned) own_uid, strerror(errno));
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(*subs); i++) {
+		if (_path(c, subs[i], NULL, p, sizeof(p))) {
+			_err(err, n, "StateDir %s: path too long", c->state_dir);
+			return -1;
+		}
+		if (mkdir(p, 0700) == 0) {
+			if (root && lchown(p, own_uid, own_gid)) {
+				_err(err, n, "couldn't give %s to uid %u: %s", p,
+				     (unsigned) own_uid, strerror(errno));
+				return -1;
+			}
+		} else if (errno != EEXIST) {
+			_err(err, n, "couldn't create %s: %s", p,
+			     strerror(errno));
+			return -1;
+		} else if (root && stat(p, &st) == 0 && st.st_uid != own_uid) {
+			_give_tree(p, 1);	/* made by root in an earlier release */
+		}
+		if (access(p, W_OK | X_OK)) {
+			struct passwd *pw = getpwuid(geteuid());
+			struct stat ps;
+
+			stat(p, &ps);
+			_err(err, n, "%s is not writable by %s (it belongs to uid "
+			     "%u, mode %03o): as root, run 'chown -R %s %s'", p,
+			     pw ? pw->pw_name : "this user", (unsigned) ps.st_uid,
+			     (unsigned) (ps.st_mode & 0777),
+			     pw ? pw->pw_name : "SLURMUSER", c->state_dir);
 			return -1;
 		}
 	}
 	return 0;
 }
 
-static pid_t _read_pid(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	long pid = 0;
+/* ---- intents ---- */
 
-	if (!fp)
-		return 0;
-	if (fscanf(fp, "%ld", &pid) != 1)
-		pid = 0;
-	fclose(fp);
-	return (pid_t) pid;
-}
-
-int azml_state_intent_active(const azml_conf_t *c, const char *node)
-{
-	char p[4096];
+typedef struct {
+	azml_op_t op;
 	pid_t pid;
+	unsigned long long start;	/* the process's start time (clock ticks) */
+	long since, until;
+} who_t;
 
-	_path(c, "intent", node, p, sizeof(p));
-	pid = _read_pid(p);
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+enum { LAST_NONE, LAST_OK, LAST_FAILED, LAST_INTERRUPTED };
+
+typedef struct {
+	who_t owner, next;
+	azml_op_t last_op;
+	int last;
+	long last_at;
+	char last_code[64];
+} intent_t;
+
+const char *azml_op_name(azml_op_t op)
+{
+	return op == AZML_OP_CREATE ? "create" : op == AZML_OP_DELETE ?
+	       "delete" : "nothing";
 }
 
-int azml_state_intent_begin(const azml_conf_t *c, const char *node,
-			    const char *what)
+static azml_op_t _op(const char *s)
 {
-	char p[4096];
-	int fd;
+	return !strcmp(s, "create") ? AZML_OP_CREATE :
+	       !strcmp(s, "delete") ? AZML_OP_DELETE : AZML_OP_NONE;
+}
 
-	_path(c, "intent", node, p, sizeof(p));
-	for (int tries = 0; tries < 2; tries++) {
-		fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
-		if (fd >= 0) {
-			dprintf(fd, "%ld %s %ld\n", (long) getpid(), what,
-				(long) time(NULL));
-			close(fd);
-			return 0;
+/* Start time of PID (field 22 of /proc/PID/stat), 0 when it is not alive:
+ * with the pid, it names one process even after the pid is reused. */
+static unsigned long long _proc_start(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	ssize_t len;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long) pid);
+	if ((len = _read(path, buf, sizeof(buf))) <= 0)
+		return 0;
+	if (!(p = strrchr(buf, ')')))
+		return 0;
+	/* after "pid (comm)": state is field 3, starttime field 22 */
+	for (int field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%llu", &start) != 1)
+		return 0;
+	return start;
+}
+
+static bool _alive(const who_t *w)
+{
+	return w->op && w->pid > 0 && w->start && _proc_start(w->pid) == w->start;
+}
+
+static void _parse(const char *text, intent_t *in)
+{
+	const char *line = text;
+
+	memset(in, 0, sizeof(*in));
+	while (line && *line) {
+		char kind[16], op[16], what[16], code[64];
+		long pid, a, b;
+		unsigned long long start;
+
+		if (sscanf(line, "%15s %15s", kind, op) == 2) {
+			if (!strcmp(kind, "owner") &&
+			    sscanf(line, "%*s %*s %ld %llu %ld %ld", &pid, &start,
+				   &a, &b) == 4)
+				in->owner = (who_t) { _op(op), (pid_t) pid, start,
+						      a, b };
+			else if (!strcmp(kind, "next") &&
+				 sscanf(line, "%*s %*s %ld %llu %ld", &pid,
+					&start, &a) == 3)
+				in->next = (who_t) { _op(op), (pid_t) pid, start,
+						     a, 0 };
+			else if (!strcmp(kind, "last") &&
+				 sscanf(line, "%*s %*s %15s %ld %63s", what, &a,
+					code) == 3) {
+				in->last_op = _op(op);
+				in->last = !strcmp(what, "ok") ? LAST_OK :
+					   !strcmp(what, "failed") ? LAST_FAILED :
+					   !strcmp(what, "interrupted") ?
+					   LAST_INTERRUPTED : LAST_NONE;
+				in->last_at = a;
+				snprintf(in->last_code, sizeof(in->last_code),
+					 "%s", strcmp(code, "-") ? code : "");
+			}
 		}
-		if (errno != EEXIST || azml_state_intent_active(c, node))
-			return -1;
-		unlink(p);	/* left by a program that died */
-	}
-	return -1;
-}
-
-void azml_state_intent_set_pid(const azml_conf_t *c, char **nodes, int n,
-			       pid_t pid)
-{
-	char p[4096], tmp[4200];
-
-	for (int i = 0; i < n; i++) {
-		int fd;
-
-		if (!nodes[i])
-			continue;
-		_path(c, "intent", nodes[i], p, sizeof(p));
-		snprintf(tmp, sizeof(tmp), "%s.%ld", p, (long) pid);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd < 0)
-			continue;
-		dprintf(fd, "%ld\n", (long) pid);
-		close(fd);
-		rename(tmp, p);
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
 	}
 }
 
-void azml_state_intent_clear(const azml_conf_t *c, const char *node)
+static int _format(const intent_t *in, char *buf, size_t n)
 {
-	char p[4096];
+	static const char *last[] = { "none", "ok", "failed", "interrupted" };
+	int len = 0;
 
-	_path(c, "intent", node, p, sizeof(p));
-	unlink(p);
+	buf[0] = '\0';
+	if (in->owner.op)
+		len += snprintf(buf + len, n - len, "owner %s %ld %llu %ld %ld\n",
+				azml_op_name(in->owner.op), (long) in->owner.pid,
+				in->owner.start, in->owner.since, in->owner.until);
+	if (in->next.op)
+		len += snprintf(buf + len, n - len, "next %s %ld %llu %ld\n",
+				azml_op_name(in->next.op), (long) in->next.pid,
+				in->next.start, in->next.since);
+	if (in->last_op)
+		len += snprintf(buf + len, n - len, "last %s %s %ld %s\n",
+				azml_op_name(in->last_op), last[in->last],
+				in->last_at, in->last_code[0] ?
+				in->last_code : "-");
+	return len;
 }
+
+/* Open NODE's intent under the folder's lock: the lock fd, or -1 + ERR. */
+static int _intent_open(const azml_conf_t *c, const char *node, intent_t *in,
+			char *dir, size_t dn, char *err, size_t n)
+{
+	char path[4200], buf[MAX_RECORD];
+	int lk;
+
+	if (!_node_ok(node)) {
+		_err(err, n, "'%.100s' is not a node name StateDir can hold",
+		     node ? node : "");
+		return -1;
+	}
+	if (_path(c, DIR_INTENT, NULL, dir, dn)) {
+		_err(err, n, "StateDir is not set, or its path is too long");
+		return -1;
+	}
+	if ((lk = _lock(dir, err, n)) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", dir, node);
+	if (_read(path, buf, sizeof(buf)) < 0) {
+		_err(err, n, "couldn't read %s: %s", path, errno ? strerror(errno) :
+		     "not a small regular file");
+		_unlock(lk);
+		return -1;
+	}
+	_parse(buf, in);
+	return lk;
+}
+
+static int _intent_save(const char *dir, const char *node, const intent_t *in,
+			char *err, size_t n)
+{
+	char buf[MAX_RECORD];
+	int len = _format(in, buf, sizeof(buf));
+
+	return _write(dir, node, buf, (size_t) len, err, n);
+}
+
+/* An owner that died or overstayed is over: its operation was interrupted. */
+static void _settle(intent_t *in, long now)
+{
+	if (in->owner.op && (!_alive(&in->owner) || now > in->owner.until)) {
+		in->last_op = in->owner.op;
+		in->last = LAST_INTERRUPTED;
+		in->last_at = now;
+		in->last_code[0] = '\0';
+		memset(&in->owner, 0, sizeof(in->owner));
+	}
+	if (in->next.op && !_alive(&in->next))
+		memset(&in->next, 0, sizeof(in->next));
+}
+
+static void _info(azml_turn_info_t *info, const who_t *w)
+{
+	if (!info)
+		return;
+	memset(info, 0, sizeof(*info));
+	if (w) {
+		info->op = w->op;
+		info->pid = w->pid;
+		info->since = w->since;
+	}
+}
+
+/* NODE becomes PID's: RUN, or DELETE_FIRST after an interrupted delete. */
+static azml_turn_t _take(intent_t *in, azml_op_t op, pid_t pid, long now,
+			 azml_turn_info_t *info)
+{
+	bool interrupted = in->last == LAST_INTERRUPTED;
+
+	_info(info, NULL);
+	if (info && interrupted)
+		info->op = in->last_op;
+	in->owner = (who_t) { op, pid, _proc_start(pid), now,
+			      now + AZML_INTENT_TTL };
+	memset(&in->next, 0, sizeof(in->next));
+	return interrupted && in->last_op == AZML_OP_DELETE &&
+	       op == AZML_OP_CREATE ? AZML_TURN_DELETE_FIRST : AZML_TURN_RUN;
+}
+
+azml_turn_t azml_state_intent_begin(const azml_conf_t *c, const char *node,
+				    azml_op_t op, pid_t pid,
+				    azml_turn_info_t *info, char *err, size_t n)
+{
+	azml_turn_info_t spare;
+	char dir[4096];
+	intent_t in;
+	long now = (long) time(NULL);
+	azml_turn_t turn;
+	int lk = _intent_open(c, node, &in, dir, sizeof(dir), err, n);
+
+	if (!info)
+		info = &spare;
+	if (lk < 0)
+		return AZML_TURN_ERROR;
+	_settle(&in, now);
+	if (in.owner.op && in.owner.pid != pid) {
+		_info(info, &in.owner);
+		in.next = (who_t) { op, pid, _proc_start(pid), now, 0 };
+		turn = AZML_TURN_WAIT;
+	} else {
+		turn = _take(&in, op, pid, now, info);
+	}
+	if (_intent_save(dir, node, &in, err, n))
+		turn = AZML_TURN_ERROR;
+	_unlock(lk);
+	return turn;
+}
+
+azml_turn_t azml_state_intent_poll(const azml_conf_t *c, const char *node,
+				   azml_op_t op, pid_t pid,
+				   azml_turn_info_t *info, char *err, size_t n)
+{
+	azml_turn_info_t spare;
+	char dir[4096];
+	intent_t in;
+	long now = (long) time(NULL);
+	azml_turn_t turn;
+	int lk = _intent_open(c, node, &in, dir, sizeof(dir), err, n);
+
+	if (!info)
+		info = &spare;
+	if (lk < 0)
+		return AZML_TURN_ERROR;
+	_settle(&in, now);
+	if (in.next.pid != pid || in.next.op != op) {
+		/* someone asked after us, or took the node since */
+		_info(info, in.next.op ? &in.next : in.owner.op ? &in.owner :
+		      NULL);
+		_unlock(lk);
+		return AZML_TURN_SUPERSEDED;
+	}
+	if (in.owner.op) {
+		_info(info, &in.owner);
+		_unlock(lk);
+		return AZML_TURN_WAIT;
+	}
+	/* The operation we waited for is over: LAST says how. */
+	if (in.last_op == op && (in.last == LAST_OK || in.last == LAST_FAILED)) {
+		_info(info, NULL);
+		info->op = op;
+		info->ok = in.last == LAST_OK;
+		snprintf(info->code, sizeof(info->code), "%s", in.last_code);
+		memset(&in.next, 0, sizeof(in.next));
+		turn = AZML_TURN_JOINED;
+	} else if (op == AZML_OP_CREATE && in.last_op == AZML_OP_DELETE &&
+		   in.last == LAST_FAILED) {
+		_info(info, NULL);
+		info->op = AZML_OP_DELETE;
+		snprintf(info->code, sizeof(info->code), "%s", in.last_code);
+		memset(&in.next, 0, sizeof(in.next));
+		turn = AZML_TURN_FAILED;
+	} else {
+		turn = _take(&in, op, pid, now, info);
+	}
+	if (_intent_save(dir, node, &in, err, n))
+		turn = AZML_TURN_ERROR;
+	_unlock(lk);
+	return turn;
+}
+
+int azml_state_intent_end(const azml_conf_t *c, const char *node,
+			  azml_op_t op, pid_t pid, bool ok, const char *code,
+			  char *err, size_t n)
+{
+	char dir[4096];
+	intent_t in;
+	int rc = 0, lk = _intent_open(c, node, &in, dir, sizeof(dir), err, n);
+
+	if (lk < 0)
+		return -1;
+	if (in.owner.op == op && in.owner.pid == pid)
+		memset(&in.owner, 0, sizeof(in.owner));
+	if (!in.owner.op) {	/* else another program took it over */
+		in.last_op = op;
+		in.last = ok ? LAST_OK : LAST_FAILED;
+		in.last_at = (long) time(NULL);
+		snprintf(in.last_code, sizeof(in.last_code), "%s",
+			 code && *code && !strpbrk(code, " \n") ? code : "");
+		rc = _intent_save(dir, node, &in, err, n);
+	}
+	_unlock(lk);
+	return rc;
+}
+
+bool azml_state_intent_active(const azml_conf_t *c, const char *node)
+{
+	char path[4200], buf[MAX_RECORD];
+	intent_t in;
+
+	if (!_node_ok(node) || _path(c, DIR_INTENT, node, path, sizeof(path)) ||
+	    _read(path, buf, sizeof(buf)) <= 0)
+		return false;
+	_parse(buf, &in);
+	return (_alive(&in.owner) && time(NULL) <= in.owner.until) ||
+	       _alive(&in.next);
+}
+
+/* ---- failures ---- */
 
 int azml_state_failure_add(const azml_conf_t *c, const char *node,
 			   const char *code)
 {
-	char p[4096], tmp[4200], old[64] = "";
-	FILE *fp;
-	int count = 0, fd;
+	char dir[4096], path[4200], buf[MAX_RECORD], old[64], err[512];
+	int count = 0, lk;
 
-	_path(c, "failures", node, p, sizeof(p));
-	if ((fp = fopen(p, "r"))) {
-		if (fscanf(fp, "%d %63s", &count, old) < 1)
-			count = 0;
-		fclose(fp);
+	if (!_node_ok(node) || _path(c, DIR_FAILURES, NULL, dir, sizeof(dir)))
+		return -1;
+	if ((lk = _lock(dir, err, sizeof(err))) < 0) {
+		azml_log_error("%s", err);
+		return -1;
 	}
+	snprintf(path, sizeof(path), "%s/%s", dir, node);
+	if (_read(path, buf, sizeof(buf)) > 0 &&
+	    sscanf(buf, "%d %63s", &count, old) < 1)
+		count = 0;
+	if (count < 0 || count > 1000000)
+		count = 0;
 	count++;
-	snprintf(tmp, sizeof(tmp), "%s.%ld", p, (long) getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd >= 0) {
-		dprintf(fd, "%d %s %ld\n", count, code && *code ? code : "-",
-			(long) time(NULL));
-		close(fd);
-		rename(tmp, p);
+	snprintf(buf, sizeof(buf), "%d %s %ld\n", count,
+		 code && *code && !strpbrk(code, " \n") ? code : "-",
+		 (long) time(NULL));
+	if (_write(dir, node, buf, strlen(buf), err, sizeof(err))) {
+		azml_log_error("%s", err);
+		count = -1;
 	}
+	_unlock(lk);
 	return count;
 }
 
 void azml_state_failure_clear(const azml_conf_t *c, const char *node)
 {
-	char p[4096];
+	char path[4200];
 
-	_path(c, "failures", node, p, sizeof(p));
-	unlink(p);
+	if (_node_ok(node) && !_path(c, DIR_FAILURES, node, path, sizeof(path)))
+		unlink(path);
 }
 
 long azml_state_failure_age(const azml_conf_t *c, const char *node)
 {
-	char p[4096], code[64];
-	FILE *fp;
+	char path[4200], buf[MAX_RECORD], code[64];
 	int count;
 	long when = 0;
 
-	_path(c, "failures", node, p, sizeof(p));
-	if (!(fp = fopen(p, "r")))
+	if (!_node_ok(node) || _path(c, DIR_FAILURES, node, path, sizeof(path)) ||
+	    _read(path, buf, sizeof(buf)) <= 0)
 		return -1;
-	if (fscanf(fp, "%d %63s %ld", &count, code, &when) != 3)
+	if (sscanf(buf, "%d %63s %ld", &count, code, &when) != 3)
 		when = 0;
-	fclose(fp);
 	return (long) time(NULL) - when;
+}
+
+#define HELD_PREFIX "azureml: held after "
+
+void azml_state_held_reason(char *buf, size_t n, int count, const char *code,
+			    const char *message)
+{
+	snprintf(buf, n, HELD_PREFIX "%d failures: %s: %.280s", count,
+		 code ? code : "", message ? message : "");
+}
+
+bool azml_state_is_held(const char *reason)
+{
+	return reason && !strncmp(reason, HELD_PREFIX, strlen(HELD_PREFIX));
+}
+
+/* ---- attached nodes ---- */
+
+int azml_state_attached_save(const azml_conf_t *c, const char *node,
+			     const cJSON *report, char *err, size_t n)
+{
+	char dir[4096], name[128];
+	char *text;
+	int rc;
+
+	if (!_node_ok(node)) {
+		_err(err, n, "'%.100s' is not a node name StateDir can hold",
+		     node ? node : "");
+		return -1;
+	}
+	if (_path(c, DIR_ATTACHED, NULL, dir, sizeof(dir))) {
+		_err(err, n, "StateDir is not set, or its path is too long");
+		return -1;
+	}
+	if (!(text = cJSON_PrintUnformatted(report))) {
+		_err(err, n, "couldn't print the report of %s", node);
+		return -1;
+	}
+	snprintf(name, sizeof(name), "%s.json", node);
+	rc = _write(dir, name, text, strlen(text), err, n);
+	cJSON_free(text);
+	return rc;
+}
+
+void azml_state_attached_remove(const azml_conf_t *c, const char *node)
+{
+	char dir[4096], path[4300];
+
+	if (!_node_ok(node) || _path(c, DIR_ATTACHED, NULL, dir, sizeof(dir)))
+		return;
+	snprintf(path, sizeof(path), "%s/%s.json", dir, node);
+	unlink(path);
+}
+
+void azml_state_attached_each(const azml_conf_t *c,
+			      void (*cb)(void *arg, const char *node,
+					 const cJSON *report),
+			      void *arg)
+{
+	char dir[4096], path[4400], node[128];
+	struct dirent *e;
+	DIR *d;
+	char *buf;
+
+	if (_path(c, DIR_ATTACHED, NULL, dir, sizeof(dir)) ||
+	    !(d = opendir(dir)))
+		return;
+	if (!(buf = malloc(MAX_REPORT))) {
+		closedir(d);
+		return;
+	}
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		cJSON *rep = NULL;
+
+		if (len < 6 || len - 5 >= sizeof(node) ||
+		    strcmp(e->d_name + len - 5, ".json"))
+			continue;
+		snprintf(node, sizeof(node), "%.*s", (int) (len - 5), e->d_name);
+		if (!_node_ok(node))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (_read(path, buf, MAX_REPORT) > 0)
+			rep = cJSON_Parse(buf);
+		cb(arg, node, rep);
+		cJSON_Delete(rep);
+	}
+	free(buf);
+	closedir(d);
 }

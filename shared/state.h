@@ -1,38 +1,128 @@
 /*
- * state.h - what slurm-azureml's programs remember between runs, in
- * StateDir: intents (a resume or delete in flight, with its pid) and
- * failure counts (for the back-off).  One small file per node; written
- * with O_EXCL or rename so that concurrent programs do not tear them.
+ * state.h - StateDir, what slurm-azureml's programs remember between runs.
+ * This module is its only owner: no other file opens a path under it.
+ *
+ *   StateDir/intent/NODE    the Azure operation in flight on NODE (owner:
+ *                           pid, process start time, since, expiry), the
+ *                           request waiting for it, and the last outcome
+ *   StateDir/failures/NODE  failures in a row (for the back-off)
+ *   StateDir/attached/NODE.json  the report 'attach --accept' admitted
+ *
+ * Every file is written whole (temporary file, then rename) under a lock of
+ * its directory, so readers never see half a record.  Programs run as root
+ * leave what they create owned by StateDir's owner (SlurmUser), so that
+ * ResumeProgram, which runs as SlurmUser, can always write there.  A file
+ * that cannot be written is an error returned to the caller, never taken
+ * for something else.
  */
 #ifndef AZML_STATE_H
 #define AZML_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+#include <cjson/cJSON.h>
 
 #include "conf.h"
 
 #define AZML_HOLD_AFTER 3	/* failures in a row before a node is held */
 #define AZML_BACKOFF 300	/* seconds a held node stays DOWN */
+/* Seconds an operation may stay in flight before another program takes it
+ * over (a hung program): longer than any Azure operation we wait for. */
+#define AZML_INTENT_TTL 1800
 
-/* Create StateDir/{intent,failures} (0700).  0, or -1 with ERR. */
+/*
+ * Create StateDir and its folders (0700).  Run as root, they are made (or
+ * given back) to SlurmUser, as slurmctld reports it, or to StateDir's owner
+ * when StateDir exists.  0, or -1 with ERR saying which path and how to mend
+ * it.
+ */
 int azml_state_init(const azml_conf_t *conf, char *err, size_t n);
 
-/* Begin WHAT on NODE: 0, or -1 when another live program holds it. */
-int azml_state_intent_begin(const azml_conf_t *conf, const char *node,
-			    const char *what);
-/* Record the pid that finishes the work (after daemonizing). */
-void azml_state_intent_set_pid(const azml_conf_t *conf, char **nodes, int n,
-			       pid_t pid);
-void azml_state_intent_clear(const azml_conf_t *conf, const char *node);
-/* Whether a live program is working on NODE. */
-int azml_state_intent_active(const azml_conf_t *conf, const char *node);
+/* ---- intents: one Azure operation at a time per node, the last request
+ * wins ---- */
 
-/* Count a failure of NODE with CODE; returns failures in a row. */
+typedef enum {
+	AZML_OP_NONE = 0,
+	AZML_OP_CREATE,
+	AZML_OP_DELETE,
+} azml_op_t;
+
+/* "create", "delete", "nothing". */
+const char *azml_op_name(azml_op_t op);
+
+typedef enum {
+	AZML_TURN_RUN,		/* do the operation now */
+	AZML_TURN_DELETE_FIRST,	/* a delete was interrupted: delete, then create */
+	AZML_TURN_WAIT,		/* another program's operation is in flight */
+	AZML_TURN_JOINED,	/* another program did this very operation */
+	AZML_TURN_SUPERSEDED,	/* a later request for the node replaced ours */
+	AZML_TURN_FAILED,	/* the delete we waited for failed: INFO says why */
+	AZML_TURN_ERROR,	/* StateDir unusable: ERR says why */
+} azml_turn_t;
+
+typedef struct {
+	azml_op_t op;		/* the operation in flight (WAIT), done (JOINED,
+				 * FAILED), replacing ours (SUPERSEDED) or taken
+				 * over (RUN, DELETE_FIRST; NONE: nothing was) */
+	pid_t pid;		/* its program */
+	long since;		/* when it began (epoch seconds) */
+	bool ok;		/* JOINED: how it ended */
+	char code[64];		/* JOINED, FAILED: Azure's code */
+} azml_turn_info_t;
+
+/*
+ * A program (PID) asks to do OP on NODE.  RUN/DELETE_FIRST: NODE is ours
+ * until azml_state_intent_end().  WAIT: another live program's operation is
+ * in flight; we are recorded as the request that follows it (replacing any
+ * earlier one) and ask again with azml_state_intent_poll().  INFO describes
+ * the other program.  ERR is set on ERROR.
+ */
+azml_turn_t azml_state_intent_begin(const azml_conf_t *conf, const char *node,
+				    azml_op_t op, pid_t pid,
+				    azml_turn_info_t *info, char *err, size_t n);
+
+/* Ask again after WAIT: WAIT, RUN, DELETE_FIRST (NODE is ours now),
+ * JOINED, SUPERSEDED, FAILED or ERROR. */
+azml_turn_t azml_state_intent_poll(const azml_conf_t *conf, const char *node,
+				   azml_op_t op, pid_t pid,
+				   azml_turn_info_t *info, char *err, size_t n);
+
+/* PID's operation on NODE ended: OK, or Azure's CODE.  0, or -1 with ERR. */
+int azml_state_intent_end(const azml_conf_t *conf, const char *node,
+			  azml_op_t op, pid_t pid, bool ok, const char *code,
+			  char *err, size_t n);
+
+/* Whether a live program has an operation in flight on NODE, or waits to. */
+bool azml_state_intent_active(const azml_conf_t *conf, const char *node);
+
+/* ---- failures and holds ---- */
+
+/* Count a failure of NODE with CODE: failures in a row, or -1 (logged). */
 int azml_state_failure_add(const azml_conf_t *conf, const char *node,
 			   const char *code);
 void azml_state_failure_clear(const azml_conf_t *conf, const char *node);
 /* Seconds since NODE's last failure, -1 when none is recorded. */
 long azml_state_failure_age(const azml_conf_t *conf, const char *node);
+
+/* The reason of a node held DOWN after COUNT failures, and the test for it
+ * ('reconcile' lets such nodes go after AZML_BACKOFF seconds). */
+void azml_state_held_reason(char *buf, size_t n, int count, const char *code,
+			    const char *message);
+bool azml_state_is_held(const char *reason);
+
+/* ---- attached nodes ---- */
+
+/* Keep REPORT (an attach report) for NODE.  0, or -1 with ERR. */
+int azml_state_attached_save(const azml_conf_t *conf, const char *node,
+			     const cJSON *report, char *err, size_t n);
+void azml_state_attached_remove(const azml_conf_t *conf, const char *node);
+/* Call CB for each kept report, in no particular order; REPORT is NULL when
+ * the file is not a report (too large, not JSON).  CB owns nothing. */
+void azml_state_attached_each(const azml_conf_t *conf,
+			      void (*cb)(void *arg, const char *node,
+					 const cJSON *report),
+			      void *arg);
 
 #endif

@@ -516,9 +516,9 @@ static int _accept(const char *file, const char *socket, const char *conf_file)
 	cJSON *report = NULL, *reasons = cJSON_CreateArray();
 	const azml_target_t *t = NULL;
 	const cJSON *r;
-	char err[512], *cred = NULL, *rec = NULL, path[4096];
+	char err[512], *cred = NULL;
 	const char *node, *addr, *host;
-	int rc = 1, fd;
+	int rc = 1;
 
 	if (!conf)
 		goto out;
@@ -559,20 +559,11 @@ static int _accept(const char *file, const char *socket, const char *conf_file)
 		goto out;
 	}
 	/* Kept for 'targets', reconcile and detach. */
-	if (conf->state_dir) {
-		snprintf(path, sizeof(path), "%s/attached", conf->state_dir);
-		mkdir(conf->state_dir, 0700);
-		mkdir(path, 0700);
-		snprintf(path, sizeof(path), "%s/attached/%s.json",
-			 conf->state_dir, node);
-		rec = cJSON_PrintUnformatted(report);
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd < 0 || !rec || write(fd, rec, strlen(rec)) < 0)
-			azml_log_error("attach: cannot record %s: %s", path,
-				       strerror(errno));
-		if (fd >= 0)
-			close(fd);
-	}
+	if (azml_state_init(conf, err, sizeof(err)) ||
+	    azml_state_attached_save(conf, node, report, err, sizeof(err)))
+		fprintf(stderr, "slurm-azureml: attach --accept: node %s is "
+			"admitted, but %s: a restart of slurmctld will forget "
+			"it\n", node, err);
 	azml_log_info("attach: node %s (%s) attached to %s, %d GPUs", node,
 		      addr, t->name,
 		      cJSON_GetArraySize(cJSON_GetObjectItem(
@@ -580,7 +571,6 @@ static int _accept(const char *file, const char *socket, const char *conf_file)
 	printf("attached %s (%s) to %s\n", node, addr, t->name);
 	rc = 0;
 out:
-	cJSON_free(rec);
 	free(cred);
 	cJSON_Delete(report);
 	cJSON_Delete(reasons);
@@ -679,7 +669,7 @@ int azml_cmd_detach(int argc, char **argv)
 	const azml_target_t *t;
 	azml_node_t *nodes = NULL;
 	const char *node;
-	char path[4096], *end;
+	char *end;
 	int c, rc = 1, waited = 0, limit = 300;
 
 	optind = 1;
@@ -758,11 +748,7 @@ int azml_cmd_detach(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (conf->state_dir) {
-		snprintf(path, sizeof(path), "%s/attached/%s.json",
-			 conf->state_dir, node);
-		unlink(path);
-	}
+	azml_state_attached_remove(conf, node);
 	azml_log_info("detach: node %s detached from %s", node, t->name);
 	printf("detached %s from %s\n", node, t->name);
 	rc = 0;

@@ -235,65 +235,49 @@ static void _acted(void *arg, const azml_vm_result_t *r)
  * 'attach --accept' (their reports are in StateDir/attached) are given
  * their address and resumed again.  Returns the number of actions.
  */
+typedef struct {
+	const azml_conf_t *conf;
+	const azml_node_t *nodes;
+	int nn;
+	bool dry;
+	int actions;
+} attached_walk_t;
+
+static void _restore_attached(void *arg, const char *node,
+			      const cJSON *rep)
+{
+	attached_walk_t *w = arg;
+	const azml_target_t *t = azml_conf_target_of_node(w->conf, node);
+	const char *addr, *host;
+
+	if (!t || t->kind != AZML_ATTACHED || _find(w->nodes, w->nn, node))
+		return;	/* not ours any more, or slurmctld has it */
+	addr = cJSON_GetStringValue(cJSON_GetObjectItem(rep, "address"));
+	host = cJSON_GetStringValue(cJSON_GetObjectItem(rep, "hostname"));
+	if (!addr || !host) {
+		printf("attached node %s: its record in StateDir is not a "
+		       "report; skipped\n", node);
+		return;
+	}
+	w->actions++;
+	printf("attached node %s is a FUTURE slot again (slurmctld "
+	       "restarted); %s it at %s\n", node,
+	       w->dry ? "would restore" : "restoring", addr);
+	if (!w->dry && (azml_nodes_set_addr(node, addr, host) < 0 ||
+			azml_nodes_resume(node) < 0))
+		action_failures++;
+	else if (!w->dry)
+		azml_log_info("reconcile: attached node %s restored at %s",
+			      node, addr);
+}
+
 static int _reconcile_attached(const azml_conf_t *conf, const azml_node_t *nodes,
 			       int nn, bool dry)
 {
-	char dir[4096], path[4400];
-	struct dirent *e;
-	DIR *d;
-	int actions = 0;
+	attached_walk_t w = { conf, nodes, nn, dry, 0 };
 
-	if (!conf->state_dir)
-		return 0;
-	snprintf(dir, sizeof(dir), "%s/attached", conf->state_dir);
-	if (!(d = opendir(dir)))
-		return 0;
-	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-		char node[128];
-		const azml_target_t *t;
-		cJSON *rep = NULL;
-		const char *addr, *host;
-		FILE *fp;
-
-		if (len < 6 || len - 5 >= sizeof(node) ||
-		    strcmp(e->d_name + len - 5, ".json"))
-			continue;
-		snprintf(node, sizeof(node), "%.*s", (int) (len - 5), e->d_name);
-		t = azml_conf_target_of_node(conf, node);
-		if (!t || t->kind != AZML_ATTACHED || _find(nodes, nn, node))
-			continue;	/* not ours any more, or slurmctld has it */
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if ((fp = fopen(path, "r"))) {
-			char buf[65536];
-			size_t got = fread(buf, 1, sizeof(buf) - 1, fp);
-
-			buf[got] = '\0';
-			rep = cJSON_Parse(buf);
-			fclose(fp);
-		}
-		addr = cJSON_GetStringValue(cJSON_GetObjectItem(rep, "address"));
-		host = cJSON_GetStringValue(cJSON_GetObjectItem(rep, "hostname"));
-		if (!addr || !host) {
-			printf("attached node %s: %s is not a report; skipped\n",
-			       node, path);
-			cJSON_Delete(rep);
-			continue;
-		}
-		actions++;
-		printf("attached node %s is a FUTURE slot again (slurmctld "
-		       "restarted); %s it at %s\n", node,
-		       dry ? "would restore" : "restoring", addr);
-		if (!dry && (azml_nodes_set_addr(node, addr, host) < 0 ||
-			     azml_nodes_resume(node) < 0))
-			action_failures++;
-		else if (!dry)
-			azml_log_info("reconcile: attached node %s restored at %s",
-				      node, addr);
-		cJSON_Delete(rep);
-	}
-	closedir(d);
-	return actions;
+	azml_state_attached_each(conf, _restore_attached, &w);
+	return w.actions;
 }
 
 static int _reconcile_once(azml_conf_t *conf, bool dry)
@@ -380,7 +364,7 @@ static int _reconcile_once(azml_conf_t *conf, bool dry)
 	for (int i = 0; i < nn; i++) {
 		long age;
 
-		if (strncmp(nodes[i].reason, "azureml: held after", 19))
+		if (!azml_state_is_held(nodes[i].reason))
 			continue;
 		age = azml_state_failure_age(conf, nodes[i].name);
 		if (age >= 0 && age < AZML_BACKOFF)
@@ -448,6 +432,7 @@ int azml_cmd_reconcile(int argc, char **argv)
 	};
 	bool dry = false;
 	int every = 0, c, rc;
+	char serr[512];
 	azml_conf_t *conf;
 
 	optind = 1;
@@ -466,9 +451,8 @@ int azml_cmd_reconcile(int argc, char **argv)
 		return 1;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	azml_nodes_init();
-	if (azml_state_init(conf, NULL, 0) && !dry)
-		fprintf(stderr, "slurm-azureml reconcile: StateDir %s is not "
-			"writable\n", conf->state_dir);
+	if (!dry && azml_state_init(conf, serr, sizeof(serr)))
+		fprintf(stderr, "slurm-azureml reconcile: %s\n", serr);
 	do {
 		rc = _reconcile_once(conf, dry);
 		fflush(stdout);

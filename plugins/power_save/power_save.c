@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -39,119 +41,359 @@
 
 typedef enum { RESUME, SUSPEND, RESUME_FAIL } mode_t_;
 
+typedef struct run run_t;
+
+/* One node of argv[1]: its name is the only one we trust (never a tag or
+ * a name in Azure's answer). */
 typedef struct {
+	run_t *run;
+	char *node;
+	azml_turn_t turn;	/* RUN, DELETE_FIRST or WAIT until settled */
+	bool started, settled;
+	char why[400];		/* ERROR: what went wrong */
+} job_t;
+
+struct run {
 	const azml_conf_t *conf;
 	mode_t_ mode;
-	int failed;
+	azml_op_t op;
+	pid_t pid;		/* the program that does the work */
+	azml_arm_t *arm;
+	int done, failed, joined, superseded;
 	azml_addr_queue_t *addrs;	/* NodeAddr updates, batched */
-} run_t;
+};
+
+static const char *_mode_name(mode_t_ m)
+{
+	return m == RESUME ? "resume" : m == SUSPEND ? "suspend" : "resume-fail";
+}
+
+/* What slurmctld must hear of a node whose VM cannot be had: it is handed
+ * back now (its job is requeued), and held DOWN after repeated failures. */
+static void _hand_back(job_t *j, const char *code, const char *msg)
+{
+	char reason[400];
+	int count;
+
+	if (j->run->mode != RESUME)
+		return;
+	count = azml_state_failure_add(j->run->conf, j->node, code);
+	snprintf(reason, sizeof(reason), "azureml: %s: %.300s", code, msg);
+	azml_nodes_power_down_force(j->node, reason);
+	if (count >= AZML_HOLD_AFTER) {
+		azml_state_held_reason(reason, sizeof(reason), count, code, msg);
+		azml_nodes_down(j->node, reason);
+	}
+}
+
+static void _end(job_t *j, bool ok, const char *code)
+{
+	char err[512];
+
+	j->settled = true;
+	if (azml_state_intent_end(j->run->conf, j->node, j->run->op,
+				  j->run->pid, ok, code, err, sizeof(err)))
+		azml_log_error("node %s: %s", j->node, err);
+}
+
+/* An address slurmctld may be given: a bare IPv4 or IPv6 address (a comma
+ * or a space would shift the batched NodeAddr lists). */
+static bool _ip_ok(const char *ip)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, ip, buf) == 1 ||
+	       inet_pton(AF_INET6, ip, buf) == 1;
+}
 
 static void _resumed(void *arg, const azml_vm_result_t *r)
 {
-	run_t *run = arg;
-	const char *node = r->node[0] ? r->node : r->name;
-	char reason[400];
+	job_t *j = arg;
+	run_t *run = j->run;
 
-	if (r->ok) {
-		azml_log_info("resume node=%s vm=%s op=%s ip=%s: ok", node,
-			      r->name, r->op_id, r->ip);
-		azml_addr_queue_push(run->addrs, node, r->ip[0] ? r->ip : node,
-				     node);
-		azml_state_failure_clear(run->conf, node);
-	} else {
-		int count = azml_state_failure_add(run->conf, node, r->code);
-
+	if (r->ok && r->ip[0] && !_ip_ok(r->ip)) {
 		run->failed++;
-		azml_log_error("couldn't create VM '%s' for node %s (op=%s): "
-			       "%s: %s", r->name, node, r->op_id, r->code,
-			       r->message);
-		snprintf(reason, sizeof(reason), "azureml: %s: %.300s", r->code,
-			 r->message);
-		azml_nodes_power_down_force(node, reason);
-		if (count >= AZML_HOLD_AFTER) {
-			snprintf(reason, sizeof(reason), "azureml: held after %d "
-				 "failures: %s: %.280s", count, r->code, r->message);
-			azml_nodes_down(node, reason);
-		}
+		azml_log_error("VM '%s' of node %s (op=%s): Azure gave it the "
+			       "private IP address '%.64s', which is not an IP "
+			       "address; the node is handed back", j->node,
+			       j->node, r->op_id, r->ip);
+		_hand_back(j, "InvalidResponse", "Azure answered a private IP "
+			   "address that is not one");
+		_end(j, false, "InvalidResponse");
+		return;
 	}
-	azml_state_intent_clear(run->conf, node);
+	if (r->ok) {
+		run->done++;
+		azml_log_info("resume node=%s vm=%s op=%s ip=%s: ok", j->node,
+			      j->node, r->op_id, r->ip);
+		azml_addr_queue_push(run->addrs, j->node,
+				     r->ip[0] ? r->ip : j->node, j->node);
+		azml_state_failure_clear(run->conf, j->node);
+		_end(j, true, NULL);
+		return;
+	}
+	run->failed++;
+	azml_log_error("couldn't create VM '%s' for node %s (op=%s): %s: %s",
+		       j->node, j->node, r->op_id, r->code, r->message);
+	_hand_back(j, r->code, r->message);
+	_end(j, false, r->code);
 }
+
+static void _start(job_t *j);
 
 static void _deleted(void *arg, const azml_vm_result_t *r)
 {
-	run_t *run = arg;
+	job_t *j = arg;
+	run_t *run = j->run;
+	char msg[600];
 
-	if (r->ok) {
-		azml_log_info("%s node=%s vm=%s op=%s: deleted",
-			      run->mode == SUSPEND ? "suspend" : "resume-fail",
-			      r->name, r->name, r->op_id);
-		/* back to its own name until the next VM */
-		azml_addr_queue_push(run->addrs, r->name, r->name, r->name);
-	} else {
+	if (j->turn == AZML_TURN_DELETE_FIRST) {
+		if (r->ok) {	/* the interrupted delete is over: now create */
+			azml_log_info("resume node=%s: its previous VM is deleted "
+				      "(op=%s); creating a new one", j->node,
+				      r->op_id);
+			j->turn = AZML_TURN_RUN;
+			_start(j);
+			return;
+		}
 		run->failed++;
-		azml_log_error("couldn't delete VM '%s' (op=%s): %s: %s; "
-			       "'slurm-azureml reconcile' will retry", r->name,
-			       r->op_id, r->code, r->message);
+		azml_log_error("couldn't delete the previous VM of node %s "
+			       "(op=%s): %s: %s", j->node, r->op_id, r->code,
+			       r->message);
+		snprintf(msg, sizeof(msg), "its previous VM could not be "
+			 "deleted: %.400s", r->message);
+		_hand_back(j, r->code, msg);
+		_end(j, false, r->code);
+		return;
 	}
-	azml_state_intent_clear(run->conf, r->name);
+	if (r->ok) {
+		run->done++;
+		azml_log_info("%s node=%s vm=%s op=%s: deleted",
+			      _mode_name(run->mode), j->node, j->node, r->op_id);
+		/* back to its own name until the next VM */
+		azml_addr_queue_push(run->addrs, j->node, j->node, j->node);
+		_end(j, true, NULL);
+		return;
+	}
+	run->failed++;
+	azml_log_error("couldn't delete VM '%s' (op=%s): %s: %s; "
+		       "'slurm-azureml reconcile' will retry", j->node,
+		       r->op_id, r->code, r->message);
+	_end(j, false, r->code);
 }
 
-/* SLURM_RESUME_FILE: which job wants which nodes (for the log). */
-static int _resume_file(const char *path)
+static void _start(job_t *j)
+{
+	run_t *run = j->run;
+
+	j->started = true;
+	if (run->op == AZML_OP_CREATE && j->turn == AZML_TURN_RUN)
+		azml_arm_vm_create(run->arm, azml_conf_target_of_node(run->conf,
+				   j->node), j->node, _resumed, j);
+	else
+		azml_arm_vm_delete(run->arm, j->node, _deleted, j);
+}
+
+/* A node we waited for: what became of it.  Returns true when settled. */
+static bool _poll(job_t *j)
+{
+	run_t *run = j->run;
+	azml_turn_info_t info;
+	char err[512], msg[600];
+	const char *op = azml_op_name(run->op);
+
+	j->turn = azml_state_intent_poll(run->conf, j->node, run->op, run->pid,
+					 &info, err, sizeof(err));
+	switch (j->turn) {
+	case AZML_TURN_WAIT:
+		return false;
+	case AZML_TURN_RUN:
+	case AZML_TURN_DELETE_FIRST:
+		azml_log_info("node %s: the %s before it is over; %s now", j->node,
+			      azml_op_name(info.op ? info.op : run->op ==
+					   AZML_OP_CREATE ? AZML_OP_DELETE :
+					   AZML_OP_CREATE),
+			      j->turn == AZML_TURN_DELETE_FIRST ? "finishing "
+			      "its interrupted delete, then creating" :
+			      run->op == AZML_OP_CREATE ? "creating" : "deleting");
+		return false;	/* started by the caller */
+	case AZML_TURN_JOINED:
+		run->joined++;
+		if (info.ok)
+			run->done++;
+		else
+			run->failed++;
+		azml_log_info("node %s: the %s it waited for was this very %s, "
+			      "and it %s%s%s; its program told slurmctld", j->node,
+			      op, op, info.ok ? "succeeded" : "failed",
+			      info.code[0] ? ": " : "", info.code);
+		j->settled = true;
+		return true;
+	case AZML_TURN_SUPERSEDED:
+		run->superseded++;
+		azml_log_info("node %s: a later %s request (pid %ld) replaced this "
+			      "%s; that program reports the outcome", j->node,
+			      azml_op_name(info.op), (long) info.pid, op);
+		j->settled = true;
+		return true;
+	case AZML_TURN_FAILED:
+		run->failed++;
+		azml_log_error("node %s: the delete of its previous VM failed "
+			       "(%s); not creating another", j->node,
+			       info.code[0] ? info.code : "no code");
+		snprintf(msg, sizeof(msg), "its previous VM could not be deleted "
+			 "(see slurm-azureml's log)");
+		_hand_back(j, info.code[0] ? info.code : "DeleteFailed", msg);
+		j->settled = true;
+		return true;
+	case AZML_TURN_ERROR:
+	default:
+		run->failed++;
+		azml_log_error("node %s: %s", j->node, err);
+		_hand_back(j, "StateDir", err);
+		j->settled = true;
+		return true;
+	}
+}
+
+/* Drive every node to its end: start what is ours, wait for the others'
+ * operations (bounded: an owner that overstays AZML_INTENT_TTL is taken
+ * over), and start them when their turn comes. */
+static void _drive(run_t *run, job_t *jobs, int n)
+{
+	time_t give_up = time(NULL) + AZML_INTENT_TTL + 60;
+
+	for (;;) {
+		int waiting = 0;
+
+		for (int i = 0; i < n; i++)
+			if (!jobs[i].settled && !jobs[i].started &&
+			    jobs[i].turn != AZML_TURN_WAIT)
+				_start(&jobs[i]);
+		azml_arm_run(run->arm);
+		for (int i = 0; i < n; i++)
+			waiting += !jobs[i].settled &&
+				   jobs[i].turn == AZML_TURN_WAIT;
+		if (!waiting)
+			return;
+		if (time(NULL) > give_up) {
+			for (int i = 0; i < n; i++) {
+				if (jobs[i].settled ||
+				    jobs[i].turn != AZML_TURN_WAIT)
+					continue;
+				run->failed++;
+				azml_log_error("node %s: gave up waiting for the "
+					       "operation before it", jobs[i].node);
+				_hand_back(&jobs[i], "Timeout", "the operation "
+					   "before this one never ended");
+				jobs[i].settled = true;
+			}
+			return;
+		}
+		usleep(500 * 1000);
+		for (int i = 0; i < n; i++)
+			if (!jobs[i].settled && jobs[i].turn == AZML_TURN_WAIT)
+				_poll(&jobs[i]);
+	}
+}
+
+/* SLURM_RESUME_FILE: which job wants which nodes, for the log only: it
+ * never stops a resume. */
+#define RESUME_FILE_MAX (16 << 20)
+static void _resume_file(const char *path)
 {
 	FILE *fp = fopen(path, "r");
-	char buf[1 << 16];
-	size_t n;
-	cJSON *j, *jobs, *job;
+	char *buf = NULL;
+	size_t n = 0;
+	cJSON *j = NULL, *jobs, *job;
 
 	if (!fp) {
-		azml_log_error("couldn't read SLURM_RESUME_FILE %s: %s", path,
-			       strerror(errno));
-		return -1;
+		azml_log_error("couldn't read SLURM_RESUME_FILE %s: %s (only "
+			       "the log misses it)", path, strerror(errno));
+		return;
 	}
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
+	if (!(buf = malloc(RESUME_FILE_MAX + 1)))
+		goto out;
+	n = fread(buf, 1, RESUME_FILE_MAX + 1, fp);
+	if (n > RESUME_FILE_MAX) {
+		azml_log_info("SLURM_RESUME_FILE %s is over %d MiB; not logging "
+			      "which jobs want the nodes", path,
+			      RESUME_FILE_MAX >> 20);
+		goto out;
+	}
 	buf[n] = '\0';
 	j = cJSON_Parse(buf);
 	jobs = cJSON_GetObjectItem(j, "jobs");
 	if (!cJSON_IsArray(jobs)) {
-		azml_log_error("SLURM_RESUME_FILE %s is not Slurm's resume JSON "
-			       "({\"jobs\":[...],\"all_nodes\":...})", path);
-		cJSON_Delete(j);
-		return -1;
+		azml_log_info("SLURM_RESUME_FILE %s is not Slurm's resume JSON "
+			      "({\"jobs\":[...],\"all_nodes\":...}); going on "
+			      "without it", path);
+		goto out;
 	}
 	cJSON_ArrayForEach(job, jobs) {
 		const cJSON *id = cJSON_GetObjectItem(job, "job_id");
 		const cJSON *nodes = cJSON_GetObjectItem(job, "nodes");
 
 		if (cJSON_IsNumber(id) && cJSON_IsString(nodes))
-			azml_log_info("job %d wants %s", id->valueint,
+			azml_log_info("job %.0f wants %.200s", id->valuedouble,
 				      nodes->valuestring);
 	}
+out:
 	cJSON_Delete(j);
-	return 0;
+	free(buf);
+	fclose(fp);
 }
 
-static void _daemonize(void)
-{
-	pid_t pid = fork();
-	int fd;
+/* Detach from slurmctld: returns in the child (the worker), whose pid the
+ * parent records in StateDir before it exits; the child reads what the
+ * parent decided for each node (struct claim_msg) from the pipe. */
+typedef struct {
+	int turn;
+	char why[400];
+} claim_msg_t;
 
-	if (pid < 0) {
-		azml_log_error("couldn't fork: %s; finishing in the foreground",
-			       strerror(errno));
+static void _quiet_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR);
+
+	if (fd < 0)
 		return;
-	}
-	if (pid > 0)
-		_exit(0);	/* slurmctld goes on */
-	setsid();
-	fd = open("/dev/null", O_RDWR);
-	if (fd >= 0) {
-		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		if (fd > 2)
-			close(fd);
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > 2)
+		close(fd);
+}
+
+/* Claim every node for PID: WAIT, RUN, DELETE_FIRST or ERROR, logged. */
+static void _claim(run_t *run, job_t *jobs, int n, const char *state_err)
+{
+	const char *op = azml_op_name(run->op);
+
+	for (int i = 0; i < n; i++) {
+		job_t *j = &jobs[i];
+		azml_turn_info_t info;
+
+		if (state_err) {
+			j->turn = AZML_TURN_ERROR;
+			snprintf(j->why, sizeof(j->why), "%s", state_err);
+			continue;
+		}
+		j->turn = azml_state_intent_begin(run->conf, j->node, run->op,
+						  run->pid, &info, j->why,
+						  sizeof(j->why));
+		if (j->turn == AZML_TURN_WAIT)
+			azml_log_info("node %s: a %s (pid %ld) is in flight; this "
+				      "%s %s", j->node, azml_op_name(info.op),
+				      (long) info.pid, op, info.op == run->op ?
+				      "joins it" : run->op == AZML_OP_CREATE ?
+				      "waits for it, then creates a new VM" :
+				      "waits for it, then deletes what it made");
+		else if (j->turn == AZML_TURN_ERROR)
+			azml_log_error("node %s: %s", j->node, j->why);
+		else if (info.op)
+			azml_log_info("node %s: taking over an interrupted %s",
+				      j->node, azml_op_name(info.op));
 	}
 }
 
@@ -161,14 +403,12 @@ int main(int argc, char **argv)
 	mode_t_ mode = strstr(prog, "resume-fail") ? RESUME_FAIL :
 		       strstr(prog, "suspend") ? SUSPEND : RESUME;
 	azml_conf_t *conf;
-	azml_arm_t *arm;
 	run_t run = { 0 };
 	hostlist_t hl;
-	char *host, err[512];
-	char **nodes = NULL;
-	int n = 0, rc = 0;
-	bool foreground = getenv("AZUREML_FOREGROUND") != NULL;
-	int fd;
+	char *host, err[512], state_err[512];
+	job_t *jobs = NULL;
+	int n = 0, rc = 0, fd, pipefd[2] = { -1, -1 };
+	bool foreground = getenv("AZUREML_FOREGROUND") != NULL, state_ok;
 
 	/* slurmctld may start us with 0-2 closed: keep files we open off them */
 	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
@@ -196,6 +436,7 @@ int main(int argc, char **argv)
 			       strerror(errno));
 	run.conf = conf;
 	run.mode = mode;
+	run.op = mode == RESUME ? AZML_OP_CREATE : AZML_OP_DELETE;
 
 	/* Every node must be a VM of ours before anything is created. */
 	hl = slurm_hostlist_create(argv[1]);
@@ -206,6 +447,7 @@ int main(int argc, char **argv)
 	}
 	while ((host = slurm_hostlist_shift(hl))) {
 		const azml_target_t *t = azml_conf_target_of_node(conf, host);
+		job_t *more;
 
 		if (!t || t->kind == AZML_ATTACHED) {
 			azml_log_error("node '%s' is %s; nothing done for %s", host,
@@ -216,83 +458,126 @@ int main(int argc, char **argv)
 			rc = 1;
 			continue;
 		}
-		nodes = realloc(nodes, (n + 1) * sizeof(char *));
-		nodes[n++] = host;
+		if (!(more = realloc(jobs, (n + 1) * sizeof(*jobs)))) {
+			free(host);
+			rc = 1;
+			break;
+		}
+		jobs = more;
+		jobs[n++] = (job_t) { .run = &run, .node = host };
 	}
 	slurm_hostlist_destroy(hl);
 	if (rc)
 		goto out;
-	if (mode == RESUME && getenv("SLURM_RESUME_FILE") &&
-	    _resume_file(getenv("SLURM_RESUME_FILE"))) {
-		rc = 1;
-		goto out;
-	}
-	if (azml_state_init(conf, err, sizeof(err))) {
-		azml_log_error("%s; nothing done for %s", err, argv[1]);
-		rc = 1;
-		goto out;
-	}
-	azml_log_info("%s %s (%d node%s)", mode == RESUME ? "resume" :
-		      mode == SUSPEND ? "suspend" : "resume-fail", argv[1], n,
+	if (mode == RESUME && getenv("SLURM_RESUME_FILE"))
+		_resume_file(getenv("SLURM_RESUME_FILE"));
+	state_ok = azml_state_init(conf, state_err, sizeof(state_err)) == 0;
+	azml_log_info("%s %s (%d node%s)", _mode_name(mode), argv[1], n,
 		      n == 1 ? "" : "s");
-	/* Record intent; a node whose resume is in flight is not resumed twice. */
-	for (int i = 0; i < n; i++)
-		if (azml_state_intent_begin(conf, nodes[i], mode == RESUME ?
-					    "resume" : "delete")) {
-			azml_log_info("node %s: a %s is already in flight; "
-				      "not starting another", nodes[i],
-				      mode == RESUME ? "resume" : "delete");
-			free(nodes[i]);
-			nodes[i] = NULL;
-		}
-	if (!foreground)
-		_daemonize();
-	azml_state_intent_set_pid(conf, nodes, n, getpid());
+	if (!state_ok)
+		azml_log_error("%s", state_err);
 
+	/* The worker's pid goes in StateDir before slurmctld is let go. */
+	run.pid = getpid();
+	if (!foreground && pipe(pipefd) == 0) {
+		pid_t child = fork();
+
+		if (child < 0) {
+			azml_log_error("couldn't fork: %s; finishing in the "
+				       "foreground", strerror(errno));
+		} else if (child > 0) {
+			close(pipefd[0]);
+			run.pid = child;
+			_claim(&run, jobs, n, state_ok ? NULL : state_err);
+			for (int i = 0; i < n; i++) {
+				claim_msg_t m = { .turn = jobs[i].turn };
+
+				snprintf(m.why, sizeof(m.why), "%s", jobs[i].why);
+				if (write(pipefd[1], &m, sizeof(m)) != sizeof(m))
+					break;	/* the worker is gone */
+			}
+			_exit(0);	/* slurmctld goes on */
+		} else {
+			size_t got = 0;
+
+			close(pipefd[1]);
+			setsid();
+			_quiet_stdio();
+			run.pid = getpid();
+			for (int i = 0; i < n; i++) {
+				claim_msg_t m;
+				ssize_t r;
+
+				got = 0;
+				while (got < sizeof(m) &&
+				       (r = read(pipefd[0], (char *) &m + got,
+						 sizeof(m) - got)) > 0)
+					got += (size_t) r;
+				if (got < sizeof(m)) {
+					/* the parent died before claiming the
+					 * rest: they are not ours to touch */
+					for (int k = i; k < n; k++)
+						jobs[k].settled = true;
+					azml_log_error("the parent died before "
+						       "recording every node's "
+						       "intent; nodes from %s on "
+						       "are left to Slurm",
+						       jobs[i].node);
+					break;
+				}
+				jobs[i].turn = m.turn;
+				m.why[sizeof(m.why) - 1] = '\0';
+				snprintf(jobs[i].why, sizeof(jobs[i].why), "%s",
+					 m.why);
+			}
+			close(pipefd[0]);
+			pipefd[0] = -1;
+			goto work;
+		}
+	}
+	_claim(&run, jobs, n, state_ok ? NULL : state_err);
+work:
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	azml_nodes_init();
-	arm = azml_arm_create(conf, NULL, err, sizeof(err));
-	if (!arm) {
+	run.addrs = azml_addr_queue_start();
+	for (int i = 0; i < n; i++)
+		if (!jobs[i].settled && jobs[i].turn == AZML_TURN_ERROR) {
+			run.failed++;
+			_hand_back(&jobs[i], "StateDir", jobs[i].why);
+			jobs[i].settled = true;
+		}
+	run.arm = azml_arm_create(conf, NULL, err, sizeof(err));
+	if (!run.arm) {
 		azml_log_error("couldn't reach Azure: %s", err);
 		for (int i = 0; i < n; i++) {
-			char reason[600];
+			char msg[600];
 
-			if (!nodes[i])
+			if (jobs[i].settled)
 				continue;
-			if (mode == RESUME) {
-				snprintf(reason, sizeof(reason), "azureml: "
-					 "AuthenticationFailed: %.500s", err);
-				azml_nodes_power_down_force(nodes[i], reason);
-			}
-			azml_state_intent_clear(conf, nodes[i]);
+			run.failed++;
+			snprintf(msg, sizeof(msg), "%.500s", err);
+			_hand_back(&jobs[i], "AuthenticationFailed", msg);
+			if (jobs[i].turn != AZML_TURN_WAIT)
+				_end(&jobs[i], false, "AuthenticationFailed");
+			jobs[i].settled = true;
 		}
-		rc = 1;
-		goto out;
+	} else {
+		_drive(&run, jobs, n);
 	}
-	run.addrs = azml_addr_queue_start();
-	for (int i = 0; i < n; i++) {
-		if (!nodes[i])
-			continue;
-		if (mode == RESUME)
-			azml_arm_vm_create(arm, azml_conf_target_of_node(conf,
-					   nodes[i]), nodes[i], _resumed, &run);
-		else
-			azml_arm_vm_delete(arm, nodes[i], _deleted, &run);
-	}
-	azml_arm_run(arm);
 	if (azml_addr_queue_finish(run.addrs))
 		azml_log_error("slurmctld did not take the address of some "
 			       "nodes of %s (see above)", argv[1]);
-	azml_log_info("%s %s: %d done, %d failed, %lu requests",
-		      mode == RESUME ? "resume" : mode == SUSPEND ? "suspend" :
-		      "resume-fail", argv[1], n - run.failed, run.failed,
-		      azml_arm_stats(arm)->requests);
-	azml_arm_destroy(arm);
+	azml_log_info("%s %s: %d done, %d failed, %lu requests (%d joined "
+		      "another program's operation, %d replaced by a later "
+		      "request)", _mode_name(mode), argv[1], run.done, run.failed,
+		      run.arm ? azml_arm_stats(run.arm)->requests : 0UL,
+		      run.joined, run.superseded);
+	azml_arm_destroy(run.arm);
 	rc = run.failed ? 1 : 0;
 out:
 	for (int i = 0; i < n; i++)
-		free(nodes[i]);
-	free(nodes);
+		free(jobs[i].node);
+	free(jobs);
 	azml_conf_destroy(conf);
 	azml_log_fini();
 	return rc;

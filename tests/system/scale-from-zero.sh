@@ -97,14 +97,30 @@ SLURM_CONF=$SLURM_CONF "$AZML_BUILD/plugins/power_save/slurm-azureml-resume" 'no
 [ $? = 1 ] || azml_fail "resume of unknown nodes did not fail"
 grep -q "node 'nosuch1' is not a node of any compute cluster or instance in azureml.conf" "$T/err" ||
 	azml_fail "resume of unknown nodes said: $(cat "$T/err")"
-echo '{"jobs": "not a list"' > "$T/bad-resume.json"
-SLURM_CONF=$SLURM_CONF SLURM_RESUME_FILE=$T/bad-resume.json \
-	"$AZML_BUILD/plugins/power_save/slurm-azureml-resume" 'cpu-3' 2> "$T/err"
-[ $? = 1 ] || azml_fail "a malformed resume file was accepted"
-grep -q "is not Slurm's resume JSON" "$T/err" || azml_fail "resume file: $(cat "$T/err")"
 SLURM_CONF=$SLURM_CONF "$AZML_BUILD/plugins/power_save/slurm-azureml-resume" 'cpu-[1' 2> "$T/err"
 [ $? = 1 ] || azml_fail "a malformed hostlist was accepted"
 sleep 1
 [ "$(azml_emulator_vms)" = "$before" ] || azml_fail "bad input created VMs"
-azml_pass "unknown nodes, a malformed resume file or hostlist: clear error, exit 1, nothing created"
+azml_pass "unknown nodes or a malformed hostlist: clear error, exit 1, nothing created"
+
+# SLURM_RESUME_FILE only feeds the log: malformed, or larger than 64 KiB
+# (2000 jobs), it never stops a resume.
+echo '{"jobs": "not a list"' > "$T/bad-resume.json"
+SLURM_CONF=$SLURM_CONF SLURM_RESUME_FILE=$T/bad-resume.json AZUREML_FOREGROUND=1 \
+	"$AZML_BUILD/plugins/power_save/slurm-azureml-resume" 'cpu-3' 2> "$T/err" ||
+	azml_fail "a malformed resume file stopped the resume: $(cat "$T/err")"
+grep -q "is not Slurm's resume JSON .*going on without it" "$T/err" || azml_fail "resume file: $(cat "$T/err")"
+python3 -c '
+import json
+print(json.dumps({"jobs": [{"job_id": i, "nodes": "cpu-3"} for i in range(1, 2001)],
+                  "all_nodes": "cpu-3"}))' > "$T/big-resume.json"
+[ "$(stat -c %s "$T/big-resume.json")" -gt 65536 ] || azml_fail "the big resume file is small"
+SLURM_CONF=$SLURM_CONF SLURM_RESUME_FILE=$T/big-resume.json AZUREML_FOREGROUND=1 \
+	"$AZML_BUILD/plugins/power_save/slurm-azureml-resume" 'cpu-3' 2> "$T/err" ||
+	azml_fail "a $(stat -c %s "$T/big-resume.json")-byte resume file stopped the resume: $(cat "$T/err")"
+grep -q "job 2000 wants cpu-3" "$T/err" || azml_fail "the big resume file was not read: $(tail -3 "$T/err")"
+azml_emulator_vms | grep -qw cpu-3 || azml_fail "no VM for cpu-3"
+SLURM_CONF=$SLURM_CONF AZUREML_FOREGROUND=1 "$AZML_BUILD/plugins/power_save/slurm-azureml-suspend" 'cpu-3' 2> "$T/err" ||
+	azml_fail "suspend cpu-3: $(cat "$T/err")"
+azml_pass "a malformed or $(stat -c %s "$T/big-resume.json")-byte SLURM_RESUME_FILE: the resume goes on"
 echo "$AZML_PASSED passed, 0 failed"

@@ -1,0 +1,441 @@
+/*
+ * state-test.c - StateDir: intents (one operation a node, the last request
+ * wins, takeover of dead or overstaying programs), failures, holds and
+ * attached records, and the files' safety (names, owners, errors).
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "state.h"
+#include "testutil.h"
+
+static char dir[PATH_MAX];
+static azml_conf_t conf;
+
+static void _setup(void)
+{
+	char err[512];
+
+	snprintf(dir, sizeof(dir), "/tmp/azml-state-test.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	memset(&conf, 0, sizeof(conf));
+	conf.state_dir = dir;
+	ck_assert_msg(azml_state_init(&conf, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void _teardown(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		fprintf(stderr, "couldn't remove %s\n", dir);
+}
+
+/* A stand-in for another slurm-azureml program: a child that sleeps until
+ * it is killed.  Its pid is what the test claims nodes for. */
+static pid_t _program(void)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+static void _kill(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static void _write_file(const char *rel, const char *text)
+{
+	char path[PATH_MAX + 64];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+START_TEST(test_begin_end)
+{
+	pid_t a = _program();
+	azml_turn_info_t info;
+	char err[512];
+
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "cpu-1", AZML_OP_CREATE,
+						 a, &info, err, sizeof(err)),
+			 AZML_TURN_RUN);
+	ck_assert_int_eq(info.op, AZML_OP_NONE);	/* nothing taken over */
+	ck_assert(azml_state_intent_active(&conf, "cpu-1"));
+	ck_assert(!azml_state_intent_active(&conf, "cpu-2"));
+	ck_assert_int_eq(azml_state_intent_end(&conf, "cpu-1", AZML_OP_CREATE, a,
+					       true, NULL, err, sizeof(err)), 0);
+	ck_assert(!azml_state_intent_active(&conf, "cpu-1"));
+	_kill(a);
+}
+END_TEST
+
+/* The same operation twice: the second waits, then joins the first's
+ * outcome instead of doing it again. */
+START_TEST(test_same_op_joins)
+{
+	pid_t a = _program(), b = _program();
+	azml_turn_info_t info;
+	char err[512];
+
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n1", AZML_OP_CREATE, a,
+						 &info, err, sizeof(err)),
+			 AZML_TURN_RUN);
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n1", AZML_OP_CREATE, b,
+						 &info, err, sizeof(err)),
+			 AZML_TURN_WAIT);
+	ck_assert_int_eq(info.op, AZML_OP_CREATE);
+	ck_assert_int_eq(info.pid, a);
+	ck_assert_int_eq(azml_state_intent_poll(&conf, "n1", AZML_OP_CREATE, b,
+						&info, err, sizeof(err)),
+			 AZML_TURN_WAIT);
+	azml_state_intent_end(&conf, "n1", AZML_OP_CREATE, a, false,
+			      "AllocationFailed", err, sizeof(err));
+	ck_assert_int_eq(azml_state_intent_poll(&conf, "n1", AZML_OP_CREATE, b,
+						&info, err, sizeof(err)),
+			 AZML_TURN_JOINED);
+	ck_assert(!info.ok);
+	ck_assert_str_eq(info.code, "AllocationFailed");
+	ck_assert(!azml_state_intent_active(&conf, "n1"));
+	_kill(a);
+	_kill(b);
+}
+END_TEST
+
+/* delete (A) in flight; create (B) waits; delete (C) replaces B; B learns
+ * it was replaced; C joins A's delete.  Then a create after a failed
+ * delete is refused with the delete's code. */
+START_TEST(test_last_request_wins)
+{
+	pid_t a = _program(), b = _program(), c = _program(), d = _program();
+	azml_turn_info_t info;
+	char err[512];
+
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n1", AZML_OP_DELETE, a,
+						 &info, err, sizeof(err)),
+			 AZML_TURN_RUN);
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n1", AZML_OP_CREATE, b,
+						 &info, err, sizeof(err)),
+			 AZML_TURN_WAIT);
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n1", AZML_OP_DELETE, c,
+						 &info, err, sizeof(err)),
+			 AZML_TURN_WAIT);
+	ck_assert_int_eq(azml_state_intent_poll(&conf, "n1", AZML_OP_CREATE, b,
+						&info, err, sizeof(err)),
+			 AZML_TURN_SUPERSEDED);
+	ck_assert_int_eq(info.op, AZML_OP_DELETE);
+	ck_assert_int_eq(info.pid, c);
+	azml_state_intent_end(&conf, "n1", AZML_OP_DELETE, a, true, NULL, err,
+			      sizeof(err));
+	ck_assert_int_eq(azml_state_intent_poll(&conf, "n1", AZML_OP_DELETE, c,
+						&info, err, sizeof(err)),
+			 AZML_TURN_JOINED);
+	ck_assert(info.ok);
+
+	/* a create waiting on a delete that fails is refused with its code */
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n2", AZML_OP_DELETE, a,
+						 &info, err, sizeof(err)),
+			 AZML_TURN_RUN);
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n2", AZML_OP_CREATE, d,
+						 &info, err, sizeof(err)),
+			 AZML_TURN_WAIT);
+	azml_state_intent_end(&conf, "n2", AZML_OP_DELETE, a, false,
+			      "ScopeLocked", err, sizeof(err));
+	ck_assert_int_eq(azml_state_intent_poll(&conf, "n2", AZML_OP_CREATE, d,
+						&info, err, sizeof(err)),
+			 AZML_TURN_FAILED);
+	ck_assert_str_eq(info.code, "ScopeLocked");
+
+	/* a create waiting on a delete that succeeds creates */
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n3", AZML_OP_DELETE, a,
+						 &info, err, sizeof(err)),
+			 AZML_TURN_RUN);
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n3", AZML_OP_CREATE, d,
+						 &info, err, sizeof(err)),
+			 AZML_TURN_WAIT);
+	azml_state_intent_end(&conf, "n3", AZML_OP_DELETE, a, true, NULL, err,
+			      sizeof(err));
+	ck_assert_int_eq(azml_state_intent_poll(&conf, "n3", AZML_OP_CREATE, d,
+						&info, err, sizeof(err)),
+			 AZML_TURN_RUN);
+	ck_assert(azml_state_intent_active(&conf, "n3"));
+	_kill(a);
+	_kill(b);
+	_kill(c);
+	_kill(d);
+}
+END_TEST
+
+/* A program killed mid-operation: the next one takes over, and a create
+ * after an interrupted delete finishes the delete first. */
+START_TEST(test_takeover_after_kill)
+{
+	pid_t a = _program(), b = _program(), c = _program();
+	azml_turn_info_t info;
+	char err[512];
+
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n1", AZML_OP_DELETE, a,
+						 &info, err, sizeof(err)),
+			 AZML_TURN_RUN);
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n1", AZML_OP_CREATE, b,
+						 &info, err, sizeof(err)),
+			 AZML_TURN_WAIT);
+	_kill(a);
+	ck_assert_int_eq(azml_state_intent_poll(&conf, "n1", AZML_OP_CREATE, b,
+						&info, err, sizeof(err)),
+			 AZML_TURN_DELETE_FIRST);
+	ck_assert_int_eq(info.op, AZML_OP_DELETE);
+	/* b dies too, before it ends: c's create does the same */
+	_kill(b);
+	ck_assert(!azml_state_intent_active(&conf, "n1"));
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n1", AZML_OP_CREATE, c,
+						 &info, err, sizeof(err)),
+			 AZML_TURN_RUN);	/* b's create was interrupted, not a delete */
+	ck_assert_int_eq(info.op, AZML_OP_CREATE);
+	_kill(c);
+}
+END_TEST
+
+/* A pid that was reused names another process: its start time differs, so
+ * the intent is not held by it.  An owner past its expiry is taken over. */
+START_TEST(test_pid_reuse_and_expiry)
+{
+	azml_turn_info_t info;
+	char err[512], text[256];
+	pid_t a = _program();
+
+	/* our own pid, with a start time that is not ours */
+	snprintf(text, sizeof(text), "owner delete %ld 1 %ld %ld\n",
+		 (long) getpid(), (long) time(NULL), (long) time(NULL) + 600);
+	_write_file("intent/n1", text);
+	ck_assert(!azml_state_intent_active(&conf, "n1"));
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n1", AZML_OP_CREATE, a,
+						 &info, err, sizeof(err)),
+			 AZML_TURN_DELETE_FIRST);
+
+	/* a live owner whose expiry has passed */
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n2", AZML_OP_CREATE, a,
+						 &info, err, sizeof(err)),
+			 AZML_TURN_RUN);
+	{
+		char path[PATH_MAX + 32], buf[256], *p;
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/intent/n2", dir);
+		fp = fopen(path, "r");
+		ck_assert_ptr_nonnull(fp);
+		ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), fp));
+		fclose(fp);
+		/* "owner create PID START SINCE UNTIL": UNTIL into the past */
+		p = strrchr(buf, ' ');
+		ck_assert_ptr_nonnull(p);
+		snprintf(p, sizeof(buf) - (p - buf), " %ld\n",
+			 (long) time(NULL) - 1);
+		_write_file("intent/n2", buf);
+	}
+	ck_assert(!azml_state_intent_active(&conf, "n2"));
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n2", AZML_OP_DELETE,
+						 getpid(), &info, err,
+						 sizeof(err)), AZML_TURN_RUN);
+	ck_assert_int_eq(info.op, AZML_OP_CREATE);	/* taken over */
+	_kill(a);
+}
+END_TEST
+
+/* Many programs asking for one node at once: exactly one runs. */
+START_TEST(test_race)
+{
+	enum { N = 12, TRIALS = 20 };
+
+	for (int trial = 0; trial < TRIALS; trial++) {
+		int go[2], res[2], runs = 0, waits = 0;
+		pid_t kids[N];
+		char node[32], c = 0;
+
+		snprintf(node, sizeof(node), "race-%d", trial);
+		ck_assert_int_eq(pipe(go), 0);
+		ck_assert_int_eq(pipe(res), 0);
+		for (int i = 0; i < N; i++) {
+			kids[i] = fork();
+			ck_assert_int_ge(kids[i], 0);
+			if (kids[i] == 0) {
+				char err[512], r, x;
+
+				close(go[1]);
+				if (read(go[0], &x, 1) < 0)
+					_exit(1);
+				r = (char) azml_state_intent_begin(&conf, node,
+					AZML_OP_CREATE, getpid(), NULL, err,
+					sizeof(err));
+				if (write(res[1], &r, 1) != 1)
+					_exit(1);
+				for (;;)
+					pause();	/* stay alive: a live owner */
+			}
+		}
+		close(go[0]);
+		close(go[1]);	/* EOF: every child goes at once */
+		for (int i = 0; i < N; i++) {
+			ck_assert_int_eq(read(res[0], &c, 1), 1);
+			runs += c == AZML_TURN_RUN;
+			waits += c == AZML_TURN_WAIT;
+		}
+		for (int i = 0; i < N; i++)
+			_kill(kids[i]);
+		close(res[0]);
+		close(res[1]);
+		ck_assert_msg(runs == 1 && waits == N - 1,
+			      "trial %d: %d ran, %d waited", trial, runs, waits);
+	}
+}
+END_TEST
+
+/* Names never leave StateDir; unwritable state is an error, not "busy". */
+START_TEST(test_bad_names_and_errors)
+{
+	char err[512], path[PATH_MAX + 64];
+	cJSON *rep = cJSON_Parse("{\"address\":\"10.0.0.4\"}");
+	struct stat st;
+
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "../victim",
+						 AZML_OP_CREATE, getpid(), NULL,
+						 err, sizeof(err)),
+			 AZML_TURN_ERROR);
+	ck_assert_ptr_nonnull(strstr(err, "not a node name"));
+	ck_assert_int_eq(azml_state_attached_save(&conf, "../../victim", rep,
+						  err, sizeof(err)), -1);
+	ck_assert_int_eq(azml_state_failure_add(&conf, "../x", "Code"), -1);
+	snprintf(path, sizeof(path), "%s/victim", dir);
+	ck_assert_int_ne(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/../victim.json", dir);
+	ck_assert_int_ne(stat(path, &st), 0);
+
+	/* intent/ is not a folder: every begin is an error naming it */
+	snprintf(path, sizeof(path), "%s/intent", dir);
+	ck_assert_int_eq(rmdir(path), 0);
+	_write_file("intent", "x");
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n1", AZML_OP_CREATE,
+						 getpid(), NULL, err,
+						 sizeof(err)), AZML_TURN_ERROR);
+	ck_assert_ptr_nonnull(strstr(err, "/intent"));
+	ck_assert_int_eq(azml_state_init(&conf, err, sizeof(err)), -1);
+	cJSON_Delete(rep);
+}
+END_TEST
+
+/* Run as root, StateDir's files belong to its owner (SlurmUser). */
+START_TEST(test_root_gives_files_to_owner)
+{
+	char err[512], path[PATH_MAX + 64];
+	struct stat st;
+	const uid_t nobody = 65534;
+
+	if (geteuid() != 0)
+		return;	/* only root can give files away */
+	ck_assert_int_eq(chown(dir, nobody, nobody), 0);
+	ck_assert_int_eq(azml_state_init(&conf, err, sizeof(err)), 0);
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n1", AZML_OP_CREATE,
+						 getpid(), NULL, err,
+						 sizeof(err)), AZML_TURN_RUN);
+	ck_assert_int_eq(azml_state_failure_add(&conf, "n1", "X"), 1);
+	snprintf(path, sizeof(path), "%s/intent/n1", dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_uid, nobody);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s/failures/n1", dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_uid, nobody);
+	snprintf(path, sizeof(path), "%s/intent", dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_uid, nobody);	/* made by root earlier: given */
+}
+END_TEST
+
+static int seen;
+static void _each(void *arg, const char *node, const cJSON *rep)
+{
+	const char *addr = cJSON_GetStringValue(cJSON_GetObjectItem(rep,
+								  "address"));
+
+	if (!strcmp(node, "lab-1"))
+		ck_assert_str_eq(addr, "10.0.0.4");
+	else
+		ck_assert_ptr_null(rep);	/* not a report */
+	seen++;
+}
+
+START_TEST(test_failures_holds_attached)
+{
+	char err[512], reason[400];
+	cJSON *rep = cJSON_Parse("{\"address\":\"10.0.0.4\"}");
+
+	ck_assert_int_eq(azml_state_failure_age(&conf, "n1"), -1);
+	ck_assert_int_eq(azml_state_failure_add(&conf, "n1", "QuotaExceeded"), 1);
+	ck_assert_int_eq(azml_state_failure_add(&conf, "n1", "QuotaExceeded"), 2);
+	ck_assert_int_le(azml_state_failure_age(&conf, "n1"), 1);
+	azml_state_failure_clear(&conf, "n1");
+	ck_assert_int_eq(azml_state_failure_add(&conf, "n1", "X"), 1);
+
+	azml_state_held_reason(reason, sizeof(reason), 3, "AllocationFailed",
+			       "no capacity");
+	ck_assert(azml_state_is_held(reason));
+	ck_assert(!azml_state_is_held("azureml: AllocationFailed: x"));
+	ck_assert(!azml_state_is_held(NULL));
+
+	ck_assert_int_eq(azml_state_attached_save(&conf, "lab-1", rep, err,
+						  sizeof(err)), 0);
+	_write_file("attached/lab-2.json", "not json");
+	seen = 0;
+	azml_state_attached_each(&conf, _each, NULL);
+	ck_assert_int_eq(seen, 2);
+	azml_state_attached_remove(&conf, "lab-1");
+	azml_state_attached_remove(&conf, "lab-2");
+	seen = 0;
+	azml_state_attached_each(&conf, _each, NULL);
+	ck_assert_int_eq(seen, 0);
+	cJSON_Delete(rep);
+}
+END_TEST
+
+int main(void)
+{
+	TCase *tc = tcase_create("state");
+
+	tcase_add_checked_fixture(tc, _setup, _teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_begin_end);
+	tcase_add_test(tc, test_same_op_joins);
+	tcase_add_test(tc, test_last_request_wins);
+	tcase_add_test(tc, test_takeover_after_kill);
+	tcase_add_test(tc, test_pid_reuse_and_expiry);
+	tcase_add_test(tc, test_race);
+	tcase_add_test(tc, test_bad_names_and_errors);
+	tcase_add_test(tc, test_root_gives_files_to_owner);
+	tcase_add_test(tc, test_failures_holds_attached);
+	return tu_run("state", tc);
+}

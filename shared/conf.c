@@ -1044,6 +1044,20 @@ static void _parse_stream(parser_t *p, FILE *fp, const char *file)
 	free(buf);
 }
 
+/* Remember PATH among the files this configuration comes from. */
+static void _note_file(azml_conf_t *c, const char *path)
+{
+	char **more;
+
+	for (size_t i = 0; i < c->nfiles; i++)
+		if (!strcmp(c->files[i], path))
+			return;
+	if (!(more = realloc(c->files, (c->nfiles + 1) * sizeof(*more))))
+		abort();
+	c->files = more;
+	c->files[c->nfiles++] = _xstrdup(path);
+}
+
 static void _parse_file(parser_t *p, const char *path, const char *from_file,
 			int from_line)
 {
@@ -1070,6 +1084,7 @@ static void _parse_file(parser_t *p, const char *path, const char *from_file,
 			     "back to a file being read", full);
 			goto out;
 		}
+	_note_file(p->conf, full);
 	fp = fopen(full, "r");
 	if (!fp) {
 		if (from_file)
@@ -1268,6 +1283,9 @@ void azml_conf_destroy(azml_conf_t *c)
 	for (size_t i = 0; i < c->nerrors; i++)
 		free(c->errors[i]);
 	free(c->errors);
+	for (size_t i = 0; i < c->nfiles; i++)
+		free(c->files[i]);
+	free(c->files);
 	free(c->path); free(c->cluster_name); free(c->subscription_id);
 	free(c->resource_group); free(c->location); free(c->arm_endpoint);
 	free(c->authority_host); free(c->imds_endpoint); free(c->secret_file);

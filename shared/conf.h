@@ -87,6 +87,11 @@ typedef struct {
 
 	char **errors;		/* "FILE:LINE: message" */
 	size_t nerrors;
+
+	char **files;		/* every file read, Include'd ones too (and
+				 * those that could not be read): what a
+				 * watcher must watch */
+	size_t nfiles;
 } azml_conf_t;
 
 /*

@@ -45,10 +45,20 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static azml_router_t *router;		/* under lock */
 static char *conf_path;
-static struct stat conf_stat;		/* of the file last read */
 static bool stopping;
 static pthread_t watcher;
 static bool watcher_started;
+
+/* What azureml.conf was read from: the file and every Include, each with
+ * what stat() said when it was read.  Only the loading thread (init, then
+ * the watcher) touches these. */
+typedef struct {
+	char *path;
+	bool present;
+	struct stat st;
+} watched_t;
+static watched_t *watched;
+static size_t nwatched;
 
 static bool _same_file(const struct stat *a, const struct stat *b)
 {
@@ -58,23 +68,54 @@ static bool _same_file(const struct stat *a, const struct stat *b)
 	       a->st_ctim.tv_sec == b->st_ctim.tv_sec;
 }
 
+static void _forget_files(void)
+{
+	for (size_t i = 0; i < nwatched; i++)
+		free(watched[i].path);
+	free(watched);
+	watched = NULL;
+	nwatched = 0;
+}
+
+/* Watch every file CONF came from (or, without CONF, the main file). */
+static void _watch_files(const azml_conf_t *conf)
+{
+	size_t n = conf && conf->nfiles ? conf->nfiles : 1;
+
+	_forget_files();
+	if (!(watched = calloc(n, sizeof(*watched))))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const char *path = conf && conf->nfiles ? conf->files[i] : conf_path;
+
+		if (!(watched[i].path = strdup(path)))
+			break;
+		watched[i].present = stat(path, &watched[i].st) == 0;
+		nwatched++;
+	}
+}
+
+static bool _files_changed(void)
+{
+	for (size_t i = 0; i < nwatched; i++) {
+		struct stat st;
+		bool present = stat(watched[i].path, &st) == 0;
+
+		if (present != watched[i].present ||
+		    (present && !_same_file(&st, &watched[i].st)))
+			return true;
+	}
+	return false;
+}
+
 /* Read azureml.conf; install it when it is good.  Not under lock. */
 static void _load(void)
 {
 	azml_conf_t *conf;
 	azml_router_t *r, *old;
-	struct stat st;
 
-	if (stat(conf_path, &st)) {
-		azml_log_error("couldn't read %s: %s; %s", conf_path,
-			       strerror(errno), router ?
-			       "keeping the configuration in use" :
-			       "jobs with --azure-* options are refused");
-		memset(&conf_stat, 0, sizeof(conf_stat));
-		return;
-	}
-	conf_stat = st;
 	conf = azml_conf_load(conf_path);
+	_watch_files(conf);
 	if (!conf)
 		return;
 	if (conf->nerrors) {
@@ -106,8 +147,6 @@ static void *_watch(void *arg)
 	pthread_mutex_lock(&lock);
 	while (!stopping) {
 		struct timespec ts;
-		struct stat st;
-		bool changed;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += WATCH_SECONDS;
@@ -115,8 +154,7 @@ static void *_watch(void *arg)
 		if (stopping)
 			break;
 		pthread_mutex_unlock(&lock);
-		changed = stat(conf_path, &st) == 0 && !_same_file(&st, &conf_stat);
-		if (changed)
+		if (_files_changed())
 			_load();
 		pthread_mutex_lock(&lock);
 	}
@@ -149,6 +187,7 @@ extern int fini(void)
 		watcher_started = false;
 	}
 	azml_router_destroy(router);
+	_forget_files();
 	router = NULL;
 	free(conf_path);
 	conf_path = NULL;

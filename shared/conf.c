@@ -785,9 +785,9 @@ static bool _target_gpus(parser_t *p, azml_target_t *t, const char *file,
 		else if (one_arch)
 			t->gpu_arch = a;
 		if (a && cuda && !azml_arch_supports_cuda(a, ma, mi)) {
-			_err(p, file, line, "Cuda=%s: the %s GPUs of Gres=%s are "
-			     "%s, which runs CUDA %s%s%s", t->cuda, e->type,
-			     t->gres, a->arch, a->min_cuda,
+			_err(p, file, line, "Cuda=%s: the %s GPUs of Gres=%s "
+			     "are %s, which runs CUDA %s%s%s", t->cuda,
+			     e->type, t->gres, a->arch, a->min_cuda,
 			     a->max_cuda ? " to " : " and later",
 			     a->max_cuda ? a->max_cuda : "");
 			return false;

@@ -79,11 +79,18 @@ static void _min_nodes_item(FILE *fp, const azml_target_t *t)
 	fprintf(fp, "%s:%d", t->nodes, t->min_nodes);
 }
 
-/* GresTypes= naming every gres name of every target, once; or nothing. */
+/* GresTypes= naming every gres name of every target once, gpu first (mps
+ * and shard build on it); or nothing. */
 static void _gres_types(FILE *fp, const azml_conf_t *conf)
 {
-	char seen[AZML_GRES_MAX_ENTRIES * 4][32];	/* more: no real cluster */
+	char seen[64][32];	/* more names: no real cluster */
 	size_t nseen = 0;
+
+	for (size_t i = 0; i < conf->ntargets && !nseen; i++)
+		if (conf->targets[i].gpus > 0) {
+			snprintf(seen[nseen++], sizeof(seen[0]), "gpu");
+			fprintf(fp, "GresTypes=gpu");
+		}
 
 	for (size_t i = 0; i < conf->ntargets; i++) {
 		azml_gres_t g;
@@ -101,7 +108,8 @@ static void _gres_types(FILE *fp, const azml_conf_t *conf)
 				continue;
 			snprintf(seen[nseen], sizeof(seen[0]), "%s",
 				 g.ent[e].name);
-			fprintf(fp, "%s%s", nseen ? "," : "GresTypes=", seen[nseen]);
+			fprintf(fp, "%s%s", nseen ? "," : "GresTypes=",
+				seen[nseen]);
 			nseen++;
 		}
 	}

@@ -268,7 +268,8 @@ int azml_gres_parse(const char *spec, azml_gres_t *g, char *err,
 		return 0;
 	}
 	if (strnlen(spec, AZML_GRES_MAX_LEN + 1) > AZML_GRES_MAX_LEN) {
-		_err(err, errlen, "longer than %d characters", AZML_GRES_MAX_LEN);
+		_err(err, errlen, "longer than %d characters",
+		     AZML_GRES_MAX_LEN);
 		return -1;
 	}
 	if (!*spec) {
@@ -444,8 +445,9 @@ static int _expand(const char *path, int lineno, const char *expr,
 		return -1;
 	}
 	*v = nv;
-	while ((h = slurm_hostlist_shift(hl))) {
-		/* Bounded by COUNT, the room made above. */
+	for (int got = 0; got < count; got++) {
+		if (!(h = slurm_hostlist_shift(hl)))
+			break;
 		if (!(nv[*n] = strdup(h))) {
 			free(h);
 			slurm_hostlist_destroy(hl);

@@ -56,7 +56,7 @@ typedef struct {
 } azml_gres_ent_t;
 
 typedef struct {
-	azml_gres_ent_t ent[AZML_GRES_MAX_ENTRIES];	/* in order of appearance */
+	azml_gres_ent_t ent[AZML_GRES_MAX_ENTRIES];	/* in order */
 	size_t n;
 	long gpus;		/* GPUs: the counts of the "gpu" entries */
 	size_t gpu_types;	/* distinct types among the "gpu" entries */

@@ -264,7 +264,7 @@ START_TEST(mps_before_gpu)
 	ck_assert_ptr_nonnull(t->gpu_arch);
 	ck_assert_str_eq(t->gpu_arch->arch, "Ampere");
 	out = azml_generate_slurm_conf(c, NULL);
-	ck_assert_ptr_nonnull(strstr(out, "\nGresTypes=mps,gpu\n"));
+	ck_assert_ptr_nonnull(strstr(out, "\nGresTypes=gpu,mps\n"));
 	ck_assert_ptr_nonnull(strstr(out, " Gres=mps:100,gpu:a100:4 "));
 	free(out);
 	out = azml_generate_gres_conf(c);

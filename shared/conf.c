@@ -17,6 +17,7 @@
 #include <slurm/slurm.h>
 
 #include "conf.h"
+#include "gres.h"
 
 #define MAX_LINE	8192
 #define MAX_ERRORS	200
@@ -446,46 +447,17 @@ static int _check_cuda(const char *v, char *why, size_t n)
 
 static int _check_gres(const char *v, char *why, size_t n)
 {
-	const char *s = v;
+	azml_gres_t g;
+	char reason[256];
 
-	while (*s) {
-		size_t len = strcspn(s, ","), parts = 1, i;
-		const char *last;
-
-		if (!isalpha((unsigned char) s[0]))
-			goto bad;
-		for (i = 0; i < len; i++) {
-			if (s[i] == ':')
-				parts++;
-			else if (!isalnum((unsigned char) s[i]) && !strchr("_-.", s[i]))
-				goto bad;
-		}
-		if (parts > 3 || s[len - 1] == ':')
-			goto bad;
-		for (last = s + len; last > s && last[-1] != ':'; last--)
-			;
-		if (parts > 1) {
-			long c = 0;
-
-			for (const char *d = last; d < s + len; d++) {
-				if (!isdigit((unsigned char) *d))
-					goto bad;
-				c = c * 10 + (*d - '0');
-				if (c > 1024)
-					goto bad;
-			}
-			if (c == 0)
-				goto bad;
-		}
-		s += len;
-		if (*s == ',' && *++s == '\0')
-			goto bad;
+	if (azml_gres_parse(v, &g, reason, sizeof(reason)) < 0) {
+		snprintf(why, n, "expected NAME[:TYPE]:COUNT[,...] like "
+			 "gpu:a100:4: %s", reason);
+		return -1;
 	}
-	if (*v)
-		return 0;
-bad:
-	snprintf(why, n, "expected NAME[:TYPE]:COUNT like gpu:a100:4");
-	return -1;
+	if (azml_gres_check_node(&g, why, n) < 0)
+		return -1;
+	return 0;
 }
 
 /* NAME[RANGES]... with balanced brackets holding digits, '-' and ','. */
@@ -703,7 +675,8 @@ static int _set_value(parser_t *p, const keydef_t *k, void *base, size_t off,
 static void _target_free(azml_target_t *t)
 {
 	free(t->name); free(t->vm_size); free(t->nodes);
-	free(t->gres); free(t->cuda); free(t->image); free(t->subnet);
+	free(t->gres); free(t->gpu_type); free(t->cuda);
+	free(t->image); free(t->subnet);
 	free(t->admin_user); free(t->ssh_public_key);
 	free(t->zone); free(t->tags); free(t->file);
 }
@@ -750,6 +723,78 @@ static bool _check_vm_size(parser_t *p, azml_target_t *t, const char *file,
 		     t->vm_size, s->name);
 		return false;
 	}
+	return true;
+}
+
+/*
+ * The GPUs of T: its Gres= (attached) or its VM size's, through the one gres
+ * parser.  Sets gres, gpus, gpu_type and gpu_arch, and refuses a Cuda= that
+ * the declared GPU types cannot run.
+ */
+static bool _target_gpus(parser_t *p, azml_target_t *t, const char *file,
+			 int line)
+{
+	azml_gres_t g;
+	char why[256];
+	const char *type;
+	bool one_arch = true, cuda;
+	int ma = 0, mi = 0;
+
+	if (t->kind != AZML_ATTACHED && t->size.size && t->size.size->gpus) {
+		char model[16];
+		size_t i;
+
+		for (i = 0; t->size.size->gpu_model &&
+			    t->size.size->gpu_model[i] && i < sizeof(model) - 1;
+		     i++)
+			model[i] = tolower((unsigned char)
+					   t->size.size->gpu_model[i]);
+		model[i] = '\0';
+		free(t->gres);
+		if (asprintf(&t->gres, "gpu:%s:%d", model,
+			     t->size.size->gpus) < 0)
+			abort();
+	}
+	if (!t->gres)
+		return true;
+	if (azml_gres_parse(t->gres, &g, why, sizeof(why)) < 0) {
+		/* Gres= was checked when read: only a catalog entry gets here */
+		_err(p, file, line, "the gres of '%s' ('%s'): %s", t->name,
+		     t->gres, why);
+		return false;
+	}
+	t->gpus = (int) g.gpus;
+	type = azml_gres_gpu_type(&g);
+	t->gpu_type = type ? _xstrdup(type) : NULL;
+	if (t->kind != AZML_ATTACHED) {
+		t->gpu_arch = t->size.arch;
+		return true;
+	}
+	/* Attached: the architecture every GPU type names, if one (a bad
+	 * Cuda= is reported by its own check). */
+	cuda = t->cuda && !azml_cuda_parse(t->cuda, &ma, &mi);
+	for (size_t i = 0; i < g.n; i++) {
+		const azml_gres_ent_t *e = &g.ent[i];
+		const azml_gpu_arch_t *a;
+
+		if (!azml_gres_is_gpu(e))
+			continue;
+		a = e->type[0] ? azml_catalog_arch_of_model(e->type) : NULL;
+		if (!a || (t->gpu_arch && t->gpu_arch != a))
+			one_arch = false;
+		else if (one_arch)
+			t->gpu_arch = a;
+		if (a && cuda && !azml_arch_supports_cuda(a, ma, mi)) {
+			_err(p, file, line, "Cuda=%s: the %s GPUs of Gres=%s "
+			     "are %s, which runs CUDA %s%s%s", t->cuda,
+			     e->type, t->gres, a->arch, a->min_cuda,
+			     a->max_cuda ? " to " : " and later",
+			     a->max_cuda ? a->max_cuda : "");
+			return false;
+		}
+	}
+	if (!one_arch)
+		t->gpu_arch = NULL;
 	return true;
 }
 
@@ -867,27 +912,6 @@ static void _target_line(parser_t *p, char **words, int nwords,
 			if (hl)
 				slurm_hostlist_destroy(hl);
 		}
-		/* Cuda= that the declared GPU type cannot run */
-		if (t.cuda && t.gres) {
-			char type[32] = "";
-			const char *g = strstr(t.gres, "gpu:");
-			const azml_gpu_arch_t *a;
-			int ma, mi;
-
-			if (g)
-				sscanf(g + 4, "%31[A-Za-z0-9_.-]", type);
-			a = type[0] && !isdigit((unsigned char) type[0]) ?
-				azml_catalog_arch_of_model(type) : NULL;
-			if (a && !azml_cuda_parse(t.cuda, &ma, &mi) &&
-			    !azml_arch_supports_cuda(a, ma, mi)) {
-				_err(p, file, line, "Cuda=%s: the %s GPUs of "
-				     "Gres=%s are %s, which runs CUDA %s%s%s",
-				     t.cuda, type, t.gres, a->arch, a->min_cuda,
-				     a->max_cuda ? " to " : " and later",
-				     a->max_cuda ? a->max_cuda : "");
-				bad = true;
-			}
-		}
 	} else if (t.kind == AZML_CLUSTER && t.max_nodes > 0) {
 		int n = t.max_nodes == 1 ?
 			asprintf(&t.nodes, "%s-1", t.name) :
@@ -899,17 +923,8 @@ static void _target_line(parser_t *p, char **words, int nwords,
 		t.nodes = _xstrdup(t.name);
 		t.node_count = 1;
 	}
-	if (t.kind != AZML_ATTACHED && t.size.size && t.size.size->gpus) {
-		char model[16];
-		size_t i;
-
-		for (i = 0; t.size.size->gpu_model[i] && i < sizeof(model) - 1; i++)
-			model[i] = tolower((unsigned char) t.size.size->gpu_model[i]);
-		model[i] = '\0';
-		free(t.gres);
-		if (asprintf(&t.gres, "gpu:%s:%d", model, t.size.size->gpus) < 0)
-			abort();
-	}
+	if (!bad && !_target_gpus(p, &t, file, line))
+		bad = true;
 	if (bad) {
 		_target_free(&t);
 		return;

@@ -46,7 +46,11 @@ typedef struct {
 	bool quota_approved;
 	char *nodes;		/* hostlist expression of its Slurm nodes */
 	int node_count;
-	char *gres;		/* "gpu:v100:1", or NULL */
+	char *gres;		/* "gpu:v100:1", or NULL; see gres.h */
+	/* What gres.h makes of gres, at load: */
+	int gpus;		/* GPUs a node, every type; 0: none */
+	char *gpu_type;		/* "v100" when its GPUs have one type, else NULL */
+	const azml_gpu_arch_t *gpu_arch; /* shared by all its GPUs, or NULL */
 	char *cuda;		/* attached: Cuda= jobs there need, or NULL */
 	int cpus;		/* attached: CPUs=, else from the size; 0: unset */
 	int real_memory;	/* MiB; attached: RealMemory=, else from size */

@@ -15,11 +15,8 @@
 #include <sys/stat.h>
 
 #include <hwloc.h>
-#include <slurm/slurm.h>
 
 #include "gpu.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static void _err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -358,203 +355,6 @@ void azml_gpu_apply_nvml(azml_inventory_t *inv, const azml_nvml_t *nvml)
 		}
 }
 
-/* ---- gres ------------------------------------------------------------- */
-
-static int _parse_count(const char *s, long *out)
-{
-	char *end;
-	long v, mul = 1;
-
-	if (!isdigit((unsigned char) *s))
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno)
-		return -1;
-	if (*end == 'k' || *end == 'K')
-		mul = 1024, end++;
-	else if (*end == 'm' || *end == 'M')
-		mul = 1024 * 1024, end++;
-	if (*end || v > 1000000 / mul)
-		return -1;
-	*out = v * mul;
-	return 0;
-}
-
-static bool _word_ok(const char *s, bool dots)
-{
-	if (!isalnum((unsigned char) *s))
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char) *s) && *s != '_' &&
-		    !(dots && (*s == '-' || *s == '.')))
-			return false;
-	return true;
-}
-
-int azml_gres_parse(const char *spec, azml_gres_t *g, char *err,
-		    size_t errlen)
-{
-	char buf[512], *save = NULL, *ent;
-
-	memset(g, 0, sizeof(*g));
-	if (!spec)
-		return 0;
-	if (strlen(spec) >= sizeof(buf)) {
-		_err(err, errlen, "gres '%.40s...' is too long", spec);
-		return -1;
-	}
-	snprintf(buf, sizeof(buf), "%s", spec);
-	for (ent = strtok_r(buf, ",", &save); ent;
-	     ent = strtok_r(NULL, ",", &save)) {
-		char *f[3] = { NULL }, *p, *s2 = NULL;
-		size_t nf = 0;
-		long count = 1;
-		char *paren = strchr(ent, '(');
-
-		if (paren)		/* "gpu:8(S:0-1)": socket binding */
-			*paren = '\0';
-		if (*ent == ':' || (*ent && ent[strlen(ent) - 1] == ':') ||
-		    strstr(ent, "::")) {
-			_err(err, errlen, "gres '%s': an entry has an empty field",
-			     spec);
-			return -1;
-		}
-		for (p = strtok_r(ent, ":", &s2); p; p = strtok_r(NULL, ":", &s2)) {
-			if (nf == 3) {
-				_err(err, errlen, "gres '%s': too many ':' fields",
-				     spec);
-				return -1;
-			}
-			f[nf++] = p;
-		}
-		if (!nf || !_word_ok(f[0], false)) {
-			_err(err, errlen, "gres '%s': an entry has no valid name",
-			     spec);
-			return -1;
-		}
-		if (strcasecmp(f[0], "gpu"))
-			continue;
-		if (g->n == NELEM(g->ent)) {
-			_err(err, errlen, "gres '%s': too many gpu entries", spec);
-			return -1;
-		}
-		if (nf == 3 || (nf == 2 && isdigit((unsigned char) *f[nf - 1]))) {
-			if (_parse_count(f[nf - 1], &count) < 0) {
-				_err(err, errlen, "gres '%s': '%s' is not a count",
-				     spec, f[nf - 1]);
-				return -1;
-			}
-			nf--;
-		}
-		if (nf == 2) {
-			if (!_word_ok(f[1], true) || strlen(f[1]) >= sizeof(g->ent[0].type)) {
-				_err(err, errlen, "gres '%s': '%.40s' is not a GPU type",
-				     spec, f[1]);
-				return -1;
-			}
-			snprintf(g->ent[g->n].type, sizeof(g->ent[0].type), "%s", f[1]);
-		}
-		g->ent[g->n++].count = count;
-		g->total += count;
-	}
-	return 0;
-}
-
-void azml_strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-static int _strv_push(char ***v, size_t *n, const char *s)
-{
-	char **nv = realloc(*v, (*n + 1) * sizeof(**v));
-
-	if (!nv)
-		return -1;
-	*v = nv;
-	if (!(nv[*n] = strdup(s)))
-		return -1;
-	(*n)++;
-	return 0;
-}
-
-/* Expand a hostlist-style expression ("/dev/nvidia[0-3]") onto *V. */
-static int _expand(const char *expr, char ***v, size_t *n)
-{
-	hostlist_t hl = slurm_hostlist_create(expr);
-	char *h;
-	int rv = 0;
-
-	if (!hl)
-		return -1;
-	while ((h = slurm_hostlist_shift(hl))) {
-		if (_strv_push(v, n, h) < 0)
-			rv = -1;
-		free(h);
-	}
-	slurm_hostlist_destroy(hl);
-	return rv;
-}
-
-static bool _node_matches(const char *expr, const char *node)
-{
-	hostlist_t hl = slurm_hostlist_create(expr);
-	bool m = hl && slurm_hostlist_find(hl, node) >= 0;
-
-	if (hl)
-		slurm_hostlist_destroy(hl);
-	return m;
-}
-
-int azml_gres_conf_files(const char *path, const char *node, char ***files,
-			 char *err, size_t errlen)
-{
-	FILE *fp = fopen(path, "r");
-	char line[4096];
-	size_t n = 0;
-	int lineno = 0;
-
-	*files = NULL;
-	if (!fp) {
-		_err(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof(line), fp)) {
-		char *hash = strchr(line, '#'), *tok, *save = NULL;
-		const char *name = NULL, *nodes = NULL, *file = NULL;
-
-		lineno++;
-		if (hash)
-			*hash = '\0';
-		for (tok = strtok_r(line, " \t\r\n", &save); tok;
-		     tok = strtok_r(NULL, " \t\r\n", &save)) {
-			if (!strncasecmp(tok, "Name=", 5))
-				name = tok + 5;
-			else if (!strncasecmp(tok, "NodeName=", 9))
-				nodes = tok + 9;
-			else if (!strncasecmp(tok, "File=", 5))
-				file = tok + 5;
-		}
-		if (!name || strcasecmp(name, "gpu") || !file)
-			continue;
-		if (nodes && !_node_matches(nodes, node))
-			continue;
-		if (_expand(file, files, &n) < 0) {
-			_err(err, errlen, "%s:%d: cannot expand File=%s", path,
-			     lineno, file);
-			fclose(fp);
-			azml_strv_free(*files, n);
-			*files = NULL;
-			return -1;
-		}
-	}
-	fclose(fp);
-	return (int) n;
-}
-
 /* ---- the verdict ------------------------------------------------------ */
 
 void azml_reason_add(cJSON *reasons, const char *fmt, ...)
@@ -754,21 +554,24 @@ cJSON *azml_node_check(const azml_inventory_t *inv,
 		cJSON_AddNullToObject(o, "declared");
 
 	if (req->declared && azml_gres_parse(req->declared, &g, err, sizeof(err)) < 0) {
-		azml_reason_add(reasons, "%s", err);
+		azml_reason_add(reasons, "gres '%.100s%s': %s", req->declared,
+				strlen(req->declared) > 100 ? "..." : "", err);
 	} else if (req->declared) {
-		if ((size_t) g.total != inv->ngpus)
+		if ((size_t) g.gpus != inv->ngpus)
 			azml_reason_add(reasons, "gres/gpu declared %ld, found %zu",
-				g.total, inv->ngpus);
+				g.gpus, inv->ngpus);
 		for (size_t e = 0; e < g.n; e++) {
+			const azml_gres_ent_t *ent = &g.ent[e];
 			size_t m = 0;
 
-			if (!g.ent[e].type[0])
+			if (!azml_gres_is_gpu(ent) || !ent->type[0])
 				continue;
 			for (size_t i = 0; i < inv->ngpus; i++)
-				m += _type_matches(&inv->gpus[i], g.ent[e].type);
-			if ((long) m < g.ent[e].count)
+				m += _type_matches(&inv->gpus[i], ent->type);
+			/* a gpu count is at most AZML_GRES_MAX_GPUS */
+			if (m < ent->count)
 				azml_reason_add(reasons, "gres/gpu:%s declared %ld, found %zu",
-					g.ent[e].type, g.ent[e].count, m);
+					ent->type, (long) ent->count, m);
 		}
 	}
 	if (req->cuda)

@@ -11,7 +11,8 @@
  * NVML is optional and found at run time (dlopen of libnvidia-ml.so.1, or
  * $AZML_NVML_LIBRARY); nothing links against it.
  *
- * Programs only: this unit uses hwloc and libslurm's hostlist.
+ * Programs only: this unit uses hwloc.  Gres specifications and gres.conf
+ * are gres.h's (core library).
  */
 #ifndef AZML_GPU_H
 #define AZML_GPU_H
@@ -22,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "catalog.h"
+#include "gres.h"
 
 #define AZML_GPU_MAX 256
 
@@ -73,33 +75,6 @@ void azml_nvml_query(const char *library, azml_nvml_t *out);
 /* Name INV's GPUs as NVML does (matched by bus id), and their architecture
  * from that name. */
 void azml_gpu_apply_nvml(azml_inventory_t *inv, const azml_nvml_t *nvml);
-
-/* A gres specification's GPU part: "gpu:v100:4,gpu:t4:2,mps:100". */
-typedef struct {
-	struct {
-		char type[32];		/* "" when untyped */
-		long count;
-	} ent[16];
-	size_t n;
-	long total;
-} azml_gres_t;
-
-/*
- * Parse SPEC (Slurm's Gres= syntax; entries other than gpu are ignored).
- * Returns 0, or -1 with a message in ERR.
- */
-int azml_gres_parse(const char *spec, azml_gres_t *g, char *err,
-		    size_t errlen);
-
-/*
- * The gres.conf File= devices of Name=gpu lines that apply to NODE (lines
- * without NodeName= apply to all), expanded ("/dev/nvidia[0-3]").  Returns
- * the count and a malloc'd array of malloc'd paths in *FILES (free with
- * azml_strv_free), or -1 with a message in ERR.
- */
-int azml_gres_conf_files(const char *path, const char *node, char ***files,
-			 char *err, size_t errlen);
-void azml_strv_free(char **v, size_t n);
 
 /* What a node is judged against. */
 typedef struct {

@@ -58,26 +58,6 @@ static uint32_t _hash(const char *s, size_t *len)
 	return h;
 }
 
-static const azml_gpu_arch_t *_target_arch(const azml_target_t *t)
-{
-	char type[32];
-	const char *g, *c;
-	size_t n;
-
-	if (t->kind != AZML_ATTACHED)
-		return t->size.arch;
-	/* gpu:TYPE:COUNT of an attached target names the model */
-	if (!t->gres || strncmp(t->gres, "gpu:", 4))
-		return NULL;
-	g = t->gres + 4;
-	c = strchr(g, ':');
-	if (!c || (n = c - g) >= sizeof(type))
-		return NULL;
-	memcpy(type, g, n);
-	type[n] = '\0';
-	return azml_catalog_arch_of_model(type);
-}
-
 /* Insert entry I under KEY into TAB; CHAIN links entries of equal keys. */
 static void _insert(azml_router_t *r, slot_t *tab, int *chain, const char *key,
 		    int i)
@@ -155,11 +135,11 @@ azml_router_t *azml_router_create(azml_conf_t *conf)
 
 		e->t = t;
 		e->name_len = strlen(t->name);
-		e->gpu = t->gres && !strncmp(t->gres, "gpu", 3);
+		e->gpu = t->gpus > 0;		/* from gres.h, at load */
 		e->isolated = t->size.isolated;
 		e->low = t->kind == AZML_CLUSTER &&
 			 t->priority == AZML_LOW_PRIORITY;
-		e->arch = _target_arch(t);
+		e->arch = t->gpu_arch;
 		r->next_size[i] = -1;
 		_insert(r, r->names, NULL, t->name, i);
 		if (t->kind == AZML_CLUSTER)
@@ -398,7 +378,12 @@ static void _explain(out_t *o, const entry_t *e, int why, const filter_t *f,
 		      e->low ? "dedicated" : "low priority");
 		break;
 	case F_CUDA:
-		if (!e->arch)
+		if (!e->arch && e->gpu)
+			_putf(o, "azureml: compute target '%s' has GPUs of an "
+			      "unknown or mixed architecture (Gres=%s), so CUDA "
+			      "%d.%d cannot be promised there", t->name, t->gres,
+			      f->cuda_ma, f->cuda_mi);
+		else if (!e->arch)
 			_putf(o, "azureml: compute target '%s' has no GPU that "
 			      "CUDA %d.%d could use", t->name, f->cuda_ma,
 			      f->cuda_mi);

@@ -16,6 +16,7 @@ ComputeCluster=gpu-k80 VmSize=Standard_NC6 MaxNodes=2
 ComputeCluster=iso VmSize=Standard_F72s_v2 MaxNodes=2
 ComputeCluster=cpu-spot VmSize=Standard_D4s_v3 MaxNodes=8 Priority=LowPriority
 ComputeInstance=dev-box VmSize=Standard_DS3_v2
+AttachedCompute=lab-mps Nodes=lab[1-2] Gres=mps:100,gpu:a100:4
 CONF
 mkdir -p "$T/bin"
 for p in resume suspend resume-fail; do	# jobs here are held: never called
@@ -59,11 +60,14 @@ expect_part gpu-v100,gpu-v100-low --azure-vm-size=Standard_NC6s_v3
 expect_part gpu-v100-low --azure-vm-size=standard_nc6s_v3 --azure-priority=low
 expect_part cpu-spot --azure-compute=cpu-spot
 expect_part gpu-v100-low,cpu-spot --azure-priority=low
-expect_part gpu-v100,gpu-v100-low --azure-cuda=12.0
+expect_part gpu-v100,gpu-v100-low,lab-mps --azure-cuda=12.0
 expect_part iso --azure-isolated
 expect_part gpu-v100 --azure-vm-size=Standard_NC6s_v3 -p gpu-v100,debug
 expect_part gpu-v100-low --azure-priority=low --gres=gpu:1
 expect_part gpu-k80 --azure-compute=gpu-k80 --azure-cuda=11.8
+# Gres with mps before gpu: the target has GPUs (issue 12)
+expect_part lab-mps --azure-compute=lab-mps --gpus=1
+expect_part lab-mps --azure-compute=lab-mps --azure-cuda=12.0
 azml_pass "each flag routes the job to the partitions of its targets"
 
 # A job without azure flags is left alone.
@@ -129,7 +133,7 @@ cp "$T/azureml.conf" "$T/azureml.conf.good"
 echo "ComputeCluster=broken VmSize=Nope MaxNodes=1" >> "$T/azureml.conf"
 scontrol reconfigure
 sleep 3
-grep -q "azureml.conf:11: unknown VM size 'Nope'" "$T/slurmctld.log" ||
+grep -q "azureml.conf:12: unknown VM size 'Nope'" "$T/slurmctld.log" ||
 	azml_fail "the broken file was not reported"
 expect_part cpu-spot --azure-compute=cpu-spot
 scontrol ping | grep -q 'is UP' || azml_fail "slurmctld died on a broken azureml.conf"
@@ -137,7 +141,7 @@ sed -i '$d' "$T/azureml.conf"
 sed -i 's/^ComputeCluster=cpu-spot .*/ComputeCluster=cpu-spot VmSize=Standard_D4s_v3 MaxNodes=8/' "$T/azureml.conf"
 scontrol reconfigure
 sleep 3
-expect_part gpu-v100,gpu-k80,iso,cpu-spot,dev-box --azure-priority=dedicated
+expect_part gpu-v100,gpu-k80,iso,cpu-spot,dev-box,lab-mps --azure-priority=dedicated
 azml_pass "a broken azureml.conf is logged and the last good one kept; a fixed one is reloaded"
 
 # A file pulled in by Include is watched too: editing only it reloads.

@@ -1,8 +1,9 @@
 /*
  * gpu-test.c - GPU inventory of real machines' hwloc topologies
  * (../shared/hwloc-topologies, whose README lists their GPUs), this
- * machine's own, gres parsing and verdicts, gres.conf File= devices, and
- * NVML absent or present (a fake libnvidia-ml built by the tests).
+ * machine's own, gres verdicts (the parser is gres-test's), gres.conf File=
+ * devices, and NVML absent or present (a fake libnvidia-ml built by the
+ * tests).
  */
 #include "config.h"
 
@@ -192,43 +193,6 @@ START_TEST(bad_topologies)
 }
 END_TEST
 
-START_TEST(gres_specs)
-{
-	azml_gres_t g;
-	char err[256];
-	static const struct {
-		const char *spec, *err;
-	} bad[] = {
-		{ "gpu:v100:x", "gres 'gpu:v100:x': 'x' is not a count" },
-		{ "gpu:a:b:c", "gres 'gpu:a:b:c': too many ':' fields" },
-		{ "gpu:v1 00:2", "gres 'gpu:v1 00:2': 'v1 00' is not a GPU type" },
-		{ ":2", "gres ':2': an entry has an empty field" },
-		{ "gpu::2", "gres 'gpu::2': an entry has an empty field" },
-		{ "gpu:v100:", "gres 'gpu:v100:': an entry has an empty field" },
-		{ "g%u:2", "gres 'g%u:2': an entry has no valid name" },
-		{ "gpu:99999999999", "gres 'gpu:99999999999': '99999999999' is not a count" },
-		{ "gpu:-1", "gres 'gpu:-1': '-1' is not a GPU type" },
-	};
-
-	ck_assert_int_eq(azml_gres_parse("gpu:v100:4,gpu:t4:2,mps:100", &g, err, sizeof(err)), 0);
-	ck_assert_uint_eq(g.n, 2);
-	ck_assert_int_eq(g.total, 6);
-	ck_assert_str_eq(g.ent[0].type, "v100");
-	ck_assert_int_eq(g.ent[1].count, 2);
-	ck_assert_int_eq(azml_gres_parse("gpu", &g, err, sizeof(err)), 0);
-	ck_assert_int_eq(g.total, 1);
-	ck_assert_int_eq(azml_gres_parse("gpu:a100", &g, err, sizeof(err)), 0);
-	ck_assert_str_eq(g.ent[0].type, "a100");
-	ck_assert_int_eq(g.total, 1);
-	ck_assert_int_eq(azml_gres_parse("nic:2", &g, err, sizeof(err)), 0);
-	ck_assert_int_eq(g.total, 0);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_int_eq(azml_gres_parse(bad[i].spec, &g, err, sizeof(err)), -1);
-		ck_assert_str_eq(err, bad[i].err);
-	}
-}
-END_TEST
-
 START_TEST(gres_conf_files)
 {
 	char path[] = "/tmp/azml-gres-XXXXXX", **files = NULL, err[256];
@@ -397,7 +361,6 @@ int main(void)
 	tcase_add_test(tc, console_vga_is_no_gpu);
 	tcase_add_test(tc, this_machine);
 	tcase_add_test(tc, bad_topologies);
-	tcase_add_test(tc, gres_specs);
 	tcase_add_test(tc, gres_conf_files);
 	tcase_add_test(tc, nvml_absent);
 	tcase_add_test(tc, nvml_present);

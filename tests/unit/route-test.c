@@ -265,6 +265,57 @@ START_TEST(many_targets)
 }
 END_TEST
 
+/* Gres with mps first, and two GPU types: the GPUs are still seen (issue
+ * 12: routing took "mps:100,gpu:a100:4" for a target without GPU). */
+START_TEST(gres_other_names_first)
+{
+	azml_router_t *gr;
+	azml_conf_t *c = azml_conf_load_string(
+		"ClusterName=t\nSubscriptionId=00000000-0000-0000-0000-000000000000\n"
+		"ResourceGroup=rg\nLocation=eastus\n"
+		"ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=4\n"
+		"AttachedCompute=lab-mps Nodes=lab[01-04] Gres=mps:100,gpu:a100:4\n"
+		"AttachedCompute=lab-mix Nodes=mix[1-2] Gres=gpu:a100:2,gpu:k80:2\n"
+		"AttachedCompute=lab-nic Nodes=nic1 Gres=nic:2\n", "gres.conf");
+
+	ck_assert_int_eq(c->nerrors, 0);
+	gr = azml_router_create(c);
+	ck_assert_ptr_nonnull(gr);
+	/* --azure-compute=lab-mps --gpus=1 */
+	ck_assert_int_eq(azml_route(gr, &(azml_route_req_t){
+				    .compute = "lab-mps", .wants_gpu = true },
+				    out, sizeof(out)), AZML_ROUTE_OK);
+	ck_assert_str_eq(out, "lab-mps");
+	/* --azure-cuda=12.0 */
+	ck_assert_int_eq(azml_route(gr, &(azml_route_req_t){ .cuda = "12.0" },
+				    out, sizeof(out)), AZML_ROUTE_OK);
+	ck_assert_str_eq(out, "lab-mps");
+	ck_assert_int_eq(azml_route(gr, &(azml_route_req_t){
+				    .compute = "lab-mps", .cuda = "12.0",
+				    .wants_gpu = true }, out, sizeof(out)),
+			 AZML_ROUTE_OK);
+	ck_assert_str_eq(out, "lab-mps");
+	/* Two architectures: GPUs yes, a CUDA promise no. */
+	ck_assert_int_eq(azml_route(gr, &(azml_route_req_t){
+				    .compute = "lab-mix", .wants_gpu = true },
+				    out, sizeof(out)), AZML_ROUTE_OK);
+	ck_assert_str_eq(out, "lab-mix");
+	ck_assert_int_eq(azml_route(gr, &(azml_route_req_t){
+				    .compute = "lab-mix", .cuda = "11.0" },
+				    out, sizeof(out)), AZML_ROUTE_ERROR);
+	ck_assert_str_eq(out, "azureml: compute target 'lab-mix' has GPUs of an "
+			 "unknown or mixed architecture (Gres=gpu:a100:2,gpu:k80:2), "
+			 "so CUDA 11.0 cannot be promised there");
+	/* A NIC is not a GPU. */
+	ck_assert_int_eq(azml_route(gr, &(azml_route_req_t){
+				    .compute = "lab-nic", .wants_gpu = true },
+				    out, sizeof(out)), AZML_ROUTE_ERROR);
+	ck_assert_str_eq(out, "azureml: compute target 'lab-nic' (attached) has "
+			 "no GPU, but the job asks for GPUs (--gpus/--gres=gpu)");
+	azml_router_destroy(gr);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("route");
@@ -283,5 +334,6 @@ int main(void)
 	tcase_add_test(tc, long_values_and_small_buffers);
 	tcase_add_test(tc, option_syntax);
 	tcase_add_test(tc, many_targets);
+	tcase_add_test(tc, gres_other_names_first);
 	return tu_run("route", tc);
 }

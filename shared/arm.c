@@ -600,6 +600,7 @@ static void _follow(call_t *c, const char *what, const char *url, double delay)
 {
 	azml_url_origin_t o;
 	char why[256];
+	double left;
 
 	if (azml_http_url_origin(url, &o, why, sizeof(why))) {
 		_fail(c, 0, "UntrustedUrl", "refusing to follow the %s URL: %s",
@@ -613,7 +614,8 @@ static void _follow(call_t *c, const char *what, const char *url, double delay)
 		      c->arm->origin.host, c->arm->origin.port);
 		return;
 	}
-	if (azml_now() + delay > c->deadline) {
+	left = c->deadline - azml_now();
+	if (left <= 0) {
 		_fail(c, 0, "OperationTimedOut", "%s%s%s not done after %.0f s; "
 		      "gave up waiting (Azure may still complete it)",
 		      c->r.op_id[0] ? "operation '" : "the operation",
@@ -621,7 +623,8 @@ static void _follow(call_t *c, const char *what, const char *url, double delay)
 		      c->arm->op_timeout);
 		return;
 	}
-	_send(c, "GET", url, NULL, delay);
+	/* one last look at the deadline rather than giving up early */
+	_send(c, "GET", url, NULL, delay < left ? delay : left);
 }
 
 /* Seconds until the next poll: Retry-After (capped by http.c), else 1. */

@@ -44,7 +44,7 @@ typedef struct {
 	double deadline;	/* azml_now() after which it fails */
 	/* list paging */
 	azml_vm_result_t *vms;
-	size_t nvms;
+	size_t nvms, cap;
 	uint64_t *seen;		/* hashes of the nextLinks followed */
 	size_t pages;
 } call_t;
@@ -809,14 +809,25 @@ static void _on_answer(void *arg, const azml_http_resp_t *resp)
 			azml_arm_parse_vm(it, &v);
 			if (strcmp(v.cluster, c->arm->conf->cluster_name))
 				continue;
-			vms = realloc(c->vms, (c->nvms + 1) * sizeof(v));
-			if (!vms) {
+			if (c->nvms >= AZML_ARM_MAX_VMS) {
 				cJSON_Delete(j);
-				_fail(c, 0, "OutOfMemory", "out of memory listing "
-				      "VMs (%zu so far)", c->nvms);
+				_fail(c, 0, "TooManyVMs", "the listing has more than "
+				      "%d VMs of this cluster; gave up",
+				      AZML_ARM_MAX_VMS);
 				return;
 			}
-			c->vms = vms;
+			if (c->nvms == c->cap) {
+				size_t cap = c->cap ? 2 * c->cap : 64;
+
+				if (!(vms = realloc(c->vms, cap * sizeof(v)))) {
+					cJSON_Delete(j);
+					_fail(c, 0, "OutOfMemory", "out of memory "
+					      "listing VMs (%zu so far)", c->nvms);
+					return;
+				}
+				c->vms = vms;
+				c->cap = cap;
+			}
 			c->vms[c->nvms++] = v;
 		}
 		if (next && *next) {

@@ -16,8 +16,9 @@
  * (else the call fails with code "UntrustedUrl" and the bearer token is not
  * sent); an operation not done AZML_ARM_OPERATION_TIMEOUT seconds after it
  * was queued fails with "OperationTimedOut" (Azure may still finish it); a
- * listing fails with "TooManyPages" after AZML_ARM_MAX_PAGES pages or with
- * "RepeatedNextLink" when a nextLink comes back.
+ * listing fails with "TooManyPages" after AZML_ARM_MAX_PAGES pages, with
+ * "RepeatedNextLink" when a nextLink comes back, or with "TooManyVMs" past
+ * AZML_ARM_MAX_VMS VMs of this cluster.
  */
 #ifndef AZML_ARM_H
 #define AZML_ARM_H
@@ -35,6 +36,7 @@
 
 #define AZML_ARM_OPERATION_TIMEOUT 1800	/* seconds, see above */
 #define AZML_ARM_MAX_PAGES 1000
+#define AZML_ARM_MAX_VMS 100000	/* a listing keeps at most this many */
 
 typedef struct azml_arm azml_arm_t;
 

@@ -430,7 +430,7 @@ END_TEST
 #define WIPE_MARKER "{\"azml-wipe-marker\":1,"
 
 enum { M_ASYNC_URL, M_LOCATION_URL, M_NEXT_URL, M_INPROGRESS, M_LOCATION_202,
-       M_THROTTLE, M_NEXT_SELF, M_NEXT_ENDLESS, M_PLAIN };
+       M_THROTTLE, M_NEXT_SELF, M_NEXT_ENDLESS, M_MANY_VMS, M_PLAIN };
 
 /* What the server does and saw.  Written on the server's thread, read
  * after azml_arm_run() returns. */
@@ -510,6 +510,18 @@ static void _serve(void *arg, const hs_req_t *q, hs_reply_t *o)
 		snprintf(o->body, sizeof(o->body), "{\"value\":[],\"nextLink\":"
 			 "\"http://127.0.0.1:%d/self?api-version=1\"}", S.port);
 		return;
+	case M_MANY_VMS: {
+		size_t len = snprintf(o->body, sizeof(o->body), "{\"value\":[");
+
+		for (int i = 0; i < 150; i++)
+			len += snprintf(o->body + len, sizeof(o->body) - len,
+					"%s{\"name\":\"v%d\",\"tags\":{\"slurm-"
+					"cluster\":\"t\"}}", i ? "," : "", i);
+		snprintf(o->body + len, sizeof(o->body) - len, "],\"nextLink\":"
+			 "\"http://127.0.0.1:%d/page/%d?api-version=1\"}",
+			 S.port, n);
+		return;
+	}
 	case M_NEXT_ENDLESS:
 		snprintf(o->body, sizeof(o->body), "{\"value\":[],\"nextLink\":"
 			 "\"http://127.0.0.1:%d/page/%d?api-version=1\"}",
@@ -715,6 +727,17 @@ START_TEST(next_link_loops)
 	ck_assert_msg(!R.ok && !strcmp(R.code, "TooManyPages"), "%s: %s",
 		      R.code, R.message);
 	ck_assert_int_eq(S.arm, AZML_ARM_MAX_PAGES);
+	_end(arm, s);
+
+	s = hs_start(_serve, NULL, &S.port);
+	arm = _client(NULL, NULL);
+	S.mode = M_MANY_VMS;
+	S.arm = 0;
+	azml_arm_vm_list(arm, _listed, NULL);
+	azml_arm_run(arm);
+	ck_assert_msg(!R.ok && !strcmp(R.code, "TooManyVMs"), "%s: %s",
+		      R.code, R.message);
+	ck_assert_int_eq(S.arm, AZML_ARM_MAX_VMS / 150 + 1);
 	_end(arm, s);
 }
 END_TEST

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@ struct azml_arm {
 	azml_http_t *http;
 	azml_auth_t *auth;
 	char base[512];	/* {ArmEndpoint}/subscriptions/{sub} */
+	azml_url_origin_t origin;	/* ArmEndpoint's: where tokens may go */
+	double op_timeout;
 };
 
 typedef enum { K_CREATE, K_DELETE, K_GET, K_POWER, K_LIST, K_USAGES,
@@ -38,9 +41,12 @@ typedef struct {
 	char url[2048];		/* what to re-send after a 401 */
 	char method[8];
 	char *body;
+	double deadline;	/* azml_now() after which it fails */
 	/* list paging */
 	azml_vm_result_t *vms;
-	size_t nvms;
+	size_t nvms, cap;
+	uint64_t *seen;		/* hashes of the nextLinks followed */
+	size_t pages;
 } call_t;
 
 static void _on_answer(void *arg, const azml_http_resp_t *resp);
@@ -440,6 +446,15 @@ azml_arm_t *azml_arm_create(const azml_conf_t *conf, const azml_http_opts_t *o,
 	if (!opts.ca_bundle)
 		opts.ca_bundle = conf->ca_bundle;
 	arm->conf = conf;
+	arm->op_timeout = AZML_ARM_OPERATION_TIMEOUT;
+	if (azml_http_url_origin(conf->arm_endpoint, &arm->origin, err, n)) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, n, "ArmEndpoint: %s", why);
+		free(arm);
+		return NULL;
+	}
 	snprintf(arm->base, sizeof(arm->base), "%s", conf->arm_endpoint);
 	l = strlen(arm->base);
 	while (l && arm->base[l - 1] == '/')
@@ -464,6 +479,11 @@ void azml_arm_destroy(azml_arm_t *arm)
 	azml_http_destroy(arm->http);
 	azml_auth_destroy(arm->auth);
 	free(arm);
+}
+
+void azml_arm_set_operation_timeout(azml_arm_t *arm, double seconds)
+{
+	arm->op_timeout = seconds > 0 ? seconds : AZML_ARM_OPERATION_TIMEOUT;
 }
 
 int azml_arm_run(azml_arm_t *arm)
@@ -496,6 +516,7 @@ static void _done(call_t *c)
 		c->cb(c->arg, &c->r);
 	}
 	free(c->body);
+	free(c->seen);
 	free(c);
 }
 
@@ -568,21 +589,100 @@ static call_t *_call(azml_arm_t *arm, kind_t kind, const char *name,
 	c->kind = kind;
 	c->cb = cb;
 	c->arg = arg;
+	c->deadline = azml_now() + arm->op_timeout;
 	_copy(c->r.name, sizeof(c->r.name), name);
 	return c;
+}
+
+/* Send a GET to URL that came from the server (WHAT names the header or
+ * field), only where ArmEndpoint is and while the call has time left. */
+static void _follow(call_t *c, const char *what, const char *url, double delay)
+{
+	azml_url_origin_t o;
+	char why[256];
+	double left;
+
+	if (azml_http_url_origin(url, &o, why, sizeof(why))) {
+		_fail(c, 0, "UntrustedUrl", "refusing to follow the %s URL: %s",
+		      what, why);
+		return;
+	}
+	if (!azml_http_same_origin(&o, &c->arm->origin)) {
+		_fail(c, 0, "UntrustedUrl", "refusing to follow the %s URL to "
+		      "%s://%s:%d: expected %s://%s:%d (ArmEndpoint)", what,
+		      o.scheme, o.host, o.port, c->arm->origin.scheme,
+		      c->arm->origin.host, c->arm->origin.port);
+		return;
+	}
+	left = c->deadline - azml_now();
+	if (left <= 0) {
+		_fail(c, 0, "OperationTimedOut", "%s%s%s not done after %.0f s; "
+		      "gave up waiting (Azure may still complete it)",
+		      c->r.op_id[0] ? "operation '" : "the operation",
+		      c->r.op_id, c->r.op_id[0] ? "'" : "",
+		      c->arm->op_timeout);
+		return;
+	}
+	/* one last look at the deadline rather than giving up early */
+	_send(c, "GET", url, NULL, delay < left ? delay : left);
+}
+
+/* Seconds until the next poll: Retry-After (capped by http.c), else 1. */
+static double _poll_delay(const azml_http_resp_t *resp)
+{
+	return resp->retry_after > 0 ? resp->retry_after : 1;
 }
 
 /* Poll the long-running operation RESP points at, or finish. */
 static void _poll(call_t *c, const azml_http_resp_t *resp)
 {
-	double delay = resp->retry_after >= 0 ? resp->retry_after : 1;
-	const char *url = resp->async_op[0] ? resp->async_op : resp->location;
+	bool async = resp->async_op[0];
+	const char *url = async ? resp->async_op : resp->location;
 
 	if (!c->r.op_id[0])
 		azml_arm_op_id(url, c->r.op_id, sizeof(c->r.op_id));
-	c->phase = resp->async_op[0] ? PH_POLL_ASYNC : PH_POLL_LOCATION;
+	c->phase = async ? PH_POLL_ASYNC : PH_POLL_LOCATION;
 	/* Later polls of the same operation keep its URL. */
-	_send(c, "GET", url, NULL, delay);
+	_follow(c, async ? "Azure-AsyncOperation" : "Location", url,
+		_poll_delay(resp));
+}
+
+/* FNV-1a, to recognise a nextLink seen before without keeping it. */
+static uint64_t _hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
+	return h;
+}
+
+/* Follow a listing's nextLink, at most AZML_ARM_MAX_PAGES pages, never the
+ * same link twice.  Returns 0 when sent (or failed: C is gone either way). */
+static void _next_page(call_t *c, const char *next)
+{
+	uint64_t h = _hash(next), *seen;
+
+	for (size_t i = 0; i < c->pages; i++)
+		if (c->seen[i] == h) {
+			_fail(c, 0, "RepeatedNextLink", "the listing's nextLink "
+			      "repeats an earlier page (after %zu pages)",
+			      c->pages + 1);
+			return;
+		}
+	if (c->pages + 1 >= AZML_ARM_MAX_PAGES) {
+		_fail(c, 0, "TooManyPages", "the listing has more than %d pages; "
+		      "gave up", AZML_ARM_MAX_PAGES);
+		return;
+	}
+	if (!(seen = realloc(c->seen, (c->pages + 1) * sizeof(*seen)))) {
+		_fail(c, 0, "OutOfMemory", "out of memory after %zu pages",
+		      c->pages + 1);
+		return;
+	}
+	c->seen = seen;
+	c->seen[c->pages++] = h;
+	_follow(c, "nextLink", next, 0);
 }
 
 static void _after_success(call_t *c)
@@ -643,8 +743,7 @@ static void _on_answer(void *arg, const azml_http_resp_t *resp)
 	if (c->phase == PH_POLL_LOCATION) {
 		/* Location semantics: 202 until done, then 200 or 204 */
 		if (resp->status == 202) {
-			_send(c, "GET", c->url, NULL,
-			      resp->retry_after >= 0 ? resp->retry_after : 1);
+			_follow(c, "Location", c->url, _poll_delay(resp));
 			return;
 		}
 		_after_success(c);
@@ -660,8 +759,8 @@ static void _on_answer(void *arg, const azml_http_resp_t *resp)
 		if (!strcasecmp(status, "InProgress") ||
 		    !strcasecmp(status, "Accepted") ||
 		    !strcasecmp(status, "Running")) {
-			_send(c, "GET", c->url, NULL,
-			      resp->retry_after >= 0 ? resp->retry_after : 1);
+			_follow(c, "Azure-AsyncOperation", c->url,
+				_poll_delay(resp));
 			return;
 		}
 		if (strcasecmp(status, "Succeeded")) {
@@ -702,22 +801,46 @@ static void _on_answer(void *arg, const azml_http_resp_t *resp)
 	case K_LIST: {
 		cJSON *j = cJSON_Parse(resp->body ? resp->body : ""), *it;
 		const char *next = _str(j, "nextLink");
+		char url[2048];
 
 		cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "value")) {
-			azml_vm_result_t v = { 0 };
+			azml_vm_result_t v = { 0 }, *vms;
 
 			azml_arm_parse_vm(it, &v);
 			if (strcmp(v.cluster, c->arm->conf->cluster_name))
 				continue;
-			c->vms = realloc(c->vms, (c->nvms + 1) * sizeof(v));
+			if (c->nvms >= AZML_ARM_MAX_VMS) {
+				cJSON_Delete(j);
+				_fail(c, 0, "TooManyVMs", "the listing has more than "
+				      "%d VMs of this cluster; gave up",
+				      AZML_ARM_MAX_VMS);
+				return;
+			}
+			if (c->nvms == c->cap) {
+				size_t cap = c->cap ? 2 * c->cap : 64;
+
+				if (!(vms = realloc(c->vms, cap * sizeof(v)))) {
+					cJSON_Delete(j);
+					_fail(c, 0, "OutOfMemory", "out of memory "
+					      "listing VMs (%zu so far)", c->nvms);
+					return;
+				}
+				c->vms = vms;
+				c->cap = cap;
+			}
 			c->vms[c->nvms++] = v;
 		}
-		if (next && azml_http_url_allowed(next)) {
-			char url[2048];
-
+		if (next && *next) {
+			if (strlen(next) >= sizeof(url)) {
+				cJSON_Delete(j);
+				_fail(c, 0, "InvalidResponse", "the listing's "
+				      "nextLink is longer than %zu bytes",
+				      sizeof(url) - 1);
+				return;
+			}
 			_copy(url, sizeof(url), next);
 			cJSON_Delete(j);
-			_send(c, "GET", url, NULL, 0);
+			_next_page(c, url);
 			return;
 		}
 		cJSON_Delete(j);

@@ -10,6 +10,15 @@
  * Location, honouring Retry-After, until Succeeded, Failed or Canceled.
  * Failures carry Azure's error code (QuotaExceeded, SkuNotAvailable,
  * AllocationFailed, OperationNotAllowed, ...) and message.
+ *
+ * What the server controls is bounded and checked: Azure-AsyncOperation,
+ * Location and nextLink URLs must have ArmEndpoint's scheme, host and port
+ * (else the call fails with code "UntrustedUrl" and the bearer token is not
+ * sent); an operation not done AZML_ARM_OPERATION_TIMEOUT seconds after it
+ * was queued fails with "OperationTimedOut" (Azure may still finish it); a
+ * listing fails with "TooManyPages" after AZML_ARM_MAX_PAGES pages, with
+ * "RepeatedNextLink" when a nextLink comes back, or with "TooManyVMs" past
+ * AZML_ARM_MAX_VMS VMs of this cluster.
  */
 #ifndef AZML_ARM_H
 #define AZML_ARM_H
@@ -24,6 +33,10 @@
 
 #define AZML_API_COMPUTE "2024-07-01"
 #define AZML_API_NETWORK "2023-09-01"
+
+#define AZML_ARM_OPERATION_TIMEOUT 1800	/* seconds, see above */
+#define AZML_ARM_MAX_PAGES 1000
+#define AZML_ARM_MAX_VMS 100000	/* a listing keeps at most this many */
 
 typedef struct azml_arm azml_arm_t;
 
@@ -63,10 +76,14 @@ typedef struct {
 typedef void (*azml_sizes_cb)(void *arg, const azml_vm_size_t *s, size_t n,
 			      const azml_vm_result_t *err);
 
-/* NULL with a message when the credential cannot be used. */
+/* NULL with a message when the credential or ArmEndpoint cannot be used. */
 azml_arm_t *azml_arm_create(const azml_conf_t *conf, const azml_http_opts_t *o,
 			    char *err, size_t n);
 void azml_arm_destroy(azml_arm_t *arm);
+
+/* How long an operation queued from now on may take, polls included
+ * (default AZML_ARM_OPERATION_TIMEOUT); SECONDS <= 0 restores the default. */
+void azml_arm_set_operation_timeout(azml_arm_t *arm, double seconds);
 
 /* Each returns 0 once queued, or -1 with the callback already called with
  * the reason (a bad name, no token). */

@@ -19,13 +19,20 @@
 
 #define RESOURCE "https://management.azure.com/"
 #define EARLY 300		/* refresh this many seconds before expiry */
+/* Token lifetimes we believe: what the answer says, within these bounds;
+ * an answer without a usable one (missing, not a number, not positive)
+ * gets the default (a revoked or expired token still gets one fresh try
+ * after a 401). */
+#define LIFETIME_MIN 60
+#define LIFETIME_MAX 86400
+#define LIFETIME_DEFAULT 600
 
 struct azml_auth {
 	azml_cred_t kind;
 	char *tenant, *client_id, *secret;
 	char *authority, *imds, *ca_bundle;
 	char *token;
-	double expires;
+	double refresh;		/* fetch a new token after this */
 };
 
 void azml_secret_free(char *s)
@@ -104,6 +111,10 @@ azml_auth_t *azml_auth_create(const azml_conf_t *conf, char *err, size_t n)
 	case AZML_CRED_MANAGED_IDENTITY:
 		break;
 	case AZML_CRED_CLIENT_SECRET:
+		if (!azml_conf_tenant_ok(conf->tenant_id)) {
+			snprintf(err, n, "TenantId is not a tenant ID or domain");
+			goto fail;
+		}
 		a->tenant = _dup(conf->tenant_id);
 		a->client_id = _dup(conf->client_id);
 		if (!(a->secret = azml_secret_read(conf->secret_file, err, n)))
@@ -118,6 +129,13 @@ azml_auth_t *azml_auth_create(const azml_conf_t *conf, char *err, size_t n)
 			snprintf(err, n, "Credential=env needs AZURE_TENANT_ID, "
 				 "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET in the "
 				 "environment");
+			goto fail;
+		}
+		/* it goes into the token URL's path */
+		if (!azml_conf_tenant_ok(t)) {
+			snprintf(err, n, "AZURE_TENANT_ID is not a tenant ID (a "
+				 "GUID) or a tenant domain (contoso.onmicrosoft."
+				 "com)");
 			goto fail;
 		}
 		a->tenant = strdup(t);
@@ -150,7 +168,7 @@ void azml_auth_invalidate(azml_auth_t *a)
 {
 	azml_secret_free(a->token);
 	a->token = NULL;
-	a->expires = 0;
+	a->refresh = 0;
 }
 
 typedef struct {
@@ -193,6 +211,37 @@ static void _describe(const sync_t *s, const char *what, char *err, size_t n)
 	cJSON_Delete(j);
 }
 
+/* Seconds a token lives, from the answer's expires_in (seconds; a number or
+ * digits in a string, as IMDS writes it) or else expires_on (epoch seconds):
+ * LIFETIME_DEFAULT when neither is a positive number, clamped to
+ * LIFETIME_MIN..LIFETIME_MAX. */
+static double _lifetime(const cJSON *j)
+{
+	const cJSON *in = cJSON_GetObjectItem(j, "expires_in");
+	const cJSON *on = cJSON_GetObjectItem(j, "expires_on");
+	double v = -1;
+
+	for (int i = 0; i < 2 && v <= 0; i++) {
+		const cJSON *e = i ? on : in;
+		const char *s = cJSON_GetStringValue(e);
+
+		if (cJSON_IsNumber(e))
+			v = e->valuedouble;
+		else if (s && *s && strlen(s) < 16 &&
+			 strspn(s, "0123456789") == strlen(s))
+			v = atof(s);
+		else
+			continue;
+		if (i == 1)
+			v -= azml_now();
+		if (!(v > 0))	/* NaN too */
+			v = -1;
+	}
+	if (v <= 0)
+		return LIFETIME_DEFAULT;
+	return v < LIFETIME_MIN ? LIFETIME_MIN : v > LIFETIME_MAX ? LIFETIME_MAX : v;
+}
+
 static int _fetch(azml_auth_t *a, char *err, size_t n)
 {
 	azml_http_opts_t o = { .max_in_flight = 1, .ca_bundle = a->ca_bundle,
@@ -201,7 +250,9 @@ static int _fetch(azml_auth_t *a, char *err, size_t n)
 	sync_t s = { 0 };
 	char url[2048], *body = NULL;
 	const char *what;
-	cJSON *j = NULL, *tok, *exp;
+	cJSON *j = NULL, *tok;
+	double life;
+	size_t al;
 	int rc = -1;
 
 	if (!h) {
@@ -224,8 +275,11 @@ static int _fetch(azml_auth_t *a, char *err, size_t n)
 		char *sec = curl_easy_escape(NULL, a->secret, 0);
 
 		what = "Entra ID";
-		snprintf(url, sizeof(url), "%s/%s/oauth2/v2.0/token", a->authority,
-			 a->tenant);
+		al = strlen(a->authority);
+		while (al && a->authority[al - 1] == '/')
+			al--;
+		snprintf(url, sizeof(url), "%.*s/%s/oauth2/v2.0/token", (int) al,
+			 a->authority, a->tenant);
 		if (asprintf(&body, "grant_type=client_credentials&client_id=%s&"
 			     "client_secret=%s&scope=https%%3A%%2F%%2Fmanagement."
 			     "azure.com%%2F.default", id, sec) < 0)
@@ -248,17 +302,17 @@ static int _fetch(azml_auth_t *a, char *err, size_t n)
 		snprintf(err, n, "%s answered without an access_token", what);
 		goto out;
 	}
-	/* expires_on (IMDS: digits as a string) or expires_in (seconds) */
-	if ((exp = cJSON_GetObjectItem(j, "expires_on")) && cJSON_IsString(exp))
-		a->expires = atof(exp->valuestring);
-	else if ((exp = cJSON_GetObjectItem(j, "expires_in")))
-		a->expires = azml_now() + (cJSON_IsString(exp) ?
-					   atof(exp->valuestring) : exp->valuedouble);
-	else
-		a->expires = azml_now() + 600;
+	/* Refresh EARLY before expiry, or half-way for short-lived tokens,
+	 * so that a token is never fetched again for every request. */
+	life = _lifetime(j);
+	a->refresh = azml_now() + life - (life / 2 < EARLY ? life / 2 : EARLY);
 	azml_secret_free(a->token);
 	a->token = strdup(tok->valuestring);
 	explicit_bzero(tok->valuestring, strlen(tok->valuestring));
+	if (!a->token) {
+		snprintf(err, n, "out of memory");
+		goto out;
+	}
 	rc = 0;
 out:
 	if (s.body) {
@@ -276,7 +330,7 @@ out:
 
 int azml_auth_token(azml_auth_t *a, const char **token, char *err, size_t n)
 {
-	if (!a->token || azml_now() > a->expires - EARLY)
+	if (!a->token || azml_now() > a->refresh)
 		if (_fetch(a, err, n))
 			return -1;
 	*token = a->token;

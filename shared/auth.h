@@ -7,8 +7,15 @@
  * file readable or writable by group or others is refused.  Credential=env:
  * the same with AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET.
  *
- * Tokens are cached until five minutes before they expire.  Tokens and
- * secrets are never logged and are wiped when freed.
+ * TenantId (or AZURE_TENANT_ID) is the tenant's ID (a GUID) or one of its
+ * domains (contoso.onmicrosoft.com), as Entra ID accepts both.
+ *
+ * Tokens are cached until five minutes before they expire (half-way through
+ * the lifetime of one that lives less than ten minutes).  The lifetime is the
+ * answer's expires_in (else expires_on), clamped to 60 s .. 24 h; an answer
+ * without a usable one (missing, not a number, not positive) counts as 600 s.
+ * Tokens, secrets and the token endpoint's answers are never logged and are
+ * wiped when freed.
  */
 #ifndef AZML_AUTH_H
 #define AZML_AUTH_H

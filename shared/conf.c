@@ -46,6 +46,7 @@ typedef struct {
 } keydef_t;
 
 static int _check_guid(const char *v, char *why, size_t n);
+static int _check_tenant(const char *v, char *why, size_t n);
 static int _check_rg(const char *v, char *why, size_t n);
 static int _check_location(const char *v, char *why, size_t n);
 static int _check_url(const char *v, char *why, size_t n);
@@ -74,7 +75,7 @@ static const keydef_t key_tab[] = {
 	{ "AuthorityHost", W_GLOBAL, K_STR, G(authority_host), NO, _check_url },
 	{ "ImdsEndpoint", W_GLOBAL, K_STR, G(imds_endpoint), NO, _check_imds_url },
 	{ "Credential", W_GLOBAL, K_CRED, NO, NO, NULL },
-	{ "TenantId", W_GLOBAL, K_STR, G(tenant_id), NO, _check_guid },
+	{ "TenantId", W_GLOBAL, K_STR, G(tenant_id), NO, _check_tenant },
 	{ "ClientId", W_GLOBAL, K_STR, G(client_id), NO, _check_guid },
 	{ "CaBundle", W_GLOBAL, K_STR, G(ca_bundle), NO, _check_abs_path },
 	{ "LogFile", W_GLOBAL, K_STR, G(log_file), NO, _check_abs_path },
@@ -189,6 +190,46 @@ static int _check_guid(const char *v, char *why, size_t n)
 	if (_is_guid(v))
 		return 0;
 	snprintf(why, n, "expected a GUID like 00000000-0000-0000-0000-000000000000");
+	return -1;
+}
+
+/* A DNS name: dot-separated labels of 1-63 letters, digits and '-' (not
+ * at either end), at least two labels, 253 characters at most. */
+static bool _is_dns_name(const char *v)
+{
+	size_t len = strlen(v), label = 0, labels = 1;
+
+	if (len < 3 || len > 253)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] == '.') {
+			if (!label || v[i - 1] == '-')
+				return false;
+			label = 0;
+			labels++;
+		} else if (isalnum((unsigned char) v[i]) ||
+			   (v[i] == '-' && label)) {
+			if (++label > 63)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return label && v[len - 1] != '-' && labels >= 2;
+}
+
+bool azml_conf_tenant_ok(const char *v)
+{
+	return v && (_is_guid(v) || _is_dns_name(v));
+}
+
+static int _check_tenant(const char *v, char *why, size_t n)
+{
+	if (azml_conf_tenant_ok(v))
+		return 0;
+	snprintf(why, n, "expected a tenant ID (a GUID like "
+		 "00000000-0000-0000-0000-000000000000) or a tenant domain "
+		 "(contoso.onmicrosoft.com)");
 	return -1;
 }
 

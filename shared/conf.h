@@ -123,6 +123,10 @@ const azml_target_t *azml_conf_find_target(const azml_conf_t *conf,
 const azml_target_t *azml_conf_target_of_node(const azml_conf_t *conf,
 					      const char *node);
 
+/* Whether V names an Entra ID tenant: its ID (a GUID) or one of its
+ * domains (a DNS name: letters, digits, '-' and '.', no '/'). */
+bool azml_conf_tenant_ok(const char *v);
+
 const char *azml_kind_name(azml_kind_t kind);
 const char *azml_priority_name(azml_priority_t prio);
 

@@ -11,6 +11,8 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <curl/curl.h>
 
@@ -24,6 +26,7 @@ typedef struct req {
 	double give_up;		/* no retry after this */
 	bool write;
 	int attempts;
+	int max_retry_after;
 	azml_http_cb cb;
 	void *arg;
 	CURL *easy;
@@ -60,23 +63,145 @@ static double _mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Plain http may go to these only: nothing leaves the machine (loopback),
+ * or it is the link-local IMDS address that Azure serves over http only. */
+static bool _plain_http_ok(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char v6[INET6_ADDRSTRLEN];
+	size_t n = strlen(host);
+
+	if (!strcasecmp(host, "localhost"))
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127 ||
+		       ntohl(a4.s_addr) == 0xA9FEA9FE;	/* 169.254.169.254 */
+	if (n < 3 || n - 2 >= sizeof(v6) || host[0] != '[' || host[n - 1] != ']')
+		return false;
+	memcpy(v6, host + 1, n - 2);
+	v6[n - 2] = '\0';
+	return inet_pton(AF_INET6, v6, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* Parse URL; on success *U holds it (caller cleans up). */
+static int _parse(const char *url, CURLU **u, azml_url_origin_t *o, char *err,
+		  size_t errlen)
+{
+	char *part = NULL;
+	CURLUcode rc;
+	int ret = -1;
+
+	*u = curl_url();
+	if (!*u) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memset(o, 0, sizeof(*o));
+	if ((rc = curl_url_set(*u, CURLUPART_URL, url, 0))) {
+		snprintf(err, errlen, "not a URL (%s)", curl_url_strerror(rc));
+		goto out;
+	}
+	if (curl_url_get(*u, CURLUPART_SCHEME, &part, 0) ||
+	    (strcmp(part, "https") && strcmp(part, "http"))) {
+		snprintf(err, errlen, "not an http(s) URL");
+		goto out;
+	}
+	snprintf(o->scheme, sizeof(o->scheme), "%s", part);
+	curl_free(part);
+	part = NULL;
+	if (curl_url_get(*u, CURLUPART_HOST, &part, 0) || !*part ||
+	    strlen(part) >= sizeof(o->host)) {
+		snprintf(err, errlen, "no usable host in the URL");
+		goto out;
+	}
+	snprintf(o->host, sizeof(o->host), "%s", part);
+	curl_free(part);
+	part = NULL;
+	/* user:password@ has no business in an Azure URL, and it is how a
+	 * URL points somewhere else than it seems to (localhost:1@evil). */
+	if (curl_url_get(*u, CURLUPART_USER, &part, 0) != CURLUE_NO_USER ||
+	    curl_url_get(*u, CURLUPART_PASSWORD, &part, 0) != CURLUE_NO_PASSWORD ||
+	    curl_url_get(*u, CURLUPART_OPTIONS, &part, 0) != CURLUE_NO_OPTIONS) {
+		snprintf(err, errlen, "refusing a URL with userinfo (host '%s')",
+			 o->host);
+		goto out;
+	}
+	if (curl_url_get(*u, CURLUPART_ZONEID, &part, 0) != CURLUE_NO_ZONEID) {
+		snprintf(err, errlen, "refusing a URL with an IPv6 zone (host "
+			 "'%s')", o->host);
+		goto out;
+	}
+	if (curl_url_get(*u, CURLUPART_PORT, &part, CURLU_DEFAULT_PORT)) {
+		snprintf(err, errlen, "no port for host '%s'", o->host);
+		goto out;
+	}
+	o->port = atoi(part);
+	if (!strcmp(o->scheme, "http") && !_plain_http_ok(o->host)) {
+		snprintf(err, errlen, "refusing plain http to '%s', which is not "
+			 "loopback; use https", o->host);
+		goto out;
+	}
+	ret = 0;
+out:
+	curl_free(part);
+	return ret;
+}
+
+int azml_http_url_origin(const char *url, azml_url_origin_t *o, char *err,
+			 size_t errlen)
+{
+	azml_url_origin_t tmp;
+	CURLU *u = NULL;
+	int rc = _parse(url ? url : "", &u, &tmp, err, errlen);
+
+	curl_url_cleanup(u);
+	if (!rc && o)
+		*o = tmp;
+	return rc;
+}
+
 bool azml_http_url_allowed(const char *url)
 {
-	const char *h;
-	size_t n;
+	char err[256];
 
-	if (!strncasecmp(url, "https://", 8))
-		return true;
-	if (strncasecmp(url, "http://", 7))
-		return false;
-	h = url + 7;
-	n = strcspn(h, ":/?#");
-	if ((n == 9 && !strncasecmp(h, "localhost", 9)) ||
-	    (n == 15 && !strncmp(h, "169.254.169.254", 15)))
-		return true;
-	if (n >= 7 && !strncmp(h, "127.", 4) && strspn(h, "0123456789.") == n)
-		return true;
-	return !strncmp(h, "[::1]", 5) && strchr(":/", h[5] ? h[5] : '/');
+	return azml_http_url_origin(url, NULL, err, sizeof(err)) == 0;
+}
+
+bool azml_http_same_origin(const azml_url_origin_t *a,
+			   const azml_url_origin_t *b)
+{
+	return !strcmp(a->scheme, b->scheme) && !strcasecmp(a->host, b->host) &&
+	       a->port == b->port;
+}
+
+int azml_http_retry_after(const char *v, int cap)
+{
+	size_t digits;
+	time_t when;
+
+	if (!v)
+		return -1;
+	while (isspace((unsigned char) *v))
+		v++;
+	digits = strspn(v, "0123456789");
+	if (digits) {
+		const char *e = v + digits;
+
+		while (isspace((unsigned char) *e))
+			e++;
+		if (*e)
+			return -1;
+		if (digits > 9)		/* more than cap in any case */
+			return cap;
+		return atoi(v) > cap ? cap : atoi(v);
+	}
+	if (!isalpha((unsigned char) *v))	/* "-5", "+3", "" */
+		return -1;
+	if ((when = curl_getdate(v, NULL)) == -1)
+		return -1;
+	when -= time(NULL);
+	return when < 0 ? 0 : when > cap ? cap : (int) when;
 }
 
 azml_http_t *azml_http_create(const azml_http_opts_t *opts)
@@ -93,6 +218,8 @@ azml_http_t *azml_http_create(const azml_http_opts_t *opts)
 		h->o.timeout = 30;
 	if (h->o.retry_for <= 0)
 		h->o.retry_for = 120;
+	if (h->o.max_retry_after <= 0)
+		h->o.max_retry_after = AZML_HTTP_MAX_RETRY_AFTER;
 	h->writes_left = -1;
 	h->multi = curl_multi_init();
 	h->idle = calloc(h->o.max_in_flight, sizeof(CURL *));
@@ -107,6 +234,17 @@ azml_http_t *azml_http_create(const azml_http_opts_t *opts)
 	return h;
 }
 
+/* Answers may carry tokens and secrets (IMDS, Entra ID, Key Vault). */
+static void _wipe_body(req_t *r)
+{
+	if (r->resp.body) {
+		explicit_bzero(r->resp.body, r->cap);
+		free(r->resp.body);
+	}
+	r->resp.body = NULL;
+	r->cap = 0;
+}
+
 static void _req_free(req_t *r)
 {
 	free(r->method);
@@ -118,7 +256,7 @@ static void _req_free(req_t *r)
 	for (struct curl_slist *l = r->headers; l; l = l->next)
 		explicit_bzero(l->data, strlen(l->data));	/* bearer tokens */
 	curl_slist_free_all(r->headers);
-	free(r->resp.body);
+	_wipe_body(r);
 	free(r);
 }
 
@@ -149,20 +287,28 @@ int azml_http_submit(azml_http_t *h, const char *method, const char *url,
 		     const char *const *headers, const char *body, double delay,
 		     azml_http_cb cb, void *arg, char *err, size_t errlen)
 {
+	azml_url_origin_t o;
+	char why[256], *norm = NULL;
+	CURLU *u = NULL;
 	req_t *r;
 
-	if (!azml_http_url_allowed(url)) {
-		snprintf(err, errlen, "refusing plain http to a host that is "
-			 "not loopback: %.200s", url);
+	/* One parser: the URL sent is the one libcurl's URL API checked. */
+	if (_parse(url, &u, &o, why, sizeof(why)) ||
+	    curl_url_get(u, CURLUPART_URL, &norm, 0)) {
+		snprintf(err, errlen, "%s", norm ? "out of memory" : why);
+		curl_url_cleanup(u);
 		return -1;
 	}
+	curl_url_cleanup(u);
 	r = calloc(1, sizeof(*r));
 	if (!r) {
+		curl_free(norm);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	r->method = strdup(method);
-	r->url = strdup(url);
+	r->url = strdup(norm);
+	curl_free(norm);
 	r->body = body ? strdup(body) : NULL;
 	bool typed = false;
 
@@ -176,6 +322,7 @@ int azml_http_submit(azml_http_t *h, const char *method, const char *url,
 	r->write = strcmp(method, "GET") && strcmp(method, "HEAD");
 	r->not_before = _mono() + delay;
 	r->give_up = _mono() + delay + h->o.retry_for;
+	r->max_retry_after = h->o.max_retry_after;
 	r->cb = cb;
 	r->arg = arg;
 	r->next = h->queue;
@@ -194,8 +341,12 @@ static size_t _on_body(char *data, size_t size, size_t n, void *arg)
 
 		while (cap < r->resp.len + len + 1)
 			cap *= 2;
-		if (cap > 64 << 20 || !(b = realloc(r->resp.body, cap)))
+		/* not realloc: the old block may hold a token, wipe it */
+		if (cap > 64 << 20 || !(b = malloc(cap)))
 			return 0;	/* aborts the transfer */
+		if (r->resp.body)
+			memcpy(b, r->resp.body, r->resp.len + 1);
+		_wipe_body(r);
 		r->resp.body = b;
 		r->cap = cap;
 	}
@@ -227,7 +378,7 @@ static size_t _on_header(char *line, size_t size, size_t n, void *arg)
 {
 	req_t *r = arg;
 	size_t len = size * n;
-	char v[32];
+	char v[64];
 
 #define IS(h) (len > sizeof(h) && !strncasecmp(line, h ":", sizeof(h)))
 	if (IS("Location"))
@@ -236,10 +387,11 @@ static size_t _on_header(char *line, size_t size, size_t n, void *arg)
 		_header_value(line, len, r->resp.async_op, sizeof(r->resp.async_op));
 	else if (IS("Retry-After")) {
 		_header_value(line, len, v, sizeof(v));
-		r->resp.retry_after = isdigit((unsigned char) v[0]) ? atoi(v) : -1;
+		r->resp.retry_after = azml_http_retry_after(v, r->max_retry_after);
 	} else if (IS("x-ms-ratelimit-remaining-subscription-writes")) {
 		_header_value(line, len, v, sizeof(v));
-		r->resp.writes_left = isdigit((unsigned char) v[0]) ? atol(v) : -1;
+		r->resp.writes_left = strspn(v, "0123456789") == strlen(v) && *v ?
+				      (strlen(v) > 9 ? 999999999 : atol(v)) : -1;
 	}
 #undef IS
 	return len;
@@ -247,9 +399,8 @@ static size_t _on_header(char *line, size_t size, size_t n, void *arg)
 
 static void _reset_resp(req_t *r)
 {
-	free(r->resp.body);
+	_wipe_body(r);
 	memset(&r->resp, 0, sizeof(r->resp));
-	r->cap = 0;
 	r->resp.retry_after = -1;
 	r->resp.writes_left = -1;
 }
@@ -291,14 +442,15 @@ static void _start(azml_http_t *h, req_t *r)
 	h->stats.requests++;
 }
 
-/* Backoff for attempt N: Retry-After, else 0.5 * 2^(n-1) s, jittered,
+/* Backoff for attempt N: Retry-After (already capped), else (and for
+ * "Retry-After: 0", which would make a hot loop) 0.5 * 2^(n-1) s, jittered,
  * capped at 30 s. */
 static double _backoff(const req_t *r)
 {
 	unsigned short rnd = 0;
 	double base;
 
-	if (r->resp.retry_after >= 0)
+	if (r->resp.retry_after > 0)
 		return r->resp.retry_after;
 	base = 0.5 * pow(2, r->attempts - 1);
 	if (base > 30)
@@ -311,6 +463,7 @@ static double _backoff(const req_t *r)
 static void _finish(azml_http_t *h, req_t *r, CURLcode cc)
 {
 	long status = 0;
+	double wait;
 	bool retry;
 
 	curl_multi_remove_handle(h->multi, r->easy);
@@ -332,19 +485,20 @@ static void _finish(azml_http_t *h, req_t *r, CURLcode cc)
 	}
 	if (r->resp.writes_left >= 0)
 		h->writes_left = r->resp.writes_left;
+	wait = _backoff(r);
 	if (r->resp.status == 429) {
 		h->stats.throttled++;
 		if (r->write)
-			h->writes_paused_until = _mono() + _backoff(r);
+			h->writes_paused_until = _mono() + wait;
 	} else if (r->resp.status >= 500) {
 		h->stats.server_errors++;
 	}
 	retry = r->resp.status == 429 || r->resp.status >= 500 ||
 		(cc != CURLE_OK && cc != CURLE_SSL_CACERT &&
 		 cc != CURLE_PEER_FAILED_VERIFICATION);
-	if (retry && _mono() + _backoff(r) < r->give_up) {
+	if (retry && _mono() + wait < r->give_up) {
 		h->stats.retries++;
-		r->not_before = _mono() + _backoff(r);
+		r->not_before = _mono() + wait;
 		r->next = h->queue;
 		h->queue = r;
 		return;

@@ -8,8 +8,14 @@
  * by ARM's x-ms-ratelimit-remaining-subscription-writes so that the sender
  * slows down before it is throttled.
  *
- * TLS is always verified; plain http is refused except for loopback and the
- * IMDS link-local address.  Not thread-safe: one handle per thread.
+ * URLs are parsed by libcurl's URL API only (azml_http_url_origin), and the
+ * request is sent to the URL that parser normalised.  TLS is always verified;
+ * URLs with userinfo are refused, and plain http is refused except for
+ * loopback and the IMDS link-local address.  A server's Retry-After is
+ * honoured up to max_retry_after seconds (default AZML_HTTP_MAX_RETRY_AFTER),
+ * so one answer cannot stall a request, nor every queued write, longer than
+ * that.  Response bodies are wiped before they are freed (token answers).
+ * Not thread-safe: one handle per thread.
  */
 #ifndef AZML_HTTP_H
 #define AZML_HTTP_H
@@ -25,7 +31,8 @@ typedef struct {
 	size_t len;
 	char location[1024];	/* Location header, or "" */
 	char async_op[1024];	/* Azure-AsyncOperation header, or "" */
-	int retry_after;	/* seconds, -1 when absent */
+	int retry_after;	/* seconds, 0..max_retry_after; -1 when absent
+				 * or not a number of seconds nor an HTTP date */
 	long writes_left;	/* x-ms-ratelimit-remaining-subscription-writes, -1 */
 	char error[256];	/* why there is no response (status 0) */
 	int attempts;
@@ -40,7 +47,10 @@ typedef struct {
 	const char *ca_bundle;	/* NULL: the system's */
 	double timeout;		/* seconds per attempt, default 30 */
 	double retry_for;	/* seconds a request may be retried, default 120 */
+	int max_retry_after;	/* cap on Retry-After, default 60 s */
 } azml_http_opts_t;
+
+#define AZML_HTTP_MAX_RETRY_AFTER 60
 
 typedef struct {
 	unsigned long requests;	/* attempts sent */
@@ -68,8 +78,35 @@ int azml_http_run(azml_http_t *h);
 
 const azml_http_stats_t *azml_http_stats(const azml_http_t *h);
 
-/* Whether URL may be used: https, or http to loopback / 169.254.169.254. */
+/* Where a URL sends its requests: scheme ("http" or "https", lower case),
+ * host (as written, IPv6 in brackets; compare without case) and port (the
+ * scheme's default when the URL has none). */
+typedef struct {
+	char scheme[8];
+	char host[256];
+	int port;
+} azml_url_origin_t;
+
+/*
+ * Parse URL with libcurl's URL API.  Returns 0 and fills *O (may be NULL),
+ * or -1 with a reason in ERR (which never repeats userinfo) when URL is not
+ * an absolute http(s) URL, carries userinfo (user:password@) or an IPv6 zone,
+ * or is plain http to a host other than loopback (localhost, 127.0.0.0/8,
+ * [::1]) and the IMDS address 169.254.169.254.
+ */
+int azml_http_url_origin(const char *url, azml_url_origin_t *o, char *err,
+			 size_t errlen);
+
+/* Whether URL may be used (azml_http_url_origin() accepts it). */
 bool azml_http_url_allowed(const char *url);
+
+/* Whether A and B are the same scheme, host (without case) and port. */
+bool azml_http_same_origin(const azml_url_origin_t *a,
+			   const azml_url_origin_t *b);
+
+/* A Retry-After header's VALUE in seconds: delta-seconds or an HTTP date,
+ * clamped to 0..CAP; -1 when it is neither (negative, garbage). */
+int azml_http_retry_after(const char *value, int cap);
 
 /* Seconds since the epoch, as a double. */
 double azml_now(void);

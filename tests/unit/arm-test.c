@@ -1,17 +1,29 @@
 /*
  * arm-test.c - every example in ../shared/azure-rest-examples through the
- * client's parsers and builders.
+ * client's parsers and builders; then the client against a hostile server
+ * (hostile.h): foreign URLs, endless operations and listings, huge
+ * Retry-After, odd token answers.
  */
 #include "config.h"
 
 #include <check.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arm.h"
+#include "hostile.h"
 #include "testutil.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define __SANITIZE_ADDRESS__ 1
+#endif
+#endif
 
 static char *_print(const cJSON *j)
 {
@@ -347,6 +359,509 @@ START_TEST(errors_and_operations)
 }
 END_TEST
 
+/* One URL parser (libcurl's): userinfo refused, plain http only to
+ * loopback and IMDS. */
+START_TEST(url_rules)
+{
+	azml_url_origin_t a, b;
+	char err[256];
+
+	ck_assert(!azml_http_url_allowed("http://localhost:1@192.0.2.2:18444/op"));
+	ck_assert_int_eq(azml_http_url_origin("http://localhost:1@192.0.2.2:18444/op",
+					      &a, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "userinfo"));
+	ck_assert_ptr_nonnull(strstr(err, "192.0.2.2"));
+	ck_assert_ptr_null(strstr(err, "localhost:1"));	/* a password, maybe */
+	ck_assert(!azml_http_url_allowed("https://user:pw@management.azure.com/"));
+	ck_assert(!azml_http_url_allowed("https://user@management.azure.com/"));
+	ck_assert(!azml_http_url_allowed("http://127.0.0.1\\@192.0.2.2/"));
+	ck_assert(!azml_http_url_allowed("http://[fe80::1%25eth0]/"));
+	ck_assert(!azml_http_url_allowed("http://169.254.169.253/"));
+	ck_assert(!azml_http_url_allowed("http://10.0.0.1/"));
+	ck_assert(!azml_http_url_allowed("/subscriptions/x"));
+	ck_assert(!azml_http_url_allowed(""));
+	ck_assert(!azml_http_url_allowed("https://host:99999/"));
+	ck_assert(azml_http_url_allowed("HTTP://127.0.0.1/x"));
+	ck_assert(azml_http_url_allowed("http://127.9.8.7:1/x"));
+	ck_assert(azml_http_url_allowed("http://[::1]:8/x?a=b"));
+	ck_assert(azml_http_url_allowed("http://localhost:8/"));
+
+	ck_assert_int_eq(azml_http_url_origin("https://Management.Azure.com/x",
+					      &a, err, sizeof(err)), 0);
+	ck_assert_str_eq(a.scheme, "https");
+	ck_assert_int_eq(a.port, 443);
+	ck_assert_int_eq(azml_http_url_origin("https://management.azure.com:443"
+		"/subscriptions?api-version=1", &b, err, sizeof(err)), 0);
+	ck_assert(azml_http_same_origin(&a, &b));
+	azml_http_url_origin("https://management.azure.com:444/", &b, err,
+			     sizeof(err));
+	ck_assert(!azml_http_same_origin(&a, &b));
+	azml_http_url_origin("http://127.0.0.1:443/", &b, err, sizeof(err));
+	ck_assert(!azml_http_same_origin(&a, &b));
+	azml_http_url_origin("https://management.azure.com.evil.example/", &b,
+			     err, sizeof(err));
+	ck_assert(!azml_http_same_origin(&a, &b));
+}
+END_TEST
+
+START_TEST(retry_after_values)
+{
+	ck_assert_int_eq(AZML_HTTP_MAX_RETRY_AFTER, 60);
+	ck_assert_int_eq(azml_http_retry_after("3", 60), 3);
+	ck_assert_int_eq(azml_http_retry_after(" 0 ", 60), 0);
+	ck_assert_int_eq(azml_http_retry_after("2147483647", 60), 60);
+	ck_assert_int_eq(azml_http_retry_after("99999999999999999999999", 60), 60);
+	ck_assert_int_eq(azml_http_retry_after("61", 60), 60);
+	ck_assert_int_eq(azml_http_retry_after("-5", 60), -1);
+	ck_assert_int_eq(azml_http_retry_after("abc", 60), -1);
+	ck_assert_int_eq(azml_http_retry_after("3x", 60), -1);
+	ck_assert_int_eq(azml_http_retry_after("", 60), -1);
+	ck_assert_int_eq(azml_http_retry_after(NULL, 60), -1);
+	/* an HTTP date: in the past is now, far ahead is the cap */
+	ck_assert_int_eq(azml_http_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 60), 0);
+	ck_assert_int_eq(azml_http_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", 60), 60);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------- */
+/* The client against a hostile server */
+
+#define TOKEN "hostile-test-token-0123456789"
+#define WIPE_MARKER "{\"azml-wipe-marker\":1,"
+
+enum { M_ASYNC_URL, M_LOCATION_URL, M_NEXT_URL, M_INPROGRESS, M_LOCATION_202,
+       M_THROTTLE, M_NEXT_SELF, M_NEXT_ENDLESS, M_MANY_VMS, M_PLAIN };
+
+/* What the server does and saw.  Written on the server's thread, read
+ * after azml_arm_run() returns. */
+static struct {
+	int mode;
+	char url[512];		/* the URL it hands out */
+	char token_json[512];	/* its token answer */
+	char token_path[256];
+	int port;
+	int tokens, arm, polls, writes, evil;
+} S;
+
+static void _serve(void *arg, const hs_req_t *q, hs_reply_t *o)
+{
+	int n;
+
+	if (strstr(q->path, "/oauth2/")) {
+		__atomic_add_fetch(&S.tokens, 1, __ATOMIC_SEQ_CST);
+		snprintf(S.token_path, sizeof(S.token_path), "%s", q->path);
+		snprintf(o->body, sizeof(o->body), "%s", S.token_json[0] ?
+			 S.token_json : "{\"access_token\":\"" TOKEN "\","
+			 "\"expires_in\":\"3600\"}");
+		return;
+	}
+	n = __atomic_add_fetch(&S.arm, 1, __ATOMIC_SEQ_CST);
+	if (!q->authorization || strcmp(q->authorization, "Bearer " TOKEN)) {
+		o->status = 401;
+		snprintf(o->body, sizeof(o->body), "{\"error\":{\"code\":"
+			 "\"AuthenticationFailed\",\"message\":\"no\"}}");
+		return;
+	}
+	switch (S.mode) {
+	case M_ASYNC_URL:
+		o->status = 202;
+		snprintf(o->headers, sizeof(o->headers),
+			 "Azure-AsyncOperation: %s\nRetry-After: 0\n", S.url);
+		return;
+	case M_LOCATION_URL:
+		o->status = 202;
+		snprintf(o->headers, sizeof(o->headers), "Location: %s\n", S.url);
+		return;
+	case M_NEXT_URL:
+		snprintf(o->body, sizeof(o->body), "{\"value\":[],\"nextLink\":"
+			 "\"%s\"}", S.url);
+		return;
+	case M_INPROGRESS:
+		if (strncmp(q->path, "/op/", 4)) {
+			o->status = 202;
+			snprintf(o->headers, sizeof(o->headers),
+				 "Azure-AsyncOperation: http://127.0.0.1:%d/op/"
+				 "1?api-version=1\n", S.port);
+			return;
+		}
+		__atomic_add_fetch(&S.polls, 1, __ATOMIC_SEQ_CST);
+		snprintf(o->headers, sizeof(o->headers), "Retry-After: 2147483647\n");
+		snprintf(o->body, sizeof(o->body), "{\"status\":\"InProgress\"}");
+		return;
+	case M_LOCATION_202:
+		o->status = 202;
+		if (strncmp(q->path, "/loc/", 5)) {
+			snprintf(o->headers, sizeof(o->headers), "Location: "
+				 "http://127.0.0.1:%d/loc/1\n", S.port);
+			return;
+		}
+		__atomic_add_fetch(&S.polls, 1, __ATOMIC_SEQ_CST);
+		snprintf(o->headers, sizeof(o->headers),
+			 "Retry-After: 99999999999999999999\n");
+		return;
+	case M_THROTTLE:
+		if (__atomic_add_fetch(&S.writes, 1, __ATOMIC_SEQ_CST) == 1) {
+			o->status = 429;
+			snprintf(o->headers, sizeof(o->headers),
+				 "Retry-After: 2147483647\n");
+		}
+		return;
+	case M_NEXT_SELF:
+		snprintf(o->body, sizeof(o->body), "{\"value\":[],\"nextLink\":"
+			 "\"http://127.0.0.1:%d/self?api-version=1\"}", S.port);
+		return;
+	case M_MANY_VMS: {
+		size_t len = snprintf(o->body, sizeof(o->body), "{\"value\":[");
+
+		for (int i = 0; i < 150; i++)
+			len += snprintf(o->body + len, sizeof(o->body) - len,
+					"%s{\"name\":\"v%d\",\"tags\":{\"slurm-"
+					"cluster\":\"t\"}}", i ? "," : "", i);
+		snprintf(o->body + len, sizeof(o->body) - len, "],\"nextLink\":"
+			 "\"http://127.0.0.1:%d/page/%d?api-version=1\"}",
+			 S.port, n);
+		return;
+	}
+	case M_NEXT_ENDLESS:
+		snprintf(o->body, sizeof(o->body), "{\"value\":[],\"nextLink\":"
+			 "\"http://127.0.0.1:%d/page/%d?api-version=1\"}",
+			 S.port, n);
+		return;
+	default:
+		snprintf(o->body, sizeof(o->body), "{\"name\":\"cpu-1\","
+			 "\"properties\":{\"provisioningState\":\"Succeeded\"}}");
+		return;
+	}
+}
+
+/* Another host, where no request, and so no token, may ever arrive. */
+static void _serve_evil(void *arg, const hs_req_t *q, hs_reply_t *o)
+{
+	__atomic_add_fetch(&S.evil, 1, __ATOMIC_SEQ_CST);
+	snprintf(o->body, sizeof(o->body), "{\"status\":\"Succeeded\"}");
+}
+
+static azml_conf_t *conf;
+static azml_vm_result_t R;
+static int answers;
+
+static void _got(void *arg, const azml_vm_result_t *r)
+{
+	R = *r;
+	answers++;
+}
+
+static void _listed(void *arg, const azml_vm_result_t *vms, size_t n,
+		    const azml_vm_result_t *err)
+{
+	memset(&R, 0, sizeof(R));
+	if (err)
+		R = *err;
+	else
+		R.ok = true;
+	answers++;
+}
+
+/* A client of the server on PORT (ARM and IMDS), EXTRA appended to the
+ * configuration. */
+static azml_arm_t *_client(const azml_http_opts_t *o, const char *extra)
+{
+	char *text, err[512];
+	azml_arm_t *arm;
+
+	ck_assert_int_gt(asprintf(&text, "ClusterName=t\nSubscriptionId="
+		"00000000-0000-0000-0000-000000000000\nResourceGroup=rg\n"
+		"Location=eastus\nArmEndpoint=http://127.0.0.1:%d\n"
+		"ImdsEndpoint=http://127.0.0.1:%d\n%s\n", S.port, S.port,
+		extra ? extra : "Credential=managed-identity"), 0);
+	conf = azml_conf_load_string(text, "t.conf");
+	free(text);
+	for (size_t i = 0; i < conf->nerrors; i++)
+		fprintf(stderr, "%s\n", conf->errors[i]);
+	ck_assert_int_eq(conf->nerrors, 0);
+	arm = azml_arm_create(conf, o, err, sizeof(err));
+	ck_assert_msg(arm != NULL, "%s", err);
+	answers = 0;
+	return arm;
+}
+
+static void _end(azml_arm_t *arm, hs_t *s)
+{
+	azml_arm_destroy(arm);
+	azml_conf_destroy(conf);
+	conf = NULL;
+	hs_stop(s);
+}
+
+/* Run MODE with URL handed out; the call must fail as UntrustedUrl with
+ * WANT in its message, and nothing may reach the other host. */
+static void _refused(int mode, const char *url, const char *want)
+{
+	hs_t *s = hs_start(_serve, NULL, &S.port);
+	azml_http_opts_t o = { .retry_for = 5 };
+	azml_arm_t *arm = _client(&o, NULL);
+
+	S.mode = mode;
+	snprintf(S.url, sizeof(S.url), "%s", url);
+	if (mode == M_ASYNC_URL)
+		azml_arm_vm_power(arm, "cpu-1", false, _got, NULL);
+	else if (mode == M_LOCATION_URL)
+		azml_arm_vm_delete(arm, "cpu-1", _got, NULL);
+	else
+		azml_arm_vm_list(arm, _listed, NULL);
+	azml_arm_run(arm);
+	ck_assert_int_eq(answers, 1);
+	ck_assert_msg(!R.ok && !strcmp(R.code, "UntrustedUrl"), "%s: %s: %s",
+		      url, R.code, R.message);
+	ck_assert_msg(strstr(R.message, want), "%s: '%s' lacks '%s'", url,
+		      R.message, want);
+	ck_assert_ptr_null(strstr(R.message, TOKEN));
+	ck_assert_int_eq(S.evil, 0);
+	_end(arm, s);
+}
+
+START_TEST(untrusted_urls)
+{
+	int evil_port;
+	hs_t *evil = hs_start(_serve_evil, NULL, &evil_port);
+	char url[256], want[256];
+
+	_refused(M_ASYNC_URL, "http://localhost:1@192.0.2.2:18444/op",
+		 "Azure-AsyncOperation URL: refusing a URL with userinfo "
+		 "(host '192.0.2.2')");
+	_refused(M_ASYNC_URL, "https://evil.example/op?api-version=1",
+		 "to https://evil.example:443: expected http://127.0.0.1:");
+	_refused(M_ASYNC_URL, "http://192.0.2.2/op", "plain http to '192.0.2.2'");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/op", evil_port);
+	snprintf(want, sizeof(want), "Azure-AsyncOperation URL to "
+		 "http://127.0.0.1:%d: expected http://127.0.0.1:", evil_port);
+	_refused(M_ASYNC_URL, url, want);
+	snprintf(url, sizeof(url), "http://localhost:%d/loc", evil_port);
+	snprintf(want, sizeof(want), "Location URL to http://localhost:%d",
+		 evil_port);
+	_refused(M_LOCATION_URL, url, want);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/page2", evil_port);
+	snprintf(want, sizeof(want), "nextLink URL to http://127.0.0.1:%d",
+		 evil_port);
+	_refused(M_NEXT_URL, url, want);
+	_refused(M_NEXT_URL, "https://a:b@management.azure.com/x", "userinfo");
+	hs_stop(evil);
+}
+END_TEST
+
+/* An operation that never ends is given up at the deadline, however long
+ * the server says to wait. */
+START_TEST(operation_deadline)
+{
+	for (int m = 0; m < 2; m++) {
+		hs_t *s = hs_start(_serve, NULL, &S.port);
+		azml_http_opts_t o = { .max_retry_after = 1 };
+		azml_arm_t *arm = _client(&o, NULL);
+		double t0 = azml_now();
+
+		S.mode = m ? M_LOCATION_202 : M_INPROGRESS;
+		S.polls = 0;
+		azml_arm_set_operation_timeout(arm, 3);
+		if (m)
+			azml_arm_vm_delete(arm, "cpu-1", _got, NULL);
+		else
+			azml_arm_vm_power(arm, "cpu-1", true, _got, NULL);
+		azml_arm_run(arm);
+		ck_assert_int_eq(answers, 1);
+		ck_assert_msg(!R.ok && !strcmp(R.code, "OperationTimedOut"),
+			      "%s: %s", R.code, R.message);
+		ck_assert_ptr_nonnull(strstr(R.message, "after 3 s"));
+		ck_assert_int_ge(S.polls, 1);
+		ck_assert_double_lt(azml_now() - t0, 8);
+		_end(arm, s);
+	}
+}
+END_TEST
+
+/* A 429 with a huge Retry-After delays the writes behind it by the cap,
+ * not forever. */
+START_TEST(throttle_capped)
+{
+	hs_t *s = hs_start(_serve, NULL, &S.port);
+	azml_http_opts_t o = { .max_retry_after = 1, .retry_for = 30 };
+	azml_arm_t *arm = _client(&o, NULL);
+	double t0 = azml_now();
+	int ok = 0;
+
+	S.mode = M_THROTTLE;
+	azml_arm_vm_power(arm, "cpu-1", false, _got, NULL);
+	azml_arm_run(arm);
+	ok += R.ok;
+	azml_arm_vm_power(arm, "cpu-2", false, _got, NULL);
+	azml_arm_vm_power(arm, "cpu-3", false, _got, NULL);
+	azml_arm_run(arm);
+	ok += R.ok;
+	ck_assert_int_eq(answers, 3);
+	ck_assert_int_ge(ok, 2);
+	ck_assert_int_eq(S.writes, 4);
+	ck_assert_double_lt(azml_now() - t0, 6);
+	ck_assert_int_eq(azml_arm_stats(arm)->throttled, 1);
+	_end(arm, s);
+}
+END_TEST
+
+START_TEST(next_link_loops)
+{
+	hs_t *s = hs_start(_serve, NULL, &S.port);
+	azml_arm_t *arm = _client(NULL, NULL);
+
+	S.mode = M_NEXT_SELF;
+	azml_arm_vm_list(arm, _listed, NULL);
+	azml_arm_run(arm);
+	ck_assert_msg(!R.ok && !strcmp(R.code, "RepeatedNextLink"), "%s: %s",
+		      R.code, R.message);
+	ck_assert_int_eq(S.arm, 2);
+	_end(arm, s);
+
+	s = hs_start(_serve, NULL, &S.port);
+	arm = _client(NULL, NULL);
+	S.mode = M_NEXT_ENDLESS;
+	S.arm = 0;
+	azml_arm_vm_list(arm, _listed, NULL);
+	azml_arm_run(arm);
+	ck_assert_msg(!R.ok && !strcmp(R.code, "TooManyPages"), "%s: %s",
+		      R.code, R.message);
+	ck_assert_int_eq(S.arm, AZML_ARM_MAX_PAGES);
+	_end(arm, s);
+
+	s = hs_start(_serve, NULL, &S.port);
+	arm = _client(NULL, NULL);
+	S.mode = M_MANY_VMS;
+	S.arm = 0;
+	azml_arm_vm_list(arm, _listed, NULL);
+	azml_arm_run(arm);
+	ck_assert_msg(!R.ok && !strcmp(R.code, "TooManyVMs"), "%s: %s",
+		      R.code, R.message);
+	ck_assert_int_eq(S.arm, AZML_ARM_MAX_VMS / 150 + 1);
+	_end(arm, s);
+}
+END_TEST
+
+/* However odd the token answer's lifetime, the token is not fetched again
+ * for every request. */
+START_TEST(token_lifetime)
+{
+	static const char *expiry[] = {
+		",\"expires_in\":\"abc\"", ",\"expires_in\":\"-5\"",
+		",\"expires_in\":-5", ",\"expires_in\":0",
+		",\"expires_in\":1e300", ",\"expires_in\":\"99999999999999999999\"",
+		",\"expires_in\":\"30\"", ",\"expires_on\":\"12\"",
+		",\"expires_in\":null", "",
+	};
+
+	for (size_t i = 0; i < sizeof(expiry) / sizeof(expiry[0]); i++) {
+		hs_t *s = hs_start(_serve, NULL, &S.port);
+		azml_arm_t *arm = _client(NULL, NULL);
+
+		S.mode = M_PLAIN;
+		S.tokens = 0;
+		snprintf(S.token_json, sizeof(S.token_json),
+			 "{\"access_token\":\"" TOKEN "\"%s}", expiry[i]);
+		for (int k = 0; k < 3; k++) {
+			azml_arm_vm_get(arm, "cpu-1", _got, NULL);
+			azml_arm_run(arm);
+			ck_assert_msg(R.ok, "%s: %s", R.code, R.message);
+		}
+		ck_assert_msg(S.tokens == 1, "'%s': %d token requests", expiry[i],
+			      S.tokens);
+		_end(arm, s);
+	}
+}
+END_TEST
+
+/* Freed blocks that still start with the token answer (watched on this
+ * thread only: the server's own copies are not the client's).  Not under
+ * AddressSanitizer, whose allocator glibc's free cannot release. */
+#if !defined(__SANITIZE_ADDRESS__)
+extern void __libc_free(void *p);
+static volatile int watch_frees, unwiped;
+static pthread_t watcher;
+
+void free(void *p)
+{
+	if (p && watch_frees && pthread_equal(pthread_self(), watcher) &&
+	    malloc_usable_size(p) >= sizeof(WIPE_MARKER) &&
+	    !memcmp(p, WIPE_MARKER, sizeof(WIPE_MARKER) - 1))
+		unwiped++;
+	__libc_free(p);
+}
+#endif
+
+START_TEST(token_answer_wiped)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	fprintf(stderr, "token_answer_wiped: skipped under AddressSanitizer, "
+		"which owns free()\n");
+#else
+	hs_t *s = hs_start(_serve, NULL, &S.port);
+	azml_arm_t *arm = _client(NULL, NULL);
+
+	S.mode = M_PLAIN;
+	snprintf(S.token_json, sizeof(S.token_json), WIPE_MARKER
+		 "\"access_token\":\"" TOKEN "\",\"expires_in\":3600}");
+	watcher = pthread_self();
+	watch_frees = 1;
+	azml_arm_vm_get(arm, "cpu-1", _got, NULL);
+	azml_arm_run(arm);
+	watch_frees = 0;
+	ck_assert_msg(R.ok, "%s: %s", R.code, R.message);
+	ck_assert_int_eq(S.tokens, 1);
+	ck_assert_int_eq(unwiped, 0);
+	_end(arm, s);
+#endif
+}
+END_TEST
+
+/* Client secret with a tenant domain: the token URL names the domain. */
+START_TEST(tenant_domain)
+{
+	char secret[] = "/tmp/azml-secret-XXXXXX", *extra;
+	int fd = mkstemp(secret);
+	hs_t *s;
+	azml_arm_t *arm;
+	char err[512];
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "s3cret\n", 7), 7);
+	close(fd);
+	s = hs_start(_serve, NULL, &S.port);
+	ck_assert_int_gt(asprintf(&extra, "Credential=client-secret:%s\n"
+		"TenantId=contoso.onmicrosoft.com ClientId=aaaaaaaa-bbbb-cccc-"
+		"dddd-eeeeeeeeeeee\nAuthorityHost=http://127.0.0.1:%d/", secret,
+		S.port), 0);
+	arm = _client(NULL, extra);
+	free(extra);
+	S.mode = M_PLAIN;
+	azml_arm_vm_get(arm, "cpu-1", _got, NULL);
+	azml_arm_run(arm);
+	ck_assert_msg(R.ok, "%s: %s", R.code, R.message);
+	ck_assert_str_eq(S.token_path, "/contoso.onmicrosoft.com/oauth2/v2.0/token");
+	_end(arm, s);
+	unlink(secret);
+
+	/* AZURE_TENANT_ID goes into the URL's path: checked as TenantId is */
+	setenv("AZURE_CLIENT_ID", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", 1);
+	setenv("AZURE_CLIENT_SECRET", "s3cret", 1);
+	setenv("AZURE_TENANT_ID", "contoso.com/../../evil?x=", 1);
+	conf = azml_conf_load_string("ClusterName=t\nSubscriptionId=00000000-"
+		"0000-0000-0000-000000000000\nResourceGroup=rg\nLocation=eastus\n"
+		"Credential=env\n", "t.conf");
+	ck_assert_int_eq(conf->nerrors, 0);
+	ck_assert_ptr_null(azml_arm_create(conf, NULL, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "AZURE_TENANT_ID"));
+	setenv("AZURE_TENANT_ID", "contoso.onmicrosoft.com", 1);
+	arm = azml_arm_create(conf, NULL, err, sizeof(err));
+	ck_assert_msg(arm != NULL, "%s", err);
+	azml_arm_destroy(arm);
+	azml_conf_destroy(conf);
+}
+END_TEST
+
 START_TEST(scheduled_events)
 {
 	cJSON *ex = tu_example("imds/scheduledevents-preempt.json");
@@ -381,5 +896,15 @@ int main(void)
 	tcase_add_test(tc, aml_compute);
 	tcase_add_test(tc, errors_and_operations);
 	tcase_add_test(tc, scheduled_events);
+	tcase_add_test(tc, url_rules);
+	tcase_add_test(tc, retry_after_values);
+	tcase_add_test(tc, untrusted_urls);
+	tcase_add_test(tc, operation_deadline);
+	tcase_add_test(tc, throttle_capped);
+	tcase_add_test(tc, next_link_loops);
+	tcase_add_test(tc, token_lifetime);
+	tcase_add_test(tc, token_answer_wiped);
+	tcase_add_test(tc, tenant_domain);
+	tcase_set_timeout(tc, 60);
 	return tu_run("arm", tc);
 }

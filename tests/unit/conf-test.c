@@ -195,7 +195,15 @@ static const struct {
 	  "expected an absolute path" },
 	{ "Credential=client-secret:/etc/x",
 	  "test.conf: Credential=client-secret:... needs TenantId= and ClientId=" },
-	{ "TenantId=contoso", "test.conf:5: TenantId='contoso': expected a GUID" },
+	{ "TenantId=contoso", "test.conf:5: TenantId='contoso': expected a tenant "
+	  "ID (a GUID" },
+	{ "TenantId=contoso.com/../x", "test.conf:5: TenantId='contoso.com/../x': "
+	  "expected a tenant ID" },
+	{ "TenantId=contoso..com", "test.conf:5: TenantId='contoso..com': expected" },
+	{ "TenantId=-contoso.com", "test.conf:5: TenantId='-contoso.com': expected" },
+	{ "TenantId=contoso-.com", "test.conf:5: TenantId='contoso-.com': expected" },
+	{ "TenantId=a@contoso.com", "test.conf:5: TenantId='a@contoso.com': expected" },
+	{ "TenantId=contoso.com.", "test.conf:5: TenantId='contoso.com.': expected" },
 	{ "ClusterName=again", "test.conf:5: ClusterName is set twice" },
 	{ "Location=East US", "test.conf:5: 'US': expected Key=Value" },
 	{ "Location=East_US", "test.conf:5: Location='East_US': expected an Azure region" },
@@ -242,6 +250,37 @@ START_TEST(bad_input)
 	ck_assert(found);
 	azml_conf_destroy(c);
 	free(text);
+}
+END_TEST
+
+/* Entra ID and the Azure SDKs take a tenant's domain as well as its ID. */
+START_TEST(tenant_domain)
+{
+	static const char *ok[] = {
+		"contoso.onmicrosoft.com", "Contoso.COM", "my-org.example.co.uk",
+		"11111111-2222-3333-4444-555555555555", "x1.y2",
+	};
+
+	for (size_t i = 0; i < N(ok); i++) {
+		char *text;
+		azml_conf_t *c;
+
+		ck_assert_int_gt(asprintf(&text, HEAD "Credential=client-secret:"
+			"/etc/x TenantId=%s ClientId=aaaaaaaa-bbbb-cccc-dddd-"
+			"eeeeeeeeeeee\n", ok[i]), 0);
+		c = azml_conf_load_string(text, "test.conf");
+		for (size_t k = 0; k < c->nerrors; k++)
+			fprintf(stderr, "%s\n", c->errors[k]);
+		ck_assert_int_eq(c->nerrors, 0);
+		ck_assert_str_eq(c->tenant_id, ok[i]);
+		ck_assert(azml_conf_tenant_ok(ok[i]));
+		azml_conf_destroy(c);
+		free(text);
+	}
+	ck_assert(!azml_conf_tenant_ok(NULL));
+	ck_assert(!azml_conf_tenant_ok(""));
+	ck_assert(!azml_conf_tenant_ok("contoso.com/x"));
+	ck_assert(!azml_conf_tenant_ok("contoso.com?x=1"));
 }
 END_TEST
 
@@ -382,6 +421,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, good_config);
 	tcase_add_loop_test(tc, bad_input, 0, N(bad));
+	tcase_add_test(tc, tenant_domain);
 	tcase_add_test(tc, missing_globals);
 	tcase_add_test(tc, include_relative_and_loops);
 	tcase_add_test(tc, long_lines_and_nul);

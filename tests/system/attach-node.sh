@@ -5,7 +5,11 @@
 # and change nothing; HealthCheckProgram drains and resumes; detach.
 set -u
 . "$(dirname "$0")/lib.sh"
-TOPO=$AZML_TOP/../shared/hwloc-topologies
+TOPO=${AZML_SHARED:-$AZML_TOP/../shared}/hwloc-topologies
+if [ ! -d "$TOPO" ]; then
+	echo "SKIP: attach-node needs $TOPO (../shared), which is absent"
+	exit 77
+fi
 
 azml_cluster_init attach
 cat > "$T/azureml.conf" <<CONF

@@ -886,16 +886,16 @@ int main(void)
 {
 	TCase *tc = tcase_create("arm");
 
-	tcase_add_test(tc, vm_get);
-	tcase_add_test(tc, vm_instance_view);
-	tcase_add_test(tc, vm_list);
-	tcase_add_test(tc, vm_create_body);
-	tcase_add_test(tc, long_running_headers);
-	tcase_add_test(tc, usages);
-	tcase_add_test(tc, vm_sizes);
-	tcase_add_test(tc, aml_compute);
+	tu_add_shared_test(tc, vm_get);
+	tu_add_shared_test(tc, vm_instance_view);
+	tu_add_shared_test(tc, vm_list);
+	tu_add_shared_test(tc, vm_create_body);
+	tu_add_shared_test(tc, long_running_headers);
+	tu_add_shared_test(tc, usages);
+	tu_add_shared_test(tc, vm_sizes);
+	tu_add_shared_test(tc, aml_compute);
 	tcase_add_test(tc, errors_and_operations);
-	tcase_add_test(tc, scheduled_events);
+	tu_add_shared_test(tc, scheduled_events);
 	tcase_add_test(tc, url_rules);
 	tcase_add_test(tc, retry_after_values);
 	tcase_add_test(tc, untrusted_urls);

@@ -388,7 +388,7 @@ int main(void)
 	tcase_add_loop_test(tc, size_resolution, 0, N(sizes));
 	tcase_add_loop_test(tc, unknown_sizes_refused, 0, N(unknown_sizes));
 	tcase_add_test(tc, every_table_size_resolves_to_its_series);
-	tcase_add_test(tc, azure_ml_vm_sizes_example);
+	tu_add_shared_test(tc, azure_ml_vm_sizes_example);
 	tcase_add_test(tc, cuda_rules);
 	tcase_add_test(tc, size_json);
 	return tu_run("catalog", tc);

@@ -673,7 +673,7 @@ int main(void)
 	tcase_add_test(tc, deallocate_and_start);
 	tcase_add_test(tc, usages_and_sizes);
 	tcase_add_test(tc, emulator_restart);
-	tcase_add_test(tc, eviction);
-	tcase_add_test(tc, token_shapes);
+	tu_add_shared_test(tc, eviction);
+	tu_add_shared_test(tc, token_shapes);
 	return tu_run("emulator", tc);
 }

@@ -356,14 +356,14 @@ int main(void)
 	TCase *tc = tcase_create("gpu");
 
 	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, dgx2_sixteen_volta);
-	tcase_add_test(tc, xeon_three_nvidia_one_amd);
-	tcase_add_test(tc, console_vga_is_no_gpu);
+	tu_add_shared_test(tc, dgx2_sixteen_volta);
+	tu_add_shared_test(tc, xeon_three_nvidia_one_amd);
+	tu_add_shared_test(tc, console_vga_is_no_gpu);
 	tcase_add_test(tc, this_machine);
 	tcase_add_test(tc, bad_topologies);
 	tcase_add_test(tc, gres_conf_files);
 	tcase_add_test(tc, nvml_absent);
 	tcase_add_test(tc, nvml_present);
-	tcase_add_test(tc, report_round_trip);
+	tu_add_shared_test(tc, report_round_trip);
 	return tu_run("gpu", tc);
 }

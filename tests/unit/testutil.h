@@ -10,8 +10,23 @@
 #include <sys/types.h>
 
 /* Run test case TC in a suite named NAME (Check prints its summary line).
- * Returns the process exit status: 0 when every test passed. */
+ * Returns the process exit status: 0 when every test passed, 77 (automake's
+ * "skipped") when every test needed ../shared and it is absent. */
 int tu_run(const char *name, TCase *tc);
+
+/* ../shared (Microsoft's examples, hwloc exports): $AZML_SHARED, else the
+ * folder beside the source tree; NULL when it is absent. */
+const char *tu_shared_dir(void);
+
+/* Add test TF to TC when ../shared is there; else say it is skipped. */
+#define tu_add_shared_test(tc, tf)					\
+	do {								\
+		if (tu_shared_dir())					\
+			tcase_add_test(tc, tf);				\
+		else							\
+			tu_skipped(#tf);				\
+	} while (0)
+void tu_skipped(const char *test);
 
 /* Parse ../shared/azure-rest-examples/REL (aborts the test when missing). */
 cJSON *tu_example(const char *rel);

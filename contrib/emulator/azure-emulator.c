@@ -157,6 +157,50 @@ static void _lower(char *s)
 		*s = tolower((unsigned char) *s);
 }
 
+/*
+ * A resource name as Azure allows it for a Linux VM (and a NIC): 1 to 64
+ * letters, digits, '-', '_' and '.', beginning with a letter or digit and
+ * ending with a letter, digit or '_'.  Nothing a shell reads specially.
+ */
+static bool _name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 64 || !isalnum((unsigned char) s[0]) ||
+	    (!isalnum((unsigned char) s[n - 1]) && s[n - 1] != '_'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char) s[i]) && !strchr("-_.", s[i]))
+			return false;
+	return true;
+}
+
+/*
+ * A Slurm node name that is also a computerName: 1 to 64 letters, digits,
+ * '-', '_' and '.', beginning with a letter or digit.
+ */
+static bool _node_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 64 || !isalnum((unsigned char) s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char) s[i]) && !strchr("-_.", s[i]))
+			return false;
+	return true;
+}
+
+/* Characters of a UTF-8 string (Azure's tag limits count characters). */
+static size_t _utf8_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char) *s & 0xc0) != 0x80;
+	return n;
+}
+
 static vm_t *_vm_find(const char *key)
 {
 	for (vm_t *v = S.vms[_hash(key) % NBUCKETS]; v; v = v->next)
@@ -355,8 +399,11 @@ static void _replay(const char *path)
 				_vm_free(old);
 			}
 			v->location = strdup(_jstr(o, "location"));
-			v->node = *_jstr(o, "node") ? strdup(_jstr(o, "node")) : NULL;
-			v->nic = *_jstr(o, "nic") ? strdup(_jstr(o, "nic")) : NULL;
+			/* names reach the boot command: only valid ones */
+			v->node = _node_name_ok(_jstr(o, "node")) ?
+				  strdup(_jstr(o, "node")) : NULL;
+			v->nic = _name_ok(_jstr(o, "nic")) ?
+				 strdup(_jstr(o, "nic")) : NULL;
 			_set_size(v, _jstr(o, "size"));
 			v->spot = cJSON_IsTrue(cJSON_GetObjectItem(o, "spot"));
 			snprintf(v->provisioning, sizeof(v->provisioning), "%s",
@@ -436,33 +483,53 @@ static void _compact(const char *path)
 /* ---------------------------------------------------------------------- */
 /* VMs that boot: the boot command in a process group of its own. */
 
-static void _boot(vm_t *v)
+/*
+ * The boot command with its placeholders turned into quoted positional
+ * parameters ({vm} -> "$1", {node} -> "$2", {ip} -> "$3"): what a request
+ * chose reaches sh as an argument, never as shell text.  Returns a malloc'd
+ * string, or NULL when out of memory.
+ */
+static char *_boot_script(const char *t)
 {
-	char cmd[8192];
-	const char *t = S.boot_command;
-	size_t n = 0;
-	pid_t pid;
-	posix_spawnattr_t attr;
-	posix_spawn_file_actions_t fa;
+	static const struct {
+		const char *ph, *param;
+	} subst[] = { { "{vm}", "\"$1\"" }, { "{node}", "\"$2\"" },
+		      { "{ip}", "\"$3\"" } };
+	size_t cap = strlen(t) + 1, n = 0;
+	char *cmd;
 
-	if (!t || v->pgid > 0)
-		return;
-	while (*t && n < sizeof(cmd) - 256) {
-		if (!strncmp(t, "{vm}", 4)) {
-			n += snprintf(cmd + n, sizeof(cmd) - n, "%s", v->name);
-			t += 4;
-		} else if (!strncmp(t, "{node}", 6)) {
-			n += snprintf(cmd + n, sizeof(cmd) - n, "%s",
-				      v->node ? v->node : v->name);
-			t += 6;
-		} else if (!strncmp(t, "{ip}", 4)) {
-			n += snprintf(cmd + n, sizeof(cmd) - n, "127.0.0.1");
-			t += 4;
+	/* each placeholder is at least as long as its replacement */
+	if (!(cmd = malloc(cap)))
+		return NULL;
+	while (*t) {
+		size_t i;
+
+		for (i = 0; i < sizeof(subst) / sizeof(subst[0]); i++)
+			if (!strncmp(t, subst[i].ph, strlen(subst[i].ph)))
+				break;
+		if (i < sizeof(subst) / sizeof(subst[0])) {
+			memcpy(cmd + n, subst[i].param, strlen(subst[i].param));
+			n += strlen(subst[i].param);
+			t += strlen(subst[i].ph);
 		} else {
 			cmd[n++] = *t++;
 		}
 	}
 	cmd[n] = '\0';
+	return cmd;
+}
+
+static void _boot(vm_t *v)
+{
+	char *cmd;
+	pid_t pid;
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_t fa;
+
+	if (!S.boot_command || v->pgid > 0)
+		return;
+	if (!(cmd = _boot_script(S.boot_command)))
+		return;
 	/* posix_spawn, not fork: forking this many-threaded process copies
 	 * its page tables, which under the lock stalls every request while a
 	 * thousand VMs boot. */
@@ -477,10 +544,13 @@ static void _boot(vm_t *v)
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
 					 O_RDONLY, 0);
 	if (posix_spawn(&pid, "/bin/sh", &fa, &attr,
-			(char *const[]) { "sh", "-c", cmd, NULL }, environ) == 0)
+			(char *const[]) { "sh", "-c", cmd, "sh", v->name,
+					  v->node ? v->node : v->name,
+					  "127.0.0.1", NULL }, environ) == 0)
 		v->pgid = pid;
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
+	free(cmd);
 }
 
 /* Process groups to SIGKILL once their time comes (under lock). */
@@ -695,15 +765,83 @@ static int _segments(char *path, char **seg, int max)
 	return n;
 }
 
-static bool _name_ok(const char *s)
-{
-	size_t n = strlen(s);
+#define TAGS_MAX 50
+#define TAG_NAME_MAX 512
+#define TAG_VALUE_MAX 256
 
-	if (n < 1 || n > 64)
+/*
+ * Check a resource's tags against Azure's limits (50 tags, names of at most
+ * 512 characters without <>%&\?/ or control characters, string values of
+ * at most 256 characters) and the slurm-node tag against node-name rules.
+ * Returns true, or false with Azure's 400 answer in R.
+ */
+static bool _tags_ok(const cJSON *tags, reply_t *r)
+{
+	const cJSON *t;
+	int n = 0;
+
+	if (!tags)
+		return true;
+	if (!cJSON_IsObject(tags)) {
+		_error(r, 400, "InvalidRequestContent", "The request content was "
+		       "invalid and could not be deserialized: 'tags' must be "
+		       "an object.");
 		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char) s[i]) && !strchr("-_.", s[i]))
+	}
+	cJSON_ArrayForEach(t, tags)
+		n++;
+	if (n > TAGS_MAX) {
+		_error(r, 400, "InvalidTags", "Too many tags specified. Requested "
+		       "tag count - '%d'. Maximum number of tags allowed - "
+		       "'%d'.", n, TAGS_MAX);
+		return false;
+	}
+	cJSON_ArrayForEach(t, tags) {
+		const char *k = t->string;
+
+		if (!k || !*k) {
+			_error(r, 400, "InvalidTagName", "The tag name must be "
+			       "non-null, non-empty and non-whitespace only. "
+			       "Please provide an actual value.");
 			return false;
+		}
+		if (_utf8_len(k) > TAG_NAME_MAX) {
+			_error(r, 400, "InvalidTagName", "Tag key too large. "
+			       "Following tag name '%.64s...' exceeded the maximum "
+			       "length. Maximum allowed length for tag name - "
+			       "'%d' characters.", k, TAG_NAME_MAX);
+			return false;
+		}
+		for (const char *c = k; *c; c++)
+			if (strchr("<>%&\\?/", *c) || iscntrl((unsigned char) *c)) {
+				_error(r, 400, "InvalidTagNameCharacters", "The tag "
+				       "names '%.64s' have reserved characters "
+				       "'<,>,%%,&,\\,?,/' or control characters.", k);
+				return false;
+			}
+		if (!cJSON_IsString(t)) {
+			_error(r, 400, "InvalidRequestContent", "The request "
+			       "content was invalid and could not be "
+			       "deserialized: the value of tag '%.64s' must be a "
+			       "string.", k);
+			return false;
+		}
+		if (_utf8_len(t->valuestring) > TAG_VALUE_MAX) {
+			_error(r, 400, "InvalidTagValueLength", "Tag value too "
+			       "large. Following tag value '%.64s...' exceeded the "
+			       "maximum length. Maximum allowed length for tag "
+			       "value - '%d' characters.", t->valuestring,
+			       TAG_VALUE_MAX);
+			return false;
+		}
+	}
+	t = cJSON_GetObjectItemCaseSensitive(tags, "slurm-node");
+	if (t && !_node_name_ok(t->valuestring)) {
+		_error(r, 400, "InvalidParameter", "The value of tag 'slurm-node' "
+		       "is not a valid node name: 1 to 64 letters, digits, '-', "
+		       "'_' or '.', beginning with a letter or digit.");
+		return false;
+	}
 	return true;
 }
 
@@ -1027,6 +1165,9 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 		       "region are listed by the vmSizes API.", size);
 		goto out;
 	}
+	tags = cJSON_GetObjectItem(req, "tags");
+	if (!_tags_ok(tags, r))
+		goto out;
 	if ((v = _vm_find(key))) {
 		if (!strcmp(v->provisioning, "Deleting")) {
 			_error(r, 409, "OperationNotAllowed", "Operation "
@@ -1075,7 +1216,6 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 	_set_size(v, size);
 	prio = _jstr(props, "priority");
 	v->spot = !strcasecmp(prio, "Spot") || !strcasecmp(prio, "Low");
-	tags = cJSON_GetObjectItem(req, "tags");
 	if (*_jstr(tags, "slurm-node"))
 		v->node = strdup(_jstr(tags, "slurm-node"));
 	nics = cJSON_GetObjectItem(cJSON_GetObjectItem(props, "networkProfile"),

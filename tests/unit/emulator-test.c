@@ -625,6 +625,158 @@ START_TEST(eviction)
 }
 END_TEST
 
+/* An Entra ID token for raw requests: "Authorization: Bearer ..." in HDR. */
+static void _token_header(char *hdr, size_t n)
+{
+	char *out = NULL;
+	cJSON *j;
+
+	ck_assert_int_eq(tu_http("POST", port, "/t/oauth2/v2.0/token",
+		"grant_type=client_credentials&client_id=c&client_secret=" SECRET
+		"&scope=x", NULL, &out), 200);
+	j = cJSON_Parse(out);
+	snprintf(hdr, n, "Authorization: Bearer %s",
+		 cJSON_GetObjectItem(j, "access_token")->valuestring);
+	cJSON_Delete(j);
+	free(out);
+}
+
+static const char *vm_path = "/subscriptions/s/resourceGroups/rg/providers/"
+			     "Microsoft.Compute/virtualMachines/";
+
+/* PUT VM NAME with TAGS (a JSON object text); returns the status. */
+static int _put_vm(const char *hdr, const char *name, const char *tags,
+		   char **out)
+{
+	const char *h[] = { hdr, NULL };
+	char path[512], *body;
+	int st;
+
+	snprintf(path, sizeof(path), "%s%s?api-version=2024-07-01", vm_path, name);
+	ck_assert_int_gt(asprintf(&body, "{\"location\":\"eastus\",\"tags\":%s,"
+		"\"properties\":{\"hardwareProfile\":{\"vmSize\":"
+		"\"Standard_D2s_v3\"}}}", tags), 0);
+	st = tu_http("PUT", port, path, body, h, out);
+	free(body);
+	return st;
+}
+
+static char *_code(const char *out)
+{
+	static char code[128];
+	cJSON *j = cJSON_Parse(out ? out : "");
+
+	snprintf(code, sizeof(code), "%s", cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "code")));
+	cJSON_Delete(j);
+	return code;
+}
+
+/* The slurm-node tag is request content: it never becomes shell text. */
+START_TEST(boot_command_injection)
+{
+	char hdr[256], *out = NULL, tags[512], pwned[256], path[256];
+	static const char *bad[][2] = { { "x; id > ", "; #" },
+		{ "$(id > ", ")" }, { "`id > ", "`" }, { "x\\nid > ", "" },
+		{ "-x ", "" }, { "a b", "" } };
+
+	snprintf(pwned, sizeof(pwned), "%s/pwned", dir);
+	_token_header(hdr, sizeof(hdr));
+	/* a tag that is not a node name: 400 InvalidParameter, no VM */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char node[300];
+
+		snprintf(node, sizeof(node), "%s%s%s", bad[i][0], pwned,
+			 bad[i][1]);
+		snprintf(tags, sizeof(tags), "{\"slurm-node\":\"%s\"}", node);
+		ck_assert_int_eq(_put_vm(hdr, "inj", tags, &out), 400);
+		ck_assert_str_eq(_code(out), "InvalidParameter");
+		free(out);
+	}
+	/* nor a VM name that is not one */
+	snprintf(path, sizeof(path), "%sx%%3Bid?api-version=2024-07-01", vm_path);
+	ck_assert_int_eq(tu_http("PUT", port, path, "{}", (const char *[]) { hdr,
+				 NULL }, &out), 400);
+	free(out);
+	ck_assert_int_eq(_put_vm(hdr, "-x", "{}", NULL), 400);
+	ck_assert_int_eq(_put_vm(hdr, "x.", "{}", NULL), 400);
+	/* a valid one boots, and {node} reaches the command as an argument */
+	ck_assert_int_eq(_put_vm(hdr, "ok-1", "{\"slurm-node\":\"n_1.a-b\"}",
+				 NULL), 201);
+	snprintf(path, sizeof(path), "%s/ok-1.boot", dir);
+	for (int i = 0; i < 100 && access(path, F_OK); i++)
+		usleep(20000);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	usleep(200000);
+	ck_assert_int_ne(access(pwned, F_OK), 0);
+}
+END_TEST
+
+/* Azure's tag limits, and no overflow from a huge tag. */
+START_TEST(tag_limits)
+{
+	char hdr[256], *out = NULL, *big, *tags;
+	size_t n = 20000;
+
+	_token_header(hdr, sizeof(hdr));
+	big = malloc(n + 1);
+	memset(big, 'a', n);
+	big[n] = '\0';
+	/* a 20 KB slurm-node tag (once a stack overflow in the boot command) */
+	ck_assert_int_gt(asprintf(&tags, "{\"slurm-node\":\"%s\"}", big), 0);
+	ck_assert_int_eq(_put_vm(hdr, "t1", tags, &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidTagValueLength");
+	free(out);
+	free(tags);
+	/* 257 characters: too long; 256 (two bytes each): fine */
+	big[257] = '\0';
+	ck_assert_int_gt(asprintf(&tags, "{\"note\":\"%s\"}", big), 0);
+	ck_assert_int_eq(_put_vm(hdr, "t1", tags, &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidTagValueLength");
+	free(out);
+	free(tags);
+	tags = malloc(2 * 256 + 32);
+	strcpy(tags, "{\"note\":\"");
+	for (int i = 0; i < 256; i++)
+		strcat(tags, "\xc3\xa9");
+	strcat(tags, "\"}");
+	ck_assert_int_eq(_put_vm(hdr, "t1", tags, NULL), 201);
+	free(tags);
+	/* a name of 513 characters */
+	big[513] = '\0';
+	memset(big, 'k', 513);
+	ck_assert_int_gt(asprintf(&tags, "{\"%s\":\"v\"}", big), 0);
+	ck_assert_int_eq(_put_vm(hdr, "t2", tags, &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidTagName");
+	free(out);
+	free(tags);
+	/* reserved characters in a name; a value that is not a string */
+	ck_assert_int_eq(_put_vm(hdr, "t2", "{\"a/b\":\"v\"}", &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidTagNameCharacters");
+	free(out);
+	ck_assert_int_eq(_put_vm(hdr, "t2", "{\"a\":7}", &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidRequestContent");
+	free(out);
+	/* 51 tags */
+	{
+		char *p = tags = malloc(51 * 16 + 8);
+
+		p += sprintf(p, "{");
+		for (int i = 0; i < 51; i++)
+			p += sprintf(p, "%s\"k%d\":\"v\"", i ? "," : "", i);
+		sprintf(p, "}");
+		ck_assert_int_eq(_put_vm(hdr, "t2", tags, &out), 400);
+		ck_assert_str_eq(_code(out), "InvalidTags");
+		free(out);
+		/* 50 are allowed */
+		strcpy(strstr(tags, ",\"k50\""), "}");
+		ck_assert_int_eq(_put_vm(hdr, "t2", tags, NULL), 201);
+		free(tags);
+	}
+	free(big);
+}
+END_TEST
+
 /* Token answers carry the fields of the documented samples. */
 START_TEST(token_shapes)
 {
@@ -675,5 +827,7 @@ int main(void)
 	tcase_add_test(tc, emulator_restart);
 	tcase_add_test(tc, eviction);
 	tcase_add_test(tc, token_shapes);
+	tcase_add_test(tc, boot_command_injection);
+	tcase_add_test(tc, tag_limits);
 	return tu_run("emulator", tc);
 }

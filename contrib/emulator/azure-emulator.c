@@ -31,12 +31,14 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pwd.h>
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
@@ -111,6 +113,9 @@ static struct {
 	FILE *journal;
 	char listen_host[64];
 	int port;
+	struct in_addr listen_addr;
+	uid_t allowed[16];	/* besides root and our own user: --allow-user */
+	size_t nallowed;
 	/* counters */
 	unsigned long requests, writes, throttled, errors_injected, creates,
 		deletes;
@@ -453,10 +458,14 @@ static void _replay(const char *path)
 static void _compact(const char *path)
 {
 	char tmp[4096];
-	FILE *fp;
+	FILE *fp = NULL;
+	int fd;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fp = fopen(tmp, "w");
+	/* it holds bearer tokens: for our eyes only */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0 && fchmod(fd, 0600) == 0)
+		fp = fdopen(fd, "w");
 	if (!fp) {
 		fprintf(stderr, "azure-emulator: cannot write %s: %s\n", tmp,
 			strerror(errno));
@@ -477,7 +486,7 @@ static void _compact(const char *path)
 			strerror(errno));
 		exit(1);
 	}
-	S.journal = fopen(path, "a");
+	S.journal = fopen(path, "ae");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -681,6 +690,7 @@ typedef struct {
 	const char *headers[8][2];
 	char hbuf[8][512];
 	int nheaders;
+	bool trusted;		/* the peer passed _peer_trusted() */
 } reply_t;
 
 static void _header(reply_t *r, const char *name, const char *fmt, ...)
@@ -753,6 +763,64 @@ static char *_issue_token(void)
 	_add_token(tok);
 	_journal_token(tok);
 	return S.issued[S.nissued - 1];
+}
+
+/*
+ * Who is at the other end of loopback connection C: the owner of the
+ * client's socket, read from /proc/net/tcp (the row whose local address is
+ * the client's and whose remote address is ours, as identd does).
+ * Returns 0 and fills *UID, or -1 when the socket is not found.
+ */
+static int _peer_uid(struct MHD_Connection *c, uid_t *uid)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr_in *sin;
+	char line[512];
+	FILE *fp;
+	int rc = -1;
+
+	if (!ci || !ci->client_addr || ci->client_addr->sa_family != AF_INET)
+		return -1;
+	sin = (const struct sockaddr_in *) ci->client_addr;
+	if (!(fp = fopen("/proc/net/tcp", "r")))
+		return -1;
+	while (rc && fgets(line, sizeof(line), fp)) {
+		unsigned int la, lp, ra, rp;
+		unsigned long u;
+
+		/* sl: local rem st tx:rx tr:when retrnsmt uid */
+		if (sscanf(line, " %*u: %8X:%4X %8X:%4X %*X %*X:%*X %*X:%*X "
+			   "%*X %lu", &la, &lp, &ra, &rp, &u) != 5)
+			continue;
+		if (la == sin->sin_addr.s_addr && lp == ntohs(sin->sin_port) &&
+		    ra == S.listen_addr.s_addr && rp == (unsigned) S.port) {
+			*uid = (uid_t) u;
+			rc = 0;
+		}
+	}
+	fclose(fp);
+	return rc;
+}
+
+/*
+ * Whether the peer may have what only this machine's owner may: tokens
+ * from IMDS (the VM boundary, which loopback does not have), tokens from
+ * the Entra endpoint when no --client-secret guards it, and the admin API.
+ * Root, the emulator's own user and --allow-user users may.
+ */
+static bool _peer_trusted(struct MHD_Connection *c)
+{
+	uid_t uid;
+
+	if (_peer_uid(c, &uid))
+		return false;
+	if (uid == 0 || uid == geteuid())
+		return true;
+	for (size_t i = 0; i < S.nallowed; i++)
+		if (S.allowed[i] == uid)
+			return true;
+	return false;
 }
 
 /* Split PATH into segments (in place).  Returns the count. */
@@ -875,7 +943,10 @@ static void _token_v2(struct MHD_Connection *c, const char *body, reply_t *r)
 			"client_id and scope.");
 		_json(r, 400, o);
 	} else if (!secret || !*secret ||
-		   (S.client_secret && strcmp(secret, S.client_secret))) {
+		   (S.client_secret && strcmp(secret, S.client_secret)) ||
+		   (!S.client_secret && !r->trusted)) {
+		/* without --client-secret, nothing but the peer's user
+		 * guards this endpoint */
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "error", "invalid_client");
 		cJSON_AddStringToObject(o, "error_description", "AADSTS7000215: "
@@ -892,20 +963,61 @@ static void _token_v2(struct MHD_Connection *c, const char *body, reply_t *r)
 	free(copy);
 }
 
-static bool _metadata_header(struct MHD_Connection *c, reply_t *r)
+/* IMDS's error bodies: the identity endpoint answers OAuth's shape, the
+ * other categories {"error": "..."}. */
+static void _imds_error(reply_t *r, int status, bool identity,
+			const char *code, const char *text)
+{
+	cJSON *o = cJSON_CreateObject();
+	char msg[256];
+
+	if (identity) {
+		cJSON_AddStringToObject(o, "error", code);
+		cJSON_AddStringToObject(o, "error_description", text);
+	} else {
+		snprintf(msg, sizeof(msg), "Bad request. %s", text);
+		cJSON_AddStringToObject(o, "error", status == 400 ? msg : text);
+	}
+	_json(r, status, o);
+}
+
+/*
+ * What IMDS demands of every request (Microsoft's "Security and
+ * authentication"): the header Metadata: true, in lower case, and no
+ * X-Forwarded-For; and what loopback demands in place of the VM boundary:
+ * a peer of our own user or root.  Returns true, or false with the answer
+ * in R.
+ */
+static bool _imds_request_ok(struct MHD_Connection *c, bool identity,
+			     reply_t *r)
 {
 	const char *m = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Metadata");
 
-	cJSON *o;
-
-	if (m && !strcasecmp(m, "true"))
-		return true;
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "error", "invalid_request");
-	cJSON_AddStringToObject(o, "error_description",
-				"Required metadata header not specified");
-	_json(r, 400, o);
-	return false;
+	if (!m || strcmp(m, "true")) {
+		_imds_error(r, 400, identity, "bad_request_102",
+			    "Required metadata header not specified");
+		return false;
+	}
+	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For")) {
+		_imds_error(r, 400, identity, "invalid_request",
+			    "Requests with an X-Forwarded-For header are "
+			    "rejected");
+		return false;
+	}
+	if (!r->trusted) {
+		if (identity)
+			_imds_error(r, 401, true, "unauthorized_client",
+				    "The client is not authorized to request an "
+				    "access token using this method. (azure-"
+				    "emulator: only root, its own user and "
+				    "--allow-user users are inside its VMs)");
+		else
+			_imds_error(r, 403, false, "", "Forbidden. azure-emulator: "
+				    "only root, its own user and --allow-user "
+				    "users are inside its VMs");
+		return false;
+	}
+	return true;
 }
 
 static void _imds_token(struct MHD_Connection *c, reply_t *r)
@@ -915,7 +1027,7 @@ static void _imds_token(struct MHD_Connection *c, reply_t *r)
 	long now = (long) _now();
 	cJSON *o;
 
-	if (!_metadata_header(c, r))
+	if (!_imds_request_ok(c, true, r))
 		return;
 	if (!_arg(c, "api-version") || !resource || !*resource) {
 		o = cJSON_CreateObject();
@@ -956,7 +1068,7 @@ static void _scheduled_events(struct MHD_Connection *c, const char *method,
 	vm_t *v;
 	cJSON *o, *events;
 
-	if (!_metadata_header(c, r))
+	if (!_imds_request_ok(c, false, r))
 		return;
 	if (!name || !(v = _vm_by_name(name))) {
 		_error(r, 404, "NotFound", "azure-emulator: name the VM with "
@@ -1653,6 +1765,12 @@ static void _admin(struct MHD_Connection *c, const char *method, char *path,
 	char *seg[8];
 	int n = _segments(path, seg, 8);
 
+	if (!r->trusted) {
+		_error(r, 403, "AuthorizationFailed", "azure-emulator: its admin "
+		       "API answers only root, its own user and --allow-user "
+		       "users.");
+		return;
+	}
 	if (n == 2 && !strcmp(seg[1], "faults")) {
 		if (!strcmp(method, "POST") || !strcmp(method, "PUT")) {
 			cJSON *j = cJSON_Parse(body ? body : "");
@@ -1780,6 +1898,10 @@ static enum MHD_Result _handler(void *cls, struct MHD_Connection *c,
 	}
 
 	path = strdup(url);
+	/* outside the lock: it reads /proc */
+	if (!strncmp(url, "/metadata/", 10) || !strncmp(url, "/emulator/", 10) ||
+	    (!S.client_secret && strstr(url, "/oauth2/")))
+		r.trusted = _peer_trusted(c);
 	if (S.f.latency_ms > 0 && strncmp(url, "/emulator/", 10))
 		usleep(S.f.latency_ms * 1000);
 	pthread_mutex_lock(&S.lock);
@@ -1845,7 +1967,7 @@ static void _usage(FILE *fp)
 "                      [--latency-ms N] [--async-ms N] [--error-rate P]\n"
 "                      [--write-burst N --write-rate R] [--page-size N]\n"
 "                      [--quota FAMILY=VCPUS]... [--capacity SIZE=CODE[:N]]...\n"
-"                      [--client-secret SECRET] [--seed N]\n"
+"                      [--client-secret SECRET] [--seed N] [--allow-user USER]...\n"
 "See azure-emulator(8).\n");
 }
 
@@ -1866,6 +1988,7 @@ int main(int argc, char **argv)
 		{ "capacity", required_argument, NULL, 'c' },
 		{ "client-secret", required_argument, NULL, 'S' },
 		{ "seed", required_argument, NULL, 'r' },
+		{ "allow-user", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1897,6 +2020,24 @@ int main(int argc, char **argv)
 		case 'P': S.f.page_size = atoi(optarg) > 0 ? atoi(optarg) : 100; break;
 		case 'S': S.client_secret = optarg; break;
 		case 'r': S.seed = (unsigned) atoi(optarg); break;
+		case 'u': {
+			struct passwd *pw = getpwnam(optarg);
+			char *e;
+			unsigned long u = strtoul(optarg, &e, 10);
+
+			if (!pw && (*e || e == optarg)) {
+				fprintf(stderr, "azure-emulator: --allow-user: no "
+					"user '%s'\n", optarg);
+				return 2;
+			}
+			if (S.nallowed == sizeof(S.allowed) / sizeof(S.allowed[0])) {
+				fprintf(stderr, "azure-emulator: at most %zu "
+					"--allow-user\n", S.nallowed);
+				return 2;
+			}
+			S.allowed[S.nallowed++] = pw ? pw->pw_uid : (uid_t) u;
+			break;
+		}
 		case 'q':
 		case 'c':
 			if (!(eq = strchr(optarg, '=')) || eq == optarg) {
@@ -1934,6 +2075,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	addr.sin_port = htons(S.port);
+	S.listen_addr = addr.sin_addr;
 	S.tokens_at = _now();
 	if (S.state_path) {
 		_replay(S.state_path);

@@ -777,6 +777,107 @@ START_TEST(tag_limits)
 }
 END_TEST
 
+/* The status of METHOD PATH asked by 'nobody' (uid 65534), or -1. */
+static int _http_as_nobody(const char *method, int p, const char *path,
+			   const char *body, const char *const *hdr)
+{
+	int fd[2], st = -1;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fd[0]);
+		if (setgid(65534) || setuid(65534))
+			_exit(1);
+		st = tu_http(method, p, path, body, hdr, NULL);
+		_exit(write(fd[1], &st, sizeof(st)) == sizeof(st) ? 0 : 1);
+	}
+	close(fd[1]);
+	if (read(fd[0], &st, sizeof(st)) != sizeof(st))
+		st = -1;
+	close(fd[0]);
+	waitpid(pid, NULL, 0);
+	return st;
+}
+
+/* IMDS as Microsoft documents it: Metadata: true (lower case), no
+ * X-Forwarded-For; and only for those inside the "VMs". */
+START_TEST(imds_guards)
+{
+	const char *tok = "/metadata/identity/oauth2/token?api-version="
+			  "2018-02-01&resource=https%3A%2F%2Fvault.azure.net";
+	const char *ev = "/metadata/scheduledevents?api-version=2020-07-01&vm=x";
+	const char *md[] = { "Metadata: true", NULL };
+	const char *upper[] = { "Metadata: True", NULL };
+	const char *xff[] = { "Metadata: true", "X-Forwarded-For: 192.0.2.1",
+			      NULL };
+	char *out = NULL;
+	cJSON *j;
+	struct stat sb;
+	char state[256];
+
+	ck_assert_int_eq(tu_http("GET", port, tok, NULL, NULL, &out), 400);
+	j = cJSON_Parse(out);
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "error")->valuestring,
+			 "bad_request_102");
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "error_description")->valuestring,
+			 "Required metadata header not specified");
+	ck_assert_ptr_null(cJSON_GetObjectItem(j, "access_token"));
+	cJSON_Delete(j);
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, tok, NULL, upper, NULL), 400);
+	ck_assert_int_eq(tu_http("GET", port, tok, NULL, xff, &out), 400);
+	ck_assert_ptr_null(strstr(out, "access_token"));
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, ev, NULL, NULL, &out), 400);
+	j = cJSON_Parse(out);
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "error")->valuestring,
+			 "Bad request. Required metadata header not specified");
+	cJSON_Delete(j);
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, ev, NULL, xff, NULL), 400);
+	ck_assert_int_eq(tu_http("GET", port, tok, NULL, md, NULL), 200);
+
+	/* the journal holds tokens: no one else reads it */
+	snprintf(state, sizeof(state), "%s/emulator.state", dir);
+	ck_assert_int_eq(stat(state, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 077, 0);
+
+	/* another local user gets no token and no admin API */
+	if (geteuid() != 0) {
+		fprintf(stderr, "imds_guards: not root, other users not tried\n");
+		return;
+	}
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	ck_assert_int_eq(_http_as_nobody("GET", port, tok, NULL, md), 401);
+	ck_assert_int_eq(_http_as_nobody("GET", port, ev, NULL, md), 403);
+	ck_assert_int_eq(_http_as_nobody("GET", port, "/emulator/stats", NULL,
+					 NULL), 403);
+	ck_assert_int_eq(_http_as_nobody("POST", port, "/emulator/reset", NULL,
+					 NULL), 403);
+	/* with the client secret, Entra ID answers anyone who knows it */
+	ck_assert_int_eq(_http_as_nobody("POST", port, "/t/oauth2/v2.0/token",
+		"grant_type=client_credentials&client_id=c&client_secret=" SECRET
+		"&scope=x", NULL), 200);
+	/* without one, only our own user and root get tokens */
+	{
+		const char *args[] = { NULL };
+		int p2;
+		pid_t e2 = tu_emulator_start(&p2, args);
+		const char *form = "grant_type=client_credentials&client_id=c&"
+				   "client_secret=any&scope=x";
+
+		ck_assert_int_eq(_http_as_nobody("POST", p2, "/t/oauth2/v2.0/token",
+						 form, NULL), 401);
+		ck_assert_int_eq(tu_http("POST", p2, "/t/oauth2/v2.0/token", form,
+					 NULL, NULL), 200);
+		tu_emulator_stop(e2, p2);
+	}
+}
+END_TEST
+
 /* Token answers carry the fields of the documented samples. */
 START_TEST(token_shapes)
 {
@@ -829,5 +930,6 @@ int main(void)
 	tcase_add_test(tc, token_shapes);
 	tcase_add_test(tc, boot_command_injection);
 	tcase_add_test(tc, tag_limits);
+	tcase_add_test(tc, imds_guards);
 	return tu_run("emulator", tc);
 }

@@ -1185,16 +1185,90 @@ static void _op_headers(reply_t *r, const vm_t *v, const op_t *op, bool location
 	_header(r, "Retry-After", "%d", S.f.async_ms >= 2000 ? 2 : 1);
 }
 
-static int _family_usage(const char *family)
+/*
+ * Quota, as the usages API names it: "cores" (Total Regional vCPUs of
+ * regular VMs), "lowPriorityCores" (Spot), "virtualMachines" (a count) and
+ * one vCPU limit per family ("standardDSv3Family", regular VMs only).
+ * Deallocated VMs use no vCPUs.  Defaults are generous, so that only a
+ * --quota fault makes a limit bite.
+ */
+#define QUOTA_FAMILY_DEFAULT 10000
+#define QUOTA_CORES_DEFAULT 100000
+#define QUOTA_VMS_DEFAULT 25000
+
+static int _usage_of(const char *name)
 {
+	bool cores = !strcmp(name, "cores");
+	bool spot = !strcmp(name, "lowPriorityCores");
+	bool vms = !strcmp(name, "virtualMachines");
 	int used = 0;
 
 	for (size_t b = 0; b < NBUCKETS; b++)
-		for (vm_t *v = S.vms[b]; v; v = v->next)
-			if (v->family && !strcmp(v->family, family) &&
-			    strcmp(v->power, "deallocated"))
+		for (vm_t *v = S.vms[b]; v; v = v->next) {
+			if (vms) {
+				used++;
+				continue;
+			}
+			if (!strcmp(v->power, "deallocated") || v->spot != spot)
+				continue;
+			if (cores || spot ||
+			    (v->family && !strcmp(v->family, name)))
 				used += v->vcpus;
+		}
 	return used;
+}
+
+static int _limit_of(const char *name)
+{
+	const cJSON *q = cJSON_GetObjectItem(S.f.quota, name);
+
+	if (cJSON_IsNumber(q))
+		return q->valueint;
+	if (!strcmp(name, "cores") || !strcmp(name, "lowPriorityCores"))
+		return QUOTA_CORES_DEFAULT;
+	if (!strcmp(name, "virtualMachines"))
+		return QUOTA_VMS_DEFAULT;
+	return QUOTA_FAMILY_DEFAULT;
+}
+
+/*
+ * Whether a VM of VCPUS in FAMILY (SPOT or not) fits every quota it counts
+ * against.  Returns true, or false with Azure's 409 QuotaExceeded in R.
+ */
+static bool _quota_ok(const char *family, int vcpus, bool spot,
+		      const char *location, reply_t *r)
+{
+	char fam[128];
+	const struct {
+		const char *name, *words;
+		int need;
+	} q[] = {
+		{ "virtualMachines", "Virtual Machines", 1 },
+		{ spot ? "lowPriorityCores" : "cores",
+		  spot ? "Low Priority Cores" : "Total Regional Cores", vcpus },
+		{ spot ? NULL : family, fam, vcpus },
+	};
+
+	snprintf(fam, sizeof(fam), "%s Cores", family ? family : "");
+	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+		int used, limit;
+
+		if (!q[i].name)
+			continue;
+		used = _usage_of(q[i].name);
+		limit = _limit_of(q[i].name);
+		if (used + q[i].need <= limit)
+			continue;
+		_error(r, 409, "QuotaExceeded", "Operation could not be "
+		       "completed as it results in exceeding approved %s "
+		       "quota. Additional details - Deployment Model: Resource "
+		       "Manager, Location: %s, Current Limit: %d, Current Usage: "
+		       "%d, Additional Required: %d, (Minimum) New Limit "
+		       "Required: %d.", q[i].words, location, limit, used,
+		       q[i].need, used + q[i].need);
+		return false;
+	}
+	return true;
 }
 
 static int _size_count(const char *size)
@@ -1302,31 +1376,14 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 		       "location or zones.", size, location);
 		goto out;
 	}
-	{
-		const char *family = azml_series_quota_family(info.series);
-		cJSON *limit = family ? cJSON_GetObjectItem(S.f.quota, family) : NULL;
-
-		if (cJSON_IsNumber(limit)) {
-			int used = _family_usage(family);
-
-			if (used + info.vcpus > limit->valueint) {
-				_error(r, 409, "QuotaExceeded", "Operation could "
-				       "not be completed as it results in "
-				       "exceeding approved %s Cores quota. "
-				       "Additional details - Deployment Model: "
-				       "Resource Manager, Location: %s, Current "
-				       "Limit: %d, Current Usage: %d, Additional "
-				       "Required: %d, (Minimum) New Limit Required: "
-				       "%d.", family, location, limit->valueint,
-				       used, info.vcpus, used + info.vcpus);
-				goto out;
-			}
-		}
-	}
+	prio = _jstr(props, "priority");
+	if (!_quota_ok(azml_series_quota_family(info.series), info.vcpus,
+		       !strcasecmp(prio, "Spot") || !strcasecmp(prio, "Low"),
+		       location, r))
+		goto out;
 	v = _vm_new(sub, rg, name);
 	v->location = strdup(location);
 	_set_size(v, size);
-	prio = _jstr(props, "priority");
 	v->spot = !strcasecmp(prio, "Spot") || !strcasecmp(prio, "Low");
 	if (*_jstr(tags, "slurm-node"))
 		v->node = strdup(_jstr(tags, "slurm-node"));
@@ -1586,21 +1643,50 @@ static void _nic_get(const char *sub, const char *rg, const char *name, reply_t 
 	       "'%s' was not found.", name, rg);
 }
 
+static void _usage_add(cJSON *arr, const char *name, const char *words)
+{
+	cJSON *u = cJSON_CreateObject(), *n = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(u, "unit", "Count");
+	cJSON_AddNumberToObject(u, "currentValue", _usage_of(name));
+	cJSON_AddNumberToObject(u, "limit", _limit_of(name));
+	cJSON_AddStringToObject(n, "value", name);
+	cJSON_AddStringToObject(n, "localizedValue", words);
+	cJSON_AddItemToObject(u, "name", n);
+	cJSON_AddItemToArray(arr, u);
+}
+
+/* Every quota, as Azure lists them: the regional ones, then one per VM
+ * family of the catalog ("standardNCSv3Family", "Standard NCSv3 Family
+ * vCPUs"). */
 static void _usages(const char *location, reply_t *r)
 {
 	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "value");
-	cJSON *q;
 
-	cJSON_ArrayForEach(q, S.f.quota) {
-		cJSON *u = cJSON_CreateObject(), *n = cJSON_CreateObject();
+	_usage_add(arr, "cores", "Total Regional vCPUs");
+	_usage_add(arr, "virtualMachines", "Virtual Machines");
+	_usage_add(arr, "lowPriorityCores", "Total Regional Low-priority vCPUs");
+	for (size_t i = 0; i < azml_catalog_series_count(); i++) {
+		const char *f = azml_series_quota_family(azml_catalog_series_at(i));
+		char words[128];
+		size_t len;
+		bool seen = false;
 
-		cJSON_AddStringToObject(u, "unit", "Count");
-		cJSON_AddNumberToObject(u, "currentValue", _family_usage(q->string));
-		cJSON_AddNumberToObject(u, "limit", q->valueint);
-		cJSON_AddStringToObject(n, "value", q->string);
-		cJSON_AddStringToObject(n, "localizedValue", q->string);
-		cJSON_AddItemToObject(u, "name", n);
-		cJSON_AddItemToArray(arr, u);
+		if (!f)
+			continue;
+		for (size_t j = 0; j < i && !seen; j++) {
+			const char *g = azml_series_quota_family(
+				azml_catalog_series_at(j));
+
+			seen = g && !strcmp(f, g);
+		}
+		len = strlen(f);
+		if (seen || len < 15 || strncmp(f, "standard", 8))
+			continue;
+		/* standardNCSv3Family -> Standard NCSv3 Family vCPUs */
+		snprintf(words, sizeof(words), "Standard %.*s Family vCPUs",
+			 (int) (len - 14), f + 8);
+		_usage_add(arr, f, words);
 	}
 	(void) location;
 	_json(r, 200, o);

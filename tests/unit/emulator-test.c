@@ -499,6 +499,11 @@ START_TEST(deallocate_and_start)
 }
 END_TEST
 
+static void _token_header(char *hdr, size_t n);
+static int _put_vm(const char *hdr, const char *name, const char *tags,
+		   char **out);
+static char *_code(const char *out);
+
 static azml_usage_t usage[64];
 static size_t nusage;
 
@@ -519,23 +524,103 @@ static void _sizes(void *arg, const azml_vm_size_t *s, size_t n,
 	nsizes = n;
 }
 
+static const azml_usage_t *_usage_named(const char *name)
+{
+	for (size_t i = 0; i < nusage; i++)
+		if (!strcmp(usage[i].name, name))
+			return &usage[i];
+	return NULL;
+}
+
 START_TEST(usages_and_sizes)
 {
+	const azml_usage_t *u;
+	size_t families = 0;
+
 	_faults("{\"quota\":{\"standardDSv3Family\":100,\"standardNCSv3Family\":24}}");
 	arm = _arm("secret");
 	_create("cpu", 1, 2);
+	_create("spot", 1, 1);
 	azml_arm_run(arm);
+	ck_assert_int_eq(_ok_count(), 3);
 	azml_arm_usages(arm, _usages, NULL);
 	azml_arm_vm_sizes(arm, _sizes, NULL);
 	azml_arm_run(arm);
-	ck_assert_int_eq(nusage, 2);
-	for (size_t i = 0; i < nusage; i++)
-		if (!strcmp(usage[i].name, "standardDSv3Family")) {
-			ck_assert_int_eq(usage[i].current, 8);
-			ck_assert_int_eq(usage[i].limit, 100);
-		}
+	/* every family of the catalog, as Azure lists them all */
+	for (size_t i = 0; i < azml_catalog_series_count(); i++) {
+		const char *f = azml_series_quota_family(azml_catalog_series_at(i));
+
+		if (!f)
+			continue;
+		u = _usage_named(f);
+		ck_assert_msg(u != NULL, "no usage for %s", f);
+		ck_assert_int_gt(u->limit, 0);
+		families++;
+	}
+	ck_assert_int_ge(families, 20);
+	u = _usage_named("standardDSv3Family");	/* two D4s_v3; Spot apart */
+	ck_assert_int_eq(u->current, 8);
+	ck_assert_int_eq(u->limit, 100);
+	ck_assert_int_eq(_usage_named("standardNCSv3Family")->limit, 24);
+	ck_assert_int_eq(_usage_named("standardNCSv3Family")->current, 0);
+	ck_assert_int_eq(_usage_named("cores")->current, 8);
+	ck_assert_int_eq(_usage_named("lowPriorityCores")->current, 2);
+	ck_assert_int_eq(_usage_named("virtualMachines")->current, 3);
 	ck_assert_int_eq(nsizes, azml_catalog_size_count());
 	_cleanup_arm();
+}
+END_TEST
+
+/* The usages answer in Azure's shape, with no quota fault set; regional
+ * quota bites like a family's. */
+START_TEST(usages_shape_and_regional_quota)
+{
+	char hdr[256], *out = NULL, missing[64] = "";
+	const char *h[] = { hdr, NULL };
+	cJSON *j, *ex, *it;
+	bool cores = false;
+
+	_token_header(hdr, sizeof(hdr));
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/providers/"
+		"Microsoft.Compute/locations/eastus/usages?api-version=2024-07-01",
+		NULL, h, &out), 200);
+	j = cJSON_Parse(out);
+	free(out);
+	ex = tu_example("compute/Usage_List_MaximumSet_Gen.json");
+	ck_assert_int_gt(cJSON_GetArraySize(cJSON_GetObjectItem(j, "value")), 20);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "value")) {
+		const cJSON *name = cJSON_GetObjectItem(it, "name");
+
+		ck_assert_msg(!tu_same_keys(cJSON_GetArrayItem(cJSON_GetObjectItem(
+			tu_response_body(ex, "200"), "value"), 0), it, missing,
+			sizeof(missing)), "missing %s", missing);
+		if (!strcmp(cJSON_GetObjectItem(name, "value")->valuestring,
+			    "cores")) {
+			ck_assert_str_eq(cJSON_GetObjectItem(name,
+				"localizedValue")->valuestring,
+				"Total Regional vCPUs");
+			cores = true;
+		}
+	}
+	ck_assert(cores);
+	out = cJSON_PrintUnformatted(j);
+	ck_assert_ptr_nonnull(strstr(out, "\"localizedValue\":"
+				     "\"Standard NCSv3 Family vCPUs\""));
+	cJSON_free(out);
+	cJSON_Delete(j);
+	cJSON_Delete(ex);
+
+	_faults("{\"quota\":{\"cores\":6}}");
+	ck_assert_int_eq(_put_vm(hdr, "q1", "{}", NULL), 201);	/* 2 vCPUs */
+	ck_assert_int_eq(_put_vm(hdr, "q2", "{}", NULL), 201);
+	ck_assert_int_eq(_put_vm(hdr, "q3", "{}", NULL), 201);
+	ck_assert_int_eq(_put_vm(hdr, "q4", "{}", &out), 409);
+	ck_assert_str_eq(_code(out), "QuotaExceeded");
+	ck_assert_ptr_nonnull(strstr(out, "Total Regional Cores"));
+	free(out);
+	_faults("{\"quota\":{\"virtualMachines\":3}}");
+	ck_assert_int_eq(_put_vm(hdr, "q4", "{}", &out), 409);
+	free(out);
 }
 END_TEST
 
@@ -925,6 +1010,7 @@ int main(void)
 	tcase_add_test(tc, error_shapes);
 	tcase_add_test(tc, deallocate_and_start);
 	tcase_add_test(tc, usages_and_sizes);
+	tcase_add_test(tc, usages_shape_and_regional_quota);
 	tcase_add_test(tc, emulator_restart);
 	tcase_add_test(tc, eviction);
 	tcase_add_test(tc, token_shapes);

@@ -48,6 +48,10 @@
 #define NBUCKETS 4096
 #define MAX_BODY (1 << 20)
 #define TOKEN_LIFETIME 3599
+#define TOKEN_GRACE 300
+#define TOKEN_FORGET 86400	/* an expired token is known as such this long */
+#define TOKENS_MAX 100000	/* tokens kept; the oldest go first */
+#define OP_KEEP 3600		/* seconds a finished operation is kept */
 
 /* ---------------------------------------------------------------------- */
 /* State */
@@ -83,6 +87,13 @@ typedef struct op {
 	struct op *next;
 } op_t;
 
+/* A bearer token handed out, valid until TOKEN_LIFETIME (plus a grace for
+ * clocks) after AT. */
+typedef struct {
+	char tok[48];
+	double at;
+} token_t;
+
 typedef struct {
 	int latency_ms;
 	int async_ms;
@@ -104,8 +115,8 @@ static struct {
 	double tokens;		/* write bucket */
 	double tokens_at;
 	unsigned seed;
-	char **issued;		/* bearer tokens handed out */
-	size_t nissued;
+	token_t *issued;	/* bearer tokens handed out, oldest first */
+	size_t nissued, capissued;
 	char *client_secret;	/* NULL: any non-empty secret */
 	char *boot_command;
 	char *boot_log;
@@ -194,6 +205,27 @@ static bool _node_name_ok(const char *s)
 		if (!isalnum((unsigned char) s[i]) && !strchr("-_.", s[i]))
 			return false;
 	return true;
+}
+
+/* Whether every character of S (1 to MAX of them) is alphanumeric or in
+ * EXTRA. */
+static bool _chars_ok(const char *s, size_t max, const char *extra)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char) s[i]) && !strchr(extra, s[i]))
+			return false;
+	return true;
+}
+
+/* Resource group names as Azure allows them (ASCII only): 1 to 90 letters,
+ * digits, '_', '(', ')', '-', '.', not ending in '.'. */
+static bool _rg_ok(const char *s)
+{
+	return _chars_ok(s, 90, "_()-.") && s[strlen(s) - 1] != '.';
 }
 
 /* Characters of a UTF-8 string (Azure's tag limits count characters). */
@@ -322,7 +354,7 @@ static void _journal_op(const op_t *op)
 	_journal(o);
 }
 
-static void _journal_token(const char *tok)
+static void _journal_token(const token_t *t)
 {
 	cJSON *o;
 
@@ -330,7 +362,8 @@ static void _journal_token(const char *tok)
 		return;
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "op", "token");
-	cJSON_AddStringToObject(o, "token", tok);
+	cJSON_AddStringToObject(o, "token", t->tok);
+	cJSON_AddNumberToObject(o, "at", t->at);
 	_journal(o);
 }
 
@@ -341,10 +374,44 @@ static const char *_jstr(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-static void _add_token(const char *tok)
+static double _jnum(const cJSON *o, const char *k)
 {
-	S.issued = realloc(S.issued, (S.nissued + 1) * sizeof(char *));
-	S.issued[S.nissued++] = strdup(tok);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static bool _token_expired(const token_t *t, double now)
+{
+	return t->at + TOKEN_LIFETIME + TOKEN_GRACE < now;
+}
+
+/* Keep TOK, issued at AT; forget tokens expired for TOKEN_FORGET, and the
+ * oldest when TOKENS_MAX are kept.  Returns the kept token, or NULL (out of
+ * memory). */
+static token_t *_add_token(const char *tok, double at)
+{
+	double now = _now();
+	size_t j = 0;
+
+	for (size_t i = 0; i < S.nissued; i++)
+		if (!_token_expired(&S.issued[i], now - TOKEN_FORGET))
+			S.issued[j++] = S.issued[i];
+	S.nissued = j;
+	if (S.nissued == TOKENS_MAX) {
+		memmove(S.issued, S.issued + 1, --S.nissued * sizeof(*S.issued));
+	} else if (S.nissued == S.capissued) {
+		size_t cap = S.capissued ? S.capissued * 2 : 64;
+		token_t *t = realloc(S.issued, cap * sizeof(*t));
+
+		if (!t)
+			return NULL;
+		S.issued = t;
+		S.capissued = cap;
+	}
+	snprintf(S.issued[S.nissued].tok, sizeof(S.issued[0].tok), "%s", tok);
+	S.issued[S.nissued].at = at;
+	return &S.issued[S.nissued++];
 }
 
 static vm_t *_vm_new(const char *sub, const char *rg, const char *name)
@@ -414,8 +481,7 @@ static void _replay(const char *path)
 			snprintf(v->provisioning, sizeof(v->provisioning), "%s",
 				 _jstr(o, "provisioning"));
 			snprintf(v->power, sizeof(v->power), "%s", _jstr(o, "power"));
-			v->pgid = cJSON_GetObjectItem(o, "pgid") ?
-				  cJSON_GetObjectItem(o, "pgid")->valueint : 0;
+			v->pgid = (pid_t) _jnum(o, "pgid");
 			v->resource = cJSON_DetachItemFromObject(o, "resource");
 			_vm_insert(v);
 		} else if (!strcmp(what, "gone")) {
@@ -434,10 +500,10 @@ static void _replay(const char *path)
 				op->next = S.ops[_hash(op->id) % NBUCKETS];
 				S.ops[_hash(op->id) % NBUCKETS] = op;
 			}
-			op->kind = cJSON_GetObjectItem(o, "kind")->valueint;
+			op->kind = (op_kind_t) _jnum(o, "kind");
 			snprintf(op->vmkey, sizeof(op->vmkey), "%s", _jstr(o, "vmkey"));
-			op->start = cJSON_GetObjectItem(o, "start")->valuedouble;
-			op->done_at = cJSON_GetObjectItem(o, "done_at")->valuedouble;
+			op->start = _jnum(o, "start");
+			op->done_at = _jnum(o, "done_at");
 			op->finished = cJSON_IsTrue(cJSON_GetObjectItem(o, "finished"));
 			if (*_jstr(o, "code")) {
 				free(op->err_code);
@@ -446,7 +512,10 @@ static void _replay(const char *path)
 				op->err_msg = strdup(_jstr(o, "message"));
 			}
 		} else if (!strcmp(what, "token")) {
-			_add_token(_jstr(o, "token"));
+			const cJSON *at = cJSON_GetObjectItem(o, "at");
+
+			_add_token(_jstr(o, "token"), cJSON_IsNumber(at) ?
+				   at->valuedouble : _now());
 		}
 		cJSON_Delete(o);
 	}
@@ -479,7 +548,7 @@ static void _compact(const char *path)
 			_journal_op(o);
 	}
 	for (size_t i = 0; i < S.nissued; i++)
-		_journal_token(S.issued[i]);
+		_journal_token(&S.issued[i]);
 	fclose(fp);
 	if (rename(tmp, path)) {
 		fprintf(stderr, "azure-emulator: cannot rename %s: %s\n", tmp,
@@ -622,6 +691,17 @@ static void _tick(void)
 
 	_reap_kills(now);
 	for (size_t b = 0; b < NBUCKETS; b++) {
+		/* finished operations are answered for OP_KEEP, then forgotten */
+		for (op_t **p = &S.ops[b], *op; (op = *p);) {
+			if (op->finished && op->done_at + OP_KEEP < now) {
+				*p = op->next;
+				free(op->err_code);
+				free(op->err_msg);
+				free(op);
+			} else {
+				p = &op->next;
+			}
+		}
 		for (op_t *op = S.ops[b]; op; op = op->next) {
 			vm_t *v;
 
@@ -741,28 +821,36 @@ static const char *_arg(struct MHD_Connection *c, const char *k)
 	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
 }
 
-static bool _authorized(struct MHD_Connection *c)
+typedef enum { TOKEN_OK, TOKEN_MISSING, TOKEN_UNKNOWN, TOKEN_EXPIRED } token_state_t;
+
+static token_state_t _token_state(struct MHD_Connection *c)
 {
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						    "Authorization");
 
-	if (!h || strncasecmp(h, "Bearer ", 7))
-		return false;
+	if (!h)
+		return TOKEN_MISSING;
+	if (strncasecmp(h, "Bearer ", 7))
+		return TOKEN_UNKNOWN;
 	for (size_t i = 0; i < S.nissued; i++)
-		if (!strcmp(S.issued[i], h + 7))
-			return true;
-	return false;
+		if (!strcmp(S.issued[i].tok, h + 7))
+			return _token_expired(&S.issued[i], _now()) ?
+			       TOKEN_EXPIRED : TOKEN_OK;
+	return TOKEN_UNKNOWN;
 }
 
-static char *_issue_token(void)
+/* A new token (owned by S.issued), or NULL when out of memory. */
+static const char *_issue_token(void)
 {
 	char id[40], tok[64];
+	token_t *t;
 
 	_uuid(id);
 	snprintf(tok, sizeof(tok), "emu.%s", id);
-	_add_token(tok);
-	_journal_token(tok);
-	return S.issued[S.nissued - 1];
+	if (!(t = _add_token(tok, _now())))
+		return NULL;
+	_journal_token(t);
+	return t->tok;
 }
 
 /*
@@ -921,6 +1009,7 @@ static void _token_v2(struct MHD_Connection *c, const char *body, reply_t *r)
 	/* form body: grant_type=client_credentials&client_id=..&client_secret=..&scope=.. */
 	char *copy = strdup(body ? body : ""), *save = NULL;
 	const char *grant = NULL, *id = NULL, *secret = NULL, *scope = NULL;
+	const char *tok;
 	cJSON *o;
 
 	for (char *kv = strtok_r(copy, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
@@ -952,12 +1041,14 @@ static void _token_v2(struct MHD_Connection *c, const char *body, reply_t *r)
 		cJSON_AddStringToObject(o, "error_description", "AADSTS7000215: "
 			"Invalid client secret provided.");
 		_json(r, 401, o);
+	} else if (!(tok = _issue_token())) {
+		_error(r, 500, "InternalServerError", "out of memory");
 	} else {
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "token_type", "Bearer");
 		cJSON_AddNumberToObject(o, "expires_in", TOKEN_LIFETIME);
 		cJSON_AddNumberToObject(o, "ext_expires_in", TOKEN_LIFETIME);
-		cJSON_AddStringToObject(o, "access_token", _issue_token());
+		cJSON_AddStringToObject(o, "access_token", tok);
 		_json(r, 200, o);
 	}
 	free(copy);
@@ -1022,7 +1113,7 @@ static bool _imds_request_ok(struct MHD_Connection *c, bool identity,
 
 static void _imds_token(struct MHD_Connection *c, reply_t *r)
 {
-	const char *resource = _arg(c, "resource");
+	const char *resource = _arg(c, "resource"), *tok;
 	char buf[32];
 	long now = (long) _now();
 	cJSON *o;
@@ -1037,8 +1128,12 @@ static void _imds_token(struct MHD_Connection *c, reply_t *r)
 		_json(r, 400, o);
 		return;
 	}
+	if (!(tok = _issue_token())) {
+		_error(r, 500, "InternalServerError", "out of memory");
+		return;
+	}
 	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "access_token", _issue_token());
+	cJSON_AddStringToObject(o, "access_token", tok);
 	cJSON_AddStringToObject(o, "refresh_token", "");
 	snprintf(buf, sizeof(buf), "%d", TOKEN_LIFETIME);
 	cJSON_AddStringToObject(o, "expires_in", buf);
@@ -1338,6 +1433,12 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 	if (!*location) {
 		_error(r, 400, "LocationRequired", "The location property is "
 		       "required for this definition.");
+		goto out;
+	}
+	if (!_chars_ok(location, 64, " ")) {
+		_error(r, 400, "LocationNotAvailableForResourceType", "The "
+		       "provided location '%.64s' is not available for resource "
+		       "type 'Microsoft.Compute/virtualMachines'.", location);
 		goto out;
 	}
 	if (!*size) {
@@ -1718,13 +1819,16 @@ static void _arm(struct MHD_Connection *c, const char *method, char *path,
 	char *seg[16];
 	int n = _segments(path, seg, 16);
 
-	if (!_authorized(c)) {
-		const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							    "Authorization");
+	token_state_t ts = _token_state(c);
 
-		if (!h)
+	if (ts != TOKEN_OK) {
+		if (ts == TOKEN_MISSING)
 			_error(r, 401, "AuthenticationFailed", "Authentication "
 			       "failed. The 'Authorization' header is missing.");
+		else if (ts == TOKEN_EXPIRED)
+			_error(r, 401, "ExpiredAuthenticationToken", "The access "
+			       "token expiry UTC time is earlier than current "
+			       "UTC time.");
 		else
 			_error(r, 401, "InvalidAuthenticationToken", "The access "
 			       "token is invalid.");
@@ -1749,6 +1853,27 @@ static void _arm(struct MHD_Connection *c, const char *method, char *path,
 			_error(r, 500, "InternalServerError", "An internal server "
 			       "error occurred.");
 		}
+		return;
+	}
+	/* names become keys, ids and headers: Azure's rules bound them */
+	if (n < 2 || !_chars_ok(seg[1], 64, "-")) {
+		_error(r, 400, "InvalidSubscriptionId", "The provided subscription "
+		       "identifier '%.64s' is malformed or invalid.",
+		       n < 2 ? "" : seg[1]);
+		return;
+	}
+	if (n >= 4 && !strcasecmp(seg[2], "resourceGroups") && !_rg_ok(seg[3])) {
+		_error(r, 400, "InvalidResourceGroupName", "Resource group names "
+		       "only allow up to 90 characters and alphanumeric "
+		       "characters, periods, underscores, hyphens and "
+		       "parenthesis and cannot end in a period.");
+		return;
+	}
+	if (n >= 6 && !strcasecmp(seg[4], "locations") &&
+	    !_chars_ok(seg[5], 64, "")) {
+		_error(r, 400, "LocationNotAvailableForResourceType", "The "
+		       "provided location '%.64s' is not available for resource "
+		       "type 'Microsoft.Compute'.", seg[5]);
 		return;
 	}
 	/* subscriptions/S/providers/Microsoft.Compute/locations/L/{usages,vmSizes,operations/ID,operationResults/ID} */
@@ -1942,7 +2067,14 @@ static void _admin(struct MHD_Connection *c, const char *method, char *path,
 			return;
 		}
 		_uuid(v->event_id);
-		v->evict_at = _now() + (in ? atof(in) : 30);
+		{
+			double secs = in ? strtod(in, NULL) : 30;
+
+			/* NaN and the absurd become "at once" or a day */
+			if (!(secs >= 0))
+				secs = 0;
+			v->evict_at = _now() + (secs > 86400 ? 86400 : secs);
+		}
 		v->event_started = false;
 		r->status = 202;
 		return;
@@ -1971,10 +2103,14 @@ static enum MHD_Result _handler(void *cls, struct MHD_Connection *c,
 		return up ? MHD_YES : MHD_NO;
 	}
 	if (*upload_size) {
-		if (up->len + *upload_size > MAX_BODY) {
+		char *nb = NULL;
+
+		/* past MAX_BODY the rest is read and dropped: 413 at the end */
+		if (up->too_big || up->len + *upload_size > MAX_BODY ||
+		    !(nb = realloc(up->body, up->len + *upload_size + 1))) {
 			up->too_big = true;
 		} else {
-			up->body = realloc(up->body, up->len + *upload_size + 1);
+			up->body = nb;
 			memcpy(up->body + up->len, upload, *upload_size);
 			up->len += *upload_size;
 			up->body[up->len] = '\0';
@@ -1994,7 +2130,8 @@ static enum MHD_Result _handler(void *cls, struct MHD_Connection *c,
 	S.requests++;
 	_tick();
 	if (up->too_big)
-		_error(&r, 413, "RequestEntityTooLarge", "request body over 1 MiB");
+		_error(&r, 413, "RequestEntityTooLarge", "The request content "
+		       "size exceeds the maximum of %d bytes.", MAX_BODY);
 	else if (!strncmp(url, "/subscriptions/", 15))
 		_arm(c, method, path, up->body, &r);
 	else if (!strcmp(url, "/metadata/identity/oauth2/token") &&

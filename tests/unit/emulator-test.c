@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -963,6 +964,100 @@ START_TEST(imds_guards)
 }
 END_TEST
 
+/* Everything a request names is bounded, with Azure's errors. */
+START_TEST(input_bounds)
+{
+	char hdr[256], *out = NULL, path[1024], *body;
+	const char *h[] = { hdr, NULL };
+	char rg[301];
+	size_t big = (1 << 20) + 1;
+
+	_token_header(hdr, sizeof(hdr));
+	/* a body over 1 MiB */
+	body = malloc(big + 1);
+	memset(body, ' ', big);
+	body[big] = '\0';
+	body[0] = '{';
+	snprintf(path, sizeof(path), "%sbig?api-version=2024-07-01", vm_path);
+	ck_assert_int_eq(tu_http("PUT", port, path, body, h, &out), 413);
+	ck_assert_str_eq(_code(out), "RequestEntityTooLarge");
+	free(out);
+	free(body);
+	/* a resource group of 300 characters; one ending in '.' */
+	memset(rg, 'g', 300);
+	rg[300] = '\0';
+	snprintf(path, sizeof(path), "/subscriptions/s/resourceGroups/%s/providers/"
+		 "Microsoft.Compute/virtualMachines?api-version=2024-07-01", rg);
+	ck_assert_int_eq(tu_http("GET", port, path, NULL, h, &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidResourceGroupName");
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/resourceGroups/"
+		"rg./providers/Microsoft.Compute/virtualMachines?api-version="
+		"2024-07-01", NULL, h, NULL), 400);
+	/* a subscription that is not one */
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/a%3Bb/providers/"
+		"Microsoft.Compute/locations/eastus/usages?api-version=2024-07-01",
+		NULL, h, &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidSubscriptionId");
+	free(out);
+	/* a location of 100 characters */
+	memset(rg, 'l', 100);
+	rg[100] = '\0';
+	ck_assert_int_gt(asprintf(&body, "{\"location\":\"%s\",\"properties\":"
+		"{\"hardwareProfile\":{\"vmSize\":\"Standard_D2s_v3\"}}}", rg), 0);
+	snprintf(path, sizeof(path), "%sloc?api-version=2024-07-01", vm_path);
+	ck_assert_int_eq(tu_http("PUT", port, path, body, h, &out), 400);
+	ck_assert_str_eq(_code(out), "LocationNotAvailableForResourceType");
+	free(out);
+	free(body);
+}
+END_TEST
+
+/* Tokens expire and finished operations are forgotten: neither list grows
+ * without end. */
+START_TEST(tokens_and_operations_expire)
+{
+	char state[256], *out = NULL;
+	const char *args[] = { "--state", state, NULL };
+	const char *old[] = { "Authorization: Bearer emu.old", NULL };
+	const char *fresh[] = { "Authorization: Bearer emu.fresh", NULL };
+	const char *vm = "/subscriptions/s/resourceGroups/rg/providers/"
+			 "Microsoft.Compute/virtualMachines/none?api-version="
+			 "2024-07-01";
+	const char *op_old = "/subscriptions/s/providers/Microsoft.Compute/"
+			     "locations/eastus/operations/op-old?api-version="
+			     "2024-07-01";
+	const char *op_new = "/subscriptions/s/providers/Microsoft.Compute/"
+			     "locations/eastus/operations/op-new?api-version="
+			     "2024-07-01";
+	FILE *fp;
+	int p2;
+	pid_t e2;
+
+	snprintf(state, sizeof(state), "%s/old.state", dir);
+	fp = fopen(state, "w");
+	fprintf(fp, "{\"op\":\"token\",\"token\":\"emu.old\",\"at\":%ld}\n"
+		"{\"op\":\"token\",\"token\":\"emu.fresh\",\"at\":%ld}\n"
+		"{\"op\":\"operation\",\"id\":\"op-old\",\"kind\":0,\"vmkey\":\"x\","
+		"\"start\":1000,\"done_at\":1000,\"finished\":true}\n"
+		"{\"op\":\"operation\",\"id\":\"op-new\",\"kind\":0,\"vmkey\":\"x\","
+		"\"start\":%ld,\"done_at\":%ld,\"finished\":true}\n"
+		"{\"op\":\"operation\",\"id\":\"op-bad\"}\n"
+		"{\"op\":\"operation\",\"kind\":\n",
+		(long) time(NULL) - 5 * 3600, (long) time(NULL),
+		(long) time(NULL), (long) time(NULL));
+	fclose(fp);
+	e2 = tu_emulator_start(&p2, args);
+	ck_assert_int_eq(tu_http("GET", p2, vm, NULL, old, &out), 401);
+	ck_assert_str_eq(_code(out), "ExpiredAuthenticationToken");
+	free(out);
+	ck_assert_int_eq(tu_http("GET", p2, vm, NULL, fresh, NULL), 404);
+	ck_assert_int_eq(tu_http("GET", p2, op_old, NULL, fresh, NULL), 404);
+	ck_assert_int_eq(tu_http("GET", p2, op_new, NULL, fresh, NULL), 200);
+	tu_emulator_stop(e2, p2);
+}
+END_TEST
+
 /* Token answers carry the fields of the documented samples. */
 START_TEST(token_shapes)
 {
@@ -1017,5 +1112,7 @@ int main(void)
 	tcase_add_test(tc, boot_command_injection);
 	tcase_add_test(tc, tag_limits);
 	tcase_add_test(tc, imds_guards);
+	tcase_add_test(tc, input_bounds);
+	tcase_add_test(tc, tokens_and_operations_expire);
 	return tu_run("emulator", tc);
 }

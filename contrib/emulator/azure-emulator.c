@@ -617,7 +617,7 @@ static void _boot(vm_t *v)
 	/* the VM's console: not the emulator's own streams */
 	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO,
 		S.boot_log ? S.boot_log : "/dev/null",
-		O_WRONLY | O_APPEND | O_CREAT, 0644);
+		O_WRONLY | O_APPEND | O_CREAT, 0600);
 	posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
 					 O_RDONLY, 0);

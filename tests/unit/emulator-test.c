@@ -41,12 +41,13 @@ static void _write(const char *name, const char *text, mode_t mode)
 
 static void _start_emulator(void)
 {
-	char state[256], boot[512];
+	char state[256], boot[512], log[256];
 	const char *args[] = { "--state", state, "--client-secret", SECRET,
 			       "--boot-command", boot, "--async-ms", "200",
-			       "--seed", "7", NULL };
+			       "--seed", "7", "--boot-log", log, NULL };
 
 	snprintf(state, sizeof(state), "%s/emulator.state", dir);
+	snprintf(log, sizeof(log), "%s/boot.log", dir);
 	snprintf(boot, sizeof(boot), "echo {vm} {node} {ip} > %s/{vm}.boot; "
 		 "exec sleep 600", dir);
 	emu = tu_emulator_start(&port, args);
@@ -795,6 +796,14 @@ START_TEST(boot_command_injection)
 	ck_assert_int_eq(access(path, F_OK), 0);
 	usleep(200000);
 	ck_assert_int_ne(access(pwned, F_OK), 0);
+	/* the VMs' consoles are the emulator's user's alone */
+	{
+		struct stat sb;
+
+		snprintf(path, sizeof(path), "%s/boot.log", dir);
+		ck_assert_int_eq(stat(path, &sb), 0);
+		ck_assert_int_eq(sb.st_mode & 077, 0);
+	}
 }
 END_TEST
 

@@ -31,12 +31,14 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pwd.h>
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
@@ -46,6 +48,10 @@
 #define NBUCKETS 4096
 #define MAX_BODY (1 << 20)
 #define TOKEN_LIFETIME 3599
+#define TOKEN_GRACE 300
+#define TOKEN_FORGET 86400	/* an expired token is known as such this long */
+#define TOKENS_MAX 100000	/* tokens kept; the oldest go first */
+#define OP_KEEP 3600		/* seconds a finished operation is kept */
 
 /* ---------------------------------------------------------------------- */
 /* State */
@@ -81,6 +87,13 @@ typedef struct op {
 	struct op *next;
 } op_t;
 
+/* A bearer token handed out, valid until TOKEN_LIFETIME (plus a grace for
+ * clocks) after AT. */
+typedef struct {
+	char tok[48];
+	double at;
+} token_t;
+
 typedef struct {
 	int latency_ms;
 	int async_ms;
@@ -102,8 +115,8 @@ static struct {
 	double tokens;		/* write bucket */
 	double tokens_at;
 	unsigned seed;
-	char **issued;		/* bearer tokens handed out */
-	size_t nissued;
+	token_t *issued;	/* bearer tokens handed out, oldest first */
+	size_t nissued, capissued;
 	char *client_secret;	/* NULL: any non-empty secret */
 	char *boot_command;
 	char *boot_log;
@@ -111,6 +124,9 @@ static struct {
 	FILE *journal;
 	char listen_host[64];
 	int port;
+	struct in_addr listen_addr;
+	uid_t allowed[16];	/* besides root and our own user: --allow-user */
+	size_t nallowed;
 	/* counters */
 	unsigned long requests, writes, throttled, errors_injected, creates,
 		deletes;
@@ -155,6 +171,71 @@ static void _lower(char *s)
 {
 	for (; *s; s++)
 		*s = tolower((unsigned char) *s);
+}
+
+/*
+ * A resource name as Azure allows it for a Linux VM (and a NIC): 1 to 64
+ * letters, digits, '-', '_' and '.', beginning with a letter or digit and
+ * ending with a letter, digit or '_'.  Nothing a shell reads specially.
+ */
+static bool _name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 64 || !isalnum((unsigned char) s[0]) ||
+	    (!isalnum((unsigned char) s[n - 1]) && s[n - 1] != '_'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char) s[i]) && !strchr("-_.", s[i]))
+			return false;
+	return true;
+}
+
+/*
+ * A Slurm node name that is also a computerName: 1 to 64 letters, digits,
+ * '-', '_' and '.', beginning with a letter or digit.
+ */
+static bool _node_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 64 || !isalnum((unsigned char) s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char) s[i]) && !strchr("-_.", s[i]))
+			return false;
+	return true;
+}
+
+/* Whether every character of S (1 to MAX of them) is alphanumeric or in
+ * EXTRA. */
+static bool _chars_ok(const char *s, size_t max, const char *extra)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char) s[i]) && !strchr(extra, s[i]))
+			return false;
+	return true;
+}
+
+/* Resource group names as Azure allows them (ASCII only): 1 to 90 letters,
+ * digits, '_', '(', ')', '-', '.', not ending in '.'. */
+static bool _rg_ok(const char *s)
+{
+	return _chars_ok(s, 90, "_()-.") && s[strlen(s) - 1] != '.';
+}
+
+/* Characters of a UTF-8 string (Azure's tag limits count characters). */
+static size_t _utf8_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char) *s & 0xc0) != 0x80;
+	return n;
 }
 
 static vm_t *_vm_find(const char *key)
@@ -273,7 +354,7 @@ static void _journal_op(const op_t *op)
 	_journal(o);
 }
 
-static void _journal_token(const char *tok)
+static void _journal_token(const token_t *t)
 {
 	cJSON *o;
 
@@ -281,7 +362,8 @@ static void _journal_token(const char *tok)
 		return;
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "op", "token");
-	cJSON_AddStringToObject(o, "token", tok);
+	cJSON_AddStringToObject(o, "token", t->tok);
+	cJSON_AddNumberToObject(o, "at", t->at);
 	_journal(o);
 }
 
@@ -292,10 +374,44 @@ static const char *_jstr(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-static void _add_token(const char *tok)
+static double _jnum(const cJSON *o, const char *k)
 {
-	S.issued = realloc(S.issued, (S.nissued + 1) * sizeof(char *));
-	S.issued[S.nissued++] = strdup(tok);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static bool _token_expired(const token_t *t, double now)
+{
+	return t->at + TOKEN_LIFETIME + TOKEN_GRACE < now;
+}
+
+/* Keep TOK, issued at AT; forget tokens expired for TOKEN_FORGET, and the
+ * oldest when TOKENS_MAX are kept.  Returns the kept token, or NULL (out of
+ * memory). */
+static token_t *_add_token(const char *tok, double at)
+{
+	double now = _now();
+	size_t j = 0;
+
+	for (size_t i = 0; i < S.nissued; i++)
+		if (!_token_expired(&S.issued[i], now - TOKEN_FORGET))
+			S.issued[j++] = S.issued[i];
+	S.nissued = j;
+	if (S.nissued == TOKENS_MAX) {
+		memmove(S.issued, S.issued + 1, --S.nissued * sizeof(*S.issued));
+	} else if (S.nissued == S.capissued) {
+		size_t cap = S.capissued ? S.capissued * 2 : 64;
+		token_t *t = realloc(S.issued, cap * sizeof(*t));
+
+		if (!t)
+			return NULL;
+		S.issued = t;
+		S.capissued = cap;
+	}
+	snprintf(S.issued[S.nissued].tok, sizeof(S.issued[0].tok), "%s", tok);
+	S.issued[S.nissued].at = at;
+	return &S.issued[S.nissued++];
 }
 
 static vm_t *_vm_new(const char *sub, const char *rg, const char *name)
@@ -355,15 +471,17 @@ static void _replay(const char *path)
 				_vm_free(old);
 			}
 			v->location = strdup(_jstr(o, "location"));
-			v->node = *_jstr(o, "node") ? strdup(_jstr(o, "node")) : NULL;
-			v->nic = *_jstr(o, "nic") ? strdup(_jstr(o, "nic")) : NULL;
+			/* names reach the boot command: only valid ones */
+			v->node = _node_name_ok(_jstr(o, "node")) ?
+				  strdup(_jstr(o, "node")) : NULL;
+			v->nic = _name_ok(_jstr(o, "nic")) ?
+				 strdup(_jstr(o, "nic")) : NULL;
 			_set_size(v, _jstr(o, "size"));
 			v->spot = cJSON_IsTrue(cJSON_GetObjectItem(o, "spot"));
 			snprintf(v->provisioning, sizeof(v->provisioning), "%s",
 				 _jstr(o, "provisioning"));
 			snprintf(v->power, sizeof(v->power), "%s", _jstr(o, "power"));
-			v->pgid = cJSON_GetObjectItem(o, "pgid") ?
-				  cJSON_GetObjectItem(o, "pgid")->valueint : 0;
+			v->pgid = (pid_t) _jnum(o, "pgid");
 			v->resource = cJSON_DetachItemFromObject(o, "resource");
 			_vm_insert(v);
 		} else if (!strcmp(what, "gone")) {
@@ -382,10 +500,10 @@ static void _replay(const char *path)
 				op->next = S.ops[_hash(op->id) % NBUCKETS];
 				S.ops[_hash(op->id) % NBUCKETS] = op;
 			}
-			op->kind = cJSON_GetObjectItem(o, "kind")->valueint;
+			op->kind = (op_kind_t) _jnum(o, "kind");
 			snprintf(op->vmkey, sizeof(op->vmkey), "%s", _jstr(o, "vmkey"));
-			op->start = cJSON_GetObjectItem(o, "start")->valuedouble;
-			op->done_at = cJSON_GetObjectItem(o, "done_at")->valuedouble;
+			op->start = _jnum(o, "start");
+			op->done_at = _jnum(o, "done_at");
 			op->finished = cJSON_IsTrue(cJSON_GetObjectItem(o, "finished"));
 			if (*_jstr(o, "code")) {
 				free(op->err_code);
@@ -394,7 +512,10 @@ static void _replay(const char *path)
 				op->err_msg = strdup(_jstr(o, "message"));
 			}
 		} else if (!strcmp(what, "token")) {
-			_add_token(_jstr(o, "token"));
+			const cJSON *at = cJSON_GetObjectItem(o, "at");
+
+			_add_token(_jstr(o, "token"), cJSON_IsNumber(at) ?
+				   at->valuedouble : _now());
 		}
 		cJSON_Delete(o);
 	}
@@ -406,10 +527,14 @@ static void _replay(const char *path)
 static void _compact(const char *path)
 {
 	char tmp[4096];
-	FILE *fp;
+	FILE *fp = NULL;
+	int fd;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fp = fopen(tmp, "w");
+	/* it holds bearer tokens: for our eyes only */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0 && fchmod(fd, 0600) == 0)
+		fp = fdopen(fd, "w");
 	if (!fp) {
 		fprintf(stderr, "azure-emulator: cannot write %s: %s\n", tmp,
 			strerror(errno));
@@ -423,46 +548,66 @@ static void _compact(const char *path)
 			_journal_op(o);
 	}
 	for (size_t i = 0; i < S.nissued; i++)
-		_journal_token(S.issued[i]);
+		_journal_token(&S.issued[i]);
 	fclose(fp);
 	if (rename(tmp, path)) {
 		fprintf(stderr, "azure-emulator: cannot rename %s: %s\n", tmp,
 			strerror(errno));
 		exit(1);
 	}
-	S.journal = fopen(path, "a");
+	S.journal = fopen(path, "ae");
 }
 
 /* ---------------------------------------------------------------------- */
 /* VMs that boot: the boot command in a process group of its own. */
 
-static void _boot(vm_t *v)
+/*
+ * The boot command with its placeholders turned into quoted positional
+ * parameters ({vm} -> "$1", {node} -> "$2", {ip} -> "$3"): what a request
+ * chose reaches sh as an argument, never as shell text.  Returns a malloc'd
+ * string, or NULL when out of memory.
+ */
+static char *_boot_script(const char *t)
 {
-	char cmd[8192];
-	const char *t = S.boot_command;
-	size_t n = 0;
-	pid_t pid;
-	posix_spawnattr_t attr;
-	posix_spawn_file_actions_t fa;
+	static const struct {
+		const char *ph, *param;
+	} subst[] = { { "{vm}", "\"$1\"" }, { "{node}", "\"$2\"" },
+		      { "{ip}", "\"$3\"" } };
+	size_t cap = strlen(t) + 1, n = 0;
+	char *cmd;
 
-	if (!t || v->pgid > 0)
-		return;
-	while (*t && n < sizeof(cmd) - 256) {
-		if (!strncmp(t, "{vm}", 4)) {
-			n += snprintf(cmd + n, sizeof(cmd) - n, "%s", v->name);
-			t += 4;
-		} else if (!strncmp(t, "{node}", 6)) {
-			n += snprintf(cmd + n, sizeof(cmd) - n, "%s",
-				      v->node ? v->node : v->name);
-			t += 6;
-		} else if (!strncmp(t, "{ip}", 4)) {
-			n += snprintf(cmd + n, sizeof(cmd) - n, "127.0.0.1");
-			t += 4;
+	/* each placeholder is at least as long as its replacement */
+	if (!(cmd = malloc(cap)))
+		return NULL;
+	while (*t) {
+		size_t i;
+
+		for (i = 0; i < sizeof(subst) / sizeof(subst[0]); i++)
+			if (!strncmp(t, subst[i].ph, strlen(subst[i].ph)))
+				break;
+		if (i < sizeof(subst) / sizeof(subst[0])) {
+			memcpy(cmd + n, subst[i].param, strlen(subst[i].param));
+			n += strlen(subst[i].param);
+			t += strlen(subst[i].ph);
 		} else {
 			cmd[n++] = *t++;
 		}
 	}
 	cmd[n] = '\0';
+	return cmd;
+}
+
+static void _boot(vm_t *v)
+{
+	char *cmd;
+	pid_t pid;
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_t fa;
+
+	if (!S.boot_command || v->pgid > 0)
+		return;
+	if (!(cmd = _boot_script(S.boot_command)))
+		return;
 	/* posix_spawn, not fork: forking this many-threaded process copies
 	 * its page tables, which under the lock stalls every request while a
 	 * thousand VMs boot. */
@@ -472,15 +617,18 @@ static void _boot(vm_t *v)
 	/* the VM's console: not the emulator's own streams */
 	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO,
 		S.boot_log ? S.boot_log : "/dev/null",
-		O_WRONLY | O_APPEND | O_CREAT, 0644);
+		O_WRONLY | O_APPEND | O_CREAT, 0600);
 	posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
 					 O_RDONLY, 0);
 	if (posix_spawn(&pid, "/bin/sh", &fa, &attr,
-			(char *const[]) { "sh", "-c", cmd, NULL }, environ) == 0)
+			(char *const[]) { "sh", "-c", cmd, "sh", v->name,
+					  v->node ? v->node : v->name,
+					  "127.0.0.1", NULL }, environ) == 0)
 		v->pgid = pid;
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
+	free(cmd);
 }
 
 /* Process groups to SIGKILL once their time comes (under lock). */
@@ -543,6 +691,17 @@ static void _tick(void)
 
 	_reap_kills(now);
 	for (size_t b = 0; b < NBUCKETS; b++) {
+		/* finished operations are answered for OP_KEEP, then forgotten */
+		for (op_t **p = &S.ops[b], *op; (op = *p);) {
+			if (op->finished && op->done_at + OP_KEEP < now) {
+				*p = op->next;
+				free(op->err_code);
+				free(op->err_msg);
+				free(op);
+			} else {
+				p = &op->next;
+			}
+		}
 		for (op_t *op = S.ops[b]; op; op = op->next) {
 			vm_t *v;
 
@@ -611,6 +770,7 @@ typedef struct {
 	const char *headers[8][2];
 	char hbuf[8][512];
 	int nheaders;
+	bool trusted;		/* the peer passed _peer_trusted() */
 } reply_t;
 
 static void _header(reply_t *r, const char *name, const char *fmt, ...)
@@ -661,28 +821,94 @@ static const char *_arg(struct MHD_Connection *c, const char *k)
 	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
 }
 
-static bool _authorized(struct MHD_Connection *c)
+typedef enum { TOKEN_OK, TOKEN_MISSING, TOKEN_UNKNOWN, TOKEN_EXPIRED } token_state_t;
+
+static token_state_t _token_state(struct MHD_Connection *c)
 {
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						    "Authorization");
 
-	if (!h || strncasecmp(h, "Bearer ", 7))
-		return false;
+	if (!h)
+		return TOKEN_MISSING;
+	if (strncasecmp(h, "Bearer ", 7))
+		return TOKEN_UNKNOWN;
 	for (size_t i = 0; i < S.nissued; i++)
-		if (!strcmp(S.issued[i], h + 7))
-			return true;
-	return false;
+		if (!strcmp(S.issued[i].tok, h + 7))
+			return _token_expired(&S.issued[i], _now()) ?
+			       TOKEN_EXPIRED : TOKEN_OK;
+	return TOKEN_UNKNOWN;
 }
 
-static char *_issue_token(void)
+/* A new token (owned by S.issued), or NULL when out of memory. */
+static const char *_issue_token(void)
 {
 	char id[40], tok[64];
+	token_t *t;
 
 	_uuid(id);
 	snprintf(tok, sizeof(tok), "emu.%s", id);
-	_add_token(tok);
-	_journal_token(tok);
-	return S.issued[S.nissued - 1];
+	if (!(t = _add_token(tok, _now())))
+		return NULL;
+	_journal_token(t);
+	return t->tok;
+}
+
+/*
+ * Who is at the other end of loopback connection C: the owner of the
+ * client's socket, read from /proc/net/tcp (the row whose local address is
+ * the client's and whose remote address is ours, as identd does).
+ * Returns 0 and fills *UID, or -1 when the socket is not found.
+ */
+static int _peer_uid(struct MHD_Connection *c, uid_t *uid)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr_in *sin;
+	char line[512];
+	FILE *fp;
+	int rc = -1;
+
+	if (!ci || !ci->client_addr || ci->client_addr->sa_family != AF_INET)
+		return -1;
+	sin = (const struct sockaddr_in *) ci->client_addr;
+	if (!(fp = fopen("/proc/net/tcp", "r")))
+		return -1;
+	while (rc && fgets(line, sizeof(line), fp)) {
+		unsigned int la, lp, ra, rp;
+		unsigned long u;
+
+		/* sl: local rem st tx:rx tr:when retrnsmt uid */
+		if (sscanf(line, " %*u: %8X:%4X %8X:%4X %*X %*X:%*X %*X:%*X "
+			   "%*X %lu", &la, &lp, &ra, &rp, &u) != 5)
+			continue;
+		if (la == sin->sin_addr.s_addr && lp == ntohs(sin->sin_port) &&
+		    ra == S.listen_addr.s_addr && rp == (unsigned) S.port) {
+			*uid = (uid_t) u;
+			rc = 0;
+		}
+	}
+	fclose(fp);
+	return rc;
+}
+
+/*
+ * Whether the peer may have what only this machine's owner may: tokens
+ * from IMDS (the VM boundary, which loopback does not have), tokens from
+ * the Entra endpoint when no --client-secret guards it, and the admin API.
+ * Root, the emulator's own user and --allow-user users may.
+ */
+static bool _peer_trusted(struct MHD_Connection *c)
+{
+	uid_t uid;
+
+	if (_peer_uid(c, &uid))
+		return false;
+	if (uid == 0 || uid == geteuid())
+		return true;
+	for (size_t i = 0; i < S.nallowed; i++)
+		if (S.allowed[i] == uid)
+			return true;
+	return false;
 }
 
 /* Split PATH into segments (in place).  Returns the count. */
@@ -695,15 +921,83 @@ static int _segments(char *path, char **seg, int max)
 	return n;
 }
 
-static bool _name_ok(const char *s)
-{
-	size_t n = strlen(s);
+#define TAGS_MAX 50
+#define TAG_NAME_MAX 512
+#define TAG_VALUE_MAX 256
 
-	if (n < 1 || n > 64)
+/*
+ * Check a resource's tags against Azure's limits (50 tags, names of at most
+ * 512 characters without <>%&\?/ or control characters, string values of
+ * at most 256 characters) and the slurm-node tag against node-name rules.
+ * Returns true, or false with Azure's 400 answer in R.
+ */
+static bool _tags_ok(const cJSON *tags, reply_t *r)
+{
+	const cJSON *t;
+	int n = 0;
+
+	if (!tags)
+		return true;
+	if (!cJSON_IsObject(tags)) {
+		_error(r, 400, "InvalidRequestContent", "The request content was "
+		       "invalid and could not be deserialized: 'tags' must be "
+		       "an object.");
 		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char) s[i]) && !strchr("-_.", s[i]))
+	}
+	cJSON_ArrayForEach(t, tags)
+		n++;
+	if (n > TAGS_MAX) {
+		_error(r, 400, "InvalidTags", "Too many tags specified. Requested "
+		       "tag count - '%d'. Maximum number of tags allowed - "
+		       "'%d'.", n, TAGS_MAX);
+		return false;
+	}
+	cJSON_ArrayForEach(t, tags) {
+		const char *k = t->string;
+
+		if (!k || !*k) {
+			_error(r, 400, "InvalidTagName", "The tag name must be "
+			       "non-null, non-empty and non-whitespace only. "
+			       "Please provide an actual value.");
 			return false;
+		}
+		if (_utf8_len(k) > TAG_NAME_MAX) {
+			_error(r, 400, "InvalidTagName", "Tag key too large. "
+			       "Following tag name '%.64s...' exceeded the maximum "
+			       "length. Maximum allowed length for tag name - "
+			       "'%d' characters.", k, TAG_NAME_MAX);
+			return false;
+		}
+		for (const char *c = k; *c; c++)
+			if (strchr("<>%&\\?/", *c) || iscntrl((unsigned char) *c)) {
+				_error(r, 400, "InvalidTagNameCharacters", "The tag "
+				       "names '%.64s' have reserved characters "
+				       "'<,>,%%,&,\\,?,/' or control characters.", k);
+				return false;
+			}
+		if (!cJSON_IsString(t)) {
+			_error(r, 400, "InvalidRequestContent", "The request "
+			       "content was invalid and could not be "
+			       "deserialized: the value of tag '%.64s' must be a "
+			       "string.", k);
+			return false;
+		}
+		if (_utf8_len(t->valuestring) > TAG_VALUE_MAX) {
+			_error(r, 400, "InvalidTagValueLength", "Tag value too "
+			       "large. Following tag value '%.64s...' exceeded the "
+			       "maximum length. Maximum allowed length for tag "
+			       "value - '%d' characters.", t->valuestring,
+			       TAG_VALUE_MAX);
+			return false;
+		}
+	}
+	t = cJSON_GetObjectItemCaseSensitive(tags, "slurm-node");
+	if (t && !_node_name_ok(t->valuestring)) {
+		_error(r, 400, "InvalidParameter", "The value of tag 'slurm-node' "
+		       "is not a valid node name: 1 to 64 letters, digits, '-', "
+		       "'_' or '.', beginning with a letter or digit.");
+		return false;
+	}
 	return true;
 }
 
@@ -715,6 +1009,7 @@ static void _token_v2(struct MHD_Connection *c, const char *body, reply_t *r)
 	/* form body: grant_type=client_credentials&client_id=..&client_secret=..&scope=.. */
 	char *copy = strdup(body ? body : ""), *save = NULL;
 	const char *grant = NULL, *id = NULL, *secret = NULL, *scope = NULL;
+	const char *tok;
 	cJSON *o;
 
 	for (char *kv = strtok_r(copy, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
@@ -737,47 +1032,93 @@ static void _token_v2(struct MHD_Connection *c, const char *body, reply_t *r)
 			"client_id and scope.");
 		_json(r, 400, o);
 	} else if (!secret || !*secret ||
-		   (S.client_secret && strcmp(secret, S.client_secret))) {
+		   (S.client_secret && strcmp(secret, S.client_secret)) ||
+		   (!S.client_secret && !r->trusted)) {
+		/* without --client-secret, nothing but the peer's user
+		 * guards this endpoint */
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "error", "invalid_client");
 		cJSON_AddStringToObject(o, "error_description", "AADSTS7000215: "
 			"Invalid client secret provided.");
 		_json(r, 401, o);
+	} else if (!(tok = _issue_token())) {
+		_error(r, 500, "InternalServerError", "out of memory");
 	} else {
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "token_type", "Bearer");
 		cJSON_AddNumberToObject(o, "expires_in", TOKEN_LIFETIME);
 		cJSON_AddNumberToObject(o, "ext_expires_in", TOKEN_LIFETIME);
-		cJSON_AddStringToObject(o, "access_token", _issue_token());
+		cJSON_AddStringToObject(o, "access_token", tok);
 		_json(r, 200, o);
 	}
 	free(copy);
 }
 
-static bool _metadata_header(struct MHD_Connection *c, reply_t *r)
+/* IMDS's error bodies: the identity endpoint answers OAuth's shape, the
+ * other categories {"error": "..."}. */
+static void _imds_error(reply_t *r, int status, bool identity,
+			const char *code, const char *text)
+{
+	cJSON *o = cJSON_CreateObject();
+	char msg[256];
+
+	if (identity) {
+		cJSON_AddStringToObject(o, "error", code);
+		cJSON_AddStringToObject(o, "error_description", text);
+	} else {
+		snprintf(msg, sizeof(msg), "Bad request. %s", text);
+		cJSON_AddStringToObject(o, "error", status == 400 ? msg : text);
+	}
+	_json(r, status, o);
+}
+
+/*
+ * What IMDS demands of every request (Microsoft's "Security and
+ * authentication"): the header Metadata: true, in lower case, and no
+ * X-Forwarded-For; and what loopback demands in place of the VM boundary:
+ * a peer of our own user or root.  Returns true, or false with the answer
+ * in R.
+ */
+static bool _imds_request_ok(struct MHD_Connection *c, bool identity,
+			     reply_t *r)
 {
 	const char *m = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Metadata");
 
-	cJSON *o;
-
-	if (m && !strcasecmp(m, "true"))
-		return true;
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "error", "invalid_request");
-	cJSON_AddStringToObject(o, "error_description",
-				"Required metadata header not specified");
-	_json(r, 400, o);
-	return false;
+	if (!m || strcmp(m, "true")) {
+		_imds_error(r, 400, identity, "bad_request_102",
+			    "Required metadata header not specified");
+		return false;
+	}
+	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For")) {
+		_imds_error(r, 400, identity, "invalid_request",
+			    "Requests with an X-Forwarded-For header are "
+			    "rejected");
+		return false;
+	}
+	if (!r->trusted) {
+		if (identity)
+			_imds_error(r, 401, true, "unauthorized_client",
+				    "The client is not authorized to request an "
+				    "access token using this method. (azure-"
+				    "emulator: only root, its own user and "
+				    "--allow-user users are inside its VMs)");
+		else
+			_imds_error(r, 403, false, "", "Forbidden. azure-emulator: "
+				    "only root, its own user and --allow-user "
+				    "users are inside its VMs");
+		return false;
+	}
+	return true;
 }
 
 static void _imds_token(struct MHD_Connection *c, reply_t *r)
 {
-	const char *resource = _arg(c, "resource");
+	const char *resource = _arg(c, "resource"), *tok;
 	char buf[32];
 	long now = (long) _now();
 	cJSON *o;
 
-	if (!_metadata_header(c, r))
+	if (!_imds_request_ok(c, true, r))
 		return;
 	if (!_arg(c, "api-version") || !resource || !*resource) {
 		o = cJSON_CreateObject();
@@ -787,8 +1128,12 @@ static void _imds_token(struct MHD_Connection *c, reply_t *r)
 		_json(r, 400, o);
 		return;
 	}
+	if (!(tok = _issue_token())) {
+		_error(r, 500, "InternalServerError", "out of memory");
+		return;
+	}
 	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "access_token", _issue_token());
+	cJSON_AddStringToObject(o, "access_token", tok);
 	cJSON_AddStringToObject(o, "refresh_token", "");
 	snprintf(buf, sizeof(buf), "%d", TOKEN_LIFETIME);
 	cJSON_AddStringToObject(o, "expires_in", buf);
@@ -818,7 +1163,7 @@ static void _scheduled_events(struct MHD_Connection *c, const char *method,
 	vm_t *v;
 	cJSON *o, *events;
 
-	if (!_metadata_header(c, r))
+	if (!_imds_request_ok(c, false, r))
 		return;
 	if (!name || !(v = _vm_by_name(name))) {
 		_error(r, 404, "NotFound", "azure-emulator: name the VM with "
@@ -935,16 +1280,90 @@ static void _op_headers(reply_t *r, const vm_t *v, const op_t *op, bool location
 	_header(r, "Retry-After", "%d", S.f.async_ms >= 2000 ? 2 : 1);
 }
 
-static int _family_usage(const char *family)
+/*
+ * Quota, as the usages API names it: "cores" (Total Regional vCPUs of
+ * regular VMs), "lowPriorityCores" (Spot), "virtualMachines" (a count) and
+ * one vCPU limit per family ("standardDSv3Family", regular VMs only).
+ * Deallocated VMs use no vCPUs.  Defaults are generous, so that only a
+ * --quota fault makes a limit bite.
+ */
+#define QUOTA_FAMILY_DEFAULT 10000
+#define QUOTA_CORES_DEFAULT 100000
+#define QUOTA_VMS_DEFAULT 25000
+
+static int _usage_of(const char *name)
 {
+	bool cores = !strcmp(name, "cores");
+	bool spot = !strcmp(name, "lowPriorityCores");
+	bool vms = !strcmp(name, "virtualMachines");
 	int used = 0;
 
 	for (size_t b = 0; b < NBUCKETS; b++)
-		for (vm_t *v = S.vms[b]; v; v = v->next)
-			if (v->family && !strcmp(v->family, family) &&
-			    strcmp(v->power, "deallocated"))
+		for (vm_t *v = S.vms[b]; v; v = v->next) {
+			if (vms) {
+				used++;
+				continue;
+			}
+			if (!strcmp(v->power, "deallocated") || v->spot != spot)
+				continue;
+			if (cores || spot ||
+			    (v->family && !strcmp(v->family, name)))
 				used += v->vcpus;
+		}
 	return used;
+}
+
+static int _limit_of(const char *name)
+{
+	const cJSON *q = cJSON_GetObjectItem(S.f.quota, name);
+
+	if (cJSON_IsNumber(q))
+		return q->valueint;
+	if (!strcmp(name, "cores") || !strcmp(name, "lowPriorityCores"))
+		return QUOTA_CORES_DEFAULT;
+	if (!strcmp(name, "virtualMachines"))
+		return QUOTA_VMS_DEFAULT;
+	return QUOTA_FAMILY_DEFAULT;
+}
+
+/*
+ * Whether a VM of VCPUS in FAMILY (SPOT or not) fits every quota it counts
+ * against.  Returns true, or false with Azure's 409 QuotaExceeded in R.
+ */
+static bool _quota_ok(const char *family, int vcpus, bool spot,
+		      const char *location, reply_t *r)
+{
+	char fam[128];
+	const struct {
+		const char *name, *words;
+		int need;
+	} q[] = {
+		{ "virtualMachines", "Virtual Machines", 1 },
+		{ spot ? "lowPriorityCores" : "cores",
+		  spot ? "Low Priority Cores" : "Total Regional Cores", vcpus },
+		{ spot ? NULL : family, fam, vcpus },
+	};
+
+	snprintf(fam, sizeof(fam), "%s Cores", family ? family : "");
+	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+		int used, limit;
+
+		if (!q[i].name)
+			continue;
+		used = _usage_of(q[i].name);
+		limit = _limit_of(q[i].name);
+		if (used + q[i].need <= limit)
+			continue;
+		_error(r, 409, "QuotaExceeded", "Operation could not be "
+		       "completed as it results in exceeding approved %s "
+		       "quota. Additional details - Deployment Model: Resource "
+		       "Manager, Location: %s, Current Limit: %d, Current Usage: "
+		       "%d, Additional Required: %d, (Minimum) New Limit "
+		       "Required: %d.", q[i].words, location, limit, used,
+		       q[i].need, used + q[i].need);
+		return false;
+	}
+	return true;
 }
 
 static int _size_count(const char *size)
@@ -1016,6 +1435,12 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 		       "required for this definition.");
 		goto out;
 	}
+	if (!_chars_ok(location, 64, " ")) {
+		_error(r, 400, "LocationNotAvailableForResourceType", "The "
+		       "provided location '%.64s' is not available for resource "
+		       "type 'Microsoft.Compute/virtualMachines'.", location);
+		goto out;
+	}
 	if (!*size) {
 		_error(r, 400, "InvalidParameter", "Required parameter "
 		       "'hardwareProfile.vmSize' is missing (null).");
@@ -1027,6 +1452,9 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 		       "region are listed by the vmSizes API.", size);
 		goto out;
 	}
+	tags = cJSON_GetObjectItem(req, "tags");
+	if (!_tags_ok(tags, r))
+		goto out;
 	if ((v = _vm_find(key))) {
 		if (!strcmp(v->provisioning, "Deleting")) {
 			_error(r, 409, "OperationNotAllowed", "Operation "
@@ -1049,33 +1477,15 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 		       "location or zones.", size, location);
 		goto out;
 	}
-	{
-		const char *family = azml_series_quota_family(info.series);
-		cJSON *limit = family ? cJSON_GetObjectItem(S.f.quota, family) : NULL;
-
-		if (cJSON_IsNumber(limit)) {
-			int used = _family_usage(family);
-
-			if (used + info.vcpus > limit->valueint) {
-				_error(r, 409, "QuotaExceeded", "Operation could "
-				       "not be completed as it results in "
-				       "exceeding approved %s Cores quota. "
-				       "Additional details - Deployment Model: "
-				       "Resource Manager, Location: %s, Current "
-				       "Limit: %d, Current Usage: %d, Additional "
-				       "Required: %d, (Minimum) New Limit Required: "
-				       "%d.", family, location, limit->valueint,
-				       used, info.vcpus, used + info.vcpus);
-				goto out;
-			}
-		}
-	}
+	prio = _jstr(props, "priority");
+	if (!_quota_ok(azml_series_quota_family(info.series), info.vcpus,
+		       !strcasecmp(prio, "Spot") || !strcasecmp(prio, "Low"),
+		       location, r))
+		goto out;
 	v = _vm_new(sub, rg, name);
 	v->location = strdup(location);
 	_set_size(v, size);
-	prio = _jstr(props, "priority");
 	v->spot = !strcasecmp(prio, "Spot") || !strcasecmp(prio, "Low");
-	tags = cJSON_GetObjectItem(req, "tags");
 	if (*_jstr(tags, "slurm-node"))
 		v->node = strdup(_jstr(tags, "slurm-node"));
 	nics = cJSON_GetObjectItem(cJSON_GetObjectItem(props, "networkProfile"),
@@ -1334,21 +1744,50 @@ static void _nic_get(const char *sub, const char *rg, const char *name, reply_t 
 	       "'%s' was not found.", name, rg);
 }
 
+static void _usage_add(cJSON *arr, const char *name, const char *words)
+{
+	cJSON *u = cJSON_CreateObject(), *n = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(u, "unit", "Count");
+	cJSON_AddNumberToObject(u, "currentValue", _usage_of(name));
+	cJSON_AddNumberToObject(u, "limit", _limit_of(name));
+	cJSON_AddStringToObject(n, "value", name);
+	cJSON_AddStringToObject(n, "localizedValue", words);
+	cJSON_AddItemToObject(u, "name", n);
+	cJSON_AddItemToArray(arr, u);
+}
+
+/* Every quota, as Azure lists them: the regional ones, then one per VM
+ * family of the catalog ("standardNCSv3Family", "Standard NCSv3 Family
+ * vCPUs"). */
 static void _usages(const char *location, reply_t *r)
 {
 	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "value");
-	cJSON *q;
 
-	cJSON_ArrayForEach(q, S.f.quota) {
-		cJSON *u = cJSON_CreateObject(), *n = cJSON_CreateObject();
+	_usage_add(arr, "cores", "Total Regional vCPUs");
+	_usage_add(arr, "virtualMachines", "Virtual Machines");
+	_usage_add(arr, "lowPriorityCores", "Total Regional Low-priority vCPUs");
+	for (size_t i = 0; i < azml_catalog_series_count(); i++) {
+		const char *f = azml_series_quota_family(azml_catalog_series_at(i));
+		char words[128];
+		size_t len;
+		bool seen = false;
 
-		cJSON_AddStringToObject(u, "unit", "Count");
-		cJSON_AddNumberToObject(u, "currentValue", _family_usage(q->string));
-		cJSON_AddNumberToObject(u, "limit", q->valueint);
-		cJSON_AddStringToObject(n, "value", q->string);
-		cJSON_AddStringToObject(n, "localizedValue", q->string);
-		cJSON_AddItemToObject(u, "name", n);
-		cJSON_AddItemToArray(arr, u);
+		if (!f)
+			continue;
+		for (size_t j = 0; j < i && !seen; j++) {
+			const char *g = azml_series_quota_family(
+				azml_catalog_series_at(j));
+
+			seen = g && !strcmp(f, g);
+		}
+		len = strlen(f);
+		if (seen || len < 15 || strncmp(f, "standard", 8))
+			continue;
+		/* standardNCSv3Family -> Standard NCSv3 Family vCPUs */
+		snprintf(words, sizeof(words), "Standard %.*s Family vCPUs",
+			 (int) (len - 14), f + 8);
+		_usage_add(arr, f, words);
 	}
 	(void) location;
 	_json(r, 200, o);
@@ -1380,13 +1819,16 @@ static void _arm(struct MHD_Connection *c, const char *method, char *path,
 	char *seg[16];
 	int n = _segments(path, seg, 16);
 
-	if (!_authorized(c)) {
-		const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							    "Authorization");
+	token_state_t ts = _token_state(c);
 
-		if (!h)
+	if (ts != TOKEN_OK) {
+		if (ts == TOKEN_MISSING)
 			_error(r, 401, "AuthenticationFailed", "Authentication "
 			       "failed. The 'Authorization' header is missing.");
+		else if (ts == TOKEN_EXPIRED)
+			_error(r, 401, "ExpiredAuthenticationToken", "The access "
+			       "token expiry UTC time is earlier than current "
+			       "UTC time.");
 		else
 			_error(r, 401, "InvalidAuthenticationToken", "The access "
 			       "token is invalid.");
@@ -1411,6 +1853,27 @@ static void _arm(struct MHD_Connection *c, const char *method, char *path,
 			_error(r, 500, "InternalServerError", "An internal server "
 			       "error occurred.");
 		}
+		return;
+	}
+	/* names become keys, ids and headers: Azure's rules bound them */
+	if (n < 2 || !_chars_ok(seg[1], 64, "-")) {
+		_error(r, 400, "InvalidSubscriptionId", "The provided subscription "
+		       "identifier '%.64s' is malformed or invalid.",
+		       n < 2 ? "" : seg[1]);
+		return;
+	}
+	if (n >= 4 && !strcasecmp(seg[2], "resourceGroups") && !_rg_ok(seg[3])) {
+		_error(r, 400, "InvalidResourceGroupName", "Resource group names "
+		       "only allow up to 90 characters and alphanumeric "
+		       "characters, periods, underscores, hyphens and "
+		       "parenthesis and cannot end in a period.");
+		return;
+	}
+	if (n >= 6 && !strcasecmp(seg[4], "locations") &&
+	    !_chars_ok(seg[5], 64, "")) {
+		_error(r, 400, "LocationNotAvailableForResourceType", "The "
+		       "provided location '%.64s' is not available for resource "
+		       "type 'Microsoft.Compute'.", seg[5]);
 		return;
 	}
 	/* subscriptions/S/providers/Microsoft.Compute/locations/L/{usages,vmSizes,operations/ID,operationResults/ID} */
@@ -1513,6 +1976,12 @@ static void _admin(struct MHD_Connection *c, const char *method, char *path,
 	char *seg[8];
 	int n = _segments(path, seg, 8);
 
+	if (!r->trusted) {
+		_error(r, 403, "AuthorizationFailed", "azure-emulator: its admin "
+		       "API answers only root, its own user and --allow-user "
+		       "users.");
+		return;
+	}
 	if (n == 2 && !strcmp(seg[1], "faults")) {
 		if (!strcmp(method, "POST") || !strcmp(method, "PUT")) {
 			cJSON *j = cJSON_Parse(body ? body : "");
@@ -1598,7 +2067,14 @@ static void _admin(struct MHD_Connection *c, const char *method, char *path,
 			return;
 		}
 		_uuid(v->event_id);
-		v->evict_at = _now() + (in ? atof(in) : 30);
+		{
+			double secs = in ? strtod(in, NULL) : 30;
+
+			/* NaN and the absurd become "at once" or a day */
+			if (!(secs >= 0))
+				secs = 0;
+			v->evict_at = _now() + (secs > 86400 ? 86400 : secs);
+		}
 		v->event_started = false;
 		r->status = 202;
 		return;
@@ -1627,10 +2103,14 @@ static enum MHD_Result _handler(void *cls, struct MHD_Connection *c,
 		return up ? MHD_YES : MHD_NO;
 	}
 	if (*upload_size) {
-		if (up->len + *upload_size > MAX_BODY) {
+		char *nb = NULL;
+
+		/* past MAX_BODY the rest is read and dropped: 413 at the end */
+		if (up->too_big || up->len + *upload_size > MAX_BODY ||
+		    !(nb = realloc(up->body, up->len + *upload_size + 1))) {
 			up->too_big = true;
 		} else {
-			up->body = realloc(up->body, up->len + *upload_size + 1);
+			up->body = nb;
 			memcpy(up->body + up->len, upload, *upload_size);
 			up->len += *upload_size;
 			up->body[up->len] = '\0';
@@ -1640,13 +2120,18 @@ static enum MHD_Result _handler(void *cls, struct MHD_Connection *c,
 	}
 
 	path = strdup(url);
+	/* outside the lock: it reads /proc */
+	if (!strncmp(url, "/metadata/", 10) || !strncmp(url, "/emulator/", 10) ||
+	    (!S.client_secret && strstr(url, "/oauth2/")))
+		r.trusted = _peer_trusted(c);
 	if (S.f.latency_ms > 0 && strncmp(url, "/emulator/", 10))
 		usleep(S.f.latency_ms * 1000);
 	pthread_mutex_lock(&S.lock);
 	S.requests++;
 	_tick();
 	if (up->too_big)
-		_error(&r, 413, "RequestEntityTooLarge", "request body over 1 MiB");
+		_error(&r, 413, "RequestEntityTooLarge", "The request content "
+		       "size exceeds the maximum of %d bytes.", MAX_BODY);
 	else if (!strncmp(url, "/subscriptions/", 15))
 		_arm(c, method, path, up->body, &r);
 	else if (!strcmp(url, "/metadata/identity/oauth2/token") &&
@@ -1705,7 +2190,7 @@ static void _usage(FILE *fp)
 "                      [--latency-ms N] [--async-ms N] [--error-rate P]\n"
 "                      [--write-burst N --write-rate R] [--page-size N]\n"
 "                      [--quota FAMILY=VCPUS]... [--capacity SIZE=CODE[:N]]...\n"
-"                      [--client-secret SECRET] [--seed N]\n"
+"                      [--client-secret SECRET] [--seed N] [--allow-user USER]...\n"
 "See azure-emulator(8).\n");
 }
 
@@ -1726,6 +2211,7 @@ int main(int argc, char **argv)
 		{ "capacity", required_argument, NULL, 'c' },
 		{ "client-secret", required_argument, NULL, 'S' },
 		{ "seed", required_argument, NULL, 'r' },
+		{ "allow-user", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1757,6 +2243,24 @@ int main(int argc, char **argv)
 		case 'P': S.f.page_size = atoi(optarg) > 0 ? atoi(optarg) : 100; break;
 		case 'S': S.client_secret = optarg; break;
 		case 'r': S.seed = (unsigned) atoi(optarg); break;
+		case 'u': {
+			struct passwd *pw = getpwnam(optarg);
+			char *e;
+			unsigned long u = strtoul(optarg, &e, 10);
+
+			if (!pw && (*e || e == optarg)) {
+				fprintf(stderr, "azure-emulator: --allow-user: no "
+					"user '%s'\n", optarg);
+				return 2;
+			}
+			if (S.nallowed == sizeof(S.allowed) / sizeof(S.allowed[0])) {
+				fprintf(stderr, "azure-emulator: at most %zu "
+					"--allow-user\n", S.nallowed);
+				return 2;
+			}
+			S.allowed[S.nallowed++] = pw ? pw->pw_uid : (uid_t) u;
+			break;
+		}
 		case 'q':
 		case 'c':
 			if (!(eq = strchr(optarg, '=')) || eq == optarg) {
@@ -1794,6 +2298,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	addr.sin_port = htons(S.port);
+	S.listen_addr = addr.sin_addr;
 	S.tokens_at = _now();
 	if (S.state_path) {
 		_replay(S.state_path);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -40,12 +41,13 @@ static void _write(const char *name, const char *text, mode_t mode)
 
 static void _start_emulator(void)
 {
-	char state[256], boot[512];
+	char state[256], boot[512], log[256];
 	const char *args[] = { "--state", state, "--client-secret", SECRET,
 			       "--boot-command", boot, "--async-ms", "200",
-			       "--seed", "7", NULL };
+			       "--seed", "7", "--boot-log", log, NULL };
 
 	snprintf(state, sizeof(state), "%s/emulator.state", dir);
+	snprintf(log, sizeof(log), "%s/boot.log", dir);
 	snprintf(boot, sizeof(boot), "echo {vm} {node} {ip} > %s/{vm}.boot; "
 		 "exec sleep 600", dir);
 	emu = tu_emulator_start(&port, args);
@@ -499,6 +501,11 @@ START_TEST(deallocate_and_start)
 }
 END_TEST
 
+static void _token_header(char *hdr, size_t n);
+static int _put_vm(const char *hdr, const char *name, const char *tags,
+		   char **out);
+static char *_code(const char *out);
+
 static azml_usage_t usage[64];
 static size_t nusage;
 
@@ -519,23 +526,103 @@ static void _sizes(void *arg, const azml_vm_size_t *s, size_t n,
 	nsizes = n;
 }
 
+static const azml_usage_t *_usage_named(const char *name)
+{
+	for (size_t i = 0; i < nusage; i++)
+		if (!strcmp(usage[i].name, name))
+			return &usage[i];
+	return NULL;
+}
+
 START_TEST(usages_and_sizes)
 {
+	const azml_usage_t *u;
+	size_t families = 0;
+
 	_faults("{\"quota\":{\"standardDSv3Family\":100,\"standardNCSv3Family\":24}}");
 	arm = _arm("secret");
 	_create("cpu", 1, 2);
+	_create("spot", 1, 1);
 	azml_arm_run(arm);
+	ck_assert_int_eq(_ok_count(), 3);
 	azml_arm_usages(arm, _usages, NULL);
 	azml_arm_vm_sizes(arm, _sizes, NULL);
 	azml_arm_run(arm);
-	ck_assert_int_eq(nusage, 2);
-	for (size_t i = 0; i < nusage; i++)
-		if (!strcmp(usage[i].name, "standardDSv3Family")) {
-			ck_assert_int_eq(usage[i].current, 8);
-			ck_assert_int_eq(usage[i].limit, 100);
-		}
+	/* every family of the catalog, as Azure lists them all */
+	for (size_t i = 0; i < azml_catalog_series_count(); i++) {
+		const char *f = azml_series_quota_family(azml_catalog_series_at(i));
+
+		if (!f)
+			continue;
+		u = _usage_named(f);
+		ck_assert_msg(u != NULL, "no usage for %s", f);
+		ck_assert_int_gt(u->limit, 0);
+		families++;
+	}
+	ck_assert_int_ge(families, 20);
+	u = _usage_named("standardDSv3Family");	/* two D4s_v3; Spot apart */
+	ck_assert_int_eq(u->current, 8);
+	ck_assert_int_eq(u->limit, 100);
+	ck_assert_int_eq(_usage_named("standardNCSv3Family")->limit, 24);
+	ck_assert_int_eq(_usage_named("standardNCSv3Family")->current, 0);
+	ck_assert_int_eq(_usage_named("cores")->current, 8);
+	ck_assert_int_eq(_usage_named("lowPriorityCores")->current, 2);
+	ck_assert_int_eq(_usage_named("virtualMachines")->current, 3);
 	ck_assert_int_eq(nsizes, azml_catalog_size_count());
 	_cleanup_arm();
+}
+END_TEST
+
+/* The usages answer in Azure's shape, with no quota fault set; regional
+ * quota bites like a family's. */
+START_TEST(usages_shape_and_regional_quota)
+{
+	char hdr[256], *out = NULL, missing[64] = "";
+	const char *h[] = { hdr, NULL };
+	cJSON *j, *ex, *it;
+	bool cores = false;
+
+	_token_header(hdr, sizeof(hdr));
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/providers/"
+		"Microsoft.Compute/locations/eastus/usages?api-version=2024-07-01",
+		NULL, h, &out), 200);
+	j = cJSON_Parse(out);
+	free(out);
+	ex = tu_example("compute/Usage_List_MaximumSet_Gen.json");
+	ck_assert_int_gt(cJSON_GetArraySize(cJSON_GetObjectItem(j, "value")), 20);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "value")) {
+		const cJSON *name = cJSON_GetObjectItem(it, "name");
+
+		ck_assert_msg(!tu_same_keys(cJSON_GetArrayItem(cJSON_GetObjectItem(
+			tu_response_body(ex, "200"), "value"), 0), it, missing,
+			sizeof(missing)), "missing %s", missing);
+		if (!strcmp(cJSON_GetObjectItem(name, "value")->valuestring,
+			    "cores")) {
+			ck_assert_str_eq(cJSON_GetObjectItem(name,
+				"localizedValue")->valuestring,
+				"Total Regional vCPUs");
+			cores = true;
+		}
+	}
+	ck_assert(cores);
+	out = cJSON_PrintUnformatted(j);
+	ck_assert_ptr_nonnull(strstr(out, "\"localizedValue\":"
+				     "\"Standard NCSv3 Family vCPUs\""));
+	cJSON_free(out);
+	cJSON_Delete(j);
+	cJSON_Delete(ex);
+
+	_faults("{\"quota\":{\"cores\":6}}");
+	ck_assert_int_eq(_put_vm(hdr, "q1", "{}", NULL), 201);	/* 2 vCPUs */
+	ck_assert_int_eq(_put_vm(hdr, "q2", "{}", NULL), 201);
+	ck_assert_int_eq(_put_vm(hdr, "q3", "{}", NULL), 201);
+	ck_assert_int_eq(_put_vm(hdr, "q4", "{}", &out), 409);
+	ck_assert_str_eq(_code(out), "QuotaExceeded");
+	ck_assert_ptr_nonnull(strstr(out, "Total Regional Cores"));
+	free(out);
+	_faults("{\"quota\":{\"virtualMachines\":3}}");
+	ck_assert_int_eq(_put_vm(hdr, "q4", "{}", &out), 409);
+	free(out);
 }
 END_TEST
 
@@ -625,6 +712,361 @@ START_TEST(eviction)
 }
 END_TEST
 
+/* An Entra ID token for raw requests: "Authorization: Bearer ..." in HDR. */
+static void _token_header(char *hdr, size_t n)
+{
+	char *out = NULL;
+	cJSON *j;
+
+	ck_assert_int_eq(tu_http("POST", port, "/t/oauth2/v2.0/token",
+		"grant_type=client_credentials&client_id=c&client_secret=" SECRET
+		"&scope=x", NULL, &out), 200);
+	j = cJSON_Parse(out);
+	snprintf(hdr, n, "Authorization: Bearer %s",
+		 cJSON_GetObjectItem(j, "access_token")->valuestring);
+	cJSON_Delete(j);
+	free(out);
+}
+
+static const char *vm_path = "/subscriptions/s/resourceGroups/rg/providers/"
+			     "Microsoft.Compute/virtualMachines/";
+
+/* PUT VM NAME with TAGS (a JSON object text); returns the status. */
+static int _put_vm(const char *hdr, const char *name, const char *tags,
+		   char **out)
+{
+	const char *h[] = { hdr, NULL };
+	char path[512], *body;
+	int st;
+
+	snprintf(path, sizeof(path), "%s%s?api-version=2024-07-01", vm_path, name);
+	ck_assert_int_gt(asprintf(&body, "{\"location\":\"eastus\",\"tags\":%s,"
+		"\"properties\":{\"hardwareProfile\":{\"vmSize\":"
+		"\"Standard_D2s_v3\"}}}", tags), 0);
+	st = tu_http("PUT", port, path, body, h, out);
+	free(body);
+	return st;
+}
+
+static char *_code(const char *out)
+{
+	static char code[128];
+	cJSON *j = cJSON_Parse(out ? out : "");
+
+	snprintf(code, sizeof(code), "%s", cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "code")));
+	cJSON_Delete(j);
+	return code;
+}
+
+/* The slurm-node tag is request content: it never becomes shell text. */
+START_TEST(boot_command_injection)
+{
+	char hdr[256], *out = NULL, tags[512], pwned[256], path[256];
+	static const char *bad[][2] = { { "x; id > ", "; #" },
+		{ "$(id > ", ")" }, { "`id > ", "`" }, { "x\\nid > ", "" },
+		{ "-x ", "" }, { "a b", "" } };
+
+	snprintf(pwned, sizeof(pwned), "%s/pwned", dir);
+	_token_header(hdr, sizeof(hdr));
+	/* a tag that is not a node name: 400 InvalidParameter, no VM */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char node[300];
+
+		snprintf(node, sizeof(node), "%s%s%s", bad[i][0], pwned,
+			 bad[i][1]);
+		snprintf(tags, sizeof(tags), "{\"slurm-node\":\"%s\"}", node);
+		ck_assert_int_eq(_put_vm(hdr, "inj", tags, &out), 400);
+		ck_assert_str_eq(_code(out), "InvalidParameter");
+		free(out);
+	}
+	/* nor a VM name that is not one */
+	snprintf(path, sizeof(path), "%sx%%3Bid?api-version=2024-07-01", vm_path);
+	ck_assert_int_eq(tu_http("PUT", port, path, "{}", (const char *[]) { hdr,
+				 NULL }, &out), 400);
+	free(out);
+	ck_assert_int_eq(_put_vm(hdr, "-x", "{}", NULL), 400);
+	ck_assert_int_eq(_put_vm(hdr, "x.", "{}", NULL), 400);
+	/* a valid one boots, and {node} reaches the command as an argument */
+	ck_assert_int_eq(_put_vm(hdr, "ok-1", "{\"slurm-node\":\"n_1.a-b\"}",
+				 NULL), 201);
+	snprintf(path, sizeof(path), "%s/ok-1.boot", dir);
+	for (int i = 0; i < 100 && access(path, F_OK); i++)
+		usleep(20000);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	usleep(200000);
+	ck_assert_int_ne(access(pwned, F_OK), 0);
+	/* the VMs' consoles are the emulator's user's alone */
+	{
+		struct stat sb;
+
+		snprintf(path, sizeof(path), "%s/boot.log", dir);
+		ck_assert_int_eq(stat(path, &sb), 0);
+		ck_assert_int_eq(sb.st_mode & 077, 0);
+	}
+}
+END_TEST
+
+/* Azure's tag limits, and no overflow from a huge tag. */
+START_TEST(tag_limits)
+{
+	char hdr[256], *out = NULL, *big, *tags;
+	size_t n = 20000;
+
+	_token_header(hdr, sizeof(hdr));
+	big = malloc(n + 1);
+	memset(big, 'a', n);
+	big[n] = '\0';
+	/* a 20 KB slurm-node tag (once a stack overflow in the boot command) */
+	ck_assert_int_gt(asprintf(&tags, "{\"slurm-node\":\"%s\"}", big), 0);
+	ck_assert_int_eq(_put_vm(hdr, "t1", tags, &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidTagValueLength");
+	free(out);
+	free(tags);
+	/* 257 characters: too long; 256 (two bytes each): fine */
+	big[257] = '\0';
+	ck_assert_int_gt(asprintf(&tags, "{\"note\":\"%s\"}", big), 0);
+	ck_assert_int_eq(_put_vm(hdr, "t1", tags, &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidTagValueLength");
+	free(out);
+	free(tags);
+	tags = malloc(2 * 256 + 32);
+	strcpy(tags, "{\"note\":\"");
+	for (int i = 0; i < 256; i++)
+		strcat(tags, "\xc3\xa9");
+	strcat(tags, "\"}");
+	ck_assert_int_eq(_put_vm(hdr, "t1", tags, NULL), 201);
+	free(tags);
+	/* a name of 513 characters */
+	big[513] = '\0';
+	memset(big, 'k', 513);
+	ck_assert_int_gt(asprintf(&tags, "{\"%s\":\"v\"}", big), 0);
+	ck_assert_int_eq(_put_vm(hdr, "t2", tags, &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidTagName");
+	free(out);
+	free(tags);
+	/* reserved characters in a name; a value that is not a string */
+	ck_assert_int_eq(_put_vm(hdr, "t2", "{\"a/b\":\"v\"}", &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidTagNameCharacters");
+	free(out);
+	ck_assert_int_eq(_put_vm(hdr, "t2", "{\"a\":7}", &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidRequestContent");
+	free(out);
+	/* 51 tags */
+	{
+		char *p = tags = malloc(51 * 16 + 8);
+
+		p += sprintf(p, "{");
+		for (int i = 0; i < 51; i++)
+			p += sprintf(p, "%s\"k%d\":\"v\"", i ? "," : "", i);
+		sprintf(p, "}");
+		ck_assert_int_eq(_put_vm(hdr, "t2", tags, &out), 400);
+		ck_assert_str_eq(_code(out), "InvalidTags");
+		free(out);
+		/* 50 are allowed */
+		strcpy(strstr(tags, ",\"k50\""), "}");
+		ck_assert_int_eq(_put_vm(hdr, "t2", tags, NULL), 201);
+		free(tags);
+	}
+	free(big);
+}
+END_TEST
+
+/* The status of METHOD PATH asked by 'nobody' (uid 65534), or -1. */
+static int _http_as_nobody(const char *method, int p, const char *path,
+			   const char *body, const char *const *hdr)
+{
+	int fd[2], st = -1;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fd[0]);
+		if (setgid(65534) || setuid(65534))
+			_exit(1);
+		st = tu_http(method, p, path, body, hdr, NULL);
+		_exit(write(fd[1], &st, sizeof(st)) == sizeof(st) ? 0 : 1);
+	}
+	close(fd[1]);
+	if (read(fd[0], &st, sizeof(st)) != sizeof(st))
+		st = -1;
+	close(fd[0]);
+	waitpid(pid, NULL, 0);
+	return st;
+}
+
+/* IMDS as Microsoft documents it: Metadata: true (lower case), no
+ * X-Forwarded-For; and only for those inside the "VMs". */
+START_TEST(imds_guards)
+{
+	const char *tok = "/metadata/identity/oauth2/token?api-version="
+			  "2018-02-01&resource=https%3A%2F%2Fvault.azure.net";
+	const char *ev = "/metadata/scheduledevents?api-version=2020-07-01&vm=x";
+	const char *md[] = { "Metadata: true", NULL };
+	const char *upper[] = { "Metadata: True", NULL };
+	const char *xff[] = { "Metadata: true", "X-Forwarded-For: 192.0.2.1",
+			      NULL };
+	char *out = NULL;
+	cJSON *j;
+	struct stat sb;
+	char state[256];
+
+	ck_assert_int_eq(tu_http("GET", port, tok, NULL, NULL, &out), 400);
+	j = cJSON_Parse(out);
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "error")->valuestring,
+			 "bad_request_102");
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "error_description")->valuestring,
+			 "Required metadata header not specified");
+	ck_assert_ptr_null(cJSON_GetObjectItem(j, "access_token"));
+	cJSON_Delete(j);
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, tok, NULL, upper, NULL), 400);
+	ck_assert_int_eq(tu_http("GET", port, tok, NULL, xff, &out), 400);
+	ck_assert_ptr_null(strstr(out, "access_token"));
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, ev, NULL, NULL, &out), 400);
+	j = cJSON_Parse(out);
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "error")->valuestring,
+			 "Bad request. Required metadata header not specified");
+	cJSON_Delete(j);
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, ev, NULL, xff, NULL), 400);
+	ck_assert_int_eq(tu_http("GET", port, tok, NULL, md, NULL), 200);
+
+	/* the journal holds tokens: no one else reads it */
+	snprintf(state, sizeof(state), "%s/emulator.state", dir);
+	ck_assert_int_eq(stat(state, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 077, 0);
+
+	/* another local user gets no token and no admin API */
+	if (geteuid() != 0) {
+		fprintf(stderr, "imds_guards: not root, other users not tried\n");
+		return;
+	}
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	ck_assert_int_eq(_http_as_nobody("GET", port, tok, NULL, md), 401);
+	ck_assert_int_eq(_http_as_nobody("GET", port, ev, NULL, md), 403);
+	ck_assert_int_eq(_http_as_nobody("GET", port, "/emulator/stats", NULL,
+					 NULL), 403);
+	ck_assert_int_eq(_http_as_nobody("POST", port, "/emulator/reset", NULL,
+					 NULL), 403);
+	/* with the client secret, Entra ID answers anyone who knows it */
+	ck_assert_int_eq(_http_as_nobody("POST", port, "/t/oauth2/v2.0/token",
+		"grant_type=client_credentials&client_id=c&client_secret=" SECRET
+		"&scope=x", NULL), 200);
+	/* without one, only our own user and root get tokens */
+	{
+		const char *args[] = { NULL };
+		int p2;
+		pid_t e2 = tu_emulator_start(&p2, args);
+		const char *form = "grant_type=client_credentials&client_id=c&"
+				   "client_secret=any&scope=x";
+
+		ck_assert_int_eq(_http_as_nobody("POST", p2, "/t/oauth2/v2.0/token",
+						 form, NULL), 401);
+		ck_assert_int_eq(tu_http("POST", p2, "/t/oauth2/v2.0/token", form,
+					 NULL, NULL), 200);
+		tu_emulator_stop(e2, p2);
+	}
+}
+END_TEST
+
+/* Everything a request names is bounded, with Azure's errors. */
+START_TEST(input_bounds)
+{
+	char hdr[256], *out = NULL, path[1024], *body;
+	const char *h[] = { hdr, NULL };
+	char rg[301];
+	size_t big = (1 << 20) + 1;
+
+	_token_header(hdr, sizeof(hdr));
+	/* a body over 1 MiB */
+	body = malloc(big + 1);
+	memset(body, ' ', big);
+	body[big] = '\0';
+	body[0] = '{';
+	snprintf(path, sizeof(path), "%sbig?api-version=2024-07-01", vm_path);
+	ck_assert_int_eq(tu_http("PUT", port, path, body, h, &out), 413);
+	ck_assert_str_eq(_code(out), "RequestEntityTooLarge");
+	free(out);
+	free(body);
+	/* a resource group of 300 characters; one ending in '.' */
+	memset(rg, 'g', 300);
+	rg[300] = '\0';
+	snprintf(path, sizeof(path), "/subscriptions/s/resourceGroups/%s/providers/"
+		 "Microsoft.Compute/virtualMachines?api-version=2024-07-01", rg);
+	ck_assert_int_eq(tu_http("GET", port, path, NULL, h, &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidResourceGroupName");
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/resourceGroups/"
+		"rg./providers/Microsoft.Compute/virtualMachines?api-version="
+		"2024-07-01", NULL, h, NULL), 400);
+	/* a subscription that is not one */
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/a%3Bb/providers/"
+		"Microsoft.Compute/locations/eastus/usages?api-version=2024-07-01",
+		NULL, h, &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidSubscriptionId");
+	free(out);
+	/* a location of 100 characters */
+	memset(rg, 'l', 100);
+	rg[100] = '\0';
+	ck_assert_int_gt(asprintf(&body, "{\"location\":\"%s\",\"properties\":"
+		"{\"hardwareProfile\":{\"vmSize\":\"Standard_D2s_v3\"}}}", rg), 0);
+	snprintf(path, sizeof(path), "%sloc?api-version=2024-07-01", vm_path);
+	ck_assert_int_eq(tu_http("PUT", port, path, body, h, &out), 400);
+	ck_assert_str_eq(_code(out), "LocationNotAvailableForResourceType");
+	free(out);
+	free(body);
+}
+END_TEST
+
+/* Tokens expire and finished operations are forgotten: neither list grows
+ * without end. */
+START_TEST(tokens_and_operations_expire)
+{
+	char state[256], *out = NULL;
+	const char *args[] = { "--state", state, NULL };
+	const char *old[] = { "Authorization: Bearer emu.old", NULL };
+	const char *fresh[] = { "Authorization: Bearer emu.fresh", NULL };
+	const char *vm = "/subscriptions/s/resourceGroups/rg/providers/"
+			 "Microsoft.Compute/virtualMachines/none?api-version="
+			 "2024-07-01";
+	const char *op_old = "/subscriptions/s/providers/Microsoft.Compute/"
+			     "locations/eastus/operations/op-old?api-version="
+			     "2024-07-01";
+	const char *op_new = "/subscriptions/s/providers/Microsoft.Compute/"
+			     "locations/eastus/operations/op-new?api-version="
+			     "2024-07-01";
+	FILE *fp;
+	int p2;
+	pid_t e2;
+
+	snprintf(state, sizeof(state), "%s/old.state", dir);
+	fp = fopen(state, "w");
+	fprintf(fp, "{\"op\":\"token\",\"token\":\"emu.old\",\"at\":%ld}\n"
+		"{\"op\":\"token\",\"token\":\"emu.fresh\",\"at\":%ld}\n"
+		"{\"op\":\"operation\",\"id\":\"op-old\",\"kind\":0,\"vmkey\":\"x\","
+		"\"start\":1000,\"done_at\":1000,\"finished\":true}\n"
+		"{\"op\":\"operation\",\"id\":\"op-new\",\"kind\":0,\"vmkey\":\"x\","
+		"\"start\":%ld,\"done_at\":%ld,\"finished\":true}\n"
+		"{\"op\":\"operation\",\"id\":\"op-bad\"}\n"
+		"{\"op\":\"operation\",\"kind\":\n",
+		(long) time(NULL) - 5 * 3600, (long) time(NULL),
+		(long) time(NULL), (long) time(NULL));
+	fclose(fp);
+	e2 = tu_emulator_start(&p2, args);
+	ck_assert_int_eq(tu_http("GET", p2, vm, NULL, old, &out), 401);
+	ck_assert_str_eq(_code(out), "ExpiredAuthenticationToken");
+	free(out);
+	ck_assert_int_eq(tu_http("GET", p2, vm, NULL, fresh, NULL), 404);
+	ck_assert_int_eq(tu_http("GET", p2, op_old, NULL, fresh, NULL), 404);
+	ck_assert_int_eq(tu_http("GET", p2, op_new, NULL, fresh, NULL), 200);
+	tu_emulator_stop(e2, p2);
+}
+END_TEST
+
 /* Token answers carry the fields of the documented samples. */
 START_TEST(token_shapes)
 {
@@ -672,8 +1114,14 @@ int main(void)
 	tcase_add_test(tc, error_shapes);
 	tcase_add_test(tc, deallocate_and_start);
 	tcase_add_test(tc, usages_and_sizes);
+	tu_add_shared_test(tc, usages_shape_and_regional_quota);
 	tcase_add_test(tc, emulator_restart);
 	tu_add_shared_test(tc, eviction);
 	tu_add_shared_test(tc, token_shapes);
+	tcase_add_test(tc, boot_command_injection);
+	tcase_add_test(tc, tag_limits);
+	tcase_add_test(tc, imds_guards);
+	tcase_add_test(tc, input_bounds);
+	tcase_add_test(tc, tokens_and_operations_expire);
 	return tu_run("emulator", tc);
 }

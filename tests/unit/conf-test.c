@@ -185,6 +185,13 @@ static const struct {
 	{ "ArmEndpoint=https://a b", "test.conf:5: 'b': expected Key=Value" },
 	{ "ArmEndpoint=https://host:99999",
 	  "test.conf:5: ArmEndpoint='https://host:99999': expected a URL" },
+	/* ten digits overflowed an int (undefined behaviour, caught by the
+	 * UBSan build and by tests/fuzz) */
+	{ "ArmEndpoint=http://127.0.0.1:8555555555",
+	  "test.conf:5: ArmEndpoint='http://127.0.0.1:8555555555': expected a URL" },
+	{ "AuthorityHost=https://[::1]:99999999999999999999/",
+	  "test.conf:5: AuthorityHost='https://[::1]:99999999999999999999/': "
+	  "expected a URL" },
 	{ "ImdsEndpoint=http://10.0.0.1",
 	  "test.conf:5: ImdsEndpoint='http://10.0.0.1': plain http is accepted only" },
 	{ "Credential=password:hunter2",

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -265,6 +266,34 @@ START_TEST(vm_sizes)
 	free(s);
 	free(body);
 	cJSON_Delete(ex);
+}
+END_TEST
+
+/* Numbers no integer holds saturate (casting them was undefined; found by
+ * tests/fuzz).  Inline bodies: no ../shared needed. */
+START_TEST(huge_numbers)
+{
+	azml_usage_t *u;
+	azml_vm_size_t *s;
+
+	ck_assert_int_eq(azml_arm_parse_usages("{\"value\":["
+		"{\"name\":{\"value\":\"a\"},\"currentValue\":1e300,\"limit\":1e19},"
+		"{\"name\":\"b\",\"currentValue\":-1e300,\"limit\":-1e999},"
+		"{\"name\":\"c\",\"currentValue\":3,\"limit\":9.22e18}]}", &u), 3);
+	ck_assert(u[0].current == LONG_MAX && u[0].limit == LONG_MAX);
+	ck_assert(u[1].current == LONG_MIN && u[1].limit == LONG_MIN);
+	ck_assert(u[2].current == 3 && u[2].limit == 9220000000000000000L);
+	free(u);
+	ck_assert_int_eq(azml_arm_parse_vm_sizes("{\"value\":["
+		"{\"name\":\"big\",\"vCPUs\":1e300,\"memoryGB\":1e300,\"gpus\":-1e300},"
+		"{\"name\":\"neg\",\"vCPUs\":2,\"memoryGB\":-3e6},"
+		"{\"name\":\"edge\",\"vCPUs\":2,\"memoryGB\":2097151.999}]}", &s), 3);
+	ck_assert_int_eq(s[0].vcpus, INT_MAX);
+	ck_assert_int_eq(s[0].memory_mib, INT_MAX);
+	ck_assert_int_eq(s[0].gpus, INT_MIN);
+	ck_assert_int_eq(s[1].memory_mib, INT_MIN);
+	ck_assert_int_eq(s[2].memory_mib, 2147483646);
+	free(s);
 }
 END_TEST
 
@@ -893,6 +922,7 @@ int main(void)
 	tcase_add_test(tc, long_running_headers);
 	tcase_add_test(tc, usages);
 	tcase_add_test(tc, vm_sizes);
+	tcase_add_test(tc, huge_numbers);
 	tcase_add_test(tc, aml_compute);
 	tcase_add_test(tc, errors_and_operations);
 	tcase_add_test(tc, scheduled_events);

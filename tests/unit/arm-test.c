@@ -297,6 +297,37 @@ START_TEST(huge_numbers)
 }
 END_TEST
 
+/* What once crashed tests/fuzz's arm target goes through every parser. */
+static void _parse_regress(const char *body, size_t len, const char *path)
+{
+	char a[64], b[512], c[64];
+	azml_usage_t *u;
+	azml_vm_size_t *s;
+	azml_vm_result_t r = { 0 };
+	cJSON *j = cJSON_Parse(body);
+
+	azml_arm_parse_error(body, a, sizeof(a), b, sizeof(b));
+	azml_arm_parse_operation(body, c, sizeof(c), a, sizeof(a), b, sizeof(b));
+	azml_arm_parse_nic_ip(body, a, sizeof(a));
+	azml_arm_parse_usages(body, &u);
+	free(u);
+	azml_arm_parse_vm_sizes(body, &s);
+	free(s);
+	azml_parse_scheduled_events(body, "myspotvm_0", a, sizeof(a), c,
+				    sizeof(c));
+	azml_arm_parse_vm(j, &r);
+	azml_arm_parse_instance_view(j, &r);
+	cJSON_Delete(j);
+	azml_arm_op_id(body, a, sizeof(a));
+	azml_iso8601_seconds(body);
+}
+
+START_TEST(fuzz_regressions)
+{
+	ck_assert_int_gt(tu_fuzz_regress("arm", _parse_regress), 0);
+}
+END_TEST
+
 /* Azure ML's own compute cluster documents map onto azureml.conf's terms. */
 START_TEST(aml_compute)
 {
@@ -923,6 +954,7 @@ int main(void)
 	tcase_add_test(tc, usages);
 	tcase_add_test(tc, vm_sizes);
 	tcase_add_test(tc, huge_numbers);
+	tcase_add_test(tc, fuzz_regressions);
 	tcase_add_test(tc, aml_compute);
 	tcase_add_test(tc, errors_and_operations);
 	tcase_add_test(tc, scheduled_events);

@@ -277,6 +277,7 @@ int azml_parse_scheduled_events(const char *body, const char *vm,
 long azml_iso8601_seconds(const char *s)
 {
 	long total = 0, num = -1;
+	int rank = 0, r;	/* D, H, M, S: each once, in that order */
 	bool t = false;
 
 	if (!s || *s++ != 'P' || !*s)
@@ -295,15 +296,19 @@ long azml_iso8601_seconds(const char *s)
 		if (num < 0)
 			return -1;
 		if (!t && *s == 'D')
-			total += num * 86400;
+			total += num * 86400, r = 1;
 		else if (t && *s == 'H')
-			total += num * 3600;
+			total += num * 3600, r = 2;
 		else if (t && *s == 'M')
-			total += num * 60;
+			total += num * 60, r = 3;
 		else if (t && *s == 'S')
-			total += num;
+			total += num, r = 4;
 		else
 			return -1;
+		/* "P1D1D..." is not ISO 8601, and a million of them overflowed */
+		if (r <= rank)
+			return -1;
+		rank = r;
 		num = -1;
 	}
 	return num < 0 ? total : -1;

@@ -374,6 +374,11 @@ START_TEST(aml_compute)
 	ck_assert_int_eq(azml_iso8601_seconds("PT5"), -1);
 	ck_assert_int_eq(azml_iso8601_seconds("PT5X"), -1);
 	ck_assert_int_eq(azml_iso8601_seconds(NULL), -1);
+	/* Each designator once, in order: repeats summed past LONG_MAX. */
+	ck_assert_int_eq(azml_iso8601_seconds("P1D1D"), -1);
+	ck_assert_int_eq(azml_iso8601_seconds("PT1M1H"), -1);
+	ck_assert_int_eq(azml_iso8601_seconds("P99999999DT99999999H99999999M"
+					      "99999999S"), 9006099909939L);
 }
 END_TEST
 

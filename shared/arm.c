@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -166,6 +167,19 @@ int azml_arm_parse_nic_ip(const char *body, char *ip, size_t n)
 	return rc;
 }
 
+/* A JSON number as an integer, saturated as cJSON saturates valueint: a
+ * cast of a double out of range is undefined ("limit": 1e300). */
+static long _saturate(double d, long lo, long hi)
+{
+	if (d != d)
+		return 0;
+	if (d >= (double) hi)
+		return hi;
+	if (d <= (double) lo)
+		return lo;
+	return (long) d;
+}
+
 size_t azml_arm_parse_usages(const char *body, azml_usage_t **out)
 {
 	cJSON *j = cJSON_Parse(body ? body : "");
@@ -183,8 +197,9 @@ size_t azml_arm_parse_usages(const char *body, azml_usage_t **out)
 		if (!nv || !cJSON_IsNumber(lim) || !*out)
 			continue;
 		_copy((*out)[n].name, sizeof((*out)[n].name), nv);
-		(*out)[n].current = cJSON_IsNumber(cur) ? (long) cur->valuedouble : 0;
-		(*out)[n].limit = (long) lim->valuedouble;
+		(*out)[n].current = cJSON_IsNumber(cur) ?
+				    _saturate(cur->valuedouble, LONG_MIN, LONG_MAX) : 0;
+		(*out)[n].limit = _saturate(lim->valuedouble, LONG_MIN, LONG_MAX);
 		n++;
 	}
 	cJSON_Delete(j);
@@ -214,7 +229,8 @@ size_t azml_arm_parse_vm_sizes(const char *body, azml_vm_size_t **out)
 		if (cJSON_IsNumber(mem))
 			s->memory_mib = mem->valueint;
 		else if (cJSON_IsNumber(mem = cJSON_GetObjectItem(it, "memoryGB")))
-			s->memory_mib = (int) (mem->valuedouble * 1024);
+			s->memory_mib = (int) _saturate(mem->valuedouble * 1024,
+							 INT_MIN, INT_MAX);
 		s->gpus = cJSON_IsNumber(gpus) ? gpus->valueint : -1;
 	}
 	cJSON_Delete(j);
@@ -261,6 +277,7 @@ int azml_parse_scheduled_events(const char *body, const char *vm,
 long azml_iso8601_seconds(const char *s)
 {
 	long total = 0, num = -1;
+	int rank = 0, r;	/* D, H, M, S: each once, in that order */
 	bool t = false;
 
 	if (!s || *s++ != 'P' || !*s)
@@ -279,15 +296,19 @@ long azml_iso8601_seconds(const char *s)
 		if (num < 0)
 			return -1;
 		if (!t && *s == 'D')
-			total += num * 86400;
+			total += num * 86400, r = 1;
 		else if (t && *s == 'H')
-			total += num * 3600;
+			total += num * 3600, r = 2;
 		else if (t && *s == 'M')
-			total += num * 60;
+			total += num * 60, r = 3;
 		else if (t && *s == 'S')
-			total += num;
+			total += num, r = 4;
 		else
 			return -1;
+		/* "P1D1D..." is not ISO 8601, and a million of them overflowed */
+		if (r <= rank)
+			return -1;
+		rank = r;
 		num = -1;
 	}
 	return num < 0 ? total : -1;

@@ -294,8 +294,11 @@ static int _url_host(const char *v, const char **host, size_t *hlen)
 	if (s < end && *s == ':') {
 		int port = 0, digits = 0;
 
+		/* More than 5 digits is refused below: stop adding before
+		 * an int could overflow (":8555555555"). */
 		for (s++; s < end && isdigit((unsigned char) *s); s++, digits++)
-			port = port * 10 + (*s - '0');
+			if (digits < 5)
+				port = port * 10 + (*s - '0');
 		if (!digits || digits > 5 || port < 1 || port > 65535)
 			return -1;
 	}

@@ -2,7 +2,8 @@
 AZML_PACKAGES="build-essential autoconf automake libtool pkg-config
 	slurm-wlm slurmctld slurmd slurm-client libslurm-dev
 	munge libmunge-dev hwloc libhwloc-dev libcjson-dev libcurl4-openssl-dev
-	libmicrohttpd-dev check python3 procps util-linux curl"
+	libmicrohttpd-dev check python3 procps util-linux curl
+	clang libclang-rt-dev"
 
 # Install whichever of them are missing (needs root and Debian's archive).
 azml_install_packages() {

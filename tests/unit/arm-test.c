@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -268,6 +269,65 @@ START_TEST(vm_sizes)
 }
 END_TEST
 
+/* Numbers no integer holds saturate (casting them was undefined; found by
+ * tests/fuzz).  Inline bodies: no ../shared needed. */
+START_TEST(huge_numbers)
+{
+	azml_usage_t *u;
+	azml_vm_size_t *s;
+
+	ck_assert_int_eq(azml_arm_parse_usages("{\"value\":["
+		"{\"name\":{\"value\":\"a\"},\"currentValue\":1e300,\"limit\":1e19},"
+		"{\"name\":\"b\",\"currentValue\":-1e300,\"limit\":-1e999},"
+		"{\"name\":\"c\",\"currentValue\":3,\"limit\":9.22e18}]}", &u), 3);
+	ck_assert(u[0].current == LONG_MAX && u[0].limit == LONG_MAX);
+	ck_assert(u[1].current == LONG_MIN && u[1].limit == LONG_MIN);
+	ck_assert(u[2].current == 3 && u[2].limit == 9220000000000000000L);
+	free(u);
+	ck_assert_int_eq(azml_arm_parse_vm_sizes("{\"value\":["
+		"{\"name\":\"big\",\"vCPUs\":1e300,\"memoryGB\":1e300,\"gpus\":-1e300},"
+		"{\"name\":\"neg\",\"vCPUs\":2,\"memoryGB\":-3e6},"
+		"{\"name\":\"edge\",\"vCPUs\":2,\"memoryGB\":2097151.999}]}", &s), 3);
+	ck_assert_int_eq(s[0].vcpus, INT_MAX);
+	ck_assert_int_eq(s[0].memory_mib, INT_MAX);
+	ck_assert_int_eq(s[0].gpus, INT_MIN);
+	ck_assert_int_eq(s[1].memory_mib, INT_MIN);
+	ck_assert_int_eq(s[2].memory_mib, 2147483646);
+	free(s);
+}
+END_TEST
+
+/* What once crashed tests/fuzz's arm target goes through every parser. */
+static void _parse_regress(const char *body, size_t len, const char *path)
+{
+	char a[64], b[512], c[64];
+	azml_usage_t *u;
+	azml_vm_size_t *s;
+	azml_vm_result_t r = { 0 };
+	cJSON *j = cJSON_Parse(body);
+
+	azml_arm_parse_error(body, a, sizeof(a), b, sizeof(b));
+	azml_arm_parse_operation(body, c, sizeof(c), a, sizeof(a), b, sizeof(b));
+	azml_arm_parse_nic_ip(body, a, sizeof(a));
+	azml_arm_parse_usages(body, &u);
+	free(u);
+	azml_arm_parse_vm_sizes(body, &s);
+	free(s);
+	azml_parse_scheduled_events(body, "myspotvm_0", a, sizeof(a), c,
+				    sizeof(c));
+	azml_arm_parse_vm(j, &r);
+	azml_arm_parse_instance_view(j, &r);
+	cJSON_Delete(j);
+	azml_arm_op_id(body, a, sizeof(a));
+	azml_iso8601_seconds(body);
+}
+
+START_TEST(fuzz_regressions)
+{
+	ck_assert_int_gt(tu_fuzz_regress("arm", _parse_regress), 0);
+}
+END_TEST
+
 /* Azure ML's own compute cluster documents map onto azureml.conf's terms. */
 START_TEST(aml_compute)
 {
@@ -314,6 +374,11 @@ START_TEST(aml_compute)
 	ck_assert_int_eq(azml_iso8601_seconds("PT5"), -1);
 	ck_assert_int_eq(azml_iso8601_seconds("PT5X"), -1);
 	ck_assert_int_eq(azml_iso8601_seconds(NULL), -1);
+	/* Each designator once, in order: repeats summed past LONG_MAX. */
+	ck_assert_int_eq(azml_iso8601_seconds("P1D1D"), -1);
+	ck_assert_int_eq(azml_iso8601_seconds("PT1M1H"), -1);
+	ck_assert_int_eq(azml_iso8601_seconds("P99999999DT99999999H99999999M"
+					      "99999999S"), 9006099909939L);
 }
 END_TEST
 
@@ -893,6 +958,8 @@ int main(void)
 	tu_add_shared_test(tc, long_running_headers);
 	tu_add_shared_test(tc, usages);
 	tu_add_shared_test(tc, vm_sizes);
+	tcase_add_test(tc, huge_numbers);
+	tcase_add_test(tc, fuzz_regressions);
 	tu_add_shared_test(tc, aml_compute);
 	tcase_add_test(tc, errors_and_operations);
 	tu_add_shared_test(tc, scheduled_events);

@@ -185,6 +185,13 @@ static const struct {
 	{ "ArmEndpoint=https://a b", "test.conf:5: 'b': expected Key=Value" },
 	{ "ArmEndpoint=https://host:99999",
 	  "test.conf:5: ArmEndpoint='https://host:99999': expected a URL" },
+	/* ten digits overflowed an int (undefined behaviour, caught by the
+	 * UBSan build and by tests/fuzz) */
+	{ "ArmEndpoint=http://127.0.0.1:8555555555",
+	  "test.conf:5: ArmEndpoint='http://127.0.0.1:8555555555': expected a URL" },
+	{ "AuthorityHost=https://[::1]:99999999999999999999/",
+	  "test.conf:5: AuthorityHost='https://[::1]:99999999999999999999/': "
+	  "expected a URL" },
 	{ "ImdsEndpoint=http://10.0.0.1",
 	  "test.conf:5: ImdsEndpoint='http://10.0.0.1': plain http is accepted only" },
 	{ "Credential=password:hunter2",
@@ -414,6 +421,22 @@ START_TEST(random_bytes)
 }
 END_TEST
 
+/* What once crashed tests/fuzz's conf target loads without crashing. */
+static void _load_regress(const char *data, size_t len, const char *path)
+{
+	azml_conf_t *c = memchr(data, '\0', len) ? azml_conf_load(path) :
+			 azml_conf_load_string(data, path);
+
+	ck_assert_ptr_nonnull(c);
+	azml_conf_destroy(c);
+}
+
+START_TEST(fuzz_regressions)
+{
+	ck_assert_int_gt(tu_fuzz_regress("conf", _load_regress), 0);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("conf");
@@ -426,5 +449,6 @@ int main(void)
 	tcase_add_test(tc, include_relative_and_loops);
 	tcase_add_test(tc, long_lines_and_nul);
 	tcase_add_test(tc, random_bytes);
+	tcase_add_test(tc, fuzz_regressions);
 	return tu_run("conf", tc);
 }

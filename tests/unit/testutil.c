@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,4 +214,41 @@ int tu_run(const char *name, TCase *tc)
 	if (!ran && nskipped)
 		return 77;
 	return failed ? 1 : 0;
+}
+
+size_t tu_fuzz_regress(const char *target,
+		       void (*fn)(const char *data, size_t len,
+				  const char *path))
+{
+	char dir[1024], path[2048];
+	struct dirent *de;
+	size_t count = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/tests/fuzz/regress/%s", AZML_TOP_SRCDIR,
+		 target);
+	d = opendir(dir);
+	ck_assert_msg(d != NULL, "cannot read %s", dir);
+	while ((de = readdir(d))) {
+		FILE *fp;
+		char *data;
+		long len;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fp = fopen(path, "r");
+		ck_assert_msg(fp != NULL, "cannot read %s", path);
+		fseek(fp, 0, SEEK_END);
+		len = ftell(fp);
+		rewind(fp);
+		data = calloc(1, len + 1);
+		ck_assert_int_eq(fread(data, 1, len, fp), len);
+		fclose(fp);
+		fn(data, (size_t) len, path);
+		free(data);
+		count++;
+	}
+	closedir(d);
+	return count;
 }

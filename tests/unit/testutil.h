@@ -44,6 +44,13 @@ void tu_emulator_stop(pid_t pid, int port);
 int tu_http(const char *method, int port, const char *path, const char *body,
 	    const char *const *headers, char **out);
 
+/* Call FN on each file of tests/fuzz/regress/TARGET (inputs that once
+ * crashed a fuzz target), its bytes NUL-terminated, and its path.  Returns
+ * how many there were. */
+size_t tu_fuzz_regress(const char *target,
+		       void (*fn)(const char *data, size_t len,
+				  const char *path));
+
 /* Every key of A (recursively for objects) is in B. */
 int tu_same_keys(const cJSON *a, const cJSON *b, char *missing, size_t n);
 

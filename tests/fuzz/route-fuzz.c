@@ -1,0 +1,174 @@
+/*
+ * route-fuzz.c - libFuzzer target: job_submit's routing decision
+ * (azml_route) and SPANK's option check (azml_route_check_option) for a
+ * fuzzed job against a fixed azureml.conf.
+ *
+ * The input is a job's --azure-* options and job fields, one per line, as
+ * job_submit_azureml reads them from spank_job_env and job_desc:
+ *	azure_compute=NAME	azure_vm_size=SIZE	azure_priority=P
+ *	azure_cuda=X.Y		azure_isolated[=...]	partition=LIST
+ *	gpu			(the job asks for GPUs)
+ * A later line replaces an earlier one; other lines are ignored.  The
+ * decision is also taken into a buffer as small as the input's length
+ * modulo 64, plus one.
+ *
+ * Checks beyond "no crash, no UB": OUT is always NUL-terminated, a refusal
+ * starts with "azureml: ", and an accepted job gets a list of partitions
+ * that all exist and pass its --partition list.
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf.h"
+#include "log.h"
+#include "route.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Every kind of target: GPU and CPU clusters, both priorities, an isolated
+ * size, a restricted series, an instance, attached nodes with and without
+ * GPUs and Cuda=. */
+static const char conf_text[] =
+	"ClusterName=t\nSubscriptionId=00000000-0000-0000-0000-000000000000\n"
+	"ResourceGroup=rg\nLocation=eastus\n"
+	"ComputeCluster=gpu-v100 VmSize=Standard_NC6s_v3 MaxNodes=8 QuotaApproved=yes\n"
+	"ComputeCluster=gpu-v100-low VmSize=Standard_NC6s_v3 MaxNodes=8 "
+	"Priority=LowPriority QuotaApproved=yes\n"
+	"ComputeCluster=gpu-k80 VmSize=Standard_NC6 MaxNodes=2\n"
+	"ComputeCluster=iso VmSize=Standard_NC24rs_v3 MaxNodes=2 QuotaApproved=yes\n"
+	"ComputeCluster=a100 VmSize=Standard_ND96asr_v4 MaxNodes=2 QuotaApproved=yes\n"
+	"ComputeCluster=cpu-spot VmSize=Standard_D4s_v3 MaxNodes=64 Priority=LowPriority\n"
+	"ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=4\n"
+	"ComputeInstance=dev-box VmSize=Standard_DS3_v2\n"
+	"AttachedCompute=lab-a100 Nodes=lab[01-04] Gres=gpu:a100:4 Cuda=12.2\n"
+	"AttachedCompute=lab-cpu Nodes=cpu[1-2]\n";
+
+static azml_router_t *router;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	azml_conf_t *c;
+
+	azml_log_init(AZML_LOG_STDERR, "route-fuzz", AZML_LOG_ERROR);
+	c = azml_conf_load_string(conf_text, "route-fuzz.conf");
+	if (!c || c->nerrors) {
+		fprintf(stderr, "route-fuzz: the fixed configuration has "
+			"errors: %s\n", c && c->nerrors ? c->errors[0] : "ENOMEM");
+		exit(1);
+	}
+	router = azml_router_create(c);
+	if (!router)
+		exit(1);
+	return 0;
+}
+
+/* Is WORD (LEN bytes) in the comma-separated LIST, case-insensitively? */
+static int _listed(const char *list, const char *word, size_t len)
+{
+	for (const char *s = list; *s; ) {
+		size_t l = strcspn(s, ",");
+
+		if (l == len && !strncasecmp(s, word, len))
+			return 1;
+		s += l + (s[l] == ',');
+	}
+	return 0;
+}
+
+static void _check(azml_route_rc_t rc, const azml_route_req_t *req,
+		   const char *out, size_t outlen, int full)
+{
+	const azml_conf_t *c = azml_router_conf(router);
+
+	if (!memchr(out, '\0', outlen))
+		abort();
+	if (rc == AZML_ROUTE_ERROR && outlen > 9 &&
+	    strncmp(out, "azureml: ", 9))
+		abort();
+	if (rc != AZML_ROUTE_OK || !full)
+		return;
+	/* Each partition is a target that passes --partition. */
+	for (const char *s = out; *s; ) {
+		size_t l = strcspn(s, ",");
+		int found = 0;
+
+		for (size_t i = 0; i < c->ntargets; i++)
+			if (strlen(c->targets[i].name) == l &&
+			    !strncmp(c->targets[i].name, s, l))
+				found = 1;
+		if (!found || (req->partition && *req->partition &&
+			       !_listed(req->partition, s, l)))
+			abort();
+		s += l + (s[l] == ',');
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const struct {
+		const char *key, *opt;
+		size_t off;
+	} keys[] = {
+		{ "azure_compute", "azure-compute",
+		  offsetof(azml_route_req_t, compute) },
+		{ "azure_vm_size", "azure-vm-size",
+		  offsetof(azml_route_req_t, vm_size) },
+		{ "azure_priority", "azure-priority",
+		  offsetof(azml_route_req_t, priority) },
+		{ "azure_cuda", "azure-cuda", offsetof(azml_route_req_t, cuda) },
+		{ "partition", NULL, offsetof(azml_route_req_t, partition) },
+	};
+	azml_route_req_t req = { 0 };
+	char *text = malloc(size + 1), *line, *save = NULL;
+	char out[8192], small[64], msg[512];
+	size_t smalllen = size % sizeof(small) + 1;
+
+	if (!text)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+		size_t klen = eq ? (size_t) (eq - line) : strlen(line);
+
+		if (klen == 3 && !strncmp(line, "gpu", 3))
+			req.wants_gpu = true;
+		if (klen == 14 && !strncmp(line, "azure_isolated", 14)) {
+			req.isolated = true;
+			azml_route_check_option("azure-isolated",
+						eq ? eq + 1 : NULL, msg,
+						sizeof(msg));
+		}
+		if (!eq)
+			continue;
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			if (strlen(keys[i].key) != klen ||
+			    strncmp(line, keys[i].key, klen))
+				continue;
+			*(const char **) ((char *) &req + keys[i].off) = eq + 1;
+			if (keys[i].opt)
+				azml_route_check_option(keys[i].opt, eq + 1,
+							msg, sizeof(msg));
+		}
+		/* An option SPANK does not know. */
+		if (!strncmp(line, "azure_", 6)) {
+			*eq = '\0';
+			azml_route_check_option(line, eq + 1, msg, sizeof(msg));
+			*eq = '=';
+		}
+	}
+	_check(azml_route(router, &req, out, sizeof(out)), &req, out,
+	       sizeof(out), 1);
+	_check(azml_route(router, &req, small, smalllen), &req, small,
+	       smalllen, 0);
+	free(text);
+	return 0;
+}

@@ -397,6 +397,149 @@ static void _claim(run_t *run, job_t *jobs, int n, const char *state_err)
 	}
 }
 
+/* The nodes of HOSTLIST, each a VM of ours, into *JOBS.  0, or -1 when
+ * one is not (nothing is done then). */
+static int _nodes(run_t *run, const char *hostlist, job_t **jobs, int *n)
+{
+	hostlist_t hl = slurm_hostlist_create(hostlist);
+	char *host;
+	int rc = 0;
+
+	if (!hl) {
+		azml_log_error("'%.200s' is not a Slurm hostlist; nothing done",
+			       hostlist);
+		return -1;
+	}
+	while ((host = slurm_hostlist_shift(hl))) {
+		const azml_target_t *t = azml_conf_target_of_node(run->conf, host);
+		job_t *more;
+
+		if (!t || t->kind == AZML_ATTACHED) {
+			azml_log_error("node '%s' is %s; nothing done for %s", host,
+				       t ? "attached compute, which has no VM" :
+				       "not a node of any compute cluster or "
+				       "instance in azureml.conf", hostlist);
+			free(host);
+			rc = -1;
+			continue;
+		}
+		if (!(more = realloc(*jobs, (*n + 1) * sizeof(**jobs)))) {
+			free(host);
+			rc = -1;
+			break;
+		}
+		*jobs = more;
+		(*jobs)[(*n)++] = (job_t) { .run = run, .node = host };
+	}
+	slurm_hostlist_destroy(hl);
+	return rc;
+}
+
+/* The worker's side of the pipe: what the parent decided for each node. */
+static void _read_claims(int fd, job_t *jobs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		claim_msg_t m;
+		size_t got = 0;
+		ssize_t r;
+
+		while (got < sizeof(m) &&
+		       (r = read(fd, (char *) &m + got, sizeof(m) - got)) > 0)
+			got += (size_t) r;
+		if (got < sizeof(m)) {
+			/* the parent died before claiming the rest: they are
+			 * not ours to touch */
+			for (int k = i; k < n; k++)
+				jobs[k].settled = true;
+			azml_log_error("the parent died before recording every "
+				       "node's intent; nodes from %s on are left "
+				       "to Slurm", jobs[i].node);
+			return;
+		}
+		jobs[i].turn = m.turn;
+		m.why[sizeof(m.why) - 1] = '\0';
+		snprintf(jobs[i].why, sizeof(jobs[i].why), "%s", m.why);
+	}
+}
+
+/*
+ * Let slurmctld go on: fork a worker, record each node's intent in its
+ * name (so that no other program ever sees a dead owner in between), hand
+ * it the outcome, and exit.  Returns in the worker, or in the only process
+ * when AZUREML_FOREGROUND is set or fork fails.
+ */
+static void _detach_and_claim(run_t *run, job_t *jobs, int n,
+			      const char *state_err)
+{
+	int pipefd[2];
+	pid_t child;
+
+	run->pid = getpid();
+	if (getenv("AZUREML_FOREGROUND") || pipe(pipefd)) {
+		_claim(run, jobs, n, state_err);
+		return;
+	}
+	if ((child = fork()) < 0) {
+		azml_log_error("couldn't fork: %s; finishing in the foreground",
+			       strerror(errno));
+		close(pipefd[0]);
+		close(pipefd[1]);
+		_claim(run, jobs, n, state_err);
+		return;
+	}
+	if (child > 0) {
+		close(pipefd[0]);
+		run->pid = child;
+		_claim(run, jobs, n, state_err);
+		for (int i = 0; i < n; i++) {
+			claim_msg_t m = { .turn = jobs[i].turn };
+
+			snprintf(m.why, sizeof(m.why), "%s", jobs[i].why);
+			if (write(pipefd[1], &m, sizeof(m)) != sizeof(m))
+				break;	/* the worker is gone */
+		}
+		_exit(0);	/* slurmctld goes on */
+	}
+	close(pipefd[1]);
+	setsid();
+	_quiet_stdio();
+	run->pid = getpid();
+	_read_claims(pipefd[0], jobs, n);
+	close(pipefd[0]);
+}
+
+/* In the worker: hand back what StateDir refused, then drive the rest
+ * through Azure. */
+static void _work(run_t *run, job_t *jobs, int n)
+{
+	char err[512];
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	azml_nodes_init();
+	run->addrs = azml_addr_queue_start();
+	for (int i = 0; i < n; i++)
+		if (!jobs[i].settled && jobs[i].turn == AZML_TURN_ERROR) {
+			run->failed++;
+			_hand_back(&jobs[i], "StateDir", jobs[i].why);
+			jobs[i].settled = true;
+		}
+	run->arm = azml_arm_create(run->conf, NULL, err, sizeof(err));
+	if (run->arm) {
+		_drive(run, jobs, n);
+		return;
+	}
+	azml_log_error("couldn't reach Azure: %s", err);
+	for (int i = 0; i < n; i++) {
+		if (jobs[i].settled)
+			continue;
+		run->failed++;
+		_hand_back(&jobs[i], "AuthenticationFailed", err);
+		if (jobs[i].turn != AZML_TURN_WAIT)
+			_end(&jobs[i], false, "AuthenticationFailed");
+		jobs[i].settled = true;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	char *prog = basename(argv[0]);
@@ -404,11 +547,10 @@ int main(int argc, char **argv)
 		       strstr(prog, "suspend") ? SUSPEND : RESUME;
 	azml_conf_t *conf;
 	run_t run = { 0 };
-	hostlist_t hl;
-	char *host, err[512], state_err[512];
+	char state_err[512];
 	job_t *jobs = NULL;
-	int n = 0, rc = 0, fd, pipefd[2] = { -1, -1 };
-	bool foreground = getenv("AZUREML_FOREGROUND") != NULL, state_ok;
+	int n = 0, rc = 1, fd;
+	bool state_ok;
 
 	/* slurmctld may start us with 0-2 closed: keep files we open off them */
 	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
@@ -429,6 +571,7 @@ int main(int argc, char **argv)
 			azml_log_error("%s", conf->errors[i]);
 		azml_log_error("nothing done for %s: azureml.conf is not usable",
 			       argv[1]);
+		azml_conf_destroy(conf);
 		return 1;
 	}
 	if (conf->log_file && azml_log_add_file(conf->log_file))
@@ -438,36 +581,8 @@ int main(int argc, char **argv)
 	run.mode = mode;
 	run.op = mode == RESUME ? AZML_OP_CREATE : AZML_OP_DELETE;
 
-	/* Every node must be a VM of ours before anything is created. */
-	hl = slurm_hostlist_create(argv[1]);
-	if (!hl) {
-		azml_log_error("'%.200s' is not a Slurm hostlist; nothing done",
-			       argv[1]);
-		return 1;
-	}
-	while ((host = slurm_hostlist_shift(hl))) {
-		const azml_target_t *t = azml_conf_target_of_node(conf, host);
-		job_t *more;
-
-		if (!t || t->kind == AZML_ATTACHED) {
-			azml_log_error("node '%s' is %s; nothing done for %s", host,
-				       t ? "attached compute, which has no VM" :
-				       "not a node of any compute cluster or "
-				       "instance in azureml.conf", argv[1]);
-			free(host);
-			rc = 1;
-			continue;
-		}
-		if (!(more = realloc(jobs, (n + 1) * sizeof(*jobs)))) {
-			free(host);
-			rc = 1;
-			break;
-		}
-		jobs = more;
-		jobs[n++] = (job_t) { .run = &run, .node = host };
-	}
-	slurm_hostlist_destroy(hl);
-	if (rc)
+	/* 1. Every node must be a VM of ours before anything is created. */
+	if (_nodes(&run, argv[1], &jobs, &n))
 		goto out;
 	if (mode == RESUME && getenv("SLURM_RESUME_FILE"))
 		_resume_file(getenv("SLURM_RESUME_FILE"));
@@ -477,93 +592,11 @@ int main(int argc, char **argv)
 	if (!state_ok)
 		azml_log_error("%s", state_err);
 
-	/* The worker's pid goes in StateDir before slurmctld is let go. */
-	run.pid = getpid();
-	if (!foreground && pipe(pipefd) == 0) {
-		pid_t child = fork();
+	/* 2. Intents recorded; slurmctld goes on. */
+	_detach_and_claim(&run, jobs, n, state_ok ? NULL : state_err);
 
-		if (child < 0) {
-			azml_log_error("couldn't fork: %s; finishing in the "
-				       "foreground", strerror(errno));
-		} else if (child > 0) {
-			close(pipefd[0]);
-			run.pid = child;
-			_claim(&run, jobs, n, state_ok ? NULL : state_err);
-			for (int i = 0; i < n; i++) {
-				claim_msg_t m = { .turn = jobs[i].turn };
-
-				snprintf(m.why, sizeof(m.why), "%s", jobs[i].why);
-				if (write(pipefd[1], &m, sizeof(m)) != sizeof(m))
-					break;	/* the worker is gone */
-			}
-			_exit(0);	/* slurmctld goes on */
-		} else {
-			size_t got = 0;
-
-			close(pipefd[1]);
-			setsid();
-			_quiet_stdio();
-			run.pid = getpid();
-			for (int i = 0; i < n; i++) {
-				claim_msg_t m;
-				ssize_t r;
-
-				got = 0;
-				while (got < sizeof(m) &&
-				       (r = read(pipefd[0], (char *) &m + got,
-						 sizeof(m) - got)) > 0)
-					got += (size_t) r;
-				if (got < sizeof(m)) {
-					/* the parent died before claiming the
-					 * rest: they are not ours to touch */
-					for (int k = i; k < n; k++)
-						jobs[k].settled = true;
-					azml_log_error("the parent died before "
-						       "recording every node's "
-						       "intent; nodes from %s on "
-						       "are left to Slurm",
-						       jobs[i].node);
-					break;
-				}
-				jobs[i].turn = m.turn;
-				m.why[sizeof(m.why) - 1] = '\0';
-				snprintf(jobs[i].why, sizeof(jobs[i].why), "%s",
-					 m.why);
-			}
-			close(pipefd[0]);
-			pipefd[0] = -1;
-			goto work;
-		}
-	}
-	_claim(&run, jobs, n, state_ok ? NULL : state_err);
-work:
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	azml_nodes_init();
-	run.addrs = azml_addr_queue_start();
-	for (int i = 0; i < n; i++)
-		if (!jobs[i].settled && jobs[i].turn == AZML_TURN_ERROR) {
-			run.failed++;
-			_hand_back(&jobs[i], "StateDir", jobs[i].why);
-			jobs[i].settled = true;
-		}
-	run.arm = azml_arm_create(conf, NULL, err, sizeof(err));
-	if (!run.arm) {
-		azml_log_error("couldn't reach Azure: %s", err);
-		for (int i = 0; i < n; i++) {
-			char msg[600];
-
-			if (jobs[i].settled)
-				continue;
-			run.failed++;
-			snprintf(msg, sizeof(msg), "%.500s", err);
-			_hand_back(&jobs[i], "AuthenticationFailed", msg);
-			if (jobs[i].turn != AZML_TURN_WAIT)
-				_end(&jobs[i], false, "AuthenticationFailed");
-			jobs[i].settled = true;
-		}
-	} else {
-		_drive(&run, jobs, n);
-	}
+	/* 3. The work, in the background. */
+	_work(&run, jobs, n);
 	if (azml_addr_queue_finish(run.addrs))
 		azml_log_error("slurmctld did not take the address of some "
 			       "nodes of %s (see above)", argv[1]);

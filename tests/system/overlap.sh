@@ -137,4 +137,20 @@ azml_wait 30 bash -c "! curl -sf $EMU_URL/emulator/vms | grep -q '\"cpu-3\"'" ||
 	azml_fail "a VM is left for cpu-3"
 azml_pass "two resumes at once: one create; two suspends at once: one delete"
 
+# 5. StateDir unusable: an error, never "already in flight"; the node is
+#    handed back at once with the reason, and nothing is created.
+faults '{"async_ms":300}'
+mv "$T/azureml-state/intent" "$T/intent.saved"
+echo "not a folder" > "$T/azureml-state/intent"
+creates=$(stat creates)
+id=$(sbatch --parsable -p cpu -w cpu-2 --wrap 'hostname') || azml_fail sbatch
+azml_wait 30 bash -c "scontrol -o show node cpu-2 | grep -q 'Reason=azureml: StateDir: .*intent'" ||
+	azml_fail "no StateDir reason on cpu-2: $(scontrol -o show node cpu-2 | grep -o 'State=[^ ]*\|Reason=.*')"
+grep -q "in flight" <(grep "cpu-2" "$T/azureml.log" | tail -3) && azml_fail "a StateDir error was called 'in flight'"
+[ "$(stat creates)" = "$creates" ] || azml_fail "a VM was created without its intent recorded"
+scancel "$id"
+rm -f "$T/azureml-state/intent"
+mv "$T/intent.saved" "$T/azureml-state/intent"
+azml_pass "StateDir unusable: node handed back at once with 'azureml: StateDir: ...', nothing created"
+
 echo "overlap: $AZML_PASSED checks passed"

@@ -186,28 +186,29 @@ static void _done(void *arg, const azml_http_resp_t *r)
 	snprintf(s->error, sizeof(s->error), "%s", r->error);
 }
 
-/* The token endpoint's own words on a failure, without the token. */
-static void _describe(const sync_t *s, const char *what, char *err, size_t n)
+void azml_auth_describe(int status, const char *transport_error,
+			const char *body, const char *what, char *err, size_t n)
 {
-	cJSON *j = cJSON_Parse(s->body ? s->body : "");
+	cJSON *j = cJSON_Parse(body ? body : "");
 	const cJSON *e = cJSON_GetObjectItem(j, "error");
 	const cJSON *d = cJSON_GetObjectItem(j, "error_description");
 
-	if (!s->status)
-		snprintf(err, n, "couldn't reach %s: %s", what, s->error);
+	if (!status)
+		snprintf(err, n, "couldn't reach %s: %s", what,
+			 transport_error ? transport_error : "no answer");
 	else if (cJSON_IsString(e))
-		snprintf(err, n, "%s refused the token request (HTTP %d): %s%s%.300s",
-			 what, s->status, e->valuestring,
+		snprintf(err, n, "%s refused the token request (HTTP %d): %.64s%s%.300s",
+			 what, status, e->valuestring,
 			 cJSON_IsString(d) ? ": " : "",
 			 cJSON_IsString(d) ? d->valuestring : "");
 	else if (cJSON_IsObject(e))
 		snprintf(err, n, "%s refused the token request (HTTP %d): %.64s: "
-			 "%.300s", what, s->status,
+			 "%.300s", what, status,
 			 cJSON_GetStringValue(cJSON_GetObjectItem(e, "code")) ?: "",
 			 cJSON_GetStringValue(cJSON_GetObjectItem(e, "message")) ?: "");
 	else
 		snprintf(err, n, "%s answered HTTP %d to the token request", what,
-			 s->status);
+			 status);
 	cJSON_Delete(j);
 }
 
@@ -250,7 +251,7 @@ static int _fetch(azml_auth_t *a, char *err, size_t n)
 	sync_t s = { 0 };
 	char url[2048], *body = NULL;
 	const char *what;
-	cJSON *j = NULL, *tok;
+	char *tok;
 	double life;
 	size_t al;
 	int rc = -1;
@@ -293,26 +294,18 @@ static int _fetch(azml_auth_t *a, char *err, size_t n)
 	}
 	azml_http_run(h);
 	if (s.status != 200) {
-		_describe(&s, what, err, n);
+		azml_auth_describe(s.status, s.error, s.body, what, err, n);
 		goto out;
 	}
-	j = cJSON_Parse(s.body);
-	tok = cJSON_GetObjectItem(j, "access_token");
-	if (!cJSON_IsString(tok) || !*tok->valuestring) {
+	if (azml_auth_parse_token(s.body, &tok, &life)) {
 		snprintf(err, n, "%s answered without an access_token", what);
 		goto out;
 	}
 	/* Refresh EARLY before expiry, or half-way for short-lived tokens,
 	 * so that a token is never fetched again for every request. */
-	life = _lifetime(j);
 	a->refresh = azml_now() + life - (life / 2 < EARLY ? life / 2 : EARLY);
 	azml_secret_free(a->token);
-	a->token = strdup(tok->valuestring);
-	explicit_bzero(tok->valuestring, strlen(tok->valuestring));
-	if (!a->token) {
-		snprintf(err, n, "out of memory");
-		goto out;
-	}
+	a->token = tok;
 	rc = 0;
 out:
 	if (s.body) {
@@ -323,8 +316,24 @@ out:
 		explicit_bzero(body, strlen(body));
 		free(body);
 	}
-	cJSON_Delete(j);
 	azml_http_destroy(h);
+	return rc;
+}
+
+int azml_auth_parse_token(const char *body, char **token, double *lifetime)
+{
+	cJSON *j = cJSON_Parse(body ? body : "");
+	const cJSON *tok = cJSON_GetObjectItem(j, "access_token");
+	int rc = -1;
+
+	if (cJSON_IsString(tok) && *tok->valuestring) {
+		if ((*token = strdup(tok->valuestring))) {
+			*lifetime = _lifetime(j);
+			rc = 0;
+		}
+		explicit_bzero(tok->valuestring, strlen(tok->valuestring));
+	}
+	cJSON_Delete(j);
 	return rc;
 }
 

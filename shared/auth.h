@@ -40,6 +40,19 @@ int azml_auth_token(azml_auth_t *a, const char **token, char *err, size_t n);
 /* Forget the cached token (after a 401). */
 void azml_auth_invalidate(azml_auth_t *a);
 
+/* ---- parsers, pure (fuzzed) ---- */
+
+/* A token endpoint's answer (Entra ID v2, IMDS): *TOKEN (malloc'd; free with
+ * azml_secret_free) and its *LIFETIME in seconds (see above).  0, or -1 when
+ * BODY holds no access_token (nothing is written then). */
+int azml_auth_parse_token(const char *body, char **token, double *lifetime);
+
+/* A token request that failed, in words for ERR: the endpoint's own error
+ * (OAuth "error"/"error_description", or ARM's {"error":{code,message}}),
+ * never the body itself.  STATUS 0: no answer (TRANSPORT_ERROR says why). */
+void azml_auth_describe(int status, const char *transport_error,
+			const char *body, const char *what, char *err, size_t n);
+
 /* Read a secret from PATH, refusing unsafe permissions.  Returns a malloc'd
  * string (free with azml_secret_free) or NULL with a message in ERR. */
 char *azml_secret_read(const char *path, char *err, size_t n);

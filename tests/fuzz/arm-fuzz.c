@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "arm.h"
+#include "auth.h"
 #include "http.h"
 #include "log.h"
 
@@ -46,7 +47,19 @@ static void _parse_all(const char *body)
 	const cJSON *it;
 	size_t n;
 
+	char *tok = NULL;
+	double life = 0;
+
 	azml_arm_parse_error(body, code, sizeof(code), msg, sizeof(msg));
+	/* token answers (Entra ID, IMDS): a token and a bounded lifetime */
+	if (azml_auth_parse_token(body, &tok, &life) == 0) {
+		if (!tok || !*tok || !(life >= 60 && life <= 86400))
+			abort();
+		azml_secret_free(tok);
+	}
+	azml_auth_describe(400, NULL, body, "Entra ID", msg, sizeof(msg));
+	if (!TERMINATED(msg))
+		abort();
 	if (azml_arm_parse_operation(body, st, sizeof(st), code, sizeof(code),
 				     msg, sizeof(msg)) == 0 && !TERMINATED(st))
 		abort();

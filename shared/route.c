@@ -538,8 +538,15 @@ azml_route_rc_t azml_route(const azml_router_t *r, const azml_route_req_t *req,
 				_put(&o, ",", 1);
 			_put(&o, r->e[i].t->name, r->e[i].name_len);
 		}
-		if (matched)
+		if (matched && o.len + 1 < o.cap)
 			return AZML_ROUTE_OK;
+		if (matched) {	/* a partition list cut short is no list */
+			o.len = 0;
+			_putf(&o, "azureml: too many compute targets offer VM "
+			      "size '%.64s' to list them as partitions; add "
+			      "--azure-compute", req->vm_size);
+			return AZML_ROUTE_ERROR;
+		}
 		if (first >= 0 && r->next_size[first] < 0) {
 			_explain(&o, &r->e[only], why, &f, req);
 			return AZML_ROUTE_ERROR;

@@ -213,6 +213,12 @@ START_TEST(long_values_and_small_buffers)
 	ck_assert_int_eq(strlen(small), sizeof(small) - 1);
 	ck_assert_int_eq(azml_route(r, &(azml_route_req_t){ .priority = "low" },
 				    small, 5), AZML_ROUTE_ERROR);
+	/* "gpu-v100,gpu-v100-low" does not fit in 16 bytes: never a list
+	 * cut short that names a partition that does not exist */
+	ck_assert_int_eq(azml_route(r, &(azml_route_req_t){
+			 .vm_size = "Standard_NC6s_v3" }, small, sizeof(small)),
+			 AZML_ROUTE_ERROR);
+	ck_assert_int_eq(strncmp(small, "azureml: ", 9), 0);
 }
 END_TEST
 

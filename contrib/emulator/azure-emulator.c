@@ -104,6 +104,9 @@ typedef struct {
 	cJSON *quota;		/* {"standardNCSv3Family": 24, ...} vCPUs */
 	cJSON *capacity;	/* {"Standard_NC6s_v3": "AllocationFailed[:N]"} */
 	bool locked;		/* a delete lock on the resource group */
+	/* A hostile or broken Azure, to test what clients trust: */
+	char nic_ip[64];	/* the NICs' privateIPAddress ("": 127.0.0.1) */
+	char node_tag[128];	/* the slurm-node tag VMs are shown with ("": theirs) */
 } faults_t;
 
 static struct {
@@ -1404,6 +1407,13 @@ static cJSON *_vm_view(const vm_t *v, bool expand)
 {
 	cJSON *o = cJSON_Duplicate(v->resource, 1);
 
+	if (S.f.node_tag[0]) {
+		cJSON *tags = cJSON_GetObjectItem(o, "tags");
+
+		if (cJSON_IsObject(tags))
+			cJSON_ReplaceItemInObject(tags, "slurm-node",
+				cJSON_CreateString(S.f.node_tag));
+	}
 	if (expand)
 		cJSON_AddItemToObject(cJSON_GetObjectItem(o, "properties"),
 				      "instanceView", _instance_view(v));
@@ -1729,7 +1739,8 @@ static void _nic_get(const char *sub, const char *rg, const char *name, reply_t 
 			ip = cJSON_CreateObject();
 			cJSON_AddStringToObject(ip, "name", "ipconfig1");
 			ipp = cJSON_AddObjectToObject(ip, "properties");
-			cJSON_AddStringToObject(ipp, "privateIPAddress", "127.0.0.1");
+			cJSON_AddStringToObject(ipp, "privateIPAddress",
+				S.f.nic_ip[0] ? S.f.nic_ip : "127.0.0.1");
 			cJSON_AddStringToObject(ipp, "privateIPAllocationMethod", "Dynamic");
 			cJSON_AddBoolToObject(ipp, "primary", true);
 			cJSON_AddItemToArray(ipc, ip);
@@ -1952,6 +1963,10 @@ static void _faults_apply(const cJSON *j)
 	}
 	if ((v = cJSON_GetObjectItem(j, "locked")) && cJSON_IsBool(v))
 		S.f.locked = cJSON_IsTrue(v);
+	if ((v = cJSON_GetObjectItem(j, "nic_ip")) && cJSON_IsString(v))
+		snprintf(S.f.nic_ip, sizeof(S.f.nic_ip), "%s", v->valuestring);
+	if ((v = cJSON_GetObjectItem(j, "node_tag")) && cJSON_IsString(v))
+		snprintf(S.f.node_tag, sizeof(S.f.node_tag), "%s", v->valuestring);
 }
 
 static cJSON *_faults_json(void)
@@ -1967,6 +1982,8 @@ static cJSON *_faults_json(void)
 	cJSON_AddItemToObject(o, "quota", cJSON_Duplicate(S.f.quota, 1));
 	cJSON_AddItemToObject(o, "capacity", cJSON_Duplicate(S.f.capacity, 1));
 	cJSON_AddBoolToObject(o, "locked", S.f.locked);
+	cJSON_AddStringToObject(o, "nic_ip", S.f.nic_ip);
+	cJSON_AddStringToObject(o, "node_tag", S.f.node_tag);
 	return o;
 }
 

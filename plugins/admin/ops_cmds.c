@@ -280,48 +280,35 @@ static int _reconcile_attached(const azml_conf_t *conf, const azml_node_t *nodes
 	return w.actions;
 }
 
-static int _reconcile_once(azml_conf_t *conf, bool dry)
-{
-	char err[600];
-	azml_arm_t *arm = NULL;
-	azml_node_t *nodes = NULL;
-	listing_t l = { 0 };
-	int nn, actions = 0;
-	bool vms = false;
+/* One pass of reconcile: what it read from Slurm and Azure, what it did. */
+typedef struct {
+	const azml_conf_t *conf;
+	bool dry;
+	azml_arm_t *arm;
+	const azml_node_t *nodes;
+	int nn;
+	const azml_vm_result_t *vms;
+	size_t nvms;
+	int actions;
+} pass_t;
 
-	nn = azml_nodes_load(&nodes);
-	if (nn < 0) {
-		fprintf(stderr, "slurm-azureml reconcile: slurmctld is not "
-			"answering; nothing done\n");
-		return 1;
-	}
-	action_failures = 0;
-	actions += _reconcile_attached(conf, nodes, nn, dry);
-	for (size_t i = 0; i < conf->ntargets; i++)
-		vms = vms || conf->targets[i].kind != AZML_ATTACHED;
-	if (!vms)	/* only attached targets: nothing in Azure */
-		goto done;
-	if (!(arm = azml_arm_create(conf, NULL, err, sizeof(err)))) {
-		fprintf(stderr, "slurm-azureml reconcile: %s\n", err);
-		free(nodes);
-		return 1;
-	}
-	azml_arm_vm_list(arm, _listed, &l);
-	azml_arm_run(arm);
-	if (l.failed) {
-		fprintf(stderr, "slurm-azureml reconcile: couldn't list the VMs: "
-			"%s; nothing done\n", l.err);
-		goto out;
-	}
-	/* 1. VMs whose node is powered down, unknown, or not ours: orphans. */
-	for (size_t i = 0; i < l.n; i++) {
-		const azml_vm_result_t *v = &l.vms[i];
-		const char *node = v->node[0] ? v->node : v->name;
-		const azml_target_t *t = azml_conf_target_of_node(conf, node);
-		const azml_node_t *sn = _find(nodes, nn, node);
+/* The node a VM serves: its slurm-node tag, else its name. */
+static const char *_vm_node(const azml_vm_result_t *v)
+{
+	return v->node[0] ? v->node : v->name;
+}
+
+/* 1. VMs whose node is powered down, unknown, or not ours: orphans. */
+static void _orphan_vms(pass_t *p)
+{
+	for (size_t i = 0; i < p->nvms; i++) {
+		const azml_vm_result_t *v = &p->vms[i];
+		const char *node = _vm_node(v);
+		const azml_target_t *t = azml_conf_target_of_node(p->conf, node);
+		const azml_node_t *sn = _find(p->nodes, p->nn, node);
 		const char *why = NULL;
 
-		if (azml_state_intent_active(conf, node))
+		if (azml_state_intent_active(p->conf, node))
 			continue;	/* a resume or delete is in flight */
 		if (!t || t->kind == AZML_ATTACHED)
 			why = "its node is not in azureml.conf";
@@ -331,95 +318,157 @@ static int _reconcile_once(azml_conf_t *conf, bool dry)
 			why = "its node is powered down";
 		if (!why)
 			continue;
-		actions++;
+		p->actions++;
 		printf("orphan VM %s (node %s): %s%s\n", v->name, node, why,
-		       dry ? "; would delete it" : "; deleting it");
-		if (!dry)
-			azml_arm_vm_delete(arm, v->name, _acted, "delete");
+		       p->dry ? "; would delete it" : "; deleting it");
+		if (!p->dry)
+			azml_arm_vm_delete(p->arm, v->name, _acted, "delete");
 	}
-	/* 2. Nodes that Slurm thinks are up, whose VM is gone. */
-	for (int i = 0; i < nn; i++) {
-		const azml_target_t *t = azml_conf_target_of_node(conf, nodes[i].name);
+}
+
+/* 2. Nodes that Slurm thinks are up, whose VM is gone. */
+static void _nodes_without_vm(pass_t *p)
+{
+	for (int i = 0; i < p->nn; i++) {
+		const azml_node_t *n = &p->nodes[i];
+		const azml_target_t *t = azml_conf_target_of_node(p->conf,
+								  n->name);
 		bool has_vm = false;
 
 		if (!t || t->kind != AZML_CLUSTER ||
-		    (nodes[i].state & (NODE_STATE_POWERED_DOWN |
-				       NODE_STATE_POWERING_UP |
-				       NODE_STATE_POWERING_DOWN)) ||
-		    azml_state_intent_active(conf, nodes[i].name))
+		    (n->state & (NODE_STATE_POWERED_DOWN |
+				 NODE_STATE_POWERING_UP |
+				 NODE_STATE_POWERING_DOWN)) ||
+		    azml_state_intent_active(p->conf, n->name))
 			continue;
-		for (size_t k = 0; k < l.n && !has_vm; k++)
-			has_vm = !strcmp(l.vms[k].node[0] ? l.vms[k].node :
-					 l.vms[k].name, nodes[i].name);
+		for (size_t k = 0; k < p->nvms && !has_vm; k++)
+			has_vm = !strcmp(_vm_node(&p->vms[k]), n->name);
 		if (has_vm)
 			continue;
-		actions++;
-		printf("node %s is up in Slurm but has no VM%s\n", nodes[i].name,
-		       dry ? "; would power it down" : "; powering it down");
-		if (!dry)
-			azml_nodes_power_down_force(nodes[i].name, "azureml: "
+		p->actions++;
+		printf("node %s is up in Slurm but has no VM%s\n", n->name,
+		       p->dry ? "; would power it down" : "; powering it down");
+		if (!p->dry)
+			azml_nodes_power_down_force(n->name, "azureml: "
 				"VMNotFound: its VM no longer exists");
 	}
-	/* 3. Nodes held DOWN after repeated failures, once the back-off is over. */
-	for (int i = 0; i < nn; i++) {
+}
+
+/* 3. Nodes held DOWN after repeated failures, once the back-off is over. */
+static void _release_held(pass_t *p)
+{
+	for (int i = 0; i < p->nn; i++) {
+		const char *name = p->nodes[i].name;
 		long age;
 
-		if (!azml_state_is_held(nodes[i].reason))
+		if (!azml_state_is_held(p->nodes[i].reason))
 			continue;
-		age = azml_state_failure_age(conf, nodes[i].name);
+		age = azml_state_failure_age(p->conf, name);
 		if (age >= 0 && age < AZML_BACKOFF)
 			continue;
-		actions++;
-		printf("node %s was held after repeated failures; %s\n",
-		       nodes[i].name, dry ? "would release it" : "releasing it");
-		if (!dry) {
-			azml_state_failure_clear(conf, nodes[i].name);
-			azml_nodes_resume(nodes[i].name);
+		p->actions++;
+		printf("node %s was held after repeated failures; %s\n", name,
+		       p->dry ? "would release it" : "releasing it");
+		if (!p->dry) {
+			azml_state_failure_clear(p->conf, name);
+			azml_nodes_resume(name);
 		}
 	}
-	/* 4. MinNodes of each cluster kept powered. */
-	for (size_t i = 0; i < conf->ntargets; i++) {
-		const azml_target_t *t = &conf->targets[i];
-		int up = 0;
-		char node[128];
+}
 
-		if (t->kind != AZML_CLUSTER || !t->min_nodes)
-			continue;
-		for (int k = 1; k <= t->max_nodes; k++) {
-			const azml_node_t *sn;
+/* 4. MinNodes of cluster T kept powered. */
+static void _keep_min_nodes(pass_t *p, const azml_target_t *t)
+{
+	const azml_node_t *sn;
+	char node[128];
+	int up = 0;
 
-			snprintf(node, sizeof(node), "%s-%d", t->name, k);
-			sn = _find(nodes, nn, node);
-			if (sn && !azml_node_powered_down(sn))
-				up++;
-		}
-		for (int k = 1; k <= t->max_nodes && up < t->min_nodes; k++) {
-			const azml_node_t *sn;
-
-			snprintf(node, sizeof(node), "%s-%d", t->name, k);
-			sn = _find(nodes, nn, node);
-			if (!sn || !azml_node_powered_down(sn) ||
-			    (sn->state & NODE_STATE_BASE) == NODE_STATE_DOWN)
-				continue;
-			actions++;
+	for (int k = 1; k <= t->max_nodes; k++) {
+		snprintf(node, sizeof(node), "%s-%d", t->name, k);
+		sn = _find(p->nodes, p->nn, node);
+		if (sn && !azml_node_powered_down(sn))
 			up++;
-			printf("cluster %s has fewer than MinNodes=%d powered; %s "
-			       "%s\n", t->name, t->min_nodes, dry ?
-			       "would power up" : "powering up", node);
-			if (!dry)
-				azml_nodes_power_up(node);
-		}
 	}
-	azml_arm_run(arm);
-done:
-	printf("reconcile: %d action%s%s%s\n", actions, actions == 1 ? "" : "s",
+	for (int k = 1; k <= t->max_nodes && up < t->min_nodes; k++) {
+		snprintf(node, sizeof(node), "%s-%d", t->name, k);
+		sn = _find(p->nodes, p->nn, node);
+		if (!sn || !azml_node_powered_down(sn) ||
+		    (sn->state & NODE_STATE_BASE) == NODE_STATE_DOWN)
+			continue;
+		p->actions++;
+		up++;
+		printf("cluster %s has fewer than MinNodes=%d powered; %s %s\n",
+		       t->name, t->min_nodes,
+		       p->dry ? "would power up" : "powering up", node);
+		if (!p->dry)
+			azml_nodes_power_up(node);
+	}
+}
+
+/* Whether any target has VMs in Azure (attached targets have none). */
+static bool _has_vm_targets(const azml_conf_t *conf)
+{
+	for (size_t i = 0; i < conf->ntargets; i++)
+		if (conf->targets[i].kind != AZML_ATTACHED)
+			return true;
+	return false;
+}
+
+/*
+ * One pass: attached nodes restored, then the four steps above against the
+ * VMs listed in Azure.  Returns 0, or 1 when something could not be read or
+ * an action failed (each said on stderr or stdout).
+ */
+static int _reconcile_once(azml_conf_t *conf, bool dry)
+{
+	char err[600];
+	azml_node_t *nodes = NULL;
+	listing_t l = { 0 };
+	pass_t p = { .conf = conf, .dry = dry };
+	int rv = 1;
+
+	p.nn = azml_nodes_load(&nodes);
+	p.nodes = nodes;
+	if (p.nn < 0) {
+		fprintf(stderr, "slurm-azureml reconcile: slurmctld is not "
+			"answering; nothing done\n");
+		goto out;
+	}
+	action_failures = 0;
+	p.actions += _reconcile_attached(conf, nodes, p.nn, dry);
+	if (_has_vm_targets(conf)) {
+		if (!(p.arm = azml_arm_create(conf, NULL, err, sizeof(err)))) {
+			fprintf(stderr, "slurm-azureml reconcile: %s\n", err);
+			goto out;
+		}
+		azml_arm_vm_list(p.arm, _listed, &l);
+		azml_arm_run(p.arm);
+		if (l.failed) {
+			fprintf(stderr, "slurm-azureml reconcile: couldn't list "
+				"the VMs: %s; nothing done\n", l.err);
+			goto out;
+		}
+		p.vms = l.vms;
+		p.nvms = l.n;
+		_orphan_vms(&p);
+		_nodes_without_vm(&p);
+		_release_held(&p);
+		for (size_t i = 0; i < conf->ntargets; i++)
+			if (conf->targets[i].kind == AZML_CLUSTER &&
+			    conf->targets[i].min_nodes)
+				_keep_min_nodes(&p, &conf->targets[i]);
+		azml_arm_run(p.arm);
+	}
+	printf("reconcile: %d action%s%s%s\n", p.actions,
+	       p.actions == 1 ? "" : "s",
 	       dry ? " (dry run: nothing changed)" : "",
 	       action_failures ? ", some failed" : "");
+	rv = action_failures ? 1 : 0;
 out:
 	free(l.vms);
 	free(nodes);
-	azml_arm_destroy(arm);
-	return l.failed || action_failures ? 1 : 0;
+	azml_arm_destroy(p.arm);
+	return rv;
 }
 
 int azml_cmd_reconcile(int argc, char **argv)

@@ -6,7 +6,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,21 +22,6 @@
 #include "log.h"
 #include "nodes.h"
 #include "state.h"
-
-static azml_conf_t *_load(void)
-{
-	azml_conf_t *conf = azml_conf_load(NULL);
-
-	for (size_t i = 0; conf && i < conf->nerrors; i++)
-		fprintf(stderr, "%s\n", conf->errors[i]);
-	if (!conf || conf->nerrors) {
-		azml_conf_destroy(conf);
-		return NULL;
-	}
-	if (conf->log_file)
-		azml_log_add_file(conf->log_file);
-	return conf;
-}
 
 static const azml_node_t *_find(const azml_node_t *nodes, int n, const char *name)
 {
@@ -67,31 +51,33 @@ static const char *_bucket(const azml_node_t *n)
 
 /* ---------------------------------------------------------------------- */
 
-int azml_cmd_targets(int argc, char **argv)
+int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static const char *buckets[] = { "powered_down", "powering_up", "idle",
 					 "allocated", "down", "not_attached" };
+	const char *file = NULL;
 	bool json = false;
 	azml_conf_t *conf;
 	azml_node_t *nodes = NULL;
-	int nn, c;
+	int nn, c, rc;
 	cJSON *root, *arr;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		if (c != 'j') {
-			fprintf(c == 'h' ? stdout : stderr,
-				"usage: slurm-azureml targets [--json]\n");
-			return c == 'h' ? 0 : 2;
+	optind = 0;
+	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
+		switch (c) {
+		case AZML_OPT_EXIT:
+			return rc;
+		case 'f':
+			file = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
 		}
-		json = true;
 	}
-	if (!(conf = _load()))
+	if (azml_cmd_args(cmd, argc, argv, 0, 0))
+		return 2;
+	if (azml_cmd_conf(cmd, file, AZML_CONF_LOG, &conf))
 		return 1;
 	azml_nodes_init();
 	nn = azml_nodes_load(&nodes);
@@ -471,32 +457,39 @@ out:
 	return rv;
 }
 
-int azml_cmd_reconcile(int argc, char **argv)
+int azml_cmd_reconcile(const azml_cmd_t *cmd, int argc, char **argv)
 {
-	static const struct option o[] = {
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "every", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	const char *file = NULL;
 	bool dry = false;
 	int every = 0, c, rc;
-	char serr[512];
+	char serr[512], *end;
 	azml_conf_t *conf;
+	long v;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "nh", o, NULL)) != -1) {
-		if (c == 'n')
+	optind = 0;
+	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
+		switch (c) {
+		case AZML_OPT_EXIT:
+			return rc;
+		case 'f':
+			file = optarg;
+			break;
+		case 'n':
 			dry = true;
-		else if (c == 'e' && atoi(optarg) > 0)
-			every = atoi(optarg);
-		else {
-			fprintf(c == 'h' ? stdout : stderr, "usage: slurm-azureml "
-				"reconcile [--dry-run] [--every SECONDS]\n");
-			return c == 'h' ? 0 : 2;
+			break;
+		case 'e':
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 86400)
+				return azml_cmd_usage_error(cmd, "--every "
+					"'%.40s' is not 1-86400 seconds",
+					optarg);
+			every = (int) v;
+			break;
 		}
 	}
-	if (!(conf = _load()))
+	if (azml_cmd_args(cmd, argc, argv, 0, 0))
+		return 2;
+	if (azml_cmd_conf(cmd, file, AZML_CONF_LOG, &conf))
 		return 1;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	azml_nodes_init();
@@ -514,25 +507,35 @@ int azml_cmd_reconcile(int argc, char **argv)
 
 /* ---------------------------------------------------------------------- */
 
-int azml_cmd_instance(int argc, char **argv)
+int azml_cmd_instance(const azml_cmd_t *cmd, int argc, char **argv)
 {
+	const char *file = NULL, *name;
 	azml_conf_t *conf;
 	const azml_target_t *t;
 	azml_arm_t *arm;
 	char err[600], reason[300];
 	bool start;
+	int c, rc;
 
-	if (argc != 3 || (strcmp(argv[1], "stop") && strcmp(argv[1], "start"))) {
-		fprintf(stderr, "usage: slurm-azureml instance stop|start NAME\n");
-		return 2;
+	optind = 0;
+	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
+		if (c == AZML_OPT_EXIT)
+			return rc;
+		file = optarg;	/* -f: the only option */
 	}
-	start = !strcmp(argv[1], "start");
-	if (!(conf = _load()))
+	if (azml_cmd_args(cmd, argc, argv, 2, 2))
+		return 2;
+	if (strcmp(argv[optind], "stop") && strcmp(argv[optind], "start"))
+		return azml_cmd_usage_error(cmd, "'%.40s' is neither stop nor "
+					    "start", argv[optind]);
+	start = !strcmp(argv[optind], "start");
+	name = argv[optind + 1];
+	if (azml_cmd_conf(cmd, file, AZML_CONF_LOG, &conf))
 		return 1;
-	t = azml_conf_find_target(conf, argv[2]);
+	t = azml_conf_find_target(conf, name);
 	if (!t || t->kind != AZML_INSTANCE) {
 		fprintf(stderr, "slurm-azureml instance: '%.64s' is not a "
-			"ComputeInstance of azureml.conf\n", argv[2]);
+			"ComputeInstance of azureml.conf\n", name);
 		azml_conf_destroy(conf);
 		return 1;
 	}
@@ -580,42 +583,43 @@ static void _got(void *arg, const azml_http_resp_t *r)
 	g->body = r->body ? strdup(r->body) : NULL;
 }
 
-int azml_cmd_watch_events(int argc, char **argv)
+int azml_cmd_watch_events(const azml_cmd_t *cmd, int argc, char **argv)
 {
-	static const struct option o[] = {
-		{ "node", required_argument, NULL, 'n' },
-		{ "vm", required_argument, NULL, 'v' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *node = NULL, *vm = NULL;
+	const char *node = NULL, *vm = NULL, *file = NULL;
 	double interval = 1;
 	azml_conf_t *conf;
 	char url[2048], err[256];
 	const char *hdr[] = { "Metadata: true", NULL };
-	int c;
+	int c, rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
+	optind = 0;
+	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
 		switch (c) {
-		case 'n': node = optarg; break;
-		case 'v': vm = optarg; break;
-		case 'i': interval = atof(optarg) > 0.1 ? atof(optarg) : 1; break;
-		default:
-			fprintf(c == 'h' ? stdout : stderr, "usage: slurm-azureml "
-				"watch-events --node NODE [--vm VM] [--interval S]\n");
-			return c == 'h' ? 0 : 2;
+		case AZML_OPT_EXIT:
+			return rc;
+		case 'f':
+			file = optarg;
+			break;
+		case 'n':
+			node = optarg;
+			break;
+		case 'v':
+			vm = optarg;
+			break;
+		case 'i':
+			interval = atof(optarg) > 0.1 ? atof(optarg) : 1;
+			break;
 		}
 	}
-	if (!node || !azml_arm_name_ok(node) || (vm && !azml_arm_name_ok(vm))) {
-		fprintf(stderr, "slurm-azureml watch-events: --node NODE (a valid "
-			"node name) is required\n");
+	if (azml_cmd_args(cmd, argc, argv, 0, 0))
 		return 2;
-	}
+	if (!node || !azml_arm_name_ok(node) || (vm && !azml_arm_name_ok(vm)))
+		return azml_cmd_usage_error(cmd, "--node NODE (a valid node "
+					    "name) is required, and --vm must "
+					    "be a valid VM name");
 	if (!vm)
 		vm = node;
-	if (!(conf = _load()))
+	if (azml_cmd_conf(cmd, file, AZML_CONF_LOG, &conf))
 		return 1;
 	azml_log_init(AZML_LOG_SYSLOG, "slurm-azureml-watch", AZML_LOG_INFO);
 	azml_log_also_stderr(1);

@@ -724,171 +724,227 @@ static void _after_success(call_t *c)
 	_done(c);
 }
 
-static void _on_answer(void *arg, const azml_http_resp_t *resp)
+/*
+ * An answer that is no answer (no connection), a 401 to retry once with a
+ * fresh token, or an HTTP error.  Returns true when it was one of those and
+ * C has been dealt with (re-sent or done), false to read the answer.
+ */
+static bool _answer_failed(call_t *c, const azml_http_resp_t *resp)
 {
-	call_t *c = arg;
-	char code[64] = "", msg[512] = "", status[32] = "";
+	char code[64] = "", msg[512] = "";
 
-	c->r.http_status = resp->status;
 	if (resp->status == 0) {
 		_fail(c, 0, "NetworkError", "no answer from %s: %s",
 		      c->arm->conf->arm_endpoint, resp->error);
-		return;
+		return true;
 	}
 	if (resp->status == 401 && !c->retried_auth) {
 		/* a token revoked or expired early: one fresh try */
 		c->retried_auth = true;
 		azml_auth_invalidate(c->arm->auth);
 		_send(c, c->method, c->url, c->body, 0);
+		return true;
+	}
+	if (resp->status < 400)
+		return false;
+	if (azml_arm_parse_error(resp->body, code, sizeof(code), msg,
+				 sizeof(msg)))
+		snprintf(msg, sizeof(msg), "HTTP %d from %s", resp->status,
+			 c->arm->conf->arm_endpoint);
+	if (resp->status == 404 && c->kind == K_DELETE) {
+		c->r.ok = true;	/* already gone */
+		_done(c);
+		return true;
+	}
+	_fail(c, resp->status, code[0] ? code : "HttpError", "%s", msg);
+	return true;
+}
+
+/* A poll of an Azure-AsyncOperation: on until it has a final status. */
+static void _answer_async_poll(call_t *c, const azml_http_resp_t *resp)
+{
+	char code[64] = "", msg[512] = "", status[32] = "";
+
+	if (azml_arm_parse_operation(resp->body, status, sizeof(status),
+				     code, sizeof(code), msg, sizeof(msg))) {
+		_fail(c, resp->status, "InvalidResponse", "the operation "
+		      "status has no 'status'");
 		return;
 	}
-	if (resp->status >= 400) {
-		if (azml_arm_parse_error(resp->body, code, sizeof(code), msg,
-					 sizeof(msg)))
-			snprintf(msg, sizeof(msg), "HTTP %d from %s", resp->status,
-				 c->arm->conf->arm_endpoint);
-		if (resp->status == 404 && c->kind == K_DELETE) {
-			c->r.ok = true;	/* already gone */
-			_done(c);
+	if (!strcasecmp(status, "InProgress") ||
+	    !strcasecmp(status, "Accepted") ||
+	    !strcasecmp(status, "Running")) {
+		_follow(c, "Azure-AsyncOperation", c->url, _poll_delay(resp));
+		return;
+	}
+	if (strcasecmp(status, "Succeeded")) {
+		/* Failed or Canceled, with Azure's error when given */
+		_fail(c, resp->status, code[0] ? code : status, "%s",
+		      msg[0] ? msg : status);
+		return;
+	}
+	_after_success(c);
+}
+
+/* The first answer to a create, delete or power action: done, or an
+ * operation to poll. */
+static void _answer_write(call_t *c, const azml_http_resp_t *resp)
+{
+	if (resp->body && resp->len) {
+		cJSON *j = cJSON_Parse(resp->body);
+
+		if (j)
+			azml_arm_parse_vm(j, &c->r);
+		cJSON_Delete(j);
+	}
+	if (resp->async_op[0] || resp->location[0]) {
+		_poll(c, resp);
+		return;
+	}
+	_after_success(c);
+}
+
+static void _answer_get(call_t *c, const azml_http_resp_t *resp)
+{
+	cJSON *j = cJSON_Parse(resp->body ? resp->body : "");
+
+	azml_arm_parse_vm(j, &c->r);
+	cJSON_Delete(j);
+	c->r.ok = true;
+	_done(c);
+}
+
+/* Add the VMs of this cluster in page J to C's listing.  Returns 0, or -1
+ * after failing C (too many VMs, out of memory). */
+static int _list_add_page(call_t *c, const cJSON *j)
+{
+	cJSON *it;
+
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "value")) {
+		azml_vm_result_t v = { 0 }, *vms;
+
+		azml_arm_parse_vm(it, &v);
+		if (strcmp(v.cluster, c->arm->conf->cluster_name))
+			continue;
+		if (c->nvms >= AZML_ARM_MAX_VMS) {
+			_fail(c, 0, "TooManyVMs", "the listing has more than "
+			      "%d VMs of this cluster; gave up",
+			      AZML_ARM_MAX_VMS);
+			return -1;
+		}
+		if (c->nvms == c->cap) {
+			size_t cap = c->cap ? 2 * c->cap : 64;
+
+			if (!(vms = realloc(c->vms, cap * sizeof(v)))) {
+				_fail(c, 0, "OutOfMemory", "out of memory "
+				      "listing VMs (%zu so far)", c->nvms);
+				return -1;
+			}
+			c->vms = vms;
+			c->cap = cap;
+		}
+		c->vms[c->nvms++] = v;
+	}
+	return 0;
+}
+
+/* One page of a VM listing: its VMs kept, then the next page or done. */
+static void _answer_list(call_t *c, const azml_http_resp_t *resp)
+{
+	cJSON *j = cJSON_Parse(resp->body ? resp->body : "");
+	const char *next = _str(j, "nextLink");
+	char url[2048];
+
+	if (_list_add_page(c, j) < 0) {
+		cJSON_Delete(j);
+		return;
+	}
+	if (next && *next) {
+		if (strlen(next) >= sizeof(url)) {
+			cJSON_Delete(j);
+			_fail(c, 0, "InvalidResponse", "the listing's "
+			      "nextLink is longer than %zu bytes",
+			      sizeof(url) - 1);
 			return;
 		}
-		_fail(c, resp->status, code[0] ? code : "HttpError", "%s", msg);
+		_copy(url, sizeof(url), next);
+		cJSON_Delete(j);
+		_next_page(c, url);
 		return;
 	}
-	if (c->phase == PH_NIC) {
+	cJSON_Delete(j);
+	c->r.ok = true;
+	_done(c);
+}
+
+static void _answer_usages(call_t *c, const azml_http_resp_t *resp)
+{
+	azml_usage_t *u;
+	size_t n = azml_arm_parse_usages(resp->body, &u);
+
+	c->usage_cb(c->arg, u, n, NULL);
+	free(u);
+	c->r.ok = true;
+	_done(c);
+}
+
+static void _answer_sizes(call_t *c, const azml_http_resp_t *resp)
+{
+	azml_vm_size_t *s;
+	size_t n = azml_arm_parse_vm_sizes(resp->body, &s);
+
+	c->sizes_cb(c->arg, s, n, NULL);
+	free(s);
+	c->r.ok = true;
+	_done(c);
+}
+
+/* Every answer of every call comes here: errors first, then by the call's
+ * phase (NIC, polls) and kind. */
+static void _on_answer(void *arg, const azml_http_resp_t *resp)
+{
+	call_t *c = arg;
+
+	c->r.http_status = resp->status;
+	if (_answer_failed(c, resp))
+		return;
+	switch (c->phase) {
+	case PH_NIC:
 		azml_arm_parse_nic_ip(resp->body, c->r.ip, sizeof(c->r.ip));
 		c->r.ok = true;
 		_done(c);
 		return;
-	}
-	if (c->phase == PH_POLL_LOCATION) {
+	case PH_POLL_LOCATION:
 		/* Location semantics: 202 until done, then 200 or 204 */
-		if (resp->status == 202) {
+		if (resp->status == 202)
 			_follow(c, "Location", c->url, _poll_delay(resp));
-			return;
-		}
-		_after_success(c);
+		else
+			_after_success(c);
 		return;
-	}
-	if (c->phase == PH_POLL_ASYNC) {
-		if (azml_arm_parse_operation(resp->body, status, sizeof(status),
-					     code, sizeof(code), msg, sizeof(msg))) {
-			_fail(c, resp->status, "InvalidResponse", "the operation "
-			      "status has no 'status'");
-			return;
-		}
-		if (!strcasecmp(status, "InProgress") ||
-		    !strcasecmp(status, "Accepted") ||
-		    !strcasecmp(status, "Running")) {
-			_follow(c, "Azure-AsyncOperation", c->url,
-				_poll_delay(resp));
-			return;
-		}
-		if (strcasecmp(status, "Succeeded")) {
-			/* Failed or Canceled, with Azure's error when given */
-			_fail(c, resp->status, code[0] ? code : status, "%s",
-			      msg[0] ? msg : status);
-			return;
-		}
-		_after_success(c);
+	case PH_POLL_ASYNC:
+		_answer_async_poll(c, resp);
 		return;
+	case PH_MAIN:
+		break;
 	}
 	switch (c->kind) {
 	case K_CREATE:
 	case K_DELETE:
 	case K_POWER:
-		if (resp->body && resp->len) {
-			cJSON *j = cJSON_Parse(resp->body);
-
-			if (j)
-				azml_arm_parse_vm(j, &c->r);
-			cJSON_Delete(j);
-		}
-		if (resp->async_op[0] || resp->location[0]) {
-			_poll(c, resp);
-			return;
-		}
-		_after_success(c);
+		_answer_write(c, resp);
 		return;
-	case K_GET: {
-		cJSON *j = cJSON_Parse(resp->body ? resp->body : "");
-
-		azml_arm_parse_vm(j, &c->r);
-		cJSON_Delete(j);
-		c->r.ok = true;
-		_done(c);
+	case K_GET:
+		_answer_get(c, resp);
 		return;
-	}
-	case K_LIST: {
-		cJSON *j = cJSON_Parse(resp->body ? resp->body : ""), *it;
-		const char *next = _str(j, "nextLink");
-		char url[2048];
-
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "value")) {
-			azml_vm_result_t v = { 0 }, *vms;
-
-			azml_arm_parse_vm(it, &v);
-			if (strcmp(v.cluster, c->arm->conf->cluster_name))
-				continue;
-			if (c->nvms >= AZML_ARM_MAX_VMS) {
-				cJSON_Delete(j);
-				_fail(c, 0, "TooManyVMs", "the listing has more than "
-				      "%d VMs of this cluster; gave up",
-				      AZML_ARM_MAX_VMS);
-				return;
-			}
-			if (c->nvms == c->cap) {
-				size_t cap = c->cap ? 2 * c->cap : 64;
-
-				if (!(vms = realloc(c->vms, cap * sizeof(v)))) {
-					cJSON_Delete(j);
-					_fail(c, 0, "OutOfMemory", "out of memory "
-					      "listing VMs (%zu so far)", c->nvms);
-					return;
-				}
-				c->vms = vms;
-				c->cap = cap;
-			}
-			c->vms[c->nvms++] = v;
-		}
-		if (next && *next) {
-			if (strlen(next) >= sizeof(url)) {
-				cJSON_Delete(j);
-				_fail(c, 0, "InvalidResponse", "the listing's "
-				      "nextLink is longer than %zu bytes",
-				      sizeof(url) - 1);
-				return;
-			}
-			_copy(url, sizeof(url), next);
-			cJSON_Delete(j);
-			_next_page(c, url);
-			return;
-		}
-		cJSON_Delete(j);
-		c->r.ok = true;
-		_done(c);
+	case K_LIST:
+		_answer_list(c, resp);
 		return;
-	}
-	case K_USAGES: {
-		azml_usage_t *u;
-		size_t n = azml_arm_parse_usages(resp->body, &u);
-
-		c->usage_cb(c->arg, u, n, NULL);
-		free(u);
-		c->r.ok = true;
-		_done(c);
+	case K_USAGES:
+		_answer_usages(c, resp);
 		return;
-	}
-	case K_SIZES: {
-		azml_vm_size_t *s;
-		size_t n = azml_arm_parse_vm_sizes(resp->body, &s);
-
-		c->sizes_cb(c->arg, s, n, NULL);
-		free(s);
-		c->r.ok = true;
-		_done(c);
+	case K_SIZES:
+		_answer_sizes(c, resp);
 		return;
-	}
 	}
 }
 

@@ -842,46 +842,55 @@ static bool _target_gpus(parser_t *p, azml_target_t *t, const char *file,
 	return true;
 }
 
-static void _target_line(parser_t *p, char **words, int nwords,
-			 const char *file, int line)
+/* The kind of target a line starts with (KEY is KLEN long); returns the
+ * W_* mask of the keys allowed on it. */
+static int _target_kind(azml_target_t *t, const char *key, size_t klen)
+{
+	if (klen == 14 && !strncasecmp(key, "ComputeCluster", 14)) {
+		t->kind = AZML_CLUSTER;
+		return W_CLUSTER;
+	}
+	if (klen == 15 && !strncasecmp(key, "ComputeInstance", 15)) {
+		t->kind = AZML_INSTANCE;
+		t->max_nodes = 1;
+		return W_INSTANCE;
+	}
+	t->kind = AZML_ATTACHED;
+	return W_ATTACHED;
+}
+
+/* NAME is valid and no other target's.  Returns 0, or -1 after saying why. */
+static int _target_name(parser_t *p, int where, const char *name,
+			const char *file, int line)
 {
 	azml_conf_t *c = p->conf;
-	azml_target_t t;
 	char why[256], shown[300];
-	const char *eq = strchr(words[0], '=');
-	size_t klen = eq - words[0], maxidx = 0;
-	int where;
-	unsigned long long seen = 0;
-	bool bad = false;
 
-	memset(&t, 0, sizeof(t));
-	t.idle_seconds = 120;
-	if (klen == 14 && !strncasecmp(words[0], "ComputeCluster", 14)) {
-		t.kind = AZML_CLUSTER;
-		where = W_CLUSTER;
-	} else if (klen == 15 && !strncasecmp(words[0], "ComputeInstance", 15)) {
-		t.kind = AZML_INSTANCE;
-		where = W_INSTANCE;
-		t.max_nodes = 1;
-	} else {
-		t.kind = AZML_ATTACHED;
-		where = W_ATTACHED;
-	}
-	if (_check_target_name(eq + 1, why, sizeof(why))) {
+	if (_check_target_name(name, why, sizeof(why))) {
 		_err(p, file, line, "%s='%s': %s", _where_name(where),
-		     _show(eq + 1, shown, sizeof(shown)), why);
-		return;
+		     _show(name, shown, sizeof(shown)), why);
+		return -1;
 	}
 	for (size_t i = 0; i < c->ntargets; i++)
-		if (!strcasecmp(c->targets[i].name, eq + 1)) {
+		if (!strcasecmp(c->targets[i].name, name)) {
 			_err(p, file, line, "duplicate compute target '%s' "
-			     "(first defined at %s:%d)", eq + 1,
+			     "(first defined at %s:%d)", name,
 			     c->targets[i].file, c->targets[i].line);
-			return;
+			return -1;
 		}
-	t.name = _xstrdup(eq + 1);
-	t.file = _xstrdup(file);
-	t.line = line;
+	return 0;
+}
+
+/*
+ * The Key=Value words of a target line after its first; SEEN gets a bit per
+ * key given.  Returns false when any word is bad (each said), true otherwise.
+ */
+static bool _target_words(parser_t *p, azml_target_t *t, int where,
+			  char **words, int nwords, unsigned long long *seen,
+			  const char *file, int line)
+{
+	char shown[300];
+	bool ok = true;
 
 	for (int w = 1; w < nwords; w++) {
 		const char *weq = strchr(words[w], '=');
@@ -891,7 +900,7 @@ static void _target_line(parser_t *p, char **words, int nwords,
 		if (!weq || weq == words[w]) {
 			_err(p, file, line, "'%s': expected Key=Value",
 			     _show(words[w], shown, sizeof(shown)));
-			bad = true;
+			ok = false;
 			continue;
 		}
 		k = _find_key(words[w], weq - words[w], &idx);
@@ -903,70 +912,127 @@ static void _target_line(parser_t *p, char **words, int nwords,
 				 words[w]);
 			_err(p, file, line, "unknown key '%s' for %s '%s'",
 			     _show(key, shown, sizeof(shown)), _where_name(where),
-			     t.name);
-			bad = true;
+			     t->name);
+			ok = false;
 			continue;
 		}
-		if (seen & (1ULL << idx)) {
+		if (*seen & (1ULL << idx)) {
 			_err(p, file, line, "%s given twice for '%s'", k->name,
-			     t.name);
-			bad = true;
+			     t->name);
+			ok = false;
 			continue;
 		}
-		seen |= 1ULL << idx;
-		if (_set_value(p, k, &t, k->toff, weq + 1, file, line))
-			bad = true;
+		*seen |= 1ULL << idx;
+		if (_set_value(p, k, t, k->toff, weq + 1, file, line))
+			ok = false;
 	}
+	return ok;
+}
 
+/* A cluster's MaxNodes= given (SEEN: the keys given), MinNodes not above it. */
+static bool _check_cluster_size(parser_t *p, const azml_target_t *t,
+				unsigned long long seen, const char *file,
+				int line)
+{
+	size_t maxidx = 0;
+
+	_find_key("MaxNodes", 8, &maxidx);
+	if (!(seen & (1ULL << maxidx))) {
+		_err(p, file, line, "ComputeCluster '%s' needs MaxNodes=",
+		     t->name);
+		return false;
+	}
+	if (t->max_nodes && t->min_nodes > t->max_nodes) {
+		_err(p, file, line, "MinNodes=%d is more than MaxNodes=%d",
+		     t->min_nodes, t->max_nodes);
+		return false;
+	}
+	return true;
+}
+
+/* An attached target's Nodes=: a hostlist of 1 to MAX_NODES nodes. */
+static bool _attached_nodes(parser_t *p, azml_target_t *t, const char *file,
+			    int line)
+{
+	hostlist_t hl = NULL;
+	char shown[300];
+	bool ok = false;
+
+	if (!t->nodes) {
+		_err(p, file, line, "AttachedCompute '%s' needs Nodes=",
+		     t->name);
+		return false;
+	}
+	if (_hostlist_syntax(t->nodes))
+		hl = slurm_hostlist_create(t->nodes);
+	if (!hl || slurm_hostlist_count(hl) < 1 ||
+	    slurm_hostlist_count(hl) > MAX_NODES) {
+		_err(p, file, line, "Nodes='%s': expected a Slurm hostlist "
+		     "like lab[01-04] (at most %d nodes)",
+		     _show(t->nodes, shown, sizeof(shown)), MAX_NODES);
+	} else {
+		t->node_count = slurm_hostlist_count(hl);
+		ok = true;
+	}
+	if (hl)
+		slurm_hostlist_destroy(hl);
+	return ok;
+}
+
+/* The nodes of T: Nodes= checked (attached), else named after T. */
+static bool _target_nodes(parser_t *p, azml_target_t *t, const char *file,
+			  int line)
+{
+	if (t->kind == AZML_ATTACHED)
+		return _attached_nodes(p, t, file, line);
+	if (t->kind == AZML_CLUSTER && t->max_nodes > 0) {
+		int n = t->max_nodes == 1 ?
+			asprintf(&t->nodes, "%s-1", t->name) :
+			asprintf(&t->nodes, "%s-[1-%d]", t->name, t->max_nodes);
+		if (n < 0)
+			abort();
+		t->node_count = t->max_nodes;
+	} else if (t->kind == AZML_INSTANCE) {
+		t->nodes = _xstrdup(t->name);
+		t->node_count = 1;
+	}
+	return true;
+}
+
+/*
+ * A ComputeCluster=, ComputeInstance= or AttachedCompute= line: its kind,
+ * its name, its words, then the rules on the whole target.  A good target is
+ * added to the configuration; a bad one is dropped, each problem said.
+ */
+static void _target_line(parser_t *p, char **words, int nwords,
+			 const char *file, int line)
+{
+	azml_conf_t *c = p->conf;
+	azml_target_t t;
+	const char *eq = strchr(words[0], '=');
+	unsigned long long seen = 0;
+	bool bad = false;
+	int where;
+
+	memset(&t, 0, sizeof(t));
+	t.idle_seconds = 120;
+	where = _target_kind(&t, words[0], eq - words[0]);
+	if (_target_name(p, where, eq + 1, file, line))
+		return;
+	t.name = _xstrdup(eq + 1);
+	t.file = _xstrdup(file);
+	t.line = line;
+
+	if (!_target_words(p, &t, where, words, nwords, &seen, file, line))
+		bad = true;
 	/* Whole-target rules. */
 	if (t.kind != AZML_ATTACHED && !_check_vm_size(p, &t, file, line))
 		bad = true;
-	if (t.kind == AZML_CLUSTER) {
-		_find_key("MaxNodes", 8, &maxidx);
-		if (!(seen & (1ULL << maxidx))) {
-			_err(p, file, line, "ComputeCluster '%s' needs MaxNodes=",
-			     t.name);
-			bad = true;
-		} else if (t.max_nodes && t.min_nodes > t.max_nodes) {
-			_err(p, file, line, "MinNodes=%d is more than MaxNodes=%d",
-			     t.min_nodes, t.max_nodes);
-			bad = true;
-		}
-	}
-	if (t.kind == AZML_ATTACHED) {
-		if (!t.nodes) {
-			_err(p, file, line, "AttachedCompute '%s' needs Nodes=",
-			     t.name);
-			bad = true;
-		} else {
-			hostlist_t hl = NULL;
-
-			if (_hostlist_syntax(t.nodes))
-				hl = slurm_hostlist_create(t.nodes);
-			if (!hl || slurm_hostlist_count(hl) < 1 ||
-			    slurm_hostlist_count(hl) > MAX_NODES) {
-				_err(p, file, line, "Nodes='%s': expected a "
-				     "Slurm hostlist like lab[01-04] (at most "
-				     "%d nodes)", _show(t.nodes, shown,
-				     sizeof(shown)), MAX_NODES);
-				bad = true;
-			} else {
-				t.node_count = slurm_hostlist_count(hl);
-			}
-			if (hl)
-				slurm_hostlist_destroy(hl);
-		}
-	} else if (t.kind == AZML_CLUSTER && t.max_nodes > 0) {
-		int n = t.max_nodes == 1 ?
-			asprintf(&t.nodes, "%s-1", t.name) :
-			asprintf(&t.nodes, "%s-[1-%d]", t.name, t.max_nodes);
-		if (n < 0)
-			abort();
-		t.node_count = t.max_nodes;
-	} else if (t.kind == AZML_INSTANCE) {
-		t.nodes = _xstrdup(t.name);
-		t.node_count = 1;
-	}
+	if (t.kind == AZML_CLUSTER &&
+	    !_check_cluster_size(p, &t, seen, file, line))
+		bad = true;
+	if (!_target_nodes(p, &t, file, line))
+		bad = true;
 	if (!bad && !_target_gpus(p, &t, file, line))
 		bad = true;
 	if (bad) {

@@ -3,7 +3,6 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,66 +14,21 @@
 #include "conf.h"
 #include "generate.h"
 
-/* Load azureml.conf and print its errors.  NULL when it has any. */
-static azml_conf_t *_load(const char *file)
-{
-	azml_conf_t *conf = azml_conf_load(file);
-
-	if (!conf) {
-		fprintf(stderr, "slurm-azureml: out of memory\n");
-		return NULL;
-	}
-	for (size_t i = 0; i < conf->nerrors; i++)
-		fprintf(stderr, "%s\n", conf->errors[i]);
-	if (conf->nerrors) {
-		azml_conf_destroy(conf);
-		return NULL;
-	}
-	return conf;
-}
-
-static const struct option opts_tab[] = {
-	{ "file", required_argument, NULL, 'f' },
-	{ "gres", no_argument, NULL, 'g' },
-	{ "program-dir", required_argument, NULL, 'p' },
-	{ "port-base", required_argument, NULL, 'P' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "size", required_argument, NULL, 's' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-/* Usage line to stdout for --help (exit 0), else to stderr (exit 2). */
-static int _usage(int c, const char *text)
-{
-	fprintf(c == 'h' ? stdout : stderr, "usage: slurm-azureml %s\n", text);
-	return c == 'h' ? 0 : 2;
-}
-
-static int _extra_args(const char *cmd, int argc, char **argv)
-{
-	if (optind >= argc)
-		return 0;
-	fprintf(stderr, "slurm-azureml %s: unexpected argument '%.80s'\n", cmd,
-		argv[optind]);
-	return 2;
-}
-
-int azml_cmd_check_config(int argc, char **argv)
+int azml_cmd_check_config(const azml_cmd_t *cmd, int argc, char **argv)
 {
 	const char *file = NULL;
 	azml_conf_t *conf;
-	int c;
+	int c, rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:h", opts_tab, NULL)) != -1) {
-		if (c != 'f')
-			return _usage(c, "check-config [-f FILE]");
-		file = optarg;
+	optind = 0;
+	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
+		if (c == AZML_OPT_EXIT)
+			return rc;
+		file = optarg;	/* -f: the only option */
 	}
-	if (_extra_args("check-config", argc, argv))
+	if (azml_cmd_args(cmd, argc, argv, 0, 0))
 		return 2;
-	if (!(conf = _load(file)))
+	if (azml_cmd_conf(cmd, file, 0, &conf))
 		return 1;
 	printf("%s: OK, %zu compute target%s\n", conf->path, conf->ntargets,
 	       conf->ntargets == 1 ? "" : "s");
@@ -82,56 +36,56 @@ int azml_cmd_check_config(int argc, char **argv)
 	return 0;
 }
 
-int azml_cmd_generate(int argc, char **argv)
+int azml_cmd_generate(const azml_cmd_t *cmd, int argc, char **argv)
 {
 	const char *file = NULL;
 	azml_generate_opts_t opts = { 0 };
 	bool gres = false;
 	azml_conf_t *conf;
-	char *out;
-	int c;
+	char *out, *end;
+	long v;
+	int c, rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:h", opts_tab, NULL)) != -1) {
+	optind = 0;
+	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
 		switch (c) {
-		case 'f': file = optarg; break;
-		case 'g': gres = true; break;
+		case AZML_OPT_EXIT:
+			return rc;
+		case 'f':
+			file = optarg;
+			break;
+		case 'g':
+			gres = true;
+			break;
 		case 'p':
-			if (optarg[0] != '/') {
-				fprintf(stderr, "slurm-azureml generate: "
-					"--program-dir must be an absolute path "
-					"(Slurm runs the programs without PATH)\n");
-				return 2;
-			}
+			if (optarg[0] != '/')
+				return azml_cmd_usage_error(cmd, "--program-dir "
+					"must be an absolute path (Slurm runs "
+					"the programs without PATH)");
 			opts.program_dir = optarg;
 			break;
-		case 'P': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*end || v < 1024 || v > 60000) {
-				fprintf(stderr, "slurm-azureml generate: "
-					"--port-base expects a port from 1024 "
-					"to 60000, got '%.40s'\n", optarg);
-				return 2;
-			}
+		case 'P':
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 1024 || v > 60000)
+				return azml_cmd_usage_error(cmd, "--port-base "
+					"expects a port from 1024 to 60000, "
+					"got '%.40s'", optarg);
 			opts.port_base = (int) v;
 			break;
 		}
-		default:
-			return _usage(c, "generate [-f FILE] [--gres] "
-				      "[--program-dir DIR] [--port-base PORT]");
-		}
 	}
-	if (_extra_args("generate", argc, argv))
+	if (azml_cmd_args(cmd, argc, argv, 0, 0))
 		return 2;
-	if (!(conf = _load(file)))
+	if (azml_cmd_conf(cmd, file, 0, &conf))
 		return 1;
 	out = gres ? azml_generate_gres_conf(conf) :
 		     azml_generate_slurm_conf(conf, &opts);
 	azml_conf_destroy(conf);
-	if (!out)
+	if (!out) {
+		fprintf(stderr, "slurm-azureml generate: couldn't generate the "
+			"lines: out of memory\n");
 		return 1;
+	}
 	fputs(out, stdout);
 	free(out);
 	return 0;
@@ -197,23 +151,27 @@ static void _print_size_text(const azml_size_info_t *info)
 	       info->isolated ? "yes" : "no", info->rdma ? "yes" : "no");
 }
 
-int azml_cmd_catalog(int argc, char **argv)
+int azml_cmd_catalog(const azml_cmd_t *cmd, int argc, char **argv)
 {
 	const char *size = NULL;
 	bool json = false;
 	azml_size_info_t info;
-	int c;
+	int c, rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "js:h", opts_tab, NULL)) != -1) {
+	optind = 0;
+	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
 		switch (c) {
-		case 'j': json = true; break;
-		case 's': size = optarg; break;
-		default:
-			return _usage(c, "catalog [--json] [--size SIZE]");
+		case AZML_OPT_EXIT:
+			return rc;
+		case 'j':
+			json = true;
+			break;
+		case 's':
+			size = optarg;
+			break;
 		}
 	}
-	if (_extra_args("catalog", argc, argv))
+	if (azml_cmd_args(cmd, argc, argv, 0, 0))
 		return 2;
 	if (!size) {
 		if (json)

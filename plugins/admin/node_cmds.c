@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -38,31 +37,6 @@
 #include "state.h"
 
 #define REASON_PREFIX "azureml: "
-
-/* azureml.conf, quietly: node-check and attach work without it. */
-static azml_conf_t *_conf_quiet(const char *file, bool required)
-{
-	azml_conf_t *conf;
-	char *path = file ? strdup(file) : azml_conf_default_path();
-
-	if (!path)
-		return NULL;
-	if (!required && access(path, R_OK) < 0) {
-		free(path);
-		return NULL;
-	}
-	conf = azml_conf_load(path);
-	free(path);
-	for (size_t i = 0; conf && i < conf->nerrors; i++)
-		fprintf(stderr, "%s\n", conf->errors[i]);
-	if (conf && conf->nerrors) {
-		azml_conf_destroy(conf);
-		return NULL;
-	}
-	if (conf && conf->log_file)
-		azml_log_add_file(conf->log_file);
-	return conf;
-}
 
 /* This node's Slurm name: --node, $SLURMD_NODENAME, the short host name. */
 static void _node_name(const char *opt, char *out, size_t n)
@@ -123,7 +97,7 @@ static cJSON *_check(const check_opts_t *o, const azml_conf_t *conf,
 	int nf;
 
 	if (azml_gpu_inventory(o->topology, inv, err, sizeof(err)) < 0) {
-		fprintf(stderr, "slurm-azureml: node-check: %s\n", err);
+		fprintf(stderr, "slurm-azureml node-check: %s\n", err);
 		return NULL;
 	}
 	req.declared = o->gres ? o->gres : t ? t->gres : NULL;
@@ -133,7 +107,7 @@ static cJSON *_check(const check_opts_t *o, const azml_conf_t *conf,
 			nf = azml_gres_conf_files(gc, node, &req.files, err,
 						  sizeof(err));
 			if (nf < 0) {
-				fprintf(stderr, "slurm-azureml: node-check: %s\n",
+				fprintf(stderr, "slurm-azureml node-check: %s\n",
 					err);
 				goto out;
 			}
@@ -232,20 +206,8 @@ static int _health(const azml_conf_t *conf, const char *node, const cJSON *v,
 	return ok ? 0 : 1;
 }
 
-int azml_cmd_node_check(int argc, char **argv)
+int azml_cmd_node_check(const azml_cmd_t *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "topology", required_argument, NULL, 't' },
-		{ "gres", required_argument, NULL, 'g' },
-		{ "cuda", required_argument, NULL, 'c' },
-		{ "gres-conf", required_argument, NULL, 'G' },
-		{ "node", required_argument, NULL, 'n' },
-		{ "file", required_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "health-check", no_argument, NULL, 'H' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	check_opts_t o = { 0 };
 	azml_inventory_t *inv = NULL;
 	azml_conf_t *conf = NULL;
@@ -256,9 +218,10 @@ int azml_cmd_node_check(int argc, char **argv)
 
 	if (!strcmp(basename(argv[0]), "slurm-azureml-health-check"))
 		o.health = true;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:g:c:G:n:f:jHh", opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
 		switch (c) {
+		case AZML_OPT_EXIT: return rc;
 		case 't': o.topology = optarg; break;
 		case 'g': o.gres = optarg; break;
 		case 'c': o.cuda = optarg; break;
@@ -267,39 +230,27 @@ int azml_cmd_node_check(int argc, char **argv)
 		case 'f': o.conf_file = optarg; break;
 		case 'j': o.json = true; break;
 		case 'H': o.health = true; break;
-		case 'h':
-			printf("usage: slurm-azureml node-check [--topology FILE.xml] "
-			       "[--gres SPEC] [--cuda X.Y]\n"
-			       "       [--gres-conf FILE] [--node NAME] [-f azureml.conf] "
-			       "[--json] [--health-check]\n");
-			return 0;
-		default:
-			return 2;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "slurm-azureml: node-check: unexpected '%.80s'\n",
-			argv[optind]);
+	if (azml_cmd_args(cmd, argc, argv, 0, 0))
 		return 2;
-	}
 	if (o.health) {
 		azml_log_init(AZML_LOG_SYSLOG, "slurm-azureml-health-check",
 			      AZML_LOG_INFO);
-		if (o.topology) {
-			fprintf(stderr, "slurm-azureml: node-check: --health-check "
-				"judges this machine, not --topology\n");
-			return 2;
-		}
+		if (o.topology)
+			return azml_cmd_usage_error(cmd, "--health-check judges "
+						    "this machine, not "
+						    "--topology");
 	}
 	_node_name(o.node, node, sizeof(node));
 	if (!azml_attach_word_ok(node, false)) {
-		fprintf(stderr, "slurm-azureml: node-check: '%.80s' is not a "
+		fprintf(stderr, "slurm-azureml node-check: '%.80s' is not a "
 			"node name\n", node);
 		return 2;
 	}
-	conf = _conf_quiet(o.conf_file, o.conf_file != NULL);
-	if (o.conf_file && !conf)
-		return 2;
+	if (azml_cmd_conf(cmd, o.conf_file, AZML_CONF_OPTIONAL | AZML_CONF_LOG,
+			  &conf))
+		return 1;
 	if (o.health) {
 		const azml_target_t *t = conf ? azml_conf_target_of_node(conf, node) : NULL;
 
@@ -401,11 +352,12 @@ static const char *_munge_socket(const char *opt)
 	return opt ? opt : (env && *env) ? env : NULL;
 }
 
-static int _attach_node(const check_opts_t *o, const char *address,
-			const char *socket, int ttl, const char *output)
+static int _attach_node(const azml_cmd_t *cmd, const check_opts_t *o,
+			const char *address, const char *socket, int ttl,
+			const char *output)
 {
 	azml_inventory_t *inv = calloc(1, sizeof(*inv));
-	azml_conf_t *conf = _conf_quiet(o->conf_file, o->conf_file != NULL);
+	azml_conf_t *conf = NULL;
 	check_opts_t local = *o;
 	char node[128], host[256] = "", addr[INET6_ADDRSTRLEN + 1] = "";
 	char err[512], *cred = NULL;
@@ -415,7 +367,12 @@ static int _attach_node(const check_opts_t *o, const char *address,
 	int rc = 2;
 	FILE *fp = stdout;
 
-	if (!inv || (o->conf_file && !conf))
+	if (azml_cmd_conf(cmd, o->conf_file,
+			  AZML_CONF_OPTIONAL | AZML_CONF_LOG, &conf)) {
+		rc = 1;
+		goto out;
+	}
+	if (!inv)
 		goto out;
 	_node_name(o->node, node, sizeof(node));
 	gethostname(host, sizeof(host) - 1);
@@ -423,13 +380,13 @@ static int _attach_node(const check_opts_t *o, const char *address,
 	if (address)
 		snprintf(addr, sizeof(addr), "%s", address);
 	else if (_address(host, addr, sizeof(addr)) < 0) {
-		fprintf(stderr, "slurm-azureml: attach: cannot resolve this "
+		fprintf(stderr, "slurm-azureml attach: cannot resolve this "
 			"host's name '%s': give --address\n", host);
 		goto out;
 	}
 	if (!azml_attach_word_ok(node, false) || !azml_attach_word_ok(addr, true) ||
 	    !azml_attach_word_ok(host, false)) {
-		fprintf(stderr, "slurm-azureml: attach: node '%.80s', host "
+		fprintf(stderr, "slurm-azureml attach: node '%.80s', host "
 			"'%.80s' or address '%.80s' is not valid\n", node, host,
 			addr);
 		goto out;
@@ -441,7 +398,7 @@ static int _attach_node(const check_opts_t *o, const char *address,
 	if (!(v = _check(&local, NULL, node, inv, &ok)))
 		goto out;
 	cJSON_ArrayForEach(r, cJSON_GetObjectItem(v, "reasons"))
-		fprintf(stderr, "slurm-azureml: attach: warning: %s\n",
+		fprintf(stderr, "slurm-azureml attach: warning: %s\n",
 			r->valuestring);
 	if (o->gres || conf) {	/* the admin's own look before sending it */
 		const azml_target_t *t = conf ? azml_conf_target_of_node(conf, node) : NULL;
@@ -453,7 +410,7 @@ static int _attach_node(const check_opts_t *o, const char *address,
 		cJSON *d = azml_node_check(inv, &req, &dok);
 
 		cJSON_ArrayForEach(r, cJSON_GetObjectItem(d, "reasons"))
-			fprintf(stderr, "slurm-azureml: attach: warning: %s\n",
+			fprintf(stderr, "slurm-azureml attach: warning: %s\n",
 				r->valuestring);
 		ok = ok && dok;
 		cJSON_Delete(d);
@@ -461,18 +418,18 @@ static int _attach_node(const check_opts_t *o, const char *address,
 	report = azml_attach_report(node, host, addr, inv, v);
 	v = NULL;
 	if (!(cred = azml_attach_seal(socket, ttl, report, err, sizeof(err)))) {
-		fprintf(stderr, "slurm-azureml: attach: %s\n", err);
+		fprintf(stderr, "slurm-azureml attach: %s\n", err);
 		goto out;
 	}
 	if (output && !(fp = fopen(output, "w"))) {
-		fprintf(stderr, "slurm-azureml: attach: %s: %s\n", output,
+		fprintf(stderr, "slurm-azureml attach: %s: %s\n", output,
 			strerror(errno));
 		goto out;
 	}
 	fprintf(fp, "%s\n", cred);
 	if (fp != stdout)
 		fclose(fp);
-	fprintf(stderr, "slurm-azureml: attach: %s (%s): %zu GPU%s, %d CPUs, "
+	fprintf(stderr, "slurm-azureml attach: %s (%s): %zu GPU%s, %d CPUs, "
 		"%ld MiB; credential valid %d s: on the controller run "
 		"'slurm-azureml attach --accept FILE'%s\n", node, addr,
 		inv->ngpus, inv->ngpus == 1 ? "" : "s", inv->pus,
@@ -509,9 +466,10 @@ static bool _needs_resume(const char *node)
 	return resume;
 }
 
-static int _accept(const char *file, const char *socket, const char *conf_file)
+static int _accept(const azml_cmd_t *cmd, const char *file,
+		   const char *socket, const char *conf_file)
 {
-	azml_conf_t *conf = _conf_quiet(conf_file, true);
+	azml_conf_t *conf = NULL;
 	slurm_conf_t *ctl = NULL;
 	cJSON *report = NULL, *reasons = cJSON_CreateArray();
 	const azml_target_t *t = NULL;
@@ -520,27 +478,27 @@ static int _accept(const char *file, const char *socket, const char *conf_file)
 	const char *node, *addr, *host;
 	int rc = 1;
 
-	if (!conf)
+	if (azml_cmd_conf(cmd, conf_file, AZML_CONF_LOG, &conf))
 		goto out;
 	if (!(cred = _read_all(file, err, sizeof(err)))) {
-		fprintf(stderr, "slurm-azureml: attach --accept: %s\n", err);
+		fprintf(stderr, "slurm-azureml attach: %s\n", err);
 		goto out;
 	}
 	azml_nodes_init();
 	if (slurm_load_ctl_conf(0, &ctl) != SLURM_SUCCESS) {
-		fprintf(stderr, "slurm-azureml: attach --accept: slurmctld does "
+		fprintf(stderr, "slurm-azureml attach: slurmctld does "
 			"not answer: %s\n", slurm_strerror(slurm_get_errno()));
 		goto out;
 	}
 	if (!(report = azml_attach_open(socket, cred, ctl->slurm_user_id, err,
 					sizeof(err)))) {
-		fprintf(stderr, "slurm-azureml: attach --accept: %s; nothing "
+		fprintf(stderr, "slurm-azureml attach: %s; nothing "
 			"changed\n", err);
 		goto out;
 	}
 	node = cJSON_GetStringValue(cJSON_GetObjectItem(report, "node"));
 	if (!azml_attach_judge(conf, report, &t, reasons)) {
-		fprintf(stderr, "slurm-azureml: attach --accept: refused %s; "
+		fprintf(stderr, "slurm-azureml attach: refused %s; "
 			"nothing changed:\n", node && azml_attach_word_ok(node, false) ?
 			node : "(no valid node name)");
 		cJSON_ArrayForEach(r, reasons)
@@ -553,7 +511,7 @@ static int _accept(const char *file, const char *socket, const char *conf_file)
 	host = cJSON_GetStringValue(cJSON_GetObjectItem(report, "hostname"));
 	if (azml_nodes_set_addr(node, addr, host) < 0 ||
 	    (_needs_resume(node) && azml_nodes_resume(node) < 0)) {
-		fprintf(stderr, "slurm-azureml: attach --accept: slurmctld did "
+		fprintf(stderr, "slurm-azureml attach: slurmctld did "
 			"not take node %s (is it in slurm.conf, from "
 			"'slurm-azureml generate'?)\n", node);
 		goto out;
@@ -561,7 +519,7 @@ static int _accept(const char *file, const char *socket, const char *conf_file)
 	/* Kept for 'targets', reconcile and detach. */
 	if (azml_state_init(conf, err, sizeof(err)) ||
 	    azml_state_attached_save(conf, node, report, err, sizeof(err)))
-		fprintf(stderr, "slurm-azureml: attach --accept: node %s is "
+		fprintf(stderr, "slurm-azureml attach: node %s is "
 			"admitted, but %s: a restart of slurmctld will forget "
 			"it\n", node, err);
 	azml_log_info("attach: node %s (%s) attached to %s, %d GPUs", node,
@@ -580,32 +538,18 @@ out:
 	return rc;
 }
 
-int azml_cmd_attach(int argc, char **argv)
+int azml_cmd_attach(const azml_cmd_t *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "accept", no_argument, NULL, 'a' },
-		{ "address", required_argument, NULL, 'A' },
-		{ "node", required_argument, NULL, 'n' },
-		{ "gres", required_argument, NULL, 'g' },
-		{ "cuda", required_argument, NULL, 'c' },
-		{ "topology", required_argument, NULL, 't' },
-		{ "gres-conf", required_argument, NULL, 'G' },
-		{ "munge-socket", required_argument, NULL, 's' },
-		{ "ttl", required_argument, NULL, 'T' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "file", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	check_opts_t o = { 0 };
 	const char *address = NULL, *socket = NULL, *output = NULL;
 	bool accept = false;
-	int c, ttl = 600;
+	int c, rc, ttl = 600;
 	char *end;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "aA:n:g:c:t:G:s:T:o:f:h", opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
 		switch (c) {
+		case AZML_OPT_EXIT: return rc;
 		case 'a': accept = true; break;
 		case 'A': address = optarg; break;
 		case 'n': o.node = optarg; break;
@@ -618,88 +562,62 @@ int azml_cmd_attach(int argc, char **argv)
 		case 'f': o.conf_file = optarg; break;
 		case 'T':
 			ttl = (int) strtol(optarg, &end, 10);
-			if (*end || ttl < 1 || ttl > 86400) {
-				fprintf(stderr, "slurm-azureml: attach: --ttl "
-					"'%.40s' is not 1-86400 seconds\n", optarg);
-				return 2;
-			}
+			if (*end || ttl < 1 || ttl > 86400)
+				return azml_cmd_usage_error(cmd, "--ttl '%.40s' "
+					"is not 1-86400 seconds", optarg);
 			break;
-		case 'h':
-			printf("on the node:       slurm-azureml attach [--node NAME] "
-			       "[--address ADDR] [--gres SPEC]\n"
-			       "                   [--topology FILE.xml] [--ttl S] "
-			       "[--output FILE] [--munge-socket PATH]\n"
-			       "on the controller: slurm-azureml attach --accept "
-			       "[FILE|-] [--munge-socket PATH]\n");
-			return 0;
-		default:
-			return 2;
 		}
 	}
 	if (accept) {
-		if (argc - optind > 1) {
-			fprintf(stderr, "slurm-azureml: attach --accept takes one "
-				"file (or - for stdin)\n");
+		/* one credential file, or stdin */
+		if (azml_cmd_args(cmd, argc, argv, 0, 1))
 			return 2;
-		}
-		return _accept(optind < argc ? argv[optind] : "-",
+		return _accept(cmd, optind < argc ? argv[optind] : "-",
 			       _munge_socket(socket), o.conf_file);
 	}
-	if (optind < argc) {
-		fprintf(stderr, "slurm-azureml: attach: unexpected '%.80s'\n",
-			argv[optind]);
+	if (azml_cmd_args(cmd, argc, argv, 0, 0))
 		return 2;
-	}
-	if (address && !azml_attach_word_ok(address, true)) {
-		fprintf(stderr, "slurm-azureml: attach: --address '%.80s' is not "
-			"an address\n", address);
-		return 2;
-	}
-	return _attach_node(&o, address, _munge_socket(socket), ttl, output);
+	if (address && !azml_attach_word_ok(address, true))
+		return azml_cmd_usage_error(cmd, "--address '%.80s' is not an "
+					    "address", address);
+	return _attach_node(cmd, &o, address, _munge_socket(socket), ttl,
+			    output);
 }
 
-int azml_cmd_detach(int argc, char **argv)
+int azml_cmd_detach(const azml_cmd_t *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "wait", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	azml_conf_t *conf;
 	const azml_target_t *t;
 	azml_node_t *nodes = NULL;
-	const char *node;
+	const char *node, *file = NULL;
 	char *end;
 	int c, rc = 1, waited = 0, limit = 300;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "w:h", opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
 		switch (c) {
+		case AZML_OPT_EXIT:
+			return rc;
+		case 'f':
+			file = optarg;
+			break;
 		case 'w':
 			limit = (int) strtol(optarg, &end, 10);
-			if (*end || limit < 0) {
-				fprintf(stderr, "slurm-azureml: detach: --wait "
-					"'%.40s' is not seconds\n", optarg);
-				return 2;
-			}
+			if (*end || limit < 0)
+				return azml_cmd_usage_error(cmd, "--wait '%.40s' "
+					"is not seconds", optarg);
 			break;
-		case 'h':
-			printf("usage: slurm-azureml detach [--wait SECONDS] NODE\n");
-			return 0;
-		default:
-			return 2;
 		}
 	}
-	if (argc - optind != 1) {
-		fprintf(stderr, "usage: slurm-azureml detach [--wait SECONDS] NODE\n");
+	rc = 1;
+	if (azml_cmd_args(cmd, argc, argv, 1, 1))
 		return 2;
-	}
 	node = argv[optind];
-	if (!(conf = _conf_quiet(NULL, true)))
-		return 2;
+	if (azml_cmd_conf(cmd, file, AZML_CONF_LOG, &conf))
+		return 1;
 	t = azml_attach_word_ok(node, false) ? azml_conf_target_of_node(conf, node) : NULL;
 	if (!t || t->kind != AZML_ATTACHED) {
-		fprintf(stderr, "slurm-azureml: detach: '%.80s' is not a node of "
+		fprintf(stderr, "slurm-azureml detach: '%.80s' is not a node of "
 			"an AttachedCompute target\n", node);
 		rc = 2;
 		goto out;
@@ -716,7 +634,7 @@ int azml_cmd_detach(int argc, char **argv)
 			if (!strcmp(nodes[i].name, node))
 				me = &nodes[i];
 		if (!me) {
-			fprintf(stderr, "slurm-azureml: detach: slurmctld has no "
+			fprintf(stderr, "slurm-azureml detach: slurmctld has no "
 				"node %s\n", node);
 			goto out;
 		}
@@ -727,7 +645,7 @@ int azml_cmd_detach(int argc, char **argv)
 		free(nodes);
 		nodes = NULL;
 		if (waited >= limit) {
-			fprintf(stderr, "slurm-azureml: detach: %s still runs jobs "
+			fprintf(stderr, "slurm-azureml detach: %s still runs jobs "
 				"after %d s; it stays drained: run detach again "
 				"when they end\n", node, limit);
 			goto out;
@@ -742,7 +660,7 @@ int azml_cmd_detach(int argc, char **argv)
 		m.node_names = (char *) node;
 		m.node_state = NODE_STATE_FUTURE;
 		if (slurm_update_node(&m) != SLURM_SUCCESS) {
-			fprintf(stderr, "slurm-azureml: detach: slurmctld did not "
+			fprintf(stderr, "slurm-azureml detach: slurmctld did not "
 				"take %s back: %s\n", node,
 				slurm_strerror(slurm_get_errno()));
 			goto out;

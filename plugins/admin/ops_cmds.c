@@ -6,7 +6,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,21 +22,6 @@
 #include "log.h"
 #include "nodes.h"
 #include "state.h"
-
-static azml_conf_t *_load(void)
-{
-	azml_conf_t *conf = azml_conf_load(NULL);
-
-	for (size_t i = 0; conf && i < conf->nerrors; i++)
-		fprintf(stderr, "%s\n", conf->errors[i]);
-	if (!conf || conf->nerrors) {
-		azml_conf_destroy(conf);
-		return NULL;
-	}
-	if (conf->log_file)
-		azml_log_add_file(conf->log_file);
-	return conf;
-}
 
 static const azml_node_t *_find(const azml_node_t *nodes, int n, const char *name)
 {
@@ -67,31 +51,33 @@ static const char *_bucket(const azml_node_t *n)
 
 /* ---------------------------------------------------------------------- */
 
-int azml_cmd_targets(int argc, char **argv)
+int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static const char *buckets[] = { "powered_down", "powering_up", "idle",
 					 "allocated", "down", "not_attached" };
+	const char *file = NULL;
 	bool json = false;
 	azml_conf_t *conf;
 	azml_node_t *nodes = NULL;
-	int nn, c;
+	int nn, c, rc;
 	cJSON *root, *arr;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		if (c != 'j') {
-			fprintf(c == 'h' ? stdout : stderr,
-				"usage: slurm-azureml targets [--json]\n");
-			return c == 'h' ? 0 : 2;
+	optind = 0;
+	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
+		switch (c) {
+		case AZML_OPT_EXIT:
+			return rc;
+		case 'f':
+			file = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
 		}
-		json = true;
 	}
-	if (!(conf = _load()))
+	if (azml_cmd_args(cmd, argc, argv, 0, 0))
+		return 2;
+	if (azml_cmd_conf(cmd, file, AZML_CONF_LOG, &conf))
 		return 1;
 	azml_nodes_init();
 	nn = azml_nodes_load(&nodes);
@@ -280,48 +266,35 @@ static int _reconcile_attached(const azml_conf_t *conf, const azml_node_t *nodes
 	return w.actions;
 }
 
-static int _reconcile_once(azml_conf_t *conf, bool dry)
-{
-	char err[600];
-	azml_arm_t *arm = NULL;
-	azml_node_t *nodes = NULL;
-	listing_t l = { 0 };
-	int nn, actions = 0;
-	bool vms = false;
+/* One pass of reconcile: what it read from Slurm and Azure, what it did. */
+typedef struct {
+	const azml_conf_t *conf;
+	bool dry;
+	azml_arm_t *arm;
+	const azml_node_t *nodes;
+	int nn;
+	const azml_vm_result_t *vms;
+	size_t nvms;
+	int actions;
+} pass_t;
 
-	nn = azml_nodes_load(&nodes);
-	if (nn < 0) {
-		fprintf(stderr, "slurm-azureml reconcile: slurmctld is not "
-			"answering; nothing done\n");
-		return 1;
-	}
-	action_failures = 0;
-	actions += _reconcile_attached(conf, nodes, nn, dry);
-	for (size_t i = 0; i < conf->ntargets; i++)
-		vms = vms || conf->targets[i].kind != AZML_ATTACHED;
-	if (!vms)	/* only attached targets: nothing in Azure */
-		goto done;
-	if (!(arm = azml_arm_create(conf, NULL, err, sizeof(err)))) {
-		fprintf(stderr, "slurm-azureml reconcile: %s\n", err);
-		free(nodes);
-		return 1;
-	}
-	azml_arm_vm_list(arm, _listed, &l);
-	azml_arm_run(arm);
-	if (l.failed) {
-		fprintf(stderr, "slurm-azureml reconcile: couldn't list the VMs: "
-			"%s; nothing done\n", l.err);
-		goto out;
-	}
-	/* 1. VMs whose node is powered down, unknown, or not ours: orphans. */
-	for (size_t i = 0; i < l.n; i++) {
-		const azml_vm_result_t *v = &l.vms[i];
-		const char *node = v->node[0] ? v->node : v->name;
-		const azml_target_t *t = azml_conf_target_of_node(conf, node);
-		const azml_node_t *sn = _find(nodes, nn, node);
+/* The node a VM serves: its slurm-node tag, else its name. */
+static const char *_vm_node(const azml_vm_result_t *v)
+{
+	return v->node[0] ? v->node : v->name;
+}
+
+/* 1. VMs whose node is powered down, unknown, or not ours: orphans. */
+static void _orphan_vms(pass_t *p)
+{
+	for (size_t i = 0; i < p->nvms; i++) {
+		const azml_vm_result_t *v = &p->vms[i];
+		const char *node = _vm_node(v);
+		const azml_target_t *t = azml_conf_target_of_node(p->conf, node);
+		const azml_node_t *sn = _find(p->nodes, p->nn, node);
 		const char *why = NULL;
 
-		if (azml_state_intent_active(conf, node))
+		if (azml_state_intent_active(p->conf, node))
 			continue;	/* a resume or delete is in flight */
 		if (!t || t->kind == AZML_ATTACHED)
 			why = "its node is not in azureml.conf";
@@ -331,123 +304,192 @@ static int _reconcile_once(azml_conf_t *conf, bool dry)
 			why = "its node is powered down";
 		if (!why)
 			continue;
-		actions++;
+		p->actions++;
 		printf("orphan VM %s (node %s): %s%s\n", v->name, node, why,
-		       dry ? "; would delete it" : "; deleting it");
-		if (!dry)
-			azml_arm_vm_delete(arm, v->name, _acted, "delete");
+		       p->dry ? "; would delete it" : "; deleting it");
+		if (!p->dry)
+			azml_arm_vm_delete(p->arm, v->name, _acted, "delete");
 	}
-	/* 2. Nodes that Slurm thinks are up, whose VM is gone. */
-	for (int i = 0; i < nn; i++) {
-		const azml_target_t *t = azml_conf_target_of_node(conf, nodes[i].name);
+}
+
+/* 2. Nodes that Slurm thinks are up, whose VM is gone. */
+static void _nodes_without_vm(pass_t *p)
+{
+	for (int i = 0; i < p->nn; i++) {
+		const azml_node_t *n = &p->nodes[i];
+		const azml_target_t *t = azml_conf_target_of_node(p->conf,
+								  n->name);
 		bool has_vm = false;
 
 		if (!t || t->kind != AZML_CLUSTER ||
-		    (nodes[i].state & (NODE_STATE_POWERED_DOWN |
-				       NODE_STATE_POWERING_UP |
-				       NODE_STATE_POWERING_DOWN)) ||
-		    azml_state_intent_active(conf, nodes[i].name))
+		    (n->state & (NODE_STATE_POWERED_DOWN |
+				 NODE_STATE_POWERING_UP |
+				 NODE_STATE_POWERING_DOWN)) ||
+		    azml_state_intent_active(p->conf, n->name))
 			continue;
-		for (size_t k = 0; k < l.n && !has_vm; k++)
-			has_vm = !strcmp(l.vms[k].node[0] ? l.vms[k].node :
-					 l.vms[k].name, nodes[i].name);
+		for (size_t k = 0; k < p->nvms && !has_vm; k++)
+			has_vm = !strcmp(_vm_node(&p->vms[k]), n->name);
 		if (has_vm)
 			continue;
-		actions++;
-		printf("node %s is up in Slurm but has no VM%s\n", nodes[i].name,
-		       dry ? "; would power it down" : "; powering it down");
-		if (!dry)
-			azml_nodes_power_down_force(nodes[i].name, "azureml: "
+		p->actions++;
+		printf("node %s is up in Slurm but has no VM%s\n", n->name,
+		       p->dry ? "; would power it down" : "; powering it down");
+		if (!p->dry)
+			azml_nodes_power_down_force(n->name, "azureml: "
 				"VMNotFound: its VM no longer exists");
 	}
-	/* 3. Nodes held DOWN after repeated failures, once the back-off is over. */
-	for (int i = 0; i < nn; i++) {
+}
+
+/* 3. Nodes held DOWN after repeated failures, once the back-off is over. */
+static void _release_held(pass_t *p)
+{
+	for (int i = 0; i < p->nn; i++) {
+		const char *name = p->nodes[i].name;
 		long age;
 
-		if (!azml_state_is_held(nodes[i].reason))
+		if (!azml_state_is_held(p->nodes[i].reason))
 			continue;
-		age = azml_state_failure_age(conf, nodes[i].name);
+		age = azml_state_failure_age(p->conf, name);
 		if (age >= 0 && age < AZML_BACKOFF)
 			continue;
-		actions++;
-		printf("node %s was held after repeated failures; %s\n",
-		       nodes[i].name, dry ? "would release it" : "releasing it");
-		if (!dry) {
-			azml_state_failure_clear(conf, nodes[i].name);
-			azml_nodes_resume(nodes[i].name);
+		p->actions++;
+		printf("node %s was held after repeated failures; %s\n", name,
+		       p->dry ? "would release it" : "releasing it");
+		if (!p->dry) {
+			azml_state_failure_clear(p->conf, name);
+			azml_nodes_resume(name);
 		}
 	}
-	/* 4. MinNodes of each cluster kept powered. */
-	for (size_t i = 0; i < conf->ntargets; i++) {
-		const azml_target_t *t = &conf->targets[i];
-		int up = 0;
-		char node[128];
+}
 
-		if (t->kind != AZML_CLUSTER || !t->min_nodes)
-			continue;
-		for (int k = 1; k <= t->max_nodes; k++) {
-			const azml_node_t *sn;
+/* 4. MinNodes of cluster T kept powered. */
+static void _keep_min_nodes(pass_t *p, const azml_target_t *t)
+{
+	const azml_node_t *sn;
+	char node[128];
+	int up = 0;
 
-			snprintf(node, sizeof(node), "%s-%d", t->name, k);
-			sn = _find(nodes, nn, node);
-			if (sn && !azml_node_powered_down(sn))
-				up++;
-		}
-		for (int k = 1; k <= t->max_nodes && up < t->min_nodes; k++) {
-			const azml_node_t *sn;
-
-			snprintf(node, sizeof(node), "%s-%d", t->name, k);
-			sn = _find(nodes, nn, node);
-			if (!sn || !azml_node_powered_down(sn) ||
-			    (sn->state & NODE_STATE_BASE) == NODE_STATE_DOWN)
-				continue;
-			actions++;
+	for (int k = 1; k <= t->max_nodes; k++) {
+		snprintf(node, sizeof(node), "%s-%d", t->name, k);
+		sn = _find(p->nodes, p->nn, node);
+		if (sn && !azml_node_powered_down(sn))
 			up++;
-			printf("cluster %s has fewer than MinNodes=%d powered; %s "
-			       "%s\n", t->name, t->min_nodes, dry ?
-			       "would power up" : "powering up", node);
-			if (!dry)
-				azml_nodes_power_up(node);
-		}
 	}
-	azml_arm_run(arm);
-done:
-	printf("reconcile: %d action%s%s%s\n", actions, actions == 1 ? "" : "s",
+	for (int k = 1; k <= t->max_nodes && up < t->min_nodes; k++) {
+		snprintf(node, sizeof(node), "%s-%d", t->name, k);
+		sn = _find(p->nodes, p->nn, node);
+		if (!sn || !azml_node_powered_down(sn) ||
+		    (sn->state & NODE_STATE_BASE) == NODE_STATE_DOWN)
+			continue;
+		p->actions++;
+		up++;
+		printf("cluster %s has fewer than MinNodes=%d powered; %s %s\n",
+		       t->name, t->min_nodes,
+		       p->dry ? "would power up" : "powering up", node);
+		if (!p->dry)
+			azml_nodes_power_up(node);
+	}
+}
+
+/* Whether any target has VMs in Azure (attached targets have none). */
+static bool _has_vm_targets(const azml_conf_t *conf)
+{
+	for (size_t i = 0; i < conf->ntargets; i++)
+		if (conf->targets[i].kind != AZML_ATTACHED)
+			return true;
+	return false;
+}
+
+/*
+ * One pass: attached nodes restored, then the four steps above against the
+ * VMs listed in Azure.  Returns 0, or 1 when something could not be read or
+ * an action failed (each said on stderr or stdout).
+ */
+static int _reconcile_once(azml_conf_t *conf, bool dry)
+{
+	char err[600];
+	azml_node_t *nodes = NULL;
+	listing_t l = { 0 };
+	pass_t p = { .conf = conf, .dry = dry };
+	int rv = 1;
+
+	p.nn = azml_nodes_load(&nodes);
+	p.nodes = nodes;
+	if (p.nn < 0) {
+		fprintf(stderr, "slurm-azureml reconcile: slurmctld is not "
+			"answering; nothing done\n");
+		goto out;
+	}
+	action_failures = 0;
+	p.actions += _reconcile_attached(conf, nodes, p.nn, dry);
+	if (_has_vm_targets(conf)) {
+		if (!(p.arm = azml_arm_create(conf, NULL, err, sizeof(err)))) {
+			fprintf(stderr, "slurm-azureml reconcile: %s\n", err);
+			goto out;
+		}
+		azml_arm_vm_list(p.arm, _listed, &l);
+		azml_arm_run(p.arm);
+		if (l.failed) {
+			fprintf(stderr, "slurm-azureml reconcile: couldn't list "
+				"the VMs: %s; nothing done\n", l.err);
+			goto out;
+		}
+		p.vms = l.vms;
+		p.nvms = l.n;
+		_orphan_vms(&p);
+		_nodes_without_vm(&p);
+		_release_held(&p);
+		for (size_t i = 0; i < conf->ntargets; i++)
+			if (conf->targets[i].kind == AZML_CLUSTER &&
+			    conf->targets[i].min_nodes)
+				_keep_min_nodes(&p, &conf->targets[i]);
+		azml_arm_run(p.arm);
+	}
+	printf("reconcile: %d action%s%s%s\n", p.actions,
+	       p.actions == 1 ? "" : "s",
 	       dry ? " (dry run: nothing changed)" : "",
 	       action_failures ? ", some failed" : "");
+	rv = action_failures ? 1 : 0;
 out:
 	free(l.vms);
 	free(nodes);
-	azml_arm_destroy(arm);
-	return l.failed || action_failures ? 1 : 0;
+	azml_arm_destroy(p.arm);
+	return rv;
 }
 
-int azml_cmd_reconcile(int argc, char **argv)
+int azml_cmd_reconcile(const azml_cmd_t *cmd, int argc, char **argv)
 {
-	static const struct option o[] = {
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "every", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	const char *file = NULL;
 	bool dry = false;
 	int every = 0, c, rc;
-	char serr[512];
+	char serr[512], *end;
 	azml_conf_t *conf;
+	long v;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "nh", o, NULL)) != -1) {
-		if (c == 'n')
+	optind = 0;
+	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
+		switch (c) {
+		case AZML_OPT_EXIT:
+			return rc;
+		case 'f':
+			file = optarg;
+			break;
+		case 'n':
 			dry = true;
-		else if (c == 'e' && atoi(optarg) > 0)
-			every = atoi(optarg);
-		else {
-			fprintf(c == 'h' ? stdout : stderr, "usage: slurm-azureml "
-				"reconcile [--dry-run] [--every SECONDS]\n");
-			return c == 'h' ? 0 : 2;
+			break;
+		case 'e':
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 86400)
+				return azml_cmd_usage_error(cmd, "--every "
+					"'%.40s' is not 1-86400 seconds",
+					optarg);
+			every = (int) v;
+			break;
 		}
 	}
-	if (!(conf = _load()))
+	if (azml_cmd_args(cmd, argc, argv, 0, 0))
+		return 2;
+	if (azml_cmd_conf(cmd, file, AZML_CONF_LOG, &conf))
 		return 1;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	azml_nodes_init();
@@ -465,25 +507,35 @@ int azml_cmd_reconcile(int argc, char **argv)
 
 /* ---------------------------------------------------------------------- */
 
-int azml_cmd_instance(int argc, char **argv)
+int azml_cmd_instance(const azml_cmd_t *cmd, int argc, char **argv)
 {
+	const char *file = NULL, *name;
 	azml_conf_t *conf;
 	const azml_target_t *t;
 	azml_arm_t *arm;
 	char err[600], reason[300];
 	bool start;
+	int c, rc;
 
-	if (argc != 3 || (strcmp(argv[1], "stop") && strcmp(argv[1], "start"))) {
-		fprintf(stderr, "usage: slurm-azureml instance stop|start NAME\n");
-		return 2;
+	optind = 0;
+	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
+		if (c == AZML_OPT_EXIT)
+			return rc;
+		file = optarg;	/* -f: the only option */
 	}
-	start = !strcmp(argv[1], "start");
-	if (!(conf = _load()))
+	if (azml_cmd_args(cmd, argc, argv, 2, 2))
+		return 2;
+	if (strcmp(argv[optind], "stop") && strcmp(argv[optind], "start"))
+		return azml_cmd_usage_error(cmd, "'%.40s' is neither stop nor "
+					    "start", argv[optind]);
+	start = !strcmp(argv[optind], "start");
+	name = argv[optind + 1];
+	if (azml_cmd_conf(cmd, file, AZML_CONF_LOG, &conf))
 		return 1;
-	t = azml_conf_find_target(conf, argv[2]);
+	t = azml_conf_find_target(conf, name);
 	if (!t || t->kind != AZML_INSTANCE) {
 		fprintf(stderr, "slurm-azureml instance: '%.64s' is not a "
-			"ComputeInstance of azureml.conf\n", argv[2]);
+			"ComputeInstance of azureml.conf\n", name);
 		azml_conf_destroy(conf);
 		return 1;
 	}
@@ -531,42 +583,43 @@ static void _got(void *arg, const azml_http_resp_t *r)
 	g->body = r->body ? strdup(r->body) : NULL;
 }
 
-int azml_cmd_watch_events(int argc, char **argv)
+int azml_cmd_watch_events(const azml_cmd_t *cmd, int argc, char **argv)
 {
-	static const struct option o[] = {
-		{ "node", required_argument, NULL, 'n' },
-		{ "vm", required_argument, NULL, 'v' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *node = NULL, *vm = NULL;
+	const char *node = NULL, *vm = NULL, *file = NULL;
 	double interval = 1;
 	azml_conf_t *conf;
 	char url[2048], err[256];
 	const char *hdr[] = { "Metadata: true", NULL };
-	int c;
+	int c, rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
+	optind = 0;
+	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
 		switch (c) {
-		case 'n': node = optarg; break;
-		case 'v': vm = optarg; break;
-		case 'i': interval = atof(optarg) > 0.1 ? atof(optarg) : 1; break;
-		default:
-			fprintf(c == 'h' ? stdout : stderr, "usage: slurm-azureml "
-				"watch-events --node NODE [--vm VM] [--interval S]\n");
-			return c == 'h' ? 0 : 2;
+		case AZML_OPT_EXIT:
+			return rc;
+		case 'f':
+			file = optarg;
+			break;
+		case 'n':
+			node = optarg;
+			break;
+		case 'v':
+			vm = optarg;
+			break;
+		case 'i':
+			interval = atof(optarg) > 0.1 ? atof(optarg) : 1;
+			break;
 		}
 	}
-	if (!node || !azml_arm_name_ok(node) || (vm && !azml_arm_name_ok(vm))) {
-		fprintf(stderr, "slurm-azureml watch-events: --node NODE (a valid "
-			"node name) is required\n");
+	if (azml_cmd_args(cmd, argc, argv, 0, 0))
 		return 2;
-	}
+	if (!node || !azml_arm_name_ok(node) || (vm && !azml_arm_name_ok(vm)))
+		return azml_cmd_usage_error(cmd, "--node NODE (a valid node "
+					    "name) is required, and --vm must "
+					    "be a valid VM name");
 	if (!vm)
 		vm = node;
-	if (!(conf = _load()))
+	if (azml_cmd_conf(cmd, file, AZML_CONF_LOG, &conf))
 		return 1;
 	azml_log_init(AZML_LOG_SYSLOG, "slurm-azureml-watch", AZML_LOG_INFO);
 	azml_log_also_stderr(1);

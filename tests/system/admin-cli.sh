@@ -32,10 +32,12 @@ for want in \
 	"$D/bad.conf:8: unknown key 'Colour'"; do
 	grep -qF "$want" "$D/err" || azml_fail "missing '$want' in: $(cat "$D/err")"
 done
-[ "$(wc -l < "$D/err")" = 4 ] || azml_fail "expected 4 errors: $(cat "$D/err")"
+[ "$(wc -l < "$D/err")" = 5 ] || azml_fail "expected 4 errors and a summary: $(cat "$D/err")"
+[ "$(tail -n 1 "$D/err")" = "slurm-azureml check-config: couldn't load $D/bad.conf: 4 errors" ] ||
+	azml_fail "summary line: $(tail -n 1 "$D/err")"
 [ ! -s "$D/out" ] || azml_fail "check-config printed to stdout on errors"
 cmp -s "$D/bad.conf" "$D/bad.conf.orig" || azml_fail "check-config changed the file"
-azml_pass "check-config prints FILE:LINE for each error and exits 1"
+azml_pass "check-config prints FILE:LINE for each error, then a summary, and exits 1"
 
 "$AZML_BIN" generate -f "$D/bad.conf" > "$D/out" 2>/dev/null
 [ $? = 1 ] && [ ! -s "$D/out" ] || azml_fail "generate printed lines for a bad file"
@@ -99,13 +101,13 @@ cli() {	# cli WANT_RC WANT_TEXT ARGS...: run, check exit code and message
 cli 2 "node-check: /nonexistent.xml: No such file or directory" node-check --topology /nonexistent.xml
 printf '<topology><object' > "$D/broken.xml"
 cli 2 "$D/broken.xml" node-check --topology "$D/broken.xml"
-cli 1 "MISMATCH: gres 'gpu:a:b:c': too many ':' fields" node-check --gres gpu:a:b:c
+cli 1 "MISMATCH: gres 'gpu:a:b:c': 'c' is not a count" node-check --gres gpu:a:b:c
 cli 1 "MISMATCH: CUDA requirement 'twelve' is not X.Y" node-check --gres gpu:0 --cuda twelve
 cli 2 "'../etc' is not a node name" node-check --node ../etc
-cli 2 "node-check: unexpected 'extra'" node-check extra
+cli 2 "slurm-azureml node-check: unexpected argument 'extra'" node-check extra
 cli 2 "--ttl '0' is not 1-86400 seconds" attach --ttl 0
 cli 2 "--address 'a/b' is not an address" attach --address a/b
-cli 2 "attach --accept takes one file" attach --accept a b
+cli 2 "slurm-azureml attach: unexpected argument 'b'" attach --accept a b
 cp "$AZML_TOP/etc/azureml.conf.example" "$D/azureml.conf"
 : > "$D/empty.cred"
 AZUREML_CONF=$D/azureml.conf cli 1 "$D/empty.cred: empty: no credential" attach --accept "$D/empty.cred"
@@ -113,4 +115,43 @@ AZUREML_CONF=$D/azureml.conf cli 1 "/nonexistent.cred: No such file or directory
 cli 2 "--wait 'soon' is not seconds" detach --wait soon lab01
 AZUREML_CONF=$D/azureml.conf cli 2 "'gpu-v100-1' is not a node of an AttachedCompute target" detach gpu-v100-1
 azml_pass "node-check, attach and detach: bad input exits 1 or 2 with what was wrong"
+
+# Every subcommand refuses bad options one way: "slurm-azureml CMD: <what>",
+# then its usage, on stderr, exit 2; --help prints the usage on stdout, exit 0.
+usage_error() {	# usage_error CMD WHAT ARGS...
+	local cmd=$1 what=$2
+	shift 2
+	"$AZML_BIN" "$@" > "$D/out" 2> "$D/err"
+	local got=$?
+	[ "$got" = 2 ] || azml_fail "'$*' exited $got, not 2: $(cat "$D/err")"
+	[ ! -s "$D/out" ] || azml_fail "'$*' printed on stdout: $(cat "$D/out")"
+	[ "$(head -n 1 "$D/err")" = "slurm-azureml $cmd: $what" ] ||
+		azml_fail "'$*' said: $(head -n 1 "$D/err")"
+	sed -n 2p "$D/err" | grep -q "^usage: slurm-azureml $cmd " ||
+		azml_fail "'$*' printed no usage: $(cat "$D/err")"
+}
+cmds=$("$AZML_BIN" --help | sed -n 's/^  \([a-z-]*\) .*/\1/p' | sort -u)
+[ "$(wc -w <<<"$cmds")" = 10 ] || azml_fail "--help lists: $cmds"
+for cmd in $cmds; do
+	case $cmd in	# an option with an argument; arguments it takes
+	catalog) argopt=--size args= ;;
+	instance) argopt=--file args="stop dev-box" ;;
+	detach) argopt=--file args=lab01 ;;
+	*) argopt=--file args= ;;
+	esac
+	usage_error "$cmd" "unknown option '--frobnicate'" $cmd --frobnicate $args
+	usage_error "$cmd" "unknown option '-Z'" $cmd -Z $args
+	usage_error "$cmd" "option '$argopt' needs an argument" $cmd $args $argopt
+	usage_error "$cmd" "unexpected argument 'stray'" $cmd $args stray
+	"$AZML_BIN" $cmd --help > "$D/out" 2> "$D/err" ||
+		azml_fail "$cmd --help exited $?"
+	[ ! -s "$D/err" ] || azml_fail "$cmd --help wrote on stderr: $(cat "$D/err")"
+	head -n 1 "$D/out" | grep -q "^usage: slurm-azureml $cmd " ||
+		azml_fail "$cmd --help: $(cat "$D/out")"
+	# the overview shows the same usage text
+	grep -qF -- "$(head -n 1 "$D/out" | sed "s/^usage: slurm-azureml $cmd //" |
+		cut -c1-40)" <("$AZML_BIN" --help) ||
+		azml_fail "$cmd: --help and the overview differ"
+done
+azml_pass "every subcommand: unknown option, missing argument, stray argument exit 2 with its usage; --help exits 0"
 echo "$AZML_PASSED passed, 0 failed"

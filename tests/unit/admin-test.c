@@ -1,0 +1,165 @@
+/*
+ * admin-test.c - the admin command's table (plugins/admin/cli.c): every
+ * usage text names exactly the options its command accepts, and the one
+ * option parser answers bad options the same way for every command.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "testutil.h"
+
+/* cli.c's table points at the subcommands; none runs here. */
+#define STUB(f) \
+	int f(const azml_cmd_t *cmd, int argc, char **argv) \
+	{ \
+		(void) cmd; (void) argc; (void) argv; \
+		return 0; \
+	}
+STUB(azml_cmd_check_config)
+STUB(azml_cmd_generate)
+STUB(azml_cmd_catalog)
+STUB(azml_cmd_targets)
+STUB(azml_cmd_reconcile)
+STUB(azml_cmd_instance)
+STUB(azml_cmd_watch_events)
+STUB(azml_cmd_node_check)
+STUB(azml_cmd_attach)
+STUB(azml_cmd_detach)
+
+/* Whether the usage U has the word W (ending at a space, ']', '|', '\n'). */
+static bool _has_word(const char *u, const char *w)
+{
+	size_t n = strlen(w);
+
+	for (const char *s = strstr(u, w); s; s = strstr(s + 1, w))
+		if ((s == u || strchr(" [|\n", s[-1])) && strchr(" ]|\n", s[n]))
+			return true;
+	return false;
+}
+
+START_TEST(usage_names_every_option)
+{
+	for (size_t i = 0; i < azml_ncmds; i++) {
+		const azml_cmd_t *c = &azml_cmds[i];
+
+		for (const struct option *o = c->opts; o->name; o++) {
+			char w[64];
+
+			if (o->val == 'h')
+				continue;
+			snprintf(w, sizeof(w), "--%s", o->name);
+			if (!strcmp(o->name, "file"))	/* shown as -f */
+				snprintf(w, sizeof(w), "-f");
+			ck_assert_msg(_has_word(c->usage, w), "%s: usage '%s' "
+				      "lacks %s", c->name, c->usage, w);
+			/* a short form for each is in shortopts, with ':'
+			 * exactly when the option takes an argument */
+			if (strchr(c->shortopts, o->val)) {
+				const char *p = strchr(c->shortopts, o->val);
+
+				ck_assert_msg((p[1] == ':') ==
+					      (o->has_arg == required_argument),
+					      "%s: -%c", c->name, o->val);
+			}
+		}
+		ck_assert_msg(strchr(c->shortopts, 'h'), "%s: no -h", c->name);
+	}
+}
+END_TEST
+
+START_TEST(usage_names_nothing_else)
+{
+	for (size_t i = 0; i < azml_ncmds; i++) {
+		const azml_cmd_t *c = &azml_cmds[i];
+		char *u = strdup(c->usage), *save = NULL;
+
+		for (char *w = strtok_r(u, " []|\n", &save); w;
+		     w = strtok_r(NULL, " []|\n", &save)) {
+			bool known = false;
+
+			if (w[0] != '-' || !strcmp(w, "-"))
+				continue;
+			for (const struct option *o = c->opts; o->name; o++)
+				known = known ||
+					(!strncmp(w, "--", 2) &&
+					 !strcmp(w + 2, o->name)) ||
+					(w[2] == '\0' && w[1] == o->val &&
+					 strchr(c->shortopts, o->val));
+			ck_assert_msg(known, "%s: usage names %s, which it does "
+				      "not accept", c->name, w);
+		}
+		free(u);
+	}
+}
+END_TEST
+
+/* Run azml_cmd_getopt over ARGV in a child; its exit status and stderr. */
+static int _parse(const char *cmd, char **argv, int argc, char *err, size_t n)
+{
+	const azml_cmd_t *c = azml_cmd_find(cmd);
+	char path[] = "/tmp/azml-admin-test.XXXXXX";
+	int fd = mkstemp(path), rc = 0, opt;
+	FILE *fp;
+
+	ck_assert(c && fd >= 0);
+	fflush(stderr);
+	dup2(fd, STDERR_FILENO);
+	optind = 0;
+	while ((opt = azml_cmd_getopt(c, argc, argv, &rc)) != -1)
+		if (opt == AZML_OPT_EXIT)
+			break;
+	if (opt == -1)
+		rc = azml_cmd_args(c, argc, argv, 0, 0);
+	fflush(stderr);
+	fp = fopen(path, "r");
+	n = fread(err, 1, n - 1, fp);
+	err[n] = '\0';
+	fclose(fp);
+	unlink(path);
+	return rc;
+}
+
+static bool _starts(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+START_TEST(bad_options_one_way)
+{
+	char err[1024];
+	char *unknown[] = { "targets", "--bogus=1", NULL };
+	char *missing[] = { "generate", "--program-dir", NULL };
+	char *noarg[] = { "catalog", "--json=yes", NULL };
+	char *stray[] = { "check-config", "-f", "x", "y", NULL };
+
+	ck_assert_int_eq(_parse("targets", unknown, 2, err, sizeof(err)), 2);
+	ck_assert_str_eq(err, "slurm-azureml targets: unknown option '--bogus'\n"
+			 "usage: slurm-azureml targets [-f FILE] [--json]\n");
+	ck_assert_int_eq(_parse("generate", missing, 2, err, sizeof(err)), 2);
+	ck_assert_msg(_starts(err, "slurm-azureml generate: option "
+			       "'--program-dir' needs an argument\nusage: "),
+		      "%s", err);
+	ck_assert_int_eq(_parse("catalog", noarg, 2, err, sizeof(err)), 2);
+	ck_assert_msg(_starts(err, "slurm-azureml catalog: option '--json' "
+			       "takes no argument\n"), "%s", err);
+	ck_assert_int_eq(_parse("check-config", stray, 4, err, sizeof(err)), 2);
+	ck_assert_msg(_starts(err, "slurm-azureml check-config: unexpected "
+			       "argument 'y'\n"), "%s", err);
+}
+END_TEST
+
+int main(void)
+{
+	TCase *tc = tcase_create("admin");
+
+	tcase_add_test(tc, usage_names_every_option);
+	tcase_add_test(tc, usage_names_nothing_else);
+	tcase_add_test(tc, bad_options_one_way);
+	return tu_run("admin", tc);
+}

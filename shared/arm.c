@@ -507,6 +507,12 @@ void azml_arm_set_operation_timeout(azml_arm_t *arm, double seconds)
 	arm->op_timeout = seconds > 0 ? seconds : AZML_ARM_OPERATION_TIMEOUT;
 }
 
+void azml_arm_set_tick(azml_arm_t *arm, void (*fn)(void *arg), void *arg,
+		       double every)
+{
+	azml_http_set_tick(arm->http, fn, arg, every);
+}
+
 int azml_arm_run(azml_arm_t *arm)
 {
 	return azml_http_run(arm->http);

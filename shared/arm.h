@@ -101,6 +101,10 @@ int azml_arm_usages(azml_arm_t *arm, azml_usage_cb cb, void *arg);
 int azml_arm_vm_sizes(azml_arm_t *arm, azml_sizes_cb cb, void *arg);
 
 int azml_arm_run(azml_arm_t *arm);
+/* Call FN(ARG) at least every EVERY seconds during azml_arm_run() (for
+ * work that waits on something else, and may queue calls). */
+void azml_arm_set_tick(azml_arm_t *arm, void (*fn)(void *arg), void *arg,
+		       double every);
 const azml_http_stats_t *azml_arm_stats(const azml_arm_t *arm);
 
 /* ---- parsers and builders, pure (unit-tested on Microsoft's examples) ---- */

@@ -45,6 +45,9 @@ struct azml_http {
 	azml_http_stats_t stats;
 	CURL **idle;		/* easy handles kept for reuse */
 	int nidle;
+	void (*tick)(void *arg);	/* called at least every tick_every s */
+	void *tick_arg;
+	double tick_every, tick_next;
 };
 
 double azml_now(void)
@@ -543,12 +546,31 @@ static double _dispatch(azml_http_t *h)
 	return next;
 }
 
+void azml_http_set_tick(azml_http_t *h, void (*fn)(void *arg), void *arg,
+			double every)
+{
+	h->tick = fn;
+	h->tick_arg = arg;
+	h->tick_every = every > 0.01 ? every : 0.01;
+	h->tick_next = _mono() + h->tick_every;
+}
+
 int azml_http_run(azml_http_t *h)
 {
 	while (h->queue || h->in_flight) {
-		double wait = _dispatch(h);
+		double wait, now;
 		int running, msgs, done = 0;
 		CURLMsg *m;
+
+		if (h->tick && (now = _mono()) >= h->tick_next) {
+			h->tick_next = now + h->tick_every;
+			h->tick(h->tick_arg);	/* may queue work */
+		}
+		wait = _dispatch(h);
+		if (h->tick && wait > h->tick_next - _mono())
+			wait = h->tick_next - _mono();
+		if (wait < 0)
+			wait = 0;
 
 		curl_multi_perform(h->multi, &running);
 		while ((m = curl_multi_info_read(h->multi, &msgs))) {

@@ -111,4 +111,9 @@ int azml_http_retry_after(const char *value, int cap);
 /* Seconds since the epoch, as a double. */
 double azml_now(void);
 
+/* Call FN(ARG) at least every EVERY seconds while azml_http_run() works
+ * (FN may submit requests); FN NULL: never. */
+void azml_http_set_tick(azml_http_t *h, void (*fn)(void *arg), void *arg,
+			double every);
+
 #endif

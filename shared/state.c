@@ -78,10 +78,11 @@ static int _path(const azml_conf_t *c, const char *sub, const char *file,
  * holder that never lets go (stopped) is an error, not a hang. */
 static int _lock(const char *dir, char *err, size_t n)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0) {
-		_err(err, n, "couldn't open %s: %s", dir, strerror(errno));
+		_err(err, n, "couldn't open %s: %s", dir, errno == ELOOP ?
+		     "it is a symbolic link, not a folder" : strerror(errno));
 		return -1;
 	}
 	for (int ms = 0; flock(fd, LOCK_EX | LOCK_NB); ms += 5) {
@@ -121,7 +122,8 @@ static int _write(const char *dir, const char *name, const char *data,
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", dir, name, (long) getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	unlink(tmp);	/* left by a program that died; never written through */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		  0600);
 	if (fd < 0) {
 		_err(err, n, "couldn't write %s: %s", path, strerror(errno));
@@ -208,26 +210,36 @@ static int _slurm_user(uid_t *uid, gid_t *gid)
 	return 0;
 }
 
-/* Give PATH (and what a folder holds) to the owner: a StateDir made by an
- * earlier release as root, mended. */
-static void _give_tree(const char *path, int depth)
+/* Give folder PATH and the regular files in it to the owner: a StateDir
+ * made by root in an earlier release, mended.  Symbolic links and anything
+ * else are left alone (never followed). */
+static void _give_tree(const char *path)
 {
-	DIR *d;
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct dirent *e;
-	char sub[4400];
+	struct stat st;
+	DIR *d;
 
-	if (lchown(path, own_uid, own_gid))
+	if (dfd < 0)
+		return;
+	if (fchown(dfd, own_uid, own_gid))
 		azml_log_error("couldn't give %s to uid %u: %s", path,
 			       (unsigned) own_uid, strerror(errno));
-	if (depth > 1 || !(d = opendir(path)))
+	if (!(d = fdopendir(dfd))) {
+		close(dfd);
 		return;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		_give_tree(sub, depth + 1);
 	}
-	closedir(d);
+	while ((e = readdir(d))) {
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISREG(st.st_mode) || st.st_uid != 0)
+			continue;
+		if (fchownat(dfd, e->d_name, own_uid, own_gid,
+			     AT_SYMLINK_NOFOLLOW))
+			azml_log_error("couldn't give %s/%s to uid %u: %s", path,
+				       e->d_name, (unsigned) own_uid,
+				       strerror(errno));
+	}
+	closedir(d);	/* closes dfd */
 }
 
 int azml_state_init(const azml_conf_t *c, char *err, size_t n)
@@ -290,8 +302,12 @@ int azml_state_init(const azml_conf_t *c, char *err, size_t n)
 			_err(err, n, "couldn't create %s: %s", p,
 			     strerror(errno));
 			return -1;
-		} else if (root && stat(p, &st) == 0 && st.st_uid != own_uid) {
-			_give_tree(p, 1);	/* made by root in an earlier release */
+		} else if (lstat(p, &st) || !S_ISDIR(st.st_mode)) {
+			_err(err, n, "%s is not a folder%s", p,
+			     S_ISLNK(st.st_mode) ? " (a symbolic link)" : "");
+			return -1;
+		} else if (root && st.st_uid != own_uid) {
+			_give_tree(p);	/* made by root in an earlier release */
 		}
 		if (access(p, W_OK | X_OK)) {
 			struct passwd *pw = getpwuid(geteuid());
@@ -340,20 +356,24 @@ static azml_op_t _op(const char *s)
 	       !strcmp(s, "delete") ? AZML_OP_DELETE : AZML_OP_NONE;
 }
 
-/* Start time of PID (field 22 of /proc/PID/stat), 0 when it is not alive:
- * with the pid, it names one process even after the pid is reused. */
+/* Start time of PID (field 22 of /proc/PID/stat), 0 when it is not alive
+ * (no such process, or a zombie: a program killed but not yet reaped), 1
+ * when /proc does not let us look (hidepid): then it counts as alive.  With
+ * the pid, it names one process even after the pid is reused. */
 static unsigned long long _proc_start(pid_t pid)
 {
-	char path[64], buf[1024], *p;
+	char path[64], buf[1024], *p, state;
 	unsigned long long start = 0;
 	ssize_t len;
 
 	if (pid <= 0)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long) pid);
+	errno = 0;
 	if ((len = _read(path, buf, sizeof(buf))) <= 0)
-		return 0;
-	if (!(p = strrchr(buf, ')')))
+		return errno == EACCES || errno == EPERM ? 1 : 0;
+	if (!(p = strrchr(buf, ')')) || sscanf(p + 1, " %c", &state) != 1 ||
+	    state == 'Z' || state == 'X')
 		return 0;
 	/* after "pid (comm)": state is field 3, starttime field 22 */
 	for (int field = 2; field < 22 && p; field++)
@@ -365,7 +385,12 @@ static unsigned long long _proc_start(pid_t pid)
 
 static bool _alive(const who_t *w)
 {
-	return w->op && w->pid > 0 && w->start && _proc_start(w->pid) == w->start;
+	unsigned long long now;
+
+	if (!w->op || w->pid <= 0 || !w->start)
+		return false;
+	now = _proc_start(w->pid);
+	return now == w->start || now == 1 || (w->start == 1 && now);
 }
 
 static void _parse(const char *text, intent_t *in)
@@ -596,19 +621,21 @@ int azml_state_intent_end(const azml_conf_t *c, const char *node,
 {
 	char dir[4096];
 	intent_t in;
-	int rc = 0, lk = _intent_open(c, node, &in, dir, sizeof(dir), err, n);
+	int rc = 1, lk = _intent_open(c, node, &in, dir, sizeof(dir), err, n);
 
 	if (lk < 0)
 		return -1;
-	if (in.owner.op == op && in.owner.pid == pid)
+	if (in.owner.op == op && in.owner.pid == pid) {
 		memset(&in.owner, 0, sizeof(in.owner));
-	if (!in.owner.op) {	/* else another program took it over */
 		in.last_op = op;
 		in.last = ok ? LAST_OK : LAST_FAILED;
 		in.last_at = (long) time(NULL);
 		snprintf(in.last_code, sizeof(in.last_code), "%s",
 			 code && *code && !strpbrk(code, " \n") ? code : "");
 		rc = _intent_save(dir, node, &in, err, n);
+	} else if (in.next.pid == pid) {
+		memset(&in.next, 0, sizeof(in.next));	/* gave up waiting */
+		rc = _intent_save(dir, node, &in, err, n) ? -1 : 1;
 	}
 	_unlock(lk);
 	return rc;

@@ -28,8 +28,9 @@
 
 #define AZML_HOLD_AFTER 3	/* failures in a row before a node is held */
 #define AZML_BACKOFF 300	/* seconds a held node stays DOWN */
-/* Seconds an operation may stay in flight before another program takes it
- * over (a hung program): longer than any Azure operation we wait for. */
+/* Seconds a program may hold a node before another takes it over as hung:
+ * more than an interrupted delete and a create after it, each bounded by
+ * the ARM client's operation deadline (30 min). */
 #define AZML_INTENT_TTL 1800
 
 /*
@@ -89,7 +90,10 @@ azml_turn_t azml_state_intent_poll(const azml_conf_t *conf, const char *node,
 				   azml_op_t op, pid_t pid,
 				   azml_turn_info_t *info, char *err, size_t n);
 
-/* PID's operation on NODE ended: OK, or Azure's CODE.  0, or -1 with ERR. */
+/* PID's operation on NODE ended: OK, or Azure's CODE.  0: recorded; 1: NODE
+ * is no longer PID's (another program took it over as hung: the outcome is
+ * that program's to report; or PID only waited, and is forgotten); -1 with
+ * ERR. */
 int azml_state_intent_end(const azml_conf_t *conf, const char *node,
 			  azml_op_t op, pid_t pid, bool ok, const char *code,
 			  char *err, size_t n);

@@ -86,14 +86,24 @@ static void _hand_back(job_t *j, const char *code, const char *msg)
 	}
 }
 
-static void _end(job_t *j, bool ok, const char *code)
+/* Record how J's operation ended.  False when J's node was taken over by
+ * another program (this one overstayed): the outcome is not ours to tell
+ * slurmctld then. */
+static bool _end(job_t *j, bool ok, const char *code)
 {
 	char err[512];
+	int rc;
 
 	j->settled = true;
-	if (azml_state_intent_end(j->run->conf, j->node, j->run->op,
-				  j->run->pid, ok, code, err, sizeof(err)))
+	rc = azml_state_intent_end(j->run->conf, j->node, j->run->op,
+				   j->run->pid, ok, code, err, sizeof(err));
+	if (rc < 0)
 		azml_log_error("node %s: %s", j->node, err);
+	else if (rc == 1 && j->started)
+		azml_log_error("node %s: another program took this node over "
+			       "while this %s ran; the outcome is left to it",
+			       j->node, azml_op_name(j->run->op));
+	return rc != 1;
 }
 
 /* An address slurmctld may be given: a bare IPv4 or IPv6 address (a comma
@@ -117,26 +127,27 @@ static void _resumed(void *arg, const azml_vm_result_t *r)
 			       "private IP address '%.64s', which is not an IP "
 			       "address; the node is handed back", j->node,
 			       j->node, r->op_id, r->ip);
-		_hand_back(j, "InvalidResponse", "Azure answered a private IP "
-			   "address that is not one");
-		_end(j, false, "InvalidResponse");
+		if (_end(j, false, "InvalidResponse"))
+			_hand_back(j, "InvalidResponse", "Azure answered a private "
+				   "IP address that is not one");
 		return;
 	}
 	if (r->ok) {
 		run->done++;
 		azml_log_info("resume node=%s vm=%s op=%s ip=%s: ok", j->node,
 			      j->node, r->op_id, r->ip);
+		if (!_end(j, true, NULL))
+			return;
 		azml_addr_queue_push(run->addrs, j->node,
 				     r->ip[0] ? r->ip : j->node, j->node);
 		azml_state_failure_clear(run->conf, j->node);
-		_end(j, true, NULL);
 		return;
 	}
 	run->failed++;
 	azml_log_error("couldn't create VM '%s' for node %s (op=%s): %s: %s",
 		       j->node, j->node, r->op_id, r->code, r->message);
-	_hand_back(j, r->code, r->message);
-	_end(j, false, r->code);
+	if (_end(j, false, r->code))
+		_hand_back(j, r->code, r->message);
 }
 
 static void _start(job_t *j);
@@ -162,8 +173,8 @@ static void _deleted(void *arg, const azml_vm_result_t *r)
 			       r->message);
 		snprintf(msg, sizeof(msg), "its previous VM could not be "
 			 "deleted: %.400s", r->message);
-		_hand_back(j, r->code, msg);
-		_end(j, false, r->code);
+		if (_end(j, false, r->code))
+			_hand_back(j, r->code, msg);
 		return;
 	}
 	if (r->ok) {
@@ -171,8 +182,9 @@ static void _deleted(void *arg, const azml_vm_result_t *r)
 		azml_log_info("%s node=%s vm=%s op=%s: deleted",
 			      _mode_name(run->mode), j->node, j->node, r->op_id);
 		/* back to its own name until the next VM */
-		azml_addr_queue_push(run->addrs, j->node, j->node, j->node);
-		_end(j, true, NULL);
+		if (_end(j, true, NULL))
+			azml_addr_queue_push(run->addrs, j->node, j->node,
+					     j->node);
 		return;
 	}
 	run->failed++;
@@ -256,27 +268,60 @@ static bool _poll(job_t *j)
 	}
 }
 
+typedef struct {
+	run_t *run;
+	job_t *jobs;
+	int n;
+} drive_t;
+
+/* Ask again for every node that waits, and start those whose turn came.
+ * Called between and during Azure calls (azml_arm_set_tick), so that a node
+ * waits only for its own predecessor, never for this program's other
+ * nodes. */
+static void _tick(void *arg)
+{
+	drive_t *d = arg;
+
+	for (int i = 0; i < d->n; i++) {
+		job_t *j = &d->jobs[i];
+
+		if (!j->settled && j->turn == AZML_TURN_WAIT)
+			_poll(j);
+		if (!j->settled && !j->started && j->turn != AZML_TURN_WAIT)
+			_start(j);
+	}
+}
+
+static int _waiting(const drive_t *d)
+{
+	int waiting = 0;
+
+	for (int i = 0; i < d->n; i++)
+		waiting += !d->jobs[i].settled && d->jobs[i].turn == AZML_TURN_WAIT;
+	return waiting;
+}
+
 /* Drive every node to its end: start what is ours, wait for the others'
  * operations (bounded: an owner that overstays AZML_INTENT_TTL is taken
  * over), and start them when their turn comes. */
 static void _drive(run_t *run, job_t *jobs, int n)
 {
+	drive_t d = { run, jobs, n };
 	time_t give_up = time(NULL) + AZML_INTENT_TTL + 60;
 
+	azml_arm_set_tick(run->arm, _tick, &d, 0.5);
+	for (int i = 0; i < n; i++)
+		if (!jobs[i].settled && !jobs[i].started &&
+		    jobs[i].turn != AZML_TURN_WAIT)
+			_start(&jobs[i]);
 	for (;;) {
-		int waiting = 0;
-
-		for (int i = 0; i < n; i++)
-			if (!jobs[i].settled && !jobs[i].started &&
-			    jobs[i].turn != AZML_TURN_WAIT)
-				_start(&jobs[i]);
 		azml_arm_run(run->arm);
-		for (int i = 0; i < n; i++)
-			waiting += !jobs[i].settled &&
-				   jobs[i].turn == AZML_TURN_WAIT;
-		if (!waiting)
-			return;
+		if (!_waiting(&d))
+			break;
 		if (time(NULL) > give_up) {
+			_tick(&d);	/* a last look before giving up */
+			if (!_waiting(&d))
+				continue;	/* its turn came: run it */
 			for (int i = 0; i < n; i++) {
 				if (jobs[i].settled ||
 				    jobs[i].turn != AZML_TURN_WAIT)
@@ -288,13 +333,12 @@ static void _drive(run_t *run, job_t *jobs, int n)
 					   "before this one never ended");
 				jobs[i].settled = true;
 			}
-			return;
+			break;
 		}
 		usleep(500 * 1000);
-		for (int i = 0; i < n; i++)
-			if (!jobs[i].settled && jobs[i].turn == AZML_TURN_WAIT)
-				_poll(&jobs[i]);
+		_tick(&d);
 	}
+	azml_arm_set_tick(run->arm, NULL, NULL, 0);
 }
 
 /* SLURM_RESUME_FILE: which job wants which nodes, for the log only: it
@@ -410,6 +454,7 @@ static int _nodes(run_t *run, const char *hostlist, job_t **jobs, int *n)
 			       hostlist);
 		return -1;
 	}
+	slurm_hostlist_uniq(hl);	/* a node named twice is one node */
 	while ((host = slurm_hostlist_shift(hl))) {
 		const azml_target_t *t = azml_conf_target_of_node(run->conf, host);
 		job_t *more;
@@ -447,13 +492,18 @@ static void _read_claims(int fd, job_t *jobs, int n)
 		       (r = read(fd, (char *) &m + got, sizeof(m) - got)) > 0)
 			got += (size_t) r;
 		if (got < sizeof(m)) {
-			/* the parent died before claiming the rest: they are
-			 * not ours to touch */
-			for (int k = i; k < n; k++)
-				jobs[k].settled = true;
-			azml_log_error("the parent died before recording every "
-				       "node's intent; nodes from %s on are left "
-				       "to Slurm", jobs[i].node);
+			/* the parent was stopped before it told us the rest:
+			 * release what it may have claimed for us, and hand
+			 * those nodes back */
+			azml_log_error("the parent was stopped before it handed "
+				       "over every node; nodes from %s on are "
+				       "handed back", jobs[i].node);
+			for (int k = i; k < n; k++) {
+				jobs[k].turn = AZML_TURN_ERROR;
+				snprintf(jobs[k].why, sizeof(jobs[k].why), "the "
+					 "program was stopped before it recorded "
+					 "the node's intent");
+			}
 			return;
 		}
 		jobs[i].turn = m.turn;
@@ -489,6 +539,7 @@ static void _detach_and_claim(run_t *run, job_t *jobs, int n,
 	}
 	if (child > 0) {
 		close(pipefd[0]);
+		signal(SIGPIPE, SIG_IGN);	/* a worker gone: write fails */
 		run->pid = child;
 		_claim(run, jobs, n, state_err);
 		for (int i = 0; i < n; i++) {
@@ -520,8 +571,8 @@ static void _work(run_t *run, job_t *jobs, int n)
 	for (int i = 0; i < n; i++)
 		if (!jobs[i].settled && jobs[i].turn == AZML_TURN_ERROR) {
 			run->failed++;
+			_end(&jobs[i], false, "StateDir");	/* if it is ours */
 			_hand_back(&jobs[i], "StateDir", jobs[i].why);
-			jobs[i].settled = true;
 		}
 	run->arm = azml_arm_create(run->conf, NULL, err, sizeof(err));
 	if (run->arm) {
@@ -533,10 +584,8 @@ static void _work(run_t *run, job_t *jobs, int n)
 		if (jobs[i].settled)
 			continue;
 		run->failed++;
+		_end(&jobs[i], false, "AuthenticationFailed");	/* releases it */
 		_hand_back(&jobs[i], "AuthenticationFailed", err);
-		if (jobs[i].turn != AZML_TURN_WAIT)
-			_end(&jobs[i], false, "AuthenticationFailed");
-		jobs[i].settled = true;
 	}
 }
 

@@ -153,4 +153,24 @@ rm -f "$T/azureml-state/intent"
 mv "$T/intent.saved" "$T/azureml-state/intent"
 azml_pass "StateDir unusable: node handed back at once with 'azureml: StateDir: ...', nothing created"
 
+# 6. A hostile Azure: a VM shown with another node's tag (a path, even)
+#    and a NIC whose "IP address" is a list.  The node is the one Slurm
+#    named; a bad address is never given to slurmctld.
+faults '{"node_tag":"../../victim"}'
+id=$(sbatch --parsable -p cpu -w cpu-2 --wrap 'hostname') || azml_fail sbatch
+azml_wait 120 completed "$id" || azml_fail "job $id did not run when Azure tagged its VM ../../victim"
+[ ! -e "$T/victim" ] && [ ! -e "$T/azureml-state/victim" ] || azml_fail "a tag named a file"
+grep -q "resume node=cpu-2 vm=cpu-2 .*: ok" "$T/azureml.log" || azml_fail "the resume did not name cpu-2"
+faults '{"node_tag":"","nic_ip":"10.9.9.9,127.0.0.1"}'
+scontrol update nodename=cpu-2 state=power_down_force reason=test
+azml_wait 60 bash -c "[ \"\$(sinfo -h -n cpu-2 -o %t)\" = 'idle~' ]" || azml_fail "cpu-2 not powered down"
+scontrol update nodename=cpu-2 state=resume 2>/dev/null
+id=$(sbatch --parsable -p cpu -w cpu-2 --wrap 'hostname') || azml_fail sbatch
+azml_wait 60 bash -c "scontrol -o show node cpu-2 | grep -q 'Reason=azureml: InvalidResponse'" ||
+	azml_fail "an IP list was not refused: $(scontrol -o show node cpu-2 | grep -o 'NodeAddr=[^ ]*\|Reason=.*')"
+scontrol -o show node cpu-2 | grep -q 'NodeAddr=10.9.9.9' && azml_fail "the bad address reached slurmctld"
+scancel "$id"
+faults '{"nic_ip":""}'
+azml_pass "a hostile Azure: a VM tagged ../../victim served cpu-2, an IP list was refused with InvalidResponse"
+
 echo "overlap: $AZML_PASSED checks passed"

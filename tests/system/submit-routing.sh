@@ -148,9 +148,9 @@ azml_pass "a broken azureml.conf is logged and the last good one kept; a fixed o
 echo 'ComputeCluster=cpu-spot VmSize=Standard_D4s_v3 MaxNodes=8' > "$T/spot.conf"
 sed -i 's/^ComputeCluster=cpu-spot .*/Include spot.conf/' "$T/azureml.conf"
 sleep 3
-expect_part gpu-v100,gpu-k80,iso,cpu-spot,dev-box --azure-priority=dedicated
+expect_part gpu-v100,gpu-k80,iso,cpu-spot,dev-box,lab-mps --azure-priority=dedicated
 echo 'ComputeCluster=cpu-spot VmSize=Standard_D4s_v3 MaxNodes=8 Priority=LowPriority' > "$T/spot.conf"
 sleep 3
-expect_part gpu-v100,gpu-k80,iso,dev-box --azure-priority=dedicated
+expect_part gpu-v100,gpu-k80,iso,dev-box,lab-mps --azure-priority=dedicated
 azml_pass "an edit of a file pulled in by Include is reloaded"
 echo "$AZML_PASSED passed, 0 failed"

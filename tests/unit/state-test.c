@@ -230,7 +230,7 @@ START_TEST(test_pid_reuse_and_expiry)
 	pid_t a = _program();
 
 	/* our own pid, with a start time that is not ours */
-	snprintf(text, sizeof(text), "owner delete %ld 1 %ld %ld\n",
+	snprintf(text, sizeof(text), "owner delete %ld 2 %ld %ld\n",
 		 (long) getpid(), (long) time(NULL), (long) time(NULL) + 600);
 	_write_file("intent/n1", text);
 	ck_assert(!azml_state_intent_active(&conf, "n1"));
@@ -263,7 +263,70 @@ START_TEST(test_pid_reuse_and_expiry)
 						 getpid(), &info, err,
 						 sizeof(err)), AZML_TURN_RUN);
 	ck_assert_int_eq(info.op, AZML_OP_CREATE);	/* taken over */
+	/* the overstaying owner ends late: not its node any more, and what
+	 * it did is not recorded as the node's last outcome */
+	ck_assert_int_eq(azml_state_intent_end(&conf, "n2", AZML_OP_CREATE, a,
+					       true, NULL, err, sizeof(err)), 1);
+	ck_assert(azml_state_intent_active(&conf, "n2"));
+	ck_assert_int_eq(azml_state_intent_end(&conf, "n2", AZML_OP_DELETE,
+					       getpid(), true, NULL, err,
+					       sizeof(err)), 0);
 	_kill(a);
+}
+END_TEST
+
+/* A program killed but not reaped (a zombie) is dead. */
+START_TEST(test_zombie_is_dead)
+{
+	pid_t z = fork();
+	azml_turn_info_t info;
+	char err[512];
+
+	ck_assert_int_ge(z, 0);
+	if (z == 0) {
+		for (;;)
+			pause();
+	}
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n1", AZML_OP_DELETE, z,
+						 &info, err, sizeof(err)),
+			 AZML_TURN_RUN);
+	ck_assert(azml_state_intent_active(&conf, "n1"));
+	kill(z, SIGKILL);
+	usleep(200 * 1000);	/* not reaped yet: a zombie */
+	ck_assert(!azml_state_intent_active(&conf, "n1"));
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n1", AZML_OP_CREATE,
+						 getpid(), &info, err,
+						 sizeof(err)),
+			 AZML_TURN_DELETE_FIRST);
+	waitpid(z, NULL, 0);
+}
+END_TEST
+
+/* A folder of StateDir replaced by a symbolic link is refused, and root
+ * gives away nothing through it. */
+START_TEST(test_symlinks_refused)
+{
+	char err[512], path[PATH_MAX + 64], victim[PATH_MAX + 64];
+	struct stat st;
+
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	ck_assert_int_eq(mkdir(victim, 0755), 0);
+	_write_file("victim/secret", "x");
+	snprintf(path, sizeof(path), "%s/intent", dir);
+	ck_assert_int_eq(rmdir(path), 0);
+	ck_assert_int_eq(symlink(victim, path), 0);
+	if (geteuid() == 0)
+		ck_assert_int_eq(chown(dir, 65534, 65534), 0);
+	ck_assert_int_eq(azml_state_init(&conf, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "symbolic link"));
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n1", AZML_OP_CREATE,
+						 getpid(), NULL, err,
+						 sizeof(err)), AZML_TURN_ERROR);
+	snprintf(path, sizeof(path), "%s/victim/secret", dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_uid, geteuid());	/* not given away */
+	snprintf(path, sizeof(path), "%s/victim/n1", dir);
+	ck_assert_int_ne(stat(path, &st), 0);	/* nothing written there */
 }
 END_TEST
 
@@ -434,6 +497,8 @@ int main(void)
 	tcase_add_test(tc, test_takeover_after_kill);
 	tcase_add_test(tc, test_pid_reuse_and_expiry);
 	tcase_add_test(tc, test_race);
+	tcase_add_test(tc, test_zombie_is_dead);
+	tcase_add_test(tc, test_symlinks_refused);
 	tcase_add_test(tc, test_bad_names_and_errors);
 	tcase_add_test(tc, test_root_gives_files_to_owner);
 	tcase_add_test(tc, test_failures_holds_attached);

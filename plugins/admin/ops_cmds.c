@@ -278,10 +278,70 @@ typedef struct {
 	int actions;
 } pass_t;
 
-/* The node a VM serves: its slurm-node tag, else its name. */
+/* The node a VM serves: its name, as we name each VM after its node (a
+ * slurm-node tag is Azure's answer, and never picks a node). */
 static const char *_vm_node(const azml_vm_result_t *v)
 {
-	return v->node[0] ? v->node : v->name;
+	return v->name;
+}
+
+/* An orphan's delete, claimed in StateDir like a SuspendProgram's, so that
+ * a resume that starts meanwhile waits for it instead of losing its VM. */
+typedef struct {
+	const azml_conf_t *conf;
+	bool claimed;
+	char node[96];
+} orphan_t;
+
+static void _orphan_deleted(void *arg, const azml_vm_result_t *r)
+{
+	orphan_t *o = arg;
+	char err[512];
+
+	_acted("delete", r);
+	if (o->claimed &&
+	    azml_state_intent_end(o->conf, o->node, AZML_OP_DELETE, getpid(),
+				  r->ok, r->code, err, sizeof(err)) < 0)
+		azml_log_error("reconcile: node %s: %s", o->node, err);
+	free(o);
+}
+
+static void _delete_orphan(pass_t *p, const azml_vm_result_t *v, bool ours)
+{
+	orphan_t *o = calloc(1, sizeof(*o));
+	azml_turn_info_t info;
+	azml_turn_t turn;
+	char err[512];
+
+	if (!o) {
+		action_failures++;
+		return;
+	}
+	o->conf = p->conf;
+	snprintf(o->node, sizeof(o->node), "%s", v->name);
+	if (ours) {
+		turn = azml_state_intent_begin(p->conf, v->name, AZML_OP_DELETE,
+					       getpid(), &info, err, sizeof(err));
+		if (turn == AZML_TURN_ERROR || turn == AZML_TURN_WAIT) {
+			if (turn == AZML_TURN_WAIT) {	/* someone came first */
+				azml_state_intent_end(p->conf, v->name,
+						      AZML_OP_DELETE, getpid(),
+						      false, NULL, err,
+						      sizeof(err));
+				printf("  delete VM %s: skipped: a %s (pid %ld) "
+				       "began meanwhile\n", v->name,
+				       azml_op_name(info.op), (long) info.pid);
+			} else {
+				action_failures++;
+				printf("  delete VM %s: skipped: %s\n", v->name,
+				       err);
+			}
+			free(o);
+			return;
+		}
+		o->claimed = true;
+	}
+	azml_arm_vm_delete(p->arm, v->name, _orphan_deleted, o);
 }
 
 /* 1. VMs whose node is powered down, unknown, or not ours: orphans. */
@@ -307,8 +367,11 @@ static void _orphan_vms(pass_t *p)
 		p->actions++;
 		printf("orphan VM %s (node %s): %s%s\n", v->name, node, why,
 		       p->dry ? "; would delete it" : "; deleting it");
+		if (v->node[0] && strcmp(v->node, v->name))
+			printf("  (VM %s is tagged slurm-node=%.80s; a VM serves "
+			       "the node it is named after)\n", v->name, v->node);
 		if (!p->dry)
-			azml_arm_vm_delete(p->arm, v->name, _acted, "delete");
+			_delete_orphan(p, v, t && t->kind != AZML_ATTACHED);
 	}
 }
 

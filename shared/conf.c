@@ -17,6 +17,7 @@
 #include <slurm/slurm.h>
 
 #include "conf.h"
+#include "slurm_compat.h"
 
 #define MAX_LINE	8192
 #define MAX_ERRORS	200
@@ -850,7 +851,7 @@ static void _target_line(parser_t *p, char **words, int nwords,
 			     t.name);
 			bad = true;
 		} else {
-			hostlist_t hl = NULL;
+			azml_hostlist_t hl = NULL;
 
 			if (_hostlist_syntax(t.nodes))
 				hl = slurm_hostlist_create(t.nodes);
@@ -1106,7 +1107,7 @@ static bool _node_in_target(const azml_target_t *t, const char *node)
 	case AZML_INSTANCE:
 		return !strcmp(node, t->name);
 	case AZML_ATTACHED: {
-		hostlist_t hl = slurm_hostlist_create(t->nodes);
+		azml_hostlist_t hl = slurm_hostlist_create(t->nodes);
 		int found = hl ? slurm_hostlist_find(hl, node) : -1;
 
 		if (hl)
@@ -1126,7 +1127,7 @@ static void _check_overlaps(parser_t *p)
 
 	for (size_t i = 0; i < c->ntargets; i++) {
 		const azml_target_t *t = &c->targets[i];
-		hostlist_t hl;
+		azml_hostlist_t hl;
 		char *host;
 
 		if (t->kind == AZML_CLUSTER)

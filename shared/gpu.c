@@ -18,6 +18,7 @@
 #include <slurm/slurm.h>
 
 #include "gpu.h"
+#include "slurm_compat.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -484,7 +485,7 @@ static int _strv_push(char ***v, size_t *n, const char *s)
 /* Expand a hostlist-style expression ("/dev/nvidia[0-3]") onto *V. */
 static int _expand(const char *expr, char ***v, size_t *n)
 {
-	hostlist_t hl = slurm_hostlist_create(expr);
+	azml_hostlist_t hl = slurm_hostlist_create(expr);
 	char *h;
 	int rv = 0;
 
@@ -501,7 +502,7 @@ static int _expand(const char *expr, char ***v, size_t *n)
 
 static bool _node_matches(const char *expr, const char *node)
 {
-	hostlist_t hl = slurm_hostlist_create(expr);
+	azml_hostlist_t hl = slurm_hostlist_create(expr);
 	bool m = hl && slurm_hostlist_find(hl, node) >= 0;
 
 	if (hl)

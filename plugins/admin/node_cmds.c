@@ -35,6 +35,7 @@
 #include "gpu.h"
 #include "log.h"
 #include "nodes.h"
+#include "slurm_compat.h"
 #include "state.h"
 
 #define REASON_PREFIX "azureml: "
@@ -529,7 +530,7 @@ static int _accept(const char *file, const char *socket, const char *conf_file)
 	azml_nodes_init();
 	if (slurm_load_ctl_conf(0, &ctl) != SLURM_SUCCESS) {
 		fprintf(stderr, "slurm-azureml: attach --accept: slurmctld does "
-			"not answer: %s\n", slurm_strerror(slurm_get_errno()));
+			"not answer: %s\n", slurm_strerror(errno));
 		goto out;
 	}
 	if (!(report = azml_attach_open(socket, cred, ctl->slurm_user_id, err,
@@ -754,7 +755,7 @@ int azml_cmd_detach(int argc, char **argv)
 		if (slurm_update_node(&m) != SLURM_SUCCESS) {
 			fprintf(stderr, "slurm-azureml: detach: slurmctld did not "
 				"take %s back: %s\n", node,
-				slurm_strerror(slurm_get_errno()));
+				slurm_strerror(errno));
 			goto out;
 		}
 	}

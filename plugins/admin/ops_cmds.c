@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "log.h"
 #include "nodes.h"
+#include "slurm_compat.h"
 #include "state.h"
 
 static azml_conf_t *_load(void)
@@ -101,7 +102,7 @@ int azml_cmd_targets(int argc, char **argv)
 	for (size_t i = 0; i < conf->ntargets; i++) {
 		const azml_target_t *t = &conf->targets[i];
 		cJSON *o = cJSON_CreateObject(), *st = cJSON_CreateObject();
-		hostlist_t hl = slurm_hostlist_create(t->nodes);
+		azml_hostlist_t hl = slurm_hostlist_create(t->nodes);
 		char *h;
 
 		cJSON_AddStringToObject(o, "name", t->name);

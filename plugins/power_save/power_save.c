@@ -35,6 +35,7 @@
 #include "conf.h"
 #include "log.h"
 #include "nodes.h"
+#include "slurm_compat.h"
 #include "state.h"
 
 typedef enum { RESUME, SUSPEND, RESUME_FAIL } mode_t_;
@@ -163,7 +164,7 @@ int main(int argc, char **argv)
 	azml_conf_t *conf;
 	azml_arm_t *arm;
 	run_t run = { 0 };
-	hostlist_t hl;
+	azml_hostlist_t hl;
 	char *host, err[512];
 	char **nodes = NULL;
 	int n = 0, rc = 0;

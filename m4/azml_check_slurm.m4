@@ -23,8 +23,8 @@ AC_DEFUN([AZML_CHECK_SLURM], [
   AC_MSG_RESULT([$azml_slurm_vn ($AZML_SLURM_VERSION)])
   AC_DEFINE_UNQUOTED([AZML_SLURM_VERSION_NUMBER], [$azml_slurm_vn],
     [SLURM_VERSION_NUMBER of the Slurm the plugins are built against])
-  # Slurm 24.11 has hostlist_t as the (incomplete) struct itself, used as
-  # 'hostlist_t *'; 22.05 has it as the pointer.  A variable of the type
+  # Slurm 23.11 and later have hostlist_t as the (incomplete) struct, used as
+  # 'hostlist_t *'; 23.02 and before, the pointer.  A variable of the type
   # compiles only where it is the pointer (a mismatched pointer assignment
   # would be a mere warning with some compilers).
   AC_CACHE_CHECK([whether hostlist_t is a struct type (used as hostlist_t *)],

@@ -5,10 +5,10 @@
  * AZML_* for each difference; the rest of the code uses the names here.
  *
  * - azml_hostlist_t: a handle from slurm_hostlist_create(), freed with
- *   slurm_hostlist_destroy().  22.05 declares hostlist_t as the pointer,
- *   24.11 as the struct (used as hostlist_t *).
- * - Errors of Slurm API calls: read errno.  22.05's slurm_get_errno() only
- *   returned errno; 24.11 removed it.
+ *   slurm_hostlist_destroy().  Up to 23.02 hostlist_t is the pointer;
+ *   from 23.11 on, the struct (used as hostlist_t *).
+ * - Errors of Slurm API calls: read errno.  slurm_get_errno() only ever
+ *   returned errno, and 24.11 removed it.
  */
 #ifndef AZML_SLURM_COMPAT_H
 #define AZML_SLURM_COMPAT_H

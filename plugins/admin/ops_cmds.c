@@ -48,6 +48,39 @@ static const azml_node_t *_find(const azml_node_t *nodes, int n, const char *nam
 	return NULL;
 }
 
+/*
+ * Slurm 24.05 and later (24.11 seen) start a requested power-up at the
+ * power-save scan after the request, but only if the request came in a later
+ * second than the last scan (22.05 also took the same second); otherwise it
+ * waits for the next periodic scan, power_save_interval (10 s) later.
+ * While a node still waits (powered down, POWER_UP set), repeat the request
+ * once a second, up to 5 s; a repeat while Slurm has not taken the first
+ * changes nothing but the time of the last node update.
+ */
+static void _power_up_settle(char (*names)[128], int count)
+{
+	for (int round = 0; round < 5 && count > 0; round++) {
+		azml_node_t *nodes = NULL;
+		int nn, waiting = 0;
+
+		sleep(1);
+		if ((nn = azml_nodes_load(&nodes)) < 0)
+			return;
+		for (int i = 0; i < count; i++) {
+			const azml_node_t *sn = _find(nodes, nn, names[i]);
+
+			if (!sn || !(sn->state & NODE_STATE_POWER_UP) ||
+			    !azml_node_powered_down(sn))
+				continue;
+			azml_nodes_power_up(names[i]);
+			waiting++;
+		}
+		free(nodes);
+		if (!waiting)
+			return;
+	}
+}
+
 /* Which of "powered_down", "powering_up", "idle", "allocated", "down". */
 static const char *_bucket(const azml_node_t *n)
 {
@@ -303,8 +336,9 @@ static int _reconcile_once(azml_conf_t *conf, bool dry)
 	azml_arm_t *arm = NULL;
 	azml_node_t *nodes = NULL;
 	listing_t l = { 0 };
-	int nn, actions = 0;
+	int nn, actions = 0, npowered = 0;
 	bool vms = false;
+	char powered[64][128];	/* the nodes powered up for MinNodes */
 
 	nn = azml_nodes_load(&nodes);
 	if (nn < 0) {
@@ -423,11 +457,15 @@ static int _reconcile_once(azml_conf_t *conf, bool dry)
 			printf("cluster %s has fewer than MinNodes=%d powered; %s "
 			       "%s\n", t->name, t->min_nodes, dry ?
 			       "would power up" : "powering up", node);
-			if (!dry)
-				azml_nodes_power_up(node);
+			if (!dry && !azml_nodes_power_up(node) &&
+			    npowered < (int)(sizeof(powered) /
+					     sizeof(powered[0])))
+				snprintf(powered[npowered++], sizeof(powered[0]),
+					 "%s", node);
 		}
 	}
 	azml_arm_run(arm);
+	_power_up_settle(powered, npowered);
 done:
 	printf("reconcile: %d action%s%s%s\n", actions, actions == 1 ? "" : "s",
 	       dry ? " (dry run: nothing changed)" : "",

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <slurm/slurm_version.h>
+
 #include "generate.h"
 
 int azml_usable_memory_mib(int mib)
@@ -98,6 +100,12 @@ char *azml_generate_slurm_conf(const azml_conf_t *conf,
 	fprintf(fp, "ResumeTimeout=600\nSuspendTimeout=120\n"
 		"ResumeRate=0\nSuspendRate=0\n"
 		"TreeWidth=65533\nPrivateData=cloud\n");
+#if AZML_SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(24, 5, 0)
+	/* SlurmctldParameters is one line, the admin's: a hint, not a value. */
+	fprintf(fp, "# Slurm 24.05 and later: add power_save_interval=1 to "
+		"SlurmctldParameters,\n# or a power-up may wait 10 s "
+		"(README: Slurm versions).\n");
+#endif
 	for (size_t i = 0; i < conf->ntargets; i++)
 		if (conf->targets[i].gres) {
 			fprintf(fp, "GresTypes=gpu\n");

@@ -1,6 +1,8 @@
 # AZML_CHECK_SLURM
 # Find Slurm's public headers and libslurm; record SLURM_VERSION_NUMBER, which
-# plugins must match exactly, and Slurm's own plugin directory.
+# plugins must match exactly, and Slurm's own plugin directory.  Where Slurm's
+# API differs between versions, test the headers (not the version number) and
+# define AZML_* for shared/slurm_compat.h.
 AC_DEFUN([AZML_CHECK_SLURM], [
   AC_ARG_WITH([slurm],
     [AS_HELP_STRING([--with-slurm=PREFIX], [Slurm installation prefix (default /usr)])],
@@ -21,6 +23,19 @@ AC_DEFUN([AZML_CHECK_SLURM], [
   AC_MSG_RESULT([$azml_slurm_vn ($AZML_SLURM_VERSION)])
   AC_DEFINE_UNQUOTED([AZML_SLURM_VERSION_NUMBER], [$azml_slurm_vn],
     [SLURM_VERSION_NUMBER of the Slurm the plugins are built against])
+  # Slurm 23.11 and later have hostlist_t as the (incomplete) struct, used as
+  # 'hostlist_t *'; 23.02 and before, the pointer.  A variable of the type
+  # compiles only where it is the pointer (a mismatched pointer assignment
+  # would be a mere warning with some compilers).
+  AC_CACHE_CHECK([whether hostlist_t is a struct type (used as hostlist_t *)],
+    [azml_cv_hostlist_t_struct],
+    [AC_COMPILE_IFELSE([AC_LANG_PROGRAM([[#include <stddef.h>
+#include <slurm/slurm.h>]],
+      [[hostlist_t hl = NULL; slurm_hostlist_destroy(hl);]])],
+      [azml_cv_hostlist_t_struct=no], [azml_cv_hostlist_t_struct=yes])])
+  AS_IF([test "x$azml_cv_hostlist_t_struct" = xyes],
+    [AC_DEFINE([AZML_HOSTLIST_T_IS_STRUCT], [1],
+      [Define if Slurm's hostlist_t is a struct type, used as hostlist_t *])])
   CPPFLAGS=$azml_save_CPPFLAGS
   azml_save_LDFLAGS=$LDFLAGS
   LDFLAGS="$LDFLAGS $SLURM_LDFLAGS"

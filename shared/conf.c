@@ -18,6 +18,7 @@
 
 #include "conf.h"
 #include "gres.h"
+#include "slurm_compat.h"
 
 #define MAX_LINE	8192
 #define MAX_ERRORS	200
@@ -954,7 +955,7 @@ static bool _check_cluster_size(parser_t *p, const azml_target_t *t,
 static bool _attached_nodes(parser_t *p, azml_target_t *t, const char *file,
 			    int line)
 {
-	hostlist_t hl = NULL;
+	azml_hostlist_t hl = NULL;
 	char shown[300];
 	bool ok = false;
 
@@ -1246,7 +1247,7 @@ static bool _node_in_target(const azml_target_t *t, const char *node)
 	case AZML_INSTANCE:
 		return !strcmp(node, t->name);
 	case AZML_ATTACHED: {
-		hostlist_t hl = slurm_hostlist_create(t->nodes);
+		azml_hostlist_t hl = slurm_hostlist_create(t->nodes);
 		int found = hl ? slurm_hostlist_find(hl, node) : -1;
 
 		if (hl)
@@ -1266,7 +1267,7 @@ static void _check_overlaps(parser_t *p)
 
 	for (size_t i = 0; i < c->ntargets; i++) {
 		const azml_target_t *t = &c->targets[i];
-		hostlist_t hl;
+		azml_hostlist_t hl;
 		char *host;
 
 		if (t->kind == AZML_CLUSTER)

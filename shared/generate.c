@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <slurm/slurm_version.h>
+
 #include "generate.h"
 #include "gres.h"
 
@@ -151,6 +153,12 @@ char *azml_generate_slurm_conf(const azml_conf_t *conf,
 	fprintf(fp, "ResumeTimeout=600\nSuspendTimeout=120\n"
 		"ResumeRate=0\nSuspendRate=0\n"
 		"TreeWidth=65533\nPrivateData=cloud\n");
+#if AZML_SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(24, 5, 0)
+	/* SlurmctldParameters is one line, the admin's: a hint, not a value. */
+	fprintf(fp, "# Slurm 24.05 and later: add power_save_interval=1 to "
+		"SlurmctldParameters,\n# or a power-up may wait 10 s "
+		"(README: Slurm versions).\n");
+#endif
 	_gres_types(fp, conf);
 	_list_line(fp, conf, "SuspendExcParts=", _not_cluster, _name_item);
 	_list_line(fp, conf, "SuspendExcNodes=", _has_min_nodes,

@@ -17,6 +17,7 @@
 #include <hwloc.h>
 
 #include "gpu.h"
+#include "slurm_compat.h"
 
 static void _err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -19,6 +19,7 @@
 #include <slurm/slurm.h>
 
 #include "gres.h"
+#include "slurm_compat.h"
 
 #define SHOW_MAX	40	/* characters of a user's field in a message */
 #define LINE_MAX_GRES	4096	/* gres.conf line, with its newline */
@@ -401,7 +402,7 @@ void azml_strv_free(char **v, size_t n)
 
 static bool _node_matches(const char *expr, const char *node)
 {
-	hostlist_t hl = slurm_hostlist_create(expr);
+	azml_hostlist_t hl = slurm_hostlist_create(expr);
 	bool m = hl && slurm_hostlist_find(hl, node) >= 0;
 
 	if (hl)
@@ -417,7 +418,7 @@ static bool _node_matches(const char *expr, const char *node)
 static int _expand(const char *path, int lineno, const char *expr,
 		   char ***v, size_t *n, char *err, size_t errlen)
 {
-	hostlist_t hl = slurm_hostlist_create(expr);
+	azml_hostlist_t hl = slurm_hostlist_create(expr);
 	char shown[200], **nv, *h;
 	int count;
 

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "log.h"
 #include "nodes.h"
+#include "slurm_compat.h"
 
 void azml_nodes_init(void)
 {
@@ -24,7 +26,7 @@ static int _update(update_node_msg_t *m, const char *what)
 	if (slurm_update_node(m) == SLURM_SUCCESS)
 		return 0;
 	azml_log_error("couldn't %s %s: %s", what, m->node_names,
-		       slurm_strerror(slurm_get_errno()));
+		       slurm_strerror(errno));
 	return -1;
 }
 
@@ -91,7 +93,7 @@ static int _set_addr_patient(const char *names, const char *addrs,
 					      "after %d s", i);
 			return 0;
 		}
-		err = slurm_get_errno();
+		err = errno;
 		if (!_unreachable(err))
 			break;
 		if (!i)
@@ -311,7 +313,7 @@ int azml_nodes_load(azml_node_t **out)
 
 	if (slurm_load_node(0, &info, SHOW_ALL) != SLURM_SUCCESS) {
 		azml_log_error("couldn't read the nodes from slurmctld: %s",
-			       slurm_strerror(slurm_get_errno()));
+			       slurm_strerror(errno));
 		return -1;
 	}
 	*out = calloc(info->record_count + 1, sizeof(azml_node_t));
@@ -341,7 +343,7 @@ int azml_nodes_requeue_jobs(const char *node)
 		return -1;
 	for (uint32_t i = 0; i < jobs->record_count; i++) {
 		slurm_job_info_t *j = &jobs->job_array[i];
-		hostlist_t hl;
+		azml_hostlist_t hl;
 
 		if (j->job_state != JOB_RUNNING || !j->nodes)
 			continue;
@@ -352,7 +354,7 @@ int azml_nodes_requeue_jobs(const char *node)
 			else
 				azml_log_error("couldn't requeue job %u: %s",
 					       j->job_id,
-					       slurm_strerror(slurm_get_errno()));
+					       slurm_strerror(errno));
 		}
 		if (hl)
 			slurm_hostlist_destroy(hl);

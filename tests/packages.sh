@@ -2,13 +2,17 @@
 AZML_PACKAGES="build-essential autoconf automake libtool pkg-config
 	slurm-wlm slurmctld slurmd slurm-client libslurm-dev
 	munge libmunge-dev hwloc libhwloc-dev libcjson-dev libcurl4-openssl-dev
-	libmicrohttpd-dev check python3 procps util-linux curl
-	clang libclang-rt-dev"
+	libmicrohttpd-dev check python3 procps util-linux curl"
+# The fuzz targets' compiler and runtime (tests/fuzz/run; the host only:
+# tests/chroot.sh's chroot does not fuzz).
+AZML_FUZZ_PACKAGES="clang libclang-rt-dev"
 
-# Install whichever of them are missing (needs root and Debian's archive).
+# Install whichever of them are missing (needs root and Debian's archive);
+# "azml_install_packages fuzz" adds AZML_FUZZ_PACKAGES.
 azml_install_packages() {
-	local missing=() p
-	for p in $AZML_PACKAGES; do
+	local missing=() p want=$AZML_PACKAGES
+	[ "${1:-}" = fuzz ] && want="$want $AZML_FUZZ_PACKAGES"
+	for p in $want; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 			grep -q 'install ok installed' || missing+=("$p")
 	done

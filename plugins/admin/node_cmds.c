@@ -34,6 +34,7 @@
 #include "gpu.h"
 #include "log.h"
 #include "nodes.h"
+#include "slurm_compat.h"
 #include "state.h"
 
 #define REASON_PREFIX "azureml: "
@@ -487,7 +488,7 @@ static int _accept(const azml_cmd_t *cmd, const char *file,
 	azml_nodes_init();
 	if (slurm_load_ctl_conf(0, &ctl) != SLURM_SUCCESS) {
 		fprintf(stderr, "slurm-azureml attach: slurmctld does "
-			"not answer: %s\n", slurm_strerror(slurm_get_errno()));
+			"not answer: %s\n", slurm_strerror(errno));
 		goto out;
 	}
 	if (!(report = azml_attach_open(socket, cred, ctl->slurm_user_id, err,
@@ -662,7 +663,7 @@ int azml_cmd_detach(const azml_cmd_t *cmd, int argc, char **argv)
 		if (slurm_update_node(&m) != SLURM_SUCCESS) {
 			fprintf(stderr, "slurm-azureml detach: slurmctld did not "
 				"take %s back: %s\n", node,
-				slurm_strerror(slurm_get_errno()));
+				slurm_strerror(errno));
 			goto out;
 		}
 	}

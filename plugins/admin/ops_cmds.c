@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "log.h"
 #include "nodes.h"
+#include "slurm_compat.h"
 #include "state.h"
 
 static const azml_node_t *_find(const azml_node_t *nodes, int n, const char *name)
@@ -29,6 +30,39 @@ static const azml_node_t *_find(const azml_node_t *nodes, int n, const char *nam
 		if (!strcmp(nodes[i].name, name))
 			return &nodes[i];
 	return NULL;
+}
+
+/*
+ * Slurm 24.05 and later (24.11 seen) start a requested power-up at the
+ * power-save scan after the request, but only if the request came in a later
+ * second than the last scan (22.05 also took the same second); otherwise it
+ * waits for the next periodic scan, power_save_interval (10 s) later.
+ * While a node still waits (powered down, POWER_UP set), repeat the request
+ * once a second, up to 5 s; a repeat while Slurm has not taken the first
+ * changes nothing but the time of the last node update.
+ */
+static void _power_up_settle(char (*names)[128], int count)
+{
+	for (int round = 0; round < 5 && count > 0; round++) {
+		azml_node_t *nodes = NULL;
+		int nn, waiting = 0;
+
+		sleep(1);
+		if ((nn = azml_nodes_load(&nodes)) < 0)
+			return;
+		for (int i = 0; i < count; i++) {
+			const azml_node_t *sn = _find(nodes, nn, names[i]);
+
+			if (!sn || !(sn->state & NODE_STATE_POWER_UP) ||
+			    !azml_node_powered_down(sn))
+				continue;
+			azml_nodes_power_up(names[i]);
+			waiting++;
+		}
+		free(nodes);
+		if (!waiting)
+			return;
+	}
 }
 
 /* Which of "powered_down", "powering_up", "idle", "allocated", "down". */
@@ -87,7 +121,7 @@ int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv)
 	for (size_t i = 0; i < conf->ntargets; i++) {
 		const azml_target_t *t = &conf->targets[i];
 		cJSON *o = cJSON_CreateObject(), *st = cJSON_CreateObject();
-		hostlist_t hl = slurm_hostlist_create(t->nodes);
+		azml_hostlist_t hl = slurm_hostlist_create(t->nodes);
 		char *h;
 
 		cJSON_AddStringToObject(o, "name", t->name);
@@ -276,6 +310,8 @@ typedef struct {
 	const azml_vm_result_t *vms;
 	size_t nvms;
 	int actions;
+	char powered[64][128];	/* nodes powered up for MinNodes */
+	int npowered;
 } pass_t;
 
 /* The node a VM serves: its name, as we name each VM after its node (a
@@ -449,8 +485,11 @@ static void _keep_min_nodes(pass_t *p, const azml_target_t *t)
 		printf("cluster %s has fewer than MinNodes=%d powered; %s %s\n",
 		       t->name, t->min_nodes,
 		       p->dry ? "would power up" : "powering up", node);
-		if (!p->dry)
-			azml_nodes_power_up(node);
+		if (!p->dry && !azml_nodes_power_up(node) &&
+		    p->npowered < (int) (sizeof(p->powered) /
+					 sizeof(p->powered[0])))
+			snprintf(p->powered[p->npowered++], sizeof(p->powered[0]),
+				 "%s", node);
 	}
 }
 
@@ -507,6 +546,7 @@ static int _reconcile_once(azml_conf_t *conf, bool dry)
 			    conf->targets[i].min_nodes)
 				_keep_min_nodes(&p, &conf->targets[i]);
 		azml_arm_run(p.arm);
+		_power_up_settle(p.powered, p.npowered);
 	}
 	printf("reconcile: %d action%s%s%s\n", p.actions,
 	       p.actions == 1 ? "" : "s",

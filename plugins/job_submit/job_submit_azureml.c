@@ -10,7 +10,8 @@
  * submit path.  azureml.conf is loaded at init and by a watcher thread that
  * notices a changed file (after an edit and `scontrol reconfigure`, or on
  * its own within a few seconds); a file with errors is logged and the last
- * good configuration stays in use.
+ * good configuration stays in use (on Slurm 23.11 and later, whose
+ * reconfigure starts a new slurmctld, by failing that new one's init).
  */
 #include "config.h"
 
@@ -167,6 +168,23 @@ extern int init(void)
 	azml_log_init(AZML_LOG_SLURM, "job_submit/azureml", AZML_LOG_INFO);
 	conf_path = azml_conf_default_path();
 	_load();
+	/*
+	 * Slurm 23.11 and later (seen on 24.11) reconfigure by starting a new
+	 * slurmctld, with SLURMCTLD_RECONF in its environment, and keep the
+	 * old one running if the new one fails to start.  Refusing to start
+	 * without a usable azureml.conf keeps the last good configuration in
+	 * the old one, as the watcher does on 22.05 (whose reconfigure does
+	 * not re-init job_submit plugins).  A first start goes on and refuses
+	 * --azure-* jobs instead.
+	 */
+	if (!router && getenv("SLURMCTLD_RECONF")) {
+		azml_log_error("no usable %s: failing this reconfigure, so that "
+			       "slurmctld keeps the last good configuration",
+			       conf_path);
+		free(conf_path);
+		conf_path = NULL;
+		return SLURM_ERROR;
+	}
 	stopping = false;
 	if (pthread_create(&watcher, NULL, _watch, NULL) == 0)
 		watcher_started = true;

@@ -37,6 +37,7 @@
 #include "conf.h"
 #include "log.h"
 #include "nodes.h"
+#include "slurm_compat.h"
 #include "state.h"
 
 typedef enum { RESUME, SUSPEND, RESUME_FAIL } mode_t_;
@@ -445,7 +446,7 @@ static void _claim(run_t *run, job_t *jobs, int n, const char *state_err)
  * one is not (nothing is done then). */
 static int _nodes(run_t *run, const char *hostlist, job_t **jobs, int *n)
 {
-	hostlist_t hl = slurm_hostlist_create(hostlist);
+	azml_hostlist_t hl = slurm_hostlist_create(hostlist);
 	char *host;
 	int rc = 0;
 

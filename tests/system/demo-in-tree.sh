@@ -10,7 +10,8 @@ src=$(mktemp -d /tmp/azml-demo-tree.XXXXXX)
 trap 'rm -rf "$src"' EXIT
 # the files of the tree, as a clone has them (no build outputs)
 (cd "$top" && git ls-files -co --exclude-standard -z 2>/dev/null ||
-	find . -path ./build -prune -o -path './build-*' -prune -o -type f -print0) |
+	find . -path ./.git -prune -o -path ./build -prune -o -path './build-*' -prune \
+		-o -type f -print0) |
 	(cd "$top" && xargs -0 cp --parents -t "$src") || fail "copying the tree"
 (cd "$src" && autoreconf -fi > /dev/null 2>&1 && ./configure -q > /dev/null) ||
 	fail "configure in the source tree"

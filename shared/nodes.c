@@ -16,9 +16,18 @@
 #include "nodes.h"
 #include "slurm_compat.h"
 
-void azml_nodes_init(void)
+static void _slurm_init(void)
 {
 	slurm_init(NULL);
+}
+
+void azml_nodes_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	/* Slurm 24.11's API exits ("No hash plugins loaded") when any RPC
+	 * comes before slurm_init(); once is enough. */
+	pthread_once(&once, _slurm_init);
 }
 
 static int _update(update_node_msg_t *m, const char *what)

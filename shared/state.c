@@ -20,6 +20,7 @@
 #include <slurm/slurm.h>
 
 #include "log.h"
+#include "nodes.h"
 #include "state.h"
 
 #define DIR_INTENT "intent"
@@ -201,6 +202,7 @@ static int _slurm_user(uid_t *uid, gid_t *gid)
 	slurm_conf_t *ctl = NULL;
 	struct passwd *pw;
 
+	azml_nodes_init();
 	if (slurm_load_ctl_conf((time_t) 0, &ctl) != SLURM_SUCCESS || !ctl)
 		return -1;
 	*uid = ctl->slurm_user_id;

@@ -636,6 +636,7 @@ int main(int argc, char **argv)
 		goto out;
 	if (mode == RESUME && getenv("SLURM_RESUME_FILE"))
 		_resume_file(getenv("SLURM_RESUME_FILE"));
+	azml_nodes_init();	/* before any Slurm RPC (StateDir's may ask one) */
 	state_ok = azml_state_init(conf, state_err, sizeof(state_err)) == 0;
 	azml_log_info("%s %s (%d node%s)", _mode_name(mode), argv[1], n,
 		      n == 1 ? "" : "s");

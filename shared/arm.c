@@ -246,30 +246,72 @@ void azml_arm_op_id(const char *url, char *id, size_t n)
 	snprintf(id, n, "%.*s", (int) (q - s), s);
 }
 
+azml_event_type_t azml_event_type(const char *name)
+{
+	static const struct {
+		const char *name;
+		azml_event_type_t type;
+	} types[] = {
+		{ "Preempt", AZML_EVENT_PREEMPT },
+		{ "Terminate", AZML_EVENT_TERMINATE },
+		{ "Reboot", AZML_EVENT_REBOOT },
+		{ "Redeploy", AZML_EVENT_REDEPLOY },
+		{ "Freeze", AZML_EVENT_FREEZE },
+	};
+
+	for (size_t i = 0; name && i < sizeof(types) / sizeof(types[0]); i++)
+		if (!strcmp(name, types[i].name))
+			return types[i].type;
+	return AZML_EVENT_OTHER;
+}
+
+/* An EventId we may put into a reason and a POST body. */
+static bool _event_id_ok(const char *id, size_t max)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	return n > 0 && n < max &&
+	       strspn(id, "0123456789abcdefABCDEFghijklmnopqrstuvwxyz"
+		      "GHIJKLMNOPQRSTUVWXYZ-") == n;
+}
+
 int azml_parse_scheduled_events(const char *body, const char *vm,
-				char *event_id, size_t idn, char *not_before,
-				size_t nbn)
+				azml_sched_event_t *ev, size_t max)
 {
 	cJSON *j = cJSON_Parse(body ? body : "");
 	const cJSON *events = cJSON_GetObjectItem(j, "Events"), *e;
 	int rc = cJSON_IsArray(events) ? 0 : -1;
+	size_t n = 0;
 
+	if (rc < 0)
+		events = NULL;
 	cJSON_ArrayForEach(e, events) {
 		const cJSON *r;
+		const char *type = _str(e, "EventType"), *id = _str(e, "EventId");
 		bool mine = false;
+		azml_sched_event_t *out;
 
-		if (!_str(e, "EventType") || strcmp(_str(e, "EventType"), "Preempt"))
+		if (n >= max)
+			break;
+		if (!type || !_event_id_ok(id, sizeof(ev->id)))
 			continue;
 		cJSON_ArrayForEach(r, cJSON_GetObjectItem(e, "Resources"))
-			if (cJSON_IsString(r) && !strcasecmp(r->valuestring, vm))
+			if (cJSON_IsString(r) && vm &&
+			    !strcasecmp(r->valuestring, vm))
 				mine = true;
 		if (!mine)
 			continue;
-		_copy(event_id, idn, _str(e, "EventId"));
-		_copy(not_before, nbn, _str(e, "NotBefore"));
-		rc = 1;
-		break;
+		out = &ev[n++];
+		memset(out, 0, sizeof(*out));
+		out->type = azml_event_type(type);
+		_copy(out->type_name, sizeof(out->type_name), type);
+		_copy(out->id, sizeof(out->id), id);
+		_copy(out->status, sizeof(out->status), _str(e, "EventStatus"));
+		_copy(out->not_before, sizeof(out->not_before),
+		      _str(e, "NotBefore"));
 	}
+	if (rc == 0)
+		rc = (int) n;
 	cJSON_Delete(j);
 	return rc;
 }

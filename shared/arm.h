@@ -136,12 +136,39 @@ size_t azml_arm_parse_usages(const char *body, azml_usage_t **out);
 size_t azml_arm_parse_vm_sizes(const char *body, azml_vm_size_t **out);
 /* The id of a long-running operation from its URL. */
 void azml_arm_op_id(const char *url, char *id, size_t n);
-/* A Scheduled Events document (IMDS): the first Preempt event naming VM.
- * Returns 1 and fills EVENT_ID / NOT_BEFORE when there is one, 0 when none,
- * -1 when BODY is not a Scheduled Events document. */
+/* Scheduled Events (IMDS /metadata/scheduledevents, api-version 2020-07-01). */
+typedef enum {
+	AZML_EVENT_OTHER = 0,	/* a type this version does not know */
+	AZML_EVENT_PREEMPT,	/* Spot eviction */
+	AZML_EVENT_TERMINATE,	/* the VM is being deleted */
+	AZML_EVENT_REBOOT,
+	AZML_EVENT_REDEPLOY,
+	AZML_EVENT_FREEZE,
+} azml_event_type_t;
+
+typedef struct {
+	azml_event_type_t type;
+	char type_name[16];	/* "Preempt", ... as IMDS wrote it (bounded) */
+	char id[64];		/* EventId: letters, digits, '-' only */
+	char status[16];	/* EventStatus: "Scheduled", "Started", or "" */
+	char not_before[64];	/* NotBefore (RFC 1123 date), or "" */
+} azml_sched_event_t;
+
+#define AZML_SCHED_EVENTS_MAX 16
+
+/*
+ * A Scheduled Events document: the events whose Resources name VM (without
+ * case), in document order, at most MAX of them into EV.  An event whose
+ * EventId is missing, empty, too long or holds other characters than
+ * letters, digits and '-' is skipped (it goes into a reason and a POST
+ * body).  Returns how many were written (0: none for VM), or -1 when BODY is
+ * not a Scheduled Events document.
+ */
 int azml_parse_scheduled_events(const char *body, const char *vm,
-				char *event_id, size_t idn, char *not_before,
-				size_t nbn);
+				azml_sched_event_t *ev, size_t max);
+
+/* AZML_EVENT_* of an EventType ("Preempt"); AZML_EVENT_OTHER if unknown. */
+azml_event_type_t azml_event_type(const char *name);
 
 /* ISO 8601 duration ("PT5M", "PT1H30M", "P1D") in seconds, -1 if bad. */
 long azml_iso8601_seconds(const char *s);

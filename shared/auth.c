@@ -337,6 +337,156 @@ int azml_auth_parse_token(const char *body, char **token, double *lifetime)
 	return rc;
 }
 
+/* ---- IMDS as a VM sees it ------------------------------------------- */
+
+const char *azml_imds_default(void)
+{
+	const char *e = getenv("AZURE_EMULATOR_IMDS");
+
+	return e && *e ? e : AZML_IMDS_ADDRESS;
+}
+
+int azml_imds_url(const char *imds, const char *path_query, const char *vm,
+		  const char *fallback_vm, char *url, size_t n, char *err,
+		  size_t errlen)
+{
+	azml_url_origin_t o;
+	size_t il = strlen(imds);
+	char *esc = NULL;
+	int len;
+
+	if (azml_http_url_origin(imds, &o, err, errlen))
+		return -1;
+	while (il && imds[il - 1] == '/')
+		il--;
+	if (!strcmp(o.host, "169.254.169.254")) {
+		len = snprintf(url, n, "%.*s%s", (int) il, imds, path_query);
+	} else {
+		if (!vm || !*vm)
+			vm = getenv("AZURE_EMULATOR_VM");
+		if (!vm || !*vm)
+			vm = fallback_vm;
+		if (!vm || !*vm) {
+			snprintf(err, errlen, "IMDS endpoint %.200s is not "
+				 "Azure's: name the VM ($AZURE_EMULATOR_VM)",
+				 imds);
+			return -1;
+		}
+		if (!(esc = curl_easy_escape(NULL, vm, 0))) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		len = snprintf(url, n, "%.*s%s&vm=%s", (int) il, imds,
+			       path_query, esc);
+		curl_free(esc);
+	}
+	if (len < 0 || (size_t) len >= n) {
+		snprintf(err, errlen, "IMDS URL too long");
+		return -1;
+	}
+	return 0;
+}
+
+typedef struct {
+	int status;
+	char *body;
+	size_t len;
+	char error[256];
+} imds_got_t;
+
+static void _imds_got(void *arg, const azml_http_resp_t *r)
+{
+	imds_got_t *g = arg;
+
+	g->status = r->status;
+	snprintf(g->error, sizeof(g->error), "%s", r->error);
+	if (r->body && (g->body = malloc(r->len + 1))) {
+		memcpy(g->body, r->body, r->len);
+		g->body[r->len] = '\0';
+		g->len = r->len;
+	}
+}
+
+int azml_imds_get(const char *url, char **body, size_t *len, char *err,
+		  size_t n)
+{
+	static const char *hdr[] = { "Metadata: true", NULL };
+	azml_http_opts_t o = { .max_in_flight = 1, .timeout = 10,
+			       .retry_for = 30, .max_retry_after = 10 };
+	azml_http_t *h = azml_http_create(&o);
+	imds_got_t g = { 0 };
+
+	if (!h) {
+		snprintf(err, n, "out of memory");
+		return 0;
+	}
+	if (azml_http_submit(h, "GET", url, hdr, NULL, 0, _imds_got, &g, err,
+			     n)) {
+		azml_http_destroy(h);
+		return 0;
+	}
+	azml_http_run(h);
+	azml_http_destroy(h);
+	if (!g.status)
+		snprintf(err, n, "couldn't reach IMDS: %s",
+			 g.error[0] ? g.error : "no answer");
+	if (!g.body && g.status && (g.body = strdup("")))
+		g.len = 0;
+	if (!g.body && g.status) {
+		snprintf(err, n, "out of memory");
+		return 0;
+	}
+	*body = g.body;
+	*len = g.len;
+	return g.status;
+}
+
+int azml_imds_token(const char *imds, const char *vm, const char *resource,
+		    const char *msi_res_id, char **token, char *err, size_t n)
+{
+	char pq[3072], url[4096];
+	char *res = curl_easy_escape(NULL, resource, 0);
+	char *id = msi_res_id ? curl_easy_escape(NULL, msi_res_id, 0) : NULL;
+	char *body = NULL;
+	size_t len = 0;
+	double life;
+	int status, rc = -1, w;
+
+	if (!res || (msi_res_id && !id)) {
+		snprintf(err, n, "out of memory");
+		goto out;
+	}
+	w = snprintf(pq, sizeof(pq), "/metadata/identity/oauth2/token?"
+		     "api-version=2018-02-01&resource=%s%s%s", res,
+		     id ? "&msi_res_id=" : "", id ? id : "");
+	if (w < 0 || (size_t) w >= sizeof(pq)) {
+		snprintf(err, n, "identity resource ID too long");
+		goto out;
+	}
+	if (azml_imds_url(imds, pq, vm, NULL, url, sizeof(url), err, n))
+		goto out;
+	status = azml_imds_get(url, &body, &len, err, n);
+	if (!status)
+		goto out;
+	if (status != 200) {
+		azml_auth_describe(status, NULL, body, "IMDS", err, n);
+		goto out;
+	}
+	if (azml_auth_parse_token(body, token, &life)) {
+		snprintf(err, n, "IMDS answered without an access_token");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (body) {
+		explicit_bzero(body, len);
+		free(body);
+	}
+	curl_free(res);
+	curl_free(id);
+	return rc;
+}
+
 int azml_auth_token(azml_auth_t *a, const char **token, char *err, size_t n)
 {
 	if (!a->token || azml_now() > a->refresh)

@@ -40,6 +40,46 @@ int azml_auth_token(azml_auth_t *a, const char **token, char *err, size_t n);
 /* Forget the cached token (after a 401). */
 void azml_auth_invalidate(azml_auth_t *a);
 
+/* ---- IMDS as a VM sees it (node-init, watch-events) ---- */
+
+#define AZML_IMDS_ADDRESS "http://169.254.169.254"
+
+/* The IMDS endpoint of this VM: $AZURE_EMULATOR_IMDS (the emulator sets it
+ * in its VM sandboxes), else AZML_IMDS_ADDRESS. */
+const char *azml_imds_default(void);
+
+/*
+ * The URL of an IMDS request: IMDS + PATH_QUERY (a path with its query,
+ * "/metadata/...?api-version=..."), plus "&vm=VM" when IMDS is not Azure's
+ * own address: on the emulator every VM shares 127.0.0.1, so a request
+ * names its VM (the emulator's convention).  VM NULL or "": the
+ * $AZURE_EMULATOR_VM, else FALLBACK_VM.  Returns 0, or -1 with a message in
+ * ERR (IMDS not an allowed URL, no VM name to give, too long).
+ */
+int azml_imds_url(const char *imds, const char *path_query, const char *vm,
+		  const char *fallback_vm, char *url, size_t n, char *err,
+		  size_t errlen);
+
+/*
+ * GET URL with "Metadata: true" (bounded: about 30 s with retries).
+ * Returns the HTTP status and *BODY (malloc'd, NUL-terminated, *LEN bytes;
+ * free with azml_secret_free when it may hold a token), or 0 with why in
+ * ERR when no answer came.
+ */
+int azml_imds_get(const char *url, char **body, size_t *len, char *err,
+		  size_t n);
+
+/*
+ * A token for RESOURCE ("https://vault.azure.net") from IMDS at IMDS
+ * (azml_imds_url's VM naming applies), for the user-assigned identity whose
+ * resource ID is MSI_RES_ID (NULL: the VM's only identity).  Returns 0 and
+ * *TOKEN (free with azml_secret_free), or -1 with IMDS's own error in ERR
+ * ("IMDS refused the token request (HTTP 400): invalid_request: Identity
+ * not found").  The token is never logged.
+ */
+int azml_imds_token(const char *imds, const char *vm, const char *resource,
+		    const char *msi_res_id, char **token, char *err, size_t n);
+
 /* ---- parsers, pure (fuzzed) ---- */
 
 /* A token endpoint's answer (Entra ID v2, IMDS): *TOKEN (malloc'd; free with

@@ -91,6 +91,7 @@ int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_reconcile(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_instance(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_watch_events(const azml_cmd_t *cmd, int argc, char **argv);
+int azml_cmd_node_init(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_node_check(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_attach(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_detach(const azml_cmd_t *cmd, int argc, char **argv);

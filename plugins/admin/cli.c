@@ -53,9 +53,18 @@ static const struct option instance_opts[] = { OPT_FILE, OPT_HELP, OPT_END };
 
 static const struct option watch_events_opts[] = {
 	OPT_FILE,
+	{ "imds", required_argument, NULL, 'I' },
 	{ "node", required_argument, NULL, 'n' },
 	{ "vm", required_argument, NULL, 'v' },
 	{ "interval", required_argument, NULL, 'i' },
+	OPT_HELP, OPT_END,
+};
+
+static const struct option node_init_opts[] = {
+	{ "imds", required_argument, NULL, 'I' },
+	{ "userdata", required_argument, NULL, 'u' },
+	{ "slurmd", required_argument, NULL, 's' },
+	{ "no-watch", no_argument, NULL, 'W' },
 	OPT_HELP, OPT_END,
 };
 
@@ -108,9 +117,14 @@ const azml_cmd_t azml_cmds[] = {
 	{ "instance", azml_cmd_instance, "[-f FILE] stop|start NAME",
 	  "deallocate or start a compute instance", "f:h", instance_opts },
 	{ "watch-events", azml_cmd_watch_events,
-	  "[-f FILE] --node NODE [--vm VM] [--interval SECONDS]",
-	  "on a low-priority node: drain and requeue on eviction", "f:h",
+	  "[-f FILE] [--imds URL] [--node NODE] [--vm VM] "
+	  "[--interval SECONDS]",
+	  "on a VM: requeue on eviction, drain for maintenance", "f:I:h",
 	  watch_events_opts },
+	{ "node-init", azml_cmd_node_init,
+	  "[--imds URL] [--userdata FILE] [--slurmd PATH] [--no-watch]",
+	  "on a VM at boot: munge key, slurmd, then watch-events", "I:u:s:Wh",
+	  node_init_opts },
 	{ "node-check", azml_cmd_node_check,
 	  "[--topology FILE.xml] [--gres SPEC] [--cuda X.Y] "
 	  "[--gres-conf FILE] [--node NAME] [-f FILE] [--json] "

@@ -39,7 +39,7 @@ static void _check_vm(const azml_vm_result_t *r)
 /* Every parser that takes a body (a string) or a parsed object. */
 static void _parse_all(const char *body)
 {
-	char code[64], msg[512], st[32], ip[16], id[64], nb[64];
+	char code[64], msg[512], st[32], ip[16], id[64];
 	azml_usage_t *u = NULL;
 	azml_vm_size_t *s = NULL;
 	azml_vm_result_t r = { 0 };
@@ -78,11 +78,24 @@ static void _parse_all(const char *body)
 			abort();
 	free(s);
 
-	/* Scheduled Events: for a VM named as the fuzzer likes. */
-	if (azml_parse_scheduled_events(body, "myspotvm_0", id, sizeof(id),
-					nb, sizeof(nb)) == 1 &&
-	    (!TERMINATED(id) || !TERMINATED(nb)))
-		abort();
+	/* Scheduled Events: for a VM named as the fuzzer likes; ids only of
+	 * the characters a reason and a POST body may carry. */
+	{
+		azml_sched_event_t ev[AZML_SCHED_EVENTS_MAX];
+		int ne = azml_parse_scheduled_events(body, "myspotvm_0", ev,
+						     AZML_SCHED_EVENTS_MAX);
+
+		if (ne > AZML_SCHED_EVENTS_MAX)
+			abort();
+		for (int i = 0; i < ne; i++)
+			if (!TERMINATED(ev[i].id) || !TERMINATED(ev[i].not_before) ||
+			    !TERMINATED(ev[i].type_name) ||
+			    !TERMINATED(ev[i].status) || !ev[i].id[0] ||
+			    strspn(ev[i].id, "0123456789abcdefghijklmnopqrstuvwxyz"
+				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ-") !=
+			    strlen(ev[i].id))
+				abort();
+	}
 
 	/* A VM (GET), a VM list (value[]), an instanceView. */
 	j = cJSON_Parse(body);

@@ -313,8 +313,12 @@ static void _parse_regress(const char *body, size_t len, const char *path)
 	free(u);
 	azml_arm_parse_vm_sizes(body, &s);
 	free(s);
-	azml_parse_scheduled_events(body, "myspotvm_0", a, sizeof(a), c,
-				    sizeof(c));
+	{
+		azml_sched_event_t ev[AZML_SCHED_EVENTS_MAX];
+
+		azml_parse_scheduled_events(body, "myspotvm_0", ev,
+					    AZML_SCHED_EVENTS_MAX);
+	}
 	azml_arm_parse_vm(j, &r);
 	azml_arm_parse_instance_view(j, &r);
 	cJSON_Delete(j);
@@ -930,20 +934,76 @@ END_TEST
 START_TEST(scheduled_events)
 {
 	cJSON *ex = tu_example("imds/scheduledevents-preempt.json");
-	char *body = cJSON_PrintUnformatted(ex), id[64], nb[64];
+	char *body = cJSON_PrintUnformatted(ex);
+	azml_sched_event_t ev[AZML_SCHED_EVENTS_MAX];
 
-	ck_assert_int_eq(azml_parse_scheduled_events(body, "myspotvm_0", id,
-		sizeof(id), nb, sizeof(nb)), 1);
-	ck_assert_str_eq(id, "00000000-0000-0000-0000-000000000001");
-	ck_assert_str_eq(nb, "Mon, 19 Sep 2016 18:29:47 GMT");
-	ck_assert_int_eq(azml_parse_scheduled_events(body, "othervm", id,
-		sizeof(id), nb, sizeof(nb)), 0);
+	ck_assert_int_eq(azml_parse_scheduled_events(body, "myspotvm_0", ev,
+		AZML_SCHED_EVENTS_MAX), 1);
+	ck_assert_int_eq(ev[0].type, AZML_EVENT_PREEMPT);
+	ck_assert_str_eq(ev[0].type_name, "Preempt");
+	ck_assert_str_eq(ev[0].id, "00000000-0000-0000-0000-000000000001");
+	ck_assert_str_eq(ev[0].not_before, "Mon, 19 Sep 2016 18:29:47 GMT");
+	ck_assert_int_eq(azml_parse_scheduled_events(body, "othervm", ev,
+		AZML_SCHED_EVENTS_MAX), 0);
 	ck_assert_int_eq(azml_parse_scheduled_events("{\"DocumentIncarnation\":1,"
-		"\"Events\":[]}", "x", id, sizeof(id), nb, sizeof(nb)), 0);
-	ck_assert_int_eq(azml_parse_scheduled_events("<html>", "x", id,
-		sizeof(id), nb, sizeof(nb)), -1);
+		"\"Events\":[]}", "x", ev, AZML_SCHED_EVENTS_MAX), 0);
+	ck_assert_int_eq(azml_parse_scheduled_events("<html>", "x", ev,
+		AZML_SCHED_EVENTS_MAX), -1);
 	cJSON_free(body);
 	cJSON_Delete(ex);
+}
+END_TEST
+
+/* Every type, every event of the VM in order, none of another VM's, and
+ * ids that could not go into a reason or a POST body skipped. */
+START_TEST(scheduled_events_types)
+{
+	static const char doc[] = "{\"DocumentIncarnation\":5,\"Events\":["
+		"{\"EventId\":\"A-1\",\"EventType\":\"Reboot\",\"ResourceType\":"
+		"\"VirtualMachine\",\"Resources\":[\"vm1\",\"vm2\"],\"EventStatus\":"
+		"\"Scheduled\",\"NotBefore\":\"Mon, 19 Sep 2016 18:29:47 GMT\"},"
+		"{\"EventId\":\"B-2\",\"EventType\":\"Redeploy\",\"Resources\":"
+		"[\"VM1\"],\"EventStatus\":\"Started\",\"NotBefore\":\"\"},"
+		"{\"EventId\":\"C-3\",\"EventType\":\"Freeze\",\"Resources\":"
+		"[\"vm2\"]},"
+		"{\"EventId\":\"D-4\",\"EventType\":\"Freeze\",\"Resources\":"
+		"[\"vm1\"]},"
+		"{\"EventId\":\"bad id\\\"\",\"EventType\":\"Terminate\","
+		"\"Resources\":[\"vm1\"]},"
+		"{\"EventType\":\"Terminate\",\"Resources\":[\"vm1\"]},"
+		"{\"EventId\":\"E-5\",\"EventType\":\"Terminate\",\"Resources\":"
+		"[\"vm1\"]},"
+		"{\"EventId\":\"F-6\",\"EventType\":\"Preempt\",\"Resources\":"
+		"[\"vm1\"]},"
+		"{\"EventId\":\"G-7\",\"EventType\":\"SomethingNew\","
+		"\"Resources\":[\"vm1\"]}]}";
+	azml_sched_event_t ev[AZML_SCHED_EVENTS_MAX];
+
+	ck_assert_int_eq(azml_parse_scheduled_events(doc, "vm1", ev,
+		AZML_SCHED_EVENTS_MAX), 6);
+	ck_assert_int_eq(ev[0].type, AZML_EVENT_REBOOT);
+	ck_assert_str_eq(ev[0].id, "A-1");
+	ck_assert_str_eq(ev[0].status, "Scheduled");
+	ck_assert_int_eq(ev[1].type, AZML_EVENT_REDEPLOY);
+	ck_assert_str_eq(ev[1].status, "Started");
+	ck_assert_str_eq(ev[1].not_before, "");
+	ck_assert_int_eq(ev[2].type, AZML_EVENT_FREEZE);
+	ck_assert_str_eq(ev[2].id, "D-4");
+	ck_assert_int_eq(ev[3].type, AZML_EVENT_TERMINATE);
+	ck_assert_str_eq(ev[3].id, "E-5");
+	ck_assert_int_eq(ev[4].type, AZML_EVENT_PREEMPT);
+	ck_assert_int_eq(ev[5].type, AZML_EVENT_OTHER);
+	ck_assert_str_eq(ev[5].type_name, "SomethingNew");
+	/* bounded by MAX */
+	ck_assert_int_eq(azml_parse_scheduled_events(doc, "vm1", ev, 2), 2);
+	ck_assert_int_eq(azml_parse_scheduled_events(doc, "vm2", ev,
+		AZML_SCHED_EVENTS_MAX), 2);
+	ck_assert_str_eq(ev[1].id, "C-3");
+	ck_assert_int_eq(azml_parse_scheduled_events("{\"Events\":{}}", "vm1",
+		ev, AZML_SCHED_EVENTS_MAX), -1);
+	ck_assert_int_eq(azml_event_type("Reboot"), AZML_EVENT_REBOOT);
+	ck_assert_int_eq(azml_event_type("reboot"), AZML_EVENT_OTHER);
+	ck_assert_int_eq(azml_event_type(NULL), AZML_EVENT_OTHER);
 }
 END_TEST
 
@@ -963,6 +1023,7 @@ int main(void)
 	tu_add_shared_test(tc, aml_compute);
 	tcase_add_test(tc, errors_and_operations);
 	tu_add_shared_test(tc, scheduled_events);
+	tcase_add_test(tc, scheduled_events_types);
 	tcase_add_test(tc, url_rules);
 	tcase_add_test(tc, retry_after_values);
 	tcase_add_test(tc, untrusted_urls);

@@ -49,6 +49,9 @@ static enum MHD_Result _answer(void *cls, struct MHD_Connection *conn,
 	req.path = url;
 	req.authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							"Authorization");
+	req.metadata = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						   "Metadata");
+	req.conn = conn;
 	s->handler(s->arg, &req, out);
 	resp = MHD_create_response_from_buffer(strlen(out->body), out->body,
 					       MHD_RESPMEM_MUST_COPY);

@@ -14,6 +14,9 @@ typedef struct {
 	const char *method;
 	const char *path;		/* without the query */
 	const char *authorization;	/* the header, or NULL */
+	const char *metadata;		/* the Metadata header, or NULL */
+	void *conn;			/* the MHD connection: query arguments
+					 * through MHD_lookup_connection_value */
 } hs_req_t;
 
 typedef struct {

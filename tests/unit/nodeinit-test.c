@@ -1,0 +1,529 @@
+/*
+ * nodeinit-test.c - node-init's steps against an in-process server on
+ * loopback playing IMDS (userData, identity tokens) and Key Vault: the munge
+ * key written into a temporary directory, the console lines of each step and
+ * of each failure, what a failure after munge reports (a stand-in for
+ * slurmctld), and Slurm's slurmd version rule.  No daemon is started
+ * (no_daemons); slurmd is a script that prints a version.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "admin.h"
+#include "hostile.h"
+#include "node.h"
+#include "testutil.h"
+#include "userdata.h"
+
+/* cli.c's table names every command; only node-init is linked here. */
+#define STUB(f) \
+	int f(const azml_cmd_t *cmd, int argc, char **argv) \
+	{ (void) cmd; (void) argc; (void) argv; return 0; }
+STUB(azml_cmd_check_config)
+STUB(azml_cmd_generate)
+STUB(azml_cmd_catalog)
+STUB(azml_cmd_targets)
+STUB(azml_cmd_reconcile)
+STUB(azml_cmd_instance)
+STUB(azml_cmd_node_check)
+STUB(azml_cmd_attach)
+STUB(azml_cmd_detach)
+void azml_print_json(void *root) { (void) root; }
+
+#define IDENTITY "/subscriptions/00000000-0000-0000-0000-000000000000/" \
+	"resourceGroups/rg/providers/Microsoft.ManagedIdentity/" \
+	"userAssignedIdentities/nodes"
+
+/* What the server plays. */
+typedef struct {
+	char userdata[8192];
+	int token_status;
+	const char *token_body;
+	int kv_status;
+	char kv_body[1024];
+	/* what it saw */
+	char msi_res_id[512], vm[64], auth[256];
+	int requests;
+} world_t;
+
+static world_t *W;
+static int port;
+static char dir[64];		/* the test's temporary directory */
+
+static void _serve(void *arg, const hs_req_t *req, hs_reply_t *out)
+{
+	world_t *w = arg;
+	const char *v;
+
+	w->requests++;
+	if (!strncmp(req->path, "/metadata/", 10)) {
+		if (!req->metadata || strcmp(req->metadata, "true")) {
+			out->status = 400;
+			return;
+		}
+		v = MHD_lookup_connection_value(req->conn,
+						MHD_GET_ARGUMENT_KIND, "vm");
+		snprintf(w->vm, sizeof(w->vm), "%s", v ? v : "");
+	}
+	if (!strcmp(req->path, "/metadata/instance/compute/userData")) {
+		snprintf(out->body, sizeof(out->body), "%s", w->userdata);
+	} else if (!strcmp(req->path, "/metadata/identity/oauth2/token")) {
+		v = MHD_lookup_connection_value(req->conn,
+						MHD_GET_ARGUMENT_KIND,
+						"msi_res_id");
+		snprintf(w->msi_res_id, sizeof(w->msi_res_id), "%s",
+			 v ? v : "");
+		out->status = w->token_status;
+		snprintf(out->body, sizeof(out->body), "%s", w->token_body);
+	} else if (!strncmp(req->path, "/keyvault/", 10)) {
+		snprintf(w->auth, sizeof(w->auth), "%s",
+			 req->authorization ? req->authorization : "");
+		out->status = w->kv_status;
+		snprintf(out->body, sizeof(out->body), "%s", w->kv_body);
+	} else {
+		out->status = 404;
+	}
+}
+
+static unsigned char key[64];
+
+/* userData of node gpu-1, with GPUS GPUs of ARCH and SCRIPT. */
+static char *_userdata(int gpus, const char *arch, const char *script,
+		       const char *version)
+{
+	char secret[200];
+	azml_userdata_t u = {
+		.version = 1, .cluster = "demo", .target = "gpu",
+		.node = "gpu-1", .vm_size = "Standard_NC6s_v3",
+		.slurmctld_host = "127.0.0.1:6817",
+		.munge_key_secret = secret, .identity = IDENTITY,
+		.setup_script = (char *) script, .gpus = gpus,
+		.gpu_type = gpus ? "v100" : NULL, .gpu_arch = (char *) arch,
+		.slurm_version = (char *) (version ? version : "22.05.8"),
+	};
+
+	snprintf(secret, sizeof(secret), "http://127.0.0.1:%d/keyvault/"
+		 "vault1/secrets/munge", port);
+	return azml_userdata_encode(&u);
+}
+
+static void _set_userdata(int gpus, const char *arch, const char *script,
+			  const char *version)
+{
+	char *b = _userdata(gpus, arch, script, version);
+
+	ck_assert_ptr_nonnull(b);
+	snprintf(W->userdata, sizeof(W->userdata), "%s", b);
+	free(b);
+}
+
+/* A file in the test's directory with TEXT and MODE. */
+static char *_file(const char *name, const char *text, mode_t mode)
+{
+	char *p;
+	FILE *fp;
+
+	ck_assert_int_gt(asprintf(&p, "%s/%s", dir, name), 0);
+	fp = fopen(p, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs(text, fp);
+	fclose(fp);
+	chmod(p, mode);
+	return p;
+}
+
+static char reported[1024];
+static int nreports;
+
+static int _report(void *arg, const char *node, const char *reason)
+{
+	(void) arg;
+	nreports++;
+	snprintf(reported, sizeof(reported), "%s|%s", node, reason);
+	return 0;
+}
+
+static hs_t *server;
+static azml_node_init_opts_t opts;
+static char console[16384];
+
+static void _setup(void)
+{
+	char *b64 = azml_base64_encode(key, sizeof(key)), *slurmd;
+
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (unsigned char) (i * 7 + 1);
+	free(b64);
+	b64 = azml_base64_encode(key, sizeof(key));
+	snprintf(dir, sizeof(dir), "/tmp/azml-nodeinit-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	W = calloc(1, sizeof(*W));
+	server = hs_start(_serve, W, &port);
+	W->token_status = 200;
+	W->token_body = "{\"access_token\":\"tok-123\",\"expires_in\":\"3600\","
+			"\"token_type\":\"Bearer\"}";
+	W->kv_status = 200;
+	snprintf(W->kv_body, sizeof(W->kv_body), "{\"value\":\"%s\",\"id\":"
+		 "\"x\",\"attributes\":{\"enabled\":true}}", b64);
+	free(b64);
+	_set_userdata(0, NULL, NULL, NULL);
+	slurmd = _file("slurmd", "#!/bin/sh\necho 'slurm-wlm 22.05.8'\n", 0755);
+	memset(&opts, 0, sizeof(opts));
+	opts.imds = NULL;
+	opts.slurmd = slurmd;
+	opts.no_watch = true;
+	opts.munge_dir = strdup(dir);
+	opts.run_dir = strdup(dir);
+	opts.hostname = "gpu-1";
+	opts.no_daemons = true;
+	opts.key_uid = (int) getuid();
+	opts.key_gid = (int) getgid();
+	opts.no_syslog = true;
+	opts.report = _report;
+	unsetenv("AZURE_EMULATOR_VM");
+	unsetenv("AZUREML_NODE_TOPOLOGY");
+	nreports = 0;
+	reported[0] = '\0';
+}
+
+static void _teardown(void)
+{
+	char cmd[128];
+
+	hs_stop(server);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Run node-init against the server; its console into CONSOLE. */
+static int _run(void)
+{
+	char imds[64];
+	FILE *fp = tmpfile();
+	size_t n;
+	int rc;
+
+	snprintf(imds, sizeof(imds), "http://127.0.0.1:%d", port);
+	ck_assert_ptr_nonnull(fp);
+	opts.imds = imds;
+	opts.console = fp;
+	rc = azml_node_init_run(&opts);
+	rewind(fp);
+	n = fread(console, 1, sizeof(console) - 1, fp);
+	console[n] = '\0';
+	fclose(fp);
+	return rc;
+}
+
+/* The last line of the console. */
+static const char *_last(void)
+{
+	static char line[2048];
+	char *e = console + strlen(console), *s;
+
+	while (e > console && e[-1] == '\n')
+		e--;
+	s = e;
+	while (s > console && s[-1] != '\n')
+		s--;
+	snprintf(line, sizeof(line), "%.*s", (int) (e - s), s);
+	return line;
+}
+
+START_TEST(all_steps)
+{
+	char path[128], buf[128];
+	struct stat st;
+	FILE *fp;
+
+	ck_assert_int_eq(_run(), 0);
+	ck_assert_msg(strstr(console, "node-init: userData: node gpu-1 of "
+			     "cluster demo (target gpu, Standard_NC6s_v3)\n"),
+		      "%s", console);
+	ck_assert_ptr_nonnull(strstr(console, "node-init: identity: token for "
+				     "https://vault.azure.net (identity nodes)\n"));
+	ck_assert_ptr_nonnull(strstr(console, "node-init: Key Vault: read "
+				     "secret http://127.0.0.1:"));
+	ck_assert_ptr_nonnull(strstr(console, "node-init: munge: key installed "
+				     "(64 bytes)"));
+	ck_assert_ptr_nonnull(strstr(console, "node-init: setup script: none\n"));
+	ck_assert_ptr_nonnull(strstr(console, "node-init: GPU check: "
+				     "Standard_NC6s_v3 needs no GPU\n"));
+	ck_assert_ptr_nonnull(strstr(console, "node-init: slurmd: slurm-wlm "
+				     "22.05.8 accepted by slurmctld 22.05.8"));
+	ck_assert_ptr_nonnull(strstr(console, "--conf-server 127.0.0.1:6817"));
+	ck_assert_str_eq(_last(), "node-init: events: not watching (--no-watch)");
+	/* never the token nor the key */
+	ck_assert_ptr_null(strstr(console, "tok-123"));
+	/* what IMDS and Key Vault were asked */
+	ck_assert_str_eq(W->msi_res_id, IDENTITY);
+	ck_assert_str_eq(W->vm, "gpu-1");
+	ck_assert_str_eq(W->auth, "Bearer tok-123");
+	/* the key: its bytes, 0400 */
+	snprintf(path, sizeof(path), "%s/munge.key", dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0400);
+	fp = fopen(path, "r");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_uint_eq(fread(buf, 1, sizeof(buf), fp), sizeof(key));
+	fclose(fp);
+	ck_assert_int_eq(memcmp(buf, key, sizeof(key)), 0);
+	ck_assert_int_eq(nreports, 0);
+	/* again (a stopped-and-started instance): the key stays */
+	setenv("AZURE_EMULATOR_VM", "vm-77", 1);
+	ck_assert_int_eq(_run(), 0);
+	ck_assert_ptr_nonnull(strstr(console, "node-init: munge: key unchanged"));
+	ck_assert_str_eq(W->vm, "vm-77");
+}
+END_TEST
+
+START_TEST(secret_not_found)
+{
+	W->kv_status = 404;
+	snprintf(W->kv_body, sizeof(W->kv_body), "{\"error\":{\"code\":"
+		 "\"SecretNotFound\",\"message\":\"A secret with (name/id) "
+		 "munge was not found in this key vault\"}}");
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_str_eq(_last(), "node-init: Key Vault: failed: SecretNotFound: "
+			 "A secret with (name/id) munge was not found in this "
+			 "key vault");
+	ck_assert_int_eq(nreports, 0);	/* before munge: the console only */
+}
+END_TEST
+
+START_TEST(identity_missing)
+{
+	W->token_status = 400;
+	W->token_body = "{\"error\":\"invalid_request\",\"error_description\":"
+			"\"Identity not found\"}";
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_str_eq(_last(), "node-init: identity: failed: IMDS refused the "
+			 "token request (HTTP 400): invalid_request: Identity "
+			 "not found");
+	ck_assert_int_eq(nreports, 0);
+}
+END_TEST
+
+START_TEST(key_not_base64_or_short)
+{
+	snprintf(W->kv_body, sizeof(W->kv_body), "{\"value\":\"***\"}");
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_ptr_nonnull(strstr(_last(), "node-init: munge: failed: the "
+				     "secret http://"));
+	ck_assert_ptr_nonnull(strstr(_last(), "is not base64"));
+	snprintf(W->kv_body, sizeof(W->kv_body), "{\"value\":\"c2hvcnQ=\"}");
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_ptr_nonnull(strstr(_last(), "is 5 bytes; munged needs 32 to"));
+}
+END_TEST
+
+START_TEST(bad_userdata)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{ "!!! not base64 !!!", "node-init: userData: failed: not base64" },
+		/* {"version":1} */
+		{ "eyJ2ZXJzaW9uIjoxfQ==", "node-init: userData: failed: field '" },
+		/* {"version":"1"} */
+		{ "eyJ2ZXJzaW9uIjoiMSJ9", "node-init: userData: failed: field "
+		  "'version'" },
+		{ "", "node-init: userData: failed: empty" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *f = _file("ud", cases[i].text, 0644);
+
+		opts.userdata_file = f;
+		ck_assert_int_eq(_run(), 1);
+		ck_assert_msg(!strncmp(_last(), cases[i].want,
+				       strlen(cases[i].want)),
+			      "case %zu: %s", i, _last());
+		free(f);
+	}
+	/* served by IMDS: the same */
+	opts.userdata_file = NULL;
+	snprintf(W->userdata, sizeof(W->userdata), "eyJ2ZXJzaW9uIjoxfQ==");
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_ptr_nonnull(strstr(_last(), "userData: failed: field '"));
+	/* a file with good userData works */
+	_set_userdata(0, NULL, NULL, NULL);
+	opts.userdata_file = _file("ud", W->userdata, 0644);
+	W->userdata[0] = '\0';
+	ck_assert_int_eq(_run(), 0);
+	ck_assert_int_eq(nreports, 0);
+}
+END_TEST
+
+START_TEST(hostname_differs)
+{
+	opts.hostname = "gpu-2";
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_str_eq(_last(), "node-init: userData: failed: userData names "
+			 "node 'gpu-1' but this VM's hostname is 'gpu-2' "
+			 "(computerName must be the node name)");
+}
+END_TEST
+
+START_TEST(setup_script)
+{
+	char *ok = _file("ok.sh", "#!/bin/sh\necho hello from setup\n", 0755);
+	char *bad = _file("bad.sh", "#!/bin/sh\nexit 3\n", 0755);
+	char *ww = _file("ww.sh", "#!/bin/sh\nexit 0\n", 0775);
+	char want[512];
+
+	_set_userdata(0, NULL, ok, NULL);
+	ck_assert_int_eq(_run(), 0);
+	ck_assert_ptr_nonnull(strstr(console, "node-init: setup script: "
+				     "running"));
+	ck_assert_ptr_nonnull(strstr(console, "hello from setup\n"));
+	ck_assert_ptr_nonnull(strstr(console, "node-init: setup script: "));
+	_set_userdata(0, NULL, bad, NULL);
+	ck_assert_int_eq(_run(), 1);
+	snprintf(want, sizeof(want), "node-init: setup script: failed: %s "
+		 "ended with exit status 3", bad);
+	ck_assert_str_eq(_last(), want);
+	/* after munge works: the node reports itself */
+	ck_assert_int_eq(nreports, 1);
+	snprintf(want, sizeof(want), "gpu-1|azureml: node-init: setup script: "
+		 "%s ended with exit status 3", bad);
+	ck_assert_str_eq(reported, want);
+	_set_userdata(0, NULL, ww, NULL);
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_ptr_nonnull(strstr(_last(), "writable by group or others "
+				     "(mode 0775)"));
+	free(ok);
+	free(bad);
+	free(ww);
+}
+END_TEST
+
+START_TEST(gpu_check)
+{
+	char topo[512];
+
+	snprintf(topo, sizeof(topo), "%s/hwloc-topologies/nvidiaDGX2.xml",
+		 tu_shared_dir());
+	setenv("AZUREML_NODE_TOPOLOGY", topo, 1);
+	_set_userdata(16, "Volta", NULL, NULL);
+	ck_assert_int_eq(_run(), 0);
+	ck_assert_msg(strstr(console, "node-init: GPU check: 16 GPUs (Volta), "
+			     "as Standard_NC6s_v3 needs 16 (v100, Volta)\n"),
+		      "%s", console);
+	_set_userdata(8, "Volta", NULL, NULL);
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_str_eq(_last(), "node-init: GPU check: failed: found 16 GPUs "
+			 "(Volta); Standard_NC6s_v3 needs 8 (v100, Volta)");
+	ck_assert_str_eq(reported, "gpu-1|azureml: node-init: GPU check: found "
+			 "16 GPUs (Volta); Standard_NC6s_v3 needs 8 (v100, "
+			 "Volta)");
+	_set_userdata(16, "Ampere", NULL, NULL);
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_str_eq(_last(), "node-init: GPU check: failed: found 16 GPUs "
+			 "(Volta); Standard_NC6s_v3 needs 16 (v100, Ampere)");
+	snprintf(topo, sizeof(topo), "%s/hwloc-topologies/"
+		 "32em64t-2n8c2t-pci-normalio.xml", tu_shared_dir());
+	setenv("AZUREML_NODE_TOPOLOGY", topo, 1);
+	_set_userdata(1, "Volta", NULL, NULL);
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_str_eq(_last(), "node-init: GPU check: failed: found 4 GPUs "
+			 "(Fermi, Kepler, unknown); Standard_NC6s_v3 needs 1 "
+			 "(v100, Volta)");
+}
+END_TEST
+
+START_TEST(slurmd_refused)
+{
+	free((char *) opts.slurmd);
+	opts.slurmd = _file("slurmd", "#!/bin/sh\necho 'slurm 25.05.0'\n",
+			    0755);
+	_set_userdata(0, NULL, NULL, "24.11.5");
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_str_eq(_last(), "node-init: slurmd: failed: slurmd 25.05.0 is "
+			 "newer than slurmctld 24.11.5; install slurmd 24.11 or "
+			 "older (down to 23.02) on the image");
+	ck_assert_int_eq(nreports, 1);
+	opts.slurmd = "/nonexistent/slurmd";
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_str_eq(_last(), "node-init: slurmd: failed: /nonexistent/"
+			 "slurmd not found; install slurmd on the image");
+}
+END_TEST
+
+START_TEST(slurmd_versions)
+{
+	static const struct {
+		const char *slurmd, *ctld;
+		int ok;
+		const char *why;
+	} cases[] = {
+		{ "slurm-wlm 22.05.8", "22.05.8", 1, NULL },
+		{ "slurm 22.05.9", "22.05.8", 1, NULL },	/* same release */
+		{ "slurm 21.08.5", "22.05.8", 1, NULL },
+		{ "slurm 20.11.9", "22.05.8", 1, NULL },
+		{ "slurm 20.02.7", "22.05.8", 0, "slurmd 20.02.7 is too old for "
+		  "slurmctld 22.05.8 (2 major releases back at most); install "
+		  "slurmd 20.11 to 22.05 on the image" },
+		{ "slurm 23.02.1", "22.05.8", 0, "slurmd 23.02.1 is newer than "
+		  "slurmctld 22.05.8; install slurmd 22.05 or older (down to "
+		  "20.11) on the image" },
+		{ "slurm 24.11.5", "24.11.5", 1, NULL },
+		{ "slurm 24.05.1", "24.11.5", 1, NULL },
+		{ "slurm 23.11.10", "24.11.5", 1, NULL },
+		{ "slurm 23.02.7", "24.11.5", 1, NULL },	/* 3 back from 24.11 */
+		{ "slurm 22.05.8", "24.11.5", 0, "slurmd 22.05.8 is too old for "
+		  "slurmctld 24.11.5 (3 major releases back at most); install "
+		  "slurmd 23.02 to 24.11 on the image" },
+		{ "slurm 25.05.0", "24.11.5", 0, "slurmd 25.05.0 is newer than "
+		  "slurmctld 24.11.5; install slurmd 24.11 or older (down to "
+		  "23.02) on the image" },
+		{ "slurm 24.11.0", "25.05.2", 1, NULL },
+		{ "slurm 24.05.0", "25.11.0", 1, NULL },
+		{ "slurm 24.05.0", "26.05.0", 0, NULL },
+		{ "slurm 99.05.0", "24.11.5", 0, NULL },
+		{ "slurm 22.06.0", "22.05.8", 0, NULL },
+		{ "garbage", "22.05.8", 0, "can't read slurmd's version from "
+		  "'garbage'" },
+		{ "slurm 22.05.8", "", 0, NULL },
+	};
+	char why[300];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = azml_slurmd_version_ok(cases[i].slurmd, cases[i].ctld,
+						why, sizeof(why));
+
+		ck_assert_msg((rc == 0) == cases[i].ok, "case %zu (%s vs %s): "
+			      "%d %s", i, cases[i].slurmd, cases[i].ctld, rc,
+			      rc ? why : "");
+		if (cases[i].why)
+			ck_assert_str_eq(why, cases[i].why);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	TCase *tc = tcase_create("nodeinit");
+
+	tcase_add_checked_fixture(tc, _setup, _teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, all_steps);
+	tcase_add_test(tc, secret_not_found);
+	tcase_add_test(tc, identity_missing);
+	tcase_add_test(tc, key_not_base64_or_short);
+	tcase_add_test(tc, bad_userdata);
+	tcase_add_test(tc, hostname_differs);
+	tcase_add_test(tc, setup_script);
+	tu_add_shared_test(tc, gpu_check);
+	tcase_add_test(tc, slurmd_refused);
+	tcase_add_test(tc, slurmd_versions);
+	return tu_run("nodeinit", tc);
+}

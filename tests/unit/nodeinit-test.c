@@ -199,6 +199,11 @@ static void _teardown(void)
 	char cmd[128];
 
 	hs_stop(server);
+	free(W);
+	free((char *) opts.slurmd);
+	free((char *) opts.munge_dir);
+	free((char *) opts.run_dir);
+	free((char *) opts.userdata_file);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
@@ -348,6 +353,7 @@ START_TEST(bad_userdata)
 				       strlen(cases[i].want)),
 			      "case %zu: %s", i, _last());
 		free(f);
+		opts.userdata_file = NULL;
 	}
 	/* served by IMDS: the same */
 	opts.userdata_file = NULL;
@@ -451,7 +457,8 @@ START_TEST(slurmd_refused)
 			 "newer than slurmctld 24.11.5; install slurmd 24.11 or "
 			 "older (down to 23.02) on the image");
 	ck_assert_int_eq(nreports, 1);
-	opts.slurmd = "/nonexistent/slurmd";
+	free((char *) opts.slurmd);
+	opts.slurmd = strdup("/nonexistent/slurmd");
 	ck_assert_int_eq(_run(), 1);
 	ck_assert_str_eq(_last(), "node-init: slurmd: failed: /nonexistent/"
 			 "slurmd not found; install slurmd on the image");

@@ -612,6 +612,24 @@ static int _munge(ctx_t *c)
 	}
 	snprintf(path, sizeof(path), "%s/munge.key", dir);
 	mkdir(dir, 0700);
+	/* munged refuses a key in a directory others may write to (the
+	 * emulator's sandbox mounts a fresh tmpfs, 1777, over /etc/munge):
+	 * make it the package's, munge's and 0700 */
+	{
+		struct stat sb;
+
+		if (lstat(dir, &sb) || !S_ISDIR(sb.st_mode)) {
+			rc = _fail(c, AZML_STEP_MUNGE, "%s is not a directory",
+				   dir);
+			goto out;
+		}
+		if ((sb.st_mode & (S_IWGRP | S_IWOTH)) &&
+		    (chown(dir, uid, gid) || chmod(dir, 0700))) {
+			rc = _fail(c, AZML_STEP_MUNGE, "couldn't secure %s: %s",
+				   dir, strerror(errno));
+			goto out;
+		}
+	}
 	same = _same_file(path, key, klen);
 	if (!same && _write_atomic(path, key, klen, 0400, uid, gid, err,
 				   sizeof(err))) {

@@ -885,6 +885,23 @@ static void _boot(vm_t *v)
 	free(cmd);
 }
 
+/*
+ * Boot V once its create or start has finished.  A --node-init sandbox
+ * boots a second later: its time namespace's boot time can only be set in
+ * whole seconds of uptime, so a sandbox started within the second of the
+ * power-up request could claim to have booted before it, and slurmctld
+ * would keep waiting for a boot ("Still waiting for boot of node") until
+ * ResumeTimeout.  A boot command waits of its own accord (the tests'
+ * "sleep 2").
+ */
+static void _boot_soon(vm_t *v, double now)
+{
+	if (S.node_init)
+		v->boot_at = now + 1;
+	else
+		_boot(v);
+}
+
 /* The host pid of a sandbox's init: the one child of unshare (PGID). */
 static pid_t _sandbox_pid1(pid_t pgid)
 {
@@ -1073,13 +1090,13 @@ static void _tick(void)
 					_set_instance_state(v, "Failed", "stopped");
 				} else {
 					_set_instance_state(v, "Succeeded", "running");
-					_boot(v);
+					_boot_soon(v, now);
 				}
 				_journal_vm(v);
 				break;
 			case OP_START:
 				_set_instance_state(v, "Succeeded", "running");
-				_boot(v);
+				_boot_soon(v, now);
 				_journal_vm(v);
 				break;
 			case OP_DEALLOCATE:

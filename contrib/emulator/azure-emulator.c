@@ -137,6 +137,7 @@ typedef struct {
 	/* A hostile or broken Azure, to test what clients trust: */
 	char nic_ip[64];	/* the NICs' privateIPAddress ("": 127.0.0.1) */
 	char node_tag[128];	/* the slurm-node tag VMs are shown with ("": theirs) */
+	bool identity_missing;	/* VMs are made without their identities */
 } faults_t;
 
 static struct {
@@ -2489,7 +2490,11 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 			cJSON_ReplaceItemInObject(ident, "principalId",
 						  cJSON_CreateString(guid));
 		}
-		cJSON_AddItemToObject(v->resource, "identity", ident);
+		/* fault: the VM ends up without the identities asked for */
+		if (!S.f.identity_missing)
+			cJSON_AddItemToObject(v->resource, "identity", ident);
+		else
+			cJSON_Delete(ident);
 		ident = NULL;
 	}
 	props = cJSON_Duplicate(props, 1);
@@ -3082,6 +3087,8 @@ static void _faults_apply(const cJSON *j)
 		snprintf(S.f.nic_ip, sizeof(S.f.nic_ip), "%s", v->valuestring);
 	if ((v = cJSON_GetObjectItem(j, "node_tag")) && cJSON_IsString(v))
 		snprintf(S.f.node_tag, sizeof(S.f.node_tag), "%s", v->valuestring);
+	if ((v = cJSON_GetObjectItem(j, "identity_missing")) && cJSON_IsBool(v))
+		S.f.identity_missing = cJSON_IsTrue(v);
 }
 
 static cJSON *_faults_json(void)
@@ -3099,6 +3106,7 @@ static cJSON *_faults_json(void)
 	cJSON_AddBoolToObject(o, "locked", S.f.locked);
 	cJSON_AddStringToObject(o, "nic_ip", S.f.nic_ip);
 	cJSON_AddStringToObject(o, "node_tag", S.f.node_tag);
+	cJSON_AddBoolToObject(o, "identity_missing", S.f.identity_missing);
 	return o;
 }
 

@@ -20,6 +20,8 @@ AZML_NODE_INIT=1
 azml_cluster_init node-init
 OTHER_ID=${AZML_IDENTITY%/*}/not-a-vault-reader
 azml_emulator_start --vault-reader "$AZML_IDENTITY"
+export EMU_URL
+export -f azml_emulator_vms job_state
 
 cat > "$T/setup-fails.sh" <<'EOF'
 #!/bin/sh
@@ -41,6 +43,7 @@ azml_emulator_cluster 60 <<CONF
 ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=2 IdleSecondsBeforeScaledown=10
 ComputeCluster=nosecret VmSize=Standard_D2s_v3 MaxNodes=1 MungeKeySecret=$EMU_URL/keyvault/kv1/secrets/no-such-secret
 ComputeCluster=forbidden VmSize=Standard_D2s_v3 MaxNodes=1 Identity=$OTHER_ID
+ComputeCluster=noident VmSize=Standard_D2s_v3 MaxNodes=1
 ComputeCluster=gpu VmSize=Standard_NC6s_v3 MaxNodes=1 QuotaApproved=yes
 ComputeCluster=setup VmSize=Standard_D2s_v3 MaxNodes=1 NodeSetupScript=$T/setup-fails.sh
 ComputeCluster=newslurmd VmSize=Standard_D2s_v3 MaxNodes=1
@@ -92,8 +95,13 @@ azml_wait 30 bash -c "[ \"\$(sinfo -h -p cpu -o %t)\" = 'idle~' ]" ||
 	azml_fail "cpu is $(sinfo -h -p cpu -o %t)"
 azml_pass "back to zero VMs after the idle time"
 
-# 3. Every failure at once.
+# 3. Every failure at once.  The noident VM is made while the emulator
+# drops the identities VMs ask for (as when the identity was removed).
 declare -A job want
+curl -sf -X POST -d '{"identity_missing":true}' "$EMU_URL/emulator/faults" > /dev/null
+job[noident]=$(sbatch --parsable -p noident -N1 --wrap true) || azml_fail "sbatch -p noident"
+azml_wait 30 bash -c "azml_emulator_vms | grep -qw noident-1" || azml_fail "no VM for noident-1"
+curl -sf -X POST -d '{"identity_missing":false}' "$EMU_URL/emulator/faults" > /dev/null
 for p in nosecret forbidden gpu setup newslurmd; do
 	job[$p]=$(sbatch --parsable -p $p -N1 --wrap true) || azml_fail "sbatch -p $p"
 done
@@ -102,6 +110,7 @@ want[setup]="azureml: node-init: setup script: "
 want[newslurmd]="azureml: node-init: slurmd: slurmd 99.05.0 is newer than slurmctld"
 want[nosecret]="azureml: node-init: Key Vault: SecretNotFound"
 want[forbidden]="azureml: node-init: Key Vault: Forbidden"
+want[noident]="azureml: node-init: identity: "
 reason() { scontrol -o show node "$1" | grep -o 'Reason=[^[]*' | sed 's/^Reason=//; s/ *$//'; }
 t0=$SECONDS
 for p in gpu setup newslurmd; do
@@ -111,13 +120,13 @@ for p in gpu setup newslurmd; do
 done
 [ $((SECONDS - t0)) -lt 55 ] || azml_fail "the node-reported failures took $((SECONDS - t0)) s"
 azml_pass "after munge works, wrong GPUs, a failing setup script and a newer slurmd: the node reports the step at once"
-for p in nosecret forbidden; do
+for p in nosecret forbidden noident; do
 	azml_wait 120 bash -c "scontrol -o show node $p-1 | grep -qF 'Reason=${want[$p]}'" ||
 		azml_fail "$p-1's reason is '$(reason $p-1)', not '${want[$p]}…'"
 	echo "  $p-1 after $((SECONDS - t0)) s: $(reason $p-1)"
 done
-azml_pass "before munge works, a missing secret and a refused token: the step reaches the reason through the serial log at ResumeTimeout"
-for p in nosecret forbidden gpu setup newslurmd; do
+azml_pass "before munge works, a missing secret, a refused token and a VM without its identity: the step reaches the reason through the serial log at ResumeTimeout"
+for p in nosecret forbidden noident gpu setup newslurmd; do
 	s=$(job_state "${job[$p]}")
 	r=$(scontrol -o show job "${job[$p]}" | grep -o ' Reason=[^ ]*')
 	[ "$s" = PENDING ] && [ -n "$r" ] && [ "$r" != " Reason=None" ] ||

@@ -436,8 +436,8 @@ static int _userdata(ctx_t *c)
 			     "but this VM's hostname is '%s' (computerName must "
 			     "be the node name)", c->ud.node, c->host);
 	c->node = c->ud.node ? c->ud.node : c->host;
-	_say(c, false, "node-init: userData: node %s of cluster %s (target %s, "
-	     "%s%s)", c->node, c->ud.cluster, c->ud.target, c->ud.vm_size,
+	_say(c, false, "node-init: userData: ok (node %s of cluster %s, target "
+	     "%s, %s%s)", c->node, c->ud.cluster, c->ud.target, c->ud.vm_size,
 	     c->ud.low_priority ? ", low priority" : "");
 	return 0;
 }
@@ -452,7 +452,7 @@ static int _identity(ctx_t *c)
 	if (azml_imds_token(c->imds, c->vm, VAULT_RESOURCE, c->ud.identity,
 			    &c->token, err, sizeof(err)))
 		return _fail(c, AZML_STEP_IDENTITY, "%s", err);
-	_say(c, false, "node-init: identity: token for %s (identity %s)",
+	_say(c, false, "node-init: identity: ok (token for %s, identity %s)",
 	     VAULT_RESOURCE, name ? name + 1 : c->ud.identity);
 	return 0;
 }
@@ -469,7 +469,7 @@ static int _keyvault(ctx_t *c)
 	c->token = NULL;
 	if (rc)
 		return _fail(c, AZML_STEP_KEYVAULT, "%s", err);
-	_say(c, false, "node-init: Key Vault: read secret %s",
+	_say(c, false, "node-init: Key Vault: ok (secret %s)",
 	     c->ud.munge_key_secret);
 	return 0;
 }
@@ -639,8 +639,8 @@ static int _munge(ctx_t *c)
 	explicit_bzero(key, klen);
 	if (c->o->no_daemons) {
 		c->munge_works = true;
-		_say(c, false, "node-init: munge: key %s (%zu bytes); munged not "
-		     "started (test)", same ? "unchanged" : "installed", klen);
+		_say(c, false, "node-init: munge: ok (key %s, %zu bytes; munged "
+		     "not started: test)", same ? "unchanged" : "installed", klen);
 		rc = 0;
 		goto out;
 	}
@@ -676,7 +676,8 @@ static int _munge(ctx_t *c)
 		goto out;
 	}
 	c->munge_works = true;
-	_say(c, false, "node-init: munge: key %s (%zu bytes); %s; munge works",
+	_say(c, false, "node-init: munge: ok (key %s, %zu bytes; %s; munge "
+	     "works)",
 	     same ? "unchanged" : "installed", klen, action);
 	rc = 0;
 out:
@@ -701,7 +702,7 @@ static int _setup(ctx_t *c)
 	time_t end;
 
 	if (!s) {
-		_say(c, false, "node-init: setup script: none");
+		_say(c, false, "node-init: setup script: ok (none)");
 		return 0;
 	}
 	if (s[0] != '/')
@@ -762,7 +763,7 @@ static int _setup(ctx_t *c)
 		_status_words(ws, w, sizeof(w));
 		return _fail(c, AZML_STEP_SETUP, "%s ended with %s", s, w);
 	}
-	_say(c, false, "node-init: setup script: %s done", s);
+	_say(c, false, "node-init: setup script: ok (%s exited 0)", s);
 	return 0;
 }
 
@@ -778,7 +779,7 @@ static int _gpu(ctx_t *c)
 	int rc = 1;
 
 	if (c->ud.gpus <= 0) {
-		_say(c, false, "node-init: GPU check: %s needs no GPU",
+		_say(c, false, "node-init: GPU check: ok (%s needs no GPU)",
 		     c->ud.vm_size);
 		return 0;
 	}
@@ -818,7 +819,7 @@ static int _gpu(ctx_t *c)
 			   need);
 		goto out;
 	}
-	_say(c, false, "node-init: GPU check: %zu GPU%s (%s), as %s",
+	_say(c, false, "node-init: GPU check: ok (%zu GPU%s: %s; %s)",
 	     inv->ngpus, inv->ngpus == 1 ? "" : "s", archs, need);
 	rc = 0;
 out:
@@ -976,7 +977,8 @@ static int _slurmd_systemd(ctx_t *c, const char *opts)
 		return _fail(c, AZML_STEP_SLURMD, "slurmd exited%s%s", out[0] ?
 			     ": " : "; see 'journalctl -u slurmd'", out);
 	}
-	_say(c, false, "node-init: slurmd: started (systemd) with %s", opts);
+	_say(c, false, "node-init: slurmd: ok (started by systemd with %s)",
+	     opts);
 	return 0;
 }
 
@@ -1025,14 +1027,14 @@ static int _slurmd_direct(ctx_t *c, const char *slurmd)
 				     w, last[0] ? ": " : "", last);
 		}
 		if (up >= SLURMD_ALIVE && access(conf, F_OK) == 0) {
-			_say(c, false, "node-init: slurmd: started (pid %ld), "
-			     "configuration from %s", (long) pid,
+			_say(c, false, "node-init: slurmd: ok (pid %ld, "
+			     "configuration from %s)", (long) pid,
 			     c->ud.slurmctld_host);
 			return 0;
 		}
 		if (up >= SLURMD_WAIT) {
-			_say(c, false, "node-init: slurmd: running (pid %ld); "
-			     "no configuration from %s yet", (long) pid,
+			_say(c, false, "node-init: slurmd: ok (pid %ld running; "
+			     "no configuration from %s yet)", (long) pid,
 			     c->ud.slurmctld_host);
 			return 0;
 		}
@@ -1061,8 +1063,8 @@ static int _slurmd(ctx_t *c)
 		return _fail(c, AZML_STEP_SLURMD, "%s", why);
 	snprintf(opts, sizeof(opts), "--conf-server %s", c->ud.slurmctld_host);
 	if (c->o->no_daemons) {
-		_say(c, false, "node-init: slurmd: %s accepted by slurmctld %s; "
-		     "not started (test): %s %s", out,
+		_say(c, false, "node-init: slurmd: ok (%s accepted by slurmctld "
+		     "%s; not started: test: %s %s)", out,
 		     c->ud.slurm_version ? c->ud.slurm_version : "(unknown)",
 		     slurmd, opts);
 		return 0;
@@ -1095,13 +1097,14 @@ int azml_node_init_run(const azml_node_init_opts_t *o)
 	    (rc = _gpu(&c)) || (rc = _slurmd(&c)))
 		goto out;
 	if (o->no_watch) {
-		_say(&c, false, "node-init: events: not watching (--no-watch)");
+		_say(&c, false, "node-init: events: ok (not watching: "
+		     "--no-watch)");
 	} else {
 		azml_watch_opts_t w = { .imds = c.imds, .node = c.node,
 					.vm = c.vm, .interval = 1 };
 
-		_say(&c, false, "node-init: events: watching Scheduled Events "
-		     "of VM %s", c.vm);
+		_say(&c, false, "node-init: events: ok (watching Scheduled "
+		     "Events of VM %s)", c.vm);
 		if (azml_events_watch(&w))
 			rc = _fail(&c, AZML_STEP_EVENTS, "the watcher stopped");
 	}

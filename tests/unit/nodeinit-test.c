@@ -250,22 +250,24 @@ START_TEST(all_steps)
 	FILE *fp;
 
 	ck_assert_int_eq(_run(), 0);
-	ck_assert_msg(strstr(console, "node-init: userData: node gpu-1 of "
-			     "cluster demo (target gpu, Standard_NC6s_v3)\n"),
+	ck_assert_msg(strstr(console, "node-init: userData: ok (node gpu-1 "
+			     "of cluster demo, target gpu, Standard_NC6s_v3)\n"),
 		      "%s", console);
-	ck_assert_ptr_nonnull(strstr(console, "node-init: identity: token for "
-				     "https://vault.azure.net (identity nodes)\n"));
-	ck_assert_ptr_nonnull(strstr(console, "node-init: Key Vault: read "
-				     "secret http://127.0.0.1:"));
-	ck_assert_ptr_nonnull(strstr(console, "node-init: munge: key installed "
-				     "(64 bytes)"));
-	ck_assert_ptr_nonnull(strstr(console, "node-init: setup script: none\n"));
-	ck_assert_ptr_nonnull(strstr(console, "node-init: GPU check: "
-				     "Standard_NC6s_v3 needs no GPU\n"));
-	ck_assert_ptr_nonnull(strstr(console, "node-init: slurmd: slurm-wlm "
+	ck_assert_ptr_nonnull(strstr(console, "node-init: identity: ok (token for "
+				     "https://vault.azure.net, identity nodes)\n"));
+	ck_assert_ptr_nonnull(strstr(console, "node-init: Key Vault: ok (secret "
+				     "http://127.0.0.1:"));
+	ck_assert_ptr_nonnull(strstr(console, "node-init: munge: ok (key "
+				     "installed, 64 bytes"));
+	ck_assert_ptr_nonnull(strstr(console, "node-init: setup script: ok "
+				     "(none)\n"));
+	ck_assert_ptr_nonnull(strstr(console, "node-init: GPU check: ok "
+				     "(Standard_NC6s_v3 needs no GPU)\n"));
+	ck_assert_ptr_nonnull(strstr(console, "node-init: slurmd: ok (slurm-wlm "
 				     "22.05.8 accepted by slurmctld 22.05.8"));
 	ck_assert_ptr_nonnull(strstr(console, "--conf-server 127.0.0.1:6817"));
-	ck_assert_str_eq(_last(), "node-init: events: not watching (--no-watch)");
+	ck_assert_str_eq(_last(), "node-init: events: ok (not watching: "
+			 "--no-watch)");
 	/* never the token nor the key */
 	ck_assert_ptr_null(strstr(console, "tok-123"));
 	/* what IMDS and Key Vault were asked */
@@ -285,7 +287,7 @@ START_TEST(all_steps)
 	/* again (a stopped-and-started instance): the key stays */
 	setenv("AZURE_EMULATOR_VM", "vm-77", 1);
 	ck_assert_int_eq(_run(), 0);
-	ck_assert_ptr_nonnull(strstr(console, "node-init: munge: key unchanged"));
+	ck_assert_ptr_nonnull(strstr(console, "node-init: munge: ok (key unchanged"));
 	ck_assert_str_eq(W->vm, "vm-77");
 }
 END_TEST
@@ -391,7 +393,7 @@ START_TEST(setup_script)
 	ck_assert_ptr_nonnull(strstr(console, "node-init: setup script: "
 				     "running"));
 	ck_assert_ptr_nonnull(strstr(console, "hello from setup\n"));
-	ck_assert_ptr_nonnull(strstr(console, "node-init: setup script: "));
+	ck_assert_ptr_nonnull(strstr(console, "node-init: setup script: ok ("));
 	_set_userdata(0, NULL, bad, NULL);
 	ck_assert_int_eq(_run(), 1);
 	snprintf(want, sizeof(want), "node-init: setup script: failed: %s "
@@ -421,8 +423,8 @@ START_TEST(gpu_check)
 	setenv("AZUREML_NODE_TOPOLOGY", topo, 1);
 	_set_userdata(16, "Volta", NULL, NULL);
 	ck_assert_int_eq(_run(), 0);
-	ck_assert_msg(strstr(console, "node-init: GPU check: 16 GPUs (Volta), "
-			     "as Standard_NC6s_v3 needs 16 (v100, Volta)\n"),
+	ck_assert_msg(strstr(console, "node-init: GPU check: ok (16 GPUs: "
+			     "Volta; Standard_NC6s_v3 needs 16 (v100, Volta))\n"),
 		      "%s", console);
 	_set_userdata(8, "Volta", NULL, NULL);
 	ck_assert_int_eq(_run(), 1);

@@ -14,6 +14,16 @@
 #include "conf.h"
 #include "generate.h"
 
+/* What slurm.conf's own SlurmctldParameters line needs, if anything. */
+static void _configless_note(FILE *fp, const char *prefix)
+{
+	char *advice = azml_configless_advice(azml_slurm_conf_path());
+
+	if (advice)
+		fprintf(fp, "%s%s\n", prefix, advice);
+	free(advice);
+}
+
 int azml_cmd_check_config(const azml_cmd_t *cmd, int argc, char **argv)
 {
 	const char *file = NULL;
@@ -30,6 +40,10 @@ int azml_cmd_check_config(const azml_cmd_t *cmd, int argc, char **argv)
 		return 2;
 	if (azml_cmd_conf(cmd, file, 0, &conf))
 		return 1;
+	/* Warnings leave the file usable: said, and the exit status is 0. */
+	for (size_t i = 0; i < conf->nwarnings; i++)
+		printf("%s\n", conf->warnings[i]);
+	_configless_note(stdout, "");
 	printf("%s: OK, %zu compute target%s\n", conf->path, conf->ntargets,
 	       conf->ntargets == 1 ? "" : "s");
 	azml_conf_destroy(conf);
@@ -78,6 +92,9 @@ int azml_cmd_generate(const azml_cmd_t *cmd, int argc, char **argv)
 		return 2;
 	if (azml_cmd_conf(cmd, file, 0, &conf))
 		return 1;
+	opts.slurm_conf = azml_slurm_conf_path();
+	if (!gres)
+		_configless_note(stderr, "slurm-azureml generate: ");
 	out = gres ? azml_generate_gres_conf(conf) :
 		     azml_generate_slurm_conf(conf, &opts);
 	azml_conf_destroy(conf);

@@ -120,8 +120,9 @@ int azml_arm_vm_sizes(azml_arm_t *arm, azml_sizes_cb cb, void *arg);
  * POST retrieveBootDiagnosticsData, then a GET of its serialConsoleLogBlobUri
  * without the bearer token (a SAS URL), only where azml_bootdiag_url_ok()
  * allows.  CB gets at most AZML_BOOTDIAG_MAX bytes, the end of the log
- * (NUL-terminated; NULL with ERR on failure).  The whole call is bounded by
- * AZML_BOOTDIAG_TIMEOUT seconds.
+ * (NUL-terminated; NULL with ERR on failure).  Each request is bounded as
+ * every request is (http.h: a timeout per attempt, a retry window), and the
+ * blob is not asked for once AZML_BOOTDIAG_TIMEOUT seconds have passed.
  */
 #define AZML_BOOTDIAG_MAX (1 << 20)
 #define AZML_BOOTDIAG_TIMEOUT 60

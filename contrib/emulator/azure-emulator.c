@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -56,6 +57,9 @@
 /* ---------------------------------------------------------------------- */
 /* State */
 
+typedef enum { EV_NONE, EV_FREEZE, EV_REBOOT, EV_REDEPLOY, EV_PREEMPT,
+	       EV_TERMINATE } ev_kind_t;
+
 typedef struct vm {
 	char key[400];		/* lower-case "sub/rg/name" */
 	char *sub, *rg, *name, *location;
@@ -68,10 +72,22 @@ typedef struct vm {
 	cJSON *resource;	/* what GET returns (without instanceView) */
 	char provisioning[16];	/* Creating, Succeeded, Failed, Deleting, Updating */
 	char power[16];		/* starting, running, deallocating, deallocated */
-	pid_t pgid;		/* boot command, 0: none */
-	double evict_at;	/* 0: no eviction announced */
+	pid_t pgid;		/* boot command or sandbox, 0: none */
+	char *computer;		/* validated computerName: the sandbox's hostname */
+	/* Its one Scheduled Event (EV_NONE: none), as IMDS lists it */
+	ev_kind_t ev;
+	double ev_at;		/* NotBefore */
+	int ev_duration;	/* DurationInSeconds, -1: none */
 	char event_id[40];
 	bool event_started;
+	double thaw_at;		/* a started Freeze ends then (0: none) */
+	double boot_at;		/* a started Reboot/Redeploy boots again then */
+	unsigned incarnation;	/* DocumentIncarnation */
+	/* SAS signatures handed out for its serial log, newest last */
+	struct {
+		char sig[40];
+		double until;
+	} sas[4];
 	struct vm *next;
 } vm_t;
 
@@ -92,7 +108,21 @@ typedef struct op {
 typedef struct {
 	char tok[48];
 	double at;
+	char aud[128];		/* its resource (audience); "": unknown, an old journal's */
+	int ident;		/* its user-assigned identity, an index in S.idents; -1: none */
 } token_t;
+
+#define SECRET_MAX 25600	/* Key Vault: a secret value is at most 25 KB */
+#define READERS_MAX 64
+#define IDENTS_MAX 4096		/* distinct identities that tokens name */
+
+/* A Key Vault secret preloaded with --secret NAME=FILE. */
+typedef struct {
+	char name[128];
+	char version[33];
+	char *value;		/* base64 of FILE; wiped at exit */
+	double created;
+} secret_t;
 
 typedef struct {
 	int latency_ms;
@@ -123,6 +153,16 @@ static struct {
 	char *client_secret;	/* NULL: any non-empty secret */
 	char *boot_command;
 	char *boot_log;
+	char *node_init;	/* --node-init: boot in a sandbox */
+	char *console_dir;	/* the VMs' serial logs */
+	char self_exe[4096];	/* this binary: the sandbox's init */
+	char unshare[64];	/* util-linux unshare(1) */
+	char *idents[IDENTS_MAX];	/* lower-case identity ids tokens name */
+	size_t nidents;
+	secret_t *secrets;
+	size_t nsecrets;
+	char *readers[READERS_MAX];	/* --vault-reader ids, lower case */
+	size_t nreaders;
 	char *state_path;
 	FILE *journal;
 	char listen_host[64];
@@ -241,6 +281,113 @@ static size_t _utf8_len(const char *s)
 	return n;
 }
 
+/* A Linux computerName as this emulator takes it: 1 to 64 letters,
+ * digits and '-' (it becomes the sandbox's hostname). */
+static bool _computer_name_ok(const char *s)
+{
+	return _chars_ok(s, 64, "-");
+}
+
+/* Whether S (LEN characters) is base64 as Azure takes it: the alphabet
+ * A-Z a-z 0-9 + /, a length a multiple of 4, '=' only as padding. */
+static bool _base64_ok(const char *s, size_t len)
+{
+	size_t pad = 0;
+
+	if (len % 4)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = s[i];
+
+		if (c == '=') {
+			if (i + 2 < len || ++pad > 2)
+				return false;
+		} else if (pad || (!isalnum(c) && c != '+' && c != '/')) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The base64 of N bytes of IN: a malloc'd string, or NULL. */
+static char *_base64(const unsigned char *in, size_t n)
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				"0123456789+/";
+	char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = in[i] << 16 | (i + 1 < n ? in[i + 1] << 8 : 0) |
+			     (i + 2 < n ? in[i + 2] : 0);
+
+		*o++ = a[v >> 18 & 63];
+		*o++ = a[v >> 12 & 63];
+		*o++ = i + 1 < n ? a[v >> 6 & 63] : '=';
+		*o++ = i + 2 < n ? a[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
+ * A user-assigned identity's resource id as ARM takes it:
+ * /subscriptions/S/resourceGroups/RG/providers/
+ * Microsoft.ManagedIdentity/userAssignedIdentities/NAME (case aside), with
+ * a valid subscription, resource group and a NAME of 3 to 128 letters,
+ * digits, '-' and '_' beginning with a letter or digit.
+ */
+static bool _identity_id_ok(const char *id)
+{
+	char buf[512], *seg[10], *save = NULL;
+	int n = 0;
+
+	if (strlen(id) >= sizeof(buf) || id[0] != '/')
+		return false;
+	snprintf(buf, sizeof(buf), "%s", id);
+	for (char *t = strtok_r(buf, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+		if (n == 10)
+			return false;
+		seg[n++] = t;
+	}
+	return n == 8 && !strcasecmp(seg[0], "subscriptions") &&
+	       _chars_ok(seg[1], 64, "-") &&
+	       !strcasecmp(seg[2], "resourceGroups") &&
+	       _chars_ok(seg[3], 90, "_()-.") && seg[3][strlen(seg[3]) - 1] != '.' &&
+	       !strcasecmp(seg[4], "providers") &&
+	       !strcasecmp(seg[5], "Microsoft.ManagedIdentity") &&
+	       !strcasecmp(seg[6], "userAssignedIdentities") &&
+	       strlen(seg[7]) >= 3 && isalnum((unsigned char) seg[7][0]) &&
+	       _chars_ok(seg[7], 128, "-_");
+}
+
+/* A GUID derived from SALT and S (case aside): stable across restarts, as
+ * an identity's clientId and principalId are.  OUT holds 37 bytes. */
+static void _guid_of(const char *salt, const char *s, char *out)
+{
+	uint64_t h[2] = { 14695981039346656037ull, 1099511628211ull * 31 };
+	unsigned char b[16];
+
+	for (int k = 0; k < 2; k++) {
+		for (const char *p = salt; *p; p++)
+			h[k] = (h[k] ^ (unsigned char) *p) * 1099511628211ull;
+		for (const char *p = s; *p; p++)
+			h[k] = (h[k] ^ (unsigned char) tolower((unsigned char) *p)) *
+			       1099511628211ull;
+		for (int i = 0; i < 8; i++)
+			b[k * 8 + i] = h[k] >> (i * 8);
+	}
+	b[6] = (b[6] & 0x0f) | 0x50;	/* name-based */
+	b[8] = (b[8] & 0x3f) | 0x80;
+	sprintf(out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		"%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+		b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* The tenant of every identity the emulator shows. */
+#define EMU_TENANT "72f988bf-0000-4000-8000-00000000e0e0"
+
 static vm_t *_vm_find(const char *key)
 {
 	for (vm_t *v = S.vms[_hash(key) % NBUCKETS]; v; v = v->next)
@@ -264,7 +411,7 @@ static void _vm_unlink(vm_t *vm)
 static void _vm_free(vm_t *v)
 {
 	free(v->sub); free(v->rg); free(v->name); free(v->location);
-	free(v->node); free(v->size); free(v->nic);
+	free(v->node); free(v->size); free(v->nic); free(v->computer);
 	cJSON_Delete(v->resource);
 	free(v);
 }
@@ -367,6 +514,9 @@ static void _journal_token(const token_t *t)
 	cJSON_AddStringToObject(o, "op", "token");
 	cJSON_AddStringToObject(o, "token", t->tok);
 	cJSON_AddNumberToObject(o, "at", t->at);
+	cJSON_AddStringToObject(o, "aud", t->aud);
+	if (t->ident >= 0)
+		cJSON_AddStringToObject(o, "identity", S.idents[t->ident]);
 	_journal(o);
 }
 
@@ -389,10 +539,29 @@ static bool _token_expired(const token_t *t, double now)
 	return t->at + TOKEN_LIFETIME + TOKEN_GRACE < now;
 }
 
-/* Keep TOK, issued at AT; forget tokens expired for TOKEN_FORGET, and the
- * oldest when TOKENS_MAX are kept.  Returns the kept token, or NULL (out of
- * memory). */
-static token_t *_add_token(const char *tok, double at)
+/* The index of identity ID (lower-cased) in S.idents, added if new; -1
+ * for "" or when IDENTS_MAX are known or out of memory. */
+static int _intern(const char *id)
+{
+	char *l;
+
+	if (!id || !*id)
+		return -1;
+	for (size_t i = 0; i < S.nidents; i++)
+		if (!strcasecmp(S.idents[i], id))
+			return (int) i;
+	if (S.nidents == IDENTS_MAX || !(l = strdup(id)))
+		return -1;
+	_lower(l);
+	S.idents[S.nidents] = l;
+	return (int) S.nidents++;
+}
+
+/* Keep TOK, issued at AT for audience AUD and identity IDENT (-1: none);
+ * forget tokens expired for TOKEN_FORGET, and the oldest when TOKENS_MAX
+ * are kept.  Returns the kept token, or NULL (out of memory). */
+static token_t *_add_token(const char *tok, double at, const char *aud,
+			   int ident)
 {
 	double now = _now();
 	size_t j = 0;
@@ -414,6 +583,9 @@ static token_t *_add_token(const char *tok, double at)
 	}
 	snprintf(S.issued[S.nissued].tok, sizeof(S.issued[0].tok), "%s", tok);
 	S.issued[S.nissued].at = at;
+	snprintf(S.issued[S.nissued].aud, sizeof(S.issued[0].aud), "%s",
+		 aud ? aud : "");
+	S.issued[S.nissued].ident = ident;
 	return &S.issued[S.nissued++];
 }
 
@@ -486,6 +658,20 @@ static void _replay(const char *path)
 			snprintf(v->power, sizeof(v->power), "%s", _jstr(o, "power"));
 			v->pgid = (pid_t) _jnum(o, "pgid");
 			v->resource = cJSON_DetachItemFromObject(o, "resource");
+			{
+				/* the hostname comes from the journaled
+				 * resource: valid ones only */
+				const char *cn = _jstr(cJSON_GetObjectItem(
+					cJSON_GetObjectItem(v->resource,
+						"properties"), "osProfile"),
+					"computerName");
+
+				if (!*cn)
+					cn = v->name;
+				v->computer = _computer_name_ok(cn) ?
+					      strdup(cn) : NULL;
+			}
+			v->incarnation = 1;
 			_vm_insert(v);
 		} else if (!strcmp(what, "gone")) {
 			vm_t *v = _vm_find(_jstr(o, "key"));
@@ -517,8 +703,10 @@ static void _replay(const char *path)
 		} else if (!strcmp(what, "token")) {
 			const cJSON *at = cJSON_GetObjectItem(o, "at");
 
+			/* lines of old journals have no aud nor identity */
 			_add_token(_jstr(o, "token"), cJSON_IsNumber(at) ?
-				   at->valuedouble : _now());
+				   at->valuedouble : _now(), _jstr(o, "aud"),
+				   _intern(_jstr(o, "identity")));
 		}
 		cJSON_Delete(o);
 	}
@@ -600,38 +788,133 @@ static char *_boot_script(const char *t)
 	return cmd;
 }
 
+/* The serial log of VM V under --console-dir: OUT (N bytes) gets
+ * DIR/name.log, the validated name in lower case.  Returns 0, or -1 when
+ * there is none (no --node-init, a name that is not one). */
+static int _console_path(const vm_t *v, char *out, size_t n)
+{
+	if (!S.node_init || !S.console_dir || !_name_ok(v->name) ||
+	    (size_t) snprintf(out, n, "%s/%s.log", S.console_dir, v->name) >= n)
+		return -1;
+	_lower(out + strlen(S.console_dir) + 1);
+	return 0;
+}
+
+/* The boot command's environment: the emulator's own for --boot-command;
+ * for --node-init, a clean one that names the VM's IMDS (see
+ * azure-emulator(8)).  BUF holds the strings. */
+static char **_boot_env(const vm_t *v, char buf[3][512], char **envp)
+{
+	if (!S.node_init)
+		return environ;
+	snprintf(buf[0], 512, "AZURE_EMULATOR_IMDS=http://%s:%d", S.listen_host,
+		 S.port);
+	snprintf(buf[1], 512, "AZURE_EMULATOR_VM=%s", v->name);
+	envp[0] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+		  "/sbin:/bin";
+	envp[1] = "HOME=/root";
+	envp[2] = buf[0];
+	envp[3] = buf[1];
+	envp[4] = NULL;
+	return envp;
+}
+
+/*
+ * Boot VM V: run the boot command in a process group of its own, or, with
+ * --node-init, unshare(1) with new UTS, mount, PID and time namespaces
+ * running this binary's --sandbox-init (a reaping init, PID 1 of the
+ * namespace) that runs the command.  The time namespace's boot time is
+ * now, as a fresh VM's is (Slurm checks it for CLOUD nodes).
+ */
 static void _boot(vm_t *v)
 {
-	char *cmd;
+	const char *tmpl = S.node_init ? S.node_init : S.boot_command;
+	char *cmd, console[4096], boottime[64], envbuf[3][512], *envp[5];
+	const char *node = v->node ? v->node : v->name;
 	pid_t pid;
 	posix_spawnattr_t attr;
 	posix_spawn_file_actions_t fa;
+	double up = 0;
+	FILE *fp;
+	int rc;
 
-	if (!S.boot_command || v->pgid > 0)
+	if (!tmpl || v->pgid > 0)
 		return;
-	if (!(cmd = _boot_script(S.boot_command)))
+	if (S.node_init && (!v->computer || _console_path(v, console,
+							  sizeof(console))))
+		return;		/* a journal's VM whose names are not valid */
+	if (!(cmd = _boot_script(tmpl)))
 		return;
+	if ((fp = fopen("/proc/uptime", "re"))) {
+		if (fscanf(fp, "%lf", &up) != 1)
+			up = 0;
+		fclose(fp);
+	}
+	snprintf(boottime, sizeof(boottime), "--boottime=-%ld", (long) up);
 	/* posix_spawn, not fork: forking this many-threaded process copies
 	 * its page tables, which under the lock stalls every request while a
 	 * thousand VMs boot. */
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
 	posix_spawn_file_actions_init(&fa);
-	/* the VM's console: not the emulator's own streams */
+	/* the VM's console: not the emulator's own streams; a link planted
+	 * in its place is refused */
 	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO,
-		S.boot_log ? S.boot_log : "/dev/null",
-		O_WRONLY | O_APPEND | O_CREAT, 0600);
+		S.node_init ? console : S.boot_log ? S.boot_log : "/dev/null",
+		O_WRONLY | O_APPEND | O_CREAT | (S.node_init ? O_NOFOLLOW : 0),
+		0600);
 	posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
 					 O_RDONLY, 0);
-	if (posix_spawn(&pid, "/bin/sh", &fa, &attr,
+	if (S.node_init)
+		rc = posix_spawn(&pid, S.unshare, &fa, &attr, (char *const[]) {
+			"unshare", "--uts", "--mount", "--propagation", "private",
+			"--pid", "--fork", "--kill-child", "--mount-proc", "--time",
+			boottime, S.self_exe, "--sandbox-init", v->computer, "--",
+			"/bin/sh", "-c", cmd, "sh", v->name, (char *) node,
+			"127.0.0.1", NULL }, _boot_env(v, envbuf, envp));
+	else
+		rc = posix_spawn(&pid, "/bin/sh", &fa, &attr,
 			(char *const[]) { "sh", "-c", cmd, "sh", v->name,
-					  v->node ? v->node : v->name,
-					  "127.0.0.1", NULL }, environ) == 0)
+					  (char *) node, "127.0.0.1", NULL },
+			environ);
+	if (rc == 0)
 		v->pgid = pid;
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	free(cmd);
+}
+
+/* The host pid of a sandbox's init: the one child of unshare (PGID). */
+static pid_t _sandbox_pid1(pid_t pgid)
+{
+	char path[64];
+	long pid = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int) pgid,
+		 (int) pgid);
+	if (!(fp = fopen(path, "re")))
+		return 0;
+	if (fscanf(fp, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(fp);
+	return (pid_t) pid;
+}
+
+/* Freeze (ON) or thaw VM V's processes: a sandbox's init stops or
+ * continues every process of its namespace (daemons that left the process
+ * group included); a boot command's process group is stopped. */
+static void _freeze(vm_t *v, bool on)
+{
+	pid_t p1;
+
+	if (v->pgid <= 0)
+		return;
+	if (S.node_init && (p1 = _sandbox_pid1(v->pgid)) > 0)
+		kill(p1, on ? SIGUSR1 : SIGUSR2);
+	else
+		kill(-v->pgid, on ? SIGSTOP : SIGCONT);
 }
 
 /* Process groups to SIGKILL once their time comes (under lock). */
@@ -645,6 +928,7 @@ static void _halt(vm_t *v)
 {
 	if (v->pgid > 0) {
 		kill(-v->pgid, SIGTERM);
+		kill(-v->pgid, SIGCONT);	/* a frozen one too */
 		/* whatever ignores SIGTERM is gone a second later */
 		if (nkills == capkills) {
 			size_t cap = capkills ? capkills * 2 : 16;
@@ -685,6 +969,73 @@ static void _set_instance_state(vm_t *v, const char *prov, const char *power)
 	if (props)
 		cJSON_ReplaceItemInObject(props, "provisioningState",
 					  cJSON_CreateString(prov));
+}
+
+/* Halt VM V, forget it and its serial log, and free it. */
+static void _vm_destroy(vm_t *v)
+{
+	char console[4096];
+
+	_halt(v);
+	if (!_console_path(v, console, sizeof(console)))
+		unlink(console);
+	_vm_unlink(v);
+	_journal_gone(v);
+	_vm_free(v);
+}
+
+/* VM V's Scheduled Event is over: it leaves the document. */
+static void _event_clear(vm_t *v)
+{
+	v->ev = EV_NONE;
+	v->event_started = false;
+	v->incarnation++;
+}
+
+/*
+ * Start VM V's Scheduled Event when NotBefore has come (or a StartRequests
+ * brought it forward), and end it when its effect is over: Freeze stops
+ * the VM's processes for DurationInSeconds; Reboot and Redeploy halt it
+ * and boot it again a moment later; Preempt (Spot eviction policy Delete)
+ * and Terminate delete it.  Under lock; V may be freed.
+ */
+static void _tick_events(vm_t *v, double now)
+{
+	if (v->ev != EV_NONE && !v->event_started && v->ev_at <= now) {
+		v->event_started = true;
+		v->incarnation++;
+		switch (v->ev) {
+		case EV_FREEZE:
+			_freeze(v, true);
+			v->thaw_at = now + (v->ev_duration > 0 ? v->ev_duration : 0);
+			break;
+		case EV_REBOOT:
+		case EV_REDEPLOY:
+			_halt(v);
+			/* after the old one's SIGKILL: its ports are free */
+			v->boot_at = now + 1.5;
+			_journal_vm(v);
+			break;
+		case EV_PREEMPT:
+		case EV_TERMINATE:
+			_vm_destroy(v);
+			return;
+		default:
+			break;
+		}
+	}
+	if (v->thaw_at > 0 && v->thaw_at <= now) {
+		v->thaw_at = 0;
+		_freeze(v, false);
+		_event_clear(v);
+	}
+	if (v->boot_at > 0 && v->boot_at <= now) {
+		v->boot_at = 0;
+		if (!strcmp(v->power, "running"))
+			_boot(v);
+		_journal_vm(v);
+		_event_clear(v);
+	}
 }
 
 /* Drive operations and evictions whose time has come.  Under lock. */
@@ -737,23 +1088,14 @@ static void _tick(void)
 				_journal_vm(v);
 				break;
 			case OP_DELETE:
-				_halt(v);
-				_vm_unlink(v);
-				_journal_gone(v);
-				_vm_free(v);
+				_vm_destroy(v);
 				break;
 			}
 			_journal_op(op);
 		}
 		for (vm_t *v = S.vms[b], *next; v; v = next) {
 			next = v->next;
-			if (v->evict_at > 0 && v->evict_at <= now) {
-				/* Spot eviction policy Delete: the VM is gone */
-				_halt(v);
-				_vm_unlink(v);
-				_journal_gone(v);
-				_vm_free(v);
-			}
+			_tick_events(v, now);
 		}
 	}
 }
@@ -770,6 +1112,9 @@ typedef struct {
 typedef struct {
 	int status;
 	char *body;		/* owned */
+	size_t len;		/* of body when it is not a string (0: strlen) */
+	const char *ctype;	/* NULL: JSON */
+	bool wipe;		/* the body holds a secret */
 	const char *headers[8][2];
 	char hbuf[8][512];
 	int nheaders;
@@ -826,7 +1171,9 @@ static const char *_arg(struct MHD_Connection *c, const char *k)
 
 typedef enum { TOKEN_OK, TOKEN_MISSING, TOKEN_UNKNOWN, TOKEN_EXPIRED } token_state_t;
 
-static token_state_t _token_state(struct MHD_Connection *c)
+/* The state of the request's bearer token; *T (when not NULL) is set to
+ * the token (owned by S.issued) when it is known. */
+static token_state_t _token_find(struct MHD_Connection *c, const token_t **t)
 {
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						    "Authorization");
@@ -836,21 +1183,30 @@ static token_state_t _token_state(struct MHD_Connection *c)
 	if (strncasecmp(h, "Bearer ", 7))
 		return TOKEN_UNKNOWN;
 	for (size_t i = 0; i < S.nissued; i++)
-		if (!strcmp(S.issued[i].tok, h + 7))
+		if (!strcmp(S.issued[i].tok, h + 7)) {
+			if (t)
+				*t = &S.issued[i];
 			return _token_expired(&S.issued[i], _now()) ?
 			       TOKEN_EXPIRED : TOKEN_OK;
+		}
 	return TOKEN_UNKNOWN;
 }
 
-/* A new token (owned by S.issued), or NULL when out of memory. */
-static const char *_issue_token(void)
+static token_state_t _token_state(struct MHD_Connection *c)
+{
+	return _token_find(c, NULL);
+}
+
+/* A new token for audience AUD and identity IDENT (-1: none), owned by
+ * S.issued, or NULL when out of memory. */
+static const char *_issue_token(const char *aud, int ident)
 {
 	char id[40], tok[64];
 	token_t *t;
 
 	_uuid(id);
 	snprintf(tok, sizeof(tok), "emu.%s", id);
-	if (!(t = _add_token(tok, _now())))
+	if (!(t = _add_token(tok, _now(), aud, ident)))
 		return NULL;
 	_journal_token(t);
 	return t->tok;
@@ -1013,6 +1369,7 @@ static void _token_v2(struct MHD_Connection *c, const char *body, reply_t *r)
 	char *copy = strdup(body ? body : ""), *save = NULL;
 	const char *grant = NULL, *id = NULL, *secret = NULL, *scope = NULL;
 	const char *tok;
+	char aud[128] = "";
 	cJSON *o;
 
 	for (char *kv = strtok_r(copy, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
@@ -1026,6 +1383,14 @@ static void _token_v2(struct MHD_Connection *c, const char *body, reply_t *r)
 		else if (!strcmp(kv, "client_id")) id = eq + 1;
 		else if (!strcmp(kv, "client_secret")) secret = eq + 1;
 		else if (!strcmp(kv, "scope")) scope = eq + 1;
+	}
+	/* the token's audience: the scope without "/.default" */
+	if (scope) {
+		size_t n = strlen(scope);
+
+		if (n > 9 && !strcmp(scope + n - 9, "/.default"))
+			n -= 9;
+		snprintf(aud, sizeof(aud), "%.*s", (int) n, scope);
 	}
 	if (!grant || strcmp(grant, "client_credentials") || !id || !scope) {
 		o = cJSON_CreateObject();
@@ -1044,7 +1409,7 @@ static void _token_v2(struct MHD_Connection *c, const char *body, reply_t *r)
 		cJSON_AddStringToObject(o, "error_description", "AADSTS7000215: "
 			"Invalid client secret provided.");
 		_json(r, 401, o);
-	} else if (!(tok = _issue_token())) {
+	} else if (!(tok = _issue_token(aud, -1))) {
 		_error(r, 500, "InternalServerError", "out of memory");
 	} else {
 		o = cJSON_CreateObject();
@@ -1114,24 +1479,127 @@ static bool _imds_request_ok(struct MHD_Connection *c, bool identity,
 	return true;
 }
 
+static vm_t *_vm_by_name(const char *name)
+{
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (vm_t *v = S.vms[b]; v; v = v->next)
+			if (!strcasecmp(v->name, name))
+				return v;
+	return NULL;
+}
+
+/*
+ * The VM an IMDS request names with vm=NAME (the emulator's convention:
+ * every emulated VM shares 127.0.0.1), or NULL with a 404 in R.
+ */
+static vm_t *_imds_vm(struct MHD_Connection *c, reply_t *r)
+{
+	const char *name = _arg(c, "vm");
+	vm_t *v = name && _name_ok(name) ? _vm_by_name(name) : NULL;
+
+	if (!v)
+		_error(r, 404, "NotFound", "azure-emulator: name the VM with "
+		       "?vm=NAME (no VM '%.64s')", name ? name : "");
+	return v;
+}
+
+/*
+ * A managed identity token.  Without vm=NAME, the host's own identity (as
+ * before: no user-assigned identity).  With it, an identity of that VM:
+ * the one msi_res_id (or mi_res_id), client_id or object_id names, else
+ * its system-assigned one, else its only user-assigned one.
+ *
+ * What IMDS answers when the VM does not have the identity asked for, or
+ * has none: 400 {"error":"invalid_request","error_description":"Identity
+ * not found"}.  Microsoft's "How to use managed identities for Azure
+ * resources on an Azure VM to acquire an access token" lists 4xx as
+ * "one or more of the request parameters was incorrect" with
+ * invalid_request in its error table, and the Azure SDKs' IMDS credentials
+ * (azure-identity's ImdsCredential, Azure.Identity's
+ * ImdsManagedIdentitySource) read a 400 as "the requested identity has not
+ * been assigned to this resource" / "no identity has been assigned to this
+ * resource".  Several user-assigned identities and none named: 400
+ * invalid_request, as IMDS words it.
+ */
 static void _imds_token(struct MHD_Connection *c, reply_t *r)
 {
 	const char *resource = _arg(c, "resource"), *tok;
-	char buf[32];
+	const char *res_id = _arg(c, "msi_res_id"), *client = _arg(c, "client_id");
+	const char *object = _arg(c, "object_id");
+	const char *client_id = "00000000-0000-0000-0000-000000000000";
+	char buf[40], cid[40];
 	long now = (long) _now();
+	int ident = -1;
 	cJSON *o;
 
 	if (!_imds_request_ok(c, true, r))
 		return;
+	if (!res_id)
+		res_id = _arg(c, "mi_res_id");
 	if (!_arg(c, "api-version") || !resource || !*resource) {
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "error", "invalid_request");
-		cJSON_AddStringToObject(o, "error_description",
-					"Required query variable 'resource' is missing");
-		_json(r, 400, o);
+		_imds_error(r, 400, true, "invalid_request",
+			    "Required query variable 'resource' is missing");
 		return;
 	}
-	if (!(tok = _issue_token())) {
+	if (strlen(resource) >= sizeof(((token_t *) 0)->aud)) {
+		_imds_error(r, 400, true, "invalid_resource", "AADSTS50001: The "
+			    "resource is too long for azure-emulator.");
+		return;
+	}
+	if (!!res_id + !!client + !!object > 1) {
+		_imds_error(r, 400, true, "invalid_request", "Only one of "
+			    "client_id, object_id and msi_res_id may be given.");
+		return;
+	}
+	if (_arg(c, "vm")) {
+		vm_t *v = _imds_vm(c, r);
+		const cJSON *id, *ua, *it, *pick = NULL;
+		int n = 0;
+
+		if (!v)
+			return;
+		id = cJSON_GetObjectItem(v->resource, "identity");
+		ua = cJSON_GetObjectItem(id, "userAssignedIdentities");
+		cJSON_ArrayForEach(it, ua) {
+			n++;
+			if ((res_id && !strcasecmp(it->string, res_id)) ||
+			    (client && !strcasecmp(_jstr(it, "clientId"), client)) ||
+			    (object && !strcasecmp(_jstr(it, "principalId"), object)))
+				pick = it;
+		}
+		if (!res_id && !client && !object) {
+			if (*_jstr(id, "principalId"))
+				pick = NULL;	/* the system-assigned one */
+			else if (n == 1)
+				pick = ua->child;
+			else if (n > 1) {
+				_imds_error(r, 400, true, "invalid_request",
+					    "Multiple user assigned identities "
+					    "exist, please specify the clientId / "
+					    "resourceId of the identity in the "
+					    "token request");
+				return;
+			}
+		}
+		if ((!pick && (res_id || client || object)) ||
+		    (!pick && !*_jstr(id, "principalId"))) {
+			_imds_error(r, 400, true, "invalid_request",
+				    "Identity not found");
+			return;
+		}
+		if (pick) {
+			if ((ident = _intern(pick->string)) < 0) {
+				_imds_error(r, 500, true, "unknown", "azure-"
+					    "emulator: too many identities");
+				return;
+			}
+			snprintf(cid, sizeof(cid), "%s", _jstr(pick, "clientId"));
+		} else {
+			_guid_of("system-client:", _jstr(v->resource, "id"), cid);
+		}
+		client_id = cid;
+	}
+	if (!(tok = _issue_token(resource, ident))) {
 		_error(r, 500, "InternalServerError", "out of memory");
 		return;
 	}
@@ -1146,55 +1614,165 @@ static void _imds_token(struct MHD_Connection *c, reply_t *r)
 	cJSON_AddStringToObject(o, "not_before", buf);
 	cJSON_AddStringToObject(o, "resource", resource);
 	cJSON_AddStringToObject(o, "token_type", "Bearer");
-	cJSON_AddStringToObject(o, "client_id", "00000000-0000-0000-0000-000000000000");
+	cJSON_AddStringToObject(o, "client_id", client_id);
 	_json(r, 200, o);
 }
 
-static vm_t *_vm_by_name(const char *name)
+/* IMDS's answer to a request without api-version. */
+static bool _imds_version_ok(struct MHD_Connection *c, reply_t *r)
 {
-	for (size_t b = 0; b < NBUCKETS; b++)
-		for (vm_t *v = S.vms[b]; v; v = v->next)
-			if (!strcasecmp(v->name, name))
-				return v;
-	return NULL;
+	cJSON *o, *a;
+
+	if (_arg(c, "api-version"))
+		return true;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "error", "Bad request. api-version was not "
+				"specified in the request. For more information "
+				"refer to aka.ms/azureimds");
+	a = cJSON_AddArrayToObject(o, "newest-versions");
+	cJSON_AddItemToArray(a, cJSON_CreateString("2021-02-01"));
+	cJSON_AddItemToArray(a, cJSON_CreateString("2021-01-01"));
+	cJSON_AddItemToArray(a, cJSON_CreateString("2020-12-01"));
+	_json(r, 400, o);
+	return false;
 }
+
+/* The compute category of IMDS's instance document (a documented subset). */
+static cJSON *_imds_compute(const vm_t *v)
+{
+	const cJSON *props = cJSON_GetObjectItem(v->resource, "properties");
+	const cJSON *tags = cJSON_GetObjectItem(v->resource, "tags"), *t;
+	const cJSON *zones = cJSON_GetObjectItem(v->resource, "zones");
+	cJSON *o = cJSON_CreateObject(), *os, *tl;
+
+	cJSON_AddStringToObject(o, "azEnvironment", "AzurePublicCloud");
+	cJSON_AddStringToObject(o, "location", v->location ? v->location : "");
+	cJSON_AddStringToObject(o, "name", v->name);
+	cJSON_AddStringToObject(o, "osType", "Linux");
+	os = cJSON_AddObjectToObject(o, "osProfile");
+	cJSON_AddStringToObject(os, "adminUsername",
+		_jstr(cJSON_GetObjectItem(props, "osProfile"), "adminUsername"));
+	cJSON_AddStringToObject(os, "computerName",
+				v->computer ? v->computer : v->name);
+	cJSON_AddStringToObject(os, "disablePasswordAuthentication", "true");
+	cJSON_AddStringToObject(o, "priority", *_jstr(props, "priority") ?
+				_jstr(props, "priority") : "Regular");
+	cJSON_AddStringToObject(o, "resourceGroupName", v->rg);
+	cJSON_AddStringToObject(o, "resourceId", _jstr(v->resource, "id"));
+	cJSON_AddStringToObject(o, "subscriptionId", v->sub);
+	tl = cJSON_AddArrayToObject(o, "tagsList");
+	cJSON_ArrayForEach(t, tags) {
+		cJSON *e = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(e, "name", t->string);
+		cJSON_AddStringToObject(e, "value", cJSON_IsString(t) ?
+					t->valuestring : "");
+		cJSON_AddItemToArray(tl, e);
+	}
+	cJSON_AddStringToObject(o, "userData", _jstr(props, "userData"));
+	cJSON_AddStringToObject(o, "vmId", _jstr(props, "vmId"));
+	cJSON_AddStringToObject(o, "vmSize", v->size);
+	cJSON_AddStringToObject(o, "zone", cJSON_IsArray(zones) &&
+		cJSON_IsString(zones->child) ? zones->child->valuestring : "");
+	return o;
+}
+
+/*
+ * GET /metadata/instance[/compute[/userData]]?vm=NAME: the instance
+ * document, its compute category, or the VM's userData (base64, as
+ * stored; text/plain).
+ */
+static void _imds_instance(struct MHD_Connection *c, const char *url,
+			   reply_t *r)
+{
+	const char *fmt = _arg(c, "format");
+	vm_t *v;
+
+	if (!_imds_request_ok(c, false, r) || !_imds_version_ok(c, r) ||
+	    !(v = _imds_vm(c, r)))
+		return;
+	if (!strcmp(url, "/metadata/instance/compute/userData")) {
+		if (fmt && strcmp(fmt, "text")) {
+			_imds_error(r, 400, false, "", "Bad request. Query "
+				    "parameter format=json is not supported for "
+				    "leaf nodes, use format=text");
+			return;
+		}
+		r->status = 200;
+		r->ctype = "text/plain; charset=utf-8";
+		free(r->body);
+		r->body = strdup(_jstr(cJSON_GetObjectItem(v->resource,
+					"properties"), "userData"));
+		return;
+	}
+	if (fmt && strcmp(fmt, "json")) {
+		_imds_error(r, 400, false, "", "Bad request. Query parameter "
+			    "format=text is only supported for leaf nodes");
+		return;
+	}
+	if (!strcmp(url, "/metadata/instance/compute")) {
+		_json(r, 200, _imds_compute(v));
+	} else {
+		cJSON *o = cJSON_CreateObject(), *net, *ifs, *i, *ip, *a;
+
+		cJSON_AddItemToObject(o, "compute", _imds_compute(v));
+		net = cJSON_AddObjectToObject(o, "network");
+		ifs = cJSON_AddArrayToObject(net, "interface");
+		i = cJSON_CreateObject();
+		ip = cJSON_AddObjectToObject(i, "ipv4");
+		a = cJSON_AddArrayToObject(ip, "ipAddress");
+		cJSON_AddItemToArray(a, cJSON_CreateObject());
+		cJSON_AddStringToObject(a->child, "privateIpAddress", "127.0.0.1");
+		cJSON_AddStringToObject(a->child, "publicIpAddress", "");
+		cJSON_AddStringToObject(i, "macAddress", "000D3A000000");
+		cJSON_AddItemToArray(ifs, i);
+		_json(r, 200, o);
+	}
+}
+
+static const char *const ev_names[] = { "", "Freeze", "Reboot", "Redeploy",
+					"Preempt", "Terminate" };
 
 static void _scheduled_events(struct MHD_Connection *c, const char *method,
 			      const char *body, reply_t *r)
 {
-	const char *name = _arg(c, "vm");
 	vm_t *v;
 	cJSON *o, *events;
 
-	if (!_imds_request_ok(c, false, r))
+	if (!_imds_request_ok(c, false, r) || !(v = _imds_vm(c, r)))
 		return;
-	if (!name || !(v = _vm_by_name(name))) {
-		_error(r, 404, "NotFound", "azure-emulator: name the VM with "
-		       "?vm=NAME (no VM '%s')", name ? name : "");
-		return;
-	}
 	if (!strcmp(method, "POST")) {
-		/* {"StartRequests":[{"EventId":...}]}: start the eviction now */
+		/* {"StartRequests":[{"EventId":...}]}: start the event now */
 		cJSON *req = cJSON_Parse(body ? body : "");
 		cJSON *sr = cJSON_GetObjectItem(req, "StartRequests"), *it;
+		int n = 0;
 
-		cJSON_ArrayForEach(it, sr)
-			if (!strcmp(_jstr(it, "EventId"), v->event_id) &&
-			    v->evict_at > 0) {
-				v->event_started = true;
-				v->evict_at = _now();
-			}
+		cJSON_ArrayForEach(it, sr) {
+			if (++n > 100)
+				break;
+			if (v->ev != EV_NONE && !v->event_started &&
+			    !strcmp(_jstr(it, "EventId"), v->event_id))
+				v->ev_at = _now();	/* _tick starts it */
+		}
 		cJSON_Delete(req);
 		r->status = 200;
 		return;
 	}
 	o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "DocumentIncarnation", v->evict_at > 0 ? 2 : 1);
+	cJSON_AddNumberToObject(o, "DocumentIncarnation", v->incarnation);
 	events = cJSON_AddArrayToObject(o, "Events");
-	if (v->evict_at > 0) {
+	if (v->ev != EV_NONE) {
+		static const char *const desc[] = { "",
+			"Virtual machine is being paused because of a "
+			"memory-preserving Live Migration operation.",
+			"Virtual machine is going to be restarted as requested by "
+			"authorized user.",
+			"Virtual machine is being moved to another host.",
+			"Spot virtual machine is being deleted.",
+			"Virtual machine is being deleted." };
 		cJSON *e = cJSON_CreateObject(), *res = cJSON_CreateArray();
 		char when[64] = "";
-		time_t t = (time_t) v->evict_at;
+		time_t t = (time_t) v->ev_at;
 		struct tm tm;
 
 		if (!v->event_started) {
@@ -1202,20 +1780,228 @@ static void _scheduled_events(struct MHD_Connection *c, const char *method,
 			strftime(when, sizeof(when), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 		}
 		cJSON_AddStringToObject(e, "EventId", v->event_id);
-		cJSON_AddStringToObject(e, "EventType", "Preempt");
+		cJSON_AddStringToObject(e, "EventType", ev_names[v->ev]);
 		cJSON_AddStringToObject(e, "ResourceType", "VirtualMachine");
 		cJSON_AddItemToArray(res, cJSON_CreateString(v->name));
 		cJSON_AddItemToObject(e, "Resources", res);
 		cJSON_AddStringToObject(e, "EventStatus",
 					v->event_started ? "Started" : "Scheduled");
 		cJSON_AddStringToObject(e, "NotBefore", when);
-		cJSON_AddStringToObject(e, "Description",
-					"Spot virtual machine is being deleted.");
-		cJSON_AddStringToObject(e, "EventSource", "Platform");
-		cJSON_AddNumberToObject(e, "DurationInSeconds", -1);
+		cJSON_AddStringToObject(e, "Description", desc[v->ev]);
+		cJSON_AddStringToObject(e, "EventSource", v->ev == EV_REBOOT ||
+					v->ev == EV_TERMINATE ? "User" : "Platform");
+		cJSON_AddNumberToObject(e, "DurationInSeconds", v->ev_duration);
 		cJSON_AddItemToArray(events, e);
 	}
 	_json(r, 200, o);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Key Vault: GET /keyvault/{vault}/secrets/{name}[/{version}] */
+
+#define VAULT_AUDIENCE "https://vault.azure.net"
+
+/* Key Vault's error shape, with its innererror when INNER is not NULL. */
+static void _kv_error(reply_t *r, int status, const char *code,
+		      const char *inner, const char *msg)
+{
+	cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
+
+	cJSON_AddStringToObject(e, "code", code);
+	cJSON_AddStringToObject(e, "message", msg);
+	if (inner)
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(e, "innererror"),
+					"code", inner);
+	_json(r, status, o);
+}
+
+/* 401 as Key Vault answers it, with its challenge. */
+static void _kv_unauthorized(reply_t *r, const char *msg)
+{
+	_kv_error(r, 401, "Unauthorized", NULL, msg);
+	_header(r, "WWW-Authenticate", "Bearer authorization=\"http://%s:%d/"
+		"%s\", resource=\"" VAULT_AUDIENCE "\"", S.listen_host, S.port,
+		EMU_TENANT);
+}
+
+/* Whether identity IDENT (an index in S.idents) may read secrets: any
+ * user-assigned identity, or only the --vault-reader ones. */
+static bool _kv_reader(int ident)
+{
+	if (ident < 0)
+		return false;
+	if (!S.nreaders)
+		return true;
+	for (size_t i = 0; i < S.nreaders; i++)
+		if (!strcmp(S.readers[i], S.idents[ident]))
+			return true;
+	return false;
+}
+
+static void _keyvault(struct MHD_Connection *c, const char *method, char *path,
+		      reply_t *r)
+{
+	char *seg[8], msg[512], id[1024];
+	int n = _segments(path, seg, 8);
+	const char *api = _arg(c, "api-version");
+	const token_t *t = NULL;
+	token_state_t ts;
+	const secret_t *sec = NULL;
+	size_t alen;
+	cJSON *o, *a;
+
+	/* keyvault VAULT secrets NAME [VERSION] */
+	if (n < 4 || n > 5 || strcmp(seg[2], "secrets") ||
+	    !_chars_ok(seg[1], 24, "-") || strlen(seg[1]) < 3) {
+		_kv_error(r, 404, "NotFound", NULL, "azure-emulator serves GET "
+			  "/keyvault/{vault}/secrets/{name}[/{version}]");
+		return;
+	}
+	if (strcmp(method, "GET")) {
+		_kv_error(r, 405, "MethodNotAllowed", NULL, "azure-emulator: "
+			  "its Key Vault only reads secrets (--secret)");
+		return;
+	}
+	if (!api || strncmp(api, "7.", 2)) {
+		_kv_error(r, 400, "BadParameter", NULL, "The request URI contains "
+			  "an invalid or missing api-version; azure-emulator "
+			  "serves 7.x.");
+		return;
+	}
+	ts = _token_find(c, &t);
+	if (ts == TOKEN_MISSING) {
+		_kv_unauthorized(r, "Request is missing a Bearer or PoP token.");
+		return;
+	}
+	if (ts == TOKEN_UNKNOWN) {
+		_kv_unauthorized(r, "AKV10032: Invalid issuer. The token was not "
+				 "issued by this tenant.");
+		return;
+	}
+	if (ts == TOKEN_EXPIRED) {
+		_kv_unauthorized(r, "AKV10013: Token expired.");
+		return;
+	}
+	alen = strlen(t->aud);
+	if (alen && t->aud[alen - 1] == '/')
+		alen--;
+	if (alen != strlen(VAULT_AUDIENCE) ||
+	    strncasecmp(t->aud, VAULT_AUDIENCE, alen)) {
+		snprintf(msg, sizeof(msg), "AKV10022: Invalid audience. Expected "
+			 VAULT_AUDIENCE ", found: %.128s.", t->aud);
+		_kv_unauthorized(r, msg);
+		return;
+	}
+	if (!_kv_reader(t->ident)) {
+		snprintf(msg, sizeof(msg), "The user, group or application "
+			 "'appid=%s;iss=https://sts.windows.net/" EMU_TENANT "/' "
+			 "does not have secrets get permission on key vault "
+			 "'%s;location=eastus'. For help resolving this issue, "
+			 "please see https://go.microsoft.com/fwlink/?linkid="
+			 "2125287", t->ident < 0 ? "another-identity" :
+			 S.idents[t->ident], seg[1]);
+		_kv_error(r, 403, "Forbidden", "AccessDenied", msg);
+		return;
+	}
+	if (_chars_ok(seg[3], 127, "-"))
+		for (size_t i = 0; i < S.nsecrets && !sec; i++)
+			if (!strcasecmp(S.secrets[i].name, seg[3]) &&
+			    (n == 4 || !strcasecmp(S.secrets[i].version, seg[4])))
+				sec = &S.secrets[i];
+	if (!sec) {
+		snprintf(msg, sizeof(msg), "A secret with (name/id) %.127s%s%.64s "
+			 "was not found in this key vault. If you recently "
+			 "deleted this secret you may be able to recover it "
+			 "using the correct recovery command. For help "
+			 "resolving this issue, please see https://go.microsoft."
+			 "com/fwlink/?linkid=2125182", seg[3], n == 5 ? "/" : "",
+			 n == 5 ? seg[4] : "");
+		_kv_error(r, 404, "SecretNotFound", NULL, msg);
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "value", sec->value);
+	snprintf(id, sizeof(id), "http://%s:%d/keyvault/%s/secrets/%s/%s",
+		 S.listen_host, S.port, seg[1], sec->name, sec->version);
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "contentType", "application/octet-stream");
+	a = cJSON_AddObjectToObject(o, "attributes");
+	cJSON_AddBoolToObject(a, "enabled", true);
+	cJSON_AddNumberToObject(a, "created", (long) sec->created);
+	cJSON_AddNumberToObject(a, "updated", (long) sec->created);
+	cJSON_AddStringToObject(a, "recoveryLevel", "Recoverable+Purgeable");
+	cJSON_AddNumberToObject(a, "recoverableDays", 90);
+	_json(r, 200, o);
+	r->wipe = true;		/* the body holds the secret */
+}
+
+/*
+ * --secret NAME=FILE: read FILE now and keep its base64 as secret NAME,
+ * as "az keyvault secret set --encoding base64 --file FILE" stores it.
+ * Returns 0, or -1 with a message on stderr.
+ */
+static int _secret_load(char *arg)
+{
+	char *eq = strchr(arg, '='), ver[40];
+	unsigned char *buf = NULL;
+	size_t n = 0, max = SECRET_MAX / 4 * 3;
+	secret_t *ns;
+	struct stat sb;
+	int fd = -1, rc = -1;
+	ssize_t got;
+
+	if (!eq || !_chars_ok((*eq = '\0', arg), 127, "-")) {
+		fprintf(stderr, "azure-emulator: --secret expects NAME=FILE with "
+			"a NAME of 1 to 127 letters, digits and '-'\n");
+		return -1;
+	}
+	for (size_t i = 0; i < S.nsecrets; i++)
+		if (!strcasecmp(S.secrets[i].name, arg)) {
+			fprintf(stderr, "azure-emulator: --secret %s given twice\n",
+				arg);
+			return -1;
+		}
+	if ((fd = open(eq + 1, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) ||
+	    !S_ISREG(sb.st_mode)) {
+		fprintf(stderr, "azure-emulator: --secret %s: couldn't read %s: "
+			"%s\n", arg, eq + 1, fd < 0 ? strerror(errno) :
+			"not a regular file");
+		goto out;
+	}
+	if (!(buf = malloc(max + 1)))
+		goto out;
+	while (n <= max && (got = read(fd, buf + n, max + 1 - n)) > 0)
+		n += got;
+	if (n == 0 || n > max) {
+		fprintf(stderr, "azure-emulator: --secret %s: %s is %s; Key Vault "
+			"keeps a secret value of at most %d bytes, that is a file "
+			"of 1 to %zu bytes in base64\n", arg, eq + 1,
+			n ? "too big" : "empty", SECRET_MAX, max);
+		goto out;
+	}
+	if (!(ns = realloc(S.secrets, (S.nsecrets + 1) * sizeof(*ns))))
+		goto out;
+	S.secrets = ns;
+	ns = &S.secrets[S.nsecrets];
+	memset(ns, 0, sizeof(*ns));
+	snprintf(ns->name, sizeof(ns->name), "%s", arg);
+	_uuid(ver);
+	for (char *p = ver, *q = ns->version; *p; p++)	/* 32 hex digits */
+		if (*p != '-')
+			*q++ = *p;
+	ns->created = _now();
+	if (!(ns->value = _base64(buf, n)))
+		goto out;
+	S.nsecrets++;
+	rc = 0;
+out:
+	if (buf) {
+		explicit_bzero(buf, max + 1);
+		free(buf);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1399,14 +2185,19 @@ static cJSON *_instance_view(const vm_t *v)
 	snprintf(code, sizeof(code), "VM %s", v->power);
 	cJSON_AddStringToObject(b, "displayStatus", code);
 	cJSON_AddItemToArray(st, b);
-	cJSON_AddStringToObject(iv, "computerName", v->name);
+	cJSON_AddStringToObject(iv, "computerName", v->computer ? v->computer : v->name);
 	return iv;
 }
 
-static cJSON *_vm_view(const vm_t *v, bool expand)
+/* The VM as GET shows it: with its instance view when EXPAND, its
+ * userData only when USERDATA ($expand=userData), as Azure does. */
+static cJSON *_vm_view(const vm_t *v, bool expand, bool userdata)
 {
 	cJSON *o = cJSON_Duplicate(v->resource, 1);
 
+	if (!userdata)
+		cJSON_DeleteItemFromObject(cJSON_GetObjectItem(o, "properties"),
+					   "userData");
 	if (S.f.node_tag[0]) {
 		cJSON *tags = cJSON_GetObjectItem(o, "tags");
 
@@ -1420,12 +2211,165 @@ static cJSON *_vm_view(const vm_t *v, bool expand)
 	return o;
 }
 
+#define IDENTITIES_MAX 64
+#define USERDATA_MAX 87380	/* base64 characters: 64 KB of user data */
+
+/*
+ * The identity a VM is shown with, from the request's IN (NULL: none):
+ * type None, SystemAssigned, UserAssigned or "SystemAssigned, UserAssigned",
+ * user-assigned ids that are well formed and map to {} or null.  Sets *OUT
+ * (owned by the caller; NULL for none) and returns true, or returns false
+ * with Azure's 400 in R.
+ */
+static bool _identity_build(const cJSON *in, cJSON **out, reply_t *r)
+{
+	const cJSON *type = cJSON_GetObjectItem(in, "type"), *ua, *it;
+	bool sys = false, user = false;
+	cJSON *o, *m;
+	char guid[40];
+	int n = 0;
+
+	*out = NULL;
+	if (!in || cJSON_IsNull(in))
+		return true;
+	if (!cJSON_IsObject(in) || !cJSON_IsString(type)) {
+		_error(r, 400, "InvalidRequestContent", "The request content was "
+		       "invalid and could not be deserialized: 'identity' must "
+		       "be an object with a 'type'.");
+		return false;
+	}
+	if (!strcasecmp(type->valuestring, "SystemAssigned"))
+		sys = true;
+	else if (!strcasecmp(type->valuestring, "UserAssigned"))
+		user = true;
+	else if (!strcasecmp(type->valuestring, "SystemAssigned, UserAssigned") ||
+		 !strcasecmp(type->valuestring, "SystemAssigned,UserAssigned"))
+		sys = user = true;
+	else if (strcasecmp(type->valuestring, "None")) {
+		_error(r, 400, "InvalidParameter", "The value '%.64s' of "
+		       "parameter 'identity.type' is invalid. Allowed values: "
+		       "'None', 'SystemAssigned', 'UserAssigned', "
+		       "'SystemAssigned, UserAssigned'.", type->valuestring);
+		return false;
+	}
+	ua = cJSON_GetObjectItem(in, "userAssignedIdentities");
+	if (ua && !cJSON_IsNull(ua) && !cJSON_IsObject(ua)) {
+		_error(r, 400, "InvalidRequestContent", "The request content was "
+		       "invalid and could not be deserialized: "
+		       "'identity.userAssignedIdentities' must be an object.");
+		return false;
+	}
+	cJSON_ArrayForEach(it, ua) {
+		if (++n > IDENTITIES_MAX) {
+			_error(r, 400, "InvalidParameter", "At most %d "
+			       "user-assigned identities may be attached to a "
+			       "virtual machine.", IDENTITIES_MAX);
+			return false;
+		}
+		if (!it->string || !_identity_id_ok(it->string)) {
+			_error(r, 400, "LinkedInvalidPropertyId", "Property id "
+			       "'%.200s' at path 'identity.userAssignedIdentities' "
+			       "is invalid. Expect fully qualified resource Id that "
+			       "start with '/subscriptions/{subscriptionId}' or "
+			       "'/providers/{resourceProviderNamespace}/'.",
+			       it->string ? it->string : "");
+			return false;
+		}
+		if (!cJSON_IsNull(it) && !(cJSON_IsObject(it) && !it->child)) {
+			_error(r, 400, "InvalidIdentityValues", "Invalid value for "
+			       "the identities '%.200s'. The 'UserAssignedIdentities' "
+			       "property keys should only be empty json objects, null "
+			       "or the resource exisiting property.", it->string);
+			return false;
+		}
+	}
+	if (user != (n > 0)) {
+		_error(r, 400, "InvalidParameter", user ? "The identity type "
+		       "'UserAssigned' needs at least one entry in "
+		       "'identity.userAssignedIdentities'." : "The property "
+		       "'identity.userAssignedIdentities' is allowed only when "
+		       "the identity type is 'UserAssigned' or 'SystemAssigned, "
+		       "UserAssigned'.");
+		return false;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", sys && user ? "SystemAssigned, UserAssigned" :
+				sys ? "SystemAssigned" : user ? "UserAssigned" : "None");
+	*out = o;
+	if (sys) {
+		/* filled in by the caller, who knows the VM's id */
+		cJSON_AddStringToObject(o, "principalId", "");
+		cJSON_AddStringToObject(o, "tenantId", EMU_TENANT);
+	}
+	if (!user)
+		return true;
+	m = cJSON_AddObjectToObject(o, "userAssignedIdentities");
+	cJSON_ArrayForEach(it, ua) {
+		cJSON *e = cJSON_CreateObject();
+
+		_guid_of("principal:", it->string, guid);
+		cJSON_AddStringToObject(e, "principalId", guid);
+		_guid_of("client:", it->string, guid);
+		cJSON_AddStringToObject(e, "clientId", guid);
+		cJSON_AddItemToObject(m, it->string, e);
+	}
+	return true;
+}
+
+/*
+ * Check the parts of a VM's properties that reach the VM itself: userData
+ * (base64, at most USERDATA_MAX characters), osProfile.computerName (else
+ * the VM's NAME: a hostname) and bootDiagnostics.  Returns the computer
+ * name (in PROPS or NAME), or NULL with Azure's 400 in R.
+ */
+static const char *_vm_props_ok(const cJSON *props, const char *name,
+				reply_t *r)
+{
+	const cJSON *ud = cJSON_GetObjectItem(props, "userData");
+	const cJSON *os = cJSON_GetObjectItem(props, "osProfile");
+	const cJSON *cn = cJSON_GetObjectItem(os, "computerName");
+	const cJSON *bd = cJSON_GetObjectItem(cJSON_GetObjectItem(props,
+				"diagnosticsProfile"), "bootDiagnostics");
+	const char *computer = cJSON_IsString(cn) ? cn->valuestring : name;
+
+	/* Azure documents 64 KB of user data, base64-encoded; its wording
+	 * for the same limit on customData is "must be in Base64 encoding
+	 * and with a maximum length of 87380 characters" */
+	if (ud && !cJSON_IsNull(ud) &&
+	    (!cJSON_IsString(ud) || strlen(ud->valuestring) > USERDATA_MAX ||
+	     !_base64_ok(ud->valuestring, strlen(ud->valuestring)))) {
+		_error(r, 400, "InvalidParameter", "The value of parameter "
+		       "userData is invalid: user data must be in Base64 "
+		       "encoding and with a maximum length of %d characters.",
+		       USERDATA_MAX);
+		return NULL;
+	}
+	if ((cn && !cJSON_IsString(cn)) || !_computer_name_ok(computer)) {
+		_error(r, 400, "InvalidParameter", "Linux host name cannot "
+		       "exceed 64 characters in length or contain the following "
+		       "characters: ` ~ ! @ # $ %% ^ & * ( ) = + _ [ ] { } \\ | ; "
+		       ": ' \" , < > / ?.");
+		return NULL;
+	}
+	if (bd && (!cJSON_IsObject(bd) ||
+		   (cJSON_GetObjectItem(bd, "enabled") &&
+		    !cJSON_IsBool(cJSON_GetObjectItem(bd, "enabled"))))) {
+		_error(r, 400, "InvalidRequestContent", "The request content was "
+		       "invalid and could not be deserialized: "
+		       "'diagnosticsProfile.bootDiagnostics.enabled' must be a "
+		       "boolean.");
+		return NULL;
+	}
+	return computer;
+}
+
 static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 		    const char *name, const char *body, reply_t *r)
 {
 	char key[400], id[1024], vmid[40];
 	cJSON *req = cJSON_Parse(body ? body : ""), *props, *hw, *tags, *nics;
-	const char *size, *location, *prio, *capacity;
+	cJSON *ident = NULL;
+	const char *size, *location, *prio, *capacity, *computer;
 	azml_size_info_t info;
 	vm_t *v;
 
@@ -1465,6 +2409,9 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 	tags = cJSON_GetObjectItem(req, "tags");
 	if (!_tags_ok(tags, r))
 		goto out;
+	if (!(computer = _vm_props_ok(props, name, r)) ||
+	    !_identity_build(cJSON_GetObjectItem(req, "identity"), &ident, r))
+		goto out;
 	if ((v = _vm_find(key))) {
 		if (!strcmp(v->provisioning, "Deleting")) {
 			_error(r, 409, "OperationNotAllowed", "Operation "
@@ -1473,7 +2420,7 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 			goto out;
 		}
 		/* An update of an existing VM: idempotent, nothing new. */
-		_json(r, 200, _vm_view(v, false));
+		_json(r, 200, _vm_view(v, false, false));
 		goto out;
 	}
 	capacity = _jstr(S.f.capacity, info.size ? info.size->name : size);
@@ -1496,6 +2443,8 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 	v->location = strdup(location);
 	_set_size(v, size);
 	v->spot = !strcasecmp(prio, "Spot") || !strcasecmp(prio, "Low");
+	v->computer = strdup(computer);
+	v->incarnation = 1;
 	if (*_jstr(tags, "slurm-node"))
 		v->node = strdup(_jstr(tags, "slurm-node"));
 	nics = cJSON_GetObjectItem(cJSON_GetObjectItem(props, "networkProfile"),
@@ -1515,6 +2464,17 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 	cJSON_AddStringToObject(v->resource, "location", location);
 	if (tags)
 		cJSON_AddItemToObject(v->resource, "tags", cJSON_Duplicate(tags, 1));
+	if (ident) {
+		if (cJSON_GetObjectItem(ident, "principalId")) {
+			char guid[40];
+
+			_guid_of("system:", id, guid);
+			cJSON_ReplaceItemInObject(ident, "principalId",
+						  cJSON_CreateString(guid));
+		}
+		cJSON_AddItemToObject(v->resource, "identity", ident);
+		ident = NULL;
+	}
 	props = cJSON_Duplicate(props, 1);
 	cJSON_AddStringToObject(props, "vmId", vmid);
 	cJSON_AddStringToObject(props, "provisioningState", "Creating");
@@ -1547,10 +2507,11 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 			}
 		}
 		_journal_vm(v);
-		_json(r, 201, _vm_view(v, false));
+		_json(r, 201, _vm_view(v, false, false));
 		_op_headers(r, v, op, false);
 	}
 out:
+	cJSON_Delete(ident);
 	cJSON_Delete(req);
 }
 
@@ -1582,11 +2543,141 @@ static void _vm_list(const char *sub, const char *rg, struct MHD_Connection *c,
 				cJSON_AddStringToObject(o, "nextLink", next);
 				goto done;
 			}
-			cJSON_AddItemToArray(arr, _vm_view(v, true));
+			cJSON_AddItemToArray(arr, _vm_view(v, true, false));
 			added++;
 		}
 done:
 	_json(r, 200, o);
+}
+
+#define SERIAL_MAX (1 << 20)	/* the blob serves the log's last 1 MiB */
+
+/*
+ * POST .../retrieveBootDiagnosticsData[?sasUriExpirationTimeInMinutes=N]:
+ * SAS URLs of the VM's screenshot and serial log, served by this emulator
+ * under /emulator-blob/; each answer signs with a new random sig, valid
+ * for N minutes (1 to 1440, default 120).
+ */
+static void _boot_diagnostics(vm_t *v, struct MHD_Connection *c, reply_t *r)
+{
+	const char *m = _arg(c, "sasUriExpirationTimeInMinutes");
+	const cJSON *bd = cJSON_GetObjectItem(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(v->resource, "properties"),
+		"diagnosticsProfile"), "bootDiagnostics");
+	char se[40], url[1024], *end = NULL;
+	long mins = m ? strtol(m, &end, 10) : 120;
+	time_t t;
+	struct tm tm;
+	cJSON *o;
+
+	if (m && (*end || mins < 1 || mins > 1440)) {
+		_error(r, 400, "InvalidParameter", "The value of parameter "
+		       "sasUriExpirationTimeInMinutes is invalid: it must be "
+		       "between 1 and 1440.");
+		return;
+	}
+	if (!cJSON_IsTrue(cJSON_GetObjectItem(bd, "enabled"))) {
+		_error(r, 409, "OperationNotAllowed", "Operation "
+		       "'retrieveBootDiagnosticsData' is not allowed on VM '%s' "
+		       "since boot diagnostics is not enabled on it.", v->name);
+		return;
+	}
+	memmove(&v->sas[0], &v->sas[1], sizeof(v->sas) - sizeof(v->sas[0]));
+	_uuid(url);
+	for (char *p = url, *q = v->sas[3].sig; *p; p++)
+		if (*p != '-')
+			*q++ = *p, *q = '\0';
+	v->sas[3].until = t = time(NULL) + mins * 60;
+	gmtime_r(&t, &tm);
+	strftime(se, sizeof(se), "%Y-%m-%dT%H%%3A%M%%3A%SZ", &tm);
+	o = cJSON_CreateObject();
+	snprintf(url, sizeof(url), "http://%s:%d/emulator-blob/bootdiagnostics/"
+		 "%s/screenshot.bmp?sv=2021-12-02&sr=b&sp=r&se=%s&sig=%s",
+		 S.listen_host, S.port, v->name, se, v->sas[3].sig);
+	cJSON_AddStringToObject(o, "consoleScreenshotBlobUri", url);
+	snprintf(url, sizeof(url), "http://%s:%d/emulator-blob/bootdiagnostics/"
+		 "%s/serialconsole.log?sv=2021-12-02&sr=b&sp=r&se=%s&sig=%s",
+		 S.listen_host, S.port, v->name, se, v->sas[3].sig);
+	cJSON_AddStringToObject(o, "serialConsoleLogBlobUri", url);
+	_json(r, 200, o);
+}
+
+/* Azure Storage's XML error. */
+static void _blob_error(reply_t *r, int status, const char *code,
+			const char *msg, const char *detail)
+{
+	char id[40], when[64], *b;
+	time_t t = time(NULL);
+	struct tm tm;
+
+	_uuid(id);
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S.0000000Z", &tm);
+	if (asprintf(&b, "\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+		     "<Error><Code>%s</Code><Message>%s\nRequestId:%s\nTime:%s"
+		     "</Message>%s%s%s</Error>", code, msg, id, when,
+		     detail ? "<AuthenticationErrorDetail>" : "",
+		     detail ? detail : "",
+		     detail ? "</AuthenticationErrorDetail>" : "") < 0)
+		b = NULL;
+	r->status = status;
+	free(r->body);
+	r->body = b;
+	r->ctype = "application/xml";
+}
+
+/*
+ * GET /emulator-blob/bootdiagnostics/{vm}/serialconsole.log?...&sig=SIG:
+ * the VM's serial log (its last SERIAL_MAX bytes), only with a sig that
+ * retrieveBootDiagnosticsData handed out and that has not expired.
+ */
+static void _blob(const char *method, char *path, struct MHD_Connection *c,
+		  reply_t *r)
+{
+	char *seg[6], console[4096];
+	int n = _segments(path, seg, 6);
+	const char *sig = _arg(c, "sig");
+	double now = _now();
+	vm_t *v = n == 4 && _name_ok(seg[2]) ? _vm_by_name(seg[2]) : NULL;
+	bool ok = false, expired = false;
+	struct stat sb;
+	int fd;
+
+	for (int i = 0; v && sig && i < 4; i++)
+		if (v->sas[i].sig[0] && !strcmp(v->sas[i].sig, sig)) {
+			ok = v->sas[i].until >= now;
+			expired = !ok;
+		}
+	if (!ok || strcmp(method, "GET") || strcmp(seg[1], "bootdiagnostics")) {
+		_blob_error(r, 403, "AuthenticationFailed", "Server failed to "
+			    "authenticate the request. Make sure the value of "
+			    "Authorization header is formed correctly including "
+			    "the signature.", expired ? "Signed expiry time has "
+			    "passed" : "Signature did not match");
+		return;
+	}
+	if (strcmp(seg[3], "serialconsole.log")) {
+		_blob_error(r, 404, "BlobNotFound", "The specified blob does not "
+			    "exist.", NULL);
+		return;
+	}
+	r->status = 200;
+	r->ctype = "text/plain; charset=utf-8";
+	if (_console_path(v, console, sizeof(console)) ||
+	    (fd = open(console, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return;		/* nothing on its console yet */
+	if (!fstat(fd, &sb) && S_ISREG(sb.st_mode)) {
+		off_t from = sb.st_size > SERIAL_MAX ? sb.st_size - SERIAL_MAX : 0;
+		size_t want = sb.st_size - from;
+		ssize_t got;
+
+		if ((r->body = malloc(want + 1)) &&
+		    (got = pread(fd, r->body, want, from)) >= 0) {
+			r->body[got] = '\0';
+			r->len = got;
+		}
+	}
+	close(fd);
 }
 
 static void _vm_action(const char *method, const char *sub, const char *rg,
@@ -1644,14 +2735,21 @@ static void _vm_action(const char *method, const char *sub, const char *rg,
 	if (!strcmp(method, "GET") && !action) {
 		const char *expand = _arg(c, "$expand");
 
-		_json(r, 200, _vm_view(v, expand && !strcasecmp(expand, "instanceView")));
+		/* $expand=instanceView or userData (one of them, as Azure) */
+		_json(r, 200, _vm_view(v, expand && !strcasecmp(expand, "instanceView"),
+				       expand && !strcasecmp(expand, "userData")));
 		return;
 	}
-	if (!strcmp(method, "GET") && !strcmp(action, "instanceView")) {
+	if (!strcmp(method, "POST") && action &&
+	    !strcmp(action, "retrieveBootDiagnosticsData")) {
+		_boot_diagnostics(v, c, r);
+		return;
+	}
+	if (!strcmp(method, "GET") && action && !strcmp(action, "instanceView")) {
 		_json(r, 200, _instance_view(v));
 		return;
 	}
-	if (!strcmp(method, "POST") && (!strcmp(action, "deallocate") ||
+	if (!strcmp(method, "POST") && action && (!strcmp(action, "deallocate") ||
 					 !strcmp(action, "start"))) {
 		bool start = !strcmp(action, "start");
 
@@ -2042,6 +3140,22 @@ static void _admin(struct MHD_Connection *c, const char *method, char *path,
 				cJSON_AddStringToObject(o, "powerState", v->power);
 				cJSON_AddBoolToObject(o, "spot", v->spot);
 				cJSON_AddNumberToObject(o, "pid", v->pgid);
+				cJSON_AddStringToObject(o, "computerName",
+					v->computer ? v->computer : "");
+				{
+					cJSON *ids = cJSON_AddArrayToObject(o, "identities"), *it;
+					char console[4096];
+
+					cJSON_ArrayForEach(it, cJSON_GetObjectItem(
+						cJSON_GetObjectItem(v->resource, "identity"),
+						"userAssignedIdentities"))
+						cJSON_AddItemToArray(ids,
+							cJSON_CreateString(it->string));
+					cJSON_AddStringToObject(o, "console",
+						!_console_path(v, console, sizeof(console)) ?
+						console : S.boot_log ? S.boot_log : "");
+				}
+				cJSON_AddBoolToObject(o, "booted", v->pgid > 0);
 				cJSON_AddItemToArray(arr, o);
 			}
 		_json(r, 200, arr);
@@ -2050,14 +3164,8 @@ static void _admin(struct MHD_Connection *c, const char *method, char *path,
 	if (n == 2 && !strcmp(seg[1], "reset") && !strcmp(method, "POST")) {
 		/* stop every VM and forget everything but the tokens */
 		for (size_t b = 0; b < NBUCKETS; b++) {
-			while (S.vms[b]) {
-				vm_t *v = S.vms[b];
-
-				_halt(v);
-				_vm_unlink(v);
-				_journal_gone(v);
-				_vm_free(v);
-			}
+			while (S.vms[b])
+				_vm_destroy(S.vms[b]);
 			while (S.ops[b]) {
 				op_t *o = S.ops[b];
 
@@ -2070,35 +3178,59 @@ static void _admin(struct MHD_Connection *c, const char *method, char *path,
 		r->status = 204;
 		return;
 	}
-	if (n == 3 && !strcmp(seg[1], "evict") && !strcmp(method, "POST")) {
-		vm_t *v = _vm_by_name(seg[2]);
-		const char *in = _arg(c, "in");
+	if (n == 3 && (!strcmp(seg[1], "evict") || !strcmp(seg[1], "events")) &&
+	    !strcmp(method, "POST")) {
+		vm_t *v = _name_ok(seg[2]) ? _vm_by_name(seg[2]) : NULL;
+		const char *in = _arg(c, "in"), *dur = _arg(c, "duration");
+		const char *type = !strcmp(seg[1], "evict") ? "Preempt" :
+				   _arg(c, "type");
+		ev_kind_t k = EV_NONE;
+		double secs = in ? strtod(in, NULL) : 30;
 
+		for (int i = EV_FREEZE; i <= EV_TERMINATE; i++)
+			if (type && !strcasecmp(type, ev_names[i]))
+				k = (ev_kind_t) i;
+		if (k == EV_NONE) {
+			_error(r, 400, "InvalidParameter", "type must be Freeze, "
+			       "Reboot, Redeploy, Preempt or Terminate");
+			return;
+		}
 		if (!v) {
 			_error(r, 404, "ResourceNotFound", "no VM '%.64s'", seg[2]);
 			return;
 		}
-		if (!v->spot) {
+		if (k == EV_PREEMPT && !v->spot) {
 			_error(r, 409, "OperationNotAllowed", "VM '%s' is not a "
 			       "Spot VM; only Spot VMs are evicted", v->name);
 			return;
 		}
+		if (v->ev != EV_NONE && v->event_started) {
+			_error(r, 409, "OperationNotAllowed", "VM '%s' has a %s "
+			       "event under way", v->name, ev_names[v->ev]);
+			return;
+		}
 		_uuid(v->event_id);
-		{
-			double secs = in ? strtod(in, NULL) : 30;
+		_lower(v->event_id);
+		/* NaN and the absurd become "at once" or a day */
+		if (!(secs >= 0))
+			secs = 0;
+		v->ev = k;
+		v->ev_at = _now() + (secs > 86400 ? 86400 : secs);
+		v->ev_duration = -1;
+		if (k == EV_FREEZE) {
+			double d = dur ? strtod(dur, NULL) : 5;
 
-			/* NaN and the absurd become "at once" or a day */
-			if (!(secs >= 0))
-				secs = 0;
-			v->evict_at = _now() + (secs > 86400 ? 86400 : secs);
+			v->ev_duration = d >= 0 ? (d > 3600 ? 3600 : (int) d) : 5;
 		}
 		v->event_started = false;
+		v->incarnation++;
 		r->status = 202;
 		return;
 	}
 	_error(r, 404, "NotFound", "azure-emulator admin: GET|POST /emulator/"
 	       "faults, GET /emulator/stats, GET /emulator/vms, POST "
-	       "/emulator/evict/VM?in=SECONDS, POST /emulator/reset");
+	       "/emulator/evict/VM?in=SECONDS, POST /emulator/events/VM?type="
+	       "TYPE&in=SECONDS[&duration=SECONDS], POST /emulator/reset");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -2156,21 +3288,32 @@ static enum MHD_Result _handler(void *cls, struct MHD_Connection *c,
 		_imds_token(c, &r);
 	else if (!strcmp(url, "/metadata/scheduledevents"))
 		_scheduled_events(c, method, up->body, &r);
+	else if ((!strcmp(url, "/metadata/instance") ||
+		  !strcmp(url, "/metadata/instance/compute") ||
+		  !strcmp(url, "/metadata/instance/compute/userData")) &&
+		 !strcmp(method, "GET"))
+		_imds_instance(c, url, &r);
+	else if (!strncmp(url, "/keyvault/", 10))
+		_keyvault(c, method, path, &r);
+	else if (!strncmp(url, "/emulator-blob/", 15))
+		_blob(method, path, c, &r);
 	else if (!strncmp(url, "/emulator/", 10))
 		_admin(c, method, path, up->body, &r);
 	else if (strstr(url, "/oauth2/v2.0/token") && !strcmp(method, "POST"))
 		_token_v2(c, up->body, &r);
 	else
 		_error(&r, 404, "NotFound", "azure-emulator serves /subscriptions/..., "
-		       "/{tenant}/oauth2/v2.0/token, /metadata/... and /emulator/...");
+		       "/{tenant}/oauth2/v2.0/token, /metadata/..., /keyvault/..., "
+		       "/emulator-blob/... and /emulator/...");
 	pthread_mutex_unlock(&S.lock);
 	free(path);
 
-	resp = MHD_create_response_from_buffer(r.body ? strlen(r.body) : 0,
+	resp = MHD_create_response_from_buffer(r.len ? r.len : r.body ?
+					       strlen(r.body) : 0,
 					       r.body ? r.body : "",
 					       MHD_RESPMEM_MUST_COPY);
 	if (r.body)
-		MHD_add_response_header(resp, "Content-Type",
+		MHD_add_response_header(resp, "Content-Type", r.ctype ? r.ctype :
 					"application/json; charset=utf-8");
 	_uuid(reqid);
 	MHD_add_response_header(resp, "x-ms-request-id", reqid);
@@ -2178,6 +3321,8 @@ static enum MHD_Result _handler(void *cls, struct MHD_Connection *c,
 		MHD_add_response_header(resp, r.headers[i][0], r.headers[i][1]);
 	ret = MHD_queue_response(c, r.status ? r.status : 500, resp);
 	MHD_destroy_response(resp);
+	if (r.wipe && r.body)
+		explicit_bzero(r.body, strlen(r.body));
 	free(r.body);
 	return ret;
 }
@@ -2199,6 +3344,198 @@ static void _on_signal(int sig)
 	stop_flag = 1;
 }
 
+static void _no_op(int sig)
+{
+	(void) sig;
+}
+
+/* The private directories of each sandbox (a tmpfs each): its own munged
+ * and key, and a slurmd that finds no slurm.conf (configless). */
+static const char *const sandbox_dirs[] = {
+	"/etc/munge", "/run/munge", "/var/lib/munge", "/var/log/munge",
+	"/run/slurm", "/var/spool/slurmd", "/etc/slurm",
+};
+
+static int _mkdir_p(const char *path)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(buf, 0755) && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+/*
+ * azure-emulator --sandbox-init HOSTNAME -- COMMAND...: PID 1 of a VM's
+ * PID namespace (internal; _boot runs it under unshare).  It names the
+ * host, mounts the private tmpfs, runs COMMAND, and then reaps every
+ * orphan for as long as the VM lives (slurmd as PID 1 would not, and its
+ * nodes drain with "JOB NOT ENDING WITH SIGNALS").  The command exiting
+ * does not end the VM: the daemons it started live on.  SIGTERM (the VM
+ * halts) is forwarded to every process of the namespace, SIGKILL follows a
+ * second later, and then it exits, which makes the kernel kill whatever
+ * is left, daemons that called setsid included.  SIGUSR1 and SIGUSR2
+ * stop and continue every other process (a Freeze event).
+ */
+/*
+ * What --node-init needs, checked before anything starts: not
+ * --boot-command too, root (namespaces and mounts), util-linux unshare,
+ * time namespaces, and a console directory of our own (mode 0700).
+ * Returns 0, or -1 with a message on stderr.
+ */
+static int _node_init_setup(void)
+{
+	static char dflt[4096];
+	const char *paths[] = { "/usr/bin/unshare", "/bin/unshare" };
+	ssize_t n;
+	struct stat sb;
+
+	if (S.boot_command) {
+		fprintf(stderr, "azure-emulator: --node-init and --boot-command "
+			"are two ways to boot a VM: give one of them\n");
+		return -1;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "azure-emulator: --node-init boots VMs in "
+			"namespaces of their own and mounts their private "
+			"directories: it needs root\n");
+		return -1;
+	}
+	for (size_t i = 0; i < 2 && !S.unshare[0]; i++)
+		if (!access(paths[i], X_OK))
+			snprintf(S.unshare, sizeof(S.unshare), "%s", paths[i]);
+	if (!S.unshare[0]) {
+		fprintf(stderr, "azure-emulator: --node-init needs util-linux's "
+			"unshare(1) (/usr/bin/unshare): install util-linux\n");
+		return -1;
+	}
+	if (access("/proc/self/ns/time", F_OK)) {
+		fprintf(stderr, "azure-emulator: --node-init needs time "
+			"namespaces (Linux 5.6 or later)\n");
+		return -1;
+	}
+	if ((n = readlink("/proc/self/exe", S.self_exe,
+			  sizeof(S.self_exe) - 1)) <= 0) {
+		fprintf(stderr, "azure-emulator: couldn't find its own binary: "
+			"%s\n", strerror(errno));
+		return -1;
+	}
+	S.self_exe[n] = '\0';
+	if (!S.console_dir) {
+		if (S.state_path)
+			snprintf(dflt, sizeof(dflt), "%s.consoles", S.state_path);
+		else if (!mkdtemp(strcpy(dflt, "/tmp/azure-emulator-consoles."
+						"XXXXXX"))) {
+			fprintf(stderr, "azure-emulator: couldn't make a console "
+				"directory: %s\n", strerror(errno));
+			return -1;
+		}
+		S.console_dir = dflt;
+	}
+	if ((mkdir(S.console_dir, 0700) && errno != EEXIST) ||
+	    lstat(S.console_dir, &sb) || !S_ISDIR(sb.st_mode) ||
+	    sb.st_uid != geteuid() || chmod(S.console_dir, 0700)) {
+		fprintf(stderr, "azure-emulator: --console-dir %s: not a "
+			"directory of root's own that it can make mode 0700\n",
+			S.console_dir);
+		return -1;
+	}
+	return 0;
+}
+
+static int _sandbox_init(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = _no_op };
+	const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2 };
+	sigset_t set, old;
+	pid_t pid;
+
+	if (argc < 5 || strcmp(argv[3], "--") || !_computer_name_ok(argv[2])) {
+		fprintf(stderr, "azure-emulator: --sandbox-init HOSTNAME -- "
+			"COMMAND... is for azure-emulator's own use\n");
+		return 2;
+	}
+	if (getpid() != 1) {
+		fprintf(stderr, "azure-emulator: --sandbox-init must be PID 1 of "
+			"a PID namespace\n");
+		return 2;
+	}
+	/* every signal it handles waits for sigwaitinfo: blocked signals
+	 * reach a namespace's init, which ignores those it has no handler
+	 * for */
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigaction(sigs[i], &sa, NULL);
+		sigaddset(&set, sigs[i]);
+	}
+	sigprocmask(SIG_BLOCK, &set, &old);
+	if (sethostname(argv[2], strlen(argv[2]))) {
+		fprintf(stderr, "azure-emulator: sandbox: couldn't set hostname "
+			"'%s': %s\n", argv[2], strerror(errno));
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(sandbox_dirs) / sizeof(sandbox_dirs[0]); i++)
+		if (_mkdir_p(sandbox_dirs[i]) ||
+		    mount("tmpfs", sandbox_dirs[i], "tmpfs", MS_NOSUID | MS_NODEV,
+			  "mode=0755")) {
+			fprintf(stderr, "azure-emulator: sandbox: couldn't mount "
+				"a tmpfs on %s: %s\n", sandbox_dirs[i],
+				strerror(errno));
+			return 1;
+		}
+	if ((pid = fork()) < 0) {
+		fprintf(stderr, "azure-emulator: sandbox: couldn't fork: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		signal(SIGCHLD, SIG_DFL);
+		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+			signal(sigs[i], SIG_DFL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		execv(argv[4], argv + 4);
+		fprintf(stderr, "azure-emulator: sandbox: couldn't run %s: %s\n",
+			argv[4], strerror(errno));
+		_exit(127);
+	}
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&set, &si);
+
+		if (sig == SIGCHLD) {
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+		} else if (sig == SIGUSR1) {
+			kill(-1, SIGSTOP);
+		} else if (sig == SIGUSR2) {
+			kill(-1, SIGCONT);
+		} else if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+			struct timespec t0, t;
+
+			kill(-1, SIGCONT);
+			kill(-1, SIGTERM);
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			do {
+				while (waitpid(-1, NULL, WNOHANG) > 0)
+					;
+				if (kill(-1, 0) && errno == ESRCH)
+					return 0;	/* all gone */
+				usleep(20000);
+				clock_gettime(CLOCK_MONOTONIC, &t);
+			} while ((t.tv_sec - t0.tv_sec) * 1000 +
+				 (t.tv_nsec - t0.tv_nsec) / 1000000 < 1000);
+			kill(-1, SIGKILL);
+			return 0;
+		}
+	}
+}
+
 static void _usage(FILE *fp)
 {
 	fprintf(fp,
@@ -2208,6 +3545,8 @@ static void _usage(FILE *fp)
 "                      [--write-burst N --write-rate R] [--page-size N]\n"
 "                      [--quota FAMILY=VCPUS]... [--capacity SIZE=CODE[:N]]...\n"
 "                      [--client-secret SECRET] [--seed N] [--allow-user USER]...\n"
+"                      [--node-init 'CMD {vm} {node} {ip}'] [--console-dir DIR]\n"
+"                      [--secret NAME=FILE]... [--vault-reader IDENTITY_ID]...\n"
 "See azure-emulator(8).\n");
 }
 
@@ -2229,6 +3568,10 @@ int main(int argc, char **argv)
 		{ "client-secret", required_argument, NULL, 'S' },
 		{ "seed", required_argument, NULL, 'r' },
 		{ "allow-user", required_argument, NULL, 'u' },
+		{ "node-init", required_argument, NULL, 'N' },
+		{ "console-dir", required_argument, NULL, 'C' },
+		{ "secret", required_argument, NULL, 'K' },
+		{ "vault-reader", required_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -2239,6 +3582,8 @@ int main(int argc, char **argv)
 	int c;
 	struct sockaddr_in addr = { .sin_family = AF_INET };
 
+	if (argc > 1 && !strcmp(argv[1], "--sandbox-init"))
+		return _sandbox_init(argc, argv);
 	S.f.async_ms = 500;
 	S.f.page_size = 100;
 	S.f.quota = cJSON_CreateObject();
@@ -2260,6 +3605,29 @@ int main(int argc, char **argv)
 		case 'P': S.f.page_size = atoi(optarg) > 0 ? atoi(optarg) : 100; break;
 		case 'S': S.client_secret = optarg; break;
 		case 'r': S.seed = (unsigned) atoi(optarg); break;
+		case 'N': S.node_init = optarg; break;
+		case 'C': S.console_dir = optarg; break;
+		case 'K':
+			if (_secret_load(optarg))
+				return 2;
+			break;
+		case 'V':
+			if (!_identity_id_ok(optarg)) {
+				fprintf(stderr, "azure-emulator: --vault-reader: "
+					"'%s' is not a user-assigned identity's "
+					"resource id (/subscriptions/S/resourceGroups/"
+					"RG/providers/Microsoft.ManagedIdentity/"
+					"userAssignedIdentities/NAME)\n", optarg);
+				return 2;
+			}
+			if (S.nreaders == READERS_MAX) {
+				fprintf(stderr, "azure-emulator: at most %d "
+					"--vault-reader\n", READERS_MAX);
+				return 2;
+			}
+			S.readers[S.nreaders] = strdup(optarg);
+			_lower(S.readers[S.nreaders++]);
+			break;
 		case 'u': {
 			struct passwd *pw = getpwnam(optarg);
 			char *e;
@@ -2316,6 +3684,8 @@ int main(int argc, char **argv)
 	}
 	addr.sin_port = htons(S.port);
 	S.listen_addr = addr.sin_addr;
+	if (S.node_init && _node_init_setup())
+		return 2;
 	S.tokens_at = _now();
 	if (S.state_path) {
 		_replay(S.state_path);

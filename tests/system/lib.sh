@@ -17,7 +17,7 @@ azml_pass() { echo "ok - $*"; AZML_PASSED=$((${AZML_PASSED:-0} + 1)); }
 
 azml_dump_logs() {
 	[ -n "${T:-}" ] || return 0
-	for f in "$T"/*.log; do
+	for f in "$T"/*.log "$T"/consoles/*.log; do
 		[ -f "$f" ] || continue
 		echo "---- $f (last 30 lines)" >&2
 		tail -n 30 "$f" >&2
@@ -51,33 +51,46 @@ PY
 }
 
 azml_cluster_init() {
+	local auth spool
 	T=$(mktemp -d "/tmp/azml-$1.XXXXXX")
 	chmod 755 "$T"
 	mkdir -p "$T/state" "$T/munge"
 	chmod 711 "$T/munge"
 	dd if=/dev/urandom of="$T/munge/munge.key" bs=1024 count=1 status=none
 	chmod 600 "$T/munge/munge.key"
-	munged --force --socket="$T/munge/munge.sock" \
-		--key-file="$T/munge/munge.key" --log-file="$T/munged.log" \
-		--pid-file="$T/munge/munged.pid" --seed-file="$T/munge/seed" \
-		|| azml_fail "munged did not start"
+	AZML_MUNGE_KEY=$T/munge/munge.key
+	if [ -n "${AZML_NODE_INIT:-}" ]; then
+		# As on a real controller: munged on the default socket (the
+		# VMs' slurmds fetch a slurm.conf without AuthInfo), and each
+		# VM's own munged on its private /run/munge.
+		_azml_default_munged
+		auth="SlurmdPidFile=/run/slurm/slurmd.pid"
+		spool=
+	else
+		munged --force --socket="$T/munge/munge.sock" \
+			--key-file="$T/munge/munge.key" --log-file="$T/munged.log" \
+			--pid-file="$T/munge/munged.pid" --seed-file="$T/munge/seed" \
+			|| azml_fail "munged did not start"
+		export MUNGE_SOCKET=$T/munge/munge.sock
+		auth="AuthInfo=socket=$T/munge/munge.sock
+SlurmdPidFile=$T/slurmd-%n.pid"
+		spool="SlurmdSpoolDir=$T/spool-%n"
+	fi
 	AZML_PORT=$(azml_free_ports 40) || azml_fail "no free ports"
 	export SLURM_CONF=$T/slurm.conf
-	export MUNGE_SOCKET=$T/munge/munge.sock
 	cat > "$SLURM_CONF" <<CONF
 ClusterName=azml$$
 SlurmctldHost=localhost(127.0.0.1)
 SlurmctldPort=$AZML_PORT
 SlurmdPort=$((AZML_PORT + 1))
 AuthType=auth/munge
-AuthInfo=socket=$T/munge/munge.sock
+$auth
 CredType=cred/munge
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation=$T/state
-SlurmdSpoolDir=$T/spool-%n
+$spool
 SlurmctldPidFile=$T/slurmctld.pid
-SlurmdPidFile=$T/slurmd-%n.pid
 SlurmctldLogFile=$T/slurmctld.log
 SlurmdLogFile=$T/slurmd-%n.log
 SlurmctldDebug=debug
@@ -95,6 +108,22 @@ PluginDir=$SLURM_PLUGIN_DIR_SYS
 CONF
 	trap azml_stop EXIT
 	cd "$T" || azml_fail "cd $T"	# job output files (slurm-N.out) land here
+}
+
+# munged on the default socket with $T's key; one that already serves it
+# (a machine's own munged) is used as it is, with /etc/munge/munge.key.
+_azml_default_munged() {
+	local sock=/run/munge/munge.socket.2
+	if [ -S $sock ] && munge -n -S $sock > /dev/null 2>&1; then
+		AZML_MUNGE_KEY=/etc/munge/munge.key
+		[ -r "$AZML_MUNGE_KEY" ] || azml_fail "a munged serves $sock, but its key $AZML_MUNGE_KEY is not readable"
+		echo "  (using the munged that already serves $sock, key $AZML_MUNGE_KEY)"
+		return 0
+	fi
+	mkdir -p /run/munge
+	munged --force --socket=$sock --key-file="$T/munge/munge.key" \
+		--log-file="$T/munged.log" --pid-file="$T/munge/munged.pid" \
+		--seed-file="$T/munge/seed" || azml_fail "munged did not start on $sock"
 }
 
 # azml_use_plugins: slurmctld loads job_submit/azureml and every command
@@ -170,10 +199,27 @@ azml_emulator_start() {
 }
 
 _azml_emulator_launch() {
+	local boot
+	if [ -n "${AZML_NODE_INIT:-}" ]; then
+		# Each VM boots in a sandbox of its own and runs the real
+		# node-init, as a VM's systemd unit does; $T/node-init.NODE, when
+		# it exists, is sourced first (a test's per-node changes).
+		cat > "$T/vm-boot" <<BOOT
+#!/bin/sh
+[ -e $T/noboot-\$1 ] && exit 0
+NODE_INIT_ARGS=
+[ -f $T/node-init.\$1 ] && . $T/node-init.\$1
+exec $AZML_BIN node-init \$NODE_INIT_ARGS
+BOOT
+		chmod 755 "$T/vm-boot"
+		boot=(--node-init "$T/vm-boot {node}" --console-dir "$T/consoles"
+		      --secret "munge=$AZML_MUNGE_KEY")
+	else
+		boot=(--boot-log "$T/boot.log" --boot-command "[ -e $T/noboot-{node} ] && exit 0; sleep 2; $AZML_BIN watch-events -f $T/azureml.conf --node {node} --vm {vm} --interval 0.5 & exec unshare --time --boottime=-\$(cut -d. -f1 /proc/uptime) slurmd -D -N {node} -f $SLURM_CONF")
+	fi
 	"$AZML_BUILD/contrib/emulator/azure-emulator" --listen "127.0.0.1:$EMU_PORT" \
 		--state "$T/emulator.state" --client-secret emulator-secret \
-		--boot-log "$T/boot.log" --async-ms 300 \
-		--boot-command "[ -e $T/noboot-{node} ] && exit 0; sleep 2; $AZML_BIN watch-events -f $T/azureml.conf --node {node} --vm {vm} --interval 0.5 & exec unshare --time --boottime=-\$(cut -d. -f1 /proc/uptime) slurmd -D -N {node} -f $SLURM_CONF" \
+		--async-ms 300 "${boot[@]}" \
 		"${AZML_EMU_ARGS[@]}" >> "$T/emulator.log" 2>&1 &
 	echo $! > "$T/emulator.pidfile"
 	for _ in $(seq 1 100); do
@@ -214,7 +260,13 @@ ClientId=22222222-2222-2222-2222-222222222222
 StateDir=$T/azureml-state
 LogFile=$T/azureml.log
 CONF
+	[ -n "${AZML_NODE_INIT:-}" ] && cat <<CONF
+MungeKeySecret=$EMU_URL/keyvault/kv1/secrets/munge
+Identity=$AZML_IDENTITY
+CONF
+	return 0
 }
+AZML_IDENTITY=/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/slurm-nodes
 
 # azml_emulator_cluster [RESUME_TIMEOUT] < TARGET-LINES: azureml.conf with
 # the emulator's globals and the target lines on stdin, its generated
@@ -256,3 +308,11 @@ azml_wait() {
 }
 
 job_state() { scontrol -o show job "$1" | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
+
+# A bearer token for the emulator's ARM paths (its Entra ID endpoint and the
+# client secret azml_emulator_start set up).
+azml_emulator_token() {
+	curl -sf "$EMU_URL/11111111-1111-1111-1111-111111111111/oauth2/v2.0/token" \
+		-d "grant_type=client_credentials&client_id=22222222-2222-2222-2222-222222222222&client_secret=emulator-secret&scope=https://management.azure.com/.default" |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+}

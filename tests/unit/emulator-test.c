@@ -1097,6 +1097,677 @@ START_TEST(token_shapes)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* A VM joins the cluster by itself: identity, userData, Key Vault, boot
+ * diagnostics, Scheduled Events, --node-init */
+
+static const char *id1 = "/subscriptions/s/resourceGroups/rg/providers/"
+			 "Microsoft.ManagedIdentity/userAssignedIdentities/node-id";
+static const char *id2 = "/subscriptions/s/resourceGroups/rg/providers/"
+			 "Microsoft.ManagedIdentity/userAssignedIdentities/other-id";
+
+/* An Entra ID token of emulator P for SCOPE: "Authorization: ..." in HDR. */
+static void _token_at(int p, const char *scope, char *hdr, size_t n)
+{
+	char *out = NULL, *form;
+	cJSON *j;
+
+	ck_assert_int_gt(asprintf(&form, "grant_type=client_credentials&"
+		"client_id=c&client_secret=" SECRET "&scope=%s", scope), 0);
+	ck_assert_int_eq(tu_http("POST", p, "/t/oauth2/v2.0/token", form, NULL,
+				 &out), 200);
+	j = cJSON_Parse(out);
+	snprintf(hdr, n, "Authorization: Bearer %s",
+		 cJSON_GetObjectItem(j, "access_token")->valuestring);
+	cJSON_Delete(j);
+	free(out);
+	free(form);
+}
+
+/* PUT VM NAME on emulator P with EXTRA (JSON members of the body, or "")
+ * and PROPS (members of its properties, or ""); returns the status. */
+static int _put_raw(int p, const char *hdr, const char *name, const char *extra,
+		    const char *props, char **out)
+{
+	const char *h[] = { hdr, NULL };
+	char path[512], *body;
+	int st;
+
+	snprintf(path, sizeof(path), "%s%s?api-version=2024-07-01", vm_path, name);
+	ck_assert_int_gt(asprintf(&body, "{\"location\":\"eastus\"%s%s,"
+		"\"properties\":{\"hardwareProfile\":{\"vmSize\":"
+		"\"Standard_D2s_v3\"}%s%s}}", *extra ? "," : "", extra,
+		*props ? "," : "", props), 0);
+	st = tu_http("PUT", p, path, body, h, out);
+	free(body);
+	return st;
+}
+
+/* An IMDS token of emulator P for QUERY; its "Authorization: ..." in HDR
+ * when 200.  Returns the status; the body in *OUT when OUT. */
+static int _imds_token_q(int p, const char *query, char *hdr, size_t n,
+			 char **out)
+{
+	const char *md[] = { "Metadata: true", NULL };
+	char path[1024], *body = NULL;
+	int st;
+
+	snprintf(path, sizeof(path), "/metadata/identity/oauth2/token?"
+		 "api-version=2018-02-01&%s", query);
+	st = tu_http("GET", p, path, NULL, md, &body);
+	if (st == 200 && hdr) {
+		cJSON *j = cJSON_Parse(body);
+
+		snprintf(hdr, n, "Authorization: Bearer %s",
+			 cJSON_GetObjectItem(j, "access_token")->valuestring);
+		cJSON_Delete(j);
+	}
+	if (out)
+		*out = body;
+	else
+		free(body);
+	return st;
+}
+
+static const char *_jpath(cJSON *j, const char *a, const char *b)
+{
+	cJSON *o = cJSON_GetObjectItem(j, a);
+
+	if (b)
+		o = cJSON_GetObjectItem(o, b);
+	return cJSON_IsString(o) ? o->valuestring : "";
+}
+
+START_TEST(identity_tokens_and_keyvault)
+{
+	char hdr[256], vhdr[256], file[256], sec[300], *out = NULL, q[1024];
+	char *esc1 = curl_easy_escape(NULL, id1, 0), *esc2 = curl_easy_escape(NULL, id2, 0);
+	const char *args[] = { "--client-secret", SECRET, "--secret", sec, NULL };
+	const char *kv = "/keyvault/my-vault/secrets/munge-key?api-version=7.4";
+	const char *h[] = { vhdr, NULL };
+	cJSON *j, *ua;
+	char ident[600], client[64];
+	int p2;
+	pid_t e2;
+
+	/* the secret: 4 bytes, one a NUL, base64 "AQAC/w==" */
+	snprintf(file, sizeof(file), "%s/munge.key", dir);
+	{
+		FILE *fp = fopen(file, "w");
+
+		fwrite("\x01\x00\x02\xff", 1, 4, fp);
+		fclose(fp);
+	}
+	snprintf(sec, sizeof(sec), "munge-key=%s", file);
+	e2 = tu_emulator_start(&p2, args);
+	_token_at(p2, "https://management.azure.com/.default", hdr, sizeof(hdr));
+
+	/* identity as Azure checks it */
+	ck_assert_int_eq(_put_raw(p2, hdr, "bad-1", "\"identity\":{\"type\":"
+		"\"UserAssigned\",\"userAssignedIdentities\":{\"/subscriptions/s/"
+		"node-id\":{}}}", "", &out), 400);
+	ck_assert_str_eq(_code(out), "LinkedInvalidPropertyId");
+	free(out);
+	ck_assert_int_eq(_put_raw(p2, hdr, "bad-1", "\"identity\":{\"type\":"
+		"\"Both\"}", "", &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidParameter");
+	free(out);
+	snprintf(ident, sizeof(ident), "\"identity\":{\"type\":\"UserAssigned\","
+		 "\"userAssignedIdentities\":{\"%s\":{\"x\":1}}}", id1);
+	ck_assert_int_eq(_put_raw(p2, hdr, "bad-1", ident, "", &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidIdentityValues");
+	free(out);
+	snprintf(ident, sizeof(ident), "\"identity\":{\"type\":\"UserAssigned\","
+		 "\"userAssignedIdentities\":{\"%s\":{}}}", id1);
+	ck_assert_int_eq(_put_raw(p2, hdr, "kv-1", ident, "", &out), 201);
+	j = cJSON_Parse(out);
+	ua = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j,
+		"identity"), "userAssignedIdentities"), id1);
+	snprintf(client, sizeof(client), "%s", _jpath(ua, "clientId", NULL));
+	ck_assert_int_eq(strlen(client), 36);
+	ck_assert_int_eq(strlen(_jpath(ua, "principalId", NULL)), 36);
+	cJSON_Delete(j);
+	free(out);
+	ck_assert_int_eq(_put_raw(p2, hdr, "kv-0", "", "", NULL), 201);
+	ck_assert_int_eq(_put_raw(p2, hdr, "kv-s", "\"identity\":{\"type\":"
+		"\"SystemAssigned\"}", "", &out), 201);
+	j = cJSON_Parse(out);
+	ck_assert_int_eq(strlen(_jpath(cJSON_GetObjectItem(j, "identity"),
+				       "principalId", NULL)), 36);
+	ck_assert_int_eq(strlen(_jpath(cJSON_GetObjectItem(j, "identity"),
+				       "tenantId", NULL)), 36);
+	cJSON_Delete(j);
+	free(out);
+
+	/* IMDS: the identity the VM carries, and no other */
+	snprintf(q, sizeof(q), "resource=https%%3A%%2F%%2Fvault.azure.net&vm=kv-1"
+		 "&msi_res_id=%s", esc1);
+	ck_assert_int_eq(_imds_token_q(p2, q, vhdr, sizeof(vhdr), &out), 200);
+	j = cJSON_Parse(out);
+	ck_assert_str_eq(_jpath(j, "client_id", NULL), client);
+	cJSON_Delete(j);
+	free(out);
+	snprintf(q, sizeof(q), "resource=https%%3A%%2F%%2Fvault.azure.net&vm=kv-1"
+		 "&client_id=%s", client);
+	ck_assert_int_eq(_imds_token_q(p2, q, NULL, 0, NULL), 200);
+	snprintf(q, sizeof(q), "resource=https%%3A%%2F%%2Fvault.azure.net&vm=kv-1"
+		 "&msi_res_id=%s", esc2);
+	ck_assert_int_eq(_imds_token_q(p2, q, NULL, 0, &out), 400);
+	j = cJSON_Parse(out);
+	ck_assert_str_eq(_jpath(j, "error", NULL), "invalid_request");
+	ck_assert_str_eq(_jpath(j, "error_description", NULL), "Identity not found");
+	cJSON_Delete(j);
+	free(out);
+	ck_assert_int_eq(_imds_token_q(p2, "resource=https%3A%2F%2Fvault.azure.net"
+		"&vm=kv-0", NULL, 0, &out), 400);
+	ck_assert_ptr_nonnull(strstr(out, "Identity not found"));
+	free(out);
+	ck_assert_int_eq(_imds_token_q(p2, "resource=r&vm=nope", NULL, 0, NULL), 404);
+
+	/* Key Vault: 200 for the VM's identity, with the base64 of the file */
+	ck_assert_int_eq(tu_http("GET", p2, kv, NULL, h, &out), 200);
+	j = cJSON_Parse(out);
+	ck_assert_str_eq(_jpath(j, "value", NULL), "AQAC/w==");
+	ck_assert_ptr_nonnull(strstr(_jpath(j, "id", NULL),
+				     "/keyvault/my-vault/secrets/munge-key/"));
+	ck_assert_int_eq(strlen(strrchr(_jpath(j, "id", NULL), '/') + 1), 32);
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(j,
+		"attributes"), "enabled")));
+	ck_assert_str_eq(_jpath(j, "attributes", "recoveryLevel"),
+			 "Recoverable+Purgeable");
+	cJSON_Delete(j);
+	free(out);
+	/* 404 SecretNotFound */
+	ck_assert_int_eq(tu_http("GET", p2, "/keyvault/my-vault/secrets/nope?"
+		"api-version=7.4", NULL, h, &out), 404);
+	ck_assert_str_eq(_code(out), "SecretNotFound");
+	ck_assert_ptr_nonnull(strstr(out, "A secret with (name/id) nope was not "
+				     "found in this key vault."));
+	free(out);
+	ck_assert_int_eq(tu_http("GET", p2, "/keyvault/my-vault/secrets/munge-key/"
+		"0123456789abcdef0123456789abcdef?api-version=7.4", NULL, h, NULL),
+		404);
+	/* 401: no token, an unknown one, another audience */
+	ck_assert_int_eq(tu_http("GET", p2, kv, NULL, NULL, &out), 401);
+	ck_assert_str_eq(_code(out), "Unauthorized");
+	free(out);
+	ck_assert_int_eq(tu_http("GET", p2, kv, NULL, (const char *[]) {
+		"Authorization: Bearer emu.nope", NULL }, NULL), 401);
+	snprintf(q, sizeof(q), "resource=https%%3A%%2F%%2Fmanagement.azure.com%%2F"
+		 "&vm=kv-1&msi_res_id=%s", esc1);
+	ck_assert_int_eq(_imds_token_q(p2, q, vhdr, sizeof(vhdr), NULL), 200);
+	ck_assert_int_eq(tu_http("GET", p2, kv, NULL, h, &out), 401);
+	ck_assert_ptr_nonnull(strstr(out, "AKV10022"));
+	free(out);
+	/* 403: the controller's client-secret token, a VM-less IMDS token,
+	 * a system-assigned one */
+	_token_at(p2, "https://vault.azure.net/.default", vhdr, sizeof(vhdr));
+	ck_assert_int_eq(tu_http("GET", p2, kv, NULL, h, &out), 403);
+	ck_assert_str_eq(_code(out), "Forbidden");
+	ck_assert_ptr_nonnull(strstr(out, "\"innererror\""));
+	free(out);
+	ck_assert_int_eq(_imds_token_q(p2, "resource=https%3A%2F%2Fvault.azure.net",
+				       vhdr, sizeof(vhdr), NULL), 200);
+	ck_assert_int_eq(tu_http("GET", p2, kv, NULL, h, NULL), 403);
+	ck_assert_int_eq(_imds_token_q(p2, "resource=https%3A%2F%2Fvault.azure.net"
+		"&vm=kv-s", vhdr, sizeof(vhdr), NULL), 200);
+	ck_assert_int_eq(tu_http("GET", p2, kv, NULL, h, NULL), 403);
+	tu_emulator_stop(e2, p2);
+
+	/* --vault-reader names who may read: not node-id */
+	{
+		const char *a3[] = { "--client-secret", SECRET, "--secret", sec,
+				     "--vault-reader", id2, NULL };
+
+		e2 = tu_emulator_start(&p2, a3);
+		_token_at(p2, "https://management.azure.com/.default", hdr,
+			  sizeof(hdr));
+		ck_assert_int_eq(_put_raw(p2, hdr, "kv-1", ident, "", NULL), 201);
+		snprintf(q, sizeof(q), "resource=https%%3A%%2F%%2Fvault.azure.net"
+			 "&vm=kv-1&msi_res_id=%s", esc1);
+		ck_assert_int_eq(_imds_token_q(p2, q, vhdr, sizeof(vhdr), NULL), 200);
+		ck_assert_int_eq(tu_http("GET", p2, kv, NULL, h, NULL), 403);
+		tu_emulator_stop(e2, p2);
+	}
+	/* --secret files that are not one: refused at start */
+	{
+		char empty[256], big[256], arg[300];
+		const char *files[] = { empty, big, "/nonexistent" };
+		FILE *fp;
+
+		snprintf(empty, sizeof(empty), "%s/empty", dir);
+		fclose(fopen(empty, "w"));
+		snprintf(big, sizeof(big), "%s/big", dir);
+		fp = fopen(big, "w");
+		for (int i = 0; i < 20000; i++)
+			fputc('k', fp);
+		fclose(fp);
+		for (int i = 0; i < 3; i++) {
+			pid_t pid = fork();
+			int st;
+
+			snprintf(arg, sizeof(arg), "k=%s", files[i]);
+			if (pid == 0) {
+				freopen("/dev/null", "w", stderr);
+				execl(AZML_BUILD_DIR "/contrib/emulator/azure-emulator",
+				      "azure-emulator", "--listen", "127.0.0.1:1",
+				      "--secret", arg, (char *) NULL);
+				_exit(127);
+			}
+			waitpid(pid, &st, 0);
+			ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2,
+				      "--secret %s", files[i]);
+		}
+	}
+	curl_free(esc1);
+	curl_free(esc2);
+}
+END_TEST
+
+/* userData: base64 of at most 64 KB, shown by GET only with
+ * $expand=userData, and by IMDS to its own VM; kept across a restart. */
+START_TEST(userdata_and_imds_instance)
+{
+	char hdr[256], *out = NULL, *big, path[512], state[256];
+	const char *md[] = { "Metadata: true", NULL };
+	const char *h[] = { hdr, NULL };
+	const char *args[] = { "--state", state, "--client-secret", SECRET, NULL };
+	cJSON *j;
+
+	_token_header(hdr, sizeof(hdr));
+	ck_assert_int_eq(_put_raw(port, hdr, "ud-1", "", "\"userData\":\"abc\"",
+				  &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidParameter");
+	free(out);
+	ck_assert_int_eq(_put_raw(port, hdr, "ud-1", "", "\"userData\":\"ab$=\"",
+				  NULL), 400);
+	big = malloc(87385 + 40);
+	strcpy(big, "\"userData\":\"");
+	memset(big + 12, 'A', 87384);
+	strcpy(big + 12 + 87384, "\"");
+	ck_assert_int_eq(_put_raw(port, hdr, "ud-1", "", big, NULL), 400);
+	free(big);
+	ck_assert_int_eq(_put_raw(port, hdr, "ud-1", "", "\"osProfile\":"
+		"{\"computerName\":\"a_b\"}", &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidParameter");
+	free(out);
+	ck_assert_int_eq(_put_raw(port, hdr, "ud-1", "", "\"userData\":"
+		"\"aGVsbG8=\",\"osProfile\":{\"computerName\":\"host-1\"}",
+		&out), 201);
+	ck_assert_ptr_null(strstr(out, "aGVsbG8="));
+	free(out);
+	ck_assert_int_eq(_put_raw(port, hdr, "ud-2", "", "", NULL), 201);
+	snprintf(path, sizeof(path), "%sud-1?api-version=2024-07-01", vm_path);
+	ck_assert_int_eq(tu_http("GET", port, path, NULL, h, &out), 200);
+	ck_assert_ptr_null(strstr(out, "userData"));
+	free(out);
+	snprintf(path, sizeof(path), "%sud-1?api-version=2024-07-01&"
+		 "$expand=userData", vm_path);
+	ck_assert_int_eq(tu_http("GET", port, path, NULL, h, &out), 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"userData\":\"aGVsbG8=\""));
+	free(out);
+	/* IMDS, per VM */
+	ck_assert_int_eq(tu_http("GET", port, "/metadata/instance/compute/"
+		"userData?api-version=2021-01-01&format=text&vm=ud-1", NULL, md,
+		&out), 200);
+	ck_assert_str_eq(out, "aGVsbG8=");
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, "/metadata/instance/compute/"
+		"userData?api-version=2021-01-01&format=text&vm=ud-2", NULL, md,
+		&out), 200);
+	ck_assert(!out || !*out);
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, "/metadata/instance/compute/"
+		"userData?api-version=2021-01-01&format=text&vm=none", NULL, md,
+		NULL), 404);
+	ck_assert_int_eq(tu_http("GET", port, "/metadata/instance/compute/"
+		"userData?api-version=2021-01-01&format=text&vm=ud-1", NULL, NULL,
+		NULL), 400);
+	ck_assert_int_eq(tu_http("GET", port, "/metadata/instance?"
+		"api-version=2021-02-01&vm=ud-1", NULL, md, &out), 200);
+	j = cJSON_Parse(out);
+	ck_assert_str_eq(_jpath(cJSON_GetObjectItem(j, "compute"), "name", NULL),
+			 "ud-1");
+	ck_assert_str_eq(_jpath(cJSON_GetObjectItem(j, "compute"), "osProfile",
+				"computerName"), "host-1");
+	ck_assert_str_eq(_jpath(cJSON_GetObjectItem(j, "compute"), "userData",
+				NULL), "aGVsbG8=");
+	ck_assert_str_eq(_jpath(cJSON_GetObjectItem(j, "compute"), "vmSize",
+				NULL), "Standard_D2s_v3");
+	ck_assert(cJSON_IsArray(cJSON_GetObjectItem(cJSON_GetObjectItem(j,
+		"compute"), "tagsList")));
+	cJSON_Delete(j);
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, "/metadata/instance/compute?"
+		"api-version=2021-02-01&vm=ud-1", NULL, md, &out), 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"resourceId\":\"/subscriptions/s/"));
+	free(out);
+	/* a restarted emulator still has userData and computerName */
+	kill(emu, SIGTERM);
+	waitpid(emu, NULL, 0);
+	snprintf(state, sizeof(state), "%s/emulator.state", dir);
+	emu = tu_emulator_start(&port, args);
+	ck_assert_int_eq(tu_http("GET", port, "/metadata/instance/compute/"
+		"userData?api-version=2021-01-01&format=text&vm=ud-1", NULL, md,
+		&out), 200);
+	ck_assert_str_eq(out, "aGVsbG8=");
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, "/emulator/vms", NULL, NULL, &out),
+			 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"computerName\":\"host-1\""));
+	free(out);
+}
+END_TEST
+
+/* The path and query of a URL on loopback. */
+static const char *_local(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	return p ? strchr(p + 3, '/') : url;
+}
+
+/* retrieveBootDiagnosticsData: SAS URLs whose sig is checked. */
+START_TEST(boot_diagnostics)
+{
+	char hdr[256], *out = NULL, path[512], bad[1024];
+	const char *h[] = { hdr, NULL };
+	cJSON *j;
+	const char *log;
+
+	_token_header(hdr, sizeof(hdr));
+	ck_assert_int_eq(_put_raw(port, hdr, "bd-0", "", "", NULL), 201);
+	ck_assert_int_eq(_put_raw(port, hdr, "bd-1", "", "\"diagnosticsProfile\":"
+		"{\"bootDiagnostics\":{\"enabled\":true}}", NULL), 201);
+	snprintf(path, sizeof(path), "%sbd-0/retrieveBootDiagnosticsData?"
+		 "api-version=2024-07-01", vm_path);
+	ck_assert_int_eq(tu_http("POST", port, path, "", h, &out), 409);
+	ck_assert_str_eq(_code(out), "OperationNotAllowed");
+	free(out);
+	snprintf(path, sizeof(path), "%sbd-9/retrieveBootDiagnosticsData?"
+		 "api-version=2024-07-01", vm_path);
+	ck_assert_int_eq(tu_http("POST", port, path, "", h, &out), 404);
+	ck_assert_str_eq(_code(out), "ResourceNotFound");
+	free(out);
+	snprintf(path, sizeof(path), "%sbd-1/retrieveBootDiagnosticsData?"
+		 "api-version=2024-07-01&sasUriExpirationTimeInMinutes=0", vm_path);
+	ck_assert_int_eq(tu_http("POST", port, path, "", h, NULL), 400);
+	snprintf(path, sizeof(path), "%sbd-1/retrieveBootDiagnosticsData?"
+		 "api-version=2024-07-01&sasUriExpirationTimeInMinutes=5", vm_path);
+	ck_assert_int_eq(tu_http("POST", port, path, "", h, &out), 200);
+	j = cJSON_Parse(out);
+	free(out);
+	ck_assert(*_jpath(j, "consoleScreenshotBlobUri", NULL));
+	log = _jpath(j, "serialConsoleLogBlobUri", NULL);
+	ck_assert_ptr_nonnull(strstr(log, "/bd-1/serialconsole.log?"));
+	ck_assert_ptr_nonnull(strstr(log, "&se="));
+	ck_assert_int_eq(tu_http("GET", port, _local(log), NULL, NULL, NULL), 200);
+	/* another sig, no sig: 403 as Azure Storage */
+	snprintf(bad, sizeof(bad), "%s", _local(log));
+	strcpy(strstr(bad, "sig=") + 4, "00000000000000000000000000000000");
+	ck_assert_int_eq(tu_http("GET", port, bad, NULL, NULL, &out), 403);
+	ck_assert_ptr_nonnull(strstr(out, "<Code>AuthenticationFailed</Code>"));
+	free(out);
+	*strchr(bad, '?') = '\0';
+	ck_assert_int_eq(tu_http("GET", port, bad, NULL, NULL, NULL), 403);
+	cJSON_Delete(j);
+}
+END_TEST
+
+static cJSON *_events(const char *vm)
+{
+	const char *md[] = { "Metadata: true", NULL };
+	char path[256], *out = NULL;
+	cJSON *j;
+
+	snprintf(path, sizeof(path), "/metadata/scheduledevents?api-version="
+		 "2020-07-01&vm=%s", vm);
+	ck_assert_int_eq(tu_http("GET", port, path, NULL, md, &out), 200);
+	j = cJSON_Parse(out);
+	free(out);
+	return j;
+}
+
+/* The pid of VM NAME's boot command, from /emulator/vms. */
+static long _vm_pid(const char *name)
+{
+	char *out = NULL;
+	long pid = 0;
+	cJSON *j, *it;
+
+	ck_assert_int_eq(tu_http("GET", port, "/emulator/vms", NULL, NULL, &out), 200);
+	j = cJSON_Parse(out);
+	cJSON_ArrayForEach(it, j)
+		if (!strcmp(_jpath(it, "name", NULL), name))
+			pid = (long) cJSON_GetObjectItem(it, "pid")->valuedouble;
+	cJSON_Delete(j);
+	free(out);
+	return pid;
+}
+
+static char _proc_state(long pid)
+{
+	char path[64], buf[512], *p;
+	FILE *fp;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if (!(fp = fopen(path, "r")))
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] ? p[2] : 0;
+}
+
+/* Scheduled Events of every kind: Freeze stops the VM for its duration,
+ * Reboot boots it again, Terminate deletes it. */
+START_TEST(scheduled_events_kinds)
+{
+	char hdr[256], boot[256], *out = NULL, body[256];
+	const char *md[] = { "Metadata: true", NULL };
+	cJSON *j, *e;
+	long pid, pid2;
+	int inc;
+
+	_token_header(hdr, sizeof(hdr));
+	ck_assert_int_eq(_put_raw(port, hdr, "ev-1", "", "", NULL), 201);
+	snprintf(boot, sizeof(boot), "%s/ev-1.boot", dir);
+	for (int i = 0; i < 100 && access(boot, F_OK); i++)
+		usleep(20000);
+	ck_assert_int_eq(access(boot, F_OK), 0);
+	pid = _vm_pid("ev-1");
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(tu_http("POST", port, "/emulator/events/ev-1?type=Bogus",
+				 NULL, NULL, NULL), 400);
+	/* Freeze */
+	j = _events("ev-1");
+	inc = cJSON_GetObjectItem(j, "DocumentIncarnation")->valueint;
+	cJSON_Delete(j);
+	ck_assert_int_eq(tu_http("POST", port, "/emulator/events/ev-1?type=Freeze&"
+				 "in=0.3&duration=2", NULL, NULL, NULL), 202);
+	j = _events("ev-1");
+	ck_assert_int_gt(cJSON_GetObjectItem(j, "DocumentIncarnation")->valueint, inc);
+	e = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "Events"), 0);
+	ck_assert_str_eq(_jpath(e, "EventType", NULL), "Freeze");
+	ck_assert_str_eq(_jpath(e, "EventStatus", NULL), "Scheduled");
+	ck_assert_str_eq(_jpath(e, "ResourceType", NULL), "VirtualMachine");
+	ck_assert_int_eq(cJSON_GetObjectItem(e, "DurationInSeconds")->valueint, 2);
+	cJSON_Delete(j);
+	usleep(800000);
+	j = _events("ev-1");
+	ck_assert_str_eq(_jpath(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "Events"),
+		0), "EventStatus", NULL), "Started");
+	cJSON_Delete(j);
+	ck_assert_int_eq(_proc_state(pid), 'T');
+	sleep(2);
+	j = _events("ev-1");
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "Events")), 0);
+	cJSON_Delete(j);
+	ck_assert_int_ne(_proc_state(pid), 'T');
+	/* Reboot, started early by StartRequests */
+	ck_assert_int_eq(tu_http("POST", port, "/emulator/events/ev-1?type=Reboot&"
+				 "in=600", NULL, NULL, NULL), 202);
+	j = _events("ev-1");
+	e = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "Events"), 0);
+	ck_assert_str_eq(_jpath(e, "EventType", NULL), "Reboot");
+	ck_assert_int_eq(cJSON_GetObjectItem(e, "DurationInSeconds")->valueint, -1);
+	snprintf(body, sizeof(body), "{\"StartRequests\":[{\"EventId\":\"%s\"}]}",
+		 _jpath(e, "EventId", NULL));
+	cJSON_Delete(j);
+	unlink(boot);
+	ck_assert_int_eq(tu_http("POST", port, "/metadata/scheduledevents?"
+		"api-version=2020-07-01&vm=ev-1", body, md, &out), 200);
+	free(out);
+	for (int i = 0; i < 200 && access(boot, F_OK); i++)
+		usleep(20000);
+	ck_assert_int_eq(access(boot, F_OK), 0);
+	pid2 = _vm_pid("ev-1");
+	ck_assert_int_gt(pid2, 0);
+	ck_assert_int_ne(pid2, pid);
+	usleep(1200000);
+	ck_assert_int_eq(_proc_state(pid), 0);	/* the old one is gone */
+	j = _events("ev-1");
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "Events")), 0);
+	cJSON_Delete(j);
+	/* Terminate */
+	ck_assert_int_eq(tu_http("POST", port, "/emulator/events/ev-1?type="
+				 "Terminate&in=0", NULL, NULL, NULL), 202);
+	usleep(300000);
+	ck_assert_int_eq(tu_http("GET", port, "/metadata/scheduledevents?"
+		"api-version=2020-07-01&vm=ev-1", NULL, md, NULL), 404);
+}
+END_TEST
+
+/* The pid of a process whose command line is exactly A B, or 0. */
+static long _find_proc(const char *a, const char *b)
+{
+	char want[128], path[64], buf[128];
+	size_t wn = (size_t) snprintf(want, sizeof(want), "%s%c%s", a, 0, b) + 1;
+	long found = 0;
+	FILE *ls = popen("ls /proc", "r");
+
+	while (!found && fgets(buf, sizeof(buf), ls)) {
+		long pid = strtol(buf, NULL, 10);
+		FILE *fp;
+		size_t n;
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+		if (!(fp = fopen(path, "r")))
+			continue;
+		n = fread(buf, 1, sizeof(buf), fp);
+		fclose(fp);
+		if (n == wn && !memcmp(buf, want, wn) && _proc_state(pid) != 'Z')
+			found = pid;
+	}
+	pclose(ls);
+	return found;
+}
+
+/* --node-init: each VM boots in a sandbox of its own (hostname, private
+ * munge directories, a reaping init, its console), and nothing it started
+ * outlives it. */
+START_TEST(node_init_sandbox)
+{
+	char state[256], cmd[512], hdr[256], console[300], *out = NULL, path[512];
+	char probe[64], mark[32];
+	const char *args[] = { "--state", state, "--client-secret", SECRET,
+			       "--node-init", cmd, "--async-ms", "100", NULL };
+	const char *h[] = { hdr, NULL };
+	long daemon = 0;
+	int p2;
+	pid_t e2;
+	FILE *fp;
+	char buf[4096] = "";
+
+	if (geteuid() != 0 || access("/usr/bin/unshare", X_OK)) {
+		fprintf(stderr, "node_init_sandbox: not root or no unshare, "
+			"skipped\n");
+		return;
+	}
+	snprintf(mark, sizeof(mark), "%ld", 100000L + (long) getpid());
+	snprintf(state, sizeof(state), "%s/ni.state", dir);
+	snprintf(cmd, sizeof(cmd), "echo console-{vm} $(hostname) $(cat "
+		 "/proc/1/comm) vm=$AZURE_EMULATOR_VM; touch /run/munge/probe-{vm}; "
+		 "setsid sleep %s & exec sleep 1000", mark);
+	e2 = tu_emulator_start(&p2, args);
+	_token_at(p2, "https://management.azure.com/.default", hdr, sizeof(hdr));
+	ck_assert_int_eq(_put_raw(p2, hdr, "ni-1", "", "\"osProfile\":"
+		"{\"computerName\":\"host-ni1\"},\"diagnosticsProfile\":"
+		"{\"bootDiagnostics\":{\"enabled\":true}}", NULL), 201);
+	snprintf(console, sizeof(console), "%s/ni.state.consoles/ni-1.log", dir);
+	for (int i = 0; i < 150 && !strstr(buf, "\n"); i++) {
+		usleep(20000);
+		if ((fp = fopen(console, "r"))) {
+			size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+
+			buf[n] = '\0';
+			fclose(fp);
+		}
+	}
+	ck_assert_str_eq(buf, "console-ni-1 host-ni1 azure-emulator vm=ni-1\n");
+	{
+		struct stat sb;
+
+		ck_assert_int_eq(stat(console, &sb), 0);
+		ck_assert_int_eq(sb.st_mode & 077, 0);
+	}
+	/* its /run/munge is its own */
+	snprintf(probe, sizeof(probe), "/run/munge/probe-ni-1");
+	ck_assert_int_ne(access(probe, F_OK), 0);
+	/* the daemon that left the process group */
+	for (int i = 0; i < 100 && !(daemon = _find_proc("sleep", mark)); i++)
+		usleep(20000);
+	ck_assert_int_gt(daemon, 0);
+	/* the serial log through boot diagnostics */
+	snprintf(path, sizeof(path), "%sni-1/retrieveBootDiagnosticsData?"
+		 "api-version=2024-07-01", vm_path);
+	ck_assert_int_eq(tu_http("POST", p2, path, "", h, &out), 200);
+	{
+		cJSON *j = cJSON_Parse(out);
+		char *log = NULL;
+
+		ck_assert_int_eq(tu_http("GET", p2, _local(_jpath(j,
+			"serialConsoleLogBlobUri", NULL)), NULL, NULL, &log), 200);
+		ck_assert_ptr_nonnull(strstr(log, "console-ni-1 host-ni1"));
+		free(log);
+		cJSON_Delete(j);
+	}
+	free(out);
+	/* delete: every process is gone, the console too */
+	snprintf(path, sizeof(path), "%sni-1?api-version=2024-07-01", vm_path);
+	ck_assert_int_eq(tu_http("DELETE", p2, path, NULL, h, NULL), 202);
+	for (int i = 0; i < 200 && _find_proc("sleep", mark); i++)
+		usleep(20000);
+	ck_assert_int_eq(_find_proc("sleep", mark), 0);
+	ck_assert_int_ne(access(console, F_OK), 0);
+	tu_emulator_stop(e2, p2);
+	/* not with --boot-command too */
+	{
+		const char *a2[] = { "--node-init", "true", "--boot-command",
+				     "true", NULL };
+		pid_t pid = fork();
+		int st;
+
+		if (pid == 0) {
+			const char *argv[8] = { AZML_BUILD_DIR "/contrib/emulator/"
+				"azure-emulator", "--listen", "127.0.0.1:1" };
+
+			for (int i = 0; a2[i]; i++)
+				argv[3 + i] = a2[i];
+			freopen("/dev/null", "w", stderr);
+			execv(argv[0], (char **) argv);
+			_exit(127);
+		}
+		waitpid(pid, &st, 0);
+		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("client-emulator");
@@ -1123,5 +1794,10 @@ int main(void)
 	tcase_add_test(tc, imds_guards);
 	tcase_add_test(tc, input_bounds);
 	tcase_add_test(tc, tokens_and_operations_expire);
+	tcase_add_test(tc, identity_tokens_and_keyvault);
+	tcase_add_test(tc, userdata_and_imds_instance);
+	tcase_add_test(tc, boot_diagnostics);
+	tcase_add_test(tc, scheduled_events_kinds);
+	tcase_add_test(tc, node_init_sandbox);
 	return tu_run("emulator", tc);
 }

@@ -12,8 +12,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include <slurm/slurm_version.h>	/* macros only: no libslurm here */
+
 #include "arm.h"
 #include "auth.h"
+#include "bootdiag.h"
 
 struct azml_arm {
 	const azml_conf_t *conf;
@@ -22,10 +25,13 @@ struct azml_arm {
 	char base[512];	/* {ArmEndpoint}/subscriptions/{sub} */
 	azml_url_origin_t origin;	/* ArmEndpoint's: where tokens may go */
 	double op_timeout;
+	/* azml_arm_set_ctld_info's copies, and the view of them */
+	char *ctld_host, *ctld_cluster, *ctld_version;
+	azml_ctld_info_t ctld;
 };
 
 typedef enum { K_CREATE, K_DELETE, K_GET, K_POWER, K_LIST, K_USAGES,
-	       K_SIZES } kind_t;
+	       K_SIZES, K_BOOTLOG } kind_t;
 
 /* One operation in progress. */
 typedef struct {
@@ -35,6 +41,9 @@ typedef struct {
 	azml_vm_list_cb list_cb;
 	azml_usage_cb usage_cb;
 	azml_sizes_cb sizes_cb;
+	azml_boot_log_cb boot_cb;
+	const char *log;	/* K_BOOTLOG: the log's end, during _done */
+	size_t loglen;
 	void *arg;
 	azml_vm_result_t r;
 	enum { PH_MAIN, PH_POLL_ASYNC, PH_POLL_LOCATION, PH_NIC } phase;
@@ -381,8 +390,100 @@ static void _tags(cJSON *tags, const azml_conf_t *conf, const azml_target_t *t,
 	cJSON_AddStringToObject(tags, "slurm-target", t->name);
 }
 
+static char *_dup(const char *s)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	if (s && !d)
+		abort();	/* out of memory */
+	return d;
+}
+
+int azml_arm_userdata(const azml_conf_t *conf, const azml_target_t *t,
+		      const char *node, const azml_ctld_info_t *ctld,
+		      azml_userdata_t *u, char *err, size_t n)
+{
+	const char *host = t ? t->slurmctld_host : NULL;
+	char first[96];
+
+	if (!t || t->kind == AZML_ATTACHED) {
+		snprintf(err, n, "%s%s%s has no VMs (attached compute is not "
+			 "created by slurm-azureml)", t ? "'" : "no target",
+			 t ? t->name : "", t ? "'" : "");
+		return -1;
+	}
+	if (!node) {
+		snprintf(first, sizeof(first), t->kind == AZML_CLUSTER ?
+			 "%s-1" : "%s", t->name);
+		node = first;
+	}
+	if (azml_conf_target_of_node(conf, node) != t) {
+		snprintf(err, n, "'%.80s' is not a node of '%s' (its nodes: %s)",
+			 node, t->name, t->nodes);
+		return -1;
+	}
+	if (!host && ctld)
+		host = ctld->slurmctld_host;
+	if (!host) {
+		snprintf(err, n, "no SlurmctldHost for '%s': set SlurmctldHost= "
+			 "in azureml.conf, or run where slurm.conf (its "
+			 "SlurmctldHost) can be read", t->name);
+		return -1;
+	}
+	memset(u, 0, sizeof(*u));
+	u->version = AZML_USERDATA_VERSION;
+	u->cluster = _dup(conf->cluster_name);
+	u->slurm_cluster = _dup(ctld ? ctld->slurm_cluster : NULL);
+	u->target = _dup(t->name);
+	u->node = _dup(node);
+	u->vm_size = _dup(t->vm_size);
+	u->slurmctld_host = _dup(host);
+	u->munge_key_secret = _dup(t->munge_key_secret);
+	u->identity = _dup(t->identity);
+	u->setup_script = _dup(t->node_setup_script);
+	u->low_priority = t->kind == AZML_CLUSTER &&
+			  t->priority == AZML_LOW_PRIORITY;
+	u->gpus = t->gpus;
+	u->gpu_type = _dup(t->gpu_type);
+	u->gpu_arch = _dup(t->gpu_arch ? t->gpu_arch->arch : NULL);
+	if (ctld && ctld->slurm_version) {
+		u->slurm_version = _dup(ctld->slurm_version);
+	} else if (asprintf(&u->slurm_version, "%d.%02d.%d",
+			    SLURM_VERSION_MAJOR(SLURM_VERSION_NUMBER),
+			    SLURM_VERSION_MINOR(SLURM_VERSION_NUMBER),
+			    SLURM_VERSION_MICRO(SLURM_VERSION_NUMBER)) < 0) {
+		abort();	/* out of memory */
+	}
+	return 0;
+}
+
+/* properties.userData of NODE's VM; 0, or -1 with ERR. */
+static int _add_userdata(cJSON *p, const azml_conf_t *conf,
+			 const azml_target_t *t, const char *node,
+			 const azml_ctld_info_t *ctld, char *err, size_t n)
+{
+	azml_userdata_t u;
+	char *b64;
+	int rc = -1;
+
+	if (azml_arm_userdata(conf, t, node, ctld, &u, err, n))
+		return -1;
+	b64 = azml_userdata_encode(&u);
+	if (!b64)
+		snprintf(err, n, "out of memory");
+	else if (strlen(b64) > AZML_USERDATA_MAX)
+		snprintf(err, n, "the userData of '%s' is %zu bytes of base64, "
+			 "over Azure's %d", node, strlen(b64), AZML_USERDATA_MAX);
+	else if (cJSON_AddStringToObject(p, "userData", b64))
+		rc = 0;
+	free(b64);
+	azml_userdata_free(&u);
+	return rc;
+}
+
 cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
-			const char *node, char *err, size_t n)
+			const char *node, const azml_ctld_info_t *ctld,
+			char *err, size_t n)
 {
 	cJSON *b = cJSON_CreateObject(), *p, *sp, *img, *os, *osp, *np, *nic,
 	      *nicp, *ipc, *ip, *ipp;
@@ -394,6 +495,14 @@ cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
 		return NULL;
 	}
 	cJSON_AddStringToObject(b, "location", conf->location);
+	if (t->identity) {
+		/* node-init reads the munge key with it (msi_res_id=) */
+		cJSON *id = cJSON_AddObjectToObject(b, "identity");
+
+		cJSON_AddStringToObject(id, "type", "UserAssigned");
+		cJSON_AddObjectToObject(cJSON_AddObjectToObject(id,
+			"userAssignedIdentities"), t->identity);
+	}
 	_tags(cJSON_AddObjectToObject(b, "tags"), conf, t, node);
 	if (t->zone) {
 		cJSON *z = cJSON_AddArrayToObject(b, "zones");
@@ -480,6 +589,20 @@ cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
 	cJSON_AddItemToArray(ipc, ip);
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(np,
 			     "networkInterfaceConfigurations"), nic);
+	/* The serial console log, where ResumeFailProgram reads why
+	 * node-init failed (retrieveBootDiagnosticsData): managed storage,
+	 * so no storageUri. */
+	cJSON_AddBoolToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(p,
+			      "diagnosticsProfile"), "bootDiagnostics"),
+			      "enabled", true);
+	/* Bootstrap settings, for node-init; none when no slurmctld is known
+	 * (then nothing on the VM could join: e.g. an emulator's
+	 * --boot-command starts slurmd itself). */
+	if ((t->slurmctld_host || (ctld && ctld->slurmctld_host)) &&
+	    _add_userdata(p, conf, t, node, ctld, err, n)) {
+		cJSON_Delete(b);
+		return NULL;
+	}
 	if (t->kind == AZML_CLUSTER && t->priority == AZML_LOW_PRIORITY) {
 		/* Azure ML's low priority is a Spot VM, deleted on eviction. */
 		cJSON_AddStringToObject(p, "priority", "Spot");
@@ -541,7 +664,23 @@ void azml_arm_destroy(azml_arm_t *arm)
 		return;
 	azml_http_destroy(arm->http);
 	azml_auth_destroy(arm->auth);
+	free(arm->ctld_host);
+	free(arm->ctld_cluster);
+	free(arm->ctld_version);
 	free(arm);
+}
+
+void azml_arm_set_ctld_info(azml_arm_t *arm, const azml_ctld_info_t *info)
+{
+	free(arm->ctld_host);
+	free(arm->ctld_cluster);
+	free(arm->ctld_version);
+	arm->ctld_host = _dup(info ? info->slurmctld_host : NULL);
+	arm->ctld_cluster = _dup(info ? info->slurm_cluster : NULL);
+	arm->ctld_version = _dup(info ? info->slurm_version : NULL);
+	arm->ctld.slurmctld_host = arm->ctld_host;
+	arm->ctld.slurm_cluster = arm->ctld_cluster;
+	arm->ctld.slurm_version = arm->ctld_version;
 }
 
 void azml_arm_set_operation_timeout(azml_arm_t *arm, double seconds)
@@ -580,6 +719,10 @@ static void _done(call_t *c)
 			else
 				c->sizes_cb(c->arg, NULL, 0, &c->r);
 		}
+		break;
+	case K_BOOTLOG:
+		c->boot_cb(c->arg, c->r.ok ? c->log : NULL,
+			   c->r.ok ? c->loglen : 0, c->r.ok ? NULL : &c->r);
 		break;
 	default:
 		c->cb(c->arg, &c->r);
@@ -947,6 +1090,61 @@ static void _answer_sizes(call_t *c, const azml_http_resp_t *resp)
 	_done(c);
 }
 
+/* The serial log's blob: its last AZML_BOOTDIAG_MAX bytes.  Azure Storage
+ * takes only "bytes=START-[END]" ranges (no suffix range), and its size is
+ * not known before: the whole blob comes (http.c bounds a body), its end is
+ * kept. */
+static void _on_blob(void *arg, const azml_http_resp_t *resp)
+{
+	call_t *c = arg;
+
+	c->r.http_status = resp->status;
+	if (resp->status != 200 && resp->status != 206) {
+		_fail(c, resp->status, resp->status ? "HttpError" :
+		      "NetworkError", "couldn't read the serial console log: %s",
+		      resp->status ? "the storage answered an HTTP error" :
+		      resp->error);
+		return;
+	}
+	c->log = resp->body ? resp->body : "";
+	c->loglen = resp->body ? resp->len : 0;
+	if (c->loglen > AZML_BOOTDIAG_MAX) {
+		c->log += c->loglen - AZML_BOOTDIAG_MAX;
+		c->loglen = AZML_BOOTDIAG_MAX;
+	}
+	c->r.ok = true;
+	_done(c);
+}
+
+/* retrieveBootDiagnosticsData's answer: fetch the serial log, without the
+ * bearer token, only from a blob host (or the emulator's origin). */
+static void _answer_bootdiag(call_t *c, const azml_http_resp_t *resp)
+{
+	char uri[4096], why[512], err[512];
+
+	if (azml_bootdiag_parse_uris(resp->body, uri, sizeof(uri))) {
+		_fail(c, resp->status, "InvalidResponse", "the boot diagnostics "
+		      "answer has no serialConsoleLogBlobUri (is boot "
+		      "diagnostics on?)");
+		return;
+	}
+	if (azml_bootdiag_url_ok(uri, c->arm->conf->arm_endpoint, why,
+				 sizeof(why))) {
+		_fail(c, 0, "UntrustedUrl", "refusing to fetch the serial "
+		      "console log: %s", why);
+		return;
+	}
+	if (azml_now() > c->deadline) {
+		_fail(c, 0, "OperationTimedOut", "no time left to read the "
+		      "serial console log");
+		return;
+	}
+	if (azml_http_submit(c->arm->http, "GET", uri, NULL, NULL, 0,
+			     _on_blob, c, err, sizeof(err)))
+		_fail(c, 0, "UntrustedUrl", "refusing to fetch the serial "
+		      "console log: %s", err);
+}
+
 /* Every answer of every call comes here: errors first, then by the call's
  * phase (NIC, polls) and kind. */
 static void _on_answer(void *arg, const azml_http_resp_t *resp)
@@ -993,6 +1191,9 @@ static void _on_answer(void *arg, const azml_http_resp_t *resp)
 	case K_SIZES:
 		_answer_sizes(c, resp);
 		return;
+	case K_BOOTLOG:
+		_answer_bootdiag(c, resp);
+		return;
 	}
 }
 
@@ -1018,7 +1219,8 @@ int azml_arm_vm_create(azml_arm_t *arm, const azml_target_t *t,
 		return -1;
 	_copy(c->r.node, sizeof(c->r.node), node);
 	_copy(c->r.size, sizeof(c->r.size), t->vm_size);
-	if (!(body = azml_arm_vm_body(arm->conf, t, node, err, sizeof(err)))) {
+	if (!(body = azml_arm_vm_body(arm->conf, t, node, &arm->ctld, err,
+				      sizeof(err)))) {
 		_fail(c, 0, "InvalidParameter", "%s", err);
 		return -1;
 	}
@@ -1063,6 +1265,21 @@ int azml_arm_vm_power(azml_arm_t *arm, const char *name, bool start,
 	if (_bad_name(c, name))
 		return -1;
 	_vm_url(arm, name, start ? "/start" : "/deallocate", NULL, url, sizeof(url));
+	return _send(c, "POST", url, NULL, 0);
+}
+
+int azml_arm_vm_boot_log(azml_arm_t *arm, const char *name,
+			 azml_boot_log_cb cb, void *arg)
+{
+	call_t *c = _call(arm, K_BOOTLOG, name, NULL, arg);
+	char url[2048];
+
+	c->boot_cb = cb;
+	c->deadline = azml_now() + AZML_BOOTDIAG_TIMEOUT;
+	if (_bad_name(c, name))
+		return -1;
+	_vm_url(arm, name, "/retrieveBootDiagnosticsData", NULL, url,
+		sizeof(url));
 	return _send(c, "POST", url, NULL, 0);
 }
 

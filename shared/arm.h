@@ -30,6 +30,7 @@
 
 #include "conf.h"
 #include "http.h"
+#include "userdata.h"
 
 #define AZML_API_COMPUTE "2024-07-01"
 #define AZML_API_NETWORK "2023-09-01"
@@ -76,6 +77,17 @@ typedef struct {
 typedef void (*azml_sizes_cb)(void *arg, const azml_vm_size_t *s, size_t n,
 			      const azml_vm_result_t *err);
 
+/*
+ * What the controller knows that azureml.conf does not, for each VM's
+ * userData (userdata.h).  The resume program reads it from slurm.conf
+ * (controller.h); arm.c never links libslurm.  Any field may be NULL.
+ */
+typedef struct {
+	const char *slurmctld_host;	/* for targets without SlurmctldHost= */
+	const char *slurm_cluster;	/* slurm.conf's ClusterName */
+	const char *slurm_version;	/* the controller's, "22.05.8" */
+} azml_ctld_info_t;
+
 /* NULL with a message when the credential or ArmEndpoint cannot be used. */
 azml_arm_t *azml_arm_create(const azml_conf_t *conf, const azml_http_opts_t *o,
 			    char *err, size_t n);
@@ -84,6 +96,10 @@ void azml_arm_destroy(azml_arm_t *arm);
 /* How long an operation queued from now on may take, polls included
  * (default AZML_ARM_OPERATION_TIMEOUT); SECONDS <= 0 restores the default. */
 void azml_arm_set_operation_timeout(azml_arm_t *arm, double seconds);
+
+/* The controller's settings for the VMs created from now on (copied); see
+ * azml_ctld_info_t. */
+void azml_arm_set_ctld_info(azml_arm_t *arm, const azml_ctld_info_t *info);
 
 /* Each returns 0 once queued, or -1 with the callback already called with
  * the reason (a bad name, no token). */
@@ -99,6 +115,21 @@ int azml_arm_vm_power(azml_arm_t *arm, const char *name, bool start,
 int azml_arm_vm_list(azml_arm_t *arm, azml_vm_list_cb cb, void *arg);
 int azml_arm_usages(azml_arm_t *arm, azml_usage_cb cb, void *arg);
 int azml_arm_vm_sizes(azml_arm_t *arm, azml_sizes_cb cb, void *arg);
+/*
+ * The last lines of VM NAME's serial console (boot diagnostics):
+ * POST retrieveBootDiagnosticsData, then a GET of its serialConsoleLogBlobUri
+ * without the bearer token (a SAS URL), only where azml_bootdiag_url_ok()
+ * allows.  CB gets at most AZML_BOOTDIAG_MAX bytes, the end of the log
+ * (NUL-terminated; NULL with ERR on failure).  Each request is bounded as
+ * every request is (http.h: a timeout per attempt, a retry window), and the
+ * blob is not asked for once AZML_BOOTDIAG_TIMEOUT seconds have passed.
+ */
+#define AZML_BOOTDIAG_MAX (1 << 20)
+#define AZML_BOOTDIAG_TIMEOUT 60
+typedef void (*azml_boot_log_cb)(void *arg, const char *log, size_t len,
+				 const azml_vm_result_t *err);
+int azml_arm_vm_boot_log(azml_arm_t *arm, const char *name,
+			 azml_boot_log_cb cb, void *arg);
 
 int azml_arm_run(azml_arm_t *arm);
 /* Call FN(ARG) at least every EVERY seconds during azml_arm_run() (for
@@ -113,9 +144,26 @@ const azml_http_stats_t *azml_arm_stats(const azml_arm_t *arm);
  * starting or ending with '-'. */
 bool azml_arm_name_ok(const char *name);
 
-/* The PUT body that creates TARGET's VM for NODE (caller deletes). */
+/*
+ * The bootstrap settings of TARGET's VM for NODE (NULL: the target's first
+ * node) into *U, strings malloc'd (azml_userdata_free): the target's keys,
+ * with CTLD (may be NULL) for what azureml.conf leaves to slurm.conf.
+ * Returns 0, or -1 with why in ERR (no VM target, not its node, no
+ * SlurmctldHost known).
+ */
+int azml_arm_userdata(const azml_conf_t *conf, const azml_target_t *t,
+		      const char *node, const azml_ctld_info_t *ctld,
+		      azml_userdata_t *u, char *err, size_t n);
+
+/*
+ * The PUT body that creates TARGET's VM for NODE (caller deletes):
+ * properties.userData (when a SlurmctldHost is known: the target's or
+ * CTLD's), the user-assigned identity of Identity=, boot diagnostics on
+ * (managed storage), computerName = NODE.
+ */
 cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
-			const char *node, char *err, size_t n);
+			const char *node, const azml_ctld_info_t *ctld,
+			char *err, size_t n);
 
 /* {"error":{"code","message"}} -> code, message.  0 when found. */
 int azml_arm_parse_error(const char *body, char *code, size_t cn, char *msg,

@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "gres.h"
 #include "slurm_compat.h"
+#include "userdata.h"
 
 #define MAX_LINE	8192
 #define MAX_ERRORS	200
@@ -98,6 +99,12 @@ static const keydef_t key_tab[] = {
 	{ "CPUs", W_ATTACHED, K_INT, NO, T(cpus), NULL, 1, 65536 },
 	{ "RealMemory", W_ATTACHED, K_INT, NO, T(real_memory), NULL, 1, INT_MAX },
 	{ "Cuda", W_ATTACHED, K_STR, NO, T(cuda), _check_cuda },
+	/* Node bootstrap: what a VM's userData carries (userdata.h), checked
+	 * by the same validators node-init uses. */
+	{ "SlurmctldHost", W_GLOBAL | W_VM, K_STR, G(slurmctld_host), T(slurmctld_host), azml_ctld_host_ok },
+	{ "MungeKeySecret", W_GLOBAL | W_VM, K_STR, G(munge_key_secret), T(munge_key_secret), azml_secret_url_ok },
+	{ "Identity", W_GLOBAL | W_VM, K_STR, G(identity), T(identity), azml_identity_id_ok },
+	{ "NodeSetupScript", W_GLOBAL | W_VM, K_STR, G(node_setup_script), T(node_setup_script), _check_abs_path },
 };
 
 typedef struct {
@@ -144,6 +151,29 @@ static void _err(parser_t *p, const char *file, int line, const char *fmt, ...)
 	if (!c->errors)
 		abort();
 	c->errors[c->nerrors++] = full;
+}
+
+/* A warning: the configuration stays usable (check-config prints it). */
+static void _warn(parser_t *p, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void _warn(parser_t *p, const char *file, int line, const char *fmt, ...)
+{
+	azml_conf_t *c = p->conf;
+	char msg[1024], *full, **more;
+	va_list ap;
+
+	if (c->nwarnings >= MAX_ERRORS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (asprintf(&full, "%s:%d: warning: %s", file, line, msg) < 0)
+		abort();
+	if (!(more = realloc(c->warnings, (c->nwarnings + 1) * sizeof(*more))))
+		abort();
+	c->warnings = more;
+	c->warnings[c->nwarnings++] = full;
 }
 
 /* Copy V for a message: printable ASCII only, at most 64 bytes. */
@@ -724,6 +754,8 @@ static void _target_free(azml_target_t *t)
 	free(t->image); free(t->subnet);
 	free(t->admin_user); free(t->ssh_public_key);
 	free(t->zone); free(t->tags); free(t->file);
+	free(t->slurmctld_host); free(t->munge_key_secret);
+	free(t->identity); free(t->node_setup_script);
 }
 
 /* The VM size of a cluster or instance: known, allowed for this kind. */
@@ -1294,6 +1326,32 @@ static void _check_overlaps(parser_t *p)
 	}
 }
 
+/*
+ * A VM target's bootstrap settings, once inherited: a VM reads the munge
+ * key with its managed identity, so MungeKeySecret= without Identity= can
+ * never work (an error); without MungeKeySecret=, node-init cannot start
+ * munge, so the VMs will not join by themselves (a warning: a site may
+ * bake the key into its image, or boot VMs some other way).
+ */
+static void _check_bootstrap(parser_t *p, const azml_target_t *t)
+{
+	if (t->munge_key_secret && !t->identity)
+		_err(p, t->file, t->line, "%s '%s' has MungeKeySecret= but no "
+		     "Identity=: its VMs would have no identity to read the "
+		     "secret with; add Identity=/subscriptions/.../"
+		     "userAssignedIdentities/NAME (a user-assigned identity "
+		     "allowed to get secrets of that vault), on this line or "
+		     "a global one", _where_name(t->kind == AZML_CLUSTER ?
+		     W_CLUSTER : W_INSTANCE), t->name);
+	else if (!t->munge_key_secret)
+		_warn(p, t->file, t->line, "%s '%s' has no MungeKeySecret=: "
+		      "node-init cannot set up munge, so its VMs will not join "
+		      "the cluster by themselves unless the image has the munge "
+		      "key; set MungeKeySecret=https://VAULT.vault.azure.net/"
+		      "secrets/NAME and Identity=", _where_name(t->kind ==
+		      AZML_CLUSTER ? W_CLUSTER : W_INSTANCE), t->name);
+}
+
 static void _finish(parser_t *p, const char *file)
 {
 	azml_conf_t *c = p->conf;
@@ -1329,7 +1387,12 @@ static void _finish(parser_t *p, const char *file)
 		INHERIT(subnet);
 		INHERIT(admin_user);
 		INHERIT(ssh_public_key);
+		INHERIT(slurmctld_host);
+		INHERIT(munge_key_secret);
+		INHERIT(identity);
+		INHERIT(node_setup_script);
 #undef INHERIT
+		_check_bootstrap(p, t);
 	}
 	_check_overlaps(p);
 }
@@ -1409,6 +1472,9 @@ void azml_conf_destroy(azml_conf_t *c)
 	for (size_t i = 0; i < c->nerrors; i++)
 		free(c->errors[i]);
 	free(c->errors);
+	for (size_t i = 0; i < c->nwarnings; i++)
+		free(c->warnings[i]);
+	free(c->warnings);
 	for (size_t i = 0; i < c->nfiles; i++)
 		free(c->files[i]);
 	free(c->files);
@@ -1418,6 +1484,8 @@ void azml_conf_destroy(azml_conf_t *c)
 	free(c->tenant_id); free(c->client_id); free(c->ca_bundle);
 	free(c->log_file); free(c->state_dir); free(c->image);
 	free(c->subnet); free(c->admin_user); free(c->ssh_public_key);
+	free(c->slurmctld_host); free(c->munge_key_secret);
+	free(c->identity); free(c->node_setup_script);
 	free(c);
 }
 

@@ -60,6 +60,11 @@ typedef struct {
 	char *ssh_public_key;	/* path of a .pub file */
 	char *zone;
 	char *tags;		/* "k:v,k:v" */
+	/* Node bootstrap (userdata.h): the target's, else the global ones. */
+	char *slurmctld_host;	/* HOST[:PORT]; NULL: slurm.conf's, at create */
+	char *munge_key_secret;	/* Key Vault secret URL, or NULL */
+	char *identity;		/* user-assigned identity resource id, or NULL */
+	char *node_setup_script; /* absolute path on the image, or NULL */
 	char *file;		/* where it was defined */
 	int line;
 } azml_target_t;
@@ -85,12 +90,19 @@ typedef struct {
 	char *subnet;
 	char *admin_user;
 	char *ssh_public_key;
+	char *slurmctld_host;
+	char *munge_key_secret;
+	char *identity;
+	char *node_setup_script;
 
 	azml_target_t *targets;
 	size_t ntargets;
 
 	char **errors;		/* "FILE:LINE: message" */
 	size_t nerrors;
+	char **warnings;	/* "FILE:LINE: warning: message": the file is
+				 * usable, but something will not work */
+	size_t nwarnings;
 
 	char **files;		/* every file read, Include'd ones too (and
 				 * those that could not be read): what a

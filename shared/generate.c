@@ -10,10 +10,12 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <slurm/slurm_version.h>
 
@@ -132,6 +134,117 @@ static void _gres(FILE *fp, const azml_target_t *t)
 	free(s);
 }
 
+const char *azml_slurm_conf_path(void)
+{
+	const char *env = getenv("SLURM_CONF");
+
+	return env && *env ? env : "/etc/slurm/slurm.conf";
+}
+
+int azml_slurm_conf_param(const char *path, const char *key, char **value,
+			  int *line)
+{
+	FILE *fp = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0, klen = strlen(key);
+	int n = 0, rc = 0;
+
+	if (!fp)
+		return -1;
+	/* slurm.conf is one Key=Value word after another: look at each word
+	 * of each line up to a '#' (a line or a file of any length). */
+	while (getline(&buf, &cap, fp) >= 0 && !rc && ++n < 1000000) {
+		char *save = NULL, *w;
+
+		buf[strcspn(buf, "#\r\n")] = '\0';
+		for (w = strtok_r(buf, " \t", &save); w;
+		     w = strtok_r(NULL, " \t", &save)) {
+			if (strncasecmp(w, key, klen) || w[klen] != '=')
+				continue;
+			w += klen + 1;
+			if (*w == '"') {	/* Key="a,b" */
+				w++;
+				w[strcspn(w, "\"")] = '\0';
+			}
+			if (!(*value = strdup(w)))
+				abort();
+			*line = n;
+			rc = 1;
+			break;
+		}
+	}
+	free(buf);
+	fclose(fp);
+	return rc;
+}
+
+/* Whether the comma-separated list V has WORD (any case). */
+static bool _has_param(const char *v, const char *word)
+{
+	size_t len = strlen(word);
+
+	for (const char *s = v; s && *s; s = strchr(s, ',')) {
+		if (*s == ',')
+			s++;
+		if (!strncasecmp(s, word, len) && (s[len] == ',' || !s[len]))
+			return true;
+	}
+	return false;
+}
+
+char *azml_configless_advice(const char *slurm_conf)
+{
+	char *value = NULL, *msg = NULL;
+	int line = 0;
+
+	if (azml_slurm_conf_param(slurm_conf, "SlurmctldParameters", &value,
+				  &line) != 1)
+		return NULL;
+	if (!_has_param(value, "enable_configless") &&
+	    asprintf(&msg, "%s:%d: warning: SlurmctldParameters=%.200s lacks "
+		     "enable_configless, which VMs need to fetch their "
+		     "configuration (slurmd --conf-server); Slurm keeps only the "
+		     "last SlurmctldParameters line it reads, so 'slurm-azureml "
+		     "generate' does not add one: add enable_configless to this "
+		     "line", slurm_conf, line, value) < 0)
+		abort();
+	free(value);
+	return msg;
+}
+
+/*
+ * SlurmctldParameters=enable_configless, unless slurm.conf has a line of
+ * its own: Slurm 22.05 keeps the last SlurmctldParameters line it reads
+ * (read_config, s_p_parse: "SlurmctldParameters 1 specified more than once,
+ * latest value used" in the daemons' log), with no merge, so a second line
+ * here would drop the admin's parameters or be dropped by them.
+ */
+static void _configless(FILE *fp, const azml_generate_opts_t *opts)
+{
+	char *value = NULL;
+	int line = 0, found = opts && opts->slurm_conf ?
+		azml_slurm_conf_param(opts->slurm_conf, "SlurmctldParameters",
+				      &value, &line) : 0;
+
+	if (found != 1) {
+		fprintf(fp, "# VMs join by themselves with configless slurmd.  "
+			"Slurm keeps only the last\n# SlurmctldParameters line "
+			"it reads: if slurm.conf has one, delete this line\n"
+			"# and add enable_configless to that one.\n"
+			"SlurmctldParameters=enable_configless\n");
+	} else if (_has_param(value, "enable_configless")) {
+		fprintf(fp, "# SlurmctldParameters: %s:%d has enable_configless "
+			"(configless slurmd on VMs).\n", opts->slurm_conf, line);
+	} else {
+		fprintf(fp, "# NOT SET HERE: %s:%d has its own "
+			"SlurmctldParameters, and Slurm keeps\n# only the last "
+			"such line: add enable_configless to it (VMs fetch their\n"
+			"# configuration with slurmd --conf-server).\n",
+			opts->slurm_conf, line);
+	}
+	free(value);
+}
+
 char *azml_generate_slurm_conf(const azml_conf_t *conf,
 			       const azml_generate_opts_t *opts)
 {
@@ -153,6 +266,7 @@ char *azml_generate_slurm_conf(const azml_conf_t *conf,
 	fprintf(fp, "ResumeTimeout=600\nSuspendTimeout=120\n"
 		"ResumeRate=0\nSuspendRate=0\n"
 		"TreeWidth=65533\nPrivateData=cloud\n");
+	_configless(fp, opts);
 #if AZML_SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(24, 5, 0)
 	/* SlurmctldParameters is one line, the admin's: a hint, not a value. */
 	fprintf(fp, "# Slurm 24.05 and later: add power_save_interval=1 to "

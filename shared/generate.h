@@ -10,6 +10,9 @@ typedef struct {
 	const char *program_dir;	/* where slurm-azureml-resume & co live */
 	int port_base;			/* >0: one slurmd port per node from
 					 * here on (VMs emulated on one host) */
+	const char *slurm_conf;		/* slurm.conf to look for the admin's
+					 * own SlurmctldParameters line in;
+					 * NULL: do not look */
 } azml_generate_opts_t;
 
 /*
@@ -19,6 +22,27 @@ typedef struct {
  */
 char *azml_generate_slurm_conf(const azml_conf_t *conf,
 			       const azml_generate_opts_t *opts);
+
+/*
+ * Configless slurmd (how VMs join, node-init) needs enable_configless in
+ * SlurmctldParameters.  Slurm keeps only the last SlurmctldParameters line
+ * it reads (no merge), so the fragment adds that line only when slurm.conf
+ * has none of its own.
+ *
+ * azml_slurm_conf_param: the value and line of KEY's first line in PATH
+ * itself (Include'd files are not read), as *VALUE (malloc'd) and *LINE.
+ * Returns 1 when found, 0 when not, -1 when PATH cannot be read.
+ *
+ * azml_configless_advice: what the admin must do about SLURM_CONF's
+ * SlurmctldParameters, as a malloc'd message, or NULL when nothing (no such
+ * line, or it has enable_configless already, or the file is unreadable).
+ */
+int azml_slurm_conf_param(const char *path, const char *key, char **value,
+			  int *line);
+char *azml_configless_advice(const char *slurm_conf);
+
+/* $SLURM_CONF, else /etc/slurm/slurm.conf (not copied). */
+const char *azml_slurm_conf_path(void);
 
 /* The gres.conf fragment: one line per target with GPUs (malloc'd). */
 char *azml_generate_gres_conf(const azml_conf_t *conf);

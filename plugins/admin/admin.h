@@ -87,6 +87,7 @@ int azml_cmd_conf(const azml_cmd_t *cmd, const char *file, int flags,
 int azml_cmd_check_config(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_generate(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_catalog(const azml_cmd_t *cmd, int argc, char **argv);
+int azml_cmd_userdata(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_reconcile(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_instance(const azml_cmd_t *cmd, int argc, char **argv);

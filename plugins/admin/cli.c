@@ -30,6 +30,12 @@ static const struct option generate_opts[] = {
 	OPT_HELP, OPT_END,
 };
 
+static const struct option userdata_opts[] = {
+	OPT_FILE,
+	{ "base64", no_argument, NULL, 'b' },
+	OPT_HELP, OPT_END,
+};
+
 static const struct option catalog_opts[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "size", required_argument, NULL, 's' },
@@ -106,6 +112,9 @@ const azml_cmd_t azml_cmds[] = {
 	{ "generate", azml_cmd_generate,
 	  "[-f FILE] [--gres] [--program-dir DIR] [--port-base PORT]",
 	  "print the slurm.conf (or gres.conf) lines", "f:h", generate_opts },
+	{ "userdata", azml_cmd_userdata, "[-f FILE] [--base64] TARGET [NODE]",
+	  "the bootstrap settings (userData) a VM of TARGET gets", "f:bh",
+	  userdata_opts },
 	{ "catalog", azml_cmd_catalog, "[--json] [--size SIZE]",
 	  "VM series, GPU architectures, isolated sizes", "js:h",
 	  catalog_opts },

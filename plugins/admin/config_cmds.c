@@ -1,5 +1,5 @@
 /*
- * config_cmds.c - check-config, generate and catalog.
+ * config_cmds.c - check-config, generate, catalog and userdata.
  */
 #include "config.h"
 
@@ -10,9 +10,22 @@
 #include <cjson/cJSON.h>
 
 #include "admin.h"
+#include "arm.h"
 #include "catalog.h"
 #include "conf.h"
+#include "controller.h"
 #include "generate.h"
+#include "userdata.h"
+
+/* What slurm.conf's own SlurmctldParameters line needs, if anything. */
+static void _configless_note(FILE *fp, const char *prefix)
+{
+	char *advice = azml_configless_advice(azml_slurm_conf_path());
+
+	if (advice)
+		fprintf(fp, "%s%s\n", prefix, advice);
+	free(advice);
+}
 
 int azml_cmd_check_config(const azml_cmd_t *cmd, int argc, char **argv)
 {
@@ -30,6 +43,10 @@ int azml_cmd_check_config(const azml_cmd_t *cmd, int argc, char **argv)
 		return 2;
 	if (azml_cmd_conf(cmd, file, 0, &conf))
 		return 1;
+	/* Warnings leave the file usable: said, and the exit status is 0. */
+	for (size_t i = 0; i < conf->nwarnings; i++)
+		printf("%s\n", conf->warnings[i]);
+	_configless_note(stdout, "");
 	printf("%s: OK, %zu compute target%s\n", conf->path, conf->ntargets,
 	       conf->ntargets == 1 ? "" : "s");
 	azml_conf_destroy(conf);
@@ -78,6 +95,9 @@ int azml_cmd_generate(const azml_cmd_t *cmd, int argc, char **argv)
 		return 2;
 	if (azml_cmd_conf(cmd, file, 0, &conf))
 		return 1;
+	opts.slurm_conf = azml_slurm_conf_path();
+	if (!gres)
+		_configless_note(stderr, "slurm-azureml generate: ");
 	out = gres ? azml_generate_gres_conf(conf) :
 		     azml_generate_slurm_conf(conf, &opts);
 	azml_conf_destroy(conf);
@@ -190,4 +210,103 @@ int azml_cmd_catalog(const azml_cmd_t *cmd, int argc, char **argv)
 	else
 		_print_size_text(&info);
 	return 0;
+}
+
+/* "a, b, c" of the targets of CONF that have VMs (VMS) or not, or "none". */
+static void _target_names(const azml_conf_t *conf, bool vms, char *out,
+			  size_t n)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < conf->ntargets && len < n; i++)
+		if ((conf->targets[i].kind != AZML_ATTACHED) == vms)
+			len += snprintf(out + len, n - len, "%s%s",
+					len ? ", " : "", conf->targets[i].name);
+	if (!out[0])
+		snprintf(out, n, "none");
+}
+
+int azml_cmd_userdata(const azml_cmd_t *cmd, int argc, char **argv)
+{
+	const char *file = NULL, *node;
+	const azml_target_t *t;
+	azml_controller_t ctl;
+	azml_userdata_t u;
+	azml_conf_t *conf;
+	bool b64 = false;
+	char err[600], ctl_err[512], names[1024], *out = NULL;
+	int c, rc;
+
+	optind = 0;
+	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
+		switch (c) {
+		case AZML_OPT_EXIT:
+			return rc;
+		case 'f':
+			file = optarg;
+			break;
+		case 'b':
+			b64 = true;
+			break;
+		}
+	}
+	if (azml_cmd_args(cmd, argc, argv, 1, 2))
+		return 2;
+	node = optind + 1 < argc ? argv[optind + 1] : NULL;
+	if (azml_cmd_conf(cmd, file, 0, &conf))
+		return 1;
+	rc = 1;
+	t = azml_conf_find_target(conf, argv[optind]);
+	if (!t || t->kind == AZML_ATTACHED) {
+		_target_names(conf, true, names, sizeof(names));
+		if (t)
+			fprintf(stderr, "slurm-azureml userdata: '%s' is attached "
+				"compute: slurm-azureml creates no VM for it, so "
+				"it has no userData; compute clusters and "
+				"instances: %s\n", t->name, names);
+		else
+			fprintf(stderr, "slurm-azureml userdata: no compute "
+				"target '%.80s' in %s; compute clusters and "
+				"instances: %s\n", argv[optind], conf->path,
+				names);
+		goto out;
+	}
+	/* slurm.conf's controller, as the resume program sees it */
+	if (azml_controller_load(&ctl, ctl_err, sizeof(ctl_err)) &&
+	    !t->slurmctld_host) {
+		fprintf(stderr, "slurm-azureml userdata: %s has no SlurmctldHost= "
+			"and slurm.conf's is unknown (%s): set SlurmctldHost= in "
+			"azureml.conf, or SLURM_CONF\n", t->name, ctl_err);
+		goto out;
+	}
+	if (azml_arm_userdata(conf, t, node, &ctl.info, &u, err,
+			      sizeof(err))) {
+		fprintf(stderr, "slurm-azureml userdata: %s\n", err);
+		goto out;
+	}
+	if (b64) {
+		out = azml_userdata_encode(&u);
+	} else {
+		char *json = azml_userdata_json(&u);
+		cJSON *j = json ? cJSON_Parse(json) : NULL;
+
+		out = j ? cJSON_Print(j) : NULL;
+		cJSON_Delete(j);
+		free(json);
+	}
+	azml_userdata_free(&u);
+	if (!out) {
+		fprintf(stderr, "slurm-azureml userdata: out of memory\n");
+		goto out;
+	}
+	printf("%s\n", out);
+	rc = 0;
+out:
+	if (b64)
+		free(out);
+	else
+		cJSON_free(out);
+	azml_conf_destroy(conf);
+	return rc;
 }

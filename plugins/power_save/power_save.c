@@ -13,6 +13,10 @@
  *     (power_down_force, reason "azureml: <AzureCode>: <message>") so that
  *     its job is requeued now; after 3 failures in a row it is held DOWN
  *     until 'slurm-azureml reconcile' lets it go after a back-off.
+ * Resume gives each VM its bootstrap settings (userData), with slurm.conf's
+ * SlurmctldHost, ClusterName and the Slurm version (controller.h).
+ * Resume-fail reads each VM's serial console log before deleting it, and
+ * puts node-init's last failure there in the node's reason.
  */
 #include "config.h"
 
@@ -34,7 +38,9 @@
 #include <slurm/slurm.h>
 
 #include "arm.h"
+#include "bootdiag.h"
 #include "conf.h"
+#include "controller.h"
 #include "log.h"
 #include "nodes.h"
 #include "slurm_compat.h"
@@ -51,6 +57,7 @@ typedef struct {
 	char *node;
 	azml_turn_t turn;	/* RUN, DELETE_FIRST or WAIT until settled */
 	bool started, settled;
+	bool boot_log_read;	/* resume-fail: the serial log was looked at */
 	char why[400];		/* ERROR: what went wrong */
 } job_t;
 
@@ -195,10 +202,43 @@ static void _deleted(void *arg, const azml_vm_result_t *r)
 	_end(j, false, r->code);
 }
 
+/* Resume-fail: why the VM never registered, from its serial console log,
+ * as the node's reason (Slurm set it DOWN at ResumeTimeout; it stays DOWN,
+ * with node-init's reason instead of "ResumeTimeout reached").  Then the
+ * delete, whatever the log said. */
+static void _boot_logged(void *arg, const char *log, size_t len,
+			 const azml_vm_result_t *err)
+{
+	job_t *j = arg;
+	char reason[AZML_BOOTDIAG_REASON_MAX + 1];
+
+	j->boot_log_read = true;
+	if (err)
+		azml_log_info("resume-fail node=%s vm=%s: no serial console log "
+			      "(%s: %s); keeping Slurm's reason", j->node,
+			      j->node, err->code, err->message);
+	else if (!azml_bootdiag_reason(log, len, reason, sizeof(reason)))
+		azml_log_info("resume-fail node=%s vm=%s: the serial console log "
+			      "(%zu bytes read) has no node-init failure", j->node,
+			      j->node, len);
+	else {
+		azml_log_error("resume-fail node=%s vm=%s: %s", j->node, j->node,
+			       reason);
+		azml_nodes_down(j->node, reason);
+	}
+	azml_arm_vm_delete(j->run->arm, j->node, _deleted, j);
+}
+
 static void _start(job_t *j)
 {
 	run_t *run = j->run;
 
+	if (run->mode == RESUME_FAIL && j->turn == AZML_TURN_RUN &&
+	    !j->boot_log_read) {
+		j->started = true;
+		azml_arm_vm_boot_log(run->arm, j->node, _boot_logged, j);
+		return;
+	}
 	j->started = true;
 	if (run->op == AZML_OP_CREATE && j->turn == AZML_TURN_RUN)
 		azml_arm_vm_create(run->arm, azml_conf_target_of_node(run->conf,
@@ -577,6 +617,16 @@ static void _work(run_t *run, job_t *jobs, int n)
 		}
 	run->arm = azml_arm_create(run->conf, NULL, err, sizeof(err));
 	if (run->arm) {
+		if (run->mode == RESUME) {
+			azml_controller_t ctl;
+
+			/* only targets without SlurmctldHost= need it */
+			if (azml_controller_load(&ctl, err, sizeof(err)))
+				azml_log_info("%s; VMs of targets without "
+					      "SlurmctldHost= get no userData",
+					      err);
+			azml_arm_set_ctld_info(run->arm, &ctl.info);
+		}
 		_drive(run, jobs, n);
 		return;
 	}

@@ -11,7 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
+#include <cjson/cJSON.h>
+
 #include "admin.h"
+#include "userdata.h"
 #include "testutil.h"
 
 /* cli.c's table points at the subcommands; none runs here. */
@@ -24,6 +29,7 @@
 STUB(azml_cmd_check_config)
 STUB(azml_cmd_generate)
 STUB(azml_cmd_catalog)
+STUB(azml_cmd_userdata)
 STUB(azml_cmd_targets)
 STUB(azml_cmd_reconcile)
 STUB(azml_cmd_instance)
@@ -155,6 +161,83 @@ START_TEST(bad_options_one_way)
 }
 END_TEST
 
+/* Run the built slurm-azureml with ARGS (a shell word list) on a config
+ * file holding TEXT, without slurm.conf; its stdout and stderr in OUT. */
+static int _admin(const char *text, const char *args, char *out, size_t n)
+{
+	char conf[] = "/tmp/azml-admin-conf.XXXXXX", *cmd;
+	int fd = mkstemp(conf), rc;
+	FILE *fp;
+
+	ck_assert(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t) strlen(text));
+	close(fd);
+	ck_assert_int_gt(asprintf(&cmd, "SLURM_CONF=/nonexistent/slurm.conf "
+		AZML_BUILD_DIR "/plugins/admin/slurm-azureml userdata -f %s %s "
+		"2>&1", conf, args), 0);
+	fp = popen(cmd, "r");
+	n = fread(out, 1, n - 1, fp);
+	out[n] = '\0';
+	rc = pclose(fp);
+	free(cmd);
+	unlink(conf);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+START_TEST(userdata_command)
+{
+	const char *text = "ClusterName=demo\n"
+		"SubscriptionId=00000000-0000-0000-0000-000000000000\n"
+		"ResourceGroup=rg\nLocation=eastus\n"
+		"MungeKeySecret=https://myvault.vault.azure.net/secrets/munge\n"
+		"Identity=/subscriptions/00000000-0000-0000-0000-000000000000/"
+		"resourceGroups/rg/providers/Microsoft.ManagedIdentity/"
+		"userAssignedIdentities/nodes\n"
+		"ComputeCluster=gpu VmSize=Standard_NC6s_v3 MaxNodes=2 "
+		"QuotaApproved=yes SlurmctldHost=10.0.0.4:6817\n"
+		"ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=2\n"
+		"AttachedCompute=lab Nodes=lab1\n";
+	char out[8192], err[256];
+	azml_userdata_t u;
+	cJSON *j;
+
+	ck_assert_int_eq(_admin(text, "gpu", out, sizeof(out)), 0);
+	j = cJSON_Parse(out);
+	ck_assert_msg(j != NULL, "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "\n\t\"node\":\t\"gpu-1\",\n"));
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "slurmctld_host")->valuestring,
+			 "10.0.0.4:6817");
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "munge_key_secret")->valuestring,
+			 "https://myvault.vault.azure.net/secrets/munge");
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "gpus"),
+					     "arch")->valuestring, "Volta");
+	cJSON_Delete(j);
+
+	ck_assert_int_eq(_admin(text, "--base64 GPU gpu-2", out, sizeof(out)), 0);
+	ck_assert_int_eq(azml_userdata_parse(out, strlen(out), &u, err,
+					     sizeof(err)), 0);
+	ck_assert_str_eq(u.node, "gpu-2");
+	ck_assert_str_eq(u.target, "gpu");
+	azml_userdata_free(&u);
+
+	ck_assert_int_eq(_admin(text, "nope", out, sizeof(out)), 1);
+	ck_assert_msg(strstr(out, "slurm-azureml userdata: no compute target "
+			     "'nope' in ") && strstr(out, "; compute clusters "
+			     "and instances: gpu, cpu\n"), "%s", out);
+	ck_assert_int_eq(_admin(text, "lab", out, sizeof(out)), 1);
+	ck_assert_msg(strstr(out, "'lab' is attached compute"), "%s", out);
+	ck_assert_int_eq(_admin(text, "gpu gpu-3", out, sizeof(out)), 1);
+	ck_assert_str_eq(out, "slurm-azureml userdata: 'gpu-3' is not a node of "
+			 "'gpu' (its nodes: gpu-[1-2])\n");
+	/* no SlurmctldHost= and no slurm.conf: said, not guessed */
+	ck_assert_int_eq(_admin(text, "cpu", out, sizeof(out)), 1);
+	ck_assert_msg(strstr(out, "cpu has no SlurmctldHost= and slurm.conf's "
+			     "is unknown"), "%s", out);
+	ck_assert_int_eq(_admin(text, "", out, sizeof(out)), 2);
+	ck_assert_msg(strstr(out, "usage: slurm-azureml userdata [-f FILE] "
+			     "[--base64] TARGET [NODE]"), "%s", out);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("admin");
@@ -162,5 +245,6 @@ int main(void)
 	tcase_add_test(tc, usage_names_every_option);
 	tcase_add_test(tc, usage_names_nothing_else);
 	tcase_add_test(tc, bad_options_one_way);
+	tcase_add_test(tc, userdata_command);
 	return tu_run("admin", tc);
 }

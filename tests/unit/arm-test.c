@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "arm.h"
+#include "bootdiag.h"
 #include "hostile.h"
 #include "testutil.h"
 
@@ -110,7 +111,7 @@ START_TEST(vm_create_body)
 	c = azml_conf_load_string(text, "t.conf");
 	free(text);
 	ck_assert_int_eq(c->nerrors, 0);
-	ours = azml_arm_vm_body(c, azml_conf_find_target(c, "cpu"), "cpu-1", err,
+	ours = azml_arm_vm_body(c, azml_conf_find_target(c, "cpu"), "cpu-1", NULL, err,
 				sizeof(err));
 	ck_assert_ptr_nonnull(ours);
 	/* every key of the example request, except the NIC reference: we create
@@ -143,7 +144,7 @@ START_TEST(vm_create_body)
 	const cJSON *prof = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
 		cJSON_GetObjectItem(vmss, "parameters"), "parameters"), "properties"),
 		"virtualMachineProfile");
-	ours = azml_arm_vm_body(c, azml_conf_find_target(c, "spot"), "spot-1", err,
+	ours = azml_arm_vm_body(c, azml_conf_find_target(c, "spot"), "spot-1", NULL, err,
 				sizeof(err));
 	p = cJSON_GetObjectItem(ours, "properties");
 	ck_assert_str_eq(cJSON_GetObjectItem(p, "priority")->valuestring,
@@ -160,7 +161,7 @@ START_TEST(vm_create_body)
 
 	/* Names that must never reach a URL. */
 	ck_assert_ptr_null(azml_arm_vm_body(c, azml_conf_find_target(c, "cpu"),
-					    "../x", err, sizeof(err)));
+					    "../x", NULL, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "not a valid VM name"));
 
 	body = _print(tu_response_body(ex, "201"));
@@ -172,6 +173,234 @@ START_TEST(vm_create_body)
 	azml_conf_destroy(c);
 	unlink(keyfile);
 	cJSON_Delete(ex);
+}
+END_TEST
+
+#define SECRET "https://myvault.vault.azure.net/secrets/munge"
+#define IDENTITY "/subscriptions/00000000-0000-0000-0000-000000000000/" \
+	"resourceGroups/rg/providers/Microsoft.ManagedIdentity/" \
+	"userAssignedIdentities/nodes"
+
+/* The create body's userData decodes to the node's bootstrap settings
+ * (never a secret), with the identity and boot diagnostics. */
+START_TEST(vm_create_userdata)
+{
+	azml_conf_t *c = azml_conf_load_string("ClusterName=t\n"
+		"SubscriptionId=00000000-0000-0000-0000-000000000000\n"
+		"ResourceGroup=rg\nLocation=westus\n"
+		"MungeKeySecret=" SECRET " Identity=" IDENTITY "\n"
+		"ComputeCluster=gpu VmSize=Standard_NC6s_v3 MaxNodes=2 "
+		"QuotaApproved=yes NodeSetupScript=/opt/site/setup.sh "
+		"Priority=LowPriority\n"
+		"ComputeInstance=dev VmSize=Standard_D2_v2 "
+		"SlurmctldHost=ctl.example.com:7000\n"
+		"AttachedCompute=lab Nodes=lab1\n", "t.conf");
+	azml_ctld_info_t ctld = { "10.0.0.4:6817", "prod", "22.05.8" };
+	azml_userdata_t u;
+	char err[512], *json, *text;
+	cJSON *b, *id, *j;
+	const cJSON *p, *ud;
+
+	ck_assert_int_eq(c->nerrors, 0);
+	b = azml_arm_vm_body(c, azml_conf_find_target(c, "gpu"), "gpu-2", &ctld,
+			     err, sizeof(err));
+	ck_assert_msg(b != NULL, "%s", err);
+	p = cJSON_GetObjectItem(b, "properties");
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(p, "osProfile"),
+					     "computerName")->valuestring, "gpu-2");
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(p, "diagnosticsProfile"), "bootDiagnostics"),
+		"enabled")));
+	ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(p, "diagnosticsProfile"), "bootDiagnostics"),
+		"storageUri"));
+	id = cJSON_GetObjectItem(b, "identity");
+	ck_assert_str_eq(cJSON_GetObjectItem(id, "type")->valuestring,
+			 "UserAssigned");
+	ck_assert(cJSON_IsObject(cJSON_GetObjectItem(cJSON_GetObjectItem(id,
+		"userAssignedIdentities"), IDENTITY)));
+	ud = cJSON_GetObjectItem(p, "userData");
+	ck_assert(cJSON_IsString(ud));
+	ck_assert_int_eq(azml_userdata_parse(ud->valuestring,
+					     strlen(ud->valuestring), &u, err,
+					     sizeof(err)), 0);
+	ck_assert_str_eq(u.cluster, "t");
+	ck_assert_str_eq(u.slurm_cluster, "prod");
+	ck_assert_str_eq(u.target, "gpu");
+	ck_assert_str_eq(u.node, "gpu-2");
+	ck_assert_str_eq(u.vm_size, "Standard_NC6s_v3");
+	ck_assert_str_eq(u.slurmctld_host, "10.0.0.4:6817");	/* slurm.conf's */
+	ck_assert_str_eq(u.munge_key_secret, SECRET);
+	ck_assert_str_eq(u.identity, IDENTITY);
+	ck_assert_str_eq(u.setup_script, "/opt/site/setup.sh");
+	ck_assert(u.low_priority);
+	ck_assert_int_eq(u.gpus, 1);
+	ck_assert_str_eq(u.gpu_type, "v100");
+	ck_assert_str_eq(u.gpu_arch, "Volta");
+	ck_assert_str_eq(u.slurm_version, "22.05.8");
+	azml_userdata_free(&u);
+	/* The exact JSON, and no secret anywhere in the body: the key stays in
+	 * Key Vault, the body names only where it is. */
+	ck_assert_int_eq(azml_arm_userdata(c, azml_conf_find_target(c, "gpu"),
+					   "gpu-2", &ctld, &u, err,
+					   sizeof(err)), 0);
+	json = azml_userdata_json(&u);
+	j = cJSON_Parse(json);
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "priority")->valuestring, "low");
+	ck_assert_int_eq(cJSON_GetObjectItem(j, "version")->valueint, 1);
+	ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "gpus"),
+					     "count")->valueint, 1);
+	cJSON_Delete(j);
+	free(json);
+	azml_userdata_free(&u);
+	text = cJSON_PrintUnformatted(b);
+	ck_assert_ptr_null(strstr(text, "munge.key"));
+	ck_assert_ptr_null(strstr(text, "\"value\""));
+	ck_assert_ptr_null(strstr(text, "PRIVATE KEY"));
+	cJSON_free(text);
+	cJSON_Delete(b);
+
+	/* The target's own SlurmctldHost wins; its first node by default. */
+	ck_assert_int_eq(azml_arm_userdata(c, azml_conf_find_target(c, "dev"),
+					   NULL, &ctld, &u, err,
+					   sizeof(err)), 0);
+	ck_assert_str_eq(u.slurmctld_host, "ctl.example.com:7000");
+	ck_assert_str_eq(u.node, "dev");
+	ck_assert(!u.low_priority);
+	ck_assert_int_eq(u.gpus, 0);
+	azml_userdata_free(&u);
+	ck_assert_int_eq(azml_arm_userdata(c, azml_conf_find_target(c, "gpu"),
+					   NULL, &ctld, &u, err,
+					   sizeof(err)), 0);
+	ck_assert_str_eq(u.node, "gpu-1");
+	azml_userdata_free(&u);
+
+	/* Refusals that say what exists. */
+	ck_assert_int_eq(azml_arm_userdata(c, azml_conf_find_target(c, "gpu"),
+					   "gpu-3", &ctld, &u, err,
+					   sizeof(err)), -1);
+	ck_assert_str_eq(err, "'gpu-3' is not a node of 'gpu' (its nodes: "
+			 "gpu-[1-2])");
+	ck_assert_int_eq(azml_arm_userdata(c, azml_conf_find_target(c, "lab"),
+					   NULL, &ctld, &u, err,
+					   sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "'lab' has no VMs"));
+	ck_assert_int_eq(azml_arm_userdata(c, azml_conf_find_target(c, "gpu"),
+					   NULL, NULL, &u, err,
+					   sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "no SlurmctldHost for 'gpu'"));
+	/* No slurmctld known: a body without userData, as before. */
+	b = azml_arm_vm_body(c, azml_conf_find_target(c, "gpu"), "gpu-1", NULL,
+			     err, sizeof(err));
+	ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetObjectItem(b,
+		"properties"), "userData"));
+	cJSON_Delete(b);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* node-init's failure from a serial console log. */
+START_TEST(boot_log_reason)
+{
+	char reason[300], small[16];
+	const char *log =
+		"[    0.000000] Linux version 6.1.0\r\n"
+		"node-init: userdata: ok\n"
+		"node-init: munge-key: failed: first try\n"
+		"Jan  2 03:04:05 gpu-1 node-init[812]: munge-key: failed: Key "
+		"Vault answered 403 Forbidden\x1b[0m\x01 for https://v.vault."
+		"azure.net/secrets/m  \r\n"
+		"[  OK  ] Started something.\n"
+		"node-init: gpu-check: ok\n"
+		"xnode-init: slurmd: failed: not ours\n"
+		"node-init: slurmd: failed:\n"	/* not the form */
+		"cloud-init[1]: node-init: munged; failed: no\n";
+
+	ck_assert_int_eq(azml_bootdiag_reason(log, strlen(log), reason,
+					      sizeof(reason)), 1);
+	ck_assert_str_eq(reason, "azureml: node-init: munge-key: Key Vault "
+			 "answered 403 Forbidden[0m for "
+			 "https://v.vault.azure.net/secrets/m");
+	/* the last failure wins; a prefix is allowed; no final newline */
+	log = "node-init: a: failed: one\n<6>[ 9.1] node-init: b-2: failed: two";
+	ck_assert_int_eq(azml_bootdiag_reason(log, strlen(log), reason,
+					      sizeof(reason)), 1);
+	ck_assert_str_eq(reason, "azureml: node-init: b-2: two");
+	ck_assert_int_eq(azml_bootdiag_reason(log, strlen(log), small,
+					      sizeof(small)), 1);
+	ck_assert_str_eq(small, "azureml: node-i");
+	/* none: REASON untouched */
+	strcpy(reason, "kept");
+	ck_assert_int_eq(azml_bootdiag_reason("node-init: x: ok\n", 17, reason,
+					      sizeof(reason)), 0);
+	ck_assert_int_eq(azml_bootdiag_reason("", 0, reason, sizeof(reason)), 0);
+	ck_assert_str_eq(reason, "kept");
+	/* a long message is cut */
+	{
+		char big[4096];
+
+		memset(big, 'x', sizeof(big));
+		memcpy(big, "node-init: s: failed: ", 22);
+		ck_assert_int_eq(azml_bootdiag_reason(big, sizeof(big), reason,
+						      sizeof(reason)), 1);
+		ck_assert_int_eq(strlen(reason), AZML_BOOTDIAG_REASON_MAX);
+	}
+}
+END_TEST
+
+/* Which serial log URLs may be fetched without a token. */
+START_TEST(boot_log_urls)
+{
+	char why[512], uri[256];
+	const char *arm = "https://management.azure.com";
+
+	ck_assert_int_eq(azml_bootdiag_url_ok("https://md-abc.blob.core.windows"
+		".net/c/vm.serialconsole.log?sv=1&sig=SECRETSIG", arm, why,
+		sizeof(why)), 0);
+	ck_assert_int_eq(azml_bootdiag_url_ok("https://md-x.z9.blob.storage."
+		"azure.net/c/l?sig=1", arm, why, sizeof(why)), 0);
+	ck_assert_int_eq(azml_bootdiag_url_ok("https://a.blob.core.usgovcloudapi"
+		".net/l", arm, why, sizeof(why)), 0);
+	ck_assert_int_eq(azml_bootdiag_url_ok("https://a.blob.core.chinacloudapi"
+		".cn/l", arm, why, sizeof(why)), 0);
+	ck_assert_int_eq(azml_bootdiag_url_ok("https://evil.example/l?sig=SECRETSIG",
+					      arm, why, sizeof(why)), -1);
+	ck_assert_ptr_null(strstr(why, "SECRETSIG"));
+	ck_assert_ptr_nonnull(strstr(why, "https://evil.example:443 is not "
+				     "https to an Azure Storage blob host"));
+	ck_assert_int_eq(azml_bootdiag_url_ok("https://blob.core.windows.net.evil"
+		".example/l", arm, why, sizeof(why)), -1);
+	ck_assert_int_eq(azml_bootdiag_url_ok("https://xblob.core.windows.net/l",
+					      arm, why, sizeof(why)), -1);
+	ck_assert_int_eq(azml_bootdiag_url_ok("https://.blob.core.windows.net/l",
+					      arm, why, sizeof(why)), -1);
+	ck_assert_int_eq(azml_bootdiag_url_ok("http://a.blob.core.windows.net/l",
+					      arm, why, sizeof(why)), -1);
+	ck_assert_int_eq(azml_bootdiag_url_ok("https://a.blob.core.windows.net:"
+		"8443/l", arm, why, sizeof(why)), -1);
+	ck_assert_int_eq(azml_bootdiag_url_ok("https://u:p@a.blob.core.windows."
+		"net/l", arm, why, sizeof(why)), -1);
+	ck_assert_int_eq(azml_bootdiag_url_ok(NULL, arm, why, sizeof(why)), -1);
+	/* the emulator: its own origin only */
+	arm = "http://127.0.0.1:8443";
+	ck_assert_int_eq(azml_bootdiag_url_ok("http://127.0.0.1:8443/bootdiag/x"
+		"?sig=1", arm, why, sizeof(why)), 0);
+	ck_assert_int_eq(azml_bootdiag_url_ok("http://127.0.0.1:8444/x", arm,
+					      why, sizeof(why)), -1);
+	ck_assert_ptr_nonnull(strstr(why, "not ArmEndpoint's origin"));
+	ck_assert_int_eq(azml_bootdiag_url_ok("https://a.blob.core.windows.net/l",
+					      arm, why, sizeof(why)), -1);
+	/* the answer's shape (Azure's example) */
+	ck_assert_int_eq(azml_bootdiag_parse_uris("{\"consoleScreenshotBlobUri\":"
+		"\"https://storageuri/vmname.vmid.screenshot.bmp?{sasKey}\","
+		"\"serialConsoleLogBlobUri\":\"https://storageuri/vmname.vmid."
+		"serialconsole.log?{sasKey}\"}", uri, sizeof(uri)), 0);
+	ck_assert_str_eq(uri, "https://storageuri/vmname.vmid.serialconsole.log"
+			 "?{sasKey}");
+	ck_assert_int_eq(azml_bootdiag_parse_uris("{}", uri, sizeof(uri)), -1);
+	ck_assert_int_eq(azml_bootdiag_parse_uris("{\"serialConsoleLogBlobUri\":"
+		"3}", uri, sizeof(uri)), -1);
+	ck_assert_int_eq(azml_bootdiag_parse_uris(NULL, uri, sizeof(uri)), -1);
 }
 END_TEST
 
@@ -720,6 +949,91 @@ END_TEST
 
 /* An operation that never ends is given up at the deadline, however long
  * the server says to wait. */
+/* retrieveBootDiagnosticsData, then the blob: without the bearer token,
+ * and only from a URL that is allowed. */
+static struct {
+	int port, blob_gets, blob_with_token;
+	char blob_url[256];
+} B;
+static char boot_log[512];
+static int boot_answers;
+
+static void _serve_boot(void *arg, const hs_req_t *q, hs_reply_t *o)
+{
+	if (strstr(q->path, "/oauth2/")) {
+		snprintf(o->body, sizeof(o->body), "{\"access_token\":\"" TOKEN
+			 "\",\"expires_in\":\"3600\"}");
+		return;
+	}
+	if (strstr(q->path, "/retrieveBootDiagnosticsData")) {
+		if (!q->authorization || strcmp(q->method, "POST")) {
+			o->status = 401;
+			return;
+		}
+		snprintf(o->body, sizeof(o->body), "{\"consoleScreenshotBlobUri\":"
+			 "\"%s.bmp\",\"serialConsoleLogBlobUri\":\"%s\"}",
+			 B.blob_url, B.blob_url);
+		return;
+	}
+	if (!strcmp(q->path, "/blob/vm.serialconsole.log")) {
+		__atomic_add_fetch(&B.blob_gets, 1, __ATOMIC_SEQ_CST);
+		if (q->authorization)
+			__atomic_add_fetch(&B.blob_with_token, 1,
+					   __ATOMIC_SEQ_CST);
+		snprintf(o->body, sizeof(o->body), "boot\nnode-init: munge-key: "
+			 "failed: Key Vault answered 404 SecretNotFound\n");
+		return;
+	}
+	o->status = 404;
+}
+
+static void _boot_got(void *arg, const char *log, size_t len,
+		      const azml_vm_result_t *err)
+{
+	boot_answers++;
+	boot_log[0] = '\0';
+	memset(&R, 0, sizeof(R));
+	if (err)
+		R = *err;
+	else
+		snprintf(boot_log, sizeof(boot_log), "%.*s", (int) len, log);
+}
+
+START_TEST(boot_log_fetch)
+{
+	hs_t *s = hs_start(_serve_boot, NULL, &S.port);
+	azml_http_opts_t o = { .retry_for = 5 };
+	azml_arm_t *arm = _client(&o, NULL);
+	char reason[300];
+
+	snprintf(B.blob_url, sizeof(B.blob_url), "http://127.0.0.1:%d/blob/"
+		 "vm.serialconsole.log?sig=x", S.port);
+	boot_answers = 0;
+	azml_arm_vm_boot_log(arm, "cpu-1", _boot_got, NULL);
+	azml_arm_run(arm);
+	ck_assert_int_eq(boot_answers, 1);
+	ck_assert_msg(!R.code[0], "%s: %s", R.code, R.message);
+	ck_assert_int_eq(B.blob_gets, 1);
+	ck_assert_int_eq(B.blob_with_token, 0);	/* a SAS URL: no token */
+	ck_assert_int_eq(azml_bootdiag_reason(boot_log, strlen(boot_log),
+					      reason, sizeof(reason)), 1);
+	ck_assert_str_eq(reason, "azureml: node-init: munge-key: Key Vault "
+			 "answered 404 SecretNotFound");
+
+	/* a URL elsewhere is refused, and nothing is fetched */
+	snprintf(B.blob_url, sizeof(B.blob_url), "https://evil.example/blob/"
+		 "vm.serialconsole.log");
+	azml_arm_vm_boot_log(arm, "cpu-1", _boot_got, NULL);
+	azml_arm_run(arm);
+	ck_assert_int_eq(boot_answers, 2);
+	ck_assert_str_eq(R.code, "UntrustedUrl");
+	ck_assert_ptr_nonnull(strstr(R.message, "refusing to fetch the serial "
+				     "console log"));
+	ck_assert_int_eq(B.blob_gets, 1);
+	_end(arm, s);
+}
+END_TEST
+
 START_TEST(operation_deadline)
 {
 	for (int m = 0; m < 2; m++) {
@@ -1027,6 +1341,10 @@ int main(void)
 	tcase_add_test(tc, url_rules);
 	tcase_add_test(tc, retry_after_values);
 	tcase_add_test(tc, untrusted_urls);
+	tcase_add_test(tc, vm_create_userdata);
+	tcase_add_test(tc, boot_log_reason);
+	tcase_add_test(tc, boot_log_urls);
+	tcase_add_test(tc, boot_log_fetch);
 	tcase_add_test(tc, operation_deadline);
 	tcase_add_test(tc, throttle_capped);
 	tcase_add_test(tc, next_link_loops);

@@ -234,6 +234,32 @@ static const struct {
 	{ "Include /nonexistent/azureml-extra.conf",
 	  "test.conf:5: cannot read '/nonexistent/azureml-extra.conf': No such file or directory" },
 	{ "Include a b", "test.conf:5: Include takes one file name" },
+	/* Node bootstrap keys: the validators of userdata.h, FILE:LINE. */
+	{ "SlurmctldHost=ctl:0", "test.conf:5: SlurmctldHost='ctl:0': " },
+	{ "SlurmctldHost=a/b", "test.conf:5: SlurmctldHost='a/b': " },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=4 SlurmctldHost=x:70000",
+	  "test.conf:5: SlurmctldHost='x:70000': " },
+	{ "MungeKeySecret=http://vault.example.com/secrets/munge",
+	  "test.conf:5: MungeKeySecret='http://vault.example.com/secrets/munge': " },
+	{ "MungeKeySecret=https://myvault.vault.azure.net/keys/munge",
+	  "test.conf:5: MungeKeySecret='https://myvault.vault.azure.net/keys/munge': " },
+	{ "Identity=/subscriptions/x/resourceGroups/r",
+	  "test.conf:5: Identity='/subscriptions/x/resourceGroups/r': " },
+	{ "NodeSetupScript=setup.sh",
+	  "test.conf:5: NodeSetupScript='setup.sh': expected an absolute path" },
+	{ "SlurmctldHost=ctl\nSlurmctldHost=ctl2", "test.conf:6: SlurmctldHost is set twice" },
+	{ "AttachedCompute=lab Nodes=lab1 MungeKeySecret=https://myvault.vault.azure.net/secrets/m",
+	  "test.conf:5: unknown key 'MungeKeySecret' for AttachedCompute 'lab'" },
+	{ "AttachedCompute=lab Nodes=lab1 SlurmctldHost=ctl",
+	  "test.conf:5: unknown key 'SlurmctldHost' for AttachedCompute 'lab'" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=4 "
+	  "MungeKeySecret=https://myvault.vault.azure.net/secrets/munge",
+	  "test.conf:5: ComputeCluster 'c1' has MungeKeySecret= but no Identity=: "
+	  "its VMs would have no identity to read the secret with; add Identity=" },
+	/* a global secret is inherited, and so is the rule */
+	{ "MungeKeySecret=https://myvault.vault.azure.net/secrets/munge\n"
+	  "ComputeInstance=dev VmSize=Standard_D4s_v3",
+	  "test.conf:6: ComputeInstance 'dev' has MungeKeySecret= but no Identity=" },
 };
 
 START_TEST(bad_input)
@@ -261,6 +287,59 @@ START_TEST(bad_input)
 END_TEST
 
 /* Entra ID and the Azure SDKs take a tenant's domain as well as its ID. */
+#define SECRET "https://myvault.vault.azure.net/secrets/munge"
+#define IDENTITY "/subscriptions/00000000-0000-0000-0000-000000000000/" \
+	"resourceGroups/rg/providers/Microsoft.ManagedIdentity/" \
+	"userAssignedIdentities/nodes"
+
+/* Bootstrap keys: global defaults, per-target overrides, warnings. */
+START_TEST(bootstrap_keys)
+{
+	azml_conf_t *c = azml_conf_load_string(HEAD
+		"SlurmctldHost=10.0.0.4:6817 MungeKeySecret=" SECRET "\n"
+		"Identity=" IDENTITY " NodeSetupScript=/opt/site/setup.sh\n"
+		"ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=4 "
+		"slurmctldhost=[fd00::4]:6817 NodeSetupScript=/opt/cpu.sh\n"
+		"ComputeInstance=dev VmSize=Standard_D4s_v3\n"
+		"AttachedCompute=lab Nodes=lab1\n", "test.conf");
+	const azml_target_t *t;
+
+	for (size_t i = 0; i < c->nerrors; i++)
+		fprintf(stderr, "%s\n", c->errors[i]);
+	ck_assert_int_eq(c->nerrors, 0);
+	ck_assert_int_eq(c->nwarnings, 0);
+	ck_assert_str_eq(c->slurmctld_host, "10.0.0.4:6817");
+	t = azml_conf_find_target(c, "cpu");
+	ck_assert_str_eq(t->slurmctld_host, "[fd00::4]:6817");
+	ck_assert_str_eq(t->node_setup_script, "/opt/cpu.sh");
+	ck_assert_str_eq(t->munge_key_secret, SECRET);	/* inherited */
+	ck_assert_str_eq(t->identity, IDENTITY);
+	t = azml_conf_find_target(c, "dev");
+	ck_assert_str_eq(t->slurmctld_host, "10.0.0.4:6817");
+	ck_assert_str_eq(t->node_setup_script, "/opt/site/setup.sh");
+	t = azml_conf_find_target(c, "lab");	/* no VM: nothing inherited */
+	ck_assert_ptr_null(t->slurmctld_host);
+	ck_assert_ptr_null(t->munge_key_secret);
+	azml_conf_destroy(c);
+
+	/* No secret: usable, one warning per VM target at its line; unset
+	 * SlurmctldHost stays NULL (slurm.conf's, at create). */
+	c = azml_conf_load_string(HEAD
+		"ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=4\n"
+		"ComputeInstance=dev VmSize=Standard_D4s_v3 MungeKeySecret="
+		SECRET " Identity=" IDENTITY "\n"
+		"AttachedCompute=lab Nodes=lab1\n", "test.conf");
+	ck_assert_int_eq(c->nerrors, 0);
+	ck_assert_int_eq(c->nwarnings, 1);
+	ck_assert_msg(!strncmp(c->warnings[0], "test.conf:5: warning: "
+			       "ComputeCluster 'cpu' has no MungeKeySecret=: "
+			       "node-init cannot set up munge, so its VMs will "
+			       "not join", 99), "%s", c->warnings[0]);
+	ck_assert_ptr_null(azml_conf_find_target(c, "cpu")->slurmctld_host);
+	azml_conf_destroy(c);
+}
+END_TEST
+
 START_TEST(tenant_domain)
 {
 	static const char *ok[] = {
@@ -444,6 +523,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, good_config);
 	tcase_add_loop_test(tc, bad_input, 0, N(bad));
+	tcase_add_test(tc, bootstrap_keys);
 	tcase_add_test(tc, tenant_domain);
 	tcase_add_test(tc, missing_globals);
 	tcase_add_test(tc, include_relative_and_loops);

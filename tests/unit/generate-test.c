@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "generate.h"
@@ -81,6 +82,81 @@ START_TEST(slurm_conf_lines)
 }
 END_TEST
 
+/* slurm.conf text in a temporary file; its path (static). */
+static const char *_slurm_conf(const char *text)
+{
+	static char path[64];
+	FILE *fp;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/azml-gen-test.XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	fp = fdopen(fd, "w");
+	fputs(text, fp);
+	fclose(fp);
+	return path;
+}
+
+/* enable_configless: added when slurm.conf has no SlurmctldParameters of
+ * its own (Slurm keeps only the last such line), else left to the admin. */
+START_TEST(configless)
+{
+	azml_conf_t *c = _conf();
+	azml_generate_opts_t o = { 0 };
+	char *out, *value = NULL, *advice;
+	const char *path;
+	int line = 0;
+
+	out = azml_generate_slurm_conf(c, &o);	/* no slurm.conf to look at */
+	_has_line(out, "SlurmctldParameters=enable_configless");
+	free(out);
+
+	o.slurm_conf = _slurm_conf("ClusterName=x\nSlurmctldHost=ctl\n");
+	out = azml_generate_slurm_conf(c, &o);
+	_has_line(out, "SlurmctldParameters=enable_configless");
+	ck_assert_ptr_null(azml_configless_advice(o.slurm_conf));
+	free(out);
+	unlink(o.slurm_conf);
+
+	/* the admin's own line, without it: not overridden, said */
+	path = o.slurm_conf = _slurm_conf("ClusterName=x # c\n# SlurmctldParameters=no\n"
+		"  slurmctldparameters=idle_on_node_suspend,power_save_interval=1 "
+		"SchedulerType=sched/backfill\n");
+	ck_assert_int_eq(azml_slurm_conf_param(path, "SlurmctldParameters",
+					       &value, &line), 1);
+	ck_assert_str_eq(value, "idle_on_node_suspend,power_save_interval=1");
+	ck_assert_int_eq(line, 3);
+	free(value);
+	out = azml_generate_slurm_conf(c, &o);
+	ck_assert_ptr_null(strstr(out, "\nSlurmctldParameters="));
+	ck_assert_ptr_nonnull(strstr(out, "# NOT SET HERE: "));
+	ck_assert_ptr_nonnull(strstr(out, ":3 has its own SlurmctldParameters"));
+	advice = azml_configless_advice(path);
+	ck_assert_ptr_nonnull(advice);
+	ck_assert_ptr_nonnull(strstr(advice, ":3: warning: SlurmctldParameters="
+				     "idle_on_node_suspend,power_save_interval=1 "
+				     "lacks enable_configless"));
+	free(advice);
+	free(out);
+	unlink(path);
+
+	/* the admin's own line, with it: nothing to add, nothing to say */
+	path = o.slurm_conf = _slurm_conf("SlurmctldParameters=\"enable_configless,"
+					  "idle_on_node_suspend\"\n");
+	out = azml_generate_slurm_conf(c, &o);
+	ck_assert_ptr_null(strstr(out, "\nSlurmctldParameters="));
+	ck_assert_ptr_nonnull(strstr(out, ":1 has enable_configless"));
+	ck_assert_ptr_null(azml_configless_advice(path));
+	free(out);
+	unlink(path);
+	ck_assert_int_eq(azml_slurm_conf_param("/nonexistent/slurm.conf",
+					       "SlurmctldParameters", &value,
+					       &line), -1);
+	azml_conf_destroy(c);
+}
+END_TEST
+
 START_TEST(isolated_feature)
 {
 	azml_conf_t *c = azml_conf_load_string(
@@ -119,6 +195,7 @@ int main(void)
 	TCase *tc = tcase_create("generate");
 
 	tcase_add_test(tc, slurm_conf_lines);
+	tcase_add_test(tc, configless);
 	tcase_add_test(tc, isolated_feature);
 	tcase_add_test(tc, gres_conf_lines);
 	return tu_run("generate", tc);

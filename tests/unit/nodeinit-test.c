@@ -36,6 +36,7 @@ STUB(azml_cmd_instance)
 STUB(azml_cmd_node_check)
 STUB(azml_cmd_attach)
 STUB(azml_cmd_detach)
+STUB(azml_cmd_userdata)
 void azml_print_json(void *root) { (void) root; }
 
 #define IDENTITY "/subscriptions/00000000-0000-0000-0000-000000000000/" \

@@ -887,20 +887,34 @@ static void _boot(vm_t *v)
 }
 
 /*
- * Boot V once its create or start has finished.  A --node-init sandbox
- * boots a second later: its time namespace's boot time can only be set in
- * whole seconds of uptime, so a sandbox started within the second of the
- * power-up request could claim to have booted before it, and slurmctld
- * would keep waiting for a boot ("Still waiting for boot of node") until
- * ResumeTimeout.  A boot command waits of its own accord (the tests'
- * "sleep 2").
+ * Boot V once its create or start has finished.  A --node-init sandbox's
+ * boot time must not look older than the power-up request, which came
+ * before NOW, or slurmctld keeps waiting for a boot ("Still waiting for boot
+ * of node") until ResumeTimeout.  slurmd reports whole seconds: boot time =
+ * time(NULL) - sysinfo()'s uptime, which the kernel rounds up, so it can be
+ * up to 2 s before the real boot; and the time namespace's offset is whole
+ * seconds too, so the sandbox's uptime starts at the fraction of the host's.
+ * So the sandbox starts when the host's uptime is 0.02 s past a whole
+ * second (its uptime starts at 0.02 s), at least 2 s after the last whole
+ * second of NOW: a boot delay of 2-3 s, as a VM has one.  A boot command
+ * waits of its own accord (the tests' "sleep 2").
  */
 static void _boot_soon(vm_t *v, double now)
 {
-	if (S.node_init)
-		v->boot_at = now + 1;
-	else
+	double up = 0, k;
+	FILE *fp;
+
+	if (!S.node_init) {
 		_boot(v);
+		return;
+	}
+	if ((fp = fopen("/proc/uptime", "re"))) {
+		if (fscanf(fp, "%lf", &up) != 1)
+			up = 0;
+		fclose(fp);
+	}
+	k = ceil(2 - (now - floor(now)) + (up - floor(up)));
+	v->boot_at = now + k - (up - floor(up)) + 0.02;
 }
 
 /* The host pid of a sandbox's init: the one child of unshare (PGID). */

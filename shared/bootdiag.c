@@ -41,7 +41,8 @@ static bool _failure(const char *line, size_t len, const char **step,
 		if (end - p < 2 || p[0] != ':' || p[1] != ' ')
 			continue;
 		st = p += 2;
-		while (p < end && (isalnum((unsigned char) *p) ||
+		/* step names have spaces: "Key Vault", "GPU check" */
+		while (p < end && (isalnum((unsigned char) *p) || *p == ' ' ||
 				   *p == '-' || *p == '_' || *p == '.'))
 			p++;
 		if (p == st || p - st > 64 || end - p < 10 ||

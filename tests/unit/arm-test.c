@@ -329,6 +329,13 @@ START_TEST(boot_log_reason)
 	ck_assert_int_eq(azml_bootdiag_reason(log, strlen(log), small,
 					      sizeof(small)), 1);
 	ck_assert_str_eq(small, "azureml: node-i");
+	/* node-init's step names have spaces */
+	log = "node-init: identity: ok (token)\nnode-init: Key Vault: failed: "
+	      "SecretNotFound: A secret with (name/id) munge was not found\n";
+	ck_assert_int_eq(azml_bootdiag_reason(log, strlen(log), reason,
+					      sizeof(reason)), 1);
+	ck_assert_str_eq(reason, "azureml: node-init: Key Vault: SecretNotFound: "
+			 "A secret with (name/id) munge was not found");
 	/* none: REASON untouched */
 	strcpy(reason, "kept");
 	ck_assert_int_eq(azml_bootdiag_reason("node-init: x: ok\n", 17, reason,

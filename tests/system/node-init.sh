@@ -126,11 +126,15 @@ for p in nosecret forbidden noident; do
 	echo "  $p-1 after $((SECONDS - t0)) s: $(reason $p-1)"
 done
 azml_pass "before munge works, a missing secret, a refused token and a VM without its identity: the step reaches the reason through the serial log at ResumeTimeout"
+# A requeued job shows Reason=None until the scheduler's next pass.
+waits_with_reason() {
+	scontrol -o show job "$1" | grep -q 'JobState=PENDING Reason=[A-Za-z]' &&
+		! scontrol -o show job "$1" | grep -q ' Reason=None '
+}
+export -f waits_with_reason
 for p in nosecret forbidden noident gpu setup newslurmd; do
-	s=$(job_state "${job[$p]}")
-	r=$(scontrol -o show job "${job[$p]}" | grep -o ' Reason=[^ ]*')
-	[ "$s" = PENDING ] && [ -n "$r" ] && [ "$r" != " Reason=None" ] ||
-		azml_fail "job ${job[$p]} on $p: $s$r"
+	azml_wait 30 waits_with_reason "${job[$p]}" ||
+		azml_fail "job ${job[$p]} on $p: $(scontrol -o show job "${job[$p]}" | grep -o 'JobState=[^ ]* Reason=[^ ]*')"
 done
 azml_wait 60 bash -c "! azml_emulator_vms | grep -q ." ||
 	azml_fail "VMs left after the failures: $(azml_emulator_vms)"

@@ -168,7 +168,11 @@ azml_wait 60 bash -c "[ \"\$(sinfo -h -n box -o %t)\" = idle ]" ||
 	azml_fail "box is $(sinfo -h -n box -o %t) after start"
 # node-init says "slurmd: ok" once slurmd has run a few seconds with its
 # configuration: that may come after the node registered.
-azml_wait 20 bash -c "[ \$(grep -c 'node-init: slurmd: ok' $T/consoles/box.log) -ge 2 ]" ||
+second_boot_ok() {
+	awk '/node-init: userData: ok/ { n++ } n >= 2 && /node-init: slurmd: ok/ { ok = 1 } END { exit !ok }' "$1"
+}
+export -f second_boot_ok
+azml_wait 20 second_boot_ok "$T/consoles/box.log" ||
 	azml_fail "node-init did not run again on box: $(grep node-init "$T/consoles/box.log")"
 id=$(sbatch --parsable -p box --wrap hostname -o "$T/box.out") || azml_fail sbatch
 azml_wait 30 bash -c "[ \"\$(job_state $id)\" = COMPLETED ]" || azml_fail "job on box: $(job_state "$id")"

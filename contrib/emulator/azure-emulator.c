@@ -869,7 +869,7 @@ static void _boot(vm_t *v)
 					 O_RDONLY, 0);
 	if (S.node_init)
 		rc = posix_spawn(&pid, S.unshare, &fa, &attr, (char *const[]) {
-			"unshare", "--uts", "--mount", "--propagation", "private",
+			"unshare", "--uts", "--mount", "--propagation", "unchanged",
 			"--pid", "--fork", "--kill-child", "--mount-proc", "--time",
 			boottime, S.self_exe, "--sandbox-init", v->computer, "--",
 			"/bin/sh", "-c", cmd, "sh", v->name, (char *) node,
@@ -3488,6 +3488,27 @@ static int _node_init_setup(void)
 	return 0;
 }
 
+/* Whether /proc/self/mountinfo shows a mount in a shared peer group. */
+static bool _shared_mounts(void)
+{
+	char line[4096];
+	bool shared = false;
+	FILE *fp = fopen("/proc/self/mountinfo", "re");
+
+	if (!fp)
+		return true;
+	while (!shared && fgets(line, sizeof(line), fp)) {
+		char *sep = strstr(line, " - ");
+
+		/* the optional fields come before " - " */
+		if (sep)
+			*sep = '\0';
+		shared = strstr(line, " shared:") != NULL;
+	}
+	fclose(fp);
+	return shared;
+}
+
 static int _sandbox_init(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = _no_op };
@@ -3517,6 +3538,18 @@ static int _sandbox_init(int argc, char **argv)
 	if (sethostname(argv[2], strlen(argv[2]))) {
 		fprintf(stderr, "azure-emulator: sandbox: couldn't set hostname "
 			"'%s': %s\n", argv[2], strerror(errno));
+		return 1;
+	}
+	/* Nothing mounted here may show in another namespace.  In a chroot,
+	 * "/" is no mount point (EINVAL; unshare's own --propagation private
+	 * fails there): go on only when no mount we can see is shared (a
+	 * chroot entered through "unshare --propagation slave", as
+	 * tests/chroot.sh does). */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) &&
+	    (errno != EINVAL || _shared_mounts())) {
+		fprintf(stderr, "azure-emulator: sandbox: couldn't make the "
+			"mounts private (%s)\n", errno == EINVAL ?
+			"a chroot with shared mounts" : strerror(errno));
 		return 1;
 	}
 	for (size_t i = 0; i < sizeof(sandbox_dirs) / sizeof(sandbox_dirs[0]); i++)

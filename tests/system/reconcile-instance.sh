@@ -5,6 +5,8 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
+# VMs boot as real ones do: node-init in the emulator's sandbox.
+AZML_NODE_INIT=1
 azml_cluster_init reconcile
 azml_emulator_start
 azml_emulator_cluster <<'CONF'

@@ -7,6 +7,8 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
+# VMs boot as real ones do: node-init in the emulator's sandbox.
+AZML_NODE_INIT=1
 azml_cluster_init faults
 azml_emulator_start
 azml_emulator_cluster 60 <<'CONF'

@@ -5,6 +5,8 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
+# VMs boot as real ones do: node-init in the emulator's sandbox.
+AZML_NODE_INIT=1
 azml_cluster_init scale
 azml_emulator_start
 azml_emulator_cluster <<'CONF'
@@ -82,8 +84,10 @@ curl -sf -X POST "$EMU_URL/emulator/evict/$node?in=20" > /dev/null || azml_fail 
 azml_wait 15 bash -c "scontrol -o show job $id | grep -q 'Restarts=1'" ||
 	azml_fail "job $id was not requeued: $(scontrol -o show job "$id")"
 echo "  job $id requeued $((SECONDS - t0)) s after Azure announced the eviction of $node"
-azml_wait 10 grep -q "slurm-azureml-watch.*node $node: azureml: Preempt: Spot VM $node is being evicted" "$T/azureml.log" ||
-	azml_fail "the watcher did not log the Preempt event"
+# The watcher node-init left running on the VM hands the node back with
+# the event in its reason.
+azml_wait 10 grep -q "update_node: node $node reason set to: azureml: Preempt: Spot VM $node is being evicted" "$T/slurmctld.log" ||
+	azml_fail "the watcher did not hand $node back for the Preempt event"
 azml_wait 30 bash -c "! curl -sf $EMU_URL/emulator/vms | grep -q '\"name\":\"$node\"'" ||
 	azml_fail "the evicted VM is still there"
 scontrol update jobid="$id" StartTime=now	# Slurm's 120 s requeue hold

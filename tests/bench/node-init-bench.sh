@@ -19,6 +19,7 @@ SLURMD=$(command -v slurmd) || { echo "no slurmd" >&2; exit 1; }
 
 AZML_NODE_INIT=1
 azml_cluster_init nodeinitbench
+export -f job_state
 azml_emulator_start
 azml_emulator_cluster 120 <<CONF
 ComputeCluster=job VmSize=Standard_D2s_v3 MaxNodes=$M IdleSecondsBeforeScaledown=600

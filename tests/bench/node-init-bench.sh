@@ -19,8 +19,9 @@ SLURMD=$(command -v slurmd) || { echo "no slurmd" >&2; exit 1; }
 
 AZML_NODE_INIT=1
 azml_cluster_init nodeinitbench
-export -f job_state
+export -f job_state azml_emulator_vms
 azml_emulator_start
+export EMU_URL
 azml_emulator_cluster 120 <<CONF
 ComputeCluster=job VmSize=Standard_D2s_v3 MaxNodes=$M IdleSecondsBeforeScaledown=600
 CONF
@@ -59,7 +60,6 @@ rounds() {	# rounds LABEL
 }
 : > "$T/figures"
 rounds node-init
-grep -h "node-init: .*: ok" "$T"/consoles/job-1.log | tail -8 | sed 's/^/  job-1 console: /'
 
 # The same sandbox without node-init: what an image with the key baked in
 # and slurmd enabled would do.

@@ -131,12 +131,14 @@ usage_error() {	# usage_error CMD WHAT ARGS...
 		azml_fail "'$*' printed no usage: $(cat "$D/err")"
 }
 cmds=$("$AZML_BIN" --help | sed -n 's/^  \([a-z-]*\) .*/\1/p' | sort -u)
-[ "$(wc -w <<<"$cmds")" = 10 ] || azml_fail "--help lists: $cmds"
+[ "$(wc -w <<<"$cmds")" = 12 ] || azml_fail "--help lists: $cmds"
 for cmd in $cmds; do
 	case $cmd in	# an option with an argument; arguments it takes
 	catalog) argopt=--size args= ;;
 	instance) argopt=--file args="stop dev-box" ;;
 	detach) argopt=--file args=lab01 ;;
+	userdata) argopt=--file args="cpu cpu-1" ;;
+	node-init) argopt=--imds args= ;;
 	*) argopt=--file args= ;;
 	esac
 	usage_error "$cmd" "unknown option '--frobnicate'" $cmd --frobnicate $args

@@ -343,6 +343,68 @@ int azml_nodes_load(azml_node_t **out)
 	return n;
 }
 
+#define ADMIN_COMMENT_MAX 1000	/* what we keep of a job's AdminComment */
+
+int azml_job_reschedule(uint32_t job_id, bool now, const char *note)
+{
+	job_info_msg_t *msg = NULL;
+	slurm_job_info_t *j;
+	job_desc_msg_t d;
+	char comment[ADMIN_COMMENT_MAX + 1];
+	const char *old;
+	size_t olen, nlen = note ? strlen(note) : 0;
+	int rc;
+
+	if (slurm_load_job(&msg, job_id, SHOW_ALL) != SLURM_SUCCESS) {
+		rc = errno == ESLURM_INVALID_JOB_ID ? -1 : 0;
+		goto out;
+	}
+	if (msg->record_count < 1) {
+		rc = -1;
+		goto out;
+	}
+	j = &msg->job_array[0];
+	if ((j->job_state & JOB_STATE_BASE) != JOB_PENDING ||
+	    (j->job_state & (JOB_COMPLETING | JOB_REQUEUE | JOB_CONFIGURING))) {
+		/* still being requeued, or done with */
+		rc = (j->job_state & JOB_STATE_BASE) > JOB_SUSPENDED ? -1 : 0;
+		goto out;
+	}
+	slurm_init_job_desc_msg(&d);
+	d.job_id = job_id;
+	if (now && (j->state_reason == WAIT_TIME ||
+		    j->start_time > time(NULL)))
+		d.begin_time = time(NULL);
+	/* the job's history: our notes after the admin's, the oldest dropped */
+	old = j->admin_comment ? j->admin_comment : "";
+	if (nlen > ADMIN_COMMENT_MAX / 2)
+		nlen = ADMIN_COMMENT_MAX / 2;
+	olen = strlen(old);
+	if (olen + nlen + 2 > ADMIN_COMMENT_MAX) {
+		old += olen + nlen + 2 - ADMIN_COMMENT_MAX;
+		olen = strlen(old);
+	}
+	snprintf(comment, sizeof(comment), "%s%s%.*s", old, olen && nlen ?
+		 "; " : "", (int) nlen, note ? note : "");
+	if (nlen)
+		d.admin_comment = comment;
+	if (!nlen && !d.begin_time) {
+		rc = 1;
+		goto out;
+	}
+	if (slurm_update_job(&d) != SLURM_SUCCESS) {
+		azml_log_error("couldn't update job %u: %s", job_id,
+			       slurm_strerror(errno));
+		rc = -1;
+		goto out;
+	}
+	rc = 1;
+out:
+	if (msg)
+		slurm_free_job_info_msg(msg);
+	return rc;
+}
+
 int azml_nodes_requeue_jobs(const char *node)
 {
 	job_info_msg_t *jobs = NULL;

@@ -57,6 +57,15 @@ int azml_nodes_load(azml_node_t **out);
 /* Requeue every job running on NODE.  Returns how many, -1 on error. */
 int azml_nodes_requeue_jobs(const char *node);
 
+/*
+ * A job handed back by one of its nodes, once slurmctld has requeued it:
+ * with NOW, its begin time set to now (Slurm delays a requeued job by
+ * 120 s); NOTE appended to its AdminComment (the job's history, kept to
+ * 1000 bytes).  One try, no waiting: 1 done, 0 not requeued yet (try
+ * again), -1 the job is gone or ended (give up).
+ */
+int azml_job_reschedule(uint32_t job_id, bool now, const char *note);
+
 bool azml_node_powered_down(const azml_node_t *n);
 bool azml_node_powering_up(const azml_node_t *n);
 

@@ -129,3 +129,27 @@ int azml_quota_take(azml_quota_t *q, const azml_target_t *t, int nodes,
 		u[i]->current = (u[i]->current < 0 ? 0 : u[i]->current) + need;
 	return 0;
 }
+
+void azml_quota_give(azml_quota_t *q, const azml_target_t *t, int nodes)
+{
+	azml_usage_t *u[2];
+	size_t k;
+	long back;
+
+	if (!q || !t || !t->vm_size || nodes <= 0 || t->size.vcpus <= 0)
+		return;
+	if (nodes > INT_MAX / t->size.vcpus)
+		nodes = INT_MAX / t->size.vcpus;
+	back = (long) nodes * t->size.vcpus;
+	k = _quotas(q, t, u);
+	for (size_t i = 0; i < k; i++)
+		u[i]->current = u[i]->current > back ? u[i]->current - back : 0;
+}
+
+void azml_quota_usage(const azml_quota_t *q, azml_usage_t *u)
+{
+	const azml_usage_t *x = q ? _find(q, u->name) : NULL;
+
+	if (x)
+		u->current = x->current;
+}

@@ -50,6 +50,13 @@ long azml_quota_nodes_fit(const azml_quota_t *q, const azml_target_t *t,
 int azml_quota_take(azml_quota_t *q, const azml_target_t *t, int nodes,
 		    azml_quota_bound_t *bound);
 
+/* Give back what a take of NODES VMs of T took (a job refused after all). */
+void azml_quota_give(azml_quota_t *q, const azml_target_t *t, int nodes);
+
+/* U's use as the table has it now (what was taken since included); U is
+ * left as it is when the table does not list it. */
+void azml_quota_usage(const azml_quota_t *q, azml_usage_t *u);
+
 /* The usage name of T's family quota ("standardDSv3Family"), or NULL. */
 const char *azml_quota_family(const azml_target_t *t);
 

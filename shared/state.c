@@ -26,6 +26,8 @@
 #define DIR_INTENT "intent"
 #define DIR_FAILURES "failures"
 #define DIR_ATTACHED "attached"
+#define DIR_HOLDS "holds"
+#define DIR_QUOTA "quota"
 #define MAX_RECORD 4096		/* an intent or failure record */
 #define MAX_REPORT (256 * 1024)	/* an attach report */
 #define LOCK_WAIT_MS 10000	/* a held directory lock: give up after */
@@ -246,7 +248,8 @@ static void _give_tree(const char *path)
 
 int azml_state_init(const azml_conf_t *c, char *err, size_t n)
 {
-	static const char *subs[] = { DIR_INTENT, DIR_FAILURES, DIR_ATTACHED };
+	static const char *subs[] = { DIR_INTENT, DIR_FAILURES, DIR_ATTACHED,
+				      DIR_HOLDS, DIR_QUOTA };
 	struct stat st;
 	char p[4096];
 	bool root = geteuid() == 0, exists;
@@ -722,6 +725,247 @@ void azml_state_held_reason(char *buf, size_t n, int count, const char *code,
 bool azml_state_is_held(const char *reason)
 {
 	return reason && !strncmp(reason, HELD_PREFIX, strlen(HELD_PREFIX));
+}
+
+/* ---- capacity holds ---- */
+
+bool azml_capacity_code(const char *code)
+{
+	static const char *codes[] = {
+		"AllocationFailed", "ZonalAllocationFailed", "SkuNotAvailable",
+		"OverconstrainedAllocationRequest",
+		"OverconstrainedZonalAllocationRequest",
+	};
+
+	for (size_t i = 0; code && i < sizeof(codes) / sizeof(*codes); i++)
+		if (!strcmp(code, codes[i]))
+			return true;
+	return false;
+}
+
+/* T's hold record into *H: 1 read, 0 none, -1 unreadable. */
+static int _hold_read(const azml_conf_t *c, const char *target,
+		      azml_hold_t *h)
+{
+	char path[4200], buf[MAX_RECORD];
+	int lifted = 0;
+	ssize_t len;
+
+	memset(h, 0, sizeof(*h));
+	if (!_node_ok(target) || _path(c, DIR_HOLDS, target, path, sizeof(path)))
+		return -1;
+	if ((len = _read(path, buf, sizeof(buf))) <= 0)
+		return len < 0 ? -1 : 0;
+	if (sscanf(buf, "%63s %ld %d %ld %d", h->code, &h->until, &h->level,
+		   &h->since, &lifted) != 5 || h->level < 1 || h->level > 64)
+		return -1;
+	h->lifted = lifted != 0;
+	return 1;
+}
+
+static int _hold_write(const azml_conf_t *c, const char *dir,
+		       const char *target, const azml_hold_t *h)
+{
+	char buf[MAX_RECORD], err[512];
+
+	snprintf(buf, sizeof(buf), "%s %ld %d %ld %d\n", h->code, h->until,
+		 h->level, h->since, h->lifted ? 1 : 0);
+	if (_write(dir, target, buf, strlen(buf), err, sizeof(err))) {
+		azml_log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int azml_state_hold_add(const azml_conf_t *c, const azml_target_t *t,
+			const char *code, azml_hold_t *h)
+{
+	char dir[4096], err[512];
+	long now = time(NULL), base, cap, len;
+	azml_hold_t old;
+	int lk, rc = 0, had;
+
+	memset(h, 0, sizeof(*h));
+	if (!t || !_node_ok(t->name) ||
+	    _path(c, DIR_HOLDS, NULL, dir, sizeof(dir)))
+		return -1;
+	if ((lk = _lock(dir, err, sizeof(err))) < 0) {
+		azml_log_error("%s", err);
+		return -1;
+	}
+	had = _hold_read(c, t->name, &old);
+	if (had == 1 && !old.lifted && old.until > now) {
+		*h = old;	/* the same outage, seen by another node */
+		goto out;
+	}
+	base = t->capacity_backoff > 0 ? t->capacity_backoff : 600;
+	cap = base > AZML_CAPACITY_BACKOFF_MAX ? base :
+	      AZML_CAPACITY_BACKOFF_MAX;
+	h->level = had == 1 ? old.level + 1 : 1;
+	if (h->level > 32)
+		h->level = 32;
+	len = base;
+	for (int i = 1; i < h->level && len < cap; i++)
+		len *= 2;
+	if (len > cap)
+		len = cap;
+	snprintf(h->code, sizeof(h->code), "%s",
+		 code && *code && !strpbrk(code, " \n") ? code : "-");
+	h->since = now;
+	h->until = now + len;
+	rc = _hold_write(c, dir, t->name, h);
+out:
+	_unlock(lk);
+	return rc;
+}
+
+int azml_state_hold_get(const azml_conf_t *c, const azml_target_t *t,
+			azml_hold_t *h)
+{
+	int rc = t ? _hold_read(c, t->name, h) : 0;
+
+	if (rc < 0)
+		return -1;
+	return rc == 1 && !h->lifted && h->until > (long) time(NULL);
+}
+
+int azml_state_hold_lifted(const azml_conf_t *c, const azml_target_t *t)
+{
+	char dir[4096], err[512];
+	azml_hold_t h;
+	int lk, rc = 0;
+
+	if (!t || _path(c, DIR_HOLDS, NULL, dir, sizeof(dir)))
+		return -1;
+	if ((lk = _lock(dir, err, sizeof(err))) < 0) {
+		azml_log_error("%s", err);
+		return -1;
+	}
+	/* only a hold that is still over: a new one may have begun */
+	if (_hold_read(c, t->name, &h) == 1 && !h.lifted &&
+	    h.until <= (long) time(NULL)) {
+		h.lifted = true;
+		rc = _hold_write(c, dir, t->name, &h);
+	}
+	_unlock(lk);
+	return rc;
+}
+
+void azml_state_hold_clear(const azml_conf_t *c, const azml_target_t *t)
+{
+	char path[4200];
+
+	if (t && _node_ok(t->name) &&
+	    !_path(c, DIR_HOLDS, t->name, path, sizeof(path)))
+		unlink(path);
+}
+
+void azml_state_hold_reason(char *buf, size_t n, const azml_hold_t *h)
+{
+	struct tm tm;
+	time_t until = h->until;
+	char when[16] = "??:??:??";
+
+	if (localtime_r(&until, &tm))
+		strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	snprintf(buf, n, AZML_CAPACITY_PREFIX "%s; retry after %s", h->code,
+		 when);
+}
+
+bool azml_state_is_capacity_reason(const char *reason)
+{
+	return reason && !strncmp(reason, AZML_CAPACITY_PREFIX,
+				  strlen(AZML_CAPACITY_PREFIX));
+}
+
+/* ---- the usages cache ---- */
+
+#define USAGES_FILE "usages"
+#define USAGES_MAX 4096		/* usage lines kept */
+
+/* The cached usages into *U (malloc'd), when younger than MAX_AGE. */
+static size_t _usages_read(const char *path, int max_age, azml_usage_t **u)
+{
+	char *buf = malloc(USAGES_MAX * 128), *line, *save = NULL;
+	size_t n = 0;
+	long at;
+
+	*u = NULL;
+	if (!buf)
+		return 0;
+	if (_read(path, buf, USAGES_MAX * 128) <= 0 ||
+	    sscanf(buf, "%ld", &at) != 1 || at > (long) time(NULL) ||
+	    (long) time(NULL) - at >= max_age ||
+	    !(*u = calloc(USAGES_MAX, sizeof(**u)))) {
+		free(buf);
+		return 0;
+	}
+	line = strtok_r(buf, "\n", &save);	/* the time */
+	while ((line = strtok_r(NULL, "\n", &save)) && n < USAGES_MAX) {
+		azml_usage_t *x = &(*u)[n];
+
+		if (sscanf(line, "%95s %ld %ld", x->name, &x->current,
+			   &x->limit) == 3)
+			n++;
+	}
+	free(buf);
+	if (!n) {
+		free(*u);
+		*u = NULL;
+	}
+	return n;
+}
+
+int azml_state_usages(const azml_conf_t *c, int max_age,
+		      const azml_usage_t *fresh, size_t nfresh,
+		      void (*fn)(void *arg, azml_usage_t *u, size_t n),
+		      void *arg)
+{
+	char dir[4096], path[4200], err[512], *buf;
+	azml_usage_t *u = NULL;
+	size_t n, len = 0, cap = USAGES_MAX * 128;
+	int lk, rc = 0;
+
+	if (_path(c, DIR_QUOTA, NULL, dir, sizeof(dir)))
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", dir, USAGES_FILE);
+	if ((lk = _lock(dir, err, sizeof(err))) < 0) {
+		azml_log_error("%s", err);
+		return -1;
+	}
+	n = _usages_read(path, max_age, &u);
+	if (!n && fresh && nfresh) {
+		n = nfresh < USAGES_MAX ? nfresh : USAGES_MAX;
+		if ((u = calloc(n, sizeof(*u))))
+			memcpy(u, fresh, n * sizeof(*u));
+		else
+			n = 0;
+	}
+	if (!n) {
+		rc = 1;
+		goto out;
+	}
+	fn(arg, u, n);
+	if (!(buf = malloc(cap))) {
+		rc = -1;
+		goto out;
+	}
+	len = snprintf(buf, cap, "%ld\n", (long) time(NULL));
+	for (size_t i = 0; i < n && len < cap; i++)
+		if (u[i].name[0] && !strpbrk(u[i].name, " \n"))
+			len += snprintf(buf + len, cap - len, "%s %ld %ld\n",
+					u[i].name, u[i].current, u[i].limit);
+	if (len >= cap)
+		len = cap - 1;
+	if (_write(dir, USAGES_FILE, buf, len, err, sizeof(err))) {
+		azml_log_error("%s", err);
+		rc = -1;
+	}
+	free(buf);
+out:
+	free(u);
+	_unlock(lk);
+	return rc;
 }
 
 /* ---- attached nodes ---- */

@@ -7,6 +7,10 @@
  *                           request waiting for it, and the last outcome
  *   StateDir/failures/NODE  failures in a row (for the back-off)
  *   StateDir/attached/NODE.json  the report 'attach --accept' admitted
+ *   StateDir/holds/TARGET   a capacity hold: Azure's code, until when, how
+ *                           many outages in a row (the back-off doubles)
+ *   StateDir/quota/usages   the last usages answer, less what resumes took
+ *                           from it since (a few seconds' cache)
  *
  * Every file is written whole (temporary file, then rename) under a lock of
  * its directory, so readers never see half a record.  Programs run as root
@@ -24,6 +28,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "arm.h"
 #include "conf.h"
 
 #define AZML_HOLD_AFTER 3	/* failures in a row before a node is held */
@@ -115,6 +120,58 @@ long azml_state_failure_age(const azml_conf_t *conf, const char *node);
 void azml_state_held_reason(char *buf, size_t n, int count, const char *code,
 			    const char *message);
 bool azml_state_is_held(const char *reason);
+
+/* ---- capacity holds: a target Azure has no capacity for ---- */
+
+#define AZML_CAPACITY_PREFIX "azureml: capacity: "
+#define AZML_CAPACITY_BACKOFF_MAX 3600	/* doubling stops here (or at
+					 * CapacityBackoff when longer) */
+
+typedef struct {
+	char code[64];		/* Azure's: AllocationFailed, ... */
+	long since, until;	/* epoch seconds */
+	int level;		/* outages in a row: the back-off doubles */
+	bool lifted;		/* over, and its nodes let go */
+} azml_hold_t;
+
+/* Whether Azure's CODE says it has no capacity (not quota, not a fault of
+ * the request): AllocationFailed, ZonalAllocationFailed, SkuNotAvailable,
+ * Overconstrained(Zonal)AllocationRequest. */
+bool azml_capacity_code(const char *code);
+
+/*
+ * Hold T after a capacity error CODE: for T's CapacityBackoff, doubled for
+ * each hold since T's last successful create, up to
+ * AZML_CAPACITY_BACKOFF_MAX (or CapacityBackoff when longer).  A hold still
+ * in force is kept as it is (the same outage, seen by another node).
+ * 0 with the hold in *H, or -1 (logged).
+ */
+int azml_state_hold_add(const azml_conf_t *conf, const azml_target_t *t,
+			const char *code, azml_hold_t *h);
+/* 1: T is held now (*H), 0: not (*H: the last hold, if any), -1: error. */
+int azml_state_hold_get(const azml_conf_t *conf, const azml_target_t *t,
+			azml_hold_t *h);
+/* T's hold is over and its nodes were let go (kept for the doubling). */
+int azml_state_hold_lifted(const azml_conf_t *conf, const azml_target_t *t);
+/* A VM of T was created: the next outage starts the back-off over. */
+void azml_state_hold_clear(const azml_conf_t *conf, const azml_target_t *t);
+/* "azureml: capacity: CODE; retry after HH:MM:SS" (local time), and the
+ * test for a reason of that kind. */
+void azml_state_hold_reason(char *buf, size_t n, const azml_hold_t *h);
+bool azml_state_is_capacity_reason(const char *reason);
+
+/* ---- the usages cache ---- */
+
+/*
+ * Under StateDir's quota lock: FN(ARG, U, N) decides with the cached usages
+ * when they are younger than MAX_AGE seconds, else with FRESH (NFRESH), and
+ * may change them (what it takes); they are then cached.  0; 1 when there
+ * is no cache and FRESH is NULL (FN not called); -1 (logged).
+ */
+int azml_state_usages(const azml_conf_t *conf, int max_age,
+		      const azml_usage_t *fresh, size_t nfresh,
+		      void (*fn)(void *arg, azml_usage_t *u, size_t n),
+		      void *arg);
 
 /* ---- attached nodes ---- */
 

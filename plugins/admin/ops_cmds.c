@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -18,6 +19,7 @@
 
 #include "admin.h"
 #include "arm.h"
+#include "capacity.h"
 #include "conf.h"
 #include "log.h"
 #include "nodes.h"
@@ -83,6 +85,30 @@ static const char *_bucket(const azml_node_t *n)
 	return "idle";
 }
 
+/* "capacity_hold": T's hold in force (state.h), or null. */
+static void _add_hold(cJSON *o, const azml_conf_t *conf, const azml_target_t *t)
+{
+	azml_hold_t h;
+	char reason[256], when[32];
+	struct tm tm;
+	time_t until;
+	cJSON *j;
+
+	if (t->kind == AZML_ATTACHED || azml_state_hold_get(conf, t, &h) != 1) {
+		cJSON_AddNullToObject(o, "capacity_hold");
+		return;
+	}
+	j = cJSON_AddObjectToObject(o, "capacity_hold");
+	azml_state_hold_reason(reason, sizeof(reason), &h);
+	until = h.until;
+	gmtime_r(&until, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cJSON_AddStringToObject(j, "code", h.code);
+	cJSON_AddStringToObject(j, "until", when);
+	cJSON_AddNumberToObject(j, "outages_in_a_row", h.level);
+	cJSON_AddStringToObject(j, "reason", reason);
+}
+
 /* ---------------------------------------------------------------------- */
 
 int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv)
@@ -136,6 +162,7 @@ int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv)
 			cJSON_AddNumberToObject(o, "min_nodes", t->min_nodes);
 			cJSON_AddNumberToObject(o, "max_nodes", t->max_nodes);
 		}
+		_add_hold(o, conf, t);
 		for (size_t b = 0; b < sizeof(buckets) / sizeof(buckets[0]); b++)
 			cJSON_AddArrayToObject(st, buckets[b]);
 		while (nn >= 0 && hl && (h = slurm_hostlist_shift(hl))) {
@@ -194,6 +221,10 @@ int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv)
 			       cJSON_GetStringValue(cJSON_GetObjectItem(t, "priority")),
 			       cJSON_GetStringValue(cJSON_GetObjectItem(t, "nodes")),
 			       line[0] ? line : "-");
+			if ((b = cJSON_GetObjectItem(t, "capacity_hold")) &&
+			    cJSON_IsObject(b))
+				printf("%-16s   held: %s\n", "", cJSON_GetStringValue(
+				       cJSON_GetObjectItem(b, "reason")));
 			cJSON_ArrayForEach(b, cJSON_GetObjectItem(st, "down")) {
 				printf("%-16s   down: %s: %s\n", "",
 				       cJSON_GetStringValue(cJSON_GetObjectItem(b, "node")),
@@ -515,6 +546,7 @@ static int _reconcile_once(azml_conf_t *conf, bool dry)
 	pass_t p = { .conf = conf, .dry = dry };
 	int rv = 1;
 
+	p.actions += azml_capacity_lift(conf, dry);	/* holds that are over */
 	p.nn = azml_nodes_load(&nodes);
 	p.nodes = nodes;
 	if (p.nn < 0) {

@@ -39,10 +39,12 @@
 
 #include "arm.h"
 #include "bootdiag.h"
+#include "capacity.h"
 #include "conf.h"
 #include "controller.h"
 #include "log.h"
 #include "nodes.h"
+#include "quota.h"
 #include "slurm_compat.h"
 #include "state.h"
 
@@ -61,6 +63,22 @@ typedef struct {
 	char why[400];		/* ERROR: what went wrong */
 } job_t;
 
+/* A job of SLURM_RESUME_FILE: which of our nodes it waits for. */
+typedef struct {
+	uint32_t id;
+	char *nodes;		/* hostlist, as Slurm wrote it */
+} rjob_t;
+
+/* A job handed back by one of its nodes: what slurmctld must hear once it
+ * has requeued it (azml_job_reschedule), until GIVE_UP. */
+typedef struct {
+	uint32_t id;
+	bool now;		/* start it now: not 120 s later */
+	bool done;
+	time_t give_up;
+	char note[400];
+} reset_t;
+
 struct run {
 	const azml_conf_t *conf;
 	mode_t_ mode;
@@ -69,6 +87,10 @@ struct run {
 	azml_arm_t *arm;
 	int done, failed, joined, superseded;
 	azml_addr_queue_t *addrs;	/* NodeAddr updates, batched */
+	rjob_t *rjobs;			/* resume: SLURM_RESUME_FILE's jobs */
+	int nrjobs;
+	reset_t *resets;		/* jobs to tell slurmctld about */
+	int nresets;
 };
 
 static const char *_mode_name(mode_t_ m)
@@ -114,6 +136,93 @@ static bool _end(job_t *j, bool ok, const char *code)
 	return rc != 1;
 }
 
+/* The jobs of SLURM_RESUME_FILE that wait for NODE: their index in
+ * RUN->rjobs, -1 after the last (*FROM: where to look from). */
+static int _job_of(const run_t *run, const char *node, int *from)
+{
+	while (*from < run->nrjobs) {
+		int i = (*from)++;
+		azml_hostlist_t hl = slurm_hostlist_create(run->rjobs[i].nodes);
+		bool found = hl && slurm_hostlist_find(hl, node) >= 0;
+
+		if (hl)
+			slurm_hostlist_destroy(hl);
+		if (found)
+			return i;
+	}
+	return -1;
+}
+
+#define RESET_WAIT 30	/* seconds slurmctld may take to requeue a job */
+
+/* Once NODE's jobs are requeued: NOTE in their history, and (NOW) their
+ * begin time reset.  Done from the tick, never waiting here. */
+static void _reset_jobs(run_t *run, const char *node, bool now,
+			const char *note)
+{
+	int from = 0, i;
+
+	while ((i = _job_of(run, node, &from)) >= 0) {
+		reset_t *more, *r;
+		int k;
+
+		for (k = 0; k < run->nresets; k++)
+			if (run->resets[k].id == run->rjobs[i].id)
+				break;
+		if (k < run->nresets)
+			continue;	/* one note a job */
+		if (!(more = realloc(run->resets, (run->nresets + 1) *
+				     sizeof(*more))))
+			return;
+		run->resets = more;
+		r = &run->resets[run->nresets++];
+		*r = (reset_t) { .id = run->rjobs[i].id, .now = now,
+				 .give_up = time(NULL) + RESET_WAIT };
+		snprintf(r->note, sizeof(r->note), "%s", note);
+	}
+}
+
+/* One try for each job not told yet; how many are left. */
+static int _resets_tick(run_t *run)
+{
+	int left = 0;
+
+	for (int k = 0; k < run->nresets; k++) {
+		reset_t *r = &run->resets[k];
+		int rc;
+
+		if (r->done)
+			continue;
+		rc = azml_job_reschedule(r->id, r->now, r->note);
+		if (rc == 1 && r->now)
+			azml_log_info("job %u: requeued; rescheduled now rather "
+				      "than in 120 s", r->id);
+		if (rc == 0 && time(NULL) > r->give_up) {
+			azml_log_error("job %u: not requeued after %d s; its "
+				       "begin time is left as Slurm set it",
+				       r->id, RESET_WAIT);
+			rc = -1;
+		}
+		r->done = rc != 0;
+		left += !r->done;
+	}
+	return left;
+}
+
+/* Azure has no capacity for J's VM: hold its target, hand J back (its job
+ * moves on, now), and say so in its job's history. */
+static void _out_of_capacity(job_t *j, const char *code)
+{
+	run_t *run = j->run;
+	const azml_target_t *t = azml_conf_target_of_node(run->conf, j->node);
+	char reason[256], note[400];
+
+	azml_capacity_hold(run->conf, t, j->node, code, reason, sizeof(reason));
+	snprintf(note, sizeof(note), "azureml: %s: %s", j->node,
+		 reason + strlen("azureml: "));
+	_reset_jobs(run, j->node, true, note);
+}
+
 /* An address slurmctld may be given: a bare IPv4 or IPv6 address (a comma
  * or a space would shift the batched NodeAddr lists). */
 static bool _ip_ok(const char *ip)
@@ -149,12 +258,18 @@ static void _resumed(void *arg, const azml_vm_result_t *r)
 		azml_addr_queue_push(run->addrs, j->node,
 				     r->ip[0] ? r->ip : j->node, j->node);
 		azml_state_failure_clear(run->conf, j->node);
+		azml_state_hold_clear(run->conf,
+				      azml_conf_target_of_node(run->conf, j->node));
 		return;
 	}
 	run->failed++;
 	azml_log_error("couldn't create VM '%s' for node %s (op=%s): %s: %s",
 		       j->node, j->node, r->op_id, r->code, r->message);
-	if (_end(j, false, r->code))
+	if (!_end(j, false, r->code))
+		return;
+	if (azml_capacity_code(r->code))
+		_out_of_capacity(j, r->code);
+	else
 		_hand_back(j, r->code, r->message);
 }
 
@@ -186,6 +301,8 @@ static void _deleted(void *arg, const azml_vm_result_t *r)
 		return;
 	}
 	if (r->ok) {
+		azml_hold_t h;
+
 		run->done++;
 		azml_log_info("%s node=%s vm=%s op=%s: deleted",
 			      _mode_name(run->mode), j->node, j->node, r->op_id);
@@ -193,6 +310,11 @@ static void _deleted(void *arg, const azml_vm_result_t *r)
 		if (_end(j, true, NULL))
 			azml_addr_queue_push(run->addrs, j->node, j->node,
 					     j->node);
+		/* slurmctld clears DRAIN when it powers a node down: a node
+		 * of a held target is drained again */
+		if (azml_state_hold_get(run->conf, azml_conf_target_of_node(
+					run->conf, j->node), &h) == 1)
+			azml_capacity_drain(j->node, &h);
 		return;
 	}
 	run->failed++;
@@ -240,10 +362,27 @@ static void _start(job_t *j)
 		return;
 	}
 	j->started = true;
-	if (run->op == AZML_OP_CREATE && j->turn == AZML_TURN_RUN)
-		azml_arm_vm_create(run->arm, azml_conf_target_of_node(run->conf,
-				   j->node), j->node, _resumed, j);
-	else
+	if (run->op == AZML_OP_CREATE && j->turn == AZML_TURN_RUN) {
+		const azml_target_t *t = azml_conf_target_of_node(run->conf,
+								  j->node);
+		azml_hold_t h;
+
+		if (azml_state_hold_get(run->conf, t, &h) == 1) {
+			/* its target is out of capacity: no write */
+			char reason[256];
+
+			run->failed++;
+			azml_state_hold_reason(reason, sizeof(reason), &h);
+			azml_log_error("node %s: not creating its VM: %s", j->node,
+				       reason);
+			if (_end(j, false, h.code)) {
+				azml_capacity_refuse(j->node, &h);
+				_reset_jobs(run, j->node, true, reason);
+			}
+			return;
+		}
+		azml_arm_vm_create(run->arm, t, j->node, _resumed, j);
+	} else
 		azml_arm_vm_delete(run->arm, j->node, _deleted, j);
 }
 
@@ -331,6 +470,7 @@ static void _tick(void *arg)
 		if (!j->settled && !j->started && j->turn != AZML_TURN_WAIT)
 			_start(j);
 	}
+	_resets_tick(d->run);
 }
 
 static int _waiting(const drive_t *d)
@@ -380,12 +520,17 @@ static void _drive(run_t *run, job_t *jobs, int n)
 		_tick(&d);
 	}
 	azml_arm_set_tick(run->arm, NULL, NULL, 0);
+	/* the jobs handed back: told once slurmctld has requeued them */
+	while (_resets_tick(run))
+		usleep(500 * 1000);
 }
 
-/* SLURM_RESUME_FILE: which job wants which nodes, for the log only: it
- * never stops a resume. */
+/* SLURM_RESUME_FILE: which job wants which nodes (the quota is checked job
+ * by job, and a job handed back is told why).  A file that cannot be read
+ * never stops a resume: its nodes are then nodes without a job. */
 #define RESUME_FILE_MAX (16 << 20)
-static void _resume_file(const char *path)
+#define RESUME_JOBS_MAX 100000
+static void _resume_file(run_t *run, const char *path)
 {
 	FILE *fp = fopen(path, "r");
 	char *buf = NULL;
@@ -393,17 +538,18 @@ static void _resume_file(const char *path)
 	cJSON *j = NULL, *jobs, *job;
 
 	if (!fp) {
-		azml_log_error("couldn't read SLURM_RESUME_FILE %s: %s (only "
-			       "the log misses it)", path, strerror(errno));
+		azml_log_error("couldn't read SLURM_RESUME_FILE %s: %s (its nodes "
+			       "are taken as nodes without a job)", path,
+			       strerror(errno));
 		return;
 	}
 	if (!(buf = malloc(RESUME_FILE_MAX + 1)))
 		goto out;
 	n = fread(buf, 1, RESUME_FILE_MAX + 1, fp);
 	if (n > RESUME_FILE_MAX) {
-		azml_log_info("SLURM_RESUME_FILE %s is over %d MiB; not logging "
-			      "which jobs want the nodes", path,
-			      RESUME_FILE_MAX >> 20);
+		azml_log_error("SLURM_RESUME_FILE %s is over %d MiB; its nodes "
+			       "are taken as nodes without a job", path,
+			       RESUME_FILE_MAX >> 20);
 		goto out;
 	}
 	buf[n] = '\0';
@@ -415,18 +561,196 @@ static void _resume_file(const char *path)
 			      "without it", path);
 		goto out;
 	}
+	run->rjobs = calloc(cJSON_GetArraySize(jobs) + 1, sizeof(rjob_t));
 	cJSON_ArrayForEach(job, jobs) {
 		const cJSON *id = cJSON_GetObjectItem(job, "job_id");
 		const cJSON *nodes = cJSON_GetObjectItem(job, "nodes");
 
-		if (cJSON_IsNumber(id) && cJSON_IsString(nodes))
-			azml_log_info("job %.0f wants %.200s", id->valuedouble,
-				      nodes->valuestring);
+		if (!cJSON_IsNumber(id) || !cJSON_IsString(nodes) ||
+		    id->valuedouble < 1 || id->valuedouble > UINT32_MAX ||
+		    !run->rjobs || run->nrjobs >= RESUME_JOBS_MAX)
+			continue;
+		azml_log_info("job %.0f wants %.200s", id->valuedouble,
+			      nodes->valuestring);
+		run->rjobs[run->nrjobs].id = (uint32_t) id->valuedouble;
+		if ((run->rjobs[run->nrjobs].nodes = strdup(nodes->valuestring)))
+			run->nrjobs++;
 	}
 out:
 	cJSON_Delete(j);
 	free(buf);
 	fclose(fp);
+}
+
+/* ---- the quota, before any write ---- */
+
+#define USAGES_CACHE 5	/* seconds one usages answer serves every resume */
+
+typedef struct {
+	run_t *run;
+	job_t *jobs;
+	int n;
+	bool answered;
+	azml_usage_t *fresh;	/* the GET's answer */
+	size_t nfresh;
+	char err[600];
+} quota_ctx_t;
+
+static void _usages_got(void *arg, const azml_usage_t *u, size_t n,
+			const azml_vm_result_t *err)
+{
+	quota_ctx_t *q = arg;
+
+	q->answered = true;
+	if (err) {
+		snprintf(q->err, sizeof(q->err), "%s: %s", err->code,
+			 err->message);
+		return;
+	}
+	if (n && (q->fresh = malloc(n * sizeof(*u)))) {
+		memcpy(q->fresh, u, n * sizeof(*u));
+		q->nfresh = n;
+	}
+}
+
+/* Node J will be created now: ours, not settled (a node that waits for
+ * another program's delete is not counted). */
+static bool _to_create(const job_t *j)
+{
+	return !j->settled && !j->started && (j->turn == AZML_TURN_RUN ||
+					      j->turn == AZML_TURN_DELETE_FIRST);
+}
+
+/* Hand J back without a write: the quota is short. */
+static void _quota_refuse(job_t *j, const char *msg)
+{
+	j->run->failed++;
+	if (_end(j, false, "QuotaExceeded"))
+		_hand_back(j, "QuotaExceeded", msg);
+}
+
+/* Take the vCPUs of the nodes of JOBS[..] marked in PICK, target by
+ * target; on a short quota, nothing stays taken and MSG says which. */
+static bool _take(azml_quota_t *qt, const run_t *run, job_t *jobs, int n,
+		  const bool *pick, const char *who, char *msg, size_t mn)
+{
+	const azml_conf_t *conf = run->conf;
+
+	for (size_t ti = 0; ti < conf->ntargets; ti++) {
+		const azml_target_t *t = &conf->targets[ti];
+		azml_quota_bound_t b;
+		int count = 0;
+
+		for (int i = 0; i < n; i++)
+			count += pick[i] && azml_conf_target_of_node(conf,
+						jobs[i].node) == t;
+		if (!count || !azml_quota_take(qt, t, count, &b))
+			continue;
+		snprintf(msg, mn, "%s has %ld of %ld vCPUs free in %s; %s needs "
+			 "%ld", b.name, b.free, b.limit, conf->location, who,
+			 (long) count * t->size.vcpus);
+		/* give back what earlier targets took */
+		for (size_t tk = 0; tk < ti; tk++) {
+			int c = 0;
+
+			for (int i = 0; i < n; i++)
+				c += pick[i] && azml_conf_target_of_node(conf,
+						jobs[i].node) == &conf->targets[tk];
+			azml_quota_give(qt, &conf->targets[tk], c);
+		}
+		return false;
+	}
+	return true;
+}
+
+/* Decide with usages U: job by job, then the nodes without a job. */
+static void _quota_decide(void *arg, azml_usage_t *u, size_t nu)
+{
+	quota_ctx_t *q = arg;
+	run_t *run = q->run;
+	azml_quota_t *qt = azml_quota_new(u, nu);
+	bool *pick = calloc(q->n + 1, sizeof(bool));
+	bool *seen = calloc(q->n + 1, sizeof(bool));
+	char msg[400], who[64];
+
+	if (!qt || !pick || !seen)
+		goto out;
+	for (int k = 0; k < run->nrjobs; k++) {
+		azml_hostlist_t hl = slurm_hostlist_create(run->rjobs[k].nodes);
+		int count = 0;
+
+		for (int i = 0; i < q->n; i++) {
+			pick[i] = hl && !seen[i] && _to_create(&q->jobs[i]) &&
+				  slurm_hostlist_find(hl, q->jobs[i].node) >= 0;
+			count += pick[i];
+		}
+		if (hl)
+			slurm_hostlist_destroy(hl);
+		if (!count)
+			continue;
+		snprintf(who, sizeof(who), "job %u", run->rjobs[k].id);
+		if (_take(qt, run, q->jobs, q->n, pick, who, msg, sizeof(msg))) {
+			for (int i = 0; i < q->n; i++)
+				seen[i] |= pick[i];
+			continue;
+		}
+		azml_log_error("job %u: no VM created for it: %s",
+			       run->rjobs[k].id, msg);
+		for (int i = 0; i < q->n; i++)
+			if (pick[i]) {
+				seen[i] = true;
+				_quota_refuse(&q->jobs[i], msg);
+			}
+	}
+	/* nodes without a job (MinNodes, a manual power up): while they fit */
+	for (int i = 0; i < q->n; i++) {
+		if (seen[i] || !_to_create(&q->jobs[i]))
+			continue;
+		memset(pick, 0, (q->n + 1) * sizeof(bool));
+		pick[i] = true;
+		snprintf(who, sizeof(who), "node %.40s", q->jobs[i].node);
+		if (_take(qt, run, q->jobs, q->n, pick, who, msg, sizeof(msg)))
+			continue;
+		azml_log_error("node %s: no VM created for it: %s",
+			       q->jobs[i].node, msg);
+		_quota_refuse(&q->jobs[i], msg);
+	}
+	/* what was taken stays taken for the next resume's few seconds */
+	for (size_t k = 0; k < nu; k++)
+		azml_quota_usage(qt, &u[k]);
+out:
+	azml_quota_free(qt);
+	free(pick);
+	free(seen);
+}
+
+/*
+ * Before any create: the quota, from one usages answer shared by the
+ * resumes of the next few seconds.  A job whose nodes do not all fit gets
+ * no VM: its nodes are handed back with the quota that is short.  Without
+ * an answer, the creates go on (Azure's QuotaExceeded still applies).
+ */
+static void _quota_check(run_t *run, job_t *jobs, int n)
+{
+	quota_ctx_t q = { .run = run, .jobs = jobs, .n = n };
+	int rc;
+
+	rc = azml_state_usages(run->conf, USAGES_CACHE, NULL, 0,
+			       _quota_decide, &q);
+	if (rc != 1)
+		return;	/* decided with the cache, or StateDir failed */
+	if (azml_arm_usages(run->arm, _usages_got, &q) == 0)
+		azml_arm_run(run->arm);
+	if (!q.answered || !q.nfresh) {
+		azml_log_error("couldn't read the compute quota (%s); creating "
+			       "without the pre-check", q.err[0] ? q.err :
+			       "no usages in Azure's answer");
+		free(q.fresh);
+		return;
+	}
+	azml_state_usages(run->conf, USAGES_CACHE, q.fresh, q.nfresh,
+			  _quota_decide, &q);
+	free(q.fresh);
 }
 
 /* Detach from slurmctld: returns in the child (the worker), whose pid the
@@ -608,6 +932,7 @@ static void _work(run_t *run, job_t *jobs, int n)
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	azml_nodes_init();
+	azml_capacity_lift(run->conf, false);	/* holds that are over */
 	run->addrs = azml_addr_queue_start();
 	for (int i = 0; i < n; i++)
 		if (!jobs[i].settled && jobs[i].turn == AZML_TURN_ERROR) {
@@ -626,6 +951,7 @@ static void _work(run_t *run, job_t *jobs, int n)
 					      "SlurmctldHost= get no userData",
 					      err);
 			azml_arm_set_ctld_info(run->arm, &ctl.info);
+			_quota_check(run, jobs, n);
 		}
 		_drive(run, jobs, n);
 		return;
@@ -685,7 +1011,7 @@ int main(int argc, char **argv)
 	if (_nodes(&run, argv[1], &jobs, &n))
 		goto out;
 	if (mode == RESUME && getenv("SLURM_RESUME_FILE"))
-		_resume_file(getenv("SLURM_RESUME_FILE"));
+		_resume_file(&run, getenv("SLURM_RESUME_FILE"));
 	azml_nodes_init();	/* before any Slurm RPC (StateDir's may ask one) */
 	state_ok = azml_state_init(conf, state_err, sizeof(state_err)) == 0;
 	azml_log_info("%s %s (%d node%s)", _mode_name(mode), argv[1], n,
@@ -709,6 +1035,10 @@ int main(int argc, char **argv)
 	azml_arm_destroy(run.arm);
 	rc = run.failed ? 1 : 0;
 out:
+	for (int i = 0; i < run.nrjobs; i++)
+		free(run.rjobs[i].nodes);
+	free(run.rjobs);
+	free(run.resets);
 	for (int i = 0; i < n; i++)
 		free(jobs[i].node);
 	free(jobs);

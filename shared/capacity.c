@@ -1,0 +1,145 @@
+/*
+ * capacity.c - holds of targets Azure has no capacity for (capacity.h).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <slurm/slurm.h>
+
+#include "capacity.h"
+#include "log.h"
+#include "nodes.h"
+#include "slurm_compat.h"
+
+#define HOSTLIST_MAX 65536
+
+/* A hostlist string of the nodes of T that PICK accepts (NULL: none). */
+static char *_nodes_of(const azml_conf_t *conf, const azml_target_t *t,
+		       const azml_node_t *nodes, int nn, const char *except,
+		       bool (*pick)(const azml_node_t *))
+{
+	azml_hostlist_t hl = slurm_hostlist_create("");
+	char *s = NULL;
+	int count = 0;
+
+	if (!hl)
+		return NULL;
+	for (int i = 0; i < nn; i++) {
+		if (except && !strcmp(nodes[i].name, except))
+			continue;
+		if (azml_conf_target_of_node(conf, nodes[i].name) != t ||
+		    !pick(&nodes[i]))
+			continue;
+		slurm_hostlist_push_host(hl, nodes[i].name);
+		count++;
+	}
+	if (count && (s = malloc(HOSTLIST_MAX)) &&
+	    slurm_hostlist_ranged_string(hl, HOSTLIST_MAX, s) < 0) {
+		azml_log_error("target %s: its nodes do not fit in a %d-byte "
+			       "hostlist", t->name, HOSTLIST_MAX);
+		free(s);
+		s = NULL;
+	}
+	slurm_hostlist_destroy(hl);
+	return s;
+}
+
+/* Idle and without a VM, or on its way there: what a job would try next. */
+static bool _unused(const azml_node_t *n)
+{
+	return ((n->state & NODE_STATE_POWERED_DOWN) ||
+		(n->state & NODE_STATE_POWERING_DOWN)) &&
+	       !(n->state & NODE_STATE_POWERING_UP) &&
+	       !(n->state & NODE_STATE_DRAIN);
+}
+
+int azml_capacity_hold(const azml_conf_t *conf, const azml_target_t *t,
+		       const char *node, const char *code, char *reason,
+		       size_t n)
+{
+	azml_hold_t h;
+	azml_node_t *nodes = NULL;
+	int nn, rc = 0;
+	char *others;
+
+	if (azml_state_hold_add(conf, t, code, &h)) {
+		/* no record: hold it for its base time all the same */
+		snprintf(h.code, sizeof(h.code), "%s", code);
+		h.until = time(NULL) + (t->capacity_backoff > 0 ?
+					t->capacity_backoff : 600);
+		rc = -1;
+	}
+	azml_state_hold_reason(reason, n, &h);
+	if (h.since == time(NULL) || rc)
+		azml_log_error("target %s: %s (outage %d in a row; its powered-"
+			       "down nodes are drained until then)", t->name,
+			       reason, h.level ? h.level : 1);
+	/* first the others, so that the requeued job cannot take them */
+	if ((nn = azml_nodes_load(&nodes)) > 0 &&
+	    (others = _nodes_of(conf, t, nodes, nn, node, _unused))) {
+		azml_nodes_drain(others, reason);
+		free(others);
+	}
+	free(nodes);
+	azml_nodes_power_down_force(node, reason);
+	azml_nodes_drain(node, reason);
+	return rc;
+}
+
+void azml_capacity_refuse(const char *node, const azml_hold_t *h)
+{
+	char reason[256];
+
+	azml_state_hold_reason(reason, sizeof(reason), h);
+	azml_nodes_power_down_force(node, reason);
+	azml_nodes_drain(node, reason);
+}
+
+void azml_capacity_drain(const char *node, const azml_hold_t *h)
+{
+	char reason[256];
+
+	azml_state_hold_reason(reason, sizeof(reason), h);
+	azml_nodes_drain(node, reason);
+}
+
+static bool _capacity_held(const azml_node_t *n)
+{
+	return azml_state_is_capacity_reason(n->reason);
+}
+
+int azml_capacity_lift(const azml_conf_t *conf, bool dry)
+{
+	azml_node_t *nodes = NULL;
+	int nn = -1, lifted = 0;
+
+	for (size_t i = 0; i < conf->ntargets; i++) {
+		const azml_target_t *t = &conf->targets[i];
+		azml_hold_t h;
+		char *held;
+
+		if (t->kind == AZML_ATTACHED ||
+		    azml_state_hold_get(conf, t, &h) != 0 || !h.level ||
+		    h.lifted)
+			continue;	/* in force, never held, or let go */
+		if (nn < 0 && (nn = azml_nodes_load(&nodes)) < 0)
+			return lifted;
+		held = _nodes_of(conf, t, nodes, nn, NULL, _capacity_held);
+		azml_log_info("target %s: the capacity hold (%s) is over; %s %s",
+			      t->name, h.code, dry ? "would resume" : "resuming",
+			      held ? held : "no node (none is held)");
+		if (!dry) {
+			if (held)
+				azml_nodes_resume(held);
+			azml_state_hold_lifted(conf, t);
+		}
+		free(held);
+		lifted++;
+	}
+	free(nodes);
+	return lifted;
+}

@@ -883,19 +883,20 @@ bool azml_state_is_capacity_reason(const char *reason)
 #define USAGES_FILE "usages"
 #define USAGES_MAX 4096		/* usage lines kept */
 
-/* The cached usages into *U (malloc'd), when younger than MAX_AGE. */
-static size_t _usages_read(const char *path, int max_age, azml_usage_t **u)
+/* The cached usages into *U (malloc'd) and when they were read into *AT,
+ * when younger than MAX_AGE. */
+static size_t _usages_read(const char *path, int max_age, azml_usage_t **u,
+			   long *at)
 {
 	char *buf = malloc(USAGES_MAX * 128), *line, *save = NULL;
 	size_t n = 0;
-	long at;
+	long now = time(NULL);
 
 	*u = NULL;
 	if (!buf)
 		return 0;
 	if (_read(path, buf, USAGES_MAX * 128) <= 0 ||
-	    sscanf(buf, "%ld", &at) != 1 || at > (long) time(NULL) ||
-	    (long) time(NULL) - at >= max_age ||
+	    sscanf(buf, "%ld", at) != 1 || *at > now || now - *at >= max_age ||
 	    !(*u = calloc(USAGES_MAX, sizeof(**u)))) {
 		free(buf);
 		return 0;
@@ -923,7 +924,8 @@ int azml_state_usages(const azml_conf_t *c, int max_age,
 {
 	char dir[4096], path[4200], err[512], *buf;
 	azml_usage_t *u = NULL;
-	size_t n, len = 0, cap = USAGES_MAX * 128;
+	size_t n = 0, len = 0, cap = USAGES_MAX * 128;
+	long at = time(NULL);
 	int lk, rc = 0;
 
 	if (_path(c, DIR_QUOTA, NULL, dir, sizeof(dir)))
@@ -933,16 +935,17 @@ int azml_state_usages(const azml_conf_t *c, int max_age,
 		azml_log_error("%s", err);
 		return -1;
 	}
-	n = _usages_read(path, max_age, &u);
-	if (!n && fresh && nfresh) {
+	if (fresh && nfresh) {
 		n = nfresh < USAGES_MAX ? nfresh : USAGES_MAX;
 		if ((u = calloc(n, sizeof(*u))))
 			memcpy(u, fresh, n * sizeof(*u));
 		else
 			n = 0;
+	} else if (!fresh) {
+		n = _usages_read(path, max_age, &u, &at);
 	}
 	if (!n) {
-		rc = 1;
+		rc = fresh ? -1 : 1;
 		goto out;
 	}
 	fn(arg, u, n);
@@ -950,7 +953,8 @@ int azml_state_usages(const azml_conf_t *c, int max_age,
 		rc = -1;
 		goto out;
 	}
-	len = snprintf(buf, cap, "%ld\n", (long) time(NULL));
+	/* the answer's own time: what is taken from it never makes it younger */
+	len = snprintf(buf, cap, "%ld\n", at);
 	for (size_t i = 0; i < n && len < cap; i++)
 		if (u[i].name[0] && !strpbrk(u[i].name, " \n"))
 			len += snprintf(buf + len, cap - len, "%s %ld %ld\n",

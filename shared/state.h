@@ -163,10 +163,12 @@ bool azml_state_is_capacity_reason(const char *reason);
 /* ---- the usages cache ---- */
 
 /*
- * Under StateDir's quota lock: FN(ARG, U, N) decides with the cached usages
- * when they are younger than MAX_AGE seconds, else with FRESH (NFRESH), and
- * may change them (what it takes); they are then cached.  0; 1 when there
- * is no cache and FRESH is NULL (FN not called); -1 (logged).
+ * Under StateDir's quota lock: FN(ARG, U, N) decides with FRESH (NFRESH:
+ * an answer just read), or without it with the cached usages when they
+ * are younger than MAX_AGE seconds, and may change them (what it takes);
+ * they are then cached, with the time of the answer they came from.  0;
+ * 1 when FRESH is NULL and there is no young cache (FN not called); -1
+ * (logged).
  */
 int azml_state_usages(const azml_conf_t *conf, int max_age,
 		      const azml_usage_t *fresh, size_t nfresh,

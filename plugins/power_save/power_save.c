@@ -584,12 +584,15 @@ out:
 
 /* ---- the quota, before any write ---- */
 
-#define USAGES_CACHE 5	/* seconds one usages answer serves every resume */
+#define USAGES_CACHE 5	/* seconds one usages answer serves the resumes
+			 * that fit in it; a refusal always reads anew */
 
 typedef struct {
 	run_t *run;
 	job_t *jobs;
 	int n;
+	bool cached;		/* deciding with the cache: only if all fit */
+	bool short_seen;	/* ... and something did not */
 	bool answered;
 	azml_usage_t *fresh;	/* the GET's answer */
 	size_t nfresh;
@@ -663,17 +666,17 @@ static bool _take(azml_quota_t *qt, const run_t *run, job_t *jobs, int n,
 	return true;
 }
 
-/* Decide with usages U: job by job, then the nodes without a job. */
-static void _quota_decide(void *arg, azml_usage_t *u, size_t nu)
+/* Job by job, then the nodes without a job: take what fits from QT; with
+ * ACT, hand back what does not.  Returns how many nodes do not fit. */
+static int _quota_pass(quota_ctx_t *q, azml_quota_t *qt, bool act)
 {
-	quota_ctx_t *q = arg;
 	run_t *run = q->run;
-	azml_quota_t *qt = azml_quota_new(u, nu);
 	bool *pick = calloc(q->n + 1, sizeof(bool));
 	bool *seen = calloc(q->n + 1, sizeof(bool));
 	char msg[400], who[64];
+	int refused = 0;
 
-	if (!qt || !pick || !seen)
+	if (!pick || !seen)
 		goto out;
 	for (int k = 0; k < run->nrjobs; k++) {
 		azml_hostlist_t hl = slurm_hostlist_create(run->rjobs[k].nodes);
@@ -689,18 +692,18 @@ static void _quota_decide(void *arg, azml_usage_t *u, size_t nu)
 		if (!count)
 			continue;
 		snprintf(who, sizeof(who), "job %u", run->rjobs[k].id);
-		if (_take(qt, run, q->jobs, q->n, pick, who, msg, sizeof(msg))) {
-			for (int i = 0; i < q->n; i++)
-				seen[i] |= pick[i];
+		for (int i = 0; i < q->n; i++)
+			seen[i] |= pick[i];
+		if (_take(qt, run, q->jobs, q->n, pick, who, msg, sizeof(msg)))
 			continue;
-		}
+		refused += count;
+		if (!act)
+			continue;
 		azml_log_error("job %u: no VM created for it: %s",
 			       run->rjobs[k].id, msg);
 		for (int i = 0; i < q->n; i++)
-			if (pick[i]) {
-				seen[i] = true;
+			if (pick[i])
 				_quota_refuse(&q->jobs[i], msg);
-			}
 	}
 	/* nodes without a job (MinNodes, a manual power up): while they fit */
 	for (int i = 0; i < q->n; i++) {
@@ -711,17 +714,43 @@ static void _quota_decide(void *arg, azml_usage_t *u, size_t nu)
 		snprintf(who, sizeof(who), "node %.40s", q->jobs[i].node);
 		if (_take(qt, run, q->jobs, q->n, pick, who, msg, sizeof(msg)))
 			continue;
+		refused++;
+		if (!act)
+			continue;
 		azml_log_error("node %s: no VM created for it: %s",
 			       q->jobs[i].node, msg);
 		_quota_refuse(&q->jobs[i], msg);
 	}
+out:
+	free(pick);
+	free(seen);
+	return refused;
+}
+
+/* Decide with usages U.  With the cache, only when everything fits: a
+ * node is refused on a fresh answer only. */
+static void _quota_decide(void *arg, azml_usage_t *u, size_t nu)
+{
+	quota_ctx_t *q = arg;
+	azml_quota_t *qt = azml_quota_new(u, nu);
+
+	if (!qt)
+		return;
+	if (q->cached) {
+		azml_quota_t *trial = azml_quota_new(u, nu);
+
+		q->short_seen = !trial || _quota_pass(q, trial, false);
+		azml_quota_free(trial);
+		if (q->short_seen) {
+			azml_quota_free(qt);
+			return;
+		}
+	}
+	_quota_pass(q, qt, true);
 	/* what was taken stays taken for the next resume's few seconds */
 	for (size_t k = 0; k < nu; k++)
 		azml_quota_usage(qt, &u[k]);
-out:
 	azml_quota_free(qt);
-	free(pick);
-	free(seen);
 }
 
 /*
@@ -732,13 +761,14 @@ out:
  */
 static void _quota_check(run_t *run, job_t *jobs, int n)
 {
-	quota_ctx_t q = { .run = run, .jobs = jobs, .n = n };
+	quota_ctx_t q = { .run = run, .jobs = jobs, .n = n, .cached = true };
 	int rc;
 
 	rc = azml_state_usages(run->conf, USAGES_CACHE, NULL, 0,
 			       _quota_decide, &q);
-	if (rc != 1)
-		return;	/* decided with the cache, or StateDir failed */
+	if (rc < 0 || (rc == 0 && !q.short_seen))
+		return;	/* all fit the cache's answer, or StateDir failed */
+	q.cached = false;
 	if (azml_arm_usages(run->arm, _usages_got, &q) == 0)
 		azml_arm_run(run->arm);
 	if (!q.answered || !q.nfresh) {

@@ -47,18 +47,19 @@ azml_wait 60 bash -c "[ -z \"\$(curl -sf $EMU_URL/emulator/vms | grep -o name)\"
 	azml_fail "VMs left: $(azml_emulator_vms)"
 azml_pass "both clusters are back to zero VMs"
 
-# Quota exceeded: the node goes back at once with Azure's code, the job is
-# requeued, and runs once the quota allows it.
+# Quota exceeded: the resume's pre-check sends no create; the node goes back
+# at once with the quota that is short, the job is requeued, and runs once
+# the quota allows it.
 curl -sf -X POST -d '{"quota":{"standardDSv3Family":0}}' "$EMU_URL/emulator/faults" > /dev/null
 azml_wait 30 bash -c "sinfo -h -p cpu -o %t | grep -qx 'idle~'" || azml_fail "cpu not idle~"
 t0=$SECONDS
 id=$(sbatch --parsable -p cpu -N1 --wrap 'true') || azml_fail sbatch
-azml_wait 20 bash -c "scontrol -o show node | grep -q 'Reason=azureml: QuotaExceeded: Operation could not be completed'" ||
+azml_wait 20 bash -c "scontrol -o show node | grep -q 'Reason=azureml: QuotaExceeded: standardDSv3Family has 0 of 0 vCPUs free in eastus; job $id needs 2'" ||
 	azml_fail "no QuotaExceeded reason: $(scontrol -o show node | grep -o 'Reason=[^[]*')"
 echo "  QuotaExceeded on the node after $((SECONDS - t0)) s: $(scontrol -o show node | grep -o 'NodeName=[^ ]*\|State=[^ ]*\|Reason=azureml: QuotaExceeded' | paste - - - | grep Reason | head -1)"
 [ "$(job_state "$id")" != RUNNING ] || azml_fail "job $id runs without a VM"
 [ -z "$(azml_emulator_vms)" ] || azml_fail "a VM exists despite the quota"
-grep -q "couldn't create VM 'cpu-[0-9]' for node cpu-[0-9] (op=): QuotaExceeded" "$T/azureml.log" ||
+grep -q "job $id: no VM created for it: standardDSv3Family has 0 of 0 vCPUs free" "$T/azureml.log" ||
 	azml_fail "no QuotaExceeded line in the log"
 azml_pass "quota exceeded: node handed back with the Azure code in the reason, within seconds"
 curl -sf -X POST -d '{"quota":{"standardDSv3Family":100}}' "$EMU_URL/emulator/faults" > /dev/null

@@ -267,8 +267,9 @@ static void _resumed(void *arg, const azml_vm_result_t *r)
 		       j->node, j->node, r->op_id, r->code, r->message);
 	if (!_end(j, false, r->code))
 		return;
-	if (azml_capacity_code(r->code))
-		_out_of_capacity(j, r->code);
+	if (azml_capacity_code(r->code) &&
+	    azml_conf_target_of_node(run->conf, j->node)->capacity_backoff > 0)
+		_out_of_capacity(j, r->code);	/* CapacityBackoff=0: no hold */
 	else
 		_hand_back(j, r->code, r->message);
 }

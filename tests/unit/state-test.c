@@ -485,6 +485,165 @@ START_TEST(test_failures_holds_attached)
 }
 END_TEST
 
+/* Rewrite TARGET's hold record as CONTENT (a hold moved in time). */
+static void _hold_file(const char *target, const char *content)
+{
+	char path[PATH_MAX + 64];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/holds/%s", dir, target);
+	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
+	fputs(content, fp);
+	fclose(fp);
+}
+
+/* A capacity hold: its length doubles per outage since the last good
+ * create, up to an hour; one in force is joined, not doubled; lifted holds
+ * are remembered; a good create starts over. */
+START_TEST(test_capacity_holds)
+{
+	azml_target_t t = { .name = "gpu-a", .capacity_backoff = 600 };
+	azml_target_t big = { .name = "big", .capacity_backoff = 7200 };
+	azml_target_t bad = { .name = "../x", .capacity_backoff = 10 };
+	azml_hold_t h, g;
+	char reason[256], rec[128];
+	long now = time(NULL);
+
+	ck_assert(azml_capacity_code("AllocationFailed"));
+	ck_assert(azml_capacity_code("ZonalAllocationFailed"));
+	ck_assert(azml_capacity_code("OverconstrainedZonalAllocationRequest"));
+	ck_assert(!azml_capacity_code("QuotaExceeded"));
+	ck_assert(!azml_capacity_code("allocationfailed"));
+	ck_assert(!azml_capacity_code(NULL));
+
+	ck_assert_int_eq(azml_state_hold_get(&conf, &t, &h), 0);
+	ck_assert_int_eq(azml_state_hold_add(&conf, &t, "AllocationFailed", &h), 0);
+	ck_assert_int_eq(h.level, 1);
+	ck_assert(h.until - now >= 600 && h.until - now <= 602);
+	ck_assert_int_eq(azml_state_hold_get(&conf, &t, &g), 1);
+	ck_assert_str_eq(g.code, "AllocationFailed");
+	/* the same outage, seen by another node: joined, not doubled */
+	ck_assert_int_eq(azml_state_hold_add(&conf, &t, "SkuNotAvailable", &h), 0);
+	ck_assert_int_eq(h.level, 1);
+	ck_assert_str_eq(h.code, "AllocationFailed");
+	azml_state_hold_reason(reason, sizeof(reason), &h);
+	ck_assert_msg(!strncmp(reason, "azureml: capacity: AllocationFailed; "
+			       "retry after ", 49) && strlen(reason) == 57,
+		      "%s", reason);
+	ck_assert(azml_state_is_capacity_reason(reason));
+	ck_assert(!azml_state_is_capacity_reason("azureml: QuotaExceeded: x"));
+
+	/* not over yet: lifting leaves it */
+	ck_assert_int_eq(azml_state_hold_lifted(&conf, &t), 0);
+	ck_assert_int_eq(azml_state_hold_get(&conf, &t, &g), 1);
+	/* over, then lifted */
+	snprintf(rec, sizeof(rec), "AllocationFailed %ld 1 %ld 0\n", now - 1,
+		 now - 601);
+	_hold_file("gpu-a", rec);
+	ck_assert_int_eq(azml_state_hold_get(&conf, &t, &g), 0);
+	ck_assert_int_eq(g.level, 1);
+	ck_assert(!g.lifted);
+	ck_assert_int_eq(azml_state_hold_lifted(&conf, &t), 0);
+	ck_assert_int_eq(azml_state_hold_get(&conf, &t, &g), 0);
+	ck_assert(g.lifted);
+	/* the next outage doubles, and the next, up to an hour */
+	ck_assert_int_eq(azml_state_hold_add(&conf, &t, "ZonalAllocationFailed", &h), 0);
+	ck_assert_int_eq(h.level, 2);
+	ck_assert_int_eq(h.until - h.since, 1200);
+	for (int i = 0; i < 5; i++) {
+		snprintf(rec, sizeof(rec), "X %ld %d %ld 1\n", now - 1, h.level,
+			 now - 2);
+		_hold_file("gpu-a", rec);
+		ck_assert_int_eq(azml_state_hold_add(&conf, &t, "AllocationFailed", &h), 0);
+	}
+	ck_assert_int_eq(h.level, 7);
+	ck_assert_int_eq(h.until - h.since, 3600);
+	/* a good create starts over */
+	azml_state_hold_clear(&conf, &t);
+	ck_assert_int_eq(azml_state_hold_get(&conf, &t, &g), 0);
+	ck_assert_int_eq(g.level, 0);
+	ck_assert_int_eq(azml_state_hold_add(&conf, &t, "AllocationFailed", &h), 0);
+	ck_assert_int_eq(h.level, 1);
+	/* a CapacityBackoff over an hour is its own ceiling */
+	ck_assert_int_eq(azml_state_hold_add(&conf, &big, "AllocationFailed", &h), 0);
+	ck_assert_int_eq(h.until - h.since, 7200);
+	/* a record that is not one is an error, never a hold */
+	_hold_file("big", "garbage\n");
+	ck_assert_int_eq(azml_state_hold_get(&conf, &big, &g), -1);
+	/* names are StateDir's: no path */
+	ck_assert_int_eq(azml_state_hold_add(&conf, &bad, "AllocationFailed", &h), -1);
+}
+END_TEST
+
+typedef struct {
+	int calls;
+	long seen_current;
+	long take;
+} usage_probe_t;
+
+static void _probe(void *arg, azml_usage_t *u, size_t n)
+{
+	usage_probe_t *p = arg;
+
+	p->calls++;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(u[i].name, "cores")) {
+			p->seen_current = u[i].current;
+			u[i].current += p->take;
+		}
+}
+
+static void _usages_file(const char *content)
+{
+	char path[PATH_MAX + 64];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/quota/usages", dir);
+	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
+	fputs(content, fp);
+	fclose(fp);
+}
+
+/* The usages cache: fresh answers are kept with their time, what a resume
+ * takes stays taken, and the cache never gets younger by being used. */
+START_TEST(test_usages_cache)
+{
+	azml_usage_t fresh[2] = { { "cores", 10, 100 },
+				  { "standardDSv3Family", 4, 20 } };
+	usage_probe_t p = { 0 };
+	char rec[128];
+
+	/* nothing cached: FN is not called */
+	ck_assert_int_eq(azml_state_usages(&conf, 5, NULL, 0, _probe, &p), 1);
+	ck_assert_int_eq(p.calls, 0);
+	p.take = 6;
+	ck_assert_int_eq(azml_state_usages(&conf, 5, fresh, 2, _probe, &p), 0);
+	ck_assert_int_eq(p.seen_current, 10);
+	p.take = 2;
+	ck_assert_int_eq(azml_state_usages(&conf, 5, NULL, 0, _probe, &p), 0);
+	ck_assert_int_eq(p.seen_current, 16);	/* the first resume's 6 */
+	ck_assert_int_eq(p.calls, 2);
+	/* older than MAX_AGE, from the future, or garbage: not used */
+	snprintf(rec, sizeof(rec), "%ld\ncores 50 100\n", (long) time(NULL) - 10);
+	_usages_file(rec);
+	ck_assert_int_eq(azml_state_usages(&conf, 5, NULL, 0, _probe, &p), 1);
+	snprintf(rec, sizeof(rec), "%ld\ncores 50 100\n", (long) time(NULL) + 100);
+	_usages_file(rec);
+	ck_assert_int_eq(azml_state_usages(&conf, 5, NULL, 0, _probe, &p), 1);
+	snprintf(rec, sizeof(rec), "%ld\nno numbers here\n", (long) time(NULL));
+	_usages_file(rec);
+	ck_assert_int_eq(azml_state_usages(&conf, 5, NULL, 0, _probe, &p), 1);
+	ck_assert_int_eq(p.calls, 2);
+	/* used within its time, it keeps its time: 4 s old stays 4 s old */
+	snprintf(rec, sizeof(rec), "%ld\ncores 50 100\n", (long) time(NULL) - 4);
+	_usages_file(rec);
+	ck_assert_int_eq(azml_state_usages(&conf, 5, NULL, 0, _probe, &p), 0);
+	ck_assert_int_eq(p.seen_current, 50);
+	sleep(2);
+	ck_assert_int_eq(azml_state_usages(&conf, 5, NULL, 0, _probe, &p), 1);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("state");
@@ -502,5 +661,7 @@ int main(void)
 	tcase_add_test(tc, test_bad_names_and_errors);
 	tcase_add_test(tc, test_root_gives_files_to_owner);
 	tcase_add_test(tc, test_failures_holds_attached);
+	tcase_add_test(tc, test_capacity_holds);
+	tcase_add_test(tc, test_usages_cache);
 	return tu_run("state", tc);
 }

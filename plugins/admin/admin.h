@@ -90,6 +90,7 @@ int azml_cmd_catalog(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_userdata(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_reconcile(const azml_cmd_t *cmd, int argc, char **argv);
+int azml_cmd_quota(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_instance(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_watch_events(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_node_init(const azml_cmd_t *cmd, int argc, char **argv);

@@ -55,6 +55,12 @@ static const struct option reconcile_opts[] = {
 	OPT_HELP, OPT_END,
 };
 
+static const struct option quota_opts[] = {
+	OPT_FILE,
+	{ "json", no_argument, NULL, 'j' },
+	OPT_HELP, OPT_END,
+};
+
 static const struct option instance_opts[] = { OPT_FILE, OPT_HELP, OPT_END };
 
 static const struct option watch_events_opts[] = {
@@ -123,6 +129,9 @@ const azml_cmd_t azml_cmds[] = {
 	{ "reconcile", azml_cmd_reconcile,
 	  "[-f FILE] [--dry-run] [--every SECONDS]",
 	  "converge Azure VMs and Slurm nodes", "f:nh", reconcile_opts },
+	{ "quota", azml_cmd_quota, "[-f FILE] [--json]",
+	  "what the compute quota leaves each target: vCPUs, nodes that fit",
+	  "f:jh", quota_opts },
 	{ "instance", azml_cmd_instance, "[-f FILE] stop|start NAME",
 	  "deallocate or start a compute instance", "f:h", instance_opts },
 	{ "watch-events", azml_cmd_watch_events,

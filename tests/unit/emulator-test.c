@@ -73,11 +73,11 @@ static void teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-/* A configuration pointing at the emulator; CRED is a Credential= value. */
-static azml_conf_t *_conf(const char *cred)
+/* The text of a configuration pointing at the emulator; CRED is a
+ * Credential= value.  The caller frees it. */
+static char *_conf_text(const char *cred)
 {
 	char *text;
-	azml_conf_t *c;
 
 	ck_assert_int_gt(asprintf(&text,
 		"ClusterName=emutest\nSubscriptionId=00000000-0000-0000-0000-000000000001\n"
@@ -90,7 +90,15 @@ static azml_conf_t *_conf(const char *cred)
 		"ComputeCluster=spot VmSize=Standard_D2s_v3 MaxNodes=10 Priority=LowPriority\n"
 		"ComputeCluster=gpu VmSize=Standard_NC6s_v3 MaxNodes=4 QuotaApproved=yes\n",
 		port, port, port, cred), 0);
-	c = azml_conf_load_string(text, "emu.conf");
+	return text;
+}
+
+/* That configuration, loaded. */
+static azml_conf_t *_conf(const char *cred)
+{
+	char *text = _conf_text(cred);
+	azml_conf_t *c = azml_conf_load_string(text, "emu.conf");
+
 	free(text);
 	ck_assert_int_eq(c->nerrors, 0);
 	return c;
@@ -623,6 +631,123 @@ START_TEST(usages_shape_and_regional_quota)
 	_faults("{\"quota\":{\"virtualMachines\":3}}");
 	ck_assert_int_eq(_put_vm(hdr, "q4", "{}", &out), 409);
 	free(out);
+}
+END_TEST
+
+/* Run the built slurm-azureml quota ARGS on the emulator's configuration
+ * with the client secret in file CRED; its stdout and stderr in OUT.
+ * Returns its exit status. */
+static int _quota_cmd(const char *cred, const char *args, char *out, size_t n)
+{
+	char path[128], c[300], *text, *cmd;
+	FILE *fp;
+	int rc;
+
+	snprintf(c, sizeof(c), "client-secret:%s/%s", dir, cred);
+	snprintf(path, sizeof(path), "%s/quota-%s.conf", dir, cred);
+	text = _conf_text(c);
+	_write(strrchr(path, '/') + 1, text, 0644);
+	free(text);
+	ck_assert_int_gt(asprintf(&cmd, AZML_BUILD_DIR "/plugins/admin/"
+		"slurm-azureml quota -f %s %s 2>&1", path, args), 0);
+	ck_assert_ptr_nonnull(fp = popen(cmd, "r"));
+	n = fread(out, 1, n - 1, fp);
+	out[n] = '\0';
+	rc = pclose(fp);
+	free(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* One target's row of the quota table, its blanks squeezed to one. */
+static void _squeezed_row(const char *table, const char *target, char *row,
+			  size_t n)
+{
+	size_t k = 0, len = strlen(target);
+
+	for (const char *l = table; l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+		if (!strncmp(l, target, len) && l[len] == ' ') {
+			for (; *l && *l != '\n' && k + 1 < n; l++)
+				if (*l != ' ' || (k && row[k - 1] != ' '))
+					row[k++] = *l;
+			break;
+		}
+	row[k] = '\0';
+}
+
+/* slurm-azureml quota: one usages read, the binding quota of each target. */
+START_TEST(quota_command)
+{
+	char out[8192], row[256];
+	const cJSON *t;
+	cJSON *j;
+
+	_faults("{\"quota\":{\"standardDSv3Family\":10,\"cores\":20,"
+		"\"lowPriorityCores\":8}}");
+	arm = _arm("secret");
+	_create("cpu", 1, 1);	/* 4 vCPUs */
+	_create("spot", 1, 1);	/* 2 low-priority vCPUs */
+	azml_arm_run(arm);
+	ck_assert_int_eq(_ok_count(), 2);
+
+	ck_assert_int_eq(_quota_cmd("secret", "--json", out, sizeof(out)), 0);
+	ck_assert_msg((j = cJSON_Parse(out)) != NULL, "%s", out);
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "location")->valuestring,
+			 "eastus");
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "targets")), 3);
+	t = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "targets"), 0);
+	ck_assert_str_eq(cJSON_GetObjectItem(t, "target")->valuestring, "cpu");
+	ck_assert_str_eq(cJSON_GetObjectItem(t, "vm_size")->valuestring,
+			 "Standard_D4s_v3");
+	ck_assert_str_eq(cJSON_GetObjectItem(t, "priority")->valuestring,
+			 "dedicated");
+	ck_assert_str_eq(cJSON_GetObjectItem(t, "quota")->valuestring,
+			 "standardDSv3Family");
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "limit")->valueint, 10);
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "used")->valueint, 4);
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "free")->valueint, 6);
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "vcpus_per_node")->valueint, 4);
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "nodes_fit")->valueint, 1);
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "max_nodes")->valueint, 100);
+	t = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "targets"), 1);
+	ck_assert_str_eq(cJSON_GetObjectItem(t, "priority")->valuestring, "low");
+	ck_assert_str_eq(cJSON_GetObjectItem(t, "quota")->valuestring,
+			 "lowPriorityCores");
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "used")->valueint, 2);
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "nodes_fit")->valueint, 3);
+	t = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "targets"), 2);
+	/* NCSv3's default limit is large: the regional 20 - 4 binds */
+	ck_assert_str_eq(cJSON_GetObjectItem(t, "quota")->valuestring, "cores");
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "free")->valueint, 16);
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "nodes_fit")->valueint, 2);
+	t = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "regional"), "cores");
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "limit")->valueint, 20);
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "used")->valueint, 4);
+	t = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "regional"),
+				"lowPriorityCores");
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "used")->valueint, 2);
+	cJSON_Delete(j);
+
+	/* the text: a header line, then one aligned row a target */
+	ck_assert_int_eq(_quota_cmd("secret", "", out, sizeof(out)), 0);
+	ck_assert_msg(!strncmp(out, "TARGET  VM SIZE  ", 17), "%s", out);
+	_squeezed_row(out, "TARGET", row, sizeof(row));
+	ck_assert_str_eq(row, "TARGET VM SIZE PRIORITY QUOTA LIMIT USED FREE "
+			 "VCPUS/NODE NODES FIT MAX NODES");
+	_squeezed_row(out, "cpu", row, sizeof(row));
+	ck_assert_str_eq(row, "cpu Standard_D4s_v3 dedicated standardDSv3Family "
+			 "10 4 6 4 1 100");
+	_squeezed_row(out, "spot", row, sizeof(row));
+	ck_assert_str_eq(row, "spot Standard_D2s_v3 low lowPriorityCores "
+			 "8 2 6 2 3 10");
+	ck_assert_ptr_nonnull(strstr(out, "\nregional quota in eastus:\n"
+				     "  cores             4 of 20 vCPUs used\n"));
+
+	/* the usages read refused: Azure's code, exit 1 */
+	ck_assert_int_eq(_quota_cmd("wrong", "", out, sizeof(out)), 1);
+	ck_assert_msg(!strncmp(out, "slurm-azureml quota: couldn't read the "
+			       "compute usages of location 'eastus': "
+			       "AuthenticationFailed: ", 92), "%s", out);
+	_cleanup_arm();
 }
 END_TEST
 
@@ -1786,6 +1911,7 @@ int main(void)
 	tcase_add_test(tc, deallocate_and_start);
 	tcase_add_test(tc, usages_and_sizes);
 	tu_add_shared_test(tc, usages_shape_and_regional_quota);
+	tcase_add_test(tc, quota_command);
 	tcase_add_test(tc, emulator_restart);
 	tu_add_shared_test(tc, eviction);
 	tu_add_shared_test(tc, token_shapes);

@@ -88,7 +88,9 @@ static char *_conf_text(const char *cred)
 		"ClientId=22222222-2222-2222-2222-222222222222\n"
 		"ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=100\n"
 		"ComputeCluster=spot VmSize=Standard_D2s_v3 MaxNodes=10 Priority=LowPriority\n"
-		"ComputeCluster=gpu VmSize=Standard_NC6s_v3 MaxNodes=4 QuotaApproved=yes\n",
+		"ComputeCluster=gpu VmSize=Standard_NC6s_v3 MaxNodes=4 QuotaApproved=yes\n"
+		"ComputeCluster=za VmSize=Standard_D2s_v3 MaxNodes=4 Zone=1\n"
+		"ComputeCluster=zb VmSize=Standard_D2s_v3 MaxNodes=4 Zone=2\n",
 		port, port, port, cred), 0);
 	return text;
 }
@@ -693,7 +695,7 @@ START_TEST(quota_command)
 	ck_assert_msg((j = cJSON_Parse(out)) != NULL, "%s", out);
 	ck_assert_str_eq(cJSON_GetObjectItem(j, "location")->valuestring,
 			 "eastus");
-	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "targets")), 3);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "targets")), 5);
 	t = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "targets"), 0);
 	ck_assert_str_eq(cJSON_GetObjectItem(t, "target")->valuestring, "cpu");
 	ck_assert_str_eq(cJSON_GetObjectItem(t, "vm_size")->valuestring,
@@ -883,6 +885,157 @@ static char *_code(const char *out)
 	cJSON_Delete(j);
 	return code;
 }
+
+/* The result of the create of NODE. */
+static const azml_vm_result_t *_result(const char *node)
+{
+	for (int i = 0; i < nres; i++)
+		if (!strcmp(res[i].name, node))
+			return &res[i];
+	ck_abort_msg("no result for %s", node);
+	return NULL;
+}
+
+/* Capacity faults by zone: SIZE@ZONE fails the creates in that zone only,
+ * and wins over SIZE; a code the emulator does not know is refused. */
+START_TEST(zonal_capacity_faults)
+{
+	const azml_vm_result_t *r;
+	char *out = NULL;
+	cJSON *j;
+
+	arm = _arm("secret");
+	_faults("{\"capacity\":{\"Standard_D2s_v3@1\":\"ZonalAllocationFailed\"}}");
+	_create("za", 1, 1);	/* zone 1 */
+	_create("zb", 1, 1);	/* zone 2, the same size */
+	_create("spot", 1, 1);	/* no zone */
+	azml_arm_run(arm);
+	ck_assert_int_eq(nres, 3);
+	r = _result("za-1");
+	ck_assert(!r->ok);
+	ck_assert_str_eq(r->code, "ZonalAllocationFailed");
+	ck_assert(r->op_id[0]);		/* accepted, then its operation failed */
+	ck_assert_ptr_nonnull(strstr(r->message, "Allocation failed. We do "
+				     "not have sufficient capacity"));
+	ck_assert_msg(_result("zb-1")->ok, "%s", _result("zb-1")->message);
+	ck_assert(_result("spot-1")->ok);
+
+	/* a zonal key wins over the plain one; the plain one holds in the
+	 * other zones and without a zone; keys are taken in any case */
+	nres = 0;
+	_faults("{\"capacity\":{\"standard_d2s_v3@1\":"
+		"\"OverconstrainedZonalAllocationRequest\",\"Standard_D2s_v3\":"
+		"\"OverconstrainedAllocationRequest\"}}");
+	_create("za", 2, 1);
+	_create("zb", 2, 1);
+	_create("spot", 2, 1);
+	azml_arm_run(arm);
+	r = _result("za-2");
+	ck_assert_str_eq(r->code, "OverconstrainedZonalAllocationRequest");
+	ck_assert_ptr_nonnull(strstr(r->message, "Constraints applied are:\n"
+				     "  - Availability Zone\n  - VM Size\n"));
+	ck_assert_str_eq(_result("zb-2")->code, "OverconstrainedAllocationRequest");
+	ck_assert_str_eq(_result("spot-2")->code, "OverconstrainedAllocationRequest");
+	ck_assert_int_eq(tu_http("GET", port, "/emulator/faults", NULL, NULL,
+				 &out), 200);
+	j = cJSON_Parse(out);
+	free(out);
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "capacity"),
+		"Standard_D2s_v3@1")->string, "Standard_D2s_v3@1");
+	cJSON_Delete(j);
+
+	/* ":N" on a zonal key counts the VMs of that zone: zone 2 holds two
+	 * (zb-1, and zb-2 that failed), so a third fails, zone 1 does not */
+	nres = 0;
+	_faults("{\"capacity\":{\"Standard_D2s_v3@2\":\"ZonalAllocationFailed:2\"}}");
+	_create("zb", 3, 1);
+	_create("za", 3, 1);
+	azml_arm_run(arm);
+	ck_assert_str_eq(_result("zb-3")->code, "ZonalAllocationFailed");
+	ck_assert(_result("za-3")->ok);
+
+	/* an unknown code, or size, is refused, and no fault changes */
+	ck_assert_int_eq(tu_http("POST", port, "/emulator/faults",
+		"{\"latency_ms\":5,\"capacity\":{\"Standard_D2s_v3@2\":"
+		"\"NoCapacity\"}}", NULL, &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidFault");
+	ck_assert_msg(strstr(out, "'NoCapacity' is not CODE[:N]; the codes are "
+			     "SkuNotAvailable, AllocationFailed, "
+			     "ZonalAllocationFailed, "
+			     "OverconstrainedAllocationRequest, "
+			     "OverconstrainedZonalAllocationRequest"), "%s", out);
+	free(out);
+	ck_assert_int_eq(tu_http("POST", port, "/emulator/faults",
+		"{\"capacity\":{\"Standard_Bogus9@1\":\"AllocationFailed\"}}",
+		NULL, &out), 400);
+	ck_assert_ptr_nonnull(strstr(out, "'Standard_Bogus9' is not a VM size"));
+	free(out);
+	ck_assert_int_eq(tu_http("POST", port, "/emulator/faults",
+		"{\"capacity\":{\"Standard_D2s_v3\":\"AllocationFailed:-1\"}}",
+		NULL, &out), 400);
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, "/emulator/faults", NULL, NULL,
+				 &out), 200);
+	j = cJSON_Parse(out);
+	free(out);
+	ck_assert_int_eq(cJSON_GetObjectItem(j, "latency_ms")->valueint, 0);
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "capacity"),
+		"Standard_D2s_v3@2")->valuestring, "ZonalAllocationFailed:2");
+	cJSON_Delete(j);
+	_cleanup_arm();
+}
+END_TEST
+
+/* A stat of /emulator/stats. */
+static long _stat(const char *name)
+{
+	char *out = NULL;
+	cJSON *j;
+	long v;
+
+	ck_assert_int_eq(tu_http("GET", port, "/emulator/stats", NULL, NULL,
+				 &out), 200);
+	j = cJSON_Parse(out);
+	free(out);
+	ck_assert_ptr_nonnull(cJSON_GetObjectItem(j, name));
+	v = (long) cJSON_GetObjectItem(j, name)->valuedouble;
+	cJSON_Delete(j);
+	return v;
+}
+
+/* Every write the client sent counts, refused or not; a refused create
+ * counts apart from the VMs created. */
+START_TEST(stats_count_every_write)
+{
+	char hdr[256], path[512], *out = NULL;
+	const char *h[] = { hdr, NULL };
+	long writes, creates, refused;
+
+	_token_header(hdr, sizeof(hdr));
+	writes = _stat("writes");
+	creates = _stat("creates");
+	refused = _stat("creates_refused");
+	ck_assert_int_eq(_put_vm(hdr, "w1", "{}", NULL), 201);
+	_faults("{\"quota\":{\"cores\":2}}");
+	ck_assert_int_eq(_put_vm(hdr, "w2", "{}", &out), 409);	/* quota */
+	free(out);
+	ck_assert_int_eq(_put_vm("X-None: 1", "w3", "{}", &out), 401);
+	free(out);
+	_faults("{\"capacity\":{\"Standard_D2s_v3\":\"SkuNotAvailable\"},"
+		"\"quota\":{}}");
+	ck_assert_int_eq(_put_vm(hdr, "w4", "{}", &out), 409);
+	ck_assert_str_eq(_code(out), "SkuNotAvailable");
+	free(out);
+	snprintf(path, sizeof(path), "%snever-made?api-version=2024-07-01",
+		 vm_path);
+	ck_assert_int_eq(tu_http("DELETE", port, path, NULL, h, NULL), 204);
+	/* reads are not writes */
+	ck_assert_int_eq(tu_http("GET", port, path, NULL, h, NULL), 404);
+	ck_assert_int_eq(_stat("writes") - writes, 5);
+	ck_assert_int_eq(_stat("creates") - creates, 1);
+	ck_assert_int_eq(_stat("creates_refused") - refused, 3);
+}
+END_TEST
 
 /* The slurm-node tag is request content: it never becomes shell text. */
 START_TEST(boot_command_injection)
@@ -1912,6 +2065,8 @@ int main(void)
 	tcase_add_test(tc, usages_and_sizes);
 	tu_add_shared_test(tc, usages_shape_and_regional_quota);
 	tcase_add_test(tc, quota_command);
+	tcase_add_test(tc, zonal_capacity_faults);
+	tcase_add_test(tc, stats_count_every_write);
 	tcase_add_test(tc, emulator_restart);
 	tu_add_shared_test(tc, eviction);
 	tu_add_shared_test(tc, token_shapes);

@@ -315,6 +315,23 @@ int azml_cmd_args(const azml_cmd_t *cmd, int argc, char **argv, int min,
 	return 0;
 }
 
+int azml_cmd_file_json(const azml_cmd_t *cmd, int argc, char **argv,
+		       const char **file, bool *json)
+{
+	int c, rc;
+
+	optind = 0;
+	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
+		if (c == AZML_OPT_EXIT)
+			return rc;
+		if (c == 'f')
+			*file = optarg;
+		else if (c == 'j')
+			*json = true;
+	}
+	return azml_cmd_args(cmd, argc, argv, 0, 0) ? 2 : -1;
+}
+
 int azml_cmd_conf(const azml_cmd_t *cmd, const char *file, int flags,
 		  azml_conf_t **out)
 {

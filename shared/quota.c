@@ -3,7 +3,6 @@
  */
 #include "config.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,15 +115,14 @@ int azml_quota_take(azml_quota_t *q, const azml_target_t *t, int nodes,
 
 	if (!q || !t || !t->vm_size || nodes <= 0 || t->size.vcpus <= 0)
 		return 0;
-	if (nodes > INT_MAX / t->size.vcpus)
-		nodes = INT_MAX / t->size.vcpus;
-	need = (long) nodes * t->size.vcpus;
 	k = _quotas(q, t, u);
+	/* nodes * vcpus <= free, without the product: it may not fit a long */
 	for (size_t i = 0; i < k; i++)
-		if (_free(u[i]) < need) {
+		if (nodes > _free(u[i]) / t->size.vcpus) {
 			_bound(bound, u[i]);
 			return -1;
 		}
+	need = (long) nodes * t->size.vcpus;	/* <= free: no overflow */
 	for (size_t i = 0; i < k; i++)
 		u[i]->current = (u[i]->current < 0 ? 0 : u[i]->current) + need;
 	return 0;

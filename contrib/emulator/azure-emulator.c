@@ -132,7 +132,8 @@ typedef struct {
 	double error_rate;	/* fraction of ARM requests answered 5xx */
 	int page_size;
 	cJSON *quota;		/* {"standardNCSv3Family": 24, ...} vCPUs */
-	cJSON *capacity;	/* {"Standard_NC6s_v3": "AllocationFailed[:N]"} */
+	cJSON *capacity;	/* {"Standard_NC6s_v3[@ZONE]": "CODE[:N]"}, see
+				 * capacity_codes; keys canonical */
 	bool locked;		/* a delete lock on the resource group */
 	/* A hostile or broken Azure, to test what clients trust: */
 	char nic_ip[64];	/* the NICs' privateIPAddress ("": 127.0.0.1) */
@@ -173,7 +174,7 @@ static struct {
 	size_t nallowed;
 	/* counters */
 	unsigned long requests, writes, throttled, errors_injected, creates,
-		deletes;
+		creates_refused, deletes;
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static volatile sig_atomic_t stop_flag;
@@ -623,6 +624,15 @@ static void _set_size(vm_t *v, const char *size)
 		v->family = azml_series_quota_family(info.series);
 		v->vcpus = info.vcpus;
 	}
+}
+
+/* The VM's availability zone ("1"), or "" when it has none. */
+static const char *_vm_zone(const vm_t *v)
+{
+	const cJSON *zones = cJSON_GetObjectItem(v->resource, "zones");
+
+	return cJSON_IsArray(zones) && cJSON_IsString(zones->child) ?
+	       zones->child->valuestring : "";
 }
 
 static void _replay(const char *path)
@@ -1674,7 +1684,6 @@ static cJSON *_imds_compute(const vm_t *v)
 {
 	const cJSON *props = cJSON_GetObjectItem(v->resource, "properties");
 	const cJSON *tags = cJSON_GetObjectItem(v->resource, "tags"), *t;
-	const cJSON *zones = cJSON_GetObjectItem(v->resource, "zones");
 	cJSON *o = cJSON_CreateObject(), *os, *tl;
 
 	cJSON_AddStringToObject(o, "azEnvironment", "AzurePublicCloud");
@@ -1704,8 +1713,7 @@ static cJSON *_imds_compute(const vm_t *v)
 	cJSON_AddStringToObject(o, "userData", _jstr(props, "userData"));
 	cJSON_AddStringToObject(o, "vmId", _jstr(props, "vmId"));
 	cJSON_AddStringToObject(o, "vmSize", v->size);
-	cJSON_AddStringToObject(o, "zone", cJSON_IsArray(zones) &&
-		cJSON_IsString(zones->child) ? zones->child->valuestring : "");
+	cJSON_AddStringToObject(o, "zone", _vm_zone(v));
 	return o;
 }
 
@@ -2043,7 +2051,6 @@ static bool _take_write_token(reply_t *r)
 {
 	double now = _now();
 
-	S.writes++;
 	if (S.f.write_burst <= 0)
 		return true;
 	S.tokens += (now - S.tokens_at) * S.f.write_rate;
@@ -2187,15 +2194,163 @@ static bool _quota_ok(const char *family, int vcpus, bool spot,
 	return true;
 }
 
-static int _size_count(const char *size)
+/*
+ * Capacity faults: SIZE or SIZE@ZONE = CODE[:N] (--capacity, "capacity" of
+ * /emulator/faults).  A create of that size (in that zone: its body says
+ * "zones":["ZONE"]) gets CODE; a zonal key wins over the plain one.  With
+ * :N, only creates past the first N VMs of that size (in that zone) fail.
+ * SkuNotAvailable refuses the create at once (409); the others accept it
+ * (201) and fail its operation, as Azure does when it finds no hardware.
+ * The messages are Azure's.
+ */
+#define ALLOCATION_FAILED_MSG "Allocation failed. We do not have sufficient " \
+	"capacity for the requested VM size in this region. Read more about " \
+	"improving likelihood of allocation success at " \
+	"https://aka.ms/allocation-guidance"
+#define OVERCONSTRAINED_MSG "Allocation failed. VM(s) with the following " \
+	"constraints cannot be allocated, because the condition is too " \
+	"restrictive. Please remove some constraints and try again. " \
+	"Constraints applied are:\n"
+
+static const struct {
+	const char *code;
+	bool at_once;		/* 409 to the PUT, not a failed operation */
+	const char *message;	/* NULL: SkuNotAvailable's, made per request */
+} capacity_codes[] = {
+	{ "SkuNotAvailable", true, NULL },
+	{ "AllocationFailed", false, ALLOCATION_FAILED_MSG },
+	{ "ZonalAllocationFailed", false, ALLOCATION_FAILED_MSG },
+	{ "OverconstrainedAllocationRequest", false,
+	  OVERCONSTRAINED_MSG "  - VM Size\n" },
+	{ "OverconstrainedZonalAllocationRequest", false,
+	  OVERCONSTRAINED_MSG "  - Availability Zone\n  - VM Size\n" },
+};
+#define NCAPACITY_CODES (sizeof(capacity_codes) / sizeof(capacity_codes[0]))
+
+/* An availability zone as a key or a VM may name it: 1 to 8 letters and
+ * digits (Azure's are "1", "2", "3"). */
+static bool _zone_ok(const char *z)
+{
+	return _chars_ok(z, 8, "");
+}
+
+/* "CODE[:N]": the index of CODE in capacity_codes and N (-1: none), or -1
+ * when VAL is not that. */
+static int _capacity_parse(const char *val, long *after)
+{
+	size_t len = strcspn(val, ":");
+	char *end;
+
+	*after = -1;
+	if (val[len] == ':') {
+		*after = strtol(val + len + 1, &end, 10);
+		if (!isdigit((unsigned char) val[len + 1]) || *end ||
+		    *after > 1000000)
+			return -1;
+	}
+	for (size_t i = 0; i < NCAPACITY_CODES; i++)
+		if (strlen(capacity_codes[i].code) == len &&
+		    !strncmp(capacity_codes[i].code, val, len))
+			return (int) i;
+	return -1;
+}
+
+/*
+ * Add the fault KEY = VAL to MAP, its key canonical ("Standard_D2s_v3@1").
+ * Returns 0, or -1 with what is wrong in ERR: a size the catalog does not
+ * know, a bad zone, a value that is not a known CODE[:N].
+ */
+static int _capacity_add(cJSON *map, const char *key, const cJSON *val,
+			 char *err, size_t n)
+{
+	char size[128], canon[160];
+	const char *at = strchr(key, '@');
+	size_t len = at ? (size_t) (at - key) : strlen(key), used;
+	azml_size_info_t info;
+	long after;
+
+	snprintf(size, sizeof(size), "%.*s", (int) (len < 127 ? len : 127), key);
+	if (len >= sizeof(size) || azml_catalog_resolve(size, &info)) {
+		snprintf(err, n, "capacity: '%.80s' is not a VM size the "
+			 "emulator knows (keys are SIZE or SIZE@ZONE, e.g. "
+			 "Standard_D2s_v3@1)", size);
+		return -1;
+	}
+	if (at && !_zone_ok(at + 1)) {
+		snprintf(err, n, "capacity: '%.80s': the zone after '@' must be "
+			 "1 to 8 letters or digits, e.g. 1", key);
+		return -1;
+	}
+	if (!cJSON_IsString(val) || _capacity_parse(val->valuestring,
+						     &after) < 0) {
+		used = snprintf(err, n, "capacity: '%.80s': '%.80s' is not "
+				"CODE[:N]; the codes are", key,
+				cJSON_IsString(val) ? val->valuestring :
+				"(not a string)");
+		for (size_t i = 0; i < NCAPACITY_CODES && used < n; i++)
+			used += snprintf(err + used, n - used, "%s %s",
+					 i ? "," : "", capacity_codes[i].code);
+		return -1;
+	}
+	snprintf(canon, sizeof(canon), "%s%s%s", info.name, at ? "@" : "",
+		 at ? at + 1 : "");
+	cJSON_DeleteItemFromObjectCaseSensitive(map, canon);
+	cJSON_AddItemToObject(map, canon, cJSON_CreateString(val->valuestring));
+	return 0;
+}
+
+/* Every fault of MAP, canonical, in a new map; NULL with ERR if one is
+ * refused. */
+static cJSON *_capacity_map(const cJSON *map, char *err, size_t n)
+{
+	cJSON *out = cJSON_CreateObject();
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, map)
+		if (_capacity_add(out, it->string, it, err, n) < 0) {
+			cJSON_Delete(out);
+			return NULL;
+		}
+	return out;
+}
+
+/* VMs of SIZE (its catalog name), in ZONE unless it is NULL. */
+static int _size_count(const char *size, const char *zone)
 {
 	int n = 0;
 
 	for (size_t b = 0; b < NBUCKETS; b++)
 		for (vm_t *v = S.vms[b]; v; v = v->next)
-			if (!strcasecmp(v->size, size))
+			if (!strcasecmp(v->size, size) &&
+			    (!zone || !strcmp(_vm_zone(v), zone)))
 				n++;
 	return n;
+}
+
+/*
+ * The capacity fault that a create of SIZE (its catalog name, the info.name
+ * of azml_catalog_resolve) in ZONE ("": none) gets now: an index in
+ * capacity_codes, or -1 for none.  Call it before the new VM is added.
+ */
+static int _capacity_fault(const char *size, const char *zone)
+{
+	char key[160];
+	const cJSON *f = NULL;
+	long after;
+	int code;
+
+	if (*zone) {
+		snprintf(key, sizeof(key), "%s@%s", size, zone);
+		f = cJSON_GetObjectItemCaseSensitive(S.f.capacity, key);
+	}
+	if (!f) {
+		zone = NULL;
+		f = cJSON_GetObjectItemCaseSensitive(S.f.capacity, size);
+	}
+	if (!cJSON_IsString(f) || (code = _capacity_parse(f->valuestring,
+							  &after)) < 0)
+		return -1;
+	return after < 0 || _size_count(size, zone) >= after ? code : -1;
 }
 
 static cJSON *_instance_view(const vm_t *v)
@@ -2400,9 +2555,10 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 {
 	char key[400], id[1024], vmid[40];
 	cJSON *req = cJSON_Parse(body ? body : ""), *props, *hw, *tags, *nics;
-	cJSON *ident = NULL;
-	const char *size, *location, *prio, *capacity, *computer;
+	cJSON *ident = NULL, *zones;
+	const char *size, *location, *prio, *computer, *zone = "";
 	azml_size_info_t info;
+	int fault;
 	vm_t *v;
 
 	snprintf(key, sizeof(key), "%s/%s/%s", sub, rg, name);
@@ -2438,6 +2594,17 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 		       "region are listed by the vmSizes API.", size);
 		goto out;
 	}
+	zones = cJSON_GetObjectItem(req, "zones");
+	if (zones && (!cJSON_IsArray(zones) || cJSON_GetArraySize(zones) > 1 ||
+		      (zones->child && (!cJSON_IsString(zones->child) ||
+					!_zone_ok(zones->child->valuestring))))) {
+		_error(r, 400, "InvalidParameter", "The value of parameter "
+		       "'zones' is invalid: a virtual machine is in at most one "
+		       "availability zone, such as [\"1\"].");
+		goto out;
+	}
+	if (zones && zones->child)
+		zone = zones->child->valuestring;
 	tags = cJSON_GetObjectItem(req, "tags");
 	if (!_tags_ok(tags, r))
 		goto out;
@@ -2455,12 +2622,10 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 		_json(r, 200, _vm_view(v, false, false));
 		goto out;
 	}
-	capacity = _jstr(S.f.capacity, info.size ? info.size->name : size);
-	if (!*capacity)
-		capacity = _jstr(S.f.capacity, size);
-	if (!strncmp(capacity, "SkuNotAvailable", 15)) {
-		_error(r, 409, "SkuNotAvailable", "The requested VM size for "
-		       "resource 'Following SKUs have failed for Capacity "
+	fault = _capacity_fault(info.name, zone);
+	if (fault >= 0 && capacity_codes[fault].at_once) {
+		_error(r, 409, capacity_codes[fault].code, "The requested VM "
+		       "size for resource 'Following SKUs have failed for Capacity "
 		       "Restrictions: %s' is currently not available in location "
 		       "'%s'. Please try another size or deploy to a different "
 		       "location or zones.", size, location);
@@ -2494,6 +2659,9 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 	cJSON_AddStringToObject(v->resource, "type",
 				"Microsoft.Compute/virtualMachines");
 	cJSON_AddStringToObject(v->resource, "location", location);
+	if (zones)
+		cJSON_AddItemToObject(v->resource, "zones",
+				      cJSON_Duplicate(zones, 1));
 	if (tags)
 		cJSON_AddItemToObject(v->resource, "tags", cJSON_Duplicate(tags, 1));
 	if (ident) {
@@ -2531,16 +2699,10 @@ static void _vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 	{
 		op_t *op = _op_new(OP_CREATE, v);
 
-		if (!strncmp(capacity, "AllocationFailed", 16)) {
-			const char *colon = strchr(capacity, ':');
-
-			if (!colon || _size_count(size) > atoi(colon + 1)) {
-				op->err_code = strdup("AllocationFailed");
-				op->err_msg = strdup("Allocation failed. We do not "
-					"have sufficient capacity for the requested "
-					"VM size in this region.");
-				_journal_op(op);
-			}
+		if (fault >= 0) {	/* found no hardware: the operation fails */
+			op->err_code = strdup(capacity_codes[fault].code);
+			op->err_msg = strdup(capacity_codes[fault].message);
+			_journal_op(op);
 		}
 		_journal_vm(v);
 		_json(r, 201, _vm_view(v, false, false));
@@ -3067,9 +3229,18 @@ static void _arm(struct MHD_Connection *c, const char *method, char *path,
 /* ---------------------------------------------------------------------- */
 /* Admin API: /emulator/... */
 
-static void _faults_apply(const cJSON *j)
+/*
+ * Apply the faults of J.  Returns 0, or -1 with what is wrong in ERR and
+ * nothing changed (a capacity map with an unknown size or code).
+ */
+static int _faults_apply(const cJSON *j, char *err, size_t n)
 {
 	const cJSON *v;
+	cJSON *capacity = NULL;
+
+	if ((v = cJSON_GetObjectItem(j, "capacity")) && cJSON_IsObject(v) &&
+	    !(capacity = _capacity_map(v, err, n)))
+		return -1;
 
 	if ((v = cJSON_GetObjectItem(j, "latency_ms")) && cJSON_IsNumber(v))
 		S.f.latency_ms = v->valueint;
@@ -3091,9 +3262,9 @@ static void _faults_apply(const cJSON *j)
 		cJSON_Delete(S.f.quota);
 		S.f.quota = cJSON_Duplicate(v, 1);
 	}
-	if ((v = cJSON_GetObjectItem(j, "capacity")) && cJSON_IsObject(v)) {
+	if (capacity) {
 		cJSON_Delete(S.f.capacity);
-		S.f.capacity = cJSON_Duplicate(v, 1);
+		S.f.capacity = capacity;
 	}
 	if ((v = cJSON_GetObjectItem(j, "locked")) && cJSON_IsBool(v))
 		S.f.locked = cJSON_IsTrue(v);
@@ -3103,6 +3274,7 @@ static void _faults_apply(const cJSON *j)
 		snprintf(S.f.node_tag, sizeof(S.f.node_tag), "%s", v->valuestring);
 	if ((v = cJSON_GetObjectItem(j, "identity_missing")) && cJSON_IsBool(v))
 		S.f.identity_missing = cJSON_IsTrue(v);
+	return 0;
 }
 
 static cJSON *_faults_json(void)
@@ -3139,6 +3311,7 @@ static void _admin(struct MHD_Connection *c, const char *method, char *path,
 	if (n == 2 && !strcmp(seg[1], "faults")) {
 		if (!strcmp(method, "POST") || !strcmp(method, "PUT")) {
 			cJSON *j = cJSON_Parse(body ? body : "");
+			char err[512];
 
 			if (!cJSON_IsObject(j)) {
 				cJSON_Delete(j);
@@ -3146,7 +3319,12 @@ static void _admin(struct MHD_Connection *c, const char *method, char *path,
 				       "expected a JSON object of faults");
 				return;
 			}
-			_faults_apply(j);
+			if (_faults_apply(j, err, sizeof(err)) < 0) {
+				cJSON_Delete(j);
+				_error(r, 400, "InvalidFault", "azure-emulator: "
+				       "%s; no fault changed", err);
+				return;
+			}
 			cJSON_Delete(j);
 		}
 		_json(r, 200, _faults_json());
@@ -3160,6 +3338,7 @@ static void _admin(struct MHD_Connection *c, const char *method, char *path,
 		cJSON_AddNumberToObject(o, "throttled", S.throttled);
 		cJSON_AddNumberToObject(o, "errors_injected", S.errors_injected);
 		cJSON_AddNumberToObject(o, "creates", S.creates);
+		cJSON_AddNumberToObject(o, "creates_refused", S.creates_refused);
 		cJSON_AddNumberToObject(o, "deletes", S.deletes);
 		cJSON_AddNumberToObject(o, "vms", S.nvms);
 		_json(r, 200, o);
@@ -3274,6 +3453,30 @@ static void _admin(struct MHD_Connection *c, const char *method, char *path,
 
 /* ---------------------------------------------------------------------- */
 
+/* An ARM write, as the subscription's write limit counts them. */
+static bool _arm_write(const char *url, const char *method)
+{
+	return !strncmp(url, "/subscriptions/", 15) &&
+	       (!strcmp(method, "PUT") || !strcmp(method, "POST") ||
+		!strcmp(method, "DELETE") || !strcmp(method, "PATCH"));
+}
+
+/* A VM's create (or update): PUT .../virtualMachines/NAME. */
+static bool _vm_put_url(const char *url, const char *method)
+{
+	char buf[1024], *seg[16];
+	int n;
+
+	if (strcmp(method, "PUT") || strlen(url) >= sizeof(buf))
+		return false;
+	strcpy(buf, url);
+	n = _segments(buf, seg, 16);
+	return n == 8 && !strcasecmp(seg[2], "resourceGroups") &&
+	       !strcasecmp(seg[4], "providers") &&
+	       !strcasecmp(seg[5], "Microsoft.Compute") &&
+	       !strcasecmp(seg[6], "virtualMachines");
+}
+
 static enum MHD_Result _handler(void *cls, struct MHD_Connection *c,
 				const char *url, const char *method,
 				const char *version, const char *upload,
@@ -3316,6 +3519,9 @@ static enum MHD_Result _handler(void *cls, struct MHD_Connection *c,
 		usleep(S.f.latency_ms * 1000);
 	pthread_mutex_lock(&S.lock);
 	S.requests++;
+	/* every write the client sent counts, refused or not */
+	if (_arm_write(url, method))
+		S.writes++;
 	_tick();
 	if (up->too_big)
 		_error(&r, 413, "RequestEntityTooLarge", "The request content "
@@ -3344,6 +3550,8 @@ static enum MHD_Result _handler(void *cls, struct MHD_Connection *c,
 		_error(&r, 404, "NotFound", "azure-emulator serves /subscriptions/..., "
 		       "/{tenant}/oauth2/v2.0/token, /metadata/..., /keyvault/..., "
 		       "/emulator-blob/... and /emulator/...");
+	if ((!r.status || r.status >= 400) && _vm_put_url(url, method))
+		S.creates_refused++;
 	pthread_mutex_unlock(&S.lock);
 	free(path);
 
@@ -3615,7 +3823,8 @@ static void _usage(FILE *fp)
 "                      [--boot-command 'CMD {vm} {node} {ip}'] [--boot-log FILE]\n"
 "                      [--latency-ms N] [--async-ms N] [--error-rate P]\n"
 "                      [--write-burst N --write-rate R] [--page-size N]\n"
-"                      [--quota FAMILY=VCPUS]... [--capacity SIZE=CODE[:N]]...\n"
+"                      [--quota FAMILY=VCPUS]...\n"
+"                      [--capacity SIZE[@ZONE]=CODE[:N]]...\n"
 "                      [--client-secret SECRET] [--seed N] [--allow-user USER]...\n"
 "                      [--node-init 'CMD {vm} {node} {ip}'] [--console-dir DIR]\n"
 "                      [--secret NAME=FILE]... [--vault-reader IDENTITY_ID]...\n"
@@ -3727,10 +3936,22 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			*eq = '\0';
-			if (c == 'q')
-				cJSON_AddNumberToObject(S.f.quota, optarg, atoi(eq + 1));
-			else
-				cJSON_AddStringToObject(S.f.capacity, optarg, eq + 1);
+			if (c == 'q') {
+				cJSON_AddNumberToObject(S.f.quota, optarg,
+							atoi(eq + 1));
+			} else {
+				cJSON *val = cJSON_CreateString(eq + 1);
+				char err[512];
+				int bad = _capacity_add(S.f.capacity, optarg,
+							val, err, sizeof(err));
+
+				cJSON_Delete(val);
+				if (bad) {
+					fprintf(stderr, "azure-emulator: --%s\n",
+						err);
+					return 2;
+				}
+			}
 			break;
 		case 'h':
 			_usage(stdout);

@@ -68,6 +68,14 @@ int azml_cmd_getopt(const azml_cmd_t *cmd, int argc, char **argv, int *rc);
 int azml_cmd_args(const azml_cmd_t *cmd, int argc, char **argv, int min,
 		  int max);
 
+/*
+ * The options of a command that takes only -f FILE and --json, and no
+ * arguments: sets *FILE and *JSON as given.  Returns -1 to go on, else the
+ * exit status (0 after --help, 2 after a usage error).
+ */
+int azml_cmd_file_json(const azml_cmd_t *cmd, int argc, char **argv,
+		       const char **file, bool *json);
+
 /* azml_cmd_conf flags. */
 #define AZML_CONF_OPTIONAL	0x1	/* an absent default file is no error */
 #define AZML_CONF_LOG		0x2	/* add its LogFile= to the log */
@@ -90,6 +98,7 @@ int azml_cmd_catalog(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_userdata(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_reconcile(const azml_cmd_t *cmd, int argc, char **argv);
+int azml_cmd_quota(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_instance(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_watch_events(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_node_init(const azml_cmd_t *cmd, int argc, char **argv);

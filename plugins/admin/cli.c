@@ -55,6 +55,12 @@ static const struct option reconcile_opts[] = {
 	OPT_HELP, OPT_END,
 };
 
+static const struct option quota_opts[] = {
+	OPT_FILE,
+	{ "json", no_argument, NULL, 'j' },
+	OPT_HELP, OPT_END,
+};
+
 static const struct option instance_opts[] = { OPT_FILE, OPT_HELP, OPT_END };
 
 static const struct option watch_events_opts[] = {
@@ -123,6 +129,9 @@ const azml_cmd_t azml_cmds[] = {
 	{ "reconcile", azml_cmd_reconcile,
 	  "[-f FILE] [--dry-run] [--every SECONDS]",
 	  "converge Azure VMs and Slurm nodes", "f:nh", reconcile_opts },
+	{ "quota", azml_cmd_quota, "[-f FILE] [--json]",
+	  "what the compute quota leaves each target: vCPUs, nodes that fit",
+	  "f:jh", quota_opts },
 	{ "instance", azml_cmd_instance, "[-f FILE] stop|start NAME",
 	  "deallocate or start a compute instance", "f:h", instance_opts },
 	{ "watch-events", azml_cmd_watch_events,
@@ -304,6 +313,23 @@ int azml_cmd_args(const azml_cmd_t *cmd, int argc, char **argv, int min,
 	if (n < min)
 		return azml_cmd_usage_error(cmd, "missing argument");
 	return 0;
+}
+
+int azml_cmd_file_json(const azml_cmd_t *cmd, int argc, char **argv,
+		       const char **file, bool *json)
+{
+	int c, rc;
+
+	optind = 0;
+	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
+		if (c == AZML_OPT_EXIT)
+			return rc;
+		if (c == 'f')
+			*file = optarg;
+		else if (c == 'j')
+			*json = true;
+	}
+	return azml_cmd_args(cmd, argc, argv, 0, 0) ? 2 : -1;
 }
 
 int azml_cmd_conf(const azml_cmd_t *cmd, const char *file, int flags,

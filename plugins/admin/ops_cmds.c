@@ -119,24 +119,11 @@ int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv)
 	bool json = false;
 	azml_conf_t *conf;
 	azml_node_t *nodes = NULL;
-	int nn, c, rc;
+	int nn, rc;
 	cJSON *root, *arr;
 
-	optind = 0;
-	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
-		switch (c) {
-		case AZML_OPT_EXIT:
-			return rc;
-		case 'f':
-			file = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		}
-	}
-	if (azml_cmd_args(cmd, argc, argv, 0, 0))
-		return 2;
+	if ((rc = azml_cmd_file_json(cmd, argc, argv, &file, &json)) >= 0)
+		return rc;
 	if (azml_cmd_conf(cmd, file, AZML_CONF_LOG, &conf))
 		return 1;
 	azml_nodes_init();

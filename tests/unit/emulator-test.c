@@ -73,11 +73,11 @@ static void teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-/* A configuration pointing at the emulator; CRED is a Credential= value. */
-static azml_conf_t *_conf(const char *cred)
+/* The text of a configuration pointing at the emulator; CRED is a
+ * Credential= value.  The caller frees it. */
+static char *_conf_text(const char *cred)
 {
 	char *text;
-	azml_conf_t *c;
 
 	ck_assert_int_gt(asprintf(&text,
 		"ClusterName=emutest\nSubscriptionId=00000000-0000-0000-0000-000000000001\n"
@@ -88,9 +88,19 @@ static azml_conf_t *_conf(const char *cred)
 		"ClientId=22222222-2222-2222-2222-222222222222\n"
 		"ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=100\n"
 		"ComputeCluster=spot VmSize=Standard_D2s_v3 MaxNodes=10 Priority=LowPriority\n"
-		"ComputeCluster=gpu VmSize=Standard_NC6s_v3 MaxNodes=4 QuotaApproved=yes\n",
+		"ComputeCluster=gpu VmSize=Standard_NC6s_v3 MaxNodes=4 QuotaApproved=yes\n"
+		"ComputeCluster=za VmSize=Standard_D2s_v3 MaxNodes=4 Zone=1\n"
+		"ComputeCluster=zb VmSize=Standard_D2s_v3 MaxNodes=4 Zone=2\n",
 		port, port, port, cred), 0);
-	c = azml_conf_load_string(text, "emu.conf");
+	return text;
+}
+
+/* That configuration, loaded. */
+static azml_conf_t *_conf(const char *cred)
+{
+	char *text = _conf_text(cred);
+	azml_conf_t *c = azml_conf_load_string(text, "emu.conf");
+
 	free(text);
 	ck_assert_int_eq(c->nerrors, 0);
 	return c;
@@ -626,6 +636,123 @@ START_TEST(usages_shape_and_regional_quota)
 }
 END_TEST
 
+/* Run the built slurm-azureml quota ARGS on the emulator's configuration
+ * with the client secret in file CRED; its stdout and stderr in OUT.
+ * Returns its exit status. */
+static int _quota_cmd(const char *cred, const char *args, char *out, size_t n)
+{
+	char path[128], c[300], *text, *cmd;
+	FILE *fp;
+	int rc;
+
+	snprintf(c, sizeof(c), "client-secret:%s/%s", dir, cred);
+	snprintf(path, sizeof(path), "%s/quota-%s.conf", dir, cred);
+	text = _conf_text(c);
+	_write(strrchr(path, '/') + 1, text, 0644);
+	free(text);
+	ck_assert_int_gt(asprintf(&cmd, AZML_BUILD_DIR "/plugins/admin/"
+		"slurm-azureml quota -f %s %s 2>&1", path, args), 0);
+	ck_assert_ptr_nonnull(fp = popen(cmd, "r"));
+	n = fread(out, 1, n - 1, fp);
+	out[n] = '\0';
+	rc = pclose(fp);
+	free(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* One target's row of the quota table, its blanks squeezed to one. */
+static void _squeezed_row(const char *table, const char *target, char *row,
+			  size_t n)
+{
+	size_t k = 0, len = strlen(target);
+
+	for (const char *l = table; l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+		if (!strncmp(l, target, len) && l[len] == ' ') {
+			for (; *l && *l != '\n' && k + 1 < n; l++)
+				if (*l != ' ' || (k && row[k - 1] != ' '))
+					row[k++] = *l;
+			break;
+		}
+	row[k] = '\0';
+}
+
+/* slurm-azureml quota: one usages read, the binding quota of each target. */
+START_TEST(quota_command)
+{
+	char out[8192], row[256];
+	const cJSON *t;
+	cJSON *j;
+
+	_faults("{\"quota\":{\"standardDSv3Family\":10,\"cores\":20,"
+		"\"lowPriorityCores\":8}}");
+	arm = _arm("secret");
+	_create("cpu", 1, 1);	/* 4 vCPUs */
+	_create("spot", 1, 1);	/* 2 low-priority vCPUs */
+	azml_arm_run(arm);
+	ck_assert_int_eq(_ok_count(), 2);
+
+	ck_assert_int_eq(_quota_cmd("secret", "--json", out, sizeof(out)), 0);
+	ck_assert_msg((j = cJSON_Parse(out)) != NULL, "%s", out);
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "location")->valuestring,
+			 "eastus");
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "targets")), 5);
+	t = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "targets"), 0);
+	ck_assert_str_eq(cJSON_GetObjectItem(t, "target")->valuestring, "cpu");
+	ck_assert_str_eq(cJSON_GetObjectItem(t, "vm_size")->valuestring,
+			 "Standard_D4s_v3");
+	ck_assert_str_eq(cJSON_GetObjectItem(t, "priority")->valuestring,
+			 "dedicated");
+	ck_assert_str_eq(cJSON_GetObjectItem(t, "quota")->valuestring,
+			 "standardDSv3Family");
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "limit")->valueint, 10);
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "used")->valueint, 4);
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "free")->valueint, 6);
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "vcpus_per_node")->valueint, 4);
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "nodes_fit")->valueint, 1);
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "max_nodes")->valueint, 100);
+	t = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "targets"), 1);
+	ck_assert_str_eq(cJSON_GetObjectItem(t, "priority")->valuestring, "low");
+	ck_assert_str_eq(cJSON_GetObjectItem(t, "quota")->valuestring,
+			 "lowPriorityCores");
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "used")->valueint, 2);
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "nodes_fit")->valueint, 3);
+	t = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "targets"), 2);
+	/* NCSv3's default limit is large: the regional 20 - 4 binds */
+	ck_assert_str_eq(cJSON_GetObjectItem(t, "quota")->valuestring, "cores");
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "free")->valueint, 16);
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "nodes_fit")->valueint, 2);
+	t = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "regional"), "cores");
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "limit")->valueint, 20);
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "used")->valueint, 4);
+	t = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "regional"),
+				"lowPriorityCores");
+	ck_assert_int_eq(cJSON_GetObjectItem(t, "used")->valueint, 2);
+	cJSON_Delete(j);
+
+	/* the text: a header line, then one aligned row a target */
+	ck_assert_int_eq(_quota_cmd("secret", "", out, sizeof(out)), 0);
+	ck_assert_msg(!strncmp(out, "TARGET  VM SIZE  ", 17), "%s", out);
+	_squeezed_row(out, "TARGET", row, sizeof(row));
+	ck_assert_str_eq(row, "TARGET VM SIZE PRIORITY QUOTA LIMIT USED FREE "
+			 "VCPUS/NODE NODES FIT MAX NODES");
+	_squeezed_row(out, "cpu", row, sizeof(row));
+	ck_assert_str_eq(row, "cpu Standard_D4s_v3 dedicated standardDSv3Family "
+			 "10 4 6 4 1 100");
+	_squeezed_row(out, "spot", row, sizeof(row));
+	ck_assert_str_eq(row, "spot Standard_D2s_v3 low lowPriorityCores "
+			 "8 2 6 2 3 10");
+	ck_assert_ptr_nonnull(strstr(out, "\nregional quota in eastus:\n"
+				     "  cores             4 of 20 vCPUs used\n"));
+
+	/* the usages read refused: Azure's code, exit 1 */
+	ck_assert_int_eq(_quota_cmd("wrong", "", out, sizeof(out)), 1);
+	ck_assert_msg(!strncmp(out, "slurm-azureml quota: couldn't read the "
+			       "compute usages of location 'eastus': "
+			       "AuthenticationFailed: ", 92), "%s", out);
+	_cleanup_arm();
+}
+END_TEST
+
 /* The emulator restarts in the middle of operations: nothing is lost. */
 START_TEST(emulator_restart)
 {
@@ -758,6 +885,157 @@ static char *_code(const char *out)
 	cJSON_Delete(j);
 	return code;
 }
+
+/* The result of the create of NODE. */
+static const azml_vm_result_t *_result(const char *node)
+{
+	for (int i = 0; i < nres; i++)
+		if (!strcmp(res[i].name, node))
+			return &res[i];
+	ck_abort_msg("no result for %s", node);
+	return NULL;
+}
+
+/* Capacity faults by zone: SIZE@ZONE fails the creates in that zone only,
+ * and wins over SIZE; a code the emulator does not know is refused. */
+START_TEST(zonal_capacity_faults)
+{
+	const azml_vm_result_t *r;
+	char *out = NULL;
+	cJSON *j;
+
+	arm = _arm("secret");
+	_faults("{\"capacity\":{\"Standard_D2s_v3@1\":\"ZonalAllocationFailed\"}}");
+	_create("za", 1, 1);	/* zone 1 */
+	_create("zb", 1, 1);	/* zone 2, the same size */
+	_create("spot", 1, 1);	/* no zone */
+	azml_arm_run(arm);
+	ck_assert_int_eq(nres, 3);
+	r = _result("za-1");
+	ck_assert(!r->ok);
+	ck_assert_str_eq(r->code, "ZonalAllocationFailed");
+	ck_assert(r->op_id[0]);		/* accepted, then its operation failed */
+	ck_assert_ptr_nonnull(strstr(r->message, "Allocation failed. We do "
+				     "not have sufficient capacity"));
+	ck_assert_msg(_result("zb-1")->ok, "%s", _result("zb-1")->message);
+	ck_assert(_result("spot-1")->ok);
+
+	/* a zonal key wins over the plain one; the plain one holds in the
+	 * other zones and without a zone; keys are taken in any case */
+	nres = 0;
+	_faults("{\"capacity\":{\"standard_d2s_v3@1\":"
+		"\"OverconstrainedZonalAllocationRequest\",\"Standard_D2s_v3\":"
+		"\"OverconstrainedAllocationRequest\"}}");
+	_create("za", 2, 1);
+	_create("zb", 2, 1);
+	_create("spot", 2, 1);
+	azml_arm_run(arm);
+	r = _result("za-2");
+	ck_assert_str_eq(r->code, "OverconstrainedZonalAllocationRequest");
+	ck_assert_ptr_nonnull(strstr(r->message, "Constraints applied are:\n"
+				     "  - Availability Zone\n  - VM Size\n"));
+	ck_assert_str_eq(_result("zb-2")->code, "OverconstrainedAllocationRequest");
+	ck_assert_str_eq(_result("spot-2")->code, "OverconstrainedAllocationRequest");
+	ck_assert_int_eq(tu_http("GET", port, "/emulator/faults", NULL, NULL,
+				 &out), 200);
+	j = cJSON_Parse(out);
+	free(out);
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "capacity"),
+		"Standard_D2s_v3@1")->string, "Standard_D2s_v3@1");
+	cJSON_Delete(j);
+
+	/* ":N" on a zonal key counts the VMs of that zone: zone 2 holds two
+	 * (zb-1, and zb-2 that failed), so a third fails, zone 1 does not */
+	nres = 0;
+	_faults("{\"capacity\":{\"Standard_D2s_v3@2\":\"ZonalAllocationFailed:2\"}}");
+	_create("zb", 3, 1);
+	_create("za", 3, 1);
+	azml_arm_run(arm);
+	ck_assert_str_eq(_result("zb-3")->code, "ZonalAllocationFailed");
+	ck_assert(_result("za-3")->ok);
+
+	/* an unknown code, or size, is refused, and no fault changes */
+	ck_assert_int_eq(tu_http("POST", port, "/emulator/faults",
+		"{\"latency_ms\":5,\"capacity\":{\"Standard_D2s_v3@2\":"
+		"\"NoCapacity\"}}", NULL, &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidFault");
+	ck_assert_msg(strstr(out, "'NoCapacity' is not CODE[:N]; the codes are "
+			     "SkuNotAvailable, AllocationFailed, "
+			     "ZonalAllocationFailed, "
+			     "OverconstrainedAllocationRequest, "
+			     "OverconstrainedZonalAllocationRequest"), "%s", out);
+	free(out);
+	ck_assert_int_eq(tu_http("POST", port, "/emulator/faults",
+		"{\"capacity\":{\"Standard_Bogus9@1\":\"AllocationFailed\"}}",
+		NULL, &out), 400);
+	ck_assert_ptr_nonnull(strstr(out, "'Standard_Bogus9' is not a VM size"));
+	free(out);
+	ck_assert_int_eq(tu_http("POST", port, "/emulator/faults",
+		"{\"capacity\":{\"Standard_D2s_v3\":\"AllocationFailed:-1\"}}",
+		NULL, &out), 400);
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, "/emulator/faults", NULL, NULL,
+				 &out), 200);
+	j = cJSON_Parse(out);
+	free(out);
+	ck_assert_int_eq(cJSON_GetObjectItem(j, "latency_ms")->valueint, 0);
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "capacity"),
+		"Standard_D2s_v3@2")->valuestring, "ZonalAllocationFailed:2");
+	cJSON_Delete(j);
+	_cleanup_arm();
+}
+END_TEST
+
+/* A stat of /emulator/stats. */
+static long _stat(const char *name)
+{
+	char *out = NULL;
+	cJSON *j;
+	long v;
+
+	ck_assert_int_eq(tu_http("GET", port, "/emulator/stats", NULL, NULL,
+				 &out), 200);
+	j = cJSON_Parse(out);
+	free(out);
+	ck_assert_ptr_nonnull(cJSON_GetObjectItem(j, name));
+	v = (long) cJSON_GetObjectItem(j, name)->valuedouble;
+	cJSON_Delete(j);
+	return v;
+}
+
+/* Every write the client sent counts, refused or not; a refused create
+ * counts apart from the VMs created. */
+START_TEST(stats_count_every_write)
+{
+	char hdr[256], path[512], *out = NULL;
+	const char *h[] = { hdr, NULL };
+	long writes, creates, refused;
+
+	_token_header(hdr, sizeof(hdr));
+	writes = _stat("writes");
+	creates = _stat("creates");
+	refused = _stat("creates_refused");
+	ck_assert_int_eq(_put_vm(hdr, "w1", "{}", NULL), 201);
+	_faults("{\"quota\":{\"cores\":2}}");
+	ck_assert_int_eq(_put_vm(hdr, "w2", "{}", &out), 409);	/* quota */
+	free(out);
+	ck_assert_int_eq(_put_vm("X-None: 1", "w3", "{}", &out), 401);
+	free(out);
+	_faults("{\"capacity\":{\"Standard_D2s_v3\":\"SkuNotAvailable\"},"
+		"\"quota\":{}}");
+	ck_assert_int_eq(_put_vm(hdr, "w4", "{}", &out), 409);
+	ck_assert_str_eq(_code(out), "SkuNotAvailable");
+	free(out);
+	snprintf(path, sizeof(path), "%snever-made?api-version=2024-07-01",
+		 vm_path);
+	ck_assert_int_eq(tu_http("DELETE", port, path, NULL, h, NULL), 204);
+	/* reads are not writes */
+	ck_assert_int_eq(tu_http("GET", port, path, NULL, h, NULL), 404);
+	ck_assert_int_eq(_stat("writes") - writes, 5);
+	ck_assert_int_eq(_stat("creates") - creates, 1);
+	ck_assert_int_eq(_stat("creates_refused") - refused, 3);
+}
+END_TEST
 
 /* The slurm-node tag is request content: it never becomes shell text. */
 START_TEST(boot_command_injection)
@@ -1786,6 +2064,9 @@ int main(void)
 	tcase_add_test(tc, deallocate_and_start);
 	tcase_add_test(tc, usages_and_sizes);
 	tu_add_shared_test(tc, usages_shape_and_regional_quota);
+	tcase_add_test(tc, quota_command);
+	tcase_add_test(tc, zonal_capacity_faults);
+	tcase_add_test(tc, stats_count_every_write);
 	tcase_add_test(tc, emulator_restart);
 	tu_add_shared_test(tc, eviction);
 	tu_add_shared_test(tc, token_shapes);

@@ -136,9 +136,7 @@ void azml_quota_give(azml_quota_t *q, const azml_target_t *t, int nodes)
 
 	if (!q || !t || !t->vm_size || nodes <= 0 || t->size.vcpus <= 0)
 		return;
-	if (nodes > INT_MAX / t->size.vcpus)
-		nodes = INT_MAX / t->size.vcpus;
-	back = (long) nodes * t->size.vcpus;
+	back = (long) nodes * t->size.vcpus;	/* two ints: fits a long */
 	k = _quotas(q, t, u);
 	for (size_t i = 0; i < k; i++)
 		u[i]->current = u[i]->current > back ? u[i]->current - back : 0;

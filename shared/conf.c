@@ -614,6 +614,38 @@ static const char *_where_name(int where)
 	}
 }
 
+/*
+ * A key that is unknown (K NULL) or belongs on other lines than the one it
+ * is on: KLEN bytes of WORD name it, ON says where it was ("on a global
+ * line").  The message says where a known key belongs.
+ */
+static void _bad_key(parser_t *p, const keydef_t *k, const char *word,
+		     size_t klen, const char *on, const char *file, int line)
+{
+	static const struct { int bit; const char *name; } lines[] = {
+		{ W_GLOBAL, "global" }, { W_CLUSTER, "ComputeCluster" },
+		{ W_INSTANCE, "ComputeInstance" }, { W_ATTACHED, "AttachedCompute" },
+	};
+	char key[80], shown[300], hint[160] = "";
+	size_t len = 0, left = 0;
+
+	snprintf(key, sizeof(key), "%.*s", (int) (klen > 64 ? 64 : klen), word);
+	for (size_t i = 0; k && i < sizeof(lines) / sizeof(lines[0]); i++)
+		left += !!(k->where & lines[i].bit);
+	for (size_t i = 0; k && i < sizeof(lines) / sizeof(lines[0]); i++) {
+		if (!(k->where & lines[i].bit))
+			continue;
+		len += snprintf(hint + len, sizeof(hint) - len, "%s%s",
+				!len ? " (it belongs on " :
+				left == 1 ? " and " : ", ", lines[i].name);
+		left--;
+	}
+	if (len)
+		snprintf(hint + len, sizeof(hint) - len, " lines)");
+	_err(p, file, line, "unknown key '%s' %s%s",
+	     _show(key, shown, sizeof(shown)), on, hint);
+}
+
 /* Split LINE into words in place; double quotes group, '#' starts a comment.
  * Returns the number of words, -1 on an unterminated quote, -2 when more
  * than MAX. */
@@ -938,14 +970,12 @@ static bool _target_words(parser_t *p, azml_target_t *t, int where,
 		}
 		k = _find_key(words[w], weq - words[w], &idx);
 		if (!k || !(k->where & where)) {
-			char key[80];
+			char on[80];
 
-			snprintf(key, sizeof(key), "%.*s",
-				 (int) (weq - words[w] > 64 ? 64 : weq - words[w]),
-				 words[w]);
-			_err(p, file, line, "unknown key '%s' for %s '%s'",
-			     _show(key, shown, sizeof(shown)), _where_name(where),
-			     t->name);
+			snprintf(on, sizeof(on), "for %s '%s'",
+				 _where_name(where), t->name);
+			_bad_key(p, k, words[w], weq - words[w], on, file,
+				 line);
 			ok = false;
 			continue;
 		}
@@ -1099,15 +1129,8 @@ static void _global_line(parser_t *p, char **words, int nwords,
 		}
 		k = _find_key(words[w], weq - words[w], &idx);
 		if (!k || !(k->where & W_GLOBAL)) {
-			char key[80];
-
-			snprintf(key, sizeof(key), "%.*s",
-				 (int) (weq - words[w] > 64 ? 64 : weq - words[w]),
-				 words[w]);
-			_err(p, file, line, "unknown key '%s'%s",
-			     _show(key, shown, sizeof(shown)),
-			     k ? " on a global line (it belongs on a target line)"
-			       : "");
+			_bad_key(p, k, words[w], weq - words[w],
+				 "on a global line", file, line);
 			continue;
 		}
 		/* A bad value is reported as such; a good one set twice too. */

@@ -260,6 +260,18 @@ static const struct {
 	{ "MungeKeySecret=https://myvault.vault.azure.net/secrets/munge\n"
 	  "ComputeInstance=dev VmSize=Standard_D4s_v3",
 	  "test.conf:6: ComputeInstance 'dev' has MungeKeySecret= but no Identity=" },
+	/* a known key on the wrong line: where it belongs */
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2 ClusterName=x",
+	  "test.conf:5: unknown key 'ClusterName' for ComputeCluster 'c1' (it "
+	  "belongs on global lines)" },
+	{ "MaxNodes=3", "test.conf:5: unknown key 'MaxNodes' on a global line "
+	  "(it belongs on ComputeCluster lines)" },
+	{ "AttachedCompute=lab Nodes=lab1 Image=a:b:c:d",
+	  "test.conf:5: unknown key 'Image' for AttachedCompute 'lab' (it "
+	  "belongs on global, ComputeCluster and ComputeInstance lines)" },
+	{ "ComputeInstance=i1 VmSize=Standard_D4s_v3 Nodes=x",
+	  "test.conf:5: unknown key 'Nodes' for ComputeInstance 'i1' (it "
+	  "belongs on AttachedCompute lines)" },
 };
 
 START_TEST(bad_input)

@@ -25,6 +25,9 @@
 #define MAX_ERRORS	200
 #define MAX_INCLUDE	8
 #define MAX_NODES	10000	/* per target */
+#define MAX_FALLBACK	16	/* names in one Fallback= */
+#define MAX_LISTED	12	/* target names in one message */
+#define CAPACITY_BACKOFF 600	/* seconds, when CapacityBackoff= is not set */
 
 /* Where a key may appear. */
 #define W_GLOBAL	0x1
@@ -33,7 +36,8 @@
 #define W_ATTACHED	0x8
 #define W_VM		(W_CLUSTER | W_INSTANCE)
 
-typedef enum { K_STR, K_INT, K_BOOL, K_PRIO, K_CRED } ktype_t;
+/* K_NAMES: comma-separated target names, stored NULL-terminated. */
+typedef enum { K_STR, K_INT, K_BOOL, K_PRIO, K_CRED, K_NAMES } ktype_t;
 
 typedef int (*check_fn)(const char *v, char *why, size_t n);
 
@@ -63,6 +67,7 @@ static int _check_tags(const char *v, char *why, size_t n);
 static int _check_gres(const char *v, char *why, size_t n);
 static int _check_cuda(const char *v, char *why, size_t n);
 static int _check_word(const char *v, char *why, size_t n);
+static int _check_names(const char *v, char *why, size_t n);
 
 #define G(f) offsetof(azml_conf_t, f)
 #define T(f) offsetof(azml_target_t, f)
@@ -91,6 +96,8 @@ static const keydef_t key_tab[] = {
 	{ "MaxNodes", W_CLUSTER, K_INT, NO, T(max_nodes), NULL, 1, MAX_NODES },
 	{ "IdleSecondsBeforeScaledown", W_CLUSTER, K_INT, NO, T(idle_seconds), NULL, 1, 2592000 },
 	{ "Priority", W_CLUSTER, K_PRIO, NO, T(priority), NULL },
+	{ "Fallback", W_CLUSTER, K_NAMES, NO, T(fallback), _check_names },
+	{ "CapacityBackoff", W_GLOBAL | W_VM, K_INT, G(capacity_backoff), T(capacity_backoff), NULL, 1, 86400 },
 	{ "QuotaApproved", W_VM, K_BOOL, NO, T(quota_approved), NULL },
 	{ "Zone", W_VM, K_STR, NO, T(zone), _check_zone },
 	{ "Tags", W_VM, K_STR, NO, T(tags), _check_tags },
@@ -591,6 +598,42 @@ bad:
 	return -1;
 }
 
+/* NAME[,NAME...]: at most MAX_FALLBACK target names, none twice (names are
+ * case-insensitive).  Whether they exist is known only at the end. */
+static int _check_names(const char *v, char *why, size_t n)
+{
+	const char *item[MAX_FALLBACK];
+	size_t len[MAX_FALLBACK];
+
+	for (int count = 0;; count++) {
+		const char *s = count ? item[count - 1] + len[count - 1] + 1 : v;
+		char name[20], inner[200];
+
+		if (count == MAX_FALLBACK) {
+			snprintf(why, n, "at most %d targets", MAX_FALLBACK);
+			return -1;
+		}
+		item[count] = s;
+		len[count] = strcspn(s, ",");
+		/* 17 bytes are enough to tell a name that is too long */
+		snprintf(name, sizeof(name), "%.*s",
+			 (int) (len[count] > 17 ? 17 : len[count]), s);
+		if (_check_target_name(name, inner, sizeof(inner))) {
+			snprintf(why, n, "'%s%s' is not a target name: %s", name,
+				 len[count] > 17 ? "..." : "", inner);
+			return -1;
+		}
+		for (int i = 0; i < count; i++)
+			if (len[i] == len[count] &&
+			    !strncasecmp(item[i], s, len[count])) {
+				snprintf(why, n, "'%s' is named twice", name);
+				return -1;
+			}
+		if (s[len[count]] == '\0')
+			return 0;
+	}
+}
+
 /* ---------------------------------------------------------------------- */
 
 static const keydef_t *_find_key(const char *name, size_t len, size_t *idx)
@@ -612,6 +655,38 @@ static const char *_where_name(int where)
 	case W_ATTACHED: return "AttachedCompute";
 	default: return "a global line";
 	}
+}
+
+/*
+ * A key that is unknown (K NULL) or belongs on other lines than the one it
+ * is on: KLEN bytes of WORD name it, ON says where it was ("on a global
+ * line").  The message says where a known key belongs.
+ */
+static void _bad_key(parser_t *p, const keydef_t *k, const char *word,
+		     size_t klen, const char *on, const char *file, int line)
+{
+	static const struct { int bit; const char *name; } lines[] = {
+		{ W_GLOBAL, "global" }, { W_CLUSTER, "ComputeCluster" },
+		{ W_INSTANCE, "ComputeInstance" }, { W_ATTACHED, "AttachedCompute" },
+	};
+	char key[80], shown[300], hint[160] = "";
+	size_t len = 0, left = 0;
+
+	snprintf(key, sizeof(key), "%.*s", (int) (klen > 64 ? 64 : klen), word);
+	for (size_t i = 0; k && i < sizeof(lines) / sizeof(lines[0]); i++)
+		left += !!(k->where & lines[i].bit);
+	for (size_t i = 0; k && i < sizeof(lines) / sizeof(lines[0]); i++) {
+		if (!(k->where & lines[i].bit))
+			continue;
+		len += snprintf(hint + len, sizeof(hint) - len, "%s%s",
+				!len ? " (it belongs on " :
+				left == 1 ? " and " : ", ", lines[i].name);
+		left--;
+	}
+	if (len)
+		snprintf(hint + len, sizeof(hint) - len, " lines)");
+	_err(p, file, line, "unknown key '%s' %s%s",
+	     _show(key, shown, sizeof(shown)), on, hint);
 }
 
 /* Split LINE into words in place; double quotes group, '#' starts a comment.
@@ -654,22 +729,57 @@ static int _split(char *line, char **words, int max)
 static void _parse_file(parser_t *p, const char *path, const char *from_file,
 			int from_line);
 
+static void _free_names(char **names)
+{
+	for (size_t i = 0; names && names[i]; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* A checked NAME[,NAME...] as a NULL-terminated array. */
+static char **_split_names(const char *v)
+{
+	size_t count = 1, i = 0;
+	char **names;
+
+	for (const char *s = v; *s; s++)
+		count += *s == ',';
+	if (!(names = calloc(count + 1, sizeof(*names))))
+		abort();
+	for (const char *s = v;; s++) {
+		size_t len = strcspn(s, ",");
+
+		if (!(names[i++] = strndup(s, len)))
+			abort();
+		s += len;
+		if (!*s)
+			return names;
+	}
+}
+
 static int _set_value(parser_t *p, const keydef_t *k, void *base, size_t off,
 		      const char *val, const char *file, int line)
 {
 	char why[256], shown[300];
 
+	if (k->check && k->check(val, why, sizeof(why))) {
+		_err(p, file, line, "%s='%s': %s", k->name,
+		     _show(val, shown, sizeof(shown)), why);
+		return -1;
+	}
 	switch (k->type) {
 	case K_STR: {
 		char **slot = (char **) ((char *) base + off);
 
-		if (k->check && k->check(val, why, sizeof(why))) {
-			_err(p, file, line, "%s='%s': %s", k->name,
-			     _show(val, shown, sizeof(shown)), why);
-			return -1;
-		}
 		free(*slot);
 		*slot = _xstrdup(val);
+		return 0;
+	}
+	case K_NAMES: {
+		char ***slot = (char ***) ((char *) base + off);
+
+		_free_names(*slot);
+		*slot = _split_names(val);
 		return 0;
 	}
 	case K_INT: {
@@ -756,6 +866,7 @@ static void _target_free(azml_target_t *t)
 	free(t->zone); free(t->tags); free(t->file);
 	free(t->slurmctld_host); free(t->munge_key_secret);
 	free(t->identity); free(t->node_setup_script);
+	_free_names(t->fallback);
 }
 
 /* The VM size of a cluster or instance: known, allowed for this kind. */
@@ -938,14 +1049,12 @@ static bool _target_words(parser_t *p, azml_target_t *t, int where,
 		}
 		k = _find_key(words[w], weq - words[w], &idx);
 		if (!k || !(k->where & where)) {
-			char key[80];
+			char on[80];
 
-			snprintf(key, sizeof(key), "%.*s",
-				 (int) (weq - words[w] > 64 ? 64 : weq - words[w]),
-				 words[w]);
-			_err(p, file, line, "unknown key '%s' for %s '%s'",
-			     _show(key, shown, sizeof(shown)), _where_name(where),
-			     t->name);
+			snprintf(on, sizeof(on), "for %s '%s'",
+				 _where_name(where), t->name);
+			_bad_key(p, k, words[w], weq - words[w], on, file,
+				 line);
 			ok = false;
 			continue;
 		}
@@ -1099,15 +1208,8 @@ static void _global_line(parser_t *p, char **words, int nwords,
 		}
 		k = _find_key(words[w], weq - words[w], &idx);
 		if (!k || !(k->where & W_GLOBAL)) {
-			char key[80];
-
-			snprintf(key, sizeof(key), "%.*s",
-				 (int) (weq - words[w] > 64 ? 64 : weq - words[w]),
-				 words[w]);
-			_err(p, file, line, "unknown key '%s'%s",
-			     _show(key, shown, sizeof(shown)),
-			     k ? " on a global line (it belongs on a target line)"
-			       : "");
+			_bad_key(p, k, words[w], weq - words[w],
+				 "on a global line", file, line);
 			continue;
 		}
 		/* A bad value is reported as such; a good one set twice too. */
@@ -1352,6 +1454,151 @@ static void _check_bootstrap(parser_t *p, const azml_target_t *t)
 		      AZML_CLUSTER ? W_CLUSTER : W_INSTANCE), t->name);
 }
 
+/* CUDA version V as one number that compares; NONE when V is NULL. */
+static int _cuda_rank(const char *v, int none)
+{
+	int ma, mi;
+
+	if (!v || azml_cuda_parse(v, &ma, &mi))
+		return none;
+	return ma * 1000 + mi;
+}
+
+/* "CUDA 9.0 to 11.8" / "CUDA 11.0 and later" of ARCH, into BUF. */
+static const char *_cuda_range(const azml_gpu_arch_t *a, char *buf, size_t n)
+{
+	snprintf(buf, n, "CUDA %s%s%s", a->min_cuda,
+		 a->max_cuda ? " to " : " and later",
+		 a->max_cuda ? a->max_cuda : "");
+	return buf;
+}
+
+/*
+ * Jobs of cluster T that its fallback F can never take, as warnings at T's
+ * line: routing leaves a fallback out of a job's partitions when it fails
+ * the job's own --azure-* filters (route.c), so such a fallback only serves
+ * some of T's jobs.
+ */
+static void _check_fallback(parser_t *p, const azml_target_t *t,
+			    const azml_target_t *f)
+{
+	bool tlow = t->priority == AZML_LOW_PRIORITY;
+	bool flow = f->kind == AZML_CLUSTER && f->priority == AZML_LOW_PRIORITY;
+
+	if (t->gpus > 0 && f->gpus == 0)
+		_warn(p, t->file, t->line, "ComputeCluster '%s' has Fallback=%s, "
+		      "but '%s' (%s) has no GPU: jobs that ask for GPUs or CUDA "
+		      "never fall back to it; list a target with GPUs in "
+		      "Fallback=", t->name, f->name, f->name, f->vm_size);
+	if (tlow != flow)
+		_warn(p, t->file, t->line, "ComputeCluster '%s' is %s and its "
+		      "Fallback=%s is %s: jobs with --azure-priority=%s never "
+		      "fall back to it; list a target of the same Priority= in "
+		      "Fallback=", t->name, tlow ? "low priority" : "dedicated",
+		      f->name, flow ? "low priority" : f->kind == AZML_INSTANCE ?
+		      "an instance (dedicated)" : "dedicated",
+		      tlow ? "low" : "dedicated");
+	if (t->size.isolated && !f->size.isolated)
+		_warn(p, t->file, t->line, "ComputeCluster '%s' (%s) is an "
+		      "isolated VM size and its Fallback=%s (%s) is not: jobs "
+		      "with --azure-isolated never fall back to it; list an "
+		      "isolated size in Fallback=", t->name, t->vm_size,
+		      f->name, f->vm_size);
+	if (t->gpus > 0 && f->gpus > 0 && t->gpu_arch && f->gpu_arch) {
+		const azml_gpu_arch_t *ta = t->gpu_arch, *fa = f->gpu_arch;
+		bool below = _cuda_rank(fa->min_cuda, 0) >
+			     _cuda_rank(ta->min_cuda, 0);
+		bool above = _cuda_rank(fa->max_cuda, INT_MAX) <
+			     _cuda_rank(ta->max_cuda, INT_MAX);
+		char tr[64], fr[64];
+
+		if (below || above)
+			_warn(p, t->file, t->line, "ComputeCluster '%s' has "
+			      "Fallback=%s, but the %s GPUs of '%s' run %s and "
+			      "the %s GPUs of '%s' %s: jobs with --azure-cuda "
+			      "%s%s%s%s%s never fall back to it; list a target "
+			      "whose GPUs run every CUDA version that '%s' runs",
+			      t->name, f->name, fa->arch, f->name,
+			      _cuda_range(fa, fr, sizeof(fr)), ta->arch,
+			      t->name, _cuda_range(ta, tr, sizeof(tr)),
+			      below ? "below " : "", below ? fa->min_cuda : "",
+			      below && above ? " or " : "",
+			      above ? "above " : "", above ? fa->max_cuda : "",
+			      t->name);
+	}
+}
+
+/* The clusters and instances other than T, for a message: "a, b and 3
+ * more", or "none". */
+static const char *_other_vm_targets(const azml_conf_t *c,
+				     const azml_target_t *t, char *buf,
+				     size_t n)
+{
+	size_t len = 0, listed = 0, more = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < c->ntargets; i++) {
+		const azml_target_t *o = &c->targets[i];
+
+		if (o == t || o->kind == AZML_ATTACHED)
+			continue;
+		if (listed == MAX_LISTED) {
+			more++;
+			continue;
+		}
+		len += snprintf(buf + len, n - len, "%s%s", listed ? ", " : "",
+				o->name);
+		if (len >= n)
+			return buf;
+		listed++;
+	}
+	if (more)
+		snprintf(buf + len, n - len, " and %zu more", more);
+	else if (!listed)
+		snprintf(buf, n, "none");
+	return buf;
+}
+
+/*
+ * Fallback= names, once every target is read (a fallback may come later in
+ * the file): each must be another cluster or an instance.  A good name is
+ * set to the target's own spelling; each problem is said at T's line.
+ */
+static void _resolve_fallbacks(parser_t *p, azml_target_t *t)
+{
+	azml_conf_t *c = p->conf;
+	char others[MAX_LISTED * 20 + 32];
+
+	for (t->nfallback = 0; t->fallback && t->fallback[t->nfallback];
+	     t->nfallback++) {
+		char **name = &t->fallback[t->nfallback];
+		const azml_target_t *f = azml_conf_find_target(c, *name);
+
+		if (f == t) {
+			_err(p, t->file, t->line, "ComputeCluster '%s' has "
+			     "Fallback=%s: a cluster cannot fall back to "
+			     "itself; list other clusters or instances",
+			     t->name, *name);
+		} else if (f && f->kind == AZML_ATTACHED) {
+			_err(p, t->file, t->line, "ComputeCluster '%s' has "
+			     "Fallback=%s: '%s' is AttachedCompute (%s:%d), "
+			     "whose nodes slurm-azureml does not create; list a "
+			     "ComputeCluster or ComputeInstance", t->name, *name,
+			     f->name, f->file, f->line);
+		} else if (!f) {
+			_err(p, t->file, t->line, "ComputeCluster '%s' has "
+			     "Fallback=%s, but no ComputeCluster or "
+			     "ComputeInstance is named '%s'; configured: %s",
+			     t->name, *name, *name,
+			     _other_vm_targets(c, t, others, sizeof(others)));
+		} else {
+			free(*name);
+			*name = _xstrdup(f->name);
+			_check_fallback(p, t, f);
+		}
+	}
+}
+
 static void _finish(parser_t *p, const char *file)
 {
 	azml_conf_t *c = p->conf;
@@ -1377,11 +1624,16 @@ static void _finish(parser_t *p, const char *file)
 		c->imds_endpoint = _xstrdup("http://169.254.169.254");
 	if (!c->state_dir)
 		c->state_dir = _xstrdup("/var/lib/slurm-azureml");
+	if (!c->capacity_backoff)
+		c->capacity_backoff = CAPACITY_BACKOFF;
 	for (size_t i = 0; i < c->ntargets; i++) {
 		azml_target_t *t = &c->targets[i];
 
 		if (t->kind == AZML_ATTACHED)
 			continue;
+		if (!t->capacity_backoff)
+			t->capacity_backoff = c->capacity_backoff;
+		_resolve_fallbacks(p, t);
 #define INHERIT(f) if (!t->f && c->f) t->f = _xstrdup(c->f)
 		INHERIT(image);
 		INHERIT(subnet);

@@ -42,7 +42,14 @@ typedef struct {
 	int min_nodes;
 	int max_nodes;
 	int idle_seconds;	/* IdleSecondsBeforeScaledown */
+	int capacity_backoff;	/* CapacityBackoff= seconds: the target's, else
+				 * the global one; 0 for attached */
 	azml_priority_t priority;
+	/* Fallback= (clusters only): where its jobs may also run, in the
+	 * order given, each the canonical name of another cluster or
+	 * instance of this file.  NULL-terminated; owned by the conf. */
+	char **fallback;
+	size_t nfallback;
 	bool quota_approved;
 	char *nodes;		/* hostlist expression of its Slurm nodes */
 	int node_count;
@@ -95,6 +102,7 @@ typedef struct {
 	char *munge_key_secret;
 	char *identity;
 	char *node_setup_script;
+	int capacity_backoff;	/* CapacityBackoff=, default 600 seconds */
 
 	azml_target_t *targets;
 	size_t ntargets;

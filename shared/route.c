@@ -4,6 +4,8 @@
  * The index hashes target names and VM sizes (lower-cased) so that
  * --azure-compute and --azure-vm-size cost one lookup whatever the number of
  * targets; the filters (priority, CUDA, isolated) compare small integers.
+ * Each cluster's Fallback= targets are resolved to entries once, here, and
+ * appended to a job's partitions after everything the job asked for.
  */
 #include "config.h"
 
@@ -27,6 +29,7 @@ typedef struct {
 	bool low;		/* LowPriority */
 	const azml_gpu_arch_t *arch;
 	size_t name_len;
+	size_t fb, nfb;		/* its fallbacks: r->fb[fb .. fb + nfb - 1] */
 } entry_t;
 
 typedef struct {
@@ -42,23 +45,21 @@ struct azml_router {
 	slot_t *names, *sizes;
 	size_t mask;
 	int *next_size;
+	int *fb;		/* entry indexes, in Fallback= order */
 };
 
 /* FNV-1a wraps around by design (tests/fuzz checks unsigned overflow). */
 #if defined(__clang__)
 __attribute__((no_sanitize("unsigned-integer-overflow")))
 #endif
-static uint32_t _hash(const char *s, size_t *len)
+static uint32_t _hash(const char *s, size_t len)
 {
 	uint32_t h = 2166136261u;
-	size_t i;
 
-	for (i = 0; s[i]; i++) {
+	for (size_t i = 0; i < len; i++) {
 		h ^= (unsigned char) tolower((unsigned char) s[i]);
 		h *= 16777619u;
 	}
-	if (len)
-		*len = i;
 	return h;
 }
 
@@ -66,7 +67,7 @@ static uint32_t _hash(const char *s, size_t *len)
 static void _insert(azml_router_t *r, slot_t *tab, int *chain, const char *key,
 		    int i)
 {
-	uint32_t h = _hash(key, NULL);
+	uint32_t h = _hash(key, strlen(key));
 
 	for (size_t s = h & r->mask;; s = (s + 1) & r->mask) {
 		if (tab[s].first < 0) {
@@ -92,19 +93,19 @@ static void _insert(azml_router_t *r, slot_t *tab, int *chain, const char *key,
 	}
 }
 
+/* The first entry whose name (or VM size) is the LEN bytes of KEY, or -1. */
 static int _lookup(const azml_router_t *r, const slot_t *tab, bool by_size,
-		   const char *key)
+		   const char *key, size_t len)
 {
-	size_t len;
-	uint32_t h = _hash(key, &len);
+	uint32_t h = _hash(key, len);
 
 	for (size_t s = h & r->mask; tab[s].first >= 0; s = (s + 1) & r->mask) {
-		const azml_target_t *t;
+		const entry_t *e = &r->e[tab[s].first];
+		const char *k = by_size ? e->t->vm_size : e->t->name;
 
-		if (tab[s].hash != h)
-			continue;
-		t = r->e[tab[s].first].t;
-		if (!strcasecmp(by_size ? t->vm_size : t->name, key))
+		if (tab[s].hash == h &&
+		    (by_size ? strlen(k) : e->name_len) == len &&
+		    !strncasecmp(k, key, len))
 			return tab[s].first;
 	}
 	return -1;
@@ -113,12 +114,14 @@ static int _lookup(const azml_router_t *r, const slot_t *tab, bool by_size,
 azml_router_t *azml_router_create(azml_conf_t *conf)
 {
 	azml_router_t *r = calloc(1, sizeof(*r));
-	size_t cap = 16;
+	size_t cap = 16, nfb = 0;
 
 	if (!r)
 		return NULL;
 	while (cap < 2 * conf->ntargets + 2)
 		cap <<= 1;
+	for (size_t i = 0; i < conf->ntargets; i++)
+		nfb += conf->targets[i].nfallback;
 	r->conf = conf;
 	r->n = conf->ntargets;
 	r->mask = cap - 1;
@@ -126,7 +129,8 @@ azml_router_t *azml_router_create(azml_conf_t *conf)
 	r->names = malloc(cap * sizeof(slot_t));
 	r->sizes = malloc(cap * sizeof(slot_t));
 	r->next_size = malloc((r->n + 1) * sizeof(int));
-	if (!r->e || !r->names || !r->sizes || !r->next_size) {
+	r->fb = malloc((nfb + 1) * sizeof(int));
+	if (!r->e || !r->names || !r->sizes || !r->next_size || !r->fb) {
 		r->conf = NULL;
 		azml_router_destroy(r);
 		return NULL;
@@ -149,6 +153,23 @@ azml_router_t *azml_router_create(azml_conf_t *conf)
 		if (t->kind == AZML_CLUSTER)
 			_insert(r, r->sizes, r->next_size, t->vm_size, i);
 	}
+	/* Every name is in the index now: a fallback may be defined later.
+	 * An error-free conf names only other targets; anything else is
+	 * skipped rather than trusted. */
+	nfb = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const azml_target_t *t = &conf->targets[i];
+
+		r->e[i].fb = nfb;
+		for (size_t k = 0; k < t->nfallback; k++) {
+			const char *name = t->fallback[k];
+			int j = _lookup(r, r->names, false, name, strlen(name));
+
+			if (j >= 0 && (size_t) j != i)
+				r->fb[nfb++] = j;
+		}
+		r->e[i].nfb = nfb - r->e[i].fb;
+	}
 	return r;
 }
 
@@ -161,6 +182,7 @@ void azml_router_destroy(azml_router_t *r)
 	free(r->names);
 	free(r->sizes);
 	free(r->next_size);
+	free(r->fb);
 	free(r);
 }
 
@@ -324,12 +346,13 @@ static bool _has_gpu(const entry_t *e)
 	return e->gpu;
 }
 
-/* Is NAME in the comma-separated LIST? */
-static bool _in_list(const char *list, const char *name, size_t len)
+/* Is NAME in the comma-separated LIST, before END when not NULL? */
+static bool _in_list(const char *list, const char *end, const char *name,
+		     size_t len)
 {
 	const char *s = list;
 
-	while (*s) {
+	while (*s && (!end || s < end)) {
 		size_t l = strcspn(s, ",");
 
 		if (l == len && !strncasecmp(s, name, len))
@@ -363,9 +386,41 @@ static int _fails(const entry_t *e, const filter_t *f)
 		return F_ISO;
 	if (f->wants_gpu && !e->gpu)
 		return F_GPU;
-	if (f->partition && !_in_list(f->partition, e->t->name, e->name_len))
+	if (f->partition &&
+	    !_in_list(f->partition, NULL, e->t->name, e->name_len))
 		return F_PART;
 	return F_OK;
+}
+
+/*
+ * Append to O the fallbacks of E that pass the job's own filters F (not its
+ * -p list: a fallback is where the job may go besides what it named) and
+ * that the list does not hold yet: O from byte FROM on, and ALSO unless
+ * NULL.  Returns how many it added, or would have added to a full O (whose
+ * caller then refuses it rather than pass on a list cut short).
+ */
+static size_t _add_fallbacks(const azml_router_t *r, const entry_t *e,
+			     const filter_t *f, out_t *o, size_t from,
+			     const char *also)
+{
+	filter_t job = *f;
+	size_t added = 0;
+
+	job.partition = NULL;
+	for (size_t k = 0; k < e->nfb; k++) {
+		const entry_t *b = &r->e[r->fb[e->fb + k]];
+
+		if (_fails(b, &job) ||
+		    _in_list(o->buf + from, NULL, b->t->name, b->name_len) ||
+		    (also && _in_list(also, NULL, b->t->name, b->name_len)))
+			continue;
+		added++;
+		if (o->len + 1 >= o->cap)
+			return added;
+		_put(o, ",", 1);
+		_put(o, b->t->name, b->name_len);
+	}
+	return added;
 }
 
 /* The message for a single named target that fails a filter. */
@@ -457,6 +512,60 @@ static void _filter_words(out_t *o, const azml_route_req_t *req)
 	}
 }
 
+/* Whether the list in O was cut short; then O is emptied for the message
+ * that says so (a partition list cut short is no list). */
+static bool _cut_short(out_t *o)
+{
+	if (o->len + 1 < o->cap)
+		return false;
+	o->len = 0;
+	o->buf[0] = '\0';
+	return true;
+}
+
+/*
+ * A job without --azure-* options: its -p list as the user gave it, then
+ * the fallbacks of the clusters it names, in the order it names them.
+ * NONE when there is none to add, or when the list alone fills O (a list
+ * that could never be passed on with more in it is left as it is).
+ */
+static azml_route_rc_t _route_partition(const azml_router_t *r,
+					const azml_route_req_t *req, out_t *o)
+{
+	const filter_t f = { .prio = -1, .wants_gpu = req->wants_gpu };
+	const char *list = req->partition;
+	size_t len = list ? strlen(list) : 0, base, added = 0;
+
+	if (!len || len + 1 >= o->cap)
+		return AZML_ROUTE_NONE;
+	_put(o, list, len);
+	base = o->len;
+	for (const char *s = list; *s;) {
+		size_t l = strcspn(s, ",");
+		int i = l ? _lookup(r, r->names, false, s, l) : -1;
+
+		/* A cluster named twice is looked at once: the work stays
+		 * linear in what the job names, whatever the user repeats. */
+		if (i >= 0 && r->e[i].nfb &&
+		    !_in_list(list, s, r->e[i].t->name, r->e[i].name_len))
+			added += _add_fallbacks(r, &r->e[i], &f, o, base, list);
+		s += l;
+		if (*s == ',')
+			s++;
+	}
+	if (!added) {
+		o->len = 0;
+		o->buf[0] = '\0';
+		return AZML_ROUTE_NONE;
+	}
+	if (!_cut_short(o))
+		return AZML_ROUTE_OK;
+	_putf(o, "azureml: --partition=%.64s... with the fallbacks of its "
+	      "compute targets is too long for a partition list; name fewer "
+	      "partitions", list);
+	return AZML_ROUTE_ERROR;
+}
+
 azml_route_rc_t azml_route(const azml_router_t *r, const azml_route_req_t *req,
 			   char *out, size_t outlen)
 {
@@ -470,7 +579,7 @@ azml_route_rc_t azml_route(const azml_router_t *r, const azml_route_req_t *req,
 	out[0] = '\0';
 	if (!req->compute && !req->vm_size && !req->priority && !req->cuda &&
 	    !req->isolated)
-		return AZML_ROUTE_NONE;
+		return _route_partition(r, req, &o);
 	if (_check_syntax(req, &o))
 		return AZML_ROUTE_ERROR;
 	if (req->priority)
@@ -487,7 +596,8 @@ azml_route_rc_t azml_route(const azml_router_t *r, const azml_route_req_t *req,
 		int why;
 		const entry_t *e;
 
-		i = _lookup(r, r->names, false, req->compute);
+		i = _lookup(r, r->names, false, req->compute,
+			    strlen(req->compute));
 		if (i < 0) {
 			char shown[300];
 
@@ -510,11 +620,18 @@ azml_route_rc_t azml_route(const azml_router_t *r, const azml_route_req_t *req,
 			return AZML_ROUTE_ERROR;
 		}
 		_put(&o, e->t->name, e->name_len);
-		return AZML_ROUTE_OK;
+		_add_fallbacks(r, e, &f, &o, 0, NULL);
+		if (!_cut_short(&o))
+			return AZML_ROUTE_OK;
+		_putf(&o, "azureml: compute target '%s'%s does not fit in a "
+		      "partition list of %zu bytes", e->t->name,
+		      e->nfb ? " with its fallbacks" : "", o.cap);
+		return AZML_ROUTE_ERROR;
 	}
 
 	if (req->vm_size) {
-		int first = _lookup(r, r->sizes, true, req->vm_size);
+		int first = _lookup(r, r->sizes, true, req->vm_size,
+				    strlen(req->vm_size));
 		int only = -1, why = F_OK;
 
 		if (first < 0) {
@@ -538,10 +655,12 @@ azml_route_rc_t azml_route(const azml_router_t *r, const azml_route_req_t *req,
 				_put(&o, ",", 1);
 			_put(&o, r->e[i].t->name, r->e[i].name_len);
 		}
-		if (matched && o.len + 1 < o.cap)
+		for (i = first; matched && i >= 0; i = r->next_size[i])
+			if (r->e[i].nfb && !_fails(&r->e[i], &f))
+				_add_fallbacks(r, &r->e[i], &f, &o, 0, NULL);
+		if (matched && !_cut_short(&o))
 			return AZML_ROUTE_OK;
-		if (matched) {	/* a partition list cut short is no list */
-			o.len = 0;
+		if (matched) {
 			_putf(&o, "azureml: too many compute targets offer VM "
 			      "size '%.64s' to list them as partitions; add "
 			      "--azure-compute", req->vm_size);
@@ -564,9 +683,11 @@ azml_route_rc_t azml_route(const azml_router_t *r, const azml_route_req_t *req,
 			_put(&o, ",", 1);
 		_put(&o, r->e[i].t->name, r->e[i].name_len);
 	}
-	if (matched && o.len + 1 < o.cap)
+	for (i = 0; matched && (size_t) i < r->n; i++)
+		if (r->e[i].nfb && !_fails(&r->e[i], &f))
+			_add_fallbacks(r, &r->e[i], &f, &o, 0, NULL);
+	if (matched && !_cut_short(&o))
 		return AZML_ROUTE_OK;
-	o.len = 0;
 	if (matched) {
 		_putf(&o, "azureml: too many compute targets match to list them "
 		      "as partitions; add --azure-compute or --azure-vm-size");

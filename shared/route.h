@@ -1,7 +1,8 @@
 /*
  * route.h - which compute targets a job may run on, from its --azure-*
- * options.  Pure: no I/O, no allocation on the decision path; it runs inside
- * slurmctld's job_submit under its locks.
+ * options and the Fallback= targets of the clusters it selects.  Pure: no
+ * I/O, no allocation on the decision path; it runs inside slurmctld's
+ * job_submit under its locks.
  *
  * A router is an immutable index built once per azureml.conf; it takes
  * ownership of the configuration.
@@ -28,7 +29,8 @@ typedef struct {
 } azml_route_req_t;
 
 typedef enum {
-	AZML_ROUTE_NONE = 0,	/* no --azure-* option: leave the job alone */
+	AZML_ROUTE_NONE = 0,	/* leave the job alone: no --azure-* option,
+				 * and no fallback to add to its -p list */
 	AZML_ROUTE_OK,		/* OUT holds the partition list */
 	AZML_ROUTE_ERROR,	/* OUT holds the message for the user */
 } azml_route_rc_t;
@@ -40,7 +42,18 @@ const azml_conf_t *azml_router_conf(const azml_router_t *r);
 
 /*
  * Decide.  OUT (OUTLEN bytes) receives a comma-separated partition list or
- * an "azureml: ..." message; it is always NUL-terminated.
+ * an "azureml: ..." message; it is always NUL-terminated, and a list that
+ * does not fit is an error, never a list cut short.
+ *
+ * The list holds the targets the options select (--azure-compute, else the
+ * clusters of --azure-vm-size, else every target that passes the filters,
+ * each time within the job's -p list), then the Fallback= targets of each
+ * selected cluster, in Fallback= order, once each, leaving out those that
+ * fail the job's own filters (priority, CUDA, isolated, GPUs; its -p list
+ * does not restrict fallbacks).  A job without --azure-* options gets OK
+ * with its -p list as given plus the fallbacks of the clusters it names
+ * (GPU jobs: those with GPUs) when there are any to add; else NONE, as
+ * when its -p list alone leaves no room in OUT for more.
  */
 azml_route_rc_t azml_route(const azml_router_t *r, const azml_route_req_t *req,
 			   char *out, size_t outlen);

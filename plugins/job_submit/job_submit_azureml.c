@@ -5,6 +5,9 @@
  * spank_job_env as _SLURM_SPANK_OPTION_azureml_<option>=VALUE.  This plugin
  * turns them into the job's partition list with the pure routing code of the
  * core library, or refuses the job with a message that names what exists.
+ * The list ends with the Fallback= targets of the clusters chosen; a job
+ * without options keeps its own -p list, with the fallbacks of the clusters
+ * it names added (route.h), or is left alone when there are none.
  *
  * It runs under slurmctld's locks: no network, no disk, no sleeping on the
  * submit path.  azureml.conf is loaded at init and by a watcher thread that

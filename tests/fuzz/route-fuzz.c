@@ -14,7 +14,9 @@
  *
  * Checks beyond "no crash, no UB": OUT is always NUL-terminated, a refusal
  * starts with "azureml: ", and an accepted job gets a list of partitions
- * that all exist and pass its --partition list.
+ * that all exist, each once, and pass its --partition list or are the
+ * Fallback= of one listed before; a job without --azure-* options gets its
+ * own --partition list back first, as it was.
  */
 #include "config.h"
 
@@ -34,18 +36,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Every kind of target: GPU and CPU clusters, both priorities, an isolated
  * size, a restricted series, an instance, attached nodes with and without
- * GPUs and Cuda=. */
+ * GPUs and Cuda=, fallbacks of each kind (one defined later, a cycle). */
 static const char conf_text[] =
 	"ClusterName=t\nSubscriptionId=00000000-0000-0000-0000-000000000000\n"
 	"ResourceGroup=rg\nLocation=eastus\n"
-	"ComputeCluster=gpu-v100 VmSize=Standard_NC6s_v3 MaxNodes=8 QuotaApproved=yes\n"
+	"ComputeCluster=gpu-v100 VmSize=Standard_NC6s_v3 MaxNodes=8 QuotaApproved=yes "
+	"Fallback=gpu-v100-low,a100,cpu,dev-box\n"
 	"ComputeCluster=gpu-v100-low VmSize=Standard_NC6s_v3 MaxNodes=8 "
 	"Priority=LowPriority QuotaApproved=yes\n"
 	"ComputeCluster=gpu-k80 VmSize=Standard_NC6 MaxNodes=2\n"
-	"ComputeCluster=iso VmSize=Standard_NC24rs_v3 MaxNodes=2 QuotaApproved=yes\n"
+	"ComputeCluster=iso VmSize=Standard_NC24rs_v3 MaxNodes=2 QuotaApproved=yes "
+	"Fallback=gpu-v100\n"
 	"ComputeCluster=a100 VmSize=Standard_ND96asr_v4 MaxNodes=2 QuotaApproved=yes\n"
-	"ComputeCluster=cpu-spot VmSize=Standard_D4s_v3 MaxNodes=64 Priority=LowPriority\n"
-	"ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=4\n"
+	"ComputeCluster=cpu-spot VmSize=Standard_D4s_v3 MaxNodes=64 Priority=LowPriority "
+	"Fallback=cpu\n"
+	"ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=4 Fallback=cpu-spot\n"
 	"ComputeInstance=dev-box VmSize=Standard_DS3_v2\n"
 	"AttachedCompute=lab-a100 Nodes=lab[01-04] Gres=gpu:a100:4 Cuda=12.2\n"
 	"AttachedCompute=lab-cpu Nodes=cpu[1-2]\n";
@@ -82,29 +87,72 @@ static int _listed(const char *list, const char *word, size_t len)
 	return 0;
 }
 
+/* The target named by the LEN bytes at S: as it spells it, or in any case
+ * (NOCASE: a user's --partition). */
+static const azml_target_t *_target(const char *s, size_t len, int nocase)
+{
+	const azml_conf_t *c = azml_router_conf(router);
+
+	for (size_t i = 0; i < c->ntargets; i++)
+		if (strlen(c->targets[i].name) == len &&
+		    !(nocase ? strncasecmp : strncmp)(c->targets[i].name, s, len))
+			return &c->targets[i];
+	return NULL;
+}
+
+/* Is T a Fallback= of a target of LIST (up to END)? */
+static int _fallback_of(const char *list, const char *end,
+			const azml_target_t *t)
+{
+	for (const char *s = list; s < end; ) {
+		size_t l = strcspn(s, ",");
+		const azml_target_t *o = _target(s, l, 1);
+
+		for (size_t k = 0; o && k < o->nfallback; k++)
+			if (!strcmp(o->fallback[k], t->name))
+				return 1;
+		s += l + (s[l] == ',');
+	}
+	return 0;
+}
+
 static void _check(azml_route_rc_t rc, const azml_route_req_t *req,
 		   const char *out, size_t outlen, int full)
 {
-	const azml_conf_t *c = azml_router_conf(router);
+	const char *part = req->partition && *req->partition ?
+			   req->partition : NULL;
+	const char *s = out;
+	int plain = !req->compute && !req->vm_size && !req->priority &&
+		    !req->cuda && !req->isolated;
 
 	if (!memchr(out, '\0', outlen))
 		abort();
 	if (rc == AZML_ROUTE_ERROR && outlen > 9 &&
 	    strncmp(out, "azureml: ", 9))
 		abort();
+	if (rc == AZML_ROUTE_NONE && (!plain || *out))
+		abort();
 	if (rc != AZML_ROUTE_OK || !full)
 		return;
-	/* Each partition is a target that passes --partition. */
-	for (const char *s = out; *s; ) {
-		size_t l = strcspn(s, ",");
-		int found = 0;
+	/* A plain job: its own list first, as it was, then fallbacks only. */
+	if (plain) {
+		size_t l = part ? strlen(part) : 0;
 
-		for (size_t i = 0; i < c->ntargets; i++)
-			if (strlen(c->targets[i].name) == l &&
-			    !strncmp(c->targets[i].name, s, l))
-				found = 1;
-		if (!found || (req->partition && *req->partition &&
-			       !_listed(req->partition, s, l)))
+		if (!part || strncmp(out, part, l) || out[l] != ',')
+			abort();
+		s = out + l + 1;
+	}
+	/* Each partition is a target, listed once, that passes --partition
+	 * or is a fallback of one before it. */
+	while (*s) {
+		size_t l = strcspn(s, ",");
+		const azml_target_t *t = _target(s, l, 0);
+
+		if (!t || _listed(s + l + (s[l] == ','), s, l))
+			abort();
+		if (plain ? _listed(part, s, l) || !_fallback_of(part,
+					part + strlen(part), t) :
+		    part && !_listed(part, s, l) && !_fallback_of(out, s, t))
 			abort();
 		s += l + (s[l] == ',');
 	}

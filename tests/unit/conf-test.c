@@ -260,6 +260,74 @@ static const struct {
 	{ "MungeKeySecret=https://myvault.vault.azure.net/secrets/munge\n"
 	  "ComputeInstance=dev VmSize=Standard_D4s_v3",
 	  "test.conf:6: ComputeInstance 'dev' has MungeKeySecret= but no Identity=" },
+	/* a known key on the wrong line: where it belongs */
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2 ClusterName=x",
+	  "test.conf:5: unknown key 'ClusterName' for ComputeCluster 'c1' (it "
+	  "belongs on global lines)" },
+	{ "MaxNodes=3", "test.conf:5: unknown key 'MaxNodes' on a global line "
+	  "(it belongs on ComputeCluster lines)" },
+	{ "AttachedCompute=lab Nodes=lab1 Image=a:b:c:d",
+	  "test.conf:5: unknown key 'Image' for AttachedCompute 'lab' (it "
+	  "belongs on global, ComputeCluster and ComputeInstance lines)" },
+	{ "ComputeInstance=i1 VmSize=Standard_D4s_v3 Nodes=x",
+	  "test.conf:5: unknown key 'Nodes' for ComputeInstance 'i1' (it "
+	  "belongs on AttachedCompute lines)" },
+	/* Fallback=: other clusters or instances, by name, once each; the
+	 * names are resolved at the end, the problem said at its line. */
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2 Fallback=nope\n"
+	  "ComputeInstance=dev VmSize=Standard_D4s_v3\n"
+	  "AttachedCompute=lab Nodes=lab1",
+	  "test.conf:5: ComputeCluster 'c1' has Fallback=nope, but no "
+	  "ComputeCluster or ComputeInstance is named 'nope'; configured: dev" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2 Fallback=nope",
+	  "test.conf:5: ComputeCluster 'c1' has Fallback=nope, but no "
+	  "ComputeCluster or ComputeInstance is named 'nope'; configured: none" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2 Fallback=C1",
+	  "test.conf:5: ComputeCluster 'c1' has Fallback=C1: a cluster cannot "
+	  "fall back to itself; list other clusters or instances" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2 Fallback=lab\n"
+	  "AttachedCompute=lab Nodes=lab1",
+	  "test.conf:5: ComputeCluster 'c1' has Fallback=lab: 'lab' is "
+	  "AttachedCompute (test.conf:6), whose nodes slurm-azureml does not "
+	  "create; list a ComputeCluster or ComputeInstance" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2 Fallback=dev,DEV\n"
+	  "ComputeInstance=dev VmSize=Standard_D4s_v3",
+	  "test.conf:5: Fallback='dev,DEV': 'DEV' is named twice" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2 Fallback=c2,,c3",
+	  "test.conf:5: Fallback='c2,,c3': '' is not a target name: a compute "
+	  "target name has 2-16" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2 Fallback=",
+	  "test.conf:5: Fallback='': '' is not a target name" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2 "
+	  "Fallback=averyveryverylongname",
+	  "test.conf:5: Fallback='averyveryverylongname': 'averyveryverylong...' "
+	  "is not a target name" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2 "
+	  "Fallback=a1,a2,a3,a4,a5,a6,a7,a8,a9,b1,b2,b3,b4,b5,b6,b7,b8",
+	  "test.conf:5: Fallback='a1,a2,a3,a4,a5,a6,a7,a8,a9,b1,b2,b3,b4,b5,b6,"
+	  "b7,b8': at most 16 targets" },
+	{ "ComputeInstance=i1 VmSize=Standard_D4s_v3 Fallback=c1",
+	  "test.conf:5: unknown key 'Fallback' for ComputeInstance 'i1' (it "
+	  "belongs on ComputeCluster lines)" },
+	{ "AttachedCompute=lab Nodes=lab1 Fallback=c1",
+	  "test.conf:5: unknown key 'Fallback' for AttachedCompute 'lab' (it "
+	  "belongs on ComputeCluster lines)" },
+	{ "Fallback=c1", "test.conf:5: unknown key 'Fallback' on a global line "
+	  "(it belongs on ComputeCluster lines)" },
+	/* CapacityBackoff=: seconds, 1 to a day */
+	{ "CapacityBackoff=0",
+	  "test.conf:5: CapacityBackoff='0': expected a whole number from 1 to 86400" },
+	{ "CapacityBackoff=abc",
+	  "test.conf:5: CapacityBackoff='abc': expected a whole number from 1 to 86400" },
+	{ "CapacityBackoff=86401",
+	  "test.conf:5: CapacityBackoff='86401': expected a whole number from 1 to 86400" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2 CapacityBackoff=-5",
+	  "test.conf:5: CapacityBackoff='-5': expected a whole number from 1 to 86400" },
+	{ "CapacityBackoff=60\nCapacityBackoff=60",
+	  "test.conf:6: CapacityBackoff is set twice" },
+	{ "AttachedCompute=lab Nodes=lab1 CapacityBackoff=60",
+	  "test.conf:5: unknown key 'CapacityBackoff' for AttachedCompute 'lab' "
+	  "(it belongs on global, ComputeCluster and ComputeInstance lines)" },
 };
 
 START_TEST(bad_input)
@@ -336,6 +404,152 @@ START_TEST(bootstrap_keys)
 			       "node-init cannot set up munge, so its VMs will "
 			       "not join", 99), "%s", c->warnings[0]);
 	ck_assert_ptr_null(azml_conf_find_target(c, "cpu")->slurmctld_host);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* HEAD and bootstrap keys (no warning of their own): targets start at
+ * line 6. */
+#define QUIET HEAD "MungeKeySecret=" SECRET " Identity=" IDENTITY "\n"
+
+static azml_conf_t *_load_quiet(const char *targets)
+{
+	azml_conf_t *c = tu_conf("test.conf", QUIET "%s", targets);
+
+	for (size_t i = 0; i < c->nerrors; i++)
+		fprintf(stderr, "%s\n", c->errors[i]);
+	ck_assert_int_eq(c->nerrors, 0);
+	return c;
+}
+
+/* Fallback=: resolved after the whole file, to the targets' own names. */
+START_TEST(fallback_keys)
+{
+	azml_conf_t *c = _load_quiet(
+		"ComputeCluster=cpu1 VmSize=Standard_D4s_v3 MaxNodes=2 "
+		"Fallback=CPU3,Dev\n"
+		"ComputeInstance=dev VmSize=Standard_D4s_v3\n"
+		"ComputeCluster=cpu3 VmSize=Standard_D2s_v3 MaxNodes=2 "
+		"fallback=cpu1\n");
+	const azml_target_t *t = azml_conf_find_target(c, "cpu1");
+
+	ck_assert_int_eq(c->nwarnings, 0);
+	ck_assert_uint_eq(t->nfallback, 2);
+	ck_assert_str_eq(t->fallback[0], "cpu3");
+	ck_assert_str_eq(t->fallback[1], "dev");
+	ck_assert_ptr_null(t->fallback[2]);
+	t = azml_conf_find_target(c, "cpu3");	/* a cycle is allowed */
+	ck_assert_uint_eq(t->nfallback, 1);
+	ck_assert_str_eq(t->fallback[0], "cpu1");
+	t = azml_conf_find_target(c, "dev");
+	ck_assert_uint_eq(t->nfallback, 0);
+	ck_assert_ptr_null(t->fallback);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* CapacityBackoff=: the target's, else the global one, else 600. */
+START_TEST(capacity_backoff)
+{
+	azml_conf_t *c = _load_quiet(
+		"CapacityBackoff=900\n"
+		"ComputeCluster=own VmSize=Standard_D4s_v3 MaxNodes=2 "
+		"CapacityBackoff=1\n"
+		"ComputeCluster=inh VmSize=Standard_D4s_v3 MaxNodes=2\n"
+		"ComputeInstance=dev VmSize=Standard_D4s_v3 capacitybackoff=86400\n"
+		"AttachedCompute=lab Nodes=lab1\n");
+
+	ck_assert_int_eq(c->capacity_backoff, 900);
+	ck_assert_int_eq(azml_conf_find_target(c, "own")->capacity_backoff, 1);
+	ck_assert_int_eq(azml_conf_find_target(c, "inh")->capacity_backoff, 900);
+	ck_assert_int_eq(azml_conf_find_target(c, "dev")->capacity_backoff, 86400);
+	ck_assert_int_eq(azml_conf_find_target(c, "lab")->capacity_backoff, 0);
+	azml_conf_destroy(c);
+
+	c = _load_quiet("ComputeCluster=inh VmSize=Standard_D4s_v3 MaxNodes=2\n");
+	ck_assert_int_eq(c->capacity_backoff, 600);
+	ck_assert_int_eq(azml_conf_find_target(c, "inh")->capacity_backoff, 600);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* A fallback that can never take some of its cluster's jobs: usable, one
+ * warning each, at the cluster's line. */
+static const struct {
+	const char *targets, *warning;
+} fallback_warn[] = {
+	{ "ComputeCluster=gpu VmSize=Standard_NC6s_v3 MaxNodes=2 "
+	  "QuotaApproved=yes Fallback=cpu\n"
+	  "ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=2\n",
+	  "test.conf:6: warning: ComputeCluster 'gpu' has Fallback=cpu, but "
+	  "'cpu' (Standard_D4s_v3) has no GPU: jobs that ask for GPUs or CUDA "
+	  "never fall back to it; list a target with GPUs in Fallback=" },
+	{ "ComputeCluster=gpu VmSize=Standard_NC6s_v3 MaxNodes=2 "
+	  "QuotaApproved=yes Fallback=gpu-low\n"
+	  "ComputeCluster=gpu-low VmSize=Standard_NC6s_v3 MaxNodes=2 "
+	  "QuotaApproved=yes Priority=LowPriority\n",
+	  "test.conf:6: warning: ComputeCluster 'gpu' is dedicated and its "
+	  "Fallback=gpu-low is low priority: jobs with --azure-priority="
+	  "dedicated never fall back to it; list a target of the same "
+	  "Priority= in Fallback=" },
+	{ "ComputeCluster=cpu-low VmSize=Standard_D4s_v3 MaxNodes=2 "
+	  "Priority=LowPriority Fallback=dev\n"
+	  "ComputeInstance=dev VmSize=Standard_D4s_v3\n",
+	  "test.conf:6: warning: ComputeCluster 'cpu-low' is low priority and "
+	  "its Fallback=dev is an instance (dedicated): jobs with "
+	  "--azure-priority=low never fall back to it; list a target of the "
+	  "same Priority= in Fallback=" },
+	{ "ComputeCluster=iso VmSize=Standard_NC24rs_v3 MaxNodes=2 "
+	  "QuotaApproved=yes Fallback=gpu\n"
+	  "ComputeCluster=gpu VmSize=Standard_NC6s_v3 MaxNodes=2 "
+	  "QuotaApproved=yes\n",
+	  "test.conf:6: warning: ComputeCluster 'iso' (Standard_NC24rs_v3) is "
+	  "an isolated VM size and its Fallback=gpu (Standard_NC6s_v3) is not: "
+	  "jobs with --azure-isolated never fall back to it; list an isolated "
+	  "size in Fallback=" },
+	/* Ampere runs CUDA 11.0 and later, Kepler 9.0 to 11.8 */
+	{ "ComputeCluster=a100 VmSize=Standard_ND96asr_v4 MaxNodes=2 "
+	  "QuotaApproved=yes Fallback=k80\n"
+	  "ComputeCluster=k80 VmSize=Standard_NC6 MaxNodes=2\n",
+	  "test.conf:6: warning: ComputeCluster 'a100' has Fallback=k80, but "
+	  "the Kepler GPUs of 'k80' run CUDA 9.0 to 11.8 and the Ampere GPUs "
+	  "of 'a100' CUDA 11.0 and later: jobs with --azure-cuda above 11.8 "
+	  "never fall back to it; list a target whose GPUs run every CUDA "
+	  "version that 'a100' runs" },
+	/* Volta runs CUDA 9.0 and later, Turing 10.0 and later */
+	{ "ComputeCluster=v100 VmSize=Standard_NC6s_v3 MaxNodes=2 "
+	  "QuotaApproved=yes Fallback=t4\n"
+	  "ComputeCluster=t4 VmSize=Standard_NC4as_T4_v3 MaxNodes=2 "
+	  "QuotaApproved=yes\n",
+	  "test.conf:6: warning: ComputeCluster 'v100' has Fallback=t4, but "
+	  "the Turing GPUs of 't4' run CUDA 10.0 and later and the Volta GPUs "
+	  "of 'v100' CUDA 9.0 and later: jobs with --azure-cuda below 10.0 "
+	  "never fall back to it; list a target whose GPUs run every CUDA "
+	  "version that 'v100' runs" },
+	/* Kepler's range is inside Volta's: no CUDA job is lost; nor are
+	 * any between clusters alike, nor CPU jobs on a GPU fallback. */
+	{ "ComputeCluster=k80 VmSize=Standard_NC6 MaxNodes=2 Fallback=v100\n"
+	  "ComputeCluster=v100 VmSize=Standard_NC6s_v3 MaxNodes=2 "
+	  "QuotaApproved=yes Fallback=v100b\n"
+	  "ComputeCluster=v100b VmSize=Standard_NC6s_v3 MaxNodes=2 "
+	  "QuotaApproved=yes\n"
+	  "ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=2 Fallback=v100\n",
+	  NULL },
+};
+
+START_TEST(fallback_warnings)
+{
+	azml_conf_t *c = _load_quiet(fallback_warn[_i].targets);
+
+	for (size_t i = 0; c->nwarnings != !!fallback_warn[_i].warning &&
+			   i < c->nwarnings; i++)
+		fprintf(stderr, "%s\n", c->warnings[i]);
+	if (!fallback_warn[_i].warning) {
+		ck_assert_int_eq(c->nwarnings, 0);
+	} else {
+		ck_assert_int_eq(c->nwarnings, 1);
+		ck_assert_str_eq(c->warnings[0], fallback_warn[_i].warning);
+	}
 	azml_conf_destroy(c);
 }
 END_TEST
@@ -524,6 +738,9 @@ int main(void)
 	tcase_add_test(tc, good_config);
 	tcase_add_loop_test(tc, bad_input, 0, N(bad));
 	tcase_add_test(tc, bootstrap_keys);
+	tcase_add_test(tc, fallback_keys);
+	tcase_add_test(tc, capacity_backoff);
+	tcase_add_loop_test(tc, fallback_warnings, 0, N(fallback_warn));
 	tcase_add_test(tc, tenant_domain);
 	tcase_add_test(tc, missing_globals);
 	tcase_add_test(tc, include_relative_and_loops);

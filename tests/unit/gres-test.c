@@ -232,14 +232,7 @@ END_TEST
 
 static azml_conf_t *_load(const char *line)
 {
-	char *text;
-	azml_conf_t *c;
-
-	ck_assert_int_gt(asprintf(&text, HEAD "%s\n", line), 0);
-	c = azml_conf_load_string(text, "gres.conf");
-	free(text);
-	ck_assert_ptr_nonnull(c);
-	return c;
+	return tu_conf("gres.conf", HEAD "%s\n", line);
 }
 
 static const azml_target_t *_target(azml_conf_t *c)

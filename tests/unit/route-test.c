@@ -59,6 +59,9 @@ START_TEST(no_flag_leaves_job)
 {
 	ck_assert_int_eq(ROUTE(.partition = "debug"), AZML_ROUTE_NONE);
 	ck_assert_int_eq(ROUTE(.wants_gpu = true), AZML_ROUTE_NONE);
+	/* a target without fallbacks: nothing to add */
+	ck_assert_int_eq(ROUTE(.partition = "gpu-v100"), AZML_ROUTE_NONE);
+	ck_assert_str_eq(out, "");
 }
 END_TEST
 
@@ -322,6 +325,161 @@ START_TEST(gres_other_names_first)
 }
 END_TEST
 
+/*
+ * Fallback=: after what the job asked for, in Fallback= order, once, and
+ * only those that pass the job's own filters.  v1 and v2 are Volta, t4
+ * Turing (CUDA 10.0 and later), a100 Ampere (11.0 and later), k80 Kepler
+ * (9.0 to 11.8); iso is an isolated size.
+ */
+static const char *fb_text =
+	"ClusterName=t\nSubscriptionId=00000000-0000-0000-0000-000000000000\n"
+	"ResourceGroup=rg\nLocation=eastus\n"
+	"ComputeCluster=v1 VmSize=Standard_NC6s_v3 MaxNodes=4 QuotaApproved=yes "
+	"Fallback=v2,t4,cpu,low,dev\n"
+	"ComputeCluster=v2 VmSize=Standard_NC6s_v3 MaxNodes=4 QuotaApproved=yes "
+	"Fallback=a100\n"
+	"ComputeCluster=t4 VmSize=Standard_NC4as_T4_v3 MaxNodes=4 QuotaApproved=yes\n"
+	"ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=4\n"
+	"ComputeCluster=low VmSize=Standard_NC6s_v3 MaxNodes=4 QuotaApproved=yes "
+	"Priority=LowPriority\n"
+	"ComputeInstance=dev VmSize=Standard_DS3_v2\n"
+	"ComputeCluster=a100 VmSize=Standard_ND96asr_v4 MaxNodes=2 QuotaApproved=yes\n"
+	"ComputeCluster=k80 VmSize=Standard_NC6 MaxNodes=2 Fallback=v1\n"
+	"ComputeCluster=iso VmSize=Standard_NC24rs_v3 MaxNodes=2 QuotaApproved=yes "
+	"Fallback=v1\n"
+	"AttachedCompute=lab Nodes=lab[1-2]\n";
+
+/* Route with fb_text instead of the fixture's configuration. */
+static void _use_fallbacks(void)
+{
+	azml_conf_t *c = azml_conf_load_string(fb_text, "fallback.conf");
+
+	for (size_t i = 0; i < c->nerrors; i++)
+		fprintf(stderr, "%s\n", c->errors[i]);
+	ck_assert_int_eq(c->nerrors, 0);
+	azml_router_destroy(r);
+	r = azml_router_create(c);
+	ck_assert_ptr_nonnull(r);
+}
+
+START_TEST(fallback_after_compute)
+{
+	_use_fallbacks();
+	_ok(ROUTE(.compute = "v2"), "v2,a100");
+	_ok(ROUTE(.compute = "V1"), "v1,v2,t4,cpu,low,dev");
+	_ok(ROUTE(.compute = "k80"), "k80,v1");		/* not v1's own */
+	_ok(ROUTE(.compute = "t4"), "t4");
+	_ok(ROUTE(.compute = "v1", .vm_size = "Standard_NC6s_v3"),
+	    "v1,v2,t4,cpu,low,dev");
+	/* the job's -p list selects, it does not restrict fallbacks */
+	_ok(ROUTE(.compute = "v2", .partition = "v2"), "v2,a100");
+	_ok(ROUTE(.compute = "v2", .partition = "a100,v2"), "v2,a100");
+	_err(ROUTE(.compute = "v2", .partition = "a100"),
+	     "azureml: --azure-compute=v2 selects 'v2', which conflicts with "
+	     "--partition=a100");
+}
+END_TEST
+
+START_TEST(fallback_filtered)
+{
+	_use_fallbacks();
+	/* low is low priority */
+	_ok(ROUTE(.compute = "v1", .priority = "dedicated"), "v1,v2,t4,cpu,dev");
+	_err(ROUTE(.compute = "v1", .priority = "low"),
+	     "azureml: compute target 'v1' is dedicated, not low priority");
+	/* t4 runs CUDA 10.0 and later; cpu and dev have no GPU */
+	_ok(ROUTE(.compute = "v1", .cuda = "9.0"), "v1,v2,low");
+	_ok(ROUTE(.compute = "v1", .cuda = "12.0"), "v1,v2,t4,low");
+	_ok(ROUTE(.compute = "v1", .wants_gpu = true), "v1,v2,t4,low");
+	/* a100 runs CUDA 11.0 and later */
+	_ok(ROUTE(.compute = "v2", .cuda = "10.2"), "v2");
+	/* v1 is not isolated */
+	_ok(ROUTE(.compute = "iso"), "iso,v1");
+	_ok(ROUTE(.compute = "iso", .isolated = true), "iso");
+}
+END_TEST
+
+START_TEST(fallback_after_vm_size)
+{
+	_use_fallbacks();
+	/* v1, v2 and low are NC6s_v3: then v1's fallbacks (v2 and low once
+	 * only), then v2's */
+	_ok(ROUTE(.vm_size = "Standard_NC6s_v3"), "v1,v2,low,t4,cpu,dev,a100");
+	_ok(ROUTE(.vm_size = "Standard_NC6s_v3", .priority = "dedicated"),
+	    "v1,v2,t4,cpu,dev,a100");
+	_ok(ROUTE(.vm_size = "Standard_NC6s_v3", .priority = "low"), "low");
+	_ok(ROUTE(.vm_size = "Standard_NC6s_v3", .cuda = "10.0"),
+	    "v1,v2,low,t4");
+	_ok(ROUTE(.vm_size = "Standard_NC6s_v3", .partition = "v2"), "v2,a100");
+}
+END_TEST
+
+START_TEST(fallback_after_filters)
+{
+	_use_fallbacks();
+	/* filters alone: every target that passes them is listed already,
+	 * unless the -p list left it out */
+	_ok(ROUTE(.cuda = "12.0"), "v1,v2,t4,low,a100,iso");
+	_ok(ROUTE(.cuda = "12.0", .partition = "v1"), "v1,v2,t4,low");
+	_ok(ROUTE(.cuda = "11.8", .partition = "k80"), "k80,v1");
+	_ok(ROUTE(.priority = "dedicated", .partition = "dev,v2"), "v2,dev,a100");
+}
+END_TEST
+
+START_TEST(fallback_plain_partition)
+{
+	_use_fallbacks();
+	_ok(ROUTE(.partition = "v1"), "v1,v2,t4,cpu,low,dev");
+	_ok(ROUTE(.partition = "debug,V2"), "debug,V2,a100");	/* as given */
+	_ok(ROUTE(.partition = "v2,k80,v2"), "v2,k80,v2,a100,v1");
+	_ok(ROUTE(.partition = "v1", .wants_gpu = true), "v1,v2,t4,low");
+	_ok(ROUTE(.partition = "k80,v1"), "k80,v1,v2,t4,cpu,low,dev");
+	/* nothing to add: the job is left alone */
+	ck_assert_int_eq(ROUTE(.partition = "v2,a100"), AZML_ROUTE_NONE);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(ROUTE(.partition = "t4"), AZML_ROUTE_NONE);
+	ck_assert_int_eq(ROUTE(.partition = "nope,lab"), AZML_ROUTE_NONE);
+	ck_assert_int_eq(ROUTE(.partition = ""), AZML_ROUTE_NONE);
+	ck_assert_int_eq(ROUTE(.wants_gpu = true), AZML_ROUTE_NONE);
+	/* v2's only fallback has GPUs, cpu has none to offer */
+	ck_assert_int_eq(ROUTE(.partition = "cpu"), AZML_ROUTE_NONE);
+}
+END_TEST
+
+/* A list that does not fit is an error, never a list cut short: each job
+ * routed into LEN bytes, with what it must give (a message is cut to fit). */
+static const struct {
+	azml_route_req_t req;
+	size_t len;
+	azml_route_rc_t rc;
+	const char *out;
+} fb_small[] = {
+	/* "v2,a100" needs 8 bytes and one to tell it was not cut short */
+	{ { .compute = "v2" }, 9, AZML_ROUTE_OK, "v2,a100" },
+	{ { .compute = "v2" }, 8, AZML_ROUTE_ERROR, "azureml" },
+	{ { .partition = "v2" }, 9, AZML_ROUTE_OK, "v2,a100" },
+	{ { .partition = "v2" }, 8, AZML_ROUTE_ERROR, "azureml" },
+	{ { .vm_size = "Standard_NC6s_v3" }, 20, AZML_ROUTE_ERROR,
+	  "azureml: too many c" },
+	/* a -p list that leaves no room for more is left as it is */
+	{ { .partition = "v2,v2,v2" }, 9, AZML_ROUTE_NONE, "" },
+	{ { .partition = "v1,debug" }, 28, AZML_ROUTE_OK,
+	  "v1,debug,v2,t4,cpu,low,dev" },
+	{ { .partition = "v1,debug" }, 27, AZML_ROUTE_ERROR,
+	  "azureml: --partition=v1,de" },
+};
+
+START_TEST(fallback_small_buffers)
+{
+	azml_route_rc_t rc;
+
+	_use_fallbacks();
+	rc = azml_route(r, &fb_small[_i].req, out, fb_small[_i].len);
+	ck_assert_msg(rc == fb_small[_i].rc, "rc %d: %s", rc, out);
+	ck_assert_str_eq(out, fb_small[_i].out);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("route");
@@ -341,5 +499,12 @@ int main(void)
 	tcase_add_test(tc, option_syntax);
 	tcase_add_test(tc, many_targets);
 	tcase_add_test(tc, gres_other_names_first);
+	tcase_add_test(tc, fallback_after_compute);
+	tcase_add_test(tc, fallback_filtered);
+	tcase_add_test(tc, fallback_after_vm_size);
+	tcase_add_test(tc, fallback_after_filters);
+	tcase_add_test(tc, fallback_plain_partition);
+	tcase_add_loop_test(tc, fallback_small_buffers, 0,
+			    sizeof(fb_small) / sizeof(fb_small[0]));
 	return tu_run("route", tc);
 }

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +215,23 @@ int tu_run(const char *name, TCase *tc)
 	if (!ran && nskipped)
 		return 77;
 	return failed ? 1 : 0;
+}
+
+azml_conf_t *tu_conf(const char *name, const char *fmt, ...)
+{
+	azml_conf_t *c;
+	char *text;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	ck_assert_int_ge(n, 0);
+	c = azml_conf_load_string(text, name);
+	free(text);
+	ck_assert_ptr_nonnull(c);
+	return c;
 }
 
 size_t tu_fuzz_regress(const char *target,

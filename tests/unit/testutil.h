@@ -9,6 +9,8 @@
 #include <cjson/cJSON.h>
 #include <sys/types.h>
 
+#include "conf.h"
+
 /* Run test case TC in a suite named NAME (Check prints its summary line).
  * Returns the process exit status: 0 when every test passed, 77 (automake's
  * "skipped") when every test needed ../shared and it is absent. */
@@ -27,6 +29,11 @@ const char *tu_shared_dir(void);
 			tu_skipped(#tf);				\
 	} while (0)
 void tu_skipped(const char *test);
+
+/* azureml.conf text made from FMT, loaded as if it were the file NAME;
+ * never NULL (the test fails).  Free it with azml_conf_destroy(). */
+azml_conf_t *tu_conf(const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Parse ../shared/azure-rest-examples/REL (aborts the test when missing). */
 cJSON *tu_example(const char *rel);

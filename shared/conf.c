@@ -97,7 +97,7 @@ static const keydef_t key_tab[] = {
 	{ "IdleSecondsBeforeScaledown", W_CLUSTER, K_INT, NO, T(idle_seconds), NULL, 1, 2592000 },
 	{ "Priority", W_CLUSTER, K_PRIO, NO, T(priority), NULL },
 	{ "Fallback", W_CLUSTER, K_NAMES, NO, T(fallback), _check_names },
-	{ "CapacityBackoff", W_GLOBAL | W_VM, K_INT, G(capacity_backoff), T(capacity_backoff), NULL, 1, 86400 },
+	{ "CapacityBackoff", W_GLOBAL | W_VM, K_INT, G(capacity_backoff), T(capacity_backoff), NULL, 0, 86400 },
 	{ "QuotaApproved", W_VM, K_BOOL, NO, T(quota_approved), NULL },
 	{ "Zone", W_VM, K_STR, NO, T(zone), _check_zone },
 	{ "Tags", W_VM, K_STR, NO, T(tags), _check_tags },
@@ -1158,6 +1158,7 @@ static void _target_line(parser_t *p, char **words, int nwords,
 
 	memset(&t, 0, sizeof(t));
 	t.idle_seconds = 120;
+	t.capacity_backoff = -1;	/* not set */
 	where = _target_kind(&t, words[0], eq - words[0]);
 	if (_target_name(p, where, eq + 1, file, line))
 		return;
@@ -1624,14 +1625,16 @@ static void _finish(parser_t *p, const char *file)
 		c->imds_endpoint = _xstrdup("http://169.254.169.254");
 	if (!c->state_dir)
 		c->state_dir = _xstrdup("/var/lib/slurm-azureml");
-	if (!c->capacity_backoff)
+	if (c->capacity_backoff < 0)		/* not set (0 is "no hold") */
 		c->capacity_backoff = CAPACITY_BACKOFF;
 	for (size_t i = 0; i < c->ntargets; i++) {
 		azml_target_t *t = &c->targets[i];
 
-		if (t->kind == AZML_ATTACHED)
+		if (t->kind == AZML_ATTACHED) {
+			t->capacity_backoff = 0;	/* no VM to hold */
 			continue;
-		if (!t->capacity_backoff)
+		}
+		if (t->capacity_backoff < 0)
 			t->capacity_backoff = c->capacity_backoff;
 		_resolve_fallbacks(p, t);
 #define INHERIT(f) if (!t->f && c->f) t->f = _xstrdup(c->f)
@@ -1656,6 +1659,7 @@ static azml_conf_t *_new(const char *path)
 	if (!c)
 		return NULL;
 	c->path = _xstrdup(path);
+	c->capacity_backoff = -1;	/* not set */
 	return c;
 }
 

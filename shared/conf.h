@@ -74,7 +74,6 @@ typedef struct {
 	char *node_setup_script; /* absolute path on the image, or NULL */
 	char *file;		/* where it was defined */
 	int line;
-	int capacity_backoff;	/* CapacityBackoff= seconds (placeholder) */
 } azml_target_t;
 
 typedef struct {

@@ -314,15 +314,13 @@ static const struct {
 	  "belongs on ComputeCluster lines)" },
 	{ "Fallback=c1", "test.conf:5: unknown key 'Fallback' on a global line "
 	  "(it belongs on ComputeCluster lines)" },
-	/* CapacityBackoff=: seconds, 1 to a day */
-	{ "CapacityBackoff=0",
-	  "test.conf:5: CapacityBackoff='0': expected a whole number from 1 to 86400" },
+	/* CapacityBackoff=: seconds, 0 (no hold) to a day */
 	{ "CapacityBackoff=abc",
-	  "test.conf:5: CapacityBackoff='abc': expected a whole number from 1 to 86400" },
+	  "test.conf:5: CapacityBackoff='abc': expected a whole number from 0 to 86400" },
 	{ "CapacityBackoff=86401",
-	  "test.conf:5: CapacityBackoff='86401': expected a whole number from 1 to 86400" },
+	  "test.conf:5: CapacityBackoff='86401': expected a whole number from 0 to 86400" },
 	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2 CapacityBackoff=-5",
-	  "test.conf:5: CapacityBackoff='-5': expected a whole number from 1 to 86400" },
+	  "test.conf:5: CapacityBackoff='-5': expected a whole number from 0 to 86400" },
 	{ "CapacityBackoff=60\nCapacityBackoff=60",
 	  "test.conf:6: CapacityBackoff is set twice" },
 	{ "AttachedCompute=lab Nodes=lab1 CapacityBackoff=60",
@@ -448,7 +446,8 @@ START_TEST(fallback_keys)
 }
 END_TEST
 
-/* CapacityBackoff=: the target's, else the global one, else 600. */
+/* CapacityBackoff=: the target's, else the global one, else 600; 0 is
+ * "no hold", kept as set, globally or per target. */
 START_TEST(capacity_backoff)
 {
 	azml_conf_t *c = _load_quiet(
@@ -469,6 +468,19 @@ START_TEST(capacity_backoff)
 	c = _load_quiet("ComputeCluster=inh VmSize=Standard_D4s_v3 MaxNodes=2\n");
 	ck_assert_int_eq(c->capacity_backoff, 600);
 	ck_assert_int_eq(azml_conf_find_target(c, "inh")->capacity_backoff, 600);
+	azml_conf_destroy(c);
+
+	c = _load_quiet("CapacityBackoff=0\n"
+			"ComputeCluster=inh VmSize=Standard_D4s_v3 MaxNodes=2\n"
+			"ComputeCluster=own VmSize=Standard_D4s_v3 MaxNodes=2 "
+			"CapacityBackoff=30\n");
+	ck_assert_int_eq(c->capacity_backoff, 0);
+	ck_assert_int_eq(azml_conf_find_target(c, "inh")->capacity_backoff, 0);
+	ck_assert_int_eq(azml_conf_find_target(c, "own")->capacity_backoff, 30);
+	azml_conf_destroy(c);
+	c = _load_quiet("ComputeCluster=off VmSize=Standard_D4s_v3 MaxNodes=2 "
+			"CapacityBackoff=0\n");
+	ck_assert_int_eq(azml_conf_find_target(c, "off")->capacity_backoff, 0);
 	azml_conf_destroy(c);
 }
 END_TEST

@@ -565,7 +565,12 @@ static void _resume_file(run_t *run, const char *path)
 	run->rjobs = calloc(cJSON_GetArraySize(jobs) + 1, sizeof(rjob_t));
 	cJSON_ArrayForEach(job, jobs) {
 		const cJSON *id = cJSON_GetObjectItem(job, "job_id");
-		const cJSON *nodes = cJSON_GetObjectItem(job, "nodes");
+		/* 22.05: "nodes"; 23.02 on: "nodes_resume" (what this resume
+		 * powers up for the job) beside "nodes_alloc" */
+		const cJSON *nodes = cJSON_GetObjectItem(job, "nodes_resume");
+
+		if (!cJSON_IsString(nodes))
+			nodes = cJSON_GetObjectItem(job, "nodes");
 
 		if (!cJSON_IsNumber(id) || !cJSON_IsString(nodes) ||
 		    id->valuedouble < 1 || id->valuedouble > UINT32_MAX ||

@@ -112,30 +112,39 @@ static bool _capacity_held(const azml_node_t *n)
 	return azml_state_is_capacity_reason(n->reason);
 }
 
-int azml_capacity_lift(const azml_conf_t *conf, bool dry)
+int azml_capacity_lift(const azml_conf_t *conf, bool sweep, bool dry)
 {
 	azml_node_t *nodes = NULL;
 	int nn = -1, lifted = 0;
 
 	for (size_t i = 0; i < conf->ntargets; i++) {
 		const azml_target_t *t = &conf->targets[i];
+		bool recorded;
 		azml_hold_t h;
 		char *held;
 
 		if (t->kind == AZML_ATTACHED ||
-		    azml_state_hold_get(conf, t, &h) != 0 || !h.level ||
-		    h.lifted)
-			continue;	/* in force, never held, or let go */
+		    azml_state_hold_get(conf, t, &h) != 0)
+			continue;	/* in force, or unreadable */
+		recorded = h.since && !h.lifted;
+		if (!recorded && !sweep)
+			continue;	/* never held, or let go */
 		if (nn < 0 && (nn = azml_nodes_load(&nodes)) < 0)
 			return lifted;
 		held = _nodes_of(conf, t, nodes, nn, NULL, _capacity_held);
+		if (!recorded && !held)
+			continue;
+		/* a swept node held with no hold recorded (StateDir lost, an
+		 * older release) is let go as well */
 		azml_log_info("target %s: the capacity hold (%s) is over; %s %s",
-			      t->name, h.code, dry ? "would resume" : "resuming",
+			      t->name, recorded ? h.code : "not recorded",
+			      dry ? "would resume" : "resuming",
 			      held ? held : "no node (none is held)");
 		if (!dry) {
 			if (held)
 				azml_nodes_resume(held);
-			azml_state_hold_lifted(conf, t);
+			if (recorded)
+				azml_state_hold_lifted(conf, t);
 		}
 		free(held);
 		lifted++;

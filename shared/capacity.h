@@ -41,9 +41,12 @@ void azml_capacity_drain(const char *node, const azml_hold_t *h);
 
 /*
  * Let go of every hold that is over: resume the nodes whose reason is still
- * a capacity hold's.  Each target let go is logged.  With DRY, only say
- * what would be done.  Returns how many targets were let go.
+ * a capacity hold's.  With SWEEP, also the nodes held without a hold on
+ * record (StateDir lost): reconcile sweeps, the power-save programs only
+ * look at what StateDir records (no RPC when nothing is).  Each target let
+ * go is logged.  With DRY, only say what would be done.  Returns how many
+ * targets were let go.
  */
-int azml_capacity_lift(const azml_conf_t *conf, bool dry);
+int azml_capacity_lift(const azml_conf_t *conf, bool sweep, bool dry);
 
 #endif

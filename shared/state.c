@@ -757,7 +757,8 @@ static int _hold_read(const azml_conf_t *c, const char *target,
 	if ((len = _read(path, buf, sizeof(buf))) <= 0)
 		return len < 0 ? -1 : 0;
 	if (sscanf(buf, "%63s %ld %d %ld %d", h->code, &h->until, &h->level,
-		   &h->since, &lifted) != 5 || h->level < 1 || h->level > 64)
+		   &h->since, &lifted) != 5 || h->level < 0 || h->level > 64 ||
+	    h->since <= 0)
 		return -1;
 	h->lifted = lifted != 0;
 	return 1;
@@ -853,11 +854,28 @@ int azml_state_hold_lifted(const azml_conf_t *c, const azml_target_t *t)
 
 void azml_state_hold_clear(const azml_conf_t *c, const azml_target_t *t)
 {
-	char path[4200];
+	char dir[4096], path[4200], err[512];
+	azml_hold_t h;
+	int lk;
 
-	if (t && _node_ok(t->name) &&
-	    !_path(c, DIR_HOLDS, t->name, path, sizeof(path)))
+	if (!t || !_node_ok(t->name) || _path(c, DIR_HOLDS, NULL, dir, sizeof(dir)))
+		return;
+	if ((lk = _lock(dir, err, sizeof(err))) < 0) {
+		azml_log_error("%s", err);
+		return;
+	}
+	if (_hold_read(c, t->name, &h) == 1 && !h.lifted) {
+		/* its nodes are still held: the record stays until they are
+		 * let go; only the doubling starts over */
+		if (h.level) {
+			h.level = 0;
+			_hold_write(c, dir, t->name, &h);
+		}
+	} else {
+		snprintf(path, sizeof(path), "%s/%s", dir, t->name);
 		unlink(path);
+	}
+	_unlock(lk);
 }
 
 void azml_state_hold_reason(char *buf, size_t n, const azml_hold_t *h)

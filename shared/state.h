@@ -130,7 +130,8 @@ bool azml_state_is_held(const char *reason);
 typedef struct {
 	char code[64];		/* Azure's: AllocationFailed, ... */
 	long since, until;	/* epoch seconds */
-	int level;		/* outages in a row: the back-off doubles */
+	int level;		/* outages in a row: the back-off doubles (0: a
+				 * create worked since; the next starts over) */
 	bool lifted;		/* over, and its nodes let go */
 } azml_hold_t;
 
@@ -148,12 +149,14 @@ bool azml_capacity_code(const char *code);
  */
 int azml_state_hold_add(const azml_conf_t *conf, const azml_target_t *t,
 			const char *code, azml_hold_t *h);
-/* 1: T is held now (*H), 0: not (*H: the last hold, if any), -1: error. */
+/* 1: T is held now (*H), 0: not (*H: the last hold, if any; since 0 when
+ * none is recorded), -1: error. */
 int azml_state_hold_get(const azml_conf_t *conf, const azml_target_t *t,
 			azml_hold_t *h);
 /* T's hold is over and its nodes were let go (kept for the doubling). */
 int azml_state_hold_lifted(const azml_conf_t *conf, const azml_target_t *t);
-/* A VM of T was created: the next outage starts the back-off over. */
+/* A VM of T was created: the next outage starts the back-off over.  A hold
+ * whose nodes are not let go yet stays (level 0) until they are. */
 void azml_state_hold_clear(const azml_conf_t *conf, const azml_target_t *t);
 /* "azureml: capacity: CODE; retry after HH:MM:SS" (local time), and the
  * test for a reason of that kind. */

@@ -105,7 +105,7 @@ static void _add_hold(cJSON *o, const azml_conf_t *conf, const azml_target_t *t)
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	cJSON_AddStringToObject(j, "code", h.code);
 	cJSON_AddStringToObject(j, "until", when);
-	cJSON_AddNumberToObject(j, "outages_in_a_row", h.level);
+	cJSON_AddNumberToObject(j, "outages_in_a_row", h.level ? h.level : 1);
 	cJSON_AddStringToObject(j, "reason", reason);
 }
 
@@ -533,7 +533,7 @@ static int _reconcile_once(azml_conf_t *conf, bool dry)
 	pass_t p = { .conf = conf, .dry = dry };
 	int rv = 1;
 
-	p.actions += azml_capacity_lift(conf, dry);	/* holds that are over */
+	p.actions += azml_capacity_lift(conf, true, dry);	/* holds that are over */
 	p.nn = azml_nodes_load(&nodes);
 	p.nodes = nodes;
 	if (p.nn < 0) {

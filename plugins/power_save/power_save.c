@@ -968,7 +968,7 @@ static void _work(run_t *run, job_t *jobs, int n)
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	azml_nodes_init();
-	azml_capacity_lift(run->conf, false);	/* holds that are over */
+	azml_capacity_lift(run->conf, false, false);	/* holds that are over */
 	run->addrs = azml_addr_queue_start();
 	for (int i = 0; i < n; i++)
 		if (!jobs[i].settled && jobs[i].turn == AZML_TURN_ERROR) {

@@ -12,7 +12,7 @@ AZML_NODE_INIT=1
 azml_cluster_init faults
 azml_emulator_start
 azml_emulator_cluster 60 <<'CONF'
-ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=3 IdleSecondsBeforeScaledown=5
+ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=3 IdleSecondsBeforeScaledown=5 CapacityBackoff=5
 CONF
 
 faults() { curl -sf -X POST -d "$1" "$EMU_URL/emulator/faults" > /dev/null || azml_fail "faults $1"; }
@@ -46,17 +46,18 @@ settled() {
 }
 
 # 1. Capacity for one VM of the size: a two-node job gets one, the other
-# node goes back at once with Azure's code, the job waits and runs later.
+# node goes back at once and the cluster is held (CapacityBackoff=5) with
+# Azure's code; the job waits and runs once the hold is over.
 faults '{"capacity":{"Standard_D2s_v3":"AllocationFailed:1"}}'
 id=$(sbatch --parsable -p cpu -N2 --wrap 'srun hostname') || azml_fail sbatch
-azml_wait 30 bash -c "scontrol -o show node | grep -q 'Reason=azureml: AllocationFailed'" ||
+azml_wait 30 bash -c "scontrol -o show node | grep -q 'Reason=azureml: capacity: AllocationFailed; retry after'" ||
 	azml_fail "no AllocationFailed reason: $(sinfo -h -p cpu -o '%N %t %E')"
 [ "$(job_state "$id")" = RUNNING ] && azml_fail "job $id runs on one of its two nodes"
 grep -q "couldn't create VM 'cpu-[0-9]' for node cpu-[0-9] (op=[^)]*): AllocationFailed" "$T/azureml.log" ||
 	azml_fail "no AllocationFailed line in the log"
 faults '{"capacity":{}}'
 settled "capacity" "$id"
-azml_pass "AllocationFailed for one node of a two-node job: reason at once, job runs later, nothing left"
+azml_pass "AllocationFailed for one node of a two-node job: held at once, job runs after the hold, nothing left"
 
 # 2. ARM's write throttle nearly empty, and 30% of requests answered 5xx.
 faults '{"write_burst":1,"write_rate":0.5,"error_rate":0.3}'

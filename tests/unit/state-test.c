@@ -558,10 +558,28 @@ START_TEST(test_capacity_holds)
 	}
 	ck_assert_int_eq(h.level, 7);
 	ck_assert_int_eq(h.until - h.since, 3600);
-	/* a good create starts over */
+	/* a good create (another node of the target) during the hold: the
+	 * hold stays, its nodes are still to be let go; the doubling starts
+	 * over */
+	azml_state_hold_clear(&conf, &t);
+	ck_assert_int_eq(azml_state_hold_get(&conf, &t, &g), 1);
+	ck_assert_int_eq(g.level, 0);
+	/* over but not let go: still recorded, for the lift */
+	snprintf(rec, sizeof(rec), "AllocationFailed %ld 0 %ld 0\n", now - 1,
+		 now - 601);
+	_hold_file("gpu-a", rec);
 	azml_state_hold_clear(&conf, &t);
 	ck_assert_int_eq(azml_state_hold_get(&conf, &t, &g), 0);
-	ck_assert_int_eq(g.level, 0);
+	ck_assert(g.since > 0 && !g.lifted);
+	ck_assert_int_eq(azml_state_hold_add(&conf, &t, "AllocationFailed", &h), 0);
+	ck_assert_int_eq(h.level, 1);
+	/* let go, then a good create: forgotten */
+	snprintf(rec, sizeof(rec), "AllocationFailed %ld 3 %ld 1\n", now - 1,
+		 now - 601);
+	_hold_file("gpu-a", rec);
+	azml_state_hold_clear(&conf, &t);
+	ck_assert_int_eq(azml_state_hold_get(&conf, &t, &g), 0);
+	ck_assert_int_eq(g.since, 0);
 	ck_assert_int_eq(azml_state_hold_add(&conf, &t, "AllocationFailed", &h), 0);
 	ck_assert_int_eq(h.level, 1);
 	/* a CapacityBackoff over an hour is its own ceiling */

@@ -1308,6 +1308,57 @@ int azml_arm_usages(azml_arm_t *arm, azml_usage_cb cb, void *arg)
 	return _send(c, "GET", url, NULL, 0);
 }
 
+typedef struct {
+	bool answered;
+	azml_usage_t *u;
+	size_t n;
+	azml_vm_result_t err;
+} usages_now_t;
+
+static void _usages_now(void *arg, const azml_usage_t *u, size_t n,
+			const azml_vm_result_t *err)
+{
+	usages_now_t *w = arg;
+
+	w->answered = true;
+	if (err) {
+		w->err = *err;
+		return;
+	}
+	if (!(w->u = calloc(n + 1, sizeof(*u)))) {
+		snprintf(w->err.code, sizeof(w->err.code), "OutOfMemory");
+		snprintf(w->err.message, sizeof(w->err.message), "couldn't "
+			 "keep %zu usages", n);
+		return;
+	}
+	if (n)
+		memcpy(w->u, u, n * sizeof(*u));
+	w->n = n;
+}
+
+int azml_arm_usages_now(azml_arm_t *arm, azml_usage_t **u, size_t *n,
+			azml_vm_result_t *err)
+{
+	usages_now_t w = { 0 };
+
+	*u = NULL;
+	*n = 0;
+	if (azml_arm_usages(arm, _usages_now, &w) == 0)
+		azml_arm_run(arm);
+	if (!w.answered && !w.err.code[0]) {
+		snprintf(w.err.code, sizeof(w.err.code), "NoAnswer");
+		snprintf(w.err.message, sizeof(w.err.message), "the usages "
+			 "request was never answered");
+	}
+	if (!w.u) {
+		*err = w.err;
+		return -1;
+	}
+	*u = w.u;
+	*n = w.n;
+	return 0;
+}
+
 int azml_arm_vm_sizes(azml_arm_t *arm, azml_sizes_cb cb, void *arg)
 {
 	call_t *c = _call(arm, K_SIZES, "", NULL, arg);

@@ -114,6 +114,11 @@ int azml_arm_vm_power(azml_arm_t *arm, const char *name, bool start,
 /* VMs of the resource group tagged slurm-cluster=<ClusterName>. */
 int azml_arm_vm_list(azml_arm_t *arm, azml_vm_list_cb cb, void *arg);
 int azml_arm_usages(azml_arm_t *arm, azml_usage_cb cb, void *arg);
+/* The usages, now: queue the GET and run the client until it is answered
+ * (other queued calls run too).  0 with *U (malloc'd) and *N, or -1 with
+ * ERR (Azure's code, message and HTTP status). */
+int azml_arm_usages_now(azml_arm_t *arm, azml_usage_t **u, size_t *n,
+			azml_vm_result_t *err);
 int azml_arm_vm_sizes(azml_arm_t *arm, azml_sizes_cb cb, void *arg);
 /*
  * The last lines of VM NAME's serial console (boot diagnostics):

@@ -19,36 +19,11 @@
 #include "conf.h"
 #include "quota.h"
 
-/* The usages answer: a copy of the list, or Azure's error. */
+/* The usages answer. */
 typedef struct {
 	azml_usage_t *u;
 	size_t n;
-	bool failed;
-	int http_status;
-	char err[600];
 } usages_t;
-
-static void _got_usages(void *arg, const azml_usage_t *u, size_t n,
-			const azml_vm_result_t *err)
-{
-	usages_t *us = arg;
-
-	if (err) {
-		us->failed = true;
-		us->http_status = err->http_status;
-		snprintf(us->err, sizeof(us->err), "%s: %s", err->code,
-			 err->message);
-		return;
-	}
-	if (!(us->u = calloc(n + 1, sizeof(*u)))) {
-		us->failed = true;
-		snprintf(us->err, sizeof(us->err), "out of memory");
-		return;
-	}
-	if (n)
-		memcpy(us->u, u, n * sizeof(*u));
-	us->n = n;
-}
 
 /* The regional quotas shown apart from the targets, as the usages API
  * names them. */
@@ -228,6 +203,7 @@ int azml_cmd_quota(const azml_cmd_t *cmd, int argc, char **argv)
 	azml_arm_t *arm = NULL;
 	azml_quota_t *q = NULL;
 	usages_t us = { 0 };
+	azml_vm_result_t uerr;
 	char err[600];
 	int rc;
 	cJSON *root;
@@ -242,12 +218,11 @@ int azml_cmd_quota(const azml_cmd_t *cmd, int argc, char **argv)
 		fprintf(stderr, "slurm-azureml quota: %s\n", err);
 		goto out;
 	}
-	azml_arm_usages(arm, _got_usages, &us);
-	azml_arm_run(arm);
-	if (us.failed) {
+	if (azml_arm_usages_now(arm, &us.u, &us.n, &uerr)) {
 		fprintf(stderr, "slurm-azureml quota: couldn't read the compute "
-			"usages of location '%s': %s\n", conf->location, us.err);
-		if (us.http_status == 403)
+			"usages of location '%s': %s: %s\n", conf->location,
+			uerr.code, uerr.message);
+		if (uerr.http_status == 403)
 			fprintf(stderr, "slurm-azureml quota: the usages API is "
 				"read at the subscription's scope: the identity "
 				"needs Microsoft.Compute/locations/usages/read "

@@ -599,28 +599,7 @@ typedef struct {
 	int n;
 	bool cached;		/* deciding with the cache: only if all fit */
 	bool short_seen;	/* ... and something did not */
-	bool answered;
-	azml_usage_t *fresh;	/* the GET's answer */
-	size_t nfresh;
-	char err[600];
 } quota_ctx_t;
-
-static void _usages_got(void *arg, const azml_usage_t *u, size_t n,
-			const azml_vm_result_t *err)
-{
-	quota_ctx_t *q = arg;
-
-	q->answered = true;
-	if (err) {
-		snprintf(q->err, sizeof(q->err), "%s: %s", err->code,
-			 err->message);
-		return;
-	}
-	if (n && (q->fresh = malloc(n * sizeof(*u)))) {
-		memcpy(q->fresh, u, n * sizeof(*u));
-		q->nfresh = n;
-	}
-}
 
 /* Node J will be created now: ours, not settled (a node that waits for
  * another program's delete is not counted). */
@@ -768,6 +747,9 @@ static void _quota_decide(void *arg, azml_usage_t *u, size_t nu)
 static void _quota_check(run_t *run, job_t *jobs, int n)
 {
 	quota_ctx_t q = { .run = run, .jobs = jobs, .n = n, .cached = true };
+	azml_usage_t *fresh = NULL;
+	azml_vm_result_t err;
+	size_t nfresh = 0;
 	int rc;
 
 	rc = azml_state_usages(run->conf, USAGES_CACHE, NULL, 0,
@@ -775,18 +757,17 @@ static void _quota_check(run_t *run, job_t *jobs, int n)
 	if (rc < 0 || (rc == 0 && !q.short_seen))
 		return;	/* all fit the cache's answer, or StateDir failed */
 	q.cached = false;
-	if (azml_arm_usages(run->arm, _usages_got, &q) == 0)
-		azml_arm_run(run->arm);
-	if (!q.answered || !q.nfresh) {
-		azml_log_error("couldn't read the compute quota (%s); creating "
-			       "without the pre-check", q.err[0] ? q.err :
-			       "no usages in Azure's answer");
-		free(q.fresh);
+	if (azml_arm_usages_now(run->arm, &fresh, &nfresh, &err) || !nfresh) {
+		azml_log_error("couldn't read the compute quota (%s%s%s); "
+			       "creating without the pre-check", fresh ? "no "
+			       "usages in Azure's answer" : err.code, fresh ? "" :
+			       ": ", fresh ? "" : err.message);
+		free(fresh);
 		return;
 	}
-	azml_state_usages(run->conf, USAGES_CACHE, q.fresh, q.nfresh,
+	azml_state_usages(run->conf, USAGES_CACHE, fresh, nfresh,
 			  _quota_decide, &q);
-	free(q.fresh);
+	free(fresh);
 }
 
 /* Detach from slurmctld: returns in the child (the worker), whose pid the

@@ -609,12 +609,19 @@ static bool _to_create(const job_t *j)
 					      j->turn == AZML_TURN_DELETE_FIRST);
 }
 
-/* Hand J back without a write: the quota is short. */
+/* Hand J back without a write: the quota is short.  Its job's history
+ * says so (its begin time is Slurm's: the quota does not come back in
+ * seconds). */
 static void _quota_refuse(job_t *j, const char *msg)
 {
+	char note[400];
+
 	j->run->failed++;
-	if (_end(j, false, "QuotaExceeded"))
-		_hand_back(j, "QuotaExceeded", msg);
+	if (!_end(j, false, "QuotaExceeded"))
+		return;
+	_hand_back(j, "QuotaExceeded", msg);
+	snprintf(note, sizeof(note), "azureml: QuotaExceeded: %.360s", msg);
+	_reset_jobs(j->run, j->node, false, note);
 }
 
 /* Take the vCPUs of the nodes of JOBS[..] marked in PICK, target by

@@ -33,12 +33,13 @@ creates_of() { grep -c "resume node=$1-[0-9]* vm=.*: ok\|couldn't create VM '$1-
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 idle_all() { [ -z "$(sinfo -h -p "$1" -o %t | grep -vx 'idle~')" ]; }
 # running_after LIMIT SBATCH-ARGS...: ms from sbatch to RUNNING, "-" past
-# LIMIT s; the job id in $JOB.
+# LIMIT s; the job id in $T/job.
 running_after() {
-	local limit=$1 t0
+	local limit=$1 t0 JOB
 	shift
 	t0=$(ms)
 	JOB=$(sbatch --parsable "$@" --wrap 'sleep 1') || return 1
+	echo "$JOB" > "$T/job"
 	while [ $(( $(ms) - t0 )) -lt $((limit * 1000)) ]; do
 		case $(job_state "$JOB") in
 		RUNNING|COMPLETING|COMPLETED) echo $(( $(ms) - t0 )); return 0;;
@@ -81,8 +82,8 @@ faults '{"capacity":{"Standard_D2s_v3":"AllocationFailed"}}'
 before=$(creates_of ca0)
 base=$(running_after "$LIMIT" -p ca0,cb0 -N1)
 base_writes=$(( $(creates_of ca0) - before ))
-base_state=$(scontrol -o show job "$JOB" | grep -o 'JobState=[^ ]*\|Reason=[^ ]*' | paste -sd' ')
-scancel "$JOB"
+base_state=$(scontrol -o show job "$(cat "$T/job")" | grep -o 'JobState=[^ ]*\|Reason=[^ ]*' | paste -sd' ')
+scancel "$(cat "$T/job")"
 faults '{"capacity":{}}'
 
 settle

@@ -106,9 +106,11 @@ t_quota=$((SECONDS - t0))
 [ "$(job_state "$id")" != RUNNING ] || azml_fail "job $id runs"
 grep -q "job $id: no VM created for it: standardDSv3Family has 4 of 4 vCPUs free in eastus; job $id needs 6" "$T/azureml.log" ||
 	azml_fail "no quota line in the log"
+azml_wait 15 bash -c "scontrol -o show job $id | grep -q 'AdminComment=azureml: QuotaExceeded: standardDSv3Family has 4 of 4 vCPUs free in eastus; job $id needs 6'" ||
+	azml_fail "job $id's history: $(scontrol -o show job "$id" | grep -o 'AdminComment=.*')"
 scancel "$id"
 echo "  quota: job $id refused with no write, reason after $t_quota s"
-azml_pass "a job over the quota gets no write and QuotaExceeded in seconds"
+azml_pass "a job over the quota gets no write, QuotaExceeded on its nodes in seconds and in its history"
 
 # 3. Recovery and a job that fits: the next job for ca runs on ca, and a
 # low-priority job over lowPriorityCores is refused meanwhile (the family

@@ -31,7 +31,7 @@ struct azml_arm {
 };
 
 typedef enum { K_CREATE, K_DELETE, K_GET, K_POWER, K_LIST, K_USAGES,
-	       K_SIZES, K_BOOTLOG } kind_t;
+	       K_SIZES, K_BOOTLOG, K_NIC, K_SS_GET, K_SS_WRITE } kind_t;
 
 /* One operation in progress. */
 typedef struct {
@@ -48,6 +48,8 @@ typedef struct {
 	azml_vm_result_t r;
 	enum { PH_MAIN, PH_POLL_ASYNC, PH_POLL_LOCATION, PH_NIC } phase;
 	bool retried_auth;
+	bool set_list;		/* K_LIST of one scale set: no tag filter */
+	char hdr[160];		/* one more header (If-Match), or "" */
 	char url[2048];		/* what to re-send after a 401 */
 	char method[8];
 	char *body;
@@ -72,6 +74,18 @@ bool azml_arm_name_ok(const char *s)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!isalnum((unsigned char) s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+bool azml_arm_resource_name_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n < 1 || n > 64 || !isalnum((unsigned char) s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char) s[i]) && !strchr("-_.", s[i]))
 			return false;
 	return true;
 }
@@ -134,6 +148,30 @@ void azml_arm_parse_vm(const cJSON *vm, azml_vm_result_t *out)
 	      _str(props, "provisioningState"));
 	out->spot = prio && (!strcasecmp(prio, "Spot") || !strcasecmp(prio, "Low"));
 	azml_arm_parse_instance_view(cJSON_GetObjectItem(props, "instanceView"), out);
+	_copy(out->computer, sizeof(out->computer),
+	      _str(cJSON_GetObjectItem(props, "osProfile"), "computerName"));
+	_copy(out->etag, sizeof(out->etag), _str(vm, "etag"));
+	{
+		const cJSON *cap = cJSON_GetObjectItem(cJSON_GetObjectItem(vm,
+						       "sku"), "capacity");
+		const char *set = _str(cJSON_GetObjectItem(props,
+				       "virtualMachineScaleSet"), "id");
+		const cJSON *nics = cJSON_GetObjectItem(cJSON_GetObjectItem(
+				props, "networkProfile"), "networkInterfaces");
+		const char *nic = _str(cJSON_GetArrayItem(nics, 0), "id");
+
+		out->capacity = cJSON_IsNumber(cap) && cap->valuedouble >= 0 &&
+				cap->valuedouble <= 1e6 ?
+				(long) cap->valuedouble : -1;
+		/* only the last segment, and only a name: never a path */
+		set = set ? strrchr(set, '/') : NULL;
+		if (set && azml_arm_resource_name_ok(set + 1))
+			_copy(out->scale_set, sizeof(out->scale_set), set + 1);
+		nic = nic && strstr(nic, "/networkInterfaces/") ?
+		      strrchr(nic, '/') : NULL;
+		if (nic && azml_arm_resource_name_ok(nic + 1))
+			_copy(out->nic, sizeof(out->nic), nic + 1);
+	}
 }
 
 int azml_arm_parse_operation(const char *body, char *status, size_t sn,
@@ -603,6 +641,12 @@ cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
 		cJSON_Delete(b);
 		return NULL;
 	}
+	if (t->ppg)
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(p,
+			"proximityPlacementGroup"), "id", t->ppg);
+	if (t->avset)
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(p,
+			"availabilitySet"), "id", t->avset);
 	if (t->kind == AZML_CLUSTER && t->priority == AZML_LOW_PRIORITY) {
 		/* Azure ML's low priority is a Spot VM, deleted on eviction. */
 		cJSON_AddStringToObject(p, "priority", "Spot");
@@ -610,6 +654,86 @@ cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
 		cJSON_AddNumberToObject(cJSON_AddObjectToObject(p, "billingProfile"),
 					"maxPrice", -1);
 	}
+	return b;
+}
+
+/* Move KEY from FROM to TO (when there). */
+static void _move(cJSON *from, cJSON *to, const char *key)
+{
+	cJSON *it = cJSON_DetachItemFromObjectCaseSensitive(from, key);
+
+	if (it)
+		cJSON_AddItemToObject(to, key, it);
+}
+
+cJSON *azml_arm_vmss_body(const azml_conf_t *conf, const azml_target_t *t,
+			  long capacity, const azml_ctld_info_t *ctld,
+			  char *err, size_t n)
+{
+	char first[96];
+	cJSON *vm, *b, *p, *vp, *sku, *vmp, *os, *nic;
+
+	/* one VM's body, made into the set's model: no node in it */
+	snprintf(first, sizeof(first), "%s-1", t->name);
+	if (!(vm = azml_arm_vm_body(conf, t, first, ctld, err, n)))
+		return NULL;
+	vp = cJSON_GetObjectItem(vm, "properties");
+	cJSON_DeleteItemFromObject(vp, "userData");
+	cJSON_DeleteItemFromObject(vp, "hardwareProfile");
+	cJSON_DeleteItemFromObject(vp, "proximityPlacementGroup");
+	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(vm, "tags"),
+				   "slurm-node");
+	os = cJSON_GetObjectItem(cJSON_GetObjectItem(vp, "storageProfile"),
+				 "osDisk");
+	cJSON_DeleteItemFromObject(os, "name");	/* Azure names each disk */
+	vmp = cJSON_GetObjectItem(vp, "osProfile");
+	cJSON_DeleteItemFromObject(vmp, "computerName");
+	snprintf(first, sizeof(first), "%s-", t->name);
+	cJSON_AddStringToObject(vmp, "computerNamePrefix", first);
+	nic = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(vp,
+		"networkProfile"), "networkInterfaceConfigurations"), 0);
+	cJSON_ReplaceItemInObject(nic, "name", cJSON_CreateString("nic"));
+	if ((t->slurmctld_host || (ctld && ctld->slurmctld_host))) {
+		azml_userdata_t u;
+		char *b64;
+
+		if (azml_arm_userdata(conf, t, NULL, ctld, &u, err, n)) {
+			cJSON_Delete(vm);
+			return NULL;
+		}
+		free(u.node);	/* each VM learns its node from slurmctld */
+		u.node = NULL;
+		b64 = azml_userdata_encode(&u);
+		azml_userdata_free(&u);
+		if (!b64 || strlen(b64) > AZML_USERDATA_MAX) {
+			snprintf(err, n, "the scale set's userData is %s",
+				 b64 ? "over Azure's limit" : "out of memory");
+			free(b64);
+			cJSON_Delete(vm);
+			return NULL;
+		}
+		cJSON_AddStringToObject(vp, "userData", b64);
+		free(b64);
+	}
+
+	b = cJSON_CreateObject();
+	_move(vm, b, "location");
+	_move(vm, b, "identity");
+	_move(vm, b, "tags");
+	_move(vm, b, "zones");
+	sku = cJSON_AddObjectToObject(b, "sku");
+	cJSON_AddStringToObject(sku, "name", t->vm_size);
+	cJSON_AddStringToObject(sku, "tier", "Standard");
+	cJSON_AddNumberToObject(sku, "capacity", (double) capacity);
+	p = cJSON_AddObjectToObject(b, "properties");
+	cJSON_AddStringToObject(p, "orchestrationMode", "Flexible");
+	cJSON_AddNumberToObject(p, "platformFaultDomainCount", 1);
+	if (t->ppg)
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(p,
+			"proximityPlacementGroup"), "id", t->ppg);
+	cJSON_AddItemToObject(p, "virtualMachineProfile",
+			      cJSON_DetachItemFromObject(vm, "properties"));
+	cJSON_Delete(vm);
 	return b;
 }
 
@@ -754,7 +878,7 @@ static int _send(call_t *c, const char *method, const char *url,
 {
 	const char *tok;
 	char err[512], auth[8192];
-	const char *hdr[] = { auth, NULL };
+	const char *hdr[] = { auth, c->hdr[0] ? c->hdr : NULL, NULL };
 	int rc;
 
 	if (azml_auth_token(c->arm->auth, &tok, err, sizeof(err))) {
@@ -1015,7 +1139,7 @@ static int _list_add_page(call_t *c, const cJSON *j)
 		azml_vm_result_t v = { 0 }, *vms;
 
 		azml_arm_parse_vm(it, &v);
-		if (strcmp(v.cluster, c->arm->conf->cluster_name))
+		if (!c->set_list && strcmp(v.cluster, c->arm->conf->cluster_name))
 			continue;
 		if (c->nvms >= AZML_ARM_MAX_VMS) {
 			_fail(c, 0, "TooManyVMs", "the listing has more than "
@@ -1177,10 +1301,17 @@ static void _on_answer(void *arg, const azml_http_resp_t *resp)
 	case K_CREATE:
 	case K_DELETE:
 	case K_POWER:
+	case K_SS_WRITE:
 		_answer_write(c, resp);
 		return;
 	case K_GET:
+	case K_SS_GET:
 		_answer_get(c, resp);
+		return;
+	case K_NIC:
+		azml_arm_parse_nic_ip(resp->body, c->r.ip, sizeof(c->r.ip));
+		c->r.ok = true;
+		_done(c);
 		return;
 	case K_LIST:
 		_answer_list(c, resp);
@@ -1368,5 +1499,193 @@ int azml_arm_vm_sizes(azml_arm_t *arm, azml_sizes_cb cb, void *arg)
 	snprintf(url, sizeof(url), "%s/providers/Microsoft.Compute/locations/%s/"
 		 "vmSizes?api-version=" AZML_API_COMPUTE, arm->base,
 		 arm->conf->location);
+	return _send(c, "GET", url, NULL, 0);
+}
+
+int azml_arm_nic_ip(azml_arm_t *arm, const char *name, const char *nic,
+		    azml_vm_cb cb, void *arg)
+{
+	call_t *c = _call(arm, K_NIC, name, cb, arg);
+	char url[2048];
+
+	if (!azml_arm_resource_name_ok(nic)) {
+		_fail(c, 0, "InvalidResourceName", "'%.96s' is not a NIC name",
+		      nic ? nic : "");
+		return -1;
+	}
+	snprintf(url, sizeof(url), "%s/resourceGroups/%s/providers/"
+		 "Microsoft.Network/networkInterfaces/%s?api-version="
+		 AZML_API_NETWORK, arm->base, arm->conf->resource_group, nic);
+	return _send(c, "GET", url, NULL, 0);
+}
+
+/* ---- scale sets ---- */
+
+static call_t *_set_call(azml_arm_t *arm, kind_t kind, const char *set,
+			 azml_vm_cb cb, void *arg)
+{
+	call_t *c = _call(arm, kind, set, cb, arg);
+
+	c->r.capacity = -1;
+	if (!azml_arm_resource_name_ok(set)) {
+		_fail(c, 0, "InvalidResourceName", "'%.80s' is not a valid scale "
+		      "set name", set ? set : "");
+		return NULL;
+	}
+	_copy(c->r.scale_set, sizeof(c->r.scale_set), set);
+	return c;
+}
+
+static void _set_url(const azml_arm_t *arm, const char *set,
+		     const char *suffix, const char *query, char *url, size_t n)
+{
+	snprintf(url, n, "%s/resourceGroups/%s/providers/Microsoft.Compute/"
+		 "virtualMachineScaleSets/%s%s?api-version=" AZML_API_COMPUTE
+		 "%s", arm->base, arm->conf->resource_group, set, suffix,
+		 query ? query : "");
+}
+
+/* An etag is sent back as it came, inside a header: printable, no quote
+ * games beyond Azure's own W/"..." form. */
+static bool _etag_ok(const char *e)
+{
+	size_t n = e ? strlen(e) : 0;
+
+	if (n < 1 || n > 60)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (e[i] < 0x21 || e[i] > 0x7e)
+			return false;
+	return true;
+}
+
+int azml_arm_vmss_get(azml_arm_t *arm, const char *set, azml_vm_cb cb,
+		      void *arg)
+{
+	call_t *c = _set_call(arm, K_SS_GET, set, cb, arg);
+	char url[2048];
+
+	if (!c)
+		return -1;
+	_set_url(arm, set, "", NULL, url, sizeof(url));
+	return _send(c, "GET", url, NULL, 0);
+}
+
+int azml_arm_vmss_create(azml_arm_t *arm, const azml_target_t *t,
+			 const char *set, long capacity, azml_vm_cb cb,
+			 void *arg)
+{
+	call_t *c = _set_call(arm, K_SS_WRITE, set, cb, arg);
+	char url[2048], err[512];
+	cJSON *body;
+	char *s;
+	int rc;
+
+	if (!c)
+		return -1;
+	_copy(c->r.size, sizeof(c->r.size), t->vm_size);
+	if (!(body = azml_arm_vmss_body(arm->conf, t, capacity, &arm->ctld,
+					err, sizeof(err)))) {
+		_fail(c, 0, "InvalidParameter", "%s", err);
+		return -1;
+	}
+	s = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	snprintf(c->hdr, sizeof(c->hdr), "If-None-Match: *");
+	_set_url(arm, set, "", NULL, url, sizeof(url));
+	rc = _send(c, "PUT", url, s, 0);
+	cJSON_free(s);
+	return rc;
+}
+
+int azml_arm_vmss_scale(azml_arm_t *arm, const char *set, long capacity,
+			const char *etag, azml_vm_cb cb, void *arg)
+{
+	call_t *c = _set_call(arm, K_SS_WRITE, set, cb, arg);
+	char url[2048], body[96];
+
+	if (!c)
+		return -1;
+	if (!_etag_ok(etag)) {
+		_fail(c, 0, "InvalidResponse", "the scale set's etag is not "
+		      "one Azure would give");
+		return -1;
+	}
+	snprintf(c->hdr, sizeof(c->hdr), "If-Match: %s", etag);
+	snprintf(body, sizeof(body), "{\"sku\":{\"capacity\":%ld}}", capacity);
+	_set_url(arm, set, "", NULL, url, sizeof(url));
+	return _send(c, "PATCH", url, body, 0);
+}
+
+int azml_arm_vmss_delete_vms(azml_arm_t *arm, const char *set,
+			     const char *const *vms, size_t n, azml_vm_cb cb,
+			     void *arg)
+{
+	call_t *c = _set_call(arm, K_SS_WRITE, set, cb, arg);
+	cJSON *b, *ids;
+	char url[2048], *s;
+	int rc;
+
+	if (!c)
+		return -1;
+	if (!n || n > AZML_ARM_VMSS_BATCH) {
+		_fail(c, 0, "InvalidParameter", "%zu VMs to delete in one "
+		      "request: 1 to %d", n, AZML_ARM_VMSS_BATCH);
+		return -1;
+	}
+	b = cJSON_CreateObject();
+	ids = cJSON_AddArrayToObject(b, "instanceIds");
+	for (size_t i = 0; i < n; i++) {
+		if (!azml_arm_resource_name_ok(vms[i])) {
+			cJSON_Delete(b);
+			_fail(c, 0, "InvalidResourceName", "'%.80s' is not a VM "
+			      "name", vms[i] ? vms[i] : "");
+			return -1;
+		}
+		cJSON_AddItemToArray(ids, cJSON_CreateString(vms[i]));
+	}
+	s = cJSON_PrintUnformatted(b);
+	cJSON_Delete(b);
+	_set_url(arm, set, "/delete", "&forceDeletion=true", url, sizeof(url));
+	rc = _send(c, "POST", url, s, 0);
+	cJSON_free(s);
+	return rc;
+}
+
+int azml_arm_vmss_delete(azml_arm_t *arm, const char *set, azml_vm_cb cb,
+			 void *arg)
+{
+	call_t *c = _set_call(arm, K_SS_WRITE, set, cb, arg);
+	char url[2048];
+
+	if (!c)
+		return -1;
+	c->kind = K_DELETE;	/* a set already gone is deleted */
+	_set_url(arm, set, "", "&forceDeletion=true", url, sizeof(url));
+	return _send(c, "DELETE", url, NULL, 0);
+}
+
+int azml_arm_vmss_vms(azml_arm_t *arm, const char *set, azml_vm_list_cb cb,
+		      void *arg)
+{
+	call_t *c = _call(arm, K_LIST, set, NULL, arg);
+	char url[2048];
+
+	c->list_cb = cb;
+	c->set_list = true;
+	if (!azml_arm_resource_name_ok(set)) {
+		_fail(c, 0, "InvalidResourceName", "'%.80s' is not a valid scale "
+		      "set name", set ? set : "");
+		return -1;
+	}
+	/* 'virtualMachineScaleSet/id' eq '/subscriptions/.../NAME', escaped */
+	snprintf(url, sizeof(url), "%s/resourceGroups/%s/providers/"
+		 "Microsoft.Compute/virtualMachines?api-version="
+		 AZML_API_COMPUTE "&$expand=instanceView&$filter="
+		 "%%27virtualMachineScaleSet%%2Fid%%27%%20eq%%20%%27"
+		 "%%2Fsubscriptions%%2F%s%%2FresourceGroups%%2F%s%%2Fproviders"
+		 "%%2FMicrosoft.Compute%%2FvirtualMachineScaleSets%%2F%s%%27",
+		 arm->base, arm->conf->resource_group,
+		 arm->conf->subscription_id, arm->conf->resource_group, set);
 	return _send(c, "GET", url, NULL, 0);
 }

@@ -55,6 +55,12 @@ typedef struct {
 	char provisioning[32];	/* Creating, Succeeded, Deleting, Failed, ... */
 	char power[32];		/* running, deallocated, starting, ... */
 	bool spot;
+	/* VMs of a scale set (Flexible), and scale sets themselves: */
+	char scale_set[80];	/* the set a VM belongs to, or "" */
+	char computer[72];	/* osProfile.computerName, or "" */
+	char nic[96];		/* its primary NIC's name, or "" */
+	char etag[64];		/* a scale set's etag, as Azure gave it */
+	long capacity;		/* a scale set's sku.capacity, -1: unknown */
 } azml_vm_result_t;
 
 typedef void (*azml_vm_cb)(void *arg, const azml_vm_result_t *r);
@@ -113,6 +119,40 @@ int azml_arm_vm_power(azml_arm_t *arm, const char *name, bool start,
 		      azml_vm_cb cb, void *arg);
 /* VMs of the resource group tagged slurm-cluster=<ClusterName>. */
 int azml_arm_vm_list(azml_arm_t *arm, azml_vm_list_cb cb, void *arg);
+/* The private IP of VM NAME's NIC NIC (r->ip). */
+int azml_arm_nic_ip(azml_arm_t *arm, const char *name, const char *nic,
+		    azml_vm_cb cb, void *arg);
+
+/*
+ * Scale sets in Flexible orchestration (Provisioning=ScaleSet): one a
+ * cluster, named azml_conf_scale_set_name().  Their VMs are named by Azure
+ * ("SET_1a2b3c4d"); they are plain VMs otherwise (get, delete, boot log).
+ * Results carry the set's etag and sku.capacity.  A write that loses a race
+ * fails with HTTP 412 "PreconditionFailed": GET the set and decide again.
+ */
+/* GET the set; a set that does not exist fails with HTTP 404. */
+int azml_arm_vmss_get(azml_arm_t *arm, const char *set, azml_vm_cb cb,
+		      void *arg);
+/* Create T's set with CAPACITY VMs (If-None-Match: *), and wait for it. */
+int azml_arm_vmss_create(azml_arm_t *arm, const azml_target_t *t,
+			 const char *set, long capacity, azml_vm_cb cb,
+			 void *arg);
+/* Set its capacity to CAPACITY, only if its etag is still ETAG (If-Match),
+ * and wait for the operation: new VMs are made, or Azure picks which go. */
+int azml_arm_vmss_scale(azml_arm_t *arm, const char *set, long capacity,
+			const char *etag, azml_vm_cb cb, void *arg);
+/* Delete exactly VMS[0..N) of the set, in one request (forceDeletion),
+ * N <= AZML_ARM_VMSS_BATCH. */
+#define AZML_ARM_VMSS_BATCH 1000
+int azml_arm_vmss_delete_vms(azml_arm_t *arm, const char *set,
+			     const char *const *vms, size_t n, azml_vm_cb cb,
+			     void *arg);
+/* Delete the set (and whatever VMs it still holds). */
+int azml_arm_vmss_delete(azml_arm_t *arm, const char *set, azml_vm_cb cb,
+			 void *arg);
+/* The set's VMs, with their instance view ($filter on the set's id). */
+int azml_arm_vmss_vms(azml_arm_t *arm, const char *set, azml_vm_list_cb cb,
+		      void *arg);
 int azml_arm_usages(azml_arm_t *arm, azml_usage_cb cb, void *arg);
 /* The usages, now: queue the GET and run the client until it is answered
  * (other queued calls run too).  0 with *U (malloc'd) and *N, or -1 with
@@ -148,6 +188,9 @@ const azml_http_stats_t *azml_arm_stats(const azml_arm_t *arm);
 /* A VM name Azure and Slurm both accept: 1-64 of [A-Za-z0-9-], not
  * starting or ending with '-'. */
 bool azml_arm_name_ok(const char *name);
+/* A VM or scale set resource name as Azure makes them: 1-64 of
+ * [A-Za-z0-9_.-], starting with a letter or digit. */
+bool azml_arm_resource_name_ok(const char *name);
 
 /*
  * The bootstrap settings of TARGET's VM for NODE (NULL: the target's first
@@ -166,6 +209,16 @@ int azml_arm_userdata(const azml_conf_t *conf, const azml_target_t *t,
  * CTLD's), the user-assigned identity of Identity=, boot diagnostics on
  * (managed storage), computerName = NODE.
  */
+/*
+ * The PUT body that creates T's scale set SET (Flexible, one fault domain,
+ * CAPACITY VMs): the same image, NIC, disks, tags (without slurm-node),
+ * identity, zone, Spot settings and boot diagnostics as a single VM, one
+ * userData naming no node, computerNamePrefix "<target>-", and for RDMA
+ * sizes a single placement group.  NULL with ERR.
+ */
+cJSON *azml_arm_vmss_body(const azml_conf_t *conf, const azml_target_t *t,
+			  long capacity, const azml_ctld_info_t *ctld,
+			  char *err, size_t n);
 cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
 			const char *node, const azml_ctld_info_t *ctld,
 			char *err, size_t n);

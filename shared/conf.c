@@ -37,7 +37,7 @@
 #define W_VM		(W_CLUSTER | W_INSTANCE)
 
 /* K_NAMES: comma-separated target names, stored NULL-terminated. */
-typedef enum { K_STR, K_INT, K_BOOL, K_PRIO, K_CRED, K_NAMES } ktype_t;
+typedef enum { K_STR, K_INT, K_BOOL, K_PRIO, K_CRED, K_NAMES, K_PROV } ktype_t;
 
 typedef int (*check_fn)(const char *v, char *why, size_t n);
 
@@ -68,6 +68,8 @@ static int _check_gres(const char *v, char *why, size_t n);
 static int _check_cuda(const char *v, char *why, size_t n);
 static int _check_word(const char *v, char *why, size_t n);
 static int _check_names(const char *v, char *why, size_t n);
+static int _check_ppg(const char *v, char *why, size_t n);
+static int _check_avset(const char *v, char *why, size_t n);
 
 #define G(f) offsetof(azml_conf_t, f)
 #define T(f) offsetof(azml_target_t, f)
@@ -96,6 +98,9 @@ static const keydef_t key_tab[] = {
 	{ "MaxNodes", W_CLUSTER, K_INT, NO, T(max_nodes), NULL, 1, MAX_NODES },
 	{ "IdleSecondsBeforeScaledown", W_CLUSTER, K_INT, NO, T(idle_seconds), NULL, 1, 2592000 },
 	{ "Priority", W_CLUSTER, K_PRIO, NO, T(priority), NULL },
+	{ "Provisioning", W_CLUSTER, K_PROV, NO, T(provisioning), NULL },
+	{ "ProximityPlacementGroup", W_VM, K_STR, NO, T(ppg), _check_ppg },
+	{ "AvailabilitySet", W_CLUSTER, K_STR, NO, T(avset), _check_avset },
 	{ "Fallback", W_CLUSTER, K_NAMES, NO, T(fallback), _check_names },
 	{ "CapacityBackoff", W_GLOBAL | W_VM, K_INT, G(capacity_backoff), T(capacity_backoff), NULL, 0, 86400 },
 	{ "QuotaApproved", W_VM, K_BOOL, NO, T(quota_approved), NULL },
@@ -434,6 +439,32 @@ static int _check_image(const char *v, char *why, size_t n)
 bad:
 	snprintf(why, n, "expected Publisher:Offer:Sku:Version or an image "
 		 "resource id (/subscriptions/...)");
+	return -1;
+}
+
+static int _check_ppg(const char *v, char *why, size_t n)
+{
+	if (!strncasecmp(v, "/subscriptions/", 15) &&
+	    strcasestr(v, "/providers/Microsoft.Compute/proximityPlacementGroups/")
+	    && !strchr(v, ' ') && !strchr(v, '?') && !strchr(v, '#') &&
+	    strlen(v) < 512)
+		return 0;
+	snprintf(why, n, "expected a proximity placement group resource id: "
+		 "/subscriptions/SUB/resourceGroups/RG/providers/"
+		 "Microsoft.Compute/proximityPlacementGroups/NAME");
+	return -1;
+}
+
+static int _check_avset(const char *v, char *why, size_t n)
+{
+	if (!strncasecmp(v, "/subscriptions/", 15) &&
+	    strcasestr(v, "/providers/Microsoft.Compute/availabilitySets/") &&
+	    !strchr(v, ' ') && !strchr(v, '?') && !strchr(v, '#') &&
+	    strlen(v) < 512)
+		return 0;
+	snprintf(why, n, "expected an availability set resource id: "
+		 "/subscriptions/SUB/resourceGroups/RG/providers/"
+		 "Microsoft.Compute/availabilitySets/NAME");
 	return -1;
 }
 
@@ -828,6 +859,22 @@ static int _set_value(parser_t *p, const keydef_t *k, void *base, size_t off,
 		}
 		return 0;
 	}
+	case K_PROV: {
+		azml_provisioning_t *slot = (azml_provisioning_t *)
+					    ((char *) base + off);
+
+		if (!strcasecmp(val, "VirtualMachines"))
+			*slot = AZML_PROV_VMS;
+		else if (!strcasecmp(val, "ScaleSet"))
+			*slot = AZML_PROV_SCALE_SET;
+		else {
+			_err(p, file, line, "Provisioning='%s': expected "
+			     "VirtualMachines or ScaleSet",
+			     _show(val, shown, sizeof(shown)));
+			return -1;
+		}
+		return 0;
+	}
 	case K_CRED: {
 		azml_conf_t *c = p->conf;
 
@@ -863,7 +910,7 @@ static void _target_free(azml_target_t *t)
 	free(t->gres); free(t->gpu_type); free(t->cuda);
 	free(t->image); free(t->subnet);
 	free(t->admin_user); free(t->ssh_public_key);
-	free(t->zone); free(t->tags); free(t->file);
+	free(t->zone); free(t->tags); free(t->file); free(t->ppg); free(t->avset);
 	free(t->slurmctld_host); free(t->munge_key_secret);
 	free(t->identity); free(t->node_setup_script);
 	_free_names(t->fallback);
@@ -1436,6 +1483,50 @@ static void _check_overlaps(parser_t *p)
  * munge, so the VMs will not join by themselves (a warning: a site may
  * bake the key into its image, or boot VMs some other way).
  */
+/*
+ * Where a cluster's VMs are put (Azure's documented limits).  A Flexible
+ * scale set with one fault domain holds at most AZML_SCALE_SET_MAX VMs and
+ * has no InfiniBand; RDMA sizes reach each other over InfiniBand only in
+ * one availability set (at most AZML_AVAILABILITY_SET_MAX VMs, no zones)
+ * or a Uniform scale set.  A proximity placement group brings VMs close,
+ * not onto one fabric.
+ */
+static void _check_placement(parser_t *p, const azml_target_t *t)
+{
+	bool sets = t->kind == AZML_CLUSTER &&
+		    t->provisioning == AZML_PROV_SCALE_SET;
+
+	if (t->kind != AZML_CLUSTER)
+		return;
+	if (sets && t->max_nodes > AZML_SCALE_SET_MAX)
+		_err(p, t->file, t->line, "ComputeCluster '%s': MaxNodes=%d, but "
+		     "a scale set (Provisioning=ScaleSet, Flexible, one fault "
+		     "domain) holds at most %d VMs; split it into clusters of "
+		     "%d or fewer", t->name, t->max_nodes, AZML_SCALE_SET_MAX,
+		     AZML_SCALE_SET_MAX);
+	if (t->avset && sets)
+		_err(p, t->file, t->line, "ComputeCluster '%s': AvailabilitySet= "
+		     "needs Provisioning=VirtualMachines (a VM is in a scale "
+		     "set or an availability set, not both)", t->name);
+	if (t->avset && t->zone)
+		_err(p, t->file, t->line, "ComputeCluster '%s': AvailabilitySet= "
+		     "and Zone= cannot go together (an availability set does "
+		     "not span or pin zones)", t->name);
+	if (t->avset && t->max_nodes > AZML_AVAILABILITY_SET_MAX)
+		_err(p, t->file, t->line, "ComputeCluster '%s': MaxNodes=%d, but "
+		     "an availability set holds at most %d VMs; set MaxNodes=%d "
+		     "or less, or split the cluster", t->name, t->max_nodes,
+		     AZML_AVAILABILITY_SET_MAX, AZML_AVAILABILITY_SET_MAX);
+	if (!t->size.rdma || t->max_nodes < 2 || t->avset)
+		return;
+	_warn(p, t->file, t->line, "ComputeCluster '%s': %s is an RDMA size, "
+	      "but %s share no InfiniBand fabric; for MPI over InfiniBand use "
+	      "Provisioning=VirtualMachines with AvailabilitySet=ID (at most "
+	      "%d nodes)", t->name, t->vm_size, sets ? "the VMs of a Flexible "
+	      "scale set" : "VMs made one by one without an availability set",
+	      AZML_AVAILABILITY_SET_MAX);
+}
+
 static void _check_bootstrap(parser_t *p, const azml_target_t *t)
 {
 	if (t->munge_key_secret && !t->identity)
@@ -1648,6 +1739,7 @@ static void _finish(parser_t *p, const char *file)
 		INHERIT(node_setup_script);
 #undef INHERIT
 		_check_bootstrap(p, t);
+		_check_placement(p, t);
 	}
 	_check_overlaps(p);
 }
@@ -1771,6 +1863,21 @@ const char *azml_kind_name(azml_kind_t kind)
 	case AZML_ATTACHED: return "attached";
 	}
 	return "unknown";
+}
+
+const char *azml_provisioning_name(azml_provisioning_t pv)
+{
+	return pv == AZML_PROV_SCALE_SET ? "ScaleSet" : "VirtualMachines";
+}
+
+char *azml_conf_scale_set_name(const azml_conf_t *conf,
+			       const azml_target_t *t, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s-%s", conf->cluster_name ? conf->cluster_name :
+		 "slurm", t->name);
+	for (char *s = buf; *s; s++)
+		*s = tolower((unsigned char) *s);
+	return buf;
 }
 
 const char *azml_priority_name(azml_priority_t prio)

@@ -28,6 +28,19 @@ typedef enum {
 	AZML_LOW_PRIORITY,
 } azml_priority_t;
 
+/* Provisioning= (compute clusters): how their VMs are made. */
+typedef enum {
+	AZML_PROV_VMS = 0,	/* VirtualMachines: one PUT a VM (default) */
+	AZML_PROV_SCALE_SET,	/* ScaleSet: one VMSS (Flexible) a cluster */
+} azml_provisioning_t;
+
+/* Azure's limits (azureml.conf.5, PLACEMENT): a Flexible scale set with
+ * one fault domain holds at most 1000 VMs; RDMA sizes share an InfiniBand
+ * fabric only within one availability set (at most 200 VMs), as Flexible
+ * scale sets have no InfiniBand. */
+#define AZML_SCALE_SET_MAX 1000
+#define AZML_AVAILABILITY_SET_MAX 200
+
 typedef enum {
 	AZML_CRED_MANAGED_IDENTITY = 0,
 	AZML_CRED_CLIENT_SECRET,
@@ -45,6 +58,9 @@ typedef struct {
 	int capacity_backoff;	/* CapacityBackoff= seconds: the target's, else
 				 * the global one; 0 for attached */
 	azml_priority_t priority;
+	azml_provisioning_t provisioning;	/* clusters; instances: VMS */
+	char *ppg;		/* ProximityPlacementGroup= resource id, or NULL */
+	char *avset;		/* AvailabilitySet= resource id, or NULL */
 	/* Fallback= (clusters only): where its jobs may also run, in the
 	 * order given, each the canonical name of another cluster or
 	 * instance of this file.  NULL-terminated; owned by the conf. */
@@ -149,5 +165,11 @@ bool azml_conf_tenant_ok(const char *v);
 
 const char *azml_kind_name(azml_kind_t kind);
 const char *azml_priority_name(azml_priority_t prio);
+const char *azml_provisioning_name(azml_provisioning_t p);
+
+/* The scale set of T (Provisioning=ScaleSet): "<ClusterName>-<target>",
+ * lower case, into BUF.  Returns BUF. */
+char *azml_conf_scale_set_name(const azml_conf_t *conf,
+			       const azml_target_t *t, char *buf, size_t n);
 
 #endif

@@ -11,6 +11,8 @@
  *                           many outages in a row (the back-off doubles)
  *   StateDir/quota/usages   the last usages answer, less what resumes took
  *                           from it since (a few seconds' cache)
+ *   StateDir/sets/SET       a scale set's pairings: which of its VMs each
+ *                           node has (Provisioning=ScaleSet)
  *
  * Every file is written whole (temporary file, then rename) under a lock of
  * its directory, so readers never see half a record.  Programs run as root
@@ -177,6 +179,34 @@ int azml_state_usages(const azml_conf_t *conf, int max_age,
 		      const azml_usage_t *fresh, size_t nfresh,
 		      void (*fn)(void *arg, azml_usage_t *u, size_t n),
 		      void *arg);
+
+/* ---- scale sets: which VM of its set each node has ---- */
+
+typedef struct {
+	char vm[80];		/* Azure's name, "SET_1a2b3c4d" */
+	char node[96];
+	char computer[72];	/* its computerName (the node's NodeHostname) */
+	char ip[64];		/* its private IP (the node's NodeAddr) */
+	long since;		/* when paired (epoch seconds) */
+} azml_pair_t;
+
+#define AZML_PAIRS_MAX 100000	/* pairings a set file may hold */
+
+/*
+ * Under StateDir's lock of the sets: FN(ARG, &P, &N) sees SET's pairings
+ * (*P malloc'd, or NULL when none; it may realloc and change them) and
+ * returns 1 to have them written back, 0 to leave them.  0, or -1 (logged;
+ * FN not called).
+ */
+int azml_state_pairs(const azml_conf_t *conf, const char *set,
+		     int (*fn)(void *arg, azml_pair_t **p, size_t *n),
+		     void *arg);
+/* NODE's pairing in SET: 1 (*P), 0 none, -1 error (logged). */
+int azml_state_pair_get(const azml_conf_t *conf, const char *set,
+			const char *node, azml_pair_t *p);
+/* Forget NODE's pairing in SET (its VM is gone).  0, or -1 (logged). */
+int azml_state_pair_drop(const azml_conf_t *conf, const char *set,
+			 const char *node);
 
 /* ---- attached nodes ---- */
 

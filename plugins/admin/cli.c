@@ -52,6 +52,7 @@ static const struct option reconcile_opts[] = {
 	OPT_FILE,
 	{ "dry-run", no_argument, NULL, 'n' },
 	{ "every", required_argument, NULL, 'e' },
+	{ "prune-scale-sets", no_argument, NULL, 'P' },
 	OPT_HELP, OPT_END,
 };
 
@@ -127,7 +128,7 @@ const azml_cmd_t azml_cmds[] = {
 	{ "targets", azml_cmd_targets, "[-f FILE] [--json]",
 	  "compute targets and their nodes by state", "f:jh", targets_opts },
 	{ "reconcile", azml_cmd_reconcile,
-	  "[-f FILE] [--dry-run] [--every SECONDS]",
+	  "[-f FILE] [--dry-run] [--every SECONDS] [--prune-scale-sets]",
 	  "converge Azure VMs and Slurm nodes", "f:nh", reconcile_opts },
 	{ "quota", azml_cmd_quota, "[-f FILE] [--json]",
 	  "what the compute quota leaves each target: vCPUs, nodes that fit",

@@ -330,13 +330,25 @@ typedef struct {
 	int actions;
 	char powered[64][128];	/* nodes powered up for MinNodes */
 	int npowered;
+	/* scale sets: StateDir's pairings, each with its set */
+	azml_pair_t *pairs;
+	char (*pair_set)[80];
+	size_t npairs;
+	bool prune;		/* --prune-scale-sets */
 } pass_t;
 
 /* The node a VM serves: its name, as we name each VM after its node (a
- * slurm-node tag is Azure's answer, and never picks a node). */
-static const char *_vm_node(const azml_vm_result_t *v)
+ * slurm-node tag is Azure's answer, and never picks a node); a scale set's
+ * VM serves the node StateDir pairs it with ("" when none). */
+static const char *_vm_node(const pass_t *p, const azml_vm_result_t *v)
 {
-	return v->name;
+	if (!v->scale_set[0])
+		return v->name;
+	for (size_t i = 0; i < p->npairs; i++)
+		if (!strcmp(p->pairs[i].vm, v->name) &&
+		    !strcasecmp(p->pair_set[i], v->scale_set))
+			return p->pairs[i].node;
+	return "";
 }
 
 /* An orphan's delete, claimed in StateDir like a SuspendProgram's, so that
@@ -344,7 +356,8 @@ static const char *_vm_node(const azml_vm_result_t *v)
 typedef struct {
 	const azml_conf_t *conf;
 	bool claimed;
-	char node[96];
+	char node[96];		/* "" for a set's VM no node has */
+	char set[80];
 } orphan_t;
 
 static void _orphan_deleted(void *arg, const azml_vm_result_t *r)
@@ -353,6 +366,8 @@ static void _orphan_deleted(void *arg, const azml_vm_result_t *r)
 	char err[512];
 
 	_acted("delete", r);
+	if (r->ok && o->set[0] && o->node[0])
+		azml_state_pair_drop(o->conf, o->set, o->node);
 	if (o->claimed &&
 	    azml_state_intent_end(o->conf, o->node, AZML_OP_DELETE, getpid(),
 				  r->ok, r->code, err, sizeof(err)) < 0)
@@ -372,13 +387,14 @@ static void _delete_orphan(pass_t *p, const azml_vm_result_t *v, bool ours)
 		return;
 	}
 	o->conf = p->conf;
-	snprintf(o->node, sizeof(o->node), "%s", v->name);
-	if (ours) {
-		turn = azml_state_intent_begin(p->conf, v->name, AZML_OP_DELETE,
+	snprintf(o->node, sizeof(o->node), "%s", _vm_node(p, v));
+	snprintf(o->set, sizeof(o->set), "%s", v->scale_set);
+	if (ours && o->node[0]) {
+		turn = azml_state_intent_begin(p->conf, o->node, AZML_OP_DELETE,
 					       getpid(), &info, err, sizeof(err));
 		if (turn == AZML_TURN_ERROR || turn == AZML_TURN_WAIT) {
 			if (turn == AZML_TURN_WAIT) {	/* someone came first */
-				azml_state_intent_end(p->conf, v->name,
+				azml_state_intent_end(p->conf, o->node,
 						      AZML_OP_DELETE, getpid(),
 						      false, NULL, err,
 						      sizeof(err));
@@ -398,19 +414,56 @@ static void _delete_orphan(pass_t *p, const azml_vm_result_t *v, bool ours)
 	azml_arm_vm_delete(p->arm, v->name, _orphan_deleted, o);
 }
 
+/* Whether a program works on some node of T (a resume may be about to
+ * pair a set's new VM). */
+static bool _target_busy(const pass_t *p, const azml_target_t *t)
+{
+	for (int i = 0; i < p->nn; i++)
+		if (azml_conf_target_of_node(p->conf, p->nodes[i].name) == t &&
+		    azml_state_intent_active(p->conf, p->nodes[i].name))
+			return true;
+	return false;
+}
+
+/* The target whose scale set is SET, or NULL. */
+static const azml_target_t *_set_target(const azml_conf_t *conf,
+					const char *set)
+{
+	char name[80];
+
+	for (size_t i = 0; i < conf->ntargets; i++) {
+		const azml_target_t *t = &conf->targets[i];
+
+		if (t->kind == AZML_CLUSTER &&
+		    t->provisioning == AZML_PROV_SCALE_SET &&
+		    !strcasecmp(azml_conf_scale_set_name(conf, t, name,
+							 sizeof(name)), set))
+			return t;
+	}
+	return NULL;
+}
+
 /* 1. VMs whose node is powered down, unknown, or not ours: orphans. */
 static void _orphan_vms(pass_t *p)
 {
 	for (size_t i = 0; i < p->nvms; i++) {
 		const azml_vm_result_t *v = &p->vms[i];
-		const char *node = _vm_node(v);
-		const azml_target_t *t = azml_conf_target_of_node(p->conf, node);
+		const char *node = _vm_node(p, v);
+		const azml_target_t *t = v->scale_set[0] ?
+			_set_target(p->conf, v->scale_set) :
+			azml_conf_target_of_node(p->conf, node);
 		const azml_node_t *sn = _find(p->nodes, p->nn, node);
 		const char *why = NULL;
 
-		if (azml_state_intent_active(p->conf, node))
+		if (node[0] && azml_state_intent_active(p->conf, node))
 			continue;	/* a resume or delete is in flight */
-		if (!t || t->kind == AZML_ATTACHED)
+		if (v->scale_set[0] && !node[0]) {
+			if (!t || !strcasecmp(v->provisioning, "Creating") ||
+			    _target_busy(p, t))
+				continue;	/* a resume may pair it now */
+			why = "no node has this VM of its scale set";
+			node = "none";
+		} else if (!t || t->kind == AZML_ATTACHED)
 			why = "its node is not in azureml.conf";
 		else if (!sn)
 			why = "slurmctld does not know its node";
@@ -445,7 +498,7 @@ static void _nodes_without_vm(pass_t *p)
 		    azml_state_intent_active(p->conf, n->name))
 			continue;
 		for (size_t k = 0; k < p->nvms && !has_vm; k++)
-			has_vm = !strcmp(_vm_node(&p->vms[k]), n->name);
+			has_vm = !strcmp(_vm_node(p, &p->vms[k]), n->name);
 		if (has_vm)
 			continue;
 		p->actions++;
@@ -511,6 +564,153 @@ static void _keep_min_nodes(pass_t *p, const azml_target_t *t)
 	}
 }
 
+/* ---- scale sets ---- */
+
+typedef struct {
+	pass_t *p;
+	const char *set;
+} pairs_load_t;
+
+static int _pairs_load(void *arg, azml_pair_t **pp, size_t *n)
+{
+	pairs_load_t *q = arg;
+	pass_t *p = q->p;
+	azml_pair_t *more = realloc(p->pairs, (p->npairs + *n + 1) *
+				    sizeof(*more));
+	char (*sets)[80] = realloc(p->pair_set, (p->npairs + *n + 1) *
+				   sizeof(*sets));
+
+	if (more)
+		p->pairs = more;
+	if (sets)
+		p->pair_set = sets;
+	if (!more || !sets)
+		return 0;
+	for (size_t i = 0; i < *n; i++) {
+		p->pairs[p->npairs] = (*pp)[i];
+		snprintf(p->pair_set[p->npairs++], 80, "%s", q->set);
+	}
+	return 0;
+}
+
+typedef struct {
+	bool answered, ok;
+	azml_vm_result_t r;
+} one_t;
+
+static void _one(void *arg, const azml_vm_result_t *r)
+{
+	one_t *o = arg;
+
+	o->answered = true;
+	o->ok = r->ok;
+	o->r = *r;
+}
+
+/*
+ * Each ScaleSet cluster: its set's VMs join the listing (L), StateDir's
+ * pairings are loaded, pairings whose VM is gone are forgotten, a set
+ * whose capacity disagrees with its VMs and nodes is reported, and with
+ * --prune-scale-sets an empty set is deleted.  0, or -1 when a set's VMs
+ * could not be listed (nothing done then).
+ */
+static int _scale_sets(pass_t *p, listing_t *l)
+{
+	size_t keep = 0;
+
+	/* the tag listing may show set VMs (tags copied or not): each set's
+	 * own listing decides */
+	for (size_t i = 0; i < l->n; i++)
+		if (!l->vms[i].scale_set[0])
+			l->vms[keep++] = l->vms[i];
+	l->n = keep;
+	for (size_t ti = 0; ti < p->conf->ntargets; ti++) {
+		const azml_target_t *t = &p->conf->targets[ti];
+		char set[80];
+		listing_t sl = { 0 };
+		pairs_load_t q = { p, set };
+		one_t got = { 0 };
+		size_t from = p->npairs, paired = 0;
+		azml_vm_result_t *more;
+
+		if (t->kind != AZML_CLUSTER ||
+		    t->provisioning != AZML_PROV_SCALE_SET)
+			continue;
+		azml_conf_scale_set_name(p->conf, t, set, sizeof(set));
+		azml_arm_vmss_vms(p->arm, set, _listed, &sl);
+		azml_arm_vmss_get(p->arm, set, _one, &got);
+		azml_arm_run(p->arm);
+		if (sl.failed) {
+			fprintf(stderr, "slurm-azureml reconcile: couldn't list "
+				"the VMs of scale set %s: %s; nothing done\n",
+				set, sl.err);
+			free(sl.vms);
+			return -1;
+		}
+		if (!(more = realloc(l->vms, (l->n + sl.n + 1) *
+				     sizeof(*more)))) {
+			free(sl.vms);
+			return -1;
+		}
+		l->vms = more;
+		for (size_t i = 0; i < sl.n; i++) {
+			snprintf(sl.vms[i].scale_set, sizeof(sl.vms[i].scale_set),
+				 "%s", set);	/* listed by its set's id */
+			l->vms[l->n++] = sl.vms[i];
+		}
+		free(sl.vms);
+		azml_state_pairs(p->conf, set, _pairs_load, &q);
+		/* pairings whose VM is gone */
+		for (size_t i = from; i < p->npairs; i++) {
+			bool listed = false;
+
+			for (size_t k = 0; k < l->n && !listed; k++)
+				listed = !strcmp(l->vms[k].name, p->pairs[i].vm);
+			if (listed) {
+				paired++;
+				continue;
+			}
+			if (azml_state_intent_active(p->conf, p->pairs[i].node))
+				continue;
+			p->actions++;
+			printf("node %s: its VM %s of scale set %s is gone; %s\n",
+			       p->pairs[i].node, p->pairs[i].vm, set, p->dry ?
+			       "would forget the pairing" : "forgetting the "
+			       "pairing");
+			if (!p->dry)
+				azml_state_pair_drop(p->conf, set, p->pairs[i].node);
+			p->pairs[i].vm[0] = '\0';	/* pairs with nothing */
+		}
+		if (!got.answered || (!got.ok && got.r.http_status == 404)) {
+			if (sl.n)
+				printf("scale set %s: not found, yet %zu VMs say "
+				       "they are in it\n", set, sl.n);
+			continue;
+		}
+		if (!got.ok) {
+			printf("scale set %s: couldn't read it: %s: %s\n", set,
+			       got.r.code, got.r.message);
+			continue;
+		}
+		if (got.r.capacity >= 0 && (size_t) got.r.capacity != sl.n)
+			printf("scale set %s: capacity %ld, but %zu VMs listed and "
+			       "%zu paired with nodes; the orphans below go, "
+			       "Azure's count follows\n", set, got.r.capacity,
+			       sl.n, paired);
+		if (p->prune && !sl.n && !paired && got.r.capacity == 0 &&
+		    !_target_busy(p, t)) {
+			p->actions++;
+			printf("scale set %s is empty; %s\n", set, p->dry ?
+			       "would delete it (--prune-scale-sets)" :
+			       "deleting it (--prune-scale-sets)");
+			if (!p->dry)
+				azml_arm_vmss_delete(p->arm, set, _acted,
+						     "delete scale set");
+		}
+	}
+	return 0;
+}
+
 /* Whether any target has VMs in Azure (attached targets have none). */
 static bool _has_vm_targets(const azml_conf_t *conf)
 {
@@ -525,12 +725,12 @@ static bool _has_vm_targets(const azml_conf_t *conf)
  * VMs listed in Azure.  Returns 0, or 1 when something could not be read or
  * an action failed (each said on stderr or stdout).
  */
-static int _reconcile_once(azml_conf_t *conf, bool dry)
+static int _reconcile_once(azml_conf_t *conf, bool dry, bool prune)
 {
 	char err[600];
 	azml_node_t *nodes = NULL;
 	listing_t l = { 0 };
-	pass_t p = { .conf = conf, .dry = dry };
+	pass_t p = { .conf = conf, .dry = dry, .prune = prune };
 	int rv = 1;
 
 	p.actions += azml_capacity_lift(conf, true, dry);	/* holds that are over */
@@ -555,6 +755,8 @@ static int _reconcile_once(azml_conf_t *conf, bool dry)
 				"the VMs: %s; nothing done\n", l.err);
 			goto out;
 		}
+		if (_scale_sets(&p, &l))
+			goto out;
 		p.vms = l.vms;
 		p.nvms = l.n;
 		_orphan_vms(&p);
@@ -574,6 +776,8 @@ static int _reconcile_once(azml_conf_t *conf, bool dry)
 	rv = action_failures ? 1 : 0;
 out:
 	free(l.vms);
+	free(p.pairs);
+	free(p.pair_set);
 	free(nodes);
 	azml_arm_destroy(p.arm);
 	return rv;
@@ -582,7 +786,7 @@ out:
 int azml_cmd_reconcile(const azml_cmd_t *cmd, int argc, char **argv)
 {
 	const char *file = NULL;
-	bool dry = false;
+	bool dry = false, prune = false;
 	int every = 0, c, rc;
 	char serr[512], *end;
 	azml_conf_t *conf;
@@ -598,6 +802,9 @@ int azml_cmd_reconcile(const azml_cmd_t *cmd, int argc, char **argv)
 			break;
 		case 'n':
 			dry = true;
+			break;
+		case 'P':
+			prune = true;
 			break;
 		case 'e':
 			v = strtol(optarg, &end, 10);
@@ -618,7 +825,7 @@ int azml_cmd_reconcile(const azml_cmd_t *cmd, int argc, char **argv)
 	if (!dry && azml_state_init(conf, serr, sizeof(serr)))
 		fprintf(stderr, "slurm-azureml reconcile: %s\n", serr);
 	do {
-		rc = _reconcile_once(conf, dry);
+		rc = _reconcile_once(conf, dry, prune);
 		fflush(stdout);
 		if (every)
 			sleep(every);

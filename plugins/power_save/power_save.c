@@ -57,8 +57,12 @@ typedef struct run run_t;
 typedef struct {
 	run_t *run;
 	char *node;
+	const azml_target_t *t;	/* its compute target */
+	char vm[80];		/* its VM's name: the node's, or in a scale set
+				 * Azure's (StateDir's pairing), "" for none */
 	azml_turn_t turn;	/* RUN, DELETE_FIRST or WAIT until settled */
 	bool started, settled;
+	bool nic_asked;		/* a scale set's VM: its IP asked for */
 	bool boot_log_read;	/* resume-fail: the serial log was looked at */
 	char why[400];		/* ERROR: what went wrong */
 } job_t;
@@ -91,7 +95,29 @@ struct run {
 	int nrjobs;
 	reset_t *resets;		/* jobs to tell slurmctld about */
 	int nresets;
+	struct batch *batches;		/* scale sets: one write for many */
+	bool pairs_later;		/* _deleted: the caller drops them */
 };
+
+/* Nodes of one scale set that one write grows or shrinks. */
+typedef struct batch {
+	run_t *run;
+	const azml_target_t *t;
+	char set[80];
+	bool grow;		/* resume; else a batched delete */
+	bool sent;
+	job_t **jobs;
+	int n;
+	int tries;		/* writes refused for a stale etag */
+	bool op_ok;		/* the write's operation ended well */
+	char code[64], msg[512];
+	int claimed;		/* jobs that have a VM */
+	int nics;		/* NIC answers still awaited */
+	struct nic **nic_list;	/* ... and what they answered */
+	int nnics;
+	time_t relist_at, relist_until;	/* short of VMs: look again */
+	struct batch *next;
+} batch_t;
 
 static const char *_mode_name(mode_t_ m)
 {
@@ -276,6 +302,29 @@ static void _resumed(void *arg, const azml_vm_result_t *r)
 
 static void _start(job_t *j);
 
+static bool _in_set(const job_t *j)
+{
+	return j->t && j->t->kind == AZML_CLUSTER &&
+	       j->t->provisioning == AZML_PROV_SCALE_SET;
+}
+
+/* J's VM name into j->vm: the node's own, or the VM of its set StateDir
+ * pairs it with ("" when it has none: nothing to delete). */
+static void _vm_of(job_t *j)
+{
+	char set[80];
+	azml_pair_t p;
+
+	if (!_in_set(j)) {
+		snprintf(j->vm, sizeof(j->vm), "%s", j->node);
+		return;
+	}
+	azml_conf_scale_set_name(j->run->conf, j->t, set, sizeof(set));
+	j->vm[0] = '\0';
+	if (azml_state_pair_get(j->run->conf, set, j->node, &p) == 1)
+		snprintf(j->vm, sizeof(j->vm), "%s", p.vm);
+}
+
 static void _deleted(void *arg, const azml_vm_result_t *r)
 {
 	job_t *j = arg;
@@ -306,7 +355,14 @@ static void _deleted(void *arg, const azml_vm_result_t *r)
 
 		run->done++;
 		azml_log_info("%s node=%s vm=%s op=%s: deleted",
-			      _mode_name(run->mode), j->node, j->node, r->op_id);
+			      _mode_name(run->mode), j->node, j->vm, r->op_id);
+		if (_in_set(j) && !run->pairs_later) {
+			char set[80];
+
+			azml_state_pair_drop(run->conf, azml_conf_scale_set_name(
+					     run->conf, j->t, set, sizeof(set)),
+					     j->node);
+		}
 		/* back to its own name until the next VM */
 		if (_end(j, true, NULL))
 			azml_addr_queue_push(run->addrs, j->node, j->node,
@@ -349,7 +405,461 @@ static void _boot_logged(void *arg, const char *log, size_t len,
 			       reason);
 		azml_nodes_down(j->node, reason);
 	}
-	azml_arm_vm_delete(j->run->arm, j->node, _deleted, j);
+	azml_arm_vm_delete(j->run->arm, j->vm, _deleted, j);
+}
+
+/* ---- scale sets (Provisioning=ScaleSet): one write for many nodes ---- */
+
+#define BATCH_TRIES 20		/* writes refused for a stale etag */
+#define RELIST_FOR 60		/* s to look again for VMs a good write made */
+
+static void _batch_send(batch_t *b);
+
+/* J joins the open batch of its set (created, or deleted when !GROW). */
+static void _batch_add(run_t *run, job_t *j, bool grow)
+{
+	batch_t *b;
+	job_t **more;
+
+	for (b = run->batches; b; b = b->next)
+		if (!b->sent && b->t == j->t && b->grow == grow &&
+		    b->n < AZML_ARM_VMSS_BATCH)
+			break;
+	if (!b) {
+		if (!(b = calloc(1, sizeof(*b))))
+			abort();
+		b->run = run;
+		b->t = j->t;
+		b->grow = grow;
+		azml_conf_scale_set_name(run->conf, j->t, b->set, sizeof(b->set));
+		b->next = run->batches;
+		run->batches = b;
+	}
+	if (!(more = realloc(b->jobs, (b->n + 1) * sizeof(*more))))
+		abort();
+	b->jobs = more;
+	b->jobs[b->n++] = j;
+}
+
+/* Send every batch filled since the last call. */
+static void _batches_flush(run_t *run)
+{
+	for (batch_t *b = run->batches; b; b = b->next)
+		if (!b->sent && b->n) {
+			b->sent = true;
+			_batch_send(b);
+		}
+}
+
+/* A node of B that got no VM: handed back with Azure's code. */
+static void _set_failed(job_t *j, const char *code, const char *msg)
+{
+	run_t *run = j->run;
+
+	run->failed++;
+	azml_log_error("no VM of scale set for node %s: %s: %s", j->node, code,
+		       msg);
+	if (!_end(j, false, code))
+		return;
+	if (azml_capacity_code(code) && j->t->capacity_backoff > 0)
+		_out_of_capacity(j, code);
+	else
+		_hand_back(j, code, msg);
+}
+
+/* Every node of B still without a VM fails with CODE. */
+static void _batch_fail(batch_t *b, const char *code, const char *msg)
+{
+	for (int i = 0; i < b->n; i++)
+		if (!b->jobs[i]->settled && !b->jobs[i]->vm[0])
+			_set_failed(b->jobs[i], code, msg);
+}
+
+typedef struct {
+	batch_t *b;
+	const azml_vm_result_t *vms;
+	size_t nvms;
+} claim_t;
+
+/* Under StateDir's lock: give each node of B without a VM one of the set's
+ * running VMs that no node has. */
+static int _claim_vms(void *arg, azml_pair_t **p, size_t *n)
+{
+	claim_t *c = arg;
+	batch_t *b = c->b;
+	int next = 0, added = 0;
+
+	for (size_t v = 0; v < c->nvms; v++) {
+		const azml_vm_result_t *vm = &c->vms[v];
+		azml_pair_t *more;
+		bool taken = false;
+
+		if (strcasecmp(vm->scale_set, b->set) ||
+		    strcasecmp(vm->provisioning, "Succeeded") ||
+		    !azml_arm_resource_name_ok(vm->name))
+			continue;
+		for (size_t k = 0; k < *n && !taken; k++)
+			taken = !strcmp((*p)[k].vm, vm->name);
+		if (taken)
+			continue;
+		while (next < b->n && (b->jobs[next]->settled ||
+				       b->jobs[next]->vm[0]))
+			next++;
+		if (next >= b->n)
+			break;
+		if (!(more = realloc(*p, (*n + 1) * sizeof(**p))))
+			break;
+		*p = more;
+		memset(&(*p)[*n], 0, sizeof(**p));
+		snprintf((*p)[*n].vm, sizeof((*p)[*n].vm), "%s", vm->name);
+		snprintf((*p)[*n].node, sizeof((*p)[*n].node), "%s",
+			 b->jobs[next]->node);
+		snprintf((*p)[*n].computer, sizeof((*p)[*n].computer), "%.71s",
+			 vm->computer[0] ? vm->computer : vm->name);
+		(*p)[*n].since = time(NULL);
+		(*n)++;
+		snprintf(b->jobs[next]->vm, sizeof(b->jobs[next]->vm), "%s",
+			 vm->name);
+		/* the NIC's name, for its IP: Azure's, else the usual */
+		snprintf(b->jobs[next]->why, sizeof(b->jobs[next]->why), "%s",
+			 vm->nic);
+		added++;
+	}
+	b->claimed += added;
+	return added ? 1 : 0;
+}
+
+typedef struct nic {
+	batch_t *b;
+	job_t *j;
+	char computer[72];
+	char ip[64];
+} nic_t;
+
+/* Under StateDir's lock: each paired node's IP. */
+static int _pairs_ip(void *arg, azml_pair_t **p, size_t *n)
+{
+	nic_t **ns = arg;
+
+	for (int i = 0; ns[i]; i++)
+		for (size_t k = 0; k < *n; k++)
+			if (!strcmp((*p)[k].node, ns[i]->j->node) &&
+			    !strcmp((*p)[k].vm, ns[i]->j->vm)) {
+				snprintf((*p)[k].ip, sizeof((*p)[k].ip), "%s",
+					 ns[i]->ip[0] ? ns[i]->ip : "0.0.0.0");
+				snprintf(ns[i]->computer, sizeof(ns[i]->computer),
+					 "%s", (*p)[k].computer);
+			}
+	return 1;
+}
+
+/* Every NIC answered: one StateDir write, then each node's NodeAddr and
+ * NodeHostname (node-init on the VM finds its node by them). */
+static void _batch_paired(batch_t *b)
+{
+	run_t *run = b->run;
+
+	azml_state_pairs(run->conf, b->set, _pairs_ip, b->nic_list);
+	for (int i = 0; i < b->nnics; i++) {
+		nic_t *x = b->nic_list[i];
+		job_t *j = x->j;
+
+		if (x->ip[0] && _end(j, true, NULL)) {
+			run->done++;
+			azml_log_info("resume node=%s vm=%s set=%s host=%s ip=%s: "
+				      "ok", j->node, j->vm, b->set, x->computer,
+				      x->ip);
+			azml_addr_queue_push(run->addrs, j->node, x->ip,
+					     x->computer);
+			azml_state_failure_clear(run->conf, j->node);
+			azml_state_hold_clear(run->conf, j->t);
+		} else if (!x->ip[0]) {
+			_set_failed(j, "InvalidResponse", "Azure gave its VM "
+				    "no private IP address");
+		}
+		free(x);
+	}
+	free(b->nic_list);
+	b->nic_list = NULL;
+	b->nnics = 0;
+}
+
+static void _nic_answered(void *arg, const azml_vm_result_t *r)
+{
+	nic_t *x = arg;
+
+	if (r->ok && r->ip[0] && _ip_ok(r->ip))
+		snprintf(x->ip, sizeof(x->ip), "%s", r->ip);
+	else
+		azml_log_error("node %s: couldn't read the IP of VM %s: %s: %s",
+			       x->j->node, x->j->vm, r->ok ? "InvalidResponse" :
+			       r->code, r->ok ? "no IP address" : r->message);
+	if (--x->b->nics == 0)
+		_batch_paired(x->b);
+}
+
+static void _vms_listed(void *arg, const azml_vm_result_t *vms, size_t n,
+			const azml_vm_result_t *err)
+{
+	batch_t *b = arg;
+	claim_t c = { b, vms, n };
+	int before = b->claimed, left = 0;
+
+	if (err) {
+		azml_log_error("couldn't list the VMs of scale set %s: %s: %s",
+			       b->set, err->code, err->message);
+		_batch_fail(b, err->code, err->message);
+		return;
+	}
+	if (azml_state_pairs(b->run->conf, b->set, _claim_vms, &c)) {
+		_batch_fail(b, "StateDir", "couldn't record which VM each node "
+			    "has (see the log)");
+		return;
+	}
+	/* the IPs of the VMs just paired, all at once */
+	if (b->claimed > before && !b->nic_list) {
+		if (!(b->nic_list = calloc(b->claimed - before + 1,
+					   sizeof(*b->nic_list))))
+			abort();
+		for (int i = 0; i < b->n; i++) {
+			job_t *j = b->jobs[i];
+			nic_t *x;
+
+			if (j->settled || !j->vm[0] || j->nic_asked)
+				continue;
+			j->nic_asked = true;
+			if (!(x = calloc(1, sizeof(*x))))
+				abort();
+			x->b = b;
+			x->j = j;
+			b->nic_list[b->nnics++] = x;
+		}
+		b->nics = b->nnics;
+		for (int i = 0, m = b->nnics; i < m; i++) {
+			char nic[96];
+			job_t *j = b->nic_list[i]->j;
+
+			snprintf(nic, sizeof(nic), "%.95s", j->why);
+			if (!nic[0])
+				snprintf(nic, sizeof(nic), "%.80s-nic", j->vm);
+			j->why[0] = '\0';
+			azml_arm_nic_ip(b->run->arm, j->vm, nic, _nic_answered,
+					b->nic_list[i]);
+		}
+	}
+	for (int i = 0; i < b->n; i++)
+		left += !b->jobs[i]->settled && !b->jobs[i]->vm[0];
+	if (!left)
+		return;
+	if (!b->op_ok) {
+		_batch_fail(b, b->code, b->msg);
+		return;
+	}
+	/* a good write, and fewer VMs than nodes: another program's nodes
+	 * took some of ours (theirs come soon), or Azure is slow to list */
+	if (!b->relist_until)
+		b->relist_until = time(NULL) + RELIST_FOR;
+	if (time(NULL) > b->relist_until) {
+		_batch_fail(b, "ScaleSetVMsMissing", "the scale set grew, but "
+			    "not every new VM was listed within 60 s");
+		return;
+	}
+	b->relist_at = time(NULL) + 2;
+}
+
+/* The write ended: see which VMs the set has now. */
+static void _scaled(void *arg, const azml_vm_result_t *r)
+{
+	batch_t *b = arg;
+
+	if (!r->ok && r->http_status == 412 && b->tries++ < BATCH_TRIES) {
+		azml_log_info("scale set %s changed since it was read (%s); "
+			      "reading it again", b->set, r->code);
+		_batch_send(b);
+		return;
+	}
+	b->op_ok = r->ok;
+	snprintf(b->code, sizeof(b->code), "%s", r->ok ? "" : r->code);
+	snprintf(b->msg, sizeof(b->msg), "%s", r->ok ? "" : r->message);
+	if (r->ok)
+		azml_log_info("scale set %s: +%d VMs (op=%s)", b->set, b->n,
+			      r->op_id);
+	else
+		azml_log_error("scale set %s: growing by %d failed (op=%s): "
+			       "%s: %s; the VMs it made are used", b->set, b->n,
+			       r->op_id, r->code, r->message);
+	azml_arm_vmss_vms(b->run->arm, b->set, _vms_listed, b);
+}
+
+/* The set as it is: created with our nodes, or grown by them. */
+static void _set_read(void *arg, const azml_vm_result_t *r)
+{
+	batch_t *b = arg;
+	int want = 0;
+
+	for (int i = 0; i < b->n; i++)
+		want += !b->jobs[i]->settled;
+	if (!want)
+		return;
+	if (!r->ok && r->http_status == 404) {
+		azml_log_info("scale set %s: creating it with %d VMs", b->set,
+			      want);
+		azml_arm_vmss_create(b->run->arm, b->t, b->set, want, _scaled, b);
+		return;
+	}
+	if (!r->ok) {
+		azml_log_error("couldn't read scale set %s: %s: %s", b->set,
+			       r->code, r->message);
+		_batch_fail(b, r->code, r->message);
+		return;
+	}
+	if (r->capacity < 0 || !r->etag[0]) {
+		_batch_fail(b, "InvalidResponse", "the scale set's answer has no "
+			    "sku.capacity or etag");
+		return;
+	}
+	if (r->capacity + want > AZML_SCALE_SET_MAX) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "scale set %s has %ld VMs; %d more "
+			 "would pass Azure's %d", b->set, r->capacity, want,
+			 AZML_SCALE_SET_MAX);
+		_batch_fail(b, "ScaleSetFull", msg);
+		return;
+	}
+	azml_arm_vmss_scale(b->run->arm, b->set, r->capacity + want, r->etag,
+			    _scaled, b);
+}
+
+/* ---- shrinking: one batched delete of exactly these nodes' VMs ---- */
+
+typedef struct {
+	batch_t *b;
+	bool drop;		/* forget the pairs of B's deleted nodes */
+} pairs_of_t;
+
+static int _pairs_of(void *arg, azml_pair_t **p, size_t *n)
+{
+	pairs_of_t *q = arg;
+	batch_t *b = q->b;
+	int changed = 0;
+
+	for (int i = 0; i < b->n; i++) {
+		job_t *j = b->jobs[i];
+
+		for (size_t k = 0; k < *n; k++) {
+			if (strcmp((*p)[k].node, j->node))
+				continue;
+			if (!q->drop) {
+				snprintf(j->vm, sizeof(j->vm), "%s", (*p)[k].vm);
+			} else if (j->settled && !strcmp((*p)[k].vm, j->vm)) {
+				(*p)[k--] = (*p)[--*n];
+				changed = 1;
+			}
+			break;
+		}
+	}
+	return changed;
+}
+
+static void _shrunk(void *arg, const azml_vm_result_t *r)
+{
+	batch_t *b = arg;
+	run_t *run = b->run;
+	pairs_of_t q = { b, true };
+	int ours = 0;
+
+	for (int i = 0; i < b->n; i++)
+		ours += !b->jobs[i]->settled && b->jobs[i]->vm[0];
+	if (!r->ok) {
+		/* e.g. one of them is gone already: one by one (404 is done) */
+		azml_log_error("scale set %s: the batched delete of %d VMs "
+			       "failed (op=%s): %s: %s; deleting them one by one",
+			       b->set, ours, r->op_id, r->code, r->message);
+		for (int i = 0; i < b->n; i++)
+			if (!b->jobs[i]->settled && b->jobs[i]->vm[0])
+				azml_arm_vm_delete(run->arm, b->jobs[i]->vm,
+						   _deleted, b->jobs[i]);
+		return;
+	}
+	azml_log_info("scale set %s: %d VMs deleted in one request (op=%s)",
+		      b->set, ours, r->op_id);
+	for (int i = 0; i < b->n; i++) {
+		job_t *j = b->jobs[i];
+		azml_vm_result_t ok = { .ok = true };
+
+		if (j->settled || !j->vm[0])
+			continue;
+		snprintf(ok.op_id, sizeof(ok.op_id), "%s", r->op_id);
+		run->pairs_later = true;
+		_deleted(j, &ok);	/* settles it; the pairs go below */
+		run->pairs_later = false;
+	}
+	azml_state_pairs(run->conf, b->set, _pairs_of, &q);
+}
+
+static void _batch_send(batch_t *b)
+{
+	run_t *run = b->run;
+	pairs_of_t q = { b, false };
+	const char **vms;
+	int k = 0;
+
+	if (b->grow) {
+		azml_arm_vmss_get(run->arm, b->set, _set_read, b);
+		return;
+	}
+	azml_state_pairs(run->conf, b->set, _pairs_of, &q);
+	if (!(vms = calloc(b->n + 1, sizeof(*vms))))
+		abort();
+	for (int i = 0; i < b->n; i++) {
+		job_t *j = b->jobs[i];
+
+		if (j->settled)
+			continue;
+		if (!j->vm[0]) {	/* no VM: nothing to delete */
+			azml_vm_result_t ok = { .ok = true };
+
+			_deleted(j, &ok);
+			continue;
+		}
+		vms[k++] = j->vm;
+	}
+	/* at most AZML_ARM_VMSS_BATCH a batch (_batch_add) */
+	if (k)
+		azml_arm_vmss_delete_vms(run->arm, b->set, vms, k, _shrunk, b);
+	free(vms);
+}
+
+/* Look again, from the tick, for VMs of good writes not listed yet. */
+static void _batches_tick(run_t *run)
+{
+	for (batch_t *b = run->batches; b; b = b->next)
+		if (b->grow && b->relist_at && time(NULL) >= b->relist_at) {
+			b->relist_at = 0;
+			azml_arm_vmss_vms(run->arm, b->set, _vms_listed, b);
+		}
+}
+
+/* Batches that will look again for their VMs. */
+static bool _batches_pending(const run_t *run)
+{
+	for (const batch_t *b = run->batches; b; b = b->next)
+		if (b->relist_at)
+			return true;
+	return false;
+}
+
+static void _batches_free(run_t *run)
+{
+	while (run->batches) {
+		batch_t *b = run->batches;
+
+		run->batches = b->next;
+		free(b->jobs);
+		free(b->nic_list);
+		free(b);
+	}
 }
 
 static void _start(job_t *j)
@@ -359,13 +869,19 @@ static void _start(job_t *j)
 	if (run->mode == RESUME_FAIL && j->turn == AZML_TURN_RUN &&
 	    !j->boot_log_read) {
 		j->started = true;
-		azml_arm_vm_boot_log(run->arm, j->node, _boot_logged, j);
+		_vm_of(j);
+		if (!j->vm[0]) {	/* a set's node with no VM */
+			azml_vm_result_t ok = { .ok = true };
+
+			_deleted(j, &ok);
+			return;
+		}
+		azml_arm_vm_boot_log(run->arm, j->vm, _boot_logged, j);
 		return;
 	}
 	j->started = true;
 	if (run->op == AZML_OP_CREATE && j->turn == AZML_TURN_RUN) {
-		const azml_target_t *t = azml_conf_target_of_node(run->conf,
-								  j->node);
+		const azml_target_t *t = j->t;
 		azml_hold_t h;
 
 		if (azml_state_hold_get(run->conf, t, &h) == 1) {
@@ -382,9 +898,27 @@ static void _start(job_t *j)
 			}
 			return;
 		}
+		if (_in_set(j)) {
+			j->vm[0] = '\0';
+			_batch_add(run, j, true);
+			return;
+		}
+		snprintf(j->vm, sizeof(j->vm), "%s", j->node);
 		azml_arm_vm_create(run->arm, t, j->node, _resumed, j);
-	} else
-		azml_arm_vm_delete(run->arm, j->node, _deleted, j);
+		return;
+	}
+	if (_in_set(j) && run->mode == SUSPEND) {
+		_batch_add(run, j, false);
+		return;
+	}
+	_vm_of(j);
+	if (!j->vm[0]) {	/* a set's node with no VM: nothing to delete */
+		azml_vm_result_t ok = { .ok = true };
+
+		_deleted(j, &ok);
+		return;
+	}
+	azml_arm_vm_delete(run->arm, j->vm, _deleted, j);
 }
 
 /* A node we waited for: what became of it.  Returns true when settled. */
@@ -471,6 +1005,8 @@ static void _tick(void *arg)
 		if (!j->settled && !j->started && j->turn != AZML_TURN_WAIT)
 			_start(j);
 	}
+	_batches_flush(d->run);
+	_batches_tick(d->run);
 	_resets_tick(d->run);
 }
 
@@ -496,9 +1032,10 @@ static void _drive(run_t *run, job_t *jobs, int n)
 		if (!jobs[i].settled && !jobs[i].started &&
 		    jobs[i].turn != AZML_TURN_WAIT)
 			_start(&jobs[i]);
+	_batches_flush(run);
 	for (;;) {
 		azml_arm_run(run->arm);
-		if (!_waiting(&d))
+		if (!_waiting(&d) && !_batches_pending(run))
 			break;
 		if (time(NULL) > give_up) {
 			_tick(&d);	/* a last look before giving up */
@@ -863,7 +1400,7 @@ static int _nodes(run_t *run, const char *hostlist, job_t **jobs, int *n)
 			break;
 		}
 		*jobs = more;
-		(*jobs)[(*n)++] = (job_t) { .run = run, .node = host };
+		(*jobs)[(*n)++] = (job_t) { .run = run, .node = host, .t = t };
 	}
 	slurm_hostlist_destroy(hl);
 	return rc;
@@ -1059,6 +1596,7 @@ int main(int argc, char **argv)
 	azml_arm_destroy(run.arm);
 	rc = run.failed ? 1 : 0;
 out:
+	_batches_free(&run);
 	for (int i = 0; i < run.nrjobs; i++)
 		free(run.rjobs[i].nodes);
 	free(run.rjobs);

@@ -3,11 +3,13 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <slurm/slurm.h>
 #include <slurm/slurm_errno.h>
@@ -432,4 +434,158 @@ int azml_nodes_requeue_jobs(const char *node)
 	}
 	slurm_free_job_info_msg(jobs);
 	return n;
+}
+
+/* ---- which node this machine is ---------------------------------------- */
+
+/* Whether A and B are the same address: as IPv4 or IPv6 when both parse
+ * (so "fd00::5" is "fd00:0::5"), else as text. */
+static bool _same_addr(const char *a, const char *b)
+{
+	unsigned char x[16], y[16];
+	static const int af[] = { AF_INET, AF_INET6 };
+
+	for (size_t i = 0; i < sizeof(af) / sizeof(af[0]); i++)
+		if (inet_pton(af[i], a, x) == 1 && inet_pton(af[i], b, y) == 1)
+			return !memcmp(x, y, af[i] == AF_INET ? 4 : 16);
+	return !strcmp(a, b);
+}
+
+static bool _host_match(const azml_node_addr_t *nd, const char *host)
+{
+	if (!nd->hostname || !host || !*host || strcasecmp(nd->hostname, host))
+		return false;
+	/* NodeHostname left at its default (the node's name) was never
+	 * paired: it is this machine only under that very name */
+	return strcmp(nd->hostname, nd->name) || !strcasecmp(host, nd->name);
+}
+
+static bool _addr_match(const azml_node_addr_t *nd, const char *const *addrs,
+			size_t naddrs)
+{
+	if (!nd->addr || !*nd->addr)
+		return false;
+	for (size_t i = 0; i < naddrs; i++)
+		if (addrs[i] && *addrs[i] && _same_addr(nd->addr, addrs[i]))
+			return true;
+	return false;
+}
+
+/* The nodes that match (pass 0: by NodeHostname, 1: by NodeAddr): how
+ * many, the first's index in *FIRST, their names in NAMES. */
+static size_t _matches(const azml_node_addr_t *nodes, size_t n, int pass,
+		       const char *host, const char *const *addrs,
+		       size_t naddrs, size_t *first, char *names, size_t nn)
+{
+	size_t count = 0, at = 0;
+
+	if (nn)
+		names[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (!nodes[i].name || !*nodes[i].name)
+			continue;
+		if (pass == 0 ? !_host_match(&nodes[i], host) :
+				!_addr_match(&nodes[i], addrs, naddrs))
+			continue;
+		if (!count++)
+			*first = i;
+		if (at < nn) {
+			int w = snprintf(names + at, nn - at, "%s%s",
+					 count > 1 ? ", " : "", nodes[i].name);
+
+			at = w < 0 ? nn : at + (size_t) w;
+		}
+	}
+	return count;
+}
+
+int azml_nodes_match_self(const azml_node_addr_t *nodes, size_t n,
+			  const char *host, const char *const *addrs,
+			  size_t naddrs, bool *by_addr, char *why, size_t wn)
+{
+	char names[512];
+	size_t first = 0, count;
+
+	for (int pass = 0; pass < 2; pass++) {
+		count = _matches(nodes, n, pass, host, addrs, naddrs, &first,
+				 names, sizeof(names));
+		if (count == 1) {
+			if (by_addr)
+				*by_addr = pass == 1;
+			return (int) first;
+		}
+		if (count > 1) {
+			if (pass == 0)
+				snprintf(why, wn, "%zu nodes have NodeHostname="
+					 "%s: %s", count, host, names);
+			else
+				snprintf(why, wn, "%zu nodes have a NodeAddr of "
+					 "this machine: %s", count, names);
+			return -2;
+		}
+	}
+	return -1;
+}
+
+int azml_nodes_find_self(const char *host, const char *const *addrs,
+			 size_t naddrs, azml_node_self_t *out, char *err,
+			 size_t en)
+{
+	node_info_msg_t *info = NULL;
+	azml_node_addr_t *v = NULL;
+	const azml_node_addr_t *m;
+	size_t n = 0;
+	bool by_addr = false;
+	char why[600];
+	int i, rc = -1;
+
+	if (slurm_load_node(0, &info, SHOW_ALL) != SLURM_SUCCESS) {
+		int e = errno;
+
+		snprintf(err, en, "couldn't read the nodes from slurmctld: %s",
+			 slurm_strerror(e));
+		return _unreachable(e) ? 0 : -1;
+	}
+	if (!(v = calloc(info->record_count + 1, sizeof(*v)))) {
+		snprintf(err, en, "out of memory");
+		goto out;
+	}
+	for (uint32_t k = 0; k < info->record_count; k++) {
+		node_info_t *ni = &info->node_array[k];
+
+		if (!ni->name)
+			continue;
+		v[n].name = ni->name;
+		v[n].hostname = ni->node_hostname;
+		v[n].addr = ni->node_addr;
+		n++;
+	}
+	i = azml_nodes_match_self(v, n, host, addrs, naddrs, &by_addr, why,
+				  sizeof(why));
+	if (i == -2) {
+		snprintf(err, en, "%s", why);
+		goto out;
+	}
+	if (i < 0) {
+		if (en)
+			err[0] = '\0';
+		rc = 0;
+		goto out;
+	}
+	m = &v[i];
+	if (strlen(m->name) >= sizeof(out->name)) {
+		snprintf(err, en, "node name '%.100s...' is too long", m->name);
+		goto out;
+	}
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", m->name);
+	snprintf(out->hostname, sizeof(out->hostname), "%s",
+		 m->hostname ? m->hostname : "");
+	snprintf(out->addr, sizeof(out->addr), "%s", m->addr ? m->addr : "");
+	out->by_addr = by_addr;
+	rc = 1;
+out:
+	free(v);
+	slurm_free_node_info_msg(info);
+	return rc;
 }

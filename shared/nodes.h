@@ -6,6 +6,7 @@
 #define AZML_NODES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Call once per program, before the others. */
@@ -65,6 +66,46 @@ int azml_nodes_requeue_jobs(const char *node);
  * again), -1 the job is gone or ended (give up).
  */
 int azml_job_reschedule(uint32_t job_id, bool now, const char *note);
+
+/* ---- which node this machine is (a scale set's VM) ----
+ *
+ * A scale set's VMs share one userData that names no node; the resume
+ * program pairs each VM with a node by setting the node's NodeHostname to
+ * the VM's computerName and its NodeAddr to the VM's private IP.  The VM
+ * finds its node back: (1) the one node whose NodeHostname is HOST (case
+ * insensitive; an unpaired node keeps NodeHostname = its name, and counts
+ * only when HOST is that name); else (2) the one node whose NodeAddr is one
+ * of ADDRS (this machine's addresses, loopback excluded). */
+
+typedef struct {
+	const char *name, *hostname, *addr;	/* NULL: unset */
+} azml_node_addr_t;
+
+typedef struct {
+	char name[96];		/* the node */
+	char hostname[256];	/* its NodeHostname */
+	char addr[64];		/* its NodeAddr */
+	bool by_addr;		/* matched by NodeAddr, not NodeHostname */
+} azml_node_self_t;
+
+/*
+ * Pure: which of the N NODES is this machine.  Returns its index, -1 when
+ * none is, or -2 when several are (their names, comma-separated and cut to
+ * WN bytes, in WHY).  *BY_ADDR (may be NULL) is set with an index.
+ */
+int azml_nodes_match_self(const azml_node_addr_t *nodes, size_t n,
+			  const char *host, const char *const *addrs,
+			  size_t naddrs, bool *by_addr, char *why, size_t wn);
+
+/*
+ * The same against slurmctld (slurm_load_node).  Returns 1 with *OUT set;
+ * 0 when no node is this machine yet (ERR "") or slurmctld does not answer
+ * (why in ERR): try again; -1 when several nodes are, or slurmctld refused
+ * the request (why in ERR).
+ */
+int azml_nodes_find_self(const char *host, const char *const *addrs,
+			 size_t naddrs, azml_node_self_t *out, char *err,
+			 size_t en);
 
 bool azml_node_powered_down(const azml_node_t *n);
 bool azml_node_powering_up(const azml_node_t *n);

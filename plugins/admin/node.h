@@ -8,7 +8,10 @@
 #define AZML_ADMIN_NODE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
+
+#include "nodes.h"
 
 /* The drain reason of a node drained for a maintenance event; a node whose
  * reason starts so is returned to service once the event is over. */
@@ -42,6 +45,7 @@ typedef enum {
 	AZML_STEP_IDENTITY,
 	AZML_STEP_KEYVAULT,
 	AZML_STEP_MUNGE,
+	AZML_STEP_NODE,		/* "node name": a scale set's VM asks slurmctld */
 	AZML_STEP_SETUP,
 	AZML_STEP_GPU,
 	AZML_STEP_SLURMD,
@@ -57,6 +61,8 @@ typedef struct {
 	const char *userdata_file;	/* base64 userData from a file */
 	const char *slurmd;		/* slurmd binary (NULL: "slurmd") */
 	bool no_watch;
+	int node_wait;			/* s a scale set's VM waits to be
+					 * paired with a node; 0: 300 */
 	/* what tests change (never from the environment) */
 	const char *munge_dir;		/* NULL: /etc/munge */
 	const char *run_dir;		/* NULL: /run/slurm */
@@ -70,6 +76,12 @@ typedef struct {
 	 * through slurmctld) */
 	int (*report)(void *arg, const char *node, const char *reason);
 	void *report_arg;
+	/* which node this machine is, for a scale set's VM (NULL:
+	 * azml_nodes_find_self() through slurmctld); returns as it does */
+	int (*find_self)(void *arg, const char *host,
+			 const char *const *addrs, size_t naddrs,
+			 azml_node_self_t *out, char *err, size_t en);
+	void *find_self_arg;
 } azml_node_init_opts_t;
 
 /* Run node-init.  Returns the exit status: 0, or 1 after a failed step

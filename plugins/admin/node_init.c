@@ -3,17 +3,25 @@
  * (ARCHITECTURE.md, "node bootstrap"; the systemd unit
  * slurm-azureml-node-init.service runs it).
  *
- *   userData -> identity -> Key Vault -> munge -> setup script -> GPU check
- *   -> slurmd -> events
+ *   userData -> identity -> Key Vault -> munge -> node name -> setup script
+ *   -> GPU check -> slurmd -> events
  *
  * Each step logs one line "node-init: <step>: <outcome>" to the console
  * (stdout: the VM's serial log) and to syslog; a failed step logs
  * "node-init: <step>: failed: <message>" on one line.  The controller's
  * ResumeFailProgram reads the last such line from the serial log (boot
  * diagnostics) and puts "azureml: node-init: <step>: <message>" into the
- * node's reason.  Once munge works (steps setup script, GPU check, slurmd)
- * the node reports a failure itself, at once: power_down_force with that
- * reason, so its job requeues now rather than after ResumeTimeout.
+ * node's reason.  Once munge works and the node is known (steps setup
+ * script, GPU check, slurmd) the node reports a failure itself, at once:
+ * power_down_force with that reason, so its job requeues now rather than
+ * after ResumeTimeout.
+ *
+ * The node name: a single VM's userData names it (and its hostname, the
+ * computerName, must be it).  A scale set's VMs share one userData that
+ * names no node: such a VM asks slurmctld which node the resume program
+ * paired it with (NodeHostname = its hostname, else NodeAddr = one of its
+ * addresses), waiting a bounded time for the pairing, and starts slurmd
+ * with -N NODE.
  *
  * Run again at every boot (a stopped-and-started compute instance): the key
  * is rewritten only when it differs, daemons restarted only when needed.
@@ -26,6 +34,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -61,10 +73,13 @@
 #define SETUP_TIMEOUT 1800		/* s a setup script may run */
 #define SLURMD_WAIT 30			/* s for slurmd to settle */
 #define SLURMD_ALIVE 2			/* s it must stay up at least */
+#define NODE_WAIT 300			/* s a scale set's VM waits for its node */
+#define NODE_POLL 2			/* s between asking slurmctld */
+#define MAX_ADDRS 16			/* this machine's addresses matched */
 
 const char *const azml_step_names[AZML_STEP_COUNT] = {
-	"userData", "identity", "Key Vault", "munge", "setup script",
-	"GPU check", "slurmd", "events",
+	"userData", "identity", "Key Vault", "munge", "node name",
+	"setup script", "GPU check", "slurmd", "events",
 };
 
 typedef struct {
@@ -73,7 +88,8 @@ typedef struct {
 	const char *imds;
 	char host[256];		/* this machine's short host name */
 	char vm[256];		/* the emulator's vm= */
-	const char *node;	/* Slurm node name */
+	const char *node;	/* Slurm node name (NULL: not known yet) */
+	char self[96];		/* a scale set VM's node, from slurmctld */
 	azml_userdata_t ud;
 	char *token;		/* Key Vault token */
 	char *secret;		/* the munge key, base64 */
@@ -113,11 +129,14 @@ static void _say(ctx_t *c, bool error, const char *fmt, ...)
 
 #define STEP(s) azml_step_names[s]
 
-/* Write a minimal slurm.conf in a private directory, point libslurm at it,
- * and set the node power_down_force with REASON.  Before slurmd ran there is
- * no slurm.conf here (configless); libslurm needs one only to find
- * slurmctld: ClusterName and SlurmctldHost are what 22.05 requires. */
-static int _report_slurm(ctx_t *c, const char *reason)
+/* Run FN(C, ARG) with libslurm pointed at slurmctld: a minimal slurm.conf
+ * in a private directory under the run directory, SLURM_CONF naming it
+ * while FN runs, removed after.  Before slurmd ran there is no slurm.conf
+ * here (configless); libslurm needs one only to find slurmctld: ClusterName
+ * and SlurmctldHost are what 22.05 requires.  Returns FN's value, or -1
+ * when the file could not be written. */
+static int _with_slurmctld(ctx_t *c, int (*fn)(ctx_t *c, void *arg),
+			   void *arg)
 {
 	const char *rd = c->o->run_dir ? c->o->run_dir : "/run/slurm";
 	char dir[512], conf[600], host[256], *colon;
@@ -126,7 +145,7 @@ static int _report_slurm(ctx_t *c, const char *reason)
 	int fd, rc = -1;
 
 	mkdir(rd, 0755);
-	snprintf(dir, sizeof(dir), "%s/azureml-report-XXXXXX", rd);
+	snprintf(dir, sizeof(dir), "%s/azureml-ctl-XXXXXX", rd);
 	if (!mkdtemp(dir))
 		return -1;
 	snprintf(conf, sizeof(conf), "%s/slurm.conf", dir);
@@ -152,7 +171,7 @@ static int _report_slurm(ctx_t *c, const char *reason)
 			close(fd);
 		goto out;
 	}
-	fprintf(fp, "# slurm-azureml node-init: only to report a failure\n"
+	fprintf(fp, "# slurm-azureml node-init: only to reach slurmctld\n"
 		"ClusterName=%s\nSlurmctldHost=%s\n",
 		c->ud.slurm_cluster ? c->ud.slurm_cluster : c->ud.cluster, host);
 	if (port)
@@ -161,12 +180,17 @@ static int _report_slurm(ctx_t *c, const char *reason)
 		goto out;
 	setenv("SLURM_CONF", conf, 1);
 	azml_nodes_init();
-	rc = azml_nodes_power_down_force(c->node, reason);
+	rc = fn(c, arg);
 	unsetenv("SLURM_CONF");
 out:
 	unlink(conf);
 	rmdir(dir);
 	return rc;
+}
+
+static int _power_down_force(ctx_t *c, void *reason)
+{
+	return azml_nodes_power_down_force(c->node, reason);
 }
 
 /*
@@ -193,7 +217,7 @@ static int _fail(ctx_t *c, azml_step_t s, const char *fmt, ...)
 	if (c->o->report)
 		rc = c->o->report(c->o->report_arg, c->node, reason);
 	else
-		rc = _report_slurm(c, reason);
+		rc = _with_slurmctld(c, _power_down_force, reason);
 	if (rc)
 		_say(c, true, "node-init: %s: couldn't report to slurmctld "
 		     "(the controller reads the console line instead)",
@@ -435,10 +459,16 @@ static int _userdata(ctx_t *c)
 		return _fail(c, AZML_STEP_USERDATA, "userData names node '%s' "
 			     "but this VM's hostname is '%s' (computerName must "
 			     "be the node name)", c->ud.node, c->host);
-	c->node = c->ud.node ? c->ud.node : c->host;
-	_say(c, false, "node-init: userData: ok (node %s of cluster %s, target "
-	     "%s, %s%s)", c->node, c->ud.cluster, c->ud.target, c->ud.vm_size,
-	     c->ud.low_priority ? ", low priority" : "");
+	c->node = c->ud.node;
+	if (c->node)
+		_say(c, false, "node-init: userData: ok (node %s of cluster %s, "
+		     "target %s, %s%s)", c->node, c->ud.cluster, c->ud.target,
+		     c->ud.vm_size, c->ud.low_priority ? ", low priority" : "");
+	else
+		_say(c, false, "node-init: userData: ok (scale-set VM %s of "
+		     "cluster %s, target %s, %s%s; node name from slurmctld)",
+		     c->host, c->ud.cluster, c->ud.target, c->ud.vm_size,
+		     c->ud.low_priority ? ", low priority" : "");
 	return 0;
 }
 
@@ -688,7 +718,184 @@ out:
 	return rc;
 }
 
-/* ---- step 4: setup script -------------------------------------------------- */
+/* ---- step 4: node name ---------------------------------------------------- */
+
+/* This machine's addresses (getifaddrs), loopback and IPv6 link-local
+ * excluded, each once: up to N into ADDRS.  Returns how many. */
+static size_t _own_addrs(char addrs[][INET6_ADDRSTRLEN], size_t n)
+{
+	struct ifaddrs *all = NULL;
+	size_t k = 0;
+
+	if (getifaddrs(&all))
+		return 0;
+	for (struct ifaddrs *i = all; i && k < n; i = i->ifa_next) {
+		const void *a;
+		int af;
+		bool dup = false;
+
+		if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		af = i->ifa_addr->sa_family;
+		if (af == AF_INET) {
+			const struct in_addr *v4 =
+				&((const struct sockaddr_in *) i->ifa_addr)->sin_addr;
+
+			if ((ntohl(v4->s_addr) >> 24) == 127)
+				continue;
+			a = v4;
+		} else if (af == AF_INET6) {
+			const struct in6_addr *v6 =
+				&((const struct sockaddr_in6 *) i->ifa_addr)->sin6_addr;
+
+			/* link-local: never a NodeAddr (it needs a scope) */
+			if (IN6_IS_ADDR_LOOPBACK(v6) ||
+			    IN6_IS_ADDR_LINKLOCAL(v6))
+				continue;
+			a = v6;
+		} else {
+			continue;
+		}
+		if (!inet_ntop(af, a, addrs[k], INET6_ADDRSTRLEN))
+			continue;
+		for (size_t j = 0; j < k && !dup; j++)
+			dup = !strcmp(addrs[j], addrs[k]);
+		if (!dup)
+			k++;
+	}
+	freeifaddrs(all);
+	return k;
+}
+
+/* A node name slurmctld gave: it becomes slurmd's -N and a word of
+ * /etc/default/slurmd, so only what Slurm's node names are made of. */
+static bool _node_name_ok(const char *s)
+{
+	if (!*s || strlen(s) > 95)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char) *s) && !strchr("-_.", *s))
+			return false;
+	return true;
+}
+
+typedef struct {
+	const char *const *addrs;
+	size_t naddrs;
+	const char *list;		/* ADDRS for messages */
+	azml_node_self_t self;
+	char err[600];
+	long waited_ms;
+	int bound;			/* s */
+} find_t;
+
+static long _ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long) (now.tv_sec - t0->tv_sec) * 1000 +
+	       (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Ask every NODE_POLL s until a node is this machine, several are (-1), or
+ * F->bound s have passed (0): the resume program may pair the VM a few
+ * seconds after it booted. */
+static int _find(ctx_t *c, void *arg)
+{
+	find_t *f = arg;
+	struct timespec t0;
+	bool said = false;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		long left;
+
+		f->err[0] = '\0';
+		if (c->o->find_self)
+			rc = c->o->find_self(c->o->find_self_arg, c->host,
+					     f->addrs, f->naddrs, &f->self,
+					     f->err, sizeof(f->err));
+		else
+			rc = azml_nodes_find_self(c->host, f->addrs, f->naddrs,
+						  &f->self, f->err,
+						  sizeof(f->err));
+		f->waited_ms = _ms_since(&t0);
+		if (rc)
+			return rc;
+		left = f->bound * 1000L - f->waited_ms;
+		if (left <= 0)
+			return 0;
+		if (!said) {
+			_say(c, false, "node-init: node name: waiting up to %d s "
+			     "for slurmctld %s to pair this VM with a node "
+			     "(NodeHostname=%s or NodeAddr in {%s})", f->bound,
+			     c->ud.slurmctld_host, c->host, f->list);
+			said = true;
+		}
+		usleep((useconds_t) (left < NODE_POLL * 1000L ?
+				     left : NODE_POLL * 1000L) * 1000);
+	}
+}
+
+static int _node_name(ctx_t *c)
+{
+	char addrs[MAX_ADDRS][INET6_ADDRSTRLEN], list[MAX_ADDRS *
+						       (INET6_ADDRSTRLEN + 2)];
+	const char *ap[MAX_ADDRS];
+	find_t f = { .addrs = ap, .list = list };
+	size_t at = 0;
+	int rc;
+
+	if (c->node) {
+		_say(c, false, "node-init: node name: ok (node %s, named by "
+		     "userData)", c->node);
+		return 0;
+	}
+	f.bound = c->o->node_wait > 0 ? c->o->node_wait : NODE_WAIT;
+	f.naddrs = _own_addrs(addrs, MAX_ADDRS);
+	list[0] = '\0';
+	for (size_t i = 0; i < f.naddrs; i++) {
+		ap[i] = addrs[i];
+		at += (size_t) snprintf(list + at, sizeof(list) - at, "%s%s",
+					i ? ", " : "", addrs[i]);
+	}
+	if (c->o->find_self)
+		rc = _find(c, &f);
+	else if ((rc = _with_slurmctld(c, _find, &f)) < 0 && !f.err[0])
+		snprintf(f.err, sizeof(f.err), "couldn't write a slurm.conf "
+			 "under %s to reach slurmctld",
+			 c->o->run_dir ? c->o->run_dir : "/run/slurm");
+	if (rc < 0)
+		return _fail(c, AZML_STEP_NODE, "%s", f.err);
+	if (rc == 0 && f.err[0])
+		return _fail(c, AZML_STEP_NODE, "slurmctld %s did not answer "
+			     "in %d s: %s", c->ud.slurmctld_host, f.bound,
+			     f.err);
+	if (rc == 0)
+		return _fail(c, AZML_STEP_NODE, "no node of slurmctld %s has "
+			     "NodeHostname=%s or NodeAddr in {%s} after %d s; "
+			     "the resume program pairs a scale-set VM with its "
+			     "node (NodeHostname=computerName, NodeAddr=private "
+			     "IP) once Azure reports the VM: see its log on the "
+			     "controller", c->ud.slurmctld_host, c->host, list,
+			     f.bound);
+	if (!_node_name_ok(f.self.name))
+		return _fail(c, AZML_STEP_NODE, "slurmctld %s named node '%.100s'"
+			     ", not a usable node name", c->ud.slurmctld_host,
+			     f.self.name);
+	snprintf(c->self, sizeof(c->self), "%s", f.self.name);
+	c->node = c->self;
+	_say(c, false, "node-init: node name: ok (node %s: NodeHostname=%s, "
+	     "NodeAddr=%s; found by %s after %ld s)", c->node,
+	     f.self.hostname, f.self.addr,
+	     f.self.by_addr ? "NodeAddr" : "NodeHostname",
+	     f.waited_ms / 1000);
+	return 0;
+}
+
+/* ---- step 5: setup script -------------------------------------------------- */
 
 static int _setup(ctx_t *c)
 {
@@ -767,7 +974,7 @@ static int _setup(ctx_t *c)
 	return 0;
 }
 
-/* ---- step 5: GPU check ----------------------------------------------------- */
+/* ---- step 6: GPU check ----------------------------------------------------- */
 
 static int _gpu(ctx_t *c)
 {
@@ -828,7 +1035,7 @@ out:
 	return rc;
 }
 
-/* ---- step 6: slurmd -------------------------------------------------------- */
+/* ---- step 7: slurmd -------------------------------------------------------- */
 
 /* "slurm-wlm 22.05.8" -> 22, 5, 8.  0, or -1. */
 static int _version(const char *s, int *maj, int *min, int *micro)
@@ -1010,8 +1217,14 @@ static int _slurmd_direct(ctx_t *c, const char *slurmd)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		execlp(slurmd, slurmd, "-D", "--conf-server",
-		       c->ud.slurmctld_host, (char *) NULL);
+		/* a scale set's VM: its hostname is not its node name */
+		if (c->ud.node)
+			execlp(slurmd, slurmd, "-D", "--conf-server",
+			       c->ud.slurmctld_host, (char *) NULL);
+		else
+			execlp(slurmd, slurmd, "-D", "--conf-server",
+			       c->ud.slurmctld_host, "-N", c->node,
+			       (char *) NULL);
 		fprintf(stderr, "couldn't run %s: %s\n", slurmd,
 			strerror(errno));
 		_exit(127);
@@ -1061,7 +1274,9 @@ static int _slurmd(ctx_t *c)
 	if (c->ud.slurm_version &&
 	    azml_slurmd_version_ok(out, c->ud.slurm_version, why, sizeof(why)))
 		return _fail(c, AZML_STEP_SLURMD, "%s", why);
-	snprintf(opts, sizeof(opts), "--conf-server %s", c->ud.slurmctld_host);
+	snprintf(opts, sizeof(opts), "--conf-server %s%s%s",
+		 c->ud.slurmctld_host, c->ud.node ? "" : " -N ",
+		 c->ud.node ? "" : c->node);
 	if (c->o->no_daemons) {
 		_say(c, false, "node-init: slurmd: ok (%s accepted by slurmctld "
 		     "%s; not started: test: %s %s)", out,
@@ -1093,8 +1308,9 @@ int azml_node_init_run(const azml_node_init_opts_t *o)
 	vm = getenv("AZURE_EMULATOR_VM");
 	snprintf(c.vm, sizeof(c.vm), "%s", vm && *vm ? vm : c.host);
 	if ((rc = _userdata(&c)) || (rc = _identity(&c)) ||
-	    (rc = _keyvault(&c)) || (rc = _munge(&c)) || (rc = _setup(&c)) ||
-	    (rc = _gpu(&c)) || (rc = _slurmd(&c)))
+	    (rc = _keyvault(&c)) || (rc = _munge(&c)) ||
+	    (rc = _node_name(&c)) || (rc = _setup(&c)) || (rc = _gpu(&c)) ||
+	    (rc = _slurmd(&c)))
 		goto out;
 	if (o->no_watch) {
 		_say(&c, false, "node-init: events: ok (not watching: "
@@ -1137,6 +1353,21 @@ int azml_cmd_node_init(const azml_cmd_t *cmd, int argc, char **argv)
 		case 'W':
 			o.no_watch = true;
 			break;
+		case 'w': {	/* --node-wait SECONDS */
+			char *end;
+			long v;
+
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 1 ||
+			    v > 86400)
+				return azml_cmd_usage_error(cmd, "--node-wait "
+							    "wants 1 to 86400 "
+							    "seconds, not "
+							    "'%.40s'", optarg);
+			o.node_wait = (int) v;
+			break;
+		}
 		}
 	}
 	if (azml_cmd_args(cmd, argc, argv, 0, 0))

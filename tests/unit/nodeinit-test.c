@@ -3,8 +3,9 @@
  * loopback playing IMDS (userData, identity tokens) and Key Vault: the munge
  * key written into a temporary directory, the console lines of each step and
  * of each failure, what a failure after munge reports (a stand-in for
- * slurmctld), and Slurm's slurmd version rule.  No daemon is started
- * (no_daemons); slurmd is a script that prints a version.
+ * slurmctld), a scale set's VM finding its node (a stand-in for slurmctld's
+ * node table, and the matcher itself), and Slurm's slurmd version rule.  No
+ * daemon is started (no_daemons); slurmd is a script that prints a version.
  */
 #include "config.h"
 
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -20,6 +22,7 @@
 #include "admin.h"
 #include "hostile.h"
 #include "node.h"
+#include "nodes.h"
 #include "testutil.h"
 #include "userdata.h"
 
@@ -96,15 +99,16 @@ static void _serve(void *arg, const hs_req_t *req, hs_reply_t *out)
 }
 
 static unsigned char key[64];
+static const char *ud_node;	/* userData's node; NULL: a scale set's */
 
-/* userData of node gpu-1, with GPUS GPUs of ARCH and SCRIPT. */
+/* userData of node UD_NODE, with GPUS GPUs of ARCH and SCRIPT. */
 static char *_userdata(int gpus, const char *arch, const char *script,
 		       const char *version)
 {
 	char secret[200];
 	azml_userdata_t u = {
 		.version = 1, .cluster = "demo", .target = "gpu",
-		.node = "gpu-1", .vm_size = "Standard_NC6s_v3",
+		.node = (char *) ud_node, .vm_size = "Standard_NC6s_v3",
 		.slurmctld_host = "127.0.0.1:6817",
 		.munge_key_secret = secret, .identity = IDENTITY,
 		.setup_script = (char *) script, .gpus = gpus,
@@ -153,6 +157,58 @@ static int _report(void *arg, const char *node, const char *reason)
 	return 0;
 }
 
+/* slurmctld's node table as a scale set's VM sees it: NODES once the
+ * resume program paired the VM (from call PAIRED_ON on; 0: never), the
+ * default NodeHostname/NodeAddr before. */
+static struct {
+	const azml_node_addr_t *nodes;
+	size_t n;
+	int paired_on;
+	const char *addr;	/* this machine's address (NULL: the real ones) */
+	int calls;
+	char host[64];
+} F;
+
+static int _find_self(void *arg, const char *host, const char *const *addrs,
+		      size_t naddrs, azml_node_self_t *out, char *err,
+		      size_t en)
+{
+	static const azml_node_addr_t unpaired[] = {
+		{ "gpu-1", "gpu-1", "gpu-1" }, { "gpu-2", "gpu-2", "gpu-2" },
+		{ "gpu-3", "gpu-3", "gpu-3" },
+	};
+	const azml_node_addr_t *nodes = unpaired;
+	const char *mine[] = { F.addr };
+	size_t n = 3;
+	bool by_addr = false;
+	int i;
+
+	(void) arg;
+	F.calls++;
+	snprintf(F.host, sizeof(F.host), "%s", host);
+	if (F.addr) {
+		addrs = mine;
+		naddrs = 1;
+	}
+	if (F.paired_on && F.calls >= F.paired_on) {
+		nodes = F.nodes;
+		n = F.n;
+	}
+	i = azml_nodes_match_self(nodes, n, host, addrs, naddrs, &by_addr,
+				  err, en);
+	if (i == -2)
+		return -1;
+	if (i < 0) {
+		err[0] = '\0';
+		return 0;
+	}
+	snprintf(out->name, sizeof(out->name), "%s", nodes[i].name);
+	snprintf(out->hostname, sizeof(out->hostname), "%s", nodes[i].hostname);
+	snprintf(out->addr, sizeof(out->addr), "%s", nodes[i].addr);
+	out->by_addr = by_addr;
+	return 1;
+}
+
 static hs_t *server;
 static azml_node_init_opts_t opts;
 static char console[16384];
@@ -176,6 +232,7 @@ static void _setup(void)
 	snprintf(W->kv_body, sizeof(W->kv_body), "{\"value\":\"%s\",\"id\":"
 		 "\"x\",\"attributes\":{\"enabled\":true}}", b64);
 	free(b64);
+	ud_node = "gpu-1";
 	_set_userdata(0, NULL, NULL, NULL);
 	slurmd = _file("slurmd", "#!/bin/sh\necho 'slurm-wlm 22.05.8'\n", 0755);
 	memset(&opts, 0, sizeof(opts));
@@ -190,6 +247,8 @@ static void _setup(void)
 	opts.key_gid = (int) getgid();
 	opts.no_syslog = true;
 	opts.report = _report;
+	opts.find_self = _find_self;
+	memset(&F, 0, sizeof(F));
 	unsetenv("AZURE_EMULATOR_VM");
 	unsetenv("AZUREML_NODE_TOPOLOGY");
 	nreports = 0;
@@ -268,6 +327,11 @@ START_TEST(all_steps)
 	ck_assert_ptr_nonnull(strstr(console, "node-init: slurmd: ok (slurm-wlm "
 				     "22.05.8 accepted by slurmctld 22.05.8"));
 	ck_assert_ptr_nonnull(strstr(console, "--conf-server 127.0.0.1:6817"));
+	/* userData names the node: slurmctld is not asked, no -N */
+	ck_assert_ptr_nonnull(strstr(console, "node-init: node name: ok (node "
+				     "gpu-1, named by userData)\n"));
+	ck_assert_int_eq(F.calls, 0);
+	ck_assert_ptr_null(strstr(console, " -N "));
 	ck_assert_str_eq(_last(), "node-init: events: ok (not watching: "
 			 "--no-watch)");
 	/* never the token nor the key */
@@ -520,6 +584,232 @@ START_TEST(slurmd_versions)
 }
 END_TEST
 
+
+/* ---- a scale set's VM ---- */
+
+#define VMSS_HOST "vmss-a1b2c3"
+
+static void _scale_set(const azml_node_addr_t *nodes, size_t n, int paired_on)
+{
+	ud_node = NULL;
+	_set_userdata(0, NULL, NULL, NULL);
+	opts.hostname = VMSS_HOST;
+	F.nodes = nodes;
+	F.n = n;
+	F.paired_on = paired_on;
+}
+
+START_TEST(scale_set_found_at_once)
+{
+	static const azml_node_addr_t paired[] = {
+		{ "gpu-1", "gpu-1", "gpu-1" },
+		{ "gpu-2", VMSS_HOST, "10.0.0.5" },
+		{ "gpu-3", "gpu-3", "gpu-3" },
+	};
+
+	_scale_set(paired, 3, 1);
+	ck_assert_int_eq(_run(), 0);
+	ck_assert_msg(strstr(console, "node-init: userData: ok (scale-set VM "
+			     VMSS_HOST " of cluster demo, target gpu, "
+			     "Standard_NC6s_v3; node name from slurmctld)\n"),
+		      "%s", console);
+	ck_assert_msg(strstr(console, "node-init: node name: ok (node gpu-2: "
+			     "NodeHostname=" VMSS_HOST ", NodeAddr=10.0.0.5; "
+			     "found by NodeHostname after 0 s)\n"), "%s",
+		      console);
+	ck_assert_ptr_null(strstr(console, "waiting"));
+	ck_assert_int_eq(F.calls, 1);
+	ck_assert_str_eq(F.host, VMSS_HOST);
+	/* its hostname is not its node name: slurmd is told */
+	ck_assert_msg(strstr(console, "--conf-server 127.0.0.1:6817 -N gpu-2)"),
+		      "%s", console);
+	/* the step comes after munge, before the setup script */
+	{
+		const char *m = strstr(console, "node-init: munge: ok");
+		const char *nn = strstr(console, "node-init: node name: ok");
+		const char *su = strstr(console, "node-init: setup script: ok");
+
+		ck_assert(m && nn && su && m < nn && nn < su);
+	}
+}
+END_TEST
+
+START_TEST(scale_set_found_on_third_poll)
+{
+	static const azml_node_addr_t paired[] = {
+		{ "gpu-1", "gpu-1", "gpu-1" },
+		{ "gpu-3", VMSS_HOST, "10.0.0.7" },
+	};
+
+	_scale_set(paired, 2, 3);
+	ck_assert_int_eq(_run(), 0);
+	ck_assert_int_eq(F.calls, 3);
+	ck_assert_msg(strstr(console, "node-init: node name: waiting up to "
+			     "300 s for slurmctld 127.0.0.1:6817 to pair this "
+			     "VM with a node (NodeHostname=" VMSS_HOST
+			     " or NodeAddr in {"), "%s", console);
+	ck_assert_msg(strstr(console, "node-init: node name: ok (node gpu-3: "
+			     "NodeHostname=" VMSS_HOST ", NodeAddr=10.0.0.7; "
+			     "found by NodeHostname after 4 s)\n"), "%s",
+		      console);
+	ck_assert_ptr_nonnull(strstr(console, "-N gpu-3)"));
+	/* a failure after it is reported for the node found */
+	_set_userdata(0, NULL, "/nonexistent/setup.sh", NULL);
+	F.calls = 0;
+	F.paired_on = 1;
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_str_eq(reported, "gpu-3|azureml: node-init: setup script: "
+			 "/nonexistent/setup.sh: No such file or directory");
+}
+END_TEST
+
+START_TEST(scale_set_ambiguous)
+{
+	static const azml_node_addr_t paired[] = {
+		{ "gpu-1", "gpu-1", "gpu-1" },
+		{ "gpu-2", VMSS_HOST, "10.0.0.5" },
+		{ "gpu-3", "VMSS-A1B2C3", "10.0.0.6" },
+	};
+
+	_scale_set(paired, 3, 1);
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_str_eq(_last(), "node-init: node name: failed: 2 nodes have "
+			 "NodeHostname=" VMSS_HOST ": gpu-2, gpu-3");
+	ck_assert_int_eq(F.calls, 1);
+	/* no node known: the console line is all */
+	ck_assert_int_eq(nreports, 0);
+	ck_assert_ptr_null(strstr(console, "setup script"));
+}
+END_TEST
+
+START_TEST(scale_set_never_paired)
+{
+	time_t t0 = time(NULL);
+
+	_scale_set(NULL, 0, 0);
+	opts.node_wait = 3;
+	F.addr = "10.0.0.5";
+	ck_assert_int_eq(_run(), 1);
+	/* asked at 0, 2 and 3 s */
+	ck_assert_int_eq(F.calls, 3);
+	ck_assert_int_le(time(NULL) - t0, 5);
+	ck_assert_msg(strstr(_last(), "node-init: node name: failed: no node "
+			     "of slurmctld 127.0.0.1:6817 has NodeHostname="
+			     VMSS_HOST " or NodeAddr in {"), "%s", _last());
+	ck_assert_msg(strstr(_last(), "} after 3 s; the resume program pairs a "
+			     "scale-set VM with its node"), "%s", _last());
+	ck_assert_ptr_nonnull(strstr(console, "waiting up to 3 s"));
+	ck_assert_int_eq(nreports, 0);
+}
+END_TEST
+
+START_TEST(scale_set_by_addr)
+{
+	/* the resume program set NodeAddr; NodeHostname still the default */
+	static const azml_node_addr_t by_addr[] = {
+		{ "gpu-1", "gpu-1", "gpu-1" },
+		{ "gpu-2", "gpu-2", "10.0.0.5" },
+	};
+	/* a NodeHostname match wins over another node's NodeAddr */
+	static const azml_node_addr_t both[] = {
+		{ "gpu-2", "gpu-2", "10.0.0.5" },
+		{ "gpu-3", VMSS_HOST, "10.0.0.9" },
+	};
+	/* what slurmctld names must be a node name */
+	static const azml_node_addr_t odd[] = {
+		{ "gpu-2 -D", VMSS_HOST, "10.0.0.5" },
+	};
+
+	_scale_set(by_addr, 2, 1);
+	F.addr = "10.0.0.5";
+	ck_assert_int_eq(_run(), 0);
+	ck_assert_msg(strstr(console, "node-init: node name: ok (node gpu-2: "
+			     "NodeHostname=gpu-2, NodeAddr=10.0.0.5; found by "
+			     "NodeAddr after 0 s)\n"), "%s", console);
+	ck_assert_ptr_nonnull(strstr(console, "-N gpu-2)"));
+	F.nodes = both;
+	ck_assert_int_eq(_run(), 0);
+	ck_assert_ptr_nonnull(strstr(console, "node-init: node name: ok (node "
+				     "gpu-3: NodeHostname=" VMSS_HOST));
+	F.nodes = odd;
+	F.n = 1;
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_str_eq(_last(), "node-init: node name: failed: slurmctld "
+			 "127.0.0.1:6817 named node 'gpu-2 -D', not a usable "
+			 "node name");
+}
+END_TEST
+
+/* The matcher itself, without slurmctld. */
+START_TEST(match_self)
+{
+	static const azml_node_addr_t t[] = {
+		{ "c-1", "c-1", "c-1" },		/* never paired */
+		{ "c-2", "vmss-0001", "10.0.0.4" },
+		{ "c-3", "vmss-0002", "fd00::5" },
+		{ "c-4", NULL, NULL },
+		{ "c-5", "c-5", "10.0.0.8" },		/* paired by address */
+		{ NULL, "vmss-0009", "10.0.0.9" },	/* no name: skipped */
+	};
+	static const azml_node_addr_t dup[] = {
+		{ "d-1", "h", "10.1.0.1" }, { "d-2", "H", "10.1.0.2" },
+		{ "d-3", "x", "10.1.0.1" }, { "d-4", "y", "10.1.0.1" },
+	};
+	const char *none[] = { NULL };
+	const char *a4[] = { "192.168.1.1", "10.0.0.4" };
+	const char *a6[] = { "fd00:0:0::5" };
+	const char *a8[] = { "10.0.0.8" };
+	const char *a9[] = { "10.0.0.9" };
+	const char *ac1[] = { "c-1" };
+	const char *ad[] = { "10.1.0.1" };
+	char why[256] = "";
+	bool by = true;
+
+	/* by NodeHostname, case-insensitive */
+	ck_assert_int_eq(azml_nodes_match_self(t, 6, "VMSS-0001", none, 0, &by,
+					       why, sizeof(why)), 1);
+	ck_assert(!by);
+	/* an unpaired node is only itself */
+	ck_assert_int_eq(azml_nodes_match_self(t, 6, "c-1", none, 0, &by, why,
+					       sizeof(why)), 0);
+	ck_assert_int_eq(azml_nodes_match_self(t, 6, "c-1x", none, 0, NULL,
+					       why, sizeof(why)), -1);
+	/* by NodeAddr when no NodeHostname is the host */
+	ck_assert_int_eq(azml_nodes_match_self(t, 6, "vmss-0042", a4, 2, &by,
+					       why, sizeof(why)), 1);
+	ck_assert(by);
+	ck_assert_int_eq(azml_nodes_match_self(t, 6, "vmss-0042", a6, 1, &by,
+					       why, sizeof(why)), 2);
+	ck_assert_int_eq(azml_nodes_match_self(t, 6, "vmss-0042", a8, 1, &by,
+					       why, sizeof(why)), 4);
+	/* the hostname first, whatever the addresses say */
+	ck_assert_int_eq(azml_nodes_match_self(t, 6, "vmss-0002", a8, 1, &by,
+					       why, sizeof(why)), 2);
+	ck_assert(!by);
+	/* a nameless entry, a NodeAddr that is a name, an empty host */
+	ck_assert_int_eq(azml_nodes_match_self(t, 6, "vmss-0009", a9, 1, &by,
+					       why, sizeof(why)), -1);
+	ck_assert_int_eq(azml_nodes_match_self(t, 6, "", ac1, 1, &by, why,
+					       sizeof(why)), 0);
+	ck_assert_int_eq(azml_nodes_match_self(t, 6, "", none, 0, &by, why,
+					       sizeof(why)), -1);
+	ck_assert_int_eq(azml_nodes_match_self(NULL, 0, "h", a4, 2, &by, why,
+					       sizeof(why)), -1);
+	/* several: refused, named */
+	ck_assert_int_eq(azml_nodes_match_self(dup, 4, "h", ad, 1, &by, why,
+					       sizeof(why)), -2);
+	ck_assert_str_eq(why, "2 nodes have NodeHostname=h: d-1, d-2");
+	ck_assert_int_eq(azml_nodes_match_self(dup, 4, "z", ad, 1, &by, why,
+					       sizeof(why)), -2);
+	ck_assert_str_eq(why, "3 nodes have a NodeAddr of this machine: d-1, "
+			 "d-3, d-4");
+	/* WHY cut to its size */
+	ck_assert_int_eq(azml_nodes_match_self(dup, 4, "z", ad, 1, &by, why,
+					       8), -2);
+	ck_assert_str_eq(why, "3 nodes");
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("nodeinit");
@@ -536,5 +826,11 @@ int main(void)
 	tu_add_shared_test(tc, gpu_check);
 	tcase_add_test(tc, slurmd_refused);
 	tcase_add_test(tc, slurmd_versions);
+	tcase_add_test(tc, scale_set_found_at_once);
+	tcase_add_test(tc, scale_set_found_on_third_poll);
+	tcase_add_test(tc, scale_set_ambiguous);
+	tcase_add_test(tc, scale_set_never_paired);
+	tcase_add_test(tc, scale_set_by_addr);
+	tcase_add_test(tc, match_self);
 	return tu_run("nodeinit", tc);
 }

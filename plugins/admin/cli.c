@@ -78,6 +78,7 @@ static const struct option node_init_opts[] = {
 	{ "userdata", required_argument, NULL, 'u' },
 	{ "slurmd", required_argument, NULL, 's' },
 	{ "no-watch", no_argument, NULL, 'W' },
+	{ "node-wait", required_argument, NULL, 'w' },
 	OPT_HELP, OPT_END,
 };
 
@@ -141,8 +142,9 @@ const azml_cmd_t azml_cmds[] = {
 	  "on a VM: requeue on eviction, drain for maintenance", "f:I:h",
 	  watch_events_opts },
 	{ "node-init", azml_cmd_node_init,
-	  "[--imds URL] [--userdata FILE] [--slurmd PATH] [--no-watch]",
-	  "on a VM at boot: munge key, slurmd, then watch-events", "I:u:s:Wh",
+	  "[--imds URL] [--userdata FILE] [--slurmd PATH] [--no-watch] "
+	  "[--node-wait SECONDS]",
+	  "on a VM at boot: munge key, slurmd, then watch-events", "I:u:s:Ww:h",
 	  node_init_opts },
 	{ "node-check", azml_cmd_node_check,
 	  "[--topology FILE.xml] [--gres SPEC] [--cuda X.Y] "

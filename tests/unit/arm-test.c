@@ -300,6 +300,65 @@ START_TEST(vm_create_userdata)
 END_TEST
 
 /* node-init's failure from a serial console log. */
+/* A ScaleSet cluster's set: Flexible, one fault domain, one VM model
+ * without a node in it. */
+START_TEST(vmss_body)
+{
+	azml_conf_t *c = azml_conf_load_string("ClusterName=T\n"
+		"SubscriptionId=00000000-0000-0000-0000-000000000000\n"
+		"ResourceGroup=rg\nLocation=westus\n"
+		"MungeKeySecret=" SECRET " Identity=" IDENTITY "\n"
+		"ComputeCluster=ss VmSize=Standard_D2s_v3 MaxNodes=8 Zone=2 "
+		"Provisioning=ScaleSet Priority=LowPriority "
+		"ProximityPlacementGroup=/subscriptions/s/resourceGroups/rg/"
+		"providers/Microsoft.Compute/proximityPlacementGroups/p\n", "t.conf");
+	azml_ctld_info_t ctld = { "10.0.0.4:6817", "prod", "22.05.8" };
+	azml_userdata_t u;
+	char err[512], set[80], *text;
+	cJSON *b;
+	const cJSON *p, *vp;
+	size_t len;
+
+	ck_assert_int_eq(c->nerrors, 0);
+	ck_assert_str_eq(azml_conf_scale_set_name(c, &c->targets[0], set,
+						  sizeof(set)), "t-ss");
+	b = azml_arm_vmss_body(c, &c->targets[0], 3, &ctld, err, sizeof(err));
+	ck_assert_msg(b != NULL, "%s", err);
+	ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "sku"),
+					     "capacity")->valueint, 3);
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "sku"),
+					     "name")->valuestring, "Standard_D2s_v3");
+	ck_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(b, "zones"),
+					    0)->valuestring, "2");
+	ck_assert_ptr_nonnull(cJSON_GetObjectItem(b, "identity"));
+	ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "tags"),
+					       "slurm-node"));
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "tags"),
+			 "slurm-target")->valuestring, "ss");
+	p = cJSON_GetObjectItem(b, "properties");
+	ck_assert_str_eq(cJSON_GetObjectItem(p, "orchestrationMode")->valuestring,
+			 "Flexible");
+	ck_assert_int_eq(cJSON_GetObjectItem(p,
+			 "platformFaultDomainCount")->valueint, 1);
+	ck_assert_ptr_nonnull(cJSON_GetObjectItem(p, "proximityPlacementGroup"));
+	vp = cJSON_GetObjectItem(p, "virtualMachineProfile");
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(vp, "osProfile"),
+			 "computerNamePrefix")->valuestring, "ss-");
+	ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetObjectItem(vp,
+			   "osProfile"), "computerName"));
+	ck_assert_ptr_null(cJSON_GetObjectItem(vp, "hardwareProfile"));
+	ck_assert_str_eq(cJSON_GetObjectItem(vp, "priority")->valuestring, "Spot");
+	text = cJSON_GetObjectItem(vp, "userData")->valuestring;
+	len = strlen(text);
+	ck_assert_int_eq(azml_userdata_parse(text, len, &u, err, sizeof(err)), 0);
+	ck_assert_ptr_null(u.node);	/* each VM asks slurmctld */
+	ck_assert_str_eq(u.target, "ss");
+	azml_userdata_free(&u);
+	cJSON_Delete(b);
+	azml_conf_destroy(c);
+}
+END_TEST
+
 START_TEST(boot_log_reason)
 {
 	char reason[300], small[16];
@@ -1358,6 +1417,7 @@ int main(void)
 	tcase_add_test(tc, token_lifetime);
 	tcase_add_test(tc, token_answer_wiped);
 	tcase_add_test(tc, tenant_domain);
+	tcase_add_test(tc, vmss_body);
 	tcase_set_timeout(tc, 60);
 	return tu_run("arm", tc);
 }

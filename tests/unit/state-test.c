@@ -379,6 +379,56 @@ START_TEST(test_race)
 END_TEST
 
 /* Names never leave StateDir; unwritable state is an error, not "busy". */
+/* Scale sets: pairings kept whole, bad lines and bad set names refused. */
+static int _pairs_add(void *arg, azml_pair_t **p, size_t *n)
+{
+	const char *const *add = arg;
+	azml_pair_t *more;
+
+	for (int i = 0; add[i]; i += 2) {
+		more = realloc(*p, (*n + 1) * sizeof(**p));
+		ck_assert_ptr_nonnull(more);
+		*p = more;
+		memset(&(*p)[*n], 0, sizeof(**p));
+		snprintf((*p)[*n].vm, sizeof((*p)[*n].vm), "%s", add[i]);
+		snprintf((*p)[*n].node, sizeof((*p)[*n].node), "%s", add[i + 1]);
+		snprintf((*p)[*n].ip, sizeof((*p)[*n].ip), "10.0.0.%d", i + 4);
+		(*n)++;
+	}
+	return 1;
+}
+
+START_TEST(test_scale_set_pairs)
+{
+	const char *add[] = { "t-ss_0a1b2c3d", "ss-1", "t-ss_44444444", "ss-2",
+			      "bad vm", "ss-3", "t-ss_55555555", "../x", NULL };
+	azml_pair_t p;
+
+	ck_assert_int_eq(azml_state_pairs(&conf, "t-ss", _pairs_add, add), 0);
+	ck_assert_int_eq(azml_state_pair_get(&conf, "t-ss", "ss-2", &p), 1);
+	ck_assert_str_eq(p.vm, "t-ss_44444444");
+	ck_assert_str_eq(p.ip, "10.0.0.6");
+	ck_assert_str_eq(p.computer, "t-ss_44444444");	/* none given: the VM */
+	/* what is not a pairing is never written */
+	ck_assert_int_eq(azml_state_pair_get(&conf, "t-ss", "ss-3", &p), 0);
+	ck_assert_int_eq(azml_state_pair_get(&conf, "t-ss", "../x", &p), 0);
+	ck_assert_int_eq(azml_state_pair_drop(&conf, "t-ss", "ss-1"), 0);
+	ck_assert_int_eq(azml_state_pair_get(&conf, "t-ss", "ss-1", &p), 0);
+	ck_assert_int_eq(azml_state_pair_get(&conf, "t-ss", "ss-2", &p), 1);
+	/* a hand-edited line that is not one is skipped, the rest kept */
+	_write_file("sets/t-ss", "t-ss_44444444 ss-2 h 10.0.0.6 1\n"
+		    "garbage\nt-ss_1 ss-9 h 10.0.0.7; 1\n");
+	ck_assert_int_eq(azml_state_pair_get(&conf, "t-ss", "ss-2", &p), 1);
+	ck_assert_int_eq(azml_state_pair_get(&conf, "t-ss", "ss-9", &p), 0);
+	/* set names never leave sets/ */
+	ck_assert_int_eq(azml_state_pair_get(&conf, "../intent", "ss-2", &p), -1);
+	ck_assert_int_eq(azml_state_pair_get(&conf, "..", "ss-2", &p), -1);
+	/* the last pairing gone: the file goes */
+	ck_assert_int_eq(azml_state_pair_drop(&conf, "t-ss", "ss-2"), 0);
+	ck_assert_int_eq(azml_state_pair_get(&conf, "t-ss", "ss-2", &p), 0);
+}
+END_TEST
+
 START_TEST(test_bad_names_and_errors)
 {
 	char err[512], path[PATH_MAX + 64];
@@ -681,5 +731,6 @@ int main(void)
 	tcase_add_test(tc, test_failures_holds_attached);
 	tcase_add_test(tc, test_capacity_holds);
 	tcase_add_test(tc, test_usages_cache);
+	tcase_add_test(tc, test_scale_set_pairs);
 	return tu_run("state", tc);
 }

@@ -8,6 +8,9 @@
  * error shapes).  A VM "boots" by running --boot-command with {vm}, {node}
  * and {ip} filled in, and is "deleted" by stopping that process group.
  *
+ * Virtual machine scale sets are emulated in Flexible orchestration mode
+ * only: a set's VMs are ordinary VMs that name their set.
+ *
  * Conventions of its own (documented in azure-emulator(8)):
  *   - IMDS requests name their VM with the query parameter vm=NAME, since
  *     every emulated VM shares 127.0.0.1;
@@ -53,6 +56,11 @@
 #define TOKEN_FORGET 86400	/* an expired token is known as such this long */
 #define TOKENS_MAX 100000	/* tokens kept; the oldest go first */
 #define OP_KEEP 3600		/* seconds a finished operation is kept */
+#define VMSS_MAX 2500		/* scale sets kept (Azure's per-region limit) */
+#define VMSS_VMS_MAX 1000	/* VMs of a Flexible set: sku.capacity's bound */
+#define VMSS_NAME_MAX 51	/* "{set}_{8 hex}-nic" fits a 64-character name */
+#define VMSS_PROFILE_MAX (128 * 1024)	/* virtualMachineProfile as JSON */
+#define VMSS_IDS_MAX 1000	/* instanceIds of one batched delete */
 
 /* ---------------------------------------------------------------------- */
 /* State */
@@ -74,6 +82,9 @@ typedef struct vm {
 	char power[16];		/* starting, running, deallocating, deallocated */
 	pid_t pgid;		/* boot command or sandbox, 0: none */
 	char *computer;		/* validated computerName: the sandbox's hostname */
+	char *vmss;		/* the Flexible scale set it belongs to (its
+				 * name, same sub and rg), NULL: none */
+	unsigned long seq;	/* creation order: a set scales in newest first */
 	/* Its one Scheduled Event (EV_NONE: none), as IMDS lists it */
 	ev_kind_t ev;
 	double ev_at;		/* NotBefore */
@@ -91,7 +102,28 @@ typedef struct vm {
 	struct vm *next;
 } vm_t;
 
-typedef enum { OP_CREATE, OP_DELETE, OP_DEALLOCATE, OP_START } op_kind_t;
+/*
+ * A virtual machine scale set in Flexible orchestration mode.  Its VMs are
+ * ordinary VMs whose vmss names it; its sku.capacity is their count (those
+ * being deleted aside).
+ */
+typedef struct vmss {
+	char key[400];		/* lower-case "sub/rg/name" */
+	char *sub, *rg, *name;
+	cJSON *spec;		/* the set as last written, validated: location,
+				 * tags, zones, sku, identity, properties */
+	cJSON *identity;	/* as GET shows it, NULL: none */
+	char unique_id[40];
+	char created[40];	/* timeCreated */
+	unsigned long etag;	/* grows with every write and every change of
+				 * its VMs */
+	char provisioning[16];	/* Updating, Succeeded, Failed, Deleting */
+	struct vmss *next;
+} vmss_t;
+
+/* Appended only: the journal keeps these numbers. */
+typedef enum { OP_CREATE, OP_DELETE, OP_DEALLOCATE, OP_START, OP_VMSS,
+	       OP_VMSS_DELETE } op_kind_t;
 
 typedef struct op {
 	char id[40];
@@ -139,13 +171,46 @@ typedef struct {
 	char nic_ip[64];	/* the NICs' privateIPAddress ("": 127.0.0.1) */
 	char node_tag[128];	/* the slurm-node tag VMs are shown with ("": theirs) */
 	bool identity_missing;	/* VMs are made without their identities */
+	bool compute_limits;	/* --compute-limits: 429 past a policy */
 } faults_t;
+
+/*
+ * Microsoft.Compute's throttling policies, as the header
+ * x-ms-ratelimit-remaining-resource names them (see azure-emulator(8) for
+ * where the names come from): a token bucket each, CAP requests a WINDOW
+ * of seconds.  Requests come in groups of two policies, 2g and 2g + 1.
+ */
+static const struct {
+	const char *name;
+	double cap, window;
+} cpol[] = {
+	{ "PutVM3Min", 240, 180 }, { "PutVM30Min", 1200, 1800 },
+	{ "DeleteVM3Min", 240, 180 }, { "DeleteVM30Min", 1200, 1800 },
+	{ "LowCostGet3Min", 4000, 180 }, { "LowCostGet30Min", 32000, 1800 },
+	{ "HighCostGet3Min", 160, 180 }, { "HighCostGet30Min", 800, 1800 },
+	{ "GetVMScaleSet3Min", 200, 180 }, { "GetVMScaleSet30Min", 1300, 1800 },
+	{ "CreateVMScaleSet3Min", 60, 180 },
+	{ "CreateVMScaleSet30Min", 300, 1800 },
+	{ "DeleteVMScaleSet3Min", 60, 180 },
+	{ "DeleteVMScaleSet30Min", 300, 1800 },
+	{ "VMScaleSetActions3Min", 120, 180 },
+	{ "VMScaleSetActions30Min", 600, 1800 },
+};
+#define NCPOL (sizeof(cpol) / sizeof(cpol[0]))
+enum { CP_PUT_VM, CP_DELETE_VM, CP_GET, CP_LIST, CP_GET_VMSS, CP_PUT_VMSS,
+       CP_DELETE_VMSS, CP_VMSS_ACTIONS };
 
 static struct {
 	pthread_mutex_t lock;
 	vm_t *vms[NBUCKETS];
 	op_t *ops[NBUCKETS];
 	size_t nvms;
+	vmss_t *sets;		/* oldest first: a stable order for paging */
+	size_t nsets;
+	unsigned long vm_seq;	/* the newest VM's seq */
+	struct {
+		double tokens, at;
+	} cp[NCPOL];		/* Compute's policies' buckets */
 	faults_t f;
 	double tokens;		/* write bucket */
 	double tokens_at;
@@ -174,7 +239,8 @@ static struct {
 	size_t nallowed;
 	/* counters */
 	unsigned long requests, writes, throttled, errors_injected, creates,
-		creates_refused, deletes;
+		creates_refused, deletes, compute_throttled;
+	unsigned long writes_vm, writes_vmss, writes_other;	/* by type */
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static volatile sig_atomic_t stop_flag;
@@ -414,6 +480,7 @@ static void _vm_free(vm_t *v)
 {
 	free(v->sub); free(v->rg); free(v->name); free(v->location);
 	free(v->node); free(v->size); free(v->nic); free(v->computer);
+	free(v->vmss);
 	cJSON_Delete(v->resource);
 	free(v);
 }
@@ -464,6 +531,9 @@ static cJSON *_vm_record(const vm_t *v)
 	cJSON_AddStringToObject(o, "power", v->power);
 	cJSON_AddNumberToObject(o, "pgid", v->pgid);
 	cJSON_AddItemToObject(o, "resource", cJSON_Duplicate(v->resource, 1));
+	if (v->vmss)
+		cJSON_AddStringToObject(o, "vmss", v->vmss);
+	cJSON_AddNumberToObject(o, "seq", v->seq);
 	return o;
 }
 
@@ -520,6 +590,126 @@ static void _journal_token(const token_t *t)
 	if (t->ident >= 0)
 		cJSON_AddStringToObject(o, "identity", S.idents[t->ident]);
 	_journal(o);
+}
+
+/* Lower-case "SUB/RG/NAME" in OUT (400 bytes). */
+static void _key_of(char *out, const char *sub, const char *rg, const char *name)
+{
+	snprintf(out, 400, "%s/%s/%s", sub, rg, name);
+	_lower(out);
+}
+
+static vmss_t *_vmss_find(const char *key)
+{
+	for (vmss_t *s = S.sets; s; s = s->next)
+		if (!strcmp(s->key, key))
+			return s;
+	return NULL;
+}
+
+/* The set VM V belongs to, or NULL. */
+static vmss_t *_vmss_of(const vm_t *v)
+{
+	char key[400];
+
+	if (!v->vmss)
+		return NULL;
+	_key_of(key, v->sub, v->rg, v->vmss);
+	return _vmss_find(key);
+}
+
+static void _vmss_free(vmss_t *s)
+{
+	if (!s)
+		return;
+	free(s->sub); free(s->rg); free(s->name);
+	cJSON_Delete(s->spec);
+	cJSON_Delete(s->identity);
+	free(s);
+}
+
+/* Add S last (the list's order is the order of creation). */
+static void _vmss_insert(vmss_t *s)
+{
+	vmss_t **p = &S.sets;
+
+	while (*p)
+		p = &(*p)->next;
+	s->next = NULL;
+	*p = s;
+	S.nsets++;
+}
+
+static void _vmss_unlink(vmss_t *s)
+{
+	for (vmss_t **p = &S.sets; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			S.nsets--;
+			return;
+		}
+}
+
+/* Whether V is a member of SET that counts in its capacity. */
+static bool _vmss_member(const vmss_t *set, const vm_t *v)
+{
+	return v->vmss && !strcasecmp(v->vmss, set->name) &&
+	       !strcasecmp(v->sub, set->sub) && !strcasecmp(v->rg, set->rg);
+}
+
+/* The set's VMs, those being deleted aside: its sku.capacity. */
+static int _vmss_count(const vmss_t *set)
+{
+	int n = 0;
+
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (vm_t *v = S.vms[b]; v; v = v->next)
+			n += _vmss_member(set, v) &&
+			     strcmp(v->provisioning, "Deleting");
+	return n;
+}
+
+static void _journal_vmss(const vmss_t *set)
+{
+	cJSON *o;
+
+	if (!S.journal)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "op", "vmss");
+	cJSON_AddStringToObject(o, "sub", set->sub);
+	cJSON_AddStringToObject(o, "rg", set->rg);
+	cJSON_AddStringToObject(o, "name", set->name);
+	cJSON_AddItemToObject(o, "spec", cJSON_Duplicate(set->spec, 1));
+	if (set->identity)
+		cJSON_AddItemToObject(o, "identity",
+				      cJSON_Duplicate(set->identity, 1));
+	cJSON_AddStringToObject(o, "uniqueId", set->unique_id);
+	cJSON_AddStringToObject(o, "timeCreated", set->created);
+	cJSON_AddNumberToObject(o, "etag", set->etag);
+	cJSON_AddStringToObject(o, "provisioning", set->provisioning);
+	_journal(o);
+}
+
+static void _journal_vmss_gone(const vmss_t *set)
+{
+	cJSON *o;
+
+	if (!S.journal)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "op", "vmss-gone");
+	cJSON_AddStringToObject(o, "key", set->key);
+	_journal(o);
+}
+
+/* SET changed (a write, or its VM count): a new etag, journaled. */
+static void _vmss_touch(vmss_t *set)
+{
+	if (!set)
+		return;
+	set->etag++;
+	_journal_vmss(set);
 }
 
 static const char *_jstr(const cJSON *o, const char *k)
@@ -682,8 +872,63 @@ static void _replay(const char *path)
 				v->computer = _computer_name_ok(cn) ?
 					      strdup(cn) : NULL;
 			}
+			/* a set's name makes VM and NIC names: valid
+			 * ones only */
+			if (*_jstr(o, "vmss") && _name_ok(_jstr(o, "vmss")) &&
+			    strlen(_jstr(o, "vmss")) <= VMSS_NAME_MAX)
+				v->vmss = strdup(_jstr(o, "vmss"));
+			v->seq = (unsigned long) _jnum(o, "seq");
+			if (v->seq > S.vm_seq)
+				S.vm_seq = v->seq;
 			v->incarnation = 1;
 			_vm_insert(v);
+		} else if (!strcmp(what, "vmss")) {
+			char key[400];
+			vmss_t *set;
+			cJSON *spec = cJSON_GetObjectItem(o, "spec");
+
+			if (!_name_ok(_jstr(o, "name")) ||
+			    strlen(_jstr(o, "name")) > VMSS_NAME_MAX ||
+			    !cJSON_IsObject(spec)) {
+				cJSON_Delete(o);
+				continue;
+			}
+			_key_of(key, _jstr(o, "sub"), _jstr(o, "rg"),
+				_jstr(o, "name"));
+			if (!(set = _vmss_find(key))) {
+				if (S.nsets == VMSS_MAX ||
+				    !(set = calloc(1, sizeof(*set)))) {
+					cJSON_Delete(o);
+					continue;
+				}
+				snprintf(set->key, sizeof(set->key), "%s", key);
+				set->sub = strdup(_jstr(o, "sub"));
+				set->rg = strdup(_jstr(o, "rg"));
+				set->name = strdup(_jstr(o, "name"));
+				_vmss_insert(set);
+			}
+			cJSON_Delete(set->spec);
+			cJSON_Delete(set->identity);
+			set->spec = cJSON_DetachItemFromObject(o, "spec");
+			set->identity = cJSON_DetachItemFromObject(o, "identity");
+			if (set->identity && !cJSON_IsObject(set->identity)) {
+				cJSON_Delete(set->identity);
+				set->identity = NULL;
+			}
+			snprintf(set->unique_id, sizeof(set->unique_id), "%s",
+				 _jstr(o, "uniqueId"));
+			snprintf(set->created, sizeof(set->created), "%s",
+				 _jstr(o, "timeCreated"));
+			set->etag = (unsigned long) _jnum(o, "etag");
+			snprintf(set->provisioning, sizeof(set->provisioning),
+				 "%s", _jstr(o, "provisioning"));
+		} else if (!strcmp(what, "vmss-gone")) {
+			vmss_t *set = _vmss_find(_jstr(o, "key"));
+
+			if (set) {
+				_vmss_unlink(set);
+				_vmss_free(set);
+			}
 		} else if (!strcmp(what, "gone")) {
 			vm_t *v = _vm_find(_jstr(o, "key"));
 
@@ -743,6 +988,8 @@ static void _compact(const char *path)
 		exit(1);
 	}
 	S.journal = fp;
+	for (vmss_t *set = S.sets; set; set = set->next)
+		_journal_vmss(set);
 	for (size_t b = 0; b < NBUCKETS; b++) {
 		for (vm_t *v = S.vms[b]; v; v = v->next)
 			_journal_vm(v);
@@ -841,7 +1088,8 @@ static void _boot(vm_t *v)
 {
 	const char *tmpl = S.node_init ? S.node_init : S.boot_command;
 	char *cmd, console[4096], boottime[64], envbuf[3][512], *envp[5];
-	const char *node = v->node ? v->node : v->name;
+	/* a set's VMs have no slurm-node tag: {node} is "" */
+	const char *node = v->vmss ? "" : v->node ? v->node : v->name;
 	pid_t pid;
 	posix_spawnattr_t attr;
 	posix_spawn_file_actions_t fa;
@@ -1013,10 +1261,12 @@ static void _set_instance_state(vm_t *v, const char *prov, const char *power)
 					  cJSON_CreateString(prov));
 }
 
-/* Halt VM V, forget it and its serial log, and free it. */
+/* Halt VM V, forget it and its serial log, and free it.  A set it
+ * counted in has one VM less: a new etag. */
 static void _vm_destroy(vm_t *v)
 {
 	char console[4096];
+	vmss_t *set = strcmp(v->provisioning, "Deleting") ? _vmss_of(v) : NULL;
 
 	_halt(v);
 	if (!_console_path(v, console, sizeof(console)))
@@ -1024,6 +1274,40 @@ static void _vm_destroy(vm_t *v)
 	_vm_unlink(v);
 	_journal_gone(v);
 	_vm_free(v);
+	_vmss_touch(set);
+}
+
+/* Whether an operation of KIND on the set KEY is under way but OP. */
+static bool _vmss_busy(const char *key, const op_t *op, op_kind_t kind)
+{
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (const op_t *o = S.ops[b]; o; o = o->next)
+			if (o != op && o->kind == kind && !o->finished &&
+			    !strcmp(o->vmkey, key))
+				return true;
+	return false;
+}
+
+/* A set's operation OP has finished: the set is Succeeded or Failed (an
+ * update), or gone (a delete).  Its VMs' own operations finish with it. */
+static void _vmss_op_done(op_t *op)
+{
+	vmss_t *set = _vmss_find(op->vmkey);
+
+	if (!set)
+		return;
+	if (op->kind == OP_VMSS_DELETE) {
+		_vmss_unlink(set);
+		_journal_vmss_gone(set);
+		_vmss_free(set);
+		return;
+	}
+	if (!strcmp(set->provisioning, "Deleting") ||
+	    _vmss_busy(set->key, op, OP_VMSS))
+		return;		/* the last one says */
+	snprintf(set->provisioning, sizeof(set->provisioning), "%s",
+		 op->err_code ? "Failed" : "Succeeded");
+	_journal_vmss(set);
 }
 
 /* VM V's Scheduled Event is over: it leaves the document. */
@@ -1104,6 +1388,11 @@ static void _tick(void)
 			if (op->finished || op->done_at > now)
 				continue;
 			op->finished = true;
+			if (op->kind == OP_VMSS || op->kind == OP_VMSS_DELETE) {
+				_vmss_op_done(op);
+				_journal_op(op);
+				continue;
+			}
 			v = _vm_find(op->vmkey);
 			if (!v) {
 				_journal_op(op);
@@ -1131,6 +1420,8 @@ static void _tick(void)
 				break;
 			case OP_DELETE:
 				_vm_destroy(v);
+				break;
+			default:
 				break;
 			}
 			_journal_op(op);
@@ -1713,6 +2004,8 @@ static cJSON *_imds_compute(const vm_t *v)
 	cJSON_AddStringToObject(o, "userData", _jstr(props, "userData"));
 	cJSON_AddStringToObject(o, "vmId", _jstr(props, "vmId"));
 	cJSON_AddStringToObject(o, "vmSize", v->size);
+	if (v->vmss)
+		cJSON_AddStringToObject(o, "vmScaleSetName", v->vmss);
 	cJSON_AddStringToObject(o, "zone", _vm_zone(v));
 	return o;
 }
@@ -2075,14 +2368,83 @@ static bool _take_write_token(reply_t *r)
 	return true;
 }
 
-static op_t *_op_new(op_kind_t kind, const vm_t *v)
+/*
+ * Microsoft.Compute's own throttling: one token from each policy of GROUP
+ * (cpol[2 * GROUP] and cpol[2 * GROUP + 1]) and the header
+ * x-ms-ratelimit-remaining-resource with what is left, always.  With
+ * --compute-limits, a policy without a token refuses the request as Azure
+ * does: 429 OperationNotAllowed, details TooManyRequests naming the
+ * policy, Retry-After.  Returns true, or false with that answer in R.
+ */
+static bool _compute_take(reply_t *r, int group)
+{
+	double now = _now();
+	int p[2] = { 2 * group, 2 * group + 1 }, empty = -1;
+
+	for (int i = 0; i < 2; i++) {
+		double rate = cpol[p[i]].cap / cpol[p[i]].window;
+
+		if (S.cp[p[i]].at <= 0)		/* first use: a full bucket */
+			S.cp[p[i]].tokens = cpol[p[i]].cap;
+		else
+			S.cp[p[i]].tokens += (now - S.cp[p[i]].at) * rate;
+		if (S.cp[p[i]].tokens > cpol[p[i]].cap)
+			S.cp[p[i]].tokens = cpol[p[i]].cap;
+		S.cp[p[i]].at = now;
+		if (S.cp[p[i]].tokens < 1 && empty < 0)
+			empty = p[i];
+	}
+	if (empty >= 0 && S.f.compute_limits) {
+		double rate = cpol[empty].cap / cpol[empty].window;
+		int wait = (int) ceil((1 - S.cp[empty].tokens) / rate);
+		cJSON *o = cJSON_CreateObject(), *e, *d, *det;
+		char msg[512], t0[40], t1[40];
+		time_t t = (time_t) now;
+		struct tm tm;
+
+		S.compute_throttled++;
+		gmtime_r(&t, &tm);
+		strftime(t0, sizeof(t0), "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+		t += wait < 1 ? 1 : wait;
+		gmtime_r(&t, &tm);
+		strftime(t1, sizeof(t1), "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+		snprintf(msg, sizeof(msg), "{\"operationGroup\":\"%s\","
+			 "\"startTime\":\"%s\",\"endTime\":\"%s\","
+			 "\"allowedRequestCount\":%d}", cpol[empty].name, t0, t1,
+			 (int) cpol[empty].cap);
+		e = cJSON_AddObjectToObject(o, "error");
+		cJSON_AddStringToObject(e, "code", "OperationNotAllowed");
+		cJSON_AddStringToObject(e, "message", "The server rejected the "
+					"request because too many requests have "
+					"been received for this subscription.");
+		det = cJSON_AddArrayToObject(e, "details");
+		d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "code", "TooManyRequests");
+		cJSON_AddStringToObject(d, "target", cpol[empty].name);
+		cJSON_AddStringToObject(d, "message", msg);
+		cJSON_AddItemToArray(det, d);
+		_json(r, 429, o);
+		_header(r, "Retry-After", "%d", wait < 1 ? 1 : wait);
+	} else {
+		for (int i = 0; i < 2; i++)
+			if ((S.cp[p[i]].tokens -= 1) < 0)
+				S.cp[p[i]].tokens = 0;	/* not enforced */
+	}
+	_header(r, "x-ms-ratelimit-remaining-resource", "Microsoft.Compute/%s;%d,"
+		"Microsoft.Compute/%s;%d", cpol[p[0]].name,
+		(int) S.cp[p[0]].tokens, cpol[p[1]].name, (int) S.cp[p[1]].tokens);
+	return empty < 0 || !S.f.compute_limits;
+}
+
+/* A new operation of KIND on the VM or set of KEY. */
+static op_t *_op_new_key(op_kind_t kind, const char *key)
 {
 	op_t *op = calloc(1, sizeof(*op));
 	uint32_t b;
 
 	_uuid(op->id);
 	op->kind = kind;
-	snprintf(op->vmkey, sizeof(op->vmkey), "%s", v->key);
+	snprintf(op->vmkey, sizeof(op->vmkey), "%s", key);
 	op->start = _now();
 	op->done_at = op->start + S.f.async_ms / 1000.0;
 	b = _hash(op->id) % NBUCKETS;
@@ -2092,17 +2454,33 @@ static op_t *_op_new(op_kind_t kind, const vm_t *v)
 	return op;
 }
 
+static op_t *_op_new(op_kind_t kind, const vm_t *v)
+{
+	return _op_new_key(kind, v->key);
+}
+
+static void _op_headers_at(reply_t *r, const char *sub, const char *loc,
+			   const op_t *op, bool location, bool async);
+
 static void _op_headers(reply_t *r, const vm_t *v, const op_t *op, bool location)
+{
+	_op_headers_at(r, v->sub, v->location, op, location, !location);
+}
+
+/* An operation's headers: Location (LOCATION), Azure-AsyncOperation
+ * (ASYNC), and Retry-After. */
+static void _op_headers_at(reply_t *r, const char *sub, const char *loc,
+			   const op_t *op, bool location, bool async)
 {
 	char base[1024];
 
 	snprintf(base, sizeof(base), "http://%s:%d/subscriptions/%s/providers/"
-		 "Microsoft.Compute/locations/%s", S.listen_host, S.port, v->sub,
-		 v->location ? v->location : "eastus");
+		 "Microsoft.Compute/locations/%s", S.listen_host, S.port, sub,
+		 loc ? loc : "eastus");
 	if (location)
 		_header(r, "Location", "%s/operationResults/%s?api-version="
 			"2024-07-01", base, op->id);
-	else
+	if (async)
 		_header(r, "Azure-AsyncOperation", "%s/operations/%s?api-version="
 			"2024-07-01", base, op->id);
 	_header(r, "Retry-After", "%d", S.f.async_ms >= 2000 ? 2 : 1);
@@ -2155,21 +2533,23 @@ static int _limit_of(const char *name)
 }
 
 /*
- * Whether a VM of VCPUS in FAMILY (SPOT or not) fits every quota it counts
- * against.  Returns true, or false with Azure's 409 QuotaExceeded in R.
+ * Whether COUNT VMs of VCPUS each in FAMILY (SPOT or not) fit every quota
+ * they count against.  Returns true, or false with Azure's 409
+ * QuotaExceeded in R.
  */
-static bool _quota_ok(const char *family, int vcpus, bool spot,
-		      const char *location, reply_t *r)
+static bool _quota_n_ok(const char *family, int vcpus, bool spot,
+			const char *location, int count, reply_t *r)
 {
 	char fam[128];
 	const struct {
 		const char *name, *words;
 		int need;
 	} q[] = {
-		{ "virtualMachines", "Virtual Machines", 1 },
+		{ "virtualMachines", "Virtual Machines", count },
 		{ spot ? "lowPriorityCores" : "cores",
-		  spot ? "Low Priority Cores" : "Total Regional Cores", vcpus },
-		{ spot ? NULL : family, fam, vcpus },
+		  spot ? "Low Priority Cores" : "Total Regional Cores",
+		  vcpus * count },
+		{ spot ? NULL : family, fam, vcpus * count },
 	};
 
 	snprintf(fam, sizeof(fam), "%s Cores", family ? family : "");
@@ -2192,6 +2572,12 @@ static bool _quota_ok(const char *family, int vcpus, bool spot,
 		return false;
 	}
 	return true;
+}
+
+static bool _quota_ok(const char *family, int vcpus, bool spot,
+		      const char *location, reply_t *r)
+{
+	return _quota_n_ok(family, vcpus, spot, location, 1, r);
 }
 
 /*
@@ -2713,14 +3099,99 @@ out:
 	cJSON_Delete(req);
 }
 
+/*
+ * The set id of a VM list's $filter, "virtualMachineScaleSet/id eq 'ID'"
+ * (the quotes optional, the words in any case), in OUT (N bytes).
+ * Returns 0, or -1 when F is not that.
+ */
+static int _filter_set_id(const char *f, char *out, size_t n)
+{
+	static const char field[] = "virtualMachineScaleSet/id";
+	size_t len;
+
+	while (*f == ' ')
+		f++;
+	if (strncasecmp(f, field, sizeof(field) - 1) || f[sizeof(field) - 1] != ' ')
+		return -1;
+	for (f += sizeof(field) - 1; *f == ' '; f++)
+		;
+	if (strncasecmp(f, "eq ", 3))
+		return -1;
+	for (f += 3; *f == ' '; f++)
+		;
+	if (*f == '\'') {
+		const char *end = strchr(++f, '\'');
+
+		if (!end)
+			return -1;
+		len = end - f;
+		end++;
+		while (*end == ' ')
+			end++;
+		if (*end)
+			return -1;
+	} else {
+		len = strcspn(f, " ");
+		for (const char *e = f + len; *e; e++)
+			if (*e != ' ')
+				return -1;
+	}
+	if (len < 1 || len >= n)
+		return -1;
+	memcpy(out, f, len);
+	out[len] = '\0';
+	return 0;
+}
+
+/* S percent-encoded into OUT (N bytes, at least 3 * strlen(S) + 1). */
+static void _urlencode(const char *s, char *out, size_t n)
+{
+	size_t o = 0;
+
+	for (; *s && o + 4 <= n; s++) {
+		unsigned char ch = *s;
+
+		if (isalnum(ch) || strchr("-_.~", ch))
+			out[o++] = ch;
+		else
+			o += snprintf(out + o, n - o, "%%%02X", ch);
+	}
+	out[o] = '\0';
+}
+
+/* The resource id of the set NAME. */
+static void _vmss_id(char *out, size_t n, const char *sub, const char *rg,
+		     const char *name)
+{
+	snprintf(out, n, "/subscriptions/%s/resourceGroups/%s/providers/"
+		 "Microsoft.Compute/virtualMachineScaleSets/%s", sub, rg, name);
+}
+
+#define FILTER_MAX 1024
+
+/*
+ * GET .../virtualMachines[?$filter=virtualMachineScaleSet/id eq 'ID']:
+ * the resource group's VMs, or only the members of the set ID (compared
+ * case aside), paged with nextLink.
+ */
 static void _vm_list(const char *sub, const char *rg, struct MHD_Connection *c,
 		     reply_t *r)
 {
-	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "value");
-	const char *skip_s = _arg(c, "$skiptoken");
+	cJSON *o, *arr;
+	const char *skip_s = _arg(c, "$skiptoken"), *filter = _arg(c, "$filter");
 	long skip = skip_s ? atol(skip_s) : 0, seen = 0, added = 0;
-	char prefix[400];
+	char prefix[400], set_id[FILTER_MAX], id[1024];
 
+	if (filter && (strlen(filter) >= FILTER_MAX ||
+		       _filter_set_id(filter, set_id, sizeof(set_id)))) {
+		_error(r, 400, "InvalidParameter", "The value of parameter "
+		       "'$filter' is invalid: '%.200s'. azure-emulator filters "
+		       "VMs by \"virtualMachineScaleSet/id eq '{id}'\" only.",
+		       filter);
+		return;
+	}
+	o = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(o, "value");
 	snprintf(prefix, sizeof(prefix), "%s/%s/", sub, rg);
 	_lower(prefix);
 	/* A stable order for paging: by bucket, then chain. */
@@ -2728,16 +3199,28 @@ static void _vm_list(const char *sub, const char *rg, struct MHD_Connection *c,
 		for (vm_t *v = S.vms[b]; v; v = v->next) {
 			if (strncmp(v->key, prefix, strlen(prefix)))
 				continue;
+			if (filter) {
+				if (!v->vmss)
+					continue;
+				_vmss_id(id, sizeof(id), v->sub, v->rg, v->vmss);
+				if (strcasecmp(id, set_id))
+					continue;
+			}
 			if (seen++ < skip)
 				continue;
 			if (added == S.f.page_size) {
-				char next[1024];
+				char next[1024 + 3 * FILTER_MAX], enc[3 * FILTER_MAX];
 
 				snprintf(next, sizeof(next), "http://%s:%d/subscriptions/"
 					 "%s/resourceGroups/%s/providers/Microsoft."
 					 "Compute/virtualMachines?api-version="
 					 "2024-07-01&$skiptoken=%ld", S.listen_host,
 					 S.port, sub, rg, skip + added);
+				if (filter) {
+					_urlencode(filter, enc, sizeof(enc));
+					snprintf(next + strlen(next), sizeof(next) -
+						 strlen(next), "&$filter=%s", enc);
+				}
 				cJSON_AddStringToObject(o, "nextLink", next);
 				goto done;
 			}
@@ -2878,6 +3361,18 @@ static void _blob(const char *method, char *path, struct MHD_Connection *c,
 	close(fd);
 }
 
+/* Start deleting VM V: Deleting, and its operation. */
+static op_t *_vm_mark_deleting(vm_t *v)
+{
+	op_t *op;
+
+	_set_instance_state(v, "Deleting", v->power);
+	op = _op_new(OP_DELETE, v);
+	S.deletes++;
+	_journal_vm(v);
+	return op;
+}
+
 static void _vm_action(const char *method, const char *sub, const char *rg,
 		       const char *name, const char *action,
 		       struct MHD_Connection *c, reply_t *r)
@@ -2889,12 +3384,14 @@ static void _vm_action(const char *method, const char *sub, const char *rg,
 	snprintf(key, sizeof(key), "%s/%s/%s", sub, rg, name);
 	_lower(key);
 	v = _vm_find(key);
+	if (!strcmp(method, "GET") && !_compute_take(r, CP_GET))
+		return;
 	if (!strcmp(method, "DELETE") && !action) {
 		if (!v) {
 			r->status = 204;	/* already gone: as Azure answers */
 			return;
 		}
-		if (!_take_write_token(r))
+		if (!_take_write_token(r) || !_compute_take(r, CP_DELETE_VM))
 			return;
 		if (S.f.locked) {	/* a CanNotDelete lock, as Azure words it */
 			_error(r, 409, "ScopeLocked", "The scope '/subscriptions/"
@@ -2906,10 +3403,10 @@ static void _vm_action(const char *method, const char *sub, const char *rg,
 			return;
 		}
 		if (strcmp(v->provisioning, "Deleting")) {
-			_set_instance_state(v, "Deleting", v->power);
-			op = _op_new(OP_DELETE, v);
-			S.deletes++;
-			_journal_vm(v);
+			vmss_t *set = _vmss_of(v);
+
+			op = _vm_mark_deleting(v);
+			_vmss_touch(set);	/* one VM less */
 		} else {
 			op = NULL;	/* a second delete joins the first */
 			for (size_t b = 0; b < NBUCKETS && !op; b++)
@@ -3119,6 +3616,882 @@ static void _vm_sizes(reply_t *r)
 	_json(r, 200, o);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Virtual machine scale sets, Flexible orchestration mode */
+
+/* What a set's validated body says; the pointers are into the body. */
+typedef struct {
+	const char *location, *size, *prefix;
+	azml_size_info_t info;
+	long capacity;		/* -1: not given */
+	const cJSON *zones, *tags, *profile;
+	cJSON *ident;		/* built by _identity_build, owned */
+	bool spot;
+} vmss_spec_t;
+
+/* N random bytes in B. */
+static void _random(unsigned char *b, size_t n)
+{
+	if (getrandom(b, n, 0) != (ssize_t) n)
+		for (size_t i = 0; i < n; i++)
+			b[i] = rand_r(&S.seed);
+}
+
+/*
+ * Check a set's body REQ (a PUT's, or a PATCH merged into the set) as the
+ * VM PUT checks a VM's: location, size (sku.name, by the catalog),
+ * sku.capacity (0 to VMSS_VMS_MAX), zones, tags, identity, Flexible mode
+ * with its platformFaultDomainCount, and the virtualMachineProfile a VM is
+ * made from (its computerNamePrefix, userData, Spot, bounded in size).
+ * Fills *S and returns true, or returns false with Azure's 400 in R.
+ */
+static bool _vmss_check(const cJSON *req, const char *name, vmss_spec_t *s,
+			reply_t *r)
+{
+	const cJSON *props = cJSON_GetObjectItem(req, "properties");
+	const cJSON *sku = cJSON_GetObjectItem(req, "sku"), *it, *cap, *fd, *x;
+	const cJSON *mode = cJSON_GetObjectItem(props, "orchestrationMode");
+	char check[80];
+
+	memset(s, 0, sizeof(*s));
+	s->capacity = -1;
+	if (!cJSON_IsObject(req) || !cJSON_IsObject(props)) {
+		_error(r, 400, "InvalidRequestContent", "The request content was "
+		       "invalid and could not be deserialized.");
+		return false;
+	}
+	s->location = _jstr(req, "location");
+	if (!*s->location) {
+		_error(r, 400, "LocationRequired", "The location property is "
+		       "required for this definition.");
+		return false;
+	}
+	if (!_chars_ok(s->location, 64, " ")) {
+		_error(r, 400, "LocationNotAvailableForResourceType", "The "
+		       "provided location '%.64s' is not available for resource "
+		       "type 'Microsoft.Compute/virtualMachineScaleSets'.",
+		       s->location);
+		return false;
+	}
+	if (!cJSON_IsString(mode) || strcasecmp(mode->valuestring, "Flexible")) {
+		_error(r, 400, "InvalidParameter", "The value '%.64s' of parameter "
+		       "'properties.orchestrationMode' is not supported: "
+		       "azure-emulator emulates only scale sets in Flexible "
+		       "orchestration mode.", cJSON_IsString(mode) ?
+		       mode->valuestring : "(none: Uniform)");
+		return false;
+	}
+	fd = cJSON_GetObjectItem(props, "platformFaultDomainCount");
+	if (!cJSON_IsNumber(fd) || fd->valuedouble != floor(fd->valuedouble) ||
+	    fd->valuedouble < 1 || fd->valuedouble > 3) {
+		_error(r, 400, "InvalidParameter", "Required parameter "
+		       "'platformFaultDomainCount' is missing or invalid: a "
+		       "scale set in Flexible orchestration mode needs 1, 2 or "
+		       "3.");
+		return false;
+	}
+	if (((x = cJSON_GetObjectItem(props, "singlePlacementGroup")) &&
+	     !cJSON_IsBool(x) && !cJSON_IsNull(x)) ||
+	    ((x = cJSON_GetObjectItem(props, "proximityPlacementGroup")) &&
+	     !cJSON_IsNull(x) && (!cJSON_IsObject(x) ||
+	      !cJSON_IsString(cJSON_GetObjectItem(x, "id")) ||
+	      strlen(_jstr(x, "id")) > 1024))) {
+		_error(r, 400, "InvalidRequestContent", "The request content was "
+		       "invalid and could not be deserialized: "
+		       "'singlePlacementGroup' must be a boolean and "
+		       "'proximityPlacementGroup' an object with an 'id'.");
+		return false;
+	}
+	if (!cJSON_IsObject(sku) || !cJSON_IsString(cJSON_GetObjectItem(sku,
+								"name"))) {
+		_error(r, 400, "InvalidParameter", "Required parameter "
+		       "'sku.name' is missing (null).");
+		return false;
+	}
+	s->size = _jstr(sku, "name");
+	if (azml_catalog_resolve(s->size, &s->info)) {
+		_error(r, 400, "InvalidParameter", "The value %.64s provided for "
+		       "the VM size is not valid. The valid sizes in the current "
+		       "region are listed by the vmSizes API.", s->size);
+		return false;
+	}
+	if ((x = cJSON_GetObjectItem(sku, "tier")) && !cJSON_IsNull(x) &&
+	    (!cJSON_IsString(x) || !_chars_ok(x->valuestring, 64, ""))) {
+		_error(r, 400, "InvalidParameter", "The value of parameter "
+		       "'sku.tier' is invalid.");
+		return false;
+	}
+	if ((cap = cJSON_GetObjectItem(sku, "capacity"))) {
+		if (!cJSON_IsNumber(cap) || cap->valuedouble < 0 ||
+		    cap->valuedouble > VMSS_VMS_MAX ||
+		    cap->valuedouble != floor(cap->valuedouble)) {
+			_error(r, 400, "InvalidParameter", "The value of "
+			       "parameter 'sku.capacity' is invalid: a scale set "
+			       "in Flexible orchestration mode has 0 to %d "
+			       "virtual machines.", VMSS_VMS_MAX);
+			return false;
+		}
+		s->capacity = (long) cap->valuedouble;
+	}
+	s->zones = cJSON_GetObjectItem(req, "zones");
+	if (s->zones) {
+		int nz = 0;
+
+		if (!cJSON_IsArray(s->zones) || cJSON_GetArraySize(s->zones) > 3)
+			nz = -1;
+		cJSON_ArrayForEach(it, (nz < 0 ? NULL : s->zones)) {
+			if (!cJSON_IsString(it) || !_zone_ok(it->valuestring)) {
+				nz = -1;
+				break;
+			}
+			for (const cJSON *p = s->zones->child; p != it; p = p->next)
+				if (!strcmp(p->valuestring, it->valuestring))
+					nz = -1;
+		}
+		if (nz < 0) {
+			_error(r, 400, "InvalidParameter", "The value of "
+			       "parameter 'zones' is invalid: at most three "
+			       "distinct availability zones, such as "
+			       "[\"1\",\"2\",\"3\"].");
+			return false;
+		}
+	}
+	s->tags = cJSON_GetObjectItem(req, "tags");
+	if (!_tags_ok(s->tags, r))
+		return false;
+	s->profile = cJSON_GetObjectItem(props, "virtualMachineProfile");
+	if (cJSON_IsNull(s->profile))
+		s->profile = NULL;
+	if (s->profile) {
+		const cJSON *os = cJSON_GetObjectItem(s->profile, "osProfile");
+		const cJSON *pre = cJSON_GetObjectItem(os, "computerNamePrefix");
+		const char *prio = _jstr(s->profile, "priority");
+		const cJSON *ev = cJSON_GetObjectItem(s->profile, "evictionPolicy");
+		const cJSON *bp = cJSON_GetObjectItem(s->profile, "billingProfile");
+		const cJSON *nics = cJSON_GetObjectItem(cJSON_GetObjectItem(
+			s->profile, "networkProfile"),
+			"networkInterfaceConfigurations");
+		char *printed;
+		size_t plen;
+
+		if (!cJSON_IsObject(s->profile)) {
+			_error(r, 400, "InvalidRequestContent", "The request "
+			       "content was invalid and could not be "
+			       "deserialized: 'virtualMachineProfile' must be an "
+			       "object.");
+			return false;
+		}
+		/* every VM of the set gets a copy */
+		printed = cJSON_PrintUnformatted(s->profile);
+		plen = printed ? strlen(printed) : SIZE_MAX;
+		cJSON_free(printed);
+		if (plen > VMSS_PROFILE_MAX) {
+			_error(r, 400, "InvalidParameter", "The "
+			       "virtualMachineProfile is too large for "
+			       "azure-emulator: at most %d bytes of JSON.",
+			       VMSS_PROFILE_MAX);
+			return false;
+		}
+		if (pre && !cJSON_IsString(pre)) {
+			_error(r, 400, "InvalidParameter", "The value of "
+			       "parameter 'computerNamePrefix' is invalid.");
+			return false;
+		}
+		s->prefix = pre ? pre->valuestring : name;
+		if (!_computer_name_ok(s->prefix) || strlen(s->prefix) > 58) {
+			_error(r, 400, "InvalidParameter", "The value '%.64s' of "
+			       "parameter 'computerNamePrefix' is invalid: 1 to 58 "
+			       "letters, digits and '-' (6 characters are "
+			       "added to make a Linux host name of at most 64).",
+			       s->prefix);
+			return false;
+		}
+		snprintf(check, sizeof(check), "%sabcdef", s->prefix);
+		if (!_vm_props_ok(s->profile, check, r))
+			return false;
+		if ((cJSON_GetObjectItem(s->profile, "priority") &&
+		     !*prio) || (*prio && strcasecmp(prio, "Regular") &&
+				 strcasecmp(prio, "Low") &&
+				 strcasecmp(prio, "Spot"))) {
+			_error(r, 400, "InvalidParameter", "The value of "
+			       "parameter 'priority' is invalid: Regular, Low or "
+			       "Spot.");
+			return false;
+		}
+		s->spot = !strcasecmp(prio, "Spot") || !strcasecmp(prio, "Low");
+		if (ev && !cJSON_IsNull(ev) && (!s->spot || !cJSON_IsString(ev) ||
+		    (strcasecmp(ev->valuestring, "Delete") &&
+		     strcasecmp(ev->valuestring, "Deallocate")))) {
+			_error(r, 400, "InvalidParameter", "The value of "
+			       "parameter 'evictionPolicy' is invalid: Delete or "
+			       "Deallocate, for Spot virtual machines only.");
+			return false;
+		}
+		if (bp && !cJSON_IsNull(bp) && (!cJSON_IsObject(bp) ||
+		    (cJSON_GetObjectItem(bp, "maxPrice") &&
+		     (!cJSON_IsNumber(cJSON_GetObjectItem(bp, "maxPrice")) ||
+		      _jnum(bp, "maxPrice") < -1)))) {
+			_error(r, 400, "InvalidParameter", "The value of "
+			       "parameter 'billingProfile.maxPrice' is invalid: "
+			       "-1 or a price.");
+			return false;
+		}
+		if (nics && (!cJSON_IsArray(nics) ||
+			     cJSON_GetArraySize(nics) > 8)) {
+			_error(r, 400, "InvalidParameter", "The value of "
+			       "parameter 'networkInterfaceConfigurations' is "
+			       "invalid: at most 8 of them.");
+			return false;
+		}
+	} else if (s->capacity > 0) {
+		_error(r, 400, "InvalidParameter", "A scale set without "
+		       "'virtualMachineProfile' has no virtual machines of its "
+		       "own: 'sku.capacity' must be 0.");
+		return false;
+	}
+	return _identity_build(cJSON_GetObjectItem(req, "identity"), &s->ident,
+			       r);
+}
+
+/* The set as GET shows it: sku.capacity its VM count, its etag, and
+ * Azure's fields; its userData only when USERDATA. */
+static cJSON *_vmss_view(const vmss_t *set, bool userdata)
+{
+	cJSON *o = cJSON_CreateObject(), *sku, *props;
+	const cJSON *spec = set->spec, *it;
+	char id[1024], etag[32];
+
+	_vmss_id(id, sizeof(id), set->sub, set->rg, set->name);
+	cJSON_AddStringToObject(o, "name", set->name);
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "type",
+				"Microsoft.Compute/virtualMachineScaleSets");
+	cJSON_AddStringToObject(o, "location", _jstr(spec, "location"));
+	if (cJSON_IsObject(it = cJSON_GetObjectItem(spec, "tags")))
+		cJSON_AddItemToObject(o, "tags", cJSON_Duplicate(it, 1));
+	if (cJSON_IsArray(it = cJSON_GetObjectItem(spec, "zones")))
+		cJSON_AddItemToObject(o, "zones", cJSON_Duplicate(it, 1));
+	if (set->identity)
+		cJSON_AddItemToObject(o, "identity",
+				      cJSON_Duplicate(set->identity, 1));
+	it = cJSON_GetObjectItem(spec, "sku");
+	sku = cJSON_IsObject(it) ? cJSON_Duplicate(it, 1) : cJSON_CreateObject();
+	if (!cJSON_GetObjectItem(sku, "tier"))
+		cJSON_AddStringToObject(sku, "tier", "Standard");
+	cJSON_DeleteItemFromObject(sku, "capacity");
+	cJSON_AddNumberToObject(sku, "capacity", _vmss_count(set));
+	cJSON_AddItemToObject(o, "sku", sku);
+	snprintf(etag, sizeof(etag), "\"%lu\"", set->etag);
+	cJSON_AddStringToObject(o, "etag", etag);
+	it = cJSON_GetObjectItem(spec, "properties");
+	props = cJSON_IsObject(it) ? cJSON_Duplicate(it, 1) : cJSON_CreateObject();
+	if (!userdata)
+		cJSON_DeleteItemFromObject(cJSON_GetObjectItem(props,
+				"virtualMachineProfile"), "userData");
+	cJSON_DeleteItemFromObject(props, "orchestrationMode");
+	cJSON_DeleteItemFromObject(props, "provisioningState");
+	cJSON_DeleteItemFromObject(props, "uniqueId");
+	cJSON_DeleteItemFromObject(props, "timeCreated");
+	cJSON_AddStringToObject(props, "orchestrationMode", "Flexible");
+	cJSON_AddStringToObject(props, "provisioningState", set->provisioning);
+	cJSON_AddStringToObject(props, "uniqueId", set->unique_id);
+	cJSON_AddStringToObject(props, "timeCreated", set->created);
+	cJSON_AddItemToObject(o, "properties", props);
+	return o;
+}
+
+/* Replace (or add) O's item K with V. */
+static void _set_item(cJSON *o, const char *k, cJSON *v)
+{
+	cJSON_DeleteItemFromObject(o, k);
+	cJSON_AddItemToObject(o, k, v);
+}
+
+/*
+ * A new VM of SET from S in ZONE ("": none): named {set}_{8 hex digits},
+ * computerName the prefix and 6 random characters, its NIC {vm}-nic, the
+ * set's tags, identity and profile, properties.virtualMachineScaleSet.id
+ * the set's id; Creating, with a create operation of its own that ends
+ * with the set's.  Returns it, or NULL (no free name).
+ */
+static vm_t *_vmss_vm_new(vmss_t *set, const vmss_spec_t *s, const char *zone)
+{
+	static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	char name[80], key[400], id[1024], vmid[40], nic[96], computer[72];
+	char stamp[64], set_id[1024];
+	unsigned char rnd[8];
+	time_t t = time(NULL);
+	struct tm tm;
+	cJSON *props, *os, *np, *ni, *e;
+	vm_t *v;
+	int tries;
+
+	for (tries = 0; tries < 16; tries++) {
+		_random(rnd, 4);
+		snprintf(name, sizeof(name), "%s_%02x%02x%02x%02x", set->name,
+			 rnd[0], rnd[1], rnd[2], rnd[3]);
+		_key_of(key, set->sub, set->rg, name);
+		if (!_vm_find(key))
+			break;
+	}
+	if (tries == 16)
+		return NULL;
+	_random(rnd, 6);
+	snprintf(computer, sizeof(computer), "%s", s->prefix);
+	for (int i = 0; i < 6; i++)
+		computer[strlen(s->prefix) + i] = alnum[rnd[i] % 36];
+	computer[strlen(s->prefix) + 6] = '\0';
+	snprintf(nic, sizeof(nic), "%s-nic", name);
+	v = _vm_new(set->sub, set->rg, name);
+	v->location = strdup(s->location);
+	_set_size(v, s->size);
+	v->spot = s->spot;
+	v->computer = strdup(computer);
+	v->incarnation = 1;
+	v->vmss = strdup(set->name);
+	v->seq = ++S.vm_seq;
+	v->nic = strdup(nic);
+	snprintf(id, sizeof(id), "/subscriptions/%s/resourceGroups/%s/providers/"
+		 "Microsoft.Compute/virtualMachines/%s", set->sub, set->rg, name);
+	_vmss_id(set_id, sizeof(set_id), set->sub, set->rg, set->name);
+	_uuid(vmid);
+	v->resource = cJSON_CreateObject();
+	cJSON_AddStringToObject(v->resource, "name", name);
+	cJSON_AddStringToObject(v->resource, "id", id);
+	cJSON_AddStringToObject(v->resource, "type",
+				"Microsoft.Compute/virtualMachines");
+	cJSON_AddStringToObject(v->resource, "location", s->location);
+	if (*zone) {
+		e = cJSON_AddArrayToObject(v->resource, "zones");
+		cJSON_AddItemToArray(e, cJSON_CreateString(zone));
+	}
+	if (cJSON_IsObject(s->tags))
+		cJSON_AddItemToObject(v->resource, "tags",
+				      cJSON_Duplicate(s->tags, 1));
+	if (s->ident && !S.f.identity_missing) {
+		cJSON *ident = cJSON_Duplicate(s->ident, 1);
+
+		if (cJSON_GetObjectItem(ident, "principalId")) {
+			char guid[40];
+
+			_guid_of("system:", id, guid);
+			_set_item(ident, "principalId", cJSON_CreateString(guid));
+		}
+		cJSON_AddItemToObject(v->resource, "identity", ident);
+	}
+	props = s->profile ? cJSON_Duplicate(s->profile, 1) : cJSON_CreateObject();
+	if (!cJSON_IsObject(os = cJSON_GetObjectItem(props, "osProfile")))
+		_set_item(props, "osProfile", os = cJSON_CreateObject());
+	cJSON_DeleteItemFromObject(os, "computerNamePrefix");
+	_set_item(os, "computerName", cJSON_CreateString(computer));
+	_set_item(props, "hardwareProfile", e = cJSON_CreateObject());
+	cJSON_AddStringToObject(e, "vmSize", s->size);
+	if (!cJSON_IsObject(np = cJSON_GetObjectItem(props, "networkProfile")))
+		_set_item(props, "networkProfile", np = cJSON_CreateObject());
+	_set_item(np, "networkInterfaces", ni = cJSON_CreateArray());
+	e = cJSON_CreateObject();
+	snprintf(key, sizeof(key), "/subscriptions/%s/resourceGroups/%s/providers/"
+		 "Microsoft.Network/networkInterfaces/", set->sub, set->rg);
+	snprintf(id, sizeof(id), "%s%s", key, nic);
+	cJSON_AddStringToObject(e, "id", id);
+	cJSON_AddItemToObject(e, "properties", os = cJSON_CreateObject());
+	cJSON_AddBoolToObject(os, "primary", true);
+	cJSON_AddStringToObject(os, "deleteOption", "Delete");
+	cJSON_AddItemToArray(ni, e);
+	_set_item(props, "virtualMachineScaleSet", e = cJSON_CreateObject());
+	cJSON_AddStringToObject(e, "id", set_id);
+	_set_item(props, "vmId", cJSON_CreateString(vmid));
+	_set_item(props, "provisioningState", cJSON_CreateString("Creating"));
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+	_set_item(props, "timeCreated", cJSON_CreateString(stamp));
+	cJSON_AddItemToObject(v->resource, "properties", props);
+	snprintf(v->provisioning, sizeof(v->provisioning), "Creating");
+	snprintf(v->power, sizeof(v->power), "starting");
+	_vm_insert(v);
+	S.creates++;
+	_op_new(OP_CREATE, v);
+	_journal_vm(v);
+	return v;
+}
+
+static int _by_seq_desc(const void *a, const void *b)
+{
+	const vm_t *x = *(vm_t *const *) a, *y = *(vm_t *const *) b;
+
+	return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
+}
+
+/* Start deleting N of SET's VMs, the newest first (Azure's choice). */
+static void _vmss_scale_in(vmss_t *set, int n)
+{
+	vm_t **m = malloc((S.nvms + 1) * sizeof(*m));
+	size_t k = 0;
+
+	if (!m)
+		return;
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (vm_t *v = S.vms[b]; v; v = v->next)
+			if (_vmss_member(set, v) && strcmp(v->provisioning,
+							   "Deleting"))
+				m[k++] = v;
+	qsort(m, k, sizeof(*m), _by_seq_desc);
+	for (size_t i = 0; i < k && (int) i < n; i++)
+		_vm_mark_deleting(m[i]);
+	free(m);
+}
+
+/* A set's operation headers: both Location and Azure-AsyncOperation. */
+static void _vmss_op_headers(reply_t *r, const vmss_t *set, const op_t *op)
+{
+	_op_headers_at(r, set->sub, _jstr(set->spec, "location"), op, true,
+		       true);
+}
+
+/* Of ZONES (NZ of them; ZC their VM counts), the one with the fewest
+ * VMs: a set spreads over its zones.  Returns its index. */
+static int _zone_pick(const int *zc, int nz)
+{
+	int best = 0;
+
+	for (int i = 1; i < nz; i++)
+		if (zc[i] < zc[best])
+			best = i;
+	return best;
+}
+
+/*
+ * Write the set SET (NULL: create it as SUB/RG/NAME) from REQ (a PUT's
+ * body, or a PATCH merged into the set; owned here), whose sku.capacity
+ * the client gave when GIVEN.  Quota and SkuNotAvailable are checked up
+ * front for the whole increase (nothing changes when they refuse); then
+ * the VMs are made one by one until a capacity fault stops them, and the
+ * one operation of the write fails with that fault.  A decrease deletes
+ * the newest VMs.  Answers 201 (created) or 200 with the set and ETag.
+ */
+static void _vmss_write(vmss_t *set, const char *sub, const char *rg,
+			const char *name, cJSON *req, bool given, reply_t *r)
+{
+	vmss_spec_t s;
+	const char *zone[3] = { "" };
+	int cur, target, fault = -1, zc[3] = { 0 }, nz = 0, i;
+	bool created = !set;
+	char id[1024], msg[512] = "";
+	const cJSON *z;
+	op_t *op;
+
+	if (!_vmss_check(req, name, &s, r))
+		goto out;
+	if (set && strcasecmp(s.location, _jstr(set->spec, "location"))) {
+		_error(r, 400, "InvalidParameter", "Changing property "
+		       "'location' is not allowed.");
+		goto out;
+	}
+	cur = set ? _vmss_count(set) : 0;
+	target = given && s.capacity >= 0 ? (int) s.capacity : cur;
+	cJSON_ArrayForEach(z, (cJSON_IsArray(s.zones) ? s.zones : NULL))
+		if (nz < 3)
+			zone[nz++] = z->valuestring;
+	for (size_t b = 0; set && nz && b < NBUCKETS; b++)
+		for (vm_t *v = S.vms[b]; v; v = v->next)
+			for (i = 0; i < nz; i++)
+				if (_vmss_member(set, v) &&
+				    strcmp(v->provisioning, "Deleting") &&
+				    !strcmp(_vm_zone(v), zone[i]))
+					zc[i]++;
+	if (target > cur) {
+		const char *zn = nz ? zone[_zone_pick(zc, nz)] : "";
+
+		fault = _capacity_fault(s.info.name, zn);
+		if (fault >= 0 && capacity_codes[fault].at_once) {
+			_error(r, 409, capacity_codes[fault].code, "The requested "
+			       "VM size for resource 'Following SKUs have failed "
+			       "for Capacity Restrictions: %s' is currently not "
+			       "available in location '%s'. Please try another "
+			       "size or deploy to a different location or zones.",
+			       s.size, s.location);
+			goto out;
+		}
+		if (!_quota_n_ok(azml_series_quota_family(s.info.series),
+				 s.info.vcpus, s.spot, s.location, target - cur, r))
+			goto out;
+	}
+	if (created) {
+		time_t t = time(NULL);
+		struct tm tm;
+
+		if (S.nsets >= VMSS_MAX || !(set = calloc(1, sizeof(*set)))) {
+			_error(r, 409, "OperationNotAllowed", "azure-emulator "
+			       "keeps at most %d scale sets.", VMSS_MAX);
+			goto out;
+		}
+		_key_of(set->key, sub, rg, name);
+		set->sub = strdup(sub);
+		set->rg = strdup(rg);
+		set->name = strdup(name);
+		_uuid(set->unique_id);
+		gmtime_r(&t, &tm);
+		strftime(set->created, sizeof(set->created),
+			 "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+		_vmss_insert(set);
+	}
+	cJSON_Delete(set->spec);
+	set->spec = req;
+	req = NULL;
+	cJSON_Delete(set->identity);
+	set->identity = s.ident;
+	s.ident = NULL;
+	if (set->identity && cJSON_GetObjectItem(set->identity, "principalId")) {
+		char guid[40];
+
+		_vmss_id(id, sizeof(id), set->sub, set->rg, set->name);
+		_guid_of("system:", id, guid);
+		_set_item(set->identity, "principalId", cJSON_CreateString(guid));
+	}
+	fault = -1;
+	for (i = cur; i < target; i++) {
+		int zi = nz ? _zone_pick(zc, nz) : 0;
+
+		fault = _capacity_fault(s.info.name, nz ? zone[zi] : "");
+		if (fault >= 0)
+			break;		/* no hardware for the rest */
+		if (!_vmss_vm_new(set, &s, nz ? zone[zi] : ""))
+			break;
+		zc[zi]++;
+	}
+	if (fault >= 0 && !capacity_codes[fault].message)
+		snprintf(msg, sizeof(msg), "The requested VM size for resource "
+			 "'Following SKUs have failed for Capacity Restrictions: "
+			 "%.64s' is currently not available in location '%.64s'. "
+			 "Please try another size or deploy to a different "
+			 "location or zones.", s.size, s.location);
+	if (target < cur)
+		_vmss_scale_in(set, cur - target);
+	snprintf(set->provisioning, sizeof(set->provisioning), "Updating");
+	op = _op_new_key(OP_VMSS, set->key);
+	if (fault >= 0) {
+		op->err_code = strdup(capacity_codes[fault].code);
+		op->err_msg = strdup(capacity_codes[fault].message ?
+				     capacity_codes[fault].message : msg);
+		_journal_op(op);
+	}
+	_vmss_touch(set);
+	_json(r, created ? 201 : 200, _vmss_view(set, false));
+	_header(r, "ETag", "\"%lu\"", set->etag);
+	_vmss_op_headers(r, set, op);
+out:
+	cJSON_Delete(s.ident);
+	cJSON_Delete(req);
+}
+
+/* Whether the entity tag E (as a header gives it: "3", 3, W/"3") is
+ * SET's. */
+static bool _etag_is(const char *e, size_t len, const vmss_t *set)
+{
+	char want[32];
+
+	while (len && *e == ' ')
+		e++, len--;
+	while (len && e[len - 1] == ' ')
+		len--;
+	if (len >= 2 && !strncmp(e, "W/", 2))
+		e += 2, len -= 2;
+	if (len >= 2 && e[0] == '"' && e[len - 1] == '"')
+		e++, len -= 2;
+	snprintf(want, sizeof(want), "%lu", set->etag);
+	return len == strlen(want) && !strncmp(e, want, len);
+}
+
+/* Whether header H (a list of tags, or *) names SET (NULL: none). */
+static bool _etag_match(const char *h, const vmss_t *set)
+{
+	int n = 0;
+
+	if (!set)
+		return false;
+	while (*h && n++ < 64) {
+		size_t len = strcspn(h, ",");
+		const char *t = h;
+
+		while (*t == ' ')
+			t++;
+		if (*t == '*' || _etag_is(h, len, set))
+			return true;
+		h += len + (h[len] == ',');
+	}
+	return false;
+}
+
+/*
+ * The request's If-Match (the set's etag, or *, for an existing set) and
+ * If-None-Match (* or the etag: the set must not be so).  Returns true,
+ * or false with Azure's 412 PreconditionFailed in R.
+ */
+static bool _vmss_precondition(struct MHD_Connection *c, const vmss_t *set,
+			       reply_t *r)
+{
+	const char *im = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     "If-Match");
+	const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						      "If-None-Match");
+
+	if ((im && !_etag_match(im, set)) || (inm && _etag_match(inm, set))) {
+		_error(r, 412, "PreconditionFailed", "The condition specified "
+		       "using HTTP conditional header(s) is not met.");
+		return false;
+	}
+	return true;
+}
+
+/* RFC 7386 JSON merge patch: PATCH into TARGET, an object (keys compared
+ * case aside, as ARM reads them); null removes a key. */
+static void _merge_patch(cJSON *target, const cJSON *patch)
+{
+	const cJSON *p;
+
+	cJSON_ArrayForEach(p, patch) {
+		cJSON *t = cJSON_GetObjectItem(target, p->string);
+
+		if (cJSON_IsNull(p))
+			cJSON_DeleteItemFromObject(target, p->string);
+		else if (cJSON_IsObject(p) && cJSON_IsObject(t))
+			_merge_patch(t, p);
+		else if (t)
+			cJSON_ReplaceItemViaPointer(target, t,
+						    cJSON_Duplicate(p, 1));
+		else
+			cJSON_AddItemToObject(target, p->string,
+					      cJSON_Duplicate(p, 1));
+	}
+}
+
+/*
+ * POST .../virtualMachineScaleSets/{name}/delete {"instanceIds":[...]}:
+ * delete exactly those VMs of the set (all or none: an id that is not one
+ * of its VMs is 400 InvalidParameter), one operation for the batch.
+ */
+static void _vmss_delete_instances(vmss_t *set, const char *body, reply_t *r)
+{
+	cJSON *req = cJSON_Parse(body ? body : "");
+	const cJSON *ids = cJSON_GetObjectItem(req, "instanceIds"), *it;
+	vm_t **vms = NULL;
+	int n = 0, k = 0;
+	op_t *op;
+
+	if (!cJSON_IsArray(ids) || !(n = cJSON_GetArraySize(ids))) {
+		_error(r, 400, "InvalidParameter", "Required parameter "
+		       "'instanceIds' is missing or empty.");
+		goto out;
+	}
+	if (n > VMSS_IDS_MAX) {
+		_error(r, 400, "InvalidParameter", "The value of parameter "
+		       "'instanceIds' is invalid: at most %d instance ids a "
+		       "request.", VMSS_IDS_MAX);
+		goto out;
+	}
+	if (!(vms = calloc(n, sizeof(*vms)))) {
+		_error(r, 500, "InternalServerError", "out of memory");
+		goto out;
+	}
+	cJSON_ArrayForEach(it, ids) {
+		char key[400];
+		vm_t *v = NULL;
+
+		if (cJSON_IsString(it) && _name_ok(it->valuestring)) {
+			_key_of(key, set->sub, set->rg, it->valuestring);
+			v = _vm_find(key);
+		}
+		if (!v || !_vmss_member(set, v)) {
+			_error(r, 400, "InvalidParameter", "The value '%.80s' of "
+			       "parameter 'instanceIds' is invalid: it is not a "
+			       "virtual machine of scale set '%s'.",
+			       cJSON_IsString(it) ? it->valuestring : "",
+			       set->name);
+			goto out;
+		}
+		vms[k++] = v;
+	}
+	/* twice named, or already going: deleted once */
+	for (int i = 0; i < k; i++)
+		if (strcmp(vms[i]->provisioning, "Deleting"))
+			_vm_mark_deleting(vms[i]);
+	snprintf(set->provisioning, sizeof(set->provisioning), "Updating");
+	op = _op_new_key(OP_VMSS, set->key);
+	_vmss_touch(set);
+	r->status = 202;
+	_vmss_op_headers(r, set, op);
+out:
+	free(vms);
+	cJSON_Delete(req);
+}
+
+/* DELETE .../virtualMachineScaleSets/{name}: the set and all its VMs. */
+static void _vmss_delete(vmss_t *set, reply_t *r)
+{
+	op_t *op = NULL;
+
+	if (strcmp(set->provisioning, "Deleting")) {
+		for (size_t b = 0; b < NBUCKETS; b++)
+			for (vm_t *v = S.vms[b]; v; v = v->next)
+				if (_vmss_member(set, v) &&
+				    strcmp(v->provisioning, "Deleting"))
+					_vm_mark_deleting(v);
+		snprintf(set->provisioning, sizeof(set->provisioning),
+			 "Deleting");
+		_vmss_touch(set);
+	} else {	/* a second delete joins the first */
+		for (size_t b = 0; b < NBUCKETS && !op; b++)
+			for (op_t *o = S.ops[b]; o; o = o->next)
+				if (o->kind == OP_VMSS_DELETE && !o->finished &&
+				    !strcmp(o->vmkey, set->key))
+					op = o;
+	}
+	if (!op)
+		op = _op_new_key(OP_VMSS_DELETE, set->key);
+	r->status = 202;
+	_vmss_op_headers(r, set, op);
+}
+
+static void _vmss_list(const char *sub, const char *rg,
+		       struct MHD_Connection *c, reply_t *r)
+{
+	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "value");
+	const char *skip_s = _arg(c, "$skiptoken");
+	long skip = skip_s ? atol(skip_s) : 0, seen = 0, added = 0;
+	char prefix[400];
+
+	snprintf(prefix, sizeof(prefix), "%s/%s/", sub, rg);
+	_lower(prefix);
+	for (vmss_t *set = S.sets; set; set = set->next) {
+		if (strncmp(set->key, prefix, strlen(prefix)) || seen++ < skip)
+			continue;
+		if (added == S.f.page_size) {
+			char next[1024];
+
+			snprintf(next, sizeof(next), "http://%s:%d/subscriptions/"
+				 "%s/resourceGroups/%s/providers/Microsoft.Compute/"
+				 "virtualMachineScaleSets?api-version=2024-07-01&"
+				 "$skiptoken=%ld", S.listen_host, S.port, sub, rg,
+				 skip + added);
+			cJSON_AddStringToObject(o, "nextLink", next);
+			break;
+		}
+		cJSON_AddItemToArray(arr, _vmss_view(set, false));
+		added++;
+	}
+	_json(r, 200, o);
+}
+
+/*
+ * .../virtualMachineScaleSets[/{name}[/delete]]: list, GET, PUT, PATCH,
+ * DELETE and the batched delete.  Writes take a token of the ARM write
+ * bucket, then of Compute's policy.
+ */
+static void _vmss(struct MHD_Connection *c, const char *method,
+		  const char *sub, const char *rg, const char *name,
+		  const char *action, const char *body, reply_t *r)
+{
+	char key[400];
+	vmss_t *set;
+	bool put = !strcmp(method, "PUT"), patch = !strcmp(method, "PATCH");
+
+	if (!name) {
+		if (strcmp(method, "GET")) {
+			_error(r, 405, "MethodNotAllowed", "azure-emulator lists "
+			       "scale sets with GET.");
+			return;
+		}
+		if (_compute_take(r, CP_LIST))
+			_vmss_list(sub, rg, c, r);
+		return;
+	}
+	_key_of(key, sub, rg, name);
+	set = _vmss_find(key);
+	if (!action && !strcmp(method, "GET")) {
+		const char *expand = _arg(c, "$expand");
+
+		if (!_compute_take(r, CP_GET_VMSS))
+			return;
+		if (!set) {
+			_error(r, 404, "ResourceNotFound", "The Resource "
+			       "'Microsoft.Compute/virtualMachineScaleSets/%s' "
+			       "under resource group '%s' was not found.", name, rg);
+			return;
+		}
+		_json(r, 200, _vmss_view(set, expand &&
+					 !strcasecmp(expand, "userData")));
+		_header(r, "ETag", "\"%lu\"", set->etag);
+		return;
+	}
+	if (!action && !strcmp(method, "DELETE") && !set) {
+		r->status = 204;	/* already gone: as Azure answers */
+		return;
+	}
+	if (!(!action && (put || patch || !strcmp(method, "DELETE"))) &&
+	    !(action && !strcmp(action, "delete") && !strcmp(method, "POST"))) {
+		_error(r, 400, "InvalidRequestUri", "azure-emulator does not "
+		       "serve %s %s on a scale set", method, action ? action : "");
+		return;
+	}
+	if (!_take_write_token(r) ||
+	    !_compute_take(r, put || patch ? CP_PUT_VMSS : action ?
+			   CP_VMSS_ACTIONS : CP_DELETE_VMSS))
+		return;
+	if (!set && !put) {
+		_error(r, 404, "ResourceNotFound", "The Resource "
+		       "'Microsoft.Compute/virtualMachineScaleSets/%s' under "
+		       "resource group '%s' was not found.", name, rg);
+		return;
+	}
+	if (put && strlen(name) > VMSS_NAME_MAX) {
+		_error(r, 400, "InvalidParameter", "azure-emulator: a scale set's "
+		       "name is at most %d characters, so that its VMs' names "
+		       "{name}_{8 hex digits} and their NICs' fit in 64.",
+		       VMSS_NAME_MAX);
+		return;
+	}
+	if (!_vmss_precondition(c, set, r))
+		return;
+	if (set && !strcmp(set->provisioning, "Deleting")) {
+		_error(r, 409, "OperationNotAllowed", "Operation '%s' is not "
+		       "allowed on scale set '%s' since it is marked for "
+		       "deletion.", method, set->name);
+		return;
+	}
+	if (S.f.locked && !put && !patch) {
+		_error(r, 409, "ScopeLocked", "The scope '/subscriptions/%s/"
+		       "resourceGroups/%s/providers/Microsoft.Compute/"
+		       "virtualMachineScaleSets/%s' cannot perform delete "
+		       "operation because following scope(s) are locked: "
+		       "'/subscriptions/%s/resourceGroups/%s'. Please remove the "
+		       "lock and try again.", sub, rg, name, sub, rg);
+		return;
+	}
+	if (action) {
+		_vmss_delete_instances(set, body, r);
+	} else if (!strcmp(method, "DELETE")) {
+		_vmss_delete(set, r);
+	} else {
+		cJSON *req = cJSON_Parse(body ? body : ""), *merged = req;
+		bool given = cJSON_IsNumber(cJSON_GetObjectItem(
+			cJSON_GetObjectItem(req, "sku"), "capacity"));
+
+		if (patch) {
+			if (!cJSON_IsObject(req)) {
+				cJSON_Delete(req);
+				_error(r, 400, "InvalidRequestContent", "The "
+				       "request content was invalid and could "
+				       "not be deserialized.");
+				return;
+			}
+			merged = cJSON_Duplicate(set->spec, 1);
+			_merge_patch(merged, req);
+			cJSON_Delete(req);
+		}
+		_vmss_write(set, sub, rg, name, merged, given, r);
+	}
+}
+
 /* /subscriptions/... */
 static void _arm(struct MHD_Connection *c, const char *method, char *path,
 		 const char *body, reply_t *r)
@@ -3201,21 +4574,36 @@ static void _arm(struct MHD_Connection *c, const char *method, char *path,
 	    !strcasecmp(seg[4], "providers")) {
 		if (!strcasecmp(seg[5], "Microsoft.Compute") &&
 		    !strcasecmp(seg[6], "virtualMachines")) {
-			if (n == 7 && !strcmp(method, "GET"))
-				return _vm_list(seg[1], seg[3], c, r);
+			if (n == 7 && !strcmp(method, "GET")) {
+				if (_compute_take(r, CP_LIST))
+					_vm_list(seg[1], seg[3], c, r);
+				return;
+			}
 			if (n >= 8 && !_name_ok(seg[7])) {
 				_error(r, 400, "InvalidResourceName", "The "
 				       "resource name '%.64s' is invalid.", seg[7]);
 				return;
 			}
 			if (n == 8 && !strcmp(method, "PUT")) {
-				if (_take_write_token(r))
+				if (_take_write_token(r) &&
+				    _compute_take(r, CP_PUT_VM))
 					_vm_put(c, seg[1], seg[3], seg[7], body, r);
 				return;
 			}
 			if (n == 8 || n == 9)
 				return _vm_action(method, seg[1], seg[3], seg[7],
 						  n == 9 ? seg[8] : NULL, c, r);
+		}
+		/* .../virtualMachineScaleSets[/NAME[/delete]] */
+		if (!strcasecmp(seg[5], "Microsoft.Compute") &&
+		    !strcasecmp(seg[6], "virtualMachineScaleSets") && n <= 9) {
+			if (n >= 8 && !_name_ok(seg[7])) {
+				_error(r, 400, "InvalidResourceName", "The "
+				       "resource name '%.64s' is invalid.", seg[7]);
+				return;
+			}
+			return _vmss(c, method, seg[1], seg[3], n >= 8 ? seg[7] :
+				     NULL, n == 9 ? seg[8] : NULL, body, r);
 		}
 		if (n == 8 && !strcasecmp(seg[5], "Microsoft.Network") &&
 		    !strcasecmp(seg[6], "networkInterfaces") &&
@@ -3274,6 +4662,8 @@ static int _faults_apply(const cJSON *j, char *err, size_t n)
 		snprintf(S.f.node_tag, sizeof(S.f.node_tag), "%s", v->valuestring);
 	if ((v = cJSON_GetObjectItem(j, "identity_missing")) && cJSON_IsBool(v))
 		S.f.identity_missing = cJSON_IsTrue(v);
+	if ((v = cJSON_GetObjectItem(j, "compute_limits")) && cJSON_IsBool(v))
+		S.f.compute_limits = cJSON_IsTrue(v);
 	return 0;
 }
 
@@ -3293,6 +4683,7 @@ static cJSON *_faults_json(void)
 	cJSON_AddStringToObject(o, "nic_ip", S.f.nic_ip);
 	cJSON_AddStringToObject(o, "node_tag", S.f.node_tag);
 	cJSON_AddBoolToObject(o, "identity_missing", S.f.identity_missing);
+	cJSON_AddBoolToObject(o, "compute_limits", S.f.compute_limits);
 	return o;
 }
 
@@ -3341,6 +4732,17 @@ static void _admin(struct MHD_Connection *c, const char *method, char *path,
 		cJSON_AddNumberToObject(o, "creates_refused", S.creates_refused);
 		cJSON_AddNumberToObject(o, "deletes", S.deletes);
 		cJSON_AddNumberToObject(o, "vms", S.nvms);
+		cJSON_AddNumberToObject(o, "vmss", S.nsets);
+		cJSON_AddNumberToObject(o, "compute_throttled",
+					S.compute_throttled);
+		{
+			cJSON *w = cJSON_AddObjectToObject(o, "writes_by_type");
+
+			cJSON_AddNumberToObject(w, "virtualMachines", S.writes_vm);
+			cJSON_AddNumberToObject(w, "virtualMachineScaleSets",
+						S.writes_vmss);
+			cJSON_AddNumberToObject(w, "other", S.writes_other);
+		}
 		_json(r, 200, o);
 		return;
 	}
@@ -3374,6 +4776,8 @@ static void _admin(struct MHD_Connection *c, const char *method, char *path,
 						console : S.boot_log ? S.boot_log : "");
 				}
 				cJSON_AddBoolToObject(o, "booted", v->pgid > 0);
+				if (v->vmss)
+					cJSON_AddStringToObject(o, "vmss", v->vmss);
 				cJSON_AddItemToArray(arr, o);
 			}
 		_json(r, 200, arr);
@@ -3381,6 +4785,13 @@ static void _admin(struct MHD_Connection *c, const char *method, char *path,
 	}
 	if (n == 2 && !strcmp(seg[1], "reset") && !strcmp(method, "POST")) {
 		/* stop every VM and forget everything but the tokens */
+		while (S.sets) {
+			vmss_t *set = S.sets;
+
+			_vmss_unlink(set);
+			_journal_vmss_gone(set);
+			_vmss_free(set);
+		}
 		for (size_t b = 0; b < NBUCKETS; b++) {
 			while (S.vms[b])
 				_vm_destroy(S.vms[b]);
@@ -3461,6 +4872,32 @@ static bool _arm_write(const char *url, const char *method)
 		!strcmp(method, "DELETE") || !strcmp(method, "PATCH"));
 }
 
+/* Count an ARM write by its resource type: .../providers/NS/TYPE/... */
+static void _count_write(const char *url)
+{
+	char buf[1024], *seg[16];
+	int n;
+
+	if (strlen(url) >= sizeof(buf)) {
+		S.writes_other++;
+		return;
+	}
+	strcpy(buf, url);
+	n = _segments(buf, seg, 16);
+	if (n >= 7 && !strcasecmp(seg[2], "resourceGroups") &&
+	    !strcasecmp(seg[4], "providers") &&
+	    !strcasecmp(seg[5], "Microsoft.Compute") &&
+	    !strcasecmp(seg[6], "virtualMachines"))
+		S.writes_vm++;
+	else if (n >= 7 && !strcasecmp(seg[2], "resourceGroups") &&
+		 !strcasecmp(seg[4], "providers") &&
+		 !strcasecmp(seg[5], "Microsoft.Compute") &&
+		 !strcasecmp(seg[6], "virtualMachineScaleSets"))
+		S.writes_vmss++;
+	else
+		S.writes_other++;
+}
+
 /* A VM's create (or update): PUT .../virtualMachines/NAME. */
 static bool _vm_put_url(const char *url, const char *method)
 {
@@ -3520,8 +4957,10 @@ static enum MHD_Result _handler(void *cls, struct MHD_Connection *c,
 	pthread_mutex_lock(&S.lock);
 	S.requests++;
 	/* every write the client sent counts, refused or not */
-	if (_arm_write(url, method))
+	if (_arm_write(url, method)) {
 		S.writes++;
+		_count_write(url);
+	}
 	_tick();
 	if (up->too_big)
 		_error(&r, 413, "RequestEntityTooLarge", "The request content "
@@ -3828,6 +5267,7 @@ static void _usage(FILE *fp)
 "                      [--client-secret SECRET] [--seed N] [--allow-user USER]...\n"
 "                      [--node-init 'CMD {vm} {node} {ip}'] [--console-dir DIR]\n"
 "                      [--secret NAME=FILE]... [--vault-reader IDENTITY_ID]...\n"
+"                      [--compute-limits]\n"
 "See azure-emulator(8).\n");
 }
 
@@ -3853,6 +5293,7 @@ int main(int argc, char **argv)
 		{ "console-dir", required_argument, NULL, 'C' },
 		{ "secret", required_argument, NULL, 'K' },
 		{ "vault-reader", required_argument, NULL, 'V' },
+		{ "compute-limits", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -3888,6 +5329,7 @@ int main(int argc, char **argv)
 		case 'r': S.seed = (unsigned) atoi(optarg); break;
 		case 'N': S.node_init = optarg; break;
 		case 'C': S.console_dir = optarg; break;
+		case 'T': S.f.compute_limits = true; break;
 		case 'K':
 			if (_secret_load(optarg))
 				return 2;

@@ -986,19 +986,26 @@ START_TEST(zonal_capacity_faults)
 }
 END_TEST
 
-/* A stat of /emulator/stats. */
+/* A stat of /emulator/stats ("a.b": b of object a). */
 static long _stat(const char *name)
 {
-	char *out = NULL;
-	cJSON *j;
+	char *out = NULL, outer[64];
+	const char *dot = strchr(name, '.');
+	cJSON *j, *o;
 	long v;
 
 	ck_assert_int_eq(tu_http("GET", port, "/emulator/stats", NULL, NULL,
 				 &out), 200);
 	j = cJSON_Parse(out);
 	free(out);
-	ck_assert_ptr_nonnull(cJSON_GetObjectItem(j, name));
-	v = (long) cJSON_GetObjectItem(j, name)->valuedouble;
+	o = j;
+	if (dot) {
+		snprintf(outer, sizeof(outer), "%.*s", (int) (dot - name), name);
+		o = cJSON_GetObjectItem(j, outer);
+		name = dot + 1;
+	}
+	ck_assert_ptr_nonnull(cJSON_GetObjectItem(o, name));
+	v = (long) cJSON_GetObjectItem(o, name)->valuedouble;
 	cJSON_Delete(j);
 	return v;
 }
@@ -2046,6 +2053,678 @@ START_TEST(node_init_sandbox)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------- */
+/* Virtual machine scale sets, Flexible orchestration mode */
+
+static const char *vmss_path = "/subscriptions/s/resourceGroups/rg/providers/"
+			       "Microsoft.Compute/virtualMachineScaleSets/";
+static const char *vmss_id = "/subscriptions/s/resourceGroups/rg/providers/"
+			     "Microsoft.Compute/virtualMachineScaleSets/set";
+
+static size_t _hdr_cb(char *d, size_t s, size_t n, void *a)
+{
+	char **h = a;
+	size_t len = *h ? strlen(*h) : 0;
+
+	*h = realloc(*h, len + s * n + 1);
+	memcpy(*h + len, d, s * n);
+	(*h)[len + s * n] = '\0';
+	return s * n;
+}
+
+static size_t _body_cb(char *d, size_t s, size_t n, void *a)
+{
+	return _hdr_cb(d, s, n, a);
+}
+
+/* tu_http with the answer's headers in *HOUT too (malloc'd). */
+static int _http_h(const char *method, const char *path, const char *body,
+		   const char *const *headers, char **out, char **hout)
+{
+	CURL *e = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char url[2048], *b = NULL, *hd = NULL;
+	long status = 0;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	for (int i = 0; headers && headers[i]; i++)
+		h = curl_slist_append(h, headers[i]);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+	if (body)
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, _body_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, _hdr_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, &hd);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, 10L);
+	if (curl_easy_perform(e) == CURLE_OK)
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(e);
+	if (out)
+		*out = b;
+	else
+		free(b);
+	if (hout)
+		*hout = hd;
+	else
+		free(hd);
+	return (int) status;
+}
+
+/* The value of header NAME in HEADERS (a static copy), or NULL. */
+static const char *_hval(const char *headers, const char *name)
+{
+	static char val[1024];
+	const char *p = headers;
+
+	while (p && *p) {
+		const char *eol = strstr(p, "\r\n");
+		size_t n = strlen(name);
+
+		if (!eol)
+			break;
+		if (!strncasecmp(p, name, n) && p[n] == ':') {
+			p += n + 1;
+			while (*p == ' ')
+				p++;
+			snprintf(val, sizeof(val), "%.*s", (int) (eol - p), p);
+			return val;
+		}
+		p = eol + 2;
+	}
+	return NULL;
+}
+
+/* A Flexible set's PUT body of SIZE with CAPACITY (-1: none) and EXTRA
+ * properties. */
+static char *_vmss_body(const char *size, int capacity, const char *extra)
+{
+	char *b, cap[32] = "";
+
+	if (capacity >= 0)
+		snprintf(cap, sizeof(cap), ",\"capacity\":%d", capacity);
+	ck_assert_int_gt(asprintf(&b, "{\"location\":\"eastus\",\"tags\":"
+		"{\"team\":\"hpc\"},\"sku\":{\"name\":\"%s\",\"tier\":\"Standard\"%s},"
+		"\"properties\":{\"orchestrationMode\":\"Flexible\","
+		"\"platformFaultDomainCount\":1%s,\"virtualMachineProfile\":"
+		"{\"osProfile\":{\"computerNamePrefix\":\"web\",\"adminUsername\":"
+		"\"azureuser\"},\"networkProfile\":{\"networkApiVersion\":"
+		"\"2020-11-01\",\"networkInterfaceConfigurations\":[{\"name\":"
+		"\"nic\",\"properties\":{\"primary\":true,\"deleteOption\":"
+		"\"Delete\",\"ipConfigurations\":[{\"name\":\"ip\",\"properties\":"
+		"{\"subnet\":{\"id\":\"/subscriptions/s/resourceGroups/rg/providers/"
+		"Microsoft.Network/virtualNetworks/v/subnets/default\"}}}]}}]}}}}",
+		size, cap, extra ? extra : ""), 0);
+	return b;
+}
+
+/* METHOD the set NAME (ACTION: a POST after it) with BODY and If-Match
+ * IFMATCH (NULL: none); the status, *OUT and *HOUT as _http_h's. */
+static int _vmss_req(const char *hdr, const char *method, const char *name,
+		     const char *action, const char *body, const char *ifmatch,
+		     char **out, char **hout)
+{
+	char path[512], im[128];
+	const char *h[] = { hdr, ifmatch ? im : NULL, NULL };
+
+	snprintf(im, sizeof(im), "If-Match: %s", ifmatch ? ifmatch : "");
+	snprintf(path, sizeof(path), "%s%s%s%s%capi-version=2024-07-01",
+		 vmss_path, name, action ? "/" : "", action ? action : "",
+		 action && strchr(action, '?') ? '&' : '?');
+	return _http_h(method, path, body, h, out, hout);
+}
+
+/* The set NAME's GET: its capacity, etag (in ETAG, 32 bytes) and
+ * provisioningState (in PROV, 16 bytes). */
+static int _vmss_get(const char *hdr, const char *name, char *etag,
+		     char *prov)
+{
+	char *out = NULL;
+	cJSON *j;
+	int cap;
+
+	ck_assert_int_eq(_vmss_req(hdr, "GET", name, NULL, NULL, NULL, &out,
+				   NULL), 200);
+	j = cJSON_Parse(out);
+	free(out);
+	cap = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "sku"),
+				  "capacity")->valueint;
+	if (etag)
+		snprintf(etag, 32, "%s", cJSON_GetObjectItem(j, "etag")->valuestring);
+	if (prov)
+		snprintf(prov, 16, "%s", cJSON_GetObjectItem(cJSON_GetObjectItem(
+			j, "properties"), "provisioningState")->valuestring);
+	cJSON_Delete(j);
+	return cap;
+}
+
+/* Poll the operation of answer headers HOUT (Azure-AsyncOperation) until it
+ * ends; its status, and its error code in CODE (64 bytes). */
+static const char *_vmss_wait(const char *hdr, const char *hout, char *code)
+{
+	static char status[32];
+	const char *h[] = { hdr, NULL };
+	char op[1024];
+
+	ck_assert_ptr_nonnull(_hval(hout, "Azure-AsyncOperation"));
+	ck_assert_ptr_nonnull(_hval(hout, "Location"));
+	snprintf(op, sizeof(op), "%s", _local(_hval(hout, "Azure-AsyncOperation")));
+	for (int i = 0; i < 100; i++) {
+		char *out = NULL;
+		cJSON *j;
+
+		ck_assert_int_eq(tu_http("GET", port, op, NULL, h, &out), 200);
+		j = cJSON_Parse(out);
+		free(out);
+		snprintf(status, sizeof(status), "%s",
+			 cJSON_GetObjectItem(j, "status")->valuestring);
+		if (code)
+			snprintf(code, 64, "%s", cJSON_GetStringValue(
+				cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"),
+						    "code")) ?: "");
+		cJSON_Delete(j);
+		if (strcmp(status, "InProgress"))
+			return status;
+		usleep(50000);
+	}
+	ck_abort_msg("operation %s did not end", op);
+	return NULL;
+}
+
+/* The VMs of the set (by the VM list's $filter FILTER, "" for the set's
+ * id quoted), following nextLink; their names in NAMES (16 of 64). */
+static int _vmss_vms(const char *hdr, const char *filter, char names[][64])
+{
+	const char *h[] = { hdr, NULL };
+	char path[2048], *enc, f[512];
+	CURL *e = curl_easy_init();
+	int n = 0, pages = 0;
+
+	if (!*filter)
+		snprintf(f, sizeof(f), "virtualMachineScaleSet/id eq '%s'", vmss_id);
+	else
+		snprintf(f, sizeof(f), "%s", filter);
+	enc = curl_easy_escape(e, f, 0);
+	snprintf(path, sizeof(path), "/subscriptions/s/resourceGroups/rg/"
+		 "providers/Microsoft.Compute/virtualMachines?api-version="
+		 "2024-07-01&$filter=%s", enc);
+	curl_free(enc);
+	curl_easy_cleanup(e);
+	for (;;) {
+		char *out = NULL;
+		cJSON *j, *it;
+		const char *next;
+
+		ck_assert_int_eq(tu_http("GET", port, path, NULL, h, &out), 200);
+		j = cJSON_Parse(out);
+		free(out);
+		cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "value")) {
+			ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(
+				cJSON_GetObjectItem(it, "properties"),
+				"virtualMachineScaleSet"), "id")->valuestring,
+				vmss_id);
+			if (n < 16)
+				snprintf(names[n], 64, "%s",
+					 cJSON_GetObjectItem(it, "name")->valuestring);
+			n++;
+		}
+		next = cJSON_GetStringValue(cJSON_GetObjectItem(j, "nextLink"));
+		if (next)
+			snprintf(path, sizeof(path), "%s", _local(next));
+		cJSON_Delete(j);
+		ck_assert_int_lt(++pages, 20);
+		if (!next)
+			return n;
+	}
+}
+
+/* A Flexible VM's name: {set}_{8 lower-case hex digits}. */
+static bool _flex_name(const char *name)
+{
+	if (strlen(name) != 12 || strncmp(name, "set_", 4))
+		return false;
+	for (int i = 4; i < 12; i++)
+		if (!strchr("0123456789abcdef", name[i]))
+			return false;
+	return true;
+}
+
+/* Create "set" with capacity 0: returns its etag. */
+static void _vmss_create(const char *hdr, char *etag)
+{
+	char *body = _vmss_body("Standard_D2s_v3", 0, NULL), *out = NULL;
+	char *hout = NULL;
+
+	ck_assert_int_eq(_vmss_req(hdr, "PUT", "set", NULL, body, NULL, &out,
+				   &hout), 201);
+	ck_assert_str_eq(_hval(hout, "ETag"), "\"1\"");
+	ck_assert_ptr_nonnull(strstr(out, "\"etag\":\"\\\"1\\\"\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"orchestrationMode\":\"Flexible\""));
+	ck_assert_str_eq(_vmss_wait(hdr, hout, NULL), "Succeeded");
+	snprintf(etag, 32, "%s", _hval(hout, "ETag"));
+	free(body);
+	free(out);
+	free(hout);
+}
+
+/* Scale "set" to CAPACITY with If-Match ETAG: the answer's status; its
+ * headers in *HOUT when not NULL. */
+static int _vmss_scale(const char *hdr, int capacity, const char *etag,
+		       char **out, char **hout)
+{
+	char body[64];
+
+	snprintf(body, sizeof(body), "{\"sku\":{\"capacity\":%d}}", capacity);
+	return _vmss_req(hdr, "PATCH", "set", NULL, body, etag, out, hout);
+}
+
+/* A set made with capacity 0, scaled to 3 with the right If-Match: three
+ * VMs {set}_{8 hex}, listed by the $filter on the set's id, that boot
+ * with {node} "" and have their NIC. */
+START_TEST(vmss_create_scale_filter)
+{
+	char hdr[256], etag[32], prov[16], names[16][64], *out = NULL;
+	char *hout = NULL, path[512], line[256];
+	const char *h[] = { hdr, NULL };
+	FILE *fp;
+
+	_token_header(hdr, sizeof(hdr));
+	ck_assert_int_eq(_put_vm(hdr, "single-1", "{}", NULL), 201);
+	_vmss_create(hdr, etag);
+	ck_assert_int_eq(_vmss_get(hdr, "set", NULL, prov), 0);
+	ck_assert_str_eq(prov, "Succeeded");
+	ck_assert_int_eq(_vmss_scale(hdr, 3, etag, &out, &hout), 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"capacity\":3"));
+	ck_assert_ptr_nonnull(strstr(out, "\"provisioningState\":\"Updating\""));
+	ck_assert_str_ne(_hval(hout, "ETag"), etag);
+	ck_assert_str_eq(_vmss_wait(hdr, hout, NULL), "Succeeded");
+	free(out);
+	free(hout);
+	ck_assert_int_eq(_vmss_get(hdr, "set", NULL, prov), 3);
+	ck_assert_str_eq(prov, "Succeeded");
+	ck_assert_int_eq(_vmss_vms(hdr, "", names), 3);
+	for (int i = 0; i < 3; i++) {
+		cJSON *j;
+
+		ck_assert_msg(_flex_name(names[i]), "%s", names[i]);
+		/* an ordinary VM: GET, its NIC, its boot */
+		snprintf(path, sizeof(path), "%s%s?api-version=2024-07-01",
+			 vm_path, names[i]);
+		ck_assert_int_eq(tu_http("GET", port, path, NULL, h, &out), 200);
+		j = cJSON_Parse(out);
+		free(out);
+		ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(
+			cJSON_GetObjectItem(j, "properties"), "hardwareProfile"),
+			"vmSize")->valuestring, "Standard_D2s_v3");
+		ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j,
+			"tags"), "team")->valuestring, "hpc");
+		ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetObjectItem(j,
+			"tags"), "slurm-node"));
+		{
+			const char *cn = cJSON_GetObjectItem(cJSON_GetObjectItem(
+				cJSON_GetObjectItem(j, "properties"), "osProfile"),
+				"computerName")->valuestring;
+
+			ck_assert_int_eq(strlen(cn), 9);
+			ck_assert(!strncmp(cn, "web", 3));
+		}
+		cJSON_Delete(j);
+		snprintf(path, sizeof(path), "/subscriptions/s/resourceGroups/rg/"
+			 "providers/Microsoft.Network/networkInterfaces/%s-nic?"
+			 "api-version=2024-07-01", names[i]);
+		ck_assert_int_eq(tu_http("GET", port, path, NULL, h, &out), 200);
+		ck_assert_ptr_nonnull(strstr(out, "127.0.0.1"));
+		free(out);
+		snprintf(path, sizeof(path), "%s/%s.boot", dir, names[i]);
+		for (int k = 0; k < 100 && access(path, F_OK); k++)
+			usleep(20000);
+		fp = fopen(path, "r");
+		ck_assert_ptr_nonnull(fp);
+		ck_assert_ptr_nonnull(fgets(line, sizeof(line), fp));
+		fclose(fp);
+		snprintf(path, sizeof(path), "%s  127.0.0.1\n", names[i]);
+		ck_assert_str_eq(line, path);	/* {node} is "" */
+	}
+	/* the filter: no quotes, another case; pages of 2 with nextLink */
+	_faults("{\"page_size\":2}");
+	ck_assert_int_eq(_vmss_vms(hdr, "virtualMachineScaleSet/id eq "
+		"/SUBSCRIPTIONS/s/resourceGroups/RG/providers/Microsoft.Compute/"
+		"virtualMachineScaleSets/SET", names), 3);
+	ck_assert_int_eq(_vmss_vms(hdr, "virtualMachineScaleSet/id eq "
+		"'/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/"
+		"virtualMachineScaleSets/other'", names), 0);
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/resourceGroups/"
+		"rg/providers/Microsoft.Compute/virtualMachines?api-version="
+		"2024-07-01&$filter=name%20eq%20'x'", NULL, h, &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidParameter");
+	ck_assert_ptr_nonnull(strstr(out, "name eq 'x'"));
+	free(out);
+	/* the list of sets */
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/resourceGroups/"
+		"rg/providers/Microsoft.Compute/virtualMachineScaleSets?"
+		"api-version=2024-07-01", NULL, h, &out), 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"name\":\"set\""));
+	free(out);
+	ck_assert_int_eq(_stat("vmss"), 1);
+	ck_assert_int_eq(_stat("vms"), 4);
+	/* DELETE the set: it and its VMs go, the single VM stays */
+	ck_assert_int_eq(_vmss_req(hdr, "DELETE", "set", NULL, NULL, NULL, NULL,
+				   &hout), 202);
+	ck_assert_str_eq(_vmss_wait(hdr, hout, NULL), "Succeeded");
+	free(hout);
+	ck_assert_int_eq(_vmss_req(hdr, "GET", "set", NULL, NULL, NULL, NULL,
+				   NULL), 404);
+	ck_assert_int_eq(_stat("vmss"), 0);
+	ck_assert_int_eq(_stat("vms"), 1);
+}
+END_TEST
+
+/* If-Match: a stale etag is 412 PreconditionFailed and changes nothing;
+ * of two PATCHes with the same etag, the second is refused. */
+START_TEST(vmss_etag_preconditions)
+{
+	char hdr[256], etag[32], now[32], *out = NULL, *body;
+	const char *h[2];
+	char inm[] = "If-None-Match: *", path[512];
+
+	_token_header(hdr, sizeof(hdr));
+	_vmss_create(hdr, etag);
+	ck_assert_int_eq(_vmss_scale(hdr, 2, "\"999\"", &out, NULL), 412);
+	ck_assert_str_eq(_code(out), "PreconditionFailed");
+	free(out);
+	ck_assert_int_eq(_vmss_get(hdr, "set", now, NULL), 0);
+	ck_assert_str_eq(now, etag);
+	/* the same etag twice: the first wins */
+	ck_assert_int_eq(_vmss_scale(hdr, 1, etag, NULL, NULL), 200);
+	ck_assert_int_eq(_vmss_scale(hdr, 2, etag, &out, NULL), 412);
+	ck_assert_str_eq(_code(out), "PreconditionFailed");
+	free(out);
+	ck_assert_int_eq(_vmss_get(hdr, "set", now, NULL), 1);
+	ck_assert_str_ne(now, etag);
+	/* * matches an existing set; unquoted tags too */
+	ck_assert_int_eq(_vmss_scale(hdr, 1, "*", NULL, NULL), 200);
+	ck_assert_int_eq(_vmss_get(hdr, "set", now, NULL), 1);
+	now[strlen(now) - 1] = '\0';
+	ck_assert_int_eq(_vmss_scale(hdr, 1, now + 1, NULL, NULL), 200);
+	/* If-None-Match: * on an existing set */
+	body = _vmss_body("Standard_D2s_v3", 1, NULL);
+	h[0] = hdr;
+	h[1] = NULL;
+	snprintf(path, sizeof(path), "%sset?api-version=2024-07-01", vmss_path);
+	{
+		const char *h2[] = { hdr, inm, NULL };
+
+		ck_assert_int_eq(tu_http("PUT", port, path, body, h2, &out), 412);
+		ck_assert_str_eq(_code(out), "PreconditionFailed");
+		free(out);
+	}
+	ck_assert_int_eq(tu_http("PUT", port, path, body, h, NULL), 200);
+	free(body);
+	/* PATCH of a set that is not there */
+	ck_assert_int_eq(_vmss_req(hdr, "PATCH", "nope", NULL, "{\"sku\":"
+		"{\"capacity\":1}}", NULL, &out, NULL), 404);
+	ck_assert_str_eq(_code(out), "ResourceNotFound");
+	free(out);
+}
+END_TEST
+
+/* POST .../delete {"instanceIds":[...]} deletes exactly those; an id that
+ * is not one of the set's VMs refuses the whole batch. */
+START_TEST(vmss_batched_delete)
+{
+	char hdr[256], etag[32], now[32], names[16][64], left[16][64];
+	char body[512], *out = NULL, *hout = NULL, path[512];
+	const char *h[] = { hdr, NULL };
+
+	_token_header(hdr, sizeof(hdr));
+	_vmss_create(hdr, etag);
+	ck_assert_int_eq(_vmss_scale(hdr, 3, etag, NULL, &hout), 200);
+	ck_assert_str_eq(_vmss_wait(hdr, hout, NULL), "Succeeded");
+	free(hout);
+	ck_assert_int_eq(_vmss_vms(hdr, "", names), 3);
+	ck_assert_int_eq(_vmss_get(hdr, "set", etag, NULL), 3);
+	/* an unknown id (a VM of no set too): 400 naming it, nothing gone */
+	ck_assert_int_eq(_put_vm(hdr, "loner", "{}", NULL), 201);
+	snprintf(body, sizeof(body), "{\"instanceIds\":[\"%s\",\"set_deadbeef\"]}",
+		 names[0]);
+	ck_assert_int_eq(_vmss_req(hdr, "POST", "set", "delete?forceDeletion=true",
+				   body, NULL, &out, NULL), 400);
+	ck_assert_str_eq(_code(out), "InvalidParameter");
+	ck_assert_ptr_nonnull(strstr(out, "set_deadbeef"));
+	free(out);
+	ck_assert_int_eq(_vmss_req(hdr, "POST", "set", "delete",
+		"{\"instanceIds\":[\"loner\"]}", NULL, &out, NULL), 400);
+	ck_assert_ptr_nonnull(strstr(out, "loner"));
+	free(out);
+	ck_assert_int_eq(_vmss_req(hdr, "POST", "set", "delete",
+		"{\"instanceIds\":[]}", NULL, NULL, NULL), 400);
+	ck_assert_int_eq(_vmss_req(hdr, "POST", "set", "delete", "{}", NULL,
+				   NULL, NULL), 400);
+	ck_assert_int_eq(_vmss_get(hdr, "set", now, NULL), 3);
+	ck_assert_str_eq(now, etag);
+	/* two of them, by name */
+	snprintf(body, sizeof(body), "{\"instanceIds\":[\"%s\",\"%s\"]}",
+		 names[0], names[2]);
+	ck_assert_int_eq(_vmss_req(hdr, "POST", "set", "delete", body, etag,
+				   NULL, &hout), 202);
+	ck_assert_int_eq(_vmss_get(hdr, "set", now, NULL), 1);
+	ck_assert_str_ne(now, etag);
+	ck_assert_str_eq(_vmss_wait(hdr, hout, NULL), "Succeeded");
+	free(hout);
+	ck_assert_int_eq(_vmss_vms(hdr, "", left), 1);
+	ck_assert_str_eq(left[0], names[1]);
+	ck_assert_int_eq(_stat("vms"), 2);	/* and the loner */
+	/* the single VM DELETE of a set's VM lowers its capacity */
+	snprintf(path, sizeof(path), "%s%s?api-version=2024-07-01", vm_path,
+		 names[1]);
+	snprintf(etag, sizeof(etag), "%s", now);
+	ck_assert_int_eq(tu_http("DELETE", port, path, NULL, h, NULL), 202);
+	ck_assert_int_eq(_vmss_get(hdr, "set", now, NULL), 0);
+	ck_assert_str_ne(now, etag);
+}
+END_TEST
+
+/* Capacity faults let some VMs be made and fail the operation; quota is
+ * checked up front for the whole increase. */
+START_TEST(vmss_capacity_and_quota)
+{
+	char hdr[256], etag[32], prov[16], code[64], names[16][64];
+	char *out = NULL, *hout = NULL;
+
+	_token_header(hdr, sizeof(hdr));
+	_vmss_create(hdr, etag);
+	_faults("{\"capacity\":{\"Standard_D2s_v3\":\"AllocationFailed:2\"}}");
+	ck_assert_int_eq(_vmss_scale(hdr, 4, etag, &out, &hout), 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"capacity\":2"));
+	free(out);
+	ck_assert_str_eq(_vmss_wait(hdr, hout, code), "Failed");
+	ck_assert_str_eq(code, "AllocationFailed");
+	free(hout);
+	ck_assert_int_eq(_vmss_get(hdr, "set", etag, prov), 2);
+	ck_assert_str_eq(prov, "Failed");
+	ck_assert_int_eq(_vmss_vms(hdr, "", names), 2);
+	/* quota: 2 VMs of 2 vCPUs use 4 of 5 cores; 2 more do not fit */
+	_faults("{\"capacity\":{},\"quota\":{\"cores\":5}}");
+	ck_assert_int_eq(_vmss_scale(hdr, 4, etag, &out, NULL), 409);
+	ck_assert_str_eq(_code(out), "QuotaExceeded");
+	ck_assert_ptr_nonnull(strstr(out, "Additional Required: 4"));
+	free(out);
+	ck_assert_int_eq(_vmss_get(hdr, "set", NULL, NULL), 2);
+	ck_assert_int_eq(_stat("vms"), 2);
+	/* SkuNotAvailable refuses at once */
+	_faults("{\"capacity\":{\"Standard_D2s_v3\":\"SkuNotAvailable\"},"
+		"\"quota\":{}}");
+	ck_assert_int_eq(_vmss_scale(hdr, 3, NULL, &out, NULL), 409);
+	ck_assert_str_eq(_code(out), "SkuNotAvailable");
+	free(out);
+	ck_assert_int_eq(_vmss_get(hdr, "set", NULL, NULL), 2);
+	/* scaling in deletes the newest */
+	_faults("{\"capacity\":{}}");
+	ck_assert_int_eq(_vmss_scale(hdr, 3, NULL, NULL, &hout), 200);
+	ck_assert_str_eq(_vmss_wait(hdr, hout, NULL), "Succeeded");
+	free(hout);
+	ck_assert_int_eq(_vmss_scale(hdr, 2, NULL, NULL, &hout), 200);
+	ck_assert_str_eq(_vmss_wait(hdr, hout, NULL), "Succeeded");
+	free(hout);
+	{
+		char now[16][64];
+
+		ck_assert_int_eq(_vmss_vms(hdr, "", now), 2);
+		for (int i = 0; i < 2; i++)
+			ck_assert(!strcmp(now[i], names[0]) ||
+				  !strcmp(now[i], names[1]));
+	}
+}
+END_TEST
+
+/* What the emulator refuses: Uniform sets, Flexible without its fault
+ * domain count, bad capacities and sizes, names too long. */
+START_TEST(vmss_refusals)
+{
+	char hdr[256], *out = NULL, *body, name[60];
+
+	_token_header(hdr, sizeof(hdr));
+	body = _vmss_body("Standard_D2s_v3", 0, NULL);
+	{
+		char *u = strstr(body, "Flexible");
+
+		/* "Flexible" -> "Uniform" */
+		memcpy(u, "Uniform", 7);
+		memmove(u + 7, u + 8, strlen(u + 8) + 1);
+	}
+	ck_assert_int_eq(_vmss_req(hdr, "PUT", "set", NULL, body, NULL, &out,
+				   NULL), 400);
+	ck_assert_str_eq(_code(out), "InvalidParameter");
+	ck_assert_ptr_nonnull(strstr(out, "only scale sets in Flexible"));
+	free(out);
+	free(body);
+	body = _vmss_body("Standard_D2s_v3", 0, NULL);
+	/* without platformFaultDomainCount */
+	memset(strstr(body, ",\"platformFaultDomainCount\":1"), ' ', 29);
+	ck_assert_int_eq(_vmss_req(hdr, "PUT", "set", NULL, body, NULL, &out,
+				   NULL), 400);
+	ck_assert_ptr_nonnull(strstr(out, "platformFaultDomainCount"));
+	free(out);
+	free(body);
+	body = _vmss_body("Standard_D2s_v3", 1001, NULL);
+	ck_assert_int_eq(_vmss_req(hdr, "PUT", "set", NULL, body, NULL, &out,
+				   NULL), 400);
+	ck_assert_ptr_nonnull(strstr(out, "sku.capacity"));
+	free(out);
+	free(body);
+	body = _vmss_body("Standard_Q9", 0, NULL);
+	ck_assert_int_eq(_vmss_req(hdr, "PUT", "set", NULL, body, NULL, NULL,
+				   NULL), 400);
+	free(body);
+	body = _vmss_body("Standard_D2s_v3", 0, ",\"singlePlacementGroup\":3");
+	ck_assert_int_eq(_vmss_req(hdr, "PUT", "set", NULL, body, NULL, NULL,
+				   NULL), 400);
+	free(body);
+	memset(name, 'n', 52);
+	name[52] = '\0';
+	body = _vmss_body("Standard_D2s_v3", 0, NULL);
+	ck_assert_int_eq(_vmss_req(hdr, "PUT", name, NULL, body, NULL, NULL,
+				   NULL), 400);
+	ck_assert_int_eq(_vmss_req(hdr, "PUT", "bad%3Bname", NULL, body, NULL,
+				   NULL, NULL), 400);
+	free(body);
+	ck_assert_int_eq(_vmss_req(hdr, "PUT", "set", NULL, "{not json", NULL,
+				   &out, NULL), 400);
+	ck_assert_str_eq(_code(out), "InvalidRequestContent");
+	free(out);
+	ck_assert_int_eq(_vmss_req(hdr, "PATCH", "set", NULL, "[]", NULL,
+				   NULL, NULL), 404);
+	ck_assert_int_eq(_stat("vmss"), 0);
+}
+END_TEST
+
+/* writes_by_type counts every write by resource type; Compute's
+ * x-ms-ratelimit-remaining-resource on its answers, enforced only with
+ * compute limits. */
+START_TEST(vmss_writes_and_compute_limits)
+{
+	char hdr[256], etag[32], *out = NULL, *hout = NULL, path[512];
+	const char *h[] = { hdr, NULL };
+	long vm, vmss;
+	int i;
+
+	_token_header(hdr, sizeof(hdr));
+	vm = _stat("writes_by_type.virtualMachines");
+	vmss = _stat("writes_by_type.virtualMachineScaleSets");
+	_vmss_create(hdr, etag);
+	ck_assert_int_eq(_vmss_scale(hdr, 1, "\"7\"", NULL, NULL), 412);
+	ck_assert_int_eq(_vmss_scale(hdr, 1, NULL, NULL, NULL), 200);
+	ck_assert_int_eq(_put_vm(hdr, "w1", "{}", NULL), 201);
+	ck_assert_int_eq(_stat("writes_by_type.virtualMachineScaleSets") - vmss, 3);
+	ck_assert_int_eq(_stat("writes_by_type.virtualMachines") - vm, 1);
+	/* the headers, by policy */
+	snprintf(path, sizeof(path), "%sw1?api-version=2024-07-01", vm_path);
+	ck_assert_int_eq(_http_h("GET", path, NULL, h, NULL, &hout), 200);
+	ck_assert_msg(!strncmp(_hval(hout, "x-ms-ratelimit-remaining-resource"),
+		"Microsoft.Compute/LowCostGet3Min;", 33), "%s", hout);
+	free(hout);
+	ck_assert_int_eq(_vmss_scale(hdr, 1, NULL, NULL, &hout), 200);
+	ck_assert_str_eq(_hval(hout, "x-ms-ratelimit-remaining-resource"),
+		"Microsoft.Compute/CreateVMScaleSet3Min;56,"
+		"Microsoft.Compute/CreateVMScaleSet30Min;296");
+	free(hout);
+	/* off by default: the headers fall to 0, nothing is refused */
+	for (i = 0; i < 60; i++)
+		ck_assert_int_eq(_vmss_scale(hdr, 1, NULL, NULL, NULL), 200);
+	ck_assert_int_eq(_vmss_scale(hdr, 1, NULL, NULL, &hout), 200);
+	ck_assert_ptr_nonnull(strstr(_hval(hout,
+		"x-ms-ratelimit-remaining-resource"), "CreateVMScaleSet3Min;0,"));
+	free(hout);
+	/* with them: 429 OperationNotAllowed, TooManyRequests, Retry-After */
+	_faults("{\"compute_limits\":true}");
+	ck_assert_int_eq(_vmss_scale(hdr, 1, NULL, &out, &hout), 429);
+	ck_assert_str_eq(_code(out), "OperationNotAllowed");
+	ck_assert_ptr_nonnull(strstr(out, "\"code\":\"TooManyRequests\","
+				     "\"target\":\"CreateVMScaleSet3Min\""));
+	ck_assert_ptr_nonnull(_hval(hout, "Retry-After"));
+	ck_assert_int_ge(atoi(_hval(hout, "Retry-After")), 1);
+	free(out);
+	free(hout);
+	ck_assert_int_eq(_stat("compute_throttled"), 1);
+	/* other policies are not spent */
+	ck_assert_int_eq(_vmss_req(hdr, "GET", "set", NULL, NULL, NULL, NULL,
+				   NULL), 200);
+}
+END_TEST
+
+/* The set, its VMs' membership and its etag survive a restart. */
+START_TEST(vmss_restart_keeps_state)
+{
+	char hdr[256], etag[32], now[32], names[16][64], again[16][64];
+	char *hout = NULL;
+
+	_token_header(hdr, sizeof(hdr));
+	_vmss_create(hdr, etag);
+	ck_assert_int_eq(_vmss_scale(hdr, 2, etag, NULL, &hout), 200);
+	ck_assert_str_eq(_vmss_wait(hdr, hout, NULL), "Succeeded");
+	free(hout);
+	ck_assert_int_eq(_vmss_get(hdr, "set", etag, NULL), 2);
+	ck_assert_int_eq(_vmss_vms(hdr, "", names), 2);
+	kill(emu, SIGTERM);
+	waitpid(emu, NULL, 0);
+	_start_emulator();
+	_token_header(hdr, sizeof(hdr));
+	ck_assert_int_eq(_vmss_get(hdr, "set", now, NULL), 2);
+	ck_assert_str_eq(now, etag);
+	ck_assert_int_eq(_vmss_vms(hdr, "", again), 2);
+	for (int i = 0; i < 2; i++)
+		ck_assert(!strcmp(again[i], names[0]) ||
+			  !strcmp(again[i], names[1]));
+	/* and the etag still guards it */
+	ck_assert_int_eq(_vmss_scale(hdr, 1, "\"1\"", NULL, NULL), 412);
+	ck_assert_int_eq(_vmss_scale(hdr, 1, etag, NULL, NULL), 200);
+	ck_assert_int_eq(_vmss_get(hdr, "set", NULL, NULL), 1);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("client-emulator");
@@ -2080,5 +2759,12 @@ int main(void)
 	tcase_add_test(tc, boot_diagnostics);
 	tcase_add_test(tc, scheduled_events_kinds);
 	tcase_add_test(tc, node_init_sandbox);
+	tcase_add_test(tc, vmss_create_scale_filter);
+	tcase_add_test(tc, vmss_etag_preconditions);
+	tcase_add_test(tc, vmss_batched_delete);
+	tcase_add_test(tc, vmss_capacity_and_quota);
+	tcase_add_test(tc, vmss_refusals);
+	tcase_add_test(tc, vmss_writes_and_compute_limits);
+	tcase_add_test(tc, vmss_restart_keeps_state);
 	return tu_run("emulator", tc);
 }

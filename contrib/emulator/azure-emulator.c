@@ -3101,7 +3101,8 @@ out:
 
 /*
  * The set id of a VM list's $filter, "virtualMachineScaleSet/id eq 'ID'"
- * (the quotes optional, the words in any case), in OUT (N bytes).
+ * (the quotes optional, the words in any case; Azure documents the field
+ * quoted, "'virtualMachineScaleSet/id' eq 'ID'"), in OUT (N bytes).
  * Returns 0, or -1 when F is not that.
  */
 static int _filter_set_id(const char *f, char *out, size_t n)
@@ -3109,11 +3110,20 @@ static int _filter_set_id(const char *f, char *out, size_t n)
 	static const char field[] = "virtualMachineScaleSet/id";
 	size_t len;
 
+	bool quoted;
+
 	while (*f == ' ')
 		f++;
-	if (strncasecmp(f, field, sizeof(field) - 1) || f[sizeof(field) - 1] != ' ')
+	if ((quoted = *f == '\''))
+		f++;
+	if (strncasecmp(f, field, sizeof(field) - 1))
 		return -1;
-	for (f += sizeof(field) - 1; *f == ' '; f++)
+	f += sizeof(field) - 1;
+	if (quoted && *f++ != '\'')
+		return -1;
+	if (*f != ' ')
+		return -1;
+	for (; *f == ' '; f++)
 		;
 	if (strncasecmp(f, "eq ", 3))
 		return -1;

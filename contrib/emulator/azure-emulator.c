@@ -3978,8 +3978,9 @@ static vm_t *_vmss_vm_new(vmss_t *set, const vmss_spec_t *s, const char *zone)
 	if (cJSON_IsObject(s->tags))
 		cJSON_AddItemToObject(v->resource, "tags",
 				      cJSON_Duplicate(s->tags, 1));
-	if (s->ident && !S.f.identity_missing) {
-		cJSON *ident = cJSON_Duplicate(s->ident, 1);
+	/* the set's identity (the request's has moved to the set by now) */
+	if (set->identity && !S.f.identity_missing) {
+		cJSON *ident = cJSON_Duplicate(set->identity, 1);
 
 		if (cJSON_GetObjectItem(ident, "principalId")) {
 			char guid[40];

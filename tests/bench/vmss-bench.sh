@@ -29,16 +29,13 @@ writes() { curl -sf "$EMU_URL/emulator/stats" | python3 -c 'import json,sys; pri
 now() { date +%s.%N; }
 secs() { python3 -c "print('%.1f' % ($2 - $1))"; }
 
-# run PROGRAM HOSTLIST...: seconds and writes, "S W"
+# run PROGRAM HOSTLIST: seconds and writes, "S W"
 run() {
 	local prog=$1 t0 t1 w0
 	shift
 	w0=$(writes)
 	t0=$(now)
-	for h in "$@"; do
-		AZUREML_FOREGROUND=1 "$PS/slurm-azureml-$prog" "$h" 2>> "$T/bench.err" &
-	done
-	wait
+	AZUREML_FOREGROUND=1 "$PS/slurm-azureml-$prog" "$1" 2>> "$T/bench.err"
 	t1=$(now)
 	echo "$(secs "$t0" "$t1") $(( $(writes) - w0 ))"
 }

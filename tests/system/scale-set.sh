@@ -42,7 +42,9 @@ id=$(sbatch --parsable -p ss -N2 -o "$T/ss.out" --wrap 'srun hostname | sort') |
 azml_wait 120 bash -c "[ \"\$(job_state $id)\" = COMPLETED ]" ||
 	azml_fail "job $id: $(scontrol -o show job "$id")"
 echo "  job $id: sbatch to COMPLETED in $((SECONDS - t0)) s; ran on $(tr '\n' ' ' < "$T/ss.out")"
-grep -q "^$SET" "$T/ss.out" || azml_fail "the job did not run on the set's VMs: $(cat "$T/ss.out")"
+# hostnames are the VMs' computerNames: the prefix ss- and six characters
+[ "$(grep -cE '^ss-[a-z0-9]{6}$' "$T/ss.out")" = 2 ] ||
+	azml_fail "the job did not run on the set's VMs: $(cat "$T/ss.out")"
 ls "$T/consoles/" | grep -q "^${SET}_" || azml_fail "no console of a set VM: $(ls "$T/consoles")"
 grep -h "node-init: node name: ok" "$T/consoles/${SET}_"*.log | sed 's/^/    /' | head -2
 [ "$(grep -l "node-init: node name: ok" "$T/consoles/${SET}_"*.log | wc -l)" = 2 ] ||
@@ -60,8 +62,9 @@ azml_pass "a 2-node job from zero on a scale set runs through node-init (node fo
 touch "$T/noboot-"
 w0=$(vmss_writes)
 AZUREML_FOREGROUND=1 "$PS/slurm-azureml-resume" "ss-[1-2]" 2> "$T/r1.err" &
+r1=$!
 AZUREML_FOREGROUND=1 "$PS/slurm-azureml-resume" "ss-[3-4]" 2> "$T/r2.err" &
-wait
+wait $r1 $!	# not the emulator, which runs in the background too
 p=$(pairs "$SET")
 echo "  pairings: $p"
 [ "$(capacity "$SET")" = 4 ] || azml_fail "capacity after two resumes of 2: $(capacity "$SET")"
@@ -70,8 +73,10 @@ echo "  pairings: $p"
 [ "$(set_vms "$SET" | wc -w)" = 4 ] || azml_fail "set VMs: $(set_vms "$SET")"
 for n in 1 2 3 4; do
 	h=$(scontrol -o show node ss-$n | grep -o 'NodeHostName=[^ ]*' | cut -d= -f2)
-	case $h in "$SET"*) ;; *) azml_fail "ss-$n: NodeHostName=$h";; esac
+	echo "$h" | grep -qE '^ss-[a-z0-9]{6}$' || azml_fail "ss-$n: NodeHostName=$h"
+	hosts="${hosts:-} $h"
 done
+[ "$(echo $hosts | tr ' ' '\n' | sort -u | wc -l)" = 4 ] || azml_fail "NodeHostNames: $hosts"
 echo "  writes: $(( $(vmss_writes) - w0 )) ($(grep -c 'changed since it was read' "$T/azureml.log") refused for a stale etag and sent again)"
 azml_pass "two resumes at once: capacity 4, four VMs, each paired with one node, NodeHostName set"
 

@@ -887,9 +887,11 @@ static void _replay(const char *path)
 			vmss_t *set;
 			cJSON *spec = cJSON_GetObjectItem(o, "spec");
 
+			/* names make ids, keys and VM names: valid ones */
 			if (!_name_ok(_jstr(o, "name")) ||
 			    strlen(_jstr(o, "name")) > VMSS_NAME_MAX ||
-			    !cJSON_IsObject(spec)) {
+			    !_chars_ok(_jstr(o, "sub"), 64, "-") ||
+			    !_rg_ok(_jstr(o, "rg")) || !cJSON_IsObject(spec)) {
 				cJSON_Delete(o);
 				continue;
 			}

@@ -3770,8 +3770,9 @@ static bool _vmss_check(const cJSON *req, const char *name, vmss_spec_t *s,
 		const char *prio = _jstr(s->profile, "priority");
 		const cJSON *ev = cJSON_GetObjectItem(s->profile, "evictionPolicy");
 		const cJSON *bp = cJSON_GetObjectItem(s->profile, "billingProfile");
-		const cJSON *nics = cJSON_GetObjectItem(cJSON_GetObjectItem(
-			s->profile, "networkProfile"),
+		const cJSON *np = cJSON_GetObjectItem(s->profile,
+						      "networkProfile");
+		const cJSON *nics = cJSON_GetObjectItem(np,
 			"networkInterfaceConfigurations");
 		char *printed;
 		size_t plen;
@@ -3838,8 +3839,8 @@ static bool _vmss_check(const cJSON *req, const char *name, vmss_spec_t *s,
 			       "-1 or a price.");
 			return false;
 		}
-		if (nics && (!cJSON_IsArray(nics) ||
-			     cJSON_GetArraySize(nics) > 8)) {
+		if ((np && !cJSON_IsObject(np)) || (nics &&
+		    (!cJSON_IsArray(nics) || cJSON_GetArraySize(nics) > 8))) {
 			_error(r, 400, "InvalidParameter", "The value of "
 			       "parameter 'networkInterfaceConfigurations' is "
 			       "invalid: at most 8 of them.");
@@ -4454,7 +4455,9 @@ static void _vmss(struct MHD_Connection *c, const char *method,
 	}
 	if (!_vmss_precondition(c, set, r))
 		return;
-	if (set && !strcmp(set->provisioning, "Deleting")) {
+	/* a second DELETE joins the first */
+	if (set && !strcmp(set->provisioning, "Deleting") &&
+	    (action || strcmp(method, "DELETE"))) {
 		_error(r, 409, "OperationNotAllowed", "Operation '%s' is not "
 		       "allowed on scale set '%s' since it is marked for "
 		       "deletion.", method, set->name);

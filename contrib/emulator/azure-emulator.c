@@ -887,9 +887,11 @@ static void _replay(const char *path)
 			vmss_t *set;
 			cJSON *spec = cJSON_GetObjectItem(o, "spec");
 
+			/* names make ids, keys and VM names: valid ones */
 			if (!_name_ok(_jstr(o, "name")) ||
 			    strlen(_jstr(o, "name")) > VMSS_NAME_MAX ||
-			    !cJSON_IsObject(spec)) {
+			    !_chars_ok(_jstr(o, "sub"), 64, "-") ||
+			    !_rg_ok(_jstr(o, "rg")) || !cJSON_IsObject(spec)) {
 				cJSON_Delete(o);
 				continue;
 			}
@@ -3778,8 +3780,9 @@ static bool _vmss_check(const cJSON *req, const char *name, vmss_spec_t *s,
 		const char *prio = _jstr(s->profile, "priority");
 		const cJSON *ev = cJSON_GetObjectItem(s->profile, "evictionPolicy");
 		const cJSON *bp = cJSON_GetObjectItem(s->profile, "billingProfile");
-		const cJSON *nics = cJSON_GetObjectItem(cJSON_GetObjectItem(
-			s->profile, "networkProfile"),
+		const cJSON *np = cJSON_GetObjectItem(s->profile,
+						      "networkProfile");
+		const cJSON *nics = cJSON_GetObjectItem(np,
 			"networkInterfaceConfigurations");
 		char *printed;
 		size_t plen;
@@ -3846,8 +3849,8 @@ static bool _vmss_check(const cJSON *req, const char *name, vmss_spec_t *s,
 			       "-1 or a price.");
 			return false;
 		}
-		if (nics && (!cJSON_IsArray(nics) ||
-			     cJSON_GetArraySize(nics) > 8)) {
+		if ((np && !cJSON_IsObject(np)) || (nics &&
+		    (!cJSON_IsArray(nics) || cJSON_GetArraySize(nics) > 8))) {
 			_error(r, 400, "InvalidParameter", "The value of "
 			       "parameter 'networkInterfaceConfigurations' is "
 			       "invalid: at most 8 of them.");
@@ -4463,7 +4466,9 @@ static void _vmss(struct MHD_Connection *c, const char *method,
 	}
 	if (!_vmss_precondition(c, set, r))
 		return;
-	if (set && !strcmp(set->provisioning, "Deleting")) {
+	/* a second DELETE joins the first */
+	if (set && !strcmp(set->provisioning, "Deleting") &&
+	    (action || strcmp(method, "DELETE"))) {
 		_error(r, 409, "OperationNotAllowed", "Operation '%s' is not "
 		       "allowed on scale set '%s' since it is marked for "
 		       "deletion.", method, set->name);

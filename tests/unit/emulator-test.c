@@ -2413,6 +2413,12 @@ START_TEST(vmss_create_scale_filter)
 	/* DELETE the set: it and its VMs go, the single VM stays */
 	ck_assert_int_eq(_vmss_req(hdr, "DELETE", "set", NULL, NULL, NULL, NULL,
 				   &hout), 202);
+	/* a second joins the first; other writes are refused meanwhile */
+	ck_assert_int_eq(_vmss_req(hdr, "DELETE", "set", NULL, NULL, NULL, NULL,
+				   NULL), 202);
+	ck_assert_int_eq(_vmss_scale(hdr, 1, NULL, &out, NULL), 409);
+	ck_assert_str_eq(_code(out), "OperationNotAllowed");
+	free(out);
 	ck_assert_str_eq(_vmss_wait(hdr, hout, NULL), "Succeeded");
 	free(hout);
 	ck_assert_int_eq(_vmss_req(hdr, "GET", "set", NULL, NULL, NULL, NULL,

@@ -1328,12 +1328,14 @@ static void _on_answer(void *arg, const azml_http_resp_t *resp)
 	}
 }
 
+/* A VM's name: ours (the node's: letters, digits, '-') or one a scale set
+ * made ("SET_1a2b3c4d"). */
 static int _bad_name(call_t *c, const char *name)
 {
-	if (azml_arm_name_ok(name))
+	if (azml_arm_resource_name_ok(name))
 		return 0;
 	_fail(c, 0, "InvalidResourceName", "'%.80s' is not a valid VM name "
-	      "(1-64 letters, digits and '-')", name ? name : "");
+	      "(1-64 letters, digits, '-', '_' and '.')", name ? name : "");
 	return -1;
 }
 
@@ -1346,8 +1348,11 @@ int azml_arm_vm_create(azml_arm_t *arm, const azml_target_t *t,
 	char *s;
 	int rc;
 
-	if (_bad_name(c, node))
+	if (!azml_arm_name_ok(node)) {	/* also its computerName */
+		_fail(c, 0, "InvalidResourceName", "'%.80s' is not a valid VM "
+		      "name (1-64 letters, digits and '-')", node ? node : "");
 		return -1;
+	}
 	_copy(c->r.node, sizeof(c->r.node), node);
 	_copy(c->r.size, sizeof(c->r.size), t->vm_size);
 	if (!(body = azml_arm_vm_body(arm->conf, t, node, &arm->ctld, err,

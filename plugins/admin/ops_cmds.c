@@ -446,6 +446,16 @@ static const azml_target_t *_set_target(const azml_conf_t *conf,
 /* 1. VMs whose node is powered down, unknown, or not ours: orphans. */
 static void _orphan_vms(pass_t *p)
 {
+	/* which set targets a program works on, read before this pass
+	 * claims nodes of its own for its deletes */
+	bool *busy = calloc(p->conf->ntargets + 1, sizeof(*busy));
+
+	if (!busy)
+		abort();
+	for (size_t i = 0; i < p->conf->ntargets; i++)
+		busy[i] = p->conf->targets[i].provisioning ==
+			AZML_PROV_SCALE_SET &&
+			_target_busy(p, &p->conf->targets[i]);
 	for (size_t i = 0; i < p->nvms; i++) {
 		const azml_vm_result_t *v = &p->vms[i];
 		const char *node = _vm_node(p, v);
@@ -458,9 +468,19 @@ static void _orphan_vms(pass_t *p)
 		if (node[0] && azml_state_intent_active(p->conf, node))
 			continue;	/* a resume or delete is in flight */
 		if (v->scale_set[0] && !node[0]) {
-			if (!t || !strcasecmp(v->provisioning, "Creating") ||
-			    _target_busy(p, t))
-				continue;	/* a resume may pair it now */
+			bool tb = t && busy[t - p->conf->targets];
+
+			if (!t)
+				continue;	/* not a set of ours */
+			/* a resume may pair it now */
+			if (tb || !strcasecmp(v->provisioning, "Creating")) {
+				printf("VM %s of scale set %s: no node has it "
+				       "yet; left alone (%s)\n", v->name,
+				       v->scale_set, tb ?
+				       "a program works on its target's nodes" :
+				       "Azure is still creating it");
+				continue;
+			}
 			why = "no node has this VM of its scale set";
 			node = "none";
 		} else if (!t || t->kind == AZML_ATTACHED)
@@ -480,6 +500,7 @@ static void _orphan_vms(pass_t *p)
 		if (!p->dry)
 			_delete_orphan(p, v, t && t->kind != AZML_ATTACHED);
 	}
+	free(busy);
 }
 
 /* 2. Nodes that Slurm thinks are up, whose VM is gone. */

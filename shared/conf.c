@@ -442,30 +442,34 @@ bad:
 	return -1;
 }
 
-static int _check_ppg(const char *v, char *why, size_t n)
+/* A resource id of Microsoft.Compute/TYPE (WHAT, for the message), whole:
+ * no blank, query or fragment. */
+static int _check_compute_id(const char *v, const char *type,
+			     const char *what, char *why, size_t n)
 {
-	if (!strncasecmp(v, "/subscriptions/", 15) &&
-	    strcasestr(v, "/providers/Microsoft.Compute/proximityPlacementGroups/")
-	    && !strchr(v, ' ') && !strchr(v, '?') && !strchr(v, '#') &&
+	char part[96];
+
+	snprintf(part, sizeof(part), "/providers/Microsoft.Compute/%s/", type);
+	if (!strncasecmp(v, "/subscriptions/", 15) && strcasestr(v, part) &&
+	    !strchr(v, ' ') && !strchr(v, '?') && !strchr(v, '#') &&
 	    strlen(v) < 512)
 		return 0;
-	snprintf(why, n, "expected a proximity placement group resource id: "
-		 "/subscriptions/SUB/resourceGroups/RG/providers/"
-		 "Microsoft.Compute/proximityPlacementGroups/NAME");
+	snprintf(why, n, "expected %s resource id: /subscriptions/SUB/"
+		 "resourceGroups/RG/providers/Microsoft.Compute/%s/NAME",
+		 what, type);
 	return -1;
+}
+
+static int _check_ppg(const char *v, char *why, size_t n)
+{
+	return _check_compute_id(v, "proximityPlacementGroups",
+				 "a proximity placement group", why, n);
 }
 
 static int _check_avset(const char *v, char *why, size_t n)
 {
-	if (!strncasecmp(v, "/subscriptions/", 15) &&
-	    strcasestr(v, "/providers/Microsoft.Compute/availabilitySets/") &&
-	    !strchr(v, ' ') && !strchr(v, '?') && !strchr(v, '#') &&
-	    strlen(v) < 512)
-		return 0;
-	snprintf(why, n, "expected an availability set resource id: "
-		 "/subscriptions/SUB/resourceGroups/RG/providers/"
-		 "Microsoft.Compute/availabilitySets/NAME");
-	return -1;
+	return _check_compute_id(v, "availabilitySets", "an availability set",
+				 why, n);
 }
 
 static int _check_subnet(const char *v, char *why, size_t n)

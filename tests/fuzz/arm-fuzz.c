@@ -32,7 +32,15 @@ static void _check_vm(const azml_vm_result_t *r)
 {
 	if (!TERMINATED(r->name) || !TERMINATED(r->node) ||
 	    !TERMINATED(r->cluster) || !TERMINATED(r->size) ||
-	    !TERMINATED(r->provisioning) || !TERMINATED(r->power))
+	    !TERMINATED(r->provisioning) || !TERMINATED(r->power) ||
+	    !TERMINATED(r->scale_set) || !TERMINATED(r->computer) ||
+	    !TERMINATED(r->nic) || !TERMINATED(r->etag))
+		abort();
+	/* a scale set's or NIC's name is a name, never a path or a URL */
+	if ((r->scale_set[0] && !azml_arm_resource_name_ok(r->scale_set)) ||
+	    (r->nic[0] && !azml_arm_resource_name_ok(r->nic)))
+		abort();
+	if (r->capacity < -1 || r->capacity > 1000000)
 		abort();
 }
 

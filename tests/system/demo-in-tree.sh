@@ -22,6 +22,10 @@ rc=$?
 for want in "Both jobs are done" "their VMs are deleted" "Stopping everything"; do
 	grep -q "$want" <<<"$out" || { echo "$out" | tail -40 >&2; fail "the demo did not show: $want"; }
 done
+grep -qE "scale set [a-z0-9-]*cpu-small: (creating it with|\+)3 VMs" <<<"$out" ||
+	{ echo "$out" | tail -40 >&2; fail "cpu-small did not grow by one scale set write of 3 VMs"; }
+grep -q "node-init: node name: ok" <<<"$out" ||
+	{ echo "$out" | tail -40 >&2; fail "no set VM found its node"; }
 grep -q "JobState=COMPLETED" <<<"$out" || { echo "$out" | tail -40 >&2; fail "the demo's jobs did not complete"; }
 [ -x "$src/plugins/admin/slurm-azureml" ] || fail "the demo did not build in the source tree"
 echo "ok - the demo runs in a source tree configured in place ($((SECONDS - start)) s)"

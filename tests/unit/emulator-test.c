@@ -2061,59 +2061,6 @@ static const char *vmss_path = "/subscriptions/s/resourceGroups/rg/providers/"
 static const char *vmss_id = "/subscriptions/s/resourceGroups/rg/providers/"
 			     "Microsoft.Compute/virtualMachineScaleSets/set";
 
-static size_t _hdr_cb(char *d, size_t s, size_t n, void *a)
-{
-	char **h = a;
-	size_t len = *h ? strlen(*h) : 0;
-
-	*h = realloc(*h, len + s * n + 1);
-	memcpy(*h + len, d, s * n);
-	(*h)[len + s * n] = '\0';
-	return s * n;
-}
-
-static size_t _body_cb(char *d, size_t s, size_t n, void *a)
-{
-	return _hdr_cb(d, s, n, a);
-}
-
-/* tu_http with the answer's headers in *HOUT too (malloc'd). */
-static int _http_h(const char *method, const char *path, const char *body,
-		   const char *const *headers, char **out, char **hout)
-{
-	CURL *e = curl_easy_init();
-	struct curl_slist *h = NULL;
-	char url[2048], *b = NULL, *hd = NULL;
-	long status = 0;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-	for (int i = 0; headers && headers[i]; i++)
-		h = curl_slist_append(h, headers[i]);
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-	if (body)
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, _body_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, _hdr_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, &hd);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, 10L);
-	if (curl_easy_perform(e) == CURLE_OK)
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(e);
-	if (out)
-		*out = b;
-	else
-		free(b);
-	if (hout)
-		*hout = hd;
-	else
-		free(hd);
-	return (int) status;
-}
-
 /* The value of header NAME in HEADERS (a static copy), or NULL. */
 static const char *_hval(const char *headers, const char *name)
 {
@@ -2162,7 +2109,7 @@ static char *_vmss_body(const char *size, int capacity, const char *extra)
 }
 
 /* METHOD the set NAME (ACTION: a POST after it) with BODY and If-Match
- * IFMATCH (NULL: none); the status, *OUT and *HOUT as _http_h's. */
+ * IFMATCH (NULL: none); the status, *OUT and *HOUT as tu_http_h's. */
 static int _vmss_req(const char *hdr, const char *method, const char *name,
 		     const char *action, const char *body, const char *ifmatch,
 		     char **out, char **hout)
@@ -2174,7 +2121,7 @@ static int _vmss_req(const char *hdr, const char *method, const char *name,
 	snprintf(path, sizeof(path), "%s%s%s%s%capi-version=2024-07-01",
 		 vmss_path, name, action ? "/" : "", action ? action : "",
 		 action && strchr(action, '?') ? '&' : '?');
-	return _http_h(method, path, body, h, out, hout);
+	return tu_http_h(method, port, path, body, h, out, hout);
 }
 
 /* The set NAME's GET: its capacity, etag (in ETAG, 32 bytes) and
@@ -2668,7 +2615,7 @@ START_TEST(vmss_writes_and_compute_limits)
 	ck_assert_int_eq(_stat("writes_by_type.virtualMachines") - vm, 1);
 	/* the headers, by policy */
 	snprintf(path, sizeof(path), "%sw1?api-version=2024-07-01", vm_path);
-	ck_assert_int_eq(_http_h("GET", path, NULL, h, NULL, &hout), 200);
+	ck_assert_int_eq(tu_http_h("GET", port, path, NULL, h, NULL, &hout), 200);
 	ck_assert_msg(!strncmp(_hval(hout, "x-ms-ratelimit-remaining-resource"),
 		"Microsoft.Compute/LowCostGet3Min;", 33), "%s", hout);
 	free(hout);

@@ -146,13 +146,14 @@ static size_t _w(char *d, size_t s, size_t n, void *a)
 	return s * n;
 }
 
-int tu_http(const char *method, int port, const char *path, const char *body,
-	    const char *const *headers, char **out)
+int tu_http_h(const char *method, int port, const char *path,
+	      const char *body, const char *const *headers, char **out,
+	      char **hout)
 {
 	CURL *e = curl_easy_init();
 	struct curl_slist *h = NULL;
 	char url[2048];
-	buf_t b = { 0 };
+	buf_t b = { 0 }, hd = { 0 };
 	long status = 0;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
@@ -165,6 +166,10 @@ int tu_http(const char *method, int port, const char *path, const char *body,
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, _w);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+	if (hout) {
+		curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, _w);
+		curl_easy_setopt(e, CURLOPT_HEADERDATA, &hd);
+	}
 	curl_easy_setopt(e, CURLOPT_TIMEOUT, 10L);
 	if (curl_easy_perform(e) == CURLE_OK)
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
@@ -174,7 +179,15 @@ int tu_http(const char *method, int port, const char *path, const char *body,
 		*out = b.b;
 	else
 		free(b.b);
+	if (hout)
+		*hout = hd.b;
 	return (int) status;
+}
+
+int tu_http(const char *method, int port, const char *path, const char *body,
+	    const char *const *headers, char **out)
+{
+	return tu_http_h(method, port, path, body, headers, out, NULL);
 }
 
 int tu_same_keys(const cJSON *a, const cJSON *b, char *missing, size_t n)

@@ -50,6 +50,11 @@ void tu_emulator_stop(pid_t pid, int port);
  * answer in *OUT (malloc'd, may be NULL). */
 int tu_http(const char *method, int port, const char *path, const char *body,
 	    const char *const *headers, char **out);
+/* tu_http with the answer's headers too, in *HOUT (malloc'd, NULL when
+ * none came). */
+int tu_http_h(const char *method, int port, const char *path,
+	      const char *body, const char *const *headers, char **out,
+	      char **hout);
 
 /* Call FN on each file of tests/fuzz/regress/TARGET (inputs that once
  * crashed a fuzz target), its bytes NUL-terminated, and its path.  Returns

@@ -48,8 +48,9 @@ static void _start_emulator(void)
 
 	snprintf(state, sizeof(state), "%s/emulator.state", dir);
 	snprintf(log, sizeof(log), "%s/boot.log", dir);
-	snprintf(boot, sizeof(boot), "echo {vm} {node} {ip} > %s/{vm}.boot; "
-		 "exec sleep 600", dir);
+	/* written whole, then renamed: a reader never sees it half made */
+	snprintf(boot, sizeof(boot), "echo {vm} {node} {ip} > %s/{vm}.part && "
+		 "mv %s/{vm}.part %s/{vm}.boot; exec sleep 600", dir, dir, dir);
 	emu = tu_emulator_start(&port, args);
 }
 
@@ -765,11 +766,14 @@ START_TEST(emulator_restart)
 	snprintf(state, sizeof(state), "%s/emulator.state", dir);
 	snprintf(boot, sizeof(boot), "exec sleep 600");
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	/* Down from 0.5 s to 2.5 s: the operations' first poll (Retry-After:
+	 * 1) falls in that window however slow the machine, so the client
+	 * must meet a dead emulator and carry on. */
 	helper = fork();
 	if (helper == 0) {
 		usleep(500000);
 		kill(emu, SIGTERM);
-		usleep(500000);
+		usleep(2000000);
 		freopen("/dev/null", "w", stderr);
 		freopen("/dev/null", "w", stdout);
 		execl(AZML_BUILD_DIR "/contrib/emulator/azure-emulator",
@@ -1076,7 +1080,7 @@ START_TEST(boot_command_injection)
 	ck_assert_int_eq(_put_vm(hdr, "ok-1", "{\"slurm-node\":\"n_1.a-b\"}",
 				 NULL), 201);
 	snprintf(path, sizeof(path), "%s/ok-1.boot", dir);
-	for (int i = 0; i < 100 && access(path, F_OK); i++)
+	for (int i = 0; i < 250 && access(path, F_OK); i++)
 		usleep(20000);
 	ck_assert_int_eq(access(path, F_OK), 0);
 	usleep(200000);
@@ -1859,7 +1863,7 @@ START_TEST(scheduled_events_kinds)
 	_token_header(hdr, sizeof(hdr));
 	ck_assert_int_eq(_put_raw(port, hdr, "ev-1", "", "", NULL), 201);
 	snprintf(boot, sizeof(boot), "%s/ev-1.boot", dir);
-	for (int i = 0; i < 100 && access(boot, F_OK); i++)
+	for (int i = 0; i < 250 && access(boot, F_OK); i++)
 		usleep(20000);
 	ck_assert_int_eq(access(boot, F_OK), 0);
 	pid = _vm_pid("ev-1");
@@ -1871,26 +1875,27 @@ START_TEST(scheduled_events_kinds)
 	inc = cJSON_GetObjectItem(j, "DocumentIncarnation")->valueint;
 	cJSON_Delete(j);
 	ck_assert_int_eq(tu_http("POST", port, "/emulator/events/ev-1?type=Freeze&"
-				 "in=0.3&duration=2", NULL, NULL, NULL), 202);
+				 "in=0.3&duration=3", NULL, NULL, NULL), 202);
 	j = _events("ev-1");
 	ck_assert_int_gt(cJSON_GetObjectItem(j, "DocumentIncarnation")->valueint, inc);
 	e = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "Events"), 0);
 	ck_assert_str_eq(_jpath(e, "EventType", NULL), "Freeze");
 	ck_assert_str_eq(_jpath(e, "EventStatus", NULL), "Scheduled");
 	ck_assert_str_eq(_jpath(e, "ResourceType", NULL), "VirtualMachine");
-	ck_assert_int_eq(cJSON_GetObjectItem(e, "DurationInSeconds")->valueint, 2);
+	ck_assert_int_eq(cJSON_GetObjectItem(e, "DurationInSeconds")->valueint, 3);
 	cJSON_Delete(j);
-	usleep(800000);
+	/* started after 0.3 s, the VM's processes stopped; 3 s later both over */
+	TU_WAIT(_proc_state(pid) == 'T', 2);
+	ck_assert_int_eq(_proc_state(pid), 'T');
 	j = _events("ev-1");
 	ck_assert_str_eq(_jpath(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "Events"),
 		0), "EventStatus", NULL), "Started");
 	cJSON_Delete(j);
-	ck_assert_int_eq(_proc_state(pid), 'T');
-	sleep(2);
+	TU_WAIT(_proc_state(pid) != 'T', 6);
+	ck_assert_int_ne(_proc_state(pid), 'T');
 	j = _events("ev-1");
 	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "Events")), 0);
 	cJSON_Delete(j);
-	ck_assert_int_ne(_proc_state(pid), 'T');
 	/* Reboot, started early by StartRequests */
 	ck_assert_int_eq(tu_http("POST", port, "/emulator/events/ev-1?type=Reboot&"
 				 "in=600", NULL, NULL, NULL), 202);
@@ -1911,7 +1916,7 @@ START_TEST(scheduled_events_kinds)
 	pid2 = _vm_pid("ev-1");
 	ck_assert_int_gt(pid2, 0);
 	ck_assert_int_ne(pid2, pid);
-	usleep(1200000);
+	TU_WAIT(_proc_state(pid) == 0, 5);
 	ck_assert_int_eq(_proc_state(pid), 0);	/* the old one is gone */
 	j = _events("ev-1");
 	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "Events")), 0);
@@ -1919,7 +1924,8 @@ START_TEST(scheduled_events_kinds)
 	/* Terminate */
 	ck_assert_int_eq(tu_http("POST", port, "/emulator/events/ev-1?type="
 				 "Terminate&in=0", NULL, NULL, NULL), 202);
-	usleep(300000);
+	TU_WAIT(tu_http("GET", port, "/metadata/scheduledevents?"
+		"api-version=2020-07-01&vm=ev-1", NULL, md, NULL) == 404, 3);
 	ck_assert_int_eq(tu_http("GET", port, "/metadata/scheduledevents?"
 		"api-version=2020-07-01&vm=ev-1", NULL, md, NULL), 404);
 }
@@ -2326,7 +2332,7 @@ START_TEST(vmss_create_scale_filter)
 		ck_assert_ptr_nonnull(strstr(out, "127.0.0.1"));
 		free(out);
 		snprintf(path, sizeof(path), "%s/%s.boot", dir, names[i]);
-		for (int k = 0; k < 100 && access(path, F_OK); k++)
+		for (int k = 0; k < 250 && access(path, F_OK); k++)
 			usleep(20000);
 		fp = fopen(path, "r");
 		ck_assert_ptr_nonnull(fp);

@@ -702,12 +702,12 @@ START_TEST(test_usages_cache)
 	_usages_file(rec);
 	ck_assert_int_eq(azml_state_usages(&conf, 5, NULL, 0, _probe, &p), 1);
 	ck_assert_int_eq(p.calls, 2);
-	/* used within its time, it keeps its time: 4 s old stays 4 s old */
-	snprintf(rec, sizeof(rec), "%ld\ncores 50 100\n", (long) time(NULL) - 4);
+	/* used within its time, it keeps its time: 3 s old stays 3 s old */
+	snprintf(rec, sizeof(rec), "%ld\ncores 50 100\n", (long) time(NULL) - 3);
 	_usages_file(rec);
 	ck_assert_int_eq(azml_state_usages(&conf, 5, NULL, 0, _probe, &p), 0);
 	ck_assert_int_eq(p.seen_current, 50);
-	sleep(2);
+	sleep(3);
 	ck_assert_int_eq(azml_state_usages(&conf, 5, NULL, 0, _probe, &p), 1);
 }
 END_TEST

@@ -8,6 +8,7 @@
 #include <check.h>
 #include <cjson/cJSON.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "conf.h"
 
@@ -40,6 +41,14 @@ cJSON *tu_example(const char *rel);
 
 /* The body of response STATUS of an example, or NULL. */
 const cJSON *tu_response_body(const cJSON *ex, const char *status);
+
+/* Poll COND every 20 ms until it holds or SECONDS have passed: for what
+ * a daemon does on its own clock, so that a slow machine only waits longer. */
+#define TU_WAIT(cond, seconds)						\
+	do {								\
+		for (int tu_i_ = 0; tu_i_ < (seconds) * 50 && !(cond); tu_i_++) \
+			usleep(20000);					\
+	} while (0)
 
 /* Start build/contrib/emulator/azure-emulator on a free port with ARGS
  * (NULL-terminated).  Returns its pid; *PORT receives the port. */

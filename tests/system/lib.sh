@@ -24,14 +24,16 @@ azml_dump_logs() {
 	done
 }
 
-# The first of $1 free TCP ports in a row on 127.0.0.1.
+# The first of $1 free TCP ports in a row on 127.0.0.1.  Below the
+# ephemeral range (32768-), where clients take their ports; tests/run's two
+# halves run side by side, so the chroot's tests take the upper half.
 azml_free_ports() {
-	python3 - "$1" <<'PY'
+	python3 - "$1" "${AZML_CHROOT_SUITE:+upper}" <<'PY'
 import random, socket, sys
 n = int(sys.argv[1])
+lo, hi = (26000, 32000) if sys.argv[2] == "upper" else (20000, 26000)
 for _ in range(200):
-    # below the ephemeral range (32768-), where clients take their ports
-    base = random.randint(20000, 32000 - n)
+    base = random.randint(lo, hi - n)
     ok = True
     for p in range(base, base + n):
         s = socket.socket()

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <time.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -151,6 +152,20 @@ void azml_arm_parse_vm(const cJSON *vm, azml_vm_result_t *out)
 	_copy(out->computer, sizeof(out->computer),
 	      _str(cJSON_GetObjectItem(props, "osProfile"), "computerName"));
 	_copy(out->etag, sizeof(out->etag), _str(vm, "etag"));
+	{
+		const char *id = _str(props, "vmId");
+		const char *zone = cJSON_GetStringValue(cJSON_GetArrayItem(
+				cJSON_GetObjectItem(vm, "zones"), 0));
+		long t = azml_iso8601_time(_str(props, "timeCreated"));
+
+		/* into the journal: a GUID's characters, a zone's digit */
+		if (id && strlen(id) < sizeof(out->vm_id) &&
+		    strspn(id, "0123456789abcdefABCDEF-") == strlen(id) && *id)
+			_copy(out->vm_id, sizeof(out->vm_id), id);
+		if (zone && strlen(zone) == 1 && zone[0] >= '1' && zone[0] <= '9')
+			_copy(out->zone, sizeof(out->zone), zone);
+		out->created = t > 0 ? t : 0;
+	}
 	{
 		const cJSON *cap = cJSON_GetObjectItem(cJSON_GetObjectItem(vm,
 						       "sku"), "capacity");
@@ -361,6 +376,43 @@ int azml_parse_scheduled_events(const char *body, const char *vm,
 		rc = (int) n;
 	cJSON_Delete(j);
 	return rc;
+}
+
+long azml_iso8601_time(const char *s)
+{
+	struct tm tm = { 0 };
+	const char *p;
+	long t, off = 0;
+
+	if (!s || !(p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) ||
+	    tm.tm_year < 70 || tm.tm_year > 1100)
+		return -1;
+	if (*p == '.') {
+		size_t d = strspn(p + 1, "0123456789");
+
+		if (!d || d > 9)
+			return -1;
+		p += 1 + d;
+	}
+	if (*p == '+' || *p == '-') {
+		int h, m;
+		char sign = *p;
+
+		if (strlen(p) != 6 || !isdigit((unsigned char) p[1]) ||
+		    !isdigit((unsigned char) p[2]) || p[3] != ':' ||
+		    !isdigit((unsigned char) p[4]) ||
+		    !isdigit((unsigned char) p[5]))
+			return -1;
+		h = (p[1] - '0') * 10 + p[2] - '0';
+		m = (p[4] - '0') * 10 + p[5] - '0';
+		if (h > 14 || m > 59)
+			return -1;
+		off = (h * 3600L + m * 60L) * (sign == '+' ? 1 : -1);
+	} else if (strcmp(p, "Z") && *p) {
+		return -1;
+	}
+	t = (long) timegm(&tm);
+	return t < 0 ? -1 : t - off;
 }
 
 long azml_iso8601_seconds(const char *s)

@@ -61,6 +61,10 @@ typedef struct {
 	char nic[96];		/* its primary NIC's name, or "" */
 	char etag[64];		/* a scale set's etag, as Azure gave it */
 	long capacity;		/* a scale set's sku.capacity, -1: unknown */
+	/* For the lifecycle journal: */
+	char vm_id[40];		/* properties.vmId (a GUID), or "" */
+	long created;		/* properties.timeCreated (epoch s), 0: none */
+	char zone[4];		/* zones[0] ("1".."3"), or "" */
 } azml_vm_result_t;
 
 typedef void (*azml_vm_cb)(void *arg, const azml_vm_result_t *r);
@@ -275,6 +279,10 @@ int azml_parse_scheduled_events(const char *body, const char *vm,
 
 /* AZML_EVENT_* of an EventType ("Preempt"); AZML_EVENT_OTHER if unknown. */
 azml_event_type_t azml_event_type(const char *name);
+
+/* An ISO 8601 time as Azure writes them ("2026-11-30T07:38:16Z", with a
+ * fraction and "+00:00" too) in epoch seconds; -1 if it is not one. */
+long azml_iso8601_time(const char *s);
 
 /* ISO 8601 duration ("PT5M", "PT1H30M", "P1D") in seconds, -1 if bad. */
 long azml_iso8601_seconds(const char *s);

@@ -70,6 +70,7 @@ static int _check_word(const char *v, char *why, size_t n);
 static int _check_names(const char *v, char *why, size_t n);
 static int _check_ppg(const char *v, char *why, size_t n);
 static int _check_avset(const char *v, char *why, size_t n);
+static int _check_prices(const char *v, char *why, size_t n);
 
 #define G(f) offsetof(azml_conf_t, f)
 #define T(f) offsetof(azml_target_t, f)
@@ -89,6 +90,8 @@ static const keydef_t key_tab[] = {
 	{ "CaBundle", W_GLOBAL, K_STR, G(ca_bundle), NO, _check_abs_path },
 	{ "LogFile", W_GLOBAL, K_STR, G(log_file), NO, _check_abs_path },
 	{ "StateDir", W_GLOBAL, K_STR, G(state_dir), NO, _check_abs_path },
+	{ "Prices", W_GLOBAL, K_STR, G(prices), NO, _check_prices },
+	{ "PricesEndpoint", W_GLOBAL, K_STR, G(prices_endpoint), NO, _check_url },
 	{ "Image", W_GLOBAL | W_VM, K_STR, G(image), T(image), _check_image },
 	{ "Subnet", W_GLOBAL | W_VM, K_STR, G(subnet), T(subnet), _check_subnet },
 	{ "AdminUser", W_GLOBAL | W_VM, K_STR, G(admin_user), T(admin_user), _check_admin_user },
@@ -364,6 +367,19 @@ static bool _is_loopback(const char *host, size_t hlen)
 		if (!isdigit((unsigned char) host[i]) && host[i] != '.')
 			return false;
 	return true;
+}
+
+/* Prices=retail, or the absolute path of a file of prices. */
+static int _check_prices(const char *v, char *why, size_t n)
+{
+	if (!strcmp(v, "retail"))
+		return 0;
+	if (v[0] != '/') {
+		snprintf(why, n, "expected 'retail' (the Azure Retail Prices API) "
+			 "or the absolute path of a file of prices");
+		return -1;
+	}
+	return _check_abs_path(v, why, n);
 }
 
 static int _check_url_common(const char *v, char *why, size_t n, bool imds)
@@ -1720,6 +1736,12 @@ static void _finish(parser_t *p, const char *file)
 		c->imds_endpoint = _xstrdup("http://169.254.169.254");
 	if (!c->state_dir)
 		c->state_dir = _xstrdup("/var/lib/slurm-azureml");
+	if (c->prices && !strcmp(c->prices, "retail")) {
+		free(c->prices);
+		c->prices = NULL;
+	}
+	if (!c->prices_endpoint)
+		c->prices_endpoint = _xstrdup("https://prices.azure.com");
 	if (c->capacity_backoff < 0)		/* not set (0 is "no hold") */
 		c->capacity_backoff = CAPACITY_BACKOFF;
 	for (size_t i = 0; i < c->ntargets; i++) {
@@ -1835,6 +1857,7 @@ void azml_conf_destroy(azml_conf_t *c)
 	free(c->authority_host); free(c->imds_endpoint); free(c->secret_file);
 	free(c->tenant_id); free(c->client_id); free(c->ca_bundle);
 	free(c->log_file); free(c->state_dir); free(c->image);
+	free(c->prices); free(c->prices_endpoint);
 	free(c->subnet); free(c->admin_user); free(c->ssh_public_key);
 	free(c->slurmctld_host); free(c->munge_key_secret);
 	free(c->identity); free(c->node_setup_script);

@@ -108,6 +108,8 @@ typedef struct {
 	char *ca_bundle;
 	char *log_file;
 	char *state_dir;
+	char *prices;		/* Prices=: NULL for retail, else a file's path */
+	char *prices_endpoint;	/* PricesEndpoint= (Retail Prices API) */
 	/* Defaults that targets inherit. */
 	char *image;
 	char *subnet;

@@ -338,6 +338,8 @@ int azml_nodes_load(azml_node_t **out)
 		a->state = ni->node_state;
 		snprintf(a->reason, sizeof(a->reason), "%s",
 			 ni->reason ? ni->reason : "");
+		a->slurmd_start = (long) ni->slurmd_start_time;
+		a->cpus = ni->cpus;
 		_state_str(a);
 		n++;
 	}

@@ -49,6 +49,9 @@ typedef struct {
 	uint32_t state;		/* node_states and flags */
 	char reason[256];
 	char state_str[64];	/* as sinfo's %t would say it */
+	long slurmd_start;	/* its slurmd's last registration (epoch s),
+				 * 0: none */
+	int cpus;
 } azml_node_t;
 
 /* Every node slurmctld knows.  Returns the count and a malloc'd array, or

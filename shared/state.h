@@ -13,6 +13,15 @@
  *                           from it since (a few seconds' cache)
  *   StateDir/sets/SET       a scale set's pairings: which of its VMs each
  *                           node has (Provisioning=ScaleSet)
+ *   StateDir/journal/current  the VM lifecycle journal (journal.h), one
+ *                           record a line, appended; rotated at
+ *                           AZML_JOURNAL_ROTATE bytes into
+ *                           journal/YYYYMMDDTHHMMSSZ (the UTC time it was
+ *                           closed), the new file beginning with the
+ *                           records of the VMs still alive; rotated files
+ *                           go after 400 days
+ *   StateDir/prices/retail  the Retail Prices API's last answer, with its
+ *                           date (prices.h's text)
  *
  * Every file is written whole (temporary file, then rename) under a lock of
  * its directory, so readers never see half a record.  Programs run as root
@@ -32,6 +41,7 @@
 
 #include "arm.h"
 #include "conf.h"
+#include "journal.h"
 
 #define AZML_HOLD_AFTER 3	/* failures in a row before a node is held */
 #define AZML_BACKOFF 300	/* seconds a held node stays DOWN */
@@ -207,6 +217,39 @@ int azml_state_pair_get(const azml_conf_t *conf, const char *set,
 /* Forget NODE's pairing in SET (its VM is gone).  0, or -1 (logged). */
 int azml_state_pair_drop(const azml_conf_t *conf, const char *set,
 			 const char *node);
+
+/* ---- the lifecycle journal ---- */
+
+#define AZML_JOURNAL_ROTATE (4L << 20)	/* bytes: the current file rotates */
+
+/* Append records R[0..N) in one write, under the journal's lock (after a
+ * '\n' when the file's last line was cut by a crash).  A record other than
+ * "created" whose id is "-" (a delete knows the VM's name only) takes its
+ * id, and the fields it lacks, from the VM of that name the journal knows
+ * alive.  0, or -1 (logged). */
+int azml_state_journal_add(const azml_conf_t *conf, const azml_jrec_t *r,
+			   size_t n);
+/*
+ * The records that matter from SINCE on: the file that was current at
+ * SINCE (its head holds what was alive then) and every later one, in file
+ * order, into *R (malloc'd, *N).  Lines that are not records (cut by a
+ * crash, or not ours) are skipped and counted in *BAD.  0, or -1 (logged).
+ */
+int azml_state_journal_read(const azml_conf_t *conf, long since,
+			    azml_jrec_t **r, size_t *n, size_t *bad);
+/* Cut the current file's last line when a crash left it without its
+ * '\n'.  The bytes cut (0: it was whole), or -1 (logged). */
+long azml_state_journal_repair(const azml_conf_t *conf);
+/* Tests: rotate at BYTES instead (0: AZML_JOURNAL_ROTATE). */
+void azml_state_journal_rotate_at(size_t bytes);
+
+/* ---- prices ---- */
+
+/* Keep TEXT (azml_prices_to_text) as the last retail prices read.  0, or
+ * -1 (logged). */
+int azml_state_prices_save(const azml_conf_t *conf, const char *text);
+/* The kept text (malloc'd), or NULL when there is none. */
+char *azml_state_prices_load(const azml_conf_t *conf);
 
 /* ---- attached nodes ---- */
 

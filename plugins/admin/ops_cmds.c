@@ -250,14 +250,26 @@ static void _listed(void *arg, const azml_vm_result_t *v, size_t n,
 }
 
 static int action_failures;
+/* Where _acted records what it did in the lifecycle journal (NULL: not). */
+static const azml_conf_t *journal_conf;
 
 static void _acted(void *arg, const azml_vm_result_t *r)
 {
 	const char *what = arg;
 
 	if (r->ok) {
+		azml_jrec_t x;
+		azml_jkind_t k = !strcmp(what, "delete") ? AZML_J_DELETED :
+				 !strcmp(what, "start") ? AZML_J_STARTED :
+				 !strcmp(what, "deallocate") ?
+				 AZML_J_DEALLOCATED : AZML_J_NKINDS;
+
 		printf("  %s VM %s: done (op %s)\n", what, r->name, r->op_id);
 		azml_log_info("reconcile: %s VM %s op=%s: ok", what, r->name, r->op_id);
+		if (journal_conf && k != AZML_J_NKINDS &&
+		    !azml_jrec_make(&x, k, (long) time(NULL), r->name, NULL,
+				    NULL, NULL, NULL, false, NULL))
+			azml_state_journal_add(journal_conf, &x, 1);
 	} else {
 		action_failures++;
 		printf("  %s VM %s: failed: %s: %s\n", what, r->name, r->code,
@@ -335,6 +347,10 @@ typedef struct {
 	char (*pair_set)[80];
 	size_t npairs;
 	bool prune;		/* --prune-scale-sets */
+	/* the lifecycle journal as it was before Azure was listed */
+	azml_jvm_t *jvm;
+	size_t njvm;
+	bool journal_read;
 } pass_t;
 
 /* The node a VM serves: its name, as we name each VM after its node (a
@@ -732,6 +748,164 @@ static int _scale_sets(pass_t *p, listing_t *l)
 	return 0;
 }
 
+/* ---- the lifecycle journal ---- */
+
+/* Before Azure is listed: a line cut by a crash goes, and what the
+ * journal knows alive is kept for _journal_check(). */
+static void _journal_load(pass_t *p)
+{
+	azml_jrec_t *r = NULL;
+	size_t n = 0, bad = 0;
+	long cut = p->dry ? 0 : azml_state_journal_repair(p->conf);
+
+	if (cut > 0) {
+		p->actions++;
+		printf("journal: its last line was cut (%ld bytes, a program "
+		       "that died while writing); removed\n", cut);
+	}
+	/* the current file holds every live VM (rotation carries them) */
+	if (azml_state_journal_read(p->conf, (long) time(NULL) + 1, &r, &n,
+				    &bad))
+		return;
+	p->jvm = azml_journal_fold(r, n, (long) time(NULL), &p->njvm);
+	p->journal_read = true;
+	free(r);
+}
+
+static const azml_jvm_t *_journal_find(const pass_t *p,
+				       const azml_vm_result_t *v)
+{
+	const azml_jvm_t *f = NULL;
+
+	for (size_t i = 0; i < p->njvm; i++) {
+		const azml_jvm_t *j = &p->jvm[i];
+
+		if (j->end)
+			continue;
+		if (v->vm_id[0] ? !strcmp(j->first.id, v->vm_id) :
+		    !strcmp(j->first.vm, v->name))
+			f = j;
+	}
+	return f;
+}
+
+static void _jadd(pass_t *p, azml_jkind_t k, long at, const char *vm,
+		  const azml_vm_result_t *v, const char *node,
+		  const azml_target_t *t, const char *what)
+{
+	azml_jrec_t x;
+
+	if (azml_jrec_make(&x, k, at, vm, v ? v->vm_id : NULL, node,
+			   t ? t->name : NULL, v && v->size[0] ? v->size :
+			   t ? t->vm_size : NULL, v ? v->spot : false,
+			   v && v->zone[0] ? v->zone : NULL))
+		return;
+	p->actions++;
+	printf("journal: VM %s: %s; %s\n", vm, what, p->dry ?
+	       "would record it" : "recording it");
+	if (!p->dry)
+		azml_state_journal_add(p->conf, &x, 1);
+}
+
+/*
+ * The journal against Azure's listing and slurmctld: a VM Azure has that
+ * the journal does not (its program died before writing) is recorded as
+ * created at Azure's timeCreated; one the journal has alive that Azure
+ * does not, as deleted now (evicted when its node says Preempt); a stop
+ * or start it missed; a registration it lacks, from SlurmdStartTime.
+ * VMs of nodes a program is working on are left to that program.
+ */
+static void _journal_check(pass_t *p)
+{
+	long now = (long) time(NULL);
+
+	if (!p->journal_read)
+		return;
+	for (size_t i = 0; i < p->nvms; i++) {
+		const azml_vm_result_t *v = &p->vms[i];
+		const char *node = v->node[0] ? v->node : NULL;
+		const azml_jvm_t *j = _journal_find(p, v);
+		const azml_target_t *t = NULL;
+		bool deallocated = !strcasecmp(v->power, "deallocated") ||
+				   !strcasecmp(v->power, "deallocating");
+		char what[200];
+
+		/* a scale set's VM: its node is StateDir's pairing */
+		for (size_t k = 0; v->scale_set[0] && k < p->npairs; k++)
+			if (!strcmp(p->pairs[k].vm, v->name))
+				node = p->pairs[k].node;
+		/* Azure's tag names no node of ours unless it is a name */
+		if (node && (!*node || strlen(node) >= AZML_JNAME ||
+			     strspn(node, "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+			     strlen(node)))
+			node = NULL;
+		if (node)
+			t = azml_conf_target_of_node(p->conf, node);
+		if (node && azml_state_intent_active(p->conf, node))
+			continue;
+		if (!j) {
+			snprintf(what, sizeof(what), "Azure has it (node %s), the "
+				 "journal does not: created at %s",
+				 node ? node : "none", v->created > 0 ?
+				 "Azure's timeCreated" : "the time of this pass");
+			_jadd(p, AZML_J_CREATED, v->created > 0 ? v->created :
+			      now, v->name, v, node, t, what);
+			if (deallocated)
+				_jadd(p, AZML_J_DEALLOCATED, now, v->name, v, node,
+				      t, "deallocated");
+			continue;
+		}
+		if (j->nspans && j->span[j->nspans - 1].running == deallocated) {
+			_jadd(p, deallocated ? AZML_J_DEALLOCATED : AZML_J_STARTED,
+			      now, v->name, v, node, t, deallocated ?
+			      "deallocated, which the journal missed" :
+			      "running again, which the journal missed");
+			continue;
+		}
+		for (int k = 0; node && k < p->nn; k++) {
+			const azml_jspan_t *s = &j->span[j->nspans - 1];
+
+			if (!strcmp(p->nodes[k].name, node) && s->running &&
+			    !s->booted && p->nodes[k].slurmd_start >= s->from &&
+			    p->nodes[k].slurmd_start <= now)
+				_jadd(p, AZML_J_REGISTERED, p->nodes[k].slurmd_start,
+				      v->name, v, node, t, "its slurmd registered");
+		}
+	}
+	for (size_t i = 0; i < p->njvm; i++) {
+		const azml_jvm_t *j = &p->jvm[i];
+		const azml_node_t *sn = NULL;
+		bool listed = false, evicted;
+
+		if (j->end)
+			continue;
+		for (size_t k = 0; k < p->nvms && !listed; k++)
+			listed = strcmp(j->first.id, "-") ?
+				 !strcmp(p->vms[k].vm_id, j->first.id) :
+				 !strcmp(p->vms[k].name, j->first.vm);
+		if (listed || (strcmp(j->first.node, "-") &&
+			       azml_state_intent_active(p->conf, j->first.node)))
+			continue;
+		if (strcmp(j->first.node, "-"))
+			sn = _find(p->nodes, p->nn, j->first.node);
+		evicted = sn && !strncmp(sn->reason, "azureml: Preempt", 16);
+		{
+			azml_jrec_t x = j->first;
+
+			x.kind = evicted ? AZML_J_EVICTED : AZML_J_DELETED;
+			x.at = now;
+			p->actions++;
+			printf("journal: VM %s: the journal has it, Azure does "
+			       "not: %s now; %s\n", x.vm, evicted ? "evicted" :
+			       "deleted", p->dry ? "would record it" :
+			       "recording it");
+			if (!p->dry)
+				azml_state_journal_add(p->conf, &x, 1);
+		}
+	}
+}
+
 /* Whether any target has VMs in Azure (attached targets have none). */
 static bool _has_vm_targets(const azml_conf_t *conf)
 {
@@ -769,6 +943,8 @@ static int _reconcile_once(azml_conf_t *conf, bool dry, bool prune)
 			fprintf(stderr, "slurm-azureml reconcile: %s\n", err);
 			goto out;
 		}
+		_journal_load(&p);
+		journal_conf = dry ? NULL : conf;
 		azml_arm_vm_list(p.arm, _listed, &l);
 		azml_arm_run(p.arm);
 		if (l.failed) {
@@ -780,6 +956,7 @@ static int _reconcile_once(azml_conf_t *conf, bool dry, bool prune)
 			goto out;
 		p.vms = l.vms;
 		p.nvms = l.n;
+		_journal_check(&p);
 		_orphan_vms(&p);
 		_nodes_without_vm(&p);
 		_release_held(&p);
@@ -800,6 +977,8 @@ out:
 	free(p.pairs);
 	free(p.pair_set);
 	free(nodes);
+	azml_journal_free(p.jvm, p.njvm);
+	journal_conf = NULL;
 	azml_arm_destroy(p.arm);
 	return rv;
 }
@@ -905,8 +1084,11 @@ int azml_cmd_instance(const azml_cmd_t *cmd, int argc, char **argv)
 			 "starts it", t->name, t->name);
 		azml_nodes_down(t->nodes, reason);
 	}
+	/* StateDir's journal, when it can be written from here */
+	journal_conf = azml_state_init(conf, err, sizeof(err)) ? NULL : conf;
 	azml_arm_vm_power(arm, t->nodes, start, _acted, start ? "start" : "deallocate");
 	azml_arm_run(arm);
+	journal_conf = NULL;
 	if (start && !action_failures)
 		azml_nodes_resume(t->nodes);
 	printf("instance %s: %s\n", t->name, action_failures ? "failed" :

@@ -97,6 +97,8 @@ struct run {
 	int nresets;
 	struct batch *batches;		/* scale sets: one write for many */
 	bool pairs_later;		/* _deleted: the caller drops them */
+	azml_jrec_t *jr;		/* lifecycle records, written at the end */
+	size_t njr, capjr;
 };
 
 /* Nodes of one scale set that one write grows or shrinks. */
@@ -259,6 +261,71 @@ static bool _ip_ok(const char *ip)
 	       inet_pton(AF_INET6, ip, buf) == 1;
 }
 
+/* A lifecycle record of VM (R: Azure's view of it, or NULL) for NODE of
+ * T, kept for _journal_flush(). */
+static void _journal(run_t *run, azml_jkind_t kind, long at, const char *vm,
+		     const azml_vm_result_t *r, const char *node,
+		     const azml_target_t *t)
+{
+	azml_jrec_t x;
+	bool spot = r && r->vm_id[0] ? r->spot :
+		    t && t->priority == AZML_LOW_PRIORITY;
+
+	if (run->njr == run->capjr) {
+		size_t c = run->capjr ? run->capjr * 2 : 64;
+		azml_jrec_t *m = realloc(run->jr, c * sizeof(*m));
+
+		if (!m)
+			return;
+		run->jr = m;
+		run->capjr = c;
+	}
+	if (azml_jrec_make(&x, kind, at, vm, r ? r->vm_id : NULL, node,
+			   t ? t->name : NULL, r && r->size[0] ? r->size :
+			   t ? t->vm_size : NULL, spot, r && r->zone[0] ?
+			   r->zone : t ? t->zone : NULL) == 0)
+		run->jr[run->njr++] = x;
+}
+
+/* The run's records, in one write; each deleted VM's registration first,
+ * from its node's SlurmdStartTime (the journal keeps it only when it falls
+ * within the VM's life). */
+static void _journal_flush(run_t *run)
+{
+	azml_node_t *nodes = NULL;
+	int nn = -1;
+
+	for (size_t i = 0, m = run->njr; i < m; i++) {
+		azml_jrec_t *x = &run->jr[i];
+
+		if (x->kind != AZML_J_DELETED || !strcmp(x->node, "-"))
+			continue;
+		if (nn < 0 && (nn = azml_nodes_load(&nodes)) < 0)
+			break;
+		for (int k = 0; k < nn; k++)
+			if (!strcmp(nodes[k].name, x->node) &&
+			    nodes[k].slurmd_start > 0 &&
+			    nodes[k].slurmd_start <= x->at) {
+				char vm[AZML_JNAME], node[AZML_JNAME];
+
+				memcpy(vm, x->vm, sizeof(vm));
+				memcpy(node, x->node, sizeof(node));
+				_journal(run, AZML_J_REGISTERED,
+					 nodes[k].slurmd_start, vm, NULL, node,
+					 NULL);
+				break;
+			}
+	}
+	free(nodes);
+	if (run->njr && azml_state_journal_add(run->conf, run->jr, run->njr))
+		azml_log_error("the lifecycle journal missed %zu records; "
+			       "'slurm-azureml reconcile' adds what Azure "
+			       "still shows", run->njr);
+	free(run->jr);
+	run->jr = NULL;
+	run->njr = run->capjr = 0;
+}
+
 static void _resumed(void *arg, const azml_vm_result_t *r)
 {
 	job_t *j = arg;
@@ -279,6 +346,10 @@ static void _resumed(void *arg, const azml_vm_result_t *r)
 		run->done++;
 		azml_log_info("resume node=%s vm=%s op=%s ip=%s: ok", j->node,
 			      j->node, r->op_id, r->ip);
+		_journal(run, AZML_J_CREATED, r->created > 0 ? r->created :
+			 (long) time(NULL), j->node, r, j->node, j->t);
+		_journal(run, AZML_J_RUNNING, (long) time(NULL), j->node, r,
+			 j->node, j->t);
 		if (!_end(j, true, NULL))
 			return;
 		azml_addr_queue_push(run->addrs, j->node,
@@ -333,6 +404,8 @@ static void _deleted(void *arg, const azml_vm_result_t *r)
 
 	if (j->turn == AZML_TURN_DELETE_FIRST) {
 		if (r->ok) {	/* the interrupted delete is over: now create */
+			_journal(run, AZML_J_DELETED, (long) time(NULL), j->node,
+				 NULL, j->node, NULL);
 			azml_log_info("resume node=%s: its previous VM is deleted "
 				      "(op=%s); creating a new one", j->node,
 				      r->op_id);
@@ -356,6 +429,8 @@ static void _deleted(void *arg, const azml_vm_result_t *r)
 		run->done++;
 		azml_log_info("%s node=%s vm=%s op=%s: deleted",
 			      _mode_name(run->mode), j->node, j->vm, r->op_id);
+		_journal(run, AZML_J_DELETED, (long) time(NULL), j->vm, NULL,
+			 j->node, NULL);
 		if (_in_set(j) && !run->pairs_later) {
 			char set[80];
 
@@ -520,6 +595,11 @@ static int _claim_vms(void *arg, azml_pair_t **p, size_t *n)
 		(*n)++;
 		snprintf(b->jobs[next]->vm, sizeof(b->jobs[next]->vm), "%s",
 			 vm->name);
+		_journal(b->run, AZML_J_CREATED, vm->created > 0 ? vm->created :
+			 (long) time(NULL), vm->name, vm, b->jobs[next]->node,
+			 b->t);
+		_journal(b->run, AZML_J_RUNNING, (long) time(NULL), vm->name, vm,
+			 b->jobs[next]->node, b->t);
 		/* the NIC's name, for its IP: Azure's, else the usual */
 		snprintf(b->jobs[next]->why, sizeof(b->jobs[next]->why), "%s",
 			 vm->nic);
@@ -1515,6 +1595,7 @@ static void _work(run_t *run, job_t *jobs, int n)
 			_quota_check(run, jobs, n);
 		}
 		_drive(run, jobs, n);
+		_journal_flush(run);
 		return;
 	}
 	azml_log_error("couldn't reach Azure: %s", err);

@@ -44,6 +44,9 @@ START_TEST(vm_get)
 	ck_assert_str_eq(r.provisioning, "Succeeded");
 	ck_assert_str_eq(r.size, "Standard_DS3_v2");
 	ck_assert(!r.spot);
+	/* for the lifecycle journal: "2021-06-27T01:02:38.3138469+00:00" */
+	ck_assert_str_eq(r.vm_id, "0f47b100-583c-48e3-a4c0-aefc2c9bbcc1");
+	ck_assert_int_eq(r.created, 1624755758L);
 	cJSON_Delete(vm);
 	free(body);
 	cJSON_Delete(ex);
@@ -666,6 +669,17 @@ START_TEST(aml_compute)
 	cJSON_Delete(create);
 	cJSON_Delete(get);
 	cJSON_Delete(patch);
+	ck_assert_int_eq(azml_iso8601_time("2026-11-30T07:38:16Z"), 1796024296L);
+	ck_assert_int_eq(azml_iso8601_time("2026-11-30T07:38:16"), 1796024296L);
+	ck_assert_int_eq(azml_iso8601_time("2026-11-30T08:38:16.5+01:00"), 1796024296L);
+	ck_assert_int_eq(azml_iso8601_time("2026-11-30T06:38:16-01:00"), 1796024296L);
+	ck_assert_int_eq(azml_iso8601_time("2026-11-30T07:38:16ZZ"), -1);
+	ck_assert_int_eq(azml_iso8601_time("2026-11-30T07:38:16.Z"), -1);
+	ck_assert_int_eq(azml_iso8601_time("2026-11-30T07:38:16+1:00"), -1);
+	ck_assert_int_eq(azml_iso8601_time("2026-11-30T07:38:16+15:00"), -1);
+	ck_assert_int_eq(azml_iso8601_time("2026-11-30 07:38:16"), -1);
+	ck_assert_int_eq(azml_iso8601_time("yesterday"), -1);
+	ck_assert_int_eq(azml_iso8601_time(NULL), -1);
 	ck_assert_int_eq(azml_iso8601_seconds("PT1H30M"), 5400);
 	ck_assert_int_eq(azml_iso8601_seconds("P1DT2S"), 86402);
 	ck_assert_int_eq(azml_iso8601_seconds("PT"), 0);

@@ -64,6 +64,16 @@ static const struct option quota_opts[] = {
 
 static const struct option instance_opts[] = { OPT_FILE, OPT_HELP, OPT_END };
 
+static const struct option cost_opts[] = {
+	OPT_FILE,
+	{ "since", required_argument, NULL, 's' },
+	{ "until", required_argument, NULL, 'u' },
+	{ "by", required_argument, NULL, 'b' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "csv", no_argument, NULL, 'C' },
+	OPT_HELP, OPT_END,
+};
+
 static const struct option watch_events_opts[] = {
 	OPT_FILE,
 	{ "imds", required_argument, NULL, 'I' },
@@ -136,6 +146,10 @@ const azml_cmd_t azml_cmds[] = {
 	  "f:jh", quota_opts },
 	{ "instance", azml_cmd_instance, "[-f FILE] stop|start NAME",
 	  "deallocate or start a compute instance", "f:h", instance_opts },
+	{ "cost", azml_cmd_cost, "[-f FILE] [--since TIME] [--until TIME] "
+	  "[--by job|user|account|target] [--json|--csv]",
+	  "what the VMs cost: busy, boot, idle and disk, per target or job",
+	  "f:s:u:b:jCh", cost_opts },
 	{ "watch-events", azml_cmd_watch_events,
 	  "[-f FILE] [--imds URL] [--node NODE] [--vm VM] "
 	  "[--interval SECONDS]",

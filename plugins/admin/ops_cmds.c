@@ -20,6 +20,7 @@
 #include "admin.h"
 #include "arm.h"
 #include "capacity.h"
+#include "cost.h"
 #include "conf.h"
 #include "log.h"
 #include "nodes.h"
@@ -116,9 +117,12 @@ int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv)
 	static const char *buckets[] = { "powered_down", "powering_up", "idle",
 					 "allocated", "down", "not_attached" };
 	const char *file = NULL;
-	bool json = false;
+	bool json = false, have_jobs = false;
 	azml_conf_t *conf;
 	azml_node_t *nodes = NULL;
+	azml_cost_row_t *day = NULL;
+	size_t nday = 0;
+	char why[600] = "", jdir[4200];
 	int nn, rc;
 	cJSON *root, *arr;
 
@@ -131,6 +135,18 @@ int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv)
 	root = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(root, "targets");
 	cJSON_AddBoolToObject(root, "slurmctld", nn >= 0);
+	/* the last day's hours, from the lifecycle journal (read only: a
+	 * StateDir that is not there, or not ours to read, shows none) */
+	snprintf(jdir, sizeof(jdir), "%s/journal", conf->state_dir);
+	snprintf(why, sizeof(why), "%.500s cannot be read", jdir);
+	if (access(jdir, R_OK | X_OK) ||
+	    azml_cost_targets(conf, (long) time(NULL) - 86400, (long) time(NULL),
+			      &day, &nday, &have_jobs, why, sizeof(why))) {
+		day = NULL;
+		nday = 0;
+	}
+	if (!have_jobs)
+		cJSON_AddStringToObject(root, "no_job_figures", why);
 	for (size_t i = 0; i < conf->ntargets; i++) {
 		const azml_target_t *t = &conf->targets[i];
 		cJSON *o = cJSON_CreateObject(), *st = cJSON_CreateObject();
@@ -150,6 +166,21 @@ int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv)
 			cJSON_AddNumberToObject(o, "max_nodes", t->max_nodes);
 		}
 		_add_hold(o, conf, t);
+		{
+			const azml_cost_row_t *r = NULL;
+			double billed;
+
+			for (size_t k = 0; k < nday && !r; k++)
+				if (!strcmp(day[k].key, t->name))
+					r = &day[k];
+			billed = r ? r->s.busy + r->s.boot + r->s.idle : 0;
+			cJSON_AddNumberToObject(o, "billed_hours_1d", billed / 3600);
+			if (have_jobs && billed > 0)
+				cJSON_AddNumberToObject(o, "busy_ratio_1d",
+							r->s.busy / billed);
+			else
+				cJSON_AddNullToObject(o, "busy_ratio_1d");
+		}
 		for (size_t b = 0; b < sizeof(buckets) / sizeof(buckets[0]); b++)
 			cJSON_AddArrayToObject(st, buckets[b]);
 		while (nn >= 0 && hl && (h = slurm_hostlist_shift(hl))) {
@@ -208,6 +239,21 @@ int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv)
 			       cJSON_GetStringValue(cJSON_GetObjectItem(t, "priority")),
 			       cJSON_GetStringValue(cJSON_GetObjectItem(t, "nodes")),
 			       line[0] ? line : "-");
+			{
+				double billed = cJSON_GetNumberValue(
+					cJSON_GetObjectItem(t, "billed_hours_1d"));
+				const cJSON *ratio = cJSON_GetObjectItem(t,
+							"busy_ratio_1d");
+
+				if (billed > 0 && cJSON_IsNumber(ratio))
+					printf("%-16s   last day: %.0f%% busy of %.2f "
+					       "billed VM-hours\n", "",
+					       100 * ratio->valuedouble, billed);
+				else if (billed > 0)
+					printf("%-16s   last day: %.2f billed VM-hours "
+					       "(busy unknown: no job records)\n", "",
+					       billed);
+			}
 			if ((b = cJSON_GetObjectItem(t, "capacity_hold")) &&
 			    cJSON_IsObject(b))
 				printf("%-16s   held: %s\n", "", cJSON_GetStringValue(
@@ -221,6 +267,7 @@ int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv)
 		cJSON_Delete(root);
 	}
 	free(nodes);
+	free(day);
 	azml_conf_destroy(conf);
 	return 0;
 }

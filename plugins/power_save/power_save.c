@@ -287,6 +287,15 @@ static void _journal(run_t *run, azml_jkind_t kind, long at, const char *vm,
 		run->jr[run->njr++] = x;
 }
 
+static int _jrec_cmp(const void *a, const void *b)
+{
+	const azml_jrec_t *x = a, *y = b;
+
+	if (x->at != y->at)
+		return x->at < y->at ? -1 : 1;
+	return (int) x->kind - (int) y->kind;
+}
+
 /* The run's records, in one write; each deleted VM's registration first,
  * from its node's SlurmdStartTime (the journal keeps it only when it falls
  * within the VM's life). */
@@ -317,6 +326,9 @@ static void _journal_flush(run_t *run)
 			}
 	}
 	free(nodes);
+	/* in time order, as they happened */
+	if (run->njr > 1)
+		qsort(run->jr, run->njr, sizeof(*run->jr), _jrec_cmp);
 	if (run->njr && azml_state_journal_add(run->conf, run->jr, run->njr))
 		azml_log_error("the lifecycle journal missed %zu records; "
 			       "'slurm-azureml reconcile' adds what Azure "

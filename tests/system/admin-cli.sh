@@ -131,7 +131,7 @@ usage_error() {	# usage_error CMD WHAT ARGS...
 		azml_fail "'$*' printed no usage: $(cat "$D/err")"
 }
 cmds=$("$AZML_BIN" --help | sed -n 's/^  \([a-z-]*\) .*/\1/p' | sort -u)
-[ "$(wc -w <<<"$cmds")" = 13 ] || azml_fail "--help lists: $cmds"
+[ "$(wc -w <<<"$cmds")" = 14 ] || azml_fail "--help lists: $cmds"
 for cmd in $cmds; do
 	case $cmd in	# an option with an argument; arguments it takes
 	catalog) argopt=--size args= ;;

@@ -261,6 +261,7 @@ TenantId=11111111-1111-1111-1111-111111111111
 ClientId=22222222-2222-2222-2222-222222222222
 StateDir=$T/azureml-state
 LogFile=$T/azureml.log
+PricesEndpoint=$EMU_URL
 CONF
 	[ -n "${AZML_NODE_INIT:-}" ] && cat <<CONF
 MungeKeySecret=$EMU_URL/keyvault/kv1/secrets/munge

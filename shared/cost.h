@@ -1,0 +1,74 @@
+/*
+ * cost.h - what the VMs cost over a window, and who used them: each
+ * billed VM-second of the lifecycle journal split into busy (a job's
+ * allocation), boot (from create or start to its slurmd's registration),
+ * idle (registered, no job: the wait before scale-down included) and disk
+ * (a deallocated VM's OS disk), priced, and summed per target, job, user
+ * and account.  No I/O: the caller brings the journal's VMs, the prices,
+ * the nodes' CPUs and the jobs (slurmdbd's).
+ */
+#ifndef AZML_COST_H
+#define AZML_COST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "journal.h"
+#include "prices.h"
+
+/* A job's allocation on one node. */
+typedef struct {
+	uint32_t id;
+	char user[64];
+	char account[64];
+	char node[96];
+	int cpus;		/* its CPUs on NODE */
+	long start, end;	/* end 0: still running */
+} azml_cost_job_t;
+
+/* Seconds and money of one kind of time. */
+typedef struct {
+	double busy, boot, idle, disk;		/* seconds */
+	double busy_c, boot_c, idle_c, disk_c;	/* currency */
+} azml_cost_split_t;
+
+typedef struct azml_cost_row {
+	char key[96];		/* the target, job id, user or account */
+	char target[96];	/* jobs: the target of their nodes */
+	int vms;		/* targets: VMs that billed in the window */
+	int creates;		/* targets: VMs created in the window */
+	azml_cost_split_t s;
+	bool priced;		/* every second had a price */
+} azml_cost_row_t;
+
+typedef enum {
+	AZML_COST_BY_TARGET,
+	AZML_COST_BY_JOB,
+	AZML_COST_BY_USER,
+	AZML_COST_BY_ACCOUNT,
+} azml_cost_by_t;
+
+typedef struct {
+	/* in */
+	long since, until;		/* the window, epoch seconds */
+	const azml_jvm_t *vm;
+	size_t nvm;
+	const azml_prices_t *prices;	/* NULL: seconds only */
+	const azml_cost_job_t *jobs;	/* NULL: no job figures */
+	size_t njobs;
+	/* a node's CPUs (0: unknown: a job then has the whole node) */
+	int (*node_cpus)(void *arg, const char *node);
+	void *arg;
+} azml_cost_in_t;
+
+/*
+ * Rows BY one kind, sorted by key, into *ROWS (malloc'd, *N of them); the
+ * sum of every row into *TOTAL when not NULL.  Busy time not covered by a
+ * job of JOBS (a job slurmdbd does not have) is idle in BY_TARGET.  0, or
+ * -1 when out of memory.
+ */
+int azml_cost_compute(const azml_cost_in_t *in, azml_cost_by_t by,
+		      azml_cost_row_t **rows, size_t *n, azml_cost_row_t *total);
+
+#endif

@@ -1,0 +1,262 @@
+/*
+ * cost-test.c - a scripted day, priced to the cent against the hand
+ * computation written out below: two jobs on a dedicated VM (one on half
+ * its CPUs), a boot, the idle wait before scale-down, a deallocated
+ * instance, a Spot VM evicted; the same day without slurmdbd's jobs; a
+ * size without a price.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cost.h"
+#include "testutil.h"
+
+#define D 1796000000L	/* the day begins (2026-11-30 00:53:20 UTC) */
+
+static azml_jrec_t _r(azml_jkind_t k, long at, const char *vm, const char *id,
+		      const char *node, const char *target, const char *size,
+		      bool spot)
+{
+	azml_jrec_t r;
+
+	ck_assert_int_eq(azml_jrec_make(&r, k, at, vm, id, node, target, size,
+					spot, NULL), 0);
+	return r;
+}
+
+/*
+ * The day, [D, D + 86400):
+ *   cpu-1, Standard_D4s_v3 dedicated, 4 CPUs: created D+3600, registered
+ *     180 s later; job 1 (alice, physics) on its 4 CPUs for 7200 s, then
+ *     job 2 (bob, chem) on 2 of them for 3600 s, then 600 s idle (the
+ *     wait before scale-down); deleted at D+15180.
+ *   inst-1, Standard_D4s_v3: deallocated before the day and all of it.
+ *   spot-1, Standard_D2s_v3 Spot, 2 CPUs: created D+7200, registered
+ *     120 s later, job 3 (alice, physics) on both CPUs for 1800 s, 300 s
+ *     idle, evicted at D+9420.
+ * Prices: D4s_v3 0.192 an hour, D2s_v3 Spot 0.0115, the disk 5.28 a month
+ * (5.28 / 730 = 0.0072329 an hour).
+ *
+ * By hand:
+ *   cpu-1 runs 15180 - 3600 = 11580 s at (0.192 + 0.0072329) / 3600 a
+ *     second = 0.640866: boot 180 s, busy 7200 + 3600 * 2/4 = 9000 s,
+ *     idle 11580 - 180 - 9000 = 2400 s.  Job 1: 7200 s = 0.398466;
+ *     job 2: 1800 s = 0.099616.
+ *   inst-1: its disk, 24 h * 0.0072329 = 0.173589.
+ *   spot-1 runs 2220 s at (0.0115 + 0.0072329) / 3600 = 0.011552: boot
+ *     120, busy 1800 (job 3: 0.009366), idle 300.
+ *   In all 0.826007: 0.83.  Alice 0.398466 + 0.009366 = 0.407832: 0.41;
+ *   bob 0.10.
+ */
+static azml_jrec_t day[32];
+static size_t nday;
+static azml_jvm_t *vm;
+static size_t nvm;
+static azml_prices_t prices;
+static const azml_cost_job_t jobs[] = {
+	{ 1, "alice", "physics", "cpu-1", 4, D + 3780, D + 10980 },
+	{ 2, "bob", "chem", "cpu-1", 2, D + 10980, D + 14580 },
+	{ 3, "alice", "physics", "spot-1", 2, D + 7320, D + 9120 },
+	/* on a node that is not ours: no VM, no cost */
+	{ 4, "carol", "chem", "onprem-1", 8, D + 100, D + 50000 },
+};
+
+static int _cpus(void *arg, const char *node)
+{
+	return !strcmp(node, "cpu-1") ? 4 : !strcmp(node, "spot-1") ? 2 : 0;
+}
+
+static void _setup(void)
+{
+	char err[256];
+
+	nday = 0;
+	day[nday++] = _r(AZML_J_CREATED, D + 3600, "cpu-1", "A", "cpu-1", "cpu",
+			 "Standard_D4s_v3", false);
+	day[nday++] = _r(AZML_J_RUNNING, D + 3650, "cpu-1", "A", "cpu-1", "cpu",
+			 "Standard_D4s_v3", false);
+	day[nday++] = _r(AZML_J_REGISTERED, D + 3780, "cpu-1", "A", "cpu-1",
+			 "cpu", "Standard_D4s_v3", false);
+	day[nday++] = _r(AZML_J_DELETED, D + 15180, "cpu-1", "A", "cpu-1", "cpu",
+			 "Standard_D4s_v3", false);
+	day[nday++] = _r(AZML_J_CREATED, D - 30 * 86400, "inst-1", "B", "inst-1",
+			 "inst", "Standard_D4s_v3", false);
+	day[nday++] = _r(AZML_J_DEALLOCATED, D - 3600, "inst-1", "B", "inst-1",
+			 "inst", "Standard_D4s_v3", false);
+	day[nday++] = _r(AZML_J_CREATED, D + 7200, "spot-1", "C", "spot-1",
+			 "spot", "Standard_D2s_v3", true);
+	day[nday++] = _r(AZML_J_REGISTERED, D + 7320, "spot-1", "C", "spot-1",
+			 "spot", "Standard_D2s_v3", true);
+	day[nday++] = _r(AZML_J_EVICTED, D + 9420, "spot-1", "C", "spot-1",
+			 "spot", "Standard_D2s_v3", true);
+	/* the repair wrote cpu-1's create again: it counts once */
+	day[nday++] = day[0];
+	vm = azml_journal_fold(day, nday, D + 86400 + 5000, &nvm);
+	ck_assert_uint_eq(nvm, 3);
+	memset(&prices, 0, sizeof(prices));
+	ck_assert_int_eq(azml_prices_parse_file(
+		"Standard_D4s_v3 dedicated 0.192\n"
+		"Standard_D2s_v3 spot 0.0115\n"
+		"disk 5.28\n", "/p", &prices, err, sizeof(err)), 0);
+}
+
+static void _teardown(void)
+{
+	azml_journal_free(vm, nvm);
+	azml_prices_free(&prices);
+}
+
+static char *_cents(double v)
+{
+	static char buf[4][32];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%.2f", v);
+	return buf[i];
+}
+
+static double _cost(const azml_cost_split_t *s)
+{
+	return s->busy_c + s->boot_c + s->idle_c + s->disk_c;
+}
+
+static const azml_cost_row_t *_key(const azml_cost_row_t *r, size_t n,
+				   const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(r[i].key, key))
+			return &r[i];
+	ck_abort_msg("no row %s", key);
+	return NULL;
+}
+
+START_TEST(scripted_day)
+{
+	azml_cost_in_t in = { .since = D, .until = D + 86400, .vm = vm,
+			      .nvm = nvm, .prices = &prices, .jobs = jobs,
+			      .njobs = 4, .node_cpus = _cpus };
+	azml_cost_row_t *r, total;
+	const azml_cost_row_t *x;
+	size_t n;
+
+	ck_assert_int_eq(azml_cost_compute(&in, AZML_COST_BY_TARGET, &r, &n,
+					   &total), 0);
+	ck_assert_uint_eq(n, 3);
+	x = _key(r, n, "cpu");
+	ck_assert_int_eq(x->vms, 1);
+	ck_assert_int_eq(x->creates, 1);
+	ck_assert(fabs(x->s.boot - 180) < 1e-6);
+	ck_assert(fabs(x->s.busy - 9000) < 1e-6);
+	ck_assert(fabs(x->s.idle - 2400) < 1e-6);
+	ck_assert_str_eq(_cents(_cost(&x->s)), "0.64");
+	x = _key(r, n, "inst");
+	ck_assert_int_eq(x->creates, 0);
+	ck_assert(fabs(x->s.disk - 86400) < 1e-6);
+	ck_assert(x->s.busy + x->s.boot + x->s.idle == 0);
+	ck_assert_str_eq(_cents(_cost(&x->s)), "0.17");
+	x = _key(r, n, "spot");
+	ck_assert(fabs(x->s.boot - 120) < 1e-6);
+	ck_assert(fabs(x->s.busy - 1800) < 1e-6);
+	ck_assert(fabs(x->s.idle - 300) < 1e-6);
+	ck_assert_str_eq(_cents(_cost(&x->s)), "0.01");
+	ck_assert(x->priced);
+	ck_assert_int_eq(total.vms, 3);
+	ck_assert_int_eq(total.creates, 2);
+	ck_assert_str_eq(_cents(_cost(&total.s)), "0.83");
+	ck_assert(fabs(_cost(&total.s) - 0.826007) < 1e-6);
+	free(r);
+
+	ck_assert_int_eq(azml_cost_compute(&in, AZML_COST_BY_JOB, &r, &n,
+					   NULL), 0);
+	ck_assert_uint_eq(n, 3);	/* job 4 ran on no VM of ours */
+	ck_assert_str_eq(r[0].key, "1");
+	ck_assert_str_eq(r[0].target, "cpu");
+	ck_assert(fabs(r[0].s.busy - 7200) < 1e-6);
+	ck_assert_str_eq(_cents(r[0].s.busy_c), "0.40");
+	ck_assert(fabs(r[1].s.busy - 1800) < 1e-6);	/* half the node */
+	ck_assert_str_eq(_cents(r[1].s.busy_c), "0.10");
+	ck_assert_str_eq(r[2].target, "spot");
+	ck_assert_str_eq(_cents(r[2].s.busy_c), "0.01");
+	free(r);
+
+	ck_assert_int_eq(azml_cost_compute(&in, AZML_COST_BY_USER, &r, &n,
+					   NULL), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(_cents(_key(r, n, "alice")->s.busy_c), "0.41");
+	ck_assert_str_eq(_cents(_key(r, n, "bob")->s.busy_c), "0.10");
+	free(r);
+	ck_assert_int_eq(azml_cost_compute(&in, AZML_COST_BY_ACCOUNT, &r, &n,
+					   NULL), 0);
+	ck_assert_str_eq(_cents(_key(r, n, "physics")->s.busy_c), "0.41");
+	free(r);
+}
+END_TEST
+
+/* slurmdbd down: the same per-target money, busy and idle not split */
+START_TEST(without_jobs)
+{
+	azml_cost_in_t in = { .since = D, .until = D + 86400, .vm = vm,
+			      .nvm = nvm, .prices = &prices,
+			      .node_cpus = _cpus };
+	azml_cost_row_t *r, total;
+	const azml_cost_row_t *x;
+	size_t n;
+
+	ck_assert_int_eq(azml_cost_compute(&in, AZML_COST_BY_TARGET, &r, &n,
+					   &total), 0);
+	x = _key(r, n, "cpu");
+	ck_assert(x->s.busy == 0);
+	ck_assert(fabs(x->s.idle - 11400) < 1e-6);	/* up: 9000 + 2400 */
+	ck_assert(fabs(x->s.boot - 180) < 1e-6);
+	ck_assert_str_eq(_cents(_cost(&x->s)), "0.64");
+	ck_assert_str_eq(_cents(_cost(&total.s)), "0.83");
+	free(r);
+}
+END_TEST
+
+/* A window that cuts spans, and a size without a price */
+START_TEST(window_and_missing_price)
+{
+	azml_prices_t some = { 0 };
+	char err[256];
+	azml_cost_in_t in = { .since = D + 7200, .until = D + 10800, .vm = vm,
+			      .nvm = nvm, .prices = &some, .jobs = jobs,
+			      .njobs = 4, .node_cpus = _cpus };
+	azml_cost_row_t *r, total;
+	const azml_cost_row_t *x;
+	size_t n;
+
+	ck_assert_int_eq(azml_prices_parse_file("Standard_D4s_v3 dedicated "
+		"0.192\ndisk 5.28\n", "/p", &some, err, sizeof(err)), 0);
+	ck_assert_int_eq(azml_cost_compute(&in, AZML_COST_BY_TARGET, &r, &n,
+					   &total), 0);
+	x = _key(r, n, "cpu");
+	ck_assert(fabs(x->s.busy - 3600) < 1e-6);	/* job 1 only */
+	ck_assert(x->s.boot == 0);
+	ck_assert_int_eq(x->creates, 0);	/* before the window */
+	ck_assert(x->priced);
+	x = _key(r, n, "spot");
+	ck_assert(!x->priced);			/* no Spot price of D2s_v3 */
+	ck_assert(fabs(x->s.busy + x->s.boot + x->s.idle - 2220) < 1e-6);
+	ck_assert(!total.priced);
+	free(r);
+	azml_prices_free(&some);
+}
+END_TEST
+
+int main(void)
+{
+	TCase *tc = tcase_create("cost");
+
+	tcase_add_checked_fixture(tc, _setup, _teardown);
+	tcase_add_test(tc, scripted_day);
+	tcase_add_test(tc, without_jobs);
+	tcase_add_test(tc, window_and_missing_price);
+	return tu_run("cost", tc);
+}

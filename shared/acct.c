@@ -70,7 +70,8 @@ int azml_acct_jobs(long since, long until, azml_cost_job_t **jobs, size_t *n,
 			 "jobs are recorded only with "
 			 "AccountingStorageType=accounting_storage/slurmdbd",
 			 cf->accounting_storage_type ?
-			 cf->accounting_storage_type : "(none)");
+			 cf->accounting_storage_type :
+			 "accounting_storage/none");	/* 24.11: NULL */
 		slurm_free_ctl_conf(cf);
 		return -1;
 	}

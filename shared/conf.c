@@ -837,15 +837,27 @@ static int _set_value(parser_t *p, const keydef_t *k, void *base, size_t off,
 		char *end;
 		long v;
 
+		/* IdleSecondsBeforeScaledown=auto: reconcile learns it (cost.h);
+		 * until it has, AZML_IDLE_AUTO_START */
+		bool idle = !strcmp(k->name, "IdleSecondsBeforeScaledown");
+
+		if (idle && !strcmp(val, "auto")) {
+			((azml_target_t *) base)->idle_auto = true;
+			*(int *) ((char *) base + off) = AZML_IDLE_AUTO_START;
+			return 0;
+		}
 		errno = 0;
 		v = strtol(val, &end, 10);
 		if (!isdigit((unsigned char) val[0]) || *end || errno ||
 		    v < k->lo || v > k->hi) {
 			_err(p, file, line, "%s='%s': expected a whole number "
-			     "from %d to %d", k->name,
-			     _show(val, shown, sizeof(shown)), k->lo, k->hi);
+			     "from %d to %d%s", k->name,
+			     _show(val, shown, sizeof(shown)), k->lo, k->hi,
+			     idle ? ", or auto" : "");
 			return -1;
 		}
+		if (idle)
+			((azml_target_t *) base)->idle_auto = false;
 		*(int *) ((char *) base + off) = (int) v;
 		return 0;
 	}

@@ -41,6 +41,10 @@ typedef enum {
 #define AZML_SCALE_SET_MAX 1000
 #define AZML_AVAILABILITY_SET_MAX 200
 
+/* IdleSecondsBeforeScaledown=auto: the partition's SuspendTime until
+ * reconcile has learnt one (azureml.conf.5) */
+#define AZML_IDLE_AUTO_START 300
+
 typedef enum {
 	AZML_CRED_MANAGED_IDENTITY = 0,
 	AZML_CRED_CLIENT_SECRET,
@@ -54,7 +58,9 @@ typedef struct {
 	azml_size_info_t size;	/* resolved vm_size (zeroed for attached) */
 	int min_nodes;
 	int max_nodes;
-	int idle_seconds;	/* IdleSecondsBeforeScaledown */
+	int idle_seconds;	/* IdleSecondsBeforeScaledown (auto: where
+				 * reconcile starts from) */
+	bool idle_auto;		/* IdleSecondsBeforeScaledown=auto */
 	int capacity_backoff;	/* CapacityBackoff= seconds: the target's, else
 				 * the global one; 0 for attached */
 	azml_priority_t priority;

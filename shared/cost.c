@@ -209,3 +209,89 @@ oom:
 	*nrows = 0;
 	return -1;
 }
+
+/* ---- IdleSecondsBeforeScaledown=auto ---- */
+
+int azml_idle_auto(const double *gaps, size_t n, double boot, int min, int max,
+		   double *cost)
+{
+	int best = min;
+	double best_c = -1;
+
+	/* cost(T) is piecewise linear in T, with its breaks at the gaps: the
+	 * least is at MIN, MAX or a gap */
+	for (size_t k = 0; k <= n + 1; k++) {
+		double t = k == n ? min : k == n + 1 ? max : gaps[k], c = 0;
+
+		if (t < min || t > max)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			c += gaps[i] <= t ? gaps[i] : t + boot;
+		if (best_c < 0 || c < best_c - 1e-9 ||
+		    (c <= best_c + 1e-9 && t < best)) {
+			best_c = c;
+			best = (int) (t + 0.999999);	/* whole seconds, up */
+		}
+	}
+	if (cost)
+		*cost = best_c < 0 ? 0 : best_c;
+	return best;
+}
+
+static int _by_start(const void *a, const void *b)
+{
+	long x = *(const long *) a, y = *(const long *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+int azml_idle_gaps(const azml_cost_job_t *jobs, size_t n, long until,
+		   bool (*node_of)(void *arg, const char *node), void *arg,
+		   double **gaps, size_t *ngaps)
+{
+	long *starts = malloc((n + 1) * sizeof(*starts));
+	double *g = malloc((n + 1) * sizeof(*g));
+	size_t ns = 0, ng = 0;
+
+	*gaps = NULL;
+	*ngaps = 0;
+	if (!starts || !g) {
+		free(starts);
+		free(g);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (node_of(arg, jobs[i].node))
+			starts[ns++] = jobs[i].start;
+	if (ns)
+		qsort(starts, ns, sizeof(*starts), _by_start);
+	for (size_t i = 0; i < n; i++) {
+		const azml_cost_job_t *j = &jobs[i];
+		bool held = false;
+		size_t lo = 0, hi = ns;
+
+		if (!j->end || !node_of(arg, j->node))
+			continue;
+		/* another job on the node past this one's end: not idle */
+		for (size_t k = 0; k < n && !held; k++)
+			held = k != i && !strcmp(jobs[k].node, j->node) &&
+			       jobs[k].start <= j->end &&
+			       (!jobs[k].end || jobs[k].end > j->end);
+		if (held)
+			continue;
+		/* the first start after its end */
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+
+			if (starts[mid] <= j->end)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		g[ng++] = (double) ((lo < ns ? starts[lo] : until) - j->end);
+	}
+	free(starts);
+	*gaps = g;
+	*ngaps = ng;
+	return 0;
+}

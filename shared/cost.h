@@ -71,4 +71,36 @@ typedef struct {
 int azml_cost_compute(const azml_cost_in_t *in, azml_cost_by_t by,
 		      azml_cost_row_t **rows, size_t *n, azml_cost_row_t *total);
 
+/* ---- IdleSecondsBeforeScaledown=auto ---- */
+
+#define AZML_IDLE_AUTO_MIN 30		/* seconds: the range auto chooses in */
+#define AZML_IDLE_AUTO_MAX 3600
+#define AZML_IDLE_AUTO_BOOT 120		/* a boot's seconds, none journaled */
+
+/*
+ * The idle time T in [MIN, MAX] that would have cost least over GAPS[0..N)
+ * (seconds from a node going idle to the next job it could have taken),
+ * a boot billing BOOT seconds:
+ *
+ *	cost(T) = sum over gaps g of (g <= T ? g : T + BOOT)
+ *
+ * a gap shorter than T is billed idle; a longer one is T of idle, then a
+ * scale-down, and a boot when work comes back.  The least T among the
+ * candidates (MIN, MAX and each gap within them) wins a tie.  With no gaps,
+ * MIN.  *COST (when not NULL) receives cost(T).
+ */
+int azml_idle_auto(const double *gaps, size_t n, double boot, int min, int max,
+		   double *cost);
+
+/*
+ * The gaps of target TARGET from JOBS (one row per job and node): each time
+ * one of its nodes goes idle (a job ends and no other job holds the node),
+ * the seconds until the next job starts on any node of TARGET (NODE_OF
+ * says whether a node is TARGET's), or until UNTIL when none did.  *GAPS is
+ * malloc'd.  0 or -1.
+ */
+int azml_idle_gaps(const azml_cost_job_t *jobs, size_t n, long until,
+		   bool (*node_of)(void *arg, const char *node), void *arg,
+		   double **gaps, size_t *ngaps);
+
 #endif

@@ -591,3 +591,36 @@ out:
 	slurm_free_node_info_msg(info);
 	return rc;
 }
+
+long azml_partition_suspend_time(const char *name)
+{
+	partition_info_msg_t *pi = NULL;
+	long v = -1;
+
+	azml_nodes_init();
+	if (slurm_load_partitions((time_t) 0, &pi, SHOW_ALL) != SLURM_SUCCESS)
+		return -1;
+	for (uint32_t i = 0; i < pi->record_count; i++)
+		if (pi->partition_array[i].name &&
+		    !strcmp(pi->partition_array[i].name, name) &&
+		    pi->partition_array[i].suspend_time != INFINITE &&
+		    pi->partition_array[i].suspend_time != NO_VAL)
+			v = (long) pi->partition_array[i].suspend_time;
+	slurm_free_partition_info_msg(pi);
+	return v;
+}
+
+int azml_partition_set_suspend_time(const char *name, long seconds)
+{
+	update_part_msg_t m;
+
+	azml_nodes_init();
+	slurm_init_part_desc_msg(&m);
+	m.name = (char *) name;
+	m.suspend_time = (uint32_t) seconds;
+	if (slurm_update_partition(&m) == SLURM_SUCCESS)
+		return 0;
+	azml_log_error("couldn't set SuspendTime=%ld of partition %s: %s",
+		       seconds, name, slurm_strerror(errno));
+	return -1;
+}

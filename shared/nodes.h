@@ -58,6 +58,11 @@ typedef struct {
  * -1 when slurmctld does not answer. */
 int azml_nodes_load(azml_node_t **out);
 
+/* Partition NAME's SuspendTime (seconds; -1 when slurmctld does not say,
+ * or it is INFINITE), and setting it. */
+long azml_partition_suspend_time(const char *name);
+int azml_partition_set_suspend_time(const char *name, long seconds);
+
 /* Requeue every job running on NODE.  Returns how many, -1 on error. */
 int azml_nodes_requeue_jobs(const char *node);
 

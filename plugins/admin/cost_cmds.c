@@ -338,11 +338,11 @@ static void _print_text(const azml_cost_row_t *rows, size_t n,
 			if (i == n && n < 2)
 				break;
 			if (priced && r->priced)
-				snprintf(cost, sizeof(cost), "%.2f", _c(&r->s));
+				snprintf(cost, sizeof(cost), "%.4f", _c(&r->s));
 			else
 				snprintf(cost, sizeof(cost), "no price");
 			if (have_jobs) {
-				snprintf(busy, sizeof(busy), "%.2f", r->s.busy / 3600);
+				snprintf(busy, sizeof(busy), "%.3f", r->s.busy / 3600);
 				if (billed > 0)
 					snprintf(ratio, sizeof(ratio), "%.0f%%",
 						 100 * r->s.busy / billed);
@@ -352,7 +352,7 @@ static void _print_text(const azml_cost_row_t *rows, size_t n,
 				snprintf(busy, sizeof(busy), "-");
 				snprintf(ratio, sizeof(ratio), "-");
 			}
-			printf("%-16.16s %4d %7d %9.2f %8s %8.2f %8.2f %8.2f %11s "
+			printf("%-16.16s %4d %7d %9.3f %8s %8.3f %8.3f %8.3f %11s "
 			       "%6s\n", i < n ? r->key : "(all)", r->vms,
 			       r->creates, billed / 3600, busy, r->s.boot / 3600,
 			       r->s.idle / 3600, r->s.disk / 3600, cost, ratio);
@@ -364,10 +364,10 @@ static void _print_text(const azml_cost_row_t *rows, size_t n,
 	       by == AZML_COST_BY_JOB ? "TARGET" : "", "BUSY_H", cur);
 	for (size_t i = 0; i < n; i++) {
 		if (priced && rows[i].priced)
-			snprintf(cost, sizeof(cost), "%.2f", _c(&rows[i].s));
+			snprintf(cost, sizeof(cost), "%.4f", _c(&rows[i].s));
 		else
 			snprintf(cost, sizeof(cost), "no price");
-		printf("%-16.16s %-16.16s %8.2f %11s\n", rows[i].key,
+		printf("%-16.16s %-16.16s %8.3f %11s\n", rows[i].key,
 		       by == AZML_COST_BY_JOB ? rows[i].target : "",
 		       rows[i].s.busy / 3600, cost);
 	}

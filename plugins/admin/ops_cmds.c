@@ -19,6 +19,7 @@
 
 #include "admin.h"
 #include "arm.h"
+#include "acct.h"
 #include "capacity.h"
 #include "cost.h"
 #include "conf.h"
@@ -953,6 +954,91 @@ static void _journal_check(pass_t *p)
 	}
 }
 
+/* ---- IdleSecondsBeforeScaledown=auto ---- */
+
+#define AUTO_LEARN_DAYS 7
+
+static const azml_conf_t *auto_conf;
+static const azml_target_t *auto_target;
+
+static bool _of_auto_target(void *arg, const char *node)
+{
+	return azml_conf_target_of_node(auto_conf, node) == auto_target;
+}
+
+/*
+ * Each cluster with IdleSecondsBeforeScaledown=auto: the idle time that
+ * would have cost least over the last week (cost.h's rule: its nodes' idle
+ * gaps from slurmdbd's jobs, a boot's billed seconds from the journal) set
+ * as its partition's SuspendTime, when it differs by 10 % or more.
+ */
+static void _idle_auto(pass_t *p)
+{
+	long now = (long) time(NULL), since = now - AUTO_LEARN_DAYS * 86400L;
+	azml_cost_job_t *jobs = NULL;
+	size_t njobs = 0;
+	char why[600];
+	bool any = false, have_jobs;
+
+	for (size_t i = 0; i < p->conf->ntargets; i++)
+		any = any || p->conf->targets[i].idle_auto;
+	if (!any)
+		return;
+	have_jobs = !azml_acct_jobs(since, now, &jobs, &njobs, why, sizeof(why));
+	for (size_t i = 0; i < p->conf->ntargets; i++) {
+		const azml_target_t *t = &p->conf->targets[i];
+		double *gaps = NULL, boot = 0;
+		size_t ngaps = 0, nboots = 0;
+		long cur = azml_partition_suspend_time(t->name), best;
+
+		if (!t->idle_auto || t->kind != AZML_CLUSTER)
+			continue;
+		if (!have_jobs) {
+			printf("cluster %s: IdleSecondsBeforeScaledown=auto keeps "
+			       "%ld s: no job records to learn from (%s)\n",
+			       t->name, cur, why);
+			continue;
+		}
+		auto_conf = p->conf;
+		auto_target = t;
+		if (azml_idle_gaps(jobs, njobs, now, _of_auto_target, NULL, &gaps,
+				   &ngaps))
+			continue;
+		/* what a boot bills: create (or start) to registration */
+		for (size_t k = 0; k < p->njvm; k++)
+			for (size_t s = 0; s < p->jvm[k].nspans; s++) {
+				const azml_jspan_t *sp = &p->jvm[k].span[s];
+
+				if (!strcmp(p->jvm[k].first.target, t->name) &&
+				    sp->running && sp->booted >= sp->from &&
+				    sp->from >= since) {
+					boot += (double) (sp->booted - sp->from);
+					nboots++;
+				}
+			}
+		boot = nboots ? boot / (double) nboots : AZML_IDLE_AUTO_BOOT;
+		best = azml_idle_auto(gaps, ngaps, boot, AZML_IDLE_AUTO_MIN,
+				      AZML_IDLE_AUTO_MAX, NULL);
+		free(gaps);
+		if (cur > 0 && labs(best - cur) * 10 < cur) {
+			printf("cluster %s: IdleSecondsBeforeScaledown=auto: %ld s "
+			       "(unchanged; %zu idle gaps in %d days, a boot bills "
+			       "%.0f s)\n", t->name, cur, ngaps, AUTO_LEARN_DAYS,
+			       boot);
+			continue;
+		}
+		p->actions++;
+		printf("cluster %s: IdleSecondsBeforeScaledown=auto: %s %ld s, "
+		       "was %ld s (%zu idle gaps in %d days, a boot bills %.0f s%s)"
+		       "\n", t->name, p->dry ? "would set" : "setting", best,
+		       cur, ngaps, AUTO_LEARN_DAYS, boot, nboots ? "" :
+		       ", assumed: no boot journaled");
+		if (!p->dry && azml_partition_set_suspend_time(t->name, best))
+			action_failures++;
+	}
+	free(jobs);
+}
+
 /* Whether any target has VMs in Azure (attached targets have none). */
 static bool _has_vm_targets(const azml_conf_t *conf)
 {
@@ -1013,6 +1099,7 @@ static int _reconcile_once(azml_conf_t *conf, bool dry, bool prune)
 				_keep_min_nodes(&p, &conf->targets[i]);
 		azml_arm_run(p.arm);
 		_power_up_settle(p.powered, p.npowered);
+		_idle_auto(&p);
 	}
 	printf("reconcile: %d action%s%s%s\n", p.actions,
 	       p.actions == 1 ? "" : "s",

@@ -15,7 +15,10 @@ azml_emulator_start
 azml_emulator_cluster <<'CONF'
 ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=2 IdleSecondsBeforeScaledown=5
 ComputeCluster=keep VmSize=Standard_D4s_v3 MaxNodes=1 IdleSecondsBeforeScaledown=600
+ComputeCluster=auto VmSize=Standard_D2s_v3 MaxNodes=1 IdleSecondsBeforeScaledown=auto
 CONF
+suspend_time() { scontrol -o show partition "$1" | grep -o 'SuspendTime=[^ ]*' | cut -d= -f2; }
+[ "$(suspend_time auto)" = 300 ] || azml_fail "auto starts at SuspendTime=$(suspend_time auto), not 300"
 J=$T/azureml-state/journal/current
 cost_json() { "$AZML_BIN" cost --since @"$t0" --json "$@"; }
 # field F of the row of target T (or of the total when T is "total")
@@ -96,6 +99,84 @@ grep -q "^cpu  *1  *1 .* no price " <<<"$text" || azml_fail "figures not marked:
 curl -sf -X POST -d '{"prices_status":0}' "$EMU_URL/emulator/faults" > /dev/null
 azml_pass "prices API down: kept prices said stale with their date; none kept: hours only, marked 'no price'"
 
+# Slurm's accounting store: MariaDB and slurmdbd, slurmctld restarted
+# to use them.  A job on one of cpu-1's two CPUs: half the node is its.
+dbd=yes
+azml_slurmdbd_start || dbd=
+azml_restart_slurmctld
+t1=$(($(date +%s) - 2))	# a window of 2 s at least, whatever follows
+if [ -n "$dbd" ]; then
+	id=$(sbatch --parsable -p cpu -n1 --wrap 'sleep 8') || azml_fail sbatch
+	azml_wait 90 completed "$id" || azml_fail "job $id: $(job_state "$id")"
+	azml_wait 60 cpu_down || azml_fail "cpu-1 not powered down"
+	recorded() { [ -n "$(sacct -n -X -j "$1" -s CD -o End 2>/dev/null)" ]; }
+	azml_wait 30 recorded "$id" || azml_fail "slurmdbd has no end of job $id: $(sacct -X -j "$id" -P 2>&1)"
+	sacct -n -X -P -j "$id" -o JobID,User,Account,NodeList,AllocCPUS,Start,End > "$T/sacct.txt"
+	sed 's/^/  sacct: /' "$T/sacct.txt"
+	cost_json --by job --since @"$t1" > "$T/jobs.json" || azml_fail "cost --by job: $(cat "$T/jobs.json")"
+	cost_json --since @"$t1" > "$T/t1.json" || azml_fail "cost: $(cat "$T/t1.json")"
+	python3 - "$T/sacct.txt" "$T/jobs.json" "$T/t1.json" "$id" <<-'PY' || azml_fail "cost from slurmdbd: $(cat "$T/jobs.json" "$T/t1.json")"
+	import datetime, json, sys
+	f = open(sys.argv[1]).read().strip().split("|")
+	ts = lambda s: datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S").timestamp()
+	ran = ts(f[6]) - ts(f[5])
+	jobs, t = json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+	assert "no_job_figures" not in jobs, jobs
+	r = [x for x in jobs["rows"] if x["job"] == sys.argv[4]][0]
+	assert r["target"] == "cpu", r
+	# by hand: its run time, on 1 of the node's 2 CPUs
+	assert abs(r["busy_hours"] * 3600 - ran / 2) < 1.5, (r, ran)
+	rate = 0.096 + 5.28 / 730
+	assert abs(r["cost"] - r["busy_hours"] * rate) < 1e-9, r
+	c = [x for x in t["rows"] if x["target"] == "cpu"][0]
+	assert "no_job_figures" not in t and abs(c["busy_hours"] - r["busy_hours"]) < 1e-9, c
+	billed = c["billed_hours"]
+	assert abs(c["busy_hours"] + c["idle_hours"] + c["boot_hours"] - billed) < 1e-9, c
+	assert abs(c["busy_ratio"] - c["busy_hours"] / billed) < 1e-9, c
+	PY
+	for by in user account; do
+		cost_json --by $by --since @"$t1" | grep -q "\"$by\":\"root\"" || azml_fail "cost --by $by"
+	done
+	"$AZML_BIN" cost --by job --csv --since @"$t1" | grep -q "^$id,cpu," || azml_fail "cost --csv"
+	out=$("$AZML_BIN" targets) || azml_fail "targets: $out"
+	grep -q "last day: [0-9]*% busy of [0-9.]* billed VM-hours" <<<"$out" || azml_fail "targets: $out"
+	azml_pass "with slurmdbd: job $id's cost is its share of cpu-1 (1 of 2 CPUs) for its run time, by job, user, account; targets shows busy/billed"
+
+	# IdleSecondsBeforeScaledown=auto: two jobs on auto-1, the second 15 s
+	# after the first ended; then nothing.  Every gap is under 30 s: the least
+	# billed idle is the least idle time allowed, 30 s.
+	id=$(sbatch --parsable -p auto -N1 --wrap 'true') || azml_fail sbatch
+	azml_wait 90 completed "$id" || azml_fail "job $id: $(job_state "$id")"
+	sleep 15
+	id2=$(sbatch --parsable -p auto -N1 --wrap 'true') || azml_fail sbatch
+	azml_wait 30 completed "$id2" || azml_fail "job $id2: $(job_state "$id2")"
+	azml_wait 30 recorded "$id2" || azml_fail "slurmdbd has no end of job $id2"
+	sacct -n -X -P -j "$id,$id2" -o JobID,NodeList,Start,End | sed 's/^/  sacct: /'
+	out=$("$AZML_BIN" reconcile) || azml_fail "reconcile: $out"
+	grep "auto" <<<"$out" | sed 's/^/  /'
+	grep -q "^cluster auto: IdleSecondsBeforeScaledown=auto: setting 30 s, was 300 s ([12] idle gaps in 7 days, a boot bills [0-9]* s" <<<"$out" ||
+		azml_fail "reconcile did not learn auto's idle time: $out"
+	[ "$(suspend_time auto)" = 30 ] || azml_fail "partition auto has SuspendTime=$(suspend_time auto)"
+	out=$("$AZML_BIN" reconcile) || azml_fail "reconcile: $out"
+	grep -q "^cluster auto: IdleSecondsBeforeScaledown=auto: 30 s (unchanged" <<<"$out" || azml_fail "reconcile again: $out"
+	azml_pass "IdleSecondsBeforeScaledown=auto: reconcile learns 30 s from the jobs' idle gaps and sets the partition's SuspendTime"
+
+else
+	echo "  NOT RUN here (jobs from slurmdbd, IdleSecondsBeforeScaledown=auto learning):"
+	echo "  this system's slurmdbd cannot use its MariaDB: $AZML_SLURMDBD_BROKEN (doc/NOTES)"
+	suspend_time auto > /dev/null
+fi
+
+if [ -n "$dbd" ]; then
+	kill "$(cat "$T/slurmdbd.pid")"
+	azml_wait 10 bash -c "! kill -0 $(cat "$T/slurmdbd.pid") 2>/dev/null" || azml_fail "slurmdbd did not stop"
+fi
+out=$(cost_json --since @"$t1") || azml_fail "cost with slurmdbd down: $out"
+grep -q '"no_job_figures":"slurmdbd at localhost:[0-9]* is not answering' <<<"$out" || azml_fail "cost: $out"
+[ -z "$dbd" ] || [ "$(field cpu billed_hours <<<"$out")" = "$(field cpu billed_hours < "$T/t1.json")" ] ||
+	azml_fail "billed hours changed with slurmdbd down: $out"
+azml_pass "slurmdbd down: per-target figures come out, with why there are no job figures"
+
 # A journal cut by a crash: keep-1's records lost and a line half
 # written; reconcile repairs, and nothing counts twice.
 id=$(sbatch --parsable -p keep -N1 --wrap 'true') || azml_fail sbatch
@@ -113,6 +194,8 @@ echo "$out" | grep journal | sed 's/^/  /'
 grep -q "^journal: its last line was cut (40 bytes" <<<"$out" || azml_fail "reconcile did not cut the line: $out"
 grep -q "^journal: VM keep-1: Azure has it (node keep-1), the journal does not: created at Azure's timeCreated; recording it" <<<"$out" ||
 	azml_fail "reconcile did not record keep-1: $out"
+grep -q "^cluster auto: IdleSecondsBeforeScaledown=auto keeps ${dbd:+30}${dbd:-300} s: no job records to learn from (slurmdbd at localhost:[0-9]* is not answering" <<<"$out" ||
+	azml_fail "reconcile without slurmdbd: $out"
 out=$("$AZML_BIN" reconcile) || azml_fail "reconcile: $out"
 grep journal <<<"$out" | grep -v "registered" && azml_fail "a second reconcile journaled again: $out"
 "$AZML_BIN" reconcile > /dev/null

@@ -444,6 +444,44 @@ static azml_conf_t *_load_quiet(const char *targets)
 	return c;
 }
 
+/* IdleSecondsBeforeScaledown=auto: learnt by reconcile, 300 until then;
+ * Prices= and PricesEndpoint=. */
+START_TEST(idle_auto_and_prices)
+{
+	azml_conf_t *c = _load_quiet(
+		"ComputeCluster=aa VmSize=Standard_D2s_v3 MaxNodes=2 "
+		"IdleSecondsBeforeScaledown=auto\n"
+		"ComputeCluster=bb VmSize=Standard_D2s_v3 MaxNodes=2 "
+		"IdleSecondsBeforeScaledown=90\n");
+
+	ck_assert(azml_conf_find_target(c, "aa")->idle_auto);
+	ck_assert_int_eq(azml_conf_find_target(c, "aa")->idle_seconds, 300);
+	ck_assert(!azml_conf_find_target(c, "bb")->idle_auto);
+	ck_assert_int_eq(azml_conf_find_target(c, "bb")->idle_seconds, 90);
+	ck_assert_ptr_null(c->prices);		/* retail */
+	ck_assert_str_eq(c->prices_endpoint, "https://prices.azure.com");
+	azml_conf_destroy(c);
+	c = tu_conf("test.conf", QUIET "Prices=/etc/slurm/prices\n"
+		    "ComputeCluster=aa VmSize=Standard_D2s_v3 MaxNodes=2 "
+		    "IdleSecondsBeforeScaledown=soon\n"
+		    "ComputeCluster=bb VmSize=Standard_D2s_v3 MaxNodes=2 "
+		    "CapacityBackoff=auto\n");
+	ck_assert_str_eq(c->prices, "/etc/slurm/prices");
+	ck_assert_int_eq(c->nerrors, 2);
+	ck_assert_msg(strstr(c->errors[0], "IdleSecondsBeforeScaledown='soon': "
+			     "expected a whole number from 1 to 2592000, or auto"),
+		      "%s", c->errors[0]);
+	ck_assert_msg(!strstr(c->errors[1], "or auto"), "%s", c->errors[1]);
+	azml_conf_destroy(c);
+	c = tu_conf("test.conf", QUIET "Prices=cheap\n");
+	ck_assert_int_eq(c->nerrors, 1);
+	ck_assert_msg(strstr(c->errors[0], "Prices='cheap': expected 'retail' "
+			     "(the Azure Retail Prices API) or the absolute path "
+			     "of a file of prices"), "%s", c->errors[0]);
+	azml_conf_destroy(c);
+}
+END_TEST
+
 /* Fallback=: resolved after the whole file, to the targets' own names. */
 START_TEST(fallback_keys)
 {
@@ -781,6 +819,7 @@ int main(void)
 	tcase_add_loop_test(tc, bad_input, 0, N(bad));
 	tcase_add_test(tc, bootstrap_keys);
 	tcase_add_test(tc, fallback_keys);
+	tcase_add_test(tc, idle_auto_and_prices);
 	tcase_add_test(tc, capacity_backoff);
 	tcase_add_loop_test(tc, fallback_warnings, 0, N(fallback_warn));
 	tcase_add_test(tc, tenant_domain);

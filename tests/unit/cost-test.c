@@ -250,6 +250,63 @@ START_TEST(window_and_missing_price)
 }
 END_TEST
 
+/* IdleSecondsBeforeScaledown=auto's rule, against costs worked by hand */
+START_TEST(idle_auto_rule)
+{
+	const double a[] = { 10, 20, 30, 1000, 2000 };
+	const double b[] = { 100, 100, 100, 5000 };
+	double c;
+
+	/* cost(30) = 10 + 20 + 30 + 2 * (30 + 100) = 320; cost(1000) = 2160;
+	 * cost(3600) = 3060; 10 and 20 are below the minimum */
+	ck_assert_int_eq(azml_idle_auto(a, 5, 100, 30, 3600, &c), 30);
+	ck_assert(fabs(c - 320) < 1e-9);
+	/* cost(30) = 4 * (30 + 300) = 1320; cost(100) = 3 * 100 + (100 +
+	 * 300) = 700; cost(3600) = 300 + 3600 + 300 = 4200.  With a boot of
+	 * 1000: 4120, 1400, 4900 */
+	ck_assert_int_eq(azml_idle_auto(b, 4, 300, 30, 3600, &c), 100);
+	ck_assert(fabs(c - 700) < 1e-9);
+	ck_assert_int_eq(azml_idle_auto(b, 4, 1000, 30, 3600, &c), 100);
+	ck_assert(fabs(c - 1400) < 1e-9);
+	/* a boot dearer than any wait: wait out the longest gap; 3000 and
+	 * 3600 cost the same (3300), the lesser wins */
+	{
+		const double d[] = { 100, 100, 100, 3000 };
+
+		ck_assert_int_eq(azml_idle_auto(d, 4, 1e6, 30, 3600, &c), 3000);
+		ck_assert(fabs(c - 3300) < 1e-9);
+	}
+	/* nothing learnt: the least */
+	ck_assert_int_eq(azml_idle_auto(NULL, 0, 100, 60, 3600, &c), 60);
+}
+END_TEST
+
+static bool _ours(void *arg, const char *node)
+{
+	return node[0] == 'n';
+}
+
+START_TEST(idle_gaps_from_jobs)
+{
+	const azml_cost_job_t j[] = {
+		{ 1, "a", "x", "n1", 1, 0, 100 },
+		{ 2, "a", "x", "n1", 1, 150, 200 },
+		{ 3, "a", "x", "n2", 1, 50, 400 },
+		{ 4, "a", "x", "x1", 1, 120, 130 },	/* another target's */
+		{ 5, "a", "x", "n2", 1, 60, 300 },	/* n2 held past it */
+	};
+	double *g;
+	size_t n;
+
+	ck_assert_int_eq(azml_idle_gaps(j, 5, 1000, _ours, NULL, &g, &n), 0);
+	/* n1 idle at 100 until job 2 (150); at 200 until the end (1000);
+	 * n2 at 400 until the end; job 5's end is not idle (job 3 holds n2) */
+	ck_assert_uint_eq(n, 3);
+	ck_assert(g[0] == 50 && g[1] == 800 && g[2] == 600);
+	free(g);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("cost");
@@ -258,5 +315,7 @@ int main(void)
 	tcase_add_test(tc, scripted_day);
 	tcase_add_test(tc, without_jobs);
 	tcase_add_test(tc, window_and_missing_price);
+	tcase_add_test(tc, idle_auto_rule);
+	tcase_add_test(tc, idle_gaps_from_jobs);
 	return tu_run("cost", tc);
 }

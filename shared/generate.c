@@ -307,8 +307,12 @@ char *azml_generate_slurm_conf(const azml_conf_t *conf,
 		fprintf(fp, " State=%s\n",
 			t->kind == AZML_ATTACHED ? "FUTURE" : "CLOUD");
 		fprintf(fp, "PartitionName=%s Nodes=%s", t->name, t->nodes);
+		/* auto: reconcile powers its idle nodes down at the learnt
+		 * time (Slurm takes no partition SuspendTime at run time);
+		 * Slurm's own, the longest auto may choose, is the backstop */
 		if (t->kind == AZML_CLUSTER)
-			fprintf(fp, " SuspendTime=%d", t->idle_seconds);
+			fprintf(fp, " SuspendTime=%d", t->idle_auto ?
+				AZML_IDLE_AUTO_MAX_S : t->idle_seconds);
 		else
 			fprintf(fp, " SuspendTime=INFINITE");
 		fprintf(fp, " MaxTime=INFINITE State=UP\n");

@@ -265,6 +265,11 @@ int azml_nodes_power_down_force(const char *nodes, const char *reason)
 		      reason, "power down");
 }
 
+int azml_nodes_power_down(const char *nodes, const char *reason)
+{
+	return _state(nodes, NODE_STATE_POWER_DOWN, reason, "power down");
+}
+
 int azml_nodes_down(const char *nodes, const char *reason)
 {
 	return _state(nodes, NODE_STATE_DOWN, reason, "set DOWN");
@@ -339,6 +344,7 @@ int azml_nodes_load(azml_node_t **out)
 		snprintf(a->reason, sizeof(a->reason), "%s",
 			 ni->reason ? ni->reason : "");
 		a->slurmd_start = (long) ni->slurmd_start_time;
+		a->last_busy = (long) ni->last_busy;
 		a->cpus = ni->cpus;
 		_state_str(a);
 		n++;
@@ -592,35 +598,3 @@ out:
 	return rc;
 }
 
-long azml_partition_suspend_time(const char *name)
-{
-	partition_info_msg_t *pi = NULL;
-	long v = -1;
-
-	azml_nodes_init();
-	if (slurm_load_partitions((time_t) 0, &pi, SHOW_ALL) != SLURM_SUCCESS)
-		return -1;
-	for (uint32_t i = 0; i < pi->record_count; i++)
-		if (pi->partition_array[i].name &&
-		    !strcmp(pi->partition_array[i].name, name) &&
-		    pi->partition_array[i].suspend_time != INFINITE &&
-		    pi->partition_array[i].suspend_time != NO_VAL)
-			v = (long) pi->partition_array[i].suspend_time;
-	slurm_free_partition_info_msg(pi);
-	return v;
-}
-
-int azml_partition_set_suspend_time(const char *name, long seconds)
-{
-	update_part_msg_t m;
-
-	azml_nodes_init();
-	slurm_init_part_desc_msg(&m);
-	m.name = (char *) name;
-	m.suspend_time = (uint32_t) seconds;
-	if (slurm_update_partition(&m) == SLURM_SUCCESS)
-		return 0;
-	azml_log_error("couldn't set SuspendTime=%ld of partition %s: %s",
-		       seconds, name, slurm_strerror(errno));
-	return -1;
-}

@@ -51,6 +51,7 @@ typedef struct {
 	char state_str[64];	/* as sinfo's %t would say it */
 	long slurmd_start;	/* its slurmd's last registration (epoch s),
 				 * 0: none */
+	long last_busy;		/* when it last had a job (epoch s), 0: never */
 	int cpus;
 } azml_node_t;
 
@@ -58,10 +59,8 @@ typedef struct {
  * -1 when slurmctld does not answer. */
 int azml_nodes_load(azml_node_t **out);
 
-/* Partition NAME's SuspendTime (seconds; -1 when slurmctld does not say,
- * or it is INFINITE), and setting it. */
-long azml_partition_suspend_time(const char *name);
-int azml_partition_set_suspend_time(const char *name, long seconds);
+/* power_down: Slurm runs SuspendProgram for NODES (idle ones). */
+int azml_nodes_power_down(const char *nodes, const char *reason);
 
 /* Requeue every job running on NODE.  Returns how many, -1 on error. */
 int azml_nodes_requeue_jobs(const char *node);

@@ -31,6 +31,7 @@
 #define DIR_SETS "sets"
 #define DIR_JOURNAL "journal"
 #define DIR_PRICES "prices"
+#define DIR_IDLE "idle"
 #define MAX_RECORD 4096		/* an intent or failure record */
 #define MAX_REPORT (256 * 1024)	/* an attach report */
 #define LOCK_WAIT_MS 10000	/* a held directory lock: give up after */
@@ -253,7 +254,7 @@ int azml_state_init(const azml_conf_t *c, char *err, size_t n)
 {
 	static const char *subs[] = { DIR_INTENT, DIR_FAILURES, DIR_ATTACHED,
 				      DIR_HOLDS, DIR_QUOTA, DIR_SETS,
-				      DIR_JOURNAL, DIR_PRICES };
+				      DIR_JOURNAL, DIR_PRICES, DIR_IDLE };
 	struct stat st;
 	char p[4096];
 	bool root = geteuid() == 0, exists;
@@ -1646,4 +1647,37 @@ char *azml_state_prices_load(const azml_conf_t *c)
 		return NULL;
 	}
 	return buf;
+}
+
+/* ---- IdleSecondsBeforeScaledown=auto ---- */
+
+int azml_state_idle_set(const azml_conf_t *c, const char *target, long seconds)
+{
+	char dir[4096], err[512], rec[64];
+	int lk, rc, len;
+
+	if (!_node_ok(target) || _path(c, DIR_IDLE, NULL, dir, sizeof(dir)))
+		return -1;
+	len = snprintf(rec, sizeof(rec), "%ld %ld\n", seconds, (long) time(NULL));
+	if ((lk = _lock(dir, err, sizeof(err))) < 0) {
+		azml_log_error("%s", err);
+		return -1;
+	}
+	if ((rc = _write(dir, target, rec, (size_t) len, err, sizeof(err))))
+		azml_log_error("%s", err);
+	_unlock(lk);
+	return rc;
+}
+
+long azml_state_idle_get(const azml_conf_t *c, const char *target)
+{
+	char path[4200], buf[64];
+	long v;
+
+	if (!_node_ok(target) ||
+	    _path(c, DIR_IDLE, target, path, sizeof(path)) ||
+	    _read(path, buf, sizeof(buf)) <= 0 || sscanf(buf, "%ld", &v) != 1 ||
+	    v < 1 || v > 86400)
+		return 0;
+	return v;
 }

@@ -22,6 +22,8 @@
  *                           go after 400 days
  *   StateDir/prices/retail  the Retail Prices API's last answer, with its
  *                           date (prices.h's text)
+ *   StateDir/idle/TARGET    IdleSecondsBeforeScaledown=auto: the idle time
+ *                           reconcile learnt, and when
  *
  * Every file is written whole (temporary file, then rename) under a lock of
  * its directory, so readers never see half a record.  Programs run as root
@@ -250,6 +252,14 @@ void azml_state_journal_rotate_at(size_t bytes);
 int azml_state_prices_save(const azml_conf_t *conf, const char *text);
 /* The kept text (malloc'd), or NULL when there is none. */
 char *azml_state_prices_load(const azml_conf_t *conf);
+
+/* ---- IdleSecondsBeforeScaledown=auto ---- */
+
+/* TARGET's learnt idle time.  0, or -1 (logged). */
+int azml_state_idle_set(const azml_conf_t *conf, const char *target,
+			long seconds);
+/* TARGET's learnt idle time in seconds, 0 when none is kept. */
+long azml_state_idle_get(const azml_conf_t *conf, const char *target);
 
 /* ---- attached nodes ---- */
 

@@ -969,8 +969,10 @@ static bool _of_auto_target(void *arg, const char *node)
 /*
  * Each cluster with IdleSecondsBeforeScaledown=auto: the idle time that
  * would have cost least over the last week (cost.h's rule: its nodes' idle
- * gaps from slurmdbd's jobs, a boot's billed seconds from the journal) set
- * as its partition's SuspendTime, when it differs by 10 % or more.
+ * gaps from slurmdbd's jobs, a boot's billed seconds from the journal),
+ * kept in StateDir; then each of its nodes idle that long is powered down
+ * (Slurm takes no partition SuspendTime at run time: generate gives it the
+ * longest auto may choose, as a backstop).
  */
 static void _idle_auto(pass_t *p)
 {
@@ -989,52 +991,82 @@ static void _idle_auto(pass_t *p)
 		const azml_target_t *t = &p->conf->targets[i];
 		double *gaps = NULL, boot = 0;
 		size_t ngaps = 0, nboots = 0;
-		long cur = azml_partition_suspend_time(t->name), best;
+		long cur = azml_state_idle_get(p->conf, t->name), best = cur;
+		azml_hostlist_t hl;
+		char *h, reason[200];
 
 		if (!t->idle_auto || t->kind != AZML_CLUSTER)
 			continue;
+		if (cur <= 0)
+			cur = best = t->idle_seconds;	/* not learnt yet */
+		auto_conf = p->conf;
+		auto_target = t;
 		if (!have_jobs) {
 			printf("cluster %s: IdleSecondsBeforeScaledown=auto keeps "
 			       "%ld s: no job records to learn from (%s)\n",
 			       t->name, cur, why);
-			continue;
-		}
-		auto_conf = p->conf;
-		auto_target = t;
-		if (azml_idle_gaps(jobs, njobs, now, _of_auto_target, NULL, &gaps,
-				   &ngaps))
-			continue;
-		/* what a boot bills: create (or start) to registration */
-		for (size_t k = 0; k < p->njvm; k++)
-			for (size_t s = 0; s < p->jvm[k].nspans; s++) {
-				const azml_jspan_t *sp = &p->jvm[k].span[s];
+		} else if (!azml_idle_gaps(jobs, njobs, now, _of_auto_target,
+					   NULL, &gaps, &ngaps)) {
+			/* what a boot bills: create (or start) to registration */
+			for (size_t k = 0; k < p->njvm; k++)
+				for (size_t s = 0; s < p->jvm[k].nspans; s++) {
+					const azml_jspan_t *sp = &p->jvm[k].span[s];
 
-				if (!strcmp(p->jvm[k].first.target, t->name) &&
-				    sp->running && sp->booted >= sp->from &&
-				    sp->from >= since) {
-					boot += (double) (sp->booted - sp->from);
-					nboots++;
+					if (!strcmp(p->jvm[k].first.target, t->name) &&
+					    sp->running && sp->booted >= sp->from &&
+					    sp->from >= since) {
+						boot += (double) (sp->booted - sp->from);
+						nboots++;
+					}
 				}
+			boot = nboots ? boot / (double) nboots : AZML_IDLE_AUTO_BOOT;
+			best = azml_idle_auto(gaps, ngaps, boot, AZML_IDLE_AUTO_MIN,
+					      AZML_IDLE_AUTO_MAX, NULL);
+			free(gaps);
+			if (labs(best - cur) * 10 < cur) {
+				best = cur;
+				printf("cluster %s: IdleSecondsBeforeScaledown=auto: "
+				       "%ld s (unchanged; %zu idle gaps in %d days, "
+				       "a boot bills %.0f s)\n", t->name, cur, ngaps,
+				       AUTO_LEARN_DAYS, boot);
+			} else {
+				p->actions++;
+				printf("cluster %s: IdleSecondsBeforeScaledown=auto: "
+				       "%s %ld s, was %ld s (%zu idle gaps in %d days, "
+				       "a boot bills %.0f s%s)\n", t->name, p->dry ?
+				       "would take" : "taking", best, cur, ngaps,
+				       AUTO_LEARN_DAYS, boot, nboots ? "" :
+				       ", assumed: no boot journaled");
+				if (!p->dry)
+					azml_state_idle_set(p->conf, t->name, best);
 			}
-		boot = nboots ? boot / (double) nboots : AZML_IDLE_AUTO_BOOT;
-		best = azml_idle_auto(gaps, ngaps, boot, AZML_IDLE_AUTO_MIN,
-				      AZML_IDLE_AUTO_MAX, NULL);
-		free(gaps);
-		if (cur > 0 && labs(best - cur) * 10 < cur) {
-			printf("cluster %s: IdleSecondsBeforeScaledown=auto: %ld s "
-			       "(unchanged; %zu idle gaps in %d days, a boot bills "
-			       "%.0f s)\n", t->name, cur, ngaps, AUTO_LEARN_DAYS,
-			       boot);
-			continue;
 		}
-		p->actions++;
-		printf("cluster %s: IdleSecondsBeforeScaledown=auto: %s %ld s, "
-		       "was %ld s (%zu idle gaps in %d days, a boot bills %.0f s%s)"
-		       "\n", t->name, p->dry ? "would set" : "setting", best,
-		       cur, ngaps, AUTO_LEARN_DAYS, boot, nboots ? "" :
-		       ", assumed: no boot journaled");
-		if (!p->dry && azml_partition_set_suspend_time(t->name, best))
-			action_failures++;
+		/* its nodes idle that long go */
+		snprintf(reason, sizeof(reason), "azureml: idle %ld s "
+			 "(IdleSecondsBeforeScaledown=auto)", best);
+		hl = slurm_hostlist_create(t->nodes);
+		while (hl && (h = slurm_hostlist_shift(hl))) {
+			const azml_node_t *n = _find(p->nodes, p->nn, h);
+			uint32_t base = n ? n->state & NODE_STATE_BASE : 0;
+
+			if (n && base == NODE_STATE_IDLE &&
+			    !(n->state & (NODE_STATE_POWERED_DOWN |
+					  NODE_STATE_POWERING_UP |
+					  NODE_STATE_POWERING_DOWN |
+					  NODE_STATE_POWER_DOWN |
+					  NODE_STATE_DRAIN)) &&
+			    n->last_busy > 0 && now - n->last_busy >= best) {
+				p->actions++;
+				printf("cluster %s: node %s idle %ld s >= %ld s; %s\n",
+				       t->name, h, now - n->last_busy, best, p->dry ?
+				       "would power it down" : "powering it down");
+				if (!p->dry && azml_nodes_power_down(h, reason))
+					action_failures++;
+			}
+			free(h);
+		}
+		if (hl)
+			slurm_hostlist_destroy(hl);
 	}
 	free(jobs);
 }

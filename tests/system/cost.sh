@@ -18,7 +18,8 @@ ComputeCluster=keep VmSize=Standard_D4s_v3 MaxNodes=1 IdleSecondsBeforeScaledown
 ComputeCluster=auto VmSize=Standard_D2s_v3 MaxNodes=1 IdleSecondsBeforeScaledown=auto
 CONF
 suspend_time() { scontrol -o show partition "$1" | grep -o 'SuspendTime=[^ ]*' | cut -d= -f2; }
-[ "$(suspend_time auto)" = 300 ] || azml_fail "auto starts at SuspendTime=$(suspend_time auto), not 300"
+# auto: Slurm's own idle time is the backstop (the longest auto chooses)
+[ "$(suspend_time auto)" = 3600 ] || azml_fail "auto has SuspendTime=$(suspend_time auto), not 3600"
 J=$T/azureml-state/journal/current
 cost_json() { "$AZML_BIN" cost --since @"$t0" --json "$@"; }
 # field F of the row of target T (or of the total when T is "total")
@@ -109,7 +110,7 @@ if [ -n "$dbd" ]; then
 	id=$(sbatch --parsable -p cpu -n1 --wrap 'sleep 8') || azml_fail sbatch
 	azml_wait 90 completed "$id" || azml_fail "job $id: $(job_state "$id")"
 	azml_wait 60 cpu_down || azml_fail "cpu-1 not powered down"
-	recorded() { [ -n "$(sacct -n -X -j "$1" -s CD -o End 2>/dev/null)" ]; }
+	recorded() { [ "$(sacct -n -X -P -j "$1" -o State 2>/dev/null)" = COMPLETED ]; }
 	azml_wait 30 recorded "$id" || azml_fail "slurmdbd has no end of job $id: $(sacct -X -j "$id" -P 2>&1)"
 	sacct -n -X -P -j "$id" -o JobID,User,Account,NodeList,AllocCPUS,Start,End > "$T/sacct.txt"
 	sed 's/^/  sacct: /' "$T/sacct.txt"
@@ -154,12 +155,18 @@ if [ -n "$dbd" ]; then
 	sacct -n -X -P -j "$id,$id2" -o JobID,NodeList,Start,End | sed 's/^/  sacct: /'
 	out=$("$AZML_BIN" reconcile) || azml_fail "reconcile: $out"
 	grep "auto" <<<"$out" | sed 's/^/  /'
-	grep -q "^cluster auto: IdleSecondsBeforeScaledown=auto: setting 30 s, was 300 s ([12] idle gaps in 7 days, a boot bills [0-9]* s" <<<"$out" ||
+	grep -q "^cluster auto: IdleSecondsBeforeScaledown=auto: taking 30 s, was 300 s ([12] idle gaps in 7 days, a boot bills [0-9]* s" <<<"$out" ||
 		azml_fail "reconcile did not learn auto's idle time: $out"
-	[ "$(suspend_time auto)" = 30 ] || azml_fail "partition auto has SuspendTime=$(suspend_time auto)"
+	[ "$(cut -d' ' -f1 "$T/azureml-state/idle/auto")" = 30 ] || azml_fail "StateDir/idle/auto: $(cat "$T/azureml-state/idle/auto")"
+	# auto-1 idle 30 s: the next reconcile powers it down
+	idle30() { [ $(($(date +%s) - $(date -d "$(scontrol -o show node auto-1 | grep -o 'LastBusyTime=[^ ]*' | cut -d= -f2)" +%s))) -ge 31 ]; }
+	azml_wait 40 idle30 || azml_fail "auto-1: $(scontrol -o show node auto-1)"
 	out=$("$AZML_BIN" reconcile) || azml_fail "reconcile: $out"
 	grep -q "^cluster auto: IdleSecondsBeforeScaledown=auto: 30 s (unchanged" <<<"$out" || azml_fail "reconcile again: $out"
-	azml_pass "IdleSecondsBeforeScaledown=auto: reconcile learns 30 s from the jobs' idle gaps and sets the partition's SuspendTime"
+	grep -q "^cluster auto: node auto-1 idle [0-9]* s >= 30 s; powering it down" <<<"$out" || azml_fail "auto-1 not powered down: $out"
+	auto_down() { [ "$(sinfo -h -n auto-1 -o %t)" = 'idle~' ] && [ -z "$(azml_emulator_vms | grep auto-)" ]; }
+	azml_wait 60 auto_down || azml_fail "auto-1 is $(sinfo -h -n auto-1 -o %t), VMs: $(azml_emulator_vms)"
+	azml_pass "IdleSecondsBeforeScaledown=auto: reconcile learns 30 s from the jobs' idle gaps and powers auto-1 down after 30 s idle"
 
 else
 	echo "  NOT RUN here (jobs from slurmdbd, IdleSecondsBeforeScaledown=auto learning):"
@@ -194,7 +201,9 @@ echo "$out" | grep journal | sed 's/^/  /'
 grep -q "^journal: its last line was cut (40 bytes" <<<"$out" || azml_fail "reconcile did not cut the line: $out"
 grep -q "^journal: VM keep-1: Azure has it (node keep-1), the journal does not: created at Azure's timeCreated; recording it" <<<"$out" ||
 	azml_fail "reconcile did not record keep-1: $out"
-grep -q "^cluster auto: IdleSecondsBeforeScaledown=auto keeps ${dbd:+30}${dbd:-300} s: no job records to learn from (slurmdbd at localhost:[0-9]* is not answering" <<<"$out" ||
+learnt=300
+[ -n "$dbd" ] && learnt=30	# kept in StateDir
+grep -q "^cluster auto: IdleSecondsBeforeScaledown=auto keeps $learnt s: no job records to learn from (slurmdbd at localhost:[0-9]* is not answering" <<<"$out" ||
 	azml_fail "reconcile without slurmdbd: $out"
 out=$("$AZML_BIN" reconcile) || azml_fail "reconcile: $out"
 grep journal <<<"$out" | grep -v "registered" && azml_fail "a second reconcile journaled again: $out"

@@ -88,10 +88,11 @@ int azml_jrec_parse(const char *line, azml_jrec_t *r)
 
 	if (!line || strlen(line) >= AZML_JLINE)
 		return -1;
-	/* AT: digits only, 1..12 of them */
+	/* AT: digits only, 1..12 of them, no leading zero (a record is
+	 * written back as it was read) */
 	for (len = 0; isdigit((unsigned char) p[len]); len++)
 		;
-	if (!len || len > 12 || p[len] != ' ')
+	if (!len || len > 12 || p[len] != ' ' || p[0] == '0')
 		return -1;
 	t.at = strtol(p, NULL, 10);
 	if (t.at <= 0)

@@ -106,6 +106,7 @@ START_TEST(record_text)
 			"5 created vm= id=- node=- target=- size=- prio=spot zone=-",
 			"5 created vm=a  id=- node=- target=- size=- prio=spot zone=-",
 			"-5 created vm=a id=- node=- target=- size=- prio=spot zone=-",
+			"05 created vm=a id=- node=- target=- size=- prio=spot zone=-",
 			"1234567890123 created vm=a id=- node=- target=- size=- "
 			"prio=spot zone=-",
 			"5 created vm=a id=- node=- target=- size=- prio=spot zone=1234",

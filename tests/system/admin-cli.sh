@@ -114,7 +114,14 @@ AZUREML_CONF=$D/azureml.conf cli 1 "$D/empty.cred: empty: no credential" attach 
 AZUREML_CONF=$D/azureml.conf cli 1 "/nonexistent.cred: No such file or directory" attach --accept /nonexistent.cred
 cli 2 "--wait 'soon' is not seconds" detach --wait soon lab01
 AZUREML_CONF=$D/azureml.conf cli 2 "'gpu-v100-1' is not a node of an AttachedCompute target" detach gpu-v100-1
-azml_pass "node-check, attach and detach: bad input exits 1 or 2 with what was wrong"
+cli 2 "--since 'last tuesday': expected YYYY-MM-DD[THH:MM[:SS]], now, today, yesterday, now-N[s|m|h|d] or @EPOCH" cost --since 'last tuesday'
+cli 2 "--until 'now-5y': expected" cost --until now-5y
+cli 2 "--by 'node': expected job, user, account or target" cost --by node
+cli 2 "--since must come before --until" cost --since now --until now-1h
+cli 2 "--json and --csv: one of them" cost --json --csv
+printf 'Prices=cheap\n' >> "$D/azureml.conf"
+AZUREML_CONF=$D/azureml.conf cli 1 "Prices='cheap': expected 'retail' (the Azure Retail Prices API) or the absolute path of a file of prices" cost
+azml_pass "node-check, attach, detach and cost: bad input exits 1 or 2 with what was wrong"
 
 # Every subcommand refuses bad options one way: "slurm-azureml CMD: <what>",
 # then its usage, on stderr, exit 2; --help prints the usage on stdout, exit 0.

@@ -53,7 +53,14 @@ int azml_acct_jobs(long since, long until, azml_cost_job_t **jobs, size_t *n,
 	slurmdb_job_cond_t cond;
 	void *db, *list = NULL, *clusters = NULL, *it;
 	slurmdb_job_rec_t *rec;
-	size_t cap = 0;
+	/* every state of a job that has had nodes */
+	static const unsigned ran[] = {
+		JOB_RUNNING, JOB_SUSPENDED, JOB_COMPLETE, JOB_CANCELLED,
+		JOB_FAILED, JOB_TIMEOUT, JOB_NODE_FAIL, JOB_PREEMPTED,
+		JOB_BOOT_FAIL, JOB_DEADLINE, JOB_OOM
+	};
+	void *states = NULL;
+	size_t cap = 0, i;
 	int rc = -1;
 
 	*jobs = NULL;
@@ -89,6 +96,23 @@ int azml_acct_jobs(long since, long until, azml_cost_job_t **jobs, size_t *n,
 		return -1;
 	}
 	memset(&cond, 0, sizeof(cond));
+	/*
+	 * Without a state list slurmdbd keeps only jobs whose time_eligible is
+	 * set, and 22.05 stores 0 there for a job that started at once (NOTES).
+	 * With one, each state is matched on time_start/time_end.
+	 */
+	states = slurm_list_create(free);
+	for (i = 0; i < sizeof(ran) / sizeof(ran[0]); i++) {
+		char *s = malloc(12);
+
+		if (!s) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		snprintf(s, 12, "%u", ran[i]);
+		slurm_list_append(states, s);
+	}
+	cond.state_list = states;
 	cond.usage_start = (time_t) since;
 	cond.usage_end = (time_t) until;
 	cond.flags = JOBCOND_FLAG_NO_STEP;
@@ -149,7 +173,10 @@ out:
 	}
 	if (list)
 		slurm_list_destroy(list);
-	slurm_list_destroy(clusters);
+	if (clusters)
+		slurm_list_destroy(clusters);
+	if (states)
+		slurm_list_destroy(states);
 	slurmdb_connection_close(&db);
 	slurm_free_ctl_conf(cf);
 	return rc;

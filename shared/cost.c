@@ -246,6 +246,7 @@ static int _by_start(const void *a, const void *b)
 }
 
 int azml_idle_gaps(const azml_cost_job_t *jobs, size_t n, long until,
+		   double open_min,
 		   bool (*node_of)(void *arg, const char *node), void *arg,
 		   double **gaps, size_t *ngaps)
 {
@@ -288,7 +289,10 @@ int azml_idle_gaps(const azml_cost_job_t *jobs, size_t n, long until,
 			else
 				hi = mid;
 		}
-		g[ng++] = (double) ((lo < ns ? starts[lo] : until) - j->end);
+		if (lo < ns)
+			g[ng++] = (double) (starts[lo] - j->end);
+		else if ((double) (until - j->end) > open_min)
+			g[ng++] = (double) (until - j->end);
 	}
 	free(starts);
 	*gaps = g;

@@ -96,10 +96,13 @@ int azml_idle_auto(const double *gaps, size_t n, double boot, int min, int max,
  * The gaps of target TARGET from JOBS (one row per job and node): each time
  * one of its nodes goes idle (a job ends and no other job holds the node),
  * the seconds until the next job starts on any node of TARGET (NODE_OF
- * says whether a node is TARGET's), or until UNTIL when none did.  *GAPS is
- * malloc'd.  0 or -1.
+ * says whether a node is TARGET's).  A gap still open at UNTIL (no job has
+ * started since) is known only once it is longer than OPEN_MIN: it is left
+ * out until then, so that a node idle now does not count as a gap that ends
+ * now.  *GAPS is malloc'd.  0 or -1.
  */
 int azml_idle_gaps(const azml_cost_job_t *jobs, size_t n, long until,
+		   double open_min,
 		   bool (*node_of)(void *arg, const char *node), void *arg,
 		   double **gaps, size_t *ngaps);
 

@@ -116,6 +116,17 @@ static int _file_prices(const azml_conf_t *conf, prices_t *pr)
 			close(fd);
 		return -1;
 	}
+	/* the figures are only as good as the file: no one else may write it */
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid())) {
+		fprintf(stderr, "slurm-azureml cost: Prices=%s: %s; refused "
+			"(chmod go-w, chown root)\n", conf->prices,
+			st.st_mode & (S_IWGRP | S_IWOTH) ?
+			"writable by its group or by others" :
+			"owned by another user");
+		close(fd);
+		return -1;
+	}
 	if (!(text = calloc(1, (size_t) st.st_size + 1))) {
 		close(fd);
 		return -1;
@@ -473,13 +484,14 @@ int azml_cmd_cost(const azml_cmd_t *cmd, int argc, char **argv)
 		return 1;
 	rc = 1;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (conf->prices && _file_prices(conf, &pr))
+		goto out;
 	if (azml_state_init(conf, err, sizeof(err))) {
 		fprintf(stderr, "slurm-azureml cost: %s\n", err);
 		goto out;
 	}
-	if (conf->prices ? _file_prices(conf, &pr) : (_retail_prices(conf, &pr,
-								   now), 0))
-		goto out;
+	if (!conf->prices)
+		_retail_prices(conf, &pr, now);
 	if (pr.have && pr.p.n)
 		cur = pr.p.p[0].currency;
 	if (_gather(conf, since, until, now, &g))

@@ -1005,7 +1005,8 @@ static void _idle_auto(pass_t *p)
 			printf("cluster %s: IdleSecondsBeforeScaledown=auto keeps "
 			       "%ld s: no job records to learn from (%s)\n",
 			       t->name, cur, why);
-		} else if (!azml_idle_gaps(jobs, njobs, now, _of_auto_target,
+		} else if (!azml_idle_gaps(jobs, njobs, now,
+					   AZML_IDLE_AUTO_MAX, _of_auto_target,
 					   NULL, &gaps, &ngaps)) {
 			/* what a boot bills: create (or start) to registration */
 			for (size_t k = 0; k < p->njvm; k++)
@@ -1023,19 +1024,25 @@ static void _idle_auto(pass_t *p)
 			best = azml_idle_auto(gaps, ngaps, boot, AZML_IDLE_AUTO_MIN,
 					      AZML_IDLE_AUTO_MAX, NULL);
 			free(gaps);
-			if (labs(best - cur) * 10 < cur) {
+			if (!ngaps) {
+				best = cur;
+				printf("cluster %s: IdleSecondsBeforeScaledown=auto "
+				       "keeps %ld s: no idle gap has ended in %d days "
+				       "(a gap ends when a job starts)\n", t->name,
+				       cur, AUTO_LEARN_DAYS);
+			} else if (labs(best - cur) * 10 < cur) {
 				best = cur;
 				printf("cluster %s: IdleSecondsBeforeScaledown=auto: "
-				       "%ld s (unchanged; %zu idle gaps in %d days, "
+				       "%ld s (unchanged; %zu idle gap%s in %d days, "
 				       "a boot bills %.0f s)\n", t->name, cur, ngaps,
-				       AUTO_LEARN_DAYS, boot);
+				       ngaps == 1 ? "" : "s", AUTO_LEARN_DAYS, boot);
 			} else {
 				p->actions++;
 				printf("cluster %s: IdleSecondsBeforeScaledown=auto: "
-				       "%s %ld s, was %ld s (%zu idle gaps in %d days, "
-				       "a boot bills %.0f s%s)\n", t->name, p->dry ?
-				       "would take" : "taking", best, cur, ngaps,
-				       AUTO_LEARN_DAYS, boot, nboots ? "" :
+				       "%s %ld s, was %ld s (%zu idle gap%s in %d "
+				       "days, a boot bills %.0f s%s)\n", t->name,
+				       p->dry ? "would take" : "taking", best, cur,
+				       ngaps, ngaps == 1 ? "" : "s", AUTO_LEARN_DAYS, boot, nboots ? "" :
 				       ", assumed: no boot journaled");
 				if (!p->dry)
 					azml_state_idle_set(p->conf, t->name, best);

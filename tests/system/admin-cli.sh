@@ -121,6 +121,11 @@ cli 2 "--since must come before --until" cost --since now --until now-1h
 cli 2 "--json and --csv: one of them" cost --json --csv
 printf 'Prices=cheap\n' >> "$D/azureml.conf"
 AZUREML_CONF=$D/azureml.conf cli 1 "Prices='cheap': expected 'retail' (the Azure Retail Prices API) or the absolute path of a file of prices" cost
+sed -i '$d' "$D/azureml.conf"
+printf 'StateDir=%s\nPrices=%s\n' "$D/state" "$D/prices" >> "$D/azureml.conf"
+printf 'Standard_D2s_v3 dedicated 0.10\n' > "$D/prices"
+chmod 666 "$D/prices"
+AZUREML_CONF=$D/azureml.conf cli 1 "Prices=$D/prices: writable by its group or by others; refused (chmod go-w, chown root)" cost
 azml_pass "node-check, attach, detach and cost: bad input exits 1 or 2 with what was wrong"
 
 # Every subcommand refuses bad options one way: "slurm-azureml CMD: <what>",

@@ -298,11 +298,23 @@ START_TEST(idle_gaps_from_jobs)
 	double *g;
 	size_t n;
 
-	ck_assert_int_eq(azml_idle_gaps(j, 5, 1000, _ours, NULL, &g, &n), 0);
-	/* n1 idle at 100 until job 2 (150); at 200 until the end (1000);
-	 * n2 at 400 until the end; job 5's end is not idle (job 3 holds n2) */
+	ck_assert_int_eq(azml_idle_gaps(j, 5, 1000, 0, _ours, NULL, &g, &n),
+			 0);
+	/* n1 idle at 100 until job 2 (150); at 200, still idle at 1000; n2
+	 * at 400, still idle; job 5's end is not idle (job 3 holds n2) */
 	ck_assert_uint_eq(n, 3);
 	ck_assert(g[0] == 50 && g[1] == 800 && g[2] == 600);
+	free(g);
+	/* gaps still open count once longer than OPEN_MIN: 800 > 700 > 600 */
+	ck_assert_int_eq(azml_idle_gaps(j, 5, 1000, 700, _ours, NULL, &g, &n),
+			 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert(g[0] == 50 && g[1] == 800);
+	free(g);
+	ck_assert_int_eq(azml_idle_gaps(j, 5, 1000, 3600, _ours, NULL, &g,
+					&n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert(g[0] == 50);
 	free(g);
 }
 END_TEST

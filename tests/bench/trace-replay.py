@@ -189,9 +189,9 @@ def svg(out, run, fig, ran):
             t = float(w[0])
             # busy: the nodes of the jobs running then (slurmdbd's times)
             busy = {}
-            for p, s, e_, n in ran:
-                if s <= t < e_:
-                    busy[p] = busy.get(p, 0) + n
+            for p, start, end, cnt in ran:
+                if start <= t < end:
+                    busy[p] = busy.get(p, 0) + cnt
             samples.append((t, {"vms": vms, "busy": busy}))
     width, ph, left, top = 960, 200, 60, 50
     span = max(e - t0, 1)
@@ -210,10 +210,16 @@ def svg(out, run, fig, ran):
                      'stroke="#888"/>' % (left, y0, width - left - 20, ph))
         busy = ["%.1f,%.1f" % (x(t0), y(0))]
         vms = []
+        last = None
         for t, v in samples:
             if t0 <= t <= e:
+                # steps: a value holds until the next sample
+                if last:
+                    busy.append("%.1f,%.1f" % (x(t), y(last["busy"].get(p, 0))))
+                    vms.append("%.1f,%.1f" % (x(t), y(last["vms"].get(p, 0))))
                 busy.append("%.1f,%.1f" % (x(t), y(v["busy"].get(p, 0))))
                 vms.append("%.1f,%.1f" % (x(t), y(v["vms"].get(p, 0))))
+                last = v
         busy.append("%.1f,%.1f" % (x(e), y(0)))
         parts.append('<polygon points="%s" fill="#bbb"/>' % " ".join(busy))
         parts.append('<polyline points="%s" fill="none" stroke="%s" '

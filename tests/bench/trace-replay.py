@@ -26,23 +26,7 @@ def die(msg):
 
 def window(trace, start, learn, measure, c, k):
     c, k, learn, measure = float(c), int(k), int(learn), int(measure)
-    unix0 = None
-    jobs = []
-    opener = gzip.open if trace.endswith(".gz") else open
-    with opener(trace, "rt") as f:
-        for line in f:
-            if line.startswith(";"):
-                if "UnixStartTime:" in line:
-                    unix0 = int(line.split(":")[1])
-                continue
-            fields = line.split()
-            if len(fields) < 5:
-                continue
-            submit, run, procs = int(fields[1]), int(fields[3]), int(fields[4])
-            if run >= 0 and procs > 0:
-                jobs.append((int(fields[0]), submit, run, procs))
-    if unix0 is None:
-        die("%s has no UnixStartTime: not a Standard Workload Format log" % trace)
+    unix0, jobs = read_trace(trace)
     os.environ["TZ"] = "US/Pacific"  # the log's own time zone
     time.tzset()
     try:
@@ -66,6 +50,114 @@ def window(trace, start, learn, measure, c, k):
         print("%d %.3f %d %.3f %d" % (idx, (submit - s) / c,
                                       math.ceil(procs / k), run,
                                       math.ceil(run / 60) + 2))
+
+
+def read_trace(trace):
+    """(unix0, [(number, submit, run, procs)]) of a Standard Workload
+    Format log, in submit order."""
+    unix0, jobs = None, []
+    opener = gzip.open if trace.endswith(".gz") else open
+    with opener(trace, "rt") as f:
+        for line in f:
+            if line.startswith(";"):
+                if "UnixStartTime:" in line:
+                    unix0 = int(line.split(":")[1])
+                continue
+            fields = line.split()
+            if len(fields) < 5:
+                continue
+            submit, run, procs = int(fields[1]), int(fields[3]), int(fields[4])
+            if run >= 0 and procs > 0:
+                jobs.append((int(fields[0]), submit, run, procs))
+    if unix0 is None:
+        die("%s has no UnixStartTime: not a Standard Workload Format log" % trace)
+    jobs.sort(key=lambda j: j[1])
+    return unix0, jobs
+
+
+def idle_auto(gaps, boot, lo=120, hi=14400):
+    """The rule of azureml.conf(5) (cost.c's azml_idle_auto), trace seconds:
+    the idle time T in [lo, hi] least in sum(g if g <= T else T + boot)."""
+    best, best_c = lo, None
+    for t in sorted(set([lo, hi] + [g for g in gaps if lo <= g <= hi])):
+        c = sum(g if g <= t else t + boot for g in gaps)
+        if best_c is None or c < best_c - 1e-9:
+            best, best_c = t, c
+    return best
+
+
+def model(trace, k, boot, wait):
+    """The whole log through a model of the cluster: node counts divided by
+    K, a cold start bills BOOT seconds and delays its job WAIT seconds (the
+    replay's figures), Slurm's node choice (warm nodes, lowest index first),
+    no queueing beyond the machine's size.  Fixed idle times, and auto as
+    the rule learnt each week from the week before."""
+    _, jobs = read_trace(trace)
+    k, boot, wait = int(float(k)), float(boot), float(wait)
+    n = 128 // k
+    jobs = [(s, r, math.ceil(p / k)) for _, s, r, p in jobs]
+    week = 7 * 86400
+
+    def run(idle_of):
+        free = [0.0] * n        # when each node's job ends
+        up = [None] * n         # since when it is billed (None: down)
+        billed = busy = 0.0
+        cold = waits = 0
+        ends = []               # (end, node) of the jobs, for the gaps
+        for s, r, p in jobs:
+            T = idle_of(s)
+            for i in range(n):  # nodes idle longer than T went down
+                if up[i] is not None and free[i] <= s and free[i] + T <= s:
+                    billed += free[i] + T - up[i]
+                    up[i] = None
+            avail = sorted(range(n), key=lambda i: (free[i], i))[:p]
+            t = max(s, max(free[i] for i in avail))
+            warm = [i for i in avail if up[i] is not None]
+            start = t + wait if len(warm) < p else t
+            for i in avail:
+                if up[i] is None:
+                    up[i] = t
+                free[i] = start + r
+            cold += len(warm) < p
+            waits += start - t
+            busy += r * p
+            ends.append((start, start + r))
+        for i in range(n):
+            if up[i] is not None:
+                billed += free[i] + idle_of(free[i]) - up[i]
+        return busy / billed, waits / len(jobs), cold, ends
+
+    rows = []
+    for T in (30, 60, 120, 300, 600, 1200):
+        ratio, w, cold, _ = run(lambda s, T=T: T)
+        rows.append(("fixed %d s" % T, T, ratio, w, cold))
+    # auto: each week's idle time from the gaps of the week before (one gap
+    # each time a job ends until the next starts), as reconcile learns it
+    _, _, _, ends = run(lambda s: 300)
+    starts = sorted(e[0] for e in ends)
+    learnt = {}
+    for s0, e0 in ends:
+        w0 = int(e0 // week)
+        j = next((x for x in starts if x > e0), None)
+        if j is not None:
+            learnt.setdefault(w0 + 1, []).append(j - e0)
+    per_week = {w: idle_auto(g, boot) for w, g in learnt.items()}
+    ratio, w, cold, _ = run(lambda s: per_week.get(int(s // week), 300))
+    rows.append(("auto (weekly)", sorted(per_week.values()), ratio, w, cold))
+    base = [r for r in rows if r[1] == 300][0]
+    print("A model of the whole log (%d jobs, %d days; nodes / %d; a cold "
+          "start delays its job %.0f s, billed on all its nodes; auto counts "
+          "a boot as %g s):" % (len(jobs), (jobs[-1][0] - jobs[0][0]) // 86400,
+                                k, wait, boot))
+    print("%-14s %8s %10s %9s %10s %7s" % ("policy", "busy%", "vs 300 s",
+                                           "wait_s", "vs 300 s", "cold"))
+    for name, T, ratio, w, cold in rows:
+        print("%-14s %7.1f%% %+9.1f%% %9.1f %+9.1f%% %7d" % (
+            name, 100 * ratio, 100 * (ratio / base[2] - 1), w,
+            100 * (w / base[3] - 1), cold))
+    t = rows[-1][1]
+    print("auto's weekly idle times: median %d s, from %d to %d s" % (
+        t[len(t) // 2], t[0], t[-1]))
 
 
 def pct(xs, p):
@@ -169,6 +261,19 @@ def report(out):
     with open(os.path.join(out, "table.txt"), "w") as f:
         f.write(text)
     svg(out, run, fig, ran)
+    # the same policies over the whole log, in a model that takes the
+    # replay's cold-start wait
+    cold = [(wait[(i, p)] - wait[(i, "base")]) * c for p in POLICIES
+            for i in offs if (i, p) in wait and (i, "base") in wait and
+            (wait[(i, p)] - wait[(i, "base")]) * c > run["BOOT"] / 2]
+    try:
+        with open(os.path.join(out, "trace.txt")) as f:
+            trace = f.read().strip()
+    except OSError:
+        return
+    if cold:
+        print("")
+        model(trace, run["K"], run["BOOT"], sum(cold) / len(cold))
 
 
 def svg(out, run, fig, ran):
@@ -251,6 +356,8 @@ def svg(out, run, fig, ran):
 if __name__ == "__main__":
     if len(sys.argv) == 8 and sys.argv[1] == "window":
         window(*sys.argv[2:])
+    elif len(sys.argv) == 6 and sys.argv[1] == "model":
+        model(*sys.argv[2:])
     elif len(sys.argv) == 3 and sys.argv[1] == "report":
         report(sys.argv[2])
     else:

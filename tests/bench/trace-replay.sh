@@ -11,7 +11,8 @@
 # the replay's own (queueing on the scaled-down machine, Slurm's scheduling):
 # the wait a cold start adds to a job is its wait under a policy minus its
 # wait on base.  Figures are printed, not asserted; a table and an SVG plot
-# are written to OUTDIR.
+# are written to OUTDIR, and the same policies are run over the whole log
+# in a model that takes the replay's cold-start wait.
 #
 #   tests/bench/trace-replay.sh [-c COMPRESSION] [-k NODE_DIVISOR] [-b BOOT_S]
 #                               [-d 'YYYY-MM-DD HH:MM'] [-l LEARN_MIN]
@@ -40,14 +41,14 @@ while getopts c:k:b:d:l:m:o: o; do
 	case $o in
 	c) C=$OPTARG ;; k) K=$OPTARG ;; b) BOOT=$OPTARG ;; d) FROM=$OPTARG ;;
 	l) LEARN=$OPTARG ;; m) MEASURE=$OPTARG ;; o) OUT=$OPTARG ;;
-	*) sed -n '16,19p' "$0" >&2; exit 2 ;;
+	*) sed -n '17,19p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
 HERE=$(cd "$(dirname "$0")" && pwd)
 TRACE=${1:-$HERE/../../../shared/traces/NASA-iPSC-1993-3.1-cln.swf.gz}
 if [ ! -r "$TRACE" ]; then
-	echo "trace-replay: SKIP: no trace at $TRACE (../shared absent)" >&2
+	echo "trace-replay: SKIP: cannot read the trace $TRACE" >&2
 	exit 77
 fi
 for v in "$C" "$K" "$BOOT" "$LEARN" "$MEASURE"; do
@@ -163,4 +164,5 @@ sleep 2
 ids=$(awk '{ printf "%s%s", sep, $3; sep = "," }' "$OUT/jobs.txt")
 SLURM_TIME_FORMAT=%s sacct -n -X -P -j "$ids" -o JobID,Partition,Submit,Start,End,State \
 	> "$OUT/sacct.txt" || azml_fail sacct
-$REPORT report "$OUT"
+echo "$TRACE" > "$OUT/trace.txt"
+$REPORT report "$OUT" | tee "$OUT/report.txt"

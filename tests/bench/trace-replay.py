@@ -276,28 +276,41 @@ def report(out):
         model(trace, run["K"], run["BOOT"], sum(cold) / len(cold))
 
 
+def steps(points, x, y):
+    """SVG points of a step line through (t, value) pairs, a point only
+    where the value changes."""
+    out, last = [], None
+    for t, v in points:
+        if v != last:
+            if last is not None:
+                out.append("%.0f,%.0f" % (x(t), y(last)))
+            out.append("%.0f,%.0f" % (x(t), y(v)))
+            last = v
+    return out
+
+
 def svg(out, run, fig, ran):
     c, t0, learn_at, e, n = run["C"], run["T0"], run["L"], run["E"], run["N"]
-    samples = []
+    vms = {p: [] for p in POLICIES}     # the sampler's count of VMs
     with open(os.path.join(out, "samples.txt")) as f:
         for line in f:
             w = line.split()
-            if len(w) < 3:
+            if len(w) < 2 or w[1] != "vms":
                 continue
-            vms, cur = {}, None
-            for tok in w[1:]:
-                if tok in ("vms", "busy"):
-                    cur = tok
-                elif cur == "vms" and "=" in tok:
-                    k, v = tok.split("=")
-                    vms[k] = int(v)
-            t = float(w[0])
-            # busy: the nodes of the jobs running then (slurmdbd's times)
-            busy = {}
-            for p, start, end, cnt in ran:
-                if start <= t < end:
-                    busy[p] = busy.get(p, 0) + cnt
-            samples.append((t, {"vms": vms, "busy": busy}))
+            now = dict(tok.split("=") for tok in w[2:] if "=" in tok)
+            for p in POLICIES:
+                if t0 <= float(w[0]) <= e:
+                    vms[p].append((float(w[0]), int(now.get(p, 0))))
+    busy = {p: [] for p in POLICIES}    # slurmdbd's job times
+    for p in POLICIES:
+        ev = sorted([(s, k) for q, s, _, k in ran if q == p] +
+                    [(t, -k) for q, _, t, k in ran if q == p])
+        cur = 0
+        busy[p].append((t0, 0))
+        for t, d in ev:
+            cur += d
+            busy[p].append((t, cur))
+        busy[p].append((e, cur))
     width, ph, left, top = 960, 200, 60, 50
     span = max(e - t0, 1)
     x = lambda t: left + (t - t0) / span * (width - left - 20)
@@ -313,22 +326,12 @@ def svg(out, run, fig, ran):
         y = lambda v: y0 + ph - v / n * ph
         parts.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" '
                      'stroke="#888"/>' % (left, y0, width - left - 20, ph))
-        busy = ["%.1f,%.1f" % (x(t0), y(0))]
-        vms = []
-        last = None
-        for t, v in samples:
-            if t0 <= t <= e:
-                # steps: a value holds until the next sample
-                if last:
-                    busy.append("%.1f,%.1f" % (x(t), y(last["busy"].get(p, 0))))
-                    vms.append("%.1f,%.1f" % (x(t), y(last["vms"].get(p, 0))))
-                busy.append("%.1f,%.1f" % (x(t), y(v["busy"].get(p, 0))))
-                vms.append("%.1f,%.1f" % (x(t), y(v["vms"].get(p, 0))))
-                last = v
-        busy.append("%.1f,%.1f" % (x(e), y(0)))
-        parts.append('<polygon points="%s" fill="#bbb"/>' % " ".join(busy))
+        area = steps(busy[p], x, y) + ["%.0f,%.0f" % (x(e), y(0)),
+                                       "%.0f,%.0f" % (x(t0), y(0))]
+        line = steps(vms[p] + [(e, -1)], x, y)[:-1]
+        parts.append('<polygon points="%s" fill="#bbb"/>' % " ".join(area))
         parts.append('<polyline points="%s" fill="none" stroke="%s" '
-                     'stroke-width="1.5"/>' % (" ".join(vms), COLOUR[p]))
+                     'stroke-width="1.5"/>' % (" ".join(line), COLOUR[p]))
         parts.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#000" '
                      'stroke-dasharray="4,3"/>' % (x(learn_at), y0, x(learn_at),
                                                    y0 + ph))

@@ -44,7 +44,6 @@ typedef enum {
 /* IdleSecondsBeforeScaledown=auto: the partition's SuspendTime until
  * reconcile has learnt one (azureml.conf.5) */
 #define AZML_IDLE_AUTO_START 300
-#define AZML_IDLE_AUTO_MAX_S 3600	/* = cost.h's AZML_IDLE_AUTO_MAX */
 
 typedef enum {
 	AZML_CRED_MANAGED_IDENTITY = 0,

@@ -19,6 +19,7 @@
 
 #include <slurm/slurm_version.h>
 
+#include "cost.h"		/* AZML_IDLE_AUTO_MAX */
 #include "generate.h"
 #include "gres.h"
 
@@ -312,7 +313,7 @@ char *azml_generate_slurm_conf(const azml_conf_t *conf,
 		 * Slurm's own, the longest auto may choose, is the backstop */
 		if (t->kind == AZML_CLUSTER)
 			fprintf(fp, " SuspendTime=%d", t->idle_auto ?
-				AZML_IDLE_AUTO_MAX_S : t->idle_seconds);
+				AZML_IDLE_AUTO_MAX : t->idle_seconds);
 		else
 			fprintf(fp, " SuspendTime=INFINITE");
 		fprintf(fp, " MaxTime=INFINITE State=UP\n");

@@ -1007,7 +1007,13 @@ static void _idle_auto(pass_t *p)
 			       t->name, cur, why);
 		} else if (!azml_idle_gaps(jobs, njobs, now,
 					   AZML_IDLE_AUTO_MAX, _of_auto_target,
-					   NULL, &gaps, &ngaps)) {
+					   NULL, &gaps, &ngaps) && !ngaps) {
+			free(gaps);
+			printf("cluster %s: IdleSecondsBeforeScaledown=auto keeps "
+			       "%ld s: no idle gap has ended in %d days (a gap "
+			       "ends when a job starts)\n", t->name, cur,
+			       AUTO_LEARN_DAYS);
+		} else if (gaps) {
 			/* what a boot bills: create (or start) to registration */
 			for (size_t k = 0; k < p->njvm; k++)
 				for (size_t s = 0; s < p->jvm[k].nspans; s++) {
@@ -1024,13 +1030,7 @@ static void _idle_auto(pass_t *p)
 			best = azml_idle_auto(gaps, ngaps, boot, AZML_IDLE_AUTO_MIN,
 					      AZML_IDLE_AUTO_MAX, NULL);
 			free(gaps);
-			if (!ngaps) {
-				best = cur;
-				printf("cluster %s: IdleSecondsBeforeScaledown=auto "
-				       "keeps %ld s: no idle gap has ended in %d days "
-				       "(a gap ends when a job starts)\n", t->name,
-				       cur, AUTO_LEARN_DAYS);
-			} else if (labs(best - cur) * 10 < cur) {
+			if (labs(best - cur) * 10 < cur) {
 				best = cur;
 				printf("cluster %s: IdleSecondsBeforeScaledown=auto: "
 				       "%ld s (unchanged; %zu idle gap%s in %d days, "

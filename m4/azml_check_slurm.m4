@@ -2,7 +2,7 @@
 # Find Slurm's public headers and libslurm; record SLURM_VERSION_NUMBER, which
 # plugins must match exactly, and Slurm's own plugin directory.  Where Slurm's
 # API differs between versions, test the headers (not the version number) and
-# define AZML_* for shared/slurm_compat.h.
+# define AZML_* for shared/core/slurm_compat.h.
 AC_DEFUN([AZML_CHECK_SLURM], [
   AC_ARG_WITH([slurm],
     [AS_HELP_STRING([--with-slurm=PREFIX], [Slurm installation prefix (default /usr)])],

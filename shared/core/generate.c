@@ -19,7 +19,6 @@
 
 #include <slurm/slurm_version.h>
 
-#include "cost.h"		/* AZML_IDLE_AUTO_MAX */
 #include "generate.h"
 #include "gres.h"
 

@@ -17,6 +17,13 @@
 
 #include "catalog.h"
 
+/* IdleSecondsBeforeScaledown=auto: the range of idle times it chooses in
+ * (seconds; the partition's SuspendTime is the longest, a backstop), and a
+ * boot's seconds when none is journaled.  The rule is in cost.h. */
+#define AZML_IDLE_AUTO_MIN 30
+#define AZML_IDLE_AUTO_MAX 3600
+#define AZML_IDLE_AUTO_BOOT 120
+
 typedef enum {
 	AZML_CLUSTER = 0,	/* ComputeCluster= : autoscaling, CLOUD nodes */
 	AZML_INSTANCE,		/* ComputeInstance= : one always-on VM */

@@ -73,9 +73,7 @@ int azml_cost_compute(const azml_cost_in_t *in, azml_cost_by_t by,
 
 /* ---- IdleSecondsBeforeScaledown=auto ---- */
 
-#define AZML_IDLE_AUTO_MIN 30		/* seconds: the range auto chooses in */
-#define AZML_IDLE_AUTO_MAX 3600
-#define AZML_IDLE_AUTO_BOOT 120		/* a boot's seconds, none journaled */
+/* AZML_IDLE_AUTO_MIN, _MAX and _BOOT are in conf.h: generate needs them. */
 
 /*
  * The idle time T in [MIN, MAX] that would have cost least over GAPS[0..N)

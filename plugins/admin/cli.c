@@ -243,7 +243,8 @@ void azml_cmd_overview(FILE *fp)
 	char lead[64];
 
 	fprintf(fp, "usage: slurm-azureml COMMAND [OPTIONS]\n"
-		"       slurm-azureml COMMAND --help\n\ncommands:\n");
+		"       slurm-azureml COMMAND --help\n"
+		"       slurm-azureml --version\n\ncommands:\n");
 	for (size_t i = 0; i < azml_ncmds; i++) {
 		const char *form = azml_cmds[i].usage;
 

@@ -303,6 +303,35 @@ oom:
 	return -1;
 }
 
+char *azml_csv_field(const char *s, char *buf, size_t n)
+{
+	bool formula = strchr("=+-@", s[0]) && s[0];
+	bool quote = formula || s[strcspn(s, ",\"\r\n")];
+	size_t j = 0;
+
+	if (n < 4) {
+		if (n)
+			buf[0] = '\0';
+		return buf;
+	}
+	if (!quote) {
+		snprintf(buf, n, "%s", s);
+		return buf;
+	}
+	buf[j++] = '"';
+	if (formula)
+		buf[j++] = '\'';
+	/* room kept for the closing quote and the NUL */
+	for (; *s && j + (*s == '"' ? 2 : 1) + 2 <= n; s++) {
+		if (*s == '"')
+			buf[j++] = '"';
+		buf[j++] = *s;
+	}
+	buf[j++] = '"';
+	buf[j] = '\0';
+	return buf;
+}
+
 /* ---- IdleSecondsBeforeScaledown=auto ---- */
 
 static int _by_value(const void *a, const void *b)

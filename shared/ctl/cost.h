@@ -71,6 +71,16 @@ typedef struct {
 int azml_cost_compute(const azml_cost_in_t *in, azml_cost_by_t by,
 		      azml_cost_row_t **rows, size_t *n, azml_cost_row_t *total);
 
+/*
+ * S as one CSV field (RFC 4180) into BUF (N bytes; 2 * strlen(S) + 4 hold
+ * any S whole, a shorter BUF gets a cut field, still quoted): between
+ * double quotes, its own doubled, when S holds a comma, a double quote, a
+ * CR or an LF; and when S begins with '=', '+', '-' or '@', quoted with a
+ * single quote before it ("'=cmd"), so that a spreadsheet never takes it
+ * for a formula.  Returns BUF.
+ */
+char *azml_csv_field(const char *s, char *buf, size_t n);
+
 /* ---- IdleSecondsBeforeScaledown=auto ---- */
 
 /* AZML_IDLE_AUTO_MIN, _MAX and _BOOT are in conf.h: generate needs them. */

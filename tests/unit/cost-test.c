@@ -552,6 +552,38 @@ START_TEST(by_job_many_rows)
 }
 END_TEST
 
+/* cost --csv: RFC 4180 quoting, and no name a spreadsheet runs */
+START_TEST(csv_fields)
+{
+	static const char *const in[][2] = {
+		{ "alice", "alice" },
+		{ "1234", "1234" },
+		{ "", "" },
+		{ "a,b", "\"a,b\"" },
+		{ "say \"hi\"", "\"say \"\"hi\"\"\"" },
+		{ "two\nlines", "\"two\nlines\"" },
+		{ "cr\rhere", "\"cr\rhere\"" },
+		{ "=HYPERLINK(\"x\")", "\"'=HYPERLINK(\"\"x\"\")\"" },
+		{ "+1", "\"'+1\"" },
+		{ "-2+3", "\"'-2+3\"" },
+		{ "@SUM(A1)", "\"'@SUM(A1)\"" },
+		{ "a=b", "a=b" },
+		{ "'quoted", "'quoted" },
+	};
+	char buf[64], small[8];
+
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+		ck_assert_str_eq(azml_csv_field(in[i][0], buf, sizeof(buf)),
+				 in[i][1]);
+	/* a buffer too short: cut, still one quoted field */
+	ck_assert_str_eq(azml_csv_field("\"\"\"\"\"", small, sizeof(small)),
+			 "\"\"\"\"\"\"");
+	ck_assert_str_eq(azml_csv_field("=abcdefgh", small, sizeof(small)),
+			 "\"'=abc\"");
+	ck_assert_str_eq(azml_csv_field("x", small, 3), "");
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("cost");
@@ -565,5 +597,6 @@ int main(void)
 	tcase_add_test(tc, idle_gaps_match_brute_force);
 	tcase_add_test(tc, idle_auto_80k_rows);
 	tcase_add_test(tc, by_job_many_rows);
+	tcase_add_test(tc, csv_fields);
 	return tu_run("cost", tc);
 }

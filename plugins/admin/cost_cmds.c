@@ -393,11 +393,14 @@ static void _print_csv(const azml_cost_row_t *rows, size_t n,
 	       "target,busy_hours,cost" : "busy_hours,cost");
 	for (size_t i = 0; i < n; i++) {
 		const azml_cost_row_t *r = &rows[i];
-		char cost[32] = "";
+		char cost[32] = "", key[2 * sizeof(r->key) + 4];
+		char target[2 * sizeof(r->target) + 4];
 
 		if (priced && r->priced)
 			snprintf(cost, sizeof(cost), "%.6f", _c(&r->s));
-		/* keys are names: no comma, quote or newline */
+		/* users and accounts are slurmdbd's: anything but a name */
+		azml_csv_field(r->key, key, sizeof(key));
+		azml_csv_field(r->target, target, sizeof(target));
 		if (by == AZML_COST_BY_TARGET) {
 			char busy[32] = "", idle[32] = "";
 
@@ -405,15 +408,15 @@ static void _print_csv(const azml_cost_row_t *rows, size_t n,
 				snprintf(busy, sizeof(busy), "%.4f", r->s.busy / 3600);
 				snprintf(idle, sizeof(idle), "%.4f", r->s.idle / 3600);
 			}
-			printf("%s,%d,%d,%.4f,%s,%.4f,%s,%.4f,%s\n", r->key, r->vms,
+			printf("%s,%d,%d,%.4f,%s,%.4f,%s,%.4f,%s\n", key, r->vms,
 			       r->creates, (r->s.busy + r->s.boot + r->s.idle) /
 			       3600, busy, r->s.boot / 3600, idle,
 			       r->s.disk / 3600, cost);
 		} else if (by == AZML_COST_BY_JOB) {
-			printf("%s,%s,%.4f,%s\n", r->key, r->target,
+			printf("%s,%s,%.4f,%s\n", key, target,
 			       r->s.busy / 3600, cost);
 		} else {
-			printf("%s,%.4f,%s\n", r->key, r->s.busy / 3600, cost);
+			printf("%s,%.4f,%s\n", key, r->s.busy / 3600, cost);
 		}
 	}
 }

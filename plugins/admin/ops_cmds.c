@@ -987,6 +987,14 @@ static void _idle_auto(pass_t *p)
 	if (!any)
 		return;
 	have_jobs = !azml_acct_jobs(since, now, &jobs, &njobs, why, sizeof(why));
+	if (have_jobs && njobs > AZML_IDLE_AUTO_ROWS_MAX) {
+		size_t all = njobs;
+
+		azml_idle_keep_newest(jobs, &njobs, AZML_IDLE_AUTO_ROWS_MAX);
+		printf("IdleSecondsBeforeScaledown=auto: learning from the "
+		       "newest %zu of %zu job rows of %d days (at most %d)\n",
+		       njobs, all, AUTO_LEARN_DAYS, AZML_IDLE_AUTO_ROWS_MAX);
+	}
 	for (size_t i = 0; i < p->conf->ntargets; i++) {
 		const azml_target_t *t = &p->conf->targets[i];
 		double *gaps = NULL, boot = 0;
@@ -1030,7 +1038,12 @@ static void _idle_auto(pass_t *p)
 			best = azml_idle_auto(gaps, ngaps, boot, AZML_IDLE_AUTO_MIN,
 					      AZML_IDLE_AUTO_MAX, NULL);
 			free(gaps);
-			if (labs(best - cur) * 10 < cur) {
+			if (best < 0) {
+				best = cur;
+				printf("cluster %s: IdleSecondsBeforeScaledown="
+				       "auto keeps %ld s: out of memory\n",
+				       t->name, cur);
+			} else if (labs(best - cur) * 10 < cur) {
 				best = cur;
 				printf("cluster %s: IdleSecondsBeforeScaledown=auto: "
 				       "%ld s (unchanged; %zu idle gap%s in %d days, "
@@ -1047,6 +1060,9 @@ static void _idle_auto(pass_t *p)
 				if (!p->dry)
 					azml_state_idle_set(p->conf, t->name, best);
 			}
+		} else {
+			printf("cluster %s: IdleSecondsBeforeScaledown=auto keeps "
+			       "%ld s: out of memory\n", t->name, cur);
 		}
 		/* its nodes idle that long go */
 		snprintf(reason, sizeof(reason), "azureml: idle %ld s "

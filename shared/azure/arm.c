@@ -947,8 +947,11 @@ static int _send(call_t *c, const char *method, const char *url,
 		free(c->body);
 		c->body = body ? strdup(body) : NULL;
 	}
-	rc = azml_http_submit(c->arm->http, method, url, hdr, c->body, delay,
-			      _on_answer, c, err, sizeof(err));
+	/* an operation's status is a few KB; a VM or a page a few MB */
+	rc = azml_http_submit_max(c->arm->http, method, url, hdr, c->body,
+				  delay, c->phase == PH_POLL_ASYNC ?
+				  AZML_HTTP_BODY_TOKEN : 0, _on_answer, c, err,
+				  sizeof(err));
 	explicit_bzero(auth, sizeof(auth));
 	if (rc) {
 		_fail(c, 0, "InvalidEndpoint", "%s", err);
@@ -1315,8 +1318,9 @@ static void _answer_bootdiag(call_t *c, const azml_http_resp_t *resp)
 		      "serial console log");
 		return;
 	}
-	if (azml_http_submit(c->arm->http, "GET", uri, NULL, NULL, 0,
-			     _on_blob, c, err, sizeof(err)))
+	if (azml_http_submit_max(c->arm->http, "GET", uri, NULL, NULL, 0,
+				 AZML_HTTP_BODY_LOG, _on_blob, c, err,
+				 sizeof(err)))
 		_fail(c, 0, "UntrustedUrl", "refusing to fetch the serial "
 		      "console log: %s", err);
 }

@@ -246,7 +246,8 @@ static double _lifetime(const cJSON *j)
 static int _fetch(azml_auth_t *a, char *err, size_t n)
 {
 	azml_http_opts_t o = { .max_in_flight = 1, .ca_bundle = a->ca_bundle,
-			       .timeout = 20, .retry_for = 30 };
+			       .timeout = 20, .retry_for = 30,
+			       .max_body = AZML_HTTP_BODY_TOKEN };
 	azml_http_t *h = azml_http_create(&o);
 	sync_t s = { 0 };
 	char url[2048], *body = NULL;
@@ -412,7 +413,8 @@ int azml_imds_get(const char *url, char **body, size_t *len, char *err,
 {
 	static const char *hdr[] = { "Metadata: true", NULL };
 	azml_http_opts_t o = { .max_in_flight = 1, .timeout = 10,
-			       .retry_for = 30, .max_retry_after = 10 };
+			       .retry_for = 30, .max_retry_after = 10,
+			       .max_body = AZML_HTTP_BODY_IMDS };
 	azml_http_t *h = azml_http_create(&o);
 	imds_got_t g = { 0 };
 

@@ -27,6 +27,8 @@ typedef struct req {
 	bool write;
 	int attempts;
 	int max_retry_after;
+	size_t max_body;	/* bytes of the answer's body */
+	bool too_big;		/* the answer passed it: stopped */
 	azml_http_cb cb;
 	void *arg;
 	CURL *easy;
@@ -223,6 +225,8 @@ azml_http_t *azml_http_create(const azml_http_opts_t *opts)
 		h->o.retry_for = 120;
 	if (h->o.max_retry_after <= 0)
 		h->o.max_retry_after = AZML_HTTP_MAX_RETRY_AFTER;
+	if (!h->o.max_body)
+		h->o.max_body = AZML_HTTP_BODY_PAGE;
 	h->writes_left = -1;
 	h->multi = curl_multi_init();
 	h->idle = calloc(h->o.max_in_flight, sizeof(CURL *));
@@ -290,6 +294,15 @@ int azml_http_submit(azml_http_t *h, const char *method, const char *url,
 		     const char *const *headers, const char *body, double delay,
 		     azml_http_cb cb, void *arg, char *err, size_t errlen)
 {
+	return azml_http_submit_max(h, method, url, headers, body, delay, 0, cb,
+				    arg, err, errlen);
+}
+
+int azml_http_submit_max(azml_http_t *h, const char *method, const char *url,
+			 const char *const *headers, const char *body,
+			 double delay, size_t max_body, azml_http_cb cb,
+			 void *arg, char *err, size_t errlen)
+{
 	azml_url_origin_t o;
 	char why[256], *norm = NULL;
 	CURLU *u = NULL;
@@ -326,6 +339,7 @@ int azml_http_submit(azml_http_t *h, const char *method, const char *url,
 	r->not_before = _mono() + delay;
 	r->give_up = _mono() + delay + h->o.retry_for;
 	r->max_retry_after = h->o.max_retry_after;
+	r->max_body = max_body ? max_body : h->o.max_body;
 	r->cb = cb;
 	r->arg = arg;
 	r->next = h->queue;
@@ -338,14 +352,20 @@ static size_t _on_body(char *data, size_t size, size_t n, void *arg)
 	req_t *r = arg;
 	size_t len = size * n;
 
+	if (len > r->max_body - r->resp.len) {
+		r->too_big = true;	/* resp.len <= max_body always */
+		return 0;		/* aborts the transfer */
+	}
 	if (r->resp.len + len + 1 > r->cap) {
 		size_t cap = r->cap ? r->cap : 4096;
 		char *b;
 
 		while (cap < r->resp.len + len + 1)
 			cap *= 2;
+		if (cap > r->max_body + 1)	/* room for no more */
+			cap = r->max_body + 1;
 		/* not realloc: the old block may hold a token, wipe it */
-		if (cap > 64 << 20 || !(b = malloc(cap)))
+		if (!(b = malloc(cap)))
 			return 0;	/* aborts the transfer */
 		if (r->resp.body)
 			memcpy(b, r->resp.body, r->resp.len + 1);
@@ -413,6 +433,7 @@ static void _start(azml_http_t *h, req_t *r)
 	CURL *e = h->nidle ? h->idle[--h->nidle] : curl_easy_init();
 
 	_reset_resp(r);
+	r->too_big = false;
 	r->attempts++;
 	r->easy = e;
 	curl_easy_reset(e);
@@ -428,6 +449,9 @@ static void _start(azml_http_t *h, req_t *r)
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, _on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+	/* a Content-Length over the limit: refused before the body comes */
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+			 (curl_off_t) r->max_body);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) (h->o.timeout * 1000));
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -463,6 +487,23 @@ static double _backoff(const req_t *r)
 	return base * (0.5 + rnd / 65535.0);	/* 50% .. 150% */
 }
 
+/* URL's path, without its query or fragment, for a message. */
+static void _url_path(const char *url, char *out, size_t n)
+{
+	const char *p = strstr(url, "://");
+	size_t l;
+
+	p = p ? strchr(p + 3, '/') : NULL;
+	if (!p)
+		p = "/";
+	l = strcspn(p, "?#");
+	if (l >= n) {	/* cut, and said to be */
+		snprintf(out, n, "%.*s...", (int) (n - 4), p);
+		return;
+	}
+	snprintf(out, n, "%.*s", (int) l, p);
+}
+
 static void _finish(azml_http_t *h, req_t *r, CURLcode cc)
 {
 	long status = 0;
@@ -481,6 +522,23 @@ static void _finish(azml_http_t *h, req_t *r, CURLcode cc)
 		h->writes_in_flight--;
 	r->resp.status = cc == CURLE_OK ? (int) status : 0;
 	r->resp.attempts = r->attempts;
+	if (r->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+		/* no retry: the next answer would be as large; nothing of
+		 * this one is handed on */
+		char path[160];
+
+		_url_path(r->url, path, sizeof(path));
+		_wipe_body(r);
+		r->resp.len = 0;
+		r->resp.status = 0;
+		snprintf(r->resp.error, sizeof(r->resp.error), "the answer to "
+			 "%s is larger than the limit of %zu bytes", path,
+			 r->max_body);
+		h->stats.transport_errors++;
+		r->cb(r->arg, &r->resp);
+		_req_free(r);
+		return;
+	}
 	if (cc != CURLE_OK) {
 		snprintf(r->resp.error, sizeof(r->resp.error), "%s",
 			 curl_easy_strerror(cc));

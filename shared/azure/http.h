@@ -16,6 +16,12 @@
  * so one answer cannot stall a request, nor every queued write, longer than
  * that.  Response bodies are wiped before they are freed (token answers).
  * Not thread-safe: one handle per thread.
+ *
+ * Every answer's body is bounded (max_body, or per request): a larger one is
+ * stopped while it arrives (a Content-Length over the limit before any of
+ * it), is not retried, and ends as a response without a status whose error
+ * names the URL's path (never its query) and the limit, so that a party
+ * that answers too much costs neither memory nor the parser's time.
  */
 #ifndef AZML_HTTP_H
 #define AZML_HTTP_H
@@ -48,9 +54,23 @@ typedef struct {
 	double timeout;		/* seconds per attempt, default 30 */
 	double retry_for;	/* seconds a request may be retried, default 120 */
 	int max_retry_after;	/* cap on Retry-After, default 60 s */
+	size_t max_body;	/* bytes of a body, default AZML_HTTP_BODY_PAGE */
 } azml_http_opts_t;
 
 #define AZML_HTTP_MAX_RETRY_AFTER 60
+
+/* Body limits, by what is asked (an answer is JSON: parsed, a body of N
+ * bytes may cost a few times N in cJSON's nodes). */
+#define AZML_HTTP_BODY_TOKEN	(64 << 10)	/* a token (Entra ID, IMDS), an
+						 * operation's status, a Key
+						 * Vault secret: a few KB */
+#define AZML_HTTP_BODY_IMDS	(128 << 10)	/* IMDS: userData (64 KB,
+						 * base64), events, a token */
+#define AZML_HTTP_BODY_PAGE	(8 << 20)	/* a VM, a page of a listing
+						 * (VMs, sizes, usages, prices):
+						 * a few MB; the default */
+#define AZML_HTTP_BODY_LOG	(16 << 20)	/* a serial console log blob
+						 * (its end is kept) */
 
 typedef struct {
 	unsigned long requests;	/* attempts sent */
@@ -72,6 +92,13 @@ void azml_http_destroy(azml_http_t *h);
 int azml_http_submit(azml_http_t *h, const char *method, const char *url,
 		     const char *const *headers, const char *body, double delay,
 		     azml_http_cb cb, void *arg, char *err, size_t errlen);
+
+/* The same, with the answer's body bounded by MAX_BODY bytes (0: the
+ * handle's max_body). */
+int azml_http_submit_max(azml_http_t *h, const char *method, const char *url,
+			 const char *const *headers, const char *body,
+			 double delay, size_t max_body, azml_http_cb cb,
+			 void *arg, char *err, size_t errlen);
 
 /* Run until no request is left.  Returns 0. */
 int azml_http_run(azml_http_t *h);

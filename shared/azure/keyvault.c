@@ -101,7 +101,8 @@ int azml_keyvault_get_secret(const char *url, const char *token,
 			     size_t n)
 {
 	azml_http_opts_t o = { .max_in_flight = 1, .ca_bundle = ca_bundle,
-			       .timeout = 20, .retry_for = 40 };
+			       .timeout = 20, .retry_for = 40,
+			       .max_body = AZML_HTTP_BODY_TOKEN };
 	azml_http_t *h = NULL;
 	kv_got_t g = { 0 };
 	char full[2300], *auth = NULL;

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,9 +401,95 @@ void azml_strv_free(char **v, size_t n)
 	free(v);
 }
 
+/*
+ * How many names EXPR ("/dev/nvidia[0-3,7]", "a,b[1-2][0-1]") stands for,
+ * checked before libslurm's hostlist sees it (which expands every bracket
+ * but the last: "[0-7222222222222][0-3]" took it minutes and 470 MB):
+ * brackets balanced and not nested, inside them N or N-M (digits, N <= M,
+ * at most INT_MAX) separated by commas.  Returns the count, MAX + 1 when
+ * it is more than MAX (no further counted), or -1 with the reason in WHY.
+ */
+static long _names(const char *expr, long max, char *why, size_t n)
+{
+	const char *p = expr;
+	long total = 0, prod = 1;
+
+	for (;;) {
+		if (*p == ']') {
+			_err(why, n, "a ']' without its '['");
+			return -1;
+		}
+		if (*p == ',' || !*p) {		/* one name (or range) ends */
+			total += prod;
+			if (total > max)
+				return max + 1;
+			prod = 1;
+			if (!*p)
+				return total;
+			p++;
+			continue;
+		}
+		if (*p++ != '[')
+			continue;
+		/* a bracket: N or N-M, ... ] */
+		for (long sum = 0;;) {
+			long v[2] = { 0, 0 };
+
+			for (int k = 0; k < 2; k++) {
+				const char *d = p;
+
+				for (; isdigit((unsigned char) *p); p++) {
+					v[k] = v[k] * 10 + (*p - '0');
+					if (v[k] > INT_MAX) {
+						_err(why, n, "a number over %d "
+						     "in a range", INT_MAX);
+						return -1;
+					}
+				}
+				if (p == d) {
+					_err(why, n, "expected N or N-M "
+					     "inside [ ]");
+					return -1;
+				}
+				if (k || *p != '-') {
+					if (!k)
+						v[1] = v[0];
+					break;
+				}
+				p++;
+			}
+			if (v[1] < v[0]) {
+				_err(why, n, "a range %ld-%ld that runs "
+				     "backwards", v[0], v[1]);
+				return -1;
+			}
+			sum += v[1] - v[0] + 1;
+			if (sum > max)
+				sum = max + 1;
+			if (*p == ',') {
+				p++;
+				continue;
+			}
+			if (*p != ']') {
+				_err(why, n, *p ? "expected ',' or ']' in a "
+				     "range" : "a '[' without its ']'");
+				return -1;
+			}
+			p++;
+			prod *= sum;	/* both at most MAX + 1 */
+			if (prod > max)
+				prod = max + 1;
+			break;
+		}
+	}
+}
+
 static bool _node_matches(const char *expr, const char *node)
 {
-	azml_hostlist_t hl = slurm_hostlist_create(expr);
+	char why[128];
+	azml_hostlist_t hl = _names(expr, AZML_GRES_MAX_NODES, why,
+				    sizeof(why)) >= 0 ?
+			     slurm_hostlist_create(expr) : NULL;
 	bool m = hl && slurm_hostlist_find(hl, node) >= 0;
 
 	if (hl)
@@ -418,11 +505,23 @@ static bool _node_matches(const char *expr, const char *node)
 static int _expand(const char *path, int lineno, const char *expr,
 		   char ***v, size_t *n, char *err, size_t errlen)
 {
-	azml_hostlist_t hl = slurm_hostlist_create(expr);
-	char shown[200], **nv, *h;
+	azml_hostlist_t hl = NULL;
+	char shown[200], why[128], **nv, *h;
+	long names = _names(expr, AZML_GRES_MAX_FILES, why, sizeof(why));
 	int count;
 
-	if (!hl) {
+	if (names < 0) {
+		_err(err, errlen, "%s:%d: File='%s': %s", path, lineno,
+		     _show(expr, strlen(expr), shown, sizeof(shown)), why);
+		return -1;
+	}
+	if (names > AZML_GRES_MAX_FILES) {
+		_err(err, errlen, "%s:%d: File='%s': more than %d devices",
+		     path, lineno, _show(expr, strlen(expr), shown,
+					 sizeof(shown)), AZML_GRES_MAX_FILES);
+		return -1;
+	}
+	if (!(hl = slurm_hostlist_create(expr))) {
 		_err(err, errlen, "%s:%d: File='%s': expected a device or a "
 		     "range like /dev/nvidia[0-3]", path, lineno,
 		     _show(expr, strlen(expr), shown, sizeof(shown)));

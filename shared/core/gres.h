@@ -46,6 +46,7 @@
 #define AZML_GRES_MAX_ENTRIES	16	/* distinct NAME:TYPE entries */
 #define AZML_GRES_MAX_GPUS	1024	/* GPUs of one node */
 #define AZML_GRES_MAX_FILES	1024	/* gres.conf devices of one node */
+#define AZML_GRES_MAX_NODES	65536	/* names of a gres.conf NodeName= */
 
 typedef struct {
 	char name[32];		/* "gpu" */
@@ -98,7 +99,11 @@ char *azml_gres_string(const azml_gres_t *g);
  * the count and a malloc'd array of malloc'd paths in *FILES (free with
  * azml_strv_free), or -1 with "PATH:LINE: message" in ERR.  Lines longer
  * than 4095 bytes, and more than AZML_GRES_MAX_FILES devices for a line or
- * for the node, are errors (checked before anything is expanded).
+ * for the node, are errors (checked before anything is expanded).  File=
+ * is checked as a hostlist is written before libslurm reads it: brackets
+ * balanced, not nested, holding N or N-M (N <= M <= INT_MAX) separated by
+ * commas; a NodeName= that is not, or stands for more than
+ * AZML_GRES_MAX_NODES names, matches no node.
  */
 int azml_gres_conf_files(const char *path, const char *node, char ***files,
 			 char *err, size_t errlen);

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,13 +13,51 @@
 typedef struct {
 	azml_cost_row_t *r;
 	size_t n, cap;
+	size_t *slot;		/* hash of the keys: row index + 1, 0 empty */
+	size_t nslot;		/* a power of 2, over twice n */
 } rows_t;
+
+static size_t _hash(const char *s)
+{
+	size_t h = 14695981039346656037UL;	/* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char) *s) * 1099511628211UL;
+	return h;
+}
+
+/* Room for one more row in the hash (rebuilt larger when half full). */
+static int _rehash(rows_t *rs)
+{
+	size_t ns = rs->nslot ? rs->nslot * 2 : 64, *sl;
+
+	if (rs->nslot && (rs->n + 1) * 2 <= rs->nslot)
+		return 0;
+	if (!(sl = calloc(ns, sizeof(*sl))))
+		return -1;
+	for (size_t i = 0; i < rs->n; i++) {
+		size_t h = _hash(rs->r[i].key) & (ns - 1);
+
+		while (sl[h])
+			h = (h + 1) & (ns - 1);
+		sl[h] = i + 1;
+	}
+	free(rs->slot);
+	rs->slot = sl;
+	rs->nslot = ns;
+	return 0;
+}
 
 static azml_cost_row_t *_row(rows_t *rs, const char *key, const char *target)
 {
-	for (size_t i = 0; i < rs->n; i++)
-		if (!strcmp(rs->r[i].key, key))
-			return &rs->r[i];
+	size_t h;
+
+	if (_rehash(rs))
+		return NULL;
+	for (h = _hash(key) & (rs->nslot - 1); rs->slot[h];
+	     h = (h + 1) & (rs->nslot - 1))
+		if (!strcmp(rs->r[rs->slot[h] - 1].key, key))
+			return &rs->r[rs->slot[h] - 1];
 	if (rs->n == rs->cap) {
 		size_t c = rs->cap ? rs->cap * 2 : 16;
 		azml_cost_row_t *m = realloc(rs->r, c * sizeof(*m));
@@ -32,6 +71,7 @@ static azml_cost_row_t *_row(rows_t *rs, const char *key, const char *target)
 	snprintf(rs->r[rs->n].key, sizeof(rs->r[rs->n].key), "%s", key);
 	snprintf(rs->r[rs->n].target, sizeof(rs->r[rs->n].target), "%s",
 		 target ? target : "");
+	rs->slot[h] = rs->n + 1;
 	return &rs->r[rs->n++];
 }
 
@@ -72,6 +112,32 @@ static int _cmp(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
+/* Job rows sorted by node, then start: pointers into the caller's array. */
+static int _by_node_start(const void *a, const void *b)
+{
+	const azml_cost_job_t *x = *(const azml_cost_job_t *const *) a;
+	const azml_cost_job_t *y = *(const azml_cost_job_t *const *) b;
+	int c = strcmp(x->node, y->node);
+
+	if (c)
+		return c;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static const azml_cost_job_t **_index_by_node(const azml_cost_job_t *jobs,
+					      size_t n)
+{
+	const azml_cost_job_t **ix = malloc((n ? n : 1) * sizeof(*ix));
+
+	if (!ix)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		ix[i] = &jobs[i];
+	if (n)
+		qsort(ix, n, sizeof(*ix), _by_node_start);
+	return ix;
+}
+
 /* The job rows' key for BY. */
 static const char *_job_key(const azml_cost_job_t *j, azml_cost_by_t by,
 			    char *buf, size_t n)
@@ -90,7 +156,12 @@ int azml_cost_compute(const azml_cost_in_t *in, azml_cost_by_t by,
 {
 	rows_t rs = { 0 };
 	azml_cost_row_t all = { .priced = true };
+	/* each VM reads the jobs of its node only: sorted, found by bisection */
+	const azml_cost_job_t **ix = in->jobs ?
+				     _index_by_node(in->jobs, in->njobs) : NULL;
 
+	if (in->jobs && !ix)
+		goto oom;
 	for (size_t v = 0; v < in->nvm; v++) {
 		const azml_jvm_t *vm = &in->vm[v];
 		const char *node = vm->first.node, *target = vm->first.target;
@@ -107,6 +178,24 @@ int azml_cost_compute(const azml_cost_in_t *in, azml_cost_by_t by,
 			   in->node_cpus(in->arg, node) : 0;
 		azml_cost_split_t vs = { 0 };
 		azml_cost_row_t *tr;
+		size_t ja = 0, je = 0;
+
+		if (ix) {
+			size_t hi = in->njobs;
+
+			/* [ja, je): the rows of NODE */
+			while (ja < hi) {
+				size_t mid = ja + (hi - ja) / 2;
+
+				if (strcmp(ix[mid]->node, node) < 0)
+					ja = mid + 1;
+				else
+					hi = mid;
+			}
+			for (je = ja; je < in->njobs && !strcmp(ix[je]->node, node);
+			     je++)
+				;
+		}
 
 		for (size_t k = 0; k < vm->nspans; k++) {
 			const azml_jspan_t *s = &vm->span[k];
@@ -136,17 +225,17 @@ int azml_cost_compute(const azml_cost_in_t *in, azml_cost_by_t by,
 			for (int pass = 0; pass < 2; pass++) {
 				/* overbooked (shares past the node): scaled */
 				double scale = pass && busy > up ? up / busy : 1;
-				for (size_t j = 0; j < in->njobs; j++) {
-					const azml_cost_job_t *jb = &in->jobs[j];
-					long je = jb->end ? jb->end : in->until;
+				for (size_t q = ja; q < je; q++) {
+					const azml_cost_job_t *jb = ix[q];
+					long jend = jb->end ? jb->end : in->until;
 					double share = cpus > 0 ? (double) jb->cpus /
 						       cpus : 1, o;
 
-					if (strcmp(jb->node, node))
-						continue;
+					if (jb->start >= b)
+						break;	/* by start: none after */
 					if (share > 1 || share <= 0)
 						share = 1;
-					o = _overlap(jb->start, je, ua, b) * share;
+					o = _overlap(jb->start, jend, ua, b) * share;
 					if (!o)
 						continue;
 					if (!pass) {
@@ -196,6 +285,8 @@ int azml_cost_compute(const azml_cost_in_t *in, azml_cost_by_t by,
 		_add(&all.s, &vs);
 		all.priced = all.priced && priced;
 	}
+	free(ix);
+	free(rs.slot);
 	if (rs.n)
 		qsort(rs.r, rs.n, sizeof(*rs.r), _cmp);
 	*rows = rs.r;
@@ -204,41 +295,117 @@ int azml_cost_compute(const azml_cost_in_t *in, azml_cost_by_t by,
 		*total = all;
 	return 0;
 oom:
+	free(ix);
+	free(rs.slot);
 	free(rs.r);
 	*rows = NULL;
 	*nrows = 0;
 	return -1;
 }
 
+char *azml_csv_field(const char *s, char *buf, size_t n)
+{
+	bool formula = strchr("=+-@", s[0]) && s[0];
+	bool quote = formula || s[strcspn(s, ",\"\r\n")];
+	size_t j = 0;
+
+	if (n < 4) {
+		if (n)
+			buf[0] = '\0';
+		return buf;
+	}
+	if (!quote) {
+		snprintf(buf, n, "%s", s);
+		return buf;
+	}
+	buf[j++] = '"';
+	if (formula)
+		buf[j++] = '\'';
+	/* room kept for the closing quote and the NUL */
+	for (; *s && j + (*s == '"' ? 2 : 1) + 2 <= n; s++) {
+		if (*s == '"')
+			buf[j++] = '"';
+		buf[j++] = *s;
+	}
+	buf[j++] = '"';
+	buf[j] = '\0';
+	return buf;
+}
+
 /* ---- IdleSecondsBeforeScaledown=auto ---- */
+
+static int _by_value(const void *a, const void *b)
+{
+	double x = *(const double *) a, y = *(const double *) b;
+
+	return x < y ? -1 : x > y;
+}
 
 int azml_idle_auto(const double *gaps, size_t n, double boot, int min, int max,
 		   double *cost)
 {
-	int best = min;
+	double *g = n ? malloc(n * sizeof(*g)) : NULL;
+	double *sum = n ? malloc((n + 1) * sizeof(*sum)) : NULL;
 	double best_c = -1;
+	int best = min;
 
+	if (n && (!g || !sum)) {
+		free(g);
+		free(sum);
+		return -1;
+	}
 	/* cost(T) is piecewise linear in T, with its breaks at the gaps: the
-	 * least is at MIN, MAX or a gap */
-	for (size_t k = 0; k <= n + 1; k++) {
-		double t = k == n ? min : k == n + 1 ? max : gaps[k], c = 0;
+	 * least is at MIN, MAX or a gap.  Sorted, the gaps up to T are a
+	 * prefix: cost(T) = sum[k] + (n - k) * (T + BOOT), k of them */
+	if (n) {
+		memcpy(g, gaps, n * sizeof(*g));
+		qsort(g, n, sizeof(*g), _by_value);
+		sum[0] = 0;
+		for (size_t i = 0; i < n; i++)
+			sum[i + 1] = sum[i] + g[i];
+	}
+	/* candidates in increasing order, so that the least wins a tie */
+	for (size_t k = 0, c_i = 0; c_i <= n + 1; c_i++) {
+		double t = c_i == 0 ? min : c_i == n + 1 ? max : g[c_i - 1], c;
 
 		if (t < min || t > max)
 			continue;
-		for (size_t i = 0; i < n; i++)
-			c += gaps[i] <= t ? gaps[i] : t + boot;
-		if (best_c < 0 || c < best_c - 1e-9 ||
-		    (c <= best_c + 1e-9 && t < best)) {
+		while (k < n && g[k] <= t)
+			k++;
+		c = sum ? sum[k] + (double) (n - k) * (t + boot) : 0;
+		if (best_c < 0 || c < best_c - 1e-9) {
 			best_c = c;
 			best = (int) (t + 0.999999);	/* whole seconds, up */
 		}
 	}
+	free(g);
+	free(sum);
 	if (cost)
 		*cost = best_c < 0 ? 0 : best_c;
 	return best;
 }
 
 static int _by_start(const void *a, const void *b)
+{
+	const azml_cost_job_t *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+size_t azml_idle_keep_newest(azml_cost_job_t *jobs, size_t *n, size_t max)
+{
+	size_t cut;
+
+	if (*n <= max)
+		return 0;
+	qsort(jobs, *n, sizeof(*jobs), _by_start);
+	cut = *n - max;
+	memmove(jobs, jobs + cut, max * sizeof(*jobs));
+	*n = max;
+	return cut;
+}
+
+static int _by_long(const void *a, const void *b)
 {
 	long x = *(const long *) a, y = *(const long *) b;
 
@@ -251,38 +418,72 @@ int azml_idle_gaps(const azml_cost_job_t *jobs, size_t n, long until,
 		   double **gaps, size_t *ngaps)
 {
 	long *starts = malloc((n + 1) * sizeof(*starts));
+	long *hold = malloc((n + 1) * sizeof(*hold));
 	double *g = malloc((n + 1) * sizeof(*g));
+	bool *has = calloc(n + 1, sizeof(*has));
+	const azml_cost_job_t **ix = _index_by_node(jobs, n);
 	size_t ns = 0, ng = 0;
+	int rv = -1;
 
 	*gaps = NULL;
 	*ngaps = 0;
-	if (!starts || !g) {
-		free(starts);
-		free(g);
-		return -1;
+	if (!starts || !hold || !g || !has || !ix)
+		goto out;
+	/*
+	 * One node at a time, its rows by start (node_of asked once a node):
+	 * hold[p] is the latest end among its rows [0, p] (a running job's is
+	 * the end of time).  A row's end is idle unless a row that started by
+	 * then ends after it: the prefix of rows started by then, found by
+	 * bisection, holds the node past it exactly when its hold does (the
+	 * row itself ends at its end, not after, so it never counts).
+	 */
+	for (size_t a = 0, b; a < n; a = b) {
+		const char *node = ix[a]->node;
+		bool ours = node_of(arg, node);
+
+		for (b = a + 1; b < n && !strcmp(ix[b]->node, node); b++)
+			;
+		if (!ours)
+			continue;
+		for (size_t p = a; p < b; p++) {
+			const azml_cost_job_t *j = ix[p];
+			long e = j->end ? j->end : LONG_MAX;
+
+			starts[ns++] = j->start;
+			hold[p] = p > a && hold[p - 1] > e ? hold[p - 1] : e;
+			has[ix[p] - jobs] = true;	/* TARGET's */
+		}
+		for (size_t p = a; p < b; p++) {
+			const azml_cost_job_t *j = ix[p];
+			size_t lo = a, hi = b;
+
+			if (!j->end)
+				continue;
+			/* the rows started by its end: [a, lo) */
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+
+				if (ix[mid]->start <= j->end)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo > a && hold[lo - 1] > j->end)
+				has[ix[p] - jobs] = false;	/* held: not idle */
+		}
 	}
-	for (size_t i = 0; i < n; i++)
-		if (node_of(arg, jobs[i].node))
-			starts[ns++] = jobs[i].start;
 	if (ns)
-		qsort(starts, ns, sizeof(*starts), _by_start);
+		qsort(starts, ns, sizeof(*starts), _by_long);
+	/* in the rows' order: the first start (on any of TARGET's nodes)
+	 * after each idle end */
 	for (size_t i = 0; i < n; i++) {
 		const azml_cost_job_t *j = &jobs[i];
-		bool held = false;
 		size_t lo = 0, hi = ns;
 
-		if (!j->end || !node_of(arg, j->node))
+		if (!has[i] || !j->end)
 			continue;
-		/* another job on the node past this one's end: not idle */
-		for (size_t k = 0; k < n && !held; k++)
-			held = k != i && !strcmp(jobs[k].node, j->node) &&
-			       jobs[k].start <= j->end &&
-			       (!jobs[k].end || jobs[k].end > j->end);
-		if (held)
-			continue;
-		/* the first start after its end */
 		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
+			size_t mid = lo + (hi - lo) / 2;
 
 			if (starts[mid] <= j->end)
 				lo = mid + 1;
@@ -294,8 +495,15 @@ int azml_idle_gaps(const azml_cost_job_t *jobs, size_t n, long until,
 		else if ((double) (until - j->end) > open_min)
 			g[ng++] = (double) (until - j->end);
 	}
-	free(starts);
 	*gaps = g;
 	*ngaps = ng;
-	return 0;
+	g = NULL;
+	rv = 0;
+out:
+	free(starts);
+	free(hold);
+	free(g);
+	free(has);
+	free(ix);
+	return rv;
 }

@@ -71,6 +71,16 @@ typedef struct {
 int azml_cost_compute(const azml_cost_in_t *in, azml_cost_by_t by,
 		      azml_cost_row_t **rows, size_t *n, azml_cost_row_t *total);
 
+/*
+ * S as one CSV field (RFC 4180) into BUF (N bytes; 2 * strlen(S) + 4 hold
+ * any S whole, a shorter BUF gets a cut field, still quoted): between
+ * double quotes, its own doubled, when S holds a comma, a double quote, a
+ * CR or an LF; and when S begins with '=', '+', '-' or '@', quoted with a
+ * single quote before it ("'=cmd"), so that a spreadsheet never takes it
+ * for a formula.  Returns BUF.
+ */
+char *azml_csv_field(const char *s, char *buf, size_t n);
+
 /* ---- IdleSecondsBeforeScaledown=auto ---- */
 
 /* AZML_IDLE_AUTO_MIN, _MAX and _BOOT are in conf.h: generate needs them. */
@@ -85,7 +95,8 @@ int azml_cost_compute(const azml_cost_in_t *in, azml_cost_by_t by,
  * a gap shorter than T is billed idle; a longer one is T of idle, then a
  * scale-down, and a boot when work comes back.  The least T among the
  * candidates (MIN, MAX and each gap within them) wins a tie.  With no gaps,
- * MIN.  *COST (when not NULL) receives cost(T).
+ * MIN.  *COST (when not NULL) receives cost(T).  O(N log N) (the gaps are
+ * sorted in a copy); -1 when out of memory.
  */
 int azml_idle_auto(const double *gaps, size_t n, double boot, int min, int max,
 		   double *cost);
@@ -97,11 +108,25 @@ int azml_idle_auto(const double *gaps, size_t n, double boot, int min, int max,
  * says whether a node is TARGET's).  A gap still open at UNTIL (no job has
  * started since) is known only once it is longer than OPEN_MIN: it is left
  * out until then, so that a node idle now does not count as a gap that ends
- * now.  *GAPS is malloc'd.  0 or -1.
+ * now.  *GAPS is malloc'd, in the order of the rows they follow.  0 or -1.
+ * O(N log N): the rows are sorted per node, NODE_OF is asked once a node.
  */
 int azml_idle_gaps(const azml_cost_job_t *jobs, size_t n, long until,
 		   double open_min,
 		   bool (*node_of)(void *arg, const char *node), void *arg,
 		   double **gaps, size_t *ngaps);
+
+/*
+ * The most job rows auto learns from (a week of a busy cluster fits): past
+ * it, the oldest rows are dropped, so that a cluster's history bounds
+ * neither memory nor time of a reconcile.
+ */
+#define AZML_IDLE_AUTO_ROWS_MAX 200000
+
+/*
+ * Keep the MAX newest (by start) of JOBS[0..*N), first in JOBS (reordered):
+ * *N becomes at most MAX.  Returns how many were dropped.
+ */
+size_t azml_idle_keep_newest(azml_cost_job_t *jobs, size_t *n, size_t max);
 
 #endif

@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "arm.h"
+#include "auth.h"
 #include "bootdiag.h"
 #include "hostile.h"
 #include "testutil.h"
@@ -1401,6 +1403,121 @@ START_TEST(scheduled_events_types)
 }
 END_TEST
 
+/* Answers larger than their limit (http.h): stopped while they arrive,
+ * chunked or announced, not retried, nothing parsed, and the message
+ * names the path and the limit, never the query or the token. */
+enum { W_ARM, W_TOKEN, W_POLL };
+static struct {
+	int where, length, arm, tokens, port;
+	size_t size, sent;
+} BIG;
+
+static void _serve_big(void *arg, const hs_req_t *q, hs_reply_t *o)
+{
+	bool tok = strstr(q->path, "/oauth2/") != NULL;
+
+	if (tok)
+		__atomic_add_fetch(&BIG.tokens, 1, __ATOMIC_SEQ_CST);
+	else
+		__atomic_add_fetch(&BIG.arm, 1, __ATOMIC_SEQ_CST);
+	if ((tok && BIG.where == W_TOKEN) || (!tok && BIG.where == W_ARM) ||
+	    (BIG.where == W_POLL && !strncmp(q->path, "/op/", 4))) {
+		o->big = BIG.size;
+		o->big_length = BIG.length;
+		o->big_sent = &BIG.sent;
+		return;
+	}
+	if (tok) {
+		snprintf(o->body, sizeof(o->body), "{\"access_token\":\"" TOKEN
+			 "\",\"expires_in\":\"3600\"}");
+		return;
+	}
+	o->status = 202;	/* W_POLL: an operation to poll */
+	snprintf(o->headers, sizeof(o->headers), "Azure-AsyncOperation: "
+		 "http://127.0.0.1:%d/op/1?api-version=1&secret=q\n"
+		 "Retry-After: 0\n", BIG.port);
+}
+
+static long _maxrss_kb(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+static void _too_large(int where, int length, size_t size, const char *path,
+		       const char *limit)
+{
+	hs_t *s = hs_start(_serve_big, NULL, &S.port);
+	azml_http_opts_t o = { .retry_for = 30 };
+	azml_arm_t *arm = _client(&o, NULL);
+	long rss = _maxrss_kb();
+
+	memset(&BIG, 0, sizeof(BIG));
+	BIG.where = where;
+	BIG.length = length;
+	BIG.size = size;
+	BIG.port = S.port;
+	if (where == W_POLL)
+		azml_arm_vm_power(arm, "cpu-1", false, _got, NULL);
+	else
+		azml_arm_vm_list(arm, _listed, NULL);
+	azml_arm_run(arm);
+	ck_assert_int_eq(answers, 1);
+	ck_assert_msg(!R.ok, "an answer of %zu bytes was taken", size);
+	ck_assert_msg(strstr(R.message, path) && strstr(R.message, limit),
+		      "'%s' lacks '%s' or '%s'", R.message, path, limit);
+	ck_assert_ptr_null(strstr(R.message, "api-version"));
+	ck_assert_ptr_null(strstr(R.message, "secret"));
+	ck_assert_ptr_null(strstr(R.message, TOKEN));
+	/* asked once: not retried */
+	ck_assert_int_eq(where == W_TOKEN ? BIG.tokens : where == W_POLL ?
+			 BIG.arm - 1 : BIG.arm, 1);
+	/* stopped on the way: far less made than the whole, and far less
+	 * memory than it */
+	ck_assert_msg(BIG.sent < size / 2, "%zu of %zu bytes sent", BIG.sent,
+		      size);
+	ck_assert_msg(_maxrss_kb() - rss < 40 * 1024, "grew %ld KB",
+		      _maxrss_kb() - rss);
+	_end(arm, s);
+}
+
+START_TEST(answer_too_large)
+{
+	char err[512], url[128], *tok = NULL;
+	hs_t *s;
+
+	/* a 60 MiB listing page of {},{},... over 8 MiB: chunked, then with
+	 * its Content-Length (refused before it comes) */
+	_too_large(W_ARM, 0, 60 << 20, "/subscriptions/00000000-0000-0000-"
+		   "0000-000000000000/resourceGroups/rg/providers/"
+		   "Microsoft.Compute/virtualMachines", "limit of 8388608 bytes");
+	_too_large(W_ARM, 1, 60 << 20, "/providers/Microsoft.Compute/"
+		   "virtualMachines", "limit of 8388608 bytes");
+	/* the token answer (managed identity, IMDS) over 64 KiB */
+	_too_large(W_TOKEN, 0, 60 << 20, "/metadata/identity/oauth2/token",
+		   "limit of 65536 bytes");
+	/* an operation's status over 64 KiB, however small for a page */
+	_too_large(W_POLL, 0, 60 << 20, "/op/1", "limit of 65536 bytes");
+	/* node-init's IMDS token (128 KiB for IMDS) */
+	s = hs_start(_serve_big, NULL, &S.port);
+	memset(&BIG, 0, sizeof(BIG));
+	BIG.where = W_TOKEN;
+	BIG.size = 60 << 20;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", S.port);
+	ck_assert_int_eq(azml_imds_token(url, "vm1", "https://vault.azure.net",
+					 NULL, &tok, err, sizeof(err)), -1);
+	ck_assert_ptr_null(tok);
+	ck_assert_msg(strstr(err, "/metadata/identity/oauth2/token is larger "
+			     "than the limit of 131072 bytes") &&
+		      !strstr(err, "vault"), "%s", err);
+	ck_assert_int_eq(BIG.tokens, 1);
+	ck_assert_uint_lt(BIG.sent, 30 << 20);
+	hs_stop(s);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("arm");
@@ -1432,6 +1549,7 @@ int main(void)
 	tcase_add_test(tc, token_answer_wiped);
 	tcase_add_test(tc, tenant_domain);
 	tcase_add_test(tc, vmss_body);
+	tcase_add_test(tc, answer_too_large);
 	tcase_set_timeout(tc, 60);
 	return tu_run("arm", tc);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cost.h"
 #include "testutil.h"
@@ -319,6 +320,270 @@ START_TEST(idle_gaps_from_jobs)
 }
 END_TEST
 
+/* ---- the same answers, O(N log N): against the definitions, brute force */
+
+static unsigned long seed;
+
+static unsigned long _rand(void)
+{
+	seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+	return seed >> 33;
+}
+
+/* NODES nodes named n1.. (ours) and x1.. (not ours, every fourth), starts
+ * and ends on a coarse grid so that rows start and end together often */
+static azml_cost_job_t *_random_jobs(size_t n, unsigned long nodes,
+				     long span, long grid)
+{
+	azml_cost_job_t *j = calloc(n, sizeof(*j));
+
+	ck_assert_ptr_nonnull(j);
+	for (size_t i = 0; i < n; i++) {
+		unsigned long k = _rand() % nodes;
+
+		j[i].id = (uint32_t) (i + 1);
+		snprintf(j[i].user, sizeof(j[i].user), "u%lu", _rand() % 7);
+		snprintf(j[i].account, sizeof(j[i].account), "a%lu",
+			 _rand() % 3);
+		snprintf(j[i].node, sizeof(j[i].node), "%c%lu",
+			 k % 4 == 3 ? 'x' : 'n', k + 1);
+		j[i].cpus = 1 + (int) (_rand() % 4);
+		j[i].start = (long) (_rand() % (unsigned long) (span / grid)) *
+			     grid;
+		j[i].end = _rand() % 8 ? j[i].start + grid *
+			   (long) (_rand() % 6) : 0;	/* 0: running */
+	}
+	return j;
+}
+
+/* cost.h's definition of a gap, row by row over every other row */
+static void _ref_gaps(const azml_cost_job_t *rows, size_t n, long until,
+		      double open_min, double *g, size_t *ng)
+{
+	*ng = 0;
+	for (size_t i = 0; i < n; i++) {
+		const azml_cost_job_t *j = &rows[i];
+		bool held = false;
+		long next = -1;
+
+		if (!j->end || !_ours(NULL, j->node))
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			const azml_cost_job_t *o = &rows[k];
+
+			if (k != i && !strcmp(o->node, j->node) &&
+			    o->start <= j->end && (!o->end || o->end > j->end))
+				held = true;
+			if (_ours(NULL, o->node) && o->start > j->end &&
+			    (next < 0 || o->start < next))
+				next = o->start;
+		}
+		if (held)
+			continue;
+		if (next >= 0)
+			g[(*ng)++] = (double) (next - j->end);
+		else if ((double) (until - j->end) > open_min)
+			g[(*ng)++] = (double) (until - j->end);
+	}
+}
+
+/* cost.h's rule, every candidate summed over every gap */
+static int _ref_auto(const double *g, size_t n, double boot, int min, int max,
+		     double *cost)
+{
+	double best_c = -1, best_t = min;
+
+	for (size_t k = 0; k <= n + 1; k++) {
+		double t = k == n ? min : k == n + 1 ? max : g[k], c = 0;
+
+		if (t < min || t > max)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			c += g[i] <= t ? g[i] : t + boot;
+		if (best_c < 0 || c < best_c || (c == best_c && t < best_t)) {
+			best_c = c;
+			best_t = t;
+		}
+	}
+	*cost = best_c < 0 ? 0 : best_c;
+	return (int) (best_t + 0.999999);
+}
+
+START_TEST(idle_gaps_match_brute_force)
+{
+	for (seed = 1; seed < 40; seed++) {
+		size_t n = 50 + seed * 10, ng, rng;
+		azml_cost_job_t *j = _random_jobs(n, 2 + seed % 9, 20000, 100);
+		double *g, *ref = calloc(n, sizeof(*ref)), c, rc;
+		double boot = (double) (seed * 37 % 900);
+		int t, rt;
+
+		_ref_gaps(j, n, 20500, 300, ref, &rng);
+		ck_assert_int_eq(azml_idle_gaps(j, n, 20500, 300, _ours, NULL,
+						&g, &ng), 0);
+		ck_assert_uint_eq(ng, rng);
+		for (size_t i = 0; i < ng; i++)
+			ck_assert_msg(g[i] == ref[i], "seed %lu gap %zu: %g, "
+				      "expected %g", seed, i, g[i], ref[i]);
+		/* integer gaps: the sums are exact, ties compare equal */
+		t = azml_idle_auto(g, ng, boot, 30, 3600, &c);
+		rt = _ref_auto(ref, rng, boot, 30, 3600, &rc);
+		ck_assert_msg(t == rt && c == rc, "seed %lu: T %d (cost %g), "
+			      "expected %d (cost %g)", seed, t, c, rt, rc);
+		free(g);
+		free(ref);
+		free(j);
+	}
+}
+END_TEST
+
+static int _cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *) a, y = *(const long *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double _secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* 80k job-node rows (a busy week): the gaps and the rule in one pass each;
+ * the time is printed, not judged; the rows cut to the newest */
+START_TEST(idle_auto_80k_rows)
+{
+	size_t n = 80000, ng, keep;
+	azml_cost_job_t *j;
+	double *g, c, t0, t1, t2;
+	long *st;
+	int t;
+
+	seed = 7;
+	j = _random_jobs(n, 2000, 7 * 86400, 10);
+	t0 = _secs();
+	ck_assert_int_eq(azml_idle_gaps(j, n, 7 * 86400 + 3600, 3600, _ours,
+					NULL, &g, &ng), 0);
+	t1 = _secs();
+	t = azml_idle_auto(g, ng, 300, 30, 3600, &c);
+	t2 = _secs();
+	printf("cost-test: %zu job-node rows: %zu idle gaps in %.3f s, "
+	       "IdleSecondsBeforeScaledown=auto %d s in %.3f s\n", n, ng,
+	       t1 - t0, t, t2 - t1);
+	ck_assert(ng > 1000 && ng < n);
+	ck_assert(t >= 30 && t <= 3600 && c > 0);
+	free(g);
+	/* the newest 50000 stay, the rest go: none kept starts before the
+	 * 50000th latest start */
+	st = calloc(n, sizeof(*st));
+	ck_assert_ptr_nonnull(st);
+	for (size_t i = 0; i < n; i++)
+		st[i] = j[i].start;
+	qsort(st, n, sizeof(*st), _cmp_long);
+	keep = n;
+	ck_assert_uint_eq(azml_idle_keep_newest(j, &keep, 50000), n - 50000);
+	ck_assert_uint_eq(keep, 50000);
+	for (size_t i = 0; i < keep; i++)
+		ck_assert(j[i].start >= st[n - 50000]);
+	free(st);
+	ck_assert_uint_eq(azml_idle_keep_newest(j, &keep, 50000), 0);
+	free(j);
+}
+END_TEST
+
+/* cost --by job and --by user over many rows: every busy second of the
+ * VMs goes to one job (the sum is the VMs' busy time), one row a job */
+START_TEST(by_job_many_rows)
+{
+	size_t n = 20000, nv = 200, nrows, nu;
+	azml_cost_job_t *j;
+	azml_jvm_t *v = calloc(nv, sizeof(*v));
+	azml_jspan_t *sp = calloc(nv, sizeof(*sp));
+	azml_cost_row_t *rows, *urows, total, utotal, ttotal, *trows;
+	double busy = 0, ubusy = 0, t0;
+	azml_cost_in_t in = { .since = 0, .until = 86400, .vm = v, .nvm = nv };
+
+	seed = 3;
+	j = _random_jobs(n, nv, 86400, 60);
+	for (size_t i = 0; i < nv; i++) {
+		snprintf(v[i].first.node, sizeof(v[i].first.node), "%c%zu",
+			 i % 4 == 3 ? 'x' : 'n', i + 1);
+		snprintf(v[i].first.target, sizeof(v[i].first.target), "t");
+		snprintf(v[i].first.size, sizeof(v[i].first.size), "S");
+		snprintf(v[i].first.prio, sizeof(v[i].first.prio), "dedicated");
+		sp[i] = (azml_jspan_t) { .from = 0, .to = 86400, .booted = 60,
+					 .running = true };
+		v[i].span = &sp[i];
+		v[i].nspans = 1;
+	}
+	in.jobs = j;
+	in.njobs = n;
+	t0 = _secs();
+	ck_assert_int_eq(azml_cost_compute(&in, AZML_COST_BY_JOB, &rows, &nrows,
+					   &total), 0);
+	printf("cost-test: cost --by job over %zu rows: %.3f s\n", n,
+	       _secs() - t0);
+	ck_assert_int_eq(azml_cost_compute(&in, AZML_COST_BY_TARGET, &trows,
+					   &nu, &ttotal), 0);
+	ck_assert(nrows > n / 2 && nrows <= n);
+	for (size_t i = 0; i < nrows; i++) {
+		busy += rows[i].s.busy;
+		if (i)	/* one row a job, in order */
+			ck_assert_uint_lt(strtoul(rows[i - 1].key, NULL, 10),
+					  strtoul(rows[i].key, NULL, 10));
+	}
+	ck_assert(fabs(busy - ttotal.s.busy) < 1e-3 * ttotal.s.busy);
+	ck_assert(ttotal.s.busy > 0);
+	ck_assert_int_eq(azml_cost_compute(&in, AZML_COST_BY_USER, &urows, &nu,
+					   &utotal), 0);
+	ck_assert_uint_eq(nu, 7);
+	for (size_t i = 0; i < nu; i++)
+		ubusy += urows[i].s.busy;
+	ck_assert(fabs(ubusy - busy) < 1e-6 * busy);
+	free(rows);
+	free(urows);
+	free(trows);
+	free(sp);
+	free(v);
+	free(j);
+}
+END_TEST
+
+/* cost --csv: RFC 4180 quoting, and no name a spreadsheet runs */
+START_TEST(csv_fields)
+{
+	static const char *const in[][2] = {
+		{ "alice", "alice" },
+		{ "1234", "1234" },
+		{ "", "" },
+		{ "a,b", "\"a,b\"" },
+		{ "say \"hi\"", "\"say \"\"hi\"\"\"" },
+		{ "two\nlines", "\"two\nlines\"" },
+		{ "cr\rhere", "\"cr\rhere\"" },
+		{ "=HYPERLINK(\"x\")", "\"'=HYPERLINK(\"\"x\"\")\"" },
+		{ "+1", "\"'+1\"" },
+		{ "-2+3", "\"'-2+3\"" },
+		{ "@SUM(A1)", "\"'@SUM(A1)\"" },
+		{ "a=b", "a=b" },
+		{ "'quoted", "'quoted" },
+	};
+	char buf[64], small[8];
+
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+		ck_assert_str_eq(azml_csv_field(in[i][0], buf, sizeof(buf)),
+				 in[i][1]);
+	/* a buffer too short: cut, still one quoted field */
+	ck_assert_str_eq(azml_csv_field("\"\"\"\"\"", small, sizeof(small)),
+			 "\"\"\"\"\"\"");
+	ck_assert_str_eq(azml_csv_field("=abcdefgh", small, sizeof(small)),
+			 "\"'=abc\"");
+	ck_assert_str_eq(azml_csv_field("x", small, 3), "");
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("cost");
@@ -329,5 +594,9 @@ int main(void)
 	tcase_add_test(tc, window_and_missing_price);
 	tcase_add_test(tc, idle_auto_rule);
 	tcase_add_test(tc, idle_gaps_from_jobs);
+	tcase_add_test(tc, idle_gaps_match_brute_force);
+	tcase_add_test(tc, idle_auto_80k_rows);
+	tcase_add_test(tc, by_job_many_rows);
+	tcase_add_test(tc, csv_fields);
 	return tu_run("cost", tc);
 }

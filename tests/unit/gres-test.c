@@ -506,6 +506,74 @@ START_TEST(gres_conf_limit_per_node)
 }
 END_TEST
 
+/* Ranges libslurm would spend minutes and gigabytes on (every bracket but
+ * the last is expanded), and brackets it should never see: refused with
+ * what was wrong, before libslurm reads them. */
+static const struct {
+	const char *file, *why;
+} bad_ranges[] = {
+	{ "/dev/nvidia[0-7222222222222][0-3]", "a number over 2147483647 in a "
+	  "range" },
+	{ "/dev/nvidia[0-2000000000][0-3]", "more than 1024 devices" },
+	{ "/dev/nvidia[0-99][0-99]", "more than 1024 devices" },
+	{ "/dev/nvidia[0-1],/dev/x[0-1023]", "more than 1024 devices" },
+	{ "/dev/nvidia[3-1]", "a range 3-1 that runs backwards" },
+	{ "/dev/nvidia[0-3", "a '[' without its ']'" },
+	{ "/dev/nvidia0-3]", "a ']' without its '['" },
+	{ "/dev/nvidia[]", "expected N or N-M inside [ ]" },
+	{ "/dev/nvidia[a]", "expected N or N-M inside [ ]" },
+	{ "/dev/nvidia[1-]", "expected N or N-M inside [ ]" },
+	{ "/dev/nvidia[1-2-3]", "expected ',' or ']' in a range" },
+	{ "/dev/nvidia[[1]]", "expected N or N-M inside [ ]" },
+};
+
+START_TEST(gres_conf_bad_ranges)
+{
+	char text[300], *path, **files = (char **) 1, want[400];
+
+	snprintf(text, sizeof(text), "Name=gpu File=%s\n",
+		 bad_ranges[_i].file);
+	path = _gres_conf(text);
+	ck_assert_int_eq(azml_gres_conf_files(path, "n1", &files, err,
+					      sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:1: File='%s': %s", path,
+		 bad_ranges[_i].file, bad_ranges[_i].why);
+	ck_assert_str_eq(err, want);
+	ck_assert_ptr_eq(files, (char **) 1);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+START_TEST(gres_conf_ranges)
+{
+	char *path = _gres_conf("Name=gpu File=/dev/nvidia[0-1][2-3,5]\n"
+				"NodeName=n[0-7222222222222][0-3] Name=gpu "
+				"File=/dev/x[0-7222222222222][0-3]\n"
+				"NodeName=n[1-2]x] Name=gpu File=/dev/y[\n"
+				"Name=gpu File=/dev/z[0-31][0-31],/dev/w\n"),
+	     **files = NULL;
+	int n;
+
+	/* the NodeName= lines name no node: their File= is never read */
+	n = azml_gres_conf_files(path, "n1", &files, err, sizeof(err));
+	ck_assert_msg(n == -1 && strstr(err, ":4: File='/dev/z[0-31][0-31],"
+			"/dev/w': more than 1024 devices"), "%d %s", n, err);
+	unlink(path);
+	free(path);
+	path = _gres_conf("Name=gpu File=/dev/nvidia[0-1][2-3,5]\n"
+			  "Name=gpu File=/dev/z[00-31][0-29]\n");
+	n = azml_gres_conf_files(path, "n1", &files, err, sizeof(err));
+	ck_assert_msg(n == 6 + 960, "%d %s", n, err);
+	ck_assert_str_eq(files[0], "/dev/nvidia02");
+	ck_assert_str_eq(files[5], "/dev/nvidia15");
+	ck_assert_str_eq(files[6], "/dev/z000");
+	azml_strv_free(files, (size_t) n);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("gres");
@@ -525,5 +593,8 @@ int main(void)
 	tcase_add_test(tc, gres_conf_long_line);
 	tcase_add_test(tc, gres_conf_huge_range);
 	tcase_add_test(tc, gres_conf_limit_per_node);
+	tcase_add_loop_test(tc, gres_conf_bad_ranges, 0,
+			    sizeof(bad_ranges) / sizeof(bad_ranges[0]));
+	tcase_add_test(tc, gres_conf_ranges);
 	return tu_run("gres", tc);
 }

@@ -21,6 +21,26 @@ struct hs {
 	void *arg;
 };
 
+typedef struct {
+	size_t size;
+	size_t *sent;
+} big_t;
+
+/* "[{},{},..." from POS, as much as fits */
+static ssize_t _big_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	big_t *b = cls;
+	size_t n = 0;
+
+	if (pos >= b->size)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	for (; n < max && pos + n < b->size; n++)
+		buf[n] = pos + n == 0 ? '[' : "{},"[(pos + n - 1) % 3];
+	if (b->sent)
+		__atomic_add_fetch(b->sent, n, __ATOMIC_SEQ_CST);
+	return (ssize_t) n;
+}
+
 static enum MHD_Result _answer(void *cls, struct MHD_Connection *conn,
 			       const char *url, const char *method,
 			       const char *version, const char *upload,
@@ -53,8 +73,20 @@ static enum MHD_Result _answer(void *cls, struct MHD_Connection *conn,
 						   "Metadata");
 	req.conn = conn;
 	s->handler(s->arg, &req, out);
-	resp = MHD_create_response_from_buffer(strlen(out->body), out->body,
-					       MHD_RESPMEM_MUST_COPY);
+	if (out->big) {
+		big_t *b = calloc(1, sizeof(*b));
+
+		ck_assert_ptr_nonnull(b);
+		b->size = out->big;
+		b->sent = out->big_sent;
+		resp = MHD_create_response_from_callback(out->big_length ?
+			out->big : MHD_SIZE_UNKNOWN, 64 * 1024, _big_read, b,
+			free);
+	} else {
+		resp = MHD_create_response_from_buffer(strlen(out->body),
+						       out->body,
+						       MHD_RESPMEM_MUST_COPY);
+	}
 	for (char *save = NULL, *line = strtok_r(out->headers, "\n", &save);
 	     line; line = strtok_r(NULL, "\n", &save)) {
 		char *colon = strchr(line, ':');

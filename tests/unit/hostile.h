@@ -23,6 +23,12 @@ typedef struct {
 	int status;		/* default 200 */
 	char headers[4096];	/* "Name: value\n" lines */
 	char body[8192];
+	/* BIG > 0: the body is instead BIG bytes of "[{},{},...", made as they
+	 * are sent (never held), chunked, or with a Content-Length when
+	 * BIG_LENGTH; how many were made is added to *BIG_SENT (not NULL) */
+	size_t big;
+	int big_length;
+	size_t *big_sent;
 } hs_reply_t;
 
 typedef void (*hs_handler_t)(void *arg, const hs_req_t *req, hs_reply_t *out);

@@ -482,8 +482,8 @@ static void _delete_orphan(pass_t *p, const azml_vm_result_t *v, bool ours)
 				       azml_op_name(info.op), (long) info.pid);
 			} else {
 				action_failures++;
-				printf("  delete VM %s: skipped: %s\n", _esc(v->name),
-				       err);
+				printf("  delete VM %s: skipped: %s\n",
+				       _esc(v->name), err);
 			}
 			free(o);
 			return;

@@ -212,8 +212,8 @@ bool azml_arm_vm_ours(const azml_conf_t *conf, const azml_vm_result_t *vm,
 
 	azml_escape(vm->name, name, sizeof(name));
 	if (strcmp(vm->cluster, conf->cluster_name)) {
-		snprintf(why, n, "VM '%s' is not tagged slurm-cluster=%s (%s%s%s)",
-			 name, conf->cluster_name, vm->cluster[0] ?
+		snprintf(why, n, "VM '%s' is not tagged slurm-cluster=%s "
+			 "(%s%s%s)", name, conf->cluster_name, vm->cluster[0] ?
 			 "its tag says '" : "it has no such tag",
 			 azml_escape(vm->cluster, got, sizeof(got)),
 			 vm->cluster[0] ? "'" : "");

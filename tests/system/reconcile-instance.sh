@@ -29,6 +29,7 @@ curl -sf -X PUT -H "Authorization: Bearer $tok" -d '{"location":"eastus","tags":
 sleep 1
 # Azure's tags as a hostile party writes them: a slurm-node tag with a
 # terminal escape is printed escaped, and never names the journal's node
+install -d -m 0700 "$T/azureml-state" "$T/azureml-state/journal"	# (none written yet)
 curl -sf -X POST -d '{"node_tag":"victim\u001b]0;pwn\u0007"}' "$EMU_URL/emulator/faults" > /dev/null ||
 	azml_fail "faults node_tag"
 out=$("$AZML_BIN" reconcile --dry-run) || azml_fail "reconcile --dry-run: $out"

@@ -282,6 +282,17 @@ typedef struct {
 	char err[600];
 } listing_t;
 
+/* S (Azure's: a name, a tag, a message) escaped for printing and logging
+ * (azml_escape); a result lasts for the next three calls. */
+static const char *_esc(const char *s)
+{
+	static char buf[4][1100];
+	static int k;
+
+	k = (k + 1) % 4;
+	return azml_escape(s, buf[k], sizeof(buf[k]));
+}
+
 static void _listed(void *arg, const azml_vm_result_t *v, size_t n,
 		    const azml_vm_result_t *err)
 {
@@ -289,7 +300,8 @@ static void _listed(void *arg, const azml_vm_result_t *v, size_t n,
 
 	if (err) {
 		l->failed = true;
-		snprintf(l->err, sizeof(l->err), "%s: %s", err->code, err->message);
+		snprintf(l->err, sizeof(l->err), "%s: %s", _esc(err->code),
+			 _esc(err->message));
 		return;
 	}
 	l->vms = malloc((n + 1) * sizeof(*v));
@@ -312,18 +324,21 @@ static void _acted(void *arg, const azml_vm_result_t *r)
 				 !strcmp(what, "deallocate") ?
 				 AZML_J_DEALLOCATED : AZML_J_NKINDS;
 
-		printf("  %s VM %s: done (op %s)\n", what, r->name, r->op_id);
-		azml_log_info("reconcile: %s VM %s op=%s: ok", what, r->name, r->op_id);
+		printf("  %s VM %s: done (op %s)\n", what, _esc(r->name),
+		       _esc(r->op_id));
+		azml_log_info("reconcile: %s VM %s op=%s: ok", what,
+			      _esc(r->name), _esc(r->op_id));
 		if (journal_conf && k != AZML_J_NKINDS &&
 		    !azml_jrec_make(&x, k, (long) time(NULL), r->name, NULL,
 				    NULL, NULL, NULL, false, NULL))
 			azml_state_journal_add(journal_conf, &x, 1);
 	} else {
 		action_failures++;
-		printf("  %s VM %s: failed: %s: %s\n", what, r->name, r->code,
-		       r->message);
+		printf("  %s VM %s: failed: %s: %s\n", what, _esc(r->name),
+		       _esc(r->code), _esc(r->message));
 		azml_log_error("reconcile: couldn't %s VM %s: %s: %s", what,
-			       r->name, r->code, r->message);
+			       _esc(r->name), _esc(r->code),
+			       _esc(r->message));
 	}
 }
 
@@ -463,12 +478,12 @@ static void _delete_orphan(pass_t *p, const azml_vm_result_t *v, bool ours)
 						      false, NULL, err,
 						      sizeof(err));
 				printf("  delete VM %s: skipped: a %s (pid %ld) "
-				       "began meanwhile\n", v->name,
+				       "began meanwhile\n", _esc(v->name),
 				       azml_op_name(info.op), (long) info.pid);
 			} else {
 				action_failures++;
-				printf("  delete VM %s: skipped: %s\n", v->name,
-				       err);
+				printf("  delete VM %s: skipped: %s\n",
+				       _esc(v->name), err);
 			}
 			free(o);
 			return;
@@ -528,9 +543,18 @@ static void _orphan_vms(pass_t *p)
 			azml_conf_target_of_node(p->conf, node);
 		const azml_node_t *sn = _find(p->nodes, p->nn, node);
 		const char *why = NULL;
+		char not_ours[512];
 
 		if (node[0] && azml_state_intent_active(p->conf, node))
 			continue;	/* a resume or delete is in flight */
+		/* the listing's word is not enough: the VM's own model */
+		if (!azml_arm_vm_ours(p->conf, v, v->scale_set[0] ?
+				      v->scale_set : NULL, not_ours,
+				      sizeof(not_ours))) {
+			printf("VM %s: left alone: %s\n", _esc(v->name),
+			       not_ours);
+			continue;
+		}
 		if (v->scale_set[0] && !node[0]) {
 			bool tb = t && busy[t - p->conf->targets];
 
@@ -539,7 +563,7 @@ static void _orphan_vms(pass_t *p)
 			/* a resume may pair it now */
 			if (tb || !strcasecmp(v->provisioning, "Creating")) {
 				printf("VM %s of scale set %s: no node has it "
-				       "yet; left alone (%s)\n", v->name,
+				       "yet; left alone (%s)\n", _esc(v->name),
 				       v->scale_set, tb ?
 				       "a program works on its target's nodes" :
 				       "Azure is still creating it");
@@ -556,11 +580,13 @@ static void _orphan_vms(pass_t *p)
 		if (!why)
 			continue;
 		p->actions++;
-		printf("orphan VM %s (node %s): %s%s\n", v->name, node, why,
-		       p->dry ? "; would delete it" : "; deleting it");
+		printf("orphan VM %s (node %s): %s%s\n", _esc(v->name),
+		       _esc(node), why, p->dry ? "; would delete it" :
+		       "; deleting it");
 		if (v->node[0] && strcmp(v->node, v->name))
-			printf("  (VM %s is tagged slurm-node=%.80s; a VM serves "
-			       "the node it is named after)\n", v->name, v->node);
+			printf("  (VM %s is tagged slurm-node=%.200s; a VM "
+			       "serves the node it is named after)\n",
+			       _esc(v->name), _esc(v->node));
 		if (!p->dry)
 			_delete_orphan(p, v, t && t->kind != AZML_ATTACHED);
 	}
@@ -706,7 +732,7 @@ static int _scale_sets(pass_t *p, listing_t *l)
 	/* the tag listing may show set VMs (tags copied or not): each set's
 	 * own listing decides */
 	for (size_t i = 0; i < l->n; i++)
-		if (!l->vms[i].scale_set[0])
+		if (!l->vms[i].scale_set[0] && !l->vms[i].set_id[0])
 			l->vms[keep++] = l->vms[i];
 	l->n = keep;
 	for (size_t ti = 0; ti < p->conf->ntargets; ti++) {
@@ -715,7 +741,7 @@ static int _scale_sets(pass_t *p, listing_t *l)
 		listing_t sl = { 0 };
 		pairs_load_t q = { p, set };
 		one_t got = { 0 };
-		size_t from = p->npairs, paired = 0;
+		size_t from = p->npairs, paired = 0, ours = 0;
 		azml_vm_result_t *more;
 
 		if (t->kind != AZML_CLUSTER ||
@@ -739,10 +765,22 @@ static int _scale_sets(pass_t *p, listing_t *l)
 		}
 		l->vms = more;
 		for (size_t i = 0; i < sl.n; i++) {
+			char why[512];
+
+			/* a listing by the set's id may hold anything: its own
+			 * set id and our tag say which VMs are the set's */
+			if (!azml_arm_vm_ours(p->conf, &sl.vms[i], set, why,
+					      sizeof(why))) {
+				printf("scale set %s: a VM its listing holds is "
+				       "left alone: %s\n", set, why);
+				continue;
+			}
 			snprintf(sl.vms[i].scale_set, sizeof(sl.vms[i].scale_set),
-				 "%s", set);	/* listed by its set's id */
+				 "%s", set);
 			l->vms[l->n++] = sl.vms[i];
+			ours++;
 		}
+		sl.n = ours;	/* the set's VMs, as counted below */
 		free(sl.vms);
 		azml_state_pairs(p->conf, set, _pairs_load, &q);
 		/* pairings whose VM is gone */
@@ -774,7 +812,7 @@ static int _scale_sets(pass_t *p, listing_t *l)
 		}
 		if (!got.ok) {
 			printf("scale set %s: couldn't read it: %s: %s\n", set,
-			       got.r.code, got.r.message);
+			       _esc(got.r.code), _esc(got.r.message));
 			continue;
 		}
 		if (got.r.capacity >= 0 && (size_t) got.r.capacity != sl.n)
@@ -871,7 +909,9 @@ static void _journal_check(pass_t *p)
 		return;
 	for (size_t i = 0; i < p->nvms; i++) {
 		const azml_vm_result_t *v = &p->vms[i];
-		const char *node = v->node[0] ? v->node : NULL;
+		/* the VM's name: we name each VM after its node (its
+		 * slurm-node tag is Azure's word, and never picks a node) */
+		const char *node = v->scale_set[0] ? NULL : v->name;
 		const azml_jvm_t *j = _journal_find(p, v);
 		const azml_target_t *t = NULL;
 		bool deallocated = !strcasecmp(v->power, "deallocated") ||

@@ -64,6 +64,8 @@ typedef struct {
 	bool started, settled;
 	bool nic_asked;		/* a scale set's VM: its IP asked for */
 	bool boot_log_read;	/* resume-fail: the serial log was looked at */
+	bool in_batch;		/* its VM is in its set's batched delete */
+	bool bad_vm;		/* its set's VM cannot be paired: fail it */
 	char why[400];		/* ERROR: what went wrong */
 } job_t;
 
@@ -391,6 +393,13 @@ static bool _in_set(const job_t *j)
 	       j->t->provisioning == AZML_PROV_SCALE_SET;
 }
 
+/* J's scale set into SET, or NULL for a node whose VM is its own. */
+static const char *_set_of(const job_t *j, char *set, size_t n)
+{
+	return _in_set(j) ? azml_conf_scale_set_name(j->run->conf, j->t, set,
+						     n) : NULL;
+}
+
 /* J's VM name into j->vm: the node's own, or the VM of its set StateDir
  * pairs it with ("" when it has none: nothing to delete). */
 static void _vm_of(job_t *j)
@@ -462,9 +471,14 @@ static void _deleted(void *arg, const azml_vm_result_t *r)
 		return;
 	}
 	run->failed++;
-	azml_log_error("couldn't delete VM '%s' (op=%s): %s: %s; "
-		       "'slurm-azureml reconcile' will retry", j->node,
-		       r->op_id, r->code, r->message);
+	if (!strcmp(r->code, "NotOurVM"))
+		azml_log_error("%s node=%s: refusing to delete VM '%s': %s; "
+			       "nothing deleted", _mode_name(run->mode),
+			       j->node, j->vm, r->message);
+	else
+		azml_log_error("couldn't delete VM '%s' (op=%s): %s: %s; "
+			       "'slurm-azureml reconcile' will retry", j->vm,
+			       r->op_id, r->code, r->message);
 	_end(j, false, r->code);
 }
 
@@ -492,7 +506,34 @@ static void _boot_logged(void *arg, const char *log, size_t len,
 			       reason);
 		azml_nodes_down(j->node, reason);
 	}
+	/* ours: _checked() saw it */
 	azml_arm_vm_delete(j->run->arm, j->vm, _deleted, j);
+}
+
+/* Resume-fail: the VM's own answer says whether it is ours to read and
+ * delete (one GET: the boot log and the delete follow). */
+static void _checked(void *arg, const azml_vm_result_t *r)
+{
+	job_t *j = arg;
+	char set[80];
+	azml_vm_result_t res = *r;
+
+	if (!r->ok && r->http_status == 404) {	/* gone: nothing to delete */
+		res.ok = true;
+		_deleted(j, &res);
+		return;
+	}
+	if (r->ok && !azml_arm_vm_ours(j->run->conf, r, _set_of(j, set,
+				       sizeof(set)), res.message,
+				       sizeof(res.message))) {
+		res.ok = false;
+		snprintf(res.code, sizeof(res.code), "NotOurVM");
+	}
+	if (!res.ok) {
+		_deleted(j, &res);
+		return;
+	}
+	azml_arm_vm_boot_log(j->run->arm, j->vm, _boot_logged, j);
 }
 
 /* ---- scale sets (Provisioning=ScaleSet): one write for many nodes ---- */
@@ -569,7 +610,9 @@ typedef struct {
 } claim_t;
 
 /* Under StateDir's lock: give each node of B without a VM one of the set's
- * running VMs that no node has. */
+ * running VMs that no node has (ours: azml_arm_vm_ours).  A VM whose
+ * computerName cannot be a host name is given to no node: the node it
+ * would have had fails (bad_vm, why), after the lock. */
 static int _claim_vms(void *arg, azml_pair_t **p, size_t *n)
 {
 	claim_t *c = arg;
@@ -581,29 +624,52 @@ static int _claim_vms(void *arg, azml_pair_t **p, size_t *n)
 		azml_pair_t *more;
 		bool taken = false;
 
+		azml_pair_t one;
+		char why[512];
+
 		if (strcasecmp(vm->scale_set, b->set) ||
 		    strcasecmp(vm->provisioning, "Succeeded") ||
 		    !azml_arm_resource_name_ok(vm->name))
 			continue;
+		if (!azml_arm_vm_ours(b->run->conf, vm, b->set, why,
+				      sizeof(why))) {
+			azml_log_error("scale set %s: not pairing a VM: %s",
+				       b->set, why);
+			continue;
+		}
 		for (size_t k = 0; k < *n && !taken; k++)
 			taken = !strcmp((*p)[k].vm, vm->name);
 		if (taken)
 			continue;
 		while (next < b->n && (b->jobs[next]->settled ||
-				       b->jobs[next]->vm[0]))
+				       b->jobs[next]->vm[0] ||
+				       b->jobs[next]->bad_vm))
 			next++;
 		if (next >= b->n)
 			break;
+		memset(&one, 0, sizeof(one));
+		snprintf(one.vm, sizeof(one.vm), "%s", vm->name);
+		snprintf(one.node, sizeof(one.node), "%s", b->jobs[next]->node);
+		snprintf(one.computer, sizeof(one.computer), "%.71s",
+			 vm->computer[0] ? vm->computer : vm->name);
+		one.since = time(NULL);
+		if (!azml_state_pair_ok(&one)) {
+			char comp[300];
+
+			/* its pairing could not be recorded, nor its node
+			 * found by its host name */
+			b->jobs[next]->bad_vm = true;
+			snprintf(b->jobs[next]->why, sizeof(b->jobs[next]->why),
+				 "Azure gave VM '%s' of scale set %s the "
+				 "computerName '%s', which is not a host name",
+				 vm->name, b->set, azml_escape(vm->computer,
+				 comp, sizeof(comp)));
+			continue;
+		}
 		if (!(more = realloc(*p, (*n + 1) * sizeof(**p))))
 			break;
 		*p = more;
-		memset(&(*p)[*n], 0, sizeof(**p));
-		snprintf((*p)[*n].vm, sizeof((*p)[*n].vm), "%s", vm->name);
-		snprintf((*p)[*n].node, sizeof((*p)[*n].node), "%s",
-			 b->jobs[next]->node);
-		snprintf((*p)[*n].computer, sizeof((*p)[*n].computer), "%.71s",
-			 vm->computer[0] ? vm->computer : vm->name);
-		(*p)[*n].since = time(NULL);
+		(*p)[*n] = one;
 		(*n)++;
 		snprintf(b->jobs[next]->vm, sizeof(b->jobs[next]->vm), "%s",
 			 vm->name);
@@ -708,6 +774,10 @@ static void _vms_listed(void *arg, const azml_vm_result_t *vms, size_t n,
 			    "has (see the log)");
 		return;
 	}
+	for (int i = 0; i < b->n; i++)
+		if (b->jobs[i]->bad_vm && !b->jobs[i]->settled)
+			_set_failed(b->jobs[i], "InvalidResponse",
+				    b->jobs[i]->why);
 	/* the IPs of the VMs just paired, all at once */
 	if (b->claimed > before && !b->nic_list) {
 		if (!(b->nic_list = calloc(b->claimed - before + 1,
@@ -844,7 +914,8 @@ static int _pairs_of(void *arg, azml_pair_t **p, size_t *n)
 				continue;
 			if (!q->drop) {
 				snprintf(j->vm, sizeof(j->vm), "%s", (*p)[k].vm);
-			} else if (j->settled && !strcmp((*p)[k].vm, j->vm)) {
+			} else if (j->settled && j->in_batch &&
+				   !strcmp((*p)[k].vm, j->vm)) {
 				(*p)[k--] = (*p)[--*n];
 				changed = 1;
 			}
@@ -862,14 +933,14 @@ static void _shrunk(void *arg, const azml_vm_result_t *r)
 	int ours = 0;
 
 	for (int i = 0; i < b->n; i++)
-		ours += !b->jobs[i]->settled && b->jobs[i]->vm[0];
+		ours += !b->jobs[i]->settled && b->jobs[i]->in_batch;
 	if (!r->ok) {
 		/* e.g. one of them is gone already: one by one (404 is done) */
 		azml_log_error("scale set %s: the batched delete of %d VMs "
 			       "failed (op=%s): %s: %s; deleting them one by one",
 			       b->set, ours, r->op_id, r->code, r->message);
-		for (int i = 0; i < b->n; i++)
-			if (!b->jobs[i]->settled && b->jobs[i]->vm[0])
+		for (int i = 0; i < b->n; i++)	/* seen ours in the listing */
+			if (!b->jobs[i]->settled && b->jobs[i]->in_batch)
 				azml_arm_vm_delete(run->arm, b->jobs[i]->vm,
 						   _deleted, b->jobs[i]);
 		return;
@@ -880,7 +951,7 @@ static void _shrunk(void *arg, const azml_vm_result_t *r)
 		job_t *j = b->jobs[i];
 		azml_vm_result_t ok = { .ok = true };
 
-		if (j->settled || !j->vm[0])
+		if (j->settled || !j->in_batch)
 			continue;
 		snprintf(ok.op_id, sizeof(ok.op_id), "%s", r->op_id);
 		run->pairs_later = true;
@@ -890,11 +961,60 @@ static void _shrunk(void *arg, const azml_vm_result_t *r)
 	azml_state_pairs(run->conf, b->set, _pairs_of, &q);
 }
 
+/*
+ * The set's listing, before its batched delete: each paired VM must be
+ * listed as ours (azml_arm_vm_ours: its own set id, our cluster tag); one
+ * that is not is left alone, one not listed is read and deleted alone
+ * (gone: done), and the rest go in one request.
+ */
+static void _shrink_listed(void *arg, const azml_vm_result_t *vms, size_t n,
+			   const azml_vm_result_t *err)
+{
+	batch_t *b = arg;
+	run_t *run = b->run;
+	const char **del;
+	int k = 0;
+
+	if (err)
+		azml_log_error("couldn't list the VMs of scale set %s: %s: %s; "
+			       "reading each VM before its delete", b->set,
+			       err->code, err->message);
+	if (!(del = calloc(b->n + 1, sizeof(*del))))
+		abort();
+	for (int i = 0; i < b->n; i++) {
+		job_t *j = b->jobs[i];
+		const azml_vm_result_t *vm = NULL;
+		azml_vm_result_t no = { .ok = false };
+
+		if (j->settled || !j->vm[0])
+			continue;
+		for (size_t v = 0; v < n && !vm; v++)
+			if (!strcasecmp(vms[v].name, j->vm))
+				vm = &vms[v];
+		if (!vm) {
+			azml_arm_vm_delete_ours(run->arm, j->vm, b->set,
+						_deleted, j);
+			continue;
+		}
+		if (!azml_arm_vm_ours(run->conf, vm, b->set, no.message,
+				      sizeof(no.message))) {
+			snprintf(no.code, sizeof(no.code), "NotOurVM");
+			_deleted(j, &no);
+			continue;
+		}
+		j->in_batch = true;
+		del[k++] = j->vm;
+	}
+	/* at most AZML_ARM_VMSS_BATCH a batch (_batch_add) */
+	if (k)
+		azml_arm_vmss_delete_vms(run->arm, b->set, del, k, _shrunk, b);
+	free(del);
+}
+
 static void _batch_send(batch_t *b)
 {
 	run_t *run = b->run;
 	pairs_of_t q = { b, false };
-	const char **vms;
 	int k = 0;
 
 	if (b->grow) {
@@ -902,8 +1022,6 @@ static void _batch_send(batch_t *b)
 		return;
 	}
 	azml_state_pairs(run->conf, b->set, _pairs_of, &q);
-	if (!(vms = calloc(b->n + 1, sizeof(*vms))))
-		abort();
 	for (int i = 0; i < b->n; i++) {
 		job_t *j = b->jobs[i];
 
@@ -915,12 +1033,10 @@ static void _batch_send(batch_t *b)
 			_deleted(j, &ok);
 			continue;
 		}
-		vms[k++] = j->vm;
+		k++;
 	}
-	/* at most AZML_ARM_VMSS_BATCH a batch (_batch_add) */
-	if (k)
-		azml_arm_vmss_delete_vms(run->arm, b->set, vms, k, _shrunk, b);
-	free(vms);
+	if (k)	/* one listing says which are ours */
+		azml_arm_vmss_vms(run->arm, b->set, _shrink_listed, b);
 }
 
 /* Look again, from the tick, for VMs of good writes not listed yet. */
@@ -968,7 +1084,7 @@ static void _start(job_t *j)
 			_deleted(j, &ok);
 			return;
 		}
-		azml_arm_vm_boot_log(run->arm, j->vm, _boot_logged, j);
+		azml_arm_vm_get(run->arm, j->vm, _checked, j);
 		return;
 	}
 	j->started = true;
@@ -1010,7 +1126,12 @@ static void _start(job_t *j)
 		_deleted(j, &ok);
 		return;
 	}
-	azml_arm_vm_delete(run->arm, j->vm, _deleted, j);
+	{
+		char set[80];
+
+		azml_arm_vm_delete_ours(run->arm, j->vm, _set_of(j, set,
+					sizeof(set)), _deleted, j);
+	}
 }
 
 /* A node we waited for: what became of it.  Returns true when settled. */

@@ -18,6 +18,7 @@
 #include "arm.h"
 #include "auth.h"
 #include "bootdiag.h"
+#include "log.h"
 
 struct azml_arm {
 	const azml_conf_t *conf;
@@ -143,6 +144,9 @@ void azml_arm_parse_vm(const cJSON *vm, azml_vm_result_t *out)
 	_copy(out->name, sizeof(out->name), _str(vm, "name"));
 	_copy(out->node, sizeof(out->node), _str(tags, "slurm-node"));
 	_copy(out->cluster, sizeof(out->cluster), _str(tags, "slurm-cluster"));
+	if (_str(tags, "slurm-cluster") &&
+	    strlen(_str(tags, "slurm-cluster")) >= sizeof(out->cluster))
+		_copy(out->cluster, sizeof(out->cluster), "?");	/* no prefix */
 	_copy(out->size, sizeof(out->size),
 	      _str(cJSON_GetObjectItem(props, "hardwareProfile"), "vmSize"));
 	_copy(out->provisioning, sizeof(out->provisioning),
@@ -178,6 +182,9 @@ void azml_arm_parse_vm(const cJSON *vm, azml_vm_result_t *out)
 		out->capacity = cJSON_IsNumber(cap) && cap->valuedouble >= 0 &&
 				cap->valuedouble <= 1e6 ?
 				(long) cap->valuedouble : -1;
+		if (set && *set)	/* whole, or a mark that matches nothing */
+			_copy(out->set_id, sizeof(out->set_id),
+			      strlen(set) < sizeof(out->set_id) ? set : "?");
 		/* only the last segment, and only a name: never a path */
 		set = set ? strrchr(set, '/') : NULL;
 		if (set && azml_arm_resource_name_ok(set + 1))
@@ -187,6 +194,51 @@ void azml_arm_parse_vm(const cJSON *vm, azml_vm_result_t *out)
 		if (nic && azml_arm_resource_name_ok(nic + 1))
 			_copy(out->nic, sizeof(out->nic), nic + 1);
 	}
+}
+
+char *azml_arm_vmss_id(const azml_conf_t *conf, const char *set, char *id,
+		       size_t n)
+{
+	snprintf(id, n, "/subscriptions/%s/resourceGroups/%s/providers/"
+		 "Microsoft.Compute/virtualMachineScaleSets/%s",
+		 conf->subscription_id, conf->resource_group, set ? set : "");
+	return id;
+}
+
+bool azml_arm_vm_ours(const azml_conf_t *conf, const azml_vm_result_t *vm,
+		      const char *set, char *why, size_t n)
+{
+	char name[200], got[400], want[300];
+
+	azml_escape(vm->name, name, sizeof(name));
+	if (strcmp(vm->cluster, conf->cluster_name)) {
+		snprintf(why, n, "VM '%s' is not tagged slurm-cluster=%s "
+			 "(%s%s%s)", name, conf->cluster_name, vm->cluster[0] ?
+			 "its tag says '" : "it has no such tag",
+			 azml_escape(vm->cluster, got, sizeof(got)),
+			 vm->cluster[0] ? "'" : "");
+		return false;
+	}
+	azml_escape(vm->set_id, got, sizeof(got));
+	if (!set) {
+		if (!vm->set_id[0])
+			return true;
+		snprintf(why, n, "VM '%s' is in scale set %s, not a VM of its "
+			 "own", name, got);
+		return false;
+	}
+	azml_arm_vmss_id(conf, set, want, sizeof(want));
+	if (!vm->set_id[0]) {
+		snprintf(why, n, "VM '%s' is in no scale set, not in %s", name,
+			 want);
+		return false;
+	}
+	if (strcasecmp(vm->set_id, want)) {
+		snprintf(why, n, "VM '%s' is in scale set %s, not in %s", name,
+			 got, want);
+		return false;
+	}
+	return true;
 }
 
 int azml_arm_parse_operation(const char *body, char *status, size_t sn,
@@ -1160,6 +1212,11 @@ static void _answer_async_poll(call_t *c, const azml_http_resp_t *resp)
  * operation to poll. */
 static void _answer_write(call_t *c, const azml_http_resp_t *resp)
 {
+	char asked[sizeof(c->r.name)], node[sizeof(c->r.node)];
+
+	/* the name asked for stays (the NIC's URL is made from it) */
+	memcpy(asked, c->r.name, sizeof(asked));
+	memcpy(node, c->r.node, sizeof(node));
 	if (resp->body && resp->len) {
 		cJSON *j = cJSON_Parse(resp->body);
 
@@ -1167,6 +1224,20 @@ static void _answer_write(call_t *c, const azml_http_resp_t *resp)
 			azml_arm_parse_vm(j, &c->r);
 		cJSON_Delete(j);
 	}
+	if (c->kind == K_CREATE && c->r.name[0] &&
+	    strcasecmp(c->r.name, asked)) {
+		char got[200];
+
+		azml_escape(c->r.name, got, sizeof(got));
+		memcpy(c->r.name, asked, sizeof(asked));
+		memcpy(c->r.node, node, sizeof(node));
+		_fail(c, resp->status, "InvalidResponse", "the answer to "
+		      "creating VM '%s' describes VM '%s'", asked, got);
+		return;
+	}
+	memcpy(c->r.name, asked, sizeof(asked));
+	if (c->kind == K_CREATE)
+		memcpy(c->r.node, node, sizeof(node));
 	if (resp->async_op[0] || resp->location[0]) {
 		_poll(c, resp);
 		return;
@@ -1177,9 +1248,22 @@ static void _answer_write(call_t *c, const azml_http_resp_t *resp)
 static void _answer_get(call_t *c, const azml_http_resp_t *resp)
 {
 	cJSON *j = cJSON_Parse(resp->body ? resp->body : "");
+	char asked[sizeof(c->r.name)];
 
+	memcpy(asked, c->r.name, sizeof(asked));
 	azml_arm_parse_vm(j, &c->r);
 	cJSON_Delete(j);
+	if (c->kind == K_GET && c->r.name[0] &&
+	    strcasecmp(c->r.name, asked)) {
+		char got[200];
+
+		azml_escape(c->r.name, got, sizeof(got));
+		memcpy(c->r.name, asked, sizeof(asked));
+		_fail(c, resp->status, "InvalidResponse", "the answer to "
+		      "reading VM '%s' describes VM '%s'", asked, got);
+		return;
+	}
+	memcpy(c->r.name, asked, sizeof(asked));
 	c->r.ok = true;
 	_done(c);
 }
@@ -1434,6 +1518,53 @@ int azml_arm_vm_delete(azml_arm_t *arm, const char *name, azml_vm_cb cb,
 		return -1;
 	_vm_url(arm, name, "", "&forceDeletion=true", url, sizeof(url));
 	return _send(c, "DELETE", url, NULL, 0);
+}
+
+/* azml_arm_vm_delete_ours(): the GET's answer decides. */
+typedef struct {
+	azml_arm_t *arm;
+	azml_vm_cb cb;
+	void *arg;
+	bool in_set;
+	char set[80];
+} ours_t;
+
+static void _ours_got(void *arg, const azml_vm_result_t *r)
+{
+	ours_t *o = arg;
+	azml_vm_result_t res = *r;
+
+	if (!r->ok && r->http_status == 404) {	/* gone: deleted */
+		res.ok = true;
+		res.code[0] = res.message[0] = '\0';
+		o->cb(o->arg, &res);
+	} else if (!r->ok) {
+		o->cb(o->arg, r);
+	} else if (!azml_arm_vm_ours(o->arm->conf, r, o->in_set ? o->set :
+				     NULL, res.message, sizeof(res.message))) {
+		res.ok = false;
+		res.http_status = 0;
+		_copy(res.code, sizeof(res.code), "NotOurVM");
+		o->cb(o->arg, &res);
+	} else {
+		azml_arm_vm_delete(o->arm, r->name, o->cb, o->arg);
+	}
+	free(o);
+}
+
+int azml_arm_vm_delete_ours(azml_arm_t *arm, const char *name,
+			    const char *set, azml_vm_cb cb, void *arg)
+{
+	ours_t *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		abort();
+	o->arm = arm;
+	o->cb = cb;
+	o->arg = arg;
+	o->in_set = set != NULL;
+	_copy(o->set, sizeof(o->set), set);
+	return azml_arm_vm_get(arm, name, _ours_got, o);
 }
 
 int azml_arm_vm_get(azml_arm_t *arm, const char *name, azml_vm_cb cb,

@@ -57,6 +57,8 @@ typedef struct {
 	bool spot;
 	/* VMs of a scale set (Flexible), and scale sets themselves: */
 	char scale_set[80];	/* the set a VM belongs to, or "" */
+	char set_id[288];	/* properties.virtualMachineScaleSet.id as
+				 * Azure wrote it ("?" when longer), or "" */
 	char computer[72];	/* osProfile.computerName, or "" */
 	char nic[96];		/* its primary NIC's name, or "" */
 	char etag[64];		/* a scale set's etag, as Azure gave it */
@@ -117,6 +119,14 @@ int azml_arm_vm_create(azml_arm_t *arm, const azml_target_t *t,
 		       const char *node, azml_vm_cb cb, void *arg);
 int azml_arm_vm_delete(azml_arm_t *arm, const char *name, azml_vm_cb cb,
 		       void *arg);
+/*
+ * Delete VM NAME only once a GET shows it is ours (azml_arm_vm_ours() with
+ * SET): one GET, then the delete.  A VM that is not ours is left alone: CB
+ * gets code "NotOurVM" and why (naming the VM); a VM already gone (404) is
+ * deleted, as for azml_arm_vm_delete().
+ */
+int azml_arm_vm_delete_ours(azml_arm_t *arm, const char *name,
+			    const char *set, azml_vm_cb cb, void *arg);
 int azml_arm_vm_get(azml_arm_t *arm, const char *name, azml_vm_cb cb,
 		    void *arg);
 int azml_arm_vm_power(azml_arm_t *arm, const char *name, bool start,
@@ -188,6 +198,24 @@ void azml_arm_set_tick(azml_arm_t *arm, void (*fn)(void *arg), void *arg,
 const azml_http_stats_t *azml_arm_stats(const azml_arm_t *arm);
 
 /* ---- parsers and builders, pure (unit-tested on Microsoft's examples) ---- */
+
+/* The resource id of scale set SET of CONF's resource group into ID:
+ * "/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/
+ * virtualMachineScaleSets/SET".  Returns ID. */
+char *azml_arm_vmss_id(const azml_conf_t *conf, const char *set, char *id,
+		       size_t n);
+
+/*
+ * Whether VM (a GET's answer or a listing's item) is one we may delete: it
+ * carries slurm-cluster=<ClusterName> (the tag every VM we create has), and
+ * its own properties.virtualMachineScaleSet.id is scale set SET's id
+ * (azml_arm_vmss_id; compared without case, as ARM ids are), or with SET
+ * NULL it is in no scale set.  true, or false with why in WHY (naming the
+ * VM; what Azure wrote escaped, azml_escape()).  A listing is never trusted
+ * for this: every delete by name is decided here.
+ */
+bool azml_arm_vm_ours(const azml_conf_t *conf, const azml_vm_result_t *vm,
+		      const char *set, char *why, size_t n);
 
 /* A VM name Azure and Slurm both accept: 1-64 of [A-Za-z0-9-], not
  * starting or ending with '-'. */

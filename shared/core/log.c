@@ -135,3 +135,29 @@ void azml_log_v(azml_log_level_t level, const char *fmt, va_list ap)
 AZML_LOG_FN(azml_log_error, AZML_LOG_ERROR)
 AZML_LOG_FN(azml_log_info, AZML_LOG_INFO)
 AZML_LOG_FN(azml_log_debug, AZML_LOG_DEBUG)
+
+char *azml_escape(const char *s, char *out, size_t n)
+{
+	size_t len = 0;
+
+	if (!n)
+		return out;
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char) *s;
+		char one[5];
+		int k;
+
+		if (c == '\\')
+			k = snprintf(one, sizeof(one), "\\\\");
+		else if (c < 0x20 || c > 0x7e)
+			k = snprintf(one, sizeof(one), "\\x%02x", c);
+		else
+			k = snprintf(one, sizeof(one), "%c", c);
+		if (len + k >= n)
+			break;
+		memcpy(out + len, one, k);
+		len += k;
+	}
+	out[len] = '\0';
+	return out;
+}

@@ -11,6 +11,7 @@
 #define AZML_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 typedef enum {
 	AZML_LOG_STDERR = 0,	/* default */
@@ -48,5 +49,13 @@ void azml_log_debug(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 void azml_log_v(azml_log_level_t level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+
+/*
+ * S made safe to print or log (a string a remote party sent: a tag, a VM
+ * name, an error message): each byte outside printable ASCII becomes \xHH
+ * and a backslash becomes two, into OUT (N bytes; cut short only between
+ * whole escapes).  NULL prints as "".  Returns OUT.
+ */
+char *azml_escape(const char *s, char *out, size_t n);
 
 #endif

@@ -1022,6 +1022,23 @@ static bool _pair_parse(const char *line, azml_pair_t *p)
 	return true;
 }
 
+/* P as its line in a set's file (PAIR_LINE bytes). */
+static void _pair_line(const azml_pair_t *p, char *l, size_t n)
+{
+	snprintf(l, n, "%s %s %s %s %ld\n", p->vm, p->node,
+		 p->computer[0] ? p->computer : p->vm,
+		 p->ip[0] ? p->ip : "0.0.0.0", p->since);
+}
+
+bool azml_state_pair_ok(const azml_pair_t *p)
+{
+	azml_pair_t chk;
+	char l[PAIR_LINE];
+
+	_pair_line(p, l, sizeof(l));
+	return _pair_parse(l, &chk);
+}
+
 int azml_state_pairs(const azml_conf_t *c, const char *set,
 		     int (*fn)(void *arg, azml_pair_t **p, size_t *n),
 		     void *arg)
@@ -1076,9 +1093,7 @@ int azml_state_pairs(const azml_conf_t *c, const char *set,
 		azml_pair_t chk;
 		char l[PAIR_LINE];
 
-		snprintf(l, sizeof(l), "%s %s %s %s %ld\n", p[i].vm, p[i].node,
-			 p[i].computer[0] ? p[i].computer : p[i].vm,
-			 p[i].ip[0] ? p[i].ip : "0.0.0.0", p[i].since);
+		_pair_line(&p[i], l, sizeof(l));
 		if (!_pair_parse(l, &chk))
 			continue;	/* never write what cannot be read */
 		len += snprintf(buf + len, cap - len, "%s", l);

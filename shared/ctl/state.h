@@ -213,6 +213,9 @@ typedef struct {
 int azml_state_pairs(const azml_conf_t *conf, const char *set,
 		     int (*fn)(void *arg, azml_pair_t **p, size_t *n),
 		     void *arg);
+/* Whether P can be recorded: every word is one that is read back (a
+ * pairing that is not is never written; see azml_state_pairs). */
+bool azml_state_pair_ok(const azml_pair_t *p);
 /* NODE's pairing in SET: 1 (*P), 0 none, -1 error (logged). */
 int azml_state_pair_get(const azml_conf_t *conf, const char *set,
 			const char *node, azml_pair_t *p);

@@ -27,9 +27,20 @@ curl -sf -X PUT -H "Authorization: Bearer $tok" -d "{\"location\":\"eastus\",\"t
 curl -sf -X PUT -H "Authorization: Bearer $tok" -d '{"location":"eastus","tags":{"slurm-cluster":"someone-else","slurm-node":"x-1"},"properties":{"hardwareProfile":{"vmSize":"Standard_D2s_v3"}}}' \
 	"$EMU_URL/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/x-1?api-version=2024-07-01" > /dev/null
 sleep 1
+# Azure's tags as a hostile party writes them: a slurm-node tag with a
+# terminal escape is printed escaped, and never names the journal's node
+install -d -m 0700 "$T/azureml-state" "$T/azureml-state/journal"	# (none written yet)
+curl -sf -X POST -d '{"node_tag":"victim\u001b]0;pwn\u0007"}' "$EMU_URL/emulator/faults" > /dev/null ||
+	azml_fail "faults node_tag"
 out=$("$AZML_BIN" reconcile --dry-run) || azml_fail "reconcile --dry-run: $out"
+curl -sf -X POST -d '{"node_tag":""}' "$EMU_URL/emulator/faults" > /dev/null
 grep -q "orphan VM cpu-2 (node cpu-2): its node is powered down; would delete it" <<<"$out" ||
 	azml_fail "dry run: $out"
+grep -qF '(VM cpu-2 is tagged slurm-node=victim\x1b]0;pwn\x07; a VM serves the node it is named after)' <<<"$out" ||
+	azml_fail "the tag was not printed escaped: $(grep tagged <<<"$out" | od -c | head)"
+grep -q $'\x1b' <<<"$out" && azml_fail "reconcile printed a raw escape"
+grep -q "journal: VM cpu-2: Azure has it (node cpu-2), the journal does not" <<<"$out" ||
+	azml_fail "the journal's node is not the VM's name: $(grep journal <<<"$out")"
 grep -q "cluster keep has fewer than MinNodes=1 powered; would power up keep-1" <<<"$out" ||
 	azml_fail "dry run MinNodes: $out"
 [ "$(azml_emulator_vms)" = "cpu-2 x-1" ] || azml_fail "the dry run changed something: $(azml_emulator_vms)"
@@ -79,4 +90,16 @@ azml_wait 60 bash -c "[ \"\$(sinfo -h -n dev-box -o %t)\" = idle ]" ||
 "$AZML_BIN" instance stop cpu > "$T/err" 2>&1 && azml_fail "instance stop of a cluster worked"
 grep -q "'cpu' is not a ComputeInstance" "$T/err" || azml_fail "$(cat "$T/err")"
 azml_pass "instance start brings the node back; a cluster is not an instance"
+# Deletes by name read the VM first: a VM named like our node, of another
+# cluster, is left alone by suspend and resume-fail, with why.
+curl -sf -X PUT -H "Authorization: Bearer $tok" -d '{"location":"eastus","tags":{"slurm-cluster":"someone-else","slurm-node":"cpu-3"},"properties":{"hardwareProfile":{"vmSize":"Standard_D2s_v3"}}}' \
+	"$EMU_URL/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/cpu-3?api-version=2024-07-01" > /dev/null ||
+	azml_fail "couldn't make another cluster's cpu-3"
+for prog in suspend resume-fail; do
+	AZUREML_FOREGROUND=1 "$AZML_BUILD/plugins/power_save/slurm-azureml-$prog" cpu-3 2>/dev/null
+	azml_wait 20 grep -q "$prog node=cpu-3: refusing to delete VM 'cpu-3': VM 'cpu-3' is not tagged slurm-cluster=azml$$ (its tag says 'someone-else'); nothing deleted" "$T/azureml.log" ||
+		azml_fail "$prog did not refuse: $(grep cpu-3 "$T/azureml.log" | tail -3)"
+	azml_emulator_vms | tr ' ' '\n' | grep -qx cpu-3 || azml_fail "$prog deleted another cluster's VM"
+done
+azml_pass "suspend and resume-fail leave a VM of another cluster named like their node alone, and say why"
 echo "$AZML_PASSED passed, 0 failed"

@@ -21,6 +21,7 @@
 #include "auth.h"
 #include "bootdiag.h"
 #include "hostile.h"
+#include "log.h"
 #include "testutil.h"
 
 #if defined(__has_feature)
@@ -1327,6 +1328,283 @@ START_TEST(tenant_domain)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------- */
+/* What may be deleted: a VM's own answer decides, never a listing */
+
+#define SUB "/subscriptions/00000000-0000-0000-0000-000000000000"
+#define SET_ID(rg, set) SUB "/resourceGroups/" rg "/providers/" \
+	"Microsoft.Compute/virtualMachineScaleSets/" set
+
+static struct {
+	int deletes, gets, nic_gets;
+	char deleted[256], nic_path[256];
+} D;
+
+/* A VM's model: NAME, tagged slurm-cluster=CLUSTER (NULL: no tag), in
+ * scale set SET_ID (NULL: none). */
+static void _vm_json(char *out, size_t n, const char *name,
+		     const char *cluster, const char *set_id)
+{
+	snprintf(out, n, "{\"name\":\"%s\",\"tags\":{%s%s%s},\"properties\":{"
+		 "\"provisioningState\":\"Succeeded\"%s%s%s}}", name,
+		 cluster ? "\"slurm-cluster\":\"" : "", cluster ? cluster : "",
+		 cluster ? "\"" : "", set_id ? ",\"virtualMachineScaleSet\":"
+		 "{\"id\":\"" : "", set_id ? set_id : "", set_id ? "\"}" : "");
+}
+
+static void _serve_vms(void *arg, const hs_req_t *q, hs_reply_t *o)
+{
+	const char *vm = strstr(q->path, "/virtualMachines/");
+	const char *name = vm ? vm + strlen("/virtualMachines/") : NULL;
+	size_t len;
+
+	if (strstr(q->path, "/oauth2/")) {
+		snprintf(o->body, sizeof(o->body), "{\"access_token\":\"" TOKEN
+			 "\",\"expires_in\":\"3600\"}");
+		return;
+	}
+	if (strstr(q->path, "/networkInterfaces/")) {
+		__atomic_add_fetch(&D.nic_gets, 1, __ATOMIC_SEQ_CST);
+		snprintf(D.nic_path, sizeof(D.nic_path), "%s", q->path);
+		snprintf(o->body, sizeof(o->body), "{\"properties\":{"
+			 "\"ipConfigurations\":[{\"properties\":{"
+			 "\"privateIPAddress\":\"10.0.0.4\"}}]}}");
+		return;
+	}
+	if (!strcmp(q->method, "DELETE")) {
+		__atomic_add_fetch(&D.deletes, 1, __ATOMIC_SEQ_CST);
+		snprintf(D.deleted, sizeof(D.deleted), "%s", name ? name : "");
+		return;
+	}
+	if (!strcmp(q->method, "PUT")) {	/* a create, answered for another */
+		_vm_json(o->body, sizeof(o->body), "evil-1", "t", NULL);
+		return;
+	}
+	if (!name) {	/* a scale set's listing, hostile */
+		len = snprintf(o->body, sizeof(o->body), "{\"value\":[");
+		_vm_json(o->body + len, sizeof(o->body) - len, "t-cpu_aaaa1111",
+			 "t", SET_ID("RG", "T-CPU"));
+		len = strlen(o->body);
+		len += snprintf(o->body + len, sizeof(o->body) - len, ",");
+		_vm_json(o->body + len, sizeof(o->body) - len, "prod-db-1",
+			 "prod", NULL);
+		len = strlen(o->body);
+		len += snprintf(o->body + len, sizeof(o->body) - len, ",");
+		_vm_json(o->body + len, sizeof(o->body) - len, "t-cpu_bbbb2222",
+			 "t", SET_ID("other-rg", "t-cpu"));
+		len = strlen(o->body);
+		len += snprintf(o->body + len, sizeof(o->body) - len, ",");
+		_vm_json(o->body + len, sizeof(o->body) - len, "web_cccc3333",
+			 "t", SET_ID("rg", "web"));
+		len = strlen(o->body);
+		len += snprintf(o->body + len, sizeof(o->body) - len, ",");
+		_vm_json(o->body + len, sizeof(o->body) - len, "t-cpu_dddd4444",
+			 NULL, SET_ID("rg", "t-cpu"));
+		len = strlen(o->body);
+		len += snprintf(o->body + len, sizeof(o->body) - len, ",");
+		_vm_json(o->body + len, sizeof(o->body) - len, "t-cpu_eeee5555",
+			 "t\033[2J", SET_ID("rg", "t-cpu"));
+		len = strlen(o->body);
+		snprintf(o->body + len, sizeof(o->body) - len, "]}");
+		return;
+	}
+	__atomic_add_fetch(&D.gets, 1, __ATOMIC_SEQ_CST);
+	if (!strcmp(name, "cpu-1"))
+		_vm_json(o->body, sizeof(o->body), name, "t", NULL);
+	else if (!strcmp(name, "prod-db-1"))
+		_vm_json(o->body, sizeof(o->body), name, "prod", NULL);
+	else if (!strcmp(name, "cpu-3"))	/* ours by tag, yet in a set */
+		_vm_json(o->body, sizeof(o->body), name, "t",
+			 SET_ID("rg", "t-cpu"));
+	else if (!strcmp(name, "cpu-4"))	/* the answer of another VM */
+		_vm_json(o->body, sizeof(o->body), "cpu-1", "t", NULL);
+	else if (!strcmp(name, "t-cpu_aaaa1111"))
+		_vm_json(o->body, sizeof(o->body), name, "t",
+			 SET_ID("rg", "t-cpu"));
+	else if (!strcmp(name, "t-cpu_bbbb2222"))
+		_vm_json(o->body, sizeof(o->body), name, "t",
+			 SET_ID("other-rg", "t-cpu"));
+	else {
+		o->status = 404;
+		snprintf(o->body, sizeof(o->body), "{\"error\":{\"code\":"
+			 "\"ResourceNotFound\",\"message\":\"not found\"}}");
+	}
+}
+
+/* Delete NAME (SET: its scale set, or NULL) through azml_arm_vm_delete_ours;
+ * the answer is in R. */
+static void _delete_ours(azml_arm_t *arm, const char *name, const char *set)
+{
+	answers = 0;
+	memset(&R, 0, sizeof(R));
+	azml_arm_vm_delete_ours(arm, name, set, _got, NULL);
+	azml_arm_run(arm);
+	ck_assert_int_eq(answers, 1);
+}
+
+/* Before a delete by name, a GET: a VM without our cluster tag, in another
+ * set or resource group, in a set when it should be on its own, or whose
+ * answer is another VM's, is left alone with why; nothing is deleted. */
+START_TEST(delete_only_ours)
+{
+	hs_t *s = hs_start(_serve_vms, NULL, &S.port);
+	azml_http_opts_t o = { .retry_for = 5 };
+	azml_arm_t *arm = _client(&o, NULL);
+	static const struct {
+		const char *name, *set, *why;
+	} refused[] = {
+		{ "prod-db-1", NULL, "VM 'prod-db-1' is not tagged "
+		  "slurm-cluster=t (its tag says 'prod')" },
+		{ "cpu-3", NULL, "VM 'cpu-3' is in scale set " SET_ID("rg",
+		  "t-cpu") ", not a VM of its own" },
+		{ "cpu-1", "t-cpu", "VM 'cpu-1' is in no scale set, not in "
+		  SET_ID("rg", "t-cpu") },
+		{ "t-cpu_bbbb2222", "t-cpu", "VM 't-cpu_bbbb2222' is in scale "
+		  "set " SET_ID("other-rg", "t-cpu") ", not in "
+		  SET_ID("rg", "t-cpu") },
+		{ "t-cpu_aaaa1111", "web", "VM 't-cpu_aaaa1111' is in scale "
+		  "set " SET_ID("rg", "t-cpu") ", not in " SET_ID("rg", "web") },
+	};
+
+	memset(&D, 0, sizeof(D));
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		_delete_ours(arm, refused[i].name, refused[i].set);
+		ck_assert_msg(!R.ok, "%s was deleted", refused[i].name);
+		ck_assert_str_eq(R.code, "NotOurVM");
+		ck_assert_str_eq(R.message, refused[i].why);
+		ck_assert_str_eq(R.name, refused[i].name);
+	}
+	/* an answer about another VM is no answer */
+	_delete_ours(arm, "cpu-4", NULL);
+	ck_assert(!R.ok);
+	ck_assert_str_eq(R.code, "InvalidResponse");
+	ck_assert_str_eq(R.message, "the answer to reading VM 'cpu-4' "
+			 "describes VM 'cpu-1'");
+	ck_assert_int_eq(D.deletes, 0);
+	ck_assert_int_eq(D.gets, 6);
+
+	/* ours: one GET, one DELETE; gone already: deleted, no DELETE */
+	_delete_ours(arm, "cpu-1", NULL);
+	ck_assert_msg(R.ok, "%s: %s", R.code, R.message);
+	ck_assert_int_eq(D.deletes, 1);
+	ck_assert_str_eq(D.deleted, "cpu-1");
+	_delete_ours(arm, "t-cpu_aaaa1111", "T-Cpu");	/* ids without case */
+	ck_assert_msg(R.ok, "%s: %s", R.code, R.message);
+	ck_assert_int_eq(D.deletes, 2);
+	_delete_ours(arm, "cpu-2", NULL);
+	ck_assert_msg(R.ok, "%s: %s", R.code, R.message);
+	ck_assert_int_eq(D.deletes, 2);
+	_end(arm, s);
+}
+END_TEST
+
+static azml_vm_result_t *listed_vms;
+static size_t nlisted;
+
+static void _keep_listing(void *arg, const azml_vm_result_t *vms, size_t n,
+			  const azml_vm_result_t *err)
+{
+	ck_assert_ptr_null(err);
+	listed_vms = malloc((n + 1) * sizeof(*vms));
+	memcpy(listed_vms, vms, n * sizeof(*vms));
+	nlisted = n;
+}
+
+/* A scale set's listing that holds VMs of no set, of another set, of the
+ * same set in another resource group, and without our cluster tag (one
+ * with a terminal escape in it): only the set's own VM is ours, and each
+ * other says why, printable. */
+START_TEST(hostile_set_listing)
+{
+	hs_t *s = hs_start(_serve_vms, NULL, &S.port);
+	azml_http_opts_t o = { .retry_for = 5 };
+	azml_arm_t *arm = _client(&o, NULL);
+	static const char *why[] = {
+		NULL,
+		"VM 'prod-db-1' is not tagged slurm-cluster=t (its tag says "
+		"'prod')",
+		"VM 't-cpu_bbbb2222' is in scale set " SET_ID("other-rg",
+		"t-cpu") ", not in " SET_ID("rg", "t-cpu"),
+		"VM 'web_cccc3333' is in scale set " SET_ID("rg", "web")
+		", not in " SET_ID("rg", "t-cpu"),
+		"VM 't-cpu_dddd4444' is not tagged slurm-cluster=t (it has no "
+		"such tag)",
+		"VM 't-cpu_eeee5555' is not tagged slurm-cluster=t (its tag "
+		"says 't\\x1b[2J')",
+	};
+	char msg[512];
+
+	azml_arm_vmss_vms(arm, "t-cpu", _keep_listing, NULL);
+	azml_arm_run(arm);
+	ck_assert_uint_eq(nlisted, 6);
+	for (size_t i = 0; i < nlisted; i++) {
+		bool ours = azml_arm_vm_ours(conf, &listed_vms[i], "t-cpu", msg,
+					     sizeof(msg));
+
+		ck_assert_msg(ours == !why[i], "%s", listed_vms[i].name);
+		if (why[i])
+			ck_assert_str_eq(msg, why[i]);
+	}
+	free(listed_vms);
+	_end(arm, s);
+}
+END_TEST
+
+/* A create's answer that names another VM: the requested name stays (the
+ * NIC asked for is the requested VM's), and the answer is an error. */
+START_TEST(create_keeps_name)
+{
+	hs_t *s = hs_start(_serve_vms, NULL, &S.port);
+	azml_http_opts_t o = { .retry_for = 5 };
+	azml_arm_t *arm = _client(&o, "Credential=managed-identity\n"
+		"AdminUser=azureml\nSubnet=/subscriptions/x/resourceGroups/rg/"
+		"providers/Microsoft.Network/virtualNetworks/v/subnets/s\n"
+		"ComputeCluster=cpu VmSize=Standard_D2_v2 MaxNodes=2");
+
+	memset(&D, 0, sizeof(D));
+	answers = 0;
+	azml_arm_vm_create(arm, azml_conf_find_target(conf, "cpu"), "cpu-1",
+			   _got, NULL);
+	azml_arm_run(arm);
+	ck_assert_int_eq(answers, 1);
+	ck_assert(!R.ok);
+	ck_assert_str_eq(R.code, "InvalidResponse");
+	ck_assert_str_eq(R.message, "the answer to creating VM 'cpu-1' "
+			 "describes VM 'evil-1'");
+	ck_assert_str_eq(R.name, "cpu-1");
+	ck_assert_str_eq(R.node, "cpu-1");
+	ck_assert_int_eq(D.nic_gets, 0);	/* no NIC of 'evil-1' asked */
+	_end(arm, s);
+}
+END_TEST
+
+START_TEST(vm_set_id)
+{
+	cJSON *j = cJSON_Parse("{\"name\":\"a\",\"tags\":{\"slurm-cluster\":"
+		"\"t\"},\"properties\":{\"virtualMachineScaleSet\":{\"id\":"
+		"\"" SET_ID("rg", "t-cpu") "/\"}}}");
+	azml_vm_result_t r = { 0 };
+	char why[512], out[32];
+
+	/* a trailing '/': no set name, yet in a set, and not ours */
+	azml_arm_parse_vm(j, &r);
+	ck_assert_str_eq(r.scale_set, "");
+	ck_assert_str_eq(r.set_id, SET_ID("rg", "t-cpu") "/");
+	ck_assert_ptr_nonnull(conf = azml_conf_load_string("ClusterName=t\n"
+		"SubscriptionId=00000000-0000-0000-0000-000000000000\n"
+		"ResourceGroup=rg\nLocation=eastus\n", "t.conf"));
+	ck_assert(!azml_arm_vm_ours(conf, &r, NULL, why, sizeof(why)));
+	ck_assert(!azml_arm_vm_ours(conf, &r, "t-cpu", why, sizeof(why)));
+	cJSON_Delete(j);
+	azml_conf_destroy(conf);
+	conf = NULL;
+	ck_assert_str_eq(azml_escape("a\\b\n\xc3\xa9", out, sizeof(out)),
+			 "a\\\\b\\x0a\\xc3\\xa9");
+	ck_assert_str_eq(azml_escape("\n\n\n", out, 9), "\\x0a\\x0a");
+	ck_assert_str_eq(azml_escape(NULL, out, sizeof(out)), "");
+}
+END_TEST
+
 START_TEST(scheduled_events)
 {
 	cJSON *ex = tu_example("imds/scheduledevents-preempt.json");
@@ -1550,6 +1828,10 @@ int main(void)
 	tcase_add_test(tc, tenant_domain);
 	tcase_add_test(tc, vmss_body);
 	tcase_add_test(tc, answer_too_large);
+	tcase_add_test(tc, delete_only_ours);
+	tcase_add_test(tc, hostile_set_listing);
+	tcase_add_test(tc, create_keeps_name);
+	tcase_add_test(tc, vm_set_id);
 	tcase_set_timeout(tc, 60);
 	return tu_run("arm", tc);
 }

@@ -423,6 +423,22 @@ START_TEST(test_scale_set_pairs)
 	/* set names never leave sets/ */
 	ck_assert_int_eq(azml_state_pair_get(&conf, "../intent", "ss-2", &p), -1);
 	ck_assert_int_eq(azml_state_pair_get(&conf, "..", "ss-2", &p), -1);
+	/* a pairing that could not be written back says so first: a
+	 * computerName Azure sent that is no host name */
+	{
+		azml_pair_t q = { .vm = "t-ss_1a2b3c4d", .node = "ss-3",
+				  .computer = "ss-abc123", .since = 1 };
+
+		ck_assert(azml_state_pair_ok(&q));
+		snprintf(q.computer, sizeof(q.computer), "ss x");
+		ck_assert(!azml_state_pair_ok(&q));
+		snprintf(q.computer, sizeof(q.computer), "../etc");
+		ck_assert(!azml_state_pair_ok(&q));
+		snprintf(q.computer, sizeof(q.computer), "ss-\x1b[2J");
+		ck_assert(!azml_state_pair_ok(&q));
+		q.computer[0] = '\0';	/* none: the VM's name stands */
+		ck_assert(azml_state_pair_ok(&q));
+	}
 	/* the last pairing gone: the file goes */
 	ck_assert_int_eq(azml_state_pair_drop(&conf, "t-ss", "ss-2"), 0);
 	ck_assert_int_eq(azml_state_pair_get(&conf, "t-ss", "ss-2", &p), 0);

@@ -1588,9 +1588,9 @@ static int _peer_uid(struct MHD_Connection *c, uid_t *uid)
 
 /*
  * Whether the peer may have what only this machine's owner may: tokens
- * from IMDS (the VM boundary, which loopback does not have), tokens from
- * the Entra endpoint when no --client-secret guards it, and the admin API.
- * Root, the emulator's own user and --allow-user users may.
+ * from the Entra endpoint when no --client-secret guards it, and the admin
+ * API.  Root, the emulator's own user and --allow-user users may.  (IMDS
+ * answers everyone, as Azure's does: _imds_request_ok.)
  */
 static bool _peer_trusted(struct MHD_Connection *c)
 {
@@ -1779,9 +1779,12 @@ static void _imds_error(reply_t *r, int status, bool identity,
 /*
  * What IMDS demands of every request (Microsoft's "Security and
  * authentication"): the header Metadata: true, in lower case, and no
- * X-Forwarded-For; and what loopback demands in place of the VM boundary:
- * a peer of our own user or root.  Returns true, or false with the answer
- * in R.
+ * X-Forwarded-For.  Returns true, or false with the answer in R.
+ *
+ * Who the caller is does not matter: on Azure, IMDS answers every process
+ * of the VM, root or not, and so does the emulator (every local user).
+ * Keeping jobs away from it is the VM's business (node-init's packet
+ * filter), as it is on Azure.
  */
 static bool _imds_request_ok(struct MHD_Connection *c, bool identity,
 			     reply_t *r)
@@ -1797,19 +1800,6 @@ static bool _imds_request_ok(struct MHD_Connection *c, bool identity,
 		_imds_error(r, 400, identity, "invalid_request",
 			    "Requests with an X-Forwarded-For header are "
 			    "rejected");
-		return false;
-	}
-	if (!r->trusted) {
-		if (identity)
-			_imds_error(r, 401, true, "unauthorized_client",
-				    "The client is not authorized to request an "
-				    "access token using this method. (azure-"
-				    "emulator: only root, its own user and "
-				    "--allow-user users are inside its VMs)");
-		else
-			_imds_error(r, 403, false, "", "Forbidden. azure-emulator: "
-				    "only root, its own user and --allow-user "
-				    "users are inside its VMs");
 		return false;
 	}
 	return true;

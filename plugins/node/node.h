@@ -42,6 +42,7 @@ void azml_short_hostname(char *out, size_t n);
 /* Its steps, in order, as the console lines name them. */
 typedef enum {
 	AZML_STEP_USERDATA = 0,
+	AZML_STEP_FILTER,	/* "IMDS filter": only root reaches IMDS */
 	AZML_STEP_IDENTITY,
 	AZML_STEP_KEYVAULT,
 	AZML_STEP_MUNGE,
@@ -72,6 +73,8 @@ typedef struct {
 	int key_uid, key_gid;		/* -1: the munge user's */
 	FILE *console;			/* NULL: stdout */
 	bool no_syslog;
+	const char *filter_tool;	/* nft or iptables (NULL: whichever
+					 * is installed; azml_imds_filter_*) */
 	/* how a failure after munge works is reported (NULL: power_down_force
 	 * through slurmctld) */
 	int (*report)(void *arg, const char *node, const char *reason);
@@ -83,6 +86,20 @@ typedef struct {
 			 azml_node_self_t *out, char *err, size_t en);
 	void *find_self_arg;
 } azml_node_init_opts_t;
+
+/*
+ * The packet-filter rule that lets only uid 0 reach the IMDS endpoint
+ * IMDS (an http URL to an IPv4 address and port), with TOOL (a path to nft
+ * or iptables; NULL: nft, else iptables, from /usr/sbin, /sbin, /usr/bin).
+ * Install adds it unless the same rule is there, never touching other
+ * rules; returns 0 and says what it did in WHAT (may be NULL), or -1 with
+ * the reason in ERR.  Remove deletes only our rules for that endpoint;
+ * returns 0 with their count in *REMOVED (may be NULL), or -1 with ERR.
+ */
+int azml_imds_filter_install(const char *imds, const char *tool, char *what,
+			     size_t wn, char *err, size_t n);
+int azml_imds_filter_remove(const char *imds, const char *tool, int *removed,
+			    char *err, size_t n);
 
 /* Run node-init.  Returns the exit status: 0, or 1 after a failed step
  * (its console line logged). */

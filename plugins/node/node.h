@@ -22,6 +22,11 @@ typedef struct {
 	const char *node;	/* Slurm node name */
 	const char *vm;		/* VM name (the emulator's vm=) */
 	double interval;	/* seconds between polls */
+	/* JobIdentity=: the node identity (msi_res_id) whose removal from
+	 * the VM lifts the IMDS filter; NULL: the filter stays */
+	const char *node_identity;
+	const char *filter_tool;	/* azml_imds_filter_remove()'s TOOL */
+	int identity_wait;		/* s to wait for it; 0: 1800 */
 } azml_watch_opts_t;
 
 /*
@@ -31,6 +36,12 @@ typedef struct {
  * before the event and the event acknowledged once the node has no job;
  * afterwards the node is resumed if its reason is still ours.  Never returns
  * otherwise.  azml_nodes_init() is called here.
+ *
+ * With NODE_IDENTITY, every 5 s it also asks IMDS (as root) for a Key Vault
+ * token of that identity; once IMDS answers "Identity not found" (the
+ * controller took it from the VM), the IMDS filter is removed and jobs may
+ * use IMDS with the identity left (JobIdentity=).  Any other answer keeps
+ * the filter; after IDENTITY_WAIT s it stops asking and keeps the filter.
  */
 int azml_events_watch(const azml_watch_opts_t *o);
 

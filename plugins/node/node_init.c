@@ -1340,6 +1340,13 @@ int azml_node_init_run(const azml_node_init_opts_t *o)
 		azml_watch_opts_t w = { .imds = c.imds, .node = c.node,
 					.vm = c.vm, .interval = 1 };
 
+		/* JobIdentity=: the filter goes once the controller took the
+		 * node identity from the VM (the key is read by then) */
+		if (c.ud.job_identity) {
+			w.node_identity = c.ud.identity;
+			w.filter_tool = o->filter_tool;
+		}
+
 		_say(&c, false, "node-init: events: ok (watching Scheduled "
 		     "Events of VM %s)", c.vm);
 		if (azml_events_watch(&w))

@@ -11,7 +11,9 @@
 # a job drops to 'nobody' (setpriv) and tries each step, and reads the
 # munge key files; each fails.  Root in the same job still gets its token.
 # A control shows the hole is real: with the rule gone, 'nobody' gets a
-# token.
+# token.  Then JobIdentity=: the node identity taken from the VM by
+# reconcile, the rule lifted by node-init's watcher, a job's token is
+# JobIdentity's, and the key stays out of reach.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -21,8 +23,10 @@ azml_emulator_start --vault-reader "$AZML_IDENTITY"
 export EMU_URL
 export -f azml_emulator_vms job_state
 
+JOB_ID=${AZML_IDENTITY%/*}/slurm-jobs
 azml_emulator_cluster 60 <<CONF
 ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=1 IdleSecondsBeforeScaledown=300
+ComputeCluster=jobid VmSize=Standard_D2s_v3 MaxNodes=1 IdleSecondsBeforeScaledown=300 JobIdentity=$JOB_ID
 CONF
 
 command -v nft > /dev/null || command -v iptables > /dev/null ||
@@ -112,5 +116,65 @@ out=$(setpriv --reuid=65534 --regid=65534 --clear-groups -- curl -sf -m 10 -H Me
 	azml_fail "without the rule, nobody got no answer from IMDS"
 case "$out" in *access_token*) ;; *) azml_fail "without the rule, IMDS answered nobody: $out" ;; esac
 azml_pass "control: without the rule, nobody gets the node identity's token from IMDS (the emulator answers every user, as Azure does)"
+
+# 3. JobIdentity=: the VM is made with both identities; once its node
+# registered, reconcile takes the node identity away, node-init's watcher
+# sees IMDS refuse it and lifts the rule: a job (as nobody) gets a token of
+# JobIdentity, none of the node identity, and still no key.  The VM
+# sandboxes share one network namespace, so cpu-1 (whose rule is the same
+# rule) goes first.
+scontrol update nodename=cpu-1 state=power_down_force reason=test || azml_fail "power down cpu-1"
+azml_wait 60 bash -c "! azml_emulator_vms | grep -qw cpu-1" || azml_fail "cpu-1 not deleted: $(azml_emulator_vms)"
+id=$(sbatch --parsable -p jobid -N1 --wrap true) || azml_fail "sbatch -p jobid"
+azml_wait 120 bash -c "[ \"\$(job_state $id)\" = COMPLETED ]" ||
+	azml_fail "job $id: $(scontrol -o show job "$id")"
+grep -q "node-init: IMDS filter: ok" "$T/consoles/jobid-1.log" || azml_fail "jobid-1 has no IMDS filter"
+idents() {
+	curl -sf "$EMU_URL/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/$1?api-version=2024-07-01" \
+		-H "Authorization: Bearer $(azml_emulator_token)" |
+		python3 -c 'import json, sys; print(" ".join(sorted(k.rsplit("/", 1)[1] for k in json.load(sys.stdin)["identity"]["userAssignedIdentities"])))'
+}
+[ "$(idents jobid-1)" = "slurm-jobs slurm-nodes" ] || azml_fail "jobid-1's identities: $(idents jobid-1)"
+azml_pass "with JobIdentity=, the VM is made with the node identity and the jobs' one"
+out=$("$AZML_BIN" reconcile -f "$T/azureml.conf" 2>&1) || azml_fail "reconcile: $out"
+echo "$out" | grep -q "VM jobid-1 (node jobid-1): its node registered; taking away the node identity" ||
+	azml_fail "reconcile did not take the node identity: $out"
+[ "$(idents jobid-1)" = "slurm-jobs" ] || azml_fail "jobid-1's identities after reconcile: $(idents jobid-1)"
+out=$("$AZML_BIN" reconcile -f "$T/azureml.conf" 2>&1) || azml_fail "reconcile again: $out"
+echo "$out" | grep -q "taking away" && azml_fail "reconcile patched jobid-1 twice: $out"
+azml_pass "reconcile takes the node identity from the VM once its node registered (once)"
+azml_wait 30 grep -q "node-init: IMDS filter: removed" "$T/consoles/jobid-1.log" ||
+	azml_fail "node-init did not lift the filter: $(grep 'IMDS filter' "$T/consoles/jobid-1.log")"
+nft list chain inet azureml imds 2> /dev/null | grep -qF "azureml-imds 127.0.0.1:$EMU_PORT\"" &&
+	azml_fail "the rule for $EMU_PORT is still there"
+azml_pass "node-init's watcher lifts the IMDS rule once IMDS no longer gives the node identity"
+
+JOB_RES=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$JOB_ID")
+cat > "$T/jobid.sh" <<JOB
+#!/bin/bash
+U=$EMU_URL
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "\$@"; }
+TQ="metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net&vm=\$(hostname)"
+echo "job-token: \$(nobody curl -s -m 10 -H Metadata:true "\$U/\$TQ&msi_res_id=$JOB_RES" | tr -d '\n' | cut -c1-60)"
+echo "node-token: \$(nobody curl -s -m 10 -H Metadata:true "\$U/\$TQ&msi_res_id=$RES_ID" | tr -d '\n')"
+tok=\$(nobody curl -s -m 10 -H Metadata:true "\$U/\$TQ&msi_res_id=$JOB_RES" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+echo "keyvault: \$(nobody curl -s -m 10 -w ' http=%{http_code}' -H "Authorization: Bearer \$tok" "\$U/keyvault/kv1/secrets/munge?api-version=7.4" | tr -d '\n')"
+echo "vm-key: \$(nobody cat /etc/munge/munge.key 2>&1 | head -c 100 | tr -d '\n')"
+JOB
+chmod 755 "$T/jobid.sh"
+id=$(sbatch --parsable -p jobid -N1 -o "$T/jobid.out" "$T/jobid.sh") || azml_fail "sbatch jobid.sh"
+azml_wait 60 bash -c "[ \"\$(job_state $id)\" = COMPLETED ]" ||
+	azml_fail "job $id: $(scontrol -o show job "$id")"
+sed 's/^/    /' "$T/jobid.out"
+grep -q '^job-token: {"access_token":' "$T/jobid.out" || azml_fail "no JobIdentity token: $(cat "$T/jobid.out")"
+azml_pass "a job as nobody gets a token of JobIdentity from IMDS"
+grep -q '^node-token: .*"invalid_request".*Identity not found' "$T/jobid.out" ||
+	azml_fail "the node identity was not refused: $(grep node-token "$T/jobid.out")"
+azml_pass "IMDS refuses the node identity, which the VM no longer has (400 invalid_request, Identity not found)"
+grep -q '^keyvault: .*"Forbidden".* http=403$' "$T/jobid.out" ||
+	azml_fail "Key Vault with JobIdentity: $(grep keyvault "$T/jobid.out")"
+grep -q '^vm-key: cat: /etc/munge/munge.key: Permission denied$' "$T/jobid.out" ||
+	azml_fail "munge.key: $(grep vm-key "$T/jobid.out")"
+azml_pass "with JobIdentity's token a job still cannot read the munge key (Key Vault 403, the file unreadable)"
 
 echo "$AZML_PASSED passed, 0 failed"

@@ -1558,6 +1558,46 @@ START_TEST(identity_tokens_and_keyvault)
 	free(out);
 	ck_assert_int_eq(_imds_token_q(p2, "resource=r&vm=nope", NULL, 0, NULL), 404);
 
+	/* PATCH of a VM's identities (JobIdentity=: the node identity taken
+	 * away once the node has registered): IMDS no longer gives it */
+	snprintf(ident, sizeof(ident), "\"identity\":{\"type\":\"UserAssigned\","
+		 "\"userAssignedIdentities\":{\"%s\":{},\"%s\":{}}}", id1, id2);
+	ck_assert_int_eq(_put_raw(p2, hdr, "kv-2", ident, "", NULL), 201);
+	snprintf(q, sizeof(q), "resource=https%%3A%%2F%%2Fvault.azure.net&vm=kv-2"
+		 "&msi_res_id=%s", esc1);
+	ck_assert_int_eq(_imds_token_q(p2, q, NULL, 0, NULL), 200);
+	{
+		const char *h2[] = { hdr, NULL };
+		char path[512], body[1024];
+
+		snprintf(path, sizeof(path), "%skv-2?api-version=2024-07-01",
+			 vm_path);
+		snprintf(body, sizeof(body), "{\"identity\":{\"type\":"
+			 "\"UserAssigned\",\"userAssignedIdentities\":{\"%s\":"
+			 "null,\"%s\":{}}}}", id1, id2);
+		ck_assert_int_eq(tu_http("PATCH", p2, path, body, h2, &out), 200);
+		j = cJSON_Parse(out);
+		ua = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "identity"),
+					 "userAssignedIdentities");
+		ck_assert_int_eq(cJSON_GetArraySize(ua), 1);
+		ck_assert_ptr_nonnull(cJSON_GetObjectItem(ua, id2));
+		cJSON_Delete(j);
+		free(out);
+		/* only identity is taken; an unknown VM is 404 */
+		ck_assert_int_eq(tu_http("PATCH", p2, path, "{\"tags\":{}}", h2,
+					 NULL), 400);
+		snprintf(path, sizeof(path), "%snope?api-version=2024-07-01",
+			 vm_path);
+		ck_assert_int_eq(tu_http("PATCH", p2, path, body, h2, NULL), 404);
+	}
+	ck_assert_int_eq(_imds_token_q(p2, q, NULL, 0, &out), 400);
+	ck_assert_ptr_nonnull(strstr(out, "\"invalid_request\""));
+	ck_assert_ptr_nonnull(strstr(out, "Identity not found"));
+	free(out);
+	snprintf(q, sizeof(q), "resource=https%%3A%%2F%%2Fvault.azure.net&vm=kv-2"
+		 "&msi_res_id=%s", esc2);
+	ck_assert_int_eq(_imds_token_q(p2, q, NULL, 0, NULL), 200);
+
 	/* Key Vault: 200 for the VM's identity, with the base64 of the file */
 	ck_assert_int_eq(tu_http("GET", p2, kv, NULL, h, &out), 200);
 	j = cJSON_Parse(out);

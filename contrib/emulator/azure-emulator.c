@@ -1588,9 +1588,9 @@ static int _peer_uid(struct MHD_Connection *c, uid_t *uid)
 
 /*
  * Whether the peer may have what only this machine's owner may: tokens
- * from IMDS (the VM boundary, which loopback does not have), tokens from
- * the Entra endpoint when no --client-secret guards it, and the admin API.
- * Root, the emulator's own user and --allow-user users may.
+ * from the Entra endpoint when no --client-secret guards it, and the admin
+ * API.  Root, the emulator's own user and --allow-user users may.  (IMDS
+ * answers everyone, as Azure's does: _imds_request_ok.)
  */
 static bool _peer_trusted(struct MHD_Connection *c)
 {
@@ -1779,9 +1779,12 @@ static void _imds_error(reply_t *r, int status, bool identity,
 /*
  * What IMDS demands of every request (Microsoft's "Security and
  * authentication"): the header Metadata: true, in lower case, and no
- * X-Forwarded-For; and what loopback demands in place of the VM boundary:
- * a peer of our own user or root.  Returns true, or false with the answer
- * in R.
+ * X-Forwarded-For.  Returns true, or false with the answer in R.
+ *
+ * Who the caller is does not matter: on Azure, IMDS answers every process
+ * of the VM, root or not, and so does the emulator (every local user).
+ * Keeping jobs away from it is the VM's business (node-init's packet
+ * filter), as it is on Azure.
  */
 static bool _imds_request_ok(struct MHD_Connection *c, bool identity,
 			     reply_t *r)
@@ -1797,19 +1800,6 @@ static bool _imds_request_ok(struct MHD_Connection *c, bool identity,
 		_imds_error(r, 400, identity, "invalid_request",
 			    "Requests with an X-Forwarded-For header are "
 			    "rejected");
-		return false;
-	}
-	if (!r->trusted) {
-		if (identity)
-			_imds_error(r, 401, true, "unauthorized_client",
-				    "The client is not authorized to request an "
-				    "access token using this method. (azure-"
-				    "emulator: only root, its own user and "
-				    "--allow-user users are inside its VMs)");
-		else
-			_imds_error(r, 403, false, "", "Forbidden. azure-emulator: "
-				    "only root, its own user and --allow-user "
-				    "users are inside its VMs");
 		return false;
 	}
 	return true;
@@ -3386,6 +3376,80 @@ static op_t *_vm_mark_deleting(vm_t *v)
 	return op;
 }
 
+/*
+ * PATCH .../virtualMachines/NAME with {"identity":{...}}: the identities
+ * the VM carries, as ARM updates them (a user-assigned identity set to
+ * null in userAssignedIdentities is removed, {} is added; type as given,
+ * else kept).  Only identity is taken: anything else is 400.  IMDS gives
+ * no token for an identity removed this way ("Identity not found").
+ */
+static void _vm_patch(const char *sub, const char *rg, const char *name,
+		      const char *body, reply_t *r)
+{
+	char key[400];
+	cJSON *req = cJSON_Parse(body ? body : ""), *pid, *in = NULL, *ua;
+	cJSON *ident = NULL, *it;
+	const cJSON *cur, *cua, *c2;
+	vm_t *v;
+
+	snprintf(key, sizeof(key), "%s/%s/%s", sub, rg, name);
+	_lower(key);
+	if (!(v = _vm_find(key)) || !strcmp(v->provisioning, "Deleting")) {
+		_error(r, 404, "ResourceNotFound", "The Resource "
+		       "'Microsoft.Compute/virtualMachines/%s' under resource "
+		       "group '%s' was not found.", name, rg);
+		goto out;
+	}
+	pid = cJSON_GetObjectItem(req, "identity");
+	if (!cJSON_IsObject(req) || !cJSON_IsObject(pid) ||
+	    cJSON_GetArraySize(req) != 1) {
+		_error(r, 400, "InvalidRequestContent", "azure-emulator: a VM's "
+		       "PATCH takes {\"identity\":{...}} only.");
+		goto out;
+	}
+	/* the identity asked for: the VM's, then the patch over it */
+	cur = cJSON_GetObjectItem(v->resource, "identity");
+	in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "type", cJSON_IsString(cJSON_GetObjectItem(
+		pid, "type")) ? cJSON_GetObjectItem(pid, "type")->valuestring :
+		*_jstr(cur, "type") ? _jstr(cur, "type") : "None");
+	ua = cJSON_CreateObject();
+	cua = cJSON_GetObjectItem(cur, "userAssignedIdentities");
+	cJSON_ArrayForEach(c2, cua)
+		cJSON_AddItemToObject(ua, c2->string, cJSON_CreateObject());
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(pid, "userAssignedIdentities")) {
+		cJSON_DeleteItemFromObject(ua, it->string);
+		if (!cJSON_IsNull(it))
+			cJSON_AddItemToObject(ua, it->string,
+					      cJSON_Duplicate(it, 1));
+	}
+	if (ua->child)
+		cJSON_AddItemToObject(in, "userAssignedIdentities", ua);
+	else
+		cJSON_Delete(ua);
+	if (!_take_write_token(r) || !_identity_build(in, &ident, r))
+		goto out;
+	if (cJSON_GetObjectItem(ident, "principalId")) {
+		char guid[40];
+
+		_guid_of("system:", _jstr(v->resource, "id"), guid);
+		cJSON_ReplaceItemInObject(ident, "principalId",
+					  cJSON_CreateString(guid));
+	}
+	cJSON_DeleteItemFromObject(v->resource, "identity");
+	if (strcmp(_jstr(ident, "type"), "None"))
+		cJSON_AddItemToObject(v->resource, "identity", ident);
+	else
+		cJSON_Delete(ident);
+	ident = NULL;
+	_journal_vm(v);
+	_json(r, 200, _vm_view(v, false, false));
+out:
+	cJSON_Delete(ident);
+	cJSON_Delete(in);
+	cJSON_Delete(req);
+}
+
 static void _vm_action(const char *method, const char *sub, const char *rg,
 		       const char *name, const char *action,
 		       struct MHD_Connection *c, reply_t *r)
@@ -4607,6 +4671,8 @@ static void _arm(struct MHD_Connection *c, const char *method, char *path,
 					_vm_put(c, seg[1], seg[3], seg[7], body, r);
 				return;
 			}
+			if (n == 8 && !strcmp(method, "PATCH"))
+				return _vm_patch(seg[1], seg[3], seg[7], body, r);
 			if (n == 8 || n == 9)
 				return _vm_action(method, seg[1], seg[3], seg[7],
 						  n == 9 ? seg[8] : NULL, c, r);

@@ -493,6 +493,48 @@ static void _delete_orphan(pass_t *p, const azml_vm_result_t *v, bool ours)
 	azml_arm_vm_delete(p->arm, v->name, _orphan_deleted, o);
 }
 
+/*
+ * JobIdentity=: a VM is made with two identities, the node's (which reads
+ * the munge key) and the jobs'.  Once its node has registered, node-init
+ * has read the key and started slurmd, and the node identity has done its
+ * work: the VM keeps only JobIdentity (an ARM PATCH), and node-init's
+ * watcher, seeing IMDS refuse the node identity, lifts its IMDS filter so
+ * that jobs can use IMDS.  Reconcile does it rather than the resume
+ * program: resume returns before the node registers (it must not block
+ * slurmctld), while reconcile runs on a timer, sees the node's state and
+ * every VM, and catches up after a controller restart.  A VM still
+ * carrying both identities (2 or more) whose node is up gets the PATCH;
+ * one with a program working on its node is left for the next pass.
+ */
+static void _job_identities(pass_t *p)
+{
+	for (size_t i = 0; i < p->nvms; i++) {
+		const azml_vm_result_t *v = &p->vms[i];
+		const char *node = _vm_node(p, v);
+		const azml_target_t *t;
+		const azml_node_t *sn;
+
+		if (v->scale_set[0] || !node[0] || v->identities < 2)
+			continue;
+		t = azml_conf_target_of_node(p->conf, node);
+		if (!t || !t->job_identity || !t->identity)
+			continue;
+		sn = _find(p->nodes, p->nn, node);
+		if (!sn || azml_node_powered_down(sn) ||
+		    azml_node_powering_up(sn) ||
+		    azml_state_intent_active(p->conf, node))
+			continue;
+		p->actions++;
+		printf("VM %s (node %s): its node registered; %s the node "
+		       "identity, keeping JobIdentity\n", v->name, node,
+		       p->dry ? "would take away" : "taking away");
+		if (!p->dry)
+			azml_arm_vm_keep_identity(p->arm, v->name, t->identity,
+						  t->job_identity, _acted,
+						  "remove the node identity of");
+	}
+}
+
 /* Whether a program works on some node of T (a resume may be about to
  * pair a set's new VM). */
 static bool _target_busy(const pass_t *p, const azml_target_t *t)
@@ -1188,6 +1230,7 @@ static int _reconcile_once(azml_conf_t *conf, bool dry, bool prune)
 		_orphan_vms(&p);
 		_nodes_without_vm(&p);
 		_release_held(&p);
+		_job_identities(&p);
 		for (size_t i = 0; i < conf->ntargets; i++)
 			if (conf->targets[i].kind == AZML_CLUSTER &&
 			    conf->targets[i].min_nodes)

@@ -206,8 +206,69 @@ static void _resume_if_ours(const char *node)
 			      node, reason);
 }
 
+#define IDENTITY_POLL 5		/* s between asking IMDS about it */
+#define IDENTITY_WAIT 1800		/* s the controller has to remove it */
+
+/* A console line (node-init's stdout: the VM's serial log) and syslog. */
+static void _console(bool error, const char *line)
+{
+	printf("%s\n", line);
+	fflush(stdout);
+	if (error)
+		azml_log_error("%s", line);
+	else
+		azml_log_info("%s", line);
+}
+
+/*
+ * JobIdentity=: whether the node identity is gone from this VM; then the
+ * IMDS filter goes.  Returns true once done with it (removed, or given up
+ * after the wait: the filter stays).
+ */
+static bool _identity_check(const azml_watch_opts_t *o, time_t start)
+{
+	char err[600], line[800], *tok = NULL;
+	int removed = 0, wait = o->identity_wait > 0 ? o->identity_wait :
+				IDENTITY_WAIT;
+
+	if (!azml_imds_token(o->imds, o->vm, "https://vault.azure.net",
+			     o->node_identity, &tok, err, sizeof(err))) {
+		azml_secret_free(tok);
+		if (time(NULL) - start < wait)
+			return false;
+		snprintf(line, sizeof(line), "node-init: IMDS filter: kept (the "
+			 "node identity is still on the VM after %d s; jobs get "
+			 "no IMDS, JobIdentity= neither)", wait);
+		_console(true, line);
+		return true;
+	}
+	if (!strstr(err, "Identity not found")) {
+		if (time(NULL) - start < wait)
+			return false;	/* IMDS down: ask again */
+		snprintf(line, sizeof(line), "node-init: IMDS filter: kept "
+			 "(IMDS did not say the node identity is gone after %d "
+			 "s: %s)", wait, err);
+		_console(true, line);
+		return true;
+	}
+	if (azml_imds_filter_remove(o->imds, o->filter_tool, &removed, err,
+				    sizeof(err))) {
+		snprintf(line, sizeof(line), "node-init: IMDS filter: kept "
+			 "(couldn't remove it: %s)", err);
+		_console(true, line);
+		return true;
+	}
+	snprintf(line, sizeof(line), "node-init: IMDS filter: removed (%d "
+		 "rule%s; the node identity is gone from the VM: jobs may use "
+		 "IMDS with JobIdentity)", removed, removed == 1 ? "" : "s");
+	_console(false, line);
+	return true;
+}
+
 int azml_events_watch(const azml_watch_opts_t *o)
 {
+	time_t id_start = time(NULL), id_next = 0;
+	bool id_done = !o->node_identity;
 	maint_t m[AZML_SCHED_EVENTS_MAX];
 	size_t nm = 0;
 	char url[2048], err[256];
@@ -228,6 +289,10 @@ int azml_events_watch(const azml_watch_opts_t *o)
 		int st = _imds(url, NULL, &body), ne;
 		bool maint = false;
 
+		if (!id_done && time(NULL) >= id_next) {
+			id_done = _identity_check(o, id_start);
+			id_next = time(NULL) + IDENTITY_POLL;
+		}
 		ne = st == 200 ? azml_parse_scheduled_events(body, o->vm, ev,
 							     AZML_SCHED_EVENTS_MAX)
 			       : -1;

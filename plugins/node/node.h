@@ -22,6 +22,11 @@ typedef struct {
 	const char *node;	/* Slurm node name */
 	const char *vm;		/* VM name (the emulator's vm=) */
 	double interval;	/* seconds between polls */
+	/* JobIdentity=: the node identity (msi_res_id) whose removal from
+	 * the VM lifts the IMDS filter; NULL: the filter stays */
+	const char *node_identity;
+	const char *filter_tool;	/* azml_imds_filter_remove()'s TOOL */
+	int identity_wait;		/* s to wait for it; 0: 1800 */
 } azml_watch_opts_t;
 
 /*
@@ -31,6 +36,12 @@ typedef struct {
  * before the event and the event acknowledged once the node has no job;
  * afterwards the node is resumed if its reason is still ours.  Never returns
  * otherwise.  azml_nodes_init() is called here.
+ *
+ * With NODE_IDENTITY, every 5 s it also asks IMDS (as root) for a Key Vault
+ * token of that identity; once IMDS answers "Identity not found" (the
+ * controller took it from the VM), the IMDS filter is removed and jobs may
+ * use IMDS with the identity left (JobIdentity=).  Any other answer keeps
+ * the filter; after IDENTITY_WAIT s it stops asking and keeps the filter.
  */
 int azml_events_watch(const azml_watch_opts_t *o);
 
@@ -42,6 +53,7 @@ void azml_short_hostname(char *out, size_t n);
 /* Its steps, in order, as the console lines name them. */
 typedef enum {
 	AZML_STEP_USERDATA = 0,
+	AZML_STEP_FILTER,	/* "IMDS filter": only root reaches IMDS */
 	AZML_STEP_IDENTITY,
 	AZML_STEP_KEYVAULT,
 	AZML_STEP_MUNGE,
@@ -72,6 +84,8 @@ typedef struct {
 	int key_uid, key_gid;		/* -1: the munge user's */
 	FILE *console;			/* NULL: stdout */
 	bool no_syslog;
+	const char *filter_tool;	/* nft or iptables (NULL: whichever
+					 * is installed; azml_imds_filter_*) */
 	/* how a failure after munge works is reported (NULL: power_down_force
 	 * through slurmctld) */
 	int (*report)(void *arg, const char *node, const char *reason);
@@ -83,6 +97,20 @@ typedef struct {
 			 azml_node_self_t *out, char *err, size_t en);
 	void *find_self_arg;
 } azml_node_init_opts_t;
+
+/*
+ * The packet-filter rule that lets only uid 0 reach the IMDS endpoint
+ * IMDS (an http URL to an IPv4 address and port), with TOOL (a path to nft
+ * or iptables; NULL: nft, else iptables, from /usr/sbin, /sbin, /usr/bin).
+ * Install adds it unless the same rule is there, never touching other
+ * rules; returns 0 and says what it did in WHAT (may be NULL), or -1 with
+ * the reason in ERR.  Remove deletes only our rules for that endpoint;
+ * returns 0 with their count in *REMOVED (may be NULL), or -1 with ERR.
+ */
+int azml_imds_filter_install(const char *imds, const char *tool, char *what,
+			     size_t wn, char *err, size_t n);
+int azml_imds_filter_remove(const char *imds, const char *tool, int *removed,
+			    char *err, size_t n);
 
 /* Run node-init.  Returns the exit status: 0, or 1 after a failed step
  * (its console line logged). */

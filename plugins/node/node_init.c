@@ -3,8 +3,15 @@
  * (ARCHITECTURE.md, "node bootstrap"; the systemd unit
  * slurm-azureml-node-init.service runs it).
  *
- *   userData -> identity -> Key Vault -> munge -> node name -> setup script
- *   -> GPU check -> slurmd -> events
+ *   userData -> IMDS filter -> identity -> Key Vault -> munge -> node name
+ *   -> setup script -> GPU check -> slurmd -> events
+ *
+ * The IMDS filter (imds_filter.c) comes first, before anything asks IMDS
+ * for a token and long before slurmd can start a job: Azure's IMDS answers
+ * every process of the VM, and a job that got the node identity's Key
+ * Vault token would read the munge key.  A VM that cannot install it stops
+ * there (its console line reaches the node's reason through the
+ * ResumeFailProgram, as every failure before munge does).
  *
  * Each step logs one line "node-init: <step>: <outcome>" to the console
  * (stdout: the VM's serial log) and to syslog; a failed step logs
@@ -78,7 +85,7 @@
 #define MAX_ADDRS 16			/* this machine's addresses matched */
 
 const char *const azml_step_names[AZML_STEP_COUNT] = {
-	"userData", "identity", "Key Vault", "munge", "node name",
+	"userData", "IMDS filter", "identity", "Key Vault", "munge", "node name",
 	"setup script", "GPU check", "slurmd", "events",
 };
 
@@ -469,6 +476,20 @@ static int _userdata(ctx_t *c)
 		     "cluster %s, target %s, %s%s; node name from slurmctld)",
 		     c->host, c->ud.cluster, c->ud.target, c->ud.vm_size,
 		     c->ud.low_priority ? ", low priority" : "");
+	return 0;
+}
+
+/* ---- step 0b: IMDS filter --------------------------------------------------- */
+
+static int _filter(ctx_t *c)
+{
+	char err[600], what[256];
+
+	if (azml_imds_filter_install(c->imds, c->o->filter_tool, what,
+				     sizeof(what), err, sizeof(err)))
+		return _fail(c, AZML_STEP_FILTER, "%s; not going on: a job "
+			     "could read the munge key through IMDS", err);
+	_say(c, false, "node-init: IMDS filter: ok (%s)", what);
 	return 0;
 }
 
@@ -1307,7 +1328,7 @@ int azml_node_init_run(const azml_node_init_opts_t *o)
 		azml_short_hostname(c.host, sizeof(c.host));
 	vm = getenv("AZURE_EMULATOR_VM");
 	snprintf(c.vm, sizeof(c.vm), "%s", vm && *vm ? vm : c.host);
-	if ((rc = _userdata(&c)) || (rc = _identity(&c)) ||
+	if ((rc = _userdata(&c)) || (rc = _filter(&c)) || (rc = _identity(&c)) ||
 	    (rc = _keyvault(&c)) || (rc = _munge(&c)) ||
 	    (rc = _node_name(&c)) || (rc = _setup(&c)) || (rc = _gpu(&c)) ||
 	    (rc = _slurmd(&c)))
@@ -1318,6 +1339,13 @@ int azml_node_init_run(const azml_node_init_opts_t *o)
 	} else {
 		azml_watch_opts_t w = { .imds = c.imds, .node = c.node,
 					.vm = c.vm, .interval = 1 };
+
+		/* JobIdentity=: the filter goes once the controller took the
+		 * node identity from the VM (the key is read by then) */
+		if (c.ud.job_identity) {
+			w.node_identity = c.ud.identity;
+			w.filter_tool = o->filter_tool;
+		}
 
 		_say(&c, false, "node-init: events: ok (watching Scheduled "
 		     "Events of VM %s)", c.vm);

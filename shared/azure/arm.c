@@ -156,6 +156,8 @@ void azml_arm_parse_vm(const cJSON *vm, azml_vm_result_t *out)
 	_copy(out->computer, sizeof(out->computer),
 	      _str(cJSON_GetObjectItem(props, "osProfile"), "computerName"));
 	_copy(out->etag, sizeof(out->etag), _str(vm, "etag"));
+	out->identities = cJSON_GetArraySize(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(vm, "identity"), "userAssignedIdentities"));
 	{
 		const char *id = _str(props, "vmId");
 		const char *zone = cJSON_GetStringValue(cJSON_GetArrayItem(
@@ -582,6 +584,7 @@ int azml_arm_userdata(const azml_conf_t *conf, const azml_target_t *t,
 	u->slurmctld_host = _dup(host);
 	u->munge_key_secret = _dup(t->munge_key_secret);
 	u->identity = _dup(t->identity);
+	u->job_identity = _dup(t->job_identity);
 	u->setup_script = _dup(t->node_setup_script);
 	u->low_priority = t->kind == AZML_CLUSTER &&
 			  t->priority == AZML_LOW_PRIORITY;
@@ -639,11 +642,15 @@ cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
 	cJSON_AddStringToObject(b, "location", conf->location);
 	if (t->identity) {
 		/* node-init reads the munge key with it (msi_res_id=) */
-		cJSON *id = cJSON_AddObjectToObject(b, "identity");
+		cJSON *id = cJSON_AddObjectToObject(b, "identity"), *ua;
 
 		cJSON_AddStringToObject(id, "type", "UserAssigned");
-		cJSON_AddObjectToObject(cJSON_AddObjectToObject(id,
-			"userAssignedIdentities"), t->identity);
+		ua = cJSON_AddObjectToObject(id, "userAssignedIdentities");
+		cJSON_AddObjectToObject(ua, t->identity);
+		/* JobIdentity=: the jobs' one, left alone once the controller
+		 * takes the node's away (reconcile) */
+		if (t->job_identity)
+			cJSON_AddObjectToObject(ua, t->job_identity);
 	}
 	_tags(cJSON_AddObjectToObject(b, "tags"), conf, t, node);
 	if (t->zone) {
@@ -1589,6 +1596,32 @@ int azml_arm_vm_power(azml_arm_t *arm, const char *name, bool start,
 		return -1;
 	_vm_url(arm, name, start ? "/start" : "/deallocate", NULL, url, sizeof(url));
 	return _send(c, "POST", url, NULL, 0);
+}
+
+int azml_arm_vm_keep_identity(azml_arm_t *arm, const char *name,
+			      const char *drop, const char *keep,
+			      azml_vm_cb cb, void *arg)
+{
+	call_t *c = _call(arm, K_POWER, name, cb, arg);
+	cJSON *b, *ua;
+	char url[2048], *body;
+	int rc;
+
+	if (_bad_name(c, name))
+		return -1;
+	/* ARM's PATCH of a VM's identities: null removes one, {} keeps it */
+	b = cJSON_CreateObject();
+	ua = cJSON_AddObjectToObject(b, "identity");
+	cJSON_AddStringToObject(ua, "type", "UserAssigned");
+	ua = cJSON_AddObjectToObject(ua, "userAssignedIdentities");
+	cJSON_AddNullToObject(ua, drop);
+	cJSON_AddObjectToObject(ua, keep);
+	body = cJSON_PrintUnformatted(b);
+	cJSON_Delete(b);
+	_vm_url(arm, name, "", NULL, url, sizeof(url));
+	rc = _send(c, "PATCH", url, body, 0);
+	cJSON_free(body);
+	return rc;
 }
 
 int azml_arm_vm_boot_log(azml_arm_t *arm, const char *name,

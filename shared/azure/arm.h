@@ -67,6 +67,7 @@ typedef struct {
 	char vm_id[40];		/* properties.vmId (a GUID), or "" */
 	long created;		/* properties.timeCreated (epoch s), 0: none */
 	char zone[4];		/* zones[0] ("1".."3"), or "" */
+	int identities;		/* user-assigned identities it carries */
 } azml_vm_result_t;
 
 typedef void (*azml_vm_cb)(void *arg, const azml_vm_result_t *r);
@@ -129,6 +130,11 @@ int azml_arm_vm_delete_ours(azml_arm_t *arm, const char *name,
 			    const char *set, azml_vm_cb cb, void *arg);
 int azml_arm_vm_get(azml_arm_t *arm, const char *name, azml_vm_cb cb,
 		    void *arg);
+/* JobIdentity=: PATCH VM NAME's identities so that it keeps KEEP and no
+ * longer carries DROP (resource ids).  CB gets the VM as ARM returns it. */
+int azml_arm_vm_keep_identity(azml_arm_t *arm, const char *name,
+			      const char *drop, const char *keep,
+			      azml_vm_cb cb, void *arg);
 int azml_arm_vm_power(azml_arm_t *arm, const char *name, bool start,
 		      azml_vm_cb cb, void *arg);
 /* VMs of the resource group tagged slurm-cluster=<ClusterName>. */

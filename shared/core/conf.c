@@ -119,6 +119,7 @@ static const keydef_t key_tab[] = {
 	{ "SlurmctldHost", W_GLOBAL | W_VM, K_STR, G(slurmctld_host), T(slurmctld_host), azml_ctld_host_ok },
 	{ "MungeKeySecret", W_GLOBAL | W_VM, K_STR, G(munge_key_secret), T(munge_key_secret), azml_secret_url_ok },
 	{ "Identity", W_GLOBAL | W_VM, K_STR, G(identity), T(identity), azml_identity_id_ok },
+	{ "JobIdentity", W_GLOBAL | W_VM, K_STR, G(job_identity), T(job_identity), azml_identity_id_ok },
 	{ "NodeSetupScript", W_GLOBAL | W_VM, K_STR, G(node_setup_script), T(node_setup_script), _check_abs_path },
 };
 
@@ -944,6 +945,7 @@ static void _target_free(azml_target_t *t)
 	free(t->admin_user); free(t->ssh_public_key);
 	free(t->zone); free(t->tags); free(t->file); free(t->ppg); free(t->avset);
 	free(t->slurmctld_host); free(t->munge_key_secret);
+	free(t->job_identity);
 	free(t->identity); free(t->node_setup_script);
 	_free_names(t->fallback);
 }
@@ -1576,6 +1578,46 @@ static void _check_bootstrap(parser_t *p, const azml_target_t *t)
 		      "key; set MungeKeySecret=https://VAULT.vault.azure.net/"
 		      "secrets/NAME and Identity=", _where_name(t->kind ==
 		      AZML_CLUSTER ? W_CLUSTER : W_INSTANCE), t->name);
+	/* JobIdentity=: a second identity for jobs; the controller takes the
+	 * node identity from each VM once its node registered (reconcile),
+	 * which needs VMs made one by one and deleted at suspend. */
+	if (t->job_identity) {
+		const char *what = _where_name(t->kind == AZML_CLUSTER ?
+					       W_CLUSTER : W_INSTANCE);
+
+		if (!t->identity)
+			_err(p, t->file, t->line, "%s '%s' has JobIdentity= but "
+			     "no Identity=: JobIdentity is a second identity, "
+			     "beside the node's", what, t->name);
+		else if (!strcasecmp(t->identity, t->job_identity))
+			_err(p, t->file, t->line, "%s '%s': JobIdentity= is "
+			     "Identity=: jobs would get the identity that reads "
+			     "the munge key; give jobs an identity of their own "
+			     "with no access to it", what, t->name);
+		if (t->kind != AZML_CLUSTER)
+			_err(p, t->file, t->line, "ComputeInstance '%s': "
+			     "JobIdentity= is for compute clusters only: an "
+			     "instance started again needs its node identity "
+			     "back to read the munge key", t->name);
+		else if (t->provisioning == AZML_PROV_SCALE_SET)
+			_err(p, t->file, t->line, "ComputeCluster '%s': "
+			     "JobIdentity= needs Provisioning=VirtualMachines "
+			     "(the node identity is taken from each VM by "
+			     "itself; a scale set's VMs share the set's)",
+			     t->name);
+	}
+	/* Least privilege: a VM should read the one key version the admin
+	 * chose; without one, whoever may write the secret chooses the key
+	 * of every new VM.  Key Vault's https URLs only: the emulator's
+	 * loopback URLs are the tests'. */
+	if (t->munge_key_secret && !strncmp(t->munge_key_secret, "https://", 8) &&
+	    !azml_secret_url_versioned(t->munge_key_secret))
+		_warn(p, t->file, t->line, "%s '%s': MungeKeySecret=%s names no "
+		      "version: its VMs take whatever version is current, "
+		      "set by anyone who may write the secret; name one "
+		      "(.../secrets/NAME/VERSION, 'az keyvault secret show "
+		      "--query id')", _where_name(t->kind == AZML_CLUSTER ?
+		      W_CLUSTER : W_INSTANCE), t->name, t->munge_key_secret);
 }
 
 /* CUDA version V as one number that compares; NONE when V is NULL. */
@@ -1774,6 +1816,7 @@ static void _finish(parser_t *p, const char *file)
 		INHERIT(slurmctld_host);
 		INHERIT(munge_key_secret);
 		INHERIT(identity);
+		INHERIT(job_identity);
 		INHERIT(node_setup_script);
 #undef INHERIT
 		_check_bootstrap(p, t);
@@ -1872,6 +1915,7 @@ void azml_conf_destroy(azml_conf_t *c)
 	free(c->prices); free(c->prices_endpoint);
 	free(c->subnet); free(c->admin_user); free(c->ssh_public_key);
 	free(c->slurmctld_host); free(c->munge_key_secret);
+	free(c->job_identity);
 	free(c->identity); free(c->node_setup_script);
 	free(c);
 }

@@ -100,6 +100,7 @@ typedef struct {
 	char *slurmctld_host;	/* HOST[:PORT]; NULL: slurm.conf's, at create */
 	char *munge_key_secret;	/* Key Vault secret URL, or NULL */
 	char *identity;		/* user-assigned identity resource id, or NULL */
+	char *job_identity;	/* JobIdentity=: jobs' identity, or NULL */
 	char *node_setup_script; /* absolute path on the image, or NULL */
 	char *file;		/* where it was defined */
 	int line;
@@ -131,6 +132,7 @@ typedef struct {
 	char *slurmctld_host;
 	char *munge_key_secret;
 	char *identity;
+	char *job_identity;
 	char *node_setup_script;
 	int capacity_backoff;	/* CapacityBackoff=, default 600 seconds */
 

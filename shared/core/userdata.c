@@ -302,10 +302,26 @@ int azml_secret_url_ok(const char *v, char *why, size_t n)
 				    "letters, digits or '-'", v);
 		name += 9;
 	}
-	if (!_chars(name, strlen(name), 1, 127, "-"))
-		return _why(why, n, "secret name '%s': 1-127 letters, digits "
-			    "or '-'", name);
+	{
+		const char *ver = strchr(name, '/');
+		size_t nl = ver ? (size_t) (ver - name) : strlen(name);
+
+		if (!_chars(name, nl, 1, 127, "-"))
+			return _why(why, n, "secret name '%.*s': 1-127 letters, "
+				    "digits or '-'", (int) nl, name);
+		if (ver && (strlen(ver + 1) != 32 ||
+			    strspn(ver + 1, "0123456789abcdefABCDEF") != 32))
+			return _why(why, n, "secret version '%.64s': 32 hex "
+				    "digits, as Key Vault names them", ver + 1);
+	}
 	return 0;
+}
+
+bool azml_secret_url_versioned(const char *v)
+{
+	const char *s = v ? strstr(v, "/secrets/") : NULL;
+
+	return s && strchr(s + 9, '/');
 }
 
 int azml_identity_id_ok(const char *v, char *why, size_t n)
@@ -363,6 +379,7 @@ char *azml_userdata_json(const azml_userdata_t *u)
 	_add(o, "slurmctld_host", u->slurmctld_host);
 	_add(o, "munge_key_secret", u->munge_key_secret);
 	_add(o, "identity", u->identity);
+	_add(o, "job_identity", u->job_identity);
 	_add(o, "setup_script", u->setup_script);
 	cJSON_AddStringToObject(o, "priority", u->low_priority ?
 				"low" : "dedicated");
@@ -499,6 +516,8 @@ int azml_userdata_parse(const char *text, size_t len, azml_userdata_t *out,
 		 &out->munge_key_secret, err, n) ||
 	    _str(o, "identity", true, azml_identity_id_ok, &out->identity,
 		 err, n) ||
+	    _str(o, "job_identity", false, azml_identity_id_ok,
+		 &out->job_identity, err, n) ||
 	    _str(o, "setup_script", false, _path_ok, &out->setup_script,
 		 err, n) ||
 	    _str(o, "slurm_version", true, _version_ok, &out->slurm_version,
@@ -546,6 +565,7 @@ void azml_userdata_free(azml_userdata_t *u)
 	free(u->slurmctld_host);
 	free(u->munge_key_secret);
 	free(u->identity);
+	free(u->job_identity);
 	free(u->setup_script);
 	free(u->gpu_type);
 	free(u->gpu_arch);

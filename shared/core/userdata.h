@@ -10,11 +10,14 @@
  *    "slurmctld_host":"10.0.0.4:6817",
  *    "munge_key_secret":"https://VAULT.vault.azure.net/secrets/munge",
  *    "identity":"/subscriptions/…/userAssignedIdentities/NAME",
+ *    "job_identity":"/subscriptions/…/userAssignedIdentities/JOBS",
  *    "setup_script":"/opt/site/setup.sh", "priority":"dedicated",
  *    "gpus":{"count":1,"type":"v100","arch":"Volta"},
  *    "slurm_version":"22.05.8"}
  * "node" is absent from a scale set's shared userData; "setup_script",
- * "gpus" and "slurm_cluster" are optional.  Keys a later version adds are
+ * "gpus", "slurm_cluster" and "job_identity" (JobIdentity=: the VM's
+ * second identity, the one jobs may use once the node identity is taken
+ * from the VM) are optional.  Keys a later version adds are
  * ignored, so an older node-init reads a newer controller's userData.
  *
  * Everything here is pure (cJSON only): the parser is fuzzed
@@ -41,6 +44,7 @@ typedef struct {
 	char *slurmctld_host;	/* HOST[:PORT] */
 	char *munge_key_secret;	/* Key Vault secret URL */
 	char *identity;		/* user-assigned identity resource id */
+	char *job_identity;	/* JobIdentity=, or NULL */
 	char *setup_script;	/* absolute path on the image, or NULL */
 	bool low_priority;
 	int gpus;		/* GPUs the size must have; 0: none */
@@ -75,12 +79,16 @@ void azml_userdata_free(azml_userdata_t *u);
  *         sovereign clouds' vault domains), or plain http to loopback
  *         http://127.0.0.1:PORT/keyvault/VAULT/secrets/NAME (the emulator);
  *         no userinfo, query or fragment; VAULT 3–24 letters, digits, '-';
- *         NAME 1–127 letters, digits, '-'.
+ *         NAME 1–127 letters, digits, '-'; optionally /VERSION, 32 hex
+ *         digits.
  *   identity: /subscriptions/S/resourceGroups/R/providers/
  *         Microsoft.ManagedIdentity/userAssignedIdentities/NAME.
  */
 int azml_ctld_host_ok(const char *v, char *why, size_t n);
 int azml_secret_url_ok(const char *v, char *why, size_t n);
+/* Whether secret URL V (azml_secret_url_ok() accepted it) names a version:
+ * .../secrets/NAME/VERSION, VERSION 32 hex digits. */
+bool azml_secret_url_versioned(const char *v);
 int azml_identity_id_ok(const char *v, char *why, size_t n);
 
 /*

@@ -246,6 +246,7 @@ azml_stop() {
 	local rc=$?
 	[ -n "${T:-}" ] || return $rc
 	azml_emulator_stop
+	azml_imds_filter_clear
 	for pidf in "$T"/slurmd-*.pid "$T/slurmctld.pid" "$T/slurmdbd.pid" \
 		    "$T/mysql.pid" "$T/munge/munged.pid"; do
 		[ -f "$pidf" ] && kill "$(cat "$pidf")" 2>/dev/null
@@ -374,6 +375,31 @@ azml_emulator_stop() {
 	curl -sf -X POST "$EMU_URL/emulator/reset" > /dev/null
 	kill "$(cat "$T/emulator.pidfile")" 2>/dev/null
 	rm -f "$T/emulator.pidfile"
+}
+
+# Remove the IMDS filter rules that node-init added for this emulator's
+# port: the VM sandboxes share the host's network namespace, so their rules
+# are the host's, and another test (leg) may have its own for its own port.
+# Only ours go, nftables rules by handle; the table and chain stay.
+azml_imds_filter_clear() {
+	[ -n "${EMU_PORT:-}" ] || return 0
+	local tag="azureml-imds 127.0.0.1:$EMU_PORT" h i
+	if command -v nft > /dev/null; then
+		for h in $(nft -a list chain inet azureml imds 2>/dev/null |
+			   grep -F "comment \"$tag\"" |
+			   sed -n 's/.*# handle \([0-9][0-9]*\)$/\1/p'); do
+			nft delete rule inet azureml imds handle "$h"
+		done
+	fi
+	if command -v iptables > /dev/null; then
+		for i in $(seq 1 16); do
+			iptables -w 5 -D OUTPUT -d 127.0.0.1/32 -p tcp \
+				--dport "$EMU_PORT" -m owner ! --uid-owner 0 \
+				-m comment --comment "$tag" -j REJECT \
+				--reject-with tcp-reset 2> /dev/null || break
+		done
+	fi
+	return 0
 }
 
 # azml_wait SECONDS COMMAND...: until COMMAND succeeds; 1 on time-out.

@@ -377,7 +377,8 @@ START_TEST(bad_input)
 END_TEST
 
 /* Entra ID and the Azure SDKs take a tenant's domain as well as its ID. */
-#define SECRET "https://myvault.vault.azure.net/secrets/munge"
+#define SECRET "https://myvault.vault.azure.net/secrets/munge/" \
+	"0123456789abcdef0123456789ABCDEF"
 #define IDENTITY "/subscriptions/00000000-0000-0000-0000-000000000000/" \
 	"resourceGroups/rg/providers/Microsoft.ManagedIdentity/" \
 	"userAssignedIdentities/nodes"
@@ -426,6 +427,75 @@ START_TEST(bootstrap_keys)
 			       "node-init cannot set up munge, so its VMs will "
 			       "not join", 99), "%s", c->warnings[0]);
 	ck_assert_ptr_null(azml_conf_find_target(c, "cpu")->slurmctld_host);
+	azml_conf_destroy(c);
+
+	/* A secret without a version: usable, a warning per VM target that
+	 * names it; the emulator's loopback URLs are not warned about. */
+	c = azml_conf_load_string(HEAD
+		"MungeKeySecret=https://myvault.vault.azure.net/secrets/munge "
+		"Identity=" IDENTITY "\n"
+		"ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=4\n"
+		"ComputeInstance=dev VmSize=Standard_D4s_v3 MungeKeySecret="
+		"http://127.0.0.1:8080/keyvault/kv1/secrets/munge\n",
+		"test.conf");
+	ck_assert_int_eq(c->nerrors, 0);
+	ck_assert_int_eq(c->nwarnings, 1);
+	ck_assert_msg(!strcmp(c->warnings[0], "test.conf:6: warning: "
+			      "ComputeCluster 'cpu': MungeKeySecret=https://"
+			      "myvault.vault.azure.net/secrets/munge names no "
+			      "version: its VMs take whatever version is "
+			      "current, set by anyone who may write the secret; "
+			      "name one (.../secrets/NAME/VERSION, 'az keyvault "
+			      "secret show --query id')"), "%s", c->warnings[0]);
+	azml_conf_destroy(c);
+
+	/* a version is 32 hex digits */
+	c = azml_conf_load_string(HEAD
+		"MungeKeySecret=https://myvault.vault.azure.net/secrets/munge/"
+		"v1 Identity=" IDENTITY "\n", "test.conf");
+	ck_assert_int_eq(c->nerrors, 1);
+	ck_assert_msg(strstr(c->errors[0], "secret version 'v1': 32 hex "
+			     "digits"), "%s", c->errors[0]);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+#define JOBS "/subscriptions/00000000-0000-0000-0000-000000000000/" \
+	"resourceGroups/rg/providers/Microsoft.ManagedIdentity/" \
+	"userAssignedIdentities/jobs"
+
+/* JobIdentity=: inherited by clusters made VM by VM; refused where the
+ * node identity cannot be taken away or would be the jobs' own. */
+START_TEST(job_identity)
+{
+	azml_conf_t *c = azml_conf_load_string(HEAD
+		"MungeKeySecret=" SECRET " Identity=" IDENTITY
+		" JobIdentity=" JOBS "\n"
+		"ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=4\n",
+		"test.conf");
+
+	ck_assert_int_eq(c->nerrors, 0);
+	ck_assert_str_eq(azml_conf_find_target(c, "cpu")->job_identity, JOBS);
+	azml_conf_destroy(c);
+	c = azml_conf_load_string(HEAD
+		"MungeKeySecret=" SECRET " Identity=" IDENTITY "\n"
+		"ComputeCluster=aa VmSize=Standard_D4s_v3 MaxNodes=4 "
+		"JobIdentity=" IDENTITY "\n"
+		"ComputeCluster=bb VmSize=Standard_D4s_v3 MaxNodes=4 "
+		"Provisioning=ScaleSet JobIdentity=" JOBS "\n"
+		"ComputeInstance=dd VmSize=Standard_D4s_v3 JobIdentity=" JOBS "\n",
+		"test.conf");
+	ck_assert_int_eq(c->nerrors, 3);
+	ck_assert_msg(strstr(c->errors[0], "test.conf:6: ComputeCluster 'aa': "
+			     "JobIdentity= is Identity=: jobs would get the "
+			     "identity that reads the munge key"), "%s",
+		      c->errors[0]);
+	ck_assert_msg(strstr(c->errors[1], "test.conf:7: ComputeCluster 'bb': "
+			     "JobIdentity= needs Provisioning=VirtualMachines"),
+		      "%s", c->errors[1]);
+	ck_assert_msg(strstr(c->errors[2], "test.conf:8: ComputeInstance 'dd': "
+			     "JobIdentity= is for compute clusters only"), "%s",
+		      c->errors[2]);
 	azml_conf_destroy(c);
 }
 END_TEST
@@ -818,6 +888,7 @@ int main(void)
 	tcase_add_test(tc, good_config);
 	tcase_add_loop_test(tc, bad_input, 0, N(bad));
 	tcase_add_test(tc, bootstrap_keys);
+	tcase_add_test(tc, job_identity);
 	tcase_add_test(tc, fallback_keys);
 	tcase_add_test(tc, idle_auto_and_prices);
 	tcase_add_test(tc, capacity_backoff);

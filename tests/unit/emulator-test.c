@@ -1187,7 +1187,7 @@ static int _http_as_nobody(const char *method, int p, const char *path,
 }
 
 /* IMDS as Microsoft documents it: Metadata: true (lower case), no
- * X-Forwarded-For; and only for those inside the "VMs". */
+ * X-Forwarded-For; and, as on Azure, for every local user. */
 START_TEST(imds_guards)
 {
 	const char *tok = "/metadata/identity/oauth2/token?api-version="
@@ -1229,14 +1229,19 @@ START_TEST(imds_guards)
 	ck_assert_int_eq(stat(state, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 077, 0);
 
-	/* another local user gets no token and no admin API */
+	/* another local user gets IMDS (Azure's IMDS answers every process
+	 * of a VM: keeping jobs from it is node-init's packet filter), but
+	 * no admin API */
 	if (geteuid() != 0) {
 		fprintf(stderr, "imds_guards: not root, other users not tried\n");
 		return;
 	}
 	ck_assert_int_eq(chmod(dir, 0755), 0);
-	ck_assert_int_eq(_http_as_nobody("GET", port, tok, NULL, md), 401);
-	ck_assert_int_eq(_http_as_nobody("GET", port, ev, NULL, md), 403);
+	ck_assert_int_eq(_http_as_nobody("GET", port, tok, NULL, md), 200);
+	/* the events of a VM that does not exist: the emulator's 404, not a
+	 * refusal of the caller */
+	ck_assert_int_eq(_http_as_nobody("GET", port, ev, NULL, md), 404);
+	ck_assert_int_eq(_http_as_nobody("GET", port, tok, NULL, NULL), 400);
 	ck_assert_int_eq(_http_as_nobody("GET", port, "/emulator/stats", NULL,
 					 NULL), 403);
 	ck_assert_int_eq(_http_as_nobody("POST", port, "/emulator/reset", NULL,
@@ -1552,6 +1557,46 @@ START_TEST(identity_tokens_and_keyvault)
 	ck_assert_ptr_nonnull(strstr(out, "Identity not found"));
 	free(out);
 	ck_assert_int_eq(_imds_token_q(p2, "resource=r&vm=nope", NULL, 0, NULL), 404);
+
+	/* PATCH of a VM's identities (JobIdentity=: the node identity taken
+	 * away once the node has registered): IMDS no longer gives it */
+	snprintf(ident, sizeof(ident), "\"identity\":{\"type\":\"UserAssigned\","
+		 "\"userAssignedIdentities\":{\"%s\":{},\"%s\":{}}}", id1, id2);
+	ck_assert_int_eq(_put_raw(p2, hdr, "kv-2", ident, "", NULL), 201);
+	snprintf(q, sizeof(q), "resource=https%%3A%%2F%%2Fvault.azure.net&vm=kv-2"
+		 "&msi_res_id=%s", esc1);
+	ck_assert_int_eq(_imds_token_q(p2, q, NULL, 0, NULL), 200);
+	{
+		const char *h2[] = { hdr, NULL };
+		char path[512], body[1024];
+
+		snprintf(path, sizeof(path), "%skv-2?api-version=2024-07-01",
+			 vm_path);
+		snprintf(body, sizeof(body), "{\"identity\":{\"type\":"
+			 "\"UserAssigned\",\"userAssignedIdentities\":{\"%s\":"
+			 "null,\"%s\":{}}}}", id1, id2);
+		ck_assert_int_eq(tu_http("PATCH", p2, path, body, h2, &out), 200);
+		j = cJSON_Parse(out);
+		ua = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "identity"),
+					 "userAssignedIdentities");
+		ck_assert_int_eq(cJSON_GetArraySize(ua), 1);
+		ck_assert_ptr_nonnull(cJSON_GetObjectItem(ua, id2));
+		cJSON_Delete(j);
+		free(out);
+		/* only identity is taken; an unknown VM is 404 */
+		ck_assert_int_eq(tu_http("PATCH", p2, path, "{\"tags\":{}}", h2,
+					 NULL), 400);
+		snprintf(path, sizeof(path), "%snope?api-version=2024-07-01",
+			 vm_path);
+		ck_assert_int_eq(tu_http("PATCH", p2, path, body, h2, NULL), 404);
+	}
+	ck_assert_int_eq(_imds_token_q(p2, q, NULL, 0, &out), 400);
+	ck_assert_ptr_nonnull(strstr(out, "\"invalid_request\""));
+	ck_assert_ptr_nonnull(strstr(out, "Identity not found"));
+	free(out);
+	snprintf(q, sizeof(q), "resource=https%%3A%%2F%%2Fvault.azure.net&vm=kv-2"
+		 "&msi_res_id=%s", esc2);
+	ck_assert_int_eq(_imds_token_q(p2, q, NULL, 0, NULL), 200);
 
 	/* Key Vault: 200 for the VM's identity, with the base64 of the file */
 	ck_assert_int_eq(tu_http("GET", p2, kv, NULL, h, &out), 200);

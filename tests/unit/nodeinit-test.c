@@ -210,6 +210,51 @@ static int _find_self(void *arg, const char *host, const char *const *addrs,
 	return 1;
 }
 
+/*
+ * A stand-in nft: the chain's rules in DIR/nft.rules (one a line, with
+ * "# handle N"), every call in DIR/nft.log.  No rule reaches the host's
+ * packet filter.
+ */
+static char *_fake_nft(void)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text),
+		 "#!/bin/sh\n"
+		 "D=%s\n"
+		 "echo \"$*\" >> $D/nft.log\n"
+		 "touch $D/nft.rules\n"
+		 "case \"$1 $2\" in\n"
+		 "'add table'|'add chain') exit 0;;\n"
+		 "'-a list') echo 'table inet azureml {'\n"
+		 "  echo '	chain imds { # handle 1'; cat $D/nft.rules\n"
+		 "  echo '	}'; echo '}'; exit 0;;\n"
+		 "'add rule') shift 5\n"
+		 "  n=$(($(cat $D/nft.next 2>/dev/null || echo 2) + 1))\n"
+		 "  echo $n > $D/nft.next\n"
+		 "  echo \"		$* # handle $n\" >> $D/nft.rules; exit 0;;\n"
+		 "'delete rule') grep -v \"# handle $7\\$\" $D/nft.rules "
+		 "> $D/nft.t; mv $D/nft.t $D/nft.rules; exit 0;;\n"
+		 "esac\nexit 1\n", dir);
+	return _file("nft", text, 0755);
+}
+
+/* The count of lines of DIR/NAME that hold WHAT. */
+static int _lines_with(const char *name, const char *what)
+{
+	char path[128], line[1024];
+	FILE *fp;
+	int k = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!(fp = fopen(path, "r")))
+		return 0;
+	while (fgets(line, sizeof(line), fp))
+		k += strstr(line, what) != NULL;
+	fclose(fp);
+	return k;
+}
+
 static hs_t *server;
 static azml_node_init_opts_t opts;
 static char console[16384];
@@ -249,6 +294,7 @@ static void _setup(void)
 	opts.no_syslog = true;
 	opts.report = _report;
 	opts.find_self = _find_self;
+	opts.filter_tool = _fake_nft();
 	memset(&F, 0, sizeof(F));
 	unsetenv("AZURE_EMULATOR_VM");
 	unsetenv("AZUREML_NODE_TOPOLOGY");
@@ -266,6 +312,7 @@ static void _teardown(void)
 	free((char *) opts.munge_dir);
 	free((char *) opts.run_dir);
 	free((char *) opts.userdata_file);
+	free((char *) opts.filter_tool);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
@@ -307,7 +354,7 @@ static const char *_last(void)
 
 START_TEST(all_steps)
 {
-	char path[128], buf[128];
+	char path[128], buf[512];
 	struct stat st;
 	FILE *fp;
 
@@ -315,8 +362,18 @@ START_TEST(all_steps)
 	ck_assert_msg(strstr(console, "node-init: userData: ok (node gpu-1 "
 			     "of cluster demo, target gpu, Standard_NC6s_v3)\n"),
 		      "%s", console);
+	/* the IMDS filter, before the token is asked */
+	snprintf(buf, sizeof(buf), "node-init: IMDS filter: ok (only root "
+		 "reaches 127.0.0.1:%d; nftables rule added)\n", port);
+	ck_assert_msg(strstr(console, buf), "%s", console);
 	ck_assert_ptr_nonnull(strstr(console, "node-init: identity: ok (token for "
 				     "https://vault.azure.net, identity nodes)\n"));
+	ck_assert(strstr(console, buf) < strstr(console, "node-init: identity:"));
+	snprintf(buf, sizeof(buf), "ip daddr 127.0.0.1 tcp dport %d meta skuid "
+		 "!= 0 reject with tcp reset comment \"azureml-imds "
+		 "127.0.0.1:%d\" # handle", port, port);
+	ck_assert_int_eq(_lines_with("nft.rules", buf), 1);
+	ck_assert_int_eq(_lines_with("nft.log", "flush"), 0);
 	ck_assert_ptr_nonnull(strstr(console, "node-init: Key Vault: ok (secret "
 				     "http://127.0.0.1:"));
 	ck_assert_ptr_nonnull(strstr(console, "node-init: munge: ok (key "
@@ -356,6 +413,9 @@ START_TEST(all_steps)
 	ck_assert_int_eq(_run(), 0);
 	ck_assert_ptr_nonnull(strstr(console, "node-init: munge: ok (key unchanged"));
 	ck_assert_str_eq(W->vm, "vm-77");
+	/* the rule is there once: not added again */
+	ck_assert_ptr_nonnull(strstr(console, "nftables rule already there)"));
+	ck_assert_int_eq(_lines_with("nft.rules", "azureml-imds"), 1);
 }
 END_TEST
 
@@ -370,6 +430,59 @@ START_TEST(secret_not_found)
 			 "A secret with (name/id) munge was not found in this "
 			 "key vault");
 	ck_assert_int_eq(nreports, 0);	/* before munge: the console only */
+}
+END_TEST
+
+/* No filter, no token: node-init stops before anything asks IMDS for one. */
+START_TEST(filter_refused)
+{
+	free((char *) opts.filter_tool);
+	opts.filter_tool = _file("nft", "#!/bin/sh\necho 'Error: Could not "
+				 "process rule: Operation not permitted' >&2\n"
+				 "exit 1\n", 0755);
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_str_eq(_last(), "node-init: IMDS filter: failed: couldn't add "
+			 "nftables table inet azureml: Error: Could not process "
+			 "rule: Operation not permitted; not going on: a job "
+			 "could read the munge key through IMDS");
+	ck_assert_str_eq(W->msi_res_id, "");
+	ck_assert_str_eq(W->auth, "");
+	ck_assert_int_eq(nreports, 0);	/* before munge: the console only */
+	/* no such tool */
+	free((char *) opts.filter_tool);
+	opts.filter_tool = strdup("/nonexistent/nft");
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_ptr_nonnull(strstr(_last(), "node-init: IMDS filter: failed: "
+				     "couldn't add nftables table"));
+}
+END_TEST
+
+/* Remove takes only our rules for that endpoint, by handle. */
+START_TEST(filter_remove)
+{
+	char err[256], what[256];
+	int removed = -1;
+
+	ck_assert_int_eq(azml_imds_filter_install("http://127.0.0.1:8001",
+		opts.filter_tool, what, sizeof(what), err, sizeof(err)), 0);
+	ck_assert_int_eq(azml_imds_filter_install("http://127.0.0.1:8002",
+		opts.filter_tool, what, sizeof(what), err, sizeof(err)), 0);
+	ck_assert_int_eq(azml_imds_filter_install("http://127.0.0.1:8001",
+		opts.filter_tool, what, sizeof(what), err, sizeof(err)), 0);
+	ck_assert_str_eq(what, "only root reaches 127.0.0.1:8001; nftables "
+			 "rule already there");
+	ck_assert_int_eq(_lines_with("nft.rules", "azureml-imds"), 2);
+	ck_assert_int_eq(azml_imds_filter_remove("http://127.0.0.1:8001",
+		opts.filter_tool, &removed, err, sizeof(err)), 0);
+	ck_assert_int_eq(removed, 1);
+	ck_assert_int_eq(_lines_with("nft.rules", "127.0.0.1:8001"), 0);
+	ck_assert_int_eq(_lines_with("nft.rules", "127.0.0.1:8002\""), 1);
+	ck_assert_int_eq(_lines_with("nft.log", "delete rule inet azureml "
+				     "imds handle 3"), 1);
+	/* a host name is refused: the rule needs an address */
+	ck_assert_int_eq(azml_imds_filter_install("http://localhost:8001",
+		opts.filter_tool, what, sizeof(what), err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "'localhost' is not an IPv4"));
 }
 END_TEST
 
@@ -820,6 +933,8 @@ int main(void)
 	tcase_add_test(tc, all_steps);
 	tcase_add_test(tc, secret_not_found);
 	tcase_add_test(tc, identity_missing);
+	tcase_add_test(tc, filter_refused);
+	tcase_add_test(tc, filter_remove);
 	tcase_add_test(tc, key_not_base64_or_short);
 	tcase_add_test(tc, bad_userdata);
 	tcase_add_test(tc, hostname_differs);

@@ -98,6 +98,14 @@ START_TEST(validators)
 					    why, sizeof(why)), -1);
 	ck_assert_int_eq(azml_secret_url_ok("https://kv1.vault.azure.net/secrets/a/b",
 					    why, sizeof(why)), -1);
+	ck_assert_ptr_nonnull(strstr(why, "secret version 'b': 32 hex digits"));
+	ck_assert_int_eq(azml_secret_url_ok("https://kv1.vault.azure.net/secrets/"
+					    "m/0123456789abcdef0123456789abcdef",
+					    why, sizeof(why)), 0);
+	ck_assert(azml_secret_url_versioned("https://kv1.vault.azure.net/"
+		  "secrets/m/0123456789abcdef0123456789abcdef"));
+	ck_assert(!azml_secret_url_versioned("https://kv1.vault.azure.net/"
+		  "secrets/m"));
 	ck_assert_int_eq(azml_secret_url_ok("https://kv.vault.azure.net/secrets/m",
 					    why, sizeof(why)), -1);
 	ck_assert_ptr_nonnull(strstr(why, "vault name"));

@@ -1,5 +1,6 @@
 /*
- * cost.c - the journal's VM-seconds split, priced and summed (see cost.h).
+ * cost.c - the journal's VM-seconds split, priced and summed, and what they
+ * are read from (see cost.h).
  */
 #include "config.h"
 
@@ -7,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "acct.h"
 #include "cost.h"
+#include "state.h"
 
 typedef struct {
 	azml_cost_row_t *r;
@@ -368,6 +372,105 @@ oom:
 	*rows = NULL;
 	*nrows = 0;
 	return -1;
+}
+
+/* ---- gathering ---- */
+
+static int _node_cpus(void *arg, const char *node)
+{
+	const azml_cost_data_t *d = arg;
+
+	for (int i = 0; i < d->nnodes; i++)
+		if (!strcmp(d->nodes[i].name, node))
+			return d->nodes[i].cpus;
+	return 0;
+}
+
+/* A live VM's registration the journal does not have yet: its node's
+ * slurmd start, when it falls in the VM's running span. */
+static void _registrations(azml_cost_data_t *d)
+{
+	for (size_t i = 0; i < d->nvm; i++) {
+		azml_jvm_t *vm = &d->vm[i];
+		azml_jspan_t *s;
+
+		if (vm->end || !vm->nspans)
+			continue;
+		s = &vm->span[vm->nspans - 1];
+		if (!s->running || s->booted)
+			continue;
+		for (int k = 0; k < d->nnodes; k++)
+			if (!strcmp(d->nodes[k].name, vm->first.node) &&
+			    d->nodes[k].slurmd_start >= s->from &&
+			    d->nodes[k].slurmd_start <= s->to)
+				s->booted = d->nodes[k].slurmd_start;
+	}
+}
+
+int azml_cost_gather(const azml_conf_t *conf, long since, long until,
+		     long now, azml_cost_data_t *d, char *err, size_t errlen)
+{
+	memset(d, 0, sizeof(*d));
+	if (azml_state_journal_read(conf, since, &d->recs, &d->nrecs,
+				    &d->bad)) {
+		snprintf(err, errlen, "couldn't read the lifecycle journal "
+			 "under %s/journal", conf->state_dir);
+		return -1;
+	}
+	d->vm = azml_journal_fold(d->recs, d->nrecs, now < until ? now : until,
+				  &d->nvm);
+	azml_nodes_init();
+	d->nnodes = azml_nodes_load(&d->nodes);
+	if (d->nnodes > 0)
+		_registrations(d);
+	else
+		d->nnodes = 0;
+	d->have_jobs = !azml_acct_jobs(since, until, &d->jobs, &d->njobs,
+				       d->jobs_err, sizeof(d->jobs_err));
+	return 0;
+}
+
+void azml_cost_data_free(azml_cost_data_t *d)
+{
+	free(d->jobs);
+	free(d->nodes);
+	azml_journal_free(d->vm, d->nvm);
+	free(d->recs);
+}
+
+void azml_cost_data_in(const azml_cost_data_t *d, long since, long until,
+		       const azml_prices_t *prices, azml_cost_in_t *in)
+{
+	*in = (azml_cost_in_t) {
+		.since = since, .until = until,
+		.vm = d->vm, .nvm = d->nvm,
+		.prices = prices,
+		.jobs = d->have_jobs ? d->jobs : NULL, .njobs = d->njobs,
+		.node_cpus = _node_cpus, .arg = (void *) d,
+	};
+}
+
+int azml_cost_targets(const azml_conf_t *conf, long since, long until,
+		      azml_cost_row_t **rows, size_t *n, bool *have_jobs,
+		      char *why, size_t whylen)
+{
+	azml_cost_data_t d;
+	azml_cost_in_t in;
+	int rc;
+
+	*rows = NULL;
+	*n = 0;
+	if (azml_cost_gather(conf, since, until, (long) time(NULL), &d, why,
+			     whylen))
+		return -1;
+	azml_cost_data_in(&d, since, until, NULL, &in);
+	*have_jobs = d.have_jobs;
+	snprintf(why, whylen, "%s", d.jobs_err);
+	rc = azml_cost_compute(&in, AZML_COST_BY_TARGET, rows, n, NULL);
+	azml_cost_data_free(&d);
+	if (rc)
+		snprintf(why, whylen, "out of memory");
+	return rc;
 }
 
 char *azml_csv_field(const char *s, char *buf, size_t n)

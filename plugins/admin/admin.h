@@ -101,13 +101,6 @@ int azml_cmd_reconcile(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_quota(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_cost(const azml_cmd_t *cmd, int argc, char **argv);
 
-/* Each VM target's hours over [SINCE, UNTIL) from the lifecycle journal
- * (cost.h rows, by target, without prices); *HAVE_JOBS false, with WHY,
- * when slurmdbd gave no jobs (busy and idle then not split).  0, or -1. */
-struct azml_cost_row;
-int azml_cost_targets(const azml_conf_t *conf, long since, long until,
-		      struct azml_cost_row **rows, size_t *n, bool *have_jobs,
-		      char *why, size_t whylen);
 int azml_cmd_instance(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_watch_events(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_node_init(const azml_cmd_t *cmd, int argc, char **argv);

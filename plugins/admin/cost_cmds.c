@@ -17,12 +17,10 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
-#include "acct.h"
 #include "admin.h"
 #include "cost.h"
 #include "journal.h"
 #include "log.h"
-#include "nodes.h"
 #include "prices.h"
 #include "state.h"
 
@@ -188,109 +186,6 @@ static void _retail_prices(const azml_conf_t *conf, prices_t *pr, long now)
 
 /* ---- the report ---- */
 
-typedef struct {
-	azml_node_t *nodes;
-	int nn;
-} nodes_t;
-
-static int _node_cpus(void *arg, const char *node)
-{
-	nodes_t *ns = arg;
-
-	for (int i = 0; i < ns->nn; i++)
-		if (!strcmp(ns->nodes[i].name, node))
-			return ns->nodes[i].cpus;
-	return 0;
-}
-
-/* A live VM's registration the journal does not have yet: its node's
- * slurmd start, when it falls in the VM's running span. */
-static void _registrations(azml_jvm_t *vm, size_t nvm, const nodes_t *ns)
-{
-	for (size_t i = 0; i < nvm; i++) {
-		azml_jspan_t *s;
-
-		if (vm[i].end || !vm[i].nspans)
-			continue;
-		s = &vm[i].span[vm[i].nspans - 1];
-		if (!s->running || s->booted)
-			continue;
-		for (int k = 0; k < ns->nn; k++)
-			if (!strcmp(ns->nodes[k].name, vm[i].first.node) &&
-			    ns->nodes[k].slurmd_start >= s->from &&
-			    ns->nodes[k].slurmd_start <= s->to)
-				s->booted = ns->nodes[k].slurmd_start;
-	}
-}
-
-/* What a report is made of, but the prices. */
-typedef struct {
-	azml_jrec_t *recs;
-	size_t nrecs, bad;
-	azml_jvm_t *vm;
-	size_t nvm;
-	nodes_t ns;
-	azml_cost_job_t *jobs;
-	size_t njobs;
-	bool have_jobs;
-	char jobs_err[600];
-} gather_t;
-
-static int _gather(const azml_conf_t *conf, long since, long until, long now,
-		   gather_t *g)
-{
-	memset(g, 0, sizeof(*g));
-	if (azml_state_journal_read(conf, since, &g->recs, &g->nrecs, &g->bad)) {
-		fprintf(stderr, "slurm-azureml: couldn't read the lifecycle "
-			"journal under %s/journal\n", conf->state_dir);
-		return -1;
-	}
-	g->vm = azml_journal_fold(g->recs, g->nrecs, now < until ? now : until,
-				  &g->nvm);
-	azml_nodes_init();
-	g->ns.nn = azml_nodes_load(&g->ns.nodes);
-	if (g->ns.nn > 0)
-		_registrations(g->vm, g->nvm, &g->ns);
-	else
-		g->ns.nn = 0;
-	g->have_jobs = !azml_acct_jobs(since, until, &g->jobs, &g->njobs,
-				       g->jobs_err, sizeof(g->jobs_err));
-	return 0;
-}
-
-static void _gather_free(gather_t *g)
-{
-	free(g->jobs);
-	free(g->ns.nodes);
-	azml_journal_free(g->vm, g->nvm);
-	free(g->recs);
-}
-
-int azml_cost_targets(const azml_conf_t *conf, long since, long until,
-		      azml_cost_row_t **rows, size_t *n, bool *have_jobs,
-		      char *why, size_t whylen)
-{
-	gather_t g;
-	azml_cost_in_t in = { .since = since, .until = until };
-	int rc;
-
-	*rows = NULL;
-	*n = 0;
-	if (_gather(conf, since, until, (long) time(NULL), &g))
-		return -1;
-	in.vm = g.vm;
-	in.nvm = g.nvm;
-	in.jobs = g.have_jobs ? g.jobs : NULL;
-	in.njobs = g.njobs;
-	in.node_cpus = _node_cpus;
-	in.arg = &g.ns;
-	*have_jobs = g.have_jobs;
-	snprintf(why, whylen, "%s", g.jobs_err);
-	rc = azml_cost_compute(&in, AZML_COST_BY_TARGET, rows, n, NULL);
-	_gather_free(&g);
-	return rc;
-}
-
 static double _c(const azml_cost_split_t *s)
 {
 	return s->busy_c + s->boot_c + s->idle_c + s->disk_c;
@@ -421,43 +316,44 @@ static void _print_csv(const azml_cost_row_t *rows, size_t n,
 	}
 }
 
-int azml_cmd_cost(const azml_cmd_t *cmd, int argc, char **argv)
+/* What the command line asks for. */
+typedef struct {
+	const char *file;
+	bool json, csv;
+	azml_cost_by_t by;
+	long since, until;
+} cost_opts_t;
+
+/* -1: go on; else the command's exit code. */
+static int _options(const azml_cmd_t *cmd, int argc, char **argv, long now,
+		    cost_opts_t *o)
 {
-	const char *file = NULL;
-	bool json = false, csv = false, have_jobs = false;
-	azml_cost_by_t by = AZML_COST_BY_TARGET;
-	long now = (long) time(NULL), since = -2, until = -2;
-	azml_conf_t *conf = NULL;
-	prices_t pr = { 0 };
-	gather_t g = { 0 };
-	azml_cost_row_t *rows = NULL, total;
-	size_t nrows = 0;
-	char a[32], b[32], err[600];
-	const char *cur = "USD";
 	int c, rc;
 
+	*o = (cost_opts_t) { .by = AZML_COST_BY_TARGET, .since = -2,
+			     .until = -2 };
 	optind = 0;
 	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
 		switch (c) {
 		case AZML_OPT_EXIT:
 			return rc;
 		case 'f':
-			file = optarg;
+			o->file = optarg;
 			break;
 		case 'j':
-			json = true;
+			o->json = true;
 			break;
 		case 'C':
-			csv = true;
+			o->csv = true;
 			break;
 		case 's':
-			if ((since = _when(optarg, now)) < 0)
+			if ((o->since = _when(optarg, now)) < 0)
 				return azml_cmd_usage_error(cmd, "--since '%.64s': "
 					"expected YYYY-MM-DD[THH:MM[:SS]], now, today, "
 					"yesterday, now-N[s|m|h|d] or @EPOCH", optarg);
 			break;
 		case 'u':
-			if ((until = _when(optarg, now)) < 0)
+			if ((o->until = _when(optarg, now)) < 0)
 				return azml_cmd_usage_error(cmd, "--until '%.64s': "
 					"expected YYYY-MM-DD[THH:MM[:SS]], now, today, "
 					"yesterday, now-N[s|m|h|d] or @EPOCH", optarg);
@@ -469,100 +365,160 @@ int azml_cmd_cost(const azml_cmd_t *cmd, int argc, char **argv)
 				return azml_cmd_usage_error(cmd, "--by '%.64s': "
 					"expected job, user, account or target",
 					optarg);
-			by = (azml_cost_by_t) c;
+			o->by = (azml_cost_by_t) c;
 			break;
 		}
 	}
 	if ((rc = azml_cmd_args(cmd, argc, argv, 0, 0)))
 		return rc;
-	if (json && csv)
+	if (o->json && o->csv)
 		return azml_cmd_usage_error(cmd, "--json and --csv: one of them");
-	if (until == -2)
-		until = now;
-	if (since == -2)
-		since = until - 86400;
-	if (since >= until)
+	if (o->until == -2)
+		o->until = now;
+	if (o->since == -2)
+		o->since = o->until - 86400;
+	if (o->since >= o->until)
 		return azml_cmd_usage_error(cmd, "--since must come before --until");
-	if (azml_cmd_conf(cmd, file, AZML_CONF_LOG, &conf))
-		return 1;
-	rc = 1;
+	return -1;
+}
+
+/* A report: what it is made of, then its rows. */
+typedef struct {
+	long since, until;
+	azml_cost_by_t by;
+	prices_t pr;
+	const char *cur;	/* the prices' currency */
+	azml_cost_data_t d;
+	azml_cost_row_t *rows, total;
+	size_t nrows;
+} report_t;
+
+/* The prices, then the journal, nodes and jobs; 0, or -1 (said). */
+static int _gather(const azml_conf_t *conf, long now, report_t *rp)
+{
+	char err[600];
+
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (conf->prices && _file_prices(conf, &pr))
-		goto out;
+	if (conf->prices && _file_prices(conf, &rp->pr))
+		return -1;
 	if (azml_state_init(conf, err, sizeof(err))) {
 		fprintf(stderr, "slurm-azureml cost: %s\n", err);
-		goto out;
+		return -1;
 	}
 	if (!conf->prices)
-		_retail_prices(conf, &pr, now);
-	if (pr.have && pr.p.n)
-		cur = pr.p.p[0].currency;
-	if (_gather(conf, since, until, now, &g))
-		goto out;
-	have_jobs = g.have_jobs;
-	if (!have_jobs && by != AZML_COST_BY_TARGET) {
+		_retail_prices(conf, &rp->pr, now);
+	if (rp->pr.have && rp->pr.p.n)
+		rp->cur = rp->pr.p.p[0].currency;
+	if (azml_cost_gather(conf, rp->since, rp->until, now, &rp->d, err,
+			     sizeof(err))) {
+		fprintf(stderr, "slurm-azureml: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The rows; 0, or -1 (said). */
+static int _compute(report_t *rp)
+{
+	azml_cost_in_t in;
+
+	if (!rp->d.have_jobs && rp->by != AZML_COST_BY_TARGET) {
 		fprintf(stderr, "slurm-azureml cost: no figures per %s: %s\n",
-			by_names[by], g.jobs_err);
-		goto out;
+			by_names[rp->by], rp->d.jobs_err);
+		return -1;
 	}
-	{
-		azml_cost_in_t in = { .since = since, .until = until, .vm = g.vm,
-				      .nvm = g.nvm, .prices = pr.have ? &pr.p : NULL,
-				      .jobs = have_jobs ? g.jobs : NULL,
-				      .njobs = g.njobs, .node_cpus = _node_cpus,
-				      .arg = &g.ns };
-
-		if (azml_cost_compute(&in, by, &rows, &nrows, &total)) {
-			fprintf(stderr, "slurm-azureml cost: out of memory\n");
-			goto out;
-		}
+	azml_cost_data_in(&rp->d, rp->since, rp->until,
+			  rp->pr.have ? &rp->pr.p : NULL, &in);
+	if (azml_cost_compute(&in, rp->by, &rp->rows, &rp->nrows,
+			      &rp->total)) {
+		fprintf(stderr, "slurm-azureml cost: out of memory\n");
+		return -1;
 	}
-	_stamp(since, a, sizeof(a));
-	_stamp(until, b, sizeof(b));
-	if (json) {
-		cJSON *root = cJSON_CreateObject(), *arr;
+	return 0;
+}
 
-		cJSON_AddStringToObject(root, "since", a);
-		cJSON_AddStringToObject(root, "until", b);
-		cJSON_AddStringToObject(root, "by", by_names[by]);
-		cJSON_AddStringToObject(root, "currency", cur);
-		cJSON_AddStringToObject(root, "prices", pr.note);
-		if (pr.have && pr.p.fetched > 0) {
-			char d[32];
+static void _render_json(const report_t *rp, const char *a, const char *b)
+{
+	cJSON *root = cJSON_CreateObject(), *arr;
+	bool have_jobs = rp->d.have_jobs;
 
-			_stamp(pr.p.fetched, d, sizeof(d));
-			cJSON_AddStringToObject(root, "price_date", d);
-		}
-		if (!have_jobs)
-			cJSON_AddStringToObject(root, "no_job_figures", g.jobs_err);
-		if (g.bad)
-			cJSON_AddNumberToObject(root, "journal_lines_skipped",
-						(double) g.bad);
-		arr = cJSON_AddArrayToObject(root, "rows");
-		for (size_t i = 0; i < nrows; i++)
-			cJSON_AddItemToArray(arr, _row_json(&rows[i], by,
-							    have_jobs, pr.have));
-		cJSON_AddItemToObject(root, "total", _row_json(&total,
-						AZML_COST_BY_TARGET, have_jobs,
-						pr.have));
-		azml_print_json(root);
-	} else if (csv) {
-		_print_csv(rows, nrows, by, have_jobs, pr.have);
-	} else {
-		printf("cost from %s to %s, %s, %s\n", a, b, cur, pr.note);
-		if (!have_jobs)
-			printf("no job figures (busy and idle not split: UP_H is "
-			       "both): %s\n", g.jobs_err);
-		if (g.bad)
-			printf("journal: %zu lines skipped (cut or not records; "
-			       "'slurm-azureml reconcile' repairs)\n", g.bad);
-		_print_text(rows, nrows, &total, by, have_jobs, pr.have, cur);
+	cJSON_AddStringToObject(root, "since", a);
+	cJSON_AddStringToObject(root, "until", b);
+	cJSON_AddStringToObject(root, "by", by_names[rp->by]);
+	cJSON_AddStringToObject(root, "currency", rp->cur);
+	cJSON_AddStringToObject(root, "prices", rp->pr.note);
+	if (rp->pr.have && rp->pr.p.fetched > 0) {
+		char d[32];
+
+		_stamp(rp->pr.p.fetched, d, sizeof(d));
+		cJSON_AddStringToObject(root, "price_date", d);
 	}
-	rc = 0;
-out:
-	free(rows);
-	_gather_free(&g);
-	azml_prices_free(&pr.p);
+	if (!have_jobs)
+		cJSON_AddStringToObject(root, "no_job_figures", rp->d.jobs_err);
+	if (rp->d.bad)
+		cJSON_AddNumberToObject(root, "journal_lines_skipped",
+					(double) rp->d.bad);
+	arr = cJSON_AddArrayToObject(root, "rows");
+	for (size_t i = 0; i < rp->nrows; i++)
+		cJSON_AddItemToArray(arr, _row_json(&rp->rows[i], rp->by,
+						    have_jobs, rp->pr.have));
+	cJSON_AddItemToObject(root, "total", _row_json(&rp->total,
+					AZML_COST_BY_TARGET, have_jobs,
+					rp->pr.have));
+	azml_print_json(root);
+}
+
+static void _render_text(const report_t *rp, const char *a, const char *b)
+{
+	printf("cost from %s to %s, %s, %s\n", a, b, rp->cur, rp->pr.note);
+	if (!rp->d.have_jobs)
+		printf("no job figures (busy and idle not split: UP_H is "
+		       "both): %s\n", rp->d.jobs_err);
+	if (rp->d.bad)
+		printf("journal: %zu lines skipped (cut or not records; "
+		       "'slurm-azureml reconcile' repairs)\n", rp->d.bad);
+	_print_text(rp->rows, rp->nrows, &rp->total, rp->by, rp->d.have_jobs,
+		    rp->pr.have, rp->cur);
+}
+
+static void _render(const report_t *rp, const cost_opts_t *o)
+{
+	char a[32], b[32];
+
+	_stamp(rp->since, a, sizeof(a));
+	_stamp(rp->until, b, sizeof(b));
+	if (o->json)
+		_render_json(rp, a, b);
+	else if (o->csv)
+		_print_csv(rp->rows, rp->nrows, rp->by, rp->d.have_jobs,
+			   rp->pr.have);
+	else
+		_render_text(rp, a, b);
+}
+
+int azml_cmd_cost(const azml_cmd_t *cmd, int argc, char **argv)
+{
+	long now = (long) time(NULL);
+	cost_opts_t o;
+	azml_conf_t *conf = NULL;
+	report_t rp = { .cur = "USD" };
+	int rc;
+
+	if ((rc = _options(cmd, argc, argv, now, &o)) >= 0)
+		return rc;
+	if (azml_cmd_conf(cmd, o.file, AZML_CONF_LOG, &conf))
+		return 1;
+	rp.since = o.since;
+	rp.until = o.until;
+	rp.by = o.by;
+	rc = 1;
+	if (!_gather(conf, now, &rp) && !_compute(&rp)) {
+		_render(&rp, &o);
+		rc = 0;
+	}
+	free(rp.rows);
+	azml_cost_data_free(&rp.d);
+	azml_prices_free(&rp.pr.p);
 	azml_conf_destroy(conf);
 	return rc;
 }

@@ -113,162 +113,208 @@ static void _add_hold(cJSON *o, const azml_conf_t *conf, const azml_target_t *t)
 
 /* ---------------------------------------------------------------------- */
 
-int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv)
+/* What targets shows, but the configuration. */
+typedef struct {
+	azml_node_t *nodes;	/* slurmctld's */
+	int nn;			/* -1: slurmctld is not answering */
+	azml_cost_row_t *day;	/* the last day's hours, per target */
+	size_t nday;
+	bool have_jobs;		/* the hours split busy from idle */
+	char why[600];		/* !have_jobs: why not */
+} targets_data_t;
+
+static void _targets_gather(const azml_conf_t *conf, targets_data_t *g)
+{
+	long now = (long) time(NULL);
+	char jdir[4200];
+
+	memset(g, 0, sizeof(*g));
+	azml_nodes_init();
+	g->nn = azml_nodes_load(&g->nodes);
+	/* the last day's hours, from the lifecycle journal (read only: a
+	 * StateDir that is not there, or not ours to read, shows none) */
+	snprintf(jdir, sizeof(jdir), "%s/journal", conf->state_dir);
+	snprintf(g->why, sizeof(g->why), "%.500s cannot be read", jdir);
+	if (access(jdir, R_OK | X_OK))
+		return;
+	if (azml_cost_targets(conf, now - 86400, now, &g->day, &g->nday,
+			      &g->have_jobs, g->why, sizeof(g->why))) {
+		fprintf(stderr, "slurm-azureml: %s\n", g->why);
+		snprintf(g->why, sizeof(g->why), "%.500s cannot be read", jdir);
+	}
+}
+
+/* "billed_hours_1d" and "busy_ratio_1d" of T. */
+static void _target_hours(cJSON *o, const targets_data_t *g,
+			  const azml_target_t *t)
+{
+	const azml_cost_row_t *r = NULL;
+	double billed;
+
+	for (size_t k = 0; k < g->nday && !r; k++)
+		if (!strcmp(g->day[k].key, t->name))
+			r = &g->day[k];
+	billed = r ? r->s.busy + r->s.boot + r->s.idle : 0;
+	cJSON_AddNumberToObject(o, "billed_hours_1d", billed / 3600);
+	if (g->have_jobs && billed > 0)
+		cJSON_AddNumberToObject(o, "busy_ratio_1d", r->s.busy / billed);
+	else
+		cJSON_AddNullToObject(o, "busy_ratio_1d");
+}
+
+/* T's nodes by state, each under its bucket of ST (already there). */
+static void _target_states(cJSON *st, const targets_data_t *g,
+			   const azml_target_t *t)
+{
+	azml_hostlist_t hl = slurm_hostlist_create(t->nodes);
+	char *h;
+
+	while (g->nn >= 0 && hl && (h = slurm_hostlist_shift(hl))) {
+		const azml_node_t *n = _find(g->nodes, g->nn, h);
+
+		if (n) {
+			const char *b = _bucket(n);
+			cJSON *list = cJSON_GetObjectItem(st, b);
+
+			if (!strcmp(b, "down")) {
+				cJSON *d = cJSON_CreateObject();
+
+				cJSON_AddStringToObject(d, "node", h);
+				cJSON_AddStringToObject(d, "reason", n->reason);
+				cJSON_AddItemToArray(list, d);
+			} else {
+				cJSON_AddItemToArray(list, cJSON_CreateString(h));
+			}
+		} else if (t->kind == AZML_ATTACHED) {
+			/* a FUTURE slot: slurmctld lists it only when asked */
+			cJSON_AddItemToArray(cJSON_GetObjectItem(st, "not_attached"),
+					     cJSON_CreateString(h));
+		}
+		free(h);
+	}
+	if (hl)
+		slurm_hostlist_destroy(hl);
+}
+
+/* T's row of the report. */
+static cJSON *_target_row(const azml_conf_t *conf, const targets_data_t *g,
+			  const azml_target_t *t)
 {
 	static const char *buckets[] = { "powered_down", "powering_up", "idle",
 					 "allocated", "down", "not_attached" };
+	cJSON *o = cJSON_CreateObject(), *st = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "name", t->name);
+	cJSON_AddStringToObject(o, "kind", azml_kind_name(t->kind));
+	if (t->vm_size)
+		cJSON_AddStringToObject(o, "vm_size", t->vm_size);
+	else
+		cJSON_AddNullToObject(o, "vm_size");
+	cJSON_AddStringToObject(o, "priority", azml_priority_name(t->priority));
+	cJSON_AddStringToObject(o, "nodes", t->nodes);
+	if (t->kind == AZML_CLUSTER) {
+		cJSON_AddNumberToObject(o, "min_nodes", t->min_nodes);
+		cJSON_AddNumberToObject(o, "max_nodes", t->max_nodes);
+	}
+	_add_hold(o, conf, t);
+	_target_hours(o, g, t);
+	for (size_t b = 0; b < sizeof(buckets) / sizeof(buckets[0]); b++)
+		cJSON_AddArrayToObject(st, buckets[b]);
+	_target_states(st, g, t);
+	cJSON_AddItemToObject(o, "states", st);
+	return o;
+}
+
+/* The report: every target's row (what --json prints). */
+static cJSON *_targets_rows(const azml_conf_t *conf, const targets_data_t *g)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *arr = cJSON_AddArrayToObject(root, "targets");
+
+	cJSON_AddBoolToObject(root, "slurmctld", g->nn >= 0);
+	if (!g->have_jobs)
+		cJSON_AddStringToObject(root, "no_job_figures", g->why);
+	for (size_t i = 0; i < conf->ntargets; i++)
+		cJSON_AddItemToArray(arr, _target_row(conf, g,
+						      &conf->targets[i]));
+	return root;
+}
+
+/* Row T as text: its line, then its last day, hold and down nodes. */
+static void _target_text(const cJSON *t)
+{
+	cJSON *st = cJSON_GetObjectItem(t, "states"), *b;
+	char line[1024] = "";
+	double billed = cJSON_GetNumberValue(cJSON_GetObjectItem(t,
+						"billed_hours_1d"));
+	const cJSON *ratio = cJSON_GetObjectItem(t, "busy_ratio_1d");
+
+	cJSON_ArrayForEach(b, st) {
+		int n = cJSON_GetArraySize(b);
+
+		if (n)
+			snprintf(line + strlen(line), sizeof(line) -
+				 strlen(line), "%s%d %s", line[0] ?
+				 ", " : "", n, b->string);
+	}
+	printf("%-16s %-9s %-20s %-11s %s: %s\n",
+	       cJSON_GetStringValue(cJSON_GetObjectItem(t, "name")),
+	       cJSON_GetStringValue(cJSON_GetObjectItem(t, "kind")),
+	       cJSON_GetStringValue(cJSON_GetObjectItem(t, "vm_size")) ?: "-",
+	       cJSON_GetStringValue(cJSON_GetObjectItem(t, "priority")),
+	       cJSON_GetStringValue(cJSON_GetObjectItem(t, "nodes")),
+	       line[0] ? line : "-");
+	if (billed > 0 && cJSON_IsNumber(ratio))
+		printf("%-16s   last day: %.0f%% busy of %.2f billed "
+		       "VM-hours\n", "", 100 * ratio->valuedouble, billed);
+	else if (billed > 0)
+		printf("%-16s   last day: %.2f billed VM-hours (busy "
+		       "unknown: no job records)\n", "", billed);
+	if ((b = cJSON_GetObjectItem(t, "capacity_hold")) && cJSON_IsObject(b))
+		printf("%-16s   held: %s\n", "",
+		       cJSON_GetStringValue(cJSON_GetObjectItem(b, "reason")));
+	cJSON_ArrayForEach(b, cJSON_GetObjectItem(st, "down")) {
+		printf("%-16s   down: %s: %s\n", "",
+		       cJSON_GetStringValue(cJSON_GetObjectItem(b, "node")),
+		       cJSON_GetStringValue(cJSON_GetObjectItem(b, "reason")));
+	}
+}
+
+static void _targets_text(const cJSON *root)
+{
+	const cJSON *t;
+
+	if (!cJSON_IsTrue(cJSON_GetObjectItem(root, "slurmctld")))
+		printf("(slurmctld is not answering: node states unknown)\n");
+	printf("%-16s %-9s %-20s %-11s %s\n", "TARGET", "KIND", "VM SIZE",
+	       "PRIORITY", "NODES");
+	cJSON_ArrayForEach(t, cJSON_GetObjectItem(root, "targets"))
+		_target_text(t);
+}
+
+int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv)
+{
 	const char *file = NULL;
-	bool json = false, have_jobs = false;
+	bool json = false;
 	azml_conf_t *conf;
-	azml_node_t *nodes = NULL;
-	azml_cost_row_t *day = NULL;
-	size_t nday = 0;
-	char why[600] = "", jdir[4200];
-	int nn, rc;
-	cJSON *root, *arr;
+	targets_data_t g;
+	cJSON *root;
+	int rc;
 
 	if ((rc = azml_cmd_file_json(cmd, argc, argv, &file, &json)) >= 0)
 		return rc;
 	if (azml_cmd_conf(cmd, file, AZML_CONF_LOG, &conf))
 		return 1;
-	azml_nodes_init();
-	nn = azml_nodes_load(&nodes);
-	root = cJSON_CreateObject();
-	arr = cJSON_AddArrayToObject(root, "targets");
-	cJSON_AddBoolToObject(root, "slurmctld", nn >= 0);
-	/* the last day's hours, from the lifecycle journal (read only: a
-	 * StateDir that is not there, or not ours to read, shows none) */
-	snprintf(jdir, sizeof(jdir), "%s/journal", conf->state_dir);
-	snprintf(why, sizeof(why), "%.500s cannot be read", jdir);
-	if (access(jdir, R_OK | X_OK) ||
-	    azml_cost_targets(conf, (long) time(NULL) - 86400, (long) time(NULL),
-			      &day, &nday, &have_jobs, why, sizeof(why))) {
-		day = NULL;
-		nday = 0;
-	}
-	if (!have_jobs)
-		cJSON_AddStringToObject(root, "no_job_figures", why);
-	for (size_t i = 0; i < conf->ntargets; i++) {
-		const azml_target_t *t = &conf->targets[i];
-		cJSON *o = cJSON_CreateObject(), *st = cJSON_CreateObject();
-		azml_hostlist_t hl = slurm_hostlist_create(t->nodes);
-		char *h;
-
-		cJSON_AddStringToObject(o, "name", t->name);
-		cJSON_AddStringToObject(o, "kind", azml_kind_name(t->kind));
-		if (t->vm_size)
-			cJSON_AddStringToObject(o, "vm_size", t->vm_size);
-		else
-			cJSON_AddNullToObject(o, "vm_size");
-		cJSON_AddStringToObject(o, "priority", azml_priority_name(t->priority));
-		cJSON_AddStringToObject(o, "nodes", t->nodes);
-		if (t->kind == AZML_CLUSTER) {
-			cJSON_AddNumberToObject(o, "min_nodes", t->min_nodes);
-			cJSON_AddNumberToObject(o, "max_nodes", t->max_nodes);
-		}
-		_add_hold(o, conf, t);
-		{
-			const azml_cost_row_t *r = NULL;
-			double billed;
-
-			for (size_t k = 0; k < nday && !r; k++)
-				if (!strcmp(day[k].key, t->name))
-					r = &day[k];
-			billed = r ? r->s.busy + r->s.boot + r->s.idle : 0;
-			cJSON_AddNumberToObject(o, "billed_hours_1d", billed / 3600);
-			if (have_jobs && billed > 0)
-				cJSON_AddNumberToObject(o, "busy_ratio_1d",
-							r->s.busy / billed);
-			else
-				cJSON_AddNullToObject(o, "busy_ratio_1d");
-		}
-		for (size_t b = 0; b < sizeof(buckets) / sizeof(buckets[0]); b++)
-			cJSON_AddArrayToObject(st, buckets[b]);
-		while (nn >= 0 && hl && (h = slurm_hostlist_shift(hl))) {
-			const azml_node_t *n = _find(nodes, nn, h);
-
-			if (n) {
-				const char *b = _bucket(n);
-				cJSON *list = cJSON_GetObjectItem(st, b);
-
-				if (!strcmp(b, "down")) {
-					cJSON *d = cJSON_CreateObject();
-
-					cJSON_AddStringToObject(d, "node", h);
-					cJSON_AddStringToObject(d, "reason", n->reason);
-					cJSON_AddItemToArray(list, d);
-				} else {
-					cJSON_AddItemToArray(list, cJSON_CreateString(h));
-				}
-			} else if (t->kind == AZML_ATTACHED) {
-				/* a FUTURE slot: slurmctld lists it only when asked */
-				cJSON_AddItemToArray(cJSON_GetObjectItem(st, "not_attached"),
-						     cJSON_CreateString(h));
-			}
-			free(h);
-		}
-		if (hl)
-			slurm_hostlist_destroy(hl);
-		cJSON_AddItemToObject(o, "states", st);
-		cJSON_AddItemToArray(arr, o);
-	}
+	_targets_gather(conf, &g);
+	root = _targets_rows(conf, &g);
 	if (json) {
 		azml_print_json(root);
 	} else {
-		cJSON *t;
-
-		if (nn < 0)
-			printf("(slurmctld is not answering: node states unknown)\n");
-		printf("%-16s %-9s %-20s %-11s %s\n", "TARGET", "KIND", "VM SIZE",
-		       "PRIORITY", "NODES");
-		cJSON_ArrayForEach(t, arr) {
-			cJSON *st = cJSON_GetObjectItem(t, "states"), *b;
-			char line[1024] = "";
-
-			cJSON_ArrayForEach(b, st) {
-				int n = cJSON_GetArraySize(b);
-
-				if (n)
-					snprintf(line + strlen(line), sizeof(line) -
-						 strlen(line), "%s%d %s", line[0] ?
-						 ", " : "", n, b->string);
-			}
-			printf("%-16s %-9s %-20s %-11s %s: %s\n",
-			       cJSON_GetStringValue(cJSON_GetObjectItem(t, "name")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(t, "kind")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(t, "vm_size")) ?: "-",
-			       cJSON_GetStringValue(cJSON_GetObjectItem(t, "priority")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(t, "nodes")),
-			       line[0] ? line : "-");
-			{
-				double billed = cJSON_GetNumberValue(
-					cJSON_GetObjectItem(t, "billed_hours_1d"));
-				const cJSON *ratio = cJSON_GetObjectItem(t,
-							"busy_ratio_1d");
-
-				if (billed > 0 && cJSON_IsNumber(ratio))
-					printf("%-16s   last day: %.0f%% busy of %.2f "
-					       "billed VM-hours\n", "",
-					       100 * ratio->valuedouble, billed);
-				else if (billed > 0)
-					printf("%-16s   last day: %.2f billed VM-hours "
-					       "(busy unknown: no job records)\n", "",
-					       billed);
-			}
-			if ((b = cJSON_GetObjectItem(t, "capacity_hold")) &&
-			    cJSON_IsObject(b))
-				printf("%-16s   held: %s\n", "", cJSON_GetStringValue(
-				       cJSON_GetObjectItem(b, "reason")));
-			cJSON_ArrayForEach(b, cJSON_GetObjectItem(st, "down")) {
-				printf("%-16s   down: %s: %s\n", "",
-				       cJSON_GetStringValue(cJSON_GetObjectItem(b, "node")),
-				       cJSON_GetStringValue(cJSON_GetObjectItem(b, "reason")));
-			}
-		}
+		_targets_text(root);
 		cJSON_Delete(root);
 	}
-	free(nodes);
-	free(day);
+	free(g.nodes);
+	free(g.day);
 	azml_conf_destroy(conf);
 	return 0;
 }

@@ -566,135 +566,203 @@ static azml_route_rc_t _route_partition(const azml_router_t *r,
 	return AZML_ROUTE_ERROR;
 }
 
+/* No --azure-* option: the -p list decides alone. */
+static bool _no_options(const azml_route_req_t *req)
+{
+	return !req->compute && !req->vm_size && !req->priority && !req->cuda &&
+	       !req->isolated;
+}
+
+/* The job's filters, one function an option (their syntax is checked). */
+static void _filter_priority(filter_t *f, const azml_route_req_t *req)
+{
+	f->prio = req->priority ? !strcasecmp(req->priority, "low") : -1;
+}
+
+static void _filter_cuda(filter_t *f, const azml_route_req_t *req)
+{
+	f->cuda = req->cuda != NULL;
+	if (f->cuda)
+		azml_cuda_parse(req->cuda, &f->cuda_ma, &f->cuda_mi);
+}
+
+static void _filter_isolated(filter_t *f, const azml_route_req_t *req)
+{
+	f->isolated = req->isolated;
+}
+
+static void _filter_gpu(filter_t *f, const azml_route_req_t *req)
+{
+	f->wants_gpu = req->wants_gpu;
+}
+
+static void _filter_partition(filter_t *f, const azml_route_req_t *req)
+{
+	f->partition = req->partition && *req->partition ? req->partition :
+							    NULL;
+}
+
+static void _filters(filter_t *f, const azml_route_req_t *req)
+{
+	*f = (filter_t) { .prio = -1 };
+	_filter_priority(f, req);
+	_filter_cuda(f, req);
+	_filter_isolated(f, req);
+	_filter_gpu(f, req);
+	_filter_partition(f, req);
+}
+
+/* "no compute target '...'" or "no compute target offers VM size '...'". */
+static azml_route_rc_t _no_such(const azml_router_t *r, out_t *o,
+				const char *what, const char *value,
+				bool (*pick)(const entry_t *))
+{
+	char shown[300];
+
+	_show(value, shown, sizeof(shown));
+	_putf(o, "azureml: no compute target %s'%s'", what, shown);
+	_available(o, r, pick);
+	return AZML_ROUTE_ERROR;
+}
+
+/* --azure-compute: that target, if it passes the other filters. */
+static azml_route_rc_t _route_compute(const azml_router_t *r,
+				      const azml_route_req_t *req,
+				      const filter_t *f, out_t *o)
+{
+	int i = _lookup(r, r->names, false, req->compute,
+			strlen(req->compute));
+	const entry_t *e;
+	int why;
+
+	if (i < 0)
+		return _no_such(r, o, "", req->compute, NULL);
+	e = &r->e[i];
+	if (req->vm_size &&
+	    (!e->t->vm_size || strcasecmp(e->t->vm_size, req->vm_size))) {
+		_putf(o, "azureml: compute target '%s' has VM size %s, not %s",
+		      e->t->name, e->t->vm_size ? e->t->vm_size : "(attached)",
+		      req->vm_size);
+		return AZML_ROUTE_ERROR;
+	}
+	if ((why = _fails(e, f))) {
+		_explain(o, e, why, f, req);
+		return AZML_ROUTE_ERROR;
+	}
+	_put(o, e->t->name, e->name_len);
+	_add_fallbacks(r, e, f, o, 0, NULL);
+	if (!_cut_short(o))
+		return AZML_ROUTE_OK;
+	_putf(o, "azureml: compute target '%s'%s does not fit in a partition "
+	      "list of %zu bytes", e->t->name,
+	      e->nfb ? " with its fallbacks" : "", o->cap);
+	return AZML_ROUTE_ERROR;
+}
+
+/* The entries that pass the filters, so far; the last that failed. */
+typedef struct {
+	size_t matched;
+	int why, only;
+} picked_t;
+
+/* Entry I to O's list when it passes F; else P says why it failed. */
+static inline void _pick(const azml_router_t *r, int i, const filter_t *f,
+			 out_t *o, picked_t *p)
+{
+	int w = _fails(&r->e[i], f);
+
+	if (w) {
+		p->why = w;
+		p->only = i;
+		return;
+	}
+	if (p->matched++)
+		_put(o, ",", 1);
+	_put(o, r->e[i].t->name, r->e[i].name_len);
+}
+
+/* Entry I's fallbacks to O's list, when it passed F. */
+static inline void _pick_fallbacks(const azml_router_t *r, int i,
+				   const filter_t *f, out_t *o)
+{
+	if (r->e[i].nfb && !_fails(&r->e[i], f))
+		_add_fallbacks(r, &r->e[i], f, o, 0, NULL);
+}
+
+/* --azure-vm-size: the targets of that size that pass the filters. */
+static azml_route_rc_t _route_vm_size(const azml_router_t *r,
+				      const azml_route_req_t *req,
+				      const filter_t *f, out_t *o)
+{
+	int first = _lookup(r, r->sizes, true, req->vm_size,
+			    strlen(req->vm_size));
+	picked_t p = { .why = F_OK, .only = -1 };
+
+	if (first < 0)
+		return _no_such(r, o, "offers VM size ", req->vm_size,
+				_is_cluster);
+	for (int i = first; i >= 0; i = r->next_size[i])
+		_pick(r, i, f, o, &p);
+	for (int i = first; p.matched && i >= 0; i = r->next_size[i])
+		_pick_fallbacks(r, i, f, o);
+	if (p.matched && !_cut_short(o))
+		return AZML_ROUTE_OK;
+	if (p.matched) {
+		_putf(o, "azureml: too many compute targets offer VM size "
+		      "'%.64s' to list them as partitions; add "
+		      "--azure-compute", req->vm_size);
+		return AZML_ROUTE_ERROR;
+	}
+	if (r->next_size[first] < 0) {
+		_explain(o, &r->e[p.only], p.why, f, req);
+		return AZML_ROUTE_ERROR;
+	}
+	_putf(o, "azureml: no compute target matches");
+	_filter_words(o, req);
+	return AZML_ROUTE_ERROR;
+}
+
+/* Filters alone: every target that passes them. */
+static azml_route_rc_t _route_filters(const azml_router_t *r,
+				      const azml_route_req_t *req,
+				      const filter_t *f, out_t *o)
+{
+	picked_t p = { .why = F_OK, .only = -1 };
+
+	for (size_t i = 0; i < r->n; i++)
+		_pick(r, (int) i, f, o, &p);
+	for (size_t i = 0; p.matched && i < r->n; i++)
+		_pick_fallbacks(r, (int) i, f, o);
+	if (p.matched && !_cut_short(o))
+		return AZML_ROUTE_OK;
+	if (p.matched) {
+		_putf(o, "azureml: too many compute targets match to list them "
+		      "as partitions; add --azure-compute or --azure-vm-size");
+		return AZML_ROUTE_ERROR;
+	}
+	_putf(o, "azureml: no compute target matches");
+	_filter_words(o, req);
+	_available(o, r, f->cuda || f->wants_gpu ? _has_gpu : NULL);
+	return AZML_ROUTE_ERROR;
+}
+
 azml_route_rc_t azml_route(const azml_router_t *r, const azml_route_req_t *req,
 			   char *out, size_t outlen)
 {
 	out_t o = { out, 0, outlen };
-	filter_t f = { .prio = -1 };
-	size_t matched = 0;
-	int i;
+	filter_t f;
 
 	if (!outlen)
 		return AZML_ROUTE_ERROR;
 	out[0] = '\0';
-	if (!req->compute && !req->vm_size && !req->priority && !req->cuda &&
-	    !req->isolated)
+	if (_no_options(req))
 		return _route_partition(r, req, &o);
 	if (_check_syntax(req, &o))
 		return AZML_ROUTE_ERROR;
-	if (req->priority)
-		f.prio = !strcasecmp(req->priority, "low");
-	if (req->cuda) {
-		f.cuda = true;
-		azml_cuda_parse(req->cuda, &f.cuda_ma, &f.cuda_mi);
-	}
-	f.isolated = req->isolated;
-	f.wants_gpu = req->wants_gpu;
-	f.partition = req->partition && *req->partition ? req->partition : NULL;
-
-	if (req->compute) {
-		int why;
-		const entry_t *e;
-
-		i = _lookup(r, r->names, false, req->compute,
-			    strlen(req->compute));
-		if (i < 0) {
-			char shown[300];
-
-			_show(req->compute, shown, sizeof(shown));
-			_putf(&o, "azureml: no compute target '%s'", shown);
-			_available(&o, r, NULL);
-			return AZML_ROUTE_ERROR;
-		}
-		e = &r->e[i];
-		if (req->vm_size && (!e->t->vm_size ||
-				     strcasecmp(e->t->vm_size, req->vm_size))) {
-			_putf(&o, "azureml: compute target '%s' has VM size %s, "
-			      "not %s", e->t->name,
-			      e->t->vm_size ? e->t->vm_size : "(attached)",
-			      req->vm_size);
-			return AZML_ROUTE_ERROR;
-		}
-		if ((why = _fails(e, &f))) {
-			_explain(&o, e, why, &f, req);
-			return AZML_ROUTE_ERROR;
-		}
-		_put(&o, e->t->name, e->name_len);
-		_add_fallbacks(r, e, &f, &o, 0, NULL);
-		if (!_cut_short(&o))
-			return AZML_ROUTE_OK;
-		_putf(&o, "azureml: compute target '%s'%s does not fit in a "
-		      "partition list of %zu bytes", e->t->name,
-		      e->nfb ? " with its fallbacks" : "", o.cap);
-		return AZML_ROUTE_ERROR;
-	}
-
-	if (req->vm_size) {
-		int first = _lookup(r, r->sizes, true, req->vm_size,
-				    strlen(req->vm_size));
-		int only = -1, why = F_OK;
-
-		if (first < 0) {
-			char shown[300];
-
-			_show(req->vm_size, shown, sizeof(shown));
-			_putf(&o, "azureml: no compute target offers VM size '%s'",
-			      shown);
-			_available(&o, r, _is_cluster);
-			return AZML_ROUTE_ERROR;
-		}
-		for (i = first; i >= 0; i = r->next_size[i]) {
-			int w = _fails(&r->e[i], &f);
-
-			if (w) {
-				why = w;
-				only = i;
-				continue;
-			}
-			if (matched++)
-				_put(&o, ",", 1);
-			_put(&o, r->e[i].t->name, r->e[i].name_len);
-		}
-		for (i = first; matched && i >= 0; i = r->next_size[i])
-			if (r->e[i].nfb && !_fails(&r->e[i], &f))
-				_add_fallbacks(r, &r->e[i], &f, &o, 0, NULL);
-		if (matched && !_cut_short(&o))
-			return AZML_ROUTE_OK;
-		if (matched) {
-			_putf(&o, "azureml: too many compute targets offer VM "
-			      "size '%.64s' to list them as partitions; add "
-			      "--azure-compute", req->vm_size);
-			return AZML_ROUTE_ERROR;
-		}
-		if (first >= 0 && r->next_size[first] < 0) {
-			_explain(&o, &r->e[only], why, &f, req);
-			return AZML_ROUTE_ERROR;
-		}
-		_putf(&o, "azureml: no compute target matches");
-		_filter_words(&o, req);
-		return AZML_ROUTE_ERROR;
-	}
-
-	/* Filters alone: every target that passes them. */
-	for (i = 0; (size_t) i < r->n; i++) {
-		if (_fails(&r->e[i], &f))
-			continue;
-		if (matched++)
-			_put(&o, ",", 1);
-		_put(&o, r->e[i].t->name, r->e[i].name_len);
-	}
-	for (i = 0; matched && (size_t) i < r->n; i++)
-		if (r->e[i].nfb && !_fails(&r->e[i], &f))
-			_add_fallbacks(r, &r->e[i], &f, &o, 0, NULL);
-	if (matched && !_cut_short(&o))
-		return AZML_ROUTE_OK;
-	if (matched) {
-		_putf(&o, "azureml: too many compute targets match to list them "
-		      "as partitions; add --azure-compute or --azure-vm-size");
-		return AZML_ROUTE_ERROR;
-	}
-	_putf(&o, "azureml: no compute target matches");
-	_filter_words(&o, req);
-	_available(&o, r, f.cuda || f.wants_gpu ? _has_gpu : NULL);
-	return AZML_ROUTE_ERROR;
+	_filters(&f, req);
+	if (req->compute)
+		return _route_compute(r, req, &f, &o);
+	if (req->vm_size)
+		return _route_vm_size(r, req, &f, &o);
+	return _route_filters(r, req, &f, &o);
 }

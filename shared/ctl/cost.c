@@ -1,5 +1,6 @@
 /*
- * cost.c - the journal's VM-seconds split, priced and summed (see cost.h).
+ * cost.c - the journal's VM-seconds split, priced and summed, and what they
+ * are read from (see cost.h).
  */
 #include "config.h"
 
@@ -7,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "acct.h"
 #include "cost.h"
+#include "state.h"
 
 typedef struct {
 	azml_cost_row_t *r;
@@ -150,142 +154,209 @@ static const char *_job_key(const azml_cost_job_t *j, azml_cost_by_t by,
 	return buf;
 }
 
+/* One VM's context while its spans are billed. */
+typedef struct {
+	const azml_cost_in_t *in;
+	azml_cost_by_t by;
+	rows_t *rs;			/* job, user or account rows */
+	const azml_cost_job_t **ix;	/* the jobs by node; NULL: none */
+	size_t ja, je;			/* ix[ja .. je): the jobs of its node */
+	const char *target;
+	int cpus;			/* its node's; 0: unknown */
+	double run_rate, disk_rate;	/* per second */
+	bool priced;			/* every second has a price */
+} vm_ctx_t;
+
+/* Its prices: running (the size's hour and its OS disk) and deallocated. */
+static void _vm_rates(vm_ctx_t *c, const azml_jvm_t *vm)
+{
+	const azml_prices_t *p = c->in->prices;
+	bool spot = !strcmp(vm->first.prio, "spot");
+	double hour = p ? azml_prices_hourly(p, vm->first.size, spot) : -1;
+	double disk = p ? azml_prices_hourly(p, "disk", false) : -1;
+
+	c->priced = hour >= 0 && disk >= 0;
+	c->run_rate = ((hour > 0 ? hour : 0) + (disk > 0 ? disk : 0)) / 3600.0;
+	c->disk_rate = (disk > 0 ? disk : 0) / 3600.0;
+}
+
+/* ix[ja .. je): the job rows of NODE, found by bisection. */
+static void _node_jobs(vm_ctx_t *c, const char *node)
+{
+	size_t lo = 0, hi = c->in->njobs;
+
+	c->ja = c->je = 0;
+	if (!c->ix)
+		return;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(c->ix[mid]->node, node) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	c->ja = c->je = lo;
+	while (c->je < c->in->njobs && !strcmp(c->ix[c->je]->node, node))
+		c->je++;
+}
+
+/* Job JB's seconds on the node within [UA, B), by its share of the CPUs. */
+static double _job_seconds(const vm_ctx_t *c, const azml_cost_job_t *jb,
+			   long ua, long b)
+{
+	long jend = jb->end ? jb->end : c->in->until;
+	double share = c->cpus > 0 ? (double) jb->cpus / c->cpus : 1;
+
+	if (share > 1 || share <= 0)
+		share = 1;
+	return _overlap(jb->start, jend, ua, b) * share;
+}
+
+/* The jobs' seconds on the node within [UA, B), summed (may pass B - UA). */
+static double _jobs_busy(const vm_ctx_t *c, long ua, long b)
+{
+	double busy = 0;
+
+	for (size_t q = c->ja; q < c->je; q++) {
+		if (c->ix[q]->start >= b)
+			break;	/* by start: none after */
+		busy += _job_seconds(c, c->ix[q], ua, b);
+	}
+	return busy;
+}
+
+/* Each job's seconds within [UA, B), times SCALE, to its row; 0 or -1. */
+static int _charge_jobs(vm_ctx_t *c, long ua, long b, double scale)
+{
+	if (c->by == AZML_COST_BY_TARGET)
+		return 0;	/* busy time goes to the target's row */
+	for (size_t q = c->ja; q < c->je; q++) {
+		const azml_cost_job_t *jb = c->ix[q];
+		double o;
+		char buf[32];
+		azml_cost_row_t *jr;
+
+		if (jb->start >= b)
+			break;	/* by start: none after */
+		if (!(o = _job_seconds(c, jb, ua, b)))
+			continue;
+		o *= scale;
+		jr = _row(c->rs, _job_key(jb, c->by, buf, sizeof(buf)),
+			  c->target);
+		if (!jr)
+			return -1;
+		jr->s.busy += o;
+		jr->s.busy_c += o * c->run_rate;
+		jr->priced = jr->priced && c->priced;
+	}
+	return 0;
+}
+
+/*
+ * Span S, cut to the window, into VS (seconds only): disk when
+ * deallocated, else boot, then busy (the jobs', charged to their rows) and
+ * idle.  1 when it billed, 0 when outside the window, -1 out of memory.
+ */
+static int _bill_span(vm_ctx_t *c, const azml_jspan_t *s,
+		      azml_cost_split_t *vs)
+{
+	long a = s->from > c->in->since ? s->from : c->in->since;
+	long b = s->to < c->in->until ? s->to : c->in->until;
+	long boot_end, ua;
+	double up, busy;
+
+	if (b <= a)
+		return 0;
+	if (!s->running) {
+		vs->disk += (double) (b - a);
+		vs->disk_c += (double) (b - a) * c->disk_rate;
+		return 1;
+	}
+	boot_end = s->booted >= s->from && s->booted <= s->to ? s->booted :
+								s->to;
+	vs->boot += _overlap(s->from, boot_end, a, b);
+	ua = boot_end > a ? boot_end : a;
+	up = b > ua ? (double) (b - ua) : 0;
+	if (up <= 0 || !c->ix) {
+		vs->idle += up;
+		return 1;
+	}
+	busy = _jobs_busy(c, ua, b);
+	/* overbooked (shares past the node): scaled */
+	if (busy > 0 && _charge_jobs(c, ua, b, busy > up ? up / busy : 1))
+		return -1;
+	if (busy > up)
+		busy = up;
+	vs->busy += busy;
+	vs->idle += up - busy;
+	return 1;
+}
+
+/* VM's split into VS, priced: 1 when it billed, 0 when not, -1 (memory). */
+static int _bill_vm(vm_ctx_t *c, const azml_jvm_t *vm, azml_cost_split_t *vs)
+{
+	const char *node = vm->first.node;
+	bool billed = false;
+
+	c->target = vm->first.target;
+	c->cpus = c->in->node_cpus && strcmp(node, "-") ?
+		  c->in->node_cpus(c->in->arg, node) : 0;
+	_vm_rates(c, vm);
+	_node_jobs(c, node);
+	for (size_t k = 0; k < vm->nspans; k++) {
+		int rc = _bill_span(c, &vm->span[k], vs);
+
+		if (rc < 0)
+			return -1;
+		billed = billed || rc;
+	}
+	vs->busy_c = vs->busy * c->run_rate;
+	vs->boot_c = vs->boot * c->run_rate;
+	vs->idle_c = vs->idle * c->run_rate;
+	return billed;
+}
+
+/* A billed VM into ROW (a target's, or the total). */
+static void _count_vm(azml_cost_row_t *row, const azml_cost_in_t *in,
+		      const azml_jvm_t *vm, const azml_cost_split_t *vs,
+		      bool priced)
+{
+	row->vms++;
+	row->creates += vm->span[0].from >= in->since &&
+			vm->span[0].from < in->until;
+	_add(&row->s, vs);
+	row->priced = row->priced && priced;
+}
+
 int azml_cost_compute(const azml_cost_in_t *in, azml_cost_by_t by,
 		      azml_cost_row_t **rows, size_t *nrows,
 		      azml_cost_row_t *total)
 {
 	rows_t rs = { 0 };
 	azml_cost_row_t all = { .priced = true };
-	/* each VM reads the jobs of its node only: sorted, found by bisection */
-	const azml_cost_job_t **ix = in->jobs ?
-				     _index_by_node(in->jobs, in->njobs) : NULL;
+	vm_ctx_t c = { .in = in, .by = by, .rs = &rs };
 
-	if (in->jobs && !ix)
+	/* each VM reads its node's jobs only: sorted, found by bisection */
+	if (in->jobs && !(c.ix = _index_by_node(in->jobs, in->njobs)))
 		goto oom;
 	for (size_t v = 0; v < in->nvm; v++) {
-		const azml_jvm_t *vm = &in->vm[v];
-		const char *node = vm->first.node, *target = vm->first.target;
-		bool spot = !strcmp(vm->first.prio, "spot"), billed = false;
-		double hour = in->prices ? azml_prices_hourly(in->prices,
-						vm->first.size, spot) : -1;
-		double disk = in->prices ? azml_prices_hourly(in->prices, "disk",
-							      false) : -1;
-		bool priced = hour >= 0 && disk >= 0;
-		double run_rate = ((hour > 0 ? hour : 0) + (disk > 0 ? disk : 0)) /
-				  3600.0;
-		double disk_rate = (disk > 0 ? disk : 0) / 3600.0;
-		int cpus = in->node_cpus && strcmp(node, "-") ?
-			   in->node_cpus(in->arg, node) : 0;
 		azml_cost_split_t vs = { 0 };
 		azml_cost_row_t *tr;
-		size_t ja = 0, je = 0;
+		int rc = _bill_vm(&c, &in->vm[v], &vs);
 
-		if (ix) {
-			size_t hi = in->njobs;
-
-			/* [ja, je): the rows of NODE */
-			while (ja < hi) {
-				size_t mid = ja + (hi - ja) / 2;
-
-				if (strcmp(ix[mid]->node, node) < 0)
-					ja = mid + 1;
-				else
-					hi = mid;
-			}
-			for (je = ja; je < in->njobs && !strcmp(ix[je]->node, node);
-			     je++)
-				;
-		}
-
-		for (size_t k = 0; k < vm->nspans; k++) {
-			const azml_jspan_t *s = &vm->span[k];
-			long a = s->from > in->since ? s->from : in->since;
-			long b = s->to < in->until ? s->to : in->until;
-			long boot_end, ua;
-			double up, busy = 0;
-
-			if (b <= a)
-				continue;
-			billed = true;
-			if (!s->running) {
-				vs.disk += (double) (b - a);
-				vs.disk_c += (double) (b - a) * disk_rate;
-				continue;
-			}
-			boot_end = s->booted >= s->from && s->booted <= s->to ?
-				   s->booted : s->to;
-			vs.boot += _overlap(s->from, boot_end, a, b);
-			ua = boot_end > a ? boot_end : a;
-			up = b > ua ? (double) (b - ua) : 0;
-			if (up <= 0 || !in->jobs) {
-				vs.idle += up;
-				continue;
-			}
-			/* the jobs on its node while it was up */
-			for (int pass = 0; pass < 2; pass++) {
-				/* overbooked (shares past the node): scaled */
-				double scale = pass && busy > up ? up / busy : 1;
-				for (size_t q = ja; q < je; q++) {
-					const azml_cost_job_t *jb = ix[q];
-					long jend = jb->end ? jb->end : in->until;
-					double share = cpus > 0 ? (double) jb->cpus /
-						       cpus : 1, o;
-
-					if (jb->start >= b)
-						break;	/* by start: none after */
-					if (share > 1 || share <= 0)
-						share = 1;
-					o = _overlap(jb->start, jend, ua, b) * share;
-					if (!o)
-						continue;
-					if (!pass) {
-						busy += o;
-						continue;
-					}
-					o *= scale;
-					if (by != AZML_COST_BY_TARGET) {
-						char buf[32];
-						azml_cost_row_t *jr = _row(&rs,
-							_job_key(jb, by, buf,
-								 sizeof(buf)),
-							target);
-
-						if (!jr)
-							goto oom;
-						jr->s.busy += o;
-						jr->s.busy_c += o * run_rate;
-						jr->priced = jr->priced && priced;
-					}
-				}
-				if (!pass && busy <= 0)
-					break;
-			}
-			if (busy > up)
-				busy = up;
-			vs.busy += busy;
-			vs.idle += up - busy;
-		}
-		if (!billed)
+		if (rc < 0)
+			goto oom;
+		if (!rc)
 			continue;
-		vs.busy_c = vs.busy * run_rate;
-		vs.boot_c = vs.boot * run_rate;
-		vs.idle_c = vs.idle * run_rate;
 		if (by == AZML_COST_BY_TARGET) {
-			if (!(tr = _row(&rs, target, target)))
+			if (!(tr = _row(&rs, c.target, c.target)))
 				goto oom;
-			tr->vms++;
-			tr->creates += vm->span[0].from >= in->since &&
-				       vm->span[0].from < in->until;
-			_add(&tr->s, &vs);
-			tr->priced = tr->priced && priced;
+			_count_vm(tr, in, &in->vm[v], &vs, c.priced);
 		}
-		all.vms++;
-		all.creates += vm->span[0].from >= in->since &&
-			       vm->span[0].from < in->until;
-		_add(&all.s, &vs);
-		all.priced = all.priced && priced;
+		_count_vm(&all, in, &in->vm[v], &vs, c.priced);
 	}
-	free(ix);
+	free(c.ix);
 	free(rs.slot);
 	if (rs.n)
 		qsort(rs.r, rs.n, sizeof(*rs.r), _cmp);
@@ -295,12 +366,111 @@ int azml_cost_compute(const azml_cost_in_t *in, azml_cost_by_t by,
 		*total = all;
 	return 0;
 oom:
-	free(ix);
+	free(c.ix);
 	free(rs.slot);
 	free(rs.r);
 	*rows = NULL;
 	*nrows = 0;
 	return -1;
+}
+
+/* ---- gathering ---- */
+
+static int _node_cpus(void *arg, const char *node)
+{
+	const azml_cost_data_t *d = arg;
+
+	for (int i = 0; i < d->nnodes; i++)
+		if (!strcmp(d->nodes[i].name, node))
+			return d->nodes[i].cpus;
+	return 0;
+}
+
+/* A live VM's registration the journal does not have yet: its node's
+ * slurmd start, when it falls in the VM's running span. */
+static void _registrations(azml_cost_data_t *d)
+{
+	for (size_t i = 0; i < d->nvm; i++) {
+		azml_jvm_t *vm = &d->vm[i];
+		azml_jspan_t *s;
+
+		if (vm->end || !vm->nspans)
+			continue;
+		s = &vm->span[vm->nspans - 1];
+		if (!s->running || s->booted)
+			continue;
+		for (int k = 0; k < d->nnodes; k++)
+			if (!strcmp(d->nodes[k].name, vm->first.node) &&
+			    d->nodes[k].slurmd_start >= s->from &&
+			    d->nodes[k].slurmd_start <= s->to)
+				s->booted = d->nodes[k].slurmd_start;
+	}
+}
+
+int azml_cost_gather(const azml_conf_t *conf, long since, long until,
+		     long now, azml_cost_data_t *d, char *err, size_t errlen)
+{
+	memset(d, 0, sizeof(*d));
+	if (azml_state_journal_read(conf, since, &d->recs, &d->nrecs,
+				    &d->bad)) {
+		snprintf(err, errlen, "couldn't read the lifecycle journal "
+			 "under %s/journal", conf->state_dir);
+		return -1;
+	}
+	d->vm = azml_journal_fold(d->recs, d->nrecs, now < until ? now : until,
+				  &d->nvm);
+	azml_nodes_init();
+	d->nnodes = azml_nodes_load(&d->nodes);
+	if (d->nnodes > 0)
+		_registrations(d);
+	else
+		d->nnodes = 0;
+	d->have_jobs = !azml_acct_jobs(since, until, &d->jobs, &d->njobs,
+				       d->jobs_err, sizeof(d->jobs_err));
+	return 0;
+}
+
+void azml_cost_data_free(azml_cost_data_t *d)
+{
+	free(d->jobs);
+	free(d->nodes);
+	azml_journal_free(d->vm, d->nvm);
+	free(d->recs);
+}
+
+void azml_cost_data_in(const azml_cost_data_t *d, long since, long until,
+		       const azml_prices_t *prices, azml_cost_in_t *in)
+{
+	*in = (azml_cost_in_t) {
+		.since = since, .until = until,
+		.vm = d->vm, .nvm = d->nvm,
+		.prices = prices,
+		.jobs = d->have_jobs ? d->jobs : NULL, .njobs = d->njobs,
+		.node_cpus = _node_cpus, .arg = (void *) d,
+	};
+}
+
+int azml_cost_targets(const azml_conf_t *conf, long since, long until,
+		      azml_cost_row_t **rows, size_t *n, bool *have_jobs,
+		      char *why, size_t whylen)
+{
+	azml_cost_data_t d;
+	azml_cost_in_t in;
+	int rc;
+
+	*rows = NULL;
+	*n = 0;
+	if (azml_cost_gather(conf, since, until, (long) time(NULL), &d, why,
+			     whylen))
+		return -1;
+	azml_cost_data_in(&d, since, until, NULL, &in);
+	*have_jobs = d.have_jobs;
+	snprintf(why, whylen, "%s", d.jobs_err);
+	rc = azml_cost_compute(&in, AZML_COST_BY_TARGET, rows, n, NULL);
+	azml_cost_data_free(&d);
+	if (rc)
+		snprintf(why, whylen, "out of memory");
+	return rc;
 }
 
 char *azml_csv_field(const char *s, char *buf, size_t n)

@@ -4,8 +4,9 @@
  * allocation), boot (from create or start to its slurmd's registration),
  * idle (registered, no job: the wait before scale-down included) and disk
  * (a deallocated VM's OS disk), priced, and summed per target, job, user
- * and account.  No I/O: the caller brings the journal's VMs, the prices,
- * the nodes' CPUs and the jobs (slurmdbd's).
+ * and account.  azml_cost_compute() does no I/O: the caller brings the
+ * journal's VMs, the prices, the nodes' CPUs and the jobs (slurmdbd's);
+ * azml_cost_gather() reads them (StateDir, slurmctld, slurmdbd).
  */
 #ifndef AZML_COST_H
 #define AZML_COST_H
@@ -14,7 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf.h"
 #include "journal.h"
+#include "nodes.h"
 #include "prices.h"
 
 /* A job's allocation on one node. */
@@ -70,6 +73,54 @@ typedef struct {
  */
 int azml_cost_compute(const azml_cost_in_t *in, azml_cost_by_t by,
 		      azml_cost_row_t **rows, size_t *n, azml_cost_row_t *total);
+
+/* What a report is made of, but the prices. */
+typedef struct {
+	azml_jrec_t *recs;	/* the journal's records of the window */
+	size_t nrecs;
+	size_t bad;		/* journal lines skipped */
+	azml_jvm_t *vm;		/* the records, folded per VM */
+	size_t nvm;
+	azml_node_t *nodes;	/* slurmctld's (none when it does not answer) */
+	int nnodes;
+	azml_cost_job_t *jobs;	/* slurmdbd's */
+	size_t njobs;
+	bool have_jobs;
+	char jobs_err[600];	/* !have_jobs: why there are no job figures */
+} azml_cost_data_t;
+
+/*
+ * Read into *D (its contents owned by the caller, freed with
+ * azml_cost_data_free()) the journal's VMs from SINCE to UNTIL (spans still
+ * open end at NOW when earlier), with the registrations slurmctld knows of
+ * that the journal does not have yet, slurmctld's nodes and slurmdbd's jobs
+ * (no jobs is not an error: have_jobs and jobs_err say so).  StateDir must
+ * be set up (azml_state_init()).  0, or -1 with ERR saying why (*D then
+ * holds nothing).
+ */
+int azml_cost_gather(const azml_conf_t *conf, long since, long until,
+		     long now, azml_cost_data_t *d, char *err, size_t errlen);
+
+/* Free what *D holds (not D); a zeroed *D is a no-op. */
+void azml_cost_data_free(azml_cost_data_t *d);
+
+/*
+ * *IN for D's figures from SINCE to UNTIL at PRICES (NULL: seconds only);
+ * IN points into D (and PRICES), which must outlive it.
+ */
+void azml_cost_data_in(const azml_cost_data_t *d, long since, long until,
+		       const azml_prices_t *prices, azml_cost_in_t *in);
+
+/*
+ * The rows per target from SINCE to UNTIL, gathered and computed
+ * (azml_cost_gather(), then azml_cost_compute() without prices) into *ROWS
+ * (malloc'd, *N; NULL and 0 on error).  *HAVE_JOBS says whether slurmdbd's
+ * jobs split busy from idle; WHY says why not.  0, or -1 with WHY saying
+ * why (the journal could not be read, out of memory).
+ */
+int azml_cost_targets(const azml_conf_t *conf, long since, long until,
+		      azml_cost_row_t **rows, size_t *n, bool *have_jobs,
+		      char *why, size_t whylen);
 
 /*
  * S as one CSV field (RFC 4180) into BUF (N bytes; 2 * strlen(S) + 4 hold

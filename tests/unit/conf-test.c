@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "log.h"
 #include "testutil.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -912,6 +913,47 @@ START_TEST(file_checks)
 }
 END_TEST
 
+/* LogFile= as the programs open it (issue 25, item 3): never through a
+ * link, never another user's or a writable-by-others file, never a FIFO;
+ * the target is left as it was. */
+START_TEST(log_file_refusals)
+{
+	char d[] = "/tmp/azml-conf-log.XXXXXX", p[256], why[600], t[300];
+	struct stat st;
+
+	ck_assert_ptr_nonnull(mkdtemp(d));
+	snprintf(tmpdir, sizeof(tmpdir), "%s", d);
+	_write("target", "untouched\n");
+	snprintf(t, sizeof(t), "%s/target", d);
+	snprintf(p, sizeof(p), "%s/link", d);
+	ck_assert_int_eq(symlink(t, p), 0);
+	ck_assert_int_eq(azml_log_add_file(p, why, sizeof(why)), -1);
+	ck_assert_msg(strstr(why, "it is a symbolic link; refused"), "%s", why);
+	ck_assert_int_eq(chmod(t, 0666), 0);
+	ck_assert_int_eq(azml_log_add_file(t, why, sizeof(why)), -1);
+	ck_assert_msg(strstr(why, "writable by its group or by others"), "%s",
+		      why);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chmod(t, 0644), 0);
+		ck_assert_int_eq(chown(t, 12345, 12345), 0);
+		ck_assert_int_eq(azml_log_add_file(t, why, sizeof(why)), -1);
+		ck_assert_msg(strstr(why, "owned by uid 12345"), "%s", why);
+	}
+	snprintf(p, sizeof(p), "%s/fifo", d);
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	ck_assert_int_eq(azml_log_add_file(p, why, sizeof(why)), -1);
+	azml_log_error("not written anywhere but stderr");
+	azml_log_fini();
+	ck_assert_int_eq(stat(t, &st), 0);
+	ck_assert_int_eq(st.st_size, 10);	/* "untouched\n" */
+	snprintf(p, sizeof(p), "%s/new.log", d);
+	ck_assert_int_eq(azml_log_add_file(p, why, sizeof(why)), 0);
+	azml_log_fini();
+	snprintf(p, sizeof(p), "rm -rf '%s'", d);
+	ck_assert_int_eq(system(p), 0);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("conf");
@@ -931,5 +973,6 @@ int main(void)
 	tcase_add_test(tc, random_bytes);
 	tcase_add_test(tc, fuzz_regressions);
 	tcase_add_test(tc, file_checks);
+	tcase_add_test(tc, log_file_refusals);
 	return tu_run("conf", tc);
 }

@@ -386,6 +386,15 @@ START_TEST(credentials)
 	ck_assert_ptr_null(strstr(err, SECRET));
 	azml_conf_destroy(c);
 
+	/* a FIFO never blocks the read (issue 25, item 4): refused at once */
+	snprintf(path, sizeof(path), "%s/secret-fifo", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	snprintf(path, sizeof(path), "client-secret:%s/secret-fifo", dir);
+	c = _conf(path);
+	ck_assert_ptr_null(azml_arm_create(c, NULL, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "secret-fifo is a FIFO; refused"), "%s", err);
+	azml_conf_destroy(c);
+
 	/* a wrong secret: Entra ID's refusal, without the secret */
 	arm = _arm("wrong");
 	_create("cpu", 1, 1);

@@ -64,7 +64,8 @@ static int _judge(const char *what, const char *path, const struct stat *st,
 	bool root = flags & AZML_SAFE_ROOT;
 	char who[64];
 
-	if (root ? st->st_uid != 0 : !azml_owner_trusted(st->st_uid)) {
+	if (root ? st->st_uid != 0 && st->st_uid != geteuid() :
+		   !azml_owner_trusted(st->st_uid)) {
 		snprintf(why, n, "%s%s is owned by %s, not by root%s; refused "
 			 "(chown root %s)", what, path,
 			 _user(st->st_uid, who, sizeof(who)),
@@ -103,8 +104,8 @@ static int _one(const char *p, int flags, bool *links, char *why, size_t n)
 	}
 	if (S_ISLNK(st.st_mode)) {
 		*links = true;
-		if (((flags & AZML_SAFE_ROOT) && st.st_uid) ||
-		    !azml_owner_trusted(st.st_uid)) {
+		if (((flags & AZML_SAFE_ROOT) && st.st_uid &&
+		     st.st_uid != geteuid()) || !azml_owner_trusted(st.st_uid)) {
 			snprintf(why, n, "symbolic link %s is owned by %s; "
 				 "refused", p, _user(st.st_uid, who,
 						     sizeof(who)));

@@ -34,7 +34,9 @@
 /* flags */
 #define AZML_SAFE_OWNER   0x1	/* trusted owner, not writable by go */
 #define AZML_SAFE_PARENTS 0x2	/* and every folder above it is safe */
-#define AZML_SAFE_ROOT    0x4	/* only root may own it and its parents */
+#define AZML_SAFE_ROOT    0x4	/* only root (or the user running, who is
+				 * root where it matters: node-init) may own
+				 * it and its parents; SlurmUser may not */
 
 /* Whether UID is a trusted owner (above).  SlurmUser is looked up once. */
 bool azml_owner_trusted(uid_t uid);

@@ -48,6 +48,7 @@
 #include <microhttpd.h>
 
 #include "catalog.h"
+#include "tcprow.h"
 
 #define NBUCKETS 4096
 #define MAX_BODY (1 << 20)
@@ -1551,7 +1552,10 @@ static const char *_issue_token(const char *aud, int ident)
 /*
  * Who is at the other end of loopback connection C: the owner of the
  * client's socket, read from /proc/net/tcp (the row whose local address is
- * the client's and whose remote address is ours, as identd does).
+ * the client's and whose remote address is ours, as identd does).  Only a
+ * live row counts (tcprow.h: ESTABLISHED, with an inode): a client that
+ * sent its request and closed leaves a row of uid 0, which is nobody's.
+ * Two live rows for one address pair cannot be told apart: refused.
  * Returns 0 and fills *UID, or -1 when the socket is not found.
  */
 static int _peer_uid(struct MHD_Connection *c, uid_t *uid)
@@ -1561,29 +1565,24 @@ static int _peer_uid(struct MHD_Connection *c, uid_t *uid)
 	const struct sockaddr_in *sin;
 	char line[512];
 	FILE *fp;
-	int rc = -1;
+	int found = 0;
+	uid_t u = 0;
 
 	if (!ci || !ci->client_addr || ci->client_addr->sa_family != AF_INET)
 		return -1;
 	sin = (const struct sockaddr_in *) ci->client_addr;
 	if (!(fp = fopen("/proc/net/tcp", "r")))
 		return -1;
-	while (rc && fgets(line, sizeof(line), fp)) {
-		unsigned int la, lp, ra, rp;
-		unsigned long u;
-
-		/* sl: local rem st tx:rx tr:when retrnsmt uid */
-		if (sscanf(line, " %*u: %8X:%4X %8X:%4X %*X %*X:%*X %*X:%*X "
-			   "%*X %lu", &la, &lp, &ra, &rp, &u) != 5)
-			continue;
-		if (la == sin->sin_addr.s_addr && lp == ntohs(sin->sin_port) &&
-		    ra == S.listen_addr.s_addr && rp == (unsigned) S.port) {
-			*uid = (uid_t) u;
-			rc = 0;
-		}
-	}
+	while (fgets(line, sizeof(line), fp))
+		found += emu_tcp_row(line, sin->sin_addr.s_addr,
+				     ntohs(sin->sin_port),
+				     S.listen_addr.s_addr, (unsigned) S.port,
+				     &u);
 	fclose(fp);
-	return rc;
+	if (found != 1)
+		return -1;
+	*uid = u;
+	return 0;
 }
 
 /*

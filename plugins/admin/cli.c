@@ -381,8 +381,13 @@ int azml_cmd_conf(const azml_cmd_t *cmd, const char *file, int flags,
 		}
 		goto out;
 	}
-	if ((flags & AZML_CONF_LOG) && conf->log_file)
-		azml_log_add_file(conf->log_file);
+	if ((flags & AZML_CONF_LOG) && conf->log_file) {
+		char why[400];
+
+		if (azml_log_add_file(conf->log_file, why, sizeof(why)))
+			fprintf(stderr, "slurm-azureml %s: LogFile=%s: %s\n",
+				cmd->name, conf->log_file, why);
+	}
 	*out = conf;
 	conf = NULL;
 	rv = 0;

@@ -43,6 +43,18 @@ int azml_cmd_check_config(const azml_cmd_t *cmd, int argc, char **argv)
 		return 2;
 	if (azml_cmd_conf(cmd, file, 0, &conf))
 		return 1;
+	/* The files root trusts, judged here (not at every load). */
+	if (azml_conf_check_files(conf)) {
+		for (size_t i = 0; i < conf->nwarnings; i++)
+			printf("%s\n", conf->warnings[i]);
+		fflush(stdout);
+		for (size_t i = 0; i < conf->nerrors; i++)
+			fprintf(stderr, "%s\n", conf->errors[i]);
+		fprintf(stderr, "slurm-azureml check-config: %s: %zu error%s\n",
+			conf->path, conf->nerrors, conf->nerrors == 1 ? "" : "s");
+		azml_conf_destroy(conf);
+		return 1;
+	}
 	/* Warnings leave the file usable: said, and the exit status is 0. */
 	for (size_t i = 0; i < conf->nwarnings; i++)
 		printf("%s\n", conf->warnings[i]);

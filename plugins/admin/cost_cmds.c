@@ -22,6 +22,7 @@
 #include "journal.h"
 #include "log.h"
 #include "prices.h"
+#include "safefile.h"
 #include "state.h"
 
 #define PRICES_REFRESH 86400	/* retail prices older than this: read again */
@@ -101,38 +102,19 @@ typedef struct {
 
 static int _file_prices(const azml_conf_t *conf, prices_t *pr)
 {
-	int fd = open(conf->prices, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
-	char *text, err[400];
-	ssize_t got = 0, r;
+	char *text = NULL, err[400];
 
-	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) ||
-	    st.st_size >= PRICES_FILE_MAX) {
-		fprintf(stderr, "slurm-azureml cost: Prices=%s: %s\n", conf->prices,
-			fd < 0 ? strerror(errno) : "not a regular file under 1 MiB");
-		if (fd >= 0)
-			close(fd);
+	/* the figures are only as good as the file: no one else may write
+	 * it; a FIFO or a link is refused at once (safefile.h) */
+	if (azml_read_safe(conf->prices, AZML_SAFE_OWNER, PRICES_FILE_MAX - 1,
+			   &text, NULL, err, sizeof(err))) {
+		fprintf(stderr, "slurm-azureml cost: Prices=%s: %s\n",
+			conf->prices, err);
 		return -1;
 	}
-	/* the figures are only as good as the file: no one else may write it */
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) ||
-	    (st.st_uid != 0 && st.st_uid != geteuid())) {
-		fprintf(stderr, "slurm-azureml cost: Prices=%s: %s; refused "
-			"(chmod go-w, chown root)\n", conf->prices,
-			st.st_mode & (S_IWGRP | S_IWOTH) ?
-			"writable by its group or by others" :
-			"owned by another user");
-		close(fd);
-		return -1;
-	}
-	if (!(text = calloc(1, (size_t) st.st_size + 1))) {
-		close(fd);
-		return -1;
-	}
-	while (got < st.st_size &&
-	       (r = read(fd, text + got, (size_t) (st.st_size - got))) > 0)
-		got += r;
-	close(fd);
+	if (stat(conf->prices, &st))
+		st.st_mtime = time(NULL);
 	if (azml_prices_parse_file(text, conf->prices, &pr->p, err, sizeof(err))) {
 		fprintf(stderr, "slurm-azureml cost: Prices=: %s\n", err);
 		free(text);

@@ -1338,6 +1338,11 @@ int azml_cmd_reconcile(const azml_cmd_t *cmd, int argc, char **argv)
 		return 2;
 	if (azml_cmd_conf(cmd, file, AZML_CONF_LOG, &conf))
 		return 1;
+	if (azml_state_check(conf, serr, sizeof(serr))) {
+		fprintf(stderr, "slurm-azureml reconcile: %s\n", serr);
+		azml_conf_destroy(conf);
+		return 1;
+	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	azml_nodes_init();
 	if (!dry && azml_state_init(conf, serr, sizeof(serr)))
@@ -1383,6 +1388,11 @@ int azml_cmd_instance(const azml_cmd_t *cmd, int argc, char **argv)
 	if (!t || t->kind != AZML_INSTANCE) {
 		fprintf(stderr, "slurm-azureml instance: '%.64s' is not a "
 			"ComputeInstance of azureml.conf\n", name);
+		azml_conf_destroy(conf);
+		return 1;
+	}
+	if (azml_state_check(conf, err, sizeof(err))) {
+		fprintf(stderr, "slurm-azureml instance: %s\n", err);
 		azml_conf_destroy(conf);
 		return 1;
 	}

@@ -481,6 +481,10 @@ static int _accept(const azml_cmd_t *cmd, const char *file,
 
 	if (azml_cmd_conf(cmd, conf_file, AZML_CONF_LOG, &conf))
 		goto out;
+	if (azml_state_check(conf, err, sizeof(err))) {
+		fprintf(stderr, "slurm-azureml attach: %s\n", err);
+		goto out;
+	}
 	if (!(cred = _read_all(file, err, sizeof(err)))) {
 		fprintf(stderr, "slurm-azureml attach: %s\n", err);
 		goto out;

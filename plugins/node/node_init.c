@@ -67,6 +67,7 @@
 #include "http.h"
 #include "keyvault.h"
 #include "log.h"
+#include "safefile.h"
 #include "node.h"
 #include "nodes.h"
 #include "userdata.h"
@@ -924,9 +925,9 @@ static int _setup(ctx_t *c)
 	int timeout = c->o->setup_timeout > 0 ? c->o->setup_timeout :
 		      SETUP_TIMEOUT;
 	struct stat st;
-	char w[64];
+	char w[64], why[600];
 	pid_t pid;
-	int ws = 0;
+	int ws = 0, fd;
 	time_t end;
 
 	if (!s) {
@@ -935,25 +936,37 @@ static int _setup(ctx_t *c)
 	}
 	if (s[0] != '/')
 		return _fail(c, AZML_STEP_SETUP, "%s is not an absolute path", s);
-	if (stat(s, &st))
+	/*
+	 * Judged and run through one descriptor, so no one can swap the file
+	 * between the check and the exec: opened O_NOFOLLOW (safefile.h), a
+	 * regular file of root's in folders only root may write, all judged
+	 * on that descriptor, which is then executed with fexecve().
+	 */
+	fd = azml_open_safe(s, AZML_SAFE_ROOT | AZML_SAFE_PARENTS, 0, &st, why,
+			    sizeof(why));
+	if (fd < 0 && errno == ENOENT)
 		return _fail(c, AZML_STEP_SETUP, "%s: %s", s, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return _fail(c, AZML_STEP_SETUP, "%s is not a regular file", s);
-	if (st.st_uid != 0 && st.st_uid != geteuid())
-		return _fail(c, AZML_STEP_SETUP, "refusing %s: owned by uid %u, "
-			     "not root", s, (unsigned) st.st_uid);
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return _fail(c, AZML_STEP_SETUP, "refusing %s: writable by group "
-			     "or others (mode %04o)", s,
-			     (unsigned) (st.st_mode & 07777));
-	if (!(st.st_mode & S_IXUSR))
+	if (fd < 0)
+		return _fail(c, AZML_STEP_SETUP, "refusing the script: %s", why);
+	if (!(st.st_mode & S_IXUSR)) {
+		close(fd);
 		return _fail(c, AZML_STEP_SETUP, "%s is not executable", s);
+	}
 	_say(c, false, "node-init: setup script: running %s", s);
 	fflush(NULL);
-	if ((pid = fork()) < 0)
+	if ((pid = fork()) < 0) {
+		close(fd);
 		return _fail(c, AZML_STEP_SETUP, "fork: %s", strerror(errno));
+	}
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY);
+		/* A "#!" script is run by its interpreter from /proc/self/fd/N:
+		 * that descriptor must outlive the exec, so the child executes a
+		 * copy without close-on-exec (dup() clears it; the script then
+		 * has its own file open for reading, nothing more).  A binary
+		 * is run from the same copy. */
+		int xfd = dup(fd);
+		char *argv[] = { (char *) s, NULL };
 
 		setpgid(0, 0);
 		dup2(null, 0);
@@ -964,9 +977,11 @@ static int _setup(ctx_t *c)
 		setenv("AZUREML_CLUSTER", c->ud.cluster, 1);
 		setenv("AZUREML_TARGET", c->ud.target, 1);
 		setenv("AZUREML_VM_SIZE", c->ud.vm_size, 1);
-		execl(s, s, (char *) NULL);
+		if (xfd >= 0)
+			fexecve(xfd, argv, environ);
 		_exit(127);
 	}
+	close(fd);
 	setpgid(pid, pid);
 	end = time(NULL) + timeout;
 	for (;;) {

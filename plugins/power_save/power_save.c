@@ -1775,9 +1775,9 @@ int main(int argc, char **argv)
 		azml_conf_destroy(conf);
 		return 1;
 	}
-	if (conf->log_file && azml_log_add_file(conf->log_file))
-		azml_log_error("couldn't open LogFile %s: %s", conf->log_file,
-			       strerror(errno));
+	if (conf->log_file &&
+	    azml_log_add_file(conf->log_file, state_err, sizeof(state_err)))
+		azml_log_error("LogFile=%s: %s", conf->log_file, state_err);
 	run.conf = conf;
 	run.mode = mode;
 	run.op = mode == RESUME ? AZML_OP_CREATE : AZML_OP_DELETE;

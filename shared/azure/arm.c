@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "bootdiag.h"
 #include "log.h"
+#include "safefile.h"
 
 struct azml_arm {
 	const azml_conf_t *conf;
@@ -694,20 +695,22 @@ cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
 
 		cJSON_AddBoolToObject(lc, "disablePasswordAuthentication", true);
 		if (t->ssh_public_key) {
-			FILE *fp = fopen(t->ssh_public_key, "r");
-			char key[8192] = "", path[256];
+			/* the admin key of every VM: only root or SlurmUser
+			 * may have written it (safefile.h) */
+			char *key = NULL, path[256], why[400] = "";
 			cJSON *pk, *k;
 
-			if (!fp || !fgets(key, sizeof(key), fp) ||
+			if (azml_read_safe(t->ssh_public_key, AZML_SAFE_OWNER,
+					   16384, &key, NULL, why, sizeof(why)) ||
 			    strncmp(key, "ssh-", 4)) {
 				snprintf(err, n, "couldn't read an ssh public key "
-					 "from '%s'", t->ssh_public_key);
-				if (fp)
-					fclose(fp);
+					 "from SshPublicKey=%s: %s",
+					 t->ssh_public_key, why[0] ? why :
+					 "it does not begin with 'ssh-'");
+				free(key);
 				cJSON_Delete(b);
 				return NULL;
 			}
-			fclose(fp);
 			key[strcspn(key, "\r\n")] = '\0';
 			pk = cJSON_AddArrayToObject(cJSON_AddObjectToObject(lc,
 						    "ssh"), "publicKeys");
@@ -716,6 +719,7 @@ cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
 				 t->admin_user ? t->admin_user : "azureml");
 			cJSON_AddStringToObject(k, "path", path);
 			cJSON_AddStringToObject(k, "keyData", key);
+			free(key);
 			cJSON_AddItemToArray(pk, k);
 		}
 	}

@@ -16,6 +16,7 @@
 
 #include "auth.h"
 #include "http.h"
+#include "safefile.h"
 
 #define RESOURCE "https://management.azure.com/"
 #define EARLY 300		/* refresh this many seconds before expiry */
@@ -46,19 +47,17 @@ void azml_secret_free(char *s)
 char *azml_secret_read(const char *path, char *err, size_t n)
 {
 	struct stat st;
-	char buf[2048];
+	char buf[2048], why[400];
 	ssize_t len;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* never blocks (a FIFO), never follows a link (safefile.h) */
+	int fd = azml_open_safe(path, 0, sizeof(buf) - 2, &st, why,
+				sizeof(why));
 	char *out;
 
 	if (fd < 0) {
-		snprintf(err, n, "couldn't open secret file '%s': %s", path,
-			 strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		snprintf(err, n, "secret file '%s' is not a regular file", path);
-		close(fd);
+		snprintf(err, n, "couldn't use secret file '%s': %s", path,
+			 errno == EINVAL && strstr(why, "larger") ? "too long" :
+			 why);
 		return NULL;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {

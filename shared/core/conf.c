@@ -13,11 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <slurm/slurm.h>
 
 #include "conf.h"
 #include "gres.h"
+#include "safefile.h"
 #include "slurm_compat.h"
 #include "userdata.h"
 
@@ -1269,6 +1272,21 @@ static void _target_line(parser_t *p, char **words, int nwords,
 	c->targets[c->ntargets++] = t;
 }
 
+/* Remember where a global file key was set (azml_conf_check_files). */
+static void _where(azml_conf_t *c, size_t off, const char *file, int line)
+{
+	char **slot = off == G(state_dir) ? &c->state_dir_at :
+		      off == G(log_file) ? &c->log_file_at :
+		      off == G(prices) ? &c->prices_at :
+		      off == G(ssh_public_key) ? &c->ssh_public_key_at : NULL;
+
+	if (!slot)
+		return;
+	free(*slot);
+	if (asprintf(slot, "%s:%d", file, line) < 0)
+		abort();
+}
+
 static void _global_line(parser_t *p, char **words, int nwords,
 			 const char *file, int line)
 {
@@ -1298,6 +1316,7 @@ static void _global_line(parser_t *p, char **words, int nwords,
 		if (_set_value(p, k, p->conf, k->goff, weq + 1, file, line) == 0 &&
 		    (p->gset & (1ULL << idx)))
 			_err(p, file, line, "%s is set twice", k->name);
+		_where(p->conf, k->goff, file, line);
 		p->gset |= 1ULL << idx;
 	}
 }
@@ -1911,6 +1930,8 @@ void azml_conf_destroy(azml_conf_t *c)
 	free(c->resource_group); free(c->location); free(c->arm_endpoint);
 	free(c->authority_host); free(c->imds_endpoint); free(c->secret_file);
 	free(c->tenant_id); free(c->client_id); free(c->ca_bundle);
+	free(c->state_dir_at); free(c->log_file_at);
+	free(c->prices_at); free(c->ssh_public_key_at);
 	free(c->log_file); free(c->state_dir); free(c->image);
 	free(c->prices); free(c->prices_endpoint);
 	free(c->subnet); free(c->admin_user); free(c->ssh_public_key);
@@ -1966,4 +1987,108 @@ char *azml_conf_scale_set_name(const azml_conf_t *conf,
 const char *azml_priority_name(azml_priority_t prio)
 {
 	return prio == AZML_LOW_PRIORITY ? "LowPriority" : "Dedicated";
+}
+
+/* ---- the files the controller trusts (azml_conf_check_files) ---- */
+
+static void _file_msg(azml_conf_t *c, bool warn, const char *at,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void _file_msg(azml_conf_t *c, bool warn, const char *at,
+		      const char *fmt, ...)
+{
+	char msg[1024], *full, ***list = warn ? &c->warnings : &c->errors;
+	size_t *count = warn ? &c->nwarnings : &c->nerrors;
+	va_list ap;
+
+	if (*count >= MAX_ERRORS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (asprintf(&full, "%s: %s%s", at, warn ? "warning: " : "", msg) < 0)
+		abort();
+	if (!(*list = realloc(*list, (*count + 1) * sizeof(char *))))
+		abort();
+	(*list)[(*count)++] = full;
+}
+
+/* A regular file root may trust: KEY=PATH at AT. */
+static void _check_trusted_file(azml_conf_t *c, const char *key,
+				const char *path, const char *at)
+{
+	char why[600];
+	int fd = azml_open_safe(path, AZML_SAFE_OWNER, 0, NULL, why,
+				sizeof(why));
+
+	if (fd < 0)
+		_file_msg(c, false, at, "%s=%s: %s", key, path, why);
+	else
+		close(fd);
+}
+
+static void _check_log_file(azml_conf_t *c, const char *at)
+{
+	char why[600], dir[PATH_MAX], *slash;
+	struct stat st;
+
+	if (!lstat(c->log_file, &st)) {
+		if (S_ISLNK(st.st_mode))
+			_file_msg(c, false, at, "LogFile=%s: it is a symbolic "
+				  "link; refused (it is opened without "
+				  "following links)", c->log_file);
+		else if (!S_ISREG(st.st_mode))
+			_file_msg(c, false, at, "LogFile=%s: not a regular "
+				  "file", c->log_file);
+		else if (azml_stat_safe(c->log_file, &st, AZML_SAFE_OWNER, why,
+					sizeof(why)))
+			_file_msg(c, false, at, "LogFile=%s: %s", c->log_file,
+				  why);
+	}
+	/* others who may write the folder may put their file (or a link)
+	 * in its place: the log is then refused, or could be lost */
+	snprintf(dir, sizeof(dir), "%s", c->log_file);
+	if ((slash = strrchr(dir, '/')))
+		slash[slash == dir ? 1 : 0] = '\0';	/* "/x": "/" */
+	if (!stat(dir, &st) && (st.st_mode & (S_IWGRP | S_IWOTH)))
+		_file_msg(c, true, at, "LogFile=%s: its folder %s is writable by "
+			  "%s (mode %04o): another user may put a file or a "
+			  "link there first, and the log is then refused; "
+			  "keep it in a folder only root writes "
+			  "(/var/log/slurm)", c->log_file, dir,
+			  st.st_mode & S_IWOTH ? "others" : "its group",
+			  (unsigned) (st.st_mode & 07777));
+}
+
+size_t azml_conf_check_files(azml_conf_t *c)
+{
+	size_t before = c->nerrors;
+	char why[600], at[PATH_MAX + 32];
+
+	snprintf(at, sizeof(at), "%s", c->state_dir_at ? c->state_dir_at :
+		 c->path ? c->path : "azureml.conf");
+	if (c->state_dir &&
+	    azml_dir_safe(c->state_dir, AZML_SAFE_OWNER | AZML_SAFE_PARENTS,
+			  NULL, why, sizeof(why)))
+		_file_msg(c, false, at, "StateDir=%s%s: %s", c->state_dir,
+			  c->state_dir_at ? "" : " (the default)", why);
+	if (c->prices)
+		_check_trusted_file(c, "Prices", c->prices, c->prices_at ?
+				    c->prices_at : c->path);
+	if (c->ssh_public_key)
+		_check_trusted_file(c, "SshPublicKey", c->ssh_public_key,
+				    c->ssh_public_key_at ? c->ssh_public_key_at :
+				    c->path);
+	for (size_t i = 0; i < c->ntargets; i++) {
+		azml_target_t *t = &c->targets[i];
+
+		if (!t->ssh_public_key || (c->ssh_public_key &&
+		    !strcmp(t->ssh_public_key, c->ssh_public_key)))
+			continue;	/* the global one, judged above */
+		snprintf(at, sizeof(at), "%s:%d", t->file, t->line);
+		_check_trusted_file(c, "SshPublicKey", t->ssh_public_key, at);
+	}
+	if (c->log_file)
+		_check_log_file(c, c->log_file_at ? c->log_file_at : c->path);
+	return c->nerrors - before;
 }

@@ -145,6 +145,12 @@ typedef struct {
 				 * usable, but something will not work */
 	size_t nwarnings;
 
+	/* Where the global file keys were set ("FILE:LINE"; NULL when not
+	 * set), for azml_conf_check_files()'s messages. */
+	char *state_dir_at;
+	char *log_file_at;
+	char *prices_at;
+	char *ssh_public_key_at;
 	char **files;		/* every file read, Include'd ones too (and
 				 * those that could not be read): what a
 				 * watcher must watch */
@@ -167,6 +173,18 @@ azml_conf_t *azml_conf_load(const char *path);
 azml_conf_t *azml_conf_load_string(const char *text, const char *name);
 
 void azml_conf_destroy(azml_conf_t *conf);
+
+/*
+ * The files and folders of a loaded CONF that the controller's programs
+ * trust, judged on this machine (safefile.h): StateDir (and its parents),
+ * Prices=FILE, SshPublicKey= (global and each target's), LogFile= (when it
+ * exists; a folder holding it that group or others may write is a
+ * warning).  What is wrong is appended to conf->errors ("FILE:LINE: ...")
+ * or conf->warnings.  Returns the number of errors added.  Not part of
+ * azml_conf_load(): the plugins inside slurmctld load the file and must
+ * not scan the disk; check-config calls it.
+ */
+size_t azml_conf_check_files(azml_conf_t *conf);
 
 /* Case-insensitive lookup by target name; NULL when none. */
 const azml_target_t *azml_conf_find_target(const azml_conf_t *conf,

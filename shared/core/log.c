@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "safefile.h"
 
 /*
  * Inside Slurm these resolve to slurmctld's own (libslurmfull); programs link
@@ -47,12 +49,40 @@ void azml_log_init(azml_log_sink_t sink, const char *ident,
 		log_sink = AZML_LOG_STDERR;
 }
 
-int azml_log_add_file(const char *path)
+int azml_log_add_file(const char *path, char *why, size_t n)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	/* root appends here: never through a link, never to a file another
+	 * user owns or may write, never to a FIFO (safefile.h) */
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+		      O_NONBLOCK | O_CLOEXEC, 0640);
+	struct stat st;
+	int e;
 
-	if (fd < 0)
+	if (fd < 0) {
+		e = errno;
+		snprintf(why, n, "couldn't open %s: %s", path, e == ELOOP ?
+			 "it is a symbolic link; refused" : strerror(e));
+		errno = e;
 		return -1;
+	}
+	if (fstat(fd, &st)) {
+		e = errno;
+		snprintf(why, n, "couldn't examine %s: %s", path, strerror(e));
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, n, "%s is not a regular file; refused", path);
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	if (azml_stat_safe(path, &st, AZML_SAFE_OWNER, why, n)) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
 	if (log_fd >= 0)
 		close(log_fd);
 	log_fd = fd;

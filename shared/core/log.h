@@ -31,9 +31,12 @@ void azml_log_init(azml_log_sink_t sink, const char *ident,
 
 /*
  * Also append every line to PATH (opened O_APPEND, one write() per line so
- * concurrent programs do not interleave).  Returns 0, or -1 with errno set.
+ * concurrent programs do not interleave).  PATH must be a regular file, not
+ * a symbolic link, owned by root or SlurmUser and not writable by group or
+ * others (safefile.h); it is created 0640 when absent.  Returns 0, or -1
+ * with errno set and WHY saying which file and why.
  */
-int azml_log_add_file(const char *path);
+int azml_log_add_file(const char *path, char *why, size_t n);
 
 /* Also copy every line to stderr (programs that an admin may run by hand). */
 void azml_log_also_stderr(int on);

@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "nodes.h"
+#include "safefile.h"
 #include "state.h"
 
 #define DIR_INTENT "intent"
@@ -67,12 +68,43 @@ static bool _node_ok(const char *node)
 	return true;
 }
 
+/* The StateDir last judged (safefile.h), and the verdict: every path under
+ * it is refused while it is unsafe, so no program reads what another user
+ * planted there nor writes where it points. */
+static char judged[4096];
+static bool judged_ok;
+static char judged_why[600];
+
+int azml_state_check(const azml_conf_t *c, char *err, size_t n)
+{
+	char why[sizeof(judged_why) - 100];
+
+	if (!c || !c->state_dir) {
+		_err(err, n, "StateDir is not set");
+		return -1;
+	}
+	snprintf(judged, sizeof(judged), "%s", c->state_dir);
+	judged_ok = !azml_dir_safe(c->state_dir, AZML_SAFE_OWNER |
+				   AZML_SAFE_PARENTS, NULL, why, sizeof(why));
+	if (!judged_ok)
+		snprintf(judged_why, sizeof(judged_why), "StateDir %s is "
+			 "refused, nothing done: %s", c->state_dir, why);
+	if (!judged_ok)
+		_err(err, n, "%s", judged_why);
+	return judged_ok ? 0 : -1;
+}
+
 static int _path(const azml_conf_t *c, const char *sub, const char *file,
 		 char *out, size_t n)
 {
 	int len;
 
 	if (!c || !c->state_dir)
+		return -1;
+	if (strcmp(judged, c->state_dir) &&
+	    azml_state_check(c, NULL, 0))
+		azml_log_error("%s", judged_why);
+	if (!judged_ok)
 		return -1;
 	len = file ? snprintf(out, n, "%s/%s/%s", c->state_dir, sub, file) :
 		     snprintf(out, n, "%s/%s", c->state_dir, sub);
@@ -259,10 +291,8 @@ int azml_state_init(const azml_conf_t *c, char *err, size_t n)
 	char p[4096];
 	bool root = geteuid() == 0, exists;
 
-	if (!c || !c->state_dir) {
-		_err(err, n, "StateDir is not set");
+	if (azml_state_check(c, err, n))
 		return -1;
-	}
 	exists = stat(c->state_dir, &st) == 0;
 	if (exists && !S_ISDIR(st.st_mode)) {
 		_err(err, n, "StateDir %s is not a folder", c->state_dir);

@@ -53,6 +53,16 @@
 #define AZML_INTENT_TTL 1800
 
 /*
+ * Whether StateDir may be trusted (safefile.h): it and every folder above
+ * it owned by root or SlurmUser and not writable by group or others (a
+ * root-owned sticky folder such as /tmp is accepted above it).  0, or -1
+ * with ERR naming the folder and the fix.  Every function of this module
+ * refuses to touch an unsafe StateDir (judged once a process, again by
+ * azml_state_init()), and azml_state_init() calls this first.
+ */
+int azml_state_check(const azml_conf_t *conf, char *err, size_t n);
+
+/*
  * Create StateDir and its folders (0700).  Run as root, they are made (or
  * given back) to SlurmUser, as slurmctld reports it, or to StateDir's owner
  * when StateDir exists.  0, or -1 with ERR saying which path and how to mend

@@ -125,8 +125,43 @@ sed -i '$d' "$D/azureml.conf"
 printf 'StateDir=%s\nPrices=%s\n' "$D/state" "$D/prices" >> "$D/azureml.conf"
 printf 'Standard_D2s_v3 dedicated 0.10\n' > "$D/prices"
 chmod 666 "$D/prices"
-AZUREML_CONF=$D/azureml.conf cli 1 "Prices=$D/prices: writable by its group or by others; refused (chmod go-w, chown root)" cost
+AZUREML_CONF=$D/azureml.conf cli 1 "Prices=$D/prices: $D/prices is writable by its group or by others (mode 0666); refused (chmod go-w $D/prices)" cost
+# a FIFO is refused at once, never waited on (issue 25, item 4)
+rm -f "$D/prices" && mkfifo -m 644 "$D/prices"
+out=$(AZUREML_CONF=$D/azureml.conf timeout 20 "$AZML_BIN" cost 2>&1)
+rc=$?
+[ $rc = 1 ] || azml_fail "cost with a FIFO as Prices= exited $rc: $out"
+grep -qF "Prices=$D/prices: $D/prices is a FIFO; refused" <<<"$out" ||
+	azml_fail "cost with a FIFO as Prices= said: $out"
+rm -f "$D/prices"
+printf 'Standard_D2s_v3 dedicated 0.10\n' > "$D/prices"
 azml_pass "node-check, attach, detach and cost: bad input exits 1 or 2 with what was wrong"
+
+# StateDir that others may write (issue 25, item 1): check-config names it
+# (FILE:LINE), and every program that would open it refuses and changes
+# nothing: what another user planted there is never used.
+mkdir -m 0777 "$D/state" && chmod 0777 "$D/state"
+mkdir -m 0777 "$D/state/sets" && chmod 0777 "$D/state/sets"
+echo "demo-gpu-v100_00000001 gpu-v100-1 h 10.0.0.9 1" > "$D/state/sets/demo-gpu-v100"
+ls -lR "$D/state" > "$D/state.before"
+sline=$(grep -n '^StateDir=' "$D/azureml.conf" | cut -d: -f1)
+"$AZML_BIN" check-config -f "$D/azureml.conf" > "$D/out" 2> "$D/err"
+rc=$?
+[ $rc = 1 ] || azml_fail "check-config exited $rc with a 0777 StateDir"
+grep -qF "$D/azureml.conf:$sline: StateDir=$D/state: $D/state is writable by its group or by others (mode 0777); refused (chmod go-w $D/state)" "$D/err" ||
+	azml_fail "check-config said: $(cat "$D/err")"
+for args in cost "reconcile --dry-run" reconcile "instance stop dev-box" \
+	    "attach --accept $D/empty.cred"; do
+	# shellcheck disable=SC2086
+	AZUREML_CONF=$D/azureml.conf cli 1 "StateDir $D/state is refused, nothing done: $D/state is writable by its group or by others (mode 0777)" $args
+done
+ls -lR "$D/state" > "$D/state.after"
+cmp -s "$D/state.before" "$D/state.after" ||
+	azml_fail "StateDir changed: $(diff "$D/state.before" "$D/state.after")"
+chmod 0755 "$D/state"
+"$AZML_BIN" check-config -f "$D/azureml.conf" > "$D/out" 2> "$D/err" ||
+	azml_fail "check-config refused a mended StateDir: $(cat "$D/err")"
+azml_pass "a StateDir others may write: check-config says FILE:LINE, cost, reconcile, instance and attach refuse it and change nothing"
 
 # Every subcommand refuses bad options one way: "slurm-azureml CMD: <what>",
 # then its usage, on stderr, exit 2; --help prints the usage on stdout, exit 0.

@@ -176,6 +176,28 @@ START_TEST(vm_create_body)
 	ck_assert_str_eq(r.provisioning, "Creating");
 	cJSON_Delete(j);
 	free(body);
+	/* a key file others may write, or a FIFO, is never the VMs' admin
+	 * key (issue 25, item 2): refused with the file and the reason */
+	ck_assert_int_eq(chmod(keyfile, 0666), 0);
+	ck_assert_ptr_null(azml_arm_vm_body(c, azml_conf_find_target(c, "cpu"),
+					    "cpu-1", NULL, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "SshPublicKey=") && strstr(err, "is writable "
+		      "by its group or by others (mode 0666); refused"), "%s",
+		      err);
+	ck_assert_int_eq(chmod(keyfile, 0644), 0);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(keyfile, 12345, 12345), 0);
+		ck_assert_ptr_null(azml_arm_vm_body(c, azml_conf_find_target(c,
+						    "cpu"), "cpu-1", NULL, err,
+						    sizeof(err)));
+		ck_assert_msg(strstr(err, "is owned by uid 12345, not by root "
+				     "or SlurmUser"), "%s", err);
+	}
+	ck_assert_int_eq(unlink(keyfile), 0);
+	ck_assert_int_eq(mkfifo(keyfile, 0644), 0);
+	ck_assert_ptr_null(azml_arm_vm_body(c, azml_conf_find_target(c, "cpu"),
+					    "cpu-1", NULL, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "is a FIFO; refused"), "%s", err);
 	azml_conf_destroy(c);
 	unlink(keyfile);
 	cJSON_Delete(ex);

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "log.h"
 #include "testutil.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -880,6 +882,148 @@ START_TEST(fuzz_regressions)
 }
 END_TEST
 
+static bool _has(char **list, size_t n, const char *a, const char *b)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strstr(list[i], a) && (!b || strstr(list[i], b)))
+			return true;
+	return false;
+}
+
+static void _dump(const azml_conf_t *c)
+{
+	for (size_t i = 0; i < c->nerrors; i++)
+		fprintf(stderr, "E %s\n", c->errors[i]);
+	for (size_t i = 0; i < c->nwarnings; i++)
+		fprintf(stderr, "W %s\n", c->warnings[i]);
+}
+
+/* check-config's judgment of the files root trusts (issue 25, items 1-4):
+ * FILE:LINE, the file, the reason; nothing is changed. */
+START_TEST(file_checks)
+{
+	char d[] = "/tmp/azml-conf-files.XXXXXX", text[4096], p[256];
+	azml_conf_t *c;
+	struct stat st;
+
+	ck_assert_ptr_nonnull(mkdtemp(d));
+	ck_assert_int_eq(chmod(d, 0755), 0);
+	snprintf(p, sizeof(p), "%s/state", d);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	ck_assert_int_eq(chmod(p, 0777), 0);
+	snprintf(p, sizeof(p), "%s/prices", d);
+	ck_assert_int_eq(mkfifo(p, 0644), 0);
+	snprintf(tmpdir, sizeof(tmpdir), "%s", d);
+	_write("key.pub", "ssh-rsa AAAA k\n");
+	_write("other.pub", "ssh-rsa AAAA o\n");
+	_write("good.pub", "ssh-rsa AAAA g\n");
+	snprintf(p, sizeof(p), "%s/key.pub", d);
+	ck_assert_int_eq(chmod(p, 0666), 0);
+	snprintf(p, sizeof(p), "%s/other.pub", d);
+	if (geteuid() == 0)
+		ck_assert_int_eq(chown(p, 12345, 12345), 0);
+	snprintf(p, sizeof(p), "%s/log", d);
+	ck_assert_int_eq(symlink("/etc/passwd", p), 0);
+	snprintf(text, sizeof(text), HEAD
+		 "StateDir=%s/state\n"				/* 5 */
+		 "Prices=%s/prices\n"				/* 6 */
+		 "SshPublicKey=%s/key.pub\n"			/* 7 */
+		 "LogFile=%s/log\n"				/* 8 */
+		 "ComputeCluster=ca VmSize=Standard_D4s_v3 MaxNodes=2 "
+		 "SshPublicKey=%s/other.pub\n"			/* 9 */
+		 "ComputeCluster=cb VmSize=Standard_D4s_v3 MaxNodes=2 "
+		 "SshPublicKey=%s/good.pub\n",			/* 10 */
+		 d, d, d, d, d, d);
+	c = azml_conf_load_string(text, "test.conf");
+	_dump(c);
+	ck_assert_uint_eq(c->nerrors, 0);
+	ck_assert_uint_eq(azml_conf_check_files(c), geteuid() == 0 ? 5 : 4);
+	_dump(c);
+	ck_assert(_has(c->errors, c->nerrors, "test.conf:5: StateDir=",
+		       "writable by its group or by others (mode 0777)"));
+	ck_assert(_has(c->errors, c->nerrors, "test.conf:6: Prices=",
+		       "is a FIFO; refused"));
+	ck_assert(_has(c->errors, c->nerrors, "test.conf:7: SshPublicKey=",
+		       "key.pub is writable by its group or by others"));
+	ck_assert(_has(c->errors, c->nerrors, "test.conf:8: LogFile=",
+		       "symbolic link"));
+	if (geteuid() == 0)
+		ck_assert(_has(c->errors, c->nerrors,
+			       "test.conf:9: SshPublicKey=", "other.pub is "
+			       "owned by uid 12345, not by root or SlurmUser"));
+	ck_assert(!_has(c->errors, c->nerrors, "good.pub", NULL));
+	azml_conf_destroy(c);
+	/* nothing changed */
+	snprintf(p, sizeof(p), "%s/state", d);
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0777);
+	snprintf(p, sizeof(p), "%s/key.pub", d);
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0666);
+
+	/* mended, with a LogFile in a folder others may write: a warning */
+	snprintf(p, sizeof(p), "%s/state", d);
+	ck_assert_int_eq(chmod(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/open", d);
+	ck_assert_int_eq(mkdir(p, 0777), 0);
+	ck_assert_int_eq(chmod(p, 01777), 0);
+	snprintf(text, sizeof(text), HEAD "StateDir=%s/state\n"
+		 "LogFile=%s/open/azureml.log\n"
+		 "SshPublicKey=%s/good.pub\n", d, d, d);
+	c = azml_conf_load_string(text, "test.conf");
+	ck_assert_uint_eq(azml_conf_check_files(c), 0);
+	_dump(c);
+	ck_assert(_has(c->warnings, c->nwarnings, "test.conf:6: warning: "
+		       "LogFile=", "is writable by others (mode 1777)"));
+	azml_conf_destroy(c);
+	snprintf(p, sizeof(p), "%s/open/azureml.log", d);
+	ck_assert_int_ne(lstat(p, &st), 0);	/* not created */
+	snprintf(text, sizeof(text), "rm -rf '%s'", d);
+	ck_assert_int_eq(system(text), 0);
+}
+END_TEST
+
+/* LogFile= as the programs open it (issue 25, item 3): never through a
+ * link, never another user's or a writable-by-others file, never a FIFO;
+ * the target is left as it was. */
+START_TEST(log_file_refusals)
+{
+	char d[] = "/tmp/azml-conf-log.XXXXXX", p[256], why[600], t[300];
+	struct stat st;
+
+	ck_assert_ptr_nonnull(mkdtemp(d));
+	snprintf(tmpdir, sizeof(tmpdir), "%s", d);
+	_write("target", "untouched\n");
+	snprintf(t, sizeof(t), "%s/target", d);
+	snprintf(p, sizeof(p), "%s/link", d);
+	ck_assert_int_eq(symlink(t, p), 0);
+	ck_assert_int_eq(azml_log_add_file(p, why, sizeof(why)), -1);
+	ck_assert_msg(strstr(why, "it is a symbolic link; refused"), "%s", why);
+	ck_assert_int_eq(chmod(t, 0666), 0);
+	ck_assert_int_eq(azml_log_add_file(t, why, sizeof(why)), -1);
+	ck_assert_msg(strstr(why, "writable by its group or by others"), "%s",
+		      why);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chmod(t, 0644), 0);
+		ck_assert_int_eq(chown(t, 12345, 12345), 0);
+		ck_assert_int_eq(azml_log_add_file(t, why, sizeof(why)), -1);
+		ck_assert_msg(strstr(why, "owned by uid 12345"), "%s", why);
+	}
+	snprintf(p, sizeof(p), "%s/fifo", d);
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	ck_assert_int_eq(azml_log_add_file(p, why, sizeof(why)), -1);
+	azml_log_error("not written anywhere but stderr");
+	azml_log_fini();
+	ck_assert_int_eq(stat(t, &st), 0);
+	ck_assert_int_eq(st.st_size, 10);	/* "untouched\n" */
+	snprintf(p, sizeof(p), "%s/new.log", d);
+	ck_assert_int_eq(azml_log_add_file(p, why, sizeof(why)), 0);
+	azml_log_fini();
+	snprintf(p, sizeof(p), "rm -rf '%s'", d);
+	ck_assert_int_eq(system(p), 0);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("conf");
@@ -899,5 +1043,7 @@ int main(void)
 	tcase_add_test(tc, long_lines_and_nul);
 	tcase_add_test(tc, random_bytes);
 	tcase_add_test(tc, fuzz_regressions);
+	tcase_add_test(tc, file_checks);
+	tcase_add_test(tc, log_file_refusals);
 	return tu_run("conf", tc);
 }

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -586,11 +587,58 @@ START_TEST(setup_script)
 	ck_assert_str_eq(reported, want);
 	_set_userdata(0, NULL, ww, NULL);
 	ck_assert_int_eq(_run(), 1);
-	ck_assert_ptr_nonnull(strstr(_last(), "writable by group or others "
-				     "(mode 0775)"));
+	ck_assert_ptr_nonnull(strstr(_last(), "writable by its group or by "
+				     "others (mode 0775)"));
 	free(ok);
 	free(bad);
 	free(ww);
+}
+END_TEST
+
+/* NodeSetupScript (issue 25, item 5): a script in a folder others may
+ * write, or reached through a link, is refused and never run; the script
+ * judged is the one run (fexecve of the same descriptor). */
+START_TEST(setup_script_folders)
+{
+	char sub[PATH_MAX], path[PATH_MAX + 32], mark[PATH_MAX + 32];
+	char text[PATH_MAX + 64], link[PATH_MAX + 32];
+	struct stat st;
+
+	snprintf(sub, sizeof(sub), "%s/open", dir);
+	ck_assert_int_eq(mkdir(sub, 0777), 0);
+	ck_assert_int_eq(chmod(sub, 0777), 0);
+	snprintf(path, sizeof(path), "%s/s.sh", sub);
+	snprintf(mark, sizeof(mark), "%s/ran", dir);
+	snprintf(text, sizeof(text), "#!/bin/sh\ntouch %s\n", mark);
+	free(_file("open/s.sh", text, 0755));
+	_set_userdata(0, NULL, path, NULL);
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_msg(strstr(_last(), "node-init: setup script: failed: "
+			     "refusing the script: folder ") &&
+		      strstr(_last(), "/open is writable by its group or by "
+			     "others (mode 0777)"), "%s", _last());
+	ck_assert_int_ne(stat(mark, &st), 0);	/* never run */
+
+	/* a root-owned sticky folder (as /tmp): no one else may rename or
+	 * remove root's script there, so it runs */
+	ck_assert_int_eq(chmod(sub, 01777), 0);
+	ck_assert_int_eq(_run(), geteuid() == 0 ? 0 : 1);
+	ck_assert_int_eq(chmod(sub, 0755), 0);
+	unlink(mark);
+
+	/* through a symbolic link: refused, not followed */
+	snprintf(link, sizeof(link), "%s/link.sh", dir);
+	ck_assert_int_eq(symlink(path, link), 0);
+	_set_userdata(0, NULL, link, NULL);
+	ck_assert_int_eq(_run(), 1);
+	ck_assert_msg(strstr(_last(), "it is a symbolic link; refused"), "%s",
+		      _last());
+	ck_assert_int_ne(stat(mark, &st), 0);
+
+	/* a safe one runs, from the descriptor judged */
+	_set_userdata(0, NULL, path, NULL);
+	ck_assert_int_eq(_run(), 0);
+	ck_assert_int_eq(stat(mark, &st), 0);
 }
 END_TEST
 
@@ -939,6 +987,7 @@ int main(void)
 	tcase_add_test(tc, bad_userdata);
 	tcase_add_test(tc, hostname_differs);
 	tcase_add_test(tc, setup_script);
+	tcase_add_test(tc, setup_script_folders);
 	tu_add_shared_test(tc, gpu_check);
 	tcase_add_test(tc, slurmd_refused);
 	tcase_add_test(tc, slurmd_versions);

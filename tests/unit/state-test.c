@@ -728,9 +728,85 @@ START_TEST(test_usages_cache)
 }
 END_TEST
 
+/* An unsafe StateDir (issue 25, item 1): another user's, or one that its
+ * group or others may write, or below such a folder, is refused by init
+ * and by every read and write; what was planted there is never used. */
+START_TEST(test_unsafe_statedir_refused)
+{
+	char err[512], path[PATH_MAX + 128], parent[PATH_MAX + 64];
+	azml_conf_t below = { 0 };
+	azml_pair_t p;
+	struct stat st;
+
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	/* a pairing another user planted, and a held node */
+	_write_file("sets/t-ss", "t-ss_44444444 ss-2 h 10.0.0.6 1\n");
+	ck_assert_int_eq(azml_state_init(&conf, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "StateDir ") && strstr(err, "is refused, "
+		      "nothing done") && strstr(err, "writable by its group or "
+		      "by others (mode 0777)") && strstr(err, "chmod go-w"),
+		      "%s", err);
+	ck_assert_int_eq(azml_state_pair_get(&conf, "t-ss", "ss-2", &p), -1);
+	ck_assert_int_eq(azml_state_intent_begin(&conf, "n1", AZML_OP_CREATE,
+						 getpid(), NULL, err,
+						 sizeof(err)), AZML_TURN_ERROR);
+	ck_assert_int_eq(azml_state_failure_add(&conf, "n1", "X"), -1);
+	snprintf(path, sizeof(path), "%s/intent/n1", dir);
+	ck_assert_int_ne(stat(path, &st), 0);	/* nothing written */
+	snprintf(path, sizeof(path), "%s/failures/n1", dir);
+	ck_assert_int_ne(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/sets/t-ss", dir);
+	ck_assert_int_eq(stat(path, &st), 0);	/* nor removed */
+
+	/* mended: used again */
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	ck_assert_msg(azml_state_init(&conf, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(azml_state_pair_get(&conf, "t-ss", "ss-2", &p), 1);
+
+	/* owned by a user who is neither root nor SlurmUser (nobody here) */
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(dir, 12345, 12345), 0);
+		ck_assert_int_eq(azml_state_init(&conf, err, sizeof(err)), -1);
+		ck_assert_msg(strstr(err, "is owned by uid 12345, not by root "
+				     "or SlurmUser"), "%s", err);
+		ck_assert_int_eq(azml_state_pair_get(&conf, "t-ss", "ss-2", &p),
+				 -1);
+		ck_assert_int_eq(chown(dir, 0, 0), 0);
+	}
+
+	/* below a folder others may write (not sticky): refused, and not
+	 * made; below a root-owned sticky one (/tmp): fine */
+	snprintf(parent, sizeof(parent), "%s/open", dir);
+	ck_assert_int_eq(mkdir(parent, 0777), 0);
+	ck_assert_int_eq(chmod(parent, 0777), 0);
+	snprintf(path, sizeof(path), "%s/state", parent);
+	below.state_dir = path;
+	ck_assert_int_eq(azml_state_init(&below, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "folder ") && strstr(err, "/open is writable "
+		      "by its group or by others"), "%s", err);
+	ck_assert_int_ne(stat(path, &st), 0);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chmod(parent, 01777), 0);
+		ck_assert_int_eq(mkdir(path, 0700), 0);	/* no slurmctld */
+		ck_assert_msg(azml_state_init(&below, err, sizeof(err)) == 0,
+			      "%s", err);
+		snprintf(path, sizeof(path), "%s/open/state/intent", dir);
+		ck_assert_int_eq(stat(path, &st), 0);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("state");
+	char slurm_conf[] = "/tmp/azml-state-test-slurm.conf.XXXXXX";
+	int fd = mkstemp(slurm_conf), rc;
+
+	/* SlurmUser: nobody (StateDir's owner in test_root_gives_...) */
+	if (fd < 0 || write(fd, "SlurmUser=nobody\n", 17) != 17)
+		return 1;
+	close(fd);
+	setenv("SLURM_CONF", slurm_conf, 1);
 
 	tcase_add_checked_fixture(tc, _setup, _teardown);
 	tcase_set_timeout(tc, 60);
@@ -748,5 +824,8 @@ int main(void)
 	tcase_add_test(tc, test_capacity_holds);
 	tcase_add_test(tc, test_usages_cache);
 	tcase_add_test(tc, test_scale_set_pairs);
-	return tu_run("state", tc);
+	tcase_add_test(tc, test_unsafe_statedir_refused);
+	rc = tu_run("state", tc);
+	unlink(slurm_conf);
+	return rc;
 }

@@ -420,8 +420,10 @@ void emu_usages(const char *location, reply_t *r);
 void emu_vm_sizes(reply_t *r);
 
 /* route.c */
-void emu_arm(struct MHD_Connection *c, const char *method, char *path,
-		 const char *body, reply_t *r);
+/* Answer the request for URL (PATH: a copy of it that handlers may cut;
+ * BODY: NULL or the body read) in R. */
+void emu_route(struct MHD_Connection *c, const char *url, const char *method,
+	       char *path, const char *body, reply_t *r);
 
 /* admin.c */
 void emu_admin(struct MHD_Connection *c, const char *method, char *path,

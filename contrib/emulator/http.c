@@ -251,32 +251,8 @@ enum MHD_Result emu_handler(void *cls, struct MHD_Connection *c,
 	if (up->too_big)
 		emu_error(&r, 413, "RequestEntityTooLarge", "The request content "
 		       "size exceeds the maximum of %d bytes.", MAX_BODY);
-	else if (!strncmp(url, "/subscriptions/", 15))
-		emu_arm(c, method, path, up->body, &r);
-	else if (!strcmp(url, "/metadata/identity/oauth2/token") &&
-		 !strcmp(method, "GET"))
-		emu_imds_token(c, &r);
-	else if (!strcmp(url, "/metadata/scheduledevents"))
-		emu_scheduled_events(c, method, up->body, &r);
-	else if ((!strcmp(url, "/metadata/instance") ||
-		  !strcmp(url, "/metadata/instance/compute") ||
-		  !strcmp(url, "/metadata/instance/compute/userData")) &&
-		 !strcmp(method, "GET"))
-		emu_imds_instance(c, url, &r);
-	else if (!strncmp(url, "/keyvault/", 10))
-		emu_keyvault(c, method, path, &r);
-	else if (!strcmp(url, "/api/retail/prices"))
-		emu_retail_prices(c, method, &r);
-	else if (!strncmp(url, "/emulator-blob/", 15))
-		emu_blob(method, path, c, &r);
-	else if (!strncmp(url, "/emulator/", 10))
-		emu_admin(c, method, path, up->body, &r);
-	else if (strstr(url, "/oauth2/v2.0/token") && !strcmp(method, "POST"))
-		emu_token_v2(c, up->body, &r);
 	else
-		emu_error(&r, 404, "NotFound", "azure-emulator serves /subscriptions/..., "
-		       "/{tenant}/oauth2/v2.0/token, /metadata/..., /keyvault/..., "
-		       "/emulator-blob/... and /emulator/...");
+		emu_route(c, url, method, path, up->body, &r);
 	if ((!r.status || r.status >= 400) && _vm_put_url(url, method))
 		emu_stats.creates_refused++;
 	pthread_mutex_unlock(&emu_lock);

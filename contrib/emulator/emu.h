@@ -283,6 +283,7 @@ void emu_guid_of(const char *salt, const char *s, char *out);
 void emu_key_of(char *out, const char *sub, const char *rg, const char *name);
 
 /* vm.c */
+void emu_vm_reset(void);
 vm_t *emu_vm_find(const char *key);
 void emu_vm_unlink(vm_t *vm);
 void emu_vm_free(vm_t *v);
@@ -310,6 +311,7 @@ void emu_vm_action(const char *method, const char *sub, const char *rg,
 void emu_nic_get(const char *sub, const char *rg, const char *name, reply_t *r);
 
 /* operations.c */
+void emu_ops_reset(void);
 op_t *emu_op_find(const char *id);
 void emu_tick(void);
 op_t *emu_op_new_key(op_kind_t kind, const char *key);
@@ -336,6 +338,7 @@ void emu_replay(const char *path);
 void emu_compact(const char *path);
 
 /* vmss.c */
+void emu_vmss_reset(void);
 vmss_t *emu_vmss_find(const char *key);
 vmss_t *emu_vmss_of(const vm_t *v);
 void emu_vmss_free(vmss_t *s);

@@ -201,3 +201,16 @@ void emu_operation(const char *id, bool location, reply_t *r)
 		emu_header(r, "Retry-After", "1");
 }
 
+/* Forget every operation (POST /emulator/reset). */
+void emu_ops_reset(void)
+{
+	for (size_t b = 0; b < NBUCKETS; b++)
+		while (emu_op_st.ops[b]) {
+			op_t *o = emu_op_st.ops[b];
+
+			emu_op_st.ops[b] = o->next;
+			free(o->err_code);
+			free(o->err_msg);
+			free(o);
+		}
+}

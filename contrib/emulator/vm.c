@@ -880,3 +880,10 @@ void emu_nic_get(const char *sub, const char *rg, const char *name, reply_t *r)
 	       "'%s' was not found.", name, rg);
 }
 
+/* Stop and forget every VM (POST /emulator/reset). */
+void emu_vm_reset(void)
+{
+	for (size_t b = 0; b < NBUCKETS; b++)
+		while (emu_vm_st.vms[b])
+			emu_vm_destroy(emu_vm_st.vms[b]);
+}

@@ -1064,3 +1064,14 @@ void emu_vmss(struct MHD_Connection *c, const char *method,
 	}
 }
 
+/* Forget every scale set (POST /emulator/reset). */
+void emu_vmss_reset(void)
+{
+	while (emu_vmss_st.sets) {
+		vmss_t *set = emu_vmss_st.sets;
+
+		emu_vmss_unlink(set);
+		emu_journal_vmss_gone(set);
+		emu_vmss_free(set);
+	}
+}

@@ -1,0 +1,372 @@
+/*
+ * route.c - the Azure emulator's routing: which handler answers which
+ * method and path.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pwd.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+#include "catalog.h"
+#include "emu.h"
+
+/* A request as the routes' handlers see it. */
+typedef struct {
+	struct MHD_Connection *c;
+	const char *url, *method;
+	char *path;		/* a copy of the URL's path, theirs to cut */
+	const char *body;	/* NULL: none */
+	char **seg;		/* an ARM path's segments, and their count */
+	int n;
+} req_t;
+
+typedef void (*handler_t)(const req_t *q, reply_t *r);
+
+/*
+ * What every ARM request must pass before its route: a known bearer token,
+ * an api-version, the injected errors (--error-rate), and the subscription,
+ * resource group and location names Azure's rules allow.  Returns whether
+ * it passed (if not, R has the answer).
+ */
+static bool _arm_checks(struct MHD_Connection *c, char **seg, int n,
+			reply_t *r)
+{
+	token_state_t ts = emu_token_state(c);
+
+	if (ts != TOKEN_OK) {
+		if (ts == TOKEN_MISSING)
+			emu_error(r, 401, "AuthenticationFailed", "Authentication "
+			       "failed. The 'Authorization' header is missing.");
+		else if (ts == TOKEN_EXPIRED)
+			emu_error(r, 401, "ExpiredAuthenticationToken", "The access "
+			       "token expiry UTC time is earlier than current "
+			       "UTC time.");
+		else
+			emu_error(r, 401, "InvalidAuthenticationToken", "The access "
+			       "token is invalid.");
+		emu_header(r, "WWW-Authenticate", "Bearer authorization_uri="
+			"\"http://%s:%d/common\"", emu_net_st.listen_host, emu_net_st.port);
+		return false;
+	}
+	if (!emu_arg(c, "api-version")) {
+		emu_error(r, 400, "MissingApiVersionParameter", "The api-version "
+		       "query parameter (?api-version=) is required for all "
+		       "requests.");
+		return false;
+	}
+	if (emu_faults.error_rate > 0 &&
+	    rand_r(&emu_seed) / (double) RAND_MAX < emu_faults.error_rate) {
+		emu_stats.errors_injected++;
+		if (rand_r(&emu_seed) % 2) {
+			emu_error(r, 503, "ServerBusy", "The server is currently "
+			       "unable to handle the request.");
+			emu_header(r, "Retry-After", "1");
+		} else {
+			emu_error(r, 500, "InternalServerError", "An internal server "
+			       "error occurred.");
+		}
+		return false;
+	}
+	/* names become keys, ids and headers: Azure's rules bound them */
+	if (n < 2 || !emu_chars_ok(seg[1], 64, "-")) {
+		emu_error(r, 400, "InvalidSubscriptionId", "The provided subscription "
+		       "identifier '%.64s' is malformed or invalid.",
+		       n < 2 ? "" : seg[1]);
+		return false;
+	}
+	if (n >= 4 && !strcasecmp(seg[2], "resourceGroups") && !emu_rg_ok(seg[3])) {
+		emu_error(r, 400, "InvalidResourceGroupName", "Resource group names "
+		       "only allow up to 90 characters and alphanumeric "
+		       "characters, periods, underscores, hyphens and "
+		       "parenthesis and cannot end in a period.");
+		return false;
+	}
+	if (n >= 6 && !strcasecmp(seg[4], "locations") &&
+	    !emu_chars_ok(seg[5], 64, "")) {
+		emu_error(r, 400, "LocationNotAvailableForResourceType", "The "
+		       "provided location '%.64s' is not available for resource "
+		       "type 'Microsoft.Compute'.", seg[5]);
+		return false;
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* ARM: /subscriptions/..., by the path's segments */
+
+static void _usages(const req_t *q, reply_t *r)
+{
+	emu_usages(q->seg[5], r);
+}
+
+static void _vm_sizes(const req_t *q, reply_t *r)
+{
+	(void) q;
+	emu_vm_sizes(r);
+}
+
+static void _operation(const req_t *q, reply_t *r)
+{
+	emu_operation(q->seg[7], false, r);
+}
+
+static void _operation_result(const req_t *q, reply_t *r)
+{
+	emu_operation(q->seg[7], true, r);
+}
+
+static void _vm_list(const req_t *q, reply_t *r)
+{
+	if (emu_compute_take(r, CP_LIST))
+		emu_vm_list(q->seg[1], q->seg[3], q->c, r);
+}
+
+static void _vm_put(const req_t *q, reply_t *r)
+{
+	if (emu_take_write_token(r) && emu_compute_take(r, CP_PUT_VM))
+		emu_vm_put(q->c, q->seg[1], q->seg[3], q->seg[7], q->body, r);
+}
+
+static void _vm_patch(const req_t *q, reply_t *r)
+{
+	emu_vm_patch(q->seg[1], q->seg[3], q->seg[7], q->body, r);
+}
+
+static void _vm_action(const req_t *q, reply_t *r)
+{
+	emu_vm_action(q->method, q->seg[1], q->seg[3], q->seg[7],
+		      q->n == 9 ? q->seg[8] : NULL, q->c, r);
+}
+
+static void _vmss(const req_t *q, reply_t *r)
+{
+	emu_vmss(q->c, q->method, q->seg[1], q->seg[3],
+		 q->n >= 8 ? q->seg[7] : NULL, q->n == 9 ? q->seg[8] : NULL,
+		 q->body, r);
+}
+
+static void _nic_get(const req_t *q, reply_t *r)
+{
+	emu_nic_get(q->seg[1], q->seg[3], q->seg[7], r);
+}
+
+static void _arm_not_served(const req_t *q, reply_t *r)
+{
+	emu_error(r, 404, "InvalidResourceType", "azure-emulator does not serve "
+		  "%s on this path.", q->method);
+}
+
+#define VMS "subscriptions/*/resourceGroups/*/providers/Microsoft.Compute/" \
+	"virtualMachines"
+#define VMSS "subscriptions/*/resourceGroups/*/providers/Microsoft.Compute/" \
+	"virtualMachineScaleSets"
+#define LOCATION "subscriptions/*/providers/Microsoft.Compute/locations/*"
+
+/*
+ * ARM's routes, the first that matches answers.  A pattern's segments
+ * match case aside; "*" is any segment; "{name}" is a resource's name,
+ * answered 400 InvalidResourceName when Azure would not take it; a final
+ * "**" is one or more segments.  METHOD NULL: any.
+ */
+static const struct {
+	const char *method;
+	const char *pattern;
+	handler_t fn;
+} arm_routes[] = {
+	{ "GET", LOCATION "/usages", _usages },
+	{ "GET", LOCATION "/vmSizes", _vm_sizes },
+	{ NULL, LOCATION "/operations/*", _operation },
+	{ NULL, LOCATION "/operationResults/*", _operation_result },
+	{ "GET", VMS, _vm_list },
+	{ "PUT", VMS "/{name}", _vm_put },
+	{ "PATCH", VMS "/{name}", _vm_patch },
+	{ NULL, VMS "/{name}", _vm_action },
+	{ NULL, VMS "/{name}/*", _vm_action },
+	{ NULL, VMS "/{name}/**", _arm_not_served },
+	{ NULL, VMSS, _vmss },
+	{ NULL, VMSS "/{name}", _vmss },
+	{ NULL, VMSS "/{name}/*", _vmss },
+	{ "GET", "subscriptions/*/resourceGroups/*/providers/Microsoft.Network/"
+	  "networkInterfaces/*", _nic_get },
+};
+
+/*
+ * Whether SEG (N of them) match PATTERN; *NAME_AT gets the index of the
+ * segment "{name}" matched (-1: none).
+ */
+static bool _pattern_match(const char *pattern, char **seg, int n,
+			   int *name_at)
+{
+	const char *p = pattern;
+	int i = 0;
+
+	*name_at = -1;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t) (slash - p) : strlen(p);
+
+		if (len == 2 && !strncmp(p, "**", 2))
+			return i < n;
+		if (i == n)
+			return false;
+		if (len == 6 && !strncmp(p, "{name}", 6))
+			*name_at = i;
+		else if (!(len == 1 && *p == '*') &&
+			 (strlen(seg[i]) != len || strncasecmp(seg[i], p, len)))
+			return false;
+		i++;
+		p += len + (slash ? 1 : 0);
+	}
+	return i == n;
+}
+
+/* /subscriptions/... */
+static void _arm(const req_t *q, reply_t *r)
+{
+	char *seg[16];
+	req_t arm = *q;
+	int name_at;
+
+	arm.seg = seg;
+	arm.n = emu_segments(q->path, seg, 16);
+	if (!_arm_checks(q->c, seg, arm.n, r))
+		return;
+	for (size_t i = 0; i < sizeof(arm_routes) / sizeof(arm_routes[0]); i++) {
+		if ((arm_routes[i].method &&
+		     strcmp(arm_routes[i].method, q->method)) ||
+		    !_pattern_match(arm_routes[i].pattern, seg, arm.n, &name_at))
+			continue;
+		/* names become keys, ids and headers: Azure's rules bound them */
+		if (name_at >= 0 && !emu_name_ok(seg[name_at])) {
+			emu_error(r, 400, "InvalidResourceName", "The "
+				  "resource name '%.64s' is invalid.",
+				  seg[name_at]);
+			return;
+		}
+		arm_routes[i].fn(&arm, r);
+		return;
+	}
+	_arm_not_served(q, r);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Every service, by the URL's path */
+
+static void _imds_token(const req_t *q, reply_t *r)
+{
+	emu_imds_token(q->c, r);
+}
+
+static void _scheduled_events(const req_t *q, reply_t *r)
+{
+	emu_scheduled_events(q->c, q->method, q->body, r);
+}
+
+static void _imds_instance(const req_t *q, reply_t *r)
+{
+	emu_imds_instance(q->c, q->url, r);
+}
+
+static void _keyvault(const req_t *q, reply_t *r)
+{
+	emu_keyvault(q->c, q->method, q->path, r);
+}
+
+static void _retail_prices(const req_t *q, reply_t *r)
+{
+	emu_retail_prices(q->c, q->method, r);
+}
+
+static void _blob(const req_t *q, reply_t *r)
+{
+	emu_blob(q->method, q->path, q->c, r);
+}
+
+static void _admin(const req_t *q, reply_t *r)
+{
+	emu_admin(q->c, q->method, q->path, q->body, r);
+}
+
+static void _token_v2(const req_t *q, reply_t *r)
+{
+	emu_token_v2(q->c, q->body, r);
+}
+
+typedef enum { M_EXACT, M_PREFIX, M_CONTAINS } match_t;
+
+/* The services' routes, the first that matches answers.  METHOD NULL: any. */
+static const struct {
+	match_t match;
+	const char *path;
+	const char *method;
+	handler_t fn;
+} routes[] = {
+	{ M_PREFIX, "/subscriptions/", NULL, _arm },
+	{ M_EXACT, "/metadata/identity/oauth2/token", "GET", _imds_token },
+	{ M_EXACT, "/metadata/scheduledevents", NULL, _scheduled_events },
+	{ M_EXACT, "/metadata/instance", "GET", _imds_instance },
+	{ M_EXACT, "/metadata/instance/compute", "GET", _imds_instance },
+	{ M_EXACT, "/metadata/instance/compute/userData", "GET",
+	  _imds_instance },
+	{ M_PREFIX, "/keyvault/", NULL, _keyvault },
+	{ M_EXACT, "/api/retail/prices", NULL, _retail_prices },
+	{ M_PREFIX, "/emulator-blob/", NULL, _blob },
+	{ M_PREFIX, "/emulator/", NULL, _admin },
+	{ M_CONTAINS, "/oauth2/v2.0/token", "POST", _token_v2 },
+};
+
+static bool _path_match(match_t m, const char *path, const char *url)
+{
+	switch (m) {
+	case M_EXACT:
+		return !strcmp(url, path);
+	case M_PREFIX:
+		return !strncmp(url, path, strlen(path));
+	case M_CONTAINS:
+		return strstr(url, path) != NULL;
+	}
+	return false;
+}
+
+void emu_route(struct MHD_Connection *c, const char *url, const char *method,
+	       char *path, const char *body, reply_t *r)
+{
+	req_t q = { .c = c, .url = url, .method = method, .path = path,
+		    .body = body };
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (_path_match(routes[i].match, routes[i].path, url) &&
+		    (!routes[i].method || !strcmp(routes[i].method, method))) {
+			routes[i].fn(&q, r);
+			return;
+		}
+	emu_error(r, 404, "NotFound", "azure-emulator serves /subscriptions/..., "
+		  "/{tenant}/oauth2/v2.0/token, /metadata/..., /keyvault/..., "
+		  "/emulator-blob/... and /emulator/...");
+}

@@ -1,0 +1,200 @@
+/*
+ * usages.c - the Azure emulator's quotas: usages, vmSizes and the quota
+ * checks of creates.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pwd.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+#include "catalog.h"
+#include "emu.h"
+
+/*
+ * Quota, as the usages API names it: "cores" (Total Regional vCPUs of
+ * regular VMs), "lowPriorityCores" (Spot), "virtualMachines" (a count) and
+ * one vCPU limit per family ("standardDSv3Family", regular VMs only).
+ * Deallocated VMs use no vCPUs.  Defaults are generous, so that only a
+ * --quota fault makes a limit bite.
+ */
+#define QUOTA_FAMILY_DEFAULT 10000
+#define QUOTA_CORES_DEFAULT 100000
+#define QUOTA_VMS_DEFAULT 25000
+
+static int _usage_of(const char *name)
+{
+	bool cores = !strcmp(name, "cores");
+	bool spot = !strcmp(name, "lowPriorityCores");
+	bool vms = !strcmp(name, "virtualMachines");
+	int used = 0;
+
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (vm_t *v = emu_vm_st.vms[b]; v; v = v->next) {
+			if (vms) {
+				used++;
+				continue;
+			}
+			if (!strcmp(v->power, "deallocated") || v->spot != spot)
+				continue;
+			if (cores || spot ||
+			    (v->family && !strcmp(v->family, name)))
+				used += v->vcpus;
+		}
+	return used;
+}
+
+static int _limit_of(const char *name)
+{
+	const cJSON *q = cJSON_GetObjectItem(emu_faults.quota, name);
+
+	if (cJSON_IsNumber(q))
+		return q->valueint;
+	if (!strcmp(name, "cores") || !strcmp(name, "lowPriorityCores"))
+		return QUOTA_CORES_DEFAULT;
+	if (!strcmp(name, "virtualMachines"))
+		return QUOTA_VMS_DEFAULT;
+	return QUOTA_FAMILY_DEFAULT;
+}
+
+/*
+ * Whether COUNT VMs of VCPUS each in FAMILY (SPOT or not) fit every quota
+ * they count against.  Returns true, or false with Azure's 409
+ * QuotaExceeded in R.
+ */
+bool emu_quota_n_ok(const char *family, int vcpus, bool spot,
+			const char *location, int count, reply_t *r)
+{
+	char fam[128];
+	const struct {
+		const char *name, *words;
+		int need;
+	} q[] = {
+		{ "virtualMachines", "Virtual Machines", count },
+		{ spot ? "lowPriorityCores" : "cores",
+		  spot ? "Low Priority Cores" : "Total Regional Cores",
+		  vcpus * count },
+		{ spot ? NULL : family, fam, vcpus * count },
+	};
+
+	snprintf(fam, sizeof(fam), "%s Cores", family ? family : "");
+	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+		int used, limit;
+
+		if (!q[i].name)
+			continue;
+		used = _usage_of(q[i].name);
+		limit = _limit_of(q[i].name);
+		if (used + q[i].need <= limit)
+			continue;
+		emu_error(r, 409, "QuotaExceeded", "Operation could not be "
+		       "completed as it results in exceeding approved %s "
+		       "quota. Additional details - Deployment Model: Resource "
+		       "Manager, Location: %s, Current Limit: %d, Current Usage: "
+		       "%d, Additional Required: %d, (Minimum) New Limit "
+		       "Required: %d.", q[i].words, location, limit, used,
+		       q[i].need, used + q[i].need);
+		return false;
+	}
+	return true;
+}
+
+bool emu_quota_ok(const char *family, int vcpus, bool spot,
+		      const char *location, reply_t *r)
+{
+	return emu_quota_n_ok(family, vcpus, spot, location, 1, r);
+}
+
+static void _usage_add(cJSON *arr, const char *name, const char *words)
+{
+	cJSON *u = cJSON_CreateObject(), *n = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(u, "unit", "Count");
+	cJSON_AddNumberToObject(u, "currentValue", _usage_of(name));
+	cJSON_AddNumberToObject(u, "limit", _limit_of(name));
+	cJSON_AddStringToObject(n, "value", name);
+	cJSON_AddStringToObject(n, "localizedValue", words);
+	cJSON_AddItemToObject(u, "name", n);
+	cJSON_AddItemToArray(arr, u);
+}
+
+/* Every quota, as Azure lists them: the regional ones, then one per VM
+ * family of the catalog ("standardNCSv3Family", "Standard NCSv3 Family
+ * vCPUs"). */
+void emu_usages(const char *location, reply_t *r)
+{
+	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "value");
+
+	_usage_add(arr, "cores", "Total Regional vCPUs");
+	_usage_add(arr, "virtualMachines", "Virtual Machines");
+	_usage_add(arr, "lowPriorityCores", "Total Regional Low-priority vCPUs");
+	for (size_t i = 0; i < azml_catalog_series_count(); i++) {
+		const char *f = azml_series_quota_family(azml_catalog_series_at(i));
+		char words[128];
+		size_t len;
+		bool seen = false;
+
+		if (!f)
+			continue;
+		for (size_t j = 0; j < i && !seen; j++) {
+			const char *g = azml_series_quota_family(
+				azml_catalog_series_at(j));
+
+			seen = g && !strcmp(f, g);
+		}
+		len = strlen(f);
+		if (seen || len < 15 || strncmp(f, "standard", 8))
+			continue;
+		/* standardNCSv3Family -> Standard NCSv3 Family vCPUs */
+		snprintf(words, sizeof(words), "Standard %.*s Family vCPUs",
+			 (int) (len - 14), f + 8);
+		_usage_add(arr, f, words);
+	}
+	(void) location;
+	emu_json(r, 200, o);
+}
+
+void emu_vm_sizes(reply_t *r)
+{
+	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "value");
+
+	for (size_t i = 0; i < azml_catalog_size_count(); i++) {
+		const azml_size_t *s = azml_catalog_size_at(i);
+		cJSON *e = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(e, "name", s->name);
+		cJSON_AddNumberToObject(e, "numberOfCores", s->vcpus);
+		cJSON_AddNumberToObject(e, "osDiskSizeInMB", 1047552);
+		cJSON_AddNumberToObject(e, "resourceDiskSizeInMB", 0);
+		cJSON_AddNumberToObject(e, "memoryInMB", s->memory_mib);
+		cJSON_AddNumberToObject(e, "maxDataDiskCount", 32);
+		cJSON_AddItemToArray(arr, e);
+	}
+	emu_json(r, 200, o);
+}
+

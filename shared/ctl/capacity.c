@@ -17,6 +17,20 @@
 
 #define HOSTLIST_MAX 65536
 
+bool azml_capacity_code(const char *code)
+{
+	static const char *codes[] = {
+		"AllocationFailed", "ZonalAllocationFailed", "SkuNotAvailable",
+		"OverconstrainedAllocationRequest",
+		"OverconstrainedZonalAllocationRequest",
+	};
+
+	for (size_t i = 0; code && i < sizeof(codes) / sizeof(*codes); i++)
+		if (!strcmp(code, codes[i]))
+			return true;
+	return false;
+}
+
 /* A hostlist string of the nodes of T that PICK accepts (NULL: none). */
 static char *_nodes_of(const azml_conf_t *conf, const azml_target_t *t,
 		       const azml_node_t *nodes, int nn, const char *except,

@@ -161,7 +161,8 @@ typedef struct {
 
 /* Whether Azure's CODE says it has no capacity (not quota, not a fault of
  * the request): AllocationFailed, ZonalAllocationFailed, SkuNotAvailable,
- * Overconstrained(Zonal)AllocationRequest. */
+ * Overconstrained(Zonal)AllocationRequest.  Defined in capacity.c; declared
+ * here, where the holds are. */
 bool azml_capacity_code(const char *code);
 
 /*

@@ -28,6 +28,18 @@
 #include "power_int.h"
 #include "slurm_compat.h"
 
+static time_t _real_now(void *arg)
+{
+	return time(NULL);
+}
+
+static void _real_sleep(void *arg, int ms)
+{
+	usleep((useconds_t) ms * 1000);
+}
+
+const azml_clock_t azml_pw_real_clock = { NULL, _real_now, _real_sleep };
+
 const char *azml_pw_mode_name(azml_power_mode_t m)
 {
 	return m == AZML_POWER_RESUME ? "resume" : m == AZML_POWER_SUSPEND ? "suspend" : "resume-fail";
@@ -44,10 +56,10 @@ void azml_pw_hand_back(job_t *j, const char *code, const char *msg)
 		return;
 	count = azml_state_failure_add(j->run->conf, j->node, code);
 	snprintf(reason, sizeof(reason), "azureml: %s: %.300s", code, msg);
-	azml_nodes_power_down_force(j->node, reason);
+	j->run->ops.power_down_force(j->run->ops.arg, j->node, reason);
 	if (count >= AZML_HOLD_AFTER) {
 		azml_state_held_reason(reason, sizeof(reason), count, code, msg);
-		azml_nodes_down(j->node, reason);
+		j->run->ops.down(j->run->ops.arg, j->node, reason);
 	}
 }
 
@@ -112,7 +124,7 @@ void azml_pw_reset_jobs(run_t *run, const char *node, bool now,
 		run->resets = more;
 		r = &run->resets[run->nresets++];
 		*r = (reset_t) { .id = run->rjobs[i].id, .now = now,
-				 .give_up = time(NULL) + RESET_WAIT };
+				 .give_up = azml_pw_now(run) + RESET_WAIT };
 		snprintf(r->note, sizeof(r->note), "%s", note);
 	}
 }
@@ -128,11 +140,12 @@ static int _resets_tick(run_t *run)
 
 		if (r->done)
 			continue;
-		rc = azml_job_reschedule(r->id, r->now, r->note);
+		rc = run->ops.job_reschedule(run->ops.arg, r->id, r->now,
+					     r->note);
 		if (rc == 1 && r->now)
 			azml_log_info("job %u: requeued; rescheduled now rather "
 				      "than in 120 s", r->id);
-		if (rc == 0 && time(NULL) > r->give_up) {
+		if (rc == 0 && azml_pw_now(run) > r->give_up) {
 			azml_log_error("job %u: not requeued after %d s; its "
 				       "begin time is left as Slurm set it",
 				       r->id, RESET_WAIT);
@@ -152,7 +165,8 @@ void azml_pw_out_of_capacity(job_t *j, const char *code)
 	const azml_target_t *t = azml_conf_target_of_node(run->conf, j->node);
 	char reason[256], note[400];
 
-	azml_capacity_hold(run->conf, t, j->node, code, reason, sizeof(reason));
+	azml_capacity_hold_ops(&run->ops, run->conf, t, j->node, code,
+			       reason, sizeof(reason));
 	snprintf(note, sizeof(note), "azureml: %s: %s", j->node,
 		 reason + strlen("azureml: "));
 	azml_pw_reset_jobs(run, j->node, true, note);
@@ -216,7 +230,7 @@ static void _journal_flush(run_t *run)
 
 		if (x->kind != AZML_J_DELETED || !strcmp(x->node, "-"))
 			continue;
-		if (nn < 0 && (nn = azml_nodes_load(&nodes)) < 0)
+		if (nn < 0 && (nn = run->ops.load(run->ops.arg, &nodes)) < 0)
 			break;
 		for (int k = 0; k < nn; k++)
 			if (!strcmp(nodes[k].name, x->node) &&
@@ -245,6 +259,14 @@ static void _journal_flush(run_t *run)
 	run->njr = run->capjr = 0;
 }
 
+
+void azml_pw_fail_oom(job_t *j)
+{
+	j->run->failed++;
+	azml_log_error("node %s: out of memory; nothing done for it", j->node);
+	if (azml_pw_end(j, false, "OutOfMemory"))
+		azml_pw_hand_back(j, "OutOfMemory", "out of memory");
+}
 
 void azml_pw_start(job_t *j)
 {
@@ -277,14 +299,15 @@ void azml_pw_start(job_t *j)
 			azml_log_error("node %s: not creating its VM: %s", j->node,
 				       reason);
 			if (azml_pw_end(j, false, h.code)) {
-				azml_capacity_refuse(j->node, &h);
+				azml_capacity_refuse_ops(&run->ops, j->node, &h);
 				azml_pw_reset_jobs(run, j->node, true, reason);
 			}
 			return;
 		}
 		if (azml_pw_in_set(j)) {
 			j->vm[0] = '\0';
-			azml_pw_batch_add(run, j, true);
+			if (azml_pw_batch_add(run, j, true))
+				azml_pw_fail_oom(j);
 			return;
 		}
 		snprintf(j->vm, sizeof(j->vm), "%s", j->node);
@@ -292,7 +315,8 @@ void azml_pw_start(job_t *j)
 		return;
 	}
 	if (azml_pw_in_set(j) && run->mode == AZML_POWER_SUSPEND) {
-		azml_pw_batch_add(run, j, false);
+		if (azml_pw_batch_add(run, j, false))
+			azml_pw_fail_oom(j);
 		return;
 	}
 	azml_pw_vm_of(j);
@@ -414,7 +438,7 @@ static int _waiting(const drive_t *d)
 static void _drive(run_t *run, job_t *jobs, int n)
 {
 	drive_t d = { run, jobs, n };
-	time_t give_up = time(NULL) + AZML_INTENT_TTL + 60;
+	time_t give_up = azml_pw_now(run) + AZML_INTENT_TTL + 60;
 
 	azml_arm_set_tick(run->arm, _tick, &d, 0.5);
 	for (int i = 0; i < n; i++)
@@ -426,7 +450,7 @@ static void _drive(run_t *run, job_t *jobs, int n)
 		azml_arm_run(run->arm);
 		if (!_waiting(&d) && !azml_pw_batches_pending(run))
 			break;
-		if (time(NULL) > give_up) {
+		if (azml_pw_now(run) > give_up) {
 			_tick(&d);	/* a last look before giving up */
 			if (!_waiting(&d))
 				continue;	/* its turn came: run it */
@@ -443,13 +467,13 @@ static void _drive(run_t *run, job_t *jobs, int n)
 			}
 			break;
 		}
-		usleep(500 * 1000);
+		azml_pw_sleep(run, 500);
 		_tick(&d);
 	}
 	azml_arm_set_tick(run->arm, NULL, NULL, 0);
 	/* the jobs handed back: told once slurmctld has requeued them */
 	while (_resets_tick(run))
-		usleep(500 * 1000);
+		azml_pw_sleep(run, 500);
 }
 
 /* SLURM_RESUME_FILE: which job wants which nodes (the quota is checked job
@@ -695,9 +719,13 @@ static void _work(run_t *run, job_t *jobs, int n,
 	char err[512];
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	azml_nodes_init();
-	azml_capacity_lift(run->conf, false, false);	/* holds that are over */
-	run->addrs = azml_addr_queue_start();
+	if (!env->slurm) {	/* slurmctld itself: addresses in batches */
+		azml_nodes_init();
+		run->addrs = azml_addr_queue_start();
+		run->ops.arg = run->addrs;
+	}
+	/* holds that are over */
+	azml_capacity_lift_ops(&run->ops, run->conf, false, false);
 	for (int i = 0; i < n; i++)
 		if (!jobs[i].settled && jobs[i].turn == AZML_TURN_ERROR) {
 			run->failed++;
@@ -757,7 +785,10 @@ int azml_power_run(const azml_conf_t *conf, azml_power_mode_t mode,
 		goto out;
 	if (mode == AZML_POWER_RESUME && env->resume_file)
 		_resume_file(&run, env->resume_file);
-	azml_nodes_init();	/* before any Slurm RPC (StateDir's may ask one) */
+	run.ops = env->slurm ? *env->slurm : azml_slurm_ops_default;
+	run.clock = env->clock ? *env->clock : azml_pw_real_clock;
+	if (!env->slurm)	/* before any Slurm RPC (StateDir's may ask one) */
+		azml_nodes_init();
 	state_ok = azml_state_init(conf, state_err, sizeof(state_err)) == 0;
 	azml_log_info("%s %s (%d node%s)", azml_pw_mode_name(mode), hostlist,
 		      n, n == 1 ? "" : "s");

@@ -23,15 +23,25 @@
 #define AZML_POWER_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "arm.h"
 #include "conf.h"
+#include "slurm_ops.h"
 
 typedef enum {
 	AZML_POWER_RESUME,
 	AZML_POWER_SUSPEND,
 	AZML_POWER_RESUME_FAIL
 } azml_power_mode_t;
+
+/* The time the engine decides by, and its pauses (a test's runs in
+ * seconds what takes minutes).  ARG is the owner's, passed to each. */
+typedef struct {
+	void *arg;
+	time_t (*now)(void *arg);
+	void (*sleep_ms)(void *arg, int ms);
+} azml_clock_t;
 
 /* What the run takes from its surroundings.  Every pointer may be NULL:
  * then the real thing.  The caller owns all of it; it is only read. */
@@ -47,6 +57,11 @@ typedef struct {
 	/* the controller's address etc. for the VMs' userData; NULL: read
 	 * from slurm.conf (controller.h) */
 	const azml_ctld_info_t *ctld;
+	/* what slurmctld is told (slurm_ops.h); NULL: slurmctld itself,
+	 * azml_nodes_init() called, addresses sent in batches */
+	const azml_slurm_ops_t *slurm;
+	/* NULL: time() and usleep() */
+	const azml_clock_t *clock;
 } azml_power_env_t;
 
 /* How a run ended (written by azml_power_run, in full). */

@@ -18,6 +18,7 @@
 #include "journal.h"
 #include "nodes.h"
 #include "power.h"
+#include "slurm_ops.h"
 #include "state.h"
 
 typedef struct run run_t;
@@ -71,6 +72,8 @@ struct run {
 	bool pairs_later;		/* azml_pw_deleted: the caller drops them */
 	azml_jrec_t *jr;		/* lifecycle records, written at the end */
 	size_t njr, capjr;
+	azml_slurm_ops_t ops;		/* what slurmctld is told */
+	azml_clock_t clock;		/* time and sleep */
 };
 
 /* Nodes of one scale set that one write grows or shrinks. */
@@ -93,7 +96,19 @@ typedef struct batch {
 	struct batch *next;
 } batch_t;
 
+/* The run's time, and a pause of MS milliseconds. */
+static inline time_t azml_pw_now(const run_t *run)
+{
+	return run->clock.now(run->clock.arg);
+}
+
+static inline void azml_pw_sleep(const run_t *run, int ms)
+{
+	run->clock.sleep_ms(run->clock.arg, ms);
+}
+
 /* power.c */
+extern const azml_clock_t azml_pw_real_clock;
 const char *azml_pw_mode_name(azml_power_mode_t m);
 /* What slurmctld must hear of a node whose VM cannot be had. */
 void azml_pw_hand_back(job_t *j, const char *code, const char *msg);
@@ -112,6 +127,8 @@ bool azml_pw_ip_ok(const char *ip);
 void azml_pw_journal(run_t *run, azml_jkind_t kind, long at, const char *vm,
 		     const azml_vm_result_t *r, const char *node,
 		     const azml_target_t *t);
+/* J fails, nothing done for it: out of memory. */
+void azml_pw_fail_oom(job_t *j);
 /* Start J's operation (its turn came). */
 void azml_pw_start(job_t *j);
 
@@ -128,7 +145,8 @@ void azml_pw_deleted(void *arg, const azml_vm_result_t *r);
 void azml_pw_checked(void *arg, const azml_vm_result_t *r);
 
 /* vmss_batch.c */
-void azml_pw_batch_add(run_t *run, job_t *j, bool grow);
+/* 0, or -1 out of memory (J is in no batch) */
+int azml_pw_batch_add(run_t *run, job_t *j, bool grow);
 void azml_pw_batches_flush(run_t *run);
 void azml_pw_batches_tick(run_t *run);
 bool azml_pw_batches_pending(const run_t *run);

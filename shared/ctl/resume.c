@@ -38,12 +38,12 @@ void azml_pw_resumed(void *arg, const azml_vm_result_t *r)
 		azml_log_info("resume node=%s vm=%s op=%s ip=%s: ok", j->node,
 			      j->node, r->op_id, r->ip);
 		azml_pw_journal(run, AZML_J_CREATED, r->created > 0 ? r->created :
-			 (long) time(NULL), j->node, r, j->node, j->t);
-		azml_pw_journal(run, AZML_J_RUNNING, (long) time(NULL), j->node, r,
+			 (long) azml_pw_now(run), j->node, r, j->node, j->t);
+		azml_pw_journal(run, AZML_J_RUNNING, (long) azml_pw_now(run), j->node, r,
 			 j->node, j->t);
 		if (!azml_pw_end(j, true, NULL))
 			return;
-		azml_addr_queue_push(run->addrs, j->node,
+		run->ops.set_addr(run->ops.arg, j->node,
 				     r->ip[0] ? r->ip : j->node, j->node);
 		azml_state_failure_clear(run->conf, j->node);
 		azml_state_hold_clear(run->conf,

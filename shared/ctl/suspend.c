@@ -53,7 +53,7 @@ void azml_pw_deleted(void *arg, const azml_vm_result_t *r)
 
 	if (j->turn == AZML_TURN_DELETE_FIRST) {
 		if (r->ok) {	/* the interrupted delete is over: now create */
-			azml_pw_journal(run, AZML_J_DELETED, (long) time(NULL), j->node,
+			azml_pw_journal(run, AZML_J_DELETED, (long) azml_pw_now(run), j->node,
 				 NULL, j->node, NULL);
 			azml_log_info("resume node=%s: its previous VM is deleted "
 				      "(op=%s); creating a new one", j->node,
@@ -78,7 +78,7 @@ void azml_pw_deleted(void *arg, const azml_vm_result_t *r)
 		run->done++;
 		azml_log_info("%s node=%s vm=%s op=%s: deleted",
 			      azml_pw_mode_name(run->mode), j->node, j->vm, r->op_id);
-		azml_pw_journal(run, AZML_J_DELETED, (long) time(NULL), j->vm, NULL,
+		azml_pw_journal(run, AZML_J_DELETED, (long) azml_pw_now(run), j->vm, NULL,
 			 j->node, NULL);
 		if (azml_pw_in_set(j) && !run->pairs_later) {
 			char set[80];
@@ -89,13 +89,13 @@ void azml_pw_deleted(void *arg, const azml_vm_result_t *r)
 		}
 		/* back to its own name until the next VM */
 		if (azml_pw_end(j, true, NULL))
-			azml_addr_queue_push(run->addrs, j->node, j->node,
+			run->ops.set_addr(run->ops.arg, j->node, j->node,
 					     j->node);
 		/* slurmctld clears DRAIN when it powers a node down: a node
 		 * of a held target is drained again */
 		if (azml_state_hold_get(run->conf, azml_conf_target_of_node(
 					run->conf, j->node), &h) == 1)
-			azml_capacity_drain(j->node, &h);
+			azml_capacity_drain_ops(&run->ops, j->node, &h);
 		return;
 	}
 	run->failed++;
@@ -132,7 +132,7 @@ static void _boot_logged(void *arg, const char *log, size_t len,
 	else {
 		azml_log_error("resume-fail node=%s vm=%s: %s", j->node, j->node,
 			       reason);
-		azml_nodes_down(j->node, reason);
+		j->run->ops.down(j->run->ops.arg, j->node, reason);
 	}
 	/* ours: azml_pw_checked() saw it */
 	azml_arm_vm_delete(j->run->arm, j->vm, azml_pw_deleted, j);

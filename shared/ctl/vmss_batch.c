@@ -22,7 +22,7 @@
 static void _batch_send(batch_t *b);
 
 /* J joins the open batch of its set (created, or deleted when !GROW). */
-void azml_pw_batch_add(run_t *run, job_t *j, bool grow)
+int azml_pw_batch_add(run_t *run, job_t *j, bool grow)
 {
 	batch_t *b;
 	job_t **more;
@@ -33,7 +33,7 @@ void azml_pw_batch_add(run_t *run, job_t *j, bool grow)
 			break;
 	if (!b) {
 		if (!(b = calloc(1, sizeof(*b))))
-			abort();
+			return -1;
 		b->run = run;
 		b->t = j->t;
 		b->grow = grow;
@@ -42,9 +42,10 @@ void azml_pw_batch_add(run_t *run, job_t *j, bool grow)
 		run->batches = b;
 	}
 	if (!(more = realloc(b->jobs, (b->n + 1) * sizeof(*more))))
-		abort();
+		return -1;	/* B stays, empty or as it was */
 	b->jobs = more;
 	b->jobs[b->n++] = j;
+	return 0;
 }
 
 /* Send every batch filled since the last call. */
@@ -130,7 +131,7 @@ static int _claim_vms(void *arg, azml_pair_t **p, size_t *n)
 		snprintf(one.node, sizeof(one.node), "%s", b->jobs[next]->node);
 		snprintf(one.computer, sizeof(one.computer), "%.71s",
 			 vm->computer[0] ? vm->computer : vm->name);
-		one.since = time(NULL);
+		one.since = azml_pw_now(b->run);
 		if (!azml_state_pair_ok(&one)) {
 			char comp[300];
 
@@ -152,9 +153,9 @@ static int _claim_vms(void *arg, azml_pair_t **p, size_t *n)
 		snprintf(b->jobs[next]->vm, sizeof(b->jobs[next]->vm), "%s",
 			 vm->name);
 		azml_pw_journal(b->run, AZML_J_CREATED, vm->created > 0 ? vm->created :
-			 (long) time(NULL), vm->name, vm, b->jobs[next]->node,
+			 (long) azml_pw_now(b->run), vm->name, vm, b->jobs[next]->node,
 			 b->t);
-		azml_pw_journal(b->run, AZML_J_RUNNING, (long) time(NULL), vm->name, vm,
+		azml_pw_journal(b->run, AZML_J_RUNNING, (long) azml_pw_now(b->run), vm->name, vm,
 			 b->jobs[next]->node, b->t);
 		/* the NIC's name, for its IP: Azure's, else the usual */
 		snprintf(b->jobs[next]->why, sizeof(b->jobs[next]->why), "%s",
@@ -205,7 +206,7 @@ static void _batch_paired(batch_t *b)
 			azml_log_info("resume node=%s vm=%s set=%s host=%s ip=%s: "
 				      "ok", j->node, j->vm, b->set, x->computer,
 				      x->ip);
-			azml_addr_queue_push(run->addrs, j->node, x->ip,
+			run->ops.set_addr(run->ops.arg, j->node, x->ip,
 					     x->computer);
 			azml_state_failure_clear(run->conf, j->node);
 			azml_state_hold_clear(run->conf, j->t);
@@ -258,9 +259,8 @@ static void _vms_listed(void *arg, const azml_vm_result_t *vms, size_t n,
 				    b->jobs[i]->why);
 	/* the IPs of the VMs just paired, all at once */
 	if (b->claimed > before && !b->nic_list) {
-		if (!(b->nic_list = calloc(b->claimed - before + 1,
-					   sizeof(*b->nic_list))))
-			abort();
+		b->nic_list = calloc(b->claimed - before + 1,
+				     sizeof(*b->nic_list));
 		for (int i = 0; i < b->n; i++) {
 			job_t *j = b->jobs[i];
 			nic_t *x;
@@ -268,13 +268,20 @@ static void _vms_listed(void *arg, const azml_vm_result_t *vms, size_t n,
 			if (j->settled || !j->vm[0] || j->nic_asked)
 				continue;
 			j->nic_asked = true;
-			if (!(x = calloc(1, sizeof(*x))))
-				abort();
+			if (!b->nic_list || !(x = calloc(1, sizeof(*x)))) {
+				/* its VM stays paired: reconcile sees it */
+				_set_failed(j, "OutOfMemory", "out of memory");
+				continue;
+			}
 			x->b = b;
 			x->j = j;
 			b->nic_list[b->nnics++] = x;
 		}
 		b->nics = b->nnics;
+		if (!b->nnics) {
+			free(b->nic_list);
+			b->nic_list = NULL;
+		}
 		for (int i = 0, m = b->nnics; i < m; i++) {
 			char nic[96];
 			job_t *j = b->nic_list[i]->j;
@@ -298,13 +305,13 @@ static void _vms_listed(void *arg, const azml_vm_result_t *vms, size_t n,
 	/* a good write, and fewer VMs than nodes: another program's nodes
 	 * took some of ours (theirs come soon), or Azure is slow to list */
 	if (!b->relist_until)
-		b->relist_until = time(NULL) + RELIST_FOR;
-	if (time(NULL) > b->relist_until) {
+		b->relist_until = azml_pw_now(b->run) + RELIST_FOR;
+	if (azml_pw_now(b->run) > b->relist_until) {
 		_batch_fail(b, "ScaleSetVMsMissing", "the scale set grew, but "
 			    "not every new VM was listed within 60 s");
 		return;
 	}
-	b->relist_at = time(NULL) + 2;
+	b->relist_at = azml_pw_now(b->run) + 2;
 }
 
 /* The write ended: see which VMs the set has now. */
@@ -457,8 +464,13 @@ static void _shrink_listed(void *arg, const azml_vm_result_t *vms, size_t n,
 		azml_log_error("couldn't list the VMs of scale set %s: %s: %s; "
 			       "reading each VM before its delete", b->set,
 			       err->code, err->message);
-	if (!(del = calloc(b->n + 1, sizeof(*del))))
-		abort();
+	if (!(del = calloc(b->n + 1, sizeof(*del)))) {
+		/* nothing deleted: each node fails */
+		for (int i = 0; i < b->n; i++)
+			if (!b->jobs[i]->settled)
+				azml_pw_fail_oom(b->jobs[i]);
+		return;
+	}
 	for (int i = 0; i < b->n; i++) {
 		job_t *j = b->jobs[i];
 		const azml_vm_result_t *vm = NULL;
@@ -521,7 +533,8 @@ static void _batch_send(batch_t *b)
 void azml_pw_batches_tick(run_t *run)
 {
 	for (batch_t *b = run->batches; b; b = b->next)
-		if (b->grow && b->relist_at && time(NULL) >= b->relist_at) {
+		if (b->grow && b->relist_at &&
+		    azml_pw_now(run) >= b->relist_at) {
 			b->relist_at = 0;
 			azml_arm_vmss_vms(run->arm, b->set, _vms_listed, b);
 		}

@@ -75,6 +75,15 @@ int azml_capacity_hold(const azml_conf_t *conf, const azml_target_t *t,
 		       const char *node, const char *code, char *reason,
 		       size_t n)
 {
+	return azml_capacity_hold_ops(&azml_slurm_ops_default, conf, t, node,
+				      code, reason, n);
+}
+
+int azml_capacity_hold_ops(const azml_slurm_ops_t *ops,
+			   const azml_conf_t *conf, const azml_target_t *t,
+			   const char *node, const char *code, char *reason,
+			   size_t n)
+{
 	azml_hold_t h;
 	azml_node_t *nodes = NULL;
 	int nn, rc = 0;
@@ -93,32 +102,44 @@ int azml_capacity_hold(const azml_conf_t *conf, const azml_target_t *t,
 			       "down nodes are drained until then)", t->name,
 			       reason, h.level ? h.level : 1);
 	/* first the others, so that the requeued job cannot take them */
-	if ((nn = azml_nodes_load(&nodes)) > 0 &&
+	if ((nn = ops->load(ops->arg, &nodes)) > 0 &&
 	    (others = _nodes_of(conf, t, nodes, nn, node, _unused))) {
-		azml_nodes_drain(others, reason);
+		ops->drain(ops->arg, others, reason);
 		free(others);
 	}
 	free(nodes);
-	azml_nodes_power_down_force(node, reason);
-	azml_nodes_drain(node, reason);
+	ops->power_down_force(ops->arg, node, reason);
+	ops->drain(ops->arg, node, reason);
 	return rc;
 }
 
 void azml_capacity_refuse(const char *node, const azml_hold_t *h)
 {
-	char reason[256];
-
-	azml_state_hold_reason(reason, sizeof(reason), h);
-	azml_nodes_power_down_force(node, reason);
-	azml_nodes_drain(node, reason);
+	azml_capacity_refuse_ops(&azml_slurm_ops_default, node, h);
 }
 
-void azml_capacity_drain(const char *node, const azml_hold_t *h)
+void azml_capacity_refuse_ops(const azml_slurm_ops_t *ops, const char *node,
+			      const azml_hold_t *h)
 {
 	char reason[256];
 
 	azml_state_hold_reason(reason, sizeof(reason), h);
-	azml_nodes_drain(node, reason);
+	ops->power_down_force(ops->arg, node, reason);
+	ops->drain(ops->arg, node, reason);
+}
+
+void azml_capacity_drain(const char *node, const azml_hold_t *h)
+{
+	azml_capacity_drain_ops(&azml_slurm_ops_default, node, h);
+}
+
+void azml_capacity_drain_ops(const azml_slurm_ops_t *ops, const char *node,
+			     const azml_hold_t *h)
+{
+	char reason[256];
+
+	azml_state_hold_reason(reason, sizeof(reason), h);
+	ops->drain(ops->arg, node, reason);
 }
 
 static bool _capacity_held(const azml_node_t *n)
@@ -127,6 +148,13 @@ static bool _capacity_held(const azml_node_t *n)
 }
 
 int azml_capacity_lift(const azml_conf_t *conf, bool sweep, bool dry)
+{
+	return azml_capacity_lift_ops(&azml_slurm_ops_default, conf, sweep,
+				      dry);
+}
+
+int azml_capacity_lift_ops(const azml_slurm_ops_t *ops,
+			   const azml_conf_t *conf, bool sweep, bool dry)
 {
 	azml_node_t *nodes = NULL;
 	int nn = -1, lifted = 0;
@@ -143,7 +171,7 @@ int azml_capacity_lift(const azml_conf_t *conf, bool sweep, bool dry)
 		recorded = h.since && !h.lifted;
 		if (!recorded && !sweep)
 			continue;	/* never held, or let go */
-		if (nn < 0 && (nn = azml_nodes_load(&nodes)) < 0)
+		if (nn < 0 && (nn = ops->load(ops->arg, &nodes)) < 0)
 			return lifted;
 		held = _nodes_of(conf, t, nodes, nn, NULL, _capacity_held);
 		if (!recorded && !held)
@@ -156,7 +184,7 @@ int azml_capacity_lift(const azml_conf_t *conf, bool sweep, bool dry)
 			      held ? held : "no node (none is held)");
 		if (!dry) {
 			if (held)
-				azml_nodes_resume(held);
+				ops->resume(ops->arg, held);
 			if (recorded)
 				azml_state_hold_lifted(conf, t);
 		}

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "conf.h"
+#include "slurm_ops.h"
 #include "state.h"
 
 /*
@@ -48,5 +49,18 @@ void azml_capacity_drain(const char *node, const azml_hold_t *h);
  * targets were let go.
  */
 int azml_capacity_lift(const azml_conf_t *conf, bool sweep, bool dry);
+
+/* The same, telling slurmctld through OPS (slurm_ops.h; the ones above use
+ * azml_slurm_ops_default). */
+int azml_capacity_hold_ops(const azml_slurm_ops_t *ops,
+			   const azml_conf_t *conf, const azml_target_t *t,
+			   const char *node, const char *code, char *reason,
+			   size_t n);
+void azml_capacity_refuse_ops(const azml_slurm_ops_t *ops, const char *node,
+			      const azml_hold_t *h);
+void azml_capacity_drain_ops(const azml_slurm_ops_t *ops, const char *node,
+			     const azml_hold_t *h);
+int azml_capacity_lift_ops(const azml_slurm_ops_t *ops,
+			   const azml_conf_t *conf, bool sweep, bool dry);
 
 #endif

@@ -1,0 +1,538 @@
+/*
+ * resume-test.c - the power-save engine (power.h) against azure-emulator:
+ * what it decides for each node, seen in what it tells slurmctld (a
+ * recording azml_slurm_ops_t) and in what Azure received (the emulator's
+ * counters).  A fake clock makes its waits take no time.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "power.h"
+#include "state.h"
+#include "testutil.h"
+
+#define SECRET "s3cret-for-tests"
+#define SUB "00000000-0000-0000-0000-000000000001"
+
+static char dir[64], state_dir[128];
+static int port;
+static pid_t emu;
+
+/* ---- what slurmctld was told ---- */
+
+#define MAXCALLS 64
+typedef struct {
+	char calls[MAXCALLS][512];	/* "OP NODES: ARGS" */
+	int n;
+} rec_t;
+
+static void _rec(rec_t *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	ck_assert_int_lt(r->n, MAXCALLS);
+	va_start(ap, fmt);
+	vsnprintf(r->calls[r->n++], sizeof(r->calls[0]), fmt, ap);
+	va_end(ap);
+}
+
+static int _pdf(void *arg, const char *nodes, const char *reason)
+{
+	_rec(arg, "power_down_force %s: %s", nodes, reason);
+	return 0;
+}
+
+static int _down(void *arg, const char *nodes, const char *reason)
+{
+	_rec(arg, "down %s: %s", nodes, reason);
+	return 0;
+}
+
+static int _drain(void *arg, const char *nodes, const char *reason)
+{
+	_rec(arg, "drain %s: %s", nodes, reason);
+	return 0;
+}
+
+static int _resume(void *arg, const char *nodes)
+{
+	_rec(arg, "resume %s", nodes);
+	return 0;
+}
+
+static void _set_addr(void *arg, const char *node, const char *addr,
+		      const char *host)
+{
+	_rec(arg, "set_addr %s: %s %s", node, addr, host);
+}
+
+static int _resched(void *arg, uint32_t id, bool now, const char *note)
+{
+	_rec(arg, "reschedule %u: %s %s", id, now ? "now" : "later", note);
+	return 1;
+}
+
+static int _load(void *arg, azml_node_t **out)
+{
+	*out = NULL;
+	return 0;	/* slurmctld knows no node */
+}
+
+/* How many calls start with PREFIX; the last one in *LAST. */
+static int _calls(const rec_t *r, const char *prefix, const char **last)
+{
+	int n = 0;
+
+	for (int i = 0; i < r->n; i++)
+		if (!strncmp(r->calls[i], prefix, strlen(prefix))) {
+			n++;
+			if (last)
+				*last = r->calls[i];
+		}
+	return n;
+}
+
+/* ---- the clock: each pause moves it on, and may do a scripted step ---- */
+
+typedef struct {
+	long offset;
+	int sleeps;
+	void (*step)(void *ctx, int sleeps);	/* NULL: none */
+	void *ctx;
+} clk_t;
+
+static time_t _now(void *arg)
+{
+	return time(NULL) + ((clk_t *) arg)->offset;
+}
+
+static void _sleep(void *arg, int ms)
+{
+	clk_t *c = arg;
+
+	c->offset += ms / 1000 + 1;
+	c->sleeps++;
+	if (c->step)
+		c->step(c->ctx, c->sleeps);
+	usleep(20 * 1000);
+}
+
+/* ---- the emulator and the configuration ---- */
+
+static void _write(const char *name, const char *text, mode_t mode)
+{
+	char path[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
+	fputs(text, fp);
+	fclose(fp);
+	chmod(path, mode);
+}
+
+static void setup(void)
+{
+	char boot[256], cons[128];
+	const char *args[] = { "--client-secret", SECRET, "--async-ms", "50",
+			       "--node-init", boot, "--console-dir", cons,
+			       NULL };
+
+	snprintf(dir, sizeof(dir), "/tmp/azml-resume-test.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
+	ck_assert_int_eq(mkdir(state_dir, 0755), 0);
+	_write("secret", SECRET "\n", 0600);
+	snprintf(cons, sizeof(cons), "%s/console", dir);
+	ck_assert_int_eq(mkdir(cons, 0700), 0);
+	/* each VM boots in a sandbox, and its console says node-init failed
+	 * (resume-fail reads it) */
+	snprintf(boot, sizeof(boot), "echo 'node-init: slurmd: failed: "
+		 "slurmctld did not answer'; exec sleep 600");
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	emu = tu_emulator_start(&port, args);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	tu_emulator_stop(emu, port);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static azml_conf_t *_conf(void)
+{
+	return tu_conf("azureml.conf",
+		"ClusterName=rtest\nSubscriptionId=" SUB "\n"
+		"ResourceGroup=rg\nLocation=eastus\nStateDir=%s\n"
+		"ArmEndpoint=http://127.0.0.1:%d\nAuthorityHost=http://127.0.0.1:%d\n"
+		"ImdsEndpoint=http://127.0.0.1:%d\n"
+		"Credential=client-secret:%s/secret\n"
+		"TenantId=11111111-1111-1111-1111-111111111111\n"
+		"ClientId=22222222-2222-2222-2222-222222222222\n"
+		"SlurmctldHost=10.0.0.4\n"
+		"ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=8\n"
+		"ComputeCluster=nohold VmSize=Standard_D2s_v3 MaxNodes=4 "
+		"CapacityBackoff=0\n"
+		"ComputeCluster=ss VmSize=Standard_D2s_v3 MaxNodes=8 "
+		"Provisioning=ScaleSet\n",
+		state_dir, port, port, port, dir);
+}
+
+static void _faults(const char *json)
+{
+	ck_assert_int_eq(tu_http("POST", port, "/emulator/faults", json, NULL,
+				 NULL), 200);
+}
+
+/* The emulator's counter NAME (in writes_by_type when TYPE). */
+static int _stat(const char *type, const char *name)
+{
+	char *out = NULL;
+	cJSON *j, *o;
+	int v;
+
+	ck_assert_int_eq(tu_http("GET", port, "/emulator/stats", NULL, NULL,
+				 &out), 200);
+	ck_assert_ptr_nonnull(j = cJSON_Parse(out));
+	o = type ? cJSON_GetObjectItem(j, type) : j;
+	ck_assert(cJSON_IsNumber(cJSON_GetObjectItem(o, name)));
+	v = cJSON_GetObjectItem(o, name)->valueint;
+	cJSON_Delete(j);
+	free(out);
+	return v;
+}
+
+static rec_t rec;
+static clk_t clk;
+static azml_slurm_ops_t ops = {
+	.arg = &rec, .power_down_force = _pdf, .down = _down, .drain = _drain,
+	.resume = _resume, .set_addr = _set_addr, .job_reschedule = _resched,
+	.load = _load,
+};
+static azml_clock_t clock_ops = { &clk, _now, _sleep };
+
+/* One run of MODE for HOSTLIST, in the foreground; its return value. */
+static int _run(const azml_conf_t *c, azml_power_mode_t mode,
+		const char *hostlist, const char *resume_file,
+		azml_power_report_t *rep)
+{
+	static const azml_ctld_info_t ctld = { "10.0.0.4:6817", "rtest",
+					       "22.05.8" };
+	azml_power_env_t env = { .resume_file = resume_file, .slurm = &ops,
+				 .clock = &clock_ops, .ctld = &ctld };
+	int rc;
+
+	memset(&rec, 0, sizeof(rec));
+	rc = azml_power_run(c, mode, hostlist, &env, rep);
+	ck_assert(!rep->parent);
+	return rc;
+}
+
+/* ---- the cases ---- */
+
+START_TEST(resume_creates_one_vm_a_node)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	const char *last = NULL;
+
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "cpu-[1-3]", NULL, &rep), 0);
+	ck_assert_int_eq(rep.nodes, 3);
+	ck_assert_int_eq(rep.done, 3);
+	ck_assert_int_eq(_stat(NULL, "creates"), 3);
+	ck_assert_int_eq(_stat("writes_by_type", "virtualMachines"), 3);
+	/* each node's address, nothing handed back */
+	ck_assert_int_eq(_calls(&rec, "set_addr cpu-", NULL), 3);
+	ck_assert_int_eq(_calls(&rec, "set_addr cpu-2: ", &last), 1);
+	ck_assert_str_eq(last, "set_addr cpu-2: 127.0.0.1 cpu-2");
+	ck_assert_int_eq(_calls(&rec, "power_down_force", NULL), 0);
+	/* its intent was recorded, and ended */
+	for (int i = 1; i <= 3; i++) {
+		char node[16];
+
+		snprintf(node, sizeof(node), "cpu-%d", i);
+		ck_assert(!azml_state_intent_active(c, node));
+	}
+	/* a node of no target: nothing done at all */
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "cpu-4,other-1", NULL,
+			      &rep), -1);
+	ck_assert_int_eq(_stat(NULL, "creates"), 3);
+	ck_assert_int_eq(rec.n, 0);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* Another program's operation on the node: it is "in flight" while a
+ * child of ours lives and owns the intent; the clock's step ends it. */
+typedef struct {
+	const azml_conf_t *c;
+	const char *node;
+	azml_op_t op;
+	pid_t pid;
+	int ended_at;
+} other_t;
+
+static void _end_other(void *ctx, int sleeps)
+{
+	other_t *o = ctx;
+	char err[256];
+
+	if (o->ended_at)
+		return;
+	o->ended_at = sleeps;
+	ck_assert_int_eq(azml_state_intent_end(o->c, o->node, o->op, o->pid,
+					       true, NULL, err, sizeof(err)), 0);
+}
+
+static pid_t _other_program(const azml_conf_t *c, const char *node,
+			    azml_op_t op)
+{
+	azml_turn_info_t info;
+	char err[256];
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	ck_assert_int_eq(azml_state_intent_begin(c, node, op, pid, &info, err,
+						 sizeof(err)), AZML_TURN_RUN);
+	return pid;
+}
+
+START_TEST(overlap_waits_and_joins)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	char err[256];
+	other_t o = { .c = c, .node = "cpu-1", .op = AZML_OP_DELETE };
+
+	ck_assert_int_eq(azml_state_init(c, err, sizeof(err)), 0);
+	/* a delete in flight: the resume waits for it, then creates */
+	o.pid = _other_program(c, "cpu-1", AZML_OP_DELETE);
+	clk = (clk_t) { .step = _end_other, .ctx = &o };
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "cpu-1", NULL, &rep), 0);
+	ck_assert_int_ge(o.ended_at, 1);
+	ck_assert_int_eq(rep.done, 1);
+	ck_assert_int_eq(rep.joined, 0);
+	ck_assert_int_eq(_stat(NULL, "creates"), 1);
+	ck_assert_int_eq(_calls(&rec, "set_addr cpu-1: ", NULL), 1);
+	kill(o.pid, SIGKILL);
+	waitpid(o.pid, NULL, 0);
+
+	/* the same resume in flight: this one joins it, and writes nothing */
+	o = (other_t) { .c = c, .node = "cpu-2", .op = AZML_OP_CREATE };
+	o.pid = _other_program(c, "cpu-2", AZML_OP_CREATE);
+	clk = (clk_t) { .step = _end_other, .ctx = &o };
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "cpu-2", NULL, &rep), 0);
+	ck_assert_int_eq(rep.joined, 1);
+	ck_assert_int_eq(_stat(NULL, "creates"), 1);
+	ck_assert_int_eq(rec.n, 0);	/* its program told slurmctld */
+	kill(o.pid, SIGKILL);
+	waitpid(o.pid, NULL, 0);
+	clk = (clk_t) { 0 };
+	azml_conf_destroy(c);
+}
+END_TEST
+
+START_TEST(capacity_error_hands_back_and_holds)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	const char *last = NULL;
+	azml_hold_t h;
+
+	_faults("{\"capacity\":{\"Standard_D4s_v3\":\"AllocationFailed\","
+		"\"Standard_D2s_v3\":\"SkuNotAvailable\"}}");
+	/* a target with a back-off: held at once, the node handed back and
+	 * drained with the hold's reason */
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "cpu-1", NULL, &rep), -1);
+	ck_assert_int_eq(rep.failed, 1);
+	ck_assert_int_eq(_calls(&rec, "power_down_force cpu-1: ", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, "capacity: AllocationFailed"));
+	ck_assert_int_eq(_calls(&rec, "drain cpu-1: ", NULL), 1);
+	ck_assert_int_eq(azml_state_hold_get(c, azml_conf_find_target(c, "cpu"),
+					     &h), 1);
+	ck_assert_str_eq(h.code, "AllocationFailed");
+	/* while held, no write at all: handed back again */
+	ck_assert_int_eq(_stat("writes_by_type", "virtualMachines"), 1);
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "cpu-2", NULL, &rep), -1);
+	ck_assert_int_eq(_stat("writes_by_type", "virtualMachines"), 1);
+	ck_assert_int_eq(_calls(&rec, "power_down_force cpu-2: ", NULL), 1);
+
+	/* CapacityBackoff=0: handed back with Azure's code each time, held
+	 * DOWN after AZML_HOLD_AFTER failures in a row */
+	for (int i = 1; i <= AZML_HOLD_AFTER; i++) {
+		ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "nohold-1", NULL,
+				      &rep), -1);
+		ck_assert_int_eq(_calls(&rec, "power_down_force nohold-1: "
+					"azureml: SkuNotAvailable: ", NULL), 1);
+		ck_assert_int_eq(_calls(&rec, "down nohold-1: ", &last),
+				 i == AZML_HOLD_AFTER);
+	}
+	ck_assert_ptr_nonnull(strstr(last, "SkuNotAvailable"));
+	azml_conf_destroy(c);
+}
+END_TEST
+
+START_TEST(quota_refuses_before_any_write)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	char rf[256];
+	const char *last = NULL;
+
+	/* job 7 wants two 4-vCPU nodes; 6 vCPUs are left */
+	snprintf(rf, sizeof(rf), "%s/resume.json", dir);
+	_write("resume.json", "{\"jobs\":[{\"job_id\":7,\"nodes\":\"cpu-[1-2]\"}],"
+	       "\"all_nodes\":\"cpu-[1-2]\"}", 0644);
+	_faults("{\"quota\":{\"cores\":6}}");
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "cpu-[1-2]", rf, &rep), -1);
+	ck_assert_int_eq(rep.failed, 2);
+	ck_assert_int_eq(_stat(NULL, "writes"), 0);
+	ck_assert_int_eq(_calls(&rec, "power_down_force cpu-", &last), 2);
+	ck_assert_ptr_nonnull(strstr(last, "azureml: QuotaExceeded: "));
+	ck_assert_int_eq(_calls(&rec, "reschedule 7: later ", &last), 1);
+	ck_assert_int_eq(_calls(&rec, "set_addr", NULL), 0);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+START_TEST(scale_set_one_write_each_way)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "ss-[1-4]", NULL, &rep), 0);
+	ck_assert_int_eq(rep.done, 4);
+	ck_assert_int_eq(_stat("writes_by_type", "virtualMachineScaleSets"), 1);
+	ck_assert_int_eq(_stat("writes_by_type", "virtualMachines"), 0);
+	ck_assert_int_eq(_calls(&rec, "set_addr ss-", NULL), 4);
+	ck_assert_int_eq(_stat(NULL, "vms"), 4);
+
+	ck_assert_int_eq(_run(c, AZML_POWER_SUSPEND, "ss-[1-4]", NULL, &rep), 0);
+	ck_assert_int_eq(rep.done, 4);
+	ck_assert_int_eq(_stat("writes_by_type", "virtualMachineScaleSets"), 2);
+	ck_assert_int_eq(_stat("writes_by_type", "virtualMachines"), 0);
+	ck_assert_int_eq(_stat(NULL, "vms"), 0);
+	/* back to their own names */
+	ck_assert_int_eq(_calls(&rec, "set_addr ss-3: ss-3 ss-3", NULL), 1);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* A token from the emulator, as an Authorization header. */
+static void _token_header(char *hdr, size_t n)
+{
+	char *out = NULL;
+	cJSON *j;
+
+	ck_assert_int_eq(tu_http("POST", port, "/t/oauth2/v2.0/token",
+		"grant_type=client_credentials&client_id=c&client_secret="
+		SECRET "&scope=x", NULL, &out), 200);
+	ck_assert_ptr_nonnull(j = cJSON_Parse(out));
+	snprintf(hdr, n, "Authorization: Bearer %s",
+		 cJSON_GetObjectItem(j, "access_token")->valuestring);
+	cJSON_Delete(j);
+	free(out);
+}
+
+START_TEST(suspend_deletes_only_ours)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	char hdr[4096], path[512];
+	const char *h[] = { hdr, NULL };
+
+	/* cpu-5 exists, made by another cluster */
+	_token_header(hdr, sizeof(hdr));
+	snprintf(path, sizeof(path), "/subscriptions/" SUB "/resourceGroups/rg/"
+		 "providers/Microsoft.Compute/virtualMachines/cpu-5"
+		 "?api-version=2024-07-01");
+	ck_assert_int_lt(tu_http("PUT", port, path, "{\"location\":\"eastus\","
+		"\"tags\":{\"slurm-cluster\":\"someone-else\"},\"properties\":"
+		"{\"hardwareProfile\":{\"vmSize\":\"Standard_D4s_v3\"}}}", h,
+		NULL), 300);
+	ck_assert_int_eq(_run(c, AZML_POWER_SUSPEND, "cpu-5", NULL, &rep), -1);
+	ck_assert_int_eq(rep.failed, 1);
+	ck_assert_int_eq(_stat(NULL, "deletes"), 0);
+	ck_assert_int_eq(_stat(NULL, "vms"), 1);
+	ck_assert_int_eq(rec.n, 0);	/* slurmctld told nothing */
+
+	/* ours: deleted, the node back to its own name */
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "cpu-6", NULL, &rep), 0);
+	ck_assert_int_eq(_run(c, AZML_POWER_SUSPEND, "cpu-6", NULL, &rep), 0);
+	ck_assert_int_eq(_stat(NULL, "deletes"), 1);
+	ck_assert_int_eq(_calls(&rec, "set_addr cpu-6: cpu-6 cpu-6", NULL), 1);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* Whether VM's console has WHAT. */
+static bool _console_says(const char *vm, const char *what)
+{
+	char path[256], buf[4096] = "";
+	FILE *fp;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/console/%s.log", dir, vm);
+	if (!(fp = fopen(path, "r")))
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return strstr(buf, what) != NULL;
+}
+
+START_TEST(resume_fail_reads_the_boot_log)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	const char *last = NULL;
+
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "cpu-7", NULL, &rep), 0);
+	/* its console has node-init's failure once it booted */
+	TU_WAIT(_console_says("cpu-7", "failed"), 10);
+	ck_assert(_console_says("cpu-7", "failed"));
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME_FAIL, "cpu-7", NULL, &rep),
+			 0);
+	ck_assert_int_eq(_calls(&rec, "down cpu-7: ", &last), 1);
+	ck_assert_str_eq(last, "down cpu-7: azureml: node-init: slurmd: "
+			 "slurmctld did not answer");
+	ck_assert_int_eq(_stat(NULL, "deletes"), 1);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+int main(void)
+{
+	TCase *tc = tcase_create("power");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, resume_creates_one_vm_a_node);
+	tcase_add_test(tc, overlap_waits_and_joins);
+	tcase_add_test(tc, capacity_error_hands_back_and_holds);
+	tcase_add_test(tc, quota_refuses_before_any_write);
+	tcase_add_test(tc, scale_set_one_write_each_way);
+	tcase_add_test(tc, suspend_deletes_only_ours);
+	tcase_add_test(tc, resume_fail_reads_the_boot_log);
+	return tu_run("resume", tc);
+}

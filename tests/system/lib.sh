@@ -62,6 +62,7 @@ azml_cluster_init() {
 	chmod 600 "$T/munge/munge.key"
 	AZML_MUNGE_KEY=$T/munge/munge.key
 	if [ -n "${AZML_NODE_INIT:-}" ]; then
+		_azml_lock_default_munge
 		# As on a real controller: munged on the default socket (the
 		# VMs' slurmds fetch a slurm.conf without AuthInfo), and each
 		# VM's own munged on its private /run/munge.
@@ -114,6 +115,31 @@ CONF
 
 # munged on the default socket with $T's key; one that already serves it
 # (a machine's own munged) is used as it is, with /etc/munge/munge.key.
+# Tests that boot VMs through node-init share the default munge socket
+# (/run/munge) and its key: two at once on one machine (two people, or a
+# helper script beside tests/run) would each find the other's munged, with
+# another key, and fail with "Munge decode failed".  One at a time: a lock
+# folder holding the owner's pid; a dead owner's lock is taken over.  (The
+# chroot's half has its own /run, and so its own lock.)  Not flock(1): the
+# daemons a test starts would inherit its descriptor and hold the lock.
+_azml_lock_default_munge() {
+	local d=/run/lock/azml-default-munge.d pid waited=0
+	mkdir -p /run/lock
+	until mkdir "$d" 2>/dev/null; do
+		pid=$(cat "$d/pid" 2>/dev/null)
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			rm -rf "$d"
+			continue
+		fi
+		[ $waited -eq 0 ] && echo "  (waiting for test pid ${pid:-?}, which uses the default munge socket)"
+		waited=$((waited + 1))
+		[ $waited -le 1800 ] || azml_fail "test pid ${pid:-?} held $d for 30 minutes"
+		sleep 1
+	done
+	echo $$ > "$d/pid"
+	AZML_MUNGE_LOCK=$d
+}
+
 _azml_default_munged() {
 	local sock=/run/munge/munge.socket.2
 	if [ -S $sock ] && munge -n -S $sock > /dev/null 2>&1; then
@@ -254,6 +280,8 @@ azml_stop() {
 	pkill -f "$T/" 2>/dev/null
 	sleep 0.3
 	pkill -9 -f "$T/" 2>/dev/null
+	# the default munged went with the rest: the next test may have it
+	[ -n "${AZML_MUNGE_LOCK:-}" ] && rm -rf "$AZML_MUNGE_LOCK"
 	if [ $rc -eq 0 ] && [ -z "${AZML_KEEP:-}" ]; then
 		rm -rf "$T"
 	else

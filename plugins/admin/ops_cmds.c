@@ -290,9 +290,10 @@ int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv)
 /* ---------------------------------------------------------------------- */
 
 /*
- * One pass (reconcile.h): gather, decide at this second, apply.  Returns 0,
- * or 1 when something could not be read or an action failed (each said on
- * stderr or stdout).
+ * One pass (reconcile.h): gather, decide at this second, apply.  Without
+ * ARM (it could not be made) only the holds and attached nodes are seen
+ * to.  Returns 0, or 1 when something could not be read or an action
+ * failed (each said on stderr or stdout).
  */
 static int _reconcile_once(azml_conf_t *conf, bool dry, bool prune)
 {
@@ -300,17 +301,14 @@ static int _reconcile_once(azml_conf_t *conf, bool dry, bool prune)
 	azml_rc_input_t in = { 0 };
 	azml_rc_plan_t plan = { 0 };
 	azml_arm_t *arm = NULL;
-	char err[600];
+	char err[600], arm_err[600] = "";
 	int failures, rv = 1;
 
-	for (size_t i = 0; i < conf->ntargets && !arm; i++) {
-		if (conf->targets[i].kind == AZML_ATTACHED)
-			continue;
-		if (!(arm = azml_arm_create(conf, NULL, err, sizeof(err)))) {
-			fprintf(stderr, "slurm-azureml reconcile: %s\n", err);
-			return 1;
-		}
-	}
+	for (size_t i = 0; i < conf->ntargets && !arm && !arm_err[0]; i++)
+		if (conf->targets[i].kind != AZML_ATTACHED &&
+		    !(arm = azml_arm_create(conf, NULL, arm_err,
+					    sizeof(arm_err))) && !arm_err[0])
+			snprintf(arm_err, sizeof(arm_err), "out of memory");
 	if (azml_rc_gather(conf, arm, ops, dry, prune, stdout, &in, err,
 			   sizeof(err))) {
 		fprintf(stderr, "slurm-azureml reconcile: %s\n", err);
@@ -322,6 +320,10 @@ static int _reconcile_once(azml_conf_t *conf, bool dry, bool prune)
 		goto out;
 	}
 	failures = azml_rc_apply(conf, arm, ops, &plan, dry, stdout);
+	if (arm_err[0]) {
+		fprintf(stderr, "slurm-azureml reconcile: %s\n", arm_err);
+		goto out;
+	}
 	printf("reconcile: %d action%s%s%s\n", plan.actions,
 	       plan.actions == 1 ? "" : "s",
 	       dry ? " (dry run: nothing changed)" : "",

@@ -256,6 +256,8 @@ int azml_state_journal_read(const azml_conf_t *conf, long since,
 /* Cut the current file's last line when a crash left it without its
  * '\n'.  The bytes cut (0: it was whole), or -1 (logged). */
 long azml_state_journal_repair(const azml_conf_t *conf);
+/* What azml_state_journal_repair() would cut, cutting nothing. */
+long azml_state_journal_cut(const azml_conf_t *conf);
 /* Tests: rotate at BYTES instead (0: AZML_JOURNAL_ROTATE). */
 void azml_state_journal_rotate_at(size_t bytes);
 

@@ -387,7 +387,8 @@ int azml_state_journal_read(const azml_conf_t *c, long since,
 	return rc;
 }
 
-long azml_state_journal_repair(const azml_conf_t *c)
+/* The current file's cut tail in bytes; with DO_CUT, cut it. */
+static long _journal_tail(const azml_conf_t *c, bool do_cut)
 {
 	char dir[4096], path[4200], err[512];
 	int lk, fd;
@@ -401,7 +402,7 @@ long azml_state_journal_repair(const azml_conf_t *c)
 		azml_log_error("%s", err);
 		return -1;
 	}
-	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	fd = open(path, (do_cut ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    st.st_size > 0) {
 		/* from the end back to the last '\n': what follows it is cut */
@@ -411,7 +412,7 @@ long azml_state_journal_repair(const azml_conf_t *c)
 		while (end > 0 && pread(fd, &b, 1, end - 1) == 1 && b != '\n')
 			end--;
 		cut = (long) (st.st_size - end);
-		if (cut && ftruncate(fd, end)) {
+		if (cut && do_cut && ftruncate(fd, end)) {
 			azml_log_error("couldn't repair %s: %s", path,
 				       strerror(errno));
 			cut = -1;
@@ -424,4 +425,14 @@ long azml_state_journal_repair(const azml_conf_t *c)
 		close(fd);
 	azml_state_unlock(lk);
 	return cut;
+}
+
+long azml_state_journal_repair(const azml_conf_t *c)
+{
+	return _journal_tail(c, true);
+}
+
+long azml_state_journal_cut(const azml_conf_t *c)
+{
+	return _journal_tail(c, false);
 }

@@ -36,6 +36,7 @@
 #include "http.h"
 #include "keyvault.h"
 #include "log.h"
+#include "names.h"
 #include "safefile.h"
 #include "node.h"
 #include "node_init_int.h"
@@ -448,18 +449,6 @@ static size_t _own_addrs(char addrs[][INET6_ADDRSTRLEN], size_t n)
 	return k;
 }
 
-/* A node name slurmctld gave: it becomes slurmd's -N and a word of
- * /etc/default/slurmd, so only what Slurm's node names are made of. */
-static bool _node_name_ok(const char *s)
-{
-	if (!*s || strlen(s) > 95)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char) *s) && !strchr("-_.", *s))
-			return false;
-	return true;
-}
-
 typedef struct {
 	const char *const *addrs;
 	size_t naddrs;
@@ -570,7 +559,7 @@ int azml_init_node_name(ctx_t *c)
 			"IP) once Azure reports the VM: see its log on the "
 			"controller",
 			c->ud.slurmctld_host, c->host, list, f.bound);
-	if (!_node_name_ok(f.self.name))
+	if (!azml_node_name_ok(f.self.name, 0))
 		return azml_init_fail(c, AZML_STEP_NODE,
 				      "slurmctld %s named node '%.100s'"
 				      ", not a usable node name",

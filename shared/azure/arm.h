@@ -224,8 +224,9 @@ char *azml_arm_vmss_id(const azml_conf_t *conf, const char *set, char *id,
 bool azml_arm_vm_ours(const azml_conf_t *conf, const azml_vm_result_t *vm,
 		      const char *set, char *why, size_t n);
 
-/* A VM name Azure and Slurm both accept: 1-64 of [A-Za-z0-9-], not
- * starting or ending with '-'. */
+/* A VM name that is also its computerName: azml_node_name_ok(NAME,
+ * AZML_NAME_HOSTNAME) (names.h), 1-63 of [A-Za-z0-9-], not starting or
+ * ending with '-'. */
 bool azml_arm_name_ok(const char *name);
 /* A VM or scale set resource name as Azure makes them: 1-64 of
  * [A-Za-z0-9_.-], starting with a letter or digit. */

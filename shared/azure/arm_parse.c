@@ -21,6 +21,7 @@
 #include "auth.h"
 #include "bootdiag.h"
 #include "log.h"
+#include "names.h"
 #include "safefile.h"
 
 /* ---------------------------------------------------------------------- */
@@ -28,14 +29,7 @@
 
 bool azml_arm_name_ok(const char *s)
 {
-	size_t n = s ? strlen(s) : 0;
-
-	if (n < 1 || n > 64 || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char) s[i]) && s[i] != '-')
-			return false;
-	return true;
+	return azml_node_name_ok(s, AZML_NAME_HOSTNAME);
 }
 
 bool azml_arm_resource_name_ok(const char *s)

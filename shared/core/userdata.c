@@ -19,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "names.h"
 #include "userdata.h"
 
 /* ---------------------------------------------------------------------- */
@@ -414,9 +415,10 @@ typedef int (*check_t)(const char *v, char *why, size_t n);
 
 static int _node_name_ok(const char *v, char *why, size_t n)
 {
-	if (!_chars(v, strlen(v), 1, 64, "-_.") || !isalnum((unsigned char) *v))
-		return _why(why, n, "'%s' is not a node name (1-64 letters, "
-			    "digits, '-', '_' or '.')", v);
+	if (!azml_node_name_ok(v, 0))
+		return _why(why, n, "'%s' is not a node name (1-63 letters, "
+			    "digits, '-', '_' or '.', first and last a letter "
+			    "or digit)", v);
 	return 0;
 }
 

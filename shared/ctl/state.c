@@ -42,20 +42,6 @@ void azml_state_err(char *err, size_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A node name that is safe as a file name: Slurm's and Azure's characters,
- * never "." or "..", never a path. */
-bool azml_state_node_ok(const char *node)
-{
-	size_t len = node ? strlen(node) : 0;
-
-	if (!len || len > 95 || node[0] == '.' || node[0] == '-')
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char) node[i]) && !strchr("-_.", node[i]))
-			return false;
-	return true;
-}
-
 /* The StateDir last judged (safefile.h), and the verdict: every path under
  * it is refused while it is unsafe, so no program reads what another user
  * planted there nor writes where it points. */
@@ -382,7 +368,7 @@ int azml_state_failure_add(const azml_conf_t *c, const char *node,
 	char dir[4096], path[4200], buf[MAX_RECORD], old[64], err[512];
 	int count = 0, lk;
 
-	if (!azml_state_node_ok(node) ||
+	if (!azml_node_name_ok(node, 0) ||
 	    azml_state_path(c, DIR_FAILURES, NULL, dir, sizeof(dir)))
 		return -1;
 	if ((lk = azml_state_lock(dir, err, sizeof(err))) < 0) {
@@ -411,7 +397,7 @@ void azml_state_failure_clear(const azml_conf_t *c, const char *node)
 {
 	char path[4200];
 
-	if (azml_state_node_ok(node) &&
+	if (azml_node_name_ok(node, 0) &&
 	    !azml_state_path(c, DIR_FAILURES, node, path, sizeof(path)))
 		unlink(path);
 }
@@ -422,7 +408,7 @@ long azml_state_failure_age(const azml_conf_t *c, const char *node)
 	int count;
 	long when = 0;
 
-	if (!azml_state_node_ok(node) ||
+	if (!azml_node_name_ok(node, 0) ||
 	    azml_state_path(c, DIR_FAILURES, node, path, sizeof(path)) ||
 	    azml_state_read(path, buf, sizeof(buf)) <= 0)
 		return -1;
@@ -454,7 +440,7 @@ int azml_state_attached_save(const azml_conf_t *c, const char *node,
 	char *text;
 	int rc;
 
-	if (!azml_state_node_ok(node)) {
+	if (!azml_node_name_ok(node, 0)) {
 		azml_state_err(err, n,
 			       "'%.100s' is not a node name StateDir can hold",
 			       node ? node : "");
@@ -479,7 +465,7 @@ void azml_state_attached_remove(const azml_conf_t *c, const char *node)
 {
 	char dir[4096], path[4300];
 
-	if (!azml_state_node_ok(node) ||
+	if (!azml_node_name_ok(node, 0) ||
 	    azml_state_path(c, DIR_ATTACHED, NULL, dir, sizeof(dir)))
 		return;
 	snprintf(path, sizeof(path), "%s/%s.json", dir, node);
@@ -511,7 +497,7 @@ void azml_state_attached_each(const azml_conf_t *c,
 		    strcmp(e->d_name + len - 5, ".json"))
 			continue;
 		snprintf(node, sizeof(node), "%.*s", (int) (len - 5), e->d_name);
-		if (!azml_state_node_ok(node))
+		if (!azml_node_name_ok(node, 0))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		if (azml_state_read(path, buf, MAX_REPORT) > 0)
@@ -567,7 +553,7 @@ int azml_state_idle_set(const azml_conf_t *c, const char *target, long seconds)
 	char dir[4096], err[512], rec[64];
 	int lk, rc, len;
 
-	if (!azml_state_node_ok(target) ||
+	if (!azml_node_name_ok(target, 0) ||
 	    azml_state_path(c, DIR_IDLE, NULL, dir, sizeof(dir)))
 		return -1;
 	len = snprintf(rec, sizeof(rec), "%ld %ld\n", seconds, (long) time(NULL));
@@ -587,7 +573,7 @@ long azml_state_idle_get(const azml_conf_t *c, const char *target)
 	char path[4200], buf[64];
 	long v;
 
-	if (!azml_state_node_ok(target) ||
+	if (!azml_node_name_ok(target, 0) ||
 	    azml_state_path(c, DIR_IDLE, target, path, sizeof(path)) ||
 	    azml_state_read(path, buf, sizeof(buf)) <= 0 ||
 	    sscanf(buf, "%ld", &v) != 1 || v < 1 || v > 86400)

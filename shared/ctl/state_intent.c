@@ -162,7 +162,7 @@ static int _intent_open(const azml_conf_t *c, const char *node, intent_t *in,
 	char path[4200], buf[MAX_RECORD];
 	int lk;
 
-	if (!azml_state_node_ok(node)) {
+	if (!azml_node_name_ok(node, 0)) {
 		azml_state_err(err, n,
 			       "'%.100s' is not a node name StateDir can hold",
 			       node ? node : "");
@@ -350,7 +350,7 @@ bool azml_state_intent_active(const azml_conf_t *c, const char *node)
 	char path[4200], buf[MAX_RECORD];
 	intent_t in;
 
-	if (!azml_state_node_ok(node) ||
+	if (!azml_node_name_ok(node, 0) ||
 	    azml_state_path(c, DIR_INTENT, node, path, sizeof(path)) ||
 	    azml_state_read(path, buf, sizeof(buf)) <= 0)
 		return false;

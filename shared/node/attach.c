@@ -12,6 +12,7 @@
 #include <munge.h>
 
 #include "attach.h"
+#include "names.h"
 
 #define REPORT_VERSION 1
 #define MAX_PAYLOAD (256 * 1024)
@@ -25,19 +26,6 @@ static void _err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-bool azml_attach_word_ok(const char *s, bool address)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (!n || n > 63 || s[0] == '-' || s[0] == '.')
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char) *s) && *s != '-' && *s != '_' &&
-		    *s != '.' && !(address && *s == ':'))
-			return false;
-	return true;
 }
 
 cJSON *azml_attach_report(const char *name, const char *hostname,
@@ -216,11 +204,12 @@ bool azml_attach_judge(const azml_conf_t *conf, const cJSON *report,
 	bool ok;
 
 	*target = NULL;
-	if (!azml_attach_word_ok(node, false)) {
+	if (!azml_node_name_ok(node, 0)) {
 		azml_reason_add(reasons, "the report names no valid node");
 		return false;
 	}
-	if (!azml_attach_word_ok(addr, true) || !azml_attach_word_ok(host, false))
+	if (!azml_node_name_ok(addr, AZML_NAME_ADDRESS) ||
+	    !azml_node_name_ok(host, 0))
 		azml_reason_add(reasons, "the report's address or hostname is not valid");
 	t = azml_conf_target_of_node(conf, node);
 	if (!t || t->kind != AZML_ATTACHED) {

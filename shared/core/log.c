@@ -191,3 +191,15 @@ char *azml_escape(const char *s, char *out, size_t n)
 	out[len] = '\0';
 	return out;
 }
+
+int azml_errf(char *err, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !n)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err, n, fmt, ap);
+	va_end(ap);
+	return -1;
+}

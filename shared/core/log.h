@@ -54,6 +54,15 @@ void azml_log_v(azml_log_level_t level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
 /*
+ * Write a message into the error buffer ERR (N bytes; nothing when ERR is
+ * NULL or N is 0), cut short to fit.  Returns -1, so that a failure reads
+ * "return azml_errf(err, n, ...);".  The one helper for the 0/-1 plus
+ * message convention.
+ */
+int azml_errf(char *err, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
  * S made safe to print or log (a string a remote party sent: a tag, a VM
  * name, an error message): each byte outside printable ASCII becomes \xHH
  * and a backslash becomes two, into OUT (N bytes; cut short only between

@@ -31,17 +31,6 @@
 static uid_t own_uid = (uid_t) -1;
 static gid_t own_gid = (gid_t) -1;
 
-void azml_state_err(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !n)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-}
-
 /* The StateDir last judged (safefile.h), and the verdict: every path under
  * it is refused while it is unsafe, so no program reads what another user
  * planted there nor writes where it points. */
@@ -54,7 +43,7 @@ int azml_state_check(const azml_conf_t *c, char *err, size_t n)
 	char why[sizeof(judged_why) - 100];
 
 	if (!c || !c->state_dir) {
-		azml_state_err(err, n, "StateDir is not set");
+		azml_errf(err, n, "StateDir is not set");
 		return -1;
 	}
 	snprintf(judged, sizeof(judged), "%s", c->state_dir);
@@ -64,7 +53,7 @@ int azml_state_check(const azml_conf_t *c, char *err, size_t n)
 		snprintf(judged_why, sizeof(judged_why), "StateDir %s is "
 			 "refused, nothing done: %s", c->state_dir, why);
 	if (!judged_ok)
-		azml_state_err(err, n, "%s", judged_why);
+		azml_errf(err, n, "%s", judged_why);
 	return judged_ok ? 0 : -1;
 }
 
@@ -94,19 +83,19 @@ int azml_state_lock(const char *dir, char *err, size_t n)
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0) {
-		azml_state_err(err, n, "couldn't open %s: %s", dir,
-			       errno == ELOOP ?
-				       "it is a symbolic link, not a folder" :
-				       strerror(errno));
+		azml_errf(err, n, "couldn't open %s: %s", dir,
+			  errno == ELOOP ?
+				  "it is a symbolic link, not a folder" :
+				  strerror(errno));
 		return -1;
 	}
 	for (int ms = 0; flock(fd, LOCK_EX | LOCK_NB); ms += 5) {
 		if (errno != EWOULDBLOCK || ms >= LOCK_WAIT_MS) {
-			azml_state_err(err, n, "couldn't lock %s: %s", dir,
-				       errno == EWOULDBLOCK ?
-					       "held by another program "
-					       "for 10 s" :
-					       strerror(errno));
+			azml_errf(err, n, "couldn't lock %s: %s", dir,
+				  errno == EWOULDBLOCK ?
+					  "held by another program "
+					  "for 10 s" :
+					  strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -143,8 +132,8 @@ int azml_state_write(const char *dir, const char *name, const char *data,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		  0600);
 	if (fd < 0) {
-		azml_state_err(err, n, "couldn't write %s: %s", path,
-			       strerror(errno));
+		azml_errf(err, n, "couldn't write %s: %s", path,
+			  strerror(errno));
 		return -1;
 	}
 	while (done < len) {
@@ -153,8 +142,8 @@ int azml_state_write(const char *dir, const char *name, const char *data,
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			azml_state_err(err, n, "couldn't write %s: %s", path,
-				       w < 0 ? strerror(errno) : "no space");
+			azml_errf(err, n, "couldn't write %s: %s", path,
+				  w < 0 ? strerror(errno) : "no space");
 			goto out;
 		}
 		done += (size_t) w;
@@ -162,14 +151,14 @@ int azml_state_write(const char *dir, const char *name, const char *data,
 	azml_state_give(fd);
 	if (close(fd)) {
 		fd = -1;
-		azml_state_err(err, n, "couldn't write %s: %s", path,
-			       strerror(errno));
+		azml_errf(err, n, "couldn't write %s: %s", path,
+			  strerror(errno));
 		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, path)) {
-		azml_state_err(err, n, "couldn't rename %s to %s: %s", tmp,
-			       path, strerror(errno));
+		azml_errf(err, n, "couldn't rename %s to %s: %s", tmp, path,
+			  strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -275,8 +264,7 @@ int azml_state_init(const azml_conf_t *c, char *err, size_t n)
 		return -1;
 	exists = stat(c->state_dir, &st) == 0;
 	if (exists && !S_ISDIR(st.st_mode)) {
-		azml_state_err(err, n, "StateDir %s is not a folder",
-			       c->state_dir);
+		azml_errf(err, n, "StateDir %s is not a folder", c->state_dir);
 		return -1;
 	}
 	if (root && exists) {
@@ -287,7 +275,7 @@ int azml_state_init(const azml_conf_t *c, char *err, size_t n)
 		gid_t gid;
 
 		if (_slurm_user(&uid, &gid)) {
-			azml_state_err(
+			azml_errf(
 				err, n,
 				"StateDir %s does not exist, and slurmctld "
 				"does not answer to say who SlurmUser is: create "
@@ -300,43 +288,39 @@ int azml_state_init(const azml_conf_t *c, char *err, size_t n)
 	}
 	if (!exists) {
 		if (mkdir(c->state_dir, 0700) && errno != EEXIST) {
-			azml_state_err(err, n,
-				       "couldn't create StateDir %s: %s",
-				       c->state_dir, strerror(errno));
+			azml_errf(err, n, "couldn't create StateDir %s: %s",
+				  c->state_dir, strerror(errno));
 			return -1;
 		}
 		if (root && lchown(c->state_dir, own_uid, own_gid)) {
-			azml_state_err(
-				err, n,
-				"couldn't give StateDir %s to uid %u: %s",
-				c->state_dir, (unsigned) own_uid,
-				strerror(errno));
+			azml_errf(err, n,
+				  "couldn't give StateDir %s to uid %u: %s",
+				  c->state_dir, (unsigned) own_uid,
+				  strerror(errno));
 			return -1;
 		}
 	}
 	for (size_t i = 0; i < sizeof(subs) / sizeof(*subs); i++) {
 		if (azml_state_path(c, subs[i], NULL, p, sizeof(p))) {
-			azml_state_err(err, n, "StateDir %s: path too long",
-				       c->state_dir);
+			azml_errf(err, n, "StateDir %s: path too long",
+				  c->state_dir);
 			return -1;
 		}
 		if (mkdir(p, 0700) == 0) {
 			if (root && lchown(p, own_uid, own_gid)) {
-				azml_state_err(err, n,
-					       "couldn't give %s to uid %u: %s",
-					       p, (unsigned) own_uid,
-					       strerror(errno));
+				azml_errf(err, n,
+					  "couldn't give %s to uid %u: %s", p,
+					  (unsigned) own_uid, strerror(errno));
 				return -1;
 			}
 		} else if (errno != EEXIST) {
-			azml_state_err(err, n, "couldn't create %s: %s", p,
-				       strerror(errno));
+			azml_errf(err, n, "couldn't create %s: %s", p,
+				  strerror(errno));
 			return -1;
 		} else if (lstat(p, &st) || !S_ISDIR(st.st_mode)) {
-			azml_state_err(err, n, "%s is not a folder%s", p,
-				       S_ISLNK(st.st_mode) ?
-					       " (a symbolic link)" :
-					       "");
+			azml_errf(err, n, "%s is not a folder%s", p,
+				  S_ISLNK(st.st_mode) ? " (a symbolic link)" :
+							"");
 			return -1;
 		} else if (root && st.st_uid != own_uid) {
 			_give_tree(p);	/* made by root in an earlier release */
@@ -346,7 +330,7 @@ int azml_state_init(const azml_conf_t *c, char *err, size_t n)
 			struct stat ps;
 
 			stat(p, &ps);
-			azml_state_err(
+			azml_errf(
 				err, n,
 				"%s is not writable by %s (it belongs to uid "
 				"%u, mode %03o): as root, run 'chown -R %s %s'",
@@ -441,18 +425,18 @@ int azml_state_attached_save(const azml_conf_t *c, const char *node,
 	int rc;
 
 	if (!azml_node_name_ok(node, 0)) {
-		azml_state_err(err, n,
-			       "'%.100s' is not a node name StateDir can hold",
-			       node ? node : "");
+		azml_errf(err, n,
+			  "'%.100s' is not a node name StateDir can hold",
+			  node ? node : "");
 		return -1;
 	}
 	if (azml_state_path(c, DIR_ATTACHED, NULL, dir, sizeof(dir))) {
-		azml_state_err(err, n,
-			       "StateDir is not set, or its path is too long");
+		azml_errf(err, n,
+			  "StateDir is not set, or its path is too long");
 		return -1;
 	}
 	if (!(text = cJSON_PrintUnformatted(report))) {
-		azml_state_err(err, n, "couldn't print the report of %s", node);
+		azml_errf(err, n, "couldn't print the report of %s", node);
 		return -1;
 	}
 	snprintf(name, sizeof(name), "%s.json", node);

@@ -28,8 +28,6 @@
 #define LOCK_WAIT_MS 10000	/* a held directory lock: give up after */
 
 /* state.c */
-void azml_state_err(char *err, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 int azml_state_path(const azml_conf_t *c, const char *sub, const char *file,
 		    char *out, size_t n);
 int azml_state_lock(const char *dir, char *err, size_t n);

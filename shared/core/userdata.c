@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "names.h"
+#include "url.h"
 #include "userdata.h"
 
 /* ---------------------------------------------------------------------- */
@@ -124,82 +125,23 @@ static int _why(char *why, size_t n, const char *fmt, ...)
 	return -1;
 }
 
-static bool _dns_name(const char *s, size_t len)
-{
-	size_t label = 0;
-
-	if (!len || len > 253)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char) s[i];
-
-		if (c == '.') {
-			if (!label || s[i - 1] == '-')
-				return false;
-			label = 0;
-		} else if (isalnum(c) || (c == '-' && label)) {
-			if (++label > 63)
-				return false;
-		} else {
-			return false;
-		}
-	}
-	return label && s[len - 1] != '-';
-}
-
-static bool _port_ok(const char *p)
-{
-	char *e;
-	long v;
-
-	if (!isdigit((unsigned char) *p))
-		return false;
-	v = strtol(p, &e, 10);
-	return !*e && v >= 1 && v <= 65535;
-}
-
 int azml_ctld_host_ok(const char *v, char *why, size_t n)
 {
 	char host[256];
-	const char *port = NULL;
-	size_t hl;
+	int port;
 	unsigned char addr[16];
 
 	if (!v || !*v)
 		return _why(why, n, "empty; want HOST[:PORT]");
-	if (*v == '[') {
-		const char *end = strchr(v, ']');
-
-		if (!end || (end[1] && end[1] != ':'))
-			return _why(why, n, "'%s': an IPv6 address in [...] "
-				    "may be followed only by :PORT", v);
-		hl = (size_t) (end - v - 1);
-		if (hl >= sizeof(host))
-			return _why(why, n, "host too long");
-		memcpy(host, v + 1, hl);
-		host[hl] = '\0';
-		if (inet_pton(AF_INET6, host, addr) != 1)
-			return _why(why, n, "'%s' is not an IPv6 address", host);
-		port = end[1] ? end + 2 : NULL;
-	} else {
-		const char *colon = strchr(v, ':');
-
-		if (colon && strchr(colon + 1, ':')) {
-			/* a bare IPv6 address, without a port */
-			if (inet_pton(AF_INET6, v, addr) != 1)
-				return _why(why, n, "'%s': put an IPv6 address "
-					    "in [...] to add a port", v);
-			return 0;
-		}
-		hl = colon ? (size_t) (colon - v) : strlen(v);
-		if (hl >= sizeof(host) || !_dns_name(v, hl))
-			return _why(why, n, "'%.*s' is not a host name or "
-				    "address", (int) (hl > 64 ? 64 : hl), v);
-		port = colon ? colon + 1 : NULL;
+	if (*v != '[' && strchr(v, ':') && strchr(strchr(v, ':') + 1, ':')) {
+		/* a bare IPv6 address, without a port */
+		if (inet_pton(AF_INET6, v, addr) != 1)
+			return _why(why, n, "'%s': put an IPv6 address "
+				    "in [...] to add a port", v);
+		return 0;
 	}
-	if (port && !_port_ok(port))
-		return _why(why, n, "port '%s' is not 1-65535", port);
-	return 0;
+	return azml_hostport_split(v, strlen(v), host, sizeof(host), &port,
+				   why, n);
 }
 
 static bool _chars(const char *s, size_t len, size_t min, size_t max,
@@ -213,23 +155,6 @@ static bool _chars(const char *s, size_t len, size_t min, size_t max,
 	return true;
 }
 
-static bool _loopback_host(const char *h, size_t len)
-{
-	char buf[64];
-	struct in_addr a;
-
-	if (len == 9 && !strncasecmp(h, "localhost", 9))
-		return true;
-	if (len >= sizeof(buf))
-		return false;
-	memcpy(buf, h, len);
-	buf[len] = '\0';
-	if (!strcmp(buf, "[::1]"))
-		return true;
-	return inet_pton(AF_INET, buf, &a) == 1 &&
-	       (ntohl(a.s_addr) >> 24) == 127;
-}
-
 /* Key Vault's DNS suffixes: public, China, US Government. */
 static const char *const vault_suffixes[] = {
 	".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net",
@@ -240,31 +165,30 @@ int azml_secret_url_ok(const char *v, char *why, size_t n)
 	const char *host, *path, *name;
 	size_t hl;
 	bool https;
+	azml_url_t u;
+	char reason[200];
 
 	if (!v || !*v)
 		return _why(why, n, "empty; want https://VAULT.vault.azure.net/"
 			    "secrets/NAME");
 	if (strlen(v) > 2048)
 		return _why(why, n, "URL too long");
-	if (!strncmp(v, "https://", 8))
-		https = true;
-	else if (!strncmp(v, "http://", 7))
-		https = false;
-	else
-		return _why(why, n, "'%s' is not an https:// URL", v);
-	host = v + (https ? 8 : 7);
 	if (strpbrk(v, "?#@"))
 		return _why(why, n, "'%s': no user name, query or fragment "
 			    "belongs in a secret's URL", v);
-	if (!(path = strchr(host, '/')))
+	if (azml_url_split(v, &u, reason, sizeof(reason)))
+		return _why(why, n, "'%s': %s", v, reason);
+	https = !strcmp(u.scheme, "https");
+	host = u.host;
+	path = u.path;
+	if (*path != '/')
 		return _why(why, n, "'%s' names no secret; want "
 			    "https://VAULT.vault.azure.net/secrets/NAME", v);
-	hl = (size_t) (path - host);
+	hl = strlen(host);
 	if (https) {
 		size_t i, sl = 0;
-		const char *colon = memchr(host, ':', hl);
 
-		if (colon)
+		if (u.port_given)
 			return _why(why, n, "'%s': Key Vault listens on 443; "
 				    "leave the port out", v);
 		for (i = 0; i < sizeof(vault_suffixes) / sizeof(*vault_suffixes); i++) {
@@ -284,14 +208,11 @@ int azml_secret_url_ok(const char *v, char *why, size_t n)
 				    "/secrets/NAME", v);
 		name = path + 9;
 	} else {
-		const char *colon = memchr(host, ':', hl), *vault;
+		const char *vault;
 
-		if (!_loopback_host(host, colon ? (size_t) (colon - host) : hl))
+		if (!azml_host_is_loopback(host))
 			return _why(why, n, "'%s': plain http only to loopback "
 				    "(the emulator); use https", v);
-		if (colon && !(colon + 1 < path && _chars(colon + 1,
-			       (size_t) (path - colon - 1), 1, 5, "")))
-			return _why(why, n, "'%s': bad port", v);
 		if (strncmp(path, "/keyvault/", 10))
 			return _why(why, n, "'%s': the emulator's path is "
 				    "/keyvault/VAULT/secrets/NAME", v);

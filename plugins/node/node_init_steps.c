@@ -32,6 +32,7 @@
 #include "admin.h"
 #include "arm.h"
 #include "auth.h"
+#include "azerror.h"
 #include "gpu.h"
 #include "http.h"
 #include "keyvault.h"
@@ -80,8 +81,8 @@ int azml_init_userdata(ctx_t *c)
 		if (st != 200) {
 			char code[64] = "", msg[256] = "";
 
-			azml_arm_parse_error(text, code, sizeof(code), msg,
-					     sizeof(msg));
+			azml_azure_error_parse(text, code, sizeof(code), msg,
+					       sizeof(msg));
 			free(text);
 			return azml_init_fail(c, AZML_STEP_USERDATA,
 					      "IMDS answered "

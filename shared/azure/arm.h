@@ -263,14 +263,15 @@ cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
 			const char *node, const azml_ctld_info_t *ctld,
 			char *err, size_t n);
 
-/* {"error":{"code","message"}} -> code, message.  0 when found. */
+/* azml_azure_error_parse() (azerror.h), under ARM's name. */
 int azml_arm_parse_error(const char *body, char *code, size_t cn, char *msg,
 			 size_t mn);
 /* A VM resource (GET, list item) or an instanceView object. */
 void azml_arm_parse_vm(const cJSON *vm, azml_vm_result_t *out);
 void azml_arm_parse_instance_view(const cJSON *iv, azml_vm_result_t *out);
 /* An Azure-AsyncOperation status body: "InProgress", "Succeeded", "Failed",
- * "Canceled" in STATUS, and the error when there is one. */
+ * "Canceled" in STATUS, and the error when there is one (CODE and MSG as
+ * azml_azure_error_parse() writes them; untouched when there is none). */
 int azml_arm_parse_operation(const char *body, char *status, size_t sn,
 			     char *code, size_t cn, char *msg, size_t mn);
 /* A NIC: the primary private IP. */

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "azerror.h"
 #include "http.h"
 #include "log.h"
 #include "prices.h"
@@ -311,7 +312,11 @@ static void _page(void *arg, const azml_http_resp_t *r)
 
 	if (r->status != 200) {
 		q->failed = true;
-		if (r->status)
+		if (r->status && !azml_azure_error_format(r->body, e,
+							  sizeof(e)))
+			azml_errf(q->err, q->errlen, "%s answered HTTP %d: %s",
+				  q->endpoint, r->status, e);
+		else if (r->status)
 			azml_errf(q->err, q->errlen, "%s answered HTTP %d",
 				  q->endpoint, r->status);
 		else

@@ -9,8 +9,10 @@
  *
  * Every message built from one reads "CODE: MESSAGE" (the caller puts its
  * own context before it: "azureml: couldn't create VM 'x': CODE: MESSAGE").
- * What Azure wrote is copied on one line (control characters become
- * spaces), cut to the caller's buffers.  Pure: cJSON only, no I/O.
+ * What Azure wrote is copied as written, cut to the caller's buffers: ARM's
+ * messages have lines ("Constraints applied are:\n  - VM Size"), so a caller
+ * that prints one console line makes it one (azml_oneline(), log.h).  Pure:
+ * cJSON only, no I/O.
  */
 #ifndef AZML_AZERROR_H
 #define AZML_AZERROR_H

@@ -13,6 +13,7 @@
 #include "azerror.h"
 #include "http.h"
 #include "keyvault.h"
+#include "log.h"
 
 int azml_keyvault_parse_secret(int status, const char *body, size_t len,
 			       char **value, char *err, size_t n)
@@ -41,6 +42,7 @@ int azml_keyvault_parse_secret(int status, const char *body, size_t len,
 	}
 	if (!azml_azure_error_of(j, c, sizeof(c), m, sizeof(m))) {
 		snprintf(err, n, "%s: %s", c, m);
+		azml_oneline(err);	/* a console line (node-init) */
 	} else if (status == 0) {
 		snprintf(err, n, "no answer from Key Vault");
 	} else {

@@ -203,3 +203,11 @@ int azml_errf(char *err, size_t n, const char *fmt, ...)
 	va_end(ap);
 	return -1;
 }
+
+char *azml_oneline(char *s)
+{
+	for (char *p = s; p && *p; p++)
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return s;
+}

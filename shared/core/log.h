@@ -53,6 +53,10 @@ void azml_log_debug(const char *fmt, ...)
 void azml_log_v(azml_log_level_t level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
+/* S on one line, in place: control characters (a remote party's newlines
+ * and terminal escapes) become spaces.  Returns S. */
+char *azml_oneline(char *s);
+
 /*
  * Write a message into the error buffer ERR (N bytes; nothing when ERR is
  * NULL or N is 0), cut short to fit.  Returns -1, so that a failure reads

@@ -6,6 +6,17 @@
  * azml_log_init(): Slurm's own log inside slurmctld/slurmstepd, syslog for
  * programs Slurm runs, stderr for commands an admin types.  A log file may be
  * added to any of them (LogFile= in azureml.conf).
+ *
+ * Errors: functions return 0/-1 (or NULL) and write why into a buffer the
+ * caller passes (azml_errf()); whoever decides what to do logs it, once.
+ *
+ * Out of memory, the one policy: library code (shared/) never calls abort()
+ * or exit(): the core is loaded into slurmctld (job_submit loads the
+ * configuration), where either would take the controller down.  It frees
+ * what it holds and returns NULL or -1 with "out of memory" in the error
+ * buffer (an asynchronous call tells its callback, code OutOfMemory;
+ * azml_conf_load() returns NULL).  Programs (a main()) may then exit(1)
+ * with a message.
  */
 #ifndef AZML_LOG_H
 #define AZML_LOG_H

@@ -320,8 +320,8 @@ int azml_arm_vm_create(azml_arm_t *arm, const azml_target_t *t,
 
 	if (!azml_arm_name_ok(node)) {	/* also its computerName */
 		azml_arm_fail(c, 0, "InvalidResourceName",
-			      "'%.80s' is not a valid VM "
-			      "name (1-64 letters, digits and '-')",
+			      "'%.80s' is not a valid VM name (1-63 "
+			      "letters, digits and '-', not first or last)",
 			      node ? node : "");
 		return -1;
 	}

@@ -57,59 +57,10 @@ typedef struct {
  * -1 when it could not be run or was killed. */
 static int _tool(char *const argv[], char *out, size_t n)
 {
-	int p[2], st = -1;
-	size_t len = 0;
-	time_t end = time(NULL) + TOOL_TIMEOUT;
-	pid_t pid;
+	char drop[1];
+	int st = azml_init_capture(argv, out ? out : drop,
+				   out ? n : sizeof(drop), TOOL_TIMEOUT);
 
-	if (out && n)
-		out[0] = '\0';
-	if (pipe2(p, O_CLOEXEC))
-		return -1;
-	if ((pid = fork()) < 0) {
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-
-		dup2(null, 0);
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(p[1]);
-	fcntl(p[0], F_SETFL, O_NONBLOCK);
-	for (;;) {
-		char tmp[4096];
-		ssize_t r = read(p[0], tmp, sizeof(tmp));
-
-		if (r > 0) {
-			size_t k = (size_t) r;
-
-			if (out && len + 1 < n) {
-				k = k < n - 1 - len ? k : n - 1 - len;
-				memcpy(out + len, tmp, k);
-				len += k;
-				out[len] = '\0';
-			}
-			continue;
-		}
-		if (r == 0)
-			break;
-		if (errno != EAGAIN && errno != EINTR)
-			break;
-		if (time(NULL) > end) {
-			kill(pid, SIGKILL);
-			break;
-		}
-		usleep(10000);
-	}
-	close(p[0]);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
 	if (st < 0 || !WIFEXITED(st))
 		return -1;
 	return WEXITSTATUS(st);

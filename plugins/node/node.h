@@ -116,6 +116,12 @@ int azml_imds_filter_remove(const char *imds, const char *tool, int *removed,
  * (its console line logged). */
 int azml_node_init_run(const azml_node_init_opts_t *o);
 
+/* Run ARGV (a path, or a name looked up in PATH), its output (both streams)
+ * into BUF (N > 0 bytes, NUL-terminated, the rest dropped), at most TIMEOUT
+ * s (then killed).  Returns the wait status, or -1 when it could not be run
+ * (node_init.c; imds_filter.c's tools too). */
+int azml_init_capture(char *const argv[], char *buf, size_t n, int timeout);
+
 /*
  * Slurm's rule for slurmd against slurmctld: the same release or up to two
  * older major releases (three when slurmctld is 24.11 or later).  VERSION

@@ -33,6 +33,7 @@
 #include "conf.h"
 #include "gpu.h"
 #include "log.h"
+#include "names.h"
 #include "nodes.h"
 #include "slurm_compat.h"
 #include "state.h"
@@ -244,7 +245,7 @@ int azml_cmd_node_check(const azml_cmd_t *cmd, int argc, char **argv)
 						    "--topology");
 	}
 	_node_name(o.node, node, sizeof(node));
-	if (!azml_attach_word_ok(node, false)) {
+	if (!azml_node_name_ok(node, 0)) {
 		fprintf(stderr, "slurm-azureml node-check: '%.80s' is not a "
 			"node name\n", node);
 		return 2;
@@ -385,8 +386,9 @@ static int _attach_node(const azml_cmd_t *cmd, const check_opts_t *o,
 			"host's name '%s': give --address\n", host);
 		goto out;
 	}
-	if (!azml_attach_word_ok(node, false) || !azml_attach_word_ok(addr, true) ||
-	    !azml_attach_word_ok(host, false)) {
+	if (!azml_node_name_ok(node, 0) ||
+	    !azml_node_name_ok(addr, AZML_NAME_ADDRESS) ||
+	    !azml_node_name_ok(host, 0)) {
 		fprintf(stderr, "slurm-azureml attach: node '%.80s', host "
 			"'%.80s' or address '%.80s' is not valid\n", node, host,
 			addr);
@@ -504,7 +506,7 @@ static int _accept(const azml_cmd_t *cmd, const char *file,
 	node = cJSON_GetStringValue(cJSON_GetObjectItem(report, "node"));
 	if (!azml_attach_judge(conf, report, &t, reasons)) {
 		fprintf(stderr, "slurm-azureml attach: refused %s; "
-			"nothing changed:\n", node && azml_attach_word_ok(node, false) ?
+			"nothing changed:\n", node && azml_node_name_ok(node, 0) ?
 			node : "(no valid node name)");
 		cJSON_ArrayForEach(r, reasons)
 			fprintf(stderr, "  %s\n", r->valuestring);
@@ -582,7 +584,7 @@ int azml_cmd_attach(const azml_cmd_t *cmd, int argc, char **argv)
 	}
 	if (azml_cmd_args(cmd, argc, argv, 0, 0))
 		return 2;
-	if (address && !azml_attach_word_ok(address, true))
+	if (address && !azml_node_name_ok(address, AZML_NAME_ADDRESS))
 		return azml_cmd_usage_error(cmd, "--address '%.80s' is not an "
 					    "address", address);
 	return _attach_node(cmd, &o, address, _munge_socket(socket), ttl,
@@ -620,7 +622,7 @@ int azml_cmd_detach(const azml_cmd_t *cmd, int argc, char **argv)
 	node = argv[optind];
 	if (azml_cmd_conf(cmd, file, AZML_CONF_LOG, &conf))
 		return 1;
-	t = azml_attach_word_ok(node, false) ? azml_conf_target_of_node(conf, node) : NULL;
+	t = azml_node_name_ok(node, 0) ? azml_conf_target_of_node(conf, node) : NULL;
 	if (!t || t->kind != AZML_ATTACHED) {
 		fprintf(stderr, "slurm-azureml detach: '%.80s' is not a node of "
 			"an AttachedCompute target\n", node);

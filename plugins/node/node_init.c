@@ -80,14 +80,6 @@ const char *const azml_step_names[AZML_STEP_COUNT] = {
 
 /* ---- console lines ---------------------------------------------------- */
 
-/* One line: control characters become spaces. */
-static void _oneline(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char) *s < 0x20 || *s == 0x7f)
-			*s = ' ';
-}
-
 void azml_init_say(ctx_t *c, bool error, const char *fmt, ...)
 {
 	char line[1024];
@@ -96,7 +88,7 @@ void azml_init_say(ctx_t *c, bool error, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	_oneline(line);
+	azml_oneline(line);
 	fprintf(c->con, "%s\n", line);
 	fflush(c->con);
 	if (!c->o->no_syslog) {
@@ -184,7 +176,7 @@ int azml_init_fail(ctx_t *c, azml_step_t s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	_oneline(msg);
+	azml_oneline(msg);
 	azml_init_say(c, true, "node-init: %s: failed: %s", STEP(s), msg);
 	if (!c->munge_works || s == AZML_STEP_EVENTS || !c->node)
 		return 1;

@@ -49,7 +49,6 @@ int azml_init_with_slurmctld(ctx_t *c, int (*fn)(ctx_t *c, void *arg),
 			     void *arg);
 int azml_init_fail(ctx_t *c, azml_step_t s, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-int azml_init_capture(char *const argv[], char *buf, size_t n, int timeout);
 bool azml_init_run_ok(char *const argv[], int timeout);
 bool azml_init_systemd(void);
 void azml_init_status_words(int st, char *out, size_t n);

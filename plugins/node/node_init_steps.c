@@ -32,10 +32,12 @@
 #include "admin.h"
 #include "arm.h"
 #include "auth.h"
+#include "azerror.h"
 #include "gpu.h"
 #include "http.h"
 #include "keyvault.h"
 #include "log.h"
+#include "names.h"
 #include "safefile.h"
 #include "node.h"
 #include "node_init_int.h"
@@ -79,8 +81,8 @@ int azml_init_userdata(ctx_t *c)
 		if (st != 200) {
 			char code[64] = "", msg[256] = "";
 
-			azml_arm_parse_error(text, code, sizeof(code), msg,
-					     sizeof(msg));
+			azml_azure_error_parse(text, code, sizeof(code), msg,
+					       sizeof(msg));
 			free(text);
 			return azml_init_fail(c, AZML_STEP_USERDATA,
 					      "IMDS answered "
@@ -448,18 +450,6 @@ static size_t _own_addrs(char addrs[][INET6_ADDRSTRLEN], size_t n)
 	return k;
 }
 
-/* A node name slurmctld gave: it becomes slurmd's -N and a word of
- * /etc/default/slurmd, so only what Slurm's node names are made of. */
-static bool _node_name_ok(const char *s)
-{
-	if (!*s || strlen(s) > 95)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char) *s) && !strchr("-_.", *s))
-			return false;
-	return true;
-}
-
 typedef struct {
 	const char *const *addrs;
 	size_t naddrs;
@@ -570,7 +560,7 @@ int azml_init_node_name(ctx_t *c)
 			"IP) once Azure reports the VM: see its log on the "
 			"controller",
 			c->ud.slurmctld_host, c->host, list, f.bound);
-	if (!_node_name_ok(f.self.name))
+	if (!azml_node_name_ok(f.self.name, 0))
 		return azml_init_fail(c, AZML_STEP_NODE,
 				      "slurmctld %s named node '%.100s'"
 				      ", not a usable node name",

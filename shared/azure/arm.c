@@ -83,12 +83,19 @@ void azml_arm_destroy(azml_arm_t *arm)
 
 void azml_arm_set_ctld_info(azml_arm_t *arm, const azml_ctld_info_t *info)
 {
+	bool oom = false;
+
 	free(arm->ctld_host);
 	free(arm->ctld_cluster);
 	free(arm->ctld_version);
-	arm->ctld_host = azml_arm_dup(info ? info->slurmctld_host : NULL);
-	arm->ctld_cluster = azml_arm_dup(info ? info->slurm_cluster : NULL);
-	arm->ctld_version = azml_arm_dup(info ? info->slurm_version : NULL);
+	arm->ctld_host = azml_arm_dup(info ? info->slurmctld_host : NULL, &oom);
+	arm->ctld_cluster = azml_arm_dup(info ? info->slurm_cluster : NULL,
+					 &oom);
+	arm->ctld_version = azml_arm_dup(info ? info->slurm_version : NULL,
+					 &oom);
+	if (oom)	/* a VM created now says so: no SlurmctldHost */
+		azml_log_error("azureml: couldn't keep slurmctld's address: "
+			       "out of memory");
 	arm->ctld.slurmctld_host = arm->ctld_host;
 	arm->ctld.slurm_cluster = arm->ctld_cluster;
 	arm->ctld.slurm_version = arm->ctld_version;
@@ -117,6 +124,12 @@ const azml_http_stats_t *azml_arm_stats(const azml_arm_t *arm)
 
 static void _done(call_t *c)
 {
+	call_t copy;
+
+	if (c->oom) {	/* the spare: a callback may need it again */
+		copy = *c;
+		c = &copy;
+	}
 	switch (c->kind) {
 	case K_LIST:
 		c->list_cb(c->arg, c->vms, c->nvms, c->r.ok ? NULL : &c->r);
@@ -140,7 +153,8 @@ static void _done(call_t *c)
 	}
 	free(c->body);
 	free(c->seen);
-	free(c);
+	if (!c->oom)
+		free(c);
 }
 
 void azml_arm_fail(call_t *c, int status, const char *code, const char *fmt,
@@ -166,6 +180,10 @@ int azml_arm_send(call_t *c, const char *method, const char *url,
 	const char *hdr[] = { auth, c->hdr[0] ? c->hdr : NULL, NULL };
 	int rc;
 
+	if (c->oom) {
+		azml_arm_fail(c, 0, "OutOfMemory", "out of memory");
+		return -1;
+	}
 	if (azml_auth_token(c->arm->auth, &tok, err, sizeof(err))) {
 		azml_arm_fail(c, 0, "AuthenticationFailed", "%s", err);
 		return -1;
@@ -205,10 +223,17 @@ void azml_arm_vm_url(const azml_arm_t *arm, const char *name,
 call_t *azml_arm_call(azml_arm_t *arm, kind_t kind, const char *name,
 		      azml_vm_cb cb, void *arg)
 {
+	static __thread call_t spare;
 	call_t *c = calloc(1, sizeof(*c));
 
-	if (!c)
-		abort();
+	if (!c) {
+		/* Out of memory (log.h): the call fails through its callback
+		 * like any other (arm.h's contract), from this spare, at
+		 * azml_arm_send() or an earlier azml_arm_fail(). */
+		memset(&spare, 0, sizeof(spare));
+		c = &spare;
+		c->oom = true;
+	}
 	c->arm = arm;
 	c->kind = kind;
 	c->cb = cb;

@@ -224,8 +224,9 @@ char *azml_arm_vmss_id(const azml_conf_t *conf, const char *set, char *id,
 bool azml_arm_vm_ours(const azml_conf_t *conf, const azml_vm_result_t *vm,
 		      const char *set, char *why, size_t n);
 
-/* A VM name Azure and Slurm both accept: 1-64 of [A-Za-z0-9-], not
- * starting or ending with '-'. */
+/* A VM name that is also its computerName: azml_node_name_ok(NAME,
+ * AZML_NAME_HOSTNAME) (names.h), 1-63 of [A-Za-z0-9-], not starting or
+ * ending with '-'. */
 bool azml_arm_name_ok(const char *name);
 /* A VM or scale set resource name as Azure makes them: 1-64 of
  * [A-Za-z0-9_.-], starting with a letter or digit. */
@@ -262,14 +263,15 @@ cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
 			const char *node, const azml_ctld_info_t *ctld,
 			char *err, size_t n);
 
-/* {"error":{"code","message"}} -> code, message.  0 when found. */
+/* azml_azure_error_parse() (azerror.h), under ARM's name. */
 int azml_arm_parse_error(const char *body, char *code, size_t cn, char *msg,
 			 size_t mn);
 /* A VM resource (GET, list item) or an instanceView object. */
 void azml_arm_parse_vm(const cJSON *vm, azml_vm_result_t *out);
 void azml_arm_parse_instance_view(const cJSON *iv, azml_vm_result_t *out);
 /* An Azure-AsyncOperation status body: "InProgress", "Succeeded", "Failed",
- * "Canceled" in STATUS, and the error when there is one. */
+ * "Canceled" in STATUS, and the error when there is one (CODE and MSG as
+ * azml_azure_error_parse() writes them; untouched when there is none). */
 int azml_arm_parse_operation(const char *body, char *status, size_t sn,
 			     char *code, size_t cn, char *msg, size_t mn);
 /* A NIC: the primary private IP. */

@@ -44,6 +44,8 @@ typedef struct {
 	enum { PH_MAIN, PH_POLL_ASYNC, PH_POLL_LOCATION, PH_NIC } phase;
 	bool retried_auth;
 	bool set_list;		/* K_LIST of one scale set: no tag filter */
+	bool oom;		/* the spare call of azml_arm_call(): never
+				 * sent, never freed */
 	char hdr[160];		/* one more header (If-Match), or "" */
 	char url[2048];		/* what to re-send after a 401 */
 	char method[8];
@@ -70,6 +72,7 @@ call_t *azml_arm_call(azml_arm_t *arm, kind_t kind, const char *name,
 const char *azml_arm_str(const cJSON *o, const char *k);
 void azml_arm_copy(char *dst, size_t n, const char *src);
 /* arm_vm.c */
-char *azml_arm_dup(const char *s);
+/* strdup(S); NULL when S is NULL, or out of memory: then *OOM is set. */
+char *azml_arm_dup(const char *s, bool *oom);
 
 #endif /* AZML_ARM_INT_H */

@@ -19,8 +19,10 @@
 #include "arm.h"
 #include "arm_int.h"
 #include "auth.h"
+#include "azerror.h"
 #include "bootdiag.h"
 #include "log.h"
+#include "names.h"
 #include "safefile.h"
 
 /* ---------------------------------------------------------------------- */
@@ -28,14 +30,7 @@
 
 bool azml_arm_name_ok(const char *s)
 {
-	size_t n = s ? strlen(s) : 0;
-
-	if (n < 1 || n > 64 || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char) s[i]) && s[i] != '-')
-			return false;
-	return true;
+	return azml_node_name_ok(s, AZML_NAME_HOSTNAME);
 }
 
 bool azml_arm_resource_name_ok(const char *s)
@@ -65,17 +60,7 @@ void azml_arm_copy(char *dst, size_t n, const char *src)
 int azml_arm_parse_error(const char *body, char *code, size_t cn, char *msg,
 			 size_t mn)
 {
-	cJSON *j = cJSON_Parse(body ? body : "");
-	const cJSON *e = cJSON_GetObjectItem(j, "error");
-	int rc = -1;
-
-	if (cJSON_IsObject(e) && azml_arm_str(e, "code")) {
-		azml_arm_copy(code, cn, azml_arm_str(e, "code"));
-		azml_arm_copy(msg, mn, azml_arm_str(e, "message"));
-		rc = 0;
-	}
-	cJSON_Delete(j);
-	return rc;
+	return azml_azure_error_parse(body, code, cn, msg, mn);
 }
 
 void azml_arm_parse_instance_view(const cJSON *iv, azml_vm_result_t *out)
@@ -216,15 +201,11 @@ int azml_arm_parse_operation(const char *body, char *status, size_t sn,
 			     char *code, size_t cn, char *msg, size_t mn)
 {
 	cJSON *j = cJSON_Parse(body ? body : "");
-	const cJSON *e = cJSON_GetObjectItem(j, "error");
 	int rc = -1;
 
 	if (azml_arm_str(j, "status")) {
 		azml_arm_copy(status, sn, azml_arm_str(j, "status"));
-		if (cJSON_IsObject(e)) {
-			azml_arm_copy(code, cn, azml_arm_str(e, "code"));
-			azml_arm_copy(msg, mn, azml_arm_str(e, "message"));
-		}
+		azml_azure_error_of(j, code, cn, msg, mn);
 		rc = 0;
 	}
 	cJSON_Delete(j);

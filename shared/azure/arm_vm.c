@@ -49,12 +49,12 @@ static void _tags(cJSON *tags, const azml_conf_t *conf, const azml_target_t *t,
 	cJSON_AddStringToObject(tags, "slurm-target", t->name);
 }
 
-char *azml_arm_dup(const char *s)
+char *azml_arm_dup(const char *s, bool *oom)
 {
 	char *d = s ? strdup(s) : NULL;
 
 	if (s && !d)
-		abort();	/* out of memory */
+		*oom = true;
 	return d;
 }
 
@@ -64,6 +64,7 @@ int azml_arm_userdata(const azml_conf_t *conf, const azml_target_t *t,
 {
 	const char *host = t ? t->slurmctld_host : NULL;
 	char first[96];
+	bool oom = false;
 
 	if (!t || t->kind == AZML_ATTACHED) {
 		snprintf(err, n, "%s%s%s has no VMs (attached compute is not "
@@ -91,28 +92,36 @@ int azml_arm_userdata(const azml_conf_t *conf, const azml_target_t *t,
 	}
 	memset(u, 0, sizeof(*u));
 	u->version = AZML_USERDATA_VERSION;
-	u->cluster = azml_arm_dup(conf->cluster_name);
-	u->slurm_cluster = azml_arm_dup(ctld ? ctld->slurm_cluster : NULL);
-	u->target = azml_arm_dup(t->name);
-	u->node = azml_arm_dup(node);
-	u->vm_size = azml_arm_dup(t->vm_size);
-	u->slurmctld_host = azml_arm_dup(host);
-	u->munge_key_secret = azml_arm_dup(t->munge_key_secret);
-	u->identity = azml_arm_dup(t->identity);
-	u->job_identity = azml_arm_dup(t->job_identity);
-	u->setup_script = azml_arm_dup(t->node_setup_script);
+	u->cluster = azml_arm_dup(conf->cluster_name, &oom);
+	u->slurm_cluster = azml_arm_dup(ctld ? ctld->slurm_cluster : NULL,
+					&oom);
+	u->target = azml_arm_dup(t->name, &oom);
+	u->node = azml_arm_dup(node, &oom);
+	u->vm_size = azml_arm_dup(t->vm_size, &oom);
+	u->slurmctld_host = azml_arm_dup(host, &oom);
+	u->munge_key_secret = azml_arm_dup(t->munge_key_secret, &oom);
+	u->identity = azml_arm_dup(t->identity, &oom);
+	u->job_identity = azml_arm_dup(t->job_identity, &oom);
+	u->setup_script = azml_arm_dup(t->node_setup_script, &oom);
 	u->low_priority = t->kind == AZML_CLUSTER &&
 			  t->priority == AZML_LOW_PRIORITY;
 	u->gpus = t->gpus;
-	u->gpu_type = azml_arm_dup(t->gpu_type);
-	u->gpu_arch = azml_arm_dup(t->gpu_arch ? t->gpu_arch->arch : NULL);
+	u->gpu_type = azml_arm_dup(t->gpu_type, &oom);
+	u->gpu_arch = azml_arm_dup(t->gpu_arch ? t->gpu_arch->arch : NULL,
+				   &oom);
 	if (ctld && ctld->slurm_version) {
-		u->slurm_version = azml_arm_dup(ctld->slurm_version);
+		u->slurm_version = azml_arm_dup(ctld->slurm_version, &oom);
 	} else if (asprintf(&u->slurm_version, "%d.%02d.%d",
 			    SLURM_VERSION_MAJOR(SLURM_VERSION_NUMBER),
 			    SLURM_VERSION_MINOR(SLURM_VERSION_NUMBER),
 			    SLURM_VERSION_MICRO(SLURM_VERSION_NUMBER)) < 0) {
-		abort();	/* out of memory */
+		u->slurm_version = NULL;
+		oom = true;
+	}
+	if (oom) {
+		azml_userdata_free(u);
+		snprintf(err, n, "out of memory");
+		return -1;
 	}
 	return 0;
 }
@@ -311,8 +320,8 @@ int azml_arm_vm_create(azml_arm_t *arm, const azml_target_t *t,
 
 	if (!azml_arm_name_ok(node)) {	/* also its computerName */
 		azml_arm_fail(c, 0, "InvalidResourceName",
-			      "'%.80s' is not a valid VM "
-			      "name (1-64 letters, digits and '-')",
+			      "'%.80s' is not a valid VM name (1-63 "
+			      "letters, digits and '-', not first or last)",
 			      node ? node : "");
 		return -1;
 	}
@@ -380,8 +389,16 @@ int azml_arm_vm_delete_ours(azml_arm_t *arm, const char *name,
 {
 	ours_t *o = calloc(1, sizeof(*o));
 
-	if (!o)
-		abort();
+	if (!o) {	/* out of memory: the callback is told, as arm.h says */
+		azml_vm_result_t res = { 0 };
+
+		azml_arm_copy(res.name, sizeof(res.name), name);
+		azml_arm_copy(res.code, sizeof(res.code), "OutOfMemory");
+		azml_arm_copy(res.message, sizeof(res.message),
+			      "out of memory");
+		cb(arg, &res);
+		return -1;
+	}
 	o->arm = arm;
 	o->cb = cb;
 	o->arg = arg;

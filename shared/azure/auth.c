@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "auth.h"
+#include "azerror.h"
 #include "http.h"
 #include "safefile.h"
 
@@ -191,6 +192,7 @@ void azml_auth_describe(int status, const char *transport_error,
 	cJSON *j = cJSON_Parse(body ? body : "");
 	const cJSON *e = cJSON_GetObjectItem(j, "error");
 	const cJSON *d = cJSON_GetObjectItem(j, "error_description");
+	char code[65], msg[301];
 
 	if (!status)
 		snprintf(err, n, "couldn't reach %s: %s", what,
@@ -200,11 +202,9 @@ void azml_auth_describe(int status, const char *transport_error,
 			 what, status, e->valuestring,
 			 cJSON_IsString(d) ? ": " : "",
 			 cJSON_IsString(d) ? d->valuestring : "");
-	else if (cJSON_IsObject(e))
-		snprintf(err, n, "%s refused the token request (HTTP %d): %.64s: "
-			 "%.300s", what, status,
-			 cJSON_GetStringValue(cJSON_GetObjectItem(e, "code")) ?: "",
-			 cJSON_GetStringValue(cJSON_GetObjectItem(e, "message")) ?: "");
+	else if (!azml_azure_error_of(j, code, sizeof(code), msg, sizeof(msg)))
+		snprintf(err, n, "%s refused the token request (HTTP %d): %s: %s",
+			 what, status, code, msg);
 	else
 		snprintf(err, n, "%s answered HTTP %d to the token request", what,
 			 status);

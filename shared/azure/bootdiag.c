@@ -14,6 +14,7 @@
 
 #include "bootdiag.h"
 #include "http.h"
+#include "url.h"
 
 #define TAG "node-init"
 
@@ -131,18 +132,6 @@ static bool _ends_with(const char *host, const char *suffix)
 	       host[hl - sl - 1] != '.';
 }
 
-static bool _loopback(const char *host)
-{
-	if (!strcasecmp(host, "localhost") || !strcmp(host, "[::1]"))
-		return true;
-	if (strncmp(host, "127.", 4))
-		return false;
-	for (const char *s = host; *s; s++)
-		if (!isdigit((unsigned char) *s) && *s != '.')
-			return false;
-	return true;
-}
-
 int azml_bootdiag_url_ok(const char *url, const char *arm_endpoint, char *why,
 			 size_t n)
 {
@@ -160,7 +149,7 @@ int azml_bootdiag_url_ok(const char *url, const char *arm_endpoint, char *why,
 	}
 	if (arm_endpoint &&
 	    !azml_http_url_origin(arm_endpoint, &arm, NULL, 0) &&
-	    !strcmp(arm.scheme, "http") && _loopback(arm.host)) {
+	    !strcmp(arm.scheme, "http") && azml_host_is_loopback(arm.host)) {
 		if (azml_http_same_origin(&o, &arm))
 			return 0;
 		snprintf(why, n, "%s://%s:%d is not ArmEndpoint's origin "

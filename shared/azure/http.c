@@ -18,6 +18,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "url.h"
 
 typedef struct req {
 	char *method, *url, *body;
@@ -72,21 +73,8 @@ static double _mono(void)
  * or it is the link-local IMDS address that Azure serves over http only. */
 static bool _plain_http_ok(const char *host)
 {
-	struct in_addr a4;
-	struct in6_addr a6;
-	char v6[INET6_ADDRSTRLEN];
-	size_t n = strlen(host);
-
-	if (!strcasecmp(host, "localhost"))
-		return true;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127 ||
-		       ntohl(a4.s_addr) == 0xA9FEA9FE;	/* 169.254.169.254 */
-	if (n < 3 || n - 2 >= sizeof(v6) || host[0] != '[' || host[n - 1] != ']')
-		return false;
-	memcpy(v6, host + 1, n - 2);
-	v6[n - 2] = '\0';
-	return inet_pton(AF_INET6, v6, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+	return azml_host_is_loopback(host) ||
+	       !strcmp(host, "169.254.169.254");	/* IMDS */
 }
 
 /* Parse URL; on success *U holds it (caller cleans up). */

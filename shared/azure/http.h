@@ -9,9 +9,14 @@
  * slows down before it is throttled.
  *
  * URLs are parsed by libcurl's URL API only (azml_http_url_origin), and the
- * request is sent to the URL that parser normalised.  TLS is always verified;
- * URLs with userinfo are refused, and plain http is refused except for
- * loopback and the IMDS link-local address.  A server's Retry-After is
+ * request is sent to the URL that parser normalised.  The core library, which
+ * must not link libcurl (it is loaded into slurmctld, sbatch and srun), has
+ * the project's one hand-written parser, azml_url_split() (url.h), for the
+ * URLs it checks in azureml.conf and userData; it accepts a subset of what
+ * libcurl accepts and names the same host and port (tests/unit/url-test.c
+ * feeds both the same URLs).  TLS is always verified; URLs with userinfo
+ * are refused, and plain http is refused except for loopback
+ * (azml_host_is_loopback(), url.h) and the IMDS link-local address.  A server's Retry-After is
  * honoured up to max_retry_after seconds (default AZML_HTTP_MAX_RETRY_AFTER),
  * so one answer cannot stall a request, nor every queued write, longer than
  * that.  Response bodies are wiped before they are freed (token answers).

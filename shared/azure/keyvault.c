@@ -10,29 +10,17 @@
 #include <cjson/cJSON.h>
 
 #include "auth.h"
+#include "azerror.h"
 #include "http.h"
 #include "keyvault.h"
-
-/* Copy S into OUT on one line: control characters (a remote party's
- * newlines) become spaces, so that a console line stays one line. */
-static void _oneline(char *out, size_t n, const char *s)
-{
-	size_t i = 0;
-
-	if (!n)
-		return;
-	for (; s && *s && i + 1 < n; s++)
-		out[i++] = ((unsigned char) *s < 0x20 || *s == 0x7f) ? ' ' : *s;
-	out[i] = '\0';
-}
+#include "log.h"
 
 int azml_keyvault_parse_secret(int status, const char *body, size_t len,
 			       char **value, char *err, size_t n)
 {
 	cJSON *j = NULL;
-	const cJSON *v, *e, *inner;
-	const char *code = NULL, *msg = NULL, *icode = NULL;
-	char c[80], m[400], ic[80];
+	const cJSON *v;
+	char c[80], m[480];
 	int rc = -1;
 
 	if (body && len && len <= AZML_KEYVAULT_MAX_BODY)
@@ -52,17 +40,9 @@ int azml_keyvault_parse_secret(int status, const char *body, size_t len,
 			explicit_bzero(v->valuestring, strlen(v->valuestring));
 		goto out;
 	}
-	e = cJSON_GetObjectItem(j, "error");
-	code = cJSON_GetStringValue(cJSON_GetObjectItem(e, "code"));
-	msg = cJSON_GetStringValue(cJSON_GetObjectItem(e, "message"));
-	inner = cJSON_GetObjectItem(e, "innererror");
-	icode = cJSON_GetStringValue(cJSON_GetObjectItem(inner, "code"));
-	if (code && *code) {
-		_oneline(c, sizeof(c), code);
-		_oneline(m, sizeof(m), msg ? msg : "");
-		_oneline(ic, sizeof(ic), icode ? icode : "");
-		snprintf(err, n, "%s: %s%s%s%s", c, m[0] ? m : "(no message)",
-			 ic[0] ? " (" : "", ic, ic[0] ? ")" : "");
+	if (!azml_azure_error_of(j, c, sizeof(c), m, sizeof(m))) {
+		snprintf(err, n, "%s: %s", c, m);
+		azml_oneline(err);	/* a console line (node-init) */
 	} else if (status == 0) {
 		snprintf(err, n, "no answer from Key Vault");
 	} else {

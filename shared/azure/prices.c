@@ -15,23 +15,13 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "azerror.h"
 #include "http.h"
 #include "log.h"
 #include "prices.h"
 
 #define ENDPOINT_DEFAULT "https://prices.azure.com"
 #define API_VERSION "2023-01-01-preview"
-
-static void _err(char *err, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void _err(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-}
 
 static const char *_str(const cJSON *o, const char *k)
 {
@@ -127,15 +117,16 @@ int azml_prices_parse_page(const char *body, azml_prices_t *out, long *skip,
 
 	*skip = -1;
 	if (!cJSON_IsObject(j) || !cJSON_IsArray(items)) {
-		_err(err, n, "the answer is not a page of retail prices (no "
-		     "\"Items\" list)");
+		azml_errf(err, n,
+			  "the answer is not a page of retail prices (no "
+			  "\"Items\" list)");
 		goto out;
 	}
 	cJSON_ArrayForEach(it, items) {
 		azml_price_t p;
 
 		if (_item(it, &p) && _add(out, &p)) {
-			_err(err, n, "out of memory");
+			azml_errf(err, n, "out of memory");
 			goto out;
 		}
 	}
@@ -149,12 +140,12 @@ int azml_prices_parse_page(const char *body, azml_prices_t *out, long *skip,
 		v = s ? strtol(s + 6, &end, 10) : -1;
 		if (!s || errno || end == s + 6 || (*end && *end != '&') ||
 		    v <= 0 || v > 10000000) {
-			_err(err, n, "NextPageLink has no usable $skip");
+			azml_errf(err, n, "NextPageLink has no usable $skip");
 			goto out;
 		}
 		*skip = v;
 	} else if (next && !cJSON_IsNull(next) && !cJSON_IsString(next)) {
-		_err(err, n, "NextPageLink is neither a link nor null");
+		azml_errf(err, n, "NextPageLink is neither a link nor null");
 		goto out;
 	}
 	rc = 0;
@@ -180,7 +171,7 @@ int azml_prices_parse_file(const char *text, const char *file,
 
 		lineno++;
 		if (len >= sizeof(buf)) {
-			_err(err, n, "%s:%d: line too long", file, lineno);
+			azml_errf(err, n, "%s:%d: line too long", file, lineno);
 			return -1;
 		}
 		memcpy(buf, line, len);
@@ -194,16 +185,20 @@ int azml_prices_parse_file(const char *text, const char *file,
 			continue;
 		if (!strcmp(w[0], "disk")) {
 			if (k < 2 || k > 3) {
-				_err(err, n, "%s:%d: expected 'disk PRICE_PER_MONTH "
-				     "[CURRENCY]'", file, lineno);
+				azml_errf(
+					err, n,
+					"%s:%d: expected 'disk PRICE_PER_MONTH "
+					"[CURRENCY]'",
+					file, lineno);
 				return -1;
 			}
 			snprintf(p.size, sizeof(p.size), "disk");
 			errno = 0;
 			v = strtod(w[1], &end);
 			if (errno || *end || !isfinite(v) || v < 0 || v > 1e6) {
-				_err(err, n, "%s:%d: '%.40s' is not a price",
-				     file, lineno, w[1]);
+				azml_errf(err, n,
+					  "%s:%d: '%.40s' is not a price", file,
+					  lineno, w[1]);
 				return -1;
 			}
 			p.hourly = v / AZML_PRICES_HOURS_A_MONTH;
@@ -211,19 +206,26 @@ int azml_prices_parse_file(const char *text, const char *file,
 				 k == 3 ? w[2] : "USD");
 		} else {
 			if (k < 3 || k > 4) {
-				_err(err, n, "%s:%d: expected 'SIZE dedicated|spot "
-				     "PRICE_PER_HOUR [CURRENCY]' or 'disk "
-				     "PRICE_PER_MONTH'", file, lineno);
+				azml_errf(
+					err, n,
+					"%s:%d: expected 'SIZE dedicated|spot "
+					"PRICE_PER_HOUR [CURRENCY]' or 'disk "
+					"PRICE_PER_MONTH'",
+					file, lineno);
 				return -1;
 			}
 			if (!_size_ok(w[0])) {
-				_err(err, n, "%s:%d: '%.64s' is not a VM size",
-				     file, lineno, w[0]);
+				azml_errf(err, n,
+					  "%s:%d: '%.64s' is not a VM size",
+					  file, lineno, w[0]);
 				return -1;
 			}
 			if (strcmp(w[1], "dedicated") && strcmp(w[1], "spot")) {
-				_err(err, n, "%s:%d: '%.40s': expected dedicated or "
-				     "spot", file, lineno, w[1]);
+				azml_errf(
+					err, n,
+					"%s:%d: '%.40s': expected dedicated or "
+					"spot",
+					file, lineno, w[1]);
 				return -1;
 			}
 			snprintf(p.size, sizeof(p.size), "%s", w[0]);
@@ -231,8 +233,9 @@ int azml_prices_parse_file(const char *text, const char *file,
 			errno = 0;
 			v = strtod(w[2], &end);
 			if (errno || *end || !isfinite(v) || v < 0 || v > 1e6) {
-				_err(err, n, "%s:%d: '%.40s' is not a price",
-				     file, lineno, w[2]);
+				azml_errf(err, n,
+					  "%s:%d: '%.40s' is not a price", file,
+					  lineno, w[2]);
 				return -1;
 			}
 			p.hourly = v;
@@ -240,17 +243,20 @@ int azml_prices_parse_file(const char *text, const char *file,
 				 k == 4 ? w[3] : "USD");
 		}
 		if (!_currency_ok(p.currency)) {
-			_err(err, n, "%s:%d: '%.40s' is not a currency code (three "
-			     "capitals, like USD)", file, lineno, p.currency);
+			azml_errf(
+				err, n,
+				"%s:%d: '%.40s' is not a currency code (three "
+				"capitals, like USD)",
+				file, lineno, p.currency);
 			return -1;
 		}
 		if (_add(out, &p)) {
-			_err(err, n, "out of memory");
+			azml_errf(err, n, "out of memory");
 			return -1;
 		}
 	}
 	if (!out->n) {
-		_err(err, n, "%s: no prices in it", file);
+		azml_errf(err, n, "%s: no prices in it", file);
 		return -1;
 	}
 	snprintf(out->source, sizeof(out->source), "%s", file);
@@ -290,7 +296,7 @@ static int _send(query_t *q, long skip)
 	if (skip > 0 && len > 0 && (size_t) len < sizeof(url))
 		len += snprintf(url + len, sizeof(url) - len, "&$skip=%ld", skip);
 	if (len < 0 || (size_t) len >= sizeof(url)) {
-		_err(q->err, q->errlen, "the prices URL is too long");
+		azml_errf(q->err, q->errlen, "the prices URL is too long");
 		return -1;
 	}
 	q->pages++;
@@ -306,25 +312,30 @@ static void _page(void *arg, const azml_http_resp_t *r)
 
 	if (r->status != 200) {
 		q->failed = true;
-		if (r->status)
-			_err(q->err, q->errlen, "%s answered HTTP %d", q->endpoint,
-			     r->status);
+		if (r->status && !azml_azure_error_format(r->body, e,
+							  sizeof(e)))
+			azml_errf(q->err, q->errlen, "%s answered HTTP %d: %s",
+				  q->endpoint, r->status, e);
+		else if (r->status)
+			azml_errf(q->err, q->errlen, "%s answered HTTP %d",
+				  q->endpoint, r->status);
 		else
-			_err(q->err, q->errlen, "%s did not answer: %s",
-			     q->endpoint, r->error);
+			azml_errf(q->err, q->errlen, "%s did not answer: %s",
+				  q->endpoint, r->error);
 		return;
 	}
 	if (azml_prices_parse_page(r->body, q->out, &skip, e, sizeof(e))) {
 		q->failed = true;
-		_err(q->err, q->errlen, "%s: %s", q->endpoint, e);
+		azml_errf(q->err, q->errlen, "%s: %s", q->endpoint, e);
 		return;
 	}
 	if (skip < 0)
 		return;
 	if (q->pages >= AZML_PRICES_PAGES_MAX) {
 		q->failed = true;
-		_err(q->err, q->errlen, "%s: more than %d pages for one query",
-		     q->endpoint, AZML_PRICES_PAGES_MAX);
+		azml_errf(q->err, q->errlen,
+			  "%s: more than %d pages for one query", q->endpoint,
+			  AZML_PRICES_PAGES_MAX);
 		return;
 	}
 	if (_send(q, skip))
@@ -338,7 +349,7 @@ static int _query(query_t *q, const char *filter)
 	if (!c || !(q->filter = curl_easy_escape(c, filter, 0))) {
 		if (c)
 			curl_easy_cleanup(c);
-		_err(q->err, q->errlen, "out of memory");
+		azml_errf(q->err, q->errlen, "out of memory");
 		return -1;
 	}
 	curl_easy_cleanup(c);
@@ -364,7 +375,7 @@ int azml_prices_fetch(const azml_conf_t *conf, azml_prices_t *out, char *err,
 
 	memset(out, 0, sizeof(*out));
 	if (!(q.h = azml_http_create(&o))) {
-		_err(err, n, "out of memory");
+		azml_errf(err, n, "out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < conf->ntargets && !rc; i++) {

@@ -29,12 +29,15 @@
 
 /* ---------------------------------------------------------------------- */
 
-char *azml_conf_xstrdup(const char *s)
+/* Out of memory (log.h): what could not be kept is dropped, C->oom is set,
+ * and azml_conf_load() returns NULL; nothing here aborts (slurmctld loads
+ * this file inside job_submit). */
+char *azml_conf_strdup(azml_conf_t *c, const char *s)
 {
 	char *d = s ? strdup(s) : NULL;
 
 	if (s && !d)
-		abort();	/* out of memory: nothing sane left to do */
+		c->oom = true;
 	return d;
 }
 
@@ -42,7 +45,7 @@ void azml_conf_err(parser_t *p, const char *file, int line, const char *fmt,
 		   ...)
 {
 	azml_conf_t *c = p->conf;
-	char msg[1024], *full;
+	char msg[1024], *full, **more;
 	va_list ap;
 	int n;
 
@@ -55,11 +58,16 @@ void azml_conf_err(parser_t *p, const char *file, int line, const char *fmt,
 		n = asprintf(&full, "%s:%d: %s", file, line, msg);
 	else
 		n = asprintf(&full, "%s: %s", file, msg);
-	if (n < 0)
-		abort();
-	c->errors = realloc(c->errors, (c->nerrors + 1) * sizeof(char *));
-	if (!c->errors)
-		abort();
+	if (n < 0) {
+		c->oom = true;
+		return;
+	}
+	if (!(more = realloc(c->errors, (c->nerrors + 1) * sizeof(*more)))) {
+		free(full);
+		c->oom = true;
+		return;
+	}
+	c->errors = more;
 	c->errors[c->nerrors++] = full;
 }
 
@@ -77,10 +85,15 @@ void azml_conf_warn(parser_t *p, const char *file, int line, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (asprintf(&full, "%s:%d: warning: %s", file, line, msg) < 0)
-		abort();
-	if (!(more = realloc(c->warnings, (c->nwarnings + 1) * sizeof(*more))))
-		abort();
+	if (asprintf(&full, "%s:%d: warning: %s", file, line, msg) < 0) {
+		c->oom = true;
+		return;
+	}
+	if (!(more = realloc(c->warnings, (c->nwarnings + 1) * sizeof(*more)))) {
+		free(full);
+		c->oom = true;
+		return;
+	}
 	c->warnings = more;
 	c->warnings[c->nwarnings++] = full;
 }
@@ -196,7 +209,8 @@ static void _free_names(char **names)
 	free(names);
 }
 
-/* A checked NAME[,NAME...] as a NULL-terminated array. */
+/* A checked NAME[,NAME...] as a NULL-terminated array; NULL when out of
+ * memory. */
 static char **_split_names(const char *v)
 {
 	size_t count = 1, i = 0;
@@ -205,12 +219,14 @@ static char **_split_names(const char *v)
 	for (const char *s = v; *s; s++)
 		count += *s == ',';
 	if (!(names = calloc(count + 1, sizeof(*names))))
-		abort();
+		return NULL;
 	for (const char *s = v;; s++) {
 		size_t len = strcspn(s, ",");
 
-		if (!(names[i++] = strndup(s, len)))
-			abort();
+		if (!(names[i++] = strndup(s, len))) {
+			_free_names(names);
+			return NULL;
+		}
 		s += len;
 		if (!*s)
 			return names;
@@ -232,14 +248,15 @@ static int _set_value(parser_t *p, const keydef_t *k, void *base, size_t off,
 		char **slot = (char **) ((char *) base + off);
 
 		free(*slot);
-		*slot = azml_conf_xstrdup(val);
+		*slot = azml_conf_strdup(p->conf, val);
 		return 0;
 	}
 	case K_NAMES: {
 		char ***slot = (char ***) ((char *) base + off);
 
 		_free_names(*slot);
-		*slot = _split_names(val);
+		if (!(*slot = _split_names(val)))
+			p->conf->oom = true;
 		return 0;
 	}
 	case K_INT: {
@@ -340,7 +357,7 @@ static int _set_value(parser_t *p, const keydef_t *k, void *base, size_t off,
 			}
 			c->credential = AZML_CRED_CLIENT_SECRET;
 			free(c->secret_file);
-			c->secret_file = azml_conf_xstrdup(val + 14);
+			c->secret_file = azml_conf_strdup(c, val + 14);
 		} else {
 			azml_conf_err(
 				p, file, line,
@@ -399,7 +416,8 @@ static bool _check_vm_size(parser_t *p, azml_target_t *t, const char *file,
 	}
 	s = t->size.series;
 	free(t->vm_size);
-	t->vm_size = azml_conf_xstrdup(t->size.name);
+	if (!(t->vm_size = azml_conf_strdup(p->conf, t->size.name)))
+		return false;
 	t->cpus = t->size.size->vcpus;
 	t->real_memory = t->size.size->memory_mib;
 	if (s->approval_required && !t->quota_approved) {
@@ -448,8 +466,11 @@ static bool _target_gpus(parser_t *p, azml_target_t *t, const char *file,
 		model[i] = '\0';
 		free(t->gres);
 		if (asprintf(&t->gres, "gpu:%s:%d", model,
-			     t->size.size->gpus) < 0)
-			abort();
+			     t->size.size->gpus) < 0) {
+			t->gres = NULL;
+			p->conf->oom = true;
+			return false;
+		}
 	}
 	if (!t->gres)
 		return true;
@@ -461,7 +482,7 @@ static bool _target_gpus(parser_t *p, azml_target_t *t, const char *file,
 	}
 	t->gpus = (int) g.gpus;
 	type = azml_gres_gpu_type(&g);
-	t->gpu_type = type ? azml_conf_xstrdup(type) : NULL;
+	t->gpu_type = azml_conf_strdup(p->conf, type);
 	if (t->kind != AZML_ATTACHED) {
 		t->gpu_arch = t->size.arch;
 		return true;
@@ -646,11 +667,15 @@ static bool _target_nodes(parser_t *p, azml_target_t *t, const char *file,
 		int n = t->max_nodes == 1 ?
 			asprintf(&t->nodes, "%s-1", t->name) :
 			asprintf(&t->nodes, "%s-[1-%d]", t->name, t->max_nodes);
-		if (n < 0)
-			abort();
+		if (n < 0) {
+			t->nodes = NULL;
+			p->conf->oom = true;
+			return false;
+		}
 		t->node_count = t->max_nodes;
 	} else if (t->kind == AZML_INSTANCE) {
-		t->nodes = azml_conf_xstrdup(t->name);
+		if (!(t->nodes = azml_conf_strdup(p->conf, t->name)))
+			return false;
 		t->node_count = 1;
 	}
 	return true;
@@ -665,7 +690,7 @@ static void _target_line(parser_t *p, char **words, int nwords,
 			 const char *file, int line)
 {
 	azml_conf_t *c = p->conf;
-	azml_target_t t;
+	azml_target_t t, *more;
 	const char *eq = strchr(words[0], '=');
 	unsigned long long seen = 0;
 	bool bad = false;
@@ -677,9 +702,13 @@ static void _target_line(parser_t *p, char **words, int nwords,
 	where = _target_kind(&t, words[0], eq - words[0]);
 	if (_target_name(p, where, eq + 1, file, line))
 		return;
-	t.name = azml_conf_xstrdup(eq + 1);
-	t.file = azml_conf_xstrdup(file);
+	t.name = azml_conf_strdup(c, eq + 1);
+	t.file = azml_conf_strdup(c, file);
 	t.line = line;
+	if (!t.name || !t.file) {
+		_target_free(&t);
+		return;
+	}
 
 	if (!_target_words(p, &t, where, words, nwords, &seen, file, line))
 		bad = true;
@@ -697,9 +726,12 @@ static void _target_line(parser_t *p, char **words, int nwords,
 		_target_free(&t);
 		return;
 	}
-	c->targets = realloc(c->targets, (c->ntargets + 1) * sizeof(t));
-	if (!c->targets)
-		abort();
+	if (!(more = realloc(c->targets, (c->ntargets + 1) * sizeof(t)))) {
+		_target_free(&t);
+		c->oom = true;
+		return;
+	}
+	c->targets = more;
 	c->targets[c->ntargets++] = t;
 }
 
@@ -714,8 +746,10 @@ static void _where(azml_conf_t *c, size_t off, const char *file, int line)
 	if (!slot)
 		return;
 	free(*slot);
-	if (asprintf(slot, "%s:%d", file, line) < 0)
-		abort();
+	if (asprintf(slot, "%s:%d", file, line) < 0) {
+		*slot = NULL;
+		c->oom = true;
+	}
 }
 
 static void _global_line(parser_t *p, char **words, int nwords,
@@ -803,7 +837,9 @@ static void _parse_stream(parser_t *p, FILE *fp, const char *file)
 	ssize_t len;
 	int line = 0, start = 0;
 
-	while ((len = getline(&buf, &cap, fp)) >= 0) {
+	while (!p->conf->oom && (len = getline(&buf, &cap, fp)) >= 0) {
+		char *more;
+
 		line++;
 		if (memchr(buf, '\0', len)) {
 			azml_conf_err(p, file, line,
@@ -822,9 +858,11 @@ static void _parse_stream(parser_t *p, FILE *fp, const char *file)
 		}
 		if (!acclen)
 			start = line;
-		acc = realloc(acc, acclen + len + 2);
-		if (!acc)
-			abort();
+		if (!(more = realloc(acc, acclen + len + 2))) {
+			p->conf->oom = true;
+			break;
+		}
+		acc = more;
 		memcpy(acc + acclen, buf, len + 1);
 		acclen += len;
 		/* A trailing backslash continues the line. */
@@ -835,7 +873,7 @@ static void _parse_stream(parser_t *p, FILE *fp, const char *file)
 		_parse_line(p, acc, file, start);
 		acclen = 0;
 	}
-	if (acclen)
+	if (acclen && !p->conf->oom)
 		_parse_line(p, acc, file, start);
 	free(acc);
 	free(buf);
@@ -849,10 +887,13 @@ static void _note_file(azml_conf_t *c, const char *path)
 	for (size_t i = 0; i < c->nfiles; i++)
 		if (!strcmp(c->files[i], path))
 			return;
-	if (!(more = realloc(c->files, (c->nfiles + 1) * sizeof(*more))))
-		abort();
+	if (!(more = realloc(c->files, (c->nfiles + 1) * sizeof(*more)))) {
+		c->oom = true;
+		return;
+	}
 	c->files = more;
-	c->files[c->nfiles++] = azml_conf_xstrdup(path);
+	if ((c->files[c->nfiles] = azml_conf_strdup(c, path)))
+		c->nfiles++;
 }
 
 static void _parse_file(parser_t *p, const char *path, const char *from_file,
@@ -862,14 +903,19 @@ static void _parse_file(parser_t *p, const char *path, const char *from_file,
 	FILE *fp;
 
 	if (from_file && path[0] != '/') {
-		tmp = azml_conf_xstrdup(from_file);
-		dir = dirname(tmp);
-		if (asprintf(&full, "%s/%s", dir, path) < 0)
-			abort();
-		free(tmp);
+		if ((tmp = azml_conf_strdup(p->conf, from_file))) {
+			dir = dirname(tmp);
+			if (asprintf(&full, "%s/%s", dir, path) < 0) {
+				full = NULL;
+				p->conf->oom = true;
+			}
+			free(tmp);
+		}
 	} else {
-		full = azml_conf_xstrdup(path);
+		full = azml_conf_strdup(p->conf, path);
 	}
+	if (!full)
+		return;
 	if (p->depth >= MAX_INCLUDE) {
 		azml_conf_err(p, from_file, from_line,
 			      "Include nested more than %d deep", MAX_INCLUDE);
@@ -909,7 +955,10 @@ static azml_conf_t *_new(const char *path)
 
 	if (!c)
 		return NULL;
-	c->path = azml_conf_xstrdup(path);
+	if (path && !(c->path = strdup(path))) {
+		free(c);
+		return NULL;
+	}
 	c->capacity_backoff = -1;	/* not set */
 	return c;
 }
@@ -921,12 +970,13 @@ char *azml_conf_default_path(void)
 	char *tmp, *out;
 
 	if (env && *env)
-		return azml_conf_xstrdup(env);
+		return strdup(env);
 	if (!slurm_conf || !*slurm_conf)
-		return azml_conf_xstrdup("/etc/slurm/azureml.conf");
-	tmp = azml_conf_xstrdup(slurm_conf);
+		return strdup("/etc/slurm/azureml.conf");
+	if (!(tmp = strdup(slurm_conf)))
+		return NULL;
 	if (asprintf(&out, "%s/azureml.conf", dirname(tmp)) < 0)
-		abort();
+		out = NULL;
 	free(tmp);
 	return out;
 }
@@ -934,7 +984,7 @@ char *azml_conf_default_path(void)
 azml_conf_t *azml_conf_load(const char *path)
 {
 	char *dflt = path ? NULL : azml_conf_default_path();
-	azml_conf_t *c = _new(path ? path : dflt);
+	azml_conf_t *c = path || dflt ? _new(path ? path : dflt) : NULL;
 	parser_t p = { .conf = c };
 
 	if (c) {
@@ -942,10 +992,15 @@ azml_conf_t *azml_conf_load(const char *path)
 
 		_parse_file(&p, c->path, NULL, 0);
 		/* An unreadable file says so once, not once per missing key. */
-		if (c->nerrors == before || c->ntargets || p.gset)
+		if (!c->oom &&
+		    (c->nerrors == before || c->ntargets || p.gset))
 			azml_conf_finish(&p, c->path);
 	}
 	free(dflt);
+	if (c && c->oom) {
+		azml_conf_destroy(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -965,7 +1020,12 @@ azml_conf_t *azml_conf_load_string(const char *text, const char *name)
 	p.include_stack[p.depth++] = name;
 	_parse_stream(&p, fp, name);
 	fclose(fp);
-	azml_conf_finish(&p, name);
+	if (!c->oom)
+		azml_conf_finish(&p, name);
+	if (c->oom) {
+		azml_conf_destroy(c);
+		return NULL;
+	}
 	return c;
 }
 

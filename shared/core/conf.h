@@ -155,11 +155,14 @@ typedef struct {
 				 * those that could not be read): what a
 				 * watcher must watch */
 	size_t nfiles;
+	bool oom;		/* memory ran out while loading or checking
+				 * (the load then returns NULL) */
 } azml_conf_t;
 
 /*
  * The file to read: $AZUREML_CONF, else azureml.conf beside $SLURM_CONF,
- * else /etc/slurm/azureml.conf.  Returns a malloc'd string.
+ * else /etc/slurm/azureml.conf.  Returns a malloc'd string, NULL when out
+ * of memory.
  */
 char *azml_conf_default_path(void);
 
@@ -180,7 +183,8 @@ void azml_conf_destroy(azml_conf_t *conf);
  * Prices=FILE, SshPublicKey= (global and each target's), LogFile= (when it
  * exists; a folder holding it that group or others may write is a
  * warning).  What is wrong is appended to conf->errors ("FILE:LINE: ...")
- * or conf->warnings.  Returns the number of errors added.  Not part of
+ * or conf->warnings.  Returns the number of errors added (running out of
+ * memory counts as one: its message could not be kept; conf->oom says so).  Not part of
  * azml_conf_load(): the plugins inside slurmctld load the file and must
  * not scan the disk; check-config calls it.
  */

@@ -376,7 +376,7 @@ static void _resolve_fallbacks(parser_t *p, azml_target_t *t)
 						  sizeof(others)));
 		} else {
 			free(*name);
-			*name = azml_conf_xstrdup(f->name);
+			*name = azml_conf_strdup(c, f->name);
 			_check_fallback(p, t, f);
 		}
 	}
@@ -403,21 +403,21 @@ void azml_conf_finish(parser_t *p, const char *file)
 			      "and ClientId=");
 	if (!c->arm_endpoint)
 		c->arm_endpoint =
-			azml_conf_xstrdup("https://management.azure.com");
+			azml_conf_strdup(c, "https://management.azure.com");
 	if (!c->authority_host)
 		c->authority_host =
-			azml_conf_xstrdup("https://login.microsoftonline.com");
+			azml_conf_strdup(c, "https://login.microsoftonline.com");
 	if (!c->imds_endpoint)
-		c->imds_endpoint = azml_conf_xstrdup("http://169.254.169.254");
+		c->imds_endpoint = azml_conf_strdup(c, "http://169.254.169.254");
 	if (!c->state_dir)
-		c->state_dir = azml_conf_xstrdup("/var/lib/slurm-azureml");
+		c->state_dir = azml_conf_strdup(c, "/var/lib/slurm-azureml");
 	if (c->prices && !strcmp(c->prices, "retail")) {
 		free(c->prices);
 		c->prices = NULL;
 	}
 	if (!c->prices_endpoint)
 		c->prices_endpoint =
-			azml_conf_xstrdup("https://prices.azure.com");
+			azml_conf_strdup(c, "https://prices.azure.com");
 	if (c->capacity_backoff < 0)		/* not set (0 is "no hold") */
 		c->capacity_backoff = CAPACITY_BACKOFF;
 	for (size_t i = 0; i < c->ntargets; i++) {
@@ -432,7 +432,7 @@ void azml_conf_finish(parser_t *p, const char *file)
 		_resolve_fallbacks(p, t);
 #define INHERIT(f) \
 	if (!t->f && c->f) \
-	t->f = azml_conf_xstrdup(c->f)
+	t->f = azml_conf_strdup(c, c->f)
 		INHERIT(image);
 		INHERIT(subnet);
 		INHERIT(admin_user);
@@ -457,7 +457,8 @@ static void _file_msg(azml_conf_t *c, bool warn, const char *at,
 static void _file_msg(azml_conf_t *c, bool warn, const char *at,
 		      const char *fmt, ...)
 {
-	char msg[1024], *full, ***list = warn ? &c->warnings : &c->errors;
+	char msg[1024], *full, **more;
+	char ***list = warn ? &c->warnings : &c->errors;
 	size_t *count = warn ? &c->nwarnings : &c->nerrors;
 	va_list ap;
 
@@ -466,10 +467,16 @@ static void _file_msg(azml_conf_t *c, bool warn, const char *at,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (asprintf(&full, "%s: %s%s", at, warn ? "warning: " : "", msg) < 0)
-		abort();
-	if (!(*list = realloc(*list, (*count + 1) * sizeof(char *))))
-		abort();
+	if (asprintf(&full, "%s: %s%s", at, warn ? "warning: " : "", msg) < 0) {
+		c->oom = true;
+		return;
+	}
+	if (!(more = realloc(*list, (*count + 1) * sizeof(char *)))) {
+		free(full);
+		c->oom = true;
+		return;
+	}
+	*list = more;
 	(*list)[(*count)++] = full;
 }
 
@@ -523,6 +530,7 @@ static void _check_log_file(azml_conf_t *c, const char *at)
 size_t azml_conf_check_files(azml_conf_t *c)
 {
 	size_t before = c->nerrors;
+	bool oom = c->oom;
 	char why[600], at[PATH_MAX + 32];
 
 	snprintf(at, sizeof(at), "%s", c->state_dir_at ? c->state_dir_at :
@@ -550,5 +558,5 @@ size_t azml_conf_check_files(azml_conf_t *c)
 	}
 	if (c->log_file)
 		_check_log_file(c, c->log_file_at ? c->log_file_at : c->path);
-	return c->nerrors - before;
+	return c->nerrors - before + (c->oom && !oom);
 }

@@ -53,7 +53,8 @@ typedef struct {
 	unsigned long long gset;
 } parser_t;
 
-char *azml_conf_xstrdup(const char *s);
+/* strdup(S), or NULL (S NULL, or out of memory: then C->oom is set). */
+char *azml_conf_strdup(azml_conf_t *c, const char *s);
 void azml_conf_err(parser_t *p, const char *file, int line,
 		   const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

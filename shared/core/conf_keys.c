@@ -24,6 +24,7 @@
 #include "gres.h"
 #include "safefile.h"
 #include "slurm_compat.h"
+#include "url.h"
 #include "userdata.h"
 
 static int _check_guid(const char *v, char *why, size_t n);
@@ -207,66 +208,6 @@ bad:
 	return -1;
 }
 
-/* Host part of an http(s) URL: letters, digits, '.', '-', or [v6]; port. */
-static int _url_host(const char *v, const char **host, size_t *hlen)
-{
-	const char *s = strstr(v, "://");
-	const char *end;
-
-	if (!s)
-		return -1;
-	s += 3;
-	end = s + strcspn(s, "/");
-	*host = s;
-	if (*s == '[') {
-		const char *close = memchr(s, ']', end - s);
-
-		if (!close)
-			return -1;
-		for (const char *c = s + 1; c < close; c++)
-			if (!isxdigit((unsigned char) *c) && *c != ':')
-				return -1;
-		*hlen = close + 1 - s;
-		s = close + 1;
-	} else {
-		while (s < end && (isalnum((unsigned char) *s) || *s == '.' || *s == '-'))
-			s++;
-		*hlen = s - *host;
-	}
-	if (*hlen == 0)
-		return -1;
-	if (s < end && *s == ':') {
-		int port = 0, digits = 0;
-
-		/* More than 5 digits is refused below: stop adding before
-		 * an int could overflow (":8555555555"). */
-		for (s++; s < end && isdigit((unsigned char) *s); s++, digits++)
-			if (digits < 5)
-				port = port * 10 + (*s - '0');
-		if (!digits || digits > 5 || port < 1 || port > 65535)
-			return -1;
-	}
-	if (s != end)
-		return -1;
-	for (; *s; s++)
-		if (!isgraph((unsigned char) *s))
-			return -1;
-	return 0;
-}
-
-static bool _is_loopback(const char *host, size_t hlen)
-{
-	if ((hlen == 9 && !strncasecmp(host, "localhost", 9)) ||
-	    (hlen == 5 && !strncmp(host, "[::1]", 5)))
-		return true;
-	if (hlen < 7 || strncmp(host, "127.", 4))
-		return false;
-	for (size_t i = 0; i < hlen; i++)	/* 127.0.0.1.example.com is not */
-		if (!isdigit((unsigned char) host[i]) && host[i] != '.')
-			return false;
-	return true;
-}
-
 /* Prices=retail, or the absolute path of a file of prices. */
 static int _check_prices(const char *v, char *why, size_t n)
 {
@@ -282,22 +223,20 @@ static int _check_prices(const char *v, char *why, size_t n)
 
 static int _check_url_common(const char *v, char *why, size_t n, bool imds)
 {
-	const char *host;
-	size_t hlen;
+	azml_url_t u;
+	char reason[200];
 
-	if (!strncasecmp(v, "https://", 8) && !_url_host(v, &host, &hlen))
-		return 0;
-	if (!strncasecmp(v, "http://", 7) && !_url_host(v, &host, &hlen)) {
-		if (_is_loopback(host, hlen))
-			return 0;
-		if (imds && hlen == 15 && !strncmp(host, "169.254.169.254", 15))
-			return 0;
-		snprintf(why, n, "plain http is accepted only for loopback "
-			 "(127.0.0.1, localhost, [::1])%s; use https",
-			 imds ? " and 169.254.169.254" : "");
+	if (azml_url_split(v, &u, reason, sizeof(reason))) {
+		snprintf(why, n, "expected a URL like https://host[:port][/path] "
+			 "(%s)", reason);
 		return -1;
 	}
-	snprintf(why, n, "expected a URL like https://host[:port][/path]");
+	if (!strcmp(u.scheme, "https") || azml_host_is_loopback(u.host) ||
+	    (imds && !strcmp(u.host, "169.254.169.254")))
+		return 0;
+	snprintf(why, n, "plain http is accepted only for loopback "
+		 "(127.0.0.1, localhost, [::1])%s; use https",
+		 imds ? " and 169.254.169.254" : "");
 	return -1;
 }
 

@@ -166,8 +166,10 @@ int azml_slurm_conf_param(const char *path, const char *key, char **value,
 				w++;
 				w[strcspn(w, "\"")] = '\0';
 			}
-			if (!(*value = strdup(w)))
-				abort();
+			if (!(*value = strdup(w))) {
+				rc = -1;	/* out of memory */
+				break;
+			}
 			*line = n;
 			rc = 1;
 			break;
@@ -207,7 +209,7 @@ char *azml_configless_advice(const char *slurm_conf)
 		     "last SlurmctldParameters line it reads, so 'slurm-azureml "
 		     "generate' does not add one: add enable_configless to this "
 		     "line", slurm_conf, line, value) < 0)
-		abort();
+		msg = NULL;	/* out of memory: no advice */
 	free(value);
 	return msg;
 }

@@ -31,11 +31,13 @@ char *azml_generate_slurm_conf(const azml_conf_t *conf,
  *
  * azml_slurm_conf_param: the value and line of KEY's first line in PATH
  * itself (Include'd files are not read), as *VALUE (malloc'd) and *LINE.
- * Returns 1 when found, 0 when not, -1 when PATH cannot be read.
+ * Returns 1 when found, 0 when not, -1 when PATH cannot be read or memory
+ * ran out (errno says which).
  *
  * azml_configless_advice: what the admin must do about SLURM_CONF's
  * SlurmctldParameters, as a malloc'd message, or NULL when nothing (no such
- * line, or it has enable_configless already, or the file is unreadable).
+ * line, or it has enable_configless already, or the file is unreadable, or
+ * memory ran out).
  */
 int azml_slurm_conf_param(const char *path, const char *key, char **value,
 			  int *line);

@@ -20,23 +20,11 @@
 #include <slurm/slurm.h>
 
 #include "gres.h"
+#include "log.h"
 #include "slurm_compat.h"
 
 #define SHOW_MAX	40	/* characters of a user's field in a message */
 #define LINE_MAX_GRES	4096	/* gres.conf line, with its newline */
-
-static void _err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void _err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* S[0..LEN) for a message: printable, '\xNN' otherwise, at most SHOW_MAX. */
 static const char *_show(const char *s, size_t len, char *buf, size_t n)
@@ -176,16 +164,19 @@ static int _entry(const char *s, size_t len, azml_gres_ent_t *e, char *err,
 	memset(e, 0, sizeof(*e));
 	e->count = 1;
 	if (!len) {
-		_err(err, errlen, "an empty entry (',' at the start, at the end "
-		     "or twice)");
+		azml_errf(err, errlen,
+			  "an empty entry (',' at the start, at the end "
+			  "or twice)");
 		return -1;
 	}
 	if (paren) {
 		core = paren - s;
 		if (!_sockets_ok(paren, len - core)) {
-			_err(err, errlen, "'%s' is not a socket binding like "
-			     "(S:0-1)", _show(paren, len - core, shown,
-					      sizeof(shown)));
+			azml_errf(
+				err, errlen,
+				"'%s' is not a socket binding like "
+				"(S:0-1)",
+				_show(paren, len - core, shown, sizeof(shown)));
 			return -1;
 		}
 		e->sockets = true;
@@ -194,33 +185,36 @@ static int _entry(const char *s, size_t len, azml_gres_ent_t *e, char *err,
 		if (i < core && s[i] != ':')
 			continue;
 		if (nf == 4) {
-			_err(err, errlen, "'%s': too many ':' fields",
-			     _show(s, len, shown, sizeof(shown)));
+			azml_errf(err, errlen, "'%s': too many ':' fields",
+				  _show(s, len, shown, sizeof(shown)));
 			return -1;
 		}
 		f[nf].s = s + start;
 		f[nf].len = i - start;
 		if (!f[nf].len) {
-			_err(err, errlen, "'%s': an entry has an empty field",
-			     _show(s, len, shown, sizeof(shown)));
+			azml_errf(err, errlen,
+				  "'%s': an entry has an empty field",
+				  _show(s, len, shown, sizeof(shown)));
 			return -1;
 		}
 		nf++;
 		start = i + 1;
 	}
 	if (!_name_ok(&f[0])) {
-		_err(err, errlen, "'%s' is not a gres name (lower-case letters, "
-		     "digits and '_', starting with a letter)",
-		     _show(f[0].s, f[0].len, shown, sizeof(shown)));
+		azml_errf(err, errlen,
+			  "'%s' is not a gres name (lower-case letters, "
+			  "digits and '_', starting with a letter)",
+			  _show(f[0].s, f[0].len, shown, sizeof(shown)));
 		return -1;
 	}
 	memcpy(e->name, f[0].s, f[0].len);
 	last = nf - 1;
 	if (last >= 1 && _count_like(&f[last])) {
 		if (_count(&f[last], &e->count) < 0) {
-			_err(err, errlen, "'%s' is not a count (too large)",
-			     _show(f[last].s, f[last].len, shown,
-				   sizeof(shown)));
+			azml_errf(err, errlen,
+				  "'%s' is not a count (too large)",
+				  _show(f[last].s, f[last].len, shown,
+					sizeof(shown)));
 			return -1;
 		}
 		counted = true;
@@ -232,25 +226,28 @@ static int _entry(const char *s, size_t len, azml_gres_ent_t *e, char *err,
 	}
 	if (last > 1) {
 		if (counted)
-			_err(err, errlen, "'%s': too many ':' fields",
-			     _show(s, len, shown, sizeof(shown)));
+			azml_errf(err, errlen, "'%s': too many ':' fields",
+				  _show(s, len, shown, sizeof(shown)));
 		else
-			_err(err, errlen, "'%s' is not a count",
-			     _show(f[nf - 1].s, f[nf - 1].len, shown,
-				   sizeof(shown)));
+			azml_errf(err, errlen, "'%s' is not a count",
+				  _show(f[nf - 1].s, f[nf - 1].len, shown,
+					sizeof(shown)));
 		return -1;
 	}
 	if (last == 1) {
 		if (!_type_ok(&f[1])) {
-			_err(err, errlen, "'%s' is not a type (letters, digits, "
-			     "'_', '-' and '.')",
-			     _show(f[1].s, f[1].len, shown, sizeof(shown)));
+			azml_errf(
+				err, errlen,
+				"'%s' is not a type (letters, digits, "
+				"'_', '-' and '.')",
+				_show(f[1].s, f[1].len, shown, sizeof(shown)));
 			return -1;
 		}
 		if (_count_like(&f[1])) {
-			_err(err, errlen, "'%s': the count comes last, after "
-			     "the type and no_consume",
-			     _show(s, len, shown, sizeof(shown)));
+			azml_errf(err, errlen,
+				  "'%s': the count comes last, after "
+				  "the type and no_consume",
+				  _show(s, len, shown, sizeof(shown)));
 			return -1;
 		}
 		memcpy(e->type, f[1].s, f[1].len);
@@ -270,12 +267,12 @@ int azml_gres_parse(const char *spec, azml_gres_t *g, char *err,
 		return 0;
 	}
 	if (strnlen(spec, AZML_GRES_MAX_LEN + 1) > AZML_GRES_MAX_LEN) {
-		_err(err, errlen, "longer than %d characters",
-		     AZML_GRES_MAX_LEN);
+		azml_errf(err, errlen, "longer than %d characters",
+			  AZML_GRES_MAX_LEN);
 		return -1;
 	}
 	if (!*spec) {
-		_err(err, errlen, "empty");
+		azml_errf(err, errlen, "empty");
 		return -1;
 	}
 	for (;;) {
@@ -290,17 +287,18 @@ int azml_gres_parse(const char *spec, azml_gres_t *g, char *err,
 				m = &t.ent[i];
 		if (m) {
 			if (m->count > INT64_MAX - e.count) {
-				_err(err, errlen, "the %s%s%s counts add up to "
-				     "more than a count can be", e.name,
-				     e.type[0] ? ":" : "", e.type);
+				azml_errf(err, errlen,
+					  "the %s%s%s counts add up to "
+					  "more than a count can be",
+					  e.name, e.type[0] ? ":" : "", e.type);
 				return -1;
 			}
 			m->count += e.count;
 			m->no_consume |= e.no_consume;
 			m->sockets |= e.sockets;
 		} else if (t.n == AZML_GRES_MAX_ENTRIES) {
-			_err(err, errlen, "more than %d different entries",
-			     AZML_GRES_MAX_ENTRIES);
+			azml_errf(err, errlen, "more than %d different entries",
+				  AZML_GRES_MAX_ENTRIES);
 			return -1;
 		} else {
 			m = &t.ent[t.n++];
@@ -314,8 +312,8 @@ int azml_gres_parse(const char *spec, azml_gres_t *g, char *err,
 		}
 		if (azml_gres_is_gpu(&e)) {
 			if (e.count > (uint64_t) (AZML_GRES_MAX_GPUS - t.gpus)) {
-				_err(err, errlen, "more than %d GPUs",
-				     AZML_GRES_MAX_GPUS);
+				azml_errf(err, errlen, "more than %d GPUs",
+					  AZML_GRES_MAX_GPUS);
 				return -1;
 			}
 			t.gpus += (long) e.count;
@@ -339,21 +337,25 @@ int azml_gres_check_node(const azml_gres_t *g, char *why, size_t n)
 		const azml_gres_ent_t *e = &g->ent[i];
 
 		if (e->count == 0) {
-			_err(why, n, "%s%s%s has a count of 0 (leave it out)",
-			     e->name, e->type[0] ? ":" : "", e->type);
+			azml_errf(why, n,
+				  "%s%s%s has a count of 0 (leave it out)",
+				  e->name, e->type[0] ? ":" : "", e->type);
 			return -1;
 		}
 		if (e->sockets) {
-			_err(why, n, "'(S:...)' is how scontrol shows a socket "
-			     "binding; bind devices to sockets with gres.conf "
-			     "Cores=");
+			azml_errf(why, n,
+				  "'(S:...)' is how scontrol shows a socket "
+				  "binding; bind devices to sockets with "
+				  "gres.conf Cores=");
 			return -1;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(g->ent[j].name, e->name) &&
 			    !g->ent[j].type[0] != !e->type[0]) {
-				_err(why, n, "%s is given both with and without "
-				     "a type, which Slurm refuses", e->name);
+				azml_errf(why, n,
+					  "%s is given both with and without "
+					  "a type, which Slurm refuses",
+					  e->name);
 				return -1;
 			}
 	}
@@ -416,7 +418,7 @@ static long _names(const char *expr, long max, char *why, size_t n)
 
 	for (;;) {
 		if (*p == ']') {
-			_err(why, n, "a ']' without its '['");
+			azml_errf(why, n, "a ']' without its '['");
 			return -1;
 		}
 		if (*p == ',' || !*p) {		/* one name (or range) ends */
@@ -441,14 +443,17 @@ static long _names(const char *expr, long max, char *why, size_t n)
 				for (; isdigit((unsigned char) *p); p++) {
 					v[k] = v[k] * 10 + (*p - '0');
 					if (v[k] > INT_MAX) {
-						_err(why, n, "a number over %d "
-						     "in a range", INT_MAX);
+						azml_errf(why, n,
+							  "a number over %d "
+							  "in a range",
+							  INT_MAX);
 						return -1;
 					}
 				}
 				if (p == d) {
-					_err(why, n, "expected N or N-M "
-					     "inside [ ]");
+					azml_errf(why, n,
+						  "expected N or N-M "
+						  "inside [ ]");
 					return -1;
 				}
 				if (k || *p != '-') {
@@ -459,8 +464,10 @@ static long _names(const char *expr, long max, char *why, size_t n)
 				p++;
 			}
 			if (v[1] < v[0]) {
-				_err(why, n, "a range %ld-%ld that runs "
-				     "backwards", v[0], v[1]);
+				azml_errf(why, n,
+					  "a range %ld-%ld that runs "
+					  "backwards",
+					  v[0], v[1]);
 				return -1;
 			}
 			sum += v[1] - v[0] + 1;
@@ -471,8 +478,10 @@ static long _names(const char *expr, long max, char *why, size_t n)
 				continue;
 			}
 			if (*p != ']') {
-				_err(why, n, *p ? "expected ',' or ']' in a "
-				     "range" : "a '[' without its ']'");
+				azml_errf(why, n,
+					  *p ? "expected ',' or ']' in a "
+					       "range" :
+					       "a '[' without its ']'");
 				return -1;
 			}
 			p++;
@@ -511,37 +520,41 @@ static int _expand(const char *path, int lineno, const char *expr,
 	int count;
 
 	if (names < 0) {
-		_err(err, errlen, "%s:%d: File='%s': %s", path, lineno,
-		     _show(expr, strlen(expr), shown, sizeof(shown)), why);
+		azml_errf(err, errlen, "%s:%d: File='%s': %s", path, lineno,
+			  _show(expr, strlen(expr), shown, sizeof(shown)), why);
 		return -1;
 	}
 	if (names > AZML_GRES_MAX_FILES) {
-		_err(err, errlen, "%s:%d: File='%s': more than %d devices",
-		     path, lineno, _show(expr, strlen(expr), shown,
-					 sizeof(shown)), AZML_GRES_MAX_FILES);
+		azml_errf(err, errlen, "%s:%d: File='%s': more than %d devices",
+			  path, lineno,
+			  _show(expr, strlen(expr), shown, sizeof(shown)),
+			  AZML_GRES_MAX_FILES);
 		return -1;
 	}
 	if (!(hl = slurm_hostlist_create(expr))) {
-		_err(err, errlen, "%s:%d: File='%s': expected a device or a "
-		     "range like /dev/nvidia[0-3]", path, lineno,
-		     _show(expr, strlen(expr), shown, sizeof(shown)));
+		azml_errf(err, errlen,
+			  "%s:%d: File='%s': expected a device or a "
+			  "range like /dev/nvidia[0-3]",
+			  path, lineno,
+			  _show(expr, strlen(expr), shown, sizeof(shown)));
 		return -1;
 	}
 	count = slurm_hostlist_count(hl);
 	if (count < 0 || count > AZML_GRES_MAX_FILES ||
 	    *n + (size_t) count > AZML_GRES_MAX_FILES) {
-		_err(err, errlen, "%s:%d: File='%s': more than %d devices%s",
-		     path, lineno, _show(expr, strlen(expr), shown,
-					 sizeof(shown)),
-		     AZML_GRES_MAX_FILES, count > AZML_GRES_MAX_FILES ?
-		     "" : " for this node");
+		azml_errf(err, errlen,
+			  "%s:%d: File='%s': more than %d devices%s", path,
+			  lineno,
+			  _show(expr, strlen(expr), shown, sizeof(shown)),
+			  AZML_GRES_MAX_FILES,
+			  count > AZML_GRES_MAX_FILES ? "" : " for this node");
 		slurm_hostlist_destroy(hl);
 		return -1;
 	}
 	nv = realloc(*v, (*n + (size_t) count + 1) * sizeof(*nv));
 	if (!nv) {
 		slurm_hostlist_destroy(hl);
-		_err(err, errlen, "%s:%d: out of memory", path, lineno);
+		azml_errf(err, errlen, "%s:%d: out of memory", path, lineno);
 		return -1;
 	}
 	*v = nv;
@@ -551,7 +564,8 @@ static int _expand(const char *path, int lineno, const char *expr,
 		if (!(nv[*n] = strdup(h))) {
 			free(h);
 			slurm_hostlist_destroy(hl);
-			_err(err, errlen, "%s:%d: out of memory", path, lineno);
+			azml_errf(err, errlen, "%s:%d: out of memory", path,
+				  lineno);
 			return -1;
 		}
 		(*n)++;
@@ -570,7 +584,7 @@ int azml_gres_conf_files(const char *path, const char *node, char ***files,
 	int lineno = 0, rv = -1;
 
 	if (!fp) {
-		_err(err, errlen, "%s: %s", path, strerror(errno));
+		azml_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	while (fgets(line, sizeof(line), fp)) {
@@ -580,8 +594,9 @@ int azml_gres_conf_files(const char *path, const char *node, char ***files,
 
 		lineno++;
 		if (len && line[len - 1] != '\n' && !feof(fp)) {
-			_err(err, errlen, "%s:%d: line longer than %d bytes",
-			     path, lineno, LINE_MAX_GRES - 1);
+			azml_errf(err, errlen,
+				  "%s:%d: line longer than %d bytes", path,
+				  lineno, LINE_MAX_GRES - 1);
 			goto out;
 		}
 		if ((hash = strchr(line, '#')))
@@ -603,7 +618,7 @@ int azml_gres_conf_files(const char *path, const char *node, char ***files,
 			goto out;
 	}
 	if (ferror(fp)) {
-		_err(err, errlen, "%s: %s", path, strerror(errno));
+		azml_errf(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	*files = v;

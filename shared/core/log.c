@@ -53,31 +53,12 @@ int azml_log_add_file(const char *path, char *why, size_t n)
 {
 	/* root appends here: never through a link, never to a file another
 	 * user owns or may write, never to a FIFO (safefile.h) */
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
-		      O_NONBLOCK | O_CLOEXEC, 0640);
 	struct stat st;
-	int e;
+	int fd = azml_open_regular(path, O_WRONLY | O_APPEND | O_CREAT, 0640,
+				   &st, why, n);
 
-	if (fd < 0) {
-		e = errno;
-		snprintf(why, n, "couldn't open %s: %s", path, e == ELOOP ?
-			 "it is a symbolic link; refused" : strerror(e));
-		errno = e;
+	if (fd < 0)
 		return -1;
-	}
-	if (fstat(fd, &st)) {
-		e = errno;
-		snprintf(why, n, "couldn't examine %s: %s", path, strerror(e));
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(why, n, "%s is not a regular file; refused", path);
-		close(fd);
-		errno = EINVAL;
-		return -1;
-	}
 	if (azml_stat_safe(path, &st, AZML_SAFE_OWNER, why, n)) {
 		close(fd);
 		errno = EPERM;
@@ -190,4 +171,24 @@ char *azml_escape(const char *s, char *out, size_t n)
 	}
 	out[len] = '\0';
 	return out;
+}
+
+int azml_errf(char *err, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !n)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err, n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+char *azml_oneline(char *s)
+{
+	for (char *p = s; p && *p; p++)
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return s;
 }

@@ -6,6 +6,17 @@
  * azml_log_init(): Slurm's own log inside slurmctld/slurmstepd, syslog for
  * programs Slurm runs, stderr for commands an admin types.  A log file may be
  * added to any of them (LogFile= in azureml.conf).
+ *
+ * Errors: functions return 0/-1 (or NULL) and write why into a buffer the
+ * caller passes (azml_errf()); whoever decides what to do logs it, once.
+ *
+ * Out of memory, the one policy: library code (shared/) never calls abort()
+ * or exit(): the core is loaded into slurmctld (job_submit loads the
+ * configuration), where either would take the controller down.  It frees
+ * what it holds and returns NULL or -1 with "out of memory" in the error
+ * buffer (an asynchronous call tells its callback, code OutOfMemory;
+ * azml_conf_load() returns NULL).  Programs (a main()) may then exit(1)
+ * with a message.
  */
 #ifndef AZML_LOG_H
 #define AZML_LOG_H
@@ -52,6 +63,19 @@ void azml_log_debug(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 void azml_log_v(azml_log_level_t level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+
+/* S on one line, in place: control characters (a remote party's newlines
+ * and terminal escapes) become spaces.  Returns S. */
+char *azml_oneline(char *s);
+
+/*
+ * Write a message into the error buffer ERR (N bytes; nothing when ERR is
+ * NULL or N is 0), cut short to fit.  Returns -1, so that a failure reads
+ * "return azml_errf(err, n, ...);".  The one helper for the 0/-1 plus
+ * message convention.
+ */
+int azml_errf(char *err, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /*
  * S made safe to print or log (a string a remote party sent: a tag, a VM

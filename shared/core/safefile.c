@@ -221,6 +221,36 @@ static const char *_kind(mode_t m)
 	       "a device" : "not a regular file";
 }
 
+int azml_open_regular(const char *path, int oflags, mode_t mode,
+		      struct stat *st, char *why, size_t n)
+{
+	int fd = open(path, oflags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, mode);
+	int e;
+
+	if (fd < 0) {
+		e = errno;
+		snprintf(why, n, "couldn't open %s: %s", path, e == ELOOP ?
+			 "it is a symbolic link; refused" : strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (fstat(fd, st)) {
+		e = errno;
+		snprintf(why, n, "couldn't examine %s: %s", path, strerror(e));
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(why, n, "%s is %s; refused (only a regular file is "
+			 "used)", path, _kind(st->st_mode));
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
 int azml_open_safe(const char *path, int flags, size_t max, struct stat *out,
 		   char *why, size_t n)
 {
@@ -232,25 +262,9 @@ int azml_open_safe(const char *path, int flags, size_t max, struct stat *out,
 		errno = EPERM;
 		return -1;
 	}
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		e = errno;
-		snprintf(why, n, "couldn't open %s: %s", path, e == ELOOP ?
-			 "it is a symbolic link; refused" : strerror(e));
-		errno = e;
+	if ((fd = azml_open_regular(path, O_RDONLY, 0, &st, why, n)) < 0)
 		return -1;
-	}
-	if (fstat(fd, &st)) {
-		e = errno;
-		snprintf(why, n, "couldn't examine %s: %s", path, strerror(e));
-		goto fail;
-	}
 	e = EINVAL;
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(why, n, "%s is %s; refused (only a regular file is "
-			 "read)", path, _kind(st.st_mode));
-		goto fail;
-	}
 	if (max && (size_t) st.st_size > max) {
 		snprintf(why, n, "%s is larger than %zu bytes; refused", path,
 			 max);

@@ -68,6 +68,17 @@ int azml_dir_safe(const char *path, int flags, bool *exists, char *why,
 		  size_t n);
 
 /*
+ * Open PATH with OFLAGS (O_RDONLY, or O_WRONLY | O_APPEND | O_CREAT ...;
+ * never through a symbolic link, never blocking on a FIFO, close-on-exec),
+ * MODE when it is created, and refuse it unless it is a regular file.  *ST
+ * gets its fstat().  Returns the descriptor (still O_NONBLOCK; the caller
+ * closes it), or -1 with WHY and errno.  The first step of azml_open_safe()
+ * and of azml_log_add_file().
+ */
+int azml_open_regular(const char *path, int oflags, mode_t mode,
+		      struct stat *st, char *why, size_t n);
+
+/*
  * Open regular file PATH for reading (above), of at most MAX bytes (0: any
  * size), judged with FLAGS; the descriptor is blocking again when
  * returned.  ST (may be NULL) gets its fstat().  Returns the descriptor

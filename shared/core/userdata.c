@@ -19,6 +19,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "log.h"
+#include "names.h"
+#include "url.h"
 #include "userdata.h"
 
 /* ---------------------------------------------------------------------- */
@@ -109,96 +112,25 @@ bad:
 /* ---------------------------------------------------------------------- */
 /* Validators */
 
-static int _why(char *why, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int _why(char *why, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && n) {
-		va_start(ap, fmt);
-		vsnprintf(why, n, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-static bool _dns_name(const char *s, size_t len)
-{
-	size_t label = 0;
-
-	if (!len || len > 253)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char) s[i];
-
-		if (c == '.') {
-			if (!label || s[i - 1] == '-')
-				return false;
-			label = 0;
-		} else if (isalnum(c) || (c == '-' && label)) {
-			if (++label > 63)
-				return false;
-		} else {
-			return false;
-		}
-	}
-	return label && s[len - 1] != '-';
-}
-
-static bool _port_ok(const char *p)
-{
-	char *e;
-	long v;
-
-	if (!isdigit((unsigned char) *p))
-		return false;
-	v = strtol(p, &e, 10);
-	return !*e && v >= 1 && v <= 65535;
-}
-
 int azml_ctld_host_ok(const char *v, char *why, size_t n)
 {
 	char host[256];
-	const char *port = NULL;
-	size_t hl;
+	int port;
 	unsigned char addr[16];
 
 	if (!v || !*v)
-		return _why(why, n, "empty; want HOST[:PORT]");
-	if (*v == '[') {
-		const char *end = strchr(v, ']');
-
-		if (!end || (end[1] && end[1] != ':'))
-			return _why(why, n, "'%s': an IPv6 address in [...] "
-				    "may be followed only by :PORT", v);
-		hl = (size_t) (end - v - 1);
-		if (hl >= sizeof(host))
-			return _why(why, n, "host too long");
-		memcpy(host, v + 1, hl);
-		host[hl] = '\0';
-		if (inet_pton(AF_INET6, host, addr) != 1)
-			return _why(why, n, "'%s' is not an IPv6 address", host);
-		port = end[1] ? end + 2 : NULL;
-	} else {
-		const char *colon = strchr(v, ':');
-
-		if (colon && strchr(colon + 1, ':')) {
-			/* a bare IPv6 address, without a port */
-			if (inet_pton(AF_INET6, v, addr) != 1)
-				return _why(why, n, "'%s': put an IPv6 address "
-					    "in [...] to add a port", v);
-			return 0;
-		}
-		hl = colon ? (size_t) (colon - v) : strlen(v);
-		if (hl >= sizeof(host) || !_dns_name(v, hl))
-			return _why(why, n, "'%.*s' is not a host name or "
-				    "address", (int) (hl > 64 ? 64 : hl), v);
-		port = colon ? colon + 1 : NULL;
+		return azml_errf(why, n, "empty; want HOST[:PORT]");
+	if (*v != '[' && strchr(v, ':') && strchr(strchr(v, ':') + 1, ':')) {
+		/* a bare IPv6 address, without a port */
+		if (inet_pton(AF_INET6, v, addr) != 1)
+			return azml_errf(why, n,
+					 "'%s': put an IPv6 address "
+					 "in [...] to add a port",
+					 v);
+		return 0;
 	}
-	if (port && !_port_ok(port))
-		return _why(why, n, "port '%s' is not 1-65535", port);
-	return 0;
+	return azml_hostport_split(v, strlen(v), host, sizeof(host), &port,
+				   why, n);
 }
 
 static bool _chars(const char *s, size_t len, size_t min, size_t max,
@@ -212,23 +144,6 @@ static bool _chars(const char *s, size_t len, size_t min, size_t max,
 	return true;
 }
 
-static bool _loopback_host(const char *h, size_t len)
-{
-	char buf[64];
-	struct in_addr a;
-
-	if (len == 9 && !strncasecmp(h, "localhost", 9))
-		return true;
-	if (len >= sizeof(buf))
-		return false;
-	memcpy(buf, h, len);
-	buf[len] = '\0';
-	if (!strcmp(buf, "[::1]"))
-		return true;
-	return inet_pton(AF_INET, buf, &a) == 1 &&
-	       (ntohl(a.s_addr) >> 24) == 127;
-}
-
 /* Key Vault's DNS suffixes: public, China, US Government. */
 static const char *const vault_suffixes[] = {
 	".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net",
@@ -239,33 +154,39 @@ int azml_secret_url_ok(const char *v, char *why, size_t n)
 	const char *host, *path, *name;
 	size_t hl;
 	bool https;
+	azml_url_t u;
+	char reason[200];
 
 	if (!v || !*v)
-		return _why(why, n, "empty; want https://VAULT.vault.azure.net/"
-			    "secrets/NAME");
+		return azml_errf(why, n,
+				 "empty; want https://VAULT.vault.azure.net/"
+				 "secrets/NAME");
 	if (strlen(v) > 2048)
-		return _why(why, n, "URL too long");
-	if (!strncmp(v, "https://", 8))
-		https = true;
-	else if (!strncmp(v, "http://", 7))
-		https = false;
-	else
-		return _why(why, n, "'%s' is not an https:// URL", v);
-	host = v + (https ? 8 : 7);
+		return azml_errf(why, n, "URL too long");
 	if (strpbrk(v, "?#@"))
-		return _why(why, n, "'%s': no user name, query or fragment "
-			    "belongs in a secret's URL", v);
-	if (!(path = strchr(host, '/')))
-		return _why(why, n, "'%s' names no secret; want "
-			    "https://VAULT.vault.azure.net/secrets/NAME", v);
-	hl = (size_t) (path - host);
+		return azml_errf(why, n,
+				 "'%s': no user name, query or fragment "
+				 "belongs in a secret's URL",
+				 v);
+	if (azml_url_split(v, &u, reason, sizeof(reason)))
+		return azml_errf(why, n, "'%s': %s", v, reason);
+	https = !strcmp(u.scheme, "https");
+	host = u.host;
+	path = u.path;
+	if (*path != '/')
+		return azml_errf(why, n,
+				 "'%s' names no secret; want "
+				 "https://VAULT.vault.azure.net/secrets/NAME",
+				 v);
+	hl = strlen(host);
 	if (https) {
 		size_t i, sl = 0;
-		const char *colon = memchr(host, ':', hl);
 
-		if (colon)
-			return _why(why, n, "'%s': Key Vault listens on 443; "
-				    "leave the port out", v);
+		if (u.port_given)
+			return azml_errf(why, n,
+					 "'%s': Key Vault listens on 443; "
+					 "leave the port out",
+					 v);
 		for (i = 0; i < sizeof(vault_suffixes) / sizeof(*vault_suffixes); i++) {
 			sl = strlen(vault_suffixes[i]);
 			if (hl > sl && !strncasecmp(host + hl - sl,
@@ -273,33 +194,43 @@ int azml_secret_url_ok(const char *v, char *why, size_t n)
 				break;
 		}
 		if (i == sizeof(vault_suffixes) / sizeof(*vault_suffixes))
-			return _why(why, n, "'%.*s' is not a Key Vault host "
-				    "(VAULT.vault.azure.net)", (int) hl, host);
+			return azml_errf(why, n,
+					 "'%.*s' is not a Key Vault host "
+					 "(VAULT.vault.azure.net)",
+					 (int) hl, host);
 		if (!_chars(host, hl - sl, 3, 24, "-"))
-			return _why(why, n, "vault name '%.*s': 3-24 letters, "
-				    "digits or '-'", (int) (hl - sl), host);
+			return azml_errf(why, n,
+					 "vault name '%.*s': 3-24 letters, "
+					 "digits or '-'",
+					 (int) (hl - sl), host);
 		if (strncmp(path, "/secrets/", 9))
-			return _why(why, n, "'%s': the path must be "
-				    "/secrets/NAME", v);
+			return azml_errf(why, n,
+					 "'%s': the path must be "
+					 "/secrets/NAME",
+					 v);
 		name = path + 9;
 	} else {
-		const char *colon = memchr(host, ':', hl), *vault;
+		const char *vault;
 
-		if (!_loopback_host(host, colon ? (size_t) (colon - host) : hl))
-			return _why(why, n, "'%s': plain http only to loopback "
-				    "(the emulator); use https", v);
-		if (colon && !(colon + 1 < path && _chars(colon + 1,
-			       (size_t) (path - colon - 1), 1, 5, "")))
-			return _why(why, n, "'%s': bad port", v);
+		if (!azml_host_is_loopback(host))
+			return azml_errf(why, n,
+					 "'%s': plain http only to loopback "
+					 "(the emulator); use https",
+					 v);
 		if (strncmp(path, "/keyvault/", 10))
-			return _why(why, n, "'%s': the emulator's path is "
-				    "/keyvault/VAULT/secrets/NAME", v);
+			return azml_errf(why, n,
+					 "'%s': the emulator's path is "
+					 "/keyvault/VAULT/secrets/NAME",
+					 v);
 		vault = path + 10;
 		if (!(name = strstr(vault, "/secrets/")) ||
 		    !_chars(vault, (size_t) (name - vault), 3, 24, "-"))
-			return _why(why, n, "'%s': the emulator's path is "
-				    "/keyvault/VAULT/secrets/NAME, VAULT 3-24 "
-				    "letters, digits or '-'", v);
+			return azml_errf(
+				why, n,
+				"'%s': the emulator's path is "
+				"/keyvault/VAULT/secrets/NAME, VAULT 3-24 "
+				"letters, digits or '-'",
+				v);
 		name += 9;
 	}
 	{
@@ -307,12 +238,16 @@ int azml_secret_url_ok(const char *v, char *why, size_t n)
 		size_t nl = ver ? (size_t) (ver - name) : strlen(name);
 
 		if (!_chars(name, nl, 1, 127, "-"))
-			return _why(why, n, "secret name '%.*s': 1-127 letters, "
-				    "digits or '-'", (int) nl, name);
+			return azml_errf(why, n,
+					 "secret name '%.*s': 1-127 letters, "
+					 "digits or '-'",
+					 (int) nl, name);
 		if (ver && (strlen(ver + 1) != 32 ||
 			    strspn(ver + 1, "0123456789abcdefABCDEF") != 32))
-			return _why(why, n, "secret version '%.64s': 32 hex "
-				    "digits, as Key Vault names them", ver + 1);
+			return azml_errf(why, n,
+					 "secret version '%.64s': 32 hex "
+					 "digits, as Key Vault names them",
+					 ver + 1);
 	}
 	return 0;
 }
@@ -348,10 +283,12 @@ int azml_identity_id_ok(const char *v, char *why, size_t n)
 	}
 	return 0;
 bad:
-	return _why(why, n, "'%s' is not a user-assigned identity's resource "
-		    "id (/subscriptions/SUB/resourceGroups/RG/providers/"
-		    "Microsoft.ManagedIdentity/userAssignedIdentities/NAME)",
-		    v ? v : "");
+	return azml_errf(
+		why, n,
+		"'%s' is not a user-assigned identity's resource "
+		"id (/subscriptions/SUB/resourceGroups/RG/providers/"
+		"Microsoft.ManagedIdentity/userAssignedIdentities/NAME)",
+		v ? v : "");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -414,17 +351,23 @@ typedef int (*check_t)(const char *v, char *why, size_t n);
 
 static int _node_name_ok(const char *v, char *why, size_t n)
 {
-	if (!_chars(v, strlen(v), 1, 64, "-_.") || !isalnum((unsigned char) *v))
-		return _why(why, n, "'%s' is not a node name (1-64 letters, "
-			    "digits, '-', '_' or '.')", v);
+	if (!azml_node_name_ok(v, 0))
+		return azml_errf(
+			why, n,
+			"'%s' is not a node name (1-63 letters, "
+			"digits, '-', '_' or '.', first and last a letter "
+			"or digit)",
+			v);
 	return 0;
 }
 
 static int _word_ok(const char *v, char *why, size_t n)
 {
 	if (!_chars(v, strlen(v), 1, 128, "-_."))
-		return _why(why, n, "'%s': want 1-128 letters, digits, '-', "
-			    "'_' or '.'", v);
+		return azml_errf(why, n,
+				 "'%s': want 1-128 letters, digits, '-', "
+				 "'_' or '.'",
+				 v);
 	return 0;
 }
 
@@ -432,11 +375,13 @@ static int _path_ok(const char *v, char *why, size_t n)
 {
 	if (*v != '/' || strlen(v) > 4096 || strstr(v, "/../") ||
 	    (strlen(v) >= 3 && !strcmp(v + strlen(v) - 3, "/..")))
-		return _why(why, n, "'%s' is not an absolute path without "
-			    "'..'", v);
+		return azml_errf(why, n,
+				 "'%s' is not an absolute path without "
+				 "'..'",
+				 v);
 	for (const char *c = v; *c; c++)
 		if (iscntrl((unsigned char) *c))
-			return _why(why, n, "control character in path");
+			return azml_errf(why, n, "control character in path");
 	return 0;
 }
 
@@ -446,7 +391,8 @@ static int _version_ok(const char *v, char *why, size_t n)
 
 	if (sscanf(v, "%3d.%2d.%3d%n", &a, &b, &c, &end) != 3 || v[end] ||
 	    a < 0 || b < 0 || c < 0)
-		return _why(why, n, "'%s' is not a Slurm version (N.N.N)", v);
+		return azml_errf(why, n, "'%s' is not a Slurm version (N.N.N)",
+				 v);
 	return 0;
 }
 
@@ -461,15 +407,17 @@ static int _str(const cJSON *o, const char *k, bool required, check_t check,
 	*out = NULL;
 	if (!j) {
 		if (required)
-			return _why(err, n, "userData: field '%s' is missing", k);
+			return azml_errf(err, n,
+					 "userData: field '%s' is missing", k);
 		return 0;
 	}
 	if (!cJSON_IsString(j) || !j->valuestring)
-		return _why(err, n, "userData: field '%s' must be a string", k);
+		return azml_errf(err, n,
+				 "userData: field '%s' must be a string", k);
 	if (check && check(j->valuestring, why, sizeof(why)))
-		return _why(err, n, "userData: field '%s': %s", k, why);
+		return azml_errf(err, n, "userData: field '%s': %s", k, why);
 	if (!(*out = strdup(j->valuestring)))
-		return _why(err, n, "userData: out of memory");
+		return azml_errf(err, n, "userData: out of memory");
 	return 0;
 }
 
@@ -485,23 +433,26 @@ int azml_userdata_parse(const char *text, size_t len, azml_userdata_t *out,
 
 	memset(out, 0, sizeof(*out));
 	if (!text || !len)
-		return _why(err, n, "userData: empty (the VM was created "
-			    "without userData)");
+		return azml_errf(err, n,
+				 "userData: empty (the VM was created "
+				 "without userData)");
 	if (len > AZML_USERDATA_MAX)
-		return _why(err, n, "userData: %zu bytes, more than Azure's "
-			    "%d", len, AZML_USERDATA_MAX);
+		return azml_errf(err, n,
+				 "userData: %zu bytes, more than Azure's "
+				 "%d",
+				 len, AZML_USERDATA_MAX);
 	if (!(raw = azml_base64_decode(text, len, &rawlen)))
-		return _why(err, n, "userData: not base64");
+		return azml_errf(err, n, "userData: not base64");
 	if (memchr(raw, '\0', rawlen) ||
 	    !(o = cJSON_ParseWithLength((const char *) raw, rawlen)) ||
 	    !cJSON_IsObject(o)) {
-		_why(err, n, "userData: not a JSON object");
+		azml_errf(err, n, "userData: not a JSON object");
 		goto out;
 	}
 	j = cJSON_GetObjectItemCaseSensitive(o, "version");
 	if (!cJSON_IsNumber(j) || j->valuedouble != AZML_USERDATA_VERSION) {
-		_why(err, n, "userData: field 'version' must be %d",
-		     AZML_USERDATA_VERSION);
+		azml_errf(err, n, "userData: field 'version' must be %d",
+			  AZML_USERDATA_VERSION);
 		goto out;
 	}
 	out->version = AZML_USERDATA_VERSION;
@@ -527,8 +478,9 @@ int azml_userdata_parse(const char *text, size_t len, azml_userdata_t *out,
 	if (!strcmp(prio, "low"))
 		out->low_priority = true;
 	else if (strcmp(prio, "dedicated")) {
-		_why(err, n, "userData: field 'priority' must be 'dedicated' "
-		     "or 'low'");
+		azml_errf(err, n,
+			  "userData: field 'priority' must be 'dedicated' "
+			  "or 'low'");
 		goto out;
 	}
 	if ((g = cJSON_GetObjectItemCaseSensitive(o, "gpus"))) {
@@ -536,8 +488,9 @@ int azml_userdata_parse(const char *text, size_t len, azml_userdata_t *out,
 		if (!cJSON_IsObject(g) || !cJSON_IsNumber(j) ||
 		    j->valuedouble < 1 || j->valuedouble > 64 ||
 		    j->valuedouble != (int) j->valuedouble) {
-			_why(err, n, "userData: field 'gpus' must be an object "
-			     "with a whole 'count' of 1 to 64");
+			azml_errf(err, n,
+				  "userData: field 'gpus' must be an object "
+				  "with a whole 'count' of 1 to 64");
 			goto out;
 		}
 		out->gpus = (int) j->valuedouble;

@@ -31,31 +31,6 @@
 static uid_t own_uid = (uid_t) -1;
 static gid_t own_gid = (gid_t) -1;
 
-void azml_state_err(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !n)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-}
-
-/* A node name that is safe as a file name: Slurm's and Azure's characters,
- * never "." or "..", never a path. */
-bool azml_state_node_ok(const char *node)
-{
-	size_t len = node ? strlen(node) : 0;
-
-	if (!len || len > 95 || node[0] == '.' || node[0] == '-')
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char) node[i]) && !strchr("-_.", node[i]))
-			return false;
-	return true;
-}
-
 /* The StateDir last judged (safefile.h), and the verdict: every path under
  * it is refused while it is unsafe, so no program reads what another user
  * planted there nor writes where it points. */
@@ -68,7 +43,7 @@ int azml_state_check(const azml_conf_t *c, char *err, size_t n)
 	char why[sizeof(judged_why) - 100];
 
 	if (!c || !c->state_dir) {
-		azml_state_err(err, n, "StateDir is not set");
+		azml_errf(err, n, "StateDir is not set");
 		return -1;
 	}
 	snprintf(judged, sizeof(judged), "%s", c->state_dir);
@@ -78,7 +53,7 @@ int azml_state_check(const azml_conf_t *c, char *err, size_t n)
 		snprintf(judged_why, sizeof(judged_why), "StateDir %s is "
 			 "refused, nothing done: %s", c->state_dir, why);
 	if (!judged_ok)
-		azml_state_err(err, n, "%s", judged_why);
+		azml_errf(err, n, "%s", judged_why);
 	return judged_ok ? 0 : -1;
 }
 
@@ -108,19 +83,19 @@ int azml_state_lock(const char *dir, char *err, size_t n)
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0) {
-		azml_state_err(err, n, "couldn't open %s: %s", dir,
-			       errno == ELOOP ?
-				       "it is a symbolic link, not a folder" :
-				       strerror(errno));
+		azml_errf(err, n, "couldn't open %s: %s", dir,
+			  errno == ELOOP ?
+				  "it is a symbolic link, not a folder" :
+				  strerror(errno));
 		return -1;
 	}
 	for (int ms = 0; flock(fd, LOCK_EX | LOCK_NB); ms += 5) {
 		if (errno != EWOULDBLOCK || ms >= LOCK_WAIT_MS) {
-			azml_state_err(err, n, "couldn't lock %s: %s", dir,
-				       errno == EWOULDBLOCK ?
-					       "held by another program "
-					       "for 10 s" :
-					       strerror(errno));
+			azml_errf(err, n, "couldn't lock %s: %s", dir,
+				  errno == EWOULDBLOCK ?
+					  "held by another program "
+					  "for 10 s" :
+					  strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -157,8 +132,8 @@ int azml_state_write(const char *dir, const char *name, const char *data,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		  0600);
 	if (fd < 0) {
-		azml_state_err(err, n, "couldn't write %s: %s", path,
-			       strerror(errno));
+		azml_errf(err, n, "couldn't write %s: %s", path,
+			  strerror(errno));
 		return -1;
 	}
 	while (done < len) {
@@ -167,8 +142,8 @@ int azml_state_write(const char *dir, const char *name, const char *data,
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			azml_state_err(err, n, "couldn't write %s: %s", path,
-				       w < 0 ? strerror(errno) : "no space");
+			azml_errf(err, n, "couldn't write %s: %s", path,
+				  w < 0 ? strerror(errno) : "no space");
 			goto out;
 		}
 		done += (size_t) w;
@@ -176,14 +151,14 @@ int azml_state_write(const char *dir, const char *name, const char *data,
 	azml_state_give(fd);
 	if (close(fd)) {
 		fd = -1;
-		azml_state_err(err, n, "couldn't write %s: %s", path,
-			       strerror(errno));
+		azml_errf(err, n, "couldn't write %s: %s", path,
+			  strerror(errno));
 		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, path)) {
-		azml_state_err(err, n, "couldn't rename %s to %s: %s", tmp,
-			       path, strerror(errno));
+		azml_errf(err, n, "couldn't rename %s to %s: %s", tmp, path,
+			  strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -289,8 +264,7 @@ int azml_state_init(const azml_conf_t *c, char *err, size_t n)
 		return -1;
 	exists = stat(c->state_dir, &st) == 0;
 	if (exists && !S_ISDIR(st.st_mode)) {
-		azml_state_err(err, n, "StateDir %s is not a folder",
-			       c->state_dir);
+		azml_errf(err, n, "StateDir %s is not a folder", c->state_dir);
 		return -1;
 	}
 	if (root && exists) {
@@ -301,7 +275,7 @@ int azml_state_init(const azml_conf_t *c, char *err, size_t n)
 		gid_t gid;
 
 		if (_slurm_user(&uid, &gid)) {
-			azml_state_err(
+			azml_errf(
 				err, n,
 				"StateDir %s does not exist, and slurmctld "
 				"does not answer to say who SlurmUser is: create "
@@ -314,43 +288,39 @@ int azml_state_init(const azml_conf_t *c, char *err, size_t n)
 	}
 	if (!exists) {
 		if (mkdir(c->state_dir, 0700) && errno != EEXIST) {
-			azml_state_err(err, n,
-				       "couldn't create StateDir %s: %s",
-				       c->state_dir, strerror(errno));
+			azml_errf(err, n, "couldn't create StateDir %s: %s",
+				  c->state_dir, strerror(errno));
 			return -1;
 		}
 		if (root && lchown(c->state_dir, own_uid, own_gid)) {
-			azml_state_err(
-				err, n,
-				"couldn't give StateDir %s to uid %u: %s",
-				c->state_dir, (unsigned) own_uid,
-				strerror(errno));
+			azml_errf(err, n,
+				  "couldn't give StateDir %s to uid %u: %s",
+				  c->state_dir, (unsigned) own_uid,
+				  strerror(errno));
 			return -1;
 		}
 	}
 	for (size_t i = 0; i < sizeof(subs) / sizeof(*subs); i++) {
 		if (azml_state_path(c, subs[i], NULL, p, sizeof(p))) {
-			azml_state_err(err, n, "StateDir %s: path too long",
-				       c->state_dir);
+			azml_errf(err, n, "StateDir %s: path too long",
+				  c->state_dir);
 			return -1;
 		}
 		if (mkdir(p, 0700) == 0) {
 			if (root && lchown(p, own_uid, own_gid)) {
-				azml_state_err(err, n,
-					       "couldn't give %s to uid %u: %s",
-					       p, (unsigned) own_uid,
-					       strerror(errno));
+				azml_errf(err, n,
+					  "couldn't give %s to uid %u: %s", p,
+					  (unsigned) own_uid, strerror(errno));
 				return -1;
 			}
 		} else if (errno != EEXIST) {
-			azml_state_err(err, n, "couldn't create %s: %s", p,
-				       strerror(errno));
+			azml_errf(err, n, "couldn't create %s: %s", p,
+				  strerror(errno));
 			return -1;
 		} else if (lstat(p, &st) || !S_ISDIR(st.st_mode)) {
-			azml_state_err(err, n, "%s is not a folder%s", p,
-				       S_ISLNK(st.st_mode) ?
-					       " (a symbolic link)" :
-					       "");
+			azml_errf(err, n, "%s is not a folder%s", p,
+				  S_ISLNK(st.st_mode) ? " (a symbolic link)" :
+							"");
 			return -1;
 		} else if (root && st.st_uid != own_uid) {
 			_give_tree(p);	/* made by root in an earlier release */
@@ -360,7 +330,7 @@ int azml_state_init(const azml_conf_t *c, char *err, size_t n)
 			struct stat ps;
 
 			stat(p, &ps);
-			azml_state_err(
+			azml_errf(
 				err, n,
 				"%s is not writable by %s (it belongs to uid "
 				"%u, mode %03o): as root, run 'chown -R %s %s'",
@@ -382,7 +352,7 @@ int azml_state_failure_add(const azml_conf_t *c, const char *node,
 	char dir[4096], path[4200], buf[MAX_RECORD], old[64], err[512];
 	int count = 0, lk;
 
-	if (!azml_state_node_ok(node) ||
+	if (!azml_node_name_ok(node, 0) ||
 	    azml_state_path(c, DIR_FAILURES, NULL, dir, sizeof(dir)))
 		return -1;
 	if ((lk = azml_state_lock(dir, err, sizeof(err))) < 0) {
@@ -411,7 +381,7 @@ void azml_state_failure_clear(const azml_conf_t *c, const char *node)
 {
 	char path[4200];
 
-	if (azml_state_node_ok(node) &&
+	if (azml_node_name_ok(node, 0) &&
 	    !azml_state_path(c, DIR_FAILURES, node, path, sizeof(path)))
 		unlink(path);
 }
@@ -422,7 +392,7 @@ long azml_state_failure_age(const azml_conf_t *c, const char *node)
 	int count;
 	long when = 0;
 
-	if (!azml_state_node_ok(node) ||
+	if (!azml_node_name_ok(node, 0) ||
 	    azml_state_path(c, DIR_FAILURES, node, path, sizeof(path)) ||
 	    azml_state_read(path, buf, sizeof(buf)) <= 0)
 		return -1;
@@ -454,19 +424,19 @@ int azml_state_attached_save(const azml_conf_t *c, const char *node,
 	char *text;
 	int rc;
 
-	if (!azml_state_node_ok(node)) {
-		azml_state_err(err, n,
-			       "'%.100s' is not a node name StateDir can hold",
-			       node ? node : "");
+	if (!azml_node_name_ok(node, 0)) {
+		azml_errf(err, n,
+			  "'%.100s' is not a node name StateDir can hold",
+			  node ? node : "");
 		return -1;
 	}
 	if (azml_state_path(c, DIR_ATTACHED, NULL, dir, sizeof(dir))) {
-		azml_state_err(err, n,
-			       "StateDir is not set, or its path is too long");
+		azml_errf(err, n,
+			  "StateDir is not set, or its path is too long");
 		return -1;
 	}
 	if (!(text = cJSON_PrintUnformatted(report))) {
-		azml_state_err(err, n, "couldn't print the report of %s", node);
+		azml_errf(err, n, "couldn't print the report of %s", node);
 		return -1;
 	}
 	snprintf(name, sizeof(name), "%s.json", node);
@@ -479,7 +449,7 @@ void azml_state_attached_remove(const azml_conf_t *c, const char *node)
 {
 	char dir[4096], path[4300];
 
-	if (!azml_state_node_ok(node) ||
+	if (!azml_node_name_ok(node, 0) ||
 	    azml_state_path(c, DIR_ATTACHED, NULL, dir, sizeof(dir)))
 		return;
 	snprintf(path, sizeof(path), "%s/%s.json", dir, node);
@@ -511,7 +481,7 @@ void azml_state_attached_each(const azml_conf_t *c,
 		    strcmp(e->d_name + len - 5, ".json"))
 			continue;
 		snprintf(node, sizeof(node), "%.*s", (int) (len - 5), e->d_name);
-		if (!azml_state_node_ok(node))
+		if (!azml_node_name_ok(node, 0))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		if (azml_state_read(path, buf, MAX_REPORT) > 0)
@@ -567,7 +537,7 @@ int azml_state_idle_set(const azml_conf_t *c, const char *target, long seconds)
 	char dir[4096], err[512], rec[64];
 	int lk, rc, len;
 
-	if (!azml_state_node_ok(target) ||
+	if (!azml_node_name_ok(target, 0) ||
 	    azml_state_path(c, DIR_IDLE, NULL, dir, sizeof(dir)))
 		return -1;
 	len = snprintf(rec, sizeof(rec), "%ld %ld\n", seconds, (long) time(NULL));
@@ -587,7 +557,7 @@ long azml_state_idle_get(const azml_conf_t *c, const char *target)
 	char path[4200], buf[64];
 	long v;
 
-	if (!azml_state_node_ok(target) ||
+	if (!azml_node_name_ok(target, 0) ||
 	    azml_state_path(c, DIR_IDLE, target, path, sizeof(path)) ||
 	    azml_state_read(path, buf, sizeof(buf)) <= 0 ||
 	    sscanf(buf, "%ld", &v) != 1 || v < 1 || v > 86400)

@@ -37,7 +37,7 @@ static int _hold_read(const azml_conf_t *c, const char *target,
 	ssize_t len;
 
 	memset(h, 0, sizeof(*h));
-	if (!azml_state_node_ok(target) ||
+	if (!azml_node_name_ok(target, 0) ||
 	    azml_state_path(c, DIR_HOLDS, target, path, sizeof(path)))
 		return -1;
 	if ((len = azml_state_read(path, buf, sizeof(buf))) <= 0)
@@ -73,7 +73,7 @@ int azml_state_hold_add(const azml_conf_t *c, const azml_target_t *t,
 	int lk, rc = 0, had;
 
 	memset(h, 0, sizeof(*h));
-	if (!t || !azml_state_node_ok(t->name) ||
+	if (!t || !azml_node_name_ok(t->name, 0) ||
 	    azml_state_path(c, DIR_HOLDS, NULL, dir, sizeof(dir)))
 		return -1;
 	if ((lk = azml_state_lock(dir, err, sizeof(err))) < 0) {
@@ -144,7 +144,7 @@ void azml_state_hold_clear(const azml_conf_t *c, const azml_target_t *t)
 	azml_hold_t h;
 	int lk;
 
-	if (!t || !azml_state_node_ok(t->name) ||
+	if (!t || !azml_node_name_ok(t->name, 0) ||
 	    azml_state_path(c, DIR_HOLDS, NULL, dir, sizeof(dir)))
 		return;
 	if ((lk = azml_state_lock(dir, err, sizeof(err))) < 0) {

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "names.h"
 #include "state.h"
 
 #define DIR_INTENT "intent"
@@ -27,9 +28,6 @@
 #define LOCK_WAIT_MS 10000	/* a held directory lock: give up after */
 
 /* state.c */
-void azml_state_err(char *err, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-bool azml_state_node_ok(const char *node);
 int azml_state_path(const azml_conf_t *c, const char *sub, const char *file,
 		    char *out, size_t n);
 int azml_state_lock(const char *dir, char *err, size_t n);

@@ -162,24 +162,23 @@ static int _intent_open(const azml_conf_t *c, const char *node, intent_t *in,
 	char path[4200], buf[MAX_RECORD];
 	int lk;
 
-	if (!azml_state_node_ok(node)) {
-		azml_state_err(err, n,
-			       "'%.100s' is not a node name StateDir can hold",
-			       node ? node : "");
+	if (!azml_node_name_ok(node, 0)) {
+		azml_errf(err, n,
+			  "'%.100s' is not a node name StateDir can hold",
+			  node ? node : "");
 		return -1;
 	}
 	if (azml_state_path(c, DIR_INTENT, NULL, dir, dn)) {
-		azml_state_err(err, n,
-			       "StateDir is not set, or its path is too long");
+		azml_errf(err, n,
+			  "StateDir is not set, or its path is too long");
 		return -1;
 	}
 	if ((lk = azml_state_lock(dir, err, n)) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s", dir, node);
 	if (azml_state_read(path, buf, sizeof(buf)) < 0) {
-		azml_state_err(err, n, "couldn't read %s: %s", path,
-			       errno ? strerror(errno) :
-				       "not a small regular file");
+		azml_errf(err, n, "couldn't read %s: %s", path,
+			  errno ? strerror(errno) : "not a small regular file");
 		azml_state_unlock(lk);
 		return -1;
 	}
@@ -350,7 +349,7 @@ bool azml_state_intent_active(const azml_conf_t *c, const char *node)
 	char path[4200], buf[MAX_RECORD];
 	intent_t in;
 
-	if (!azml_state_node_ok(node) ||
+	if (!azml_node_name_ok(node, 0) ||
 	    azml_state_path(c, DIR_INTENT, node, path, sizeof(path)) ||
 	    azml_state_read(path, buf, sizeof(buf)) <= 0)
 		return false;

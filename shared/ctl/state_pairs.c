@@ -40,10 +40,10 @@ static bool _pair_parse(const char *line, azml_pair_t *p)
 	memset(p, 0, sizeof(*p));
 	if (sscanf(line, "%95s %111s %87s %79s %ld", vm, node, comp, ip,
 		   &since) != 5 ||
-	    !azml_arm_resource_name_ok(vm) || !azml_state_node_ok(node) ||
+	    !azml_arm_resource_name_ok(vm) || !azml_node_name_ok(node, 0) ||
 	    strlen(node) >= sizeof(p->node) || strlen(vm) >= sizeof(p->vm) ||
 	    strlen(comp) >= sizeof(p->computer) ||
-	    strlen(ip) >= sizeof(p->ip) || !azml_state_node_ok(comp) ||
+	    strlen(ip) >= sizeof(p->ip) || !azml_node_name_ok(comp, 0) ||
 	    strspn(ip, "0123456789abcdefABCDEF.:") != strlen(ip))
 		return false;
 	snprintf(p->vm, sizeof(p->vm), "%s", vm);

@@ -12,33 +12,11 @@
 #include <munge.h>
 
 #include "attach.h"
+#include "log.h"
+#include "names.h"
 
 #define REPORT_VERSION 1
 #define MAX_PAYLOAD (256 * 1024)
-
-static void _err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void _err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-bool azml_attach_word_ok(const char *s, bool address)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (!n || n > 63 || s[0] == '-' || s[0] == '.')
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char) *s) && *s != '-' && *s != '_' &&
-		    *s != '.' && !(address && *s == ':'))
-			return false;
-	return true;
-}
 
 cJSON *azml_attach_report(const char *name, const char *hostname,
 			  const char *address, const azml_inventory_t *inv,
@@ -65,12 +43,12 @@ static munge_ctx_t _ctx(const char *socket, char *err, size_t errlen)
 	munge_ctx_t ctx = munge_ctx_create();
 
 	if (!ctx) {
-		_err(err, errlen, "munge: out of memory");
+		azml_errf(err, errlen, "munge: out of memory");
 		return NULL;
 	}
 	if (socket && munge_ctx_set(ctx, MUNGE_OPT_SOCKET, socket) != EMUNGE_SUCCESS) {
-		_err(err, errlen, "munge: cannot use socket %s: %s", socket,
-		     munge_ctx_strerror(ctx));
+		azml_errf(err, errlen, "munge: cannot use socket %s: %s",
+			  socket, munge_ctx_strerror(ctx));
 		munge_ctx_destroy(ctx);
 		return NULL;
 	}
@@ -87,23 +65,23 @@ char *azml_attach_seal(const char *socket, int ttl, const cJSON *report,
 	if (!ctx)
 		return NULL;
 	if (ttl > 0 && munge_ctx_set(ctx, MUNGE_OPT_TTL, ttl) != EMUNGE_SUCCESS) {
-		_err(err, errlen, "munge: cannot set a TTL of %d s", ttl);
+		azml_errf(err, errlen, "munge: cannot set a TTL of %d s", ttl);
 		goto out;
 	}
 	if (!(payload = cJSON_PrintUnformatted(report))) {
-		_err(err, errlen, "out of memory");
+		azml_errf(err, errlen, "out of memory");
 		goto out;
 	}
 	e = munge_encode(&cred, ctx, payload, (int) strlen(payload));
 	if (e != EMUNGE_SUCCESS) {
-		_err(err, errlen, "munge: cannot make a credential: %s",
-		     munge_ctx_strerror(ctx) ? munge_ctx_strerror(ctx) :
-		     munge_strerror(e));
+		azml_errf(err, errlen, "munge: cannot make a credential: %s",
+			  munge_ctx_strerror(ctx) ? munge_ctx_strerror(ctx) :
+						    munge_strerror(e));
 		goto out;
 	}
 	out = strdup(cred);
 	if (!out)
-		_err(err, errlen, "out of memory");
+		azml_errf(err, errlen, "out of memory");
 out:
 	free(cred);
 	cJSON_free(payload);
@@ -153,28 +131,33 @@ cJSON *azml_attach_open(const char *socket, const char *cred, uid_t slurm_uid,
 		return NULL;
 	e = munge_decode(cred, ctx, &buf, &len, &uid, &gid);
 	if (e != EMUNGE_SUCCESS) {
-		_err(err, errlen, "credential refused: %s (munge: %s)", _why(e),
-		     munge_ctx_strerror(ctx) ? munge_ctx_strerror(ctx) :
-		     munge_strerror(e));
+		azml_errf(err, errlen, "credential refused: %s (munge: %s)",
+			  _why(e),
+			  munge_ctx_strerror(ctx) ? munge_ctx_strerror(ctx) :
+						    munge_strerror(e));
 		goto out;
 	}
 	if (uid != 0 && uid != slurm_uid) {
-		_err(err, errlen, "credential refused: made by uid %u, not by "
-		     "root or SlurmUser (uid %u)", (unsigned) uid,
-		     (unsigned) slurm_uid);
+		azml_errf(err, errlen,
+			  "credential refused: made by uid %u, not by "
+			  "root or SlurmUser (uid %u)",
+			  (unsigned) uid, (unsigned) slurm_uid);
 		goto out;
 	}
 	if (!buf || len <= 0 || len > MAX_PAYLOAD ||
 	    memchr(buf, '\0', (size_t) len)) {
-		_err(err, errlen, "credential refused: it carries no report");
+		azml_errf(err, errlen,
+			  "credential refused: it carries no report");
 		goto out;
 	}
 	report = cJSON_ParseWithLength(buf, (size_t) len);
 	v = report ? cJSON_GetObjectItemCaseSensitive(report, "version") : NULL;
 	if (!cJSON_IsObject(report) || !cJSON_IsNumber(v) ||
 	    v->valueint != REPORT_VERSION) {
-		_err(err, errlen, "credential refused: its report is not a "
-		     "version %d slurm-azureml node report", REPORT_VERSION);
+		azml_errf(err, errlen,
+			  "credential refused: its report is not a "
+			  "version %d slurm-azureml node report",
+			  REPORT_VERSION);
 		cJSON_Delete(report);
 		report = NULL;
 	}
@@ -216,11 +199,12 @@ bool azml_attach_judge(const azml_conf_t *conf, const cJSON *report,
 	bool ok;
 
 	*target = NULL;
-	if (!azml_attach_word_ok(node, false)) {
+	if (!azml_node_name_ok(node, 0)) {
 		azml_reason_add(reasons, "the report names no valid node");
 		return false;
 	}
-	if (!azml_attach_word_ok(addr, true) || !azml_attach_word_ok(host, false))
+	if (!azml_node_name_ok(addr, AZML_NAME_ADDRESS) ||
+	    !azml_node_name_ok(host, 0))
 		azml_reason_add(reasons, "the report's address or hostname is not valid");
 	t = azml_conf_target_of_node(conf, node);
 	if (!t || t->kind != AZML_ATTACHED) {

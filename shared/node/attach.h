@@ -54,8 +54,4 @@ cJSON *azml_attach_open(const char *socket, const char *cred, uid_t slurm_uid,
 bool azml_attach_judge(const azml_conf_t *conf, const cJSON *report,
 		       const azml_target_t **target, cJSON *reasons);
 
-/* Whether S may be a node name or a host address (it goes into Slurm's
- * records): letters, digits, '-', '_', '.', ':' for IPv6, 1-63 bytes. */
-bool azml_attach_word_ok(const char *s, bool address);
-
 #endif

@@ -17,20 +17,8 @@
 #include <hwloc.h>
 
 #include "gpu.h"
+#include "log.h"
 #include "slurm_compat.h"
-
-static void _err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void _err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- inventory (hwloc) ------------------------------------------------ */
 
@@ -97,19 +85,21 @@ int azml_gpu_inventory(const char *xml_path, azml_inventory_t *inv,
 
 	memset(inv, 0, sizeof(*inv));
 	if (hwloc_topology_init(&topo) < 0) {
-		_err(err, errlen, "hwloc: cannot initialise: %s", strerror(errno));
+		azml_errf(err, errlen, "hwloc: cannot initialise: %s",
+			  strerror(errno));
 		return -1;
 	}
 	if (xml_path) {
 		struct stat st;
 
 		if (stat(xml_path, &st) < 0) {
-			_err(err, errlen, "%s: %s", xml_path, strerror(errno));
+			azml_errf(err, errlen, "%s: %s", xml_path,
+				  strerror(errno));
 			goto out;
 		}
 		if (hwloc_topology_set_xml(topo, xml_path) < 0) {
-			_err(err, errlen, "%s: not an hwloc XML topology",
-			     xml_path);
+			azml_errf(err, errlen, "%s: not an hwloc XML topology",
+				  xml_path);
 			goto out;
 		}
 	} else {
@@ -131,8 +121,9 @@ int azml_gpu_inventory(const char *xml_path, azml_inventory_t *inv,
 	}
 	hwloc_topology_set_io_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
 	if (hwloc_topology_load(topo) < 0) {
-		_err(err, errlen, "%s: hwloc cannot load it: %s",
-		     xml_path ? xml_path : "this machine", strerror(errno));
+		azml_errf(err, errlen, "%s: hwloc cannot load it: %s",
+			  xml_path ? xml_path : "this machine",
+			  strerror(errno));
 		goto out;
 	}
 	inv->sockets = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE);
@@ -147,7 +138,8 @@ int azml_gpu_inventory(const char *xml_path, azml_inventory_t *inv,
 		if (!_is_compute_gpu(obj, &model))
 			continue;
 		if (inv->ngpus == AZML_GPU_MAX) {
-			_err(err, errlen, "more than %d GPUs", AZML_GPU_MAX);
+			azml_errf(err, errlen, "more than %d GPUs",
+				  AZML_GPU_MAX);
 			goto out;
 		}
 		g = &inv->gpus[inv->ngpus++];
@@ -417,7 +409,7 @@ int azml_gpus_from_json(const cJSON *arr, azml_inventory_t *inv, char *err,
 
 	inv->ngpus = 0;
 	if (!cJSON_IsArray(arr)) {
-		_err(err, errlen, "\"gpus\" is not an array");
+		azml_errf(err, errlen, "\"gpus\" is not an array");
 		return -1;
 	}
 	cJSON_ArrayForEach(o, arr) {
@@ -426,7 +418,8 @@ int azml_gpus_from_json(const cJSON *arr, azml_inventory_t *inv, char *err,
 		azml_gpu_t *g;
 
 		if (i == AZML_GPU_MAX) {
-			_err(err, errlen, "more than %d GPUs", AZML_GPU_MAX);
+			azml_errf(err, errlen, "more than %d GPUs",
+				  AZML_GPU_MAX);
 			return -1;
 		}
 		g = &inv->gpus[i];
@@ -435,8 +428,10 @@ int azml_gpus_from_json(const cJSON *arr, azml_inventory_t *inv, char *err,
 		    !model || !id || !bus ||
 		    sscanf(id, "%4x:%4x", &g->vendor_id, &g->device_id) != 2 ||
 		    strlen(bus) >= sizeof(g->busid)) {
-			_err(err, errlen, "GPU %zu: needs vendor (nvidia|amd), "
-			     "model, pci_id (VVVV:DDDD) and busid", i);
+			azml_errf(err, errlen,
+				  "GPU %zu: needs vendor (nvidia|amd), "
+				  "model, pci_id (VVVV:DDDD) and busid",
+				  i);
 			return -1;
 		}
 		snprintf(g->vendor, sizeof(g->vendor), "%s", vendor);

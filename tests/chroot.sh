@@ -33,7 +33,24 @@ if [ -z "${AZML_CHROOT_SUITE:-}" ]; then
 fi
 suite=$AZML_CHROOT_SUITE
 root=${AZML_CHROOT:-/var/tmp/slurm-azureml-$suite}
-mirror=${AZML_MIRROR:-http://deb.debian.org/debian}
+# The Debian archive this machine's own apt uses (never a host written
+# here): the first non-security URI of its sources, deb822 or one-line.
+host_mirror() {
+	local f u
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		u=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++)
+			if ($i !~ /security/) { print $i; exit } }' "$f")
+		[ -n "$u" ] && { echo "${u%/}"; return 0; }
+	done
+	u=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		awk '$1 == "deb" { for (i = 2; i <= NF; i++)
+			if ($i ~ /^[a-z]+:\/\//) { if ($i !~ /security/) print $i; break } }' |
+		head -n 1)
+	[ -n "$u" ] && echo "${u%/}"
+}
+mirror=${AZML_MIRROR:-$(host_mirror)}
+[ -n "$mirror" ] || { echo "chroot.sh: no Debian archive in this machine's apt sources; set AZML_MIRROR" >&2; exit 1; }
 
 . "$top/tests/packages.sh"
 # Bump the recipe number when the way the chroot is made changes.

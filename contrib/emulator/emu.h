@@ -249,6 +249,14 @@ struct emu_net_state {
 	char listen_host[64];
 	int port;
 	struct in_addr listen_addr;
+	bool tls;		/* --tls-cert: --listen serves https */
+	char base_url[96];	/* "https://127.0.0.1:PORT" (http:// without
+				 * TLS): the scheme and host of URLs we hand out */
+	char imds_url[96];	/* where IMDS answers: --imds-listen's plain
+				 * http URL, else base_url */
+	int imds_port;		/* --imds-listen's port; 0: none (IMDS is
+				 * served on --listen's) */
+	struct MHD_Daemon *imds_daemon;	/* --imds-listen's, or NULL */
 	uid_t allowed[16];	/* besides root and our own user: --allow-user */
 	size_t nallowed;
 };
@@ -392,6 +400,8 @@ void emu_json(reply_t *r, int status, cJSON *body);
 void emu_error(reply_t *r, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 const char *emu_arg(struct MHD_Connection *c, const char *k);
+/* Whether C came in through --imds-listen's port. */
+bool emu_on_imds_listener(struct MHD_Connection *c);
 int emu_segments(char *path, char **seg, int max);
 enum MHD_Result emu_handler(void *cls, struct MHD_Connection *c,
 				const char *url, const char *method,

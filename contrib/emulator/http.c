@@ -81,6 +81,16 @@ const char *emu_arg(struct MHD_Connection *c, const char *k)
 	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
 }
 
+bool emu_on_imds_listener(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	if (!emu_net_st.imds_daemon)
+		return false;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+	return ci && ci->daemon == emu_net_st.imds_daemon;
+}
+
 /*
  * Who is at the other end of loopback connection C: the owner of the
  * client's socket, read from /proc/net/tcp (the row whose local address is
@@ -94,6 +104,9 @@ static int _peer_uid(struct MHD_Connection *c, uid_t *uid)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	/* the port the client reached: --imds-listen's or --listen's */
+	unsigned port = (unsigned) (emu_on_imds_listener(c) ?
+				    emu_net_st.imds_port : emu_net_st.port);
 	const struct sockaddr_in *sin;
 	char line[512];
 	FILE *fp;
@@ -108,8 +121,7 @@ static int _peer_uid(struct MHD_Connection *c, uid_t *uid)
 	while (fgets(line, sizeof(line), fp))
 		found += emu_tcp_row(line, sin->sin_addr.s_addr,
 				     ntohs(sin->sin_port),
-				     emu_net_st.listen_addr.s_addr,
-				     (unsigned) emu_net_st.port, &u);
+				     emu_net_st.listen_addr.s_addr, port, &u);
 	fclose(fp);
 	if (found != 1)
 		return -1;
@@ -250,6 +262,13 @@ enum MHD_Result emu_handler(void *cls, struct MHD_Connection *c,
 	if (up->too_big)
 		emu_error(&r, 413, "RequestEntityTooLarge", "The request content "
 		       "size exceeds the maximum of %d bytes.", MAX_BODY);
+	else if (emu_net_st.imds_daemon &&
+		 emu_on_imds_listener(c) != !strncmp(url, "/metadata/", 10))
+		/* IMDS on its own plain-http port, as on Azure, and only
+		 * there; everything else on --listen's */
+		emu_error(&r, 404, "NotFound", "azure-emulator serves "
+			  "/metadata/... at %s and the rest at %s",
+			  emu_net_st.imds_url, emu_net_st.base_url);
 	else
 		emu_route(c, url, method, path, up->body, &r);
 	if ((!r.status || r.status >= 400) && _vm_put_url(url, method))

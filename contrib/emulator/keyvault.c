@@ -67,8 +67,8 @@ static void _kv_error(reply_t *r, int status, const char *code,
 static void _kv_unauthorized(reply_t *r, const char *msg)
 {
 	_kv_error(r, 401, "Unauthorized", NULL, msg);
-	emu_header(r, "WWW-Authenticate", "Bearer authorization=\"http://%s:%d/"
-		"%s\", resource=\"" VAULT_AUDIENCE "\"", emu_net_st.listen_host, emu_net_st.port,
+	emu_header(r, "WWW-Authenticate", "Bearer authorization=\"%s/"
+		"%s\", resource=\"" VAULT_AUDIENCE "\"", emu_net_st.base_url,
 		EMU_TENANT);
 }
 
@@ -169,8 +169,8 @@ void emu_keyvault(struct MHD_Connection *c, const char *method, char *path,
 	}
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "value", sec->value);
-	snprintf(id, sizeof(id), "http://%s:%d/keyvault/%s/secrets/%s/%s",
-		 emu_net_st.listen_host, emu_net_st.port, seg[1], sec->name, sec->version);
+	snprintf(id, sizeof(id), "%s/keyvault/%s/secrets/%s/%s",
+		 emu_net_st.base_url, seg[1], sec->name, sec->version);
 	cJSON_AddStringToObject(o, "id", id);
 	cJSON_AddStringToObject(o, "contentType", "application/octet-stream");
 	a = cJSON_AddObjectToObject(o, "attributes");

@@ -34,12 +34,92 @@
 
 #include "catalog.h"
 #include "emu.h"
+#include "safefile.h"
 
 static volatile sig_atomic_t stop_flag;
 
 static void _on_signal(int sig)
 {
 	stop_flag = 1;
+}
+
+/*
+ * OPT's ARG, a loopback IPv4 address and port ("127.0.0.1:8443"): *ADDR
+ * gets it, HOST (N bytes) the address as written.  Returns 0, or -1 with a
+ * message on stderr.
+ */
+static int _loopback_addr(const char *opt, const char *arg,
+			  struct sockaddr_in *addr, char *host, size_t n)
+{
+	const char *colon = arg ? strrchr(arg, ':') : NULL;
+	char *end;
+	long port;
+
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	if (!colon || (size_t) (colon - arg) >= n) {
+		fprintf(stderr, "azure-emulator: --%s 127.0.0.1:PORT is "
+			"required\n", opt);
+		return -1;
+	}
+	snprintf(host, n, "%.*s", (int) (colon - arg), arg);
+	port = strtol(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || port < 1 || port > 65535 ||
+	    inet_pton(AF_INET, host, &addr->sin_addr) != 1 ||
+	    (ntohl(addr->sin_addr.s_addr) >> 24) != 127) {
+		fprintf(stderr, "azure-emulator: --%s must be a loopback "
+			"address and port, like 127.0.0.1:8443\n", opt);
+		return -1;
+	}
+	addr->sin_port = htons((uint16_t) port);
+	return 0;
+}
+
+/*
+ * The PEM file of --OPT (PATH), whole, malloc'd in *TEXT.  A private key
+ * (KEY) must be a regular file of a trusted owner (safefile.h) that its
+ * group and others can neither read nor write.  Returns 0, or -1 with a
+ * message on stderr.
+ */
+static int _read_pem(const char *opt, const char *path, bool key, char **text)
+{
+	char why[600];
+	struct stat st;
+	size_t len = 0, max = 1024 * 1024;
+	ssize_t got;
+	int fd = azml_open_safe(path, key ? AZML_SAFE_OWNER : 0, max, &st,
+				why, sizeof(why));
+
+	if (fd < 0) {
+		fprintf(stderr, "azure-emulator: --%s: %s\n", opt, why);
+		return -1;
+	}
+	if (key && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+		fprintf(stderr, "azure-emulator: --%s %s: its group or others "
+			"may read it (mode %04o); a private key must be "
+			"mode 0600 or 0400\n", opt, path,
+			(unsigned) (st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	if (!(*text = malloc((size_t) st.st_size + 1))) {
+		close(fd);
+		return -1;
+	}
+	while (len < (size_t) st.st_size &&
+	       (got = read(fd, *text + len, (size_t) st.st_size - len)) > 0)
+		len += (size_t) got;
+	close(fd);
+	(*text)[len] = '\0';
+	if (!strstr(*text, "-----BEGIN ")) {
+		fprintf(stderr, "azure-emulator: --%s %s: not a PEM file\n",
+			opt, path);
+		explicit_bzero(*text, len);
+		free(*text);
+		*text = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 static void _usage(FILE *fp)
@@ -55,6 +135,7 @@ static void _usage(FILE *fp)
 "                      [--node-init 'CMD {vm} {node} {ip}'] [--console-dir DIR]\n"
 "                      [--secret NAME=FILE]... [--vault-reader IDENTITY_ID]...\n"
 "                      [--compute-limits]\n"
+"                      [--tls-cert FILE --tls-key FILE] [--imds-listen 127.0.0.1:PORT]\n"
 "See azure-emulator(8).\n");
 }
 
@@ -81,15 +162,21 @@ int main(int argc, char **argv)
 		{ "secret", required_argument, NULL, 'K' },
 		{ "vault-reader", required_argument, NULL, 'V' },
 		{ "compute-limits", no_argument, NULL, 'T' },
+		{ "tls-cert", required_argument, NULL, 'X' },
+		{ "tls-key", required_argument, NULL, 'Y' },
+		{ "imds-listen", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct MHD_Daemon *d;
 	struct sigaction sa = { 0 };
-	char *colon, *end;
-	const char *listen_arg = NULL;
+	const char *listen_arg = NULL, *cert_path = NULL, *key_path = NULL;
+	const char *imds_arg = NULL;
+	char *cert = NULL, *key = NULL, imds_host[64];
 	int c;
-	struct sockaddr_in addr = { .sin_family = AF_INET };
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	struct sockaddr_in addr, imds_addr;
 
 	if (argc > 1 && !strcmp(argv[1], "--sandbox-init"))
 		return emu_sandbox_init(argc, argv);
@@ -117,6 +204,9 @@ int main(int argc, char **argv)
 		case 'N': emu_boot_st.node_init = optarg; break;
 		case 'C': emu_boot_st.console_dir = optarg; break;
 		case 'T': emu_faults.compute_limits = true; break;
+		case 'X': cert_path = optarg; break;
+		case 'Y': key_path = optarg; break;
+		case 'I': imds_arg = optarg; break;
 		case 'K':
 			if (emu_secret_load(optarg))
 				return 2;
@@ -177,22 +267,50 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!listen_arg || !(colon = strrchr(listen_arg, ':'))) {
-		fprintf(stderr, "azure-emulator: --listen 127.0.0.1:PORT is required\n");
+	if (_loopback_addr("listen", listen_arg, &addr, emu_net_st.listen_host,
+			   sizeof(emu_net_st.listen_host)))
 		return 2;
-	}
-	snprintf(emu_net_st.listen_host, sizeof(emu_net_st.listen_host), "%.*s",
-		 (int) (colon - listen_arg), listen_arg);
-	emu_net_st.port = (int) strtol(colon + 1, &end, 10);
-	if (*end || emu_net_st.port < 1 || emu_net_st.port > 65535 ||
-	    inet_pton(AF_INET, emu_net_st.listen_host, &addr.sin_addr) != 1 ||
-	    (ntohl(addr.sin_addr.s_addr) >> 24) != 127) {
-		fprintf(stderr, "azure-emulator: --listen must be a loopback "
-			"address and port, like 127.0.0.1:8443\n");
-		return 2;
-	}
-	addr.sin_port = htons(emu_net_st.port);
+	emu_net_st.port = ntohs(addr.sin_port);
 	emu_net_st.listen_addr = addr.sin_addr;
+	if (imds_arg) {
+		if (_loopback_addr("imds-listen", imds_arg, &imds_addr,
+				   imds_host, sizeof(imds_host)))
+			return 2;
+		if (imds_addr.sin_addr.s_addr != addr.sin_addr.s_addr ||
+		    imds_addr.sin_port == addr.sin_port) {
+			fprintf(stderr, "azure-emulator: --imds-listen must be "
+				"another port of --listen's address\n");
+			return 2;
+		}
+		emu_net_st.imds_port = ntohs(imds_addr.sin_port);
+	}
+	if (!cert_path != !key_path) {
+		fprintf(stderr, "azure-emulator: --tls-cert and --tls-key go "
+			"together\n");
+		return 2;
+	}
+	if (cert_path) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			fprintf(stderr, "azure-emulator: this libmicrohttpd has "
+				"no TLS (GnuTLS): --tls-cert cannot be served\n");
+			return 2;
+		}
+		if (_read_pem("tls-cert", cert_path, false, &cert) ||
+		    _read_pem("tls-key", key_path, true, &key))
+			return 2;
+		emu_net_st.tls = true;
+		flags |= MHD_USE_TLS;
+	}
+	snprintf(emu_net_st.base_url, sizeof(emu_net_st.base_url),
+		 "%s://%s:%d", emu_net_st.tls ? "https" : "http",
+		 emu_net_st.listen_host, emu_net_st.port);
+	if (imds_arg)
+		snprintf(emu_net_st.imds_url, sizeof(emu_net_st.imds_url),
+			 "http://%s:%d", emu_net_st.listen_host,
+			 emu_net_st.imds_port);
+	else
+		snprintf(emu_net_st.imds_url, sizeof(emu_net_st.imds_url),
+			 "%s", emu_net_st.base_url);
 	if (emu_boot_st.node_init && emu_node_init_setup())
 		return 2;
 	emu_write_bucket_reset();
@@ -210,28 +328,57 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
-	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
-			     MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-			     emu_net_st.port, NULL, NULL, emu_handler, NULL,
+	/* MHD_OPTION_HTTPS_* are ignored without MHD_USE_TLS: NULL ends the
+	 * list there (MHD_OPTION_END is 0) */
+	d = MHD_start_daemon(flags, emu_net_st.port, NULL, NULL, emu_handler,
+			     NULL,
 			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
 			     MHD_OPTION_NOTIFY_COMPLETED, emu_completed, NULL,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 120,
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned) 4096,
+			     cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+			     cert, MHD_OPTION_HTTPS_MEM_KEY, key,
 			     MHD_OPTION_END);
 	if (!d) {
-		fprintf(stderr, "azure-emulator: cannot listen on %s: %s\n",
-			listen_arg, strerror(errno));
+		fprintf(stderr, "azure-emulator: cannot listen on %s%s: %s\n",
+			listen_arg, cert ? " with its certificate and key" : "",
+			strerror(errno));
 		return 1;
 	}
-	fprintf(stderr, "azure-emulator: listening on http://%s:%d/\n",
-		emu_net_st.listen_host, emu_net_st.port);
+	if (imds_arg) {
+		emu_net_st.imds_daemon = MHD_start_daemon(
+			MHD_USE_THREAD_PER_CONNECTION |
+			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+			emu_net_st.imds_port, NULL, NULL, emu_handler, NULL,
+			MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &imds_addr,
+			MHD_OPTION_NOTIFY_COMPLETED, emu_completed, NULL,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 120,
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned) 4096,
+			MHD_OPTION_END);
+		if (!emu_net_st.imds_daemon) {
+			fprintf(stderr, "azure-emulator: cannot listen on %s: "
+				"%s\n", imds_arg, strerror(errno));
+			MHD_stop_daemon(d);
+			return 1;
+		}
+	}
+	fprintf(stderr, "azure-emulator: listening on %s/%s%s%s\n",
+		emu_net_st.base_url, imds_arg ? " (IMDS on " : "",
+		imds_arg ? emu_net_st.imds_url : "", imds_arg ? "/)" : "");
 	while (!stop_flag) {
 		usleep(100000);
 		pthread_mutex_lock(&emu_lock);
 		emu_tick();
 		pthread_mutex_unlock(&emu_lock);
 	}
+	if (emu_net_st.imds_daemon)
+		MHD_stop_daemon(emu_net_st.imds_daemon);
 	MHD_stop_daemon(d);
+	if (key) {
+		explicit_bzero(key, strlen(key));
+		free(key);
+	}
+	free(cert);
 	emu_state_close();
 	return 0;
 }

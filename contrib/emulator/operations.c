@@ -153,8 +153,8 @@ void emu_op_headers_at(reply_t *r, const char *sub, const char *loc,
 {
 	char base[1024];
 
-	snprintf(base, sizeof(base), "http://%s:%d/subscriptions/%s/providers/"
-		 "Microsoft.Compute/locations/%s", emu_net_st.listen_host, emu_net_st.port, sub,
+	snprintf(base, sizeof(base), "%s/subscriptions/%s/providers/"
+		 "Microsoft.Compute/locations/%s", emu_net_st.base_url, sub,
 		 loc ? loc : "eastus");
 	if (location)
 		emu_header(r, "Location", "%s/operationResults/%s?api-version="

@@ -71,7 +71,7 @@ static bool _arm_checks(struct MHD_Connection *c, char **seg, int n,
 			emu_error(r, 401, "InvalidAuthenticationToken", "The access "
 			       "token is invalid.");
 		emu_header(r, "WWW-Authenticate", "Bearer authorization_uri="
-			"\"http://%s:%d/common\"", emu_net_st.listen_host, emu_net_st.port);
+			"\"%s/common\"", emu_net_st.base_url);
 		return false;
 	}
 	if (!emu_arg(c, "api-version")) {

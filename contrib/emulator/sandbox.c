@@ -96,8 +96,7 @@ static char **_boot_env(const vm_t *v, char buf[3][512], char **envp)
 {
 	if (!emu_boot_st.node_init)
 		return environ;
-	snprintf(buf[0], 512, "AZURE_EMULATOR_IMDS=http://%s:%d", emu_net_st.listen_host,
-		 emu_net_st.port);
+	snprintf(buf[0], 512, "AZURE_EMULATOR_IMDS=%s", emu_net_st.imds_url);
 	snprintf(buf[1], 512, "AZURE_EMULATOR_VM=%s", v->name);
 	envp[0] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
 		  "/sbin:/bin";
@@ -322,13 +321,13 @@ void emu_boot_diagnostics(vm_t *v, struct MHD_Connection *c, reply_t *r)
 	gmtime_r(&t, &tm);
 	strftime(se, sizeof(se), "%Y-%m-%dT%H%%3A%M%%3A%SZ", &tm);
 	o = cJSON_CreateObject();
-	snprintf(url, sizeof(url), "http://%s:%d/emulator-blob/bootdiagnostics/"
+	snprintf(url, sizeof(url), "%s/emulator-blob/bootdiagnostics/"
 		 "%s/screenshot.bmp?sv=2021-12-02&sr=b&sp=r&se=%s&sig=%s",
-		 emu_net_st.listen_host, emu_net_st.port, v->name, se, v->sas[3].sig);
+		 emu_net_st.base_url, v->name, se, v->sas[3].sig);
 	cJSON_AddStringToObject(o, "consoleScreenshotBlobUri", url);
-	snprintf(url, sizeof(url), "http://%s:%d/emulator-blob/bootdiagnostics/"
+	snprintf(url, sizeof(url), "%s/emulator-blob/bootdiagnostics/"
 		 "%s/serialconsole.log?sv=2021-12-02&sr=b&sp=r&se=%s&sig=%s",
-		 emu_net_st.listen_host, emu_net_st.port, v->name, se, v->sas[3].sig);
+		 emu_net_st.base_url, v->name, se, v->sas[3].sig);
 	cJSON_AddStringToObject(o, "serialConsoleLogBlobUri", url);
 	emu_json(r, 200, o);
 }

@@ -709,11 +709,11 @@ void emu_vm_list(const char *sub, const char *rg, struct MHD_Connection *c,
 			if (added == emu_faults.page_size) {
 				char next[1024 + 3 * FILTER_MAX], enc[3 * FILTER_MAX];
 
-				snprintf(next, sizeof(next), "http://%s:%d/subscriptions/"
+				snprintf(next, sizeof(next), "%s/subscriptions/"
 					 "%s/resourceGroups/%s/providers/Microsoft."
 					 "Compute/virtualMachines?api-version="
-					 "2024-07-01&$skiptoken=%ld", emu_net_st.listen_host,
-					 emu_net_st.port, sub, rg, skip + added);
+					 "2024-07-01&$skiptoken=%ld", emu_net_st.base_url,
+					 sub, rg, skip + added);
 				if (filter) {
 					_urlencode(filter, enc, sizeof(enc));
 					snprintf(next + strlen(next), sizeof(next) -

@@ -938,10 +938,10 @@ static void _vmss_list(const char *sub, const char *rg,
 		if (added == emu_faults.page_size) {
 			char next[1024];
 
-			snprintf(next, sizeof(next), "http://%s:%d/subscriptions/"
+			snprintf(next, sizeof(next), "%s/subscriptions/"
 				 "%s/resourceGroups/%s/providers/Microsoft.Compute/"
 				 "virtualMachineScaleSets?api-version=2024-07-01&"
-				 "$skiptoken=%ld", emu_net_st.listen_host, emu_net_st.port, sub, rg,
+				 "$skiptoken=%ld", emu_net_st.base_url, sub, rg,
 				 skip + added);
 			cJSON_AddStringToObject(o, "nextLink", next);
 			break;

@@ -35,6 +35,7 @@ typedef struct req {
 	CURL *easy;
 	azml_http_resp_t resp;
 	size_t cap;
+	char curl_err[CURL_ERROR_SIZE];	/* libcurl's words on a failure */
 	struct req *next;	/* in the wait queue */
 } req_t;
 
@@ -450,6 +451,8 @@ static void _start(azml_http_t *h, req_t *r)
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (h->o.ca_bundle)
 		curl_easy_setopt(e, CURLOPT_CAINFO, h->o.ca_bundle);
+	r->curl_err[0] = '\0';
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->curl_err);
 	curl_multi_add_handle(h->multi, e);
 	h->in_flight++;
 	if (r->write)
@@ -492,14 +495,76 @@ static void _url_path(const char *url, char *out, size_t n)
 	snprintf(out, n, "%.*s", (int) l, p);
 }
 
+/* URL's host, for a message ("" when it has none). */
+static void _url_host(const char *url, char *out, size_t n)
+{
+	CURLU *u = curl_url();
+	char *host = NULL;
+
+	*out = '\0';
+	if (u && !curl_url_set(u, CURLUPART_URL, url, 0) &&
+	    !curl_url_get(u, CURLUPART_HOST, &host, 0))
+		snprintf(out, n, "%s", host);
+	curl_free(host);
+	curl_url_cleanup(u);
+}
+
+/*
+ * Whether CC (with VERIFY, CURLINFO_SSL_VERIFYRESULT: OpenSSL's X509_V_*
+ * code) is a refused certificate; if so, R's error says which refusal, in
+ * words an admin acts on: not trusted (by CaBundle= or the system's
+ * store), expired (or not yet valid), or issued for another name.  No
+ * request was sent in any of these cases.
+ */
+static bool _tls_refusal(const azml_http_t *h, req_t *r, CURLcode cc,
+			 long verify)
+{
+	char host[256], store[120];
+	const char *why = r->curl_err;
+
+	if (cc != CURLE_PEER_FAILED_VERIFICATION && cc != CURLE_SSL_CACERT &&
+	    cc != CURLE_SSL_CACERT_BADFILE)
+		return false;
+	_url_host(r->url, host, sizeof(host));
+	if (h->o.ca_bundle)
+		snprintf(store, sizeof(store), "CaBundle=%.100s",
+			 h->o.ca_bundle);
+	else
+		snprintf(store, sizeof(store), "the system's CA store");
+	if (cc == CURLE_SSL_CACERT_BADFILE)
+		snprintf(r->resp.error, sizeof(r->resp.error),
+			 "couldn't read the CA certificates of %s (%.60s)",
+			 store, why);
+	else if (verify == 10 || strstr(why, "expired"))  /* CERT_HAS_EXPIRED */
+		snprintf(r->resp.error, sizeof(r->resp.error),
+			 "the certificate of %.180s expired; no request sent", host);
+	else if (verify == 9 || strstr(why, "not yet valid"))
+		snprintf(r->resp.error, sizeof(r->resp.error),
+			 "the certificate of %.120s is not yet valid (check this "
+			 "machine's clock); no request sent", host);
+	else if (verify == 62 ||	/* X509_V_ERR_HOSTNAME_MISMATCH */
+		 strstr(why, "subject name") || strstr(why, "host name"))
+		/* libcurl's own check of the name, after the chain's */
+		snprintf(r->resp.error, sizeof(r->resp.error),
+			 "the certificate name does not match %.180s; no request "
+			 "sent", host);
+	else
+		snprintf(r->resp.error, sizeof(r->resp.error),
+			 "the certificate of %.60s is not trusted (%s); no "
+			 "request sent", host, store);
+	return true;
+}
+
 static void _finish(azml_http_t *h, req_t *r, CURLcode cc)
 {
-	long status = 0;
+	long status = 0, verify = 0;
 	double wait;
 	bool retry;
 
 	curl_multi_remove_handle(h->multi, r->easy);
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(r->easy, CURLINFO_SSL_VERIFYRESULT, &verify);
+	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, NULL);
 	if (h->nidle < h->o.max_in_flight)
 		h->idle[h->nidle++] = r->easy;
 	else
@@ -528,8 +593,9 @@ static void _finish(azml_http_t *h, req_t *r, CURLcode cc)
 		return;
 	}
 	if (cc != CURLE_OK) {
-		snprintf(r->resp.error, sizeof(r->resp.error), "%s",
-			 curl_easy_strerror(cc));
+		if (!_tls_refusal(h, r, cc, verify))
+			snprintf(r->resp.error, sizeof(r->resp.error), "%s",
+				 curl_easy_strerror(cc));
 		h->stats.transport_errors++;
 	}
 	if (r->resp.writes_left >= 0)
@@ -544,7 +610,8 @@ static void _finish(azml_http_t *h, req_t *r, CURLcode cc)
 	}
 	retry = r->resp.status == 429 || r->resp.status >= 500 ||
 		(cc != CURLE_OK && cc != CURLE_SSL_CACERT &&
-		 cc != CURLE_PEER_FAILED_VERIFICATION);
+		 cc != CURLE_PEER_FAILED_VERIFICATION &&
+		 cc != CURLE_SSL_CACERT_BADFILE);
 	if (retry && _mono() + wait < r->give_up) {
 		h->stats.retries++;
 		r->not_before = _mono() + wait;

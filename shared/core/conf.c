@@ -741,7 +741,8 @@ static void _where(azml_conf_t *c, size_t off, const char *file, int line)
 	char **slot = off == G(state_dir) ? &c->state_dir_at :
 		      off == G(log_file) ? &c->log_file_at :
 		      off == G(prices) ? &c->prices_at :
-		      off == G(ssh_public_key) ? &c->ssh_public_key_at : NULL;
+		      off == G(ssh_public_key) ? &c->ssh_public_key_at :
+		      off == G(ca_bundle) ? &c->ca_bundle_at : NULL;
 
 	if (!slot)
 		return;
@@ -1050,7 +1051,7 @@ void azml_conf_destroy(azml_conf_t *c)
 	free(c->authority_host); free(c->imds_endpoint); free(c->secret_file);
 	free(c->tenant_id); free(c->client_id); free(c->ca_bundle);
 	free(c->state_dir_at); free(c->log_file_at);
-	free(c->prices_at); free(c->ssh_public_key_at);
+	free(c->prices_at); free(c->ssh_public_key_at); free(c->ca_bundle_at);
 	free(c->log_file); free(c->state_dir); free(c->image);
 	free(c->prices); free(c->prices_endpoint);
 	free(c->subnet); free(c->admin_user); free(c->ssh_public_key);

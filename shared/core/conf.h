@@ -151,6 +151,7 @@ typedef struct {
 	char *log_file_at;
 	char *prices_at;
 	char *ssh_public_key_at;
+	char *ca_bundle_at;
 	char **files;		/* every file read, Include'd ones too (and
 				 * those that could not be read): what a
 				 * watcher must watch */

@@ -494,6 +494,23 @@ static void _check_trusted_file(azml_conf_t *c, const char *key,
 		close(fd);
 }
 
+/* CaBundle=: a file root may trust (whoever may write it may add a CA
+ * and read every request) that holds PEM certificates. */
+static void _check_ca_bundle(azml_conf_t *c, const char *at)
+{
+	char why[600], *text = NULL;
+
+	if (azml_read_safe(c->ca_bundle, AZML_SAFE_OWNER, 16 << 20, &text,
+			   NULL, why, sizeof(why))) {
+		_file_msg(c, false, at, "CaBundle=%s: %s", c->ca_bundle, why);
+		return;
+	}
+	if (!strstr(text, "-----BEGIN CERTIFICATE-----"))
+		_file_msg(c, false, at, "CaBundle=%s: no PEM certificate in "
+			  "it (-----BEGIN CERTIFICATE-----)", c->ca_bundle);
+	free(text);
+}
+
 static void _check_log_file(azml_conf_t *c, const char *at)
 {
 	char why[600], dir[PATH_MAX], *slash;
@@ -558,5 +575,8 @@ size_t azml_conf_check_files(azml_conf_t *c)
 	}
 	if (c->log_file)
 		_check_log_file(c, c->log_file_at ? c->log_file_at : c->path);
+	if (c->ca_bundle)
+		_check_ca_bundle(c, c->ca_bundle_at ? c->ca_bundle_at :
+				 c->path);
 	return c->nerrors - before + (c->oom && !oom);
 }

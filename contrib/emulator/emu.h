@@ -241,6 +241,12 @@ struct emu_boot_state {
 	char *console_dir;	/* the VMs' serial logs */
 	char self_exe[4096];	/* this binary: the sandbox's init */
 	char unshare[64];	/* util-linux unshare(1) */
+	char *vault_hosts[16];	/* --vault-host: names a sandbox's /etc/hosts
+				 * gives --vault-listen's address */
+	size_t nvault_hosts;
+	char *sandbox_ca;	/* --sandbox-ca: added to a sandbox's CA store */
+	char hosts_file[4200];	/* made at setup: the sandbox's /etc/hosts */
+	char ca_file[4200];	/* and its ca-certificates.crt ("": none) */
 };
 extern struct emu_boot_state emu_boot_st;
 
@@ -250,6 +256,7 @@ struct emu_net_state {
 	int port;
 	struct in_addr listen_addr;
 	bool tls;		/* --tls-cert: --listen serves https */
+	const char *cloud;	/* --cloud: whose ARM audiences ARM takes */
 	char base_url[96];	/* "https://127.0.0.1:PORT" (http:// without
 				 * TLS): the scheme and host of URLs we hand out */
 	char imds_url[96];	/* where IMDS answers: --imds-listen's plain
@@ -257,6 +264,9 @@ struct emu_net_state {
 	int imds_port;		/* --imds-listen's port; 0: none (IMDS is
 				 * served on --listen's) */
 	struct MHD_Daemon *imds_daemon;	/* --imds-listen's, or NULL */
+	struct in_addr vault_addr;	/* --vault-listen's address */
+	int vault_port;			/* and port; 0: no such listener */
+	struct MHD_Daemon *vault_daemon;	/* --vault-listen's, or NULL */
 	uid_t allowed[16];	/* besides root and our own user: --allow-user */
 	size_t nallowed;
 };
@@ -413,7 +423,10 @@ void emu_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 /* keyvault.c */
 int emu_vault_reader_add(const char *id);
 void emu_keyvault(struct MHD_Connection *c, const char *method, char *path,
-		      reply_t *r);
+		      const char *vault_host, reply_t *r);
+/* The vault a Host header names (VAULT.vault.azure.net, or a sovereign
+ * cloud's suffix; a port aside): VAULT in OUT (N bytes), or false. */
+bool emu_vault_of_host(const char *host, char *out, size_t n);
 int emu_secret_load(char *arg);
 
 /* faults.c */

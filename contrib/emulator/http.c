@@ -211,6 +211,40 @@ static bool _vm_put_url(const char *url, const char *method)
 	       !strcasecmp(seg[6], "virtualMachines");
 }
 
+/*
+ * Key Vault by its host: a request whose Host is VAULT.vault.azure.net (or
+ * a sovereign cloud's vault suffix), on any https listener, is VAULT's;
+ * --vault-listen's port serves nothing else.  Returns whether R holds the
+ * answer.
+ */
+static bool _vault_request(struct MHD_Connection *c, const char *url,
+			   const char *method, reply_t *r)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+	bool vault_port = emu_net_st.vault_daemon && ci &&
+			  ci->daemon == emu_net_st.vault_daemon;
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							 "Host");
+	char vault[32], *path;
+
+	if (!emu_vault_of_host(host, vault, sizeof(vault)) ||
+	    (!emu_net_st.tls && !vault_port)) {
+		if (vault_port)
+			emu_error(r, 404, "NotFound", "azure-emulator serves "
+				  "Key Vault here, as https://VAULT.vault."
+				  "azure.net/secrets/NAME");
+		return vault_port;
+	}
+	if (asprintf(&path, "/keyvault/%s%s", vault, url) < 0) {
+		emu_error(r, 500, "InternalServerError", "out of memory");
+		return true;
+	}
+	emu_keyvault(c, method, path, host, r);
+	free(path);
+	return true;
+}
+
 enum MHD_Result emu_handler(void *cls, struct MHD_Connection *c,
 				const char *url, const char *method,
 				const char *version, const char *upload,
@@ -262,6 +296,8 @@ enum MHD_Result emu_handler(void *cls, struct MHD_Connection *c,
 	if (up->too_big)
 		emu_error(&r, 413, "RequestEntityTooLarge", "The request content "
 		       "size exceeds the maximum of %d bytes.", MAX_BODY);
+	else if (_vault_request(c, url, method, &r))
+		;
 	else if (emu_net_st.imds_daemon &&
 		 emu_on_imds_listener(c) != !strncmp(url, "/metadata/", 10))
 		/* IMDS on its own plain-http port, as on Azure, and only

@@ -34,6 +34,7 @@
 #include <microhttpd.h>
 
 #include "catalog.h"
+#include "cloud.h"
 #include "emu.h"
 
 /* ---------------------------------------------------------------------- */
@@ -47,7 +48,10 @@ static struct {
 	size_t nreaders;
 } V;
 
-#define VAULT_AUDIENCE "https://vault.azure.net"
+/* The audience Key Vault's tokens must have: the cloud's of the vault's
+ * host (cloud.h), AzurePublic's for the path style.  Set per request
+ * (under emu_lock). */
+static const char *vault_audience = "https://vault.azure.net";
 
 /* Key Vault's error shape, with its innererror when INNER is not NULL. */
 static void _kv_error(reply_t *r, int status, const char *code,
@@ -68,8 +72,8 @@ static void _kv_unauthorized(reply_t *r, const char *msg)
 {
 	_kv_error(r, 401, "Unauthorized", NULL, msg);
 	emu_header(r, "WWW-Authenticate", "Bearer authorization=\"%s/"
-		"%s\", resource=\"" VAULT_AUDIENCE "\"", emu_net_st.base_url,
-		EMU_TENANT);
+		"%s\", resource=\"%s\"", emu_net_st.base_url, EMU_TENANT,
+		vault_audience);
 }
 
 /* Whether identity IDENT (an index in emu_auth_st.idents) may read secrets: any
@@ -86,8 +90,39 @@ static bool _kv_reader(int ident)
 	return false;
 }
 
+/* Key Vault's DNS suffixes: public, US Government, China. */
+static const char *const vault_suffixes[] = {
+	".vault.azure.net", ".vault.usgovcloudapi.net", ".vault.azure.cn",
+};
+
+bool emu_vault_of_host(const char *host, char *out, size_t n)
+{
+	size_t hl;
+
+	if (!host)
+		return false;
+	hl = strcspn(host, ":");
+	for (size_t i = 0; i < sizeof(vault_suffixes) / sizeof(*vault_suffixes);
+	     i++) {
+		size_t sl = strlen(vault_suffixes[i]);
+
+		if (hl > sl && hl - sl < n &&
+		    !strncasecmp(host + hl - sl, vault_suffixes[i], sl)) {
+			snprintf(out, n, "%.*s", (int) (hl - sl), host);
+			return emu_chars_ok(out, 24, "-") && strlen(out) >= 3;
+		}
+	}
+	return false;
+}
+
+/*
+ * GET /keyvault/{vault}/secrets/... (PATH: path style, the emulator's own
+ * for clients that cannot name a vault host), or, with VAULT_HOST (the
+ * request's Host, VAULT.vault.azure.net), PATH "/keyvault/VAULT/secrets/..."
+ * made from Key Vault's own https://VAULT.vault.azure.net/secrets/... .
+ */
 void emu_keyvault(struct MHD_Connection *c, const char *method, char *path,
-		      reply_t *r)
+		      const char *vault_host, reply_t *r)
 {
 	char *seg[8], msg[512], id[1024];
 	int n = emu_segments(path, seg, 8);
@@ -98,6 +133,10 @@ void emu_keyvault(struct MHD_Connection *c, const char *method, char *path,
 	size_t alen;
 	cJSON *o, *a;
 
+	vault_audience = azml_cloud_vault_audience(NULL);
+	if (vault_host && azml_cloud_of_vault_host(vault_host))
+		vault_audience =
+			azml_cloud_of_vault_host(vault_host)->vault_audience;
 	/* keyvault VAULT secrets NAME [VERSION] */
 	if (n < 4 || n > 5 || strcmp(seg[2], "secrets") ||
 	    !emu_chars_ok(seg[1], 24, "-") || strlen(seg[1]) < 3) {
@@ -133,10 +172,10 @@ void emu_keyvault(struct MHD_Connection *c, const char *method, char *path,
 	alen = strlen(t->aud);
 	if (alen && t->aud[alen - 1] == '/')
 		alen--;
-	if (alen != strlen(VAULT_AUDIENCE) ||
-	    strncasecmp(t->aud, VAULT_AUDIENCE, alen)) {
+	if (alen != strlen(vault_audience) ||
+	    strncasecmp(t->aud, vault_audience, alen)) {
 		snprintf(msg, sizeof(msg), "AKV10022: Invalid audience. Expected "
-			 VAULT_AUDIENCE ", found: %.128s.", t->aud);
+			 "%s, found: %.128s.", vault_audience, t->aud);
 		_kv_unauthorized(r, msg);
 		return;
 	}
@@ -169,8 +208,13 @@ void emu_keyvault(struct MHD_Connection *c, const char *method, char *path,
 	}
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "value", sec->value);
-	snprintf(id, sizeof(id), "%s/keyvault/%s/secrets/%s/%s",
-		 emu_net_st.base_url, seg[1], sec->name, sec->version);
+	if (vault_host)
+		snprintf(id, sizeof(id), "https://%.*s/secrets/%s/%s",
+			 (int) strcspn(vault_host, ":"), vault_host, sec->name,
+			 sec->version);
+	else
+		snprintf(id, sizeof(id), "%s/keyvault/%s/secrets/%s/%s",
+			 emu_net_st.base_url, seg[1], sec->name, sec->version);
 	cJSON_AddStringToObject(o, "id", id);
 	cJSON_AddStringToObject(o, "contentType", "application/octet-stream");
 	a = cJSON_AddObjectToObject(o, "attributes");

@@ -33,6 +33,7 @@
 #include <microhttpd.h>
 
 #include "catalog.h"
+#include "cloud.h"
 #include "emu.h"
 #include "safefile.h"
 
@@ -136,6 +137,8 @@ static void _usage(FILE *fp)
 "                      [--secret NAME=FILE]... [--vault-reader IDENTITY_ID]...\n"
 "                      [--compute-limits]\n"
 "                      [--tls-cert FILE --tls-key FILE] [--imds-listen 127.0.0.1:PORT]\n"
+"                      [--vault-listen 127.X.Y.Z[:PORT]] [--vault-host HOST]...\n"
+"                      [--sandbox-ca FILE] [--cloud NAME]\n"
 "See azure-emulator(8).\n");
 }
 
@@ -165,18 +168,22 @@ int main(int argc, char **argv)
 		{ "tls-cert", required_argument, NULL, 'X' },
 		{ "tls-key", required_argument, NULL, 'Y' },
 		{ "imds-listen", required_argument, NULL, 'I' },
+		{ "vault-listen", required_argument, NULL, 'Q' },
+		{ "vault-host", required_argument, NULL, 'H' },
+		{ "sandbox-ca", required_argument, NULL, 'Z' },
+		{ "cloud", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct MHD_Daemon *d;
 	struct sigaction sa = { 0 };
 	const char *listen_arg = NULL, *cert_path = NULL, *key_path = NULL;
-	const char *imds_arg = NULL;
+	const char *imds_arg = NULL, *vault_arg = NULL;
 	char *cert = NULL, *key = NULL, imds_host[64];
 	int c;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
 			 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-	struct sockaddr_in addr, imds_addr;
+	struct sockaddr_in addr, imds_addr, vault_addr;
 
 	if (argc > 1 && !strcmp(argv[1], "--sandbox-init"))
 		return emu_sandbox_init(argc, argv);
@@ -207,6 +214,36 @@ int main(int argc, char **argv)
 		case 'X': cert_path = optarg; break;
 		case 'Y': key_path = optarg; break;
 		case 'I': imds_arg = optarg; break;
+		case 'Q': vault_arg = optarg; break;
+		case 'Z': emu_boot_st.sandbox_ca = optarg; break;
+		case 'U':
+			if (!azml_cloud_find(optarg)) {
+				fprintf(stderr, "azure-emulator: --cloud: '%s' "
+					"is not one of %s\n", optarg,
+					azml_cloud_names());
+				return 2;
+			}
+			emu_net_st.cloud = azml_cloud_find(optarg)->name;
+			break;
+		case 'H': {
+			char vault[32];
+
+			if (!emu_vault_of_host(optarg, vault, sizeof(vault)) ||
+			    strchr(optarg, ':')) {
+				fprintf(stderr, "azure-emulator: --vault-host: "
+					"'%s' is no vault host (VAULT.vault."
+					"azure.net, VAULT 3-24 letters, digits "
+					"or '-')\n", optarg);
+				return 2;
+			}
+			if (emu_boot_st.nvault_hosts == 16) {
+				fprintf(stderr, "azure-emulator: at most 16 "
+					"--vault-host\n");
+				return 2;
+			}
+			emu_boot_st.vault_hosts[emu_boot_st.nvault_hosts++] = optarg;
+			break;
+		}
 		case 'K':
 			if (emu_secret_load(optarg))
 				return 2;
@@ -283,6 +320,23 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		emu_net_st.imds_port = ntohs(imds_addr.sin_port);
+	}
+	if (vault_arg) {
+		char vhost[64], buf[80];
+
+		/* 443, as Key Vault's, unless a port is given */
+		snprintf(buf, sizeof(buf), strchr(vault_arg, ':') ? "%s" :
+			 "%s:443", vault_arg);
+		if (_loopback_addr("vault-listen", buf, &vault_addr, vhost,
+				   sizeof(vhost)))
+			return 2;
+		if (!cert_path) {
+			fprintf(stderr, "azure-emulator: --vault-listen serves "
+				"https: give --tls-cert and --tls-key\n");
+			return 2;
+		}
+		emu_net_st.vault_addr = vault_addr.sin_addr;
+		emu_net_st.vault_port = ntohs(vault_addr.sin_port);
 	}
 	if (!cert_path != !key_path) {
 		fprintf(stderr, "azure-emulator: --tls-cert and --tls-key go "
@@ -362,6 +416,23 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (vault_arg) {
+		emu_net_st.vault_daemon = MHD_start_daemon(flags,
+			emu_net_st.vault_port, NULL, NULL, emu_handler, NULL,
+			MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &vault_addr,
+			MHD_OPTION_NOTIFY_COMPLETED, emu_completed, NULL,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 120,
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned) 4096,
+			MHD_OPTION_HTTPS_MEM_CERT, cert,
+			MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+		if (!emu_net_st.vault_daemon) {
+			fprintf(stderr, "azure-emulator: cannot listen on %s "
+				"(Key Vault): %s\n", vault_arg,
+				strerror(errno));
+			MHD_stop_daemon(d);
+			return 1;
+		}
+	}
 	fprintf(stderr, "azure-emulator: listening on %s/%s%s%s\n",
 		emu_net_st.base_url, imds_arg ? " (IMDS on " : "",
 		imds_arg ? emu_net_st.imds_url : "", imds_arg ? "/)" : "");
@@ -373,6 +444,8 @@ int main(int argc, char **argv)
 	}
 	if (emu_net_st.imds_daemon)
 		MHD_stop_daemon(emu_net_st.imds_daemon);
+	if (emu_net_st.vault_daemon)
+		MHD_stop_daemon(emu_net_st.vault_daemon);
 	MHD_stop_daemon(d);
 	if (key) {
 		explicit_bzero(key, strlen(key));

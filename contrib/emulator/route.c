@@ -34,6 +34,7 @@
 #include <microhttpd.h>
 
 #include "catalog.h"
+#include "cloud.h"
 #include "emu.h"
 
 /* A request as the routes' handlers see it. */
@@ -49,6 +50,49 @@ typedef struct {
 typedef void (*handler_t)(const req_t *q, reply_t *r);
 
 /*
+ * Whether AUD ("": a journal's token from before audiences were kept) is
+ * one ARM of the emulator's cloud (--cloud) takes, a final '/' aside: its
+ * endpoint, or the classic management.core one.  If not, R gets ARM's 401
+ * InvalidAuthenticationTokenAudience, worded as ARM words it.
+ */
+static bool _arm_audience_ok(const char *aud, reply_t *r)
+{
+	static const struct {
+		const char *cloud, *core;
+	} cores[] = {
+		{ "AzurePublic", "https://management.core.windows.net/" },
+		{ "AzureUSGovernment", "https://management.core.usgovcloudapi.net/" },
+		{ "AzureChina", "https://management.core.chinacloudapi.cn/" },
+	};
+	const azml_cloud_t *cl = azml_cloud_find(emu_net_st.cloud ?
+						 emu_net_st.cloud :
+						 AZML_CLOUD_DEFAULT);
+	const char *ok[2] = { cl->arm_audience, NULL };
+	size_t al = strlen(aud);
+
+	for (size_t i = 0; i < sizeof(cores) / sizeof(cores[0]); i++)
+		if (!strcmp(cores[i].cloud, cl->name))
+			ok[1] = cores[i].core;
+	if (al && aud[al - 1] == '/')
+		al--;
+	if (!al && !*aud)
+		return true;
+	for (size_t i = 0; i < 2 && ok[i]; i++) {
+		size_t ol = strlen(ok[i]) - 1;	/* without its '/' */
+
+		if (al == ol && !strncasecmp(aud, ok[i], ol))
+			return true;
+	}
+	emu_error(r, 401, "InvalidAuthenticationTokenAudience", "The access "
+		  "token has been obtained for wrong audience or resource "
+		  "'%.128s'. It should exactly match with one of the allowed "
+		  "audiences '%s','%.*s','%s','%.*s'.", aud, ok[1],
+		  (int) strlen(ok[1]) - 1, ok[1], ok[0],
+		  (int) strlen(ok[0]) - 1, ok[0]);
+	return false;
+}
+
+/*
  * What every ARM request must pass before its route: a known bearer token,
  * an api-version, the injected errors (--error-rate), and the subscription,
  * resource group and location names Azure's rules allow.  Returns whether
@@ -57,7 +101,8 @@ typedef void (*handler_t)(const req_t *q, reply_t *r);
 static bool _arm_checks(struct MHD_Connection *c, char **seg, int n,
 			reply_t *r)
 {
-	token_state_t ts = emu_token_state(c);
+	const token_t *t = NULL;
+	token_state_t ts = emu_token_find(c, &t);
 
 	if (ts != TOKEN_OK) {
 		if (ts == TOKEN_MISSING)
@@ -74,6 +119,8 @@ static bool _arm_checks(struct MHD_Connection *c, char **seg, int n,
 			"\"%s/common\"", emu_net_st.base_url);
 		return false;
 	}
+	if (!_arm_audience_ok(t->aud, r))
+		return false;
 	if (!emu_arg(c, "api-version")) {
 		emu_error(r, 400, "MissingApiVersionParameter", "The api-version "
 		       "query parameter (?api-version=) is required for all "
@@ -295,7 +342,7 @@ static void _imds_instance(const req_t *q, reply_t *r)
 
 static void _keyvault(const req_t *q, reply_t *r)
 {
-	emu_keyvault(q->c, q->method, q->path, r);
+	emu_keyvault(q->c, q->method, q->path, NULL, r);
 }
 
 static void _retail_prices(const req_t *q, reply_t *r)

@@ -38,6 +38,9 @@
 
 struct emu_boot_state emu_boot_st;
 
+/* Debian's system CA store, which libcurl and OpenSSL read by default. */
+#define SANDBOX_CA_STORE "/etc/ssl/certs/ca-certificates.crt"
+
 /* ---------------------------------------------------------------------- */
 /* VMs that boot: the boot command in a process group of its own. */
 
@@ -159,7 +162,8 @@ void emu_boot(vm_t *v)
 		rc = posix_spawn(&pid, emu_boot_st.unshare, &fa, &attr, (char *const[]) {
 			"unshare", "--uts", "--mount", "--propagation", "unchanged",
 			"--pid", "--fork", "--kill-child", "--mount-proc", "--time",
-			boottime, emu_boot_st.self_exe, "--sandbox-init", v->computer, "--",
+			boottime, emu_boot_st.self_exe, "--sandbox-init", v->computer,
+			emu_boot_st.hosts_file, emu_boot_st.ca_file, "--",
 			"/bin/sh", "-c", cmd, "sh", v->name, (char *) node,
 			"127.0.0.1", NULL }, _boot_env(v, envbuf, envp));
 	else
@@ -449,6 +453,86 @@ static int _mkdir_p(const char *path)
  * is left, daemons that called setsid included.  SIGUSR1 and SIGUSR2
  * stop and continue every other process (a Freeze event).
  */
+/* Append file FROM (its first MAX bytes) to FP; -1 when it cannot be
+ * read. */
+static int _append(FILE *fp, const char *from, size_t max)
+{
+	char buf[8192];
+	size_t got, total = 0;
+	FILE *in = fopen(from, "re");
+
+	if (!in)
+		return -1;
+	while (total < max && (got = fread(buf, 1, sizeof(buf), in)) > 0) {
+		fwrite(buf, 1, got, fp);
+		total += got;
+	}
+	fclose(in);
+	return 0;
+}
+
+/*
+ * The files a sandbox sees in place of the host's (bind mounts made by
+ * --sandbox-init), made once under the console directory: its /etc/hosts
+ * (the host's, then each --vault-host at --vault-listen's address, as a
+ * VM's DNS resolves its vaults), and, with --sandbox-ca, its CA store
+ * (the host's /etc/ssl/certs/ca-certificates.crt, then the CA), as a
+ * site's image would trust its private CA.  Returns 0, or -1 with a
+ * message on stderr.
+ */
+static int _sandbox_files(void)
+{
+	char addr[INET_ADDRSTRLEN];
+	FILE *fp;
+	int fd;
+
+	emu_boot_st.hosts_file[0] = '\0';
+	if (!emu_boot_st.nvault_hosts)
+		goto ca;
+	snprintf(emu_boot_st.hosts_file, sizeof(emu_boot_st.hosts_file),
+		 "%s/.hosts", emu_boot_st.console_dir);
+	unlink(emu_boot_st.hosts_file);
+	if ((fd = open(emu_boot_st.hosts_file, O_WRONLY | O_CREAT | O_EXCL |
+		       O_NOFOLLOW | O_CLOEXEC, 0644)) < 0 ||
+	    !(fp = fdopen(fd, "w"))) {
+		fprintf(stderr, "azure-emulator: couldn't write %s: %s\n",
+			emu_boot_st.hosts_file, strerror(errno));
+		return -1;
+	}
+	_append(fp, "/etc/hosts", 1 << 20);
+	inet_ntop(AF_INET, &emu_net_st.vault_addr, addr, sizeof(addr));
+	fprintf(fp, "\n# azure-emulator: its Key Vault (--vault-host)\n");
+	for (size_t i = 0; i < emu_boot_st.nvault_hosts; i++)
+		fprintf(fp, "%s %s\n", emu_net_st.vault_port ? addr :
+			emu_net_st.listen_host, emu_boot_st.vault_hosts[i]);
+	fclose(fp);
+ca:
+	emu_boot_st.ca_file[0] = '\0';
+	if (!emu_boot_st.sandbox_ca)
+		return 0;
+	snprintf(emu_boot_st.ca_file, sizeof(emu_boot_st.ca_file),
+		 "%s/.ca-certificates.crt", emu_boot_st.console_dir);
+	unlink(emu_boot_st.ca_file);
+	if ((fd = open(emu_boot_st.ca_file, O_WRONLY | O_CREAT | O_EXCL |
+		       O_NOFOLLOW | O_CLOEXEC, 0644)) < 0 ||
+	    !(fp = fdopen(fd, "w"))) {
+		fprintf(stderr, "azure-emulator: couldn't write %s: %s\n",
+			emu_boot_st.ca_file, strerror(errno));
+		return -1;
+	}
+	if (_append(fp, SANDBOX_CA_STORE, 16 << 20) ||
+	    _append(fp, emu_boot_st.sandbox_ca, 1 << 20)) {
+		fprintf(stderr, "azure-emulator: --sandbox-ca: couldn't read "
+			"%s or %s (install ca-certificates): %s\n",
+			SANDBOX_CA_STORE, emu_boot_st.sandbox_ca,
+			strerror(errno));
+		fclose(fp);
+		return -1;
+	}
+	fclose(fp);
+	return 0;
+}
+
 /*
  * What --node-init needs, checked before anything starts: not
  * --boot-command too, root (namespaces and mounts), util-linux unshare,
@@ -512,7 +596,7 @@ int emu_node_init_setup(void)
 			emu_boot_st.console_dir);
 		return -1;
 	}
-	return 0;
+	return _sandbox_files();
 }
 
 /* Whether /proc/self/mountinfo shows a mount in a shared peer group. */
@@ -543,9 +627,9 @@ int emu_sandbox_init(int argc, char **argv)
 	sigset_t set, old;
 	pid_t pid;
 
-	if (argc < 5 || strcmp(argv[3], "--") || !emu_computer_name_ok(argv[2])) {
-		fprintf(stderr, "azure-emulator: --sandbox-init HOSTNAME -- "
-			"COMMAND... is for azure-emulator's own use\n");
+	if (argc < 7 || strcmp(argv[5], "--") || !emu_computer_name_ok(argv[2])) {
+		fprintf(stderr, "azure-emulator: --sandbox-init HOSTNAME HOSTS "
+			"CA -- COMMAND... is for azure-emulator's own use\n");
 		return 2;
 	}
 	if (getpid() != 1) {
@@ -588,6 +672,15 @@ int emu_sandbox_init(int argc, char **argv)
 				strerror(errno));
 			return 1;
 		}
+	/* its own /etc/hosts and CA store ("": the host's) */
+	if ((*argv[3] && mount(argv[3], "/etc/hosts", NULL, MS_BIND, NULL)) ||
+	    (*argv[4] && mount(argv[4], SANDBOX_CA_STORE, NULL, MS_BIND,
+			       NULL))) {
+		fprintf(stderr, "azure-emulator: sandbox: couldn't bind %s "
+			"over /etc/hosts or %s: %s\n", argv[3],
+			SANDBOX_CA_STORE, strerror(errno));
+		return 1;
+	}
 	if ((pid = fork()) < 0) {
 		fprintf(stderr, "azure-emulator: sandbox: couldn't fork: %s\n",
 			strerror(errno));
@@ -598,9 +691,9 @@ int emu_sandbox_init(int argc, char **argv)
 		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 			signal(sigs[i], SIG_DFL);
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		execv(argv[4], argv + 4);
+		execv(argv[6], argv + 6);
 		fprintf(stderr, "azure-emulator: sandbox: couldn't run %s: %s\n",
-			argv[4], strerror(errno));
+			argv[6], strerror(errno));
 		_exit(127);
 	}
 	for (;;) {

@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "cloud.h"
 #include "node.h"
 #include "userdata.h"
 
 #define USERDATA_QUERY \
 	"/metadata/instance/compute/userData?api-version=2021-01-01&format=text"
-#define VAULT_RESOURCE "https://vault.azure.net"
+/* the token audience: the vault's cloud's (cloud.h) */
+#define VAULT_RESOURCE azml_cloud_vault_audience(c->ud.munge_key_secret)
 #define MUNGE_KEY_MIN 32		/* munged refuses shorter keys */
 #define MUNGE_KEY_MAX (1024 * 1024)
 #define MUNGE_WAIT 10			/* s until "munge works" */

@@ -16,10 +16,10 @@
 
 #include "auth.h"
 #include "azerror.h"
+#include "cloud.h"
 #include "http.h"
 #include "safefile.h"
 
-#define RESOURCE "https://management.azure.com/"
 #define EARLY 300		/* refresh this many seconds before expiry */
 /* Token lifetimes we believe: what the answer says, within these bounds;
  * an answer without a usable one (missing, not a number, not positive)
@@ -33,6 +33,7 @@ struct azml_auth {
 	azml_cred_t kind;
 	char *tenant, *client_id, *secret;
 	char *authority, *imds, *ca_bundle;
+	const char *audience;	/* ARM's, of Cloud= (cloud.h) */
 	char *token;
 	double refresh;		/* fetch a new token after this */
 };
@@ -95,6 +96,13 @@ static char *_dup(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+const char *azml_auth_arm_audience(const char *cloud)
+{
+	const azml_cloud_t *c = azml_cloud_find(cloud);
+
+	return (c ? c : azml_cloud_find(AZML_CLOUD_DEFAULT))->arm_audience;
+}
+
 azml_auth_t *azml_auth_create(const azml_conf_t *conf, char *err, size_t n)
 {
 	azml_auth_t *a = calloc(1, sizeof(*a));
@@ -107,6 +115,7 @@ azml_auth_t *azml_auth_create(const azml_conf_t *conf, char *err, size_t n)
 	a->authority = _dup(conf->authority_host);
 	a->imds = _dup(conf->imds_endpoint);
 	a->ca_bundle = _dup(conf->ca_bundle);
+	a->audience = azml_auth_arm_audience(conf->cloud);
 	switch (a->kind) {
 	case AZML_CRED_MANAGED_IDENTITY:
 		break;
@@ -249,7 +258,7 @@ static int _fetch(azml_auth_t *a, char *err, size_t n)
 			       .max_body = AZML_HTTP_BODY_TOKEN };
 	azml_http_t *h = azml_http_create(&o);
 	sync_t s = { 0 };
-	char url[2048], *body = NULL;
+	char url[2048], *body = NULL, *aud;
 	const char *what;
 	char *tok;
 	double life;
@@ -264,9 +273,13 @@ static int _fetch(azml_auth_t *a, char *err, size_t n)
 		static const char *hdr[] = { "Metadata: true", NULL };
 
 		what = "the instance metadata service";
+		if (!(aud = curl_easy_escape(NULL, a->audience, 0))) {
+			snprintf(err, n, "out of memory");
+			goto out;
+		}
 		snprintf(url, sizeof(url), "%s/metadata/identity/oauth2/token?"
-			 "api-version=2018-02-01&resource=https%%3A%%2F%%2F"
-			 "management.azure.com%%2F", a->imds);
+			 "api-version=2018-02-01&resource=%s", a->imds, aud);
+		curl_free(aud);
 		if (azml_http_submit(h, "GET", url, hdr, NULL, 0, _done, &s, err, n))
 			goto out;
 	} else {
@@ -281,10 +294,13 @@ static int _fetch(azml_auth_t *a, char *err, size_t n)
 			al--;
 		snprintf(url, sizeof(url), "%.*s/%s/oauth2/v2.0/token", (int) al,
 			 a->authority, a->tenant);
-		if (asprintf(&body, "grant_type=client_credentials&client_id=%s&"
-			     "client_secret=%s&scope=https%%3A%%2F%%2Fmanagement."
-			     "azure.com%%2F.default", id, sec) < 0)
+		aud = curl_easy_escape(NULL, a->audience, 0);
+		/* v2.0: the scope is the resource's, then ".default" */
+		if (!aud || asprintf(&body, "grant_type=client_credentials&"
+				     "client_id=%s&client_secret=%s&scope=%s"
+				     ".default", id, sec, aud) < 0)
 			body = NULL;
+		curl_free(aud);
 		explicit_bzero(sec, strlen(sec));
 		curl_free(id);
 		curl_free(sec);

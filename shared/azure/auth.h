@@ -28,6 +28,11 @@ typedef struct azml_auth azml_auth_t;
 
 /* NULL with a message in ERR when the credential cannot be used. */
 azml_auth_t *azml_auth_create(const azml_conf_t *conf, char *err, size_t n);
+
+/* The resource an ARM token is asked for in cloud CLOUD (Cloud=; NULL or
+ * unknown: AzurePublic), whatever ArmEndpoint= says: IMDS's resource=,
+ * and Entra ID's scope with ".default" after it. */
+const char *azml_auth_arm_audience(const char *cloud);
 void azml_auth_destroy(azml_auth_t *a);
 
 /*

@@ -149,7 +149,7 @@ int azml_bootdiag_url_ok(const char *url, const char *arm_endpoint, char *why,
 	}
 	if (arm_endpoint &&
 	    !azml_http_url_origin(arm_endpoint, &arm, NULL, 0) &&
-	    !strcmp(arm.scheme, "http") && azml_host_is_loopback(arm.host)) {
+	    azml_host_is_loopback(arm.host)) {	/* the emulator, http or https */
 		if (azml_http_same_origin(&o, &arm))
 			return 0;
 		snprintf(why, n, "%s://%s:%d is not ArmEndpoint's origin "

@@ -1050,6 +1050,7 @@ void azml_conf_destroy(azml_conf_t *c)
 	free(c->resource_group); free(c->location); free(c->arm_endpoint);
 	free(c->authority_host); free(c->imds_endpoint); free(c->secret_file);
 	free(c->tenant_id); free(c->client_id); free(c->ca_bundle);
+	free(c->cloud);
 	free(c->state_dir_at); free(c->log_file_at);
 	free(c->prices_at); free(c->ssh_public_key_at); free(c->ca_bundle_at);
 	free(c->log_file); free(c->state_dir); free(c->image);

@@ -120,6 +120,7 @@ typedef struct {
 	char *tenant_id;
 	char *client_id;
 	char *ca_bundle;
+	char *cloud;		/* Cloud=, default AzurePublic (cloud.h) */
 	char *log_file;
 	char *state_dir;
 	char *prices;		/* Prices=: NULL for retail, else a file's path */

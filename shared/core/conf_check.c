@@ -20,8 +20,10 @@
 
 #include <slurm/slurm.h>
 
+#include "cloud.h"
 #include "conf.h"
 #include "conf_int.h"
+#include "url.h"
 #include "gres.h"
 #include "safefile.h"
 #include "slurm_compat.h"
@@ -133,8 +135,52 @@ static void _check_placement(parser_t *p, const azml_target_t *t)
 		AZML_AVAILABILITY_SET_MAX);
 }
 
+/*
+ * MungeKeySecret= is Key Vault's own URL, https://VAULT.SUFFIX/secrets/NAME
+ * [/VERSION], SUFFIX the vault suffix of Cloud= (cloud.h).  The emulator's
+ * path style (http://127.0.0.1:PORT/keyvault/VAULT/...) is taken only
+ * when ArmEndpoint= is loopback too: the emulator, never a real cloud.
+ */
+static void _check_secret_cloud(parser_t *p, const azml_target_t *t)
+{
+	const azml_conf_t *c = p->conf;
+	const azml_cloud_t *want = azml_cloud_find(c->cloud), *got;
+	const char *what = azml_conf_where_name(
+		t->kind == AZML_CLUSTER ? W_CLUSTER : W_INSTANCE);
+	azml_url_t u, arm;
+	char why[200];
+
+	if (!want || azml_url_split(t->munge_key_secret, &u, why, sizeof(why)))
+		return;		/* the key's own check said why */
+	if (!strcmp(u.scheme, "http")) {
+		if (!c->arm_endpoint ||
+		    azml_url_split(c->arm_endpoint, &arm, why, sizeof(why)) ||
+		    !azml_host_is_loopback(arm.host))
+			azml_conf_err(
+				p, t->file, t->line,
+				"%s '%s': MungeKeySecret=%s is the emulator's "
+				"path style, for an emulator's ArmEndpoint= "
+				"only; Key Vault's own URL is https://VAULT%s/"
+				"secrets/NAME[/VERSION] (Cloud=%s)",
+				what, t->name, t->munge_key_secret,
+				want->vault_suffix, want->name);
+		return;
+	}
+	got = azml_cloud_of_vault_host(u.host);
+	if (got != want)
+		azml_conf_err(
+			p, t->file, t->line,
+			"%s '%s': MungeKeySecret=%s is not a vault of Cloud=%s: "
+			"its vaults are https://VAULT%s/secrets/NAME[/VERSION]%s%s",
+			what, t->name, t->munge_key_secret, want->name,
+			want->vault_suffix, got ? "; this one is " : "",
+			got ? got->name : "");
+}
+
 static void _check_bootstrap(parser_t *p, const azml_target_t *t)
 {
+	if (t->munge_key_secret)
+		_check_secret_cloud(p, t);
 	if (t->munge_key_secret && !t->identity)
 		azml_conf_err(
 			p, t->file, t->line,
@@ -385,6 +431,7 @@ static void _resolve_fallbacks(parser_t *p, azml_target_t *t)
 void azml_conf_finish(parser_t *p, const char *file)
 {
 	azml_conf_t *c = p->conf;
+	const azml_cloud_t *cloud;
 	static const struct { const char *key; size_t off; } required[] = {
 		{ "ClusterName", G(cluster_name) },
 		{ "SubscriptionId", G(subscription_id) },
@@ -401,12 +448,14 @@ void azml_conf_finish(parser_t *p, const char *file)
 		azml_conf_err(p, file, 0,
 			      "Credential=client-secret:... needs TenantId= "
 			      "and ClientId=");
+	if (!c->cloud)
+		c->cloud = azml_conf_strdup(c, AZML_CLOUD_DEFAULT);
+	if (!(cloud = azml_cloud_find(c->cloud)))
+		cloud = azml_cloud_find(AZML_CLOUD_DEFAULT);
 	if (!c->arm_endpoint)
-		c->arm_endpoint =
-			azml_conf_strdup(c, "https://management.azure.com");
+		c->arm_endpoint = azml_conf_strdup(c, cloud->arm_endpoint);
 	if (!c->authority_host)
-		c->authority_host =
-			azml_conf_strdup(c, "https://login.microsoftonline.com");
+		c->authority_host = azml_conf_strdup(c, cloud->authority);
 	if (!c->imds_endpoint)
 		c->imds_endpoint = azml_conf_strdup(c, "http://169.254.169.254");
 	if (!c->state_dir)

@@ -19,6 +19,7 @@
 
 #include <slurm/slurm.h>
 
+#include "cloud.h"
 #include "conf.h"
 #include "conf_int.h"
 #include "gres.h"
@@ -46,6 +47,7 @@ static int _check_names(const char *v, char *why, size_t n);
 static int _check_ppg(const char *v, char *why, size_t n);
 static int _check_avset(const char *v, char *why, size_t n);
 static int _check_prices(const char *v, char *why, size_t n);
+static int _check_cloud(const char *v, char *why, size_t n);
 
 static const keydef_t key_tab[] = {
 	{ "ClusterName", W_GLOBAL, K_STR, G(cluster_name), NO,
@@ -61,6 +63,7 @@ static const keydef_t key_tab[] = {
 	{ "Credential", W_GLOBAL, K_CRED, NO, NO, NULL },
 	{ "TenantId", W_GLOBAL, K_STR, G(tenant_id), NO, _check_tenant },
 	{ "ClientId", W_GLOBAL, K_STR, G(client_id), NO, _check_guid },
+	{ "Cloud", W_GLOBAL, K_STR, G(cloud), NO, _check_cloud },
 	{ "CaBundle", W_GLOBAL, K_STR, G(ca_bundle), NO,
 	  azml_conf_check_abs_path },
 	{ "LogFile", W_GLOBAL, K_STR, G(log_file), NO,
@@ -114,6 +117,14 @@ static const keydef_t key_tab[] = {
 
 /* ---------------------------------------------------------------------- */
 /* Value checks: return 0, or -1 with a reason in WHY. */
+
+static int _check_cloud(const char *v, char *why, size_t n)
+{
+	if (azml_cloud_find(v))
+		return 0;
+	snprintf(why, n, "not a cloud; one of %s", azml_cloud_names());
+	return -1;
+}
 
 static bool _is_guid(const char *v)
 {

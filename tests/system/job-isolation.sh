@@ -20,7 +20,7 @@ set -u
 AZML_NODE_INIT=1
 azml_cluster_init job-isolation
 azml_emulator_start --vault-reader "$AZML_IDENTITY"
-export EMU_URL
+export EMU_URL EMU_IMDS_URL
 export -f azml_emulator_vms job_state
 
 JOB_ID=${AZML_IDENTITY%/*}/slurm-jobs
@@ -40,7 +40,7 @@ UD_Q="metadata/instance/compute/userData?api-version=2021-01-01&format=text"
 # "NAME: rc=RC out=FIRST-300-CHARS".
 cat > "$T/attack.sh" <<EOF
 #!/bin/bash
-U=$EMU_URL
+U=$EMU_IMDS_URL
 try() {
 	local name=\$1 out rc
 	shift
@@ -54,7 +54,7 @@ echo "uid \$(id -u) on \$VM"
 try nobody-uid nobody id -u
 try nobody-userdata nobody curl -sf -m 10 -H Metadata:true "\$U/$UD_Q&vm=\$VM"
 try nobody-token nobody curl -sf -m 10 -H Metadata:true "\$U/$TOKEN_Q&vm=\$VM"
-try nobody-keyvault nobody curl -sf -m 10 "\$U/keyvault/kv1/secrets/munge?api-version=7.4"
+try nobody-keyvault nobody curl -sf -m 10 "https://kv1.vault.azure.net/secrets/munge?api-version=7.4"
 try nobody-vm-key nobody cat /etc/munge/munge.key
 try nobody-ctld-key nobody cat $AZML_MUNGE_KEY
 try root-token curl -sf -m 10 -H Metadata:true "\$U/$TOKEN_Q&vm=\$VM"
@@ -65,17 +65,17 @@ chmod 755 "$T/attack.sh"
 id=$(sbatch --parsable -p cpu -N1 -o "$T/attack.out" "$T/attack.sh") || azml_fail sbatch
 azml_wait 120 bash -c "[ \"\$(job_state $id)\" = COMPLETED ]" ||
 	azml_fail "job $id: $(scontrol -o show job "$id")"
-grep -q "node-init: IMDS filter: ok (only root reaches 127.0.0.1:$EMU_PORT" "$T/consoles/cpu-1.log" ||
+grep -q "node-init: IMDS filter: ok (only root reaches 127.0.0.1:$EMU_IMDS_PORT" "$T/consoles/cpu-1.log" ||
 	azml_fail "cpu-1's console has no IMDS filter line: $(grep node-init "$T/consoles/cpu-1.log")"
 grep "node-init:" "$T/consoles/cpu-1.log" | sed -n 2p | grep -q "IMDS filter: ok" ||
 	azml_fail "the IMDS filter is not node-init's second step: $(grep node-init "$T/consoles/cpu-1.log" | head -3)"
 if command -v nft > /dev/null; then
-	nft list chain inet azureml imds | grep -F "comment \"azureml-imds 127.0.0.1:$EMU_PORT\"" |
-		grep -q "ip daddr 127.0.0.1 tcp dport $EMU_PORT meta skuid != 0 reject" ||
-		azml_fail "no nftables rule for port $EMU_PORT: $(nft list table inet azureml 2>&1)"
+	nft list chain inet azureml imds | grep -F "comment \"azureml-imds 127.0.0.1:$EMU_IMDS_PORT\"" |
+		grep -q "ip daddr 127.0.0.1 tcp dport $EMU_IMDS_PORT meta skuid != 0 reject" ||
+		azml_fail "no nftables rule for port $EMU_IMDS_PORT: $(nft list table inet azureml 2>&1)"
 fi
 sed 's/^/    /' "$T/attack.out"
-azml_pass "node-init installs the IMDS rule (only uid 0 reaches 127.0.0.1:$EMU_PORT) before it asks for a token"
+azml_pass "node-init installs the IMDS rule (only uid 0 reaches 127.0.0.1:$EMU_IMDS_PORT) before it asks for a token"
 
 line() { grep "^$1: " "$T/attack.out"; }
 for t in nobody-uid nobody-userdata nobody-token nobody-keyvault nobody-vm-key nobody-ctld-key root-token; do
@@ -109,10 +109,10 @@ azml_pass "root on the same VM still gets its token"
 # node identity's token (what the rule closes is open).
 azml_imds_filter_clear
 if command -v nft > /dev/null; then
-	nft list chain inet azureml imds 2> /dev/null | grep -qF "azureml-imds 127.0.0.1:$EMU_PORT\"" &&
-		azml_fail "azml_imds_filter_clear left the rule for $EMU_PORT"
+	nft list chain inet azureml imds 2> /dev/null | grep -qF "azureml-imds 127.0.0.1:$EMU_IMDS_PORT\"" &&
+		azml_fail "azml_imds_filter_clear left the rule for $EMU_IMDS_PORT"
 fi
-out=$(setpriv --reuid=65534 --regid=65534 --clear-groups -- curl -sf -m 10 -H Metadata:true "$EMU_URL/$TOKEN_Q&vm=cpu-1") ||
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups -- curl -sf -m 10 -H Metadata:true "$EMU_IMDS_URL/$TOKEN_Q&vm=cpu-1") ||
 	azml_fail "without the rule, nobody got no answer from IMDS"
 case "$out" in *access_token*) ;; *) azml_fail "without the rule, IMDS answered nobody: $out" ;; esac
 azml_pass "control: without the rule, nobody gets the node identity's token from IMDS (the emulator answers every user, as Azure does)"
@@ -145,20 +145,20 @@ echo "$out" | grep -q "taking away" && azml_fail "reconcile patched jobid-1 twic
 azml_pass "reconcile takes the node identity from the VM once its node registered (once)"
 azml_wait 30 grep -q "node-init: IMDS filter: removed" "$T/consoles/jobid-1.log" ||
 	azml_fail "node-init did not lift the filter: $(grep 'IMDS filter' "$T/consoles/jobid-1.log")"
-nft list chain inet azureml imds 2> /dev/null | grep -qF "azureml-imds 127.0.0.1:$EMU_PORT\"" &&
-	azml_fail "the rule for $EMU_PORT is still there"
+nft list chain inet azureml imds 2> /dev/null | grep -qF "azureml-imds 127.0.0.1:$EMU_IMDS_PORT\"" &&
+	azml_fail "the rule for $EMU_IMDS_PORT is still there"
 azml_pass "node-init's watcher lifts the IMDS rule once IMDS no longer gives the node identity"
 
 JOB_RES=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$JOB_ID")
 cat > "$T/jobid.sh" <<JOB
 #!/bin/bash
-U=$EMU_URL
+U=$EMU_IMDS_URL
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "\$@"; }
 TQ="metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net&vm=\$(hostname)"
 echo "job-token: \$(nobody curl -s -m 10 -H Metadata:true "\$U/\$TQ&msi_res_id=$JOB_RES" | tr -d '\n' | cut -c1-60)"
 echo "node-token: \$(nobody curl -s -m 10 -H Metadata:true "\$U/\$TQ&msi_res_id=$RES_ID" | tr -d '\n')"
 tok=\$(nobody curl -s -m 10 -H Metadata:true "\$U/\$TQ&msi_res_id=$JOB_RES" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
-echo "keyvault: \$(nobody curl -s -m 10 -w ' http=%{http_code}' -H "Authorization: Bearer \$tok" "\$U/keyvault/kv1/secrets/munge?api-version=7.4" | tr -d '\n')"
+echo "keyvault: \$(nobody curl -s -m 10 -w ' http=%{http_code}' -H "Authorization: Bearer \$tok" "https://kv1.vault.azure.net/secrets/munge?api-version=7.4" | tr -d '\n')"
 echo "vm-key: \$(nobody cat /etc/munge/munge.key 2>&1 | head -c 100 | tr -d '\n')"
 JOB
 chmod 755 "$T/jobid.sh"

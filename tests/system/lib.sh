@@ -295,10 +295,24 @@ azml_stop() {
 # time is its own), two seconds after it is created (a boot delay that
 # keeps its boot time after the power-up request, which Slurm checks),
 # unless $T/noboot-NODE exists when it is created: a VM whose software never
-# comes up (its boot command exits at once).  Sets EMU_PORT, EMU_URL.
+# comes up (its boot command exits at once).  As on Azure, ARM, Entra ID and
+# Key Vault answer over https (a test CA made by tests/tls-certs.sh in
+# $T/tls: CaBundle= in azureml.conf, CURL_CA_BUNDLE for the tests' curl),
+# IMDS over plain http on a port of its own.  With AZML_NODE_INIT, Key Vault
+# is host-style, https://kv1.vault.azure.net/secrets/munge, on port 443 of
+# an address of its own in 127/8, which only the VM sandboxes' own
+# /etc/hosts names (nothing on the controller resolves it: it never reads
+# Key Vault); the sandboxes' CA store holds the test CA.  Sets EMU_PORT,
+# EMU_URL, EMU_IMDS_PORT, EMU_IMDS_URL, EMU_VAULT_ADDR.
 azml_emulator_start() {
-	EMU_PORT=$(azml_free_ports 1) || azml_fail "no free port"
-	EMU_URL=http://127.0.0.1:$EMU_PORT
+	EMU_PORT=$(azml_free_ports 2) || azml_fail "no free port"
+	EMU_URL=https://127.0.0.1:$EMU_PORT
+	EMU_IMDS_PORT=$((EMU_PORT + 1))
+	EMU_IMDS_URL=http://127.0.0.1:$EMU_IMDS_PORT
+	EMU_VAULT_ADDR=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
+	bash "$AZML_TOP/tests/tls-certs.sh" "$T/tls" ||
+		azml_fail "couldn't make the test certificates (tests/tls-certs.sh)"
+	export CURL_CA_BUNDLE=$T/tls/ca.pem
 	printf 'emulator-secret\n' > "$T/secret"
 	chmod 600 "$T/secret"
 	AZML_EMU_ARGS=("$@")
@@ -320,11 +334,15 @@ exec $AZML_BIN node-init \$NODE_INIT_ARGS
 BOOT
 		chmod 755 "$T/vm-boot"
 		boot=(--node-init "$T/vm-boot {node}" --console-dir "$T/consoles"
-		      --secret "munge=$AZML_MUNGE_KEY")
+		      --secret "munge=$AZML_MUNGE_KEY"
+		      --vault-listen "$EMU_VAULT_ADDR" --vault-host kv1.vault.azure.net
+		      --sandbox-ca "$T/tls/ca.pem")
 	else
 		boot=(--boot-log "$T/boot.log" --boot-command "[ -e $T/noboot-{node} ] && exit 0; sleep 2; $AZML_BIN watch-events -f $T/azureml.conf --node {node} --vm {vm} --interval 0.5 & exec unshare --time --boottime=-\$(cut -d. -f1 /proc/uptime) slurmd -D -N {node} -f $SLURM_CONF")
 	fi
 	"$AZML_BUILD/contrib/emulator/azure-emulator" --listen "127.0.0.1:$EMU_PORT" \
+		--tls-cert "$T/tls/server.pem" --tls-key "$T/tls/server.key" \
+		--imds-listen "127.0.0.1:$EMU_IMDS_PORT" \
 		--state "$T/emulator.state" --client-secret emulator-secret \
 		--async-ms 300 "${boot[@]}" \
 		"${AZML_EMU_ARGS[@]}" >> "$T/emulator.log" 2>&1 &
@@ -360,7 +378,8 @@ ResourceGroup=rg
 Location=eastus
 ArmEndpoint=$EMU_URL
 AuthorityHost=$EMU_URL
-ImdsEndpoint=$EMU_URL
+ImdsEndpoint=$EMU_IMDS_URL
+CaBundle=$T/tls/ca.pem
 Credential=client-secret:$T/secret
 TenantId=11111111-1111-1111-1111-111111111111
 ClientId=22222222-2222-2222-2222-222222222222
@@ -369,7 +388,7 @@ LogFile=$T/azureml.log
 PricesEndpoint=$EMU_URL
 CONF
 	[ -n "${AZML_NODE_INIT:-}" ] && cat <<CONF
-MungeKeySecret=$EMU_URL/keyvault/kv1/secrets/munge
+MungeKeySecret=https://kv1.vault.azure.net/secrets/munge
 Identity=$AZML_IDENTITY
 CONF
 	return 0
@@ -406,12 +425,12 @@ azml_emulator_stop() {
 }
 
 # Remove the IMDS filter rules that node-init added for this emulator's
-# port: the VM sandboxes share the host's network namespace, so their rules
-# are the host's, and another test (leg) may have its own for its own port.
-# Only ours go, nftables rules by handle; the table and chain stay.
+# IMDS port: the VM sandboxes share the host's network namespace, so their
+# rules are the host's, and another test (leg) may have its own for its own
+# port.  Only ours go, nftables rules by handle; the table and chain stay.
 azml_imds_filter_clear() {
-	[ -n "${EMU_PORT:-}" ] || return 0
-	local tag="azureml-imds 127.0.0.1:$EMU_PORT" h i
+	[ -n "${EMU_IMDS_PORT:-}" ] || return 0
+	local tag="azureml-imds 127.0.0.1:$EMU_IMDS_PORT" h i
 	if command -v nft > /dev/null; then
 		for h in $(nft -a list chain inet azureml imds 2>/dev/null |
 			   grep -F "comment \"$tag\"" |
@@ -422,7 +441,7 @@ azml_imds_filter_clear() {
 	if command -v iptables > /dev/null; then
 		for i in $(seq 1 16); do
 			iptables -w 5 -D OUTPUT -d 127.0.0.1/32 -p tcp \
-				--dport "$EMU_PORT" -m owner ! --uid-owner 0 \
+				--dport "$EMU_IMDS_PORT" -m owner ! --uid-owner 0 \
 				-m comment --comment "$tag" -j REJECT \
 				--reject-with tcp-reset 2> /dev/null || break
 		done

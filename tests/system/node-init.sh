@@ -41,7 +41,7 @@ echo "NODE_INIT_ARGS=\"--slurmd $T/slurmd-99\"" > "$T/node-init.newslurmd-1"
 
 azml_emulator_cluster 40 <<CONF
 ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=2 IdleSecondsBeforeScaledown=10
-ComputeCluster=nosecret VmSize=Standard_D2s_v3 MaxNodes=1 MungeKeySecret=$EMU_URL/keyvault/kv1/secrets/no-such-secret
+ComputeCluster=nosecret VmSize=Standard_D2s_v3 MaxNodes=1 MungeKeySecret=https://kv1.vault.azure.net/secrets/no-such-secret
 ComputeCluster=forbidden VmSize=Standard_D2s_v3 MaxNodes=1 Identity=$OTHER_ID
 ComputeCluster=noident VmSize=Standard_D2s_v3 MaxNodes=1
 ComputeCluster=gpu VmSize=Standard_NC6s_v3 MaxNodes=1 QuotaApproved=yes

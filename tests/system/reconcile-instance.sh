@@ -18,7 +18,7 @@ CONF
 # An orphan: a VM of this cluster whose node is powered down (and whose
 # slurmd never starts, so that Slurm does not see it).
 touch "$T/noboot-cpu-2"
-tok=$(curl -sf -X POST -d 'grant_type=client_credentials&client_id=c&client_secret=emulator-secret&scope=x' \
+tok=$(curl -sf -X POST -d 'grant_type=client_credentials&client_id=c&client_secret=emulator-secret&scope=https://management.azure.com/.default' \
 	"$EMU_URL/t/oauth2/v2.0/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 curl -sf -X PUT -H "Authorization: Bearer $tok" -d "{\"location\":\"eastus\",\"tags\":{\"slurm-cluster\":\"azml$$\",\"slurm-node\":\"cpu-2\"},\"properties\":{\"hardwareProfile\":{\"vmSize\":\"Standard_D2s_v3\"}}}" \
 	"$EMU_URL/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/cpu-2?api-version=2024-07-01" > /dev/null ||

@@ -484,6 +484,12 @@ START_TEST(boot_log_urls)
 	ck_assert_ptr_nonnull(strstr(why, "not ArmEndpoint's origin"));
 	ck_assert_int_eq(azml_bootdiag_url_ok("https://a.blob.core.windows.net/l",
 					      arm, why, sizeof(why)), -1);
+	/* the emulator over https (issue 26): the same, its scheme too */
+	arm = "https://127.0.0.1:8443";
+	ck_assert_int_eq(azml_bootdiag_url_ok("https://127.0.0.1:8443/x?sig=1",
+					      arm, why, sizeof(why)), 0);
+	ck_assert_int_eq(azml_bootdiag_url_ok("http://127.0.0.1:8443/x", arm,
+					      why, sizeof(why)), -1);
 	/* the answer's shape (Azure's example) */
 	ck_assert_int_eq(azml_bootdiag_parse_uris("{\"consoleScreenshotBlobUri\":"
 		"\"https://storageuri/vmname.vmid.screenshot.bmp?{sasKey}\","

@@ -432,10 +432,11 @@ START_TEST(bootstrap_keys)
 	azml_conf_destroy(c);
 
 	/* A secret without a version: usable, a warning per VM target that
-	 * names it; the emulator's loopback URLs are not warned about. */
+	 * names it; the emulator's loopback URLs are not warned about (and
+	 * are taken with an emulator's ArmEndpoint only: tls-test.c). */
 	c = azml_conf_load_string(HEAD
 		"MungeKeySecret=https://myvault.vault.azure.net/secrets/munge "
-		"Identity=" IDENTITY "\n"
+		"Identity=" IDENTITY " ArmEndpoint=http://127.0.0.1:8080\n"
 		"ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=4\n"
 		"ComputeInstance=dev VmSize=Standard_D4s_v3 MungeKeySecret="
 		"http://127.0.0.1:8080/keyvault/kv1/secrets/munge\n",

@@ -863,9 +863,11 @@ static void _token_header(char *hdr, size_t n)
 	char *out = NULL;
 	cJSON *j;
 
+	/* ARM's audience: ARM refuses a token for another (issue 26) */
 	ck_assert_int_eq(tu_http("POST", port, "/t/oauth2/v2.0/token",
 		"grant_type=client_credentials&client_id=c&client_secret=" SECRET
-		"&scope=x", NULL, &out), 200);
+		"&scope=https%3A%2F%2Fmanagement.azure.com%2F.default", NULL,
+		&out), 200);
 	j = cJSON_Parse(out);
 	snprintf(hdr, n, "Authorization: Bearer %s",
 		 cJSON_GetObjectItem(j, "access_token")->valuestring);

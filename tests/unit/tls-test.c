@@ -4,7 +4,9 @@
  * HTTP client verifying them against CaBundle= (or the system's store).
  * A wrong CA, a wrong name and an expired certificate each get their own
  * message, and no request reaches the emulator.  check-config judges
- * CaBundle= with FILE:LINE.
+ * CaBundle= with FILE:LINE.  Clouds (item 5): Cloud='s endpoints and
+ * audiences, MungeKeySecret='s vault per cloud, and the emulator's
+ * refusal of a token presented to the wrong service.
  */
 #include "config.h"
 
@@ -20,6 +22,8 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "auth.h"
+#include "cloud.h"
 #include "conf.h"
 #include "keyvault.h"
 #include "testutil.h"
@@ -247,6 +251,165 @@ START_TEST(tls_ca_bundle_checked)
 }
 END_TEST
 
+/* Cloud=: each cloud's endpoints and audiences (doc/NOTES, "Clouds"). */
+START_TEST(cloud_endpoints)
+{
+	const azml_cloud_t *c = azml_cloud_find("azurepublic");
+	azml_conf_t *conf;
+
+	ck_assert_str_eq(c->arm_endpoint, "https://management.azure.com");
+	ck_assert_str_eq(c->authority, "https://login.microsoftonline.com");
+	ck_assert_str_eq(c->arm_audience, "https://management.azure.com/");
+	ck_assert_str_eq(c->vault_audience, "https://vault.azure.net");
+	c = azml_cloud_find("AzureUSGovernment");
+	ck_assert_str_eq(c->arm_endpoint, "https://management.usgovcloudapi.net");
+	ck_assert_str_eq(c->authority, "https://login.microsoftonline.us");
+	ck_assert_str_eq(c->arm_audience, "https://management.usgovcloudapi.net/");
+	ck_assert_str_eq(c->vault_suffix, ".vault.usgovcloudapi.net");
+	ck_assert_str_eq(c->vault_audience, "https://vault.usgovcloudapi.net");
+	c = azml_cloud_find("AzureChina");
+	ck_assert_str_eq(c->arm_endpoint, "https://management.chinacloudapi.cn");
+	ck_assert_str_eq(c->authority, "https://login.chinacloudapi.cn");
+	ck_assert_str_eq(c->arm_audience, "https://management.chinacloudapi.cn/");
+	ck_assert_str_eq(c->vault_suffix, ".vault.azure.cn");
+	ck_assert_str_eq(c->vault_audience, "https://vault.azure.cn");
+	ck_assert_ptr_null(azml_cloud_find("AzureGermany"));
+	/* a node's Key Vault token follows its vault's cloud */
+	ck_assert_str_eq(azml_cloud_vault_audience("https://kv.vault.azure.cn/"
+		"secrets/m"), "https://vault.azure.cn");
+	ck_assert_str_eq(azml_cloud_vault_audience("https://kv.vault."
+		"usgovcloudapi.net/secrets/m"), "https://vault.usgovcloudapi.net");
+	ck_assert_str_eq(azml_cloud_vault_audience("http://127.0.0.1:1/keyvault/"
+		"kv/secrets/m"), "https://vault.azure.net");
+	/* ARM's token audience follows Cloud=, not ArmEndpoint= */
+	ck_assert_str_eq(azml_auth_arm_audience(NULL),
+			 "https://management.azure.com/");
+	ck_assert_str_eq(azml_auth_arm_audience("AzureChina"),
+			 "https://management.chinacloudapi.cn/");
+	/* the defaults follow Cloud=; ArmEndpoint= overrides */
+	conf = azml_conf_load_string("ClusterName=c\nSubscriptionId="
+		"00000000-0000-0000-0000-000000000001\nResourceGroup=rg\n"
+		"Location=usgovvirginia\nCloud=AzureUSGovernment\n",
+		"test.conf");
+	ck_assert_uint_eq(conf->nerrors, 0);
+	ck_assert_str_eq(conf->arm_endpoint,
+			 "https://management.usgovcloudapi.net");
+	ck_assert_str_eq(conf->authority_host,
+			 "https://login.microsoftonline.us");
+	azml_conf_destroy(conf);
+	conf = azml_conf_load_string("ClusterName=c\nSubscriptionId="
+		"00000000-0000-0000-0000-000000000001\nResourceGroup=rg\n"
+		"Location=chinaeast2\nCloud=AzureChina\n"
+		"ArmEndpoint=https://127.0.0.1:8443\n", "test.conf");
+	ck_assert_str_eq(conf->arm_endpoint, "https://127.0.0.1:8443");
+	ck_assert_str_eq(conf->authority_host, "https://login.chinacloudapi.cn");
+	azml_conf_destroy(conf);
+	conf = azml_conf_load_string("ClusterName=c\nCloud=Mars\n",
+				     "test.conf");
+	ck_assert(_has(conf->errors, conf->nerrors, "test.conf:2: Cloud=",
+		       "AzurePublic, AzureUSGovernment, AzureChina"));
+	azml_conf_destroy(conf);
+}
+END_TEST
+
+/* MungeKeySecret= is a vault of Cloud=; the emulator's path style only
+ * with an emulator's ArmEndpoint=. */
+START_TEST(cloud_vault_urls)
+{
+	static const char head[] = "ClusterName=c\nSubscriptionId="
+		"00000000-0000-0000-0000-000000000001\nResourceGroup=rg\n"
+		"Location=eastus\nIdentity=/subscriptions/s/resourceGroups/rg/"
+		"providers/Microsoft.ManagedIdentity/userAssignedIdentities/n\n";
+	char text[1024];
+	azml_conf_t *c;
+
+	snprintf(text, sizeof(text), "%sCloud=AzureChina\nComputeCluster=ca "
+		 "VmSize=Standard_D2s_v3 MaxNodes=1 MungeKeySecret=https://kv1."
+		 "vault.azure.net/secrets/munge\n", head);
+	c = azml_conf_load_string(text, "test.conf");
+	ck_assert(_has(c->errors, c->nerrors, "test.conf:7: ComputeCluster 'ca'"
+		       ": MungeKeySecret=https://kv1.vault.azure.net/secrets/"
+		       "munge is not a vault of Cloud=AzureChina", "https://"
+		       "VAULT.vault.azure.cn/secrets/NAME[/VERSION]; this one "
+		       "is AzurePublic"));
+	azml_conf_destroy(c);
+	snprintf(text, sizeof(text), "%sComputeCluster=ca VmSize=Standard_D2s_v3"
+		 " MaxNodes=1 MungeKeySecret=http://127.0.0.1:9/keyvault/kv1/"
+		 "secrets/munge\n", head);
+	c = azml_conf_load_string(text, "test.conf");
+	ck_assert(_has(c->errors, c->nerrors, "test.conf:6: ComputeCluster 'ca'"
+		       ": MungeKeySecret=http://127.0.0.1:9/keyvault/kv1/secrets/"
+		       "munge is the emulator's path style", "https://VAULT."
+		       "vault.azure.net/secrets/NAME[/VERSION] (Cloud="
+		       "AzurePublic)"));
+	azml_conf_destroy(c);
+	snprintf(text, sizeof(text), "%sArmEndpoint=https://127.0.0.1:9\n"
+		 "ComputeCluster=ca VmSize=Standard_D2s_v3 MaxNodes=1 "
+		 "MungeKeySecret=http://127.0.0.1:9/keyvault/kv1/secrets/munge\n"
+		 "ComputeCluster=cb VmSize=Standard_D2s_v3 MaxNodes=1 "
+		 "MungeKeySecret=https://kv1.vault.azure.net/secrets/munge\n",
+		 head);
+	c = azml_conf_load_string(text, "test.conf");
+	ck_assert(!_has(c->errors, c->nerrors, "MungeKeySecret", ""));
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* The emulator's ARM refuses a token of another audience as ARM does;
+ * its Key Vault a token that is not Key Vault's. */
+START_TEST(token_audience_refused)
+{
+	const char *args[] = { "--client-secret", "s", NULL };
+	char *out = NULL, hdr[200];
+	const char *h[] = { hdr, NULL };
+	int port;
+	pid_t pid = tu_emulator_start(&port, args);
+	cJSON *j;
+
+	ck_assert_int_eq(tu_http("POST", port, "/t/oauth2/v2.0/token",
+		"grant_type=client_credentials&client_id=c&client_secret=s&"
+		"scope=https%3A%2F%2Fvault.azure.net%2F.default", NULL, &out),
+		200);
+	j = cJSON_Parse(out);
+	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s",
+		 cJSON_GetObjectItem(j, "access_token")->valuestring);
+	cJSON_Delete(j);
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/resourceGroups/"
+		"rg/providers/Microsoft.Compute/virtualMachines?api-version="
+		"2024-07-01", NULL, h, &out), 401);
+	ck_assert_msg(strstr(out, "\"code\":\"InvalidAuthenticationTokenAudience"
+		"\",\"message\":\"The access token has been obtained for wrong "
+		"audience or resource 'https://vault.azure.net'. It should "
+		"exactly match with one of the allowed audiences 'https://"
+		"management.core.windows.net/','https://management.core.windows."
+		"net','https://management.azure.com/','https://management.azure."
+		"com'.\""), "%s", out);
+	free(out);
+	/* an ARM token at Key Vault: Key Vault's 401 */
+	ck_assert_int_eq(tu_http("POST", port, "/t/oauth2/v2.0/token",
+		"grant_type=client_credentials&client_id=c&client_secret=s&"
+		"scope=https%3A%2F%2Fmanagement.azure.com%2F.default", NULL,
+		&out), 200);
+	j = cJSON_Parse(out);
+	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s",
+		 cJSON_GetObjectItem(j, "access_token")->valuestring);
+	cJSON_Delete(j);
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/resourceGroups/"
+		"rg/providers/Microsoft.Compute/virtualMachines?api-version="
+		"2024-07-01", NULL, h, &out), 200);
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, "/keyvault/kv1/secrets/munge?"
+		"api-version=7.4", NULL, h, &out), 401);
+	ck_assert_msg(strstr(out, "AKV10022: Invalid audience. Expected "
+		"https://vault.azure.net, found: https://management.azure.com"),
+		"%s", out);
+	free(out);
+	tu_emulator_stop(pid, port);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tls");
@@ -261,6 +424,9 @@ int main(void)
 	tcase_add_test(tc, tls_refusals);
 	tcase_add_test(tc, tls_unsafe_key);
 	tcase_add_test(tc, tls_ca_bundle_checked);
+	tcase_add_test(tc, cloud_endpoints);
+	tcase_add_test(tc, cloud_vault_urls);
+	tcase_add_test(tc, token_audience_refused);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -179,7 +179,9 @@ int main(int argc, char **argv)
 	struct sigaction sa = { 0 };
 	const char *listen_arg = NULL, *cert_path = NULL, *key_path = NULL;
 	const char *imds_arg = NULL, *vault_arg = NULL;
-	char *cert = NULL, *key = NULL, imds_host[64];
+	/* static: reachable until exit, whichever way main returns */
+	static char *cert, *key;
+	char imds_host[64];
 	int c;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
 			 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
@@ -350,8 +352,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		if (_read_pem("tls-cert", cert_path, false, &cert) ||
-		    _read_pem("tls-key", key_path, true, &key))
+		    _read_pem("tls-key", key_path, true, &key)) {
+			free(cert);
 			return 2;
+		}
 		emu_net_st.tls = true;
 		flags |= MHD_USE_TLS;
 	}

@@ -6,7 +6,8 @@ AZML_PACKAGES="build-essential autoconf automake libtool pkg-config
 	slurmdbd mariadb-server mariadb-client"
 # The fuzz targets' compiler and runtime (tests/fuzz/run; the host only:
 # tests/chroot.sh's chroot does not fuzz).
-AZML_FUZZ_PACKAGES="clang libclang-rt-dev"
+# And Node.js for Microsoft's validator oav (tests/oav-check.sh, host only).
+AZML_FUZZ_PACKAGES="clang libclang-rt-dev nodejs npm"
 
 # Install whichever of them are missing (needs root and Debian's archive);
 # "azml_install_packages fuzz" adds AZML_FUZZ_PACKAGES.

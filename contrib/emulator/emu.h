@@ -384,6 +384,15 @@ void emu_imds_instance(struct MHD_Connection *c, const char *url,
 void emu_scheduled_events(struct MHD_Connection *c, const char *method,
 			      const char *body, reply_t *r);
 
+/* record.c: --record DIR (tests/oav-check.sh reads it) */
+int emu_record_set_dir(const char *dir);
+bool emu_recording(void);
+/* Write one exchange (request C, URL, METHOD, BODY; reply R) to the folder;
+ * a no-op without --record and for the admin API. */
+void emu_record(struct MHD_Connection *c, const char *url,
+		const char *method, const char *body, const reply_t *r,
+		const char *reqid);
+
 /* http.c */
 void emu_header(reply_t *r, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

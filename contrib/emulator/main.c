@@ -54,7 +54,7 @@ static void _usage(FILE *fp)
 "                      [--client-secret SECRET] [--seed N] [--allow-user USER]...\n"
 "                      [--node-init 'CMD {vm} {node} {ip}'] [--console-dir DIR]\n"
 "                      [--secret NAME=FILE]... [--vault-reader IDENTITY_ID]...\n"
-"                      [--compute-limits]\n"
+"                      [--compute-limits] [--record DIR]\n"
 "See azure-emulator(8).\n");
 }
 
@@ -81,6 +81,7 @@ int main(int argc, char **argv)
 		{ "secret", required_argument, NULL, 'K' },
 		{ "vault-reader", required_argument, NULL, 'V' },
 		{ "compute-limits", no_argument, NULL, 'T' },
+		{ "record", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -117,6 +118,10 @@ int main(int argc, char **argv)
 		case 'N': emu_boot_st.node_init = optarg; break;
 		case 'C': emu_boot_st.console_dir = optarg; break;
 		case 'T': emu_faults.compute_limits = true; break;
+		case 'D':
+			if (emu_record_set_dir(optarg))
+				return 2;
+			break;
 		case 'K':
 			if (emu_secret_load(optarg))
 				return 2;

@@ -324,6 +324,10 @@ BOOT
 	else
 		boot=(--boot-log "$T/boot.log" --boot-command "[ -e $T/noboot-{node} ] && exit 0; sleep 2; $AZML_BIN watch-events -f $T/azureml.conf --node {node} --vm {vm} --interval 0.5 & exec unshare --time --boottime=-\$(cut -d. -f1 /proc/uptime) slurmd -D -N {node} -f $SLURM_CONF")
 	fi
+	# AZML_RECORD_DIR: every exchange into a folder per test script, for
+	# tests/oav-check.sh (a restart goes on in the same folder)
+	[ -n "${AZML_RECORD_DIR:-}" ] && mkdir -p "$AZML_RECORD_DIR" &&
+		boot+=(--record "$AZML_RECORD_DIR/$(basename "$0" .sh)")
 	"$AZML_BUILD/contrib/emulator/azure-emulator" --listen "127.0.0.1:$EMU_PORT" \
 		--state "$T/emulator.state" --client-secret emulator-secret \
 		--async-ms 300 "${boot[@]}" \

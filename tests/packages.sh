@@ -3,6 +3,7 @@ AZML_PACKAGES="build-essential autoconf automake libtool pkg-config
 	slurm-wlm slurmctld slurmd slurm-client libslurm-dev
 	munge libmunge-dev hwloc libhwloc-dev libcjson-dev libcurl4-openssl-dev
 	libmicrohttpd-dev check python3 procps util-linux curl nftables
+	openssh-client
 	slurmdbd mariadb-server mariadb-client"
 # The fuzz targets' compiler and runtime (tests/fuzz/run; the host only:
 # tests/chroot.sh's chroot does not fuzz).

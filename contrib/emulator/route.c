@@ -48,6 +48,89 @@ typedef struct {
 
 typedef void (*handler_t)(const req_t *q, reply_t *r);
 
+/* Microsoft.Compute's api-versions (virtual machines, scale sets, usages,
+ * sizes, SKUs, operations): what Microsoft's specs and clients use.  The
+ * emulator answers each with the 2024-07-01 shapes. */
+static const char *const compute_versions[] = {
+	"2017-03-30", "2017-09-01", "2017-12-01", "2018-04-01", "2018-06-01",
+	"2018-10-01", "2019-03-01", "2019-04-01", "2019-07-01", "2019-12-01",
+	"2020-06-01", "2020-12-01", "2021-03-01", "2021-04-01", "2021-07-01",
+	"2021-11-01", "2022-03-01", "2022-08-01", "2022-11-01", "2023-03-01",
+	"2023-07-01", "2023-09-01", "2024-03-01", "2024-07-01", "2024-11-01",
+};
+
+/* An api-version's form: YYYY-MM-DD, optionally "-preview". */
+static bool _api_version_form(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n != 10 && !(n == 18 && !strcmp(v + 10, "-preview")))
+		return false;
+	for (int i = 0; i < 10; i++)
+		if (i == 4 || i == 7 ? v[i] != '-' : !isdigit((unsigned char) v[i]))
+			return false;
+	return true;
+}
+
+/*
+ * ARM's answers to an api-version it does not know: a malformed one is
+ * InvalidApiVersionParameter; a well-formed one that Microsoft.Compute
+ * does not register, NoRegisteredProviderFound (the shapes ARM answers,
+ * doc/NOTES 9.4).  Other providers (Network, the subscription) take any
+ * well-formed version.  Returns whether V passed (if not, R has the answer).
+ */
+static bool _api_version_ok(const char *v, char **seg, int n,
+			    const char *body, reply_t *r)
+{
+	char list[512] = "", type[160] = "", loc[72] = "";
+	int ns = -1;
+	bool compute;
+
+	for (int i = 2; i + 1 < n; i++)
+		if (!strcasecmp(seg[i], "providers")) {
+			ns = i + 1;
+			break;
+		}
+	compute = ns > 0 && !strcasecmp(seg[ns], "Microsoft.Compute");
+	for (size_t i = 0; i < sizeof(compute_versions) /
+	     sizeof(compute_versions[0]); i++) {
+		if (compute && !strcmp(v, compute_versions[i]))
+			return true;
+		snprintf(list + strlen(list), sizeof(list) - strlen(list),
+			 "%s%s", i ? ", " : "", compute_versions[i]);
+	}
+	if (!_api_version_form(v)) {
+		emu_error(r, 400, "InvalidApiVersionParameter", "The api-version "
+			  "'%.40s' is invalid. The supported versions are "
+			  "'%s'.", v, list);
+		return false;
+	}
+	if (!compute)
+		return true;
+	/* the resource type: virtualMachines, locations/usages, ... */
+	if (ns + 1 < n)
+		snprintf(type, sizeof(type), "%.64s", seg[ns + 1]);
+	if (ns + 3 < n && !strcasecmp(seg[ns + 1], "locations")) {
+		snprintf(type, sizeof(type), "locations/%.64s", seg[ns + 3]);
+		snprintf(loc, sizeof(loc), "%.64s", seg[ns + 2]);
+	}
+	if (!*loc && body) {
+		cJSON *j = cJSON_Parse(body);
+
+		if (cJSON_IsString(cJSON_GetObjectItem(j, "location")) &&
+		    emu_chars_ok(cJSON_GetObjectItem(j, "location")->valuestring,
+				 64, " "))
+			snprintf(loc, sizeof(loc), "%s",
+				 cJSON_GetObjectItem(j, "location")->valuestring);
+		cJSON_Delete(j);
+	}
+	emu_error(r, 400, "NoRegisteredProviderFound", "No registered resource "
+		  "provider found for location '%s' and API version '%.40s' "
+		  "for type '%s'. The supported api-versions are '%s'.",
+		  *loc ? loc : "*", v, type, list);
+	return false;
+}
+
 /*
  * What every ARM request must pass before its route: a known bearer token,
  * an api-version, the injected errors (--error-rate), and the subscription,
@@ -55,7 +138,7 @@ typedef void (*handler_t)(const req_t *q, reply_t *r);
  * it passed (if not, R has the answer).
  */
 static bool _arm_checks(struct MHD_Connection *c, char **seg, int n,
-			reply_t *r)
+			const char *body, reply_t *r)
 {
 	token_state_t ts = emu_token_state(c);
 
@@ -80,6 +163,8 @@ static bool _arm_checks(struct MHD_Connection *c, char **seg, int n,
 		       "requests.");
 		return false;
 	}
+	if (!_api_version_ok(emu_arg(c, "api-version"), seg, n, body, r))
+		return false;
 	if (emu_faults.error_rate > 0 &&
 	    rand_r(&emu_seed) / (double) RAND_MAX < emu_faults.error_rate) {
 		emu_stats.errors_injected++;
@@ -147,6 +232,13 @@ static void _vm_list(const req_t *q, reply_t *r)
 		emu_vm_list(q->seg[1], q->seg[3], q->c, r);
 }
 
+/* VirtualMachines_ListAll: the subscription's VMs */
+static void _vm_list_all(const req_t *q, reply_t *r)
+{
+	if (emu_compute_take(r, CP_LIST))
+		emu_vm_list(q->seg[1], NULL, q->c, r);
+}
+
 static void _vm_put(const req_t *q, reply_t *r)
 {
 	if (emu_take_write_token(r) && emu_compute_take(r, CP_PUT_VM))
@@ -204,6 +296,8 @@ static const struct {
 	{ NULL, LOCATION "/operations/*", _operation },
 	{ NULL, LOCATION "/operationResults/*", _operation_result },
 	{ "GET", VMS, _vm_list },
+	{ "GET", "subscriptions/*/providers/Microsoft.Compute/virtualMachines",
+	  _vm_list_all },
 	{ "PUT", VMS "/{name}", _vm_put },
 	{ "PATCH", VMS "/{name}", _vm_patch },
 	{ NULL, VMS "/{name}", _vm_action },
@@ -255,7 +349,7 @@ static void _arm(const req_t *q, reply_t *r)
 
 	arm.seg = seg;
 	arm.n = emu_segments(q->path, seg, 16);
-	if (!_arm_checks(q->c, seg, arm.n, r))
+	if (!_arm_checks(q->c, seg, arm.n, q->body, r))
 		return;
 	for (size_t i = 0; i < sizeof(arm_routes) / sizeof(arm_routes[0]); i++) {
 		if ((arm_routes[i].method &&

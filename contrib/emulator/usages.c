@@ -85,7 +85,7 @@ static int _limit_of(const char *name)
 /*
  * Whether COUNT VMs of VCPUS each in FAMILY (SPOT or not) fit every quota
  * they count against.  Returns true, or false with Azure's 409
- * QuotaExceeded in R.
+ * OperationNotAllowed in R (Microsoft's error-resource-quota page).
  */
 bool emu_quota_n_ok(const char *family, int vcpus, bool spot,
 			const char *location, int count, reply_t *r)
@@ -112,7 +112,7 @@ bool emu_quota_n_ok(const char *family, int vcpus, bool spot,
 		limit = _limit_of(q[i].name);
 		if (used + q[i].need <= limit)
 			continue;
-		emu_error(r, 409, "QuotaExceeded", "Operation could not be "
+		emu_error(r, 409, "OperationNotAllowed", "Operation could not be "
 		       "completed as it results in exceeding approved %s "
 		       "quota. Additional details - Deployment Model: Resource "
 		       "Manager, Location: %s, Current Limit: %d, Current Usage: "

@@ -355,8 +355,13 @@ azml_emulator_restart() {
 	_azml_emulator_launch
 }
 
-# The azureml.conf global lines that point at the emulator.
+# The azureml.conf global lines that point at the emulator.  A Linux VM
+# needs an SSH key (Azure refuses one nobody can log in to) and a subnet:
+# a key pair made here, never one from the repository.
 azml_emulator_conf() {
+	[ -f "$T/id.pub" ] ||
+		ssh-keygen -q -t ed25519 -N '' -C "azml-test" -f "$T/id" < /dev/null > /dev/null ||
+		azml_fail "ssh-keygen (openssh-client) could not make a key"
 	cat <<CONF
 ClusterName=azml$$
 SubscriptionId=00000000-0000-0000-0000-000000000001
@@ -371,6 +376,8 @@ ClientId=22222222-2222-2222-2222-222222222222
 StateDir=$T/azureml-state
 LogFile=$T/azureml.log
 PricesEndpoint=$EMU_URL
+SshPublicKey=$T/id.pub
+Subnet=/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default
 CONF
 	[ -n "${AZML_NODE_INIT:-}" ] && cat <<CONF
 MungeKeySecret=$EMU_URL/keyvault/kv1/secrets/munge

@@ -362,6 +362,7 @@ token_state_t emu_token_find(struct MHD_Connection *c, const token_t **t);
 token_state_t emu_token_state(struct MHD_Connection *c);
 const char *emu_issue_token(const char *aud, int ident);
 void emu_token_v2(struct MHD_Connection *c, const char *body, reply_t *r);
+void emu_openid(char *path, reply_t *r);
 
 /* sandbox.c */
 int emu_console_path(const vm_t *v, char *out, size_t n);
@@ -383,6 +384,10 @@ void emu_imds_instance(struct MHD_Connection *c, const char *url,
 			   reply_t *r);
 void emu_scheduled_events(struct MHD_Connection *c, const char *method,
 			      const char *body, reply_t *r);
+
+/* route.c: the api-version of the ARM request being answered (checked),
+ * else 2024-07-01 */
+const char *emu_api_version(void);
 
 /* record.c: --record DIR (tests/oav-check.sh reads it) */
 int emu_record_set_dir(const char *dir);
@@ -432,6 +437,8 @@ bool emu_quota_ok(const char *family, int vcpus, bool spot,
 		      const char *location, reply_t *r);
 void emu_usages(const char *location, reply_t *r);
 void emu_vm_sizes(reply_t *r);
+void emu_skus(const char *filter, reply_t *r);
+void emu_subscriptions(const char *sub, reply_t *r);
 
 /* route.c */
 /* Answer the request for URL (PATH: a copy of it that handlers may cut;

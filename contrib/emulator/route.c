@@ -59,6 +59,15 @@ static const char *const compute_versions[] = {
 	"2023-07-01", "2023-09-01", "2024-03-01", "2024-07-01", "2024-11-01",
 };
 
+/* The api-version of the ARM request being answered (checked), for the
+ * URLs the answer names; "" outside one.  Under emu_lock. */
+static char cur_api_version[20];
+
+const char *emu_api_version(void)
+{
+	return *cur_api_version ? cur_api_version : "2024-07-01";
+}
+
 /* An api-version's form: YYYY-MM-DD, optionally "-preview". */
 static bool _api_version_form(const char *v)
 {
@@ -165,6 +174,8 @@ static bool _arm_checks(struct MHD_Connection *c, char **seg, int n,
 	}
 	if (!_api_version_ok(emu_arg(c, "api-version"), seg, n, body, r))
 		return false;
+	snprintf(cur_api_version, sizeof(cur_api_version), "%s",
+		 emu_arg(c, "api-version"));
 	if (emu_faults.error_rate > 0 &&
 	    rand_r(&emu_seed) / (double) RAND_MAX < emu_faults.error_rate) {
 		emu_stats.errors_injected++;
@@ -179,7 +190,7 @@ static bool _arm_checks(struct MHD_Connection *c, char **seg, int n,
 		return false;
 	}
 	/* names become keys, ids and headers: Azure's rules bound them */
-	if (n < 2 || !emu_chars_ok(seg[1], 64, "-")) {
+	if ((n < 2 && n != 1) || (n >= 2 && !emu_chars_ok(seg[1], 64, "-"))) {
 		emu_error(r, 400, "InvalidSubscriptionId", "The provided subscription "
 		       "identifier '%.64s' is malformed or invalid.",
 		       n < 2 ? "" : seg[1]);
@@ -214,6 +225,16 @@ static void _vm_sizes(const req_t *q, reply_t *r)
 {
 	(void) q;
 	emu_vm_sizes(r);
+}
+
+static void _skus(const req_t *q, reply_t *r)
+{
+	emu_skus(emu_arg(q->c, "$filter"), r);
+}
+
+static void _subscriptions(const req_t *q, reply_t *r)
+{
+	emu_subscriptions(q->n == 2 ? q->seg[1] : NULL, r);
 }
 
 static void _operation(const req_t *q, reply_t *r)
@@ -293,6 +314,9 @@ static const struct {
 } arm_routes[] = {
 	{ "GET", LOCATION "/usages", _usages },
 	{ "GET", LOCATION "/vmSizes", _vm_sizes },
+	{ "GET", "subscriptions/*/providers/Microsoft.Compute/skus", _skus },
+	{ "GET", "subscriptions", _subscriptions },
+	{ "GET", "subscriptions/*", _subscriptions },
 	{ NULL, LOCATION "/operations/*", _operation },
 	{ NULL, LOCATION "/operationResults/*", _operation_result },
 	{ "GET", VMS, _vm_list },
@@ -349,6 +373,7 @@ static void _arm(const req_t *q, reply_t *r)
 
 	arm.seg = seg;
 	arm.n = emu_segments(q->path, seg, 16);
+	*cur_api_version = '\0';
 	if (!_arm_checks(q->c, seg, arm.n, q->body, r))
 		return;
 	for (size_t i = 0; i < sizeof(arm_routes) / sizeof(arm_routes[0]); i++) {
@@ -407,6 +432,11 @@ static void _admin(const req_t *q, reply_t *r)
 	emu_admin(q->c, q->method, q->path, q->body, r);
 }
 
+static void _openid(const req_t *q, reply_t *r)
+{
+	emu_openid(q->path, r);
+}
+
 static void _token_v2(const req_t *q, reply_t *r)
 {
 	emu_token_v2(q->c, q->body, r);
@@ -422,6 +452,9 @@ static const struct {
 	handler_t fn;
 } routes[] = {
 	{ M_PREFIX, "/subscriptions/", NULL, _arm },
+	{ M_EXACT, "/subscriptions", "GET", _arm },
+	{ M_CONTAINS, "/v2.0/.well-known/openid-configuration", "GET",
+	  _openid },
 	{ M_EXACT, "/metadata/identity/oauth2/token", "GET", _imds_token },
 	{ M_EXACT, "/metadata/scheduledevents", NULL, _scheduled_events },
 	{ M_EXACT, "/metadata/instance", "GET", _imds_instance },

@@ -1069,6 +1069,137 @@ START_TEST(spec_refusals)
 }
 END_TEST
 
+/* What the emulator shows as Azure does (issue 26, item 7): ListAll,
+ * Resource SKUs with restrictions, subscriptions, the OpenID document,
+ * operation times at the caller's api-version, PUT as update with etag,
+ * the VM's NIC and disk ids, the NIC's subnet. */
+START_TEST(azure_shapes)
+{
+	char hdr[256], *out = NULL, path[512], *body;
+	const char *h[] = { hdr, NULL };
+	cJSON *j, *it, *sku = NULL;
+	int st;
+
+	_token_header(hdr, sizeof(hdr));
+	_faults("{\"capacity\":{\"Standard_D4s_v3\":\"SkuNotAvailable\"}}");
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/providers/"
+		"Microsoft.Compute/skus?api-version=2021-07-01&$filter=location%20"
+		"eq%20%27westus2%27", NULL, h, &out), 200);
+	j = cJSON_Parse(out);
+	free(out);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "value"))
+		if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")),
+			    "Standard_D4s_v3"))
+			sku = it;
+	ck_assert_ptr_nonnull(sku);
+	it = cJSON_GetArrayItem(cJSON_GetObjectItem(sku, "restrictions"), 0);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(it, "type")),
+			 "Location");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(it,
+			 "reasonCode")), "NotAvailableForSubscription");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(
+			 cJSON_GetObjectItem(it, "values"), 0)), "westus2");
+	cJSON_Delete(j);
+	_faults("{\"capacity\":{}}");
+
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s?api-version="
+		"2022-12-01", NULL, h, &out), 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"subscriptionId\":\"s\""));
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, "/t1/v2.0/.well-known/"
+		"openid-configuration", NULL, NULL, &out), 200);
+	ck_assert_ptr_nonnull(strstr(out, "/t1/oauth2/v2.0/token\""));
+	free(out);
+
+	/* create at 2022-08-01: the operation URLs keep that version */
+	snprintf(path, sizeof(path), "%sup1?api-version=2022-08-01", vm_path);
+	ck_assert_int_gt(asprintf(&body, "{\"location\":\"eastus\",\"tags\":"
+		"{\"a\":\"1\"},\"properties\":{\"hardwareProfile\":{\"vmSize\":"
+		"\"Standard_D2s_v3\"},\"storageProfile\":{\"osDisk\":{"
+		"\"createOption\":\"FromImage\",\"name\":\"up1-osdisk\"}},"
+		"\"networkProfile\":{\"networkApiVersion\":\"2020-11-01\","
+		"\"networkInterfaceConfigurations\":[{\"name\":\"up1-nic\","
+		"\"properties\":{\"ipConfigurations\":[{\"name\":\"ip\","
+		"\"properties\":{\"subnet\":{\"id\":\"/subscriptions/s/sn\"}}}]}}]"
+		"}}}"), 0);
+	st = tu_http("PUT", port, path, body, h, &out);
+	ck_assert_int_eq(st, 201);
+	ck_assert_ptr_nonnull(strstr(out, "\"etag\":\"\\\"1\\\"\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"networkInterfaces\":[{\"id\":"
+		"\"/subscriptions/s/resourceGroups/rg/providers/"
+		"Microsoft.Network/networkInterfaces/up1-nic\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"osType\":\"Linux\""));
+	ck_assert_ptr_nonnull(strstr(out, "/providers/Microsoft.Compute/disks/"
+				     "up1-osdisk\""));
+	free(out);
+	/* PUT again: an update (tags replaced), etag 2 */
+	free(body);
+	ck_assert_int_gt(asprintf(&body, "{\"location\":\"eastus\",\"tags\":"
+		"{\"b\":\"2\"},\"properties\":{\"hardwareProfile\":{\"vmSize\":"
+		"\"Standard_D2s_v3\"}}}"), 0);
+	ck_assert_int_eq(tu_http("PUT", port, path, body, h, &out), 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"tags\":{\"b\":\"2\"}"));
+	ck_assert_ptr_nonnull(strstr(out, "\"etag\":\"\\\"2\\\"\""));
+	free(out);
+	free(body);
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/resourceGroups/"
+		"rg/providers/Microsoft.Network/networkInterfaces/up1-nic?"
+		"api-version=2023-09-01", NULL, h, &out), 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"subnet\":{\"id\":"
+				     "\"/subscriptions/s/sn\"}"));
+	free(out);
+	/* a delete's operation: its URL at the caller's version */
+	{
+		char *hdrs = NULL;
+
+		snprintf(path, sizeof(path), "%sup1?api-version=2024-03-01",
+			 vm_path);
+		ck_assert_int_eq(tu_http_h("DELETE", port, path, NULL, h,
+					   &out, &hdrs), 202);
+		free(out);
+		ck_assert_msg(hdrs && strstr(hdrs, "/operationResults/") &&
+			      strstr(hdrs, "?api-version=2024-03-01"), "%s",
+			      hdrs ? hdrs : "no headers");
+		free(hdrs);
+	}
+	/* a create's operation status: its start time, then its end */
+	{
+		char *hdrs = NULL, op[512];
+		const char *p, *e;
+
+		ck_assert_int_eq(tu_http_h("PUT", port, "/subscriptions/s/"
+			"resourceGroups/rg/providers/Microsoft.Compute/"
+			"virtualMachines/up2?api-version=2022-08-01",
+			"{\"location\":\"eastus\",\"properties\":{"
+			"\"hardwareProfile\":{\"vmSize\":\"Standard_D2s_v3\"}}}",
+			h, &out, &hdrs), 201);
+		free(out);
+		ck_assert_msg(hdrs && (p = strstr(hdrs, "/operations/")),
+			      "%s", hdrs ? hdrs : "no headers");
+		e = strpbrk(p, "\r\n");
+		snprintf(op, sizeof(op), "/subscriptions/s/providers/"
+			 "Microsoft.Compute/locations/eastus%.*s",
+			 (int) (e - p), p);
+		free(hdrs);
+		ck_assert_ptr_nonnull(strstr(op, "api-version=2022-08-01"));
+		ck_assert_int_eq(tu_http("GET", port, op, NULL, h, &out), 200);
+		ck_assert_ptr_nonnull(strstr(out, "\"startTime\":\""));
+		free(out);
+		for (int k = 0; k < 100; k++) {
+			ck_assert_int_eq(tu_http("GET", port, op, NULL, h, &out),
+					 200);
+			if (strstr(out, "Succeeded"))
+				break;
+			free(out);
+			out = NULL;
+			usleep(100000);
+		}
+		ck_assert_ptr_nonnull(strstr(out, "\"endTime\":\""));
+		free(out);
+	}
+}
+END_TEST
+
 /* The result of the create of NODE. */
 static const azml_vm_result_t *_result(const char *node)
 {
@@ -3052,6 +3183,7 @@ int main(void)
 	tcase_add_test(tc, vmss_writes_and_compute_limits);
 	tcase_add_test(tc, vmss_restart_keeps_state);
 	tcase_add_test(tc, spec_refusals);
+	tcase_add_test(tc, azure_shapes);
 	tcase_add_test(tc, tcp_rows);
 	tcase_add_test(tc, admin_orphan_not_root);
 	return tu_run("emulator", tc);

@@ -1197,6 +1197,20 @@ START_TEST(azure_shapes)
 		ck_assert_ptr_nonnull(strstr(out, "\"endTime\":\""));
 		free(out);
 	}
+	/* IMDS's instance document of 2021-02-01: imds.json's fields */
+	{
+		const char *mh[] = { "Metadata: true", NULL };
+
+		ck_assert_int_eq(tu_http("GET", port, "/metadata/instance?"
+			"api-version=2021-02-01&vm=up2", NULL, mh, &out), 200);
+		ck_assert_ptr_nonnull(strstr(out, "\"platformFaultDomain\":\"0\""));
+		ck_assert_ptr_nonnull(strstr(out, "\"vmScaleSetName\":\"\""));
+		ck_assert_ptr_nonnull(strstr(out, "\"publicKeys\":[]"));
+		ck_assert_ptr_nonnull(strstr(out, "\"tagsList\":[]"));
+		ck_assert_ptr_nonnull(strstr(out, "\"storageProfile\":{"));
+		ck_assert_ptr_nonnull(strstr(out, "\"subnet\":[{\"address\""));
+		free(out);
+	}
 }
 END_TEST
 

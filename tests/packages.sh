@@ -3,10 +3,12 @@ AZML_PACKAGES="build-essential autoconf automake libtool pkg-config
 	slurm-wlm slurmctld slurmd slurm-client libslurm-dev
 	munge libmunge-dev hwloc libhwloc-dev libcjson-dev libcurl4-openssl-dev
 	libmicrohttpd-dev check python3 procps util-linux curl nftables
+	openssh-client
 	slurmdbd mariadb-server mariadb-client openssl ca-certificates"
 # The fuzz targets' compiler and runtime (tests/fuzz/run; the host only:
 # tests/chroot.sh's chroot does not fuzz).
-AZML_FUZZ_PACKAGES="clang libclang-rt-dev"
+# And Node.js for Microsoft's validator oav (tests/oav-check.sh, host only).
+AZML_FUZZ_PACKAGES="clang libclang-rt-dev nodejs npm"
 
 # Install whichever of them are missing (needs root and Debian's archive);
 # "azml_install_packages fuzz" adds AZML_FUZZ_PACKAGES.

@@ -380,6 +380,7 @@ token_state_t emu_token_find(struct MHD_Connection *c, const token_t **t);
 token_state_t emu_token_state(struct MHD_Connection *c);
 const char *emu_issue_token(const char *aud, int ident);
 void emu_token_v2(struct MHD_Connection *c, const char *body, reply_t *r);
+void emu_openid(char *path, reply_t *r);
 
 /* sandbox.c */
 int emu_console_path(const vm_t *v, char *out, size_t n);
@@ -401,6 +402,19 @@ void emu_imds_instance(struct MHD_Connection *c, const char *url,
 			   reply_t *r);
 void emu_scheduled_events(struct MHD_Connection *c, const char *method,
 			      const char *body, reply_t *r);
+
+/* route.c: the api-version of the ARM request being answered (checked),
+ * else 2024-07-01 */
+const char *emu_api_version(void);
+
+/* record.c: --record DIR (tests/oav-check.sh reads it) */
+int emu_record_set_dir(const char *dir);
+bool emu_recording(void);
+/* Write one exchange (request C, URL, METHOD, BODY; reply R) to the folder;
+ * a no-op without --record and for the admin API. */
+void emu_record(struct MHD_Connection *c, const char *url,
+		const char *method, const char *body, const reply_t *r,
+		const char *reqid);
 
 /* http.c */
 void emu_header(reply_t *r, const char *name, const char *fmt, ...)
@@ -446,6 +460,8 @@ bool emu_quota_ok(const char *family, int vcpus, bool spot,
 		      const char *location, reply_t *r);
 void emu_usages(const char *location, reply_t *r);
 void emu_vm_sizes(reply_t *r);
+void emu_skus(const char *filter, reply_t *r);
+void emu_subscriptions(const char *sub, reply_t *r);
 
 /* route.c */
 /* Answer the request for URL (PATH: a copy of it that handlers may cut;

@@ -196,3 +196,74 @@ void emu_token_v2(struct MHD_Connection *c, const char *body, reply_t *r)
 	free(copy);
 }
 
+/*
+ * GET /{tenant}/v2.0/.well-known/openid-configuration: Entra ID's OpenID
+ * Connect discovery document, with the emulator's own origin where Entra
+ * names login.microsoftonline.com.  PATH is the request's (cut here); the
+ * tenant must be one path segment of a tenant's characters.
+ */
+void emu_openid(char *path, reply_t *r)
+{
+	char *seg[8], base[160], url[400], tenant[80];
+	cJSON *o;
+	static const char *const modes[] = { "query", "fragment", "form_post" };
+	static const char *const auth[] = { "client_secret_post",
+		"private_key_jwt", "client_secret_basic" };
+	static const char *const types[] = { "code", "id_token", "code id_token",
+		"id_token token" };
+	static const char *const scopes[] = { "openid", "profile", "email",
+		"offline_access" };
+	static const char *const claims[] = { "sub", "iss", "cloud_instance_name",
+		"cloud_instance_host_name", "cloud_graph_host_name",
+		"msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce",
+		"preferred_username", "name", "tid", "ver", "at_hash", "c_hash",
+		"email" };
+	static const char *const pairwise[] = { "pairwise" };
+	static const char *const rs256[] = { "RS256" };
+
+	if (emu_segments(path, seg, 8) != 4 ||
+	    !emu_chars_ok(seg[0], 64, "-.")) {
+		emu_error(r, 400, "invalid_tenant", "AADSTS90002: Tenant "
+			  "not found.");
+		return;
+	}
+	snprintf(tenant, sizeof(tenant), "%s", seg[0]);
+	snprintf(base, sizeof(base), "%s/%s", emu_net_st.base_url, tenant);
+	o = cJSON_CreateObject();
+#define URL(k, fmt) \
+	snprintf(url, sizeof(url), fmt, base); \
+	cJSON_AddStringToObject(o, k, url)
+	URL("token_endpoint", "%s/oauth2/v2.0/token");
+	cJSON_AddItemToObject(o, "token_endpoint_auth_methods_supported",
+			      cJSON_CreateStringArray(auth, 3));
+	URL("jwks_uri", "%s/discovery/v2.0/keys");
+	cJSON_AddItemToObject(o, "response_modes_supported",
+			      cJSON_CreateStringArray(modes, 3));
+	cJSON_AddItemToObject(o, "subject_types_supported",
+			      cJSON_CreateStringArray(pairwise, 1));
+	cJSON_AddItemToObject(o, "id_token_signing_alg_values_supported",
+			      cJSON_CreateStringArray(rs256, 1));
+	cJSON_AddItemToObject(o, "response_types_supported",
+			      cJSON_CreateStringArray(types, 4));
+	cJSON_AddItemToObject(o, "scopes_supported",
+			      cJSON_CreateStringArray(scopes, 4));
+	URL("issuer", "%s/v2.0");
+	cJSON_AddBoolToObject(o, "request_uri_parameter_supported", false);
+	cJSON_AddStringToObject(o, "userinfo_endpoint",
+				"https://graph.microsoft.com/oidc/userinfo");
+	URL("authorization_endpoint", "%s/oauth2/v2.0/authorize");
+	URL("device_authorization_endpoint", "%s/oauth2/v2.0/devicecode");
+	cJSON_AddBoolToObject(o, "http_logout_supported", true);
+	cJSON_AddBoolToObject(o, "frontchannel_logout_supported", true);
+	URL("end_session_endpoint", "%s/oauth2/v2.0/logout");
+	cJSON_AddItemToObject(o, "claims_supported", cJSON_CreateStringArray(
+		claims, sizeof(claims) / sizeof(claims[0])));
+	URL("kerberos_endpoint", "%s/kerberos");
+#undef URL
+	cJSON_AddNullToObject(o, "tenant_region_scope");
+	cJSON_AddStringToObject(o, "cloud_instance_name", "microsoftonline.com");
+	cJSON_AddStringToObject(o, "cloud_graph_host_name", "graph.windows.net");
+	cJSON_AddStringToObject(o, "msgraph_host", "graph.microsoft.com");
+	cJSON_AddStringToObject(o, "rbac_url", "https://pas.windows.net");
+	emu_json(r, 200, o);
+}

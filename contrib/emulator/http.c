@@ -311,6 +311,9 @@ enum MHD_Result emu_handler(void *cls, struct MHD_Connection *c,
 		emu_stats.creates_refused++;
 	pthread_mutex_unlock(&emu_lock);
 	free(path);
+	emu_uuid(reqid);
+	if (emu_recording())
+		emu_record(c, url, method, up->body, &r, reqid);
 
 	resp = MHD_create_response_from_buffer(r.len ? r.len : r.body ?
 					       strlen(r.body) : 0,
@@ -319,7 +322,6 @@ enum MHD_Result emu_handler(void *cls, struct MHD_Connection *c,
 	if (r.body)
 		MHD_add_response_header(resp, "Content-Type", r.ctype ? r.ctype :
 					"application/json; charset=utf-8");
-	emu_uuid(reqid);
 	MHD_add_response_header(resp, "x-ms-request-id", reqid);
 	for (int i = 0; i < r.nheaders; i++)
 		MHD_add_response_header(resp, r.headers[i][0], r.headers[i][1]);

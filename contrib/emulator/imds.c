@@ -293,7 +293,94 @@ static cJSON *_imds_compute(const vm_t *v)
 	const cJSON *tags = cJSON_GetObjectItem(v->resource, "tags"), *t;
 	cJSON *o = cJSON_CreateObject(), *os, *tl;
 
+	const cJSON *sp = cJSON_GetObjectItem(props, "storageProfile");
+	const cJSON *img = cJSON_GetObjectItem(sp, "imageReference");
+	const cJSON *disk = cJSON_GetObjectItem(sp, "osDisk");
+	const cJSON *keys = cJSON_GetObjectItem(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(props, "osProfile"),
+		"linuxConfiguration"), "ssh"), "publicKeys"), *k;
+	cJSON *x, *pk;
+	char *tagstr = NULL;
+	size_t tlen = 0;
+
+	/* the fields of imds.json 2021-02-01's Compute, all strings, as
+	 * Microsoft's IMDS page shows them ("" where a VM has none) */
 	cJSON_AddStringToObject(o, "azEnvironment", "AzurePublicCloud");
+	cJSON_AddStringToObject(o, "evictionPolicy",
+				emu_jstr(props, "evictionPolicy"));
+	cJSON_AddStringToObject(o, "isHostCompatibilityLayerVm", "false");
+	cJSON_AddStringToObject(o, "licenseType", "");
+	cJSON_AddStringToObject(o, "offer", emu_jstr(img, "offer"));
+	cJSON_AddStringToObject(o, "placementGroupId", "");
+	x = cJSON_AddObjectToObject(o, "plan");
+	cJSON_AddStringToObject(x, "name", "");
+	cJSON_AddStringToObject(x, "product", "");
+	cJSON_AddStringToObject(x, "publisher", "");
+	cJSON_AddStringToObject(o, "platformFaultDomain", "0");
+	cJSON_AddStringToObject(o, "platformUpdateDomain", "0");
+	cJSON_AddStringToObject(o, "provider", "Microsoft.Compute");
+	pk = cJSON_AddArrayToObject(o, "publicKeys");
+	cJSON_ArrayForEach(k, keys) {
+		cJSON *e = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(e, "keyData", emu_jstr(k, "keyData"));
+		cJSON_AddStringToObject(e, "path", emu_jstr(k, "path"));
+		cJSON_AddItemToArray(pk, e);
+	}
+	cJSON_AddStringToObject(o, "publisher", emu_jstr(img, "publisher"));
+	x = cJSON_AddObjectToObject(o, "securityProfile");
+	cJSON_AddStringToObject(x, "secureBootEnabled", "false");
+	cJSON_AddStringToObject(x, "virtualTpmEnabled", "false");
+	cJSON_AddStringToObject(o, "sku", emu_jstr(img, "sku"));
+	{
+		cJSON *st = cJSON_AddObjectToObject(o, "storageProfile");
+		cJSON *ir = cJSON_AddObjectToObject(st, "imageReference");
+		cJSON *od, *md;
+
+		cJSON_AddArrayToObject(st, "dataDisks");
+		cJSON_AddStringToObject(ir, "id", emu_jstr(img, "id"));
+		cJSON_AddStringToObject(ir, "offer", emu_jstr(img, "offer"));
+		cJSON_AddStringToObject(ir, "publisher",
+					emu_jstr(img, "publisher"));
+		cJSON_AddStringToObject(ir, "sku", emu_jstr(img, "sku"));
+		cJSON_AddStringToObject(ir, "version", emu_jstr(img, "version"));
+		od = cJSON_AddObjectToObject(st, "osDisk");
+		cJSON_AddStringToObject(od, "caching", emu_jstr(disk, "caching"));
+		cJSON_AddStringToObject(od, "createOption",
+					emu_jstr(disk, "createOption"));
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(od,
+			"diffDiskSettings"), "option", "");
+		cJSON_AddStringToObject(od, "diskSizeGB", "30");
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(od,
+			"encryptionSettings"), "enabled", "false");
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(od, "image"),
+					"uri", "");
+		md = cJSON_AddObjectToObject(od, "managedDisk");
+		cJSON_AddStringToObject(md, "id", emu_jstr(cJSON_GetObjectItem(
+			disk, "managedDisk"), "id"));
+		cJSON_AddStringToObject(md, "storageAccountType", emu_jstr(
+			cJSON_GetObjectItem(disk, "managedDisk"),
+			"storageAccountType"));
+		cJSON_AddStringToObject(od, "name", emu_jstr(disk, "name"));
+		cJSON_AddStringToObject(od, "osType", "Linux");
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(od, "vhd"),
+					"uri", "");
+		cJSON_AddStringToObject(od, "writeAcceleratorEnabled", "false");
+	}
+	/* tags as "name:value;name:value" */
+	cJSON_ArrayForEach(t, tags) {
+		const char *val = cJSON_IsString(t) ? t->valuestring : "";
+		size_t add = strlen(t->string) + strlen(val) + 2;
+		char *n = realloc(tagstr, tlen + add + 1);
+
+		if (!n)
+			break;
+		tagstr = n;
+		tlen += snprintf(tagstr + tlen, add + 1, "%s%s:%s",
+				 tlen ? ";" : "", t->string, val);
+	}
+	cJSON_AddStringToObject(o, "tags", tagstr ? tagstr : "");
+	free(tagstr);
 	cJSON_AddStringToObject(o, "location", v->location ? v->location : "");
 	cJSON_AddStringToObject(o, "name", v->name);
 	cJSON_AddStringToObject(o, "osType", "Linux");
@@ -320,8 +407,8 @@ static cJSON *_imds_compute(const vm_t *v)
 	cJSON_AddStringToObject(o, "userData", emu_jstr(props, "userData"));
 	cJSON_AddStringToObject(o, "vmId", emu_jstr(props, "vmId"));
 	cJSON_AddStringToObject(o, "vmSize", v->size);
-	if (v->vmss)
-		cJSON_AddStringToObject(o, "vmScaleSetName", v->vmss);
+	cJSON_AddStringToObject(o, "vmScaleSetName", v->vmss ? v->vmss : "");
+	cJSON_AddStringToObject(o, "version", emu_jstr(img, "version"));
 	cJSON_AddStringToObject(o, "zone", emu_vm_zone(v));
 	return o;
 }
@@ -373,6 +460,12 @@ void emu_imds_instance(struct MHD_Connection *c, const char *url,
 		cJSON_AddItemToArray(a, cJSON_CreateObject());
 		cJSON_AddStringToObject(a->child, "privateIpAddress", "127.0.0.1");
 		cJSON_AddStringToObject(a->child, "publicIpAddress", "");
+		a = cJSON_AddArrayToObject(ip, "subnet");
+		cJSON_AddItemToArray(a, cJSON_CreateObject());
+		cJSON_AddStringToObject(a->child, "address", "127.0.0.0");
+		cJSON_AddStringToObject(a->child, "prefix", "8");
+		cJSON_AddArrayToObject(cJSON_AddObjectToObject(i, "ipv6"),
+				       "ipAddress");
 		cJSON_AddStringToObject(i, "macAddress", "000D3A000000");
 		cJSON_AddItemToArray(ifs, i);
 		emu_json(r, 200, o);

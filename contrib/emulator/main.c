@@ -135,7 +135,7 @@ static void _usage(FILE *fp)
 "                      [--client-secret SECRET] [--seed N] [--allow-user USER]...\n"
 "                      [--node-init 'CMD {vm} {node} {ip}'] [--console-dir DIR]\n"
 "                      [--secret NAME=FILE]... [--vault-reader IDENTITY_ID]...\n"
-"                      [--compute-limits]\n"
+"                      [--compute-limits] [--record DIR]\n"
 "                      [--tls-cert FILE --tls-key FILE] [--imds-listen 127.0.0.1:PORT]\n"
 "                      [--vault-listen 127.X.Y.Z[:PORT]] [--vault-host HOST]...\n"
 "                      [--sandbox-ca FILE] [--cloud NAME]\n"
@@ -172,6 +172,7 @@ int main(int argc, char **argv)
 		{ "vault-host", required_argument, NULL, 'H' },
 		{ "sandbox-ca", required_argument, NULL, 'Z' },
 		{ "cloud", required_argument, NULL, 'U' },
+		{ "record", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -246,6 +247,10 @@ int main(int argc, char **argv)
 			emu_boot_st.vault_hosts[emu_boot_st.nvault_hosts++] = optarg;
 			break;
 		}
+		case 'D':
+			if (emu_record_set_dir(optarg))
+				return 2;
+			break;
 		case 'K':
 			if (emu_secret_load(optarg))
 				return 2;

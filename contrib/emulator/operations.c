@@ -156,13 +156,29 @@ void emu_op_headers_at(reply_t *r, const char *sub, const char *loc,
 	snprintf(base, sizeof(base), "%s/subscriptions/%s/providers/"
 		 "Microsoft.Compute/locations/%s", emu_net_st.base_url, sub,
 		 loc ? loc : "eastus");
+	/* the caller's api-version (route.c checked it), as ARM does */
 	if (location)
 		emu_header(r, "Location", "%s/operationResults/%s?api-version="
-			"2024-07-01", base, op->id);
+			"%s", base, op->id, emu_api_version());
 	if (async)
 		emu_header(r, "Azure-AsyncOperation", "%s/operations/%s?api-version="
-			"2024-07-01", base, op->id);
+			"%s", base, op->id, emu_api_version());
 	emu_header(r, "Retry-After", "%d", emu_faults.async_ms >= 2000 ? 2 : 1);
+}
+
+/* O[K] = T as ARM writes times: 2024-07-01T10:00:00.1234567+00:00 */
+static void _add_time(cJSON *o, const char *k, double t)
+{
+	time_t sec = (time_t) t;
+	struct tm tm;
+	char buf[64], frac[16];
+
+	gmtime_r(&sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(frac, sizeof(frac), ".%07d+00:00",
+		 (int) ((t - (double) sec) * 1e7) % 10000000);
+	strncat(buf, frac, sizeof(buf) - strlen(buf) - 1);
+	cJSON_AddStringToObject(o, k, buf);
 }
 
 void emu_operation(const char *id, bool location, reply_t *r)
@@ -190,6 +206,9 @@ void emu_operation(const char *id, bool location, reply_t *r)
 	cJSON_AddStringToObject(o, "name", op->id);
 	cJSON_AddStringToObject(o, "status", !op->finished ? "InProgress" :
 				op->err_code ? "Failed" : "Succeeded");
+	_add_time(o, "startTime", op->start);
+	if (op->finished)
+		_add_time(o, "endTime", op->done_at);
 	if (op->finished && op->err_code) {
 		cJSON *e = cJSON_AddObjectToObject(o, "error");
 

@@ -49,6 +49,98 @@ typedef struct {
 
 typedef void (*handler_t)(const req_t *q, reply_t *r);
 
+/* Microsoft.Compute's api-versions (virtual machines, scale sets, usages,
+ * sizes, SKUs, operations): what Microsoft's specs and clients use.  The
+ * emulator answers each with the 2024-07-01 shapes. */
+static const char *const compute_versions[] = {
+	"2017-03-30", "2017-09-01", "2017-12-01", "2018-04-01", "2018-06-01",
+	"2018-10-01", "2019-03-01", "2019-04-01", "2019-07-01", "2019-12-01",
+	"2020-06-01", "2020-12-01", "2021-03-01", "2021-04-01", "2021-07-01",
+	"2021-11-01", "2022-03-01", "2022-08-01", "2022-11-01", "2023-03-01",
+	"2023-07-01", "2023-09-01", "2024-03-01", "2024-07-01", "2024-11-01",
+};
+
+/* The api-version of the ARM request being answered (checked), for the
+ * URLs the answer names; "" outside one.  Under emu_lock. */
+static char cur_api_version[20];
+
+const char *emu_api_version(void)
+{
+	return *cur_api_version ? cur_api_version : "2024-07-01";
+}
+
+/* An api-version's form: YYYY-MM-DD, optionally "-preview". */
+static bool _api_version_form(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n != 10 && !(n == 18 && !strcmp(v + 10, "-preview")))
+		return false;
+	for (int i = 0; i < 10; i++)
+		if (i == 4 || i == 7 ? v[i] != '-' : !isdigit((unsigned char) v[i]))
+			return false;
+	return true;
+}
+
+/*
+ * ARM's answers to an api-version it does not know: a malformed one is
+ * InvalidApiVersionParameter; a well-formed one that Microsoft.Compute
+ * does not register, NoRegisteredProviderFound (the shapes ARM answers,
+ * doc/NOTES 9.4).  Other providers (Network, the subscription) take any
+ * well-formed version.  Returns whether V passed (if not, R has the answer).
+ */
+static bool _api_version_ok(const char *v, char **seg, int n,
+			    const char *body, reply_t *r)
+{
+	char list[512] = "", type[160] = "", loc[72] = "";
+	int ns = -1;
+	bool compute;
+
+	for (int i = 2; i + 1 < n; i++)
+		if (!strcasecmp(seg[i], "providers")) {
+			ns = i + 1;
+			break;
+		}
+	compute = ns > 0 && !strcasecmp(seg[ns], "Microsoft.Compute");
+	for (size_t i = 0; i < sizeof(compute_versions) /
+	     sizeof(compute_versions[0]); i++) {
+		if (compute && !strcmp(v, compute_versions[i]))
+			return true;
+		snprintf(list + strlen(list), sizeof(list) - strlen(list),
+			 "%s%s", i ? ", " : "", compute_versions[i]);
+	}
+	if (!_api_version_form(v)) {
+		emu_error(r, 400, "InvalidApiVersionParameter", "The api-version "
+			  "'%.40s' is invalid. The supported versions are "
+			  "'%s'.", v, list);
+		return false;
+	}
+	if (!compute)
+		return true;
+	/* the resource type: virtualMachines, locations/usages, ... */
+	if (ns + 1 < n)
+		snprintf(type, sizeof(type), "%.64s", seg[ns + 1]);
+	if (ns + 3 < n && !strcasecmp(seg[ns + 1], "locations")) {
+		snprintf(type, sizeof(type), "locations/%.64s", seg[ns + 3]);
+		snprintf(loc, sizeof(loc), "%.64s", seg[ns + 2]);
+	}
+	if (!*loc && body) {
+		cJSON *j = cJSON_Parse(body);
+
+		if (cJSON_IsString(cJSON_GetObjectItem(j, "location")) &&
+		    emu_chars_ok(cJSON_GetObjectItem(j, "location")->valuestring,
+				 64, " "))
+			snprintf(loc, sizeof(loc), "%s",
+				 cJSON_GetObjectItem(j, "location")->valuestring);
+		cJSON_Delete(j);
+	}
+	emu_error(r, 400, "NoRegisteredProviderFound", "No registered resource "
+		  "provider found for location '%s' and API version '%.40s' "
+		  "for type '%s'. The supported api-versions are '%s'.",
+		  *loc ? loc : "*", v, type, list);
+	return false;
+}
+
 /*
  * Whether AUD ("": a journal's token from before audiences were kept) is
  * one ARM of the emulator's cloud (--cloud) takes, a final '/' aside: its
@@ -99,7 +191,7 @@ static bool _arm_audience_ok(const char *aud, reply_t *r)
  * it passed (if not, R has the answer).
  */
 static bool _arm_checks(struct MHD_Connection *c, char **seg, int n,
-			reply_t *r)
+			const char *body, reply_t *r)
 {
 	const token_t *t = NULL;
 	token_state_t ts = emu_token_find(c, &t);
@@ -127,6 +219,10 @@ static bool _arm_checks(struct MHD_Connection *c, char **seg, int n,
 		       "requests.");
 		return false;
 	}
+	if (!_api_version_ok(emu_arg(c, "api-version"), seg, n, body, r))
+		return false;
+	snprintf(cur_api_version, sizeof(cur_api_version), "%s",
+		 emu_arg(c, "api-version"));
 	if (emu_faults.error_rate > 0 &&
 	    rand_r(&emu_seed) / (double) RAND_MAX < emu_faults.error_rate) {
 		emu_stats.errors_injected++;
@@ -141,7 +237,7 @@ static bool _arm_checks(struct MHD_Connection *c, char **seg, int n,
 		return false;
 	}
 	/* names become keys, ids and headers: Azure's rules bound them */
-	if (n < 2 || !emu_chars_ok(seg[1], 64, "-")) {
+	if ((n < 2 && n != 1) || (n >= 2 && !emu_chars_ok(seg[1], 64, "-"))) {
 		emu_error(r, 400, "InvalidSubscriptionId", "The provided subscription "
 		       "identifier '%.64s' is malformed or invalid.",
 		       n < 2 ? "" : seg[1]);
@@ -178,6 +274,16 @@ static void _vm_sizes(const req_t *q, reply_t *r)
 	emu_vm_sizes(r);
 }
 
+static void _skus(const req_t *q, reply_t *r)
+{
+	emu_skus(emu_arg(q->c, "$filter"), r);
+}
+
+static void _subscriptions(const req_t *q, reply_t *r)
+{
+	emu_subscriptions(q->n == 2 ? q->seg[1] : NULL, r);
+}
+
 static void _operation(const req_t *q, reply_t *r)
 {
 	emu_operation(q->seg[7], false, r);
@@ -192,6 +298,13 @@ static void _vm_list(const req_t *q, reply_t *r)
 {
 	if (emu_compute_take(r, CP_LIST))
 		emu_vm_list(q->seg[1], q->seg[3], q->c, r);
+}
+
+/* VirtualMachines_ListAll: the subscription's VMs */
+static void _vm_list_all(const req_t *q, reply_t *r)
+{
+	if (emu_compute_take(r, CP_LIST))
+		emu_vm_list(q->seg[1], NULL, q->c, r);
 }
 
 static void _vm_put(const req_t *q, reply_t *r)
@@ -248,9 +361,14 @@ static const struct {
 } arm_routes[] = {
 	{ "GET", LOCATION "/usages", _usages },
 	{ "GET", LOCATION "/vmSizes", _vm_sizes },
+	{ "GET", "subscriptions/*/providers/Microsoft.Compute/skus", _skus },
+	{ "GET", "subscriptions", _subscriptions },
+	{ "GET", "subscriptions/*", _subscriptions },
 	{ NULL, LOCATION "/operations/*", _operation },
 	{ NULL, LOCATION "/operationResults/*", _operation_result },
 	{ "GET", VMS, _vm_list },
+	{ "GET", "subscriptions/*/providers/Microsoft.Compute/virtualMachines",
+	  _vm_list_all },
 	{ "PUT", VMS "/{name}", _vm_put },
 	{ "PATCH", VMS "/{name}", _vm_patch },
 	{ NULL, VMS "/{name}", _vm_action },
@@ -302,7 +420,8 @@ static void _arm(const req_t *q, reply_t *r)
 
 	arm.seg = seg;
 	arm.n = emu_segments(q->path, seg, 16);
-	if (!_arm_checks(q->c, seg, arm.n, r))
+	*cur_api_version = '\0';
+	if (!_arm_checks(q->c, seg, arm.n, q->body, r))
 		return;
 	for (size_t i = 0; i < sizeof(arm_routes) / sizeof(arm_routes[0]); i++) {
 		if ((arm_routes[i].method &&
@@ -360,6 +479,11 @@ static void _admin(const req_t *q, reply_t *r)
 	emu_admin(q->c, q->method, q->path, q->body, r);
 }
 
+static void _openid(const req_t *q, reply_t *r)
+{
+	emu_openid(q->path, r);
+}
+
 static void _token_v2(const req_t *q, reply_t *r)
 {
 	emu_token_v2(q->c, q->body, r);
@@ -375,6 +499,9 @@ static const struct {
 	handler_t fn;
 } routes[] = {
 	{ M_PREFIX, "/subscriptions/", NULL, _arm },
+	{ M_EXACT, "/subscriptions", "GET", _arm },
+	{ M_CONTAINS, "/v2.0/.well-known/openid-configuration", "GET",
+	  _openid },
 	{ M_EXACT, "/metadata/identity/oauth2/token", "GET", _imds_token },
 	{ M_EXACT, "/metadata/scheduledevents", NULL, _scheduled_events },
 	{ M_EXACT, "/metadata/instance", "GET", _imds_instance },

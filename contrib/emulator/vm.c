@@ -424,6 +424,239 @@ const char *emu_vm_props_ok(const cJSON *props, const char *name,
 	return computer;
 }
 
+/* Whether S (NULL: absent, allowed) is one of the NULL-ended VALUES, case
+ * aside; if not, Azure's 400 for the enum PARAM in R. */
+static bool _enum_ok(const cJSON *o, const char *k, const char *param,
+		     const char *const *values, reply_t *r)
+{
+	const cJSON *it = cJSON_GetObjectItem(o, k);
+	char allowed[256] = "";
+
+	if (!it || cJSON_IsNull(it))
+		return true;
+	for (int i = 0; values[i]; i++) {
+		if (cJSON_IsString(it) && !strcasecmp(it->valuestring, values[i]))
+			return true;
+		snprintf(allowed + strlen(allowed), sizeof(allowed) -
+			 strlen(allowed), "%s'%s'", i ? ", " : "", values[i]);
+	}
+	emu_error(r, 400, "InvalidParameter", "The value '%.64s' of parameter "
+		  "'%s' is invalid. Allowed values: %s.", cJSON_IsString(it) ?
+		  it->valuestring : "(not a string)", param, allowed);
+	return false;
+}
+
+static bool _missing(const cJSON *o, const char *k, const char *param,
+		     reply_t *r)
+{
+	const cJSON *it = cJSON_GetObjectItem(o, k);
+
+	if (it && !cJSON_IsNull(it) &&
+	    (!cJSON_IsString(it) || *it->valuestring))
+		return false;
+	emu_error(r, 400, "InvalidParameter", "Required parameter '%s' is "
+		  "missing (null).", param);
+	return true;
+}
+
+/*
+ * What the spec and Azure refuse in a VM's PROPS beyond emu_vm_props_ok:
+ * the required properties (osDisk.createOption, a NIC configuration's
+ * name, ipConfigurations and subnet), the enums the product sends, and
+ * the Linux rule that SSH keys or a password must let someone in.
+ * Returns true, or false with Azure's 400 in R.
+ */
+static bool _vm_spec_ok(const cJSON *props, reply_t *r)
+{
+	static const char *const prio[] = { "Regular", "Low", "Spot", NULL };
+	static const char *const evict[] = { "Deallocate", "Delete", NULL };
+	static const char *const caching[] = { "None", "ReadOnly", "ReadWrite",
+					       NULL };
+	static const char *const create[] = { "FromImage", "Empty", "Attach",
+					      "Copy", "Restore", NULL };
+	static const char *const del[] = { "Delete", "Detach", NULL };
+	static const char *const sat[] = { "Standard_LRS", "Premium_LRS",
+		"StandardSSD_LRS", "UltraSSD_LRS", "Premium_ZRS",
+		"StandardSSD_ZRS", "PremiumV2_LRS", NULL };
+	const cJSON *os = cJSON_GetObjectItem(props, "osProfile");
+	const cJSON *lin = cJSON_GetObjectItem(os, "linuxConfiguration");
+	const cJSON *disk = cJSON_GetObjectItem(cJSON_GetObjectItem(props,
+				"storageProfile"), "osDisk");
+	const cJSON *net = cJSON_GetObjectItem(props, "networkProfile");
+	const cJSON *nic;
+	int i = 0;
+
+	if (!_enum_ok(props, "priority", "priority", prio, r) ||
+	    !_enum_ok(props, "evictionPolicy", "evictionPolicy", evict, r))
+		return false;
+	if (disk && (_missing(disk, "createOption", "osDisk.createOption", r) ||
+		     !_enum_ok(disk, "createOption", "osDisk.createOption",
+			       create, r) ||
+		     !_enum_ok(disk, "caching", "osDisk.caching", caching, r) ||
+		     !_enum_ok(disk, "deleteOption", "osDisk.deleteOption", del,
+			       r) ||
+		     !_enum_ok(cJSON_GetObjectItem(disk, "managedDisk"),
+			       "storageAccountType",
+			       "osDisk.managedDisk.storageAccountType", sat, r)))
+		return false;
+	if (cJSON_IsTrue(cJSON_GetObjectItem(lin, "disablePasswordAuthentication")) &&
+	    cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(lin,
+				"ssh"), "publicKeys")) == 0) {
+		emu_error(r, 400, "InvalidParameter", "Authentication using "
+			  "either SSH or by user name and password must be "
+			  "enabled in Linux profile.");
+		return false;
+	}
+	cJSON_ArrayForEach(nic, cJSON_GetObjectItem(net,
+			   "networkInterfaceConfigurations")) {
+		const cJSON *np = cJSON_GetObjectItem(nic, "properties"), *ip;
+		char param[200];
+		int j = 0;
+
+		snprintf(param, sizeof(param), "networkProfile."
+			 "networkInterfaceConfigurations[%d].name", i);
+		if (_missing(nic, "name", param, r))
+			return false;
+		if (cJSON_GetArraySize(cJSON_GetObjectItem(np,
+				       "ipConfigurations")) == 0) {
+			snprintf(param, sizeof(param), "networkProfile."
+				 "networkInterfaceConfigurations[%d]."
+				 "properties.ipConfigurations", i);
+			emu_error(r, 400, "InvalidParameter", "Required "
+				  "parameter '%s' is missing (null).", param);
+			return false;
+		}
+		cJSON_ArrayForEach(ip, cJSON_GetObjectItem(np,
+				   "ipConfigurations")) {
+			snprintf(param, sizeof(param), "networkProfile."
+				 "networkInterfaceConfigurations[%d]."
+				 "properties.ipConfigurations[%d].name", i, j);
+			if (_missing(ip, "name", param, r))
+				return false;
+			snprintf(param, sizeof(param), "networkProfile."
+				 "networkInterfaceConfigurations[%d]."
+				 "properties.ipConfigurations[%d].properties."
+				 "subnet.id", i, j);
+			if (_missing(cJSON_GetObjectItem(cJSON_GetObjectItem(
+				     ip, "properties"), "subnet"), "id", param,
+				     r))
+				return false;
+			j++;
+		}
+		i++;
+	}
+	return true;
+}
+
+/*
+ * What Azure adds to a VM's PROPS when it makes it: the NIC it made from
+ * the NIC configuration (networkProfile.networkInterfaces, by id), the OS
+ * disk's type and managed disk id.
+ */
+static void _vm_derived(cJSON *props, const char *sub, const char *rg,
+			const char *name, const char *nic)
+{
+	cJSON *np = cJSON_GetObjectItem(props, "networkProfile");
+	cJSON *disk = cJSON_GetObjectItem(cJSON_GetObjectItem(props,
+					  "storageProfile"), "osDisk");
+	char id[1024];
+
+	if (nic && cJSON_IsObject(np) &&
+	    !cJSON_GetObjectItem(np, "networkInterfaces")) {
+		cJSON *ref = cJSON_CreateObject(), *rp;
+		const char *del = emu_jstr(cJSON_GetObjectItem(cJSON_GetArrayItem(
+			cJSON_GetObjectItem(np, "networkInterfaceConfigurations"),
+			0), "properties"), "deleteOption");
+
+		snprintf(id, sizeof(id), "/subscriptions/%s/resourceGroups/%s/"
+			 "providers/Microsoft.Network/networkInterfaces/%s",
+			 sub, rg, nic);
+		cJSON_AddStringToObject(ref, "id", id);
+		rp = cJSON_AddObjectToObject(ref, "properties");
+		cJSON_AddBoolToObject(rp, "primary", true);
+		if (*del)
+			cJSON_AddStringToObject(rp, "deleteOption", del);
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(np,
+				     "networkInterfaces"), ref);
+	}
+	if (cJSON_IsObject(disk)) {
+		cJSON *md = cJSON_GetObjectItem(disk, "managedDisk");
+		const char *dn = emu_jstr(disk, "name");
+
+		if (!cJSON_GetObjectItem(disk, "osType"))
+			cJSON_AddStringToObject(disk, "osType", "Linux");
+		if (!md)
+			md = cJSON_AddObjectToObject(disk, "managedDisk");
+		if (cJSON_IsObject(md) && !cJSON_GetObjectItem(md, "id") &&
+		    emu_name_ok(*dn ? dn : name)) {
+			snprintf(id, sizeof(id), "/subscriptions/%s/"
+				 "resourceGroups/%s/providers/Microsoft.Compute/"
+				 "disks/%s%s", sub, rg, *dn ? dn : name,
+				 *dn ? "" : "_OsDisk_1");
+			cJSON_AddStringToObject(md, "id", id);
+		}
+	}
+}
+
+/*
+ * PUT of an existing VM V: create-or-update.  What REQ says replaces what
+ * V had (tags, identity, the properties it names), Azure's read-only
+ * properties stay; the etag grows.  The size and zones stay as they were
+ * (a resize is not emulated: 409 OperationNotAllowed).
+ */
+static void _vm_update(vm_t *v, const cJSON *req, cJSON *ident, reply_t *r)
+{
+	static const char *const readonly[] = { "vmId", "provisioningState",
+		"timeCreated", "instanceView", NULL };
+	const cJSON *props = cJSON_GetObjectItem(req, "properties"), *it;
+	cJSON *cur = cJSON_GetObjectItem(v->resource, "properties");
+	const char *size = emu_jstr(cJSON_GetObjectItem(props,
+				    "hardwareProfile"), "vmSize");
+	char etag[32];
+
+	if (*size && strcasecmp(size, v->size)) {
+		emu_error(r, 409, "OperationNotAllowed", "azure-emulator does "
+			  "not resize VMs: VM '%s' is %s, the update asks for "
+			  "%s.", v->name, v->size, size);
+		cJSON_Delete(ident);
+		return;
+	}
+	cJSON_ArrayForEach(it, props) {
+		bool ro = false;
+
+		for (int i = 0; readonly[i]; i++)
+			ro |= !strcmp(it->string, readonly[i]);
+		if (ro || !strcmp(it->string, "networkProfile") ||
+		    !strcmp(it->string, "storageProfile"))
+			continue;	/* the NIC and disk stay as made */
+		cJSON_DeleteItemFromObject(cur, it->string);
+		cJSON_AddItemToObject(cur, it->string, cJSON_Duplicate(it, 1));
+	}
+	if (cJSON_GetObjectItem(req, "tags")) {
+		cJSON_DeleteItemFromObject(v->resource, "tags");
+		cJSON_AddItemToObject(v->resource, "tags", cJSON_Duplicate(
+			cJSON_GetObjectItem(req, "tags"), 1));
+		free(v->node);
+		v->node = *emu_jstr(cJSON_GetObjectItem(req, "tags"),
+				    "slurm-node") ? strdup(emu_jstr(
+				    cJSON_GetObjectItem(req, "tags"),
+				    "slurm-node")) : NULL;
+	}
+	if (cJSON_GetObjectItem(req, "identity")) {
+		cJSON_DeleteItemFromObject(v->resource, "identity");
+		if (ident)
+			cJSON_AddItemToObject(v->resource, "identity", ident);
+		ident = NULL;
+	}
+	cJSON_Delete(ident);
+	snprintf(etag, sizeof(etag), "\"%ld\"", atol(emu_jstr(v->resource,
+		 "etag") + (*emu_jstr(v->resource, "etag") == '"')) + 1);
+	cJSON_DeleteItemFromObject(v->resource, "etag");
+	cJSON_AddStringToObject(v->resource, "etag", etag);
+	emu_journal_vm(v);
+	emu_json(r, 200, _vm_view(v, false, false));
+}
+
 void emu_vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 		    const char *name, const char *body, reply_t *r)
 {
@@ -482,7 +715,8 @@ void emu_vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 	tags = cJSON_GetObjectItem(req, "tags");
 	if (!emu_tags_ok(tags, r))
 		goto out;
-	if (!(computer = emu_vm_props_ok(props, name, r)) ||
+	if (!_vm_spec_ok(props, r) ||
+	    !(computer = emu_vm_props_ok(props, name, r)) ||
 	    !emu_identity_build(cJSON_GetObjectItem(req, "identity"), &ident, r))
 		goto out;
 	if ((v = emu_vm_find(key))) {
@@ -492,8 +726,16 @@ void emu_vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 			       "the VM is marked for deletion.", name);
 			goto out;
 		}
-		/* An update of an existing VM: idempotent, nothing new. */
-		emu_json(r, 200, _vm_view(v, false, false));
+		/* ARM's PUT is create-or-update */
+		if (ident && cJSON_GetObjectItem(ident, "principalId")) {
+			char guid[40];
+
+			emu_guid_of("system:", emu_jstr(v->resource, "id"), guid);
+			cJSON_ReplaceItemInObject(ident, "principalId",
+						  cJSON_CreateString(guid));
+		}
+		_vm_update(v, req, ident, r);
+		ident = NULL;
 		goto out;
 	}
 	fault = emu_capacity_fault(info.name, zone);
@@ -554,6 +796,8 @@ void emu_vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 		ident = NULL;
 	}
 	props = cJSON_Duplicate(props, 1);
+	_vm_derived(props, sub, rg, name, v->nic);
+	cJSON_AddStringToObject(v->resource, "etag", "\"1\"");
 	cJSON_AddStringToObject(props, "vmId", vmid);
 	cJSON_AddStringToObject(props, "provisioningState", "Creating");
 	{
@@ -677,9 +921,36 @@ void emu_vm_list(const char *sub, const char *rg, struct MHD_Connection *c,
 {
 	cJSON *o, *arr;
 	const char *skip_s = emu_arg(c, "$skiptoken"), *filter = emu_arg(c, "$filter");
+	const char *expand = emu_arg(c, "$expand");
+	const char *status_only = emu_arg(c, "statusOnly");
 	long skip = skip_s ? atol(skip_s) : 0, seen = 0, added = 0;
 	char prefix[400], set_id[FILTER_MAX], id[1024];
+	bool with_view;
 
+	/* The spec: "'instanceView' enables fetching run time status of all
+	 * Virtual Machines, this can only be specified if a valid $filter
+	 * option is specified"; statusOnly=true is ListAll's. */
+	if (expand && strcasecmp(expand, "instanceView")) {
+		emu_error(r, 400, "InvalidParameter", "The value '%.64s' of "
+			  "parameter '$expand' is invalid. Allowed values: "
+			  "'instanceView'.", expand);
+		return;
+	}
+	if (expand && !filter) {
+		emu_error(r, 400, "InvalidParameter", "The parameter '$expand' "
+			  "with value 'instanceView' can only be specified "
+			  "together with a valid '$filter'.");
+		return;
+	}
+	if (status_only && (rg || (strcasecmp(status_only, "true") &&
+				   strcasecmp(status_only, "false")))) {
+		emu_error(r, 400, "InvalidParameter", "The value '%.64s' of "
+			  "parameter 'statusOnly' is invalid%s.", status_only,
+			  rg ? ": it is allowed only when listing the VMs of "
+			  "a subscription" : ". Allowed values: 'true', 'false'");
+		return;
+	}
+	with_view = expand || (status_only && !strcasecmp(status_only, "true"));
 	if (filter && (strlen(filter) >= FILTER_MAX ||
 		       _filter_set_id(filter, set_id, sizeof(set_id)))) {
 		emu_error(r, 400, "InvalidParameter", "The value of parameter "
@@ -690,7 +961,9 @@ void emu_vm_list(const char *sub, const char *rg, struct MHD_Connection *c,
 	}
 	o = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(o, "value");
-	snprintf(prefix, sizeof(prefix), "%s/%s/", sub, rg);
+	snprintf(prefix, sizeof(prefix), "%s/%s", sub, rg ? rg : "");
+	if (rg)
+		strcat(prefix, "/");
 	emu_lower(prefix);
 	/* A stable order for paging: by bucket, then chain. */
 	for (size_t b = 0; b < NBUCKETS; b++)
@@ -710,10 +983,15 @@ void emu_vm_list(const char *sub, const char *rg, struct MHD_Connection *c,
 				char next[1024 + 3 * FILTER_MAX], enc[3 * FILTER_MAX];
 
 				snprintf(next, sizeof(next), "%s/subscriptions/"
-					 "%s/resourceGroups/%s/providers/Microsoft."
+					 "%s%s%s/providers/Microsoft."
 					 "Compute/virtualMachines?api-version="
-					 "2024-07-01&$skiptoken=%ld", emu_net_st.base_url,
-					 sub, rg, skip + added);
+					 "%s&$skiptoken=%ld%s%s%s", emu_net_st.base_url,
+					 sub,
+					 rg ? "/resourceGroups/" : "", rg ? rg : "",
+					 emu_arg(c, "api-version"), skip + added,
+					 expand ? "&$expand=instanceView" : "",
+					 status_only ? "&statusOnly=" : "",
+					 status_only ? status_only : "");
 				if (filter) {
 					_urlencode(filter, enc, sizeof(enc));
 					snprintf(next + strlen(next), sizeof(next) -
@@ -722,7 +1000,7 @@ void emu_vm_list(const char *sub, const char *rg, struct MHD_Connection *c,
 				cJSON_AddStringToObject(o, "nextLink", next);
 				goto done;
 			}
-			cJSON_AddItemToArray(arr, _vm_view(v, true, false));
+			cJSON_AddItemToArray(arr, _vm_view(v, with_view, false));
 			added++;
 		}
 done:
@@ -911,11 +1189,24 @@ void emu_vm_action(const char *method, const char *sub, const char *rg,
 	       "%s on a VM", method, action ? action : "");
 }
 
+/* The first IP configuration of V's first NIC configuration (NULL: none). */
+static const cJSON *_ipconfig0(const vm_t *v)
+{
+	const cJSON *nics = cJSON_GetObjectItem(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(v->resource, "properties"), "networkProfile"),
+		"networkInterfaceConfigurations");
+
+	return cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
+		cJSON_GetArrayItem(nics, 0), "properties"), "ipConfigurations"), 0);
+}
+
 void emu_nic_get(const char *sub, const char *rg, const char *name, reply_t *r)
 {
 	char prefix[400];
 
-	snprintf(prefix, sizeof(prefix), "%s/%s/", sub, rg);
+	snprintf(prefix, sizeof(prefix), "%s/%s", sub, rg ? rg : "");
+	if (rg)
+		strcat(prefix, "/");
 	emu_lower(prefix);
 	for (size_t b = 0; b < NBUCKETS; b++)
 		for (vm_t *v = emu_vm_st.vms[b]; v; v = v->next) {
@@ -943,6 +1234,17 @@ void emu_nic_get(const char *sub, const char *rg, const char *name, reply_t *r)
 				emu_faults.nic_ip[0] ? emu_faults.nic_ip : "127.0.0.1");
 			cJSON_AddStringToObject(ipp, "privateIPAllocationMethod", "Dynamic");
 			cJSON_AddBoolToObject(ipp, "primary", true);
+			{	/* the subnet the VM's NIC configuration named */
+				const cJSON *sid = cJSON_GetObjectItem(
+					cJSON_GetObjectItem(_ipconfig0(v),
+						"properties"), "subnet");
+
+				if (*emu_jstr(sid, "id"))
+					cJSON_AddStringToObject(
+						cJSON_AddObjectToObject(ipp,
+							"subnet"), "id",
+						emu_jstr(sid, "id"));
+			}
 			cJSON_AddItemToArray(ipc, ip);
 			vmref = cJSON_AddObjectToObject(props, "virtualMachine");
 			cJSON_AddStringToObject(vmref, "id",

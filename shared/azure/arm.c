@@ -345,13 +345,29 @@ static void _after_success(call_t *c)
 {
 	char url[2048];
 
+	if (c->kind == K_CREATE && c->phase != PH_VM_NIC) {
+		/* The private IP is on the NIC created with the VM, which
+		 * the VM names in networkProfile.networkInterfaces: the VM
+		 * as it is now, then that NIC */
+		c->phase = PH_VM_NIC;
+		c->r.nic[0] = '\0';
+		azml_arm_vm_url(c->arm, c->r.name, "", NULL, url, sizeof(url));
+		azml_arm_send(c, "GET", url, NULL, 0);
+		return;
+	}
 	if (c->kind == K_CREATE) {
-		/* The private IP is on the NIC created with the VM. */
+		if (!c->r.nic[0]) {
+			azml_arm_fail(c, 0, "InvalidResponse", "VM '%s' "
+				      "names no network interface in "
+				      "networkProfile.networkInterfaces",
+				      c->r.name);
+			return;
+		}
 		c->phase = PH_NIC;
 		snprintf(url, sizeof(url), "%s/resourceGroups/%s/providers/"
-			 "Microsoft.Network/networkInterfaces/%s-nic?"
+			 "Microsoft.Network/networkInterfaces/%s?"
 			 "api-version=" AZML_API_NETWORK, c->arm->base,
-			 c->arm->conf->resource_group, c->r.name);
+			 c->arm->conf->resource_group, c->r.nic);
 		azml_arm_send(c, "GET", url, NULL, 0);
 		return;
 	}
@@ -491,11 +507,30 @@ static void _answer_get(call_t *c, const azml_http_resp_t *resp)
 static int _list_add_page(call_t *c, const cJSON *j)
 {
 	cJSON *it;
+	char rg[300];
 
+	snprintf(rg, sizeof(rg), "/resourceGroups/%s/providers/",
+		 c->arm->conf->resource_group);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "value")) {
 		azml_vm_result_t v = { 0 }, *vms;
 
 		azml_arm_parse_vm(it, &v);
+		if (c->status_pass) {
+			/* ListAll's statusOnly=true: the power state of VMs
+			 * the first pass listed, in our resource group only */
+			const char *id = azml_arm_str(it, "id");
+
+			if (!id || !strcasestr(id, rg))
+				continue;
+			for (size_t i = 0; i < c->nvms; i++)
+				if (!strcasecmp(c->vms[i].name, v.name)) {
+					azml_arm_copy(c->vms[i].power,
+						      sizeof(c->vms[i].power),
+						      v.power);
+					break;
+				}
+			continue;
+		}
 		if (!c->set_list && strcmp(v.cluster, c->arm->conf->cluster_name))
 			continue;
 		if (c->nvms >= AZML_ARM_MAX_VMS) {
@@ -549,6 +584,20 @@ static void _answer_list(call_t *c, const azml_http_resp_t *resp)
 		return;
 	}
 	cJSON_Delete(j);
+	if (!c->set_list && !c->status_pass && c->nvms) {
+		/* The model lists no power state, and $expand=instanceView
+		 * needs a $filter (the spec): Azure's way to the states of a
+		 * listing is ListAll with statusOnly=true. */
+		c->status_pass = true;
+		free(c->seen);
+		c->seen = NULL;
+		c->pages = 0;
+		snprintf(url, sizeof(url), "%s/providers/Microsoft.Compute/"
+			 "virtualMachines?api-version=" AZML_API_COMPUTE
+			 "&statusOnly=true", c->arm->base);
+		_follow(c, "statusOnly listing", url, 0);
+		return;
+	}
 	c->r.ok = true;
 	_done(c);
 }
@@ -649,6 +698,17 @@ static void _on_answer(void *arg, const azml_http_resp_t *resp)
 	if (_answer_failed(c, resp))
 		return;
 	switch (c->phase) {
+	case PH_VM_NIC: {
+		cJSON *j = cJSON_Parse(resp->body ? resp->body : "");
+		azml_vm_result_t v = { 0 };
+
+		if (j)
+			azml_arm_parse_vm(j, &v);
+		cJSON_Delete(j);
+		azml_arm_copy(c->r.nic, sizeof(c->r.nic), v.nic);
+		_after_success(c);
+		return;
+	}
 	case PH_NIC:
 		azml_arm_parse_nic_ip(resp->body, c->r.ip, sizeof(c->r.ip));
 		c->r.ok = true;

@@ -138,7 +138,9 @@ int azml_arm_vm_keep_identity(azml_arm_t *arm, const char *name,
 			      azml_vm_cb cb, void *arg);
 int azml_arm_vm_power(azml_arm_t *arm, const char *name, bool start,
 		      azml_vm_cb cb, void *arg);
-/* VMs of the resource group tagged slurm-cluster=<ClusterName>. */
+/* VMs of the resource group tagged slurm-cluster=<ClusterName>: the list
+ * (model only), then their power states from ListAll with statusOnly=true
+ * (the spec allows $expand=instanceView on a list only with a $filter). */
 int azml_arm_vm_list(azml_arm_t *arm, azml_vm_list_cb cb, void *arg);
 /* The private IP of VM NAME's NIC NIC (r->ip). */
 int azml_arm_nic_ip(azml_arm_t *arm, const char *name, const char *nic,

@@ -41,9 +41,12 @@ typedef struct {
 	size_t loglen;
 	void *arg;
 	azml_vm_result_t r;
-	enum { PH_MAIN, PH_POLL_ASYNC, PH_POLL_LOCATION, PH_NIC } phase;
+	enum { PH_MAIN, PH_POLL_ASYNC, PH_POLL_LOCATION, PH_VM_NIC,
+	       PH_NIC } phase;
 	bool retried_auth;
 	bool set_list;		/* K_LIST of one scale set: no tag filter */
+	bool status_pass;	/* K_LIST: the power states' pass (ListAll
+				 * with statusOnly=true) */
 	bool oom;		/* the spare call of azml_arm_call(): never
 				 * sent, never freed */
 	char hdr[160];		/* one more header (If-Match), or "" */

@@ -60,7 +60,16 @@ void azml_arm_copy(char *dst, size_t n, const char *src)
 int azml_arm_parse_error(const char *body, char *code, size_t cn, char *msg,
 			 size_t mn)
 {
-	return azml_azure_error_parse(body, code, cn, msg, mn);
+	int rc = azml_azure_error_parse(body, code, cn, msg, mn);
+
+	/* Azure refuses a create over quota with 409 OperationNotAllowed,
+	 * "Operation could not be completed as it results in exceeding
+	 * approved ... quota" (Microsoft's error-resource-quota page): the
+	 * product's quota refusal, QuotaExceeded, whatever the code */
+	if (rc == 0 && cn > 13 && !strcmp(code, "OperationNotAllowed") &&
+	    strstr(msg, "exceeding approved") && strstr(msg, "quota"))
+		snprintf(code, cn, "QuotaExceeded");
+	return rc;
 }
 
 void azml_arm_parse_instance_view(const cJSON *iv, azml_vm_result_t *out)

@@ -482,8 +482,7 @@ int azml_arm_vm_list(azml_arm_t *arm, azml_vm_list_cb cb, void *arg)
 	c->list_cb = cb;
 	snprintf(url, sizeof(url), "%s/resourceGroups/%s/providers/"
 		 "Microsoft.Compute/virtualMachines?api-version="
-		 AZML_API_COMPUTE "&$expand=instanceView", arm->base,
-		 arm->conf->resource_group);
+		 AZML_API_COMPUTE, arm->base, arm->conf->resource_group);
 	return azml_arm_send(c, "GET", url, NULL, 0);
 }
 

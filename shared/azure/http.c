@@ -325,6 +325,11 @@ int azml_http_submit_max(azml_http_t *h, const char *method, const char *url,
 		r->headers = curl_slist_append(r->headers,
 					       "Content-Type: application/json");
 	r->write = strcmp(method, "GET") && strcmp(method, "HEAD");
+	/* a bodiless write is sent with an empty body (POSTFIELDS ""), for
+	 * which libcurl would add a form Content-Type the specs refuse
+	 * (oav: INVALID_CONTENT_TYPE): none at all */
+	if (!body && !typed && r->write)
+		r->headers = curl_slist_append(r->headers, "Content-Type:");
 	r->not_before = _mono() + delay;
 	r->give_up = _mono() + delay + h->o.retry_for;
 	r->max_retry_after = h->o.max_retry_after;

@@ -593,6 +593,53 @@ static void _check_log_file(azml_conf_t *c, const char *at)
 			  (unsigned) (st.st_mode & 07777));
 }
 
+/* Whether ArmEndpoint URL is the local emulator: plain http to loopback
+ * (Azure's endpoints are https on public names). */
+static bool _local_emulator(const char *url)
+{
+	azml_url_t u;
+	char err[128];
+
+	return url && !azml_url_split(url, &u, err, sizeof(err)) &&
+	       !strcmp(u.scheme, "http") && azml_host_is_loopback(u.host);
+}
+
+/*
+ * What Azure needs to create a VM target T's Linux VMs: an SSH key (the
+ * product turns password login off, and Azure refuses a Linux VM nobody
+ * can log in to) and, on Azure, a subnet for its NIC (with the local
+ * emulator, EMULATOR, Subnet= may be left out here; the emulator refuses
+ * the create all the same, as Azure does).  check-config's: the plugins
+ * inside slurmctld load a file without these.
+ */
+static void _check_vm_access(azml_conf_t *c, const azml_target_t *t,
+			     bool emulator)
+{
+	const char *kind = azml_conf_where_name(t->kind == AZML_CLUSTER ?
+						W_CLUSTER : W_INSTANCE);
+	char at[300];
+
+	snprintf(at, sizeof(at), "%s:%d", t->file, t->line);
+	if (!t->ssh_public_key)
+		_file_msg(
+			c, false, at,
+			"%s '%s' has no SshPublicKey=: Azure refuses a Linux "
+			"VM with password login off and no SSH key (400 "
+			"InvalidParameter, \"Authentication using either SSH "
+			"or by user name and password must be enabled in "
+			"Linux profile.\"); add SshPublicKey=FILE (an OpenSSH "
+			"public key, e.g. made by ssh-keygen) on this line or "
+			"a global one", kind, t->name);
+	if (!t->subnet && !emulator)
+		_file_msg(
+			c, false, at,
+			"%s '%s' has no Subnet=: on Azure each VM's network "
+			"interface needs a subnet; add Subnet=/subscriptions/"
+			"SUB/resourceGroups/RG/providers/Microsoft.Network/"
+			"virtualNetworks/VNET/subnets/NAME on this line or a "
+			"global one", kind, t->name);
+}
+
 size_t azml_conf_check_files(azml_conf_t *c)
 {
 	size_t before = c->nerrors;
@@ -613,6 +660,10 @@ size_t azml_conf_check_files(azml_conf_t *c)
 		_check_trusted_file(c, "SshPublicKey", c->ssh_public_key,
 				    c->ssh_public_key_at ? c->ssh_public_key_at :
 				    c->path);
+	for (size_t i = 0; i < c->ntargets; i++)
+		if (c->targets[i].kind != AZML_ATTACHED)
+			_check_vm_access(c, &c->targets[i],
+					 _local_emulator(c->arm_endpoint));
 	for (size_t i = 0; i < c->ntargets; i++) {
 		azml_target_t *t = &c->targets[i];
 

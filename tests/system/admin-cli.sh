@@ -5,9 +5,13 @@ set -u
 D=$(mktemp -d /tmp/azml-cli.XXXXXX)
 trap 'rm -rf "$D"' EXIT
 
-out=$("$AZML_BIN" check-config -f "$AZML_TOP/etc/azureml.conf.example") ||
+# the example, with its SshPublicKey= at a key made here (check-config
+# reads the file)
+ssh-keygen -q -t ed25519 -N '' -f "$D/id" < /dev/null > /dev/null || azml_fail ssh-keygen
+sed "s|^SshPublicKey=.*|SshPublicKey=$D/id.pub|" "$AZML_TOP/etc/azureml.conf.example" > "$D/example.conf"
+out=$("$AZML_BIN" check-config -f "$D/example.conf") ||
 	azml_fail "the shipped example is refused: $out"
-[ "$out" = "$AZML_TOP/etc/azureml.conf.example: OK, 4 compute targets" ] ||
+[ "$out" = "$D/example.conf: OK, 4 compute targets" ] ||
 	azml_fail "check-config said: $out"
 azml_pass "check-config accepts etc/azureml.conf.example"
 
@@ -43,9 +47,9 @@ azml_pass "check-config prints FILE:LINE for each error, then a summary, and exi
 [ $? = 1 ] && [ ! -s "$D/out" ] || azml_fail "generate printed lines for a bad file"
 azml_pass "generate refuses a bad file and prints nothing"
 
-AZUREML_CONF=$AZML_TOP/etc/azureml.conf.example "$AZML_BIN" check-config > /dev/null ||
+AZUREML_CONF=$D/example.conf "$AZML_BIN" check-config > /dev/null ||
 	azml_fail "AZUREML_CONF not honoured"
-mkdir "$D/etc" && cp "$AZML_TOP/etc/azureml.conf.example" "$D/etc/azureml.conf"
+mkdir "$D/etc" && cp "$D/example.conf" "$D/etc/azureml.conf"
 SLURM_CONF=$D/etc/slurm.conf "$AZML_BIN" check-config | grep -q "^$D/etc/azureml.conf: OK" ||
 	azml_fail "azureml.conf beside SLURM_CONF not found"
 azml_pass "AZUREML_CONF, else azureml.conf beside slurm.conf"
@@ -108,7 +112,7 @@ cli 2 "slurm-azureml node-check: unexpected argument 'extra'" node-check extra
 cli 2 "--ttl '0' is not 1-86400 seconds" attach --ttl 0
 cli 2 "--address 'a/b' is not an address" attach --address a/b
 cli 2 "slurm-azureml attach: unexpected argument 'b'" attach --accept a b
-cp "$AZML_TOP/etc/azureml.conf.example" "$D/azureml.conf"
+cp "$D/example.conf" "$D/azureml.conf"
 : > "$D/empty.cred"
 AZUREML_CONF=$D/azureml.conf cli 1 "$D/empty.cred: empty: no credential" attach --accept "$D/empty.cred"
 AZUREML_CONF=$D/azureml.conf cli 1 "/nonexistent.cred: No such file or directory" attach --accept /nonexistent.cred

@@ -340,6 +340,10 @@ BOOT
 	else
 		boot=(--boot-log "$T/boot.log" --boot-command "[ -e $T/noboot-{node} ] && exit 0; sleep 2; $AZML_BIN watch-events -f $T/azureml.conf --node {node} --vm {vm} --interval 0.5 & exec unshare --time --boottime=-\$(cut -d. -f1 /proc/uptime) slurmd -D -N {node} -f $SLURM_CONF")
 	fi
+	# AZML_RECORD_DIR: every exchange into a folder per test script, for
+	# tests/oav-check.sh (a restart goes on in the same folder)
+	[ -n "${AZML_RECORD_DIR:-}" ] && mkdir -p "$AZML_RECORD_DIR" &&
+		boot+=(--record "$AZML_RECORD_DIR/$(basename "$0" .sh)")
 	"$AZML_BUILD/contrib/emulator/azure-emulator" --listen "127.0.0.1:$EMU_PORT" \
 		--tls-cert "$T/tls/server.pem" --tls-key "$T/tls/server.key" \
 		--imds-listen "127.0.0.1:$EMU_IMDS_PORT" \
@@ -369,8 +373,13 @@ azml_emulator_restart() {
 	_azml_emulator_launch
 }
 
-# The azureml.conf global lines that point at the emulator.
+# The azureml.conf global lines that point at the emulator.  A Linux VM
+# needs an SSH key (Azure refuses one nobody can log in to) and a subnet:
+# a key pair made here, never one from the repository.
 azml_emulator_conf() {
+	[ -f "$T/id.pub" ] ||
+		ssh-keygen -q -t ed25519 -N '' -C "azml-test" -f "$T/id" < /dev/null > /dev/null ||
+		azml_fail "ssh-keygen (openssh-client) could not make a key"
 	cat <<CONF
 ClusterName=azml$$
 SubscriptionId=00000000-0000-0000-0000-000000000001
@@ -386,6 +395,8 @@ ClientId=22222222-2222-2222-2222-222222222222
 StateDir=$T/azureml-state
 LogFile=$T/azureml.log
 PricesEndpoint=$EMU_URL
+SshPublicKey=$T/id.pub
+Subnet=/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default
 CONF
 	[ -n "${AZML_NODE_INIT:-}" ] && cat <<CONF
 MungeKeySecret=https://kv1.vault.azure.net/secrets/munge

@@ -20,11 +20,11 @@ CONF
 touch "$T/noboot-cpu-2"
 tok=$(curl -sf -X POST -d 'grant_type=client_credentials&client_id=c&client_secret=emulator-secret&scope=https://management.azure.com/.default' \
 	"$EMU_URL/t/oauth2/v2.0/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-curl -sf -X PUT -H "Authorization: Bearer $tok" -d "{\"location\":\"eastus\",\"tags\":{\"slurm-cluster\":\"azml$$\",\"slurm-node\":\"cpu-2\"},\"properties\":{\"hardwareProfile\":{\"vmSize\":\"Standard_D2s_v3\"}}}" \
+curl -sf -X PUT -H "Authorization: Bearer $tok" -H "Content-Type: application/json" -d "{\"location\":\"eastus\",\"tags\":{\"slurm-cluster\":\"azml$$\",\"slurm-node\":\"cpu-2\"},\"properties\":{\"hardwareProfile\":{\"vmSize\":\"Standard_D2s_v3\"}}}" \
 	"$EMU_URL/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/cpu-2?api-version=2024-07-01" > /dev/null ||
 	azml_fail "couldn't make an orphan"
 # and a VM of another cluster in the same resource group: not ours to touch
-curl -sf -X PUT -H "Authorization: Bearer $tok" -d '{"location":"eastus","tags":{"slurm-cluster":"someone-else","slurm-node":"x-1"},"properties":{"hardwareProfile":{"vmSize":"Standard_D2s_v3"}}}' \
+curl -sf -X PUT -H "Authorization: Bearer $tok" -H "Content-Type: application/json" -d '{"location":"eastus","tags":{"slurm-cluster":"someone-else","slurm-node":"x-1"},"properties":{"hardwareProfile":{"vmSize":"Standard_D2s_v3"}}}' \
 	"$EMU_URL/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/x-1?api-version=2024-07-01" > /dev/null
 sleep 1
 # Azure's tags as a hostile party writes them: a slurm-node tag with a
@@ -92,7 +92,7 @@ grep -q "'cpu' is not a ComputeInstance" "$T/err" || azml_fail "$(cat "$T/err")"
 azml_pass "instance start brings the node back; a cluster is not an instance"
 # Deletes by name read the VM first: a VM named like our node, of another
 # cluster, is left alone by suspend and resume-fail, with why.
-curl -sf -X PUT -H "Authorization: Bearer $tok" -d '{"location":"eastus","tags":{"slurm-cluster":"someone-else","slurm-node":"cpu-3"},"properties":{"hardwareProfile":{"vmSize":"Standard_D2s_v3"}}}' \
+curl -sf -X PUT -H "Authorization: Bearer $tok" -H "Content-Type: application/json" -d '{"location":"eastus","tags":{"slurm-cluster":"someone-else","slurm-node":"cpu-3"},"properties":{"hardwareProfile":{"vmSize":"Standard_D2s_v3"}}}' \
 	"$EMU_URL/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/cpu-3?api-version=2024-07-01" > /dev/null ||
 	azml_fail "couldn't make another cluster's cpu-3"
 for prog in suspend resume-fail; do

@@ -933,7 +933,9 @@ START_TEST(file_checks)
 		 "ComputeCluster=ca VmSize=Standard_D4s_v3 MaxNodes=2 "
 		 "SshPublicKey=%s/other.pub\n"			/* 9 */
 		 "ComputeCluster=cb VmSize=Standard_D4s_v3 MaxNodes=2 "
-		 "SshPublicKey=%s/good.pub\n",			/* 10 */
+		 "SshPublicKey=%s/good.pub\n"			/* 10 */
+		 "Subnet=/subscriptions/s/resourceGroups/rg/providers/"
+		 "Microsoft.Network/virtualNetworks/v/subnets/default\n",
 		 d, d, d, d, d, d);
 	c = azml_conf_load_string(text, "test.conf");
 	_dump(c);
@@ -979,6 +981,50 @@ START_TEST(file_checks)
 	azml_conf_destroy(c);
 	snprintf(p, sizeof(p), "%s/open/azureml.log", d);
 	ck_assert_int_ne(lstat(p, &st), 0);	/* not created */
+	snprintf(text, sizeof(text), "rm -rf '%s'", d);
+	ck_assert_int_eq(system(text), 0);
+}
+END_TEST
+
+/* check-config: a VM target needs SshPublicKey= (Azure refuses a Linux
+ * VM with password login off and no key) and, unless ArmEndpoint is the
+ * local emulator, Subnet=; FILE:LINE of the target names them. */
+START_TEST(vm_access_checks)
+{
+	char d[] = "/tmp/azml-conf-access.XXXXXX", text[2048];
+	azml_conf_t *c;
+
+	ck_assert_ptr_nonnull(mkdtemp(d));
+	ck_assert_int_eq(chmod(d, 0755), 0);
+	snprintf(tmpdir, sizeof(tmpdir), "%s", d);
+	_write("k.pub", "ssh-ed25519 AAAA k\n");
+	snprintf(text, sizeof(text), HEAD "StateDir=%s\n"	/* 5 */
+		 "ComputeCluster=ca VmSize=Standard_D4s_v3 MaxNodes=2\n"
+		 "ComputeInstance=box VmSize=Standard_D4s_v3 "
+		 "SshPublicKey=%s/k.pub\n"
+		 "AttachedCompute=lab Nodes=lab1 Gres=gpu:a100:1\n", d, d);
+	c = azml_conf_load_string(text, "test.conf");
+	ck_assert_uint_eq(c->nerrors, 0);
+	ck_assert_uint_eq(azml_conf_check_files(c), 3);
+	_dump(c);
+	ck_assert(_has(c->errors, c->nerrors, "test.conf:6: ComputeCluster "
+		       "'ca' has no SshPublicKey=", "Authentication using "
+		       "either SSH or by user name and password must be "
+		       "enabled in Linux profile."));
+	ck_assert(_has(c->errors, c->nerrors, "test.conf:6: ComputeCluster "
+		       "'ca' has no Subnet=", "add Subnet=/subscriptions/"));
+	ck_assert(_has(c->errors, c->nerrors, "test.conf:7: ComputeInstance "
+		       "'box' has no Subnet=", NULL));
+	azml_conf_destroy(c);
+	/* the local emulator: the key still, no subnet needed here */
+	snprintf(text, sizeof(text), HEAD "StateDir=%s\n"
+		 "ArmEndpoint=http://127.0.0.1:8443\n"
+		 "ComputeCluster=ca VmSize=Standard_D4s_v3 MaxNodes=2\n", d);
+	c = azml_conf_load_string(text, "test.conf");
+	ck_assert_uint_eq(azml_conf_check_files(c), 1);
+	ck_assert(_has(c->errors, c->nerrors, "test.conf:7: ComputeCluster "
+		       "'ca' has no SshPublicKey=", NULL));
+	azml_conf_destroy(c);
 	snprintf(text, sizeof(text), "rm -rf '%s'", d);
 	ck_assert_int_eq(system(text), 0);
 }
@@ -1045,6 +1091,7 @@ int main(void)
 	tcase_add_test(tc, random_bytes);
 	tcase_add_test(tc, fuzz_regressions);
 	tcase_add_test(tc, file_checks);
+	tcase_add_test(tc, vm_access_checks);
 	tcase_add_test(tc, log_file_refusals);
 	return tu_run("conf", tc);
 }

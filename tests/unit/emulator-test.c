@@ -66,6 +66,7 @@ static void setup(void)
 	_write("secret", SECRET "\n", 0600);
 	_write("secret-open", SECRET "\n", 0644);
 	_write("wrong", "not-the-secret\n", 0600);
+	tu_ssh_key(dir);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	_start_emulator();
 }
@@ -92,12 +93,13 @@ static char *_conf_text(const char *cred)
 		"ImdsEndpoint=http://127.0.0.1:%d\n"
 		"Credential=%s\nTenantId=11111111-1111-1111-1111-111111111111\n"
 		"ClientId=22222222-2222-2222-2222-222222222222\n"
+		"SshPublicKey=%s/id.pub\nSubnet=" TU_SUBNET "\n"
 		"ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=100\n"
 		"ComputeCluster=spot VmSize=Standard_D2s_v3 MaxNodes=10 Priority=LowPriority\n"
 		"ComputeCluster=gpu VmSize=Standard_NC6s_v3 MaxNodes=4 QuotaApproved=yes\n"
 		"ComputeCluster=za VmSize=Standard_D2s_v3 MaxNodes=4 Zone=1\n"
 		"ComputeCluster=zb VmSize=Standard_D2s_v3 MaxNodes=4 Zone=2\n",
-		port, port, port, cred), 0);
+		port, port, port, cred, dir), 0);
 	return text;
 }
 
@@ -246,11 +248,22 @@ START_TEST(many_at_once_and_paging)
 	ck_assert_int_eq(nres, 40);
 	ck_assert_int_eq(_ok_count(), 40);
 	st = azml_arm_stats(arm);
-	/* PUT, one poll (async 200 ms < Retry-After), NIC: 3 a VM */
-	ck_assert_int_le(st->requests, 40 * 3 + 2);
+	/* PUT, one poll (async 200 ms < Retry-After), the VM (its NIC's
+	 * name, networkProfile.networkInterfaces), NIC: 4 a VM */
+	ck_assert_int_le(st->requests, 40 * 4 + 2);
 	azml_arm_vm_list(arm, _listed, NULL);	/* 40 VMs, pages of 7 */
 	azml_arm_run(arm);
 	ck_assert_int_eq(nlisted, 40);
+	/* the list is the model only; each VM's power state comes from
+	 * ListAll's statusOnly=true pass, and each names its NIC */
+	for (int i = 0; i < nlisted; i++) {
+		char nic[128];
+
+		ck_assert_msg(listed[i].power[0], "%s: no power state",
+			      listed[i].name);
+		snprintf(nic, sizeof(nic), "%s-nic", listed[i].node);
+		ck_assert_str_eq(listed[i].nic, nic);
+	}
 	_cleanup_arm();
 }
 END_TEST
@@ -642,7 +655,7 @@ START_TEST(usages_shape_and_regional_quota)
 	ck_assert_int_eq(_put_vm(hdr, "q2", "{}", NULL), 201);
 	ck_assert_int_eq(_put_vm(hdr, "q3", "{}", NULL), 201);
 	ck_assert_int_eq(_put_vm(hdr, "q4", "{}", &out), 409);
-	ck_assert_str_eq(_code(out), "QuotaExceeded");
+	ck_assert_str_eq(_code(out), "OperationNotAllowed");
 	ck_assert_ptr_nonnull(strstr(out, "Total Regional Cores"));
 	free(out);
 	_faults("{\"quota\":{\"virtualMachines\":3}}");
@@ -905,6 +918,303 @@ static char *_code(const char *out)
 	cJSON_Delete(j);
 	return code;
 }
+
+/* A VM body with PROPS (JSON members after hardwareProfile) PUT as NAME. */
+static int _put_props(const char *hdr, const char *name, const char *props,
+		      char **out)
+{
+	const char *h[] = { hdr, NULL };
+	char path[512], *body;
+	int st;
+
+	snprintf(path, sizeof(path), "%s%s?api-version=2024-07-01", vm_path,
+		 name);
+	ck_assert_int_gt(asprintf(&body, "{\"location\":\"eastus\","
+		"\"properties\":{\"hardwareProfile\":{\"vmSize\":"
+		"\"Standard_D2s_v3\"}%s%s}}", *props ? "," : "", props), 0);
+	st = tu_http("PUT", port, path, body, h, out);
+	free(body);
+	return st;
+}
+
+/* The message of an error body. */
+static char *_message(const char *out)
+{
+	static char msg[1024];
+	cJSON *j = cJSON_Parse(out ? out : "");
+
+	snprintf(msg, sizeof(msg), "%s", cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "message")));
+	cJSON_Delete(j);
+	return msg;
+}
+
+/* What the spec and Azure refuse, with Azure's status, code and message
+ * (doc/NOTES 9.4): each refused PUT creates nothing. */
+START_TEST(spec_refusals)
+{
+	static const struct {
+		const char *props;
+		const char *code, *message;
+	} bad[] = {
+		{ "\"osProfile\":{\"computerName\":\"x\",\"adminUsername\":\"a\","
+		  "\"linuxConfiguration\":{\"disablePasswordAuthentication\":true}}",
+		  "InvalidParameter", "Authentication using either SSH or by "
+		  "user name and password must be enabled in Linux profile." },
+		{ "\"osProfile\":{\"adminUsername\":\"a\",\"linuxConfiguration\":"
+		  "{\"disablePasswordAuthentication\":true,\"ssh\":"
+		  "{\"publicKeys\":[]}}}",
+		  "InvalidParameter", "Authentication using either SSH or by "
+		  "user name and password must be enabled in Linux profile." },
+		{ "\"networkProfile\":{\"networkApiVersion\":\"2020-11-01\","
+		  "\"networkInterfaceConfigurations\":[{\"name\":\"n\","
+		  "\"properties\":{\"ipConfigurations\":[{\"name\":\"i\","
+		  "\"properties\":{}}]}}]}",
+		  "InvalidParameter", "Required parameter 'networkProfile."
+		  "networkInterfaceConfigurations[0].properties.ipConfigurations"
+		  "[0].properties.subnet.id' is missing (null)." },
+		{ "\"networkProfile\":{\"networkInterfaceConfigurations\":"
+		  "[{\"properties\":{}}]}",
+		  "InvalidParameter", "Required parameter 'networkProfile."
+		  "networkInterfaceConfigurations[0].name' is missing (null)." },
+		{ "\"storageProfile\":{\"osDisk\":{\"caching\":\"ReadWrite\"}}",
+		  "InvalidParameter", "Required parameter 'osDisk.createOption' "
+		  "is missing (null)." },
+		{ "\"storageProfile\":{\"osDisk\":{\"createOption\":\"FromImage\","
+		  "\"caching\":\"Sometimes\"}}",
+		  "InvalidParameter", "The value 'Sometimes' of parameter "
+		  "'osDisk.caching' is invalid. Allowed values: 'None', "
+		  "'ReadOnly', 'ReadWrite'." },
+		{ "\"priority\":\"Cheap\"", "InvalidParameter", "The value 'Cheap' "
+		  "of parameter 'priority' is invalid. Allowed values: "
+		  "'Regular', 'Low', 'Spot'." },
+	};
+	char hdr[256], *out = NULL;
+	const char *h[] = { hdr, NULL };
+
+	_token_header(hdr, sizeof(hdr));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(_put_props(hdr, "refused", bad[i].props, &out),
+				 400);
+		ck_assert_str_eq(_code(out), bad[i].code);
+		ck_assert_str_eq(_message(out), bad[i].message);
+		ck_assert_ptr_nonnull(strstr(out, "{\"error\":{\"code\":"));
+		free(out);
+		out = NULL;
+	}
+	/* a key, or a password, lets someone in */
+	ck_assert_int_eq(_put_props(hdr, "withkey", "\"osProfile\":{"
+		"\"adminUsername\":\"a\",\"linuxConfiguration\":{"
+		"\"disablePasswordAuthentication\":true,\"ssh\":{\"publicKeys\":"
+		"[{\"path\":\"/home/a/.ssh/authorized_keys\",\"keyData\":"
+		"\"ssh-ed25519 AAAA\"}]}}}", NULL), 201);
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/"
+		"resourceGroups/rg/providers/"
+		"Microsoft.Compute/virtualMachines/refused?api-version=2024-07-01",
+		NULL, h, &out), 404);
+	free(out);
+
+	/* $expand=instanceView on a list needs a $filter; a list shows the
+	 * model only; ListAll's statusOnly=true shows the states */
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/"
+		"resourceGroups/rg/providers/"
+		"Microsoft.Compute/virtualMachines?api-version=2024-07-01"
+		"&$expand=instanceView", NULL, h, &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidParameter");
+	ck_assert_str_eq(_message(out), "The parameter '$expand' with value "
+			 "'instanceView' can only be specified together with "
+			 "a valid '$filter'.");
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/"
+		"resourceGroups/rg/providers/"
+		"Microsoft.Compute/virtualMachines?api-version=2024-07-01", NULL,
+		h, &out), 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"withkey\""));
+	ck_assert_ptr_null(strstr(out, "instanceView"));
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/"
+		"providers/"
+		"Microsoft.Compute/virtualMachines?api-version=2024-07-01"
+		"&statusOnly=true", NULL, h, &out), 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"withkey\""));
+	ck_assert_ptr_nonnull(strstr(out, "PowerState/"));
+	free(out);
+
+	/* api-versions: malformed, and one Compute does not register */
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/"
+		"resourceGroups/rg/providers/"
+		"Microsoft.Compute/virtualMachines/withkey?api-version=2024-7-1",
+		NULL, h, &out), 400);
+	ck_assert_str_eq(_code(out), "InvalidApiVersionParameter");
+	ck_assert_ptr_nonnull(strstr(_message(out), "The api-version "
+		"'2024-7-1' is invalid. The supported versions are '"));
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/"
+		"providers/Microsoft.Compute/"
+		"locations/eastus/usages?api-version=2024-07-02", NULL, h, &out),
+		400);
+	ck_assert_str_eq(_code(out), "NoRegisteredProviderFound");
+	ck_assert_ptr_nonnull(strstr(_message(out), "No registered resource "
+		"provider found for location 'eastus' and API version "
+		"'2024-07-02' for type 'locations/usages'. The supported "
+		"api-versions are '"));
+	free(out);
+
+	/* over quota: 409 OperationNotAllowed, Microsoft's quota text */
+	_faults("{\"quota\":{\"cores\":0}}");
+	ck_assert_int_eq(_put_props(hdr, "overquota", "", &out), 409);
+	ck_assert_str_eq(_code(out), "OperationNotAllowed");
+	ck_assert_ptr_nonnull(strstr(_message(out), "Operation could not be "
+		"completed as it results in exceeding approved Total Regional "
+		"Cores quota."));
+	free(out);
+}
+END_TEST
+
+/* What the emulator shows as Azure does (issue 26, item 7): ListAll,
+ * Resource SKUs with restrictions, subscriptions, the OpenID document,
+ * operation times at the caller's api-version, PUT as update with etag,
+ * the VM's NIC and disk ids, the NIC's subnet. */
+START_TEST(azure_shapes)
+{
+	char hdr[256], *out = NULL, path[512], *body;
+	const char *h[] = { hdr, NULL };
+	cJSON *j, *it, *sku = NULL;
+	int st;
+
+	_token_header(hdr, sizeof(hdr));
+	_faults("{\"capacity\":{\"Standard_D4s_v3\":\"SkuNotAvailable\"}}");
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/providers/"
+		"Microsoft.Compute/skus?api-version=2021-07-01&$filter=location%20"
+		"eq%20%27westus2%27", NULL, h, &out), 200);
+	j = cJSON_Parse(out);
+	free(out);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "value"))
+		if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")),
+			    "Standard_D4s_v3"))
+			sku = it;
+	ck_assert_ptr_nonnull(sku);
+	it = cJSON_GetArrayItem(cJSON_GetObjectItem(sku, "restrictions"), 0);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(it, "type")),
+			 "Location");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(it,
+			 "reasonCode")), "NotAvailableForSubscription");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(
+			 cJSON_GetObjectItem(it, "values"), 0)), "westus2");
+	cJSON_Delete(j);
+	_faults("{\"capacity\":{}}");
+
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s?api-version="
+		"2022-12-01", NULL, h, &out), 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"subscriptionId\":\"s\""));
+	free(out);
+	ck_assert_int_eq(tu_http("GET", port, "/t1/v2.0/.well-known/"
+		"openid-configuration", NULL, NULL, &out), 200);
+	ck_assert_ptr_nonnull(strstr(out, "/t1/oauth2/v2.0/token\""));
+	free(out);
+
+	/* create at 2022-08-01: the operation URLs keep that version */
+	snprintf(path, sizeof(path), "%sup1?api-version=2022-08-01", vm_path);
+	ck_assert_int_gt(asprintf(&body, "{\"location\":\"eastus\",\"tags\":"
+		"{\"a\":\"1\"},\"properties\":{\"hardwareProfile\":{\"vmSize\":"
+		"\"Standard_D2s_v3\"},\"storageProfile\":{\"osDisk\":{"
+		"\"createOption\":\"FromImage\",\"name\":\"up1-osdisk\"}},"
+		"\"networkProfile\":{\"networkApiVersion\":\"2020-11-01\","
+		"\"networkInterfaceConfigurations\":[{\"name\":\"up1-nic\","
+		"\"properties\":{\"ipConfigurations\":[{\"name\":\"ip\","
+		"\"properties\":{\"subnet\":{\"id\":\"/subscriptions/s/sn\"}}}]}}]"
+		"}}}"), 0);
+	st = tu_http("PUT", port, path, body, h, &out);
+	ck_assert_int_eq(st, 201);
+	ck_assert_ptr_nonnull(strstr(out, "\"etag\":\"\\\"1\\\"\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"networkInterfaces\":[{\"id\":"
+		"\"/subscriptions/s/resourceGroups/rg/providers/"
+		"Microsoft.Network/networkInterfaces/up1-nic\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"osType\":\"Linux\""));
+	ck_assert_ptr_nonnull(strstr(out, "/providers/Microsoft.Compute/disks/"
+				     "up1-osdisk\""));
+	free(out);
+	/* PUT again: an update (tags replaced), etag 2 */
+	free(body);
+	ck_assert_int_gt(asprintf(&body, "{\"location\":\"eastus\",\"tags\":"
+		"{\"b\":\"2\"},\"properties\":{\"hardwareProfile\":{\"vmSize\":"
+		"\"Standard_D2s_v3\"}}}"), 0);
+	ck_assert_int_eq(tu_http("PUT", port, path, body, h, &out), 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"tags\":{\"b\":\"2\"}"));
+	ck_assert_ptr_nonnull(strstr(out, "\"etag\":\"\\\"2\\\"\""));
+	free(out);
+	free(body);
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/resourceGroups/"
+		"rg/providers/Microsoft.Network/networkInterfaces/up1-nic?"
+		"api-version=2023-09-01", NULL, h, &out), 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"subnet\":{\"id\":"
+				     "\"/subscriptions/s/sn\"}"));
+	free(out);
+	/* a delete's operation: its URL at the caller's version */
+	{
+		char *hdrs = NULL;
+
+		snprintf(path, sizeof(path), "%sup1?api-version=2024-03-01",
+			 vm_path);
+		ck_assert_int_eq(tu_http_h("DELETE", port, path, NULL, h,
+					   &out, &hdrs), 202);
+		free(out);
+		ck_assert_msg(hdrs && strstr(hdrs, "/operationResults/") &&
+			      strstr(hdrs, "?api-version=2024-03-01"), "%s",
+			      hdrs ? hdrs : "no headers");
+		free(hdrs);
+	}
+	/* a create's operation status: its start time, then its end */
+	{
+		char *hdrs = NULL, op[512];
+		const char *p, *e;
+
+		ck_assert_int_eq(tu_http_h("PUT", port, "/subscriptions/s/"
+			"resourceGroups/rg/providers/Microsoft.Compute/"
+			"virtualMachines/up2?api-version=2022-08-01",
+			"{\"location\":\"eastus\",\"properties\":{"
+			"\"hardwareProfile\":{\"vmSize\":\"Standard_D2s_v3\"}}}",
+			h, &out, &hdrs), 201);
+		free(out);
+		ck_assert_msg(hdrs && (p = strstr(hdrs, "/operations/")),
+			      "%s", hdrs ? hdrs : "no headers");
+		e = strpbrk(p, "\r\n");
+		snprintf(op, sizeof(op), "/subscriptions/s/providers/"
+			 "Microsoft.Compute/locations/eastus%.*s",
+			 (int) (e - p), p);
+		free(hdrs);
+		ck_assert_ptr_nonnull(strstr(op, "api-version=2022-08-01"));
+		ck_assert_int_eq(tu_http("GET", port, op, NULL, h, &out), 200);
+		ck_assert_ptr_nonnull(strstr(out, "\"startTime\":\""));
+		free(out);
+		for (int k = 0; k < 100; k++) {
+			ck_assert_int_eq(tu_http("GET", port, op, NULL, h, &out),
+					 200);
+			if (strstr(out, "Succeeded"))
+				break;
+			free(out);
+			out = NULL;
+			usleep(100000);
+		}
+		ck_assert_ptr_nonnull(strstr(out, "\"endTime\":\""));
+		free(out);
+	}
+	/* IMDS's instance document of 2021-02-01: imds.json's fields */
+	{
+		const char *mh[] = { "Metadata: true", NULL };
+
+		ck_assert_int_eq(tu_http("GET", port, "/metadata/instance?"
+			"api-version=2021-02-01&vm=up2", NULL, mh, &out), 200);
+		ck_assert_ptr_nonnull(strstr(out, "\"platformFaultDomain\":\"0\""));
+		ck_assert_ptr_nonnull(strstr(out, "\"vmScaleSetName\":\"\""));
+		ck_assert_ptr_nonnull(strstr(out, "\"publicKeys\":[]"));
+		ck_assert_ptr_nonnull(strstr(out, "\"tagsList\":[]"));
+		ck_assert_ptr_nonnull(strstr(out, "\"storageProfile\":{"));
+		ck_assert_ptr_nonnull(strstr(out, "\"subnet\":[{\"address\""));
+		free(out);
+	}
+}
+END_TEST
 
 /* The result of the create of NODE. */
 static const azml_vm_result_t *_result(const char *node)
@@ -2671,7 +2981,7 @@ START_TEST(vmss_capacity_and_quota)
 	/* quota: 2 VMs of 2 vCPUs use 4 of 5 cores; 2 more do not fit */
 	_faults("{\"capacity\":{},\"quota\":{\"cores\":5}}");
 	ck_assert_int_eq(_vmss_scale(hdr, 4, etag, &out, NULL), 409);
-	ck_assert_str_eq(_code(out), "QuotaExceeded");
+	ck_assert_str_eq(_code(out), "OperationNotAllowed");
 	ck_assert_ptr_nonnull(strstr(out, "Additional Required: 4"));
 	free(out);
 	ck_assert_int_eq(_vmss_get(hdr, "set", NULL, NULL), 2);
@@ -2888,6 +3198,8 @@ int main(void)
 	tcase_add_test(tc, vmss_refusals);
 	tcase_add_test(tc, vmss_writes_and_compute_limits);
 	tcase_add_test(tc, vmss_restart_keeps_state);
+	tcase_add_test(tc, spec_refusals);
+	tcase_add_test(tc, azure_shapes);
 	tcase_add_test(tc, tcp_rows);
 	tcase_add_test(tc, admin_orphan_not_root);
 	return tu_run("emulator", tc);

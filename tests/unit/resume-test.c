@@ -156,6 +156,7 @@ static void setup(void)
 	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
 	ck_assert_int_eq(mkdir(state_dir, 0755), 0);
 	_write("secret", SECRET "\n", 0600);
+	tu_ssh_key(dir);
 	snprintf(cons, sizeof(cons), "%s/console", dir);
 	ck_assert_int_eq(mkdir(cons, 0700), 0);
 	/* each VM boots in a sandbox, and its console says node-init failed
@@ -186,12 +187,13 @@ static azml_conf_t *_conf(void)
 		"TenantId=11111111-1111-1111-1111-111111111111\n"
 		"ClientId=22222222-2222-2222-2222-222222222222\n"
 		"SlurmctldHost=10.0.0.4\n"
+		"SshPublicKey=%s/id.pub\nSubnet=" TU_SUBNET "\n"
 		"ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=8\n"
 		"ComputeCluster=nohold VmSize=Standard_D2s_v3 MaxNodes=4 "
 		"CapacityBackoff=0\n"
 		"ComputeCluster=ss VmSize=Standard_D2s_v3 MaxNodes=8 "
 		"Provisioning=ScaleSet\n",
-		state_dir, port, port, port, dir);
+		state_dir, port, port, port, dir, dir);
 }
 
 static void _faults(const char *json)

@@ -283,3 +283,13 @@ size_t tu_fuzz_regress(const char *target,
 	closedir(d);
 	return count;
 }
+
+void tu_ssh_key(const char *dir)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "ssh-keygen -q -t ed25519 -N '' -C azml-test "
+		 "-f '%s/id' < /dev/null > /dev/null", dir);
+	ck_assert_msg(system(cmd) == 0, "ssh-keygen failed (package "
+		      "openssh-client)");
+}

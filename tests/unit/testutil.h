@@ -50,6 +50,15 @@ const cJSON *tu_response_body(const cJSON *ex, const char *status);
 			usleep(20000);					\
 	} while (0)
 
+/* A fresh ed25519 key pair made by ssh-keygen as DIR/id (no passphrase):
+ * a Linux VM needs SshPublicKey= (DIR/id.pub).  Fails the test when
+ * ssh-keygen (openssh-client) is missing. */
+void tu_ssh_key(const char *dir);
+/* The subnet id the tests' VMs are created in (Subnet=). */
+#define TU_SUBNET "/subscriptions/00000000-0000-0000-0000-000000000001/" \
+	"resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet/" \
+	"subnets/default"
+
 /* Start build/contrib/emulator/azure-emulator on a free port with ARGS
  * (NULL-terminated).  Returns its pid; *PORT receives the port. */
 pid_t tu_emulator_start(int *port, const char *const *args);

@@ -204,7 +204,7 @@ void emu_token_v2(struct MHD_Connection *c, const char *body, reply_t *r)
  */
 void emu_openid(char *path, reply_t *r)
 {
-	char *seg[8], base[160], url[400], tenant[80];
+	char *seg[8], base[192], url[400], tenant[80];
 	cJSON *o;
 	static const char *const modes[] = { "query", "fragment", "form_post" };
 	static const char *const auth[] = { "client_secret_post",

@@ -202,6 +202,13 @@ def vm_body(name, size="Standard_D2s_v3", node=None, zone=None):
     return b
 
 
+def raw(method, path, body=None):
+    """One ARM request as written here, through the SDK's pipeline (its
+    token, retries off), for what the SDK's models will not send."""
+    req = HttpRequest(method, EMU + path, json=body)
+    return compute._client.send_request(req, retry_total=0)
+
+
 def power_state(name):
     iv = compute.virtual_machines.instance_view(RG, name)
     return [s.code for s in iv.statuses if s.code.startswith("PowerState/")]
@@ -313,6 +320,56 @@ def _():
     check(st == ["PowerState/running"], "after start: %r" % st)
 
 
+@case("LRO URLs (Azure-AsyncOperation, Location) carry the caller's api-version; the status goes InProgress to Succeeded")
+def _():
+    vm = "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines/sdk-vm4" % (SUB, RG)
+    r = raw("POST", vm + "/deallocate?api-version=2022-08-01")
+    check(r.status_code == 202, "deallocate: %d %s" % (r.status_code, r.text()[:200]))
+    loc = r.headers.get("Location")
+    check(loc and loc.startswith(EMU + "/") and "api-version=2022-08-01" in loc, "Location %r" % loc)
+    codes = []
+    for _ in range(100):
+        code = raw("GET", loc[len(EMU):]).status_code
+        if not codes or codes[-1] != code:
+            codes.append(code)
+        if code != 202:
+            break
+        time.sleep(0.1)
+    check(codes[-1] == 200, "Location's answers %r" % codes)
+    # a PUT's answer names its Azure-AsyncOperation (status in the body)
+    r = raw("PUT", vm.replace("sdk-vm4", "sdk-vm5") + "?api-version=2022-08-01", vm_body("sdk-vm5"))
+    check(r.status_code == 201, "PUT: %d %s" % (r.status_code, r.text()[:200]))
+    asy = r.headers.get("Azure-AsyncOperation")
+    check(asy and asy.startswith(EMU + "/") and "api-version=2022-08-01" in asy, "Azure-AsyncOperation %r" % asy)
+    seen = []
+    for _ in range(100):
+        st = raw("GET", asy[len(EMU):]).json()["status"]
+        if not seen or seen[-1] != st:
+            seen.append(st)
+        if st != "InProgress":
+            break
+        time.sleep(0.1)
+    check(seen[-1] == "Succeeded", "statuses %r" % seen)
+    compute.virtual_machines.begin_start(RG, "sdk-vm4").result(timeout=30)
+    compute.virtual_machines.begin_delete(RG, "sdk-vm5").result(timeout=30)
+    return "Location %s; Azure-AsyncOperation %s" % (codes, " -> ".join(seen))
+
+
+@case("operation status has startTime and endTime", waits="spec")
+def _():
+    vm = "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines/sdk-vm4" % (SUB, RG)
+    r = raw("PUT", vm.replace("sdk-vm4", "sdk-vm6") + "?api-version=2022-08-01", vm_body("sdk-vm6"))
+    u = r.headers.get("Azure-AsyncOperation")
+    check(u, "PUT answered %d with no Azure-AsyncOperation" % r.status_code)
+    for _ in range(100):
+        j = raw("GET", u[len(EMU):]).json()
+        if j["status"] != "InProgress":
+            break
+        time.sleep(0.1)
+    compute.virtual_machines.begin_delete(RG, "sdk-vm6").result(timeout=30)
+    check(j.get("startTime") and j.get("endTime"), "status body %r" % j)
+
+
 @case("VM boot diagnostics: retrieve_boot_diagnostics_data's serial log URI is readable over https")
 def _():
     r = compute.virtual_machines.retrieve_boot_diagnostics_data(RG, "sdk-vm1", sas_uri_expiration_time_in_minutes=5)
@@ -375,13 +432,6 @@ def _():
 def _():
     subs = [x.subscription_id for x in SubscriptionClient(cred, base_url=EMU + "/", credential_scopes=[ARM_SCOPE]).subscriptions.list()]
     check(SUB in subs, "subscriptions %r" % subs)
-
-
-def raw(method, path, body=None):
-    """One ARM request as written here, through the SDK's pipeline (its
-    token, retries off), for what the SDK's models will not send."""
-    req = HttpRequest(method, EMU + path, json=body)
-    return compute._client.send_request(req, retry_total=0)
 
 
 @case("VM list with $expand=instanceView and no $filter is refused, 400 InvalidParameter (as ARM does)", waits="spec")

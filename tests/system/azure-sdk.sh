@@ -37,6 +37,10 @@ IMDS_URL=http://127.0.0.1:$((port + 1))
 printf 'emulator-secret\n' > "$T/secret"
 chmod 600 "$T/secret"
 head -c 1024 /dev/urandom > "$T/munge.key"
+# Not recorded for tests/oav-check.sh (AZML_RECORD_DIR): the SDK speaks
+# compute 2022-08-01 and network 2022-07-01, which ../shared's spec set
+# (the product's versions) does not hold, and some cases send what Azure
+# refuses on purpose.
 "$AZML_BUILD/contrib/emulator/azure-emulator" --listen "127.0.0.1:$port" \
 	--imds-listen "127.0.0.1:$((port + 1))" \
 	--tls-cert "$T/tls/server.pem" --tls-key "$T/tls/server.key" \
@@ -84,10 +88,26 @@ PY
 	azrun() {	# azrun WHAT ARGS...: az ARGS, its stderr shown on failure
 		local what=$1
 		shift
-		if ! az "$@" > "$T/az.out" 2> "$T/az.err"; then
+		az "$@" > "$T/az.out" 2> "$T/az.err" && return 0
+		azgap "$what" ||
 			azfail "$what: az $* -> $(tail -n 5 "$T/az.err" | tr '\n' ' ')"
+		return 1
+	}
+	azcheck() {	# azcheck WHAT PATTERN ARGS...: az ARGS prints PATTERN
+		local what=$1 pat=$2
+		shift 2
+		azrun "$what" "$@" || return 1
+		grep -qF -- "$pat" "$T/az.out" ||
+			{ azfail "$what: no $pat in: $(head -c 300 "$T/az.out")"; return 1; }
+		azml_pass "az $what"
+	}
+	# Debian's azure-cli 2.45 asks for compute 2022-11-01 (its "latest"
+	# profile), which Debian's azure-mgmt-compute 29.0 does not have: a
+	# packaging gap, not the emulator's; said, not failed.
+	azgap() {	# azgap WHAT: whether $T/az.err shows that gap
+		grep -q 'v2022_11_01\|does not have operation group' "$T/az.err" ||
 			return 1
-		fi
+		echo "SKIP: az $1: Debian's azure-cli asks for an API version Debian's python3-azure lacks: $(grep -m 1 'v2022_11_01\|operation group' "$T/az.err" | cut -c1-160)"
 	}
 	if azrun "cloud register" cloud register -n Emulator \
 		--endpoint-resource-manager "$EMU_URL/" \
@@ -116,34 +136,29 @@ PY
 		azfail "login: $(tail -n 5 "$T/az.err" | tr '\n' ' ')"
 	fi
 	if [ -n "${az_cases:-}" ]; then
-		if azrun "vm list" vm list -g rg -o json; then
-			"$PY" -c 'import json,sys; v=json.load(open(sys.argv[1])); assert isinstance(v, list)' "$T/az.out" &&
-				azml_pass "az vm list -g rg: $("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$T/az.out") VMs" ||
-				azfail "vm list: not a JSON list: $(head -c 300 "$T/az.out")"
-		fi
-		azrun "vm list -d" vm list -d -g rg -o json &&
-			azml_pass "az vm list -d (the NICs each VM's networkProfile names)"
-		azrun "vm list-usage" vm list-usage -l eastus -o json &&
-			grep -q standardDSv3Family "$T/az.out" &&
-			azml_pass "az vm list-usage -l eastus names standardDSv3Family"
-		azrun "vm list-sizes" vm list-sizes -l eastus -o json &&
-			grep -q Standard_D2s_v3 "$T/az.out" &&
-			azml_pass "az vm list-sizes -l eastus lists Standard_D2s_v3"
-		azrun "vm list-skus" vm list-skus -l eastus --size Standard_D2s_v3 -o json &&
-			grep -q '"name": "Standard_D2s_v3"' "$T/az.out" &&
-			azml_pass "az vm list-skus -l eastus --size Standard_D2s_v3"
+		azcheck "vm list -g rg: the VM azure-sdk.py left" '"name": "sdk-kept"' \
+			vm list -g rg -o json
+		azcheck "vm list -d: its NIC's private IP (networkProfile)" \
+			'"privateIps": "127.0.0.1"' vm list -d -g rg -o json
+		azcheck "vm list-usage -l eastus names standardDSv3Family" \
+			standardDSv3Family vm list-usage -l eastus -o json
+		azcheck "vm list-sizes -l eastus lists Standard_D2s_v3" \
+			'"name": "Standard_D2s_v3"' vm list-sizes -l eastus -o json
+		azcheck "vm list-skus -l eastus --size Standard_D2s_v3" \
+			'"name": "Standard_D2s_v3"' vm list-skus -l eastus \
+			--size Standard_D2s_v3 -o json
+		azcheck "vm get-instance-view: PowerState/running" \
+			PowerState/running vm get-instance-view -g rg -n sdk-kept -o json
 		if az vm show -g rg -n az-missing -o json > "$T/az.out" 2> "$T/az.err"; then
 			azfail "vm show of a VM that does not exist succeeded"
 		elif grep -q ResourceNotFound "$T/az.err"; then
 			azml_pass "az vm show of a missing VM: ResourceNotFound"
-		else
+		elif ! azgap "vm show"; then
 			azfail "vm show of a missing VM: $(tail -n 3 "$T/az.err" | tr '\n' ' ')"
 		fi
-		azrun "vmss list" vmss list -g rg -o json &&
-			azml_pass "az vmss list -g rg"
-		azrun "account get-access-token" account get-access-token -o json &&
-			grep -q accessToken "$T/az.out" &&
-			azml_pass "az account get-access-token"
+		azcheck "vmss list -g rg" '[' vmss list -g rg -o json
+		azcheck "account get-access-token" accessToken \
+			account get-access-token -o json
 	fi
 fi
 [ "$failed" -eq 0 ] || azml_fail "some cases failed (see FAIL lines above)"

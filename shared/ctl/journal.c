@@ -293,6 +293,15 @@ azml_jvm_t *azml_journal_fold(const azml_jrec_t *r, size_t n, long now,
 	return vm;
 }
 
+bool azml_journal_has_life(const azml_jrec_t *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i].kind != AZML_J_DELETED && r[i].kind != AZML_J_EVICTED &&
+		    !_has_reason(r[i].kind))
+			return true;
+	return false;
+}
+
 void azml_journal_free(azml_jvm_t *vm, size_t n)
 {
 	for (size_t i = 0; vm && i < n; i++)

@@ -96,5 +96,9 @@ typedef struct {
 azml_jvm_t *azml_journal_fold(const azml_jrec_t *r, size_t n, long now,
 			      size_t *nvm);
 void azml_journal_free(azml_jvm_t *vm, size_t n);
+/* Whether R[0..N) begin any VM's life (so that azml_journal_fold()
+ * returning NULL means out of memory): some record is neither a deletion,
+ * an eviction, nor an unhealthy or replaced one. */
+bool azml_journal_has_life(const azml_jrec_t *r, size_t n);
 
 #endif

@@ -152,7 +152,7 @@ int azml_metrics_write(FILE *fp, const azml_metrics_in_t *in)
 	azml_jvm_t *vm = azml_journal_fold(in->recs, in->nrecs, in->now, &nvm);
 	int rv = -1;
 
-	if (!counts || (in->nrecs && !vm))
+	if (!counts || (!vm && azml_journal_has_life(in->recs, in->nrecs)))
 		goto out;
 	/* nodes */
 	if (in->nodes) {

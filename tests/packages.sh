@@ -3,7 +3,8 @@ AZML_PACKAGES="build-essential autoconf automake libtool pkg-config
 	slurm-wlm slurmctld slurmd slurm-client libslurm-dev
 	munge libmunge-dev hwloc libhwloc-dev libcjson-dev libcurl4-openssl-dev
 	libmicrohttpd-dev check python3 procps util-linux curl nftables
-	slurmdbd mariadb-server mariadb-client"
+	slurmdbd mariadb-server mariadb-client
+	prometheus prometheus-node-exporter"
 # The fuzz targets' compiler and runtime (tests/fuzz/run; the host only:
 # tests/chroot.sh's chroot does not fuzz).
 AZML_FUZZ_PACKAGES="clang libclang-rt-dev"

@@ -189,9 +189,9 @@ int azml_cmd_metrics(const azml_cmd_t *cmd, int argc, char **argv)
 		fprintf(stderr, "slurm-azureml metrics: out of memory\n");
 		goto out;
 	}
-	fprintf(fp, "# HELP azml_metrics_scrape_ok 1 when slurmctld "
-		"answered.\n# TYPE azml_metrics_scrape_ok gauge\n"
-		"azml_metrics_scrape_ok %d\n", nn >= 0);
+	fprintf(fp, "# HELP azureml_metrics_scrape_ok 1 when slurmctld "
+		"answered.\n# TYPE azureml_metrics_scrape_ok gauge\n"
+		"azureml_metrics_scrape_ok %d\n", nn >= 0);
 	fclose(fp);
 	if (!output) {
 		fwrite(text, 1, len, stdout);

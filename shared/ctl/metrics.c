@@ -103,8 +103,8 @@ static int _counters(FILE *fp, const azml_metrics_in_t *in)
 	for (size_t i = 0; i < in->nrecs; i++)
 		o[n++] = &in->recs[i];
 	qsort(o, n, sizeof(*o), _cmp);
-	fprintf(fp, "# HELP azml_vm_operations_total VM operations the "
-		"journal recorded.\n# TYPE azml_vm_operations_total counter\n");
+	fprintf(fp, "# HELP azureml_vm_operations_total VM operations the "
+		"journal recorded.\n# TYPE azureml_vm_operations_total counter\n");
 	for (size_t i = 0; i < n;) {
 		size_t j = i, count = 0;
 		const char *op = _op(o[i]->kind);
@@ -116,14 +116,14 @@ static int _counters(FILE *fp, const azml_metrics_in_t *in)
 			j++;
 		}
 		if (op)
-			fprintf(fp, "azml_vm_operations_total{target=\"%s\","
+			fprintf(fp, "azureml_vm_operations_total{target=\"%s\","
 				"operation=\"%s\",result=\"success\"} %zu\n",
 				o[i]->target, op, count);
 		i = j;
 	}
-	fprintf(fp, "# HELP azml_health_failures_total Nodes a health check "
+	fprintf(fp, "# HELP azureml_health_failures_total Nodes a health check "
 		"drained, by check.\n"
-		"# TYPE azml_health_failures_total counter\n");
+		"# TYPE azureml_health_failures_total counter\n");
 	for (size_t i = 0; i < n;) {
 		size_t j = i, count = 0;
 
@@ -135,7 +135,7 @@ static int _counters(FILE *fp, const azml_metrics_in_t *in)
 			j++;
 		}
 		if (o[i]->kind == AZML_J_UNHEALTHY)
-			fprintf(fp, "azml_health_failures_total{target=\"%s\","
+			fprintf(fp, "azureml_health_failures_total{target=\"%s\","
 				"check=\"%s\"} %zu\n", o[i]->target,
 				o[i]->reason, count);
 		i = j;
@@ -166,18 +166,18 @@ int azml_metrics_write(FILE *fp, const azml_metrics_in_t *in)
 					       azml_metrics_node_state(
 						       &in->nodes[i]))]++;
 		}
-		fprintf(fp, "# HELP azml_nodes Slurm nodes of each compute "
-			"target, by state.\n# TYPE azml_nodes gauge\n");
+		fprintf(fp, "# HELP azureml_nodes Slurm nodes of each compute "
+			"target, by state.\n# TYPE azureml_nodes gauge\n");
 		for (size_t t = 0; t < nt; t++)
 			for (int s = 0; s < NSTATES; s++)
-				fprintf(fp, "azml_nodes{target=\"%s\",state=\"%s\"}"
+				fprintf(fp, "azureml_nodes{target=\"%s\",state=\"%s\"}"
 					" %ld\n", c->targets[t].name,
 					azml_metrics_states[s],
 					counts[t * NSTATES + (size_t) s]);
 	}
 	/* VMs alive, by target and size */
-	fprintf(fp, "# HELP azml_vms VMs alive (created, not deleted), by "
-		"target and size.\n# TYPE azml_vms gauge\n");
+	fprintf(fp, "# HELP azureml_vms VMs alive (created, not deleted), by "
+		"target and size.\n# TYPE azureml_vms gauge\n");
 	for (size_t t = 0; t < nt; t++) {
 		const azml_target_t *tg = &c->targets[t];
 		/* the target's size (0 when none is alive), then any other
@@ -207,24 +207,24 @@ int azml_metrics_write(FILE *fp, const azml_metrics_in_t *in)
 			alive[k] += !vm[v].end;
 		}
 		for (int k = 0; k < ns; k++)
-			fprintf(fp, "azml_vms{target=\"%s\",size=\"%s\"} %ld\n",
+			fprintf(fp, "azureml_vms{target=\"%s\",size=\"%s\"} %ld\n",
 				tg->name, sizes[k], alive[k]);
 	}
 	if (_counters(fp, in) < 0)
 		goto out;
 	/* holds */
-	fprintf(fp, "# HELP azml_capacity_hold 1 while the target is held "
-		"(capacity, replacements).\n# TYPE azml_capacity_hold gauge\n");
+	fprintf(fp, "# HELP azureml_capacity_hold 1 while the target is held "
+		"(capacity, replacements).\n# TYPE azureml_capacity_hold gauge\n");
 	for (size_t t = 0; t < nt; t++)
 		if (c->targets[t].kind != AZML_ATTACHED)
-			fprintf(fp, "azml_capacity_hold{target=\"%s\"} %d\n",
+			fprintf(fp, "azureml_capacity_hold{target=\"%s\"} %d\n",
 				c->targets[t].name,
 				in->held && in->held[t] ? 1 : 0);
 	/* quota of the families the targets use, and the region's */
 	if (in->usages) {
-		fprintf(fp, "# HELP azml_quota_free_vcpus vCPUs the compute "
+		fprintf(fp, "# HELP azureml_quota_free_vcpus vCPUs the compute "
 			"quota leaves, by family.\n"
-			"# TYPE azml_quota_free_vcpus gauge\n");
+			"# TYPE azureml_quota_free_vcpus gauge\n");
 		for (size_t u = 0; u < in->nusages; u++) {
 			const azml_usage_t *us = &in->usages[u];
 			bool used = !strcmp(us->name, "cores") ||
@@ -240,15 +240,15 @@ int azml_metrics_write(FILE *fp, const azml_metrics_in_t *in)
 				if (!strcmp(in->usages[p].name, us->name))
 					used = false;
 			if (used)
-				fprintf(fp, "azml_quota_free_vcpus{family=\"%s\"} "
+				fprintf(fp, "azureml_quota_free_vcpus{family=\"%s\"} "
 					"%ld\n", us->name, us->limit - us->current);
 		}
 	}
 	/* what the running VMs cost an hour */
 	if (in->prices) {
-		fprintf(fp, "# HELP azml_cost_usd_per_hour What the target's "
+		fprintf(fp, "# HELP azureml_cost_usd_per_hour What the target's "
 			"running VMs cost an hour (compute).\n"
-			"# TYPE azml_cost_usd_per_hour gauge\n");
+			"# TYPE azureml_cost_usd_per_hour gauge\n");
 		for (size_t t = 0; t < nt; t++) {
 			double sum = 0;
 
@@ -268,13 +268,13 @@ int azml_metrics_write(FILE *fp, const azml_metrics_in_t *in)
 				if (h > 0)
 					sum += h;
 			}
-			fprintf(fp, "azml_cost_usd_per_hour{target=\"%s\"} %.4f\n",
+			fprintf(fp, "azureml_cost_usd_per_hour{target=\"%s\"} %.4f\n",
 				c->targets[t].name, sum);
 		}
 	}
 	/* boot times */
-	fprintf(fp, "# HELP azml_boot_seconds From a VM's create to its "
-		"slurmd's registration.\n# TYPE azml_boot_seconds histogram\n");
+	fprintf(fp, "# HELP azureml_boot_seconds From a VM's create to its "
+		"slurmd's registration.\n# TYPE azureml_boot_seconds histogram\n");
 	for (size_t t = 0; t < nt; t++) {
 		unsigned long b[NBOOT] = { 0 }, count = 0;
 		double sum = 0;
@@ -297,14 +297,14 @@ int azml_metrics_write(FILE *fp, const azml_metrics_in_t *in)
 				b[k] += s <= boot_le[k];
 		}
 		for (size_t k = 0; k < NBOOT; k++)
-			fprintf(fp, "azml_boot_seconds_bucket{target=\"%s\","
+			fprintf(fp, "azureml_boot_seconds_bucket{target=\"%s\","
 				"le=\"%g\"} %lu\n", c->targets[t].name,
 				boot_le[k], b[k]);
-		fprintf(fp, "azml_boot_seconds_bucket{target=\"%s\","
+		fprintf(fp, "azureml_boot_seconds_bucket{target=\"%s\","
 			"le=\"+Inf\"} %lu\n", c->targets[t].name, count);
-		fprintf(fp, "azml_boot_seconds_sum{target=\"%s\"} %g\n",
+		fprintf(fp, "azureml_boot_seconds_sum{target=\"%s\"} %g\n",
 			c->targets[t].name, sum);
-		fprintf(fp, "azml_boot_seconds_count{target=\"%s\"} %lu\n",
+		fprintf(fp, "azureml_boot_seconds_count{target=\"%s\"} %lu\n",
 			c->targets[t].name, count);
 	}
 	rv = 0;

@@ -126,13 +126,13 @@ if [ -n "$HAVE_PROM" ]; then
 		curl -sf "http://127.0.0.1:$((P + 1))/api/v1/query" --data-urlencode "query=$1" |
 			/usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")'
 	}
-	azml_wait 60 bash -c "[ -n \"\$(curl -sf 'http://127.0.0.1:$((P + 1))/api/v1/query?query=azml_vms' | grep -o azml_vms)\" ]" ||
-		azml_fail "Prometheus has no azml_vms: $(tail -5 "$T/prometheus.log")"
+	azml_wait 60 bash -c "[ -n \"\$(curl -sf 'http://127.0.0.1:$((P + 1))/api/v1/query?query=azureml_vms' | grep -o azureml_vms)\" ]" ||
+		azml_fail "Prometheus has no azureml_vms: $(tail -5 "$T/prometheus.log")"
 	alloc=$(sinfo -h -p gpu -t alloc -o %D | head -1)
 	vms=$(curl -sf "$EMU_URL/emulator/vms" | grep -o '"name"' | wc -l)
-	q_alloc=$(query 'sum(azml_nodes{target="gpu",state="allocated"})')
-	q_down=$(query 'sum(azml_nodes{target="gpu",state="powered_down"})')
-	q_vms=$(query 'sum(azml_vms{target="gpu"})')
+	q_alloc=$(query 'sum(azureml_nodes{target="gpu",state="allocated"})')
+	q_down=$(query 'sum(azureml_nodes{target="gpu",state="powered_down"})')
+	q_vms=$(query 'sum(azureml_vms{target="gpu"})')
 	down=$(sinfo -h -p gpu -o '%D %t' | awk '$2 ~ /~$/ && $2 !~ /#/ {n += $1} END {print n + 0}')
 	echo "  sinfo: ${alloc:-0} allocated, $down powered down; emulator: $vms VMs; Prometheus: $q_alloc, $q_down, $q_vms"
 	[ "$q_alloc" = "${alloc:-0}" ] && [ "$q_vms" = "$vms" ] && [ "$q_down" = "$down" ] ||
@@ -151,7 +151,7 @@ echo "$out" | grep -q "health: gpu: 1 VMs of Standard_NC6s_v3 replaced in the la
 azml_wait 10 bash -c "scontrol -o show node gpu-2 | grep -q 'Reason=azureml: capacity: ReplaceLimit; retry after'" ||
 	azml_fail "gpu-2 not held: $(scontrol -o show node gpu-2)"
 scontrol -o show node gpu-1 | grep -q POWER_DRAIN && azml_fail "gpu-1 is being replaced past the limit"
-"$AZML_BIN" metrics -f "$T/azureml.conf" --no-azure | grep -qx 'azml_capacity_hold{target="gpu"} 1' ||
+"$AZML_BIN" metrics -f "$T/azureml.conf" --no-azure | grep -qx 'azureml_capacity_hold{target="gpu"} 1' ||
 	azml_fail "metrics do not show the hold"
 azml_pass "a second replacement within the hour holds the target (ReplaceLimit), the node stays drained"
 scancel "$id"

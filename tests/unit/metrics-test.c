@@ -111,30 +111,30 @@ START_TEST(exposition)
 	ck_assert_int_eq(azml_metrics_write(fp, &in), 0);
 	fclose(fp);
 #define HAS(s) ck_assert_msg(strstr(text, s "\n") != NULL, "no '%s' in:\n%s", s, text)
-	HAS("azml_nodes{target=\"gpu\",state=\"allocated\"} 1");
-	HAS("azml_nodes{target=\"gpu\",state=\"powered_down\"} 2");
-	HAS("azml_nodes{target=\"lab\",state=\"drained\"} 1");
-	HAS("azml_nodes{target=\"cpu\",state=\"idle\"} 0");
-	HAS("azml_vms{target=\"gpu\",size=\"Standard_NC6s_v3\"} 1");
-	HAS("azml_vms{target=\"cpu\",size=\"Standard_D4s_v3\"} 0");
-	HAS("azml_vm_operations_total{target=\"gpu\",operation=\"create\","
+	HAS("azureml_nodes{target=\"gpu\",state=\"allocated\"} 1");
+	HAS("azureml_nodes{target=\"gpu\",state=\"powered_down\"} 2");
+	HAS("azureml_nodes{target=\"lab\",state=\"drained\"} 1");
+	HAS("azureml_nodes{target=\"cpu\",state=\"idle\"} 0");
+	HAS("azureml_vms{target=\"gpu\",size=\"Standard_NC6s_v3\"} 1");
+	HAS("azureml_vms{target=\"cpu\",size=\"Standard_D4s_v3\"} 0");
+	HAS("azureml_vm_operations_total{target=\"gpu\",operation=\"create\","
 	    "result=\"success\"} 2");
-	HAS("azml_vm_operations_total{target=\"gpu\",operation=\"replace\","
+	HAS("azureml_vm_operations_total{target=\"gpu\",operation=\"replace\","
 	    "result=\"success\"} 1");
-	HAS("azml_vm_operations_total{target=\"gpu\",operation=\"delete\","
+	HAS("azureml_vm_operations_total{target=\"gpu\",operation=\"delete\","
 	    "result=\"success\"} 1");
-	HAS("azml_health_failures_total{target=\"gpu\",check=\"xid\"} 1");
-	HAS("azml_health_failures_total{target=\"lab\",check=\"memory\"} 1");
-	HAS("azml_capacity_hold{target=\"cpu\"} 1");
-	HAS("azml_capacity_hold{target=\"gpu\"} 0");
-	HAS("azml_quota_free_vcpus{family=\"standardNCSv3Family\"} 18");
-	HAS("azml_quota_free_vcpus{family=\"cores\"} 90");
+	HAS("azureml_health_failures_total{target=\"gpu\",check=\"xid\"} 1");
+	HAS("azureml_health_failures_total{target=\"lab\",check=\"memory\"} 1");
+	HAS("azureml_capacity_hold{target=\"cpu\"} 1");
+	HAS("azureml_capacity_hold{target=\"gpu\"} 0");
+	HAS("azureml_quota_free_vcpus{family=\"standardNCSv3Family\"} 18");
+	HAS("azureml_quota_free_vcpus{family=\"cores\"} 90");
 	ck_assert_ptr_null(strstr(text, "standardXYZFamily"));
-	HAS("azml_cost_usd_per_hour{target=\"gpu\"} 3.0600");
-	HAS("azml_boot_seconds_bucket{target=\"gpu\",le=\"60\"} 1");
-	HAS("azml_boot_seconds_bucket{target=\"gpu\",le=\"120\"} 2");
-	HAS("azml_boot_seconds_sum{target=\"gpu\"} 135");
-	HAS("azml_boot_seconds_count{target=\"gpu\"} 2");
+	HAS("azureml_cost_usd_per_hour{target=\"gpu\"} 3.0600");
+	HAS("azureml_boot_seconds_bucket{target=\"gpu\",le=\"60\"} 1");
+	HAS("azureml_boot_seconds_bucket{target=\"gpu\",le=\"120\"} 2");
+	HAS("azureml_boot_seconds_sum{target=\"gpu\"} 135");
+	HAS("azureml_boot_seconds_count{target=\"gpu\"} 2");
 	/* promtool, where Debian's prometheus package is installed */
 	if (access("/usr/bin/promtool", X_OK) == 0) {
 		char path[] = "/tmp/azml-metrics-XXXXXX", cmd[256];

@@ -5,7 +5,8 @@ AZML_PACKAGES="build-essential autoconf automake libtool pkg-config
 	libmicrohttpd-dev check python3 procps util-linux curl nftables
 	openssh-client
 	slurmdbd mariadb-server mariadb-client openssl ca-certificates
-	python3-azure azure-cli"
+	python3-azure azure-cli
+	prometheus prometheus-node-exporter"
 # The fuzz targets' compiler and runtime (tests/fuzz/run; the host only:
 # tests/chroot.sh's chroot does not fuzz).
 # And Node.js for Microsoft's validator oav (tests/oav-check.sh, host only).

@@ -86,7 +86,7 @@ static bool _api_version_form(const char *v)
  * ARM's answers to an api-version it does not know: a malformed one is
  * InvalidApiVersionParameter; a well-formed one that Microsoft.Compute
  * does not register, NoRegisteredProviderFound (the shapes ARM answers,
- * doc/NOTES 9.4).  Other providers (Network, the subscription) take any
+ * doc/NOTES 10.4).  Other providers (Network, the subscription) take any
  * well-formed version.  Returns whether V passed (if not, R has the answer).
  */
 static bool _api_version_ok(const char *v, char **seg, int n,

@@ -100,6 +100,7 @@ int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_reconcile(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_quota(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_cost(const azml_cmd_t *cmd, int argc, char **argv);
+int azml_cmd_metrics(const azml_cmd_t *cmd, int argc, char **argv);
 
 int azml_cmd_instance(const azml_cmd_t *cmd, int argc, char **argv);
 int azml_cmd_watch_events(const azml_cmd_t *cmd, int argc, char **argv);

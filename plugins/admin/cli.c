@@ -101,6 +101,14 @@ static const struct option node_check_opts[] = {
 	OPT_FILE,
 	{ "json", no_argument, NULL, 'j' },
 	{ "health-check", no_argument, NULL, 'H' },
+	{ "dry-run", no_argument, NULL, 'd' },
+	OPT_HELP, OPT_END,
+};
+
+static const struct option metrics_opts[] = {
+	OPT_FILE,
+	{ "output", required_argument, NULL, 'o' },
+	{ "no-azure", no_argument, NULL, 'N' },
 	OPT_HELP, OPT_END,
 };
 
@@ -163,9 +171,12 @@ const azml_cmd_t azml_cmds[] = {
 	{ "node-check", azml_cmd_node_check,
 	  "[--topology FILE.xml] [--gres SPEC] [--cuda X.Y] "
 	  "[--gres-conf FILE] [--node NAME] [-f FILE] [--json] "
-	  "[--health-check]",
-	  "GPU inventory and gres check of this node", "t:g:c:G:n:f:jHh",
-	  node_check_opts },
+	  "[--health-check [--dry-run]]",
+	  "GPU inventory and gres check of this node; its health checks",
+	  "t:g:c:G:n:f:jHdh", node_check_opts },
+	{ "metrics", azml_cmd_metrics, "[-f FILE] [--output FILE] [--no-azure]",
+	  "Prometheus text: nodes, VMs, operations, holds, quota, cost, health",
+	  "f:o:Nh", metrics_opts },
 	{ "attach", azml_cmd_attach,
 	  "[--node NAME] [--address ADDR] [--gres SPEC] [--cuda X.Y] "
 	  "[--topology FILE.xml] [--gres-conf FILE] [--ttl SECONDS] "

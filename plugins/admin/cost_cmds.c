@@ -187,6 +187,7 @@ static cJSON *_row_json(const azml_cost_row_t *r, azml_cost_by_t by,
 	if (by == AZML_COST_BY_TARGET) {
 		cJSON_AddNumberToObject(o, "vms", r->vms);
 		cJSON_AddNumberToObject(o, "creates", r->creates);
+		cJSON_AddNumberToObject(o, "replaced", r->replaced);
 		cJSON_AddNumberToObject(o, "billed_hours", billed / 3600);
 		cJSON_AddNumberToObject(o, "boot_hours", r->s.boot / 3600);
 		if (have_jobs) {

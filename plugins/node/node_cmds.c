@@ -32,6 +32,7 @@
 #include "attach.h"
 #include "conf.h"
 #include "gpu.h"
+#include "health.h"
 #include "log.h"
 #include "names.h"
 #include "nodes.h"
@@ -80,7 +81,7 @@ static char *_gres_conf_path(const char *opt)
 
 typedef struct {
 	const char *topology, *gres, *cuda, *gres_conf, *node, *conf_file;
-	bool json, health;
+	bool json, health, dry_run;
 } check_opts_t;
 
 /*
@@ -169,14 +170,19 @@ static void _print_human(const cJSON *v, const char *node)
 	printf("%s\n", cJSON_IsTrue(cJSON_GetObjectItem(v, "ok")) ? "ok" : "FAILED");
 }
 
-/* As HealthCheckProgram: drain on mismatch, resume what we drained. */
-static int _health(const azml_conf_t *conf, const char *node, const cJSON *v,
-		   bool ok)
+/*
+ * As HealthCheckProgram: drain with the first failure's reason, resume a
+ * node we drained once it passes again (unless slurmctld is powering it
+ * down to replace it).  Every failure is logged, one line each.
+ */
+static int _health(const char *node, const azml_hresult_t *res)
 {
 	azml_node_t *nodes = NULL, *me = NULL;
 	int n;
 	char reason[256];
 
+	for (int i = 0; i < res->n; i++)
+		azml_log_info("health: %s: %s", node, res->fail[i].reason);
 	azml_nodes_init();
 	if ((n = azml_nodes_load(&nodes)) < 0)
 		return 1;
@@ -188,24 +194,59 @@ static int _health(const azml_conf_t *conf, const char *node, const cJSON *v,
 		free(nodes);
 		return 1;
 	}
-	if (!ok) {
-		const cJSON *r = cJSON_GetArrayItem(cJSON_GetObjectItem(v, "reasons"), 0);
-
-		snprintf(reason, sizeof(reason), REASON_PREFIX "%s",
-			 cJSON_IsString(r) ? r->valuestring : "node-check failed");
+	if (res->n) {
+		/* the gres check's reasons keep their old form */
+		snprintf(reason, sizeof(reason), "%s%s",
+			 res->fail[0].check == AZML_HC_N ? REASON_PREFIX :
+			 AZML_HEALTH_REASON,
+			 res->fail[0].reason);
 		if (!(me->state & NODE_STATE_DRAIN) || strcmp(me->reason, reason)) {
 			azml_log_info("node-check: draining %s: %s", node, reason);
 			azml_nodes_drain(node, reason);
 		}
 	} else if ((me->state & NODE_STATE_DRAIN) &&
-		   !strncmp(me->reason, REASON_PREFIX, strlen(REASON_PREFIX))) {
+		   !(me->state & NODE_STATE_POWER_DRAIN) &&
+		   !strncmp(me->reason, REASON_PREFIX, strlen(REASON_PREFIX)) &&
+		   strncmp(me->reason, "azureml: capacity:", 18)) {
 		azml_log_info("node-check: %s passes again, resuming it (was: %s)",
 			      node, me->reason);
 		azml_nodes_resume(node);
 	}
-	(void) conf;
 	free(nodes);
-	return ok ? 0 : 1;
+	return res->n ? 1 : 0;
+}
+
+/* The health checks of NODE (of T, or none), into RES; with V (an
+ * attached node's gres verdict), its first reason first. */
+static void _health_checks(const azml_target_t *t, const char *node,
+			   const cJSON *v, bool gres_ok, azml_hresult_t *res)
+{
+	azml_health_req_t req;
+	azml_nvml_t *nvml = NULL;
+
+	azml_health_req_of(t, node, &req);
+	if (req.gpus > 0 &&
+	    (req.checks & ((1u << AZML_HC_GPU) | (1u << AZML_HC_ECC))) &&
+	    (nvml = malloc(sizeof(*nvml)))) {
+		azml_nvml_query(NULL, nvml);
+		req.nvml = nvml;
+	}
+	azml_health_run(&req, res);
+	if (v && !gres_ok) {
+		const cJSON *r = cJSON_GetArrayItem(
+			cJSON_GetObjectItem(v, "reasons"), 0);
+
+		if (res->n == AZML_HEALTH_MAXFAIL)
+			res->n--;
+		memmove(&res->fail[1], &res->fail[0],
+			sizeof(res->fail[0]) * (size_t) res->n);
+		res->fail[0].check = AZML_HC_N;	/* not a health check's */
+		snprintf(res->fail[0].reason, sizeof(res->fail[0].reason),
+			 "%s", cJSON_IsString(r) ? r->valuestring :
+			 "node-check failed");
+		res->n++;
+	}
+	free(nvml);
 }
 
 int azml_cmd_node_check(const azml_cmd_t *cmd, int argc, char **argv)
@@ -232,6 +273,7 @@ int azml_cmd_node_check(const azml_cmd_t *cmd, int argc, char **argv)
 		case 'f': o.conf_file = optarg; break;
 		case 'j': o.json = true; break;
 		case 'H': o.health = true; break;
+		case 'd': o.dry_run = true; break;
 		}
 	}
 	if (azml_cmd_args(cmd, argc, argv, 0, 0))
@@ -255,21 +297,32 @@ int azml_cmd_node_check(const azml_cmd_t *cmd, int argc, char **argv)
 		return 1;
 	if (o.health) {
 		const azml_target_t *t = conf ? azml_conf_target_of_node(conf, node) : NULL;
+		azml_hresult_t *res = calloc(1, sizeof(*res));
 
-		/* Azure VMs are Azure's to keep healthy; attached nodes ours. */
-		if (!t || t->kind != AZML_ATTACHED) {
-			rc = 0;
+		if (!res)
 			goto out;
+		/* An attached node's gres are judged as at attach too (its
+		 * hardware is the site's); a VM's by its size. */
+		if (t && t->kind == AZML_ATTACHED) {
+			if (!(inv = calloc(1, sizeof(*inv))) ||
+			    !(v = _check(&o, conf, node, inv, &ok))) {
+				free(res);
+				rc = 1;
+				goto out;
+			}
 		}
+		_health_checks(t, node, v, ok, res);
+		rc = o.dry_run ? (res->n ? 1 : 0) : _health(node, res);
+		if (o.dry_run)
+			for (int i = 0; i < res->n; i++)
+				printf("%s\n", res->fail[i].reason);
+		free(res);
+		goto out;
 	}
 	if (!(inv = calloc(1, sizeof(*inv))))
 		goto out;
 	if (!(v = _check(&o, conf, node, inv, &ok))) {
-		rc = o.health ? 1 : 2;
-		goto out;
-	}
-	if (o.health) {
-		rc = _health(conf, node, v, ok);
+		rc = 2;
 		goto out;
 	}
 	if (o.json) {

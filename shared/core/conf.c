@@ -382,6 +382,7 @@ static void _target_free(azml_target_t *t)
 	free(t->slurmctld_host); free(t->munge_key_secret);
 	free(t->job_identity);
 	free(t->identity); free(t->node_setup_script);
+	free(t->health_checks); free(t->health_check_script);
 	_free_names(t->fallback);
 }
 
@@ -699,6 +700,7 @@ static void _target_line(parser_t *p, char **words, int nwords,
 	memset(&t, 0, sizeof(t));
 	t.idle_seconds = 120;
 	t.capacity_backoff = -1;	/* not set */
+	t.replace_limit = -1;
 	where = _target_kind(&t, words[0], eq - words[0]);
 	if (_target_name(p, where, eq + 1, file, line))
 		return;
@@ -961,6 +963,8 @@ static azml_conf_t *_new(const char *path)
 		return NULL;
 	}
 	c->capacity_backoff = -1;	/* not set */
+	c->health_check_interval = -1;
+	c->replace_limit = -1;
 	return c;
 }
 
@@ -1059,5 +1063,7 @@ void azml_conf_destroy(azml_conf_t *c)
 	free(c->slurmctld_host); free(c->munge_key_secret);
 	free(c->job_identity);
 	free(c->identity); free(c->node_setup_script);
+	free(c->health_checks); free(c->health_check_script);
+	free(c->metrics_dir);
 	free(c);
 }

@@ -102,6 +102,9 @@ typedef struct {
 	char *identity;		/* user-assigned identity resource id, or NULL */
 	char *job_identity;	/* JobIdentity=: jobs' identity, or NULL */
 	char *node_setup_script; /* absolute path on the image, or NULL */
+	char *health_checks;	/* HealthChecks=: the target's, else global */
+	char *health_check_script; /* HealthCheckScript=, or NULL */
+	int replace_limit;	/* ReplaceLimit= (per VM size an hour) */
 	char *file;		/* where it was defined */
 	int line;
 } azml_target_t;
@@ -136,6 +139,11 @@ typedef struct {
 	char *job_identity;
 	char *node_setup_script;
 	int capacity_backoff;	/* CapacityBackoff=, default 600 seconds */
+	char *health_checks;	/* HealthChecks=, NULL: all */
+	char *health_check_script;
+	int health_check_interval; /* seconds; default 300, 0: no check */
+	int replace_limit;	/* ReplaceLimit=, default 3 */
+	char *metrics_dir;	/* MetricsDir=, default node_exporter's */
 
 	azml_target_t *targets;
 	size_t ntargets;
@@ -167,6 +175,34 @@ typedef struct {
  * of memory.
  */
 char *azml_conf_default_path(void);
+
+/* ---- health checks (HealthChecks=) ---- */
+typedef enum {
+	AZML_HC_GPU,		/* GPU count and model, row remapping, retired
+				 * pages, lost GPUs (NVML) */
+	AZML_HC_ECC,		/* volatile uncorrectable ECC (NVML) */
+	AZML_HC_XID,		/* hardware XIDs in the kernel log */
+	AZML_HC_IB,		/* InfiniBand ports ACTIVE at the size's rate */
+	AZML_HC_MEMORY,		/* memory seen against the size's */
+	AZML_HC_DISK,		/* free space on the Slurm spool and /tmp */
+	AZML_HC_SCRIPT,		/* HealthCheckScript= */
+	AZML_HC_N
+} azml_hc_t;
+#define AZML_HC_ALL ((1u << AZML_HC_N) - 1)
+
+/* "gpu", ...; hardware: a failure that a new VM cures (replacement). */
+const char *azml_health_check_name(azml_hc_t c);
+bool azml_health_check_hardware(azml_hc_t c);
+/* The check named by NAME[0..LEN) (case-insensitive), or -1. */
+int azml_health_check_find(const char *name, size_t len);
+/* HealthChecks= V (NULL: "all") into a mask of 1 << azml_hc_t.  0, or -1
+ * with the reason in WHY. */
+int azml_health_checks_parse(const char *v, unsigned int *mask, char *why,
+			     size_t n);
+/* A health check's drain reason is "azureml: health: CHECK: ...": the
+ * check REASON names, or -1 when it is not one. */
+#define AZML_HEALTH_REASON "azureml: health: "
+int azml_health_reason_check(const char *reason);
 
 /*
  * Parse PATH (NULL: azml_conf_default_path()).  Returns a handle, NULL only

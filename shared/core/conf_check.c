@@ -469,9 +469,23 @@ void azml_conf_finish(parser_t *p, const char *file)
 			azml_conf_strdup(c, "https://prices.azure.com");
 	if (c->capacity_backoff < 0)		/* not set (0 is "no hold") */
 		c->capacity_backoff = CAPACITY_BACKOFF;
+	if (c->health_check_interval < 0)
+		c->health_check_interval = 300;
+	if (c->replace_limit < 0)
+		c->replace_limit = 3;
+	if (!c->metrics_dir)
+		c->metrics_dir =
+			azml_conf_strdup(c, "/var/lib/prometheus/node-exporter");
 	for (size_t i = 0; i < c->ntargets; i++) {
 		azml_target_t *t = &c->targets[i];
 
+		if (!t->health_checks && c->health_checks)
+			t->health_checks = azml_conf_strdup(c, c->health_checks);
+		if (!t->health_check_script && c->health_check_script)
+			t->health_check_script =
+				azml_conf_strdup(c, c->health_check_script);
+		if (t->replace_limit < 0)
+			t->replace_limit = c->replace_limit;
 		if (t->kind == AZML_ATTACHED) {
 			t->capacity_backoff = 0;	/* no VM to hold */
 			continue;

@@ -48,6 +48,7 @@ static int _check_ppg(const char *v, char *why, size_t n);
 static int _check_avset(const char *v, char *why, size_t n);
 static int _check_prices(const char *v, char *why, size_t n);
 static int _check_cloud(const char *v, char *why, size_t n);
+static int _check_health_checks(const char *v, char *why, size_t n);
 
 static const keydef_t key_tab[] = {
 	{ "ClusterName", W_GLOBAL, K_STR, G(cluster_name), NO,
@@ -113,6 +114,18 @@ static const keydef_t key_tab[] = {
 	  T(job_identity), azml_identity_id_ok },
 	{ "NodeSetupScript", W_GLOBAL | W_VM, K_STR, G(node_setup_script),
 	  T(node_setup_script), azml_conf_check_abs_path },
+	/* Health checks (the node's HealthCheckProgram) and replacement. */
+	{ "HealthChecks", W_GLOBAL | W_VM | W_ATTACHED, K_STR,
+	  G(health_checks), T(health_checks), _check_health_checks },
+	{ "HealthCheckScript", W_GLOBAL | W_VM | W_ATTACHED, K_STR,
+	  G(health_check_script), T(health_check_script),
+	  azml_conf_check_abs_path },
+	{ "HealthCheckInterval", W_GLOBAL, K_INT, G(health_check_interval), NO,
+	  NULL, 0, 86400 },
+	{ "ReplaceLimit", W_GLOBAL | W_VM, K_INT, G(replace_limit),
+	  T(replace_limit), NULL, 0, 1000 },
+	{ "MetricsDir", W_GLOBAL, K_STR, G(metrics_dir), NO,
+	  azml_conf_check_abs_path },
 };
 
 /* ---------------------------------------------------------------------- */
@@ -544,4 +557,85 @@ const keydef_t *azml_conf_find_key(const char *name, size_t len, size_t *idx)
 			return &key_tab[i];
 		}
 	return NULL;
+}
+
+/* ---- HealthChecks= ---------------------------------------------------- */
+
+static const char *const health_names[AZML_HC_N] = {
+	"gpu", "ecc", "xid", "ib", "memory", "disk", "script",
+};
+
+const char *azml_health_check_name(azml_hc_t c)
+{
+	return (unsigned) c < AZML_HC_N ? health_names[c] : "?";
+}
+
+bool azml_health_check_hardware(azml_hc_t c)
+{
+	return c == AZML_HC_GPU || c == AZML_HC_ECC || c == AZML_HC_XID ||
+	       c == AZML_HC_IB || c == AZML_HC_MEMORY;
+}
+
+int azml_health_check_find(const char *name, size_t len)
+{
+	for (int i = 0; i < AZML_HC_N; i++)
+		if (strlen(health_names[i]) == len &&
+		    !strncasecmp(health_names[i], name, len))
+			return i;
+	return -1;
+}
+
+int azml_health_checks_parse(const char *v, unsigned int *mask, char *why,
+			     size_t n)
+{
+	unsigned int m = 0;
+	const char *s = v ? v : "all";
+
+	if (!*s)
+		goto bad;
+	while (*s) {
+		size_t len = strcspn(s, ",");
+		bool minus = *s == '-';
+		const char *w = s + minus;
+		size_t wl = len - minus;
+		int c;
+
+		if (wl == 3 && !strncasecmp(w, "all", 3))
+			m = minus ? 0 : AZML_HC_ALL;
+		else if (wl == 4 && !strncasecmp(w, "none", 4) && !minus)
+			m = 0;
+		else if ((c = azml_health_check_find(w, wl)) >= 0)
+			m = minus ? m & ~(1u << c) : m | (1u << c);
+		else
+			goto bad;
+		s += len;
+		if (*s == ',' && *++s == '\0')
+			goto bad;
+	}
+	*mask = m;
+	return 0;
+bad:
+	snprintf(why, n, "expected a comma-separated list of checks (all, "
+		 "none, gpu, ecc, xid, ib, memory, disk, script; '-' before "
+		 "one turns it off: all,-xid)");
+	return -1;
+}
+
+int azml_health_reason_check(const char *reason)
+{
+	size_t pl = strlen(AZML_HEALTH_REASON);
+
+	if (!reason || strncmp(reason, AZML_HEALTH_REASON, pl))
+		return -1;
+	reason += pl;
+	if (!strchr(reason, ':'))
+		return -1;
+	return azml_health_check_find(reason, strcspn(reason, ":"));
+}
+
+static int _check_health_checks(const char *v, char *why, size_t n)
+{
+	unsigned int m;
+
+	return azml_health_checks_parse(v, &m, why, n);
 }

@@ -265,6 +265,13 @@ char *azml_generate_slurm_conf(const azml_conf_t *conf,
 	fprintf(fp, "ResumeProgram=%s/slurm-azureml-resume\n", dir);
 	fprintf(fp, "SuspendProgram=%s/slurm-azureml-suspend\n", dir);
 	fprintf(fp, "ResumeFailProgram=%s/slurm-azureml-resume-fail\n", dir);
+	/* Busy nodes too (a GPU lost under a job), spread over the
+	 * interval rather than all nodes at once. */
+	if (conf->health_check_interval > 0)
+		fprintf(fp, "HealthCheckProgram=%s/slurm-azureml-health-check\n"
+			"HealthCheckInterval=%d\n"
+			"HealthCheckNodeState=ANY,CYCLE\n", dir,
+			conf->health_check_interval);
 	fprintf(fp, "ResumeTimeout=600\nSuspendTimeout=120\n"
 		"ResumeRate=0\nSuspendRate=0\n"
 		"TreeWidth=65533\nPrivateData=cloud\n");

@@ -325,6 +325,8 @@ static void _count_vm(azml_cost_row_t *row, const azml_cost_in_t *in,
 	row->vms++;
 	row->creates += vm->span[0].from >= in->since &&
 			vm->span[0].from < in->until;
+	row->replaced += vm->replaced[0] && vm->end >= in->since &&
+			 vm->end < in->until;
 	_add(&row->s, vs);
 	row->priced = row->priced && priced;
 }

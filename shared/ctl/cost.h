@@ -41,6 +41,8 @@ typedef struct azml_cost_row {
 	char target[96];	/* jobs: the target of their nodes */
 	int vms;		/* targets: VMs that billed in the window */
 	int creates;		/* targets: VMs created in the window */
+	int replaced;		/* targets: VMs replaced (a health check's
+				 * hardware failure) in the window */
 	azml_cost_split_t s;
 	bool priced;		/* every second had a price */
 } azml_cost_row_t;

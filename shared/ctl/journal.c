@@ -13,7 +13,7 @@
 
 static const char *kinds[AZML_J_NKINDS] = {
 	"created", "running", "registered", "deallocated", "started",
-	"deleted", "evicted",
+	"deleted", "evicted", "unhealthy", "replaced",
 };
 
 const char *azml_jkind_name(azml_jkind_t k)
@@ -62,12 +62,26 @@ int azml_jrec_make(azml_jrec_t *r, azml_jkind_t kind, long at, const char *vm,
 	return 0;
 }
 
+int azml_jrec_reason(azml_jrec_t *r, const char *reason)
+{
+	return _set(r->reason, sizeof(r->reason), reason);
+}
+
+/* Kinds whose records carry reason=. */
+static bool _has_reason(azml_jkind_t k)
+{
+	return k == AZML_J_UNHEALTHY || k == AZML_J_REPLACED;
+}
+
 size_t azml_jrec_format(const azml_jrec_t *r, char *buf, size_t n)
 {
+	bool why = _has_reason(r->kind);
 	int len = snprintf(buf, n, "%ld %s vm=%s id=%s node=%s target=%s "
-			   "size=%s prio=%s zone=%s\n", r->at,
+			   "size=%s prio=%s zone=%s%s%s\n", r->at,
 			   azml_jkind_name(r->kind), r->vm, r->id, r->node,
-			   r->target, r->size, r->prio, r->zone);
+			   r->target, r->size, r->prio, r->zone,
+			   why ? " reason=" : "",
+			   why ? (r->reason[0] ? r->reason : "-") : "");
 
 	return len < 0 ? 0 : (size_t) len < n ? (size_t) len : n - 1;
 }
@@ -116,7 +130,9 @@ int azml_jrec_parse(const char *line, azml_jrec_t *r)
 		p += kl;
 		e = strchr(p, ' ');
 		len = e ? (size_t) (e - p) : strlen(p);
-		if (!len || len >= caps[i] || (i < 6 && !e) || (i == 6 && e))
+		if (!len || len >= caps[i] || (i < 6 && !e) ||
+		    (i == 6 && e && (!_has_reason(t.kind) ||
+				     strncmp(e + 1, "reason=", 7))))
 			return -1;
 		memcpy(fields[i], p, len);
 		fields[i][len] = '\0';
@@ -126,6 +142,11 @@ int azml_jrec_parse(const char *line, azml_jrec_t *r)
 	}
 	if (strcmp(t.prio, "spot") && strcmp(t.prio, "dedicated"))
 		return -1;
+	if (_has_reason(t.kind)) {
+		if (strncmp(p, "reason=", 7) || strchr(p + 7, ' ') ||
+		    _set(t.reason, sizeof(t.reason), p + 7))
+			return -1;
+	}
 	*r = t;
 	return 0;
 }
@@ -220,6 +241,7 @@ azml_jvm_t *azml_journal_fold(const azml_jrec_t *r, size_t n, long now,
 			/* its first record begins its life, whatever it is: a
 			 * repair may have lost the CREATED */
 			if (x->kind == AZML_J_DELETED || x->kind == AZML_J_EVICTED ||
+			    _has_reason(x->kind) ||
 			    !(cur = _new(&vm, &nv, &cap, x)))
 				continue;
 			if (x->kind == AZML_J_DEALLOCATED)
@@ -256,6 +278,10 @@ azml_jvm_t *azml_journal_fold(const azml_jrec_t *r, size_t n, long now,
 			cur->end = x->at;
 			cur->evicted = x->kind == AZML_J_EVICTED;
 			break;
+		case AZML_J_REPLACED:
+			snprintf(cur->replaced, sizeof(cur->replaced), "%s",
+				 x->reason);
+			break;
 		default:
 			break;
 		}
@@ -265,6 +291,15 @@ azml_jvm_t *azml_journal_fold(const azml_jrec_t *r, size_t n, long now,
 		_close(&vm[i], now);
 	*nvm = nv;
 	return vm;
+}
+
+bool azml_journal_has_life(const azml_jrec_t *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i].kind != AZML_J_DELETED && r[i].kind != AZML_J_EVICTED &&
+		    !_has_reason(r[i].kind))
+			return true;
+	return false;
 }
 
 void azml_journal_free(azml_jvm_t *vm, size_t n)

@@ -5,6 +5,7 @@
  * intervals; where the lines are kept is state.c's (StateDir/journal).
  *
  *   AT KIND vm=NAME id=VMID node=NODE target=T size=SIZE prio=P zone=Z
+ *   AT unhealthy|replaced ... zone=Z reason=CHECK
  *
  * AT is epoch seconds: Azure's time when Azure gave one (timeCreated),
  * else the program's.  KIND is one of the azml_jkind_t names.  Values are
@@ -25,6 +26,10 @@ typedef enum {
 	AZML_J_STARTED,		/* started again after DEALLOCATED */
 	AZML_J_DELETED,		/* gone: nothing billed from AT */
 	AZML_J_EVICTED,		/* a Spot VM Azure took back: gone */
+	AZML_J_UNHEALTHY,	/* a health check drained its node (reason=
+				 * the check); billing unchanged */
+	AZML_J_REPLACED,	/* powered down to be replaced (reason= the
+				 * check); its DELETED follows */
 	AZML_J_NKINDS
 } azml_jkind_t;
 
@@ -41,6 +46,8 @@ typedef struct {
 	char size[AZML_JNAME];
 	char prio[16];		/* "dedicated" or "spot" */
 	char zone[4];		/* "1".."3", or "-" */
+	char reason[32];	/* unhealthy, replaced: the health check
+				 * ("xid"); else "" */
 } azml_jrec_t;
 
 /* "created", ... */
@@ -52,6 +59,8 @@ int azml_jrec_make(azml_jrec_t *r, azml_jkind_t kind, long at, const char *vm,
 		   const char *id, const char *node, const char *target,
 		   const char *size, bool spot, const char *zone);
 
+/* Set R's reason (unhealthy, replaced): a name.  0, or -1. */
+int azml_jrec_reason(azml_jrec_t *r, const char *reason);
 /* R's line, '\n' included, into BUF (AZML_JLINE).  Its length. */
 size_t azml_jrec_format(const azml_jrec_t *r, char *buf, size_t n);
 
@@ -72,6 +81,7 @@ typedef struct {
 	azml_jrec_t first;	/* its first record: names, size, priority */
 	long end;		/* deleted or evicted, 0 when still there */
 	bool evicted;
+	char replaced[32];	/* replaced for this health check, or "" */
 	azml_jspan_t *span;	/* in time order, none overlapping */
 	size_t nspans;
 } azml_jvm_t;
@@ -86,5 +96,9 @@ typedef struct {
 azml_jvm_t *azml_journal_fold(const azml_jrec_t *r, size_t n, long now,
 			      size_t *nvm);
 void azml_journal_free(azml_jvm_t *vm, size_t n);
+/* Whether R[0..N) begin any VM's life (so that azml_journal_fold()
+ * returning NULL means out of memory): some record is neither a deletion,
+ * an eviction, nor an unhealthy or replaced one. */
+bool azml_journal_has_life(const azml_jrec_t *r, size_t n);
 
 #endif

@@ -270,6 +270,13 @@ int azml_nodes_power_down(const char *nodes, const char *reason)
 	return _state(nodes, NODE_STATE_POWER_DOWN, reason, "power down");
 }
 
+int azml_nodes_power_down_asap(const char *nodes, const char *reason)
+{
+	/* scontrol's POWER_DOWN_ASAP */
+	return _state(nodes, NODE_STATE_POWER_DOWN | NODE_STATE_POWER_DRAIN,
+		      reason, "power down when idle");
+}
+
 int azml_nodes_down(const char *nodes, const char *reason)
 {
 	return _state(nodes, NODE_STATE_DOWN, reason, "set DOWN");
@@ -345,6 +352,7 @@ int azml_nodes_load(azml_node_t **out)
 			 ni->reason ? ni->reason : "");
 		a->slurmd_start = (long) ni->slurmd_start_time;
 		a->last_busy = (long) ni->last_busy;
+		a->reason_time = (long) ni->reason_time;
 		a->cpus = ni->cpus;
 		_state_str(a);
 		n++;

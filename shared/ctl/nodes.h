@@ -41,6 +41,9 @@ int azml_nodes_resume(const char *nodes);
 /* power_up: keep a node powered (MinNodes). */
 int azml_nodes_power_up(const char *nodes);
 
+/* power_down_asap: drained with REASON, powered down (SuspendProgram)
+ * once its jobs end, at once when it has none. */
+int azml_nodes_power_down_asap(const char *nodes, const char *reason);
 /* DRAIN with REASON. */
 int azml_nodes_drain(const char *nodes, const char *reason);
 
@@ -52,6 +55,7 @@ typedef struct {
 	long slurmd_start;	/* its slurmd's last registration (epoch s),
 				 * 0: none */
 	long last_busy;		/* when it last had a job (epoch s), 0: never */
+	long reason_time;	/* when REASON was set (epoch s), 0: unknown */
 	int cpus;
 } azml_node_t;
 

@@ -30,6 +30,8 @@ const azml_rc_ops_t azml_rc_slurm_ops = {
 	.power_down_force = azml_nodes_power_down_force,
 	.resume = azml_nodes_resume,
 	.set_addr = azml_nodes_set_addr,
+	.power_down_asap = azml_nodes_power_down_asap,
+	.drain = azml_nodes_drain,
 };
 
 static const azml_node_t *_find(const azml_node_t *nodes, int n,
@@ -1104,6 +1106,150 @@ static void _idle_auto(dc_t *d)
 	}
 }
 
+/* ---- health: a node a health check drained ---- */
+
+/* An UNHEALTHY record of NODE at or after SINCE. */
+static bool _unhealthy_recorded(const dc_t *d, const char *node, long since)
+{
+	for (size_t i = 0; i < d->in->njrec; i++) {
+		const azml_jrec_t *r = &d->in->jrec[i];
+
+		if (r->kind == AZML_J_UNHEALTHY && r->at >= since &&
+		    !strcmp(r->node, node))
+			return true;
+	}
+	return false;
+}
+
+/* VMs of SIZE replaced in the hour before NOW: the journal's and this
+ * plan's. */
+static int _replaced(const dc_t *d, const char *size)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < d->in->njrec; i++) {
+		const azml_jrec_t *r = &d->in->jrec[i];
+
+		n += r->kind == AZML_J_REPLACED && r->at > d->now - 3600 &&
+		     r->at <= d->now && !strcasecmp(r->size, size);
+	}
+	for (size_t i = 0; i < d->plan->n; i++)
+		n += d->plan->a[i].kind == AZML_RC_REPLACE &&
+		     !strcasecmp(d->plan->a[i].rec.size, size);
+	return n;
+}
+
+/* T's powered-down nodes, not drained: a hostlist (malloc'd), or NULL. */
+static char *_powered_down_of(const dc_t *d, const azml_target_t *t)
+{
+	char *list = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&list, &len);
+	int n = 0;
+
+	if (!fp)
+		return NULL;
+	for (int i = 0; i < d->in->nn; i++) {
+		const azml_node_t *x = &d->in->nodes[i];
+
+		if (azml_node_powered_down(x) &&
+		    !(x->state & NODE_STATE_DRAIN) &&
+		    azml_conf_target_of_node(d->conf, x->name) == t)
+			fprintf(fp, "%s%s", n++ ? "," : "", x->name);
+	}
+	fclose(fp);
+	if (!n) {
+		free(list);
+		return NULL;
+	}
+	return list;
+}
+
+/*
+ * A node drained with a health check's reason is journaled (unhealthy,
+ * once a drain).  A cluster node drained for a hardware reason is
+ * replaced: journaled (replaced) and powered down once its jobs end
+ * (power_down_asap), so that its next power-up is a new VM.  More than
+ * ReplaceLimit replacements of one size in an hour hold the target
+ * instead (as a capacity hold, code ReplaceLimit): the node stays drained.
+ * Attached nodes and instances are only drained: nothing to replace.
+ */
+static void _health(dc_t *d)
+{
+	const azml_rc_input_t *in = d->in;
+
+	for (int i = 0; i < in->nn; i++) {
+		const azml_node_t *n = &in->nodes[i];
+		int c = azml_health_reason_check(n->reason);
+		const azml_target_t *t;
+		const azml_jvm_t *j = NULL;
+		azml_rc_action_t *a;
+		azml_jrec_t x;
+		long since = n->reason_time > 0 ? n->reason_time : d->now;
+		bool spot;
+		size_t ti;
+		int count;
+
+		if (c < 0 || !(n->state & NODE_STATE_DRAIN) ||
+		    !(t = azml_conf_target_of_node(d->conf, n->name)) ||
+		    _active(d, n->name))
+			continue;
+		for (size_t k = 0; k < d->njvm; k++)
+			if (!d->jvm[k].end && !strcmp(d->jvm[k].first.node, n->name))
+				j = &d->jvm[k];
+		spot = j && !strcmp(j->first.prio, "spot");
+		if (azml_jrec_make(&x, AZML_J_UNHEALTHY, since,
+				   j ? j->first.vm : n->name,
+				   j ? j->first.id : NULL, n->name, t->name,
+				   j ? j->first.size : t->vm_size, spot,
+				   j ? j->first.zone : NULL) ||
+		    azml_jrec_reason(&x, azml_health_check_name((azml_hc_t) c)))
+			continue;
+		if (in->journal_read && !_unhealthy_recorded(d, n->name, since) &&
+		    (a = _add(d, AZML_RC_JOURNAL_ADD, "health: node %s: %s; %s",
+			      n->name, n->reason,
+			      _doing(d, "would record it", "recording it"))))
+			a->rec = x;
+		if (t->kind != AZML_CLUSTER || !t->replace_limit ||
+		    !azml_health_check_hardware((azml_hc_t) c) ||
+		    (n->state & (NODE_STATE_POWER_DRAIN |
+				 NODE_STATE_POWERING_DOWN |
+				 NODE_STATE_POWERED_DOWN)) ||
+		    azml_node_powering_up(n))
+			continue;
+		ti = (size_t) (t - d->conf->targets);
+		count = _replaced(d, x.size);
+		if (count >= t->replace_limit) {
+			if (in->hold_rc && in->hold_rc[ti] == 1)
+				continue;	/* held already: it stays drained */
+			if (!(a = _add(d, AZML_RC_REPLACE_HOLD, "health: %s: "
+				       "%d VMs of %s replaced in the last hour "
+				       "(ReplaceLimit=%d): node %s stays "
+				       "drained; %s", t->name, count, x.size,
+				       t->replace_limit, n->name,
+				       _doing(d, "would hold the target",
+					      "holding the target"))))
+				return;
+			a->t = t;
+			a->value = count;
+			a->list = _powered_down_of(d, t);
+			continue;
+		}
+		if (!(a = _add(d, AZML_RC_REPLACE, "health: node %s: %s; %s",
+			       n->name, n->reason,
+			       _doing(d, "would power it down for a new VM "
+				      "when its jobs end", "powering it down "
+				      "for a new VM when its jobs end"))))
+			return;
+		a->t = t;
+		snprintf(a->node, sizeof(a->node), "%s", n->name);
+		snprintf(a->reason, sizeof(a->reason), "%s", n->reason);
+		a->rec = x;
+		a->rec.kind = AZML_J_REPLACED;
+		a->rec.at = d->now;
+	}
+}
+
 int azml_rc_decide(const azml_rc_input_t *in, long now, azml_rc_plan_t *plan)
 {
 	dc_t d = { .in = in, .conf = in->conf, .now = now, .dry = in->dry,
@@ -1112,7 +1258,11 @@ int azml_rc_decide(const azml_rc_input_t *in, long now, azml_rc_plan_t *plan)
 	memset(plan, 0, sizeof(*plan));
 	_lift_holds(&d);
 	_restore_attached(&d);
-	if (!in->vm_targets || d.nomem)
+	if (!in->vm_targets) {
+		_health(&d);
+		goto out;
+	}
+	if (d.nomem)
 		goto out;
 	if (in->journal_cut > 0)
 		_add(&d, AZML_RC_JOURNAL_REPAIR, "journal: its last line was "
@@ -1126,7 +1276,8 @@ int azml_rc_decide(const azml_rc_input_t *in, long now, azml_rc_plan_t *plan)
 	if (in->npairs)
 		memcpy(d.pairs, in->pairs, in->npairs * sizeof(*d.pairs));
 	if (in->journal_read && in->njrec &&
-	    !(d.jvm = azml_journal_fold(in->jrec, in->njrec, now, &d.njvm))) {
+	    !(d.jvm = azml_journal_fold(in->jrec, in->njrec, now, &d.njvm)) &&
+	    azml_journal_has_life(in->jrec, in->njrec)) {
 		d.nomem = true;
 		goto out;
 	}
@@ -1135,6 +1286,7 @@ int azml_rc_decide(const azml_rc_input_t *in, long now, azml_rc_plan_t *plan)
 	_orphan_vms(&d);
 	_nodes_without_vm(&d);
 	_release_held(&d);
+	_health(&d);
 	_job_identities(&d);
 	for (size_t i = 0; i < d.conf->ntargets; i++)
 		if (d.conf->targets[i].kind == AZML_CLUSTER &&

@@ -35,6 +35,9 @@ typedef struct {
 	int (*power_down_force)(const char *nodes, const char *reason);
 	int (*resume)(const char *nodes);
 	int (*set_addr)(const char *nodes, const char *addr, const char *host);
+	/* may be NULL (no replacement then) */
+	int (*power_down_asap)(const char *nodes, const char *reason);
+	int (*drain)(const char *nodes, const char *reason);
 } azml_rc_ops_t;
 
 /* nodes.c's functions. */
@@ -130,6 +133,10 @@ typedef enum {
 	AZML_RC_POWER_UP,	/* NODE, for T's MinNodes */
 	AZML_RC_IDLE_SET,	/* T's learnt idle time: VALUE seconds */
 	AZML_RC_IDLE_DOWN,	/* NODE idle VALUE seconds: power_down REASON */
+	AZML_RC_REPLACE,	/* NODE failed a hardware health check: REC,
+				 * then power_down_asap REASON */
+	AZML_RC_REPLACE_HOLD,	/* T replaced its size VALUE times this hour:
+				 * hold T (ReplaceLimit), drain LIST */
 } azml_rc_kind_t;
 
 typedef struct {

@@ -247,6 +247,28 @@ static void _do(azml_rc_ctx_t *ctx, azml_arm_t *arm, const azml_rc_ops_t *ops,
 	case AZML_RC_IDLE_DOWN:
 		rc = ops->power_down(a->node, a->reason) ? -1 : 0;
 		break;
+	case AZML_RC_REPLACE:
+		if (!ops->power_down_asap)
+			break;
+		azml_state_journal_add(conf, &a->rec, 1);
+		azml_log_info("reconcile: replacing node %s's VM: %s", a->node,
+			      a->reason);
+		rc = ops->power_down_asap(a->node, a->reason) ? -1 : 0;
+		break;
+	case AZML_RC_REPLACE_HOLD: {
+		azml_hold_t h;
+		char why[256];
+
+		if (azml_state_hold_add(conf, a->t, "ReplaceLimit", &h) < 0) {
+			rc = -1;
+			break;
+		}
+		azml_state_hold_reason(why, sizeof(why), &h);
+		azml_log_info("reconcile: %s held: %s", a->t->name, why);
+		if (a->list && ops->drain)
+			ops->drain(a->list, why);
+		break;
+	}
 	}
 	if (rc)
 		ctx->failures++;

@@ -195,6 +195,9 @@ typedef struct {
 	nv_ret_t (*name)(nv_dev_t, char *, unsigned int);
 	nv_ret_t (*pci)(nv_dev_t, nv_pci_t *);
 	nv_ret_t (*ecc)(nv_dev_t, int, int, unsigned long long *);
+	nv_ret_t (*retired_pending)(nv_dev_t, int *);
+	nv_ret_t (*remapped)(nv_dev_t, unsigned int *, unsigned int *,
+			     unsigned int *, unsigned int *);
 } nv_api_t;
 
 /* The first of NAMES the library has. */
@@ -261,6 +264,10 @@ void azml_nvml_query(const char *library, azml_nvml_t *out)
 	SYM(name, "nvmlDeviceGetName");
 	SYM(pci, "nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo_v2");
 	SYM(ecc, "nvmlDeviceGetTotalEccErrors");
+	/* Optional: page retirement (before Ampere), row remapping (Ampere
+	 * and later); NOT_SUPPORTED on GPUs without them. */
+	SYM(retired_pending, "nvmlDeviceGetRetiredPagesPendingStatus");
+	SYM(remapped, "nvmlDeviceGetRemappedRows");
 	if (!api->init || !api->shutdown || !api->driver_version ||
 	    !api->count || !api->handle || !api->name || !api->pci) {
 		snprintf(out->note, sizeof(out->note),
@@ -299,6 +306,7 @@ void azml_nvml_query(const char *library, azml_nvml_t *out)
 		unsigned long long ecc = 0;
 
 		if ((r = api->handle(i, &dev)) != NV_SUCCESS) {
+			out->gpus[i].lost = true;
 			snprintf(out->gpus[i].problem,
 				 sizeof(out->gpus[i].problem),
 				 "NVML GPU %u: %s", i, _nv_err(api, r));
@@ -320,9 +328,25 @@ void azml_nvml_query(const char *library, azml_nvml_t *out)
 				 _nv_err(api, r));
 			continue;
 		}
+		if (api->retired_pending) {
+			int pend = 0;
+
+			if (api->retired_pending(dev, &pend) == NV_SUCCESS)
+				out->gpus[i].retired_pending = pend != 0;
+		}
+		if (api->remapped) {
+			unsigned int corr = 0, unc = 0, pend = 0, fail = 0;
+
+			if (api->remapped(dev, &corr, &unc, &pend, &fail) ==
+			    NV_SUCCESS) {
+				out->gpus[i].remap_pending = pend != 0;
+				out->gpus[i].remap_failed = fail != 0;
+			}
+		}
 		if (api->ecc && api->ecc(dev, NV_MEMORY_ERROR_UNCORRECTED,
-					 NV_VOLATILE_ECC, &ecc) == NV_SUCCESS &&
-		    ecc > 0)
+					 NV_VOLATILE_ECC, &ecc) == NV_SUCCESS)
+			out->gpus[i].ecc = ecc;
+		if (ecc > 0)
 			snprintf(out->gpus[i].problem,
 				 sizeof(out->gpus[i].problem),
 				 "%llu uncorrected ECC errors since the driver "

@@ -62,6 +62,12 @@ typedef struct {
 		char busid[16];
 		char name[96];
 		char problem[128];	/* "" when healthy */
+		/* Health (azml_health_*): what NVML said, when it could. */
+		bool lost;			/* no handle: off the bus */
+		unsigned long long ecc;		/* volatile uncorrected */
+		bool retired_pending;		/* pages await a reset */
+		bool remap_pending;		/* rows await a reset */
+		bool remap_failed;		/* a row could not be remapped */
 	} gpus[AZML_GPU_MAX];
 } azml_nvml_t;
 

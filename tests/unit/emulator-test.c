@@ -950,7 +950,7 @@ static char *_message(const char *out)
 }
 
 /* What the spec and Azure refuse, with Azure's status, code and message
- * (doc/NOTES 9.4): each refused PUT creates nothing. */
+ * (doc/NOTES 10.4): each refused PUT creates nothing. */
 START_TEST(spec_refusals)
 {
 	static const struct {

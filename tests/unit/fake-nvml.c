@@ -9,6 +9,11 @@
  *   FAKE_NVML_BUSIDS   comma-separated bus ids, one GPU each
  *   FAKE_NVML_LOST     index of a GPU that is lost (error 15)
  *   FAKE_NVML_ECC      index:count of a GPU with uncorrected ECC errors
+ *   FAKE_NVML_NAME     every GPU's name (default "Tesla V100-SXM2-32GB")
+ *   FAKE_NVML_HEALTH   a file, read at nvmlInit: one line a GPU,
+ *                      "INDEX KEY=N ...", keys ecc, retired_pending,
+ *                      remap_pending, remap_failed, lost (1: the GPU is
+ *                      lost).  XIDs are the kernel log's (health.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +27,10 @@ typedef struct {
 
 static char busids[64][32];
 static unsigned int ngpus;
+static struct {
+	unsigned long long ecc;
+	int retired_pending, remap_pending, remap_failed, lost;
+} health[64];
 
 static int _env_int(const char *name, int def)
 {
@@ -56,6 +65,62 @@ int nvmlInit_v2(void)
 	for (tok = strtok_r(buf, ",", &save); tok && ngpus < 64;
 	     tok = strtok_r(NULL, ",", &save))
 		snprintf(busids[ngpus++], sizeof(busids[0]), "%s", tok);
+	memset(health, 0, sizeof(health));
+	if ((list = getenv("FAKE_NVML_HEALTH")) && *list) {
+		FILE *fp = fopen(list, "r");
+		char line[512];
+
+		while (fp && fgets(line, sizeof(line), fp)) {
+			char *p = line, *end;
+			long i = strtol(p, &end, 10);
+
+			if (end == p || i < 0 || i >= 64)
+				continue;
+			for (p = strtok_r(end, " \t\n", &save); p;
+			     p = strtok_r(NULL, " \t\n", &save)) {
+				char *eq = strchr(p, '=');
+				unsigned long long v;
+
+				if (!eq)
+					continue;
+				v = strtoull(eq + 1, NULL, 10);
+				*eq = '\0';
+				if (!strcmp(p, "ecc"))
+					health[i].ecc = v;
+				else if (!strcmp(p, "retired_pending"))
+					health[i].retired_pending = (int) v;
+				else if (!strcmp(p, "remap_pending"))
+					health[i].remap_pending = (int) v;
+				else if (!strcmp(p, "remap_failed"))
+					health[i].remap_failed = (int) v;
+				else if (!strcmp(p, "lost"))
+					health[i].lost = (int) v;
+			}
+		}
+		if (fp)
+			fclose(fp);
+	}
+	return 0;
+}
+
+static unsigned int _idx(void *dev)
+{
+	return (unsigned int) ((char (*)[32]) dev - busids);
+}
+
+int nvmlDeviceGetRetiredPagesPendingStatus(void *dev, int *pending)
+{
+	*pending = health[_idx(dev)].retired_pending;
+	return 0;
+}
+
+int nvmlDeviceGetRemappedRows(void *dev, unsigned int *corr, unsigned int *unc,
+			      unsigned int *pending, unsigned int *failed)
+{
+	*corr = 0;
+	*unc = 0;
+	*pending = (unsigned int) health[_idx(dev)].remap_pending;
+	*failed = (unsigned int) health[_idx(dev)].remap_failed;
 	return 0;
 }
 
@@ -87,7 +152,8 @@ int nvmlDeviceGetHandleByIndex_v2(unsigned int i, void **dev)
 {
 	if (i >= ngpus)
 		return 2;
-	if ((int) i == _env_int("FAKE_NVML_LOST", -1))
+	if ((int) i == _env_int("FAKE_NVML_LOST", -1) ||
+	    (i < 64 && health[i].lost))
 		return 15;
 	*dev = busids[i];
 	return 0;
@@ -95,8 +161,10 @@ int nvmlDeviceGetHandleByIndex_v2(unsigned int i, void **dev)
 
 int nvmlDeviceGetName(void *dev, char *buf, unsigned int len)
 {
+	const char *n = getenv("FAKE_NVML_NAME");
+
 	(void) dev;
-	snprintf(buf, len, "Tesla V100-SXM2-32GB");
+	snprintf(buf, len, "%s", n && *n ? n : "Tesla V100-SXM2-32GB");
 	return 0;
 }
 
@@ -119,5 +187,7 @@ int nvmlDeviceGetTotalEccErrors(void *dev, int type, int counter,
 	*count = 0;
 	if (e && (unsigned int) atoi(e) == idx && strchr(e, ':'))
 		*count = strtoull(strchr(e, ':') + 1, NULL, 10);
+	else if (idx < 64)
+		*count = health[idx].ecc;
 	return 0;
 }

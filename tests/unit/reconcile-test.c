@@ -903,6 +903,153 @@ START_TEST(apply_attached)
 }
 END_TEST
 
+static int _r_asap(const char *n, const char *why)
+{
+	_rec("power_down_asap %s %s", n, why);
+	return 0;
+}
+
+static int _r_drain(const char *n, const char *why)
+{
+	_rec("drain %s %.40s", n, why);
+	return 0;
+}
+
+static const azml_rc_ops_t hops = { _r_load, _r_up, _r_down, _r_force,
+				    _r_resume, _r_addr, _r_asap, _r_drain };
+
+#define XID79 "azureml: health: xid: GPU 0000:07:00: XID 79 (GPU has " \
+	"fallen off the bus)"
+
+/* A node a health check drained: journaled once; a cluster node drained
+ * for hardware is powered down when its jobs end (replaced); one for disk
+ * space, an attached node, are only journaled; past ReplaceLimit the
+ * target is held and its powered-down nodes drained. */
+START_TEST(health_replace)
+{
+	azml_conf_t *c = _state_conf(
+		"ReplaceLimit=1\n"
+		"ComputeCluster=gpu VmSize=Standard_NC6s_v3 MaxNodes=4 "
+		"QuotaApproved=yes\n"
+		"AttachedCompute=lab Nodes=lab[1-2] Gres=gpu:a100:4\n");
+	azml_rc_input_t i2 = { 0 };
+	azml_rc_plan_t p = { 0 };
+	azml_jrec_t x[3], *r = NULL;
+	azml_node_t nodes[5];
+	azml_vm_result_t vms[3];
+	int h[2] = { 0, 0 };
+	azml_hold_t hs[2], hold;
+	long t[2] = { 0 };
+	size_t n, bad;
+	char *out = NULL;
+	size_t outn = 0;
+	FILE *mem;
+	int un = 0, rep = 0;
+
+	for (int i = 0; i < 3; i++) {
+		char vm[16], id[16], node[16];
+
+		snprintf(vm, sizeof(vm), "gpu-%d", i + 1);
+		snprintf(id, sizeof(id), "id%d", i + 1);
+		snprintf(node, sizeof(node), "gpu-%d", i + 1);
+		ck_assert_int_eq(azml_jrec_make(&x[i], AZML_J_CREATED, NOW - 900,
+						vm, id, node, "gpu",
+						"Standard_NC6s_v3", false,
+						NULL), 0);
+	}
+	ck_assert_int_eq(azml_state_journal_add(c, x, 3), 0);
+	memset(nodes, 0, sizeof(nodes));
+	memset(vms, 0, sizeof(vms));
+	memset(hs, 0, sizeof(hs));
+	snprintf(nodes[0].name, 96, "gpu-1");
+	nodes[0].state = NODE_STATE_ALLOCATED | NODE_STATE_DRAIN;
+	snprintf(nodes[0].reason, 256, XID79);
+	nodes[0].reason_time = NOW - 10;
+	snprintf(nodes[1].name, 96, "gpu-2");
+	nodes[1].state = IDLE | NODE_STATE_DRAIN;
+	snprintf(nodes[1].reason, 256, "azureml: health: disk: /tmp has 3 "
+		 "MiB free of 900 MiB (needs 45)");
+	nodes[1].reason_time = NOW - 10;
+	snprintf(nodes[2].name, 96, "gpu-3");
+	nodes[2].state = IDLE | NODE_STATE_DRAIN;
+	snprintf(nodes[2].reason, 256, "azureml: health: ecc: GPU "
+		 "0000:34:00.0: 2 uncorrectable ECC errors");
+	nodes[2].reason_time = NOW - 5;
+	snprintf(nodes[3].name, 96, "gpu-4");
+	nodes[3].state = PDOWN;
+	snprintf(nodes[4].name, 96, "lab1");
+	nodes[4].state = IDLE | NODE_STATE_DRAIN;
+	snprintf(nodes[4].reason, 256, "azureml: health: memory: 1024 MiB "
+		 "seen, lab needs 2048 MiB");
+	nodes[4].reason_time = NOW - 10;
+	i2.conf = c;
+	i2.vm_targets = true;
+	i2.journal_read = true;
+	i2.hold_rc = h;
+	i2.holds = hs;
+	i2.idle_learnt = t;
+	i2.jrec = x;
+	i2.njrec = 3;
+	i2.nodes = nodes;
+	i2.nn = 5;
+	for (int i = 0; i < 3; i++) {	/* Azure has their VMs */
+		snprintf(vms[i].name, sizeof(vms[i].name), "gpu-%d", i + 1);
+		snprintf(vms[i].vm_id, sizeof(vms[i].vm_id), "id%d", i + 1);
+		snprintf(vms[i].cluster, sizeof(vms[i].cluster), "t");
+		snprintf(vms[i].power, sizeof(vms[i].power), "running");
+		snprintf(vms[i].provisioning, sizeof(vms[i].provisioning),
+			 "Succeeded");
+		snprintf(vms[i].size, sizeof(vms[i].size), "Standard_NC6s_v3");
+		vms[i].capacity = -1;
+	}
+	i2.vms = vms;
+	i2.nvms = 3;
+	ck_assert_int_eq(azml_rc_decide(&i2, NOW, &p), 0);
+	ck_assert_ptr_nonnull(mem = open_memstream(&out, &outn));
+	ck_assert_int_eq(azml_rc_apply(c, NULL, &hops, &p, false, mem), 0);
+	fclose(mem);
+	ck_assert_msg(strstr(out, "health: node gpu-1: " XID79 "; powering it "
+			     "down for a new VM when its jobs end\n"), "%s", out);
+	ck_assert_msg(strstr(out, "health: gpu: 1 VMs of Standard_NC6s_v3 "
+			     "replaced in the last hour (ReplaceLimit=1): node "
+			     "gpu-3 stays drained; holding the target\n"),
+		      "%s", out);
+	free(out);
+	ck_assert_int_eq(_called("power_down_asap gpu-1 " XID79), 1);
+	ck_assert_int_eq(_called("drain gpu-4 azureml: capacity: ReplaceLimit; "
+				 "retry a"), 1);
+	ck_assert_int_eq(R.n, 2);	/* not gpu-2 (disk), not lab1 */
+	ck_assert_int_eq(azml_state_hold_get(c, &c->targets[0], &hold), 1);
+	ck_assert_str_eq(hold.code, "ReplaceLimit");
+	/* the journal: each drain once, the replacement with its check */
+	n = _journal(c, &r, &bad);
+	for (size_t i = 0; i < n; i++) {
+		un += r[i].kind == AZML_J_UNHEALTHY;
+		if (r[i].kind == AZML_J_REPLACED) {
+			rep++;
+			ck_assert_str_eq(r[i].node, "gpu-1");
+			ck_assert_str_eq(r[i].id, "id1");
+			ck_assert_str_eq(r[i].reason, "xid");
+		}
+		if (r[i].kind == AZML_J_UNHEALTHY && !strcmp(r[i].node, "lab1"))
+			ck_assert_str_eq(r[i].reason, "memory");
+	}
+	ck_assert_int_eq(un, 4);
+	ck_assert_int_eq(rep, 1);
+	azml_rc_plan_free(&p);
+	/* the next pass: gpu-1 powering down, gpu held, all journaled */
+	nodes[0].state |= NODE_STATE_POWER_DRAIN;
+	h[0] = 1;
+	i2.jrec = r;
+	i2.njrec = n;
+	ck_assert_int_eq(azml_rc_decide(&i2, NOW + 60, &p), 0);
+	ck_assert_int_eq(p.actions, 0);
+	azml_rc_plan_free(&p);
+	free(r);
+	_state_done(c);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("reconcile");
@@ -919,5 +1066,6 @@ int main(void)
 	tcase_add_test(tc, apply_state);
 	tcase_add_test(tc, apply_power_up);
 	tcase_add_test(tc, apply_attached);
+	tcase_add_test(tc, health_replace);
 	return tu_run("reconcile", tc);
 }

@@ -6,8 +6,7 @@
 # AZURE_EMULATOR_IMDS (http://127.0.0.1:PORT), REQUESTS_CA_BUNDLE (the
 # test CA), AZURE_EMULATOR_MUNGE_KEY (the file served as secret "munge").
 # Every case runs; each prints "ok - ..." or "FAIL: ..."; exit 1 if any
-# failed.  A case whose emulator support is still on another branch says
-# so in its FAIL line ("waits on ...").
+# failed.  AZML_SDK_TRACE=1 adds the traceback of a failure.
 import base64
 import json
 import os
@@ -46,33 +45,22 @@ ARM_SCOPE = "https://management.azure.com/.default"
 
 passed = 0
 failed = []
-waiting = []
 
 
-def case(name, waits=None):
-    """Run the decorated function now as one case: ok, or FAIL with why.
-    WAITS names the branch whose emulator work the case needs while that
-    branch is not merged: its failure is then reported as "SKIP: ... (waits
-    on branch WAITS)" and does not fail the test; once it passes, the mark
-    can go."""
+def case(name):
+    """Run the decorated function now as one case: ok, or FAIL with why."""
     def run(fn):
         global passed
         try:
             what = fn()
-            print("ok - %s%s%s" % (name, ": " + what if what else "",
-                                   " (passes: its waits=%s mark can go)" % waits if waits else ""),
-                  flush=True)
+            print("ok - %s%s" % (name, ": " + what if what else ""), flush=True)
             passed += 1
         except Exception as e:  # a case's failure, whatever it is
             why = "%s: %s" % (type(e).__name__, str(e).replace("\n", " ")[:600])
             if os.environ.get("AZML_SDK_TRACE"):
                 traceback.print_exc()
-            if waits:
-                print("SKIP: %s (waits on branch %s): %s" % (name, waits, why), flush=True)
-                waiting.append(name)
-            else:
-                print("FAIL: %s: %s" % (name, why), file=sys.stderr, flush=True)
-                failed.append(name)
+            print("FAIL: %s: %s" % (name, why), file=sys.stderr, flush=True)
+            failed.append(name)
         return fn
     return run
 
@@ -123,7 +111,7 @@ logging.getLogger("azure.identity").setLevel(logging.ERROR)
 cred = None
 
 
-@case("ClientSecretCredential gets an ARM token from the emulator's Entra ID (MSAL: OpenID discovery, then the token endpoint)", waits="spec")
+@case("ClientSecretCredential gets an ARM token from the emulator's Entra ID (MSAL: OpenID discovery, then the token endpoint)")
 def _():
     global cred
     c = ClientSecretCredential(TENANT, CLIENT, "emulator-secret",
@@ -136,9 +124,8 @@ def _():
 
 
 class _TokenEndpoint:
-    """Only while the emulator has no OpenID discovery document (MSAL needs
-    it): the emulator's token endpoint asked directly, so that the other
-    cases still run.  The case above has failed then."""
+    """Should the case above fail: the emulator's token endpoint asked
+    directly, so that the other cases still run (that case has failed)."""
 
     def get_token(self, *scopes, **kwargs):
         body = ("grant_type=client_credentials&client_id=%s&client_secret="
@@ -247,7 +234,7 @@ def _():
     check(vm.instance_view is None, "instanceView present: %r" % vm.instance_view)
 
 
-@case("VM networkProfile.networkInterfaces names the VM's NIC", waits="spec")
+@case("VM networkProfile.networkInterfaces names the VM's NIC")
 def _():
     vm = compute.virtual_machines.get(RG, "sdk-vm1")
     nics = vm.network_profile.network_interfaces if vm.network_profile else None
@@ -271,7 +258,7 @@ def _():
     return "%d VMs in %d pages" % (len(names), len(pages))
 
 
-@case("VM list_all (VirtualMachines_ListAll, the subscription's VMs)", waits="spec")
+@case("VM list_all (VirtualMachines_ListAll, the subscription's VMs)")
 def _():
     names = sorted(v.name for v in compute.virtual_machines.list_all())
     check(names == ["sdk-vm1", "sdk-vm2", "sdk-vm3", "sdk-vm4"], "names %r" % names)
@@ -289,7 +276,7 @@ def _():
     return "%d identities" % len(ids)
 
 
-@case("VM update by PUT of an existing VM: its tags change (ARM's PUT is create-or-update)", waits="spec")
+@case("VM update by PUT of an existing VM: its tags change (ARM's PUT is create-or-update)")
 def _():
     body = vm_body("sdk-vm3")
     body["tags"]["owner"] = "sdk"
@@ -299,7 +286,7 @@ def _():
     check(vm.tags.get("owner") == "sdk", "GET after PUT: tags %r" % vm.tags)
 
 
-@case("VM etag on GET", waits="spec")
+@case("VM etag on GET")
 def _():
     vm = compute.virtual_machines.get(RG, "sdk-vm1")
     etag = getattr(vm, "etag", None)
@@ -320,7 +307,7 @@ def _():
     check(st == ["PowerState/running"], "after start: %r" % st)
 
 
-@case("LRO URLs (Azure-AsyncOperation, Location) carry the caller's api-version; the status goes InProgress to Succeeded", waits="spec")
+@case("LRO URLs (Azure-AsyncOperation, Location) carry the caller's api-version; the status goes InProgress to Succeeded")
 def _():
     def run():
         vm = "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines/sdk-vm4" % (SUB, RG)
@@ -370,7 +357,7 @@ def _():
             pass
 
 
-@case("operation status has startTime and endTime", waits="spec")
+@case("operation status has startTime and endTime")
 def _():
     vm = "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines/sdk-vm4" % (SUB, RG)
     r = raw("PUT", vm.replace("sdk-vm4", "sdk-vm6") + "?api-version=2022-08-01", vm_body("sdk-vm6"))
@@ -417,7 +404,7 @@ def _():
     return "%d sizes" % len(s)
 
 
-@case("Resource SKUs with $filter=location eq 'eastus': virtualMachines SKUs", waits="spec")
+@case("Resource SKUs with $filter=location eq 'eastus': virtualMachines SKUs")
 def _():
     skus = [s for s in compute.resource_skus.list(filter="location eq '%s'" % LOC)
             if s.resource_type == "virtualMachines"]
@@ -437,7 +424,7 @@ def _():
     return nic.id
 
 
-@case("NIC's ipConfiguration names its subnet (subnet.id)", waits="spec")
+@case("NIC's ipConfiguration names its subnet (subnet.id)")
 def _():
     net = NetworkManagementClient(cred, SUB, base_url=EMU + "/", credential_scopes=[ARM_SCOPE])
     nic = net.network_interfaces.get(RG, "sdk-vm1-nic")
@@ -445,20 +432,20 @@ def _():
     check(sub is not None and sub.id.endswith("/subnets/default"), "subnet %r" % (sub and sub.id))
 
 
-@case("subscriptions list (GET /subscriptions, azure-mgmt-resource's SubscriptionClient)", waits="spec")
+@case("subscriptions list (GET /subscriptions, azure-mgmt-resource's SubscriptionClient)")
 def _():
     subs = [x.subscription_id for x in SubscriptionClient(cred, base_url=EMU + "/", credential_scopes=[ARM_SCOPE]).subscriptions.list()]
     check(SUB in subs, "subscriptions %r" % subs)
 
 
-@case("VM list with $expand=instanceView and no $filter is refused, 400 InvalidParameter (as ARM does)", waits="spec")
+@case("VM list with $expand=instanceView and no $filter is refused, 400 InvalidParameter (as ARM does)")
 def _():
     r = raw("GET", "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines?api-version=2022-08-01&$expand=instanceView" % (SUB, RG))
     check(r.status_code == 400, "status %d" % r.status_code)
     check(r.json()["error"]["code"] == "InvalidParameter", "answer %s" % r.text()[:200])
 
 
-@case("api-versions: a malformed one is 400 InvalidApiVersionParameter, an unregistered one 400 NoRegisteredProviderFound", waits="spec")
+@case("api-versions: a malformed one is 400 InvalidApiVersionParameter, an unregistered one 400 NoRegisteredProviderFound")
 def _():
     vm = "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines/sdk-vm1" % (SUB, RG)
     for v, code in (("2022-8-1x", "InvalidApiVersionParameter"), ("2099-01-01", "NoRegisteredProviderFound")):
@@ -475,7 +462,7 @@ def _():
     check(r.status_code == 200, "network: %d %s" % (r.status_code, r.text()[:200]))
 
 
-@case("a Linux VM with password login disabled and no SSH key is refused, 400 InvalidParameter", waits="spec")
+@case("a Linux VM with password login disabled and no SSH key is refused, 400 InvalidParameter")
 def _():
     b = vm_body("sdk-nokey")
     del b["properties"]["osProfile"]["linuxConfiguration"]["ssh"]
@@ -490,7 +477,7 @@ def _():
     raise AssertionError("the VM was created")
 
 
-@case("a token whose audience is Key Vault's is refused by ARM, 401 InvalidAuthenticationTokenAudience", waits="tls")
+@case("a token whose audience is Key Vault's is refused by ARM, 401 InvalidAuthenticationTokenAudience")
 def _():
     tok = cred.get_token("https://vault.azure.net/.default")
 
@@ -577,7 +564,7 @@ def _():
     raise AssertionError("the create succeeded")
 
 
-@case("quota: a create over the family's vCPU quota is 409 OperationNotAllowed with Azure's quota text", waits="spec")
+@case("quota: a create over the family's vCPU quota is 409 OperationNotAllowed with Azure's quota text")
 def _():
     admin("/emulator/faults", {"quota": {"standardFSv2Family": 1}})
     try:
@@ -728,7 +715,7 @@ def _():
     return seen["id"]
 
 
-@case("Key Vault host-style https://kv1.vault.azure.net: get_secret with the challenge's resource verified", waits="tls")
+@case("Key Vault host-style https://kv1.vault.azure.net: get_secret with the challenge's resource verified")
 def _():
     s = get_munge("https://kv1.vault.azure.net")
     check(s.id.startswith("https://kv1.vault.azure.net/secrets/munge/"), "id %r" % s.id)
@@ -765,5 +752,5 @@ def _():
     compute.virtual_machines.begin_create_or_update(RG, "sdk-kept", vm_body("sdk-kept")).result(timeout=30)
 
 
-print("%d passed, %d failed, %d waiting on other branches (azure-sdk.py)" % (passed, len(failed), len(waiting)))
+print("%d passed, %d failed (azure-sdk.py)" % (passed, len(failed)))
 sys.exit(1 if failed else 0)

@@ -8,9 +8,7 @@
 # on its own plain-http port, as on Azure.  The Python cases are in
 # azure-sdk.py beside this file; the az cases below.  Each check prints
 # "ok - ..." or "FAIL: ..."; every case runs, and the test fails if any did.
-# A case that needs emulator work of a branch not yet merged prints
-# "SKIP: ... (waits on branch B)" while it fails, and "ok" with a note once
-# it passes (drop its mark then).  Exit 77 when python3-azure is missing.
+# Exit 77 when python3-azure is missing.
 set -u
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3	# Debian's Python: python3-azure is installed for it
@@ -89,16 +87,7 @@ PY
 	export PYTHONPATH=$T/az-site
 	printf '[core]\ncollect_telemetry = no\nfirst_run = no\n' > "$AZURE_CONFIG_DIR/config"
 	sub=00000000-0000-0000-0000-000000000001
-	# AZWAITS=BRANCH before a check: it needs that branch's emulator work,
-	# and says "SKIP: ... (waits on branch BRANCH)" while it fails.
-	azfail() {
-		if [ -n "${AZWAITS:-}" ]; then
-			echo "SKIP: az: $* (waits on branch $AZWAITS)"
-		else
-			echo "FAIL: az: $*" >&2
-			failed=1
-		fi
-	}
+	azfail() { echo "FAIL: az: $*" >&2; failed=1; }
 	azrun() {	# azrun WHAT ARGS...: az ARGS, its stderr shown on failure
 		local what=$1
 		shift
@@ -140,8 +129,7 @@ PY
 		azml_pass "az cloud register/set a cloud whose endpoints are the emulator's (profile 2020-09-01-hybrid)"
 	fi
 	# MSAL reads the tenant's OpenID discovery document first; az then
-	# lists the subscriptions (GET /subscriptions).  Both wait on branch
-	# spec: until it is merged, the az cases are skipped, not failed.
+	# lists the subscriptions (GET /subscriptions).
 	if az login --service-principal \
 		-u 22222222-2222-2222-2222-222222222222 -p emulator-secret \
 		--tenant 11111111-1111-1111-1111-111111111111 \
@@ -150,21 +138,19 @@ PY
 			azml_pass "az login --service-principal against the emulator's Entra ID lists $sub" ||
 			azfail "login: subscription $sub not listed: $(cat "$T/az.out")"
 		az_cases=1
-	elif grep -q 'Unable to get authority configuration\|/subscriptions' "$T/az.err"; then
-		echo "SKIP: az login --service-principal and the az cases after it (waits on branch spec: OpenID discovery, GET /subscriptions): $(grep -m 1 'Error\|error' "$T/az.err" | cut -c1-200)"
 	else
 		azfail "login: $(tail -n 5 "$T/az.err" | tr '\n' ' ')"
 	fi
 	if [ -n "${az_cases:-}" ]; then
 		azcheck "vm list -g rg: the VM azure-sdk.py left" '"name": "sdk-kept"' \
 			vm list -g rg -o json
-		AZWAITS=spec azcheck "vm list -d: its NIC's private IP (networkProfile)" \
+		azcheck "vm list -d: its NIC's private IP (networkProfile)" \
 			'"privateIps": "127.0.0.1"' vm list -d -g rg -o json
 		azcheck "vm list-usage -l eastus names standardDSv3Family" \
 			standardDSv3Family vm list-usage -l eastus -o json
 		azcheck "vm list-sizes -l eastus lists Standard_D2s_v3" \
 			'"name": "Standard_D2s_v3"' vm list-sizes -l eastus -o json
-		AZWAITS=spec azcheck "vm list-skus -l eastus --size Standard_D2s_v3" \
+		azcheck "vm list-skus -l eastus --size Standard_D2s_v3" \
 			'"name": "Standard_D2s_v3"' vm list-skus -l eastus \
 			--size Standard_D2s_v3 -o json
 		azcheck "vm get-instance-view: PowerState/running" \

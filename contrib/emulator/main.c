@@ -86,7 +86,8 @@ int main(int argc, char **argv)
 	};
 	struct MHD_Daemon *d;
 	struct sigaction sa = { 0 };
-	char *colon, *end;
+	const char *colon;
+	char *end;
 	const char *listen_arg = NULL;
 	int c;
 	struct sockaddr_in addr = { .sin_family = AF_INET };

@@ -36,6 +36,36 @@ AC_DEFUN([AZML_CHECK_SLURM], [
   AS_IF([test "x$azml_cv_hostlist_t_struct" = xyes],
     [AC_DEFINE([AZML_HOSTLIST_T_IS_STRUCT], [1],
       [Define if Slurm's hostlist_t is a struct type, used as hostlist_t *])])
+  # Slurm 26.05 names a job by slurm_step_id_t (job id and SLUID) in
+  # slurm_load_job() and slurm_requeue(), where earlier releases take the
+  # uint32_t job id: passing the struct compiles only where it is the type.
+  AC_CACHE_CHECK([whether slurm_load_job and slurm_requeue take slurm_step_id_t],
+    [azml_cv_job_calls_step_id],
+    [AC_COMPILE_IFELSE([AC_LANG_PROGRAM([[#include <stddef.h>
+#include <slurm/slurm.h>]],
+      [[slurm_step_id_t id = { 0 }; job_info_msg_t *m = NULL;
+        (void) slurm_load_job(&m, id, 0); (void) slurm_requeue(id, 0);]])],
+      [azml_cv_job_calls_step_id=yes], [azml_cv_job_calls_step_id=no])])
+  AS_IF([test "x$azml_cv_job_calls_step_id" = xyes],
+    [AC_DEFINE([AZML_JOB_CALLS_TAKE_STEP_ID], [1],
+      [Define if slurm_load_job and slurm_requeue take a slurm_step_id_t])])
+  # Slurm 26.05's job_desc_msg_t has no job_id: the job to update is its
+  # step_id (a slurm_step_id_t).
+  AC_CACHE_CHECK([whether job_desc_msg_t has job_id],
+    [azml_cv_job_desc_job_id],
+    [AC_COMPILE_IFELSE([AC_LANG_PROGRAM([[#include <stddef.h>
+#include <slurm/slurm.h>]],
+      [[job_desc_msg_t d; d.job_id = 1; (void) d;]])],
+      [azml_cv_job_desc_job_id=yes], [azml_cv_job_desc_job_id=no])])
+  AS_IF([test "x$azml_cv_job_desc_job_id" = xno],
+    [AC_DEFINE([AZML_JOB_DESC_HAS_STEP_ID], [1],
+      [Define if job_desc_msg_t names its job by step_id, not job_id])])
+  # Slurm 26.05 renamed slurm_free_ctl_conf() slurm_free_conf().
+  AC_CHECK_DECL([slurm_free_ctl_conf], [],
+    [AC_DEFINE([AZML_SLURM_FREE_CONF], [1],
+      [Define if Slurm frees slurm_load_ctl_conf's answer with slurm_free_conf])],
+    [[#include <stddef.h>
+#include <slurm/slurm.h>]])
   CPPFLAGS=$azml_save_CPPFLAGS
   azml_save_LDFLAGS=$LDFLAGS
   LDFLAGS="$LDFLAGS $SLURM_LDFLAGS"

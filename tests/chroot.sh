@@ -1,9 +1,11 @@
 #!/bin/bash
 # tests/chroot.sh - run a command in a Debian chroot that carries the other
 # Slurm: Debian 13 (trixie, Slurm 24.11) from a Debian 12 host, Debian 12
-# (bookworm, Slurm 22.05) from a Debian 13 host.
+# (bookworm, Slurm 22.05) from a Debian 13 host, or Debian testing (forky,
+# Slurm 26.05) from either.
 #
-#   tests/chroot.sh [COMMAND [ARGS...]]     (as root; default COMMAND: bash)
+#   tests/chroot.sh [--suite SUITE] [COMMAND [ARGS...]]
+#                                  (as root; default COMMAND: bash)
 #
 # The chroot is made with debootstrap from Debian's archive under /var/tmp and
 # kept between runs; it is made again when its suite, mirror or package list
@@ -14,10 +16,16 @@
 # mounted there, rslave so that nothing unmounted here reaches the host, and
 # unmounted on exit; the namespace takes any leftover with it.
 #
-# Environment: AZML_CHROOT_SUITE (trixie or bookworm), AZML_CHROOT (its
-# directory), AZML_MIRROR.  Inside, AZML_CHROOT_SUITE is set.
+# Environment: AZML_CHROOT_SUITE (trixie, bookworm or forky; --suite wins),
+# AZML_CHROOT (its directory), AZML_MIRROR.  Inside, AZML_CHROOT_SUITE is set.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
+
+if [ "${1:-}" = --suite ]; then
+	[ -n "${2:-}" ] || { echo "chroot.sh: --suite needs a suite name" >&2; exit 1; }
+	AZML_CHROOT_SUITE=$2
+	shift 2
+fi
 
 if [ "$(id -u)" != 0 ]; then
 	echo "chroot.sh: must run as root" >&2
@@ -67,14 +75,30 @@ make_chroot() {
 	fi
 	rm -rf "$new" "$root"
 	echo "chroot: debootstrap $suite into $root (a few minutes)"
-	debootstrap --variant=minbase "$suite" "$new" "$mirror" \
+	# Debian 12's debootstrap has no script named forky (testing): sid's
+	# makes it.  The archive's Release file for testing may be past its
+	# Valid-Until date, which apt refuses unless told not to check it.
+	local script=
+	if [ ! -e "/usr/share/debootstrap/scripts/$suite" ]; then
+		script=/usr/share/debootstrap/scripts/sid
+	fi
+	debootstrap --variant=minbase "$suite" "$new" "$mirror" $script \
 		> "$root.log" 2>&1 || { tail -n 20 "$root.log"; return 1; }
+	case $suite in
+	bookworm | trixie) ;;
+	*) echo 'Acquire::Check-Valid-Until "false";' \
+		> "$new/etc/apt/apt.conf.d/99azml-valid-until" ;;
+	esac
 	# Packages' maintainer scripts must not start daemons in the chroot.
 	printf '#!/bin/sh\nexit 101\n' > "$new/usr/sbin/policy-rc.d"
 	chmod 755 "$new/usr/sbin/policy-rc.d"
 	echo "chroot: installing the packages of tests/packages.sh"
+	# Some maintainer scripts (forky's mariadb-server: systemd-tmpfiles)
+	# need /proc: mounted in a mount namespace of the install's own.
 	# shellcheck disable=SC2086
-	chroot "$new" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	unshare --mount --propagation private sh -c \
+		'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"' "$new" \
+		/usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		DEBIAN_FRONTEND=noninteractive \
 		sh -c 'apt-get update -qq &&
 			apt-get install -y -qq --no-install-recommends "$@"' \
@@ -98,8 +122,8 @@ flock -u 9
 # The rest runs in a private mount namespace (see above).
 if [ -z "${_AZML_CHROOT_NS:-}" ]; then
 	exec 9>&-
-	_AZML_CHROOT_NS=1 exec unshare --mount --propagation slave \
-		bash "$0" "$@"
+	_AZML_CHROOT_NS=1 AZML_CHROOT_SUITE=$suite exec unshare --mount \
+		--propagation slave bash "$0" "$@"
 fi
 
 cleanup() {

@@ -98,6 +98,9 @@ bool emu_on_imds_listener(struct MHD_Connection *c)
  * live row counts (tcprow.h: ESTABLISHED, with an inode): a client that
  * sent its request and closed leaves a row of uid 0, which is nobody's.
  * Two live rows for one address pair cannot be told apart: refused.
+ * /proc/net/tcp is read a page at a time, and a table that changes between
+ * pages (a busy machine's other connections) may skip or repeat a row: the
+ * scan is tried up to three times before the peer counts as unknown.
  * Returns 0 and fills *UID, or -1 when the socket is not found.
  */
 static int _peer_uid(struct MHD_Connection *c, uid_t *uid)
@@ -116,13 +119,17 @@ static int _peer_uid(struct MHD_Connection *c, uid_t *uid)
 	if (!ci || !ci->client_addr || ci->client_addr->sa_family != AF_INET)
 		return -1;
 	sin = (const struct sockaddr_in *) ci->client_addr;
-	if (!(fp = fopen("/proc/net/tcp", "r")))
-		return -1;
-	while (fgets(line, sizeof(line), fp))
-		found += emu_tcp_row(line, sin->sin_addr.s_addr,
-				     ntohs(sin->sin_port),
-				     emu_net_st.listen_addr.s_addr, port, &u);
-	fclose(fp);
+	for (int tries = 0; tries < 3 && found != 1; tries++) {
+		if (!(fp = fopen("/proc/net/tcp", "r")))
+			return -1;
+		found = 0;
+		while (fgets(line, sizeof(line), fp))
+			found += emu_tcp_row(line, sin->sin_addr.s_addr,
+					     ntohs(sin->sin_port),
+					     emu_net_st.listen_addr.s_addr,
+					     port, &u);
+		fclose(fp);
+	}
 	if (found != 1)
 		return -1;
 	*uid = u;

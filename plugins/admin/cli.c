@@ -27,6 +27,7 @@ static const struct option generate_opts[] = {
 	{ "gres", no_argument, NULL, 'g' },
 	{ "program-dir", required_argument, NULL, 'p' },
 	{ "port-base", required_argument, NULL, 'P' },
+	{ "apply", required_argument, NULL, 'a' },
 	OPT_HELP, OPT_END,
 };
 
@@ -136,8 +137,10 @@ const azml_cmd_t azml_cmds[] = {
 	{ "check-config", azml_cmd_check_config, "[-f FILE]",
 	  "validate azureml.conf", "f:h", check_config_opts },
 	{ "generate", azml_cmd_generate,
-	  "[-f FILE] [--gres] [--program-dir DIR] [--port-base PORT]",
-	  "print the slurm.conf (or gres.conf) lines", "f:h", generate_opts },
+	  "[-f FILE] [--gres] [--program-dir DIR] [--port-base PORT] "
+	  "[--apply INCLUDE]",
+	  "print the slurm.conf (or gres.conf) lines, or apply them",
+	  "f:h", generate_opts },
 	{ "userdata", azml_cmd_userdata, "[-f FILE] [--base64] TARGET [NODE]",
 	  "the bootstrap settings (userData) a VM of TARGET gets", "f:bh",
 	  userdata_opts },

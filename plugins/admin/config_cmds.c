@@ -3,11 +3,15 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <slurm/slurm.h>
+#include <slurm/slurm_version.h>
 
 #include "admin.h"
 #include "arm.h"
@@ -15,6 +19,8 @@
 #include "conf.h"
 #include "controller.h"
 #include "generate.h"
+#include "nodes.h"
+#include "slurm_compat.h"
 #include "userdata.h"
 
 /* What slurm.conf's own SlurmctldParameters line needs, if anything. */
@@ -65,9 +71,170 @@ int azml_cmd_check_config(const azml_cmd_t *cmd, int argc, char **argv)
 	return 0;
 }
 
+/* Every NodeName= of the slurm.conf fragment TEXT, added to HL. */
+static void _fragment_nodes(const char *text, azml_hostlist_t hl)
+{
+	const char *p = text;
+
+	while (p && *p) {
+		if (!strncmp(p, "NodeName=", 9)) {
+			size_t n = strcspn(p + 9, " \t\n");
+			char *names = strndup(p + 9, n);
+
+			if (names)
+				slurm_hostlist_push(hl, names);
+			free(names);
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+}
+
+/* What stops NODE from going: a VM or a job, as a reason, or NULL. */
+static const char *_node_busy(const azml_node_t *nodes, int n,
+			      const char *node)
+{
+	for (int i = 0; i < n; i++) {
+		uint32_t base = nodes[i].state & NODE_STATE_BASE;
+
+		if (strcmp(nodes[i].name, node))
+			continue;
+		if (base == NODE_STATE_ALLOCATED || base == NODE_STATE_MIXED ||
+		    (nodes[i].state & NODE_STATE_COMPLETING))
+			return "it has a job";
+		if (!azml_node_powered_down(&nodes[i]) ||
+		    (nodes[i].state & NODE_STATE_POWERING_DOWN))
+			return "it has a VM (not powered down)";
+		return NULL;
+	}
+	return NULL;
+}
+
+/*
+ * generate --apply INCLUDE: write OUT into INCLUDE (slurm.conf's Include'd
+ * fragment) and have slurmctld re-read it.  Refused, INCLUDE untouched,
+ * where a node it drops has a VM or a job, or where the node set changes
+ * on a Slurm that adds nodes only when slurmctld starts (before 23.11:
+ * doc/NOTES 1.1).
+ */
+static int _apply(const char *path, const char *out)
+{
+	azml_hostlist_t old_hl = slurm_hostlist_create("");
+	azml_hostlist_t new_hl = slurm_hostlist_create("");
+	azml_node_t *nodes = NULL;
+	char *old = NULL, *name, *tmp = NULL;
+	size_t cap = 0;
+	int n = 0, added = 0, removed = 0, rc = 1;
+	FILE *fp;
+
+	if (!old_hl || !new_hl)
+		goto oom;
+	fp = fopen(path, "r");
+	if (fp) {
+		ssize_t len = getdelim(&old, &cap, '\0', fp);
+
+		fclose(fp);
+		if (len < 0) {
+			free(old);
+			old = NULL;
+		}
+	} else if (errno != ENOENT) {
+		fprintf(stderr, "slurm-azureml generate: couldn't read %s: "
+			"%s\n", path, strerror(errno));
+		goto out;
+	}
+	if (old)
+		_fragment_nodes(old, old_hl);
+	_fragment_nodes(out, new_hl);
+	azml_nodes_init();
+	n = azml_nodes_load(&nodes);
+	if (n < 0) {
+		fprintf(stderr, "slurm-azureml generate: couldn't apply to "
+			"%s: slurmctld does not answer (%s)\n", path,
+			slurm_strerror(errno));
+		goto out;
+	}
+	while ((name = slurm_hostlist_shift(old_hl))) {
+		const char *why;
+
+		if (slurm_hostlist_find(new_hl, name) < 0) {
+			removed++;
+			why = _node_busy(nodes, n, name);
+			if (why) {
+				fprintf(stderr, "slurm-azureml generate: "
+					"couldn't apply to %s: it removes "
+					"node %s, and %s\n", path, name, why);
+				free(name);
+				goto out;
+			}
+		}
+		free(name);
+	}
+	if (old)	/* the shifts above emptied it */
+		_fragment_nodes(old, old_hl);
+	while ((name = slurm_hostlist_shift(new_hl))) {
+		if (slurm_hostlist_find(old_hl, name) < 0)
+			added++;
+		free(name);
+	}
+#if SLURM_VERSION_NUMBER < SLURM_VERSION_NUM(23, 11, 0)
+	if (added || removed) {
+		fprintf(stderr, "slurm-azureml generate: couldn't apply to %s: "
+			"it adds %d and removes %d nodes, and Slurm %d.%02d "
+			"adds or removes nodes only when slurmctld starts: "
+			"write %s with 'slurm-azureml generate > %s', then "
+			"restart slurmctld\n", path, added, removed,
+			SLURM_VERSION_MAJOR(SLURM_VERSION_NUMBER),
+			SLURM_VERSION_MINOR(SLURM_VERSION_NUMBER), path, path);
+		goto out;
+	}
+#endif
+	if (asprintf(&tmp, "%s.new", path) < 0) {
+		tmp = NULL;
+		goto oom;
+	}
+	fp = fopen(tmp, "w");
+	if (!fp || fputs(out, fp) == EOF || fflush(fp) || fsync(fileno(fp))) {
+		fprintf(stderr, "slurm-azureml generate: couldn't write %s: "
+			"%s\n", tmp, strerror(errno));
+		if (fp)
+			fclose(fp);
+		unlink(tmp);
+		goto out;
+	}
+	if (fclose(fp) || rename(tmp, path)) {
+		fprintf(stderr, "slurm-azureml generate: couldn't write %s: "
+			"%s\n", path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	if (slurm_reconfigure() != SLURM_SUCCESS) {
+		fprintf(stderr, "slurm-azureml generate: wrote %s, but "
+			"slurmctld refused to reconfigure: %s\n", path,
+			slurm_strerror(errno));
+		goto out;
+	}
+	printf("%s: written (%d nodes added, %d removed); slurmctld "
+	       "reconfigured\n", path, added, removed);
+	rc = 0;
+	goto out;
+oom:
+	fprintf(stderr, "slurm-azureml generate: out of memory\n");
+out:
+	if (old_hl)
+		slurm_hostlist_destroy(old_hl);
+	if (new_hl)
+		slurm_hostlist_destroy(new_hl);
+	free(nodes);
+	free(old);
+	free(tmp);
+	return rc;
+}
+
 int azml_cmd_generate(const azml_cmd_t *cmd, int argc, char **argv)
 {
-	const char *file = NULL;
+	const char *file = NULL, *apply = NULL;
 	azml_generate_opts_t opts = { 0 };
 	bool gres = false;
 	azml_conf_t *conf;
@@ -85,6 +252,9 @@ int azml_cmd_generate(const azml_cmd_t *cmd, int argc, char **argv)
 			break;
 		case 'g':
 			gres = true;
+			break;
+		case 'a':
+			apply = optarg;
 			break;
 		case 'p':
 			if (optarg[0] != '/')
@@ -105,6 +275,9 @@ int azml_cmd_generate(const azml_cmd_t *cmd, int argc, char **argv)
 	}
 	if (azml_cmd_args(cmd, argc, argv, 0, 0))
 		return 2;
+	if (apply && gres)
+		return azml_cmd_usage_error(cmd, "--apply writes the slurm.conf "
+					    "fragment, not gres.conf");
 	if (azml_cmd_conf(cmd, file, 0, &conf))
 		return 1;
 	opts.slurm_conf = azml_slurm_conf_path();
@@ -117,6 +290,11 @@ int azml_cmd_generate(const azml_cmd_t *cmd, int argc, char **argv)
 		fprintf(stderr, "slurm-azureml generate: couldn't generate the "
 			"lines: out of memory\n");
 		return 1;
+	}
+	if (apply) {
+		rc = _apply(apply, out);
+		free(out);
+		return rc;
 	}
 	fputs(out, stdout);
 	free(out);

@@ -593,7 +593,7 @@ out:
 	cJSON_Delete(report);
 	cJSON_Delete(reasons);
 	if (ctl)
-		slurm_free_ctl_conf(ctl);
+		azml_slurm_free_ctl_conf(ctl);
 	azml_conf_destroy(conf);
 	return rc;
 }

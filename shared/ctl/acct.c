@@ -79,7 +79,7 @@ int azml_acct_jobs(long since, long until, azml_cost_job_t **jobs, size_t *n,
 			 cf->accounting_storage_type ?
 			 cf->accounting_storage_type :
 			 "accounting_storage/none");	/* 24.11: NULL */
-		slurm_free_ctl_conf(cf);
+		azml_slurm_free_ctl_conf(cf);
 		return -1;
 	}
 	errno = 0;
@@ -92,7 +92,7 @@ int azml_acct_jobs(long since, long until, azml_cost_job_t **jobs, size_t *n,
 			 slurm_strerror(errno ? errno : SLURM_ERROR));
 		if (db)
 			slurmdb_connection_close(&db);
-		slurm_free_ctl_conf(cf);
+		azml_slurm_free_ctl_conf(cf);
 		return -1;
 	}
 	memset(&cond, 0, sizeof(cond));
@@ -178,6 +178,6 @@ out:
 	if (states)
 		slurm_list_destroy(states);
 	slurmdb_connection_close(&db);
-	slurm_free_ctl_conf(cf);
+	azml_slurm_free_ctl_conf(cf);
 	return rc;
 }

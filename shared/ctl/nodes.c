@@ -373,7 +373,7 @@ int azml_job_reschedule(uint32_t job_id, bool now, const char *note)
 	size_t olen, nlen = note ? strlen(note) : 0;
 	int rc;
 
-	if (slurm_load_job(&msg, job_id, SHOW_ALL) != SLURM_SUCCESS) {
+	if (azml_slurm_load_job(&msg, job_id, SHOW_ALL) != SLURM_SUCCESS) {
 		rc = errno == ESLURM_INVALID_JOB_ID ? -1 : 0;
 		goto out;
 	}
@@ -389,7 +389,7 @@ int azml_job_reschedule(uint32_t job_id, bool now, const char *note)
 		goto out;
 	}
 	slurm_init_job_desc_msg(&d);
-	d.job_id = job_id;
+	azml_job_desc_set_job(&d, job_id);
 	if (now && (j->state_reason == WAIT_TIME ||
 		    j->start_time > time(NULL)))
 		d.begin_time = time(NULL);
@@ -438,7 +438,7 @@ int azml_nodes_requeue_jobs(const char *node)
 			continue;
 		hl = slurm_hostlist_create(j->nodes);
 		if (hl && slurm_hostlist_find(hl, node) >= 0) {
-			if (slurm_requeue(j->job_id, 0) == SLURM_SUCCESS)
+			if (azml_slurm_requeue(j->job_id, 0) == SLURM_SUCCESS)
 				n++;
 			else
 				azml_log_error("couldn't requeue job %u: %s",

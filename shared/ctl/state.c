@@ -24,6 +24,7 @@
 #include "log.h"
 #include "nodes.h"
 #include "safefile.h"
+#include "slurm_compat.h"
 #include "state.h"
 #include "state_int.h"
 
@@ -213,7 +214,7 @@ static int _slurm_user(uid_t *uid, gid_t *gid)
 	if (slurm_load_ctl_conf((time_t) 0, &ctl) != SLURM_SUCCESS || !ctl)
 		return -1;
 	*uid = ctl->slurm_user_id;
-	slurm_free_ctl_conf(ctl);
+	azml_slurm_free_ctl_conf(ctl);
 	pw = getpwuid(*uid);
 	*gid = pw ? pw->pw_gid : (gid_t) *uid;
 	return 0;

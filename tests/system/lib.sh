@@ -25,13 +25,15 @@ azml_dump_logs() {
 }
 
 # The first of $1 free TCP ports in a row on 127.0.0.1.  Below the
-# ephemeral range (32768-), where clients take their ports; tests/run's two
-# halves run side by side, so the chroot's tests take the upper half.
+# ephemeral range (32768-), where clients take their ports; tests/run's
+# legs run side by side, so each takes its own third: the host's, then
+# the chroots' by suite.
 azml_free_ports() {
-	python3 - "$1" "${AZML_CHROOT_SUITE:+upper}" <<'PY'
+	python3 - "$1" "${AZML_CHROOT_SUITE:-}" <<'PY'
 import random, socket, sys
 n = int(sys.argv[1])
-lo, hi = (26000, 32000) if sys.argv[2] == "upper" else (20000, 26000)
+lo, hi = {"": (20000, 24000), "forky": (28000, 32000)}.get(sys.argv[2],
+                                                          (24000, 28000))
 for _ in range(200):
     base = random.randint(lo, hi - n)
     ok = True

@@ -346,8 +346,12 @@ START_TEST(throttled_writes_complete)
 	azml_arm_run(arm);
 	ck_assert_int_eq(_ok_count(), 25);
 	st = azml_arm_stats(arm);
-	/* the pacing kept 429s rare; every VM was created exactly once */
-	ck_assert_int_le(st->throttled, 25);
+	/*
+	 * What is promised, however slow the machine: every VM created exactly
+	 * once, and every 429 answered by waiting and trying again (how many
+	 * 429s a busy machine sees depends on its pace, so it is not counted).
+	 */
+	ck_assert_uint_ge(st->retries, st->throttled);
 	{
 		char *out = NULL;
 		cJSON *j;
@@ -355,6 +359,9 @@ START_TEST(throttled_writes_complete)
 		tu_http("GET", port, "/emulator/stats", NULL, NULL, &out);
 		j = cJSON_Parse(out);
 		ck_assert_int_eq(cJSON_GetObjectItem(j, "creates")->valueint, 25);
+		ck_assert_uint_eq((unsigned long) cJSON_GetObjectItem(
+					  j, "throttled")->valueint,
+				  st->throttled);
 		cJSON_Delete(j);
 		free(out);
 	}

@@ -4,7 +4,8 @@ AZML_PACKAGES="build-essential autoconf automake libtool pkg-config
 	munge libmunge-dev hwloc libhwloc-dev libcjson-dev libcurl4-openssl-dev
 	libmicrohttpd-dev check python3 procps util-linux curl nftables
 	openssh-client
-	slurmdbd mariadb-server mariadb-client openssl ca-certificates"
+	slurmdbd mariadb-server mariadb-client openssl ca-certificates
+	debhelper lintian systemd-container debootstrap"
 # The fuzz targets' compiler and runtime (tests/fuzz/run; the host only:
 # tests/chroot.sh's chroot does not fuzz).
 # And Node.js for Microsoft's validator oav (tests/oav-check.sh, host only).

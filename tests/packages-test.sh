@@ -39,7 +39,7 @@ w=$(mktemp -d /tmp/azml-packages.XXXXXX)
 trap 'dpkg --purge $pkgs > /dev/null 2>&1; rm -rf "$w"' EXIT
 t0=$SECONDS
 if [ -n "${AZML_DEBS:-}" ]; then	# built already (tests/build-debs.sh)
-	cp "$AZML_DEBS"/*.deb "$AZML_DEBS"/*.changes "$w/" || fail "no packages in $AZML_DEBS"
+	cp "$AZML_DEBS"/*.deb "$AZML_DEBS"/*.changes "$AZML_DEBS"/*.buildinfo "$w/" || fail "no packages in $AZML_DEBS"
 else
 	bash "$top/tests/build-debs.sh" "$w" || fail "dpkg-buildpackage -b failed"
 fi

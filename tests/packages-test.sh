@@ -101,7 +101,7 @@ echo "ok - azureml-demo --installed: 0 -> N -> 0 on the installed programs and p
 DEBIAN_FRONTEND=noninteractive apt-get remove -y -q $pkgs > "$w/remove.log" 2>&1 ||
 	{ cat "$w/remove.log"; fail "apt-get remove failed"; }
 left=$(while read -r f; do [ -e "$f" ] && [ ! -d "$f" ] && echo "$f"; done < "$w/files")
-conffiles=$(for p in $pkgs; do dpkg-query -W -f='${Conffiles}\n' "$p"; done | awk 'NF {print $1}')
+conffiles=$(for p in $pkgs; do dpkg-query -W -f='${Conffiles}\n' "$p" 2> /dev/null; done | awk 'NF {print $1}')
 [ -z "$conffiles" ] || left=$(grep -vxF -- "$conffiles" <<<"$left")
 [ -z "$left" ] || fail "apt-get remove left files that are not conffiles: $left"
 echo "ok - apt-get remove leaves no file but conffiles (${conffiles:-none})"

@@ -163,7 +163,7 @@ int main(int argc, char **argv)
 		{ "allow-user", required_argument, NULL, 'u' },
 		{ "node-init", required_argument, NULL, 'N' },
 		{ "console-dir", required_argument, NULL, 'C' },
-		{ "image-layers", required_argument, NULL, 'I' },
+		{ "image-layers", required_argument, NULL, 'O' },
 		{ "secret", required_argument, NULL, 'K' },
 		{ "vault-reader", required_argument, NULL, 'V' },
 		{ "compute-limits", no_argument, NULL, 'T' },
@@ -215,7 +215,7 @@ int main(int argc, char **argv)
 		case 'r': emu_seed = (unsigned) atoi(optarg); break;
 		case 'N': emu_boot_st.node_init = optarg; break;
 		case 'C': emu_boot_st.console_dir = optarg; break;
-		case 'I': emu_boot_st.layer_dir = optarg; break;
+		case 'O': emu_boot_st.layer_dir = optarg; break;
 		case 'T': emu_faults.compute_limits = true; break;
 		case 'X': cert_path = optarg; break;
 		case 'Y': key_path = optarg; break;

@@ -77,7 +77,7 @@ azml_emulator_start --vault-reader "$AZML_IDENTITY" \
 
 azml_emulator_cluster 150 <<CONF
 ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=2 IdleSecondsBeforeScaledown=10
-ComputeCluster=nosecret VmSize=Standard_D2s_v3 MaxNodes=1 MungeKeySecret=$EMU_URL/keyvault/kv1/secrets/no-such-secret
+ComputeCluster=nosecret VmSize=Standard_D2s_v3 MaxNodes=1 MungeKeySecret=https://kv1.vault.azure.net/secrets/no-such-secret
 CONF
 # A configless slurmd gets slurm.conf's Include files in its own folder
 # (/run/slurm/conf): a VM has no $T/nodes.conf, so the Include is named

@@ -4,15 +4,17 @@ AZML_PACKAGES="build-essential autoconf automake libtool pkg-config
 	munge libmunge-dev hwloc libhwloc-dev libcjson-dev libcurl4-openssl-dev
 	libmicrohttpd-dev check python3 procps util-linux curl nftables
 	openssh-client
-	slurmdbd mariadb-server mariadb-client openssl ca-certificates"
+	slurmdbd mariadb-server mariadb-client openssl ca-certificates
+	debhelper lintian debootstrap"
 # What the host leg alone needs (tests/run): what it tests does not depend
 # on the Slurm release, so the chroot legs do without.  The fuzz targets'
 # compiler and runtime (tests/fuzz/run); Node.js for Microsoft's validator
 # oav (tests/oav-check.sh); Microsoft's own clients (tests/system/
-# azure-sdk.sh); Prometheus, its promtool and node_exporter (the metrics
-# part of tests/system/health.sh and tests/unit/metrics-test).
+# azure-sdk.sh); systemd-nspawn (tests/system/image-boot.sh); Prometheus,
+# its promtool and node_exporter (the metrics part of tests/system/health.sh
+# and tests/unit/metrics-test).
 AZML_FUZZ_PACKAGES="clang libclang-rt-dev nodejs npm python3-azure azure-cli
-	prometheus prometheus-node-exporter"
+	prometheus prometheus-node-exporter systemd-container"
 
 # Install whichever of them are missing (needs root and Debian's archive);
 # "azml_install_packages fuzz" adds AZML_FUZZ_PACKAGES.

@@ -239,6 +239,7 @@ struct emu_boot_state {
 	char *boot_log;
 	char *node_init;	/* --node-init: boot in a sandbox */
 	char *console_dir;	/* the VMs' serial logs */
+	char *layer_dir;	/* --image-layers: each VM's disk layer */
 	char self_exe[4096];	/* this binary: the sandbox's init */
 	char unshare[64];	/* util-linux unshare(1) */
 	char *vault_hosts[16];	/* --vault-host: names a sandbox's /etc/hosts
@@ -385,6 +386,7 @@ void emu_openid(char *path, reply_t *r);
 /* sandbox.c */
 int emu_console_path(const vm_t *v, char *out, size_t n);
 void emu_boot(vm_t *v);
+void emu_layer_delete(const vm_t *v);
 void emu_boot_soon(vm_t *v, double now);
 void emu_freeze(vm_t *v, bool on);
 void emu_halt(vm_t *v);

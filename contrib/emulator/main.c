@@ -134,6 +134,7 @@ static void _usage(FILE *fp)
 "                      [--capacity SIZE[@ZONE]=CODE[:N]]...\n"
 "                      [--client-secret SECRET] [--seed N] [--allow-user USER]...\n"
 "                      [--node-init 'CMD {vm} {node} {ip}'] [--console-dir DIR]\n"
+"                      [--image-layers DIR]\n"
 "                      [--secret NAME=FILE]... [--vault-reader IDENTITY_ID]...\n"
 "                      [--compute-limits] [--record DIR]\n"
 "                      [--tls-cert FILE --tls-key FILE] [--imds-listen 127.0.0.1:PORT]\n"
@@ -162,6 +163,7 @@ int main(int argc, char **argv)
 		{ "allow-user", required_argument, NULL, 'u' },
 		{ "node-init", required_argument, NULL, 'N' },
 		{ "console-dir", required_argument, NULL, 'C' },
+		{ "image-layers", required_argument, NULL, 'O' },
 		{ "secret", required_argument, NULL, 'K' },
 		{ "vault-reader", required_argument, NULL, 'V' },
 		{ "compute-limits", no_argument, NULL, 'T' },
@@ -213,6 +215,7 @@ int main(int argc, char **argv)
 		case 'r': emu_seed = (unsigned) atoi(optarg); break;
 		case 'N': emu_boot_st.node_init = optarg; break;
 		case 'C': emu_boot_st.console_dir = optarg; break;
+		case 'O': emu_boot_st.layer_dir = optarg; break;
 		case 'T': emu_faults.compute_limits = true; break;
 		case 'X': cert_path = optarg; break;
 		case 'Y': key_path = optarg; break;
@@ -374,6 +377,11 @@ int main(int argc, char **argv)
 	else
 		snprintf(emu_net_st.imds_url, sizeof(emu_net_st.imds_url),
 			 "%s", emu_net_st.base_url);
+	if (emu_boot_st.layer_dir && !emu_boot_st.node_init) {
+		fprintf(stderr, "azure-emulator: --image-layers is for the VMs "
+			"that --node-init boots: give --node-init too\n");
+		return 2;
+	}
 	if (emu_boot_st.node_init && emu_node_init_setup())
 		return 2;
 	emu_write_bucket_reset();

@@ -92,11 +92,48 @@ int emu_console_path(const vm_t *v, char *out, size_t n)
 	return 0;
 }
 
+/* VM V's disk layer under --image-layers: OUT (N bytes) gets DIR/name,
+ * the validated name in lower case.  Returns 0, or -1 when there is none. */
+static int _layer_path(const vm_t *v, char *out, size_t n)
+{
+	if (!emu_boot_st.node_init || !emu_boot_st.layer_dir || !emu_name_ok(v->name) ||
+	    (size_t) snprintf(out, n, "%s/%s", emu_boot_st.layer_dir, v->name) >= n)
+		return -1;
+	emu_lower(out + strlen(emu_boot_st.layer_dir) + 1);
+	return 0;
+}
+
+/*
+ * Delete VM V's disk layer with the VM: renamed at once out of the way of a
+ * new VM of the same name, then removed by rm(1) in the background once
+ * the halted VM is gone (its mount of the layer goes with its namespace).
+ */
+void emu_layer_delete(const vm_t *v)
+{
+	char path[4096], gone[4200], id[40];
+	pid_t pid;
+
+	if (_layer_path(v, path, sizeof(path)))
+		return;
+	emu_uuid(id);
+	snprintf(gone, sizeof(gone), "%s/.deleted-%s", emu_boot_st.layer_dir, id);
+	if (rename(path, gone))
+		return;		/* it never booted */
+	/* after the halted VM's SIGKILL (emu_halt: a second), when nothing
+	 * writes there any more */
+	posix_spawn(&pid, "/bin/sh", NULL, NULL, (char *const[]) { "sh", "-c",
+		    "sleep 2; exec rm -rf --one-file-system \"$1\"", "sh", gone,
+		    NULL }, environ);
+}
+
 /* The boot command's environment: the emulator's own for --boot-command;
- * for --node-init, a clean one that names the VM's IMDS (see
- * azure-emulator(8)).  BUF holds the strings. */
+ * for --node-init, a clean one that names the VM's IMDS and, with
+ * --image-layers, its disk layer (see azure-emulator(8)).  BUF holds the
+ * strings. */
 static char **_boot_env(const vm_t *v, char buf[3][512], char **envp)
 {
+	char layer[480];
+
 	if (!emu_boot_st.node_init)
 		return environ;
 	snprintf(buf[0], 512, "AZURE_EMULATOR_IMDS=%s", emu_net_st.imds_url);
@@ -107,6 +144,11 @@ static char **_boot_env(const vm_t *v, char buf[3][512], char **envp)
 	envp[2] = buf[0];
 	envp[3] = buf[1];
 	envp[4] = NULL;
+	if (!_layer_path(v, layer, sizeof(layer))) {
+		snprintf(buf[2], 512, "AZURE_EMULATOR_LAYER=%s", layer);
+		envp[4] = buf[2];
+		envp[5] = NULL;
+	}
 	return envp;
 }
 
@@ -120,7 +162,7 @@ static char **_boot_env(const vm_t *v, char buf[3][512], char **envp)
 void emu_boot(vm_t *v)
 {
 	const char *tmpl = emu_boot_st.node_init ? emu_boot_st.node_init : emu_boot_st.boot_command;
-	char *cmd, console[4096], boottime[64], envbuf[3][512], *envp[5];
+	char *cmd, console[4096], boottime[64], envbuf[3][512], *envp[6];
 	/* a set's VMs have no slurm-node tag: {node} is "" */
 	const char *node = v->vmss ? "" : v->node ? v->node : v->name;
 	pid_t pid;
@@ -594,6 +636,15 @@ int emu_node_init_setup(void)
 		fprintf(stderr, "azure-emulator: --console-dir %s: not a "
 			"directory of root's own that it can make mode 0700\n",
 			emu_boot_st.console_dir);
+		return -1;
+	}
+	if (emu_boot_st.layer_dir &&
+	    ((mkdir(emu_boot_st.layer_dir, 0700) && errno != EEXIST) ||
+	     lstat(emu_boot_st.layer_dir, &sb) || !S_ISDIR(sb.st_mode) ||
+	     sb.st_uid != geteuid() || chmod(emu_boot_st.layer_dir, 0700))) {
+		fprintf(stderr, "azure-emulator: --image-layers %s: not a "
+			"directory of root's own that it can make mode 0700\n",
+			emu_boot_st.layer_dir);
 		return -1;
 	}
 	return _sandbox_files();

@@ -132,6 +132,7 @@ void emu_vm_destroy(vm_t *v)
 	emu_halt(v);
 	if (!emu_console_path(v, console, sizeof(console)))
 		unlink(console);
+	emu_layer_delete(v);
 	emu_vm_unlink(v);
 	emu_journal_gone(v);
 	emu_vm_free(v);

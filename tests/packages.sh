@@ -22,6 +22,9 @@ azml_install_packages() {
 	local missing=() p want=$AZML_PACKAGES
 	[ "${1:-}" = fuzz ] && want="$want $AZML_FUZZ_PACKAGES"
 	for p in $want; do
+		# Node.js from elsewhere (NodeSource's nodejs carries npm and
+		# conflicts with Debian's npm package): its npm will do.
+		[ "$p" = npm ] && command -v npm > /dev/null && continue
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 			grep -q 'install ok installed' || missing+=("$p")
 	done

@@ -58,12 +58,14 @@ static void _path(char *out, size_t n, const azml_health_req_t *req,
 	snprintf(out, n, "%s%s", req->root ? req->root : "", rel);
 }
 
-/* The first line of PATH (up to N-1 bytes, '\n' dropped); -1 when none. */
+/* The first line of PATH (up to N-1 bytes, '\n' dropped); -1 when none
+ * (BUF then "": a caller may print it whichever way). */
 static int _read_line(const char *path, char *buf, size_t n)
 {
 	FILE *fp = fopen(path, "re");
 	int rv = -1;
 
+	buf[0] = '\0';
 	if (!fp)
 		return -1;
 	if (fgets(buf, (int) n, fp)) {
@@ -420,7 +422,9 @@ void azml_health_xid(const azml_health_req_t *req, azml_hresult_t *res)
 		memmove(buf, start, have);
 	}
 	close(fd);
-	if (old.any && first > old.seq + 1 && !strcmp(old.boot, st.boot))
+	/* first - 1: the state file's seq may be the largest there is */
+	if (old.any && first && first - 1 > old.seq &&
+	    !strcmp(old.boot, st.boot))
 		azml_log_info("health: xid: the kernel log lost records %llu-"
 			      "%llu since the last run", old.seq + 1, first - 1);
 	if (dirty && dir[0] && _state_save(dir, path, &st) < 0)

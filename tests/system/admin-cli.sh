@@ -182,7 +182,8 @@ usage_error() {	# usage_error CMD WHAT ARGS...
 		azml_fail "'$*' printed no usage: $(cat "$D/err")"
 }
 cmds=$("$AZML_BIN" --help | sed -n 's/^  \([a-z-]*\) .*/\1/p' | sort -u)
-[ "$(wc -w <<<"$cmds")" = 14 ] || azml_fail "--help lists: $cmds"
+want="attach catalog check-config cost detach generate instance metrics node-check node-init quota reconcile targets userdata watch-events"
+[ "$(echo $cmds)" = "$want" ] || azml_fail "--help lists: $(echo $cmds), not: $want"
 for cmd in $cmds; do
 	case $cmd in	# an option with an argument; arguments it takes
 	catalog) argopt=--size args= ;;

@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <sys/mount.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -81,14 +82,25 @@ const char *emu_arg(struct MHD_Connection *c, const char *k)
 	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
 }
 
+/*
+ * Whether C came in on --imds-listen's port: told by the socket's own local
+ * port.  Note that libmicrohttpd 1.0 (Debian 13, forky) answers every
+ * MHD_get_connection_info() of a connection in one shared union: a caller
+ * copies what it needs before the next call (see _peer_uid).
+ */
 bool emu_on_imds_listener(struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
 
 	if (!emu_net_st.imds_daemon)
 		return false;
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
-	return ci && ci->daemon == emu_net_st.imds_daemon;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci || getsockname(ci->connect_fd, (struct sockaddr *) &sin,
+			       &len) || sin.sin_family != AF_INET)
+		return false;
+	return ntohs(sin.sin_port) == emu_net_st.imds_port;
 }
 
 /*
@@ -105,27 +117,30 @@ bool emu_on_imds_listener(struct MHD_Connection *c)
  */
 static int _peer_uid(struct MHD_Connection *c, uid_t *uid)
 {
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	/* the port the client reached: --imds-listen's or --listen's */
 	unsigned port = (unsigned) (emu_on_imds_listener(c) ?
 				    emu_net_st.imds_port : emu_net_st.port);
-	const struct sockaddr_in *sin;
+	const union MHD_ConnectionInfo *ci;
+	struct sockaddr_in sin;
 	char line[512];
 	FILE *fp;
 	int found = 0;
 	uid_t u = 0;
 
+	/* copied at once: libmicrohttpd 1.0 answers every
+	 * MHD_get_connection_info() of a connection in the same storage, so
+	 * the next call (emu_on_imds_listener's) overwrites this one */
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (!ci || !ci->client_addr || ci->client_addr->sa_family != AF_INET)
 		return -1;
-	sin = (const struct sockaddr_in *) ci->client_addr;
+	memcpy(&sin, ci->client_addr, sizeof(sin));
 	for (int tries = 0; tries < 3 && found != 1; tries++) {
 		if (!(fp = fopen("/proc/net/tcp", "r")))
 			return -1;
 		found = 0;
 		while (fgets(line, sizeof(line), fp))
-			found += emu_tcp_row(line, sin->sin_addr.s_addr,
-					     ntohs(sin->sin_port),
+			found += emu_tcp_row(line, sin.sin_addr.s_addr,
+					     ntohs(sin.sin_port),
 					     emu_net_st.listen_addr.s_addr,
 					     port, &u);
 		fclose(fp);

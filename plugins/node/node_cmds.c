@@ -751,8 +751,9 @@ int azml_cmd_detach(const azml_cmd_t *cmd, int argc, char **argv)
 	if (dynamic) {
 		/* made by 'attach --accept' on 24.11 and later */
 		if (azml_nodes_delete(node) < 0) {
-			fprintf(stderr, "slurm-azureml detach: slurmctld did not "
-				"delete %s: %s\n", node, slurm_strerror(errno));
+			fprintf(stderr, "slurm-azureml detach: slurmctld did "
+				"not delete %s: %s\n", node,
+				slurm_strerror(errno));
 			goto out;
 		}
 	} else {

@@ -281,6 +281,18 @@ int azml_cmd_generate(const azml_cmd_t *cmd, int argc, char **argv)
 	if (azml_cmd_conf(cmd, file, 0, &conf))
 		return 1;
 	opts.slurm_conf = azml_slurm_conf_path();
+	{
+		/* The Slurm this was built against, which is the one that
+		 * runs it (slurmctld may not be up yet); attach --accept asks
+		 * the running slurmctld, and uses a FUTURE slot where there
+		 * is one. */
+		char built[16];
+
+		snprintf(built, sizeof(built), "%d.%d",
+			 SLURM_VERSION_MAJOR(SLURM_VERSION_NUMBER),
+			 SLURM_VERSION_MINOR(SLURM_VERSION_NUMBER));
+		opts.dynamic_attach = azml_slurm_dynamic_attach(built);
+	}
 	if (!gres)
 		_configless_note(stderr, "slurm-azureml generate: ");
 	out = gres ? azml_generate_gres_conf(conf) :

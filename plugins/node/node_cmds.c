@@ -5,9 +5,12 @@
  * Attached nodes are generated as State=FUTURE slots (Slurm 22.05 cannot add
  * nodes without restarting slurmctld).  'attach --accept' turns a slot into a
  * node with the address the credential carries and resumes it; 'detach'
- * drains it and turns it back into a FUTURE slot.  Dynamic nodes (slurmd -Z)
- * were not chosen: they register themselves with whatever they claim, so
- * nothing would be checked before jobs land on them.
+ * drains it and turns it back into a FUTURE slot.  Where slurmctld has no
+ * such node and runs 24.11 or later, accept creates it instead ('scontrol
+ * create', with the target's checked Gres and Feature) and detach deletes
+ * it; the node's slurmd starts with -Z.  Self-registration ('slurmd -Z
+ * --conf Gres=...') was not chosen: such a node creates itself with whatever
+ * it claims, so nothing would be checked before jobs land on it.
  */
 #include "config.h"
 
@@ -31,6 +34,7 @@
 #include "admin.h"
 #include "attach.h"
 #include "conf.h"
+#include "generate.h"
 #include "gpu.h"
 #include "health.h"
 #include "log.h"
@@ -530,9 +534,9 @@ static int _accept(const azml_cmd_t *cmd, const char *file,
 	cJSON *report = NULL, *reasons = cJSON_CreateArray();
 	const azml_target_t *t = NULL;
 	const cJSON *r;
-	char err[512], *cred = NULL;
+	char err[512], *cred = NULL, *line = NULL;
 	const char *node, *addr, *host;
-	int rc = 1;
+	int rc = 1, known;
 
 	if (azml_cmd_conf(cmd, conf_file, AZML_CONF_LOG, &conf))
 		goto out;
@@ -569,11 +573,39 @@ static int _accept(const azml_cmd_t *cmd, const char *file,
 	}
 	addr = cJSON_GetStringValue(cJSON_GetObjectItem(report, "address"));
 	host = cJSON_GetStringValue(cJSON_GetObjectItem(report, "hostname"));
-	if (azml_nodes_set_addr(node, addr, host) < 0 ||
-	    (_needs_resume(node) && azml_nodes_resume(node) < 0)) {
-		fprintf(stderr, "slurm-azureml attach: slurmctld did "
-			"not take node %s (is it in slurm.conf, from "
-			"'slurm-azureml generate'?)\n", node);
+	if ((known = azml_nodes_known(node, NULL)) < 0) {
+		fprintf(stderr, "slurm-azureml attach: slurmctld does not "
+			"answer; nothing changed\n");
+		goto out;
+	}
+	switch (azml_attach_way(known, ctl->version)) {
+	case AZML_ATTACH_UPDATE:
+		if (azml_nodes_set_addr(node, addr, host) < 0 ||
+		    (_needs_resume(node) && azml_nodes_resume(node) < 0)) {
+			fprintf(stderr, "slurm-azureml attach: slurmctld did "
+				"not take node %s (see %s)\n", node,
+				conf->log_file ? conf->log_file : "the log");
+			goto out;
+		}
+		break;
+	case AZML_ATTACH_CREATE:
+		line = azml_generate_attached_node(t, node, addr, host);
+		if (!line || azml_nodes_create(line) < 0 ||
+		    azml_nodes_resume(node) < 0) {
+			fprintf(stderr, "slurm-azureml attach: slurmctld %s "
+				"did not create node %s: %s (MaxNodeCount, "
+				"from 'slurm-azureml generate', leaves room "
+				"for the attached nodes)\n", ctl->version,
+				node, line ? slurm_strerror(errno) :
+				"out of memory");
+			goto out;
+		}
+		break;
+	case AZML_ATTACH_NO_NODE:
+		fprintf(stderr, "slurm-azureml attach: slurmctld %s has no "
+			"node %s: is it in slurm.conf, from 'slurm-azureml "
+			"generate'? (dynamic nodes need Slurm 24.11)\n",
+			ctl->version ? ctl->version : "?", node);
 		goto out;
 	}
 	/* Kept for 'targets', reconcile and detach. */
@@ -589,6 +621,7 @@ static int _accept(const azml_cmd_t *cmd, const char *file,
 	printf("attached %s (%s) to %s\n", node, addr, t->name);
 	rc = 0;
 out:
+	free(line);
 	free(cred);
 	cJSON_Delete(report);
 	cJSON_Delete(reasons);
@@ -652,6 +685,7 @@ int azml_cmd_detach(const azml_cmd_t *cmd, int argc, char **argv)
 	const char *node, *file = NULL;
 	char *end;
 	int c, rc = 1, waited = 0, limit = 300;
+	bool dynamic = false;
 
 	optind = 0;
 	while ((c = azml_cmd_getopt(cmd, argc, argv, &rc)) != -1) {
@@ -699,6 +733,7 @@ int azml_cmd_detach(const azml_cmd_t *cmd, int argc, char **argv)
 			goto out;
 		}
 		base = me->state & NODE_STATE_BASE;
+		dynamic = me->state & NODE_STATE_DYNAMIC_NORM;
 		if (base != NODE_STATE_ALLOCATED && base != NODE_STATE_MIXED &&
 		    !(me->state & NODE_STATE_COMPLETING))
 			break;
@@ -713,7 +748,15 @@ int azml_cmd_detach(const azml_cmd_t *cmd, int argc, char **argv)
 		sleep(1);
 		waited++;
 	}
-	{
+	if (dynamic) {
+		/* made by 'attach --accept' on 24.11 and later */
+		if (azml_nodes_delete(node) < 0) {
+			fprintf(stderr, "slurm-azureml detach: slurmctld did "
+				"not delete %s: %s\n", node,
+				slurm_strerror(errno));
+			goto out;
+		}
+	} else {
 		update_node_msg_t m;
 
 		slurm_init_update_node_msg(&m);

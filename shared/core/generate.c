@@ -6,7 +6,9 @@
  * is the target's IdleSecondsBeforeScaledown, MinNodes becomes the ":N" form
  * of SuspendExcNodes.  Instances and attached nodes are excluded from
  * suspend (SuspendExcParts).  Attached nodes start as State=FUTURE: defined,
- * not resolved or used until 'slurm-azureml attach --accept' admits them.
+ * not resolved or used until 'slurm-azureml attach --accept' admits them;
+ * with dynamic_attach (24.11 and later) accept creates them, and their
+ * partition is a NodeSet by feature.
  */
 #include "config.h"
 
@@ -132,6 +134,64 @@ static void _gres(FILE *fp, const azml_target_t *t)
 	if ((s = azml_gres_string(&g)) && *s)
 		fprintf(fp, " Gres=%s", s);
 	free(s);
+}
+
+/* Dynamic nodes need room: MaxNodeCount counts every node slurmctld may
+ * hold, those of slurm.conf and the attached ones to come. */
+static void _max_node_count(FILE *fp, const azml_conf_t *conf,
+			    const azml_generate_opts_t *opts)
+{
+	long n = 0;
+	bool attached = false;
+
+	if (!opts || !opts->dynamic_attach)
+		return;
+	for (size_t i = 0; i < conf->ntargets; i++) {
+		n += conf->targets[i].node_count;
+		attached |= conf->targets[i].kind == AZML_ATTACHED;
+	}
+	if (!attached)
+		return;
+	fprintf(fp, "# Attached nodes are dynamic nodes: add the count of "
+		"slurm.conf's own nodes\n# to MaxNodeCount if it has any "
+		"(slurm.conf(5)).\nMaxNodeCount=%ld\n", n);
+}
+
+bool azml_slurm_dynamic_attach(const char *version)
+{
+	int major, minor;
+
+	if (!version || sscanf(version, "%d.%d", &major, &minor) != 2 ||
+	    major < 0 || minor < 0)
+		return false;
+	return major > 24 || (major == 24 && minor >= 11);
+}
+
+char *azml_generate_attached_node(const azml_target_t *t, const char *node,
+				  const char *addr, const char *host)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	if (!fp)
+		return NULL;
+	fprintf(fp, "NodeName=%s NodeAddr=%s NodeHostname=%s", node, addr,
+		host ? host : addr);
+	if (t->cpus)
+		fprintf(fp, " CPUs=%d", t->cpus);
+	if (t->real_memory)
+		fprintf(fp, " RealMemory=%d", t->real_memory);
+	_gres(fp, t);
+	_features(fp, t);
+	/* scontrol create takes only FUTURE or CLOUD; CLOUD would be powered
+	 * up through ResumeProgram. */
+	fprintf(fp, " State=FUTURE");
+	if (fclose(fp)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }
 
 const char *azml_slurm_conf_path(void)
@@ -283,6 +343,7 @@ char *azml_generate_slurm_conf(const azml_conf_t *conf,
 		"(README: Slurm versions).\n");
 #endif
 	_gres_types(fp, conf);
+	_max_node_count(fp, conf, opts);
 	_list_line(fp, conf, "SuspendExcParts=", _not_cluster, _name_item);
 	_list_line(fp, conf, "SuspendExcNodes=", _has_min_nodes,
 		   _min_nodes_item);
@@ -296,6 +357,16 @@ char *azml_generate_slurm_conf(const azml_conf_t *conf,
 			fprintf(fp, ": %s, series %s, %s", t->vm_size,
 				t->size.series->name,
 				azml_priority_name(t->priority));
+		if (t->kind == AZML_ATTACHED && opts && opts->dynamic_attach) {
+			/* Nodes made by 'attach --accept': their partition
+			 * takes them by their feature (the target's name). */
+			fprintf(fp, "\nNodeSet=%s-nodes Feature=%s\n"
+				"PartitionName=%s Nodes=%s-nodes "
+				"SuspendTime=INFINITE MaxTime=INFINITE "
+				"State=UP\n", t->name, t->name, t->name,
+				t->name);
+			continue;
+		}
 		fprintf(fp, "\nNodeName=%s", t->nodes);
 		if (port > 0 && t->kind != AZML_ATTACHED) {
 			if (t->node_count > 1)

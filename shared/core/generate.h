@@ -4,6 +4,8 @@
 #ifndef AZML_GENERATE_H
 #define AZML_GENERATE_H
 
+#include <stdbool.h>
+
 #include "conf.h"
 
 typedef struct {
@@ -13,6 +15,10 @@ typedef struct {
 	const char *slurm_conf;		/* slurm.conf to look for the admin's
 					 * own SlurmctldParameters line in;
 					 * NULL: do not look */
+	bool dynamic_attach;		/* attached nodes are dynamic nodes
+					 * (azml_slurm_dynamic_attach): no
+					 * FUTURE slots, a NodeSet by
+					 * feature for their partition */
 } azml_generate_opts_t;
 
 /*
@@ -48,6 +54,25 @@ const char *azml_slurm_conf_path(void);
 
 /* The gres.conf fragment: one line per target with GPUs (malloc'd). */
 char *azml_generate_gres_conf(const azml_conf_t *conf);
+
+/*
+ * Whether a slurmctld of VERSION ("24.11.5") takes attached nodes as
+ * dynamic nodes ('scontrol create nodename=', 'scontrol delete'): 24.11 and
+ * later, the releases the product tests them on (dynamic nodes came in
+ * 22.05 and matured in 23.11); earlier ones keep the FUTURE slots.  NULL or
+ * a version that cannot be read: false.
+ */
+bool azml_slurm_dynamic_attach(const char *version);
+
+/*
+ * The node line that creates attached node NODE of target T at ADDR
+ * (HOST: its hostname, NULL for ADDR) as a dynamic node: what its FUTURE
+ * slot would say, with its address (State=FUTURE: resumed once created,
+ * as a slot is).  Returns a malloc'd string, or
+ * NULL when out of memory.
+ */
+char *azml_generate_attached_node(const azml_target_t *t, const char *node,
+				  const char *addr, const char *host);
 
 /* RealMemory for a VM of MIB published memory: what the OS leaves. */
 int azml_usable_memory_mib(int mib);

@@ -329,6 +329,56 @@ static void _state_str(azml_node_t *n)
 		 (s & NODE_STATE_NO_RESPOND) ? "*" : "");
 }
 
+int azml_nodes_known(const char *node, uint32_t *state)
+{
+	node_info_msg_t *info = NULL;
+	int rc = 0;
+
+	if (slurm_load_node_single(&info, (char *) node,
+				   SHOW_ALL | SHOW_FUTURE) != SLURM_SUCCESS) {
+		if (errno == ESLURM_INVALID_NODE_NAME)
+			return 0;
+		azml_log_error("couldn't read node %s from slurmctld: %s",
+			       node, slurm_strerror(errno));
+		return -1;
+	}
+	for (uint32_t i = 0; i < info->record_count; i++)
+		if (info->node_array[i].name &&
+		    !strcmp(info->node_array[i].name, node)) {
+			if (state)
+				*state = info->node_array[i].node_state;
+			rc = 1;
+		}
+	slurm_free_node_info_msg(info);
+	return rc;
+}
+
+int azml_nodes_create(const char *line)
+{
+	update_node_msg_t m;
+
+	slurm_init_update_node_msg(&m);
+	m.extra = (char *) line;	/* how scontrol create sends it */
+	if (slurm_create_node(&m) == SLURM_SUCCESS)
+		return 0;
+	azml_log_error("couldn't create node '%s': %s", line,
+		       slurm_strerror(errno));
+	return -1;
+}
+
+int azml_nodes_delete(const char *node)
+{
+	update_node_msg_t m;
+
+	slurm_init_update_node_msg(&m);
+	m.node_names = (char *) node;
+	if (slurm_delete_node(&m) == SLURM_SUCCESS)
+		return 0;
+	azml_log_error("couldn't delete node %s: %s", node,
+		       slurm_strerror(errno));
+	return -1;
+}
+
 int azml_nodes_load(azml_node_t **out)
 {
 	node_info_msg_t *info = NULL;

@@ -63,6 +63,18 @@ typedef struct {
  * -1 when slurmctld does not answer. */
 int azml_nodes_load(azml_node_t **out);
 
+/*
+ * Whether slurmctld has node NODE, a FUTURE slot included: 1 yes (*STATE
+ * receives its state when STATE is not NULL), 0 no, -1 it does not answer.
+ */
+int azml_nodes_known(const char *node, uint32_t *state);
+
+/* Create dynamic node(s) from LINE, a slurm.conf NodeName line
+ * ('scontrol create'), or delete dynamic node NODE ('scontrol delete';
+ * slurmctld refuses one with jobs).  0 done, -1 (logged, errno set). */
+int azml_nodes_create(const char *line);
+int azml_nodes_delete(const char *node);
+
 /* power_down: Slurm runs SuspendProgram for NODES (idle ones). */
 int azml_nodes_power_down(const char *nodes, const char *reason);
 

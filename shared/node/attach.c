@@ -12,6 +12,7 @@
 #include <munge.h>
 
 #include "attach.h"
+#include "generate.h"
 #include "log.h"
 #include "names.h"
 
@@ -246,4 +247,12 @@ out:
 	cJSON_Delete(verdict);
 	free(inv);
 	return cJSON_GetArraySize(reasons) == before;
+}
+
+azml_attach_way_t azml_attach_way(bool known, const char *version)
+{
+	if (known)
+		return AZML_ATTACH_UPDATE;
+	return azml_slurm_dynamic_attach(version) ? AZML_ATTACH_CREATE :
+						    AZML_ATTACH_NO_NODE;
 }

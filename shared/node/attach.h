@@ -54,4 +54,24 @@ cJSON *azml_attach_open(const char *socket, const char *cred, uid_t slurm_uid,
 bool azml_attach_judge(const azml_conf_t *conf, const cJSON *report,
 		       const azml_target_t **target, cJSON *reasons);
 
+/*
+ * How 'attach --accept' admits a node, from whether slurmctld has it
+ * (KNOWN: a FUTURE slot of slurm.conf, or a node made before) and the
+ * running slurmctld's VERSION (slurm_conf_t's version):
+ *   AZML_ATTACH_UPDATE  it has the node: its address, then a resume;
+ *   AZML_ATTACH_CREATE  it has not, and takes dynamic nodes (24.11 and
+ *                       later, azml_slurm_dynamic_attach): the node is
+ *                       created with its target's CPUs, memory, Gres and
+ *                       Feature ('scontrol create nodename=');
+ *   AZML_ATTACH_NO_NODE neither: slurm.conf lacks the FUTURE slot.
+ * Decided at run time, not when built: what matters is the controller.
+ */
+typedef enum {
+	AZML_ATTACH_UPDATE,
+	AZML_ATTACH_CREATE,
+	AZML_ATTACH_NO_NODE,
+} azml_attach_way_t;
+
+azml_attach_way_t azml_attach_way(bool known, const char *version);
+
 #endif

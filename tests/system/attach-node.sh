@@ -3,6 +3,10 @@
 # credential and runs a --azure-compute job; a node whose GPUs do not match
 # its target, a credential from another key and a replayed one are refused
 # and change nothing; HealthCheckProgram drains and resumes; detach.
+# Slurm 22.05: attached nodes are FUTURE slots of slurm.conf, given back by
+# detach.  24.11 and later: attach --accept creates a dynamic node with the
+# target's Gres and Feature, its slurmd starts with -Z, detach deletes it,
+# and slurm.conf has no FUTURE slot.
 set -u
 . "$(dirname "$0")/lib.sh"
 TOPO=${AZML_SHARED:-$AZML_TOP/../shared}/hwloc-topologies
@@ -41,8 +45,34 @@ CONF
 azml_use_plugins
 azml_start_slurmctld
 
-future() { scontrol --future -o show node "$1" 2>/dev/null | grep -q 'State=FUTURE'; }
-future lab-1 && future gpulab-1 || azml_fail "attached nodes are not FUTURE slots at first"
+# 24.11 and later: dynamic nodes (slurm-azureml asks the running slurmctld).
+ver=$(scontrol --version | awk '{print $2}')
+dyn=0
+case $ver in
+2[5-9].* | 24.1[1-9]* | [3-9][0-9].*) dyn=1 ;;
+esac
+echo "attach-node: Slurm $ver, $([ $dyn = 1 ] && echo dynamic nodes || echo FUTURE slots)"
+if [ $dyn = 1 ]; then
+	# "future" here: not attached, that is no node at all.
+	future() { ! scontrol -o show node "$1" > /dev/null 2>&1; }
+	grep -q FUTURE "$T/nodes.conf" && azml_fail "FUTURE slots generated on $ver: $(grep FUTURE "$T/nodes.conf")"
+	grep -q '^NodeSet=lab-nodes Feature=lab$' "$T/nodes.conf" &&
+		grep -q '^PartitionName=lab Nodes=lab-nodes ' "$T/nodes.conf" &&
+		grep -q '^MaxNodeCount=3$' "$T/nodes.conf" ||
+		azml_fail "nodes.conf on $ver: $(cat "$T/nodes.conf")"
+	azml_pass "Slurm $ver: no FUTURE slots; the partitions take attached nodes by feature"
+else
+	future() { scontrol --future -o show node "$1" 2>/dev/null | grep -q 'State=FUTURE'; }
+fi
+# Dynamic nodes register with slurmd -Z (dynamic_nodes.html).
+attached_slurmd() {
+	if [ $dyn = 1 ]; then
+		slurmd -Z -N "$1" -f "$SLURM_CONF"
+	else
+		slurmd -N "$1" -f "$SLURM_CONF"
+	fi
+}
+future lab-1 && future gpulab-1 || azml_fail "attached nodes are there at first"
 
 # On the node: its report, sealed with the cluster's key.
 "$AZML_BIN" attach --node lab-1 --address 127.0.0.1 --output "$T/lab-1.cred" \
@@ -67,17 +97,23 @@ future lab-1 || azml_fail "a forged credential changed lab-1"
 head -c 60 "$T/lab-1.cred" > "$T/short.cred"
 out=$("$AZML_BIN" attach --accept "$T/short.cred" 2>&1) && azml_fail "truncated accepted"
 grep -q "not a whole munge credential" <<<"$out" || azml_fail "truncated: $out"
-azml_pass "credentials from another key or truncated are refused; lab-1 stays a FUTURE slot"
+azml_pass "credentials from another key or truncated are refused; lab-1 stays unattached"
 
 # The real one, on the controller.
 out=$("$AZML_BIN" attach --accept "$T/lab-1.cred" 2> "$T/accept.err") ||
 	azml_fail "accept: $(cat "$T/accept.err")"
 [ "$out" = "attached lab-1 (127.0.0.1) to lab" ] || azml_fail "accept said: $out"
 scontrol -o show node lab-1 | grep -q 'NodeAddr=127.0.0.1' || azml_fail "lab-1 address: $(scontrol -o show node lab-1)"
+if [ $dyn = 1 ]; then
+	scontrol -o show node lab-1 | grep -q 'State=[A-Z+]*DYNAMIC_NORM' &&
+		scontrol -o show node lab-1 | grep -q 'AvailableFeatures=azureml,lab,attached ' ||
+		azml_fail "lab-1 is not the dynamic node of lab: $(scontrol -o show node lab-1)"
+	azml_pass "accept created lab-1 as a dynamic node with lab's features"
+fi
 [ -f "$T/azureml-state/attached/lab-1.json" ] || azml_fail "no record of lab-1"
 out=$("$AZML_BIN" attach --accept "$T/lab-1.cred" 2>&1) && azml_fail "replayed credential accepted"
 grep -q "it was already used once (replayed)" <<<"$out" || azml_fail "replay: $out"
-slurmd -N lab-1 -f "$SLURM_CONF" || azml_fail "slurmd lab-1"
+attached_slurmd lab-1 || azml_fail "slurmd lab-1"
 azml_wait 30 bash -c '[ "$(sinfo -h -n lab-1 -o %t)" = idle ]' ||
 	azml_fail "lab-1 never came up: $(sinfo -h -n lab-1 -o %t)"
 # Attached again (a new credential) while up: the address only.
@@ -101,8 +137,16 @@ grep -q "ran on lab-1" "$T/job.out" || azml_fail "job output: $(cat "$T/job.out"
 azml_pass "a --azure-compute=lab job ran on the attached node"
 
 # slurmctld restarts: Slurm turns lab-1 back into a FUTURE slot; reconcile
-# restores what attach --accept admitted.
+# restores what attach --accept admitted.  A dynamic node is kept in
+# slurmctld's state: nothing to restore.
 azml_restart_slurmctld
+if [ $dyn = 1 ]; then
+	azml_wait 30 bash -c '[ "$(sinfo -h -n lab-1 -o %t)" = idle ]' ||
+		azml_fail "lab-1 after a restart: $(scontrol -o show node lab-1)"
+	out=$("$AZML_BIN" reconcile 2>&1)
+	grep -q "reconcile: 0 actions" <<<"$out" || azml_fail "reconcile after a restart: $out"
+	azml_pass "after a slurmctld restart the dynamic node lab-1 is still there"
+else
 future lab-1 || azml_fail "after a restart lab-1 is $(scontrol -o show node lab-1)"
 out=$("$AZML_BIN" reconcile --dry-run 2>&1) || azml_fail "reconcile --dry-run: $out"
 grep -q "attached node lab-1 is a FUTURE slot again (slurmctld restarted); would restore it at 127.0.0.1" <<<"$out" ||
@@ -115,6 +159,7 @@ azml_wait 30 bash -c '[ "$(sinfo -h -n lab-1 -o %t)" = idle ]' ||
 out=$("$AZML_BIN" reconcile 2>&1)
 grep -q "reconcile: 0 actions" <<<"$out" || azml_fail "second reconcile: $out"
 azml_pass "after a slurmctld restart, reconcile restores the attached node"
+fi
 
 # gpulab-1 says gpu:v100:16; a machine with 3 NVIDIA and 1 AMD GPU is refused.
 "$AZML_BIN" attach --node gpulab-1 --address 127.0.0.1 --topology "$TOPO/32em64t-2n8c2t-pci-normalio.xml" \
@@ -137,12 +182,23 @@ azml_pass "a node whose GPUs do not match its target is refused with the reasons
 	--output "$T/gpulab.cred" 2> /dev/null || azml_fail "attach gpulab-1 (DGX-2)"
 out=$("$AZML_BIN" attach --accept "$T/gpulab.cred" 2>&1) || azml_fail "DGX-2 refused: $out"
 future gpulab-1 && azml_fail "gpulab-1 still FUTURE after accept"
+if [ $dyn = 1 ]; then
+	scontrol -o show node gpulab-1 | grep -q 'Gres=gpu:v100:16 ' &&
+		scontrol -o show node gpulab-1 | grep -q 'AvailableFeatures=azureml,gpulab,attached ' ||
+		azml_fail "gpulab-1 was not created with its Gres: $(scontrol -o show node gpulab-1)"
+fi
 out=$("$AZML_BIN" detach --wait 10 gpulab-1 2>&1) || azml_fail "detach: $out"
 future gpulab-1 || azml_fail "gpulab-1 after detach: $(scontrol -o show node gpulab-1)"
 [ -f "$T/azureml-state/attached/gpulab-1.json" ] && azml_fail "detach left the record"
 out=$("$AZML_BIN" detach nosuch-1 2>&1) && azml_fail "detach of an unknown node"
 grep -q "'nosuch-1' is not a node of an AttachedCompute target" <<<"$out" || azml_fail "detach: $out"
-azml_pass "the right GPUs are admitted; detach returns the slot"
+if [ $dyn = 1 ]; then
+	scontrol --future -o show node | grep -q 'State=FUTURE' &&
+		azml_fail "a FUTURE slot on $ver: $(scontrol --future -o show node | grep FUTURE)"
+	azml_pass "the right GPUs are admitted with their Gres; detach deletes the node"
+else
+	azml_pass "the right GPUs are admitted; detach returns the slot"
+fi
 
 # HealthCheckProgram: azureml.conf now says lab has a GPU it does not have.
 sed -i 's/^AttachedCompute=lab Nodes=lab-\[1-2\] CPUs=1$/& Gres=gpu:1/' "$T/azureml.conf"

@@ -302,6 +302,20 @@ START_TEST(judged_against_the_target)
 }
 END_TEST
 
+/* The way a node is admitted: the slot or node slurmctld has first, else
+ * a dynamic node where the running controller takes them. */
+START_TEST(way_of_admission)
+{
+	ck_assert_int_eq(azml_attach_way(true, "22.05.8"), AZML_ATTACH_UPDATE);
+	ck_assert_int_eq(azml_attach_way(true, "26.05.5"), AZML_ATTACH_UPDATE);
+	ck_assert_int_eq(azml_attach_way(false, "24.11.5"), AZML_ATTACH_CREATE);
+	ck_assert_int_eq(azml_attach_way(false, "26.05.5"), AZML_ATTACH_CREATE);
+	ck_assert_int_eq(azml_attach_way(false, "22.05.8"), AZML_ATTACH_NO_NODE);
+	ck_assert_int_eq(azml_attach_way(false, "24.05.1"), AZML_ATTACH_NO_NODE);
+	ck_assert_int_eq(azml_attach_way(false, NULL), AZML_ATTACH_NO_NODE);
+}
+END_TEST
+
 int main(void)
 {
 	int rc;
@@ -319,6 +333,7 @@ int main(void)
 	tcase_add_test(tc, truncated_and_garbage);
 	tcase_add_test(tc, maker_uid);
 	tu_add_shared_test(tc, judged_against_the_target);
+	tcase_add_test(tc, way_of_admission);
 	rc = tu_run("attach", tc);
 	_stop_munged();
 	return rc;

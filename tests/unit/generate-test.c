@@ -82,6 +82,75 @@ START_TEST(slurm_conf_lines)
 }
 END_TEST
 
+/* 24.11 and later: attached nodes are dynamic nodes.  No FUTURE slot; the
+ * partition takes them by their feature; MaxNodeCount leaves room. */
+START_TEST(dynamic_attach_lines)
+{
+	azml_conf_t *c = _conf();
+	azml_generate_opts_t o = { .program_dir = "/opt/azml/libexec",
+				   .dynamic_attach = true };
+	char *out = azml_generate_slurm_conf(c, &o), *line;
+
+	ck_assert_ptr_null(strstr(out, "NodeName=lab"));
+	ck_assert_ptr_null(strstr(out, "FUTURE"));
+	_has_line(out, "NodeSet=lab-nodes Feature=lab");
+	_has_line(out, "PartitionName=lab Nodes=lab-nodes SuspendTime=INFINITE "
+		  "MaxTime=INFINITE State=UP");
+	/* 8 + 1 + 64 + 1 + 4 */
+	_has_line(out, "MaxNodeCount=78");
+	_has_line(out, "SuspendExcParts=dev-box,lab");
+	/* the other targets as before */
+	_has_line(out, "PartitionName=cpu-spot Nodes=cpu-spot-[1-64] "
+		  "SuspendTime=120 MaxTime=INFINITE State=UP");
+	free(out);
+
+	/* what 'attach --accept' creates: the slot's line, with its address */
+	line = azml_generate_attached_node(azml_conf_target_of_node(c, "lab02"),
+					   "lab02", "10.1.2.3", "gpu-box");
+	ck_assert_str_eq(line, "NodeName=lab02 NodeAddr=10.1.2.3 "
+			 "NodeHostname=gpu-box CPUs=64 RealMemory=500000 "
+			 "Gres=gpu:a100:4 Feature=azureml,lab,attached "
+			 "State=FUTURE");
+	free(line);
+	line = azml_generate_attached_node(azml_conf_target_of_node(c, "lab01"),
+					   "lab01", "10.1.2.4", NULL);
+	ck_assert_ptr_nonnull(strstr(line, "NodeAddr=10.1.2.4 NodeHostname=10.1.2.4 "));
+	free(line);
+
+	/* without attached targets, no MaxNodeCount */
+	azml_conf_destroy(c);
+	c = azml_conf_load_string("ClusterName=t\nSubscriptionId=00000000-0000-"
+				  "0000-0000-000000000000\nResourceGroup=rg\n"
+				  "Location=eastus\nComputeInstance=box VmSize="
+				  "Standard_DS3_v2\n", "g.conf");
+	ck_assert_int_eq(c->nerrors, 0);
+	out = azml_generate_slurm_conf(c, &o);
+	ck_assert_ptr_null(strstr(out, "MaxNodeCount"));
+	free(out);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* Which controller takes dynamic nodes: 24.11 and later, read from the
+ * version string slurmctld reports. */
+START_TEST(dynamic_attach_versions)
+{
+	ck_assert(!azml_slurm_dynamic_attach("22.05.8"));
+	ck_assert(!azml_slurm_dynamic_attach("23.11.10"));
+	ck_assert(!azml_slurm_dynamic_attach("24.05.4"));
+	ck_assert(azml_slurm_dynamic_attach("24.11.5"));
+	ck_assert(azml_slurm_dynamic_attach("24.11"));
+	ck_assert(azml_slurm_dynamic_attach("25.05.0-0rc1"));
+	ck_assert(azml_slurm_dynamic_attach("26.05.5"));
+	ck_assert(azml_slurm_dynamic_attach("100.1.0"));
+	ck_assert(!azml_slurm_dynamic_attach(NULL));
+	ck_assert(!azml_slurm_dynamic_attach(""));
+	ck_assert(!azml_slurm_dynamic_attach("24"));
+	ck_assert(!azml_slurm_dynamic_attach("x24.11"));
+	ck_assert(!azml_slurm_dynamic_attach("-25.05"));
+}
+END_TEST
+
 /* slurm.conf text in a temporary file; its path (static). */
 static const char *_slurm_conf(const char *text)
 {
@@ -195,6 +264,8 @@ int main(void)
 	TCase *tc = tcase_create("generate");
 
 	tcase_add_test(tc, slurm_conf_lines);
+	tcase_add_test(tc, dynamic_attach_lines);
+	tcase_add_test(tc, dynamic_attach_versions);
 	tcase_add_test(tc, configless);
 	tcase_add_test(tc, isolated_feature);
 	tcase_add_test(tc, gres_conf_lines);

@@ -32,7 +32,15 @@ nodes_of_job() { scontrol -o show job "$1" | grep -o ' NodeList=[^ ]*' | cut -d=
 export -f job_state azml_emulator_vms
 export EMU_URL
 idle_all() { [ -z "$(sinfo -h -p "$1" -o %t | grep -vx 'idle~')" ]; }
-export -f idle_all
+# idle~ and done powering down: sinfo shows idle~ while slurmctld still
+# holds a node POWERING_DOWN or COMPLETING (not allocatable yet).
+settled_all() {
+	local s
+	s=$(scontrol -o show node "$(sinfo -h -p "$1" -o %N)" | grep -o ' State=[^ ]*') &&
+		[ -n "$s" ] && ! grep -q 'POWERING_DOWN\|COMPLETING\|POWERING_UP\|DRAIN' <<<"$s" &&
+		idle_all "$1"
+}
+export -f idle_all settled_all
 
 # 0. MinNodes stop at the quota: 3 nodes wanted, 2 fit.  (First: every
 # reconcile below powers MinNodes up.)
@@ -115,9 +123,15 @@ azml_pass "a job over the quota gets no write, QuotaExceeded on its nodes in sec
 # 3. Recovery and a job that fits: the next job for ca runs on ca, and a
 # low-priority job over lowPriorityCores is refused meanwhile (the family
 # quota has room: the two are apart).
-azml_wait 60 idle_all ca || azml_fail "ca not idle~: $(sinfo -h -p ca -o '%N %t %E')"
-id=$(sbatch --parsable --azure-compute=ca -N1 --wrap 'hostname') || azml_fail sbatch
-azml_wait 20 bash -c "[ -n \"\$(azml_emulator_vms | grep -o 'ca-[0-9]')\" ]" || azml_fail "no VM for ca"
+# -p ca, not --azure-compute=ca (ca,cb): on a loaded 22.05, slurmctld may
+# still count ca's nodes unavailable for a while after their suspend (it
+# pinged them while they powered down, and their names do not resolve), and
+# the job would then rightly run on cb.
+azml_wait 60 settled_all ca ||
+	azml_fail "ca not settled idle~: $(scontrol -o show node "$(sinfo -h -p ca -o %N)" | grep -o '^NodeName=[^ ]*\| State=[^ ]*')"
+id=$(sbatch --parsable -p ca -N1 --wrap 'hostname') || azml_fail sbatch
+azml_wait 30 bash -c "[ -n \"\$(azml_emulator_vms | grep -o 'ca-[0-9]')\" ]" ||
+	azml_fail "no VM for ca: job $id $(scontrol -o show job "$id" | grep -o 'JobState=[^ ]*\|Reason=[^ ]*\| NodeList=[^ ]*'); $(sinfo -h -p ca -o '%N %t %E')"
 writes=$(create_writes)
 lid=$(sbatch --parsable -p lp -N2 --wrap 'hostname') || azml_fail sbatch
 azml_wait 20 bash -c "scontrol -o show node lp-1 | grep -q 'Reason=azureml: QuotaExceeded: lowPriorityCores has 2 of 2 vCPUs free in eastus; job $lid needs 4'" ||

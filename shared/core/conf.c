@@ -338,6 +338,41 @@ static int _set_value(parser_t *p, const keydef_t *k, void *base, size_t off,
 		}
 		return 0;
 	}
+	case K_ALLOC: {
+		azml_alloc_t *slot = (azml_alloc_t *) ((char *) base + off);
+
+		if (!strcasecmp(val, "LowestPrice"))
+			*slot = AZML_ALLOC_LOWEST_PRICE;
+		else if (!strcasecmp(val, "CapacityOptimized"))
+			*slot = AZML_ALLOC_CAPACITY_OPTIMIZED;
+		else if (!strcasecmp(val, "Prioritized"))
+			*slot = AZML_ALLOC_PRIORITIZED;
+		else {
+			azml_conf_err(p, file, line,
+				      "AllocationStrategy='%s': expected "
+				      "LowestPrice, CapacityOptimized or "
+				      "Prioritized",
+				      _show(val, shown, sizeof(shown)));
+			return -1;
+		}
+		return 0;
+	}
+	case K_SCALING: {
+		azml_scaling_t *slot = (azml_scaling_t *) ((char *) base + off);
+
+		if (!strcasecmp(val, "AllOrNothing"))
+			*slot = AZML_SCALING_ALL_OR_NOTHING;
+		else if (!strcasecmp(val, "BestEffort"))
+			*slot = AZML_SCALING_BEST_EFFORT;
+		else {
+			azml_conf_err(p, file, line,
+				      "JobScaling='%s': expected AllOrNothing "
+				      "or BestEffort",
+				      _show(val, shown, sizeof(shown)));
+			return -1;
+		}
+		return 0;
+	}
 	case K_CRED: {
 		azml_conf_t *c = p->conf;
 
@@ -375,6 +410,8 @@ static int _set_value(parser_t *p, const keydef_t *k, void *base, size_t off,
 static void _target_free(azml_target_t *t)
 {
 	free(t->name); free(t->vm_size); free(t->nodes);
+	for (size_t i = 0; i < t->nmix; i++)
+		free(t->mix[i]);
 	free(t->gres); free(t->gpu_type); free(t->cuda);
 	free(t->image); free(t->subnet);
 	free(t->admin_user); free(t->ssh_public_key);
@@ -386,12 +423,59 @@ static void _target_free(azml_target_t *t)
 	_free_names(t->fallback);
 }
 
-/* The VM size of a cluster or instance: known, allowed for this kind. */
-static bool _check_vm_size(parser_t *p, azml_target_t *t, const char *file,
-			   int line)
+/* One size of T's VmSize=: known, in the size table, allowed for T's kind;
+ * INFO gets it resolved. */
+static bool _check_one_size(parser_t *p, azml_target_t *t, const char *name,
+			    azml_size_info_t *info, const char *file, int line)
 {
 	char shown[300];
 	const azml_series_t *s;
+
+	if (azml_catalog_resolve(name, info)) {
+		azml_conf_err(p, file, line,
+			      "unknown VM size '%s' (see 'slurm-azureml "
+			      "catalog' for the supported series)",
+			      _show(name, shown, sizeof(shown)));
+		return false;
+	}
+	if (!info->size) {
+		azml_conf_err(
+			p, file, line,
+			"VM size '%s' (series %s) is not in the "
+			"catalog's size table, so its CPUs and memory are unknown",
+			name, info->series->name);
+		return false;
+	}
+	s = info->series;
+	if (s->approval_required && !t->quota_approved) {
+		azml_conf_err(
+			p, file, line,
+			"VM size '%s' is series %s, which needs a "
+			"quota approval from Azure support; once granted, add "
+			"QuotaApproved=yes",
+			info->name, s->name);
+		return false;
+	}
+	if (t->kind == AZML_INSTANCE && !s->compute_instance) {
+		azml_conf_err(
+			p, file, line,
+			"VM size '%s' is series %s, which Azure ML "
+			"supports on compute clusters only, not on instances",
+			info->name, s->name);
+		return false;
+	}
+	return true;
+}
+
+/* The VM size (or, for a cluster, the mix VmSize=A,B,C) of a cluster or
+ * instance: each known and allowed for its kind.  vm_size becomes the
+ * first size's canonical spelling, mix[] every size's, and cpus and
+ * real_memory the smallest of the mix. */
+static bool _check_vm_size(parser_t *p, azml_target_t *t, const char *file,
+			   int line)
+{
+	char *list, *save = NULL;
+	bool ok = true;
 
 	if (!t->vm_size) {
 		azml_conf_err(p, file, line, "%s '%s' needs VmSize=",
@@ -400,43 +484,50 @@ static bool _check_vm_size(parser_t *p, azml_target_t *t, const char *file,
 			      t->name);
 		return false;
 	}
-	if (azml_catalog_resolve(t->vm_size, &t->size)) {
+	if (t->kind == AZML_INSTANCE && strchr(t->vm_size, ',')) {
 		azml_conf_err(p, file, line,
-			      "unknown VM size '%s' (see 'slurm-azureml "
-			      "catalog' for the supported series)",
-			      _show(t->vm_size, shown, sizeof(shown)));
+			      "ComputeInstance '%s': VmSize= names one size "
+			      "(an instance is one VM; a mix is for compute "
+			      "clusters)", t->name);
 		return false;
 	}
-	if (!t->size.size) {
-		azml_conf_err(
-			p, file, line,
-			"VM size '%s' (series %s) is not in the "
-			"catalog's size table, so its CPUs and memory are unknown",
-			t->vm_size, t->size.series->name);
+	if (!(list = azml_conf_strdup(p->conf, t->vm_size)))
 		return false;
+	for (char *w = strtok_r(list, ",", &save); w && t->nmix < AZML_MIX_MAX;
+	     w = strtok_r(NULL, ",", &save)) {
+		azml_size_info_t *info = &t->mix_size[t->nmix];
+
+		if (!_check_one_size(p, t, w, info, file, line)) {
+			ok = false;
+			continue;
+		}
+		for (size_t i = 0; i < t->nmix; i++)
+			if (!strcmp(t->mix[i], info->name)) {
+				azml_conf_err(p, file, line,
+					      "VmSize= names '%s' twice",
+					      info->name);
+				ok = false;
+			}
+		if (!(t->mix[t->nmix] = azml_conf_strdup(p->conf, info->name))) {
+			ok = false;
+			break;
+		}
+		t->nmix++;
 	}
-	s = t->size.series;
+	free(list);
+	if (!ok || !t->nmix)
+		return false;
+	t->size = t->mix_size[0];
 	free(t->vm_size);
 	if (!(t->vm_size = azml_conf_strdup(p->conf, t->size.name)))
 		return false;
 	t->cpus = t->size.size->vcpus;
 	t->real_memory = t->size.size->memory_mib;
-	if (s->approval_required && !t->quota_approved) {
-		azml_conf_err(
-			p, file, line,
-			"VM size '%s' is series %s, which needs a "
-			"quota approval from Azure support; once granted, add "
-			"QuotaApproved=yes",
-			t->vm_size, s->name);
-		return false;
-	}
-	if (t->kind == AZML_INSTANCE && !s->compute_instance) {
-		azml_conf_err(
-			p, file, line,
-			"VM size '%s' is series %s, which Azure ML "
-			"supports on compute clusters only, not on instances",
-			t->vm_size, s->name);
-		return false;
+	for (size_t i = 1; i < t->nmix; i++) {
+		if (t->mix_size[i].size->vcpus < t->cpus)
+			t->cpus = t->mix_size[i].size->vcpus;
+		if (t->mix_size[i].size->memory_mib < t->real_memory)
+			t->real_memory = t->mix_size[i].size->memory_mib;
 	}
 	return true;
 }

@@ -41,6 +41,25 @@ typedef enum {
 	AZML_PROV_SCALE_SET,	/* ScaleSet: one VMSS (Flexible) a cluster */
 } azml_provisioning_t;
 
+/* VmSize=A,B,C (compute clusters): Azure's instance mix takes at most 5
+ * sizes (skuProfile.vmSizes of a Flexible scale set). */
+#define AZML_MIX_MAX 5
+
+/* AllocationStrategy= (a mix): the order its sizes are tried in; Azure's
+ * skuProfile.allocationStrategy, whose default is LowestPrice. */
+typedef enum {
+	AZML_ALLOC_LOWEST_PRICE = 0,
+	AZML_ALLOC_CAPACITY_OPTIMIZED,
+	AZML_ALLOC_PRIORITIZED,	/* the order written */
+} azml_alloc_t;
+
+/* JobScaling= (compute clusters): what a job's VMs do when some of them
+ * cannot be had. */
+typedef enum {
+	AZML_SCALING_ALL_OR_NOTHING = 0, /* deleted together, job requeued */
+	AZML_SCALING_BEST_EFFORT,	/* those made stay */
+} azml_scaling_t;
+
 /* Azure's limits (azureml.conf.5, PLACEMENT): a Flexible scale set with
  * one fault domain holds at most 1000 VMs; RDMA sizes share an InfiniBand
  * fabric only within one availability set (at most 200 VMs), as Flexible
@@ -61,8 +80,17 @@ typedef enum {
 typedef struct {
 	char *name;
 	azml_kind_t kind;
-	char *vm_size;		/* canonical spelling; NULL for attached */
+	char *vm_size;		/* canonical spelling; NULL for attached; a
+				 * mix: its first size as written */
 	azml_size_info_t size;	/* resolved vm_size (zeroed for attached) */
+	/* VmSize=A,B,C: every size of the mix in the order written, canonical
+	 * (mix[0] is vm_size); one entry for a single size, none for
+	 * attached.  cpus and real_memory below are the mix's smallest. */
+	char *mix[AZML_MIX_MAX];
+	azml_size_info_t mix_size[AZML_MIX_MAX];
+	size_t nmix;
+	azml_alloc_t alloc;	/* AllocationStrategy= */
+	azml_scaling_t job_scaling; /* JobScaling=, default AllOrNothing */
 	int min_nodes;
 	int max_nodes;
 	int idle_seconds;	/* IdleSecondsBeforeScaledown (auto: where

@@ -27,7 +27,8 @@
 #define W_VM		(W_CLUSTER | W_INSTANCE)
 
 /* K_NAMES: comma-separated target names, stored NULL-terminated. */
-typedef enum { K_STR, K_INT, K_BOOL, K_PRIO, K_CRED, K_NAMES, K_PROV } ktype_t;
+typedef enum { K_STR, K_INT, K_BOOL, K_PRIO, K_CRED, K_NAMES, K_PROV,
+	       K_ALLOC, K_SCALING } ktype_t;
 
 typedef int (*check_fn)(const char *v, char *why, size_t n);
 

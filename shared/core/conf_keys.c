@@ -42,7 +42,7 @@ static int _check_zone(const char *v, char *why, size_t n);
 static int _check_tags(const char *v, char *why, size_t n);
 static int _check_gres(const char *v, char *why, size_t n);
 static int _check_cuda(const char *v, char *why, size_t n);
-static int _check_word(const char *v, char *why, size_t n);
+static int _check_sizes(const char *v, char *why, size_t n);
 static int _check_names(const char *v, char *why, size_t n);
 static int _check_ppg(const char *v, char *why, size_t n);
 static int _check_avset(const char *v, char *why, size_t n);
@@ -81,7 +81,9 @@ static const keydef_t key_tab[] = {
 	  _check_admin_user },
 	{ "SshPublicKey", W_GLOBAL | W_VM, K_STR, G(ssh_public_key),
 	  T(ssh_public_key), azml_conf_check_abs_path },
-	{ "VmSize", W_VM, K_STR, NO, T(vm_size), _check_word },
+	{ "VmSize", W_VM, K_STR, NO, T(vm_size), _check_sizes },
+	{ "AllocationStrategy", W_CLUSTER, K_ALLOC, NO, T(alloc), NULL },
+	{ "JobScaling", W_CLUSTER, K_SCALING, NO, T(job_scaling), NULL },
 	{ "MinNodes", W_CLUSTER, K_INT, NO, T(min_nodes), NULL, 0, MAX_NODES },
 	{ "MaxNodes", W_CLUSTER, K_INT, NO, T(max_nodes), NULL, 1, MAX_NODES },
 	{ "IdleSecondsBeforeScaledown", W_CLUSTER, K_INT, NO, T(idle_seconds),
@@ -480,14 +482,29 @@ bool azml_conf_hostlist_syntax(const char *v)
 	return !in;
 }
 
-static int _check_word(const char *v, char *why, size_t n)
+/* VmSize=: one size, or a mix A,B,C of at most AZML_MIX_MAX */
+static int _check_sizes(const char *v, char *why, size_t n)
 {
-	for (const char *s = v; *s; s++)
-		if (!isalnum((unsigned char) *s) && !strchr("_-.", *s)) {
-			snprintf(why, n, "only letters, digits, '_', '-' and '.' "
-				 "are allowed");
+	size_t count = 1;
+
+	for (const char *s = v; *s; s++) {
+		if (*s == ',') {
+			if (s == v || !s[1] || s[1] == ',') {
+				snprintf(why, n, "an empty size in the list");
+				return -1;
+			}
+			count++;
+		} else if (!isalnum((unsigned char) *s) && !strchr("_-.", *s)) {
+			snprintf(why, n, "only letters, digits, '_', '-', '.' "
+				 "and ',' between sizes are allowed");
 			return -1;
 		}
+	}
+	if (count > AZML_MIX_MAX) {
+		snprintf(why, n, "%zu sizes; Azure's instance mix takes at "
+			 "most %d", count, AZML_MIX_MAX);
+		return -1;
+	}
 	return 0;
 }
 

@@ -524,6 +524,79 @@ START_TEST(resume_fail_reads_the_boot_log)
 }
 END_TEST
 
+/* StateDir that others could have planted in: 0777, another user's, under
+ * a folder others can write.  Resume, suspend and resume-fail each refuse:
+ * resume hands the node back with a reason naming the folder, none of the
+ * three writes to Azure, and our VM stays. */
+START_TEST(unsafe_state_dir_refused)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	const char *last = NULL;
+	char want[512];
+	static const struct {
+		azml_power_mode_t mode;
+		const char *node;
+	} modes[] = {
+		{ AZML_POWER_RESUME, "cpu-2" },
+		{ AZML_POWER_SUSPEND, "cpu-1" },
+		{ AZML_POWER_RESUME_FAIL, "cpu-1" },
+	};
+
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "cpu-1", NULL, &rep), 0);
+	ck_assert_int_eq(_stat(NULL, "vms"), 1);
+	for (int k = 0; k < 3; k++) {
+		switch (k) {
+		case 0:	/* others may write it */
+			ck_assert_int_eq(chmod(state_dir, 0777), 0);
+			snprintf(want, sizeof(want), "StateDir %s is refused, "
+				 "nothing done: %s is writable by its group or "
+				 "by others (mode 0777)", state_dir, state_dir);
+			break;
+		case 1:	/* another user's */
+			ck_assert_int_eq(chmod(state_dir, 0755), 0);
+			ck_assert_int_eq(chown(state_dir, 65534, 65534), 0);
+			snprintf(want, sizeof(want), "StateDir %s is refused, "
+				 "nothing done: %s is owned by uid 65534",
+				 state_dir, state_dir);
+			break;
+		default:	/* its parent others may write */
+			ck_assert_int_eq(chown(state_dir, 0, 0), 0);
+			ck_assert_int_eq(chmod(dir, 0777), 0);
+			snprintf(want, sizeof(want), "StateDir %s is refused, "
+				 "nothing done: folder %s is writable by its "
+				 "group or by others (mode 0777)", state_dir,
+				 dir);
+			break;
+		}
+		for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+			ck_assert_int_eq(_run(c, modes[m].mode, modes[m].node,
+					      NULL, &rep), -1);
+			ck_assert_int_eq(rep.failed, 1);
+			ck_assert_int_eq(rep.done, 0);
+			ck_assert_int_eq(_calls(&rec, "set_addr", NULL), 0);
+			if (modes[m].mode == AZML_POWER_RESUME) {
+				ck_assert_int_eq(_calls(&rec,
+					"power_down_force cpu-2: azureml: "
+					"StateDir: ", &last), 1);
+				ck_assert_msg(strstr(last, want), "%s", last);
+			} else {
+				ck_assert_int_eq(rec.n, 0);
+			}
+			/* Azure: nothing created or deleted, cpu-1 stays */
+			ck_assert_int_eq(_stat(NULL, "creates"), 1);
+			ck_assert_int_eq(_stat(NULL, "deletes"), 0);
+			ck_assert_int_eq(_stat(NULL, "vms"), 1);
+		}
+	}
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	/* safe again: suspend deletes it */
+	ck_assert_int_eq(_run(c, AZML_POWER_SUSPEND, "cpu-1", NULL, &rep), 0);
+	ck_assert_int_eq(_stat(NULL, "deletes"), 1);
+	azml_conf_destroy(c);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("power");
@@ -537,5 +610,6 @@ int main(void)
 	tcase_add_test(tc, scale_set_one_write_each_way);
 	tcase_add_test(tc, suspend_deletes_only_ours);
 	tcase_add_test(tc, resume_fail_reads_the_boot_log);
+	tcase_add_test(tc, unsafe_state_dir_refused);
 	return tu_run("resume", tc);
 }

@@ -11,7 +11,7 @@ set -u
 azml_cluster_init statedir
 azml_emulator_start
 azml_emulator_cluster <<'CONF'
-ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=2
+ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=3
 CONF
 PS=$AZML_BUILD/plugins/power_save
 SD=$T/azureml-state
@@ -43,13 +43,21 @@ refused() {
 		[ "$(azml_emulator_vms)" = cpu-1 ] ||
 			azml_fail "$prog with $why: VMs $(azml_emulator_vms)"
 	done
-	scontrol -o show node cpu-2 | grep -qF "Reason=azureml: StateDir: StateDir $sd is refused" ||
+	scontrol -o show node cpu-2 | grep -qF "Reason=azureml: StateDir: StateDir $sd is refused, nothing done: $why" ||
 		azml_fail "cpu-2's reason: $(scontrol -o show node cpu-2 | grep -o 'Reason=.*')"
 	scontrol update nodename=cpu-2 state=resume 2>/dev/null
 }
 
 chmod 0777 "$SD"
 refused "$SD" "$SD is writable by its group or by others (mode 0777)"
+# as slurmctld runs it (detached: slurmctld goes on): the refusal on
+# stderr, the node handed back with it, no write
+"$PS/slurm-azureml-resume" cpu-3 > /dev/null 2> "$T/err"
+grep -qF "StateDir $SD is refused, nothing done: $SD is writable" "$T/err" ||
+	azml_fail "detached resume said: $(cat "$T/err")"
+azml_wait 20 bash -c "scontrol -o show node cpu-3 | grep -qF 'Reason=azureml: StateDir: StateDir $SD is refused, nothing done: $SD is writable'" ||
+	azml_fail "detached resume: cpu-3's reason: $(scontrol -o show node cpu-3 | grep -o 'Reason=.*')"
+[ "$(stats)" = "$before" ] || azml_fail "detached resume wrote to Azure: $(stats)"
 chmod 0755 "$SD"
 azml_pass "a StateDir others can write: resume, suspend, resume-fail refuse, exit non-zero, touch no VM"
 

@@ -1187,7 +1187,7 @@ START_TEST(gather_hostile_set_listing)
 		ck_assert_msg(!strstr(p.a[k].text, "lone-1"), "%s",
 			      p.a[k].text);
 	ck_assert_ptr_nonnull(mem = open_memstream(&out, &outn));
-	azml_rc_apply(c, arm, &rops, &p, false, mem);
+	ck_assert_int_eq(azml_rc_apply(c, arm, &rops, &p, false, mem), 0);
 	fclose(mem);
 	ck_assert_msg(!strstr(out, "lone-1"), "%s", out);
 	for (int k = 0; k < H.deletes && k < 8; k++)

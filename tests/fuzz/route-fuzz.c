@@ -187,8 +187,8 @@ static void _check_features(const azml_route_req_t *req, const char *features,
 	if (len < strlen(req->vm_size) ||
 	    strcasecmp(out + len - strlen(req->vm_size), req->vm_size))
 		abort();
-	if (fl && (len < fl + 1 + strlen(req->vm_size) ||
-		   !strstr(out, features)))
+	if (fl &&
+	    (len < fl + 1 + strlen(req->vm_size) || !strstr(out, features)))
 		abort();
 }
 

@@ -327,9 +327,11 @@ static void _doomed_deleted(void *arg, const azml_vm_result_t *r)
 		if (!j->doomed || j->settled)
 			continue;
 		if (r->ok) {
-			azml_vm_result_t x = { .ok = true };
+			azml_vm_result_t x = { .ok = true, .spot =
+				j->t->priority == AZML_LOW_PRIORITY };
 
 			snprintf(x.size, sizeof(x.size), "%s", j->size);
+			snprintf(x.vm_id, sizeof(x.vm_id), "%s", j->vm_id);
 			azml_pw_journal(run, AZML_J_DELETED, (long)
 					azml_pw_now(run), j->vm, &x, j->node,
 					j->t);

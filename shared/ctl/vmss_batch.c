@@ -292,17 +292,6 @@ static void _nic_answered(void *arg, const azml_vm_result_t *r)
 
 /* ---- JobScaling=AllOrNothing: a job short of VMs keeps none ---- */
 
-/* Whether NODE is one of the nodes HOSTLIST names. */
-static bool _in_hostlist(const char *hostlist, const char *node)
-{
-	azml_hostlist_t hl = slurm_hostlist_create(hostlist);
-	bool found = hl && slurm_hostlist_find(hl, node) >= 0;
-
-	if (hl)
-		slurm_hostlist_destroy(hl);
-	return found;
-}
-
 /* The batched delete of the doomed VMs ended: their nodes fail with the
  * write's code (the capacity hold, their jobs requeued now).  A VM whose
  * delete failed stays paired: its node's suspend deletes it. */
@@ -361,13 +350,16 @@ static int _doom(batch_t *b)
 	if (b->t->job_scaling != AZML_SCALING_ALL_OR_NOTHING)
 		return 0;
 	for (int r = 0; r < run->nrjobs; r++) {
+		azml_hostlist_t hl = slurm_hostlist_create(run->rjobs[r].nodes);
 		bool is[AZML_ARM_VMSS_BATCH], short_of = false;
 		int have = 0;
 
+		if (!hl)
+			continue;
 		for (int i = 0; i < b->n; i++) {
 			job_t *j = b->jobs[i];
 
-			is[i] = _in_hostlist(run->rjobs[r].nodes, j->node);
+			is[i] = slurm_hostlist_find(hl, j->node) >= 0;
 			if (!is[i])
 				continue;
 			if (!j->vm[0] || j->bad_vm)
@@ -375,6 +367,7 @@ static int _doom(batch_t *b)
 			else if (!j->settled && !j->nic_asked)
 				have++;
 		}
+		slurm_hostlist_destroy(hl);
 		if (!short_of || !have)
 			continue;
 		azml_log_error("job %u: JobScaling=AllOrNothing: %d of its VMs "

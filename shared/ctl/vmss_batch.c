@@ -306,10 +306,10 @@ static void _doomed_deleted(void *arg, const azml_vm_result_t *r)
 			      "of jobs short of VMs deleted in one request "
 			      "(op=%s)", b->set, r->op_id);
 	else
-		azml_log_error("scale set %s: the batched delete of the VMs of "
-			       "jobs short of VMs failed (op=%s): %s: %s; their "
-			       "nodes' suspend deletes them", b->set, r->op_id,
-			       r->code, r->message);
+		azml_log_error("scale set %s: the batched delete of the VMs "
+			       "of jobs short of VMs failed (op=%s): %s: %s; "
+			       "their nodes' suspend deletes them", b->set,
+			       r->op_id, r->code, r->message);
 	for (int i = 0; i < b->n; i++) {
 		job_t *j = b->jobs[i];
 
@@ -506,9 +506,10 @@ static void _scaled(void *arg, const azml_vm_result_t *r)
 		azml_log_error("scale set %s: growing by %d failed (op=%s): "
 			       "%s: %s; the VMs it made are used%s", b->set,
 			       b->n, r->op_id, r->code, r->message,
-			       b->t->job_scaling == AZML_SCALING_ALL_OR_NOTHING ?
-			       " by nodes without a job and by jobs that got "
-			       "all theirs (JobScaling=AllOrNothing)" : "");
+			       b->t->job_scaling ==
+			       AZML_SCALING_ALL_OR_NOTHING ? " by nodes "
+			       "without a job and by jobs that got all "
+			       "theirs (JobScaling=AllOrNothing)" : "");
 	azml_arm_vmss_vms(b->run->arm, b->set, _vms_listed, b);
 }
 

@@ -59,6 +59,20 @@ typedef struct {
 	int cpus;
 } azml_node_t;
 
+/*
+ * A mix's node whose VM is up at SIZE (vmId VM_ID): ActiveFeatures = its
+ * AvailableFeatures without the names in DROP (comma list: the mix's other
+ * sizes and what only they bring), and on Slurm >= 23.02 InstanceType and
+ * InstanceId.  SIZE NULL (powered down): ActiveFeatures = all of them
+ * again.  0, or -1 (logged).
+ */
+int azml_nodes_set_vm(const char *node, const char *size, const char *vm_id,
+		      const char *drop);
+/* AVAIL (a comma list) without the words of DROP (case-insensitive) into
+ * OUT.  0, or -1 when OUT is too short. */
+int azml_features_drop(const char *avail, const char *drop, char *out,
+		       size_t n);
+
 /* Every node slurmctld knows.  Returns the count and a malloc'd array, or
  * -1 when slurmctld does not answer. */
 int azml_nodes_load(azml_node_t **out);

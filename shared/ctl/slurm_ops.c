@@ -42,6 +42,12 @@ static int _load(void *arg, azml_node_t **out)
 	return azml_nodes_load(out);
 }
 
+static int _set_vm(void *arg, const char *node, const char *size,
+		   const char *vm_id, const char *drop)
+{
+	return azml_nodes_set_vm(node, size, vm_id, drop);
+}
+
 const azml_slurm_ops_t azml_slurm_ops_default = {
 	.arg = NULL,
 	.power_down_force = _power_down_force,
@@ -51,4 +57,5 @@ const azml_slurm_ops_t azml_slurm_ops_default = {
 	.set_addr = _set_addr,
 	.job_reschedule = _job_reschedule,
 	.load = _load,
+	.set_vm = _set_vm,
 };

@@ -30,6 +30,10 @@ typedef struct {
 	/* every node slurmctld knows: the count and a malloc'd array (the
 	 * caller frees it), or -1 */
 	int (*load)(void *arg, azml_node_t **out);
+	/* azml_nodes_set_vm(): a mix's node's real size (NULL: powered
+	 * down); NULL in a table: not told */
+	int (*set_vm)(void *arg, const char *node, const char *size,
+		      const char *vm_id, const char *drop);
 } azml_slurm_ops_t;
 
 /*

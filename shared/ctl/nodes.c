@@ -52,6 +52,30 @@ int azml_nodes_set_addr(const char *nodes, const char *addr, const char *host)
 	return _update(&m, "set the address of");
 }
 
+/*
+ * NODE runs VM VM_ID ("" or NULL: unknown) of SIZE: its ActiveFeatures
+ * become FEATURES (NULL: left alone), and on Slurm >= 23.02 its
+ * InstanceType SIZE and InstanceId VM_ID (slurmdbd keeps them).
+ */
+int azml_node_set_instance(const char *node, const char *features,
+			   const char *size, const char *vm_id)
+{
+	update_node_msg_t m;
+
+#if SLURM_VERSION_NUMBER < SLURM_VERSION_NUM(23, 2, 0)
+	if (!features)
+		return 0;	/* no InstanceType before 23.02 */
+#endif
+	slurm_init_update_node_msg(&m);
+	m.node_names = (char *) node;
+	m.features_act = (char *) features;
+#if SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(23, 2, 0)
+	m.instance_type = size && size[0] ? (char *) size : NULL;
+	m.instance_id = vm_id && vm_id[0] ? (char *) vm_id : NULL;
+#endif
+	return _update(&m, "set the VM size and active features of");
+}
+
 /* ---- addresses in batches --------------------------------------------- */
 
 #define ADDR_BATCH 512

@@ -15,6 +15,12 @@ void azml_nodes_init(void);
 /* NodeAddr/NodeHostname of NODES (hostlist).  0, or -1 (logged). */
 int azml_nodes_set_addr(const char *nodes, const char *addr, const char *host);
 
+/* NODE runs VM VM_ID of SIZE (Azure's hardwareProfile.vmSize): its
+ * ActiveFeatures become FEATURES (NULL: unchanged), and on Slurm >= 23.02
+ * InstanceType=SIZE InstanceId=VM_ID.  0, or -1 (logged). */
+int azml_node_set_instance(const char *node, const char *features,
+			   const char *size, const char *vm_id);
+
 /*
  * Addresses set in the background: push() returns at once; a thread sends
  * what has queued up as one update RPC per batch (so a thousand VMs that

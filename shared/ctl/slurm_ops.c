@@ -42,6 +42,12 @@ static int _load(void *arg, azml_node_t **out)
 	return azml_nodes_load(out);
 }
 
+static int _set_instance(void *arg, const char *node, const char *features,
+			 const char *size, const char *vm_id)
+{
+	return azml_node_set_instance(node, features, size, vm_id);
+}
+
 const azml_slurm_ops_t azml_slurm_ops_default = {
 	.arg = NULL,
 	.power_down_force = _power_down_force,
@@ -51,4 +57,5 @@ const azml_slurm_ops_t azml_slurm_ops_default = {
 	.set_addr = _set_addr,
 	.job_reschedule = _job_reschedule,
 	.load = _load,
+	.set_instance = _set_instance,
 };

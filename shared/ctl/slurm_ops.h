@@ -30,6 +30,10 @@ typedef struct {
 	/* every node slurmctld knows: the count and a malloc'd array (the
 	 * caller frees it), or -1 */
 	int (*load)(void *arg, azml_node_t **out);
+	/* NODE's VM is VM_ID of SIZE: its ActiveFeatures FEATURES and its
+	 * instance (azml_node_set_instance); NULL in a table: not told */
+	int (*set_instance)(void *arg, const char *node, const char *features,
+			    const char *size, const char *vm_id);
 } azml_slurm_ops_t;
 
 /*

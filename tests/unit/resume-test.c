@@ -203,7 +203,10 @@ static azml_conf_t *_conf(void)
 		"ComputeCluster=ss VmSize=Standard_D2s_v3 MaxNodes=8 "
 		"Provisioning=ScaleSet\n"
 		"ComputeCluster=sbe VmSize=Standard_D2s_v3 MaxNodes=8 "
-		"Provisioning=ScaleSet JobScaling=BestEffort\n",
+		"Provisioning=ScaleSet JobScaling=BestEffort\n"
+		"ComputeCluster=mx VmSize=Standard_D2s_v3,Standard_D4s_v3 "
+		"MaxNodes=4 Provisioning=ScaleSet "
+		"AllocationStrategy=CapacityOptimized\n",
 		state_dir, port, port, port, dir, dir);
 }
 
@@ -525,6 +528,45 @@ START_TEST(scale_set_best_effort_keeps_what_was_made)
 }
 END_TEST
 
+/* A mix with its first size out of capacity: one write, every node on
+ * the second size, told so (ActiveFeatures, InstanceType), no hold; then
+ * the second size short too (2 made): AllOrNothing deletes the 2 in one
+ * request. */
+START_TEST(scale_set_mix)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	char rf[256];
+
+	_faults("{\"capacity\":{\"Standard_D2s_v3\":\"AllocationFailed\"}}");
+	_job9("mx-[1-3]", rf, sizeof(rf));
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "mx-[1-3]", rf, &rep), 0);
+	ck_assert_int_eq(rep.done, 3);
+	ck_assert_int_eq(_stat("writes_by_type", "virtualMachineScaleSets"), 1);
+	ck_assert_int_eq(_calls(&rec, "set_instance mx-", NULL), 3);
+	ck_assert_int_eq(_calls(&rec, "set_instance mx-2: azureml,mx,"
+				"Standard_D4s_v3,DSv3,dedicated Standard_D4s_v3 "
+				"id", NULL), 1);
+	ck_assert_int_eq(_calls(&rec, "power_down_force", NULL), 0);
+	ck_assert_int_eq(_calls(&rec, "drain", NULL), 0);
+	ck_assert_int_eq(_calls(&rec, "reschedule", NULL), 0);
+	ck_assert_int_eq(_run(c, AZML_POWER_SUSPEND, "mx-[1-3]", NULL, &rep), 0);
+	ck_assert_int_eq(_stat(NULL, "vms"), 0);
+
+	_faults("{\"capacity\":{\"Standard_D2s_v3\":\"AllocationFailed\","
+		"\"Standard_D4s_v3\":\"AllocationFailed:2\"}}");
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "mx-[1-3]", rf, &rep), -1);
+	ck_assert_int_eq(rep.failed, 3);
+	ck_assert_int_eq(_stat(NULL, "vms"), 0);
+	/* create, delete; then the scale-out and ONE batched delete */
+	ck_assert_int_eq(_stat("writes_by_type", "virtualMachineScaleSets"), 4);
+	ck_assert_int_eq(_calls(&rec, "set_instance", NULL), 0);
+	ck_assert_int_eq(_calls(&rec, "power_down_force mx-", NULL), 3);
+	ck_assert_int_eq(_calls(&rec, "reschedule 9: now ", NULL), 1);
+	azml_conf_destroy(c);
+}
+END_TEST
+
 /* A node's ActiveFeatures at its VM's real size: the mix's other sizes,
  * and what only they bring, left out. */
 START_TEST(active_features_of_a_mix)
@@ -650,6 +692,7 @@ int main(void)
 	tcase_add_test(tc, scale_set_all_or_nothing);
 	tcase_add_test(tc, scale_set_best_effort_keeps_what_was_made);
 	tcase_add_test(tc, active_features_of_a_mix);
+	tcase_add_test(tc, scale_set_mix);
 	tcase_add_test(tc, suspend_deletes_only_ours);
 	tcase_add_test(tc, resume_fail_reads_the_boot_log);
 	return tu_run("resume", tc);

@@ -34,6 +34,7 @@
 #define VMSS_NAME_MAX 51	/* "{set}_{8 hex}-nic" fits a 64-character name */
 #define VMSS_PROFILE_MAX (128 * 1024)	/* virtualMachineProfile as JSON */
 #define VMSS_IDS_MAX 1000	/* instanceIds of one batched delete */
+#define VMSS_MIX_MAX 5		/* sizes of an instance mix (skuProfile) */
 
 /* ---------------------------------------------------------------------- */
 /* State */
@@ -452,6 +453,8 @@ bool emu_zone_ok(const char *z);
 int emu_capacity_add(cJSON *map, const char *key, const cJSON *val,
 			 char *err, size_t n);
 int emu_capacity_fault(const char *size, const char *zone);
+int emu_capacity_fault_n(const char *size, const char *zone, int add_zone,
+			 int add_all);
 int emu_faults_apply(const cJSON *j, char *err, size_t n);
 cJSON *emu_faults_json(void);
 
@@ -460,6 +463,8 @@ bool emu_quota_n_ok(const char *family, int vcpus, bool spot,
 			const char *location, int count, reply_t *r);
 bool emu_quota_ok(const char *family, int vcpus, bool spot,
 		      const char *location, reply_t *r);
+bool emu_quota_mix_ok(const char *const *family, const int *need, int nf,
+		      int vms, bool spot, const char *location, reply_t *r);
 void emu_usages(const char *location, reply_t *r);
 void emu_vm_sizes(reply_t *r);
 void emu_skus(const char *filter, reply_t *r);
@@ -478,5 +483,8 @@ void emu_admin(struct MHD_Connection *c, const char *method, char *path,
 /* prices.c */
 void emu_retail_prices(struct MHD_Connection *c, const char *method,
 			   reply_t *r);
+/* The hourly Linux price (Spot's when SPOT) of SIZE (its catalog name, any
+ * case) as the Retail Prices API lists it, or -1 when it lists none. */
+double emu_price_hour(const char *size, bool spot);
 
 #endif

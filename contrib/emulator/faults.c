@@ -314,6 +314,17 @@ static int _size_count(const char *size, const char *zone)
  */
 int emu_capacity_fault(const char *size, const char *zone)
 {
+	return emu_capacity_fault_n(size, zone, 0, 0);
+}
+
+/*
+ * The same, for a create planned after others not made yet (a scale-out
+ * choosing its sizes first): ADD_ZONE VMs of SIZE in ZONE and ADD_ALL of
+ * SIZE in all, ADD_ZONE among them, count as if they were made.
+ */
+int emu_capacity_fault_n(const char *size, const char *zone, int add_zone,
+			 int add_all)
+{
 	char key[160];
 	const cJSON *f = NULL;
 	long after;
@@ -330,7 +341,8 @@ int emu_capacity_fault(const char *size, const char *zone)
 	if (!cJSON_IsString(f) || (code = _capacity_parse(f->valuestring,
 							  &after)) < 0)
 		return -1;
-	return after < 0 || _size_count(size, zone) >= after ? code : -1;
+	return after < 0 || _size_count(size, zone) + (zone ? add_zone :
+	       add_all) >= after ? code : -1;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -67,6 +67,14 @@ static const struct {
 	{ NULL, "P4 LRS", "Premium SSD Managed Disks", 5.28, 0, 0, 0 },
 };
 
+double emu_price_hour(const char *size, bool spot)
+{
+	for (size_t i = 0; i < sizeof(retail) / sizeof(*retail); i++)
+		if (retail[i].arm && !strcasecmp(retail[i].arm, size))
+			return spot ? retail[i].spot_hour : retail[i].linux_hour;
+	return -1;
+}
+
 static bool _retail_match(const cJSON *item, char (*field)[64],
 			  char (*value)[128], int nclauses)
 {

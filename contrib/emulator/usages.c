@@ -90,35 +90,49 @@ static int _limit_of(const char *name)
 bool emu_quota_n_ok(const char *family, int vcpus, bool spot,
 			const char *location, int count, reply_t *r)
 {
-	char fam[128];
-	const struct {
-		const char *name, *words;
-		int need;
-	} q[] = {
-		{ "virtualMachines", "Virtual Machines", count },
-		{ spot ? "lowPriorityCores" : "cores",
-		  spot ? "Low Priority Cores" : "Total Regional Cores",
-		  vcpus * count },
-		{ spot ? NULL : family, fam, vcpus * count },
-	};
+	int need = vcpus * count;
 
-	snprintf(fam, sizeof(fam), "%s Cores", family ? family : "");
-	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+	return emu_quota_mix_ok(&family, &need, 1, count, spot, location, r);
+}
+
+/*
+ * Whether VMS VMs that need NEED[i] vCPUs of FAMILY[i] (NF families, an
+ * instance mix's) fit every quota: the VM count, the regional (or Spot)
+ * cores, and each family's (not for Spot).  Returns true, or false with
+ * Azure's 409 OperationNotAllowed in R for the first quota exceeded.
+ */
+bool emu_quota_mix_ok(const char *const *family, const int *need, int nf,
+		      int vms, bool spot, const char *location, reply_t *r)
+{
+	char fam[128];
+	int cores = 0;
+
+	for (int i = 0; i < nf; i++)
+		cores += need[i];
+	for (int i = -2; i < (spot ? 0 : nf); i++) {
+		const char *name = i == -2 ? "virtualMachines" : i == -1 ?
+				   (spot ? "lowPriorityCores" : "cores") :
+				   family[i];
+		const char *words = i == -2 ? "Virtual Machines" : i == -1 ?
+				    (spot ? "Low Priority Cores" :
+				     "Total Regional Cores") : fam;
+		int want = i == -2 ? vms : i == -1 ? cores : need[i];
 		int used, limit;
 
-		if (!q[i].name)
+		if (!name)
 			continue;
-		used = _usage_of(q[i].name);
-		limit = _limit_of(q[i].name);
-		if (used + q[i].need <= limit)
+		snprintf(fam, sizeof(fam), "%s Cores", i >= 0 ? name : "");
+		used = _usage_of(name);
+		limit = _limit_of(name);
+		if (used + want <= limit)
 			continue;
 		emu_error(r, 409, "OperationNotAllowed", "Operation could not be "
 		       "completed as it results in exceeding approved %s "
 		       "quota. Additional details - Deployment Model: Resource "
 		       "Manager, Location: %s, Current Limit: %d, Current Usage: "
 		       "%d, Additional Required: %d, (Minimum) New Limit "
-		       "Required: %d.", q[i].words, location, limit, used,
-		       q[i].need, used + q[i].need);
+		       "Required: %d.", words, location, limit, used,
+		       want, used + want);
 		return false;
 	}
 	return true;

@@ -189,8 +189,15 @@ void emu_vmss_op_done(op_t *op)
 
 /* What a set's validated body says; the pointers are into the body. */
 typedef struct {
-	const char *location, *size, *prefix;
-	azml_size_info_t info;
+	const char *location, *prefix;
+	/* The sizes its VMs are made of, in the order a new VM tries them:
+	 * sku.name alone, or an instance mix's skuProfile.vmSizes, cheapest
+	 * first for LowestPrice (no price last, ties as written), as written
+	 * for CapacityOptimized. */
+	const char *size[VMSS_MIX_MAX];
+	azml_size_info_t info[VMSS_MIX_MAX];
+	int nsizes;
+	bool mix;		/* sku.name "Mix" with a skuProfile */
 	long capacity;		/* -1: not given */
 	const cJSON *zones, *tags, *profile;
 	cJSON *ident;		/* built by emu_identity_build, owned */
@@ -203,6 +210,151 @@ static void _random(unsigned char *b, size_t n)
 	if (getrandom(b, n, 0) != (ssize_t) n)
 		for (size_t i = 0; i < n; i++)
 			b[i] = rand_r(&emu_seed);
+}
+
+/* Whether the set's properties PROPS make Spot (or Low priority) VMs. */
+static bool _spot_of(const cJSON *props)
+{
+	const char *prio = emu_jstr(cJSON_GetObjectItem(props,
+					"virtualMachineProfile"), "priority");
+
+	return !strcasecmp(prio, "Spot") || !strcasecmp(prio, "Low");
+}
+
+/* Whether hourly price A ranks after B: dearer, or unknown (-1) while B is
+ * known. */
+static bool _dearer(double a, double b)
+{
+	return b >= 0 && (a < 0 || a > b);
+}
+
+/* The size SIZE of the catalog in *INFO, or false with Azure's 400. */
+static bool _size_resolve(const char *size, azml_size_info_t *info,
+			  reply_t *r)
+{
+	if (!azml_catalog_resolve(size, info))
+		return true;
+	emu_error(r, 400, "InvalidParameter", "The value %.64s provided for the "
+	       "VM size is not valid. The valid sizes in the current region are "
+	       "listed by the vmSizes API.", size);
+	return false;
+}
+
+/*
+ * The sizes of a set whose sku.name is NAME and properties PROPS: NAME
+ * alone, or, for an instance mix (NAME "Mix" with properties.skuProfile,
+ * neither without the other), skuProfile.vmSizes: 1 to VMSS_MIX_MAX known
+ * sizes, none twice, and its allocationStrategy, LowestPrice (also when
+ * absent, as Azure's default) or CapacityOptimized.  Prioritized is a
+ * preview of later api-versions than the 2024-07-01 whose shapes the
+ * emulator answers: refused.  Fills S's sizes in the order a new VM tries
+ * them and returns true, or false with Azure's 400 in R.
+ */
+static bool _vmss_sizes_check(const cJSON *props, const char *name,
+			      vmss_spec_t *s, reply_t *r)
+{
+	const cJSON *sp = cJSON_GetObjectItem(props, "skuProfile");
+	const cJSON *sizes, *strat, *it;
+	double price[VMSS_MIX_MAX];
+	bool lowest = true;
+	int n = 0;
+
+	if (cJSON_IsNull(sp))
+		sp = NULL;
+	s->mix = !strcasecmp(name, "Mix");
+	if (!sp && !s->mix) {
+		s->size[0] = name;
+		s->nsizes = 1;
+		return _size_resolve(name, &s->info[0], r);
+	}
+	if (!sp) {
+		emu_error(r, 400, "InvalidParameter", "Required parameter "
+		       "'properties.skuProfile' is missing (null): a scale set "
+		       "whose sku.name is 'Mix' (instance mix) takes its VM "
+		       "sizes from skuProfile.vmSizes.");
+		return false;
+	}
+	if (!s->mix) {
+		emu_error(r, 400, "InvalidParameter", "The value '%.64s' of "
+		       "parameter 'sku.name' is invalid: a scale set with "
+		       "'properties.skuProfile' (instance mix) must have "
+		       "sku.name 'Mix'.", name);
+		return false;
+	}
+	sizes = cJSON_GetObjectItem(sp, "vmSizes");
+	if (!cJSON_IsObject(sp) || !cJSON_IsArray(sizes) ||
+	    cJSON_GetArraySize(sizes) < 1 ||
+	    cJSON_GetArraySize(sizes) > VMSS_MIX_MAX) {
+		emu_error(r, 400, "InvalidParameter", "The value of parameter "
+		       "'skuProfile.vmSizes' is invalid: an instance mix lists "
+		       "1 to %d VM sizes, each {\"name\": SIZE}.", VMSS_MIX_MAX);
+		return false;
+	}
+	cJSON_ArrayForEach(it, sizes) {
+		const cJSON *nm = cJSON_GetObjectItem(it, "name");
+
+		if (!cJSON_IsObject(it) || !cJSON_IsString(nm)) {
+			emu_error(r, 400, "InvalidParameter", "Required parameter "
+			       "'skuProfile.vmSizes[%d].name' is missing (null).",
+			       n);
+			return false;
+		}
+		if (!_size_resolve(nm->valuestring, &s->info[n], r))
+			return false;
+		for (int k = 0; k < n; k++)
+			if (!strcmp(s->info[k].name, s->info[n].name)) {
+				emu_error(r, 400, "InvalidParameter", "The value "
+				       "of parameter 'skuProfile.vmSizes' is "
+				       "invalid: VM size '%.64s' is listed more "
+				       "than once.", nm->valuestring);
+				return false;
+			}
+		s->size[n++] = nm->valuestring;
+	}
+	s->nsizes = n;
+	strat = cJSON_GetObjectItem(sp, "allocationStrategy");
+	if (cJSON_IsString(strat) &&
+	    !strcasecmp(strat->valuestring, "Prioritized")) {
+		emu_error(r, 400, "InvalidParameter", "The value 'Prioritized' of "
+		       "parameter 'skuProfile.allocationStrategy' is not "
+		       "available at api-version %.20s (it is a preview of later "
+		       "api-versions): use LowestPrice or CapacityOptimized.",
+		       emu_api_version());
+		return false;
+	}
+	if (strat && !cJSON_IsNull(strat) && (!cJSON_IsString(strat) ||
+	    (strcasecmp(strat->valuestring, "LowestPrice") &&
+	     strcasecmp(strat->valuestring, "CapacityOptimized")))) {
+		emu_error(r, 400, "InvalidParameter", "The value '%.64s' of "
+		       "parameter 'skuProfile.allocationStrategy' is invalid: "
+		       "LowestPrice or CapacityOptimized.",
+		       cJSON_IsString(strat) ? strat->valuestring :
+		       "(not a string)");
+		return false;
+	}
+	lowest = !cJSON_IsString(strat) ||
+		 !strcasecmp(strat->valuestring, "LowestPrice");
+	if (!lowest)
+		return true;
+	/* cheapest first by the emulator's Retail Prices API (Spot prices
+	 * for a Spot set) */
+	for (int k = 0; k < n; k++)
+		price[k] = emu_price_hour(s->info[k].name, _spot_of(props));
+	/* insertion sort: stable, so ties keep the written order */
+	for (int k = 1; k < n; k++)
+		for (int j = k; j > 0 && _dearer(price[j - 1], price[j]); j--) {
+			double p = price[j];
+			const char *sz = s->size[j];
+			azml_size_info_t in = s->info[j];
+
+			price[j] = price[j - 1];
+			price[j - 1] = p;
+			s->size[j] = s->size[j - 1];
+			s->size[j - 1] = sz;
+			s->info[j] = s->info[j - 1];
+			s->info[j - 1] = in;
+		}
+	return true;
 }
 
 /*
@@ -241,6 +393,15 @@ static bool _vmss_check(const cJSON *req, const char *name, vmss_spec_t *s,
 		       s->location);
 		return false;
 	}
+	if (cJSON_IsString(mode) && strcasecmp(mode->valuestring, "Flexible") &&
+	    (x = cJSON_GetObjectItem(props, "skuProfile")) && !cJSON_IsNull(x)) {
+		emu_error(r, 400, "InvalidParameter", "The value '%.64s' of "
+		       "parameter 'properties.orchestrationMode' is invalid: "
+		       "instance mix (properties.skuProfile) is supported only "
+		       "for scale sets in Flexible orchestration mode.",
+		       mode->valuestring);
+		return false;
+	}
 	if (!cJSON_IsString(mode) || strcasecmp(mode->valuestring, "Flexible")) {
 		emu_error(r, 400, "InvalidParameter", "The value '%.64s' of parameter "
 		       "'properties.orchestrationMode' is not supported: "
@@ -276,13 +437,8 @@ static bool _vmss_check(const cJSON *req, const char *name, vmss_spec_t *s,
 		       "'sku.name' is missing (null).");
 		return false;
 	}
-	s->size = emu_jstr(sku, "name");
-	if (azml_catalog_resolve(s->size, &s->info)) {
-		emu_error(r, 400, "InvalidParameter", "The value %.64s provided for "
-		       "the VM size is not valid. The valid sizes in the current "
-		       "region are listed by the vmSizes API.", s->size);
+	if (!_vmss_sizes_check(props, emu_jstr(sku, "name"), s, r))
 		return false;
-	}
 	if ((x = cJSON_GetObjectItem(sku, "tier")) && !cJSON_IsNull(x) &&
 	    (!cJSON_IsString(x) || !emu_chars_ok(x->valuestring, 64, ""))) {
 		emu_error(r, 400, "InvalidParameter", "The value of parameter "
@@ -477,13 +633,15 @@ static void _set_item(cJSON *o, const char *k, cJSON *v)
 }
 
 /*
- * A new VM of SET from S in ZONE ("": none): named {set}_{8 hex digits},
+ * A new VM of SET from S, of SIZE (one of S's), in ZONE ("": none): named
+ * {set}_{8 hex digits},
  * computerName the prefix and 6 random characters, its NIC {vm}-nic, the
  * set's tags, identity and profile, properties.virtualMachineScaleSet.id
  * the set's id; Creating, with a create operation of its own that ends
  * with the set's.  Returns it, or NULL (no free name).
  */
-static vm_t *_vmss_vm_new(vmss_t *set, const vmss_spec_t *s, const char *zone)
+static vm_t *_vmss_vm_new(vmss_t *set, const vmss_spec_t *s,
+			  const char *size, const char *zone)
 {
 	static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 	char name[80], key[400], id[1024], vmid[40], nic[96], computer[72];
@@ -513,7 +671,7 @@ static vm_t *_vmss_vm_new(vmss_t *set, const vmss_spec_t *s, const char *zone)
 	snprintf(nic, sizeof(nic), "%s-nic", name);
 	v = emu_vm_new(set->sub, set->rg, name);
 	v->location = strdup(s->location);
-	emu_set_size(v, s->size);
+	emu_set_size(v, size);
 	v->spot = s->spot;
 	v->computer = strdup(computer);
 	v->incarnation = 1;
@@ -555,7 +713,7 @@ static vm_t *_vmss_vm_new(vmss_t *set, const vmss_spec_t *s, const char *zone)
 	cJSON_DeleteItemFromObject(os, "computerNamePrefix");
 	_set_item(os, "computerName", cJSON_CreateString(computer));
 	_set_item(props, "hardwareProfile", e = cJSON_CreateObject());
-	cJSON_AddStringToObject(e, "vmSize", s->size);
+	cJSON_AddStringToObject(e, "vmSize", size);
 	if (!cJSON_IsObject(np = cJSON_GetObjectItem(props, "networkProfile")))
 		_set_item(props, "networkProfile", np = cJSON_CreateObject());
 	_set_item(np, "networkInterfaces", ni = cJSON_CreateArray());
@@ -630,24 +788,99 @@ static int _zone_pick(const int *zc, int nz)
 	return best;
 }
 
+/* A VM a scale-out will make: its size (an index in the spec's sizes) and
+ * zone (an index in the set's zones). */
+typedef struct {
+	unsigned char size, zone;
+} vmss_plan_t;
+
+/* Of the N planned VMs of PLAN, those of size SI (in zone ZI; -1: any). */
+static int _planned(const vmss_plan_t *plan, int n, int si, int zi)
+{
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		k += plan[i].size == si && (zi < 0 || plan[i].zone == zi);
+	return k;
+}
+
+/*
+ * The size the next VM of a scale-out gets in ZONE (ZI its index; "":
+ * none), after the N VMs of PLAN: the first of S's sizes, in the order the
+ * strategy tries them, that no capacity fault refuses.  Returns its index,
+ * or -1 with the fault in *FAULT: the first size's that would fail the
+ * operation, else (every size refused at once) the first size's.
+ */
+static int _size_pick(const vmss_spec_t *s, const char *zone, int zi,
+		      const vmss_plan_t *plan, int n, int *fault)
+{
+	int at_once = -1, later = -1;
+
+	for (int k = 0; k < s->nsizes; k++) {
+		int f = emu_capacity_fault_n(s->info[k].name, zone,
+					     _planned(plan, n, k, zi),
+					     _planned(plan, n, k, -1));
+
+		if (f < 0)
+			return k;
+		if (emu_capacity_codes[f].at_once && at_once < 0)
+			at_once = f;
+		else if (!emu_capacity_codes[f].at_once && later < 0)
+			later = f;
+	}
+	*fault = later >= 0 ? later : at_once;
+	return -1;
+}
+
+/*
+ * Whether the scale-out of PLAN (N VMs; MORE after them that no size could
+ * take, counted at the first size) fits every quota.  Returns true, or
+ * false with Azure's 409 in R.
+ */
+static bool _vmss_quota_ok(const vmss_spec_t *s, const vmss_plan_t *plan,
+			   int n, int more, reply_t *r)
+{
+	const char *fam[VMSS_MIX_MAX];
+	int need[VMSS_MIX_MAX] = { 0 }, nf = 0;
+
+	for (int k = 0; k < s->nsizes; k++) {
+		const char *f = azml_series_quota_family(s->info[k].series);
+		int c = _planned(plan, n, k, -1) + (k ? 0 : more), j;
+
+		for (j = 0; j < nf && strcmp(fam[j], f); j++)
+			;
+		if (j == nf)
+			fam[nf++] = f;
+		need[j] += c * s->info[k].vcpus;
+	}
+	return emu_quota_mix_ok(fam, need, nf, n + more, s->spot,
+				s->location, r);
+}
+
 /*
  * Write the set SET (NULL: create it as SUB/RG/NAME) from REQ (a PUT's
  * body, or a PATCH merged into the set; owned here), whose sku.capacity
- * the client gave when GIVEN.  Quota and SkuNotAvailable are checked up
- * front for the whole increase (nothing changes when they refuse); then
- * the VMs are made one by one until a capacity fault stops them, and the
- * one operation of the write fails with that fault.  A decrease deletes
- * the newest VMs.  Answers 201 (created) or 200 with the set and ETag.
+ * the client gave when GIVEN.  An increase first chooses each new VM's
+ * zone (the set's with the fewest VMs) and size (the first of the set's
+ * sizes, in its strategy's order, that has capacity there: a size under a
+ * capacity fault, or past its ":N", leaves the rest to the next); quota is
+ * checked up front for the whole increase, and SkuNotAvailable on every
+ * size for the first VM refuses it (nothing changes).  Then the VMs chosen
+ * are made; when no size had capacity for the rest, the write's one
+ * operation fails with the fault, and the VMs made stay (Azure's partial
+ * scale-out).  A decrease deletes the newest VMs.  Answers 201 (created) or
+ * 200 with the set and ETag.
  */
 static void _vmss_write(vmss_t *set, const char *sub, const char *rg,
 			const char *name, cJSON *req, bool given, reply_t *r)
 {
 	vmss_spec_t s;
 	const char *zone[3] = { "" };
-	int cur, target, fault = -1, zc[3] = { 0 }, nz = 0, i;
+	int cur, target, fault = -1, zc[3] = { 0 }, nz = 0, i, n = 0;
 	bool created = !set;
-	char id[1024], msg[512] = "";
+	char id[1024], msg[512] = "", names[VMSS_MIX_MAX * 66] = "";
 	const cJSON *z;
+	vmss_plan_t *plan = NULL;
 	op_t *op;
 
 	if (!_vmss_check(req, name, &s, r))
@@ -669,21 +902,35 @@ static void _vmss_write(vmss_t *set, const char *sub, const char *rg,
 				    strcmp(v->provisioning, "Deleting") &&
 				    !strcmp(emu_vm_zone(v), zone[i]))
 					zc[i]++;
+	for (i = 0; i < s.nsizes; i++)
+		snprintf(names + strlen(names), sizeof(names) - strlen(names),
+			 "%s%.64s", i ? "," : "", s.size[i]);
 	if (target > cur) {
-		const char *zn = nz ? zone[_zone_pick(zc, nz)] : "";
+		if (!(plan = calloc(target - cur, sizeof(*plan)))) {
+			emu_error(r, 500, "InternalServerError", "out of memory");
+			goto out;
+		}
+		for (i = cur; i < target; i++) {
+			int zi = nz ? _zone_pick(zc, nz) : 0;
+			int k = _size_pick(&s, nz ? zone[zi] : "", zi, plan, n,
+					   &fault);
 
-		fault = emu_capacity_fault(s.info.name, zn);
-		if (fault >= 0 && emu_capacity_codes[fault].at_once) {
+			if (k < 0)
+				break;	/* no hardware for the rest */
+			plan[n].size = k;
+			plan[n++].zone = zi;
+			zc[zi]++;
+		}
+		if (!n && fault >= 0 && emu_capacity_codes[fault].at_once) {
 			emu_error(r, 409, emu_capacity_codes[fault].code, "The requested "
 			       "VM size for resource 'Following SKUs have failed "
 			       "for Capacity Restrictions: %s' is currently not "
 			       "available in location '%s'. Please try another "
 			       "size or deploy to a different location or zones.",
-			       s.size, s.location);
+			       names, s.location);
 			goto out;
 		}
-		if (!emu_quota_n_ok(azml_series_quota_family(s.info.series),
-				 s.info.vcpus, s.spot, s.location, target - cur, r))
+		if (!_vmss_quota_ok(&s, plan, n, target - cur - n, r))
 			goto out;
 	}
 	if (created) {
@@ -718,23 +965,18 @@ static void _vmss_write(vmss_t *set, const char *sub, const char *rg,
 		emu_guid_of("system:", id, guid);
 		_set_item(set->identity, "principalId", cJSON_CreateString(guid));
 	}
-	fault = -1;
-	for (i = cur; i < target; i++) {
-		int zi = nz ? _zone_pick(zc, nz) : 0;
-
-		fault = emu_capacity_fault(s.info.name, nz ? zone[zi] : "");
-		if (fault >= 0)
-			break;		/* no hardware for the rest */
-		if (!_vmss_vm_new(set, &s, nz ? zone[zi] : ""))
+	for (i = 0; i < n; i++)
+		if (!_vmss_vm_new(set, &s, s.size[plan[i].size],
+				  nz ? zone[plan[i].zone] : "")) {
+			fault = -1;	/* no free name: the rest is not made */
 			break;
-		zc[zi]++;
-	}
+		}
 	if (fault >= 0 && !emu_capacity_codes[fault].message)
 		snprintf(msg, sizeof(msg), "The requested VM size for resource "
 			 "'Following SKUs have failed for Capacity Restrictions: "
-			 "%.64s' is currently not available in location '%.64s'. "
+			 "%.200s' is currently not available in location '%.64s'. "
 			 "Please try another size or deploy to a different "
-			 "location or zones.", s.size, s.location);
+			 "location or zones.", names, s.location);
 	if (target < cur)
 		_vmss_scale_in(set, cur - target);
 	snprintf(set->provisioning, sizeof(set->provisioning), "Updating");
@@ -750,6 +992,7 @@ static void _vmss_write(vmss_t *set, const char *sub, const char *rg,
 	emu_header(r, "ETag", "\"%lu\"", set->etag);
 	_vmss_op_headers(r, set, op);
 out:
+	free(plan);
 	cJSON_Delete(s.ident);
 	cJSON_Delete(req);
 }

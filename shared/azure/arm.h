@@ -261,7 +261,9 @@ int azml_arm_userdata(const azml_conf_t *conf, const azml_target_t *t,
  * CAPACITY VMs): the same image, NIC, disks, tags (without slurm-node),
  * identity, zone, Spot settings and boot diagnostics as a single VM, one
  * userData naming no node, computerNamePrefix "<target>-", and for RDMA
- * sizes a single placement group.  NULL with ERR.
+ * sizes a single placement group.  A mix (VmSize=A,B): sku {"name": "Mix",
+ * "capacity"} and properties.skuProfile {vmSizes, allocationStrategy}.
+ * NULL with ERR.
  */
 cJSON *azml_arm_vmss_body(const azml_conf_t *conf, const azml_target_t *t,
 			  long capacity, const azml_ctld_info_t *ctld,

@@ -32,6 +32,26 @@ static void _move(cJSON *from, cJSON *to, const char *key)
 		cJSON_AddItemToObject(to, key, it);
 }
 
+/* properties.skuProfile of a mix: its sizes in the order written, and
+ * Azure's strategy (Prioritized is refused for a scale set by
+ * check-config: 2024-07-01 has no rank; LowestPrice stands in for it if
+ * a caller skipped the check). */
+static void _sku_profile(cJSON *p, const azml_target_t *t)
+{
+	cJSON *sp = cJSON_AddObjectToObject(p, "skuProfile");
+	cJSON *sizes = cJSON_AddArrayToObject(sp, "vmSizes");
+
+	for (size_t i = 0; i < t->nmix && i < AZML_MIX_MAX; i++) {
+		cJSON *one = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(one, "name", t->mix[i]);
+		cJSON_AddItemToArray(sizes, one);
+	}
+	cJSON_AddStringToObject(sp, "allocationStrategy",
+				t->alloc == AZML_ALLOC_CAPACITY_OPTIMIZED ?
+				"CapacityOptimized" : "LowestPrice");
+}
+
 cJSON *azml_arm_vmss_body(const azml_conf_t *conf, const azml_target_t *t,
 			  long capacity, const azml_ctld_info_t *ctld,
 			  char *err, size_t n)
@@ -88,11 +108,19 @@ cJSON *azml_arm_vmss_body(const azml_conf_t *conf, const azml_target_t *t,
 	_move(vm, b, "tags");
 	_move(vm, b, "zones");
 	sku = cJSON_AddObjectToObject(b, "sku");
-	cJSON_AddStringToObject(sku, "name", t->vm_size);
-	cJSON_AddStringToObject(sku, "tier", "Standard");
+	if (t->nmix > 1) {
+		/* an instance mix (2024-07-01's SkuProfile): the sizes are in
+		 * skuProfile, the sku is only "Mix" and the count */
+		cJSON_AddStringToObject(sku, "name", "Mix");
+	} else {
+		cJSON_AddStringToObject(sku, "name", t->vm_size);
+		cJSON_AddStringToObject(sku, "tier", "Standard");
+	}
 	cJSON_AddNumberToObject(sku, "capacity", (double) capacity);
 	p = cJSON_AddObjectToObject(b, "properties");
 	cJSON_AddStringToObject(p, "orchestrationMode", "Flexible");
+	if (t->nmix > 1)
+		_sku_profile(p, t);
 	cJSON_AddNumberToObject(p, "platformFaultDomainCount", 1);
 	if (t->ppg)
 		cJSON_AddStringToObject(cJSON_AddObjectToObject(p,

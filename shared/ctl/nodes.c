@@ -52,6 +52,30 @@ int azml_nodes_set_addr(const char *nodes, const char *addr, const char *host)
 	return _update(&m, "set the address of");
 }
 
+/*
+ * NODE runs VM VM_ID ("" or NULL: unknown) of SIZE: its ActiveFeatures
+ * become FEATURES (NULL: left alone), and on Slurm >= 23.02 its
+ * InstanceType SIZE and InstanceId VM_ID (slurmdbd keeps them).
+ */
+int azml_node_set_instance(const char *node, const char *features,
+			   const char *size, const char *vm_id)
+{
+	update_node_msg_t m;
+
+#if SLURM_VERSION_NUMBER < SLURM_VERSION_NUM(23, 2, 0)
+	if (!features)
+		return 0;	/* no InstanceType before 23.02 */
+#endif
+	slurm_init_update_node_msg(&m);
+	m.node_names = (char *) node;
+	m.features_act = (char *) features;
+#if SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(23, 2, 0)
+	m.instance_type = size && size[0] ? (char *) size : NULL;
+	m.instance_id = vm_id && vm_id[0] ? (char *) vm_id : NULL;
+#endif
+	return _update(&m, "set the VM size and active features of");
+}
+
 /* ---- addresses in batches --------------------------------------------- */
 
 #define ADDR_BATCH 512
@@ -353,46 +377,10 @@ int azml_nodes_known(const char *node, uint32_t *state)
 	return rc;
 }
 
-int azml_features_drop(const char *avail, const char *drop, char *out,
-		       size_t n)
-{
-	const char *p = avail ? avail : "";
-	size_t used = 0;
-
-	if (!n)
-		return -1;
-	out[0] = '\0';
-	while (*p) {
-		size_t len = strcspn(p, ",");
-		bool gone = false;
-
-		for (const char *d = drop ? drop : ""; *d && len;) {
-			size_t dl = strcspn(d, ",");
-
-			if (dl == len && !strncasecmp(d, p, len))
-				gone = true;
-			d += dl + (d[dl] == ',');
-		}
-		if (len && !gone) {
-			if (used + (used > 0) + len >= n)
-				return -1;
-			if (used)
-				out[used++] = ',';
-			memcpy(out + used, p, len);
-			used += len;
-			out[used] = '\0';
-		}
-		p += len + (p[len] == ',');
-	}
-	return 0;
-}
-
-int azml_nodes_set_vm(const char *node, const char *size, const char *vm_id,
-		      const char *drop)
+int azml_nodes_features_reset(const char *node)
 {
 	node_info_msg_t *info = NULL;
 	update_node_msg_t m;
-	char act[1024];
 	int rc = -1;
 
 	if (slurm_load_node_single(&info, (char *) node, SHOW_ALL) !=
@@ -404,27 +392,12 @@ int azml_nodes_set_vm(const char *node, const char *size, const char *vm_id,
 	for (uint32_t i = 0; i < info->record_count; i++) {
 		node_info_t *ni = &info->node_array[i];
 
-		if (!ni->name || strcmp(ni->name, node))
+		if (!ni->name || strcmp(ni->name, node) || !ni->features)
 			continue;
-		if (azml_features_drop(ni->features, size ? drop : NULL, act,
-				       sizeof(act))) {
-			azml_log_error("node %s: its features are over %zu "
-				       "bytes; ActiveFeatures left as they are",
-				       node, sizeof(act));
-			break;
-		}
 		slurm_init_update_node_msg(&m);
 		m.node_names = (char *) node;
-		m.features_act = act;
-#if SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(23, 2, 0)
-		/* InstanceType/InstanceId: 23.02 on */
-		if (size && vm_id && vm_id[0]) {
-			m.instance_type = (char *) size;
-			m.instance_id = (char *) vm_id;
-		}
-#endif
-		rc = _update(&m, size ? "set the VM size features of" :
-			     "reset the features of");
+		m.features_act = ni->features;
+		rc = _update(&m, "reset the active features of");
 		break;
 	}
 	slurm_free_node_info_msg(info);

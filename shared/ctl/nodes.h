@@ -15,6 +15,12 @@ void azml_nodes_init(void);
 /* NodeAddr/NodeHostname of NODES (hostlist).  0, or -1 (logged). */
 int azml_nodes_set_addr(const char *nodes, const char *addr, const char *host);
 
+/* NODE runs VM VM_ID of SIZE (Azure's hardwareProfile.vmSize): its
+ * ActiveFeatures become FEATURES (NULL: unchanged), and on Slurm >= 23.02
+ * InstanceType=SIZE InstanceId=VM_ID.  0, or -1 (logged). */
+int azml_node_set_instance(const char *node, const char *features,
+			   const char *size, const char *vm_id);
+
 /*
  * Addresses set in the background: push() returns at once; a thread sends
  * what has queued up as one update RPC per batch (so a thousand VMs that
@@ -59,19 +65,9 @@ typedef struct {
 	int cpus;
 } azml_node_t;
 
-/*
- * A mix's node whose VM is up at SIZE (vmId VM_ID): ActiveFeatures = its
- * AvailableFeatures without the names in DROP (comma list: the mix's other
- * sizes and what only they bring), and on Slurm >= 23.02 InstanceType and
- * InstanceId.  SIZE NULL (powered down): ActiveFeatures = all of them
- * again.  0, or -1 (logged).
- */
-int azml_nodes_set_vm(const char *node, const char *size, const char *vm_id,
-		      const char *drop);
-/* AVAIL (a comma list) without the words of DROP (case-insensitive) into
- * OUT.  0, or -1 when OUT is too short. */
-int azml_features_drop(const char *avail, const char *drop, char *out,
-		       size_t n);
+/* A mix's NODE powered down: ActiveFeatures = its AvailableFeatures
+ * again.  0, or -1 (logged). */
+int azml_nodes_features_reset(const char *node);
 
 /* Every node slurmctld knows.  Returns the count and a malloc'd array, or
  * -1 when slurmctld does not answer. */

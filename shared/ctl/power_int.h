@@ -38,6 +38,10 @@ typedef struct {
 	bool boot_log_read;	/* resume-fail: the serial log was looked at */
 	bool in_batch;		/* its VM is in its set's batched delete */
 	bool bad_vm;		/* its set's VM cannot be paired: fail it */
+	bool doomed;		/* AllOrNothing: its job is short of VMs, its
+				 * VM goes in the job's batched delete */
+	char size[64];		/* its set's VM's size, as Azure gave it */
+	char vm_id[40];		/* ... and its vmId */
 	char why[400];		/* ERROR: what went wrong */
 	/* A mix (VmSize=A,B,...): its sizes (indexes in t->mix) in the order
 	 * they are tried; order[cur] is tried now.  One entry otherwise. */
@@ -178,6 +182,12 @@ void azml_pw_deleted(void *arg, const azml_vm_result_t *r);
 void azml_pw_checked(void *arg, const azml_vm_result_t *r);
 
 /* vmss_batch.c */
+/* The ActiveFeatures of a node of T whose VM is SIZE: what `generate`
+ * gives a node of T's features had T only SIZE (the mix's other sizes,
+ * and the series and architecture only they bring, left out).  0, or -1
+ * when SIZE is not one of T's (OUT is then ""). */
+int azml_pw_active_features(const azml_target_t *t, const char *size,
+			    char *out, size_t n);
 /* 0, or -1 out of memory (J is in no batch) */
 int azml_pw_batch_add(run_t *run, job_t *j, bool grow);
 void azml_pw_batches_flush(run_t *run);

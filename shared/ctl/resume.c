@@ -163,36 +163,6 @@ void azml_pw_plan_sizes(run_t *run, job_t *jobs, int n)
 
 /* ---- VMs made, or not ---- */
 
-/* The features only the mix's sizes other than K bring, as a comma list
- * (azml_nodes_set_vm()'s DROP). */
-static void _drop(const azml_target_t *t, int k, char *out, size_t n)
-{
-	const azml_size_info_t *me = &t->mix_size[k];
-	size_t used = 0;
-
-	out[0] = '\0';
-	for (size_t o = 0; o < t->nmix && used < n; o++) {
-		const azml_size_info_t *x = &t->mix_size[o];
-
-		if ((int) o == k)
-			continue;
-		used += snprintf(out + used, n - used, "%s%s", used ? "," : "",
-				 t->mix[o]);
-		if (used < n && x->series && me->series &&
-		    strcasecmp(x->series->name, me->series->name))
-			used += snprintf(out + used, n - used, ",%s",
-					 x->series->name);
-		if (used < n && x->arch && (!me->arch ||
-		    strcasecmp(x->arch->arch, me->arch->arch)))
-			used += snprintf(out + used, n - used, ",%s",
-					 x->arch->arch);
-		if (used < n && x->isolated && !me->isolated)
-			used += snprintf(out + used, n - used, ",isolated");
-	}
-	if (used >= n)
-		out[0] = '\0';	/* never a cut word */
-}
-
 /* J's VM is up (R): slurmctld told, the journal written. */
 static void _made(job_t *j, const azml_vm_result_t *r)
 {
@@ -217,16 +187,23 @@ static void _made(job_t *j, const azml_vm_result_t *r)
 		return;
 	run->ops.set_addr(run->ops.arg, j->node, r->ip[0] ? r->ip : j->node,
 			  j->node);
-	if (t->nmix > 1 && real < 0)
-		azml_log_error("node %s: Azure says its VM is of size '%.64s', "
-			       "not one of %s's; its features are left as they "
-			       "are", j->node, r->size, t->name);
-	else if (t->nmix > 1 && run->ops.set_vm) {
-		char drop[1024];
+	if (run->ops.set_instance) {
+		/* the node learns its VM's real size: a mix's ActiveFeatures,
+		 * InstanceType/InstanceId on Slurm >= 23.02 */
+		char feat[512];
+		bool mix = t->nmix > 1;
 
-		_drop(t, real, drop, sizeof(drop));
-		run->ops.set_vm(run->ops.arg, j->node, t->mix[real], r->vm_id,
-				drop);
+		if (mix && (real < 0 || azml_pw_active_features(t,
+				t->mix[real], feat, sizeof(feat)))) {
+			azml_log_error("node %s: Azure says its VM is of size "
+				       "'%.64s', not one of %s's; its features "
+				       "are left as they are", j->node,
+				       r->size, t->name);
+			mix = false;
+		}
+		run->ops.set_instance(run->ops.arg, j->node, mix ? feat : NULL,
+				      real >= 0 ? t->mix[real] : t->vm_size,
+				      r->vm_id);
 	}
 	azml_state_failure_clear(run->conf, j->node);
 	azml_state_hold_clear(run->conf,

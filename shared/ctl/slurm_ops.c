@@ -42,10 +42,15 @@ static int _load(void *arg, azml_node_t **out)
 	return azml_nodes_load(out);
 }
 
-static int _set_vm(void *arg, const char *node, const char *size,
-		   const char *vm_id, const char *drop)
+static int _set_instance(void *arg, const char *node, const char *features,
+			 const char *size, const char *vm_id)
 {
-	return azml_nodes_set_vm(node, size, vm_id, drop);
+	return azml_node_set_instance(node, features, size, vm_id);
+}
+
+static int _reset_features(void *arg, const char *node)
+{
+	return azml_nodes_features_reset(node);
 }
 
 const azml_slurm_ops_t azml_slurm_ops_default = {
@@ -57,5 +62,6 @@ const azml_slurm_ops_t azml_slurm_ops_default = {
 	.set_addr = _set_addr,
 	.job_reschedule = _job_reschedule,
 	.load = _load,
-	.set_vm = _set_vm,
+	.set_instance = _set_instance,
+	.reset_features = _reset_features,
 };

@@ -30,10 +30,13 @@ typedef struct {
 	/* every node slurmctld knows: the count and a malloc'd array (the
 	 * caller frees it), or -1 */
 	int (*load)(void *arg, azml_node_t **out);
-	/* azml_nodes_set_vm(): a mix's node's real size (NULL: powered
-	 * down); NULL in a table: not told */
-	int (*set_vm)(void *arg, const char *node, const char *size,
-		      const char *vm_id, const char *drop);
+	/* NODE's VM is VM_ID of SIZE: its ActiveFeatures FEATURES and its
+	 * instance (azml_node_set_instance); NULL in a table: not told */
+	int (*set_instance)(void *arg, const char *node, const char *features,
+			    const char *size, const char *vm_id);
+	/* a mix's NODE powered down: ActiveFeatures = all of its features
+	 * again (azml_nodes_features_reset); NULL in a table: not told */
+	int (*reset_features)(void *arg, const char *node);
 } azml_slurm_ops_t;
 
 /*

@@ -92,9 +92,8 @@ void azml_pw_deleted(void *arg, const azml_vm_result_t *r)
 			run->ops.set_addr(run->ops.arg, j->node, j->node,
 					     j->node);
 			/* a mix's node: every size's features again */
-			if (j->t->nmix > 1 && run->ops.set_vm)
-				run->ops.set_vm(run->ops.arg, j->node, NULL,
-						NULL, NULL);
+			if (j->t->nmix > 1 && run->ops.reset_features)
+				run->ops.reset_features(run->ops.arg, j->node);
 		}
 		/* slurmctld clears DRAIN when it powers a node down: a node
 		 * of a held target is drained again */

@@ -11,8 +11,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include "capacity.h"
 #include "log.h"
 #include "power_int.h"
+#include "slurm_compat.h"
 
 /* ---- scale sets (Provisioning=ScaleSet): one write for many nodes ---- */
 
@@ -152,6 +154,10 @@ static int _claim_vms(void *arg, azml_pair_t **p, size_t *n)
 		(*n)++;
 		snprintf(b->jobs[next]->vm, sizeof(b->jobs[next]->vm), "%s",
 			 vm->name);
+		snprintf(b->jobs[next]->size, sizeof(b->jobs[next]->size),
+			 "%s", vm->size);
+		snprintf(b->jobs[next]->vm_id, sizeof(b->jobs[next]->vm_id),
+			 "%s", vm->vm_id);
 		azml_pw_journal(b->run, AZML_J_CREATED, vm->created > 0 ? vm->created :
 			 (long) azml_pw_now(b->run), vm->name, vm, b->jobs[next]->node,
 			 b->t);
@@ -190,6 +196,54 @@ static int _pairs_ip(void *arg, azml_pair_t **p, size_t *n)
 	return 1;
 }
 
+int azml_pw_active_features(const azml_target_t *t, const char *size,
+			    char *out, size_t n)
+{
+	const azml_size_info_t *si = NULL;
+	int len;
+
+	out[0] = '\0';
+	for (size_t k = 0; k < t->nmix && k < AZML_MIX_MAX && !si; k++)
+		if (size && !strcasecmp(t->mix[k], size))
+			si = &t->mix_size[k];
+	if (!si || !si->series)
+		return -1;
+	/* as generate.c's features, for one size */
+	len = snprintf(out, n, "azureml,%s,%s,%s%s%s%s,%s", t->name,
+		       t->mix[si - t->mix_size], si->series->name,
+		       si->arch ? "," : "", si->arch ? si->arch->arch : "",
+		       si->isolated ? ",isolated" : "",
+		       t->kind == AZML_INSTANCE ? "instance" :
+		       t->priority == AZML_LOW_PRIORITY ? "lowpriority" :
+		       "dedicated");
+	if (len < 0 || (size_t) len >= n) {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/* J's VM is up: its node learns the VM's real size (a mix: its
+ * ActiveFeatures; Slurm >= 23.02: InstanceType, InstanceId). */
+static void _tell_instance(job_t *j)
+{
+	run_t *run = j->run;
+	char feat[512];
+	bool mix = j->t->nmix > 1;
+
+	if (!run->ops.set_instance || !j->size[0])
+		return;
+	if (mix && azml_pw_active_features(j->t, j->size, feat,
+					   sizeof(feat))) {
+		azml_log_error("node %s: its VM %s is %s, not a size of %s's "
+			       "VmSize=; its features are left as they are",
+			       j->node, j->vm, j->size, j->t->name);
+		mix = false;
+	}
+	run->ops.set_instance(run->ops.arg, j->node, mix ? feat : NULL,
+			      j->size, j->vm_id);
+}
+
 /* Every NIC answered: one StateDir write, then each node's NodeAddr and
  * NodeHostname (node-init on the VM finds its node by them). */
 static void _batch_paired(batch_t *b)
@@ -208,6 +262,7 @@ static void _batch_paired(batch_t *b)
 				      x->ip);
 			run->ops.set_addr(run->ops.arg, j->node, x->ip,
 					     x->computer);
+			_tell_instance(j);
 			azml_state_failure_clear(run->conf, j->node);
 			azml_state_hold_clear(run->conf, j->t);
 		} else if (!x->ip[0]) {
@@ -235,6 +290,123 @@ static void _nic_answered(void *arg, const azml_vm_result_t *r)
 		_batch_paired(x->b);
 }
 
+/* ---- JobScaling=AllOrNothing: a job short of VMs keeps none ---- */
+
+/* Whether NODE is one of the nodes HOSTLIST names. */
+static bool _in_hostlist(const char *hostlist, const char *node)
+{
+	azml_hostlist_t hl = slurm_hostlist_create(hostlist);
+	bool found = hl && slurm_hostlist_find(hl, node) >= 0;
+
+	if (hl)
+		slurm_hostlist_destroy(hl);
+	return found;
+}
+
+/* The batched delete of the doomed VMs ended: their nodes fail with the
+ * write's code (the capacity hold, their jobs requeued now).  A VM whose
+ * delete failed stays paired: its node's suspend deletes it. */
+static void _doomed_deleted(void *arg, const azml_vm_result_t *r)
+{
+	batch_t *b = arg;
+	run_t *run = b->run;
+	char msg[600];
+
+	if (r->ok)
+		azml_log_info("scale set %s: JobScaling=AllOrNothing: the VMs "
+			      "of jobs short of VMs deleted in one request "
+			      "(op=%s)", b->set, r->op_id);
+	else
+		azml_log_error("scale set %s: the batched delete of the VMs of "
+			       "jobs short of VMs failed (op=%s): %s: %s; their "
+			       "nodes' suspend deletes them", b->set, r->op_id,
+			       r->code, r->message);
+	for (int i = 0; i < b->n; i++) {
+		job_t *j = b->jobs[i];
+
+		if (!j->doomed || j->settled)
+			continue;
+		if (r->ok) {
+			azml_vm_result_t x = { .ok = true };
+
+			snprintf(x.size, sizeof(x.size), "%s", j->size);
+			azml_pw_journal(run, AZML_J_DELETED, (long)
+					azml_pw_now(run), j->vm, &x, j->node,
+					j->t);
+			azml_state_pair_drop(run->conf, b->set, j->node);
+		}
+		snprintf(msg, sizeof(msg), "JobScaling=AllOrNothing: its job "
+			 "got fewer VMs than nodes (%.200s); its VM %s was "
+			 "%sdeleted", b->msg, j->vm, r->ok ? "" : "not ");
+		j->vm[0] = '\0';
+		_set_failed(j, b->code[0] ? b->code : "AllocationFailed", msg);
+	}
+}
+
+/*
+ * The write failed, some VMs were made (Azure keeps a partial scale-out):
+ * with JobScaling=AllOrNothing, each job of SLURM_RESUME_FILE that did not
+ * get a VM for every node of this batch gets none; the VMs paired to its
+ * nodes go in one batched delete.  Nodes without a job keep theirs (best
+ * effort).  How many VMs are to be deleted.
+ */
+static int _doom(batch_t *b)
+{
+	run_t *run = b->run;
+	const char **del;
+	int k = 0;
+
+	if (b->t->job_scaling != AZML_SCALING_ALL_OR_NOTHING)
+		return 0;
+	for (int r = 0; r < run->nrjobs; r++) {
+		bool is[AZML_ARM_VMSS_BATCH], short_of = false;
+		int have = 0;
+
+		for (int i = 0; i < b->n; i++) {
+			job_t *j = b->jobs[i];
+
+			is[i] = _in_hostlist(run->rjobs[r].nodes, j->node);
+			if (!is[i])
+				continue;
+			if (!j->vm[0] || j->bad_vm)
+				short_of = true;
+			else if (!j->settled && !j->nic_asked)
+				have++;
+		}
+		if (!short_of || !have)
+			continue;
+		azml_log_error("job %u: JobScaling=AllOrNothing: %d of its VMs "
+			       "made in scale set %s before %s; deleting them",
+			       run->rjobs[r].id, have, b->set, b->code);
+		for (int i = 0; i < b->n; i++) {
+			job_t *j = b->jobs[i];
+
+			if (is[i] && j->vm[0] && !j->bad_vm && !j->settled &&
+			    !j->nic_asked && !j->doomed) {
+				j->doomed = true;
+				k++;
+			}
+		}
+	}
+	if (!k)
+		return 0;
+	if (!(del = calloc(k + 1, sizeof(*del)))) {
+		/* their nodes fail; their VMs stay paired for suspend */
+		for (int i = 0; i < b->n; i++)
+			if (b->jobs[i]->doomed && !b->jobs[i]->settled)
+				azml_pw_fail_oom(b->jobs[i]);
+		return k;
+	}
+	k = 0;
+	for (int i = 0; i < b->n; i++)
+		if (b->jobs[i]->doomed)
+			del[k++] = b->jobs[i]->vm;
+	azml_arm_vmss_delete_vms(run->arm, b->set, del, k, _doomed_deleted,
+				 b);
+	free(del);
+	return k;
+}
+
 static void _vms_listed(void *arg, const azml_vm_result_t *vms, size_t n,
 			const azml_vm_result_t *err)
 {
@@ -257,6 +429,9 @@ static void _vms_listed(void *arg, const azml_vm_result_t *vms, size_t n,
 		if (b->jobs[i]->bad_vm && !b->jobs[i]->settled)
 			_set_failed(b->jobs[i], "InvalidResponse",
 				    b->jobs[i]->why);
+	/* a partial scale-out: AllOrNothing jobs short of VMs keep none */
+	if (!b->op_ok)
+		_doom(b);
 	/* the IPs of the VMs just paired, all at once */
 	if (b->claimed > before && !b->nic_list) {
 		b->nic_list = calloc(b->claimed - before + 1,
@@ -265,7 +440,8 @@ static void _vms_listed(void *arg, const azml_vm_result_t *vms, size_t n,
 			job_t *j = b->jobs[i];
 			nic_t *x;
 
-			if (j->settled || !j->vm[0] || j->nic_asked)
+			if (j->settled || !j->vm[0] || j->nic_asked ||
+			    j->doomed)
 				continue;
 			j->nic_asked = true;
 			if (!b->nic_list || !(x = calloc(1, sizeof(*x)))) {
@@ -333,8 +509,11 @@ static void _scaled(void *arg, const azml_vm_result_t *r)
 			      r->op_id);
 	else
 		azml_log_error("scale set %s: growing by %d failed (op=%s): "
-			       "%s: %s; the VMs it made are used", b->set, b->n,
-			       r->op_id, r->code, r->message);
+			       "%s: %s; the VMs it made are used%s", b->set,
+			       b->n, r->op_id, r->code, r->message,
+			       b->t->job_scaling == AZML_SCALING_ALL_OR_NOTHING ?
+			       " by nodes without a job and by jobs that got "
+			       "all theirs (JobScaling=AllOrNothing)" : "");
 	azml_arm_vmss_vms(b->run->arm, b->set, _vms_listed, b);
 }
 

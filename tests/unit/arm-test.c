@@ -368,6 +368,9 @@ START_TEST(vmss_body)
 			 "Flexible");
 	ck_assert_int_eq(cJSON_GetObjectItem(p,
 			 "platformFaultDomainCount")->valueint, 1);
+	ck_assert_ptr_null(cJSON_GetObjectItem(p, "skuProfile"));	/* one size */
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "sku"),
+					     "tier")->valuestring, "Standard");
 	ck_assert_ptr_nonnull(cJSON_GetObjectItem(p, "proximityPlacementGroup"));
 	vp = cJSON_GetObjectItem(p, "virtualMachineProfile");
 	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(vp, "osProfile"),
@@ -384,6 +387,66 @@ START_TEST(vmss_body)
 	azml_userdata_free(&u);
 	cJSON_Delete(b);
 	azml_conf_destroy(c);
+}
+END_TEST
+
+/* A mix's set: sku "Mix" with the count, the sizes and the strategy in
+ * skuProfile (2024-07-01); the model names no size. */
+START_TEST(vmss_body_mix)
+{
+	static const char *const strat[][2] = {
+		{ "", "LowestPrice" },
+		{ " AllocationStrategy=LowestPrice", "LowestPrice" },
+		{ " AllocationStrategy=CapacityOptimized", "CapacityOptimized" },
+	};
+
+	for (size_t k = 0; k < sizeof(strat) / sizeof(strat[0]); k++) {
+		char text[1024], err[512];
+		azml_conf_t *c;
+		const cJSON *sku, *sp, *sizes;
+		cJSON *b;
+
+		snprintf(text, sizeof(text), "ClusterName=T\n"
+			 "SubscriptionId=00000000-0000-0000-0000-000000000000\n"
+			 "ResourceGroup=rg\nLocation=westus\n"
+			 "ComputeCluster=mx VmSize=Standard_D4s_v3,"
+			 "Standard_D8s_v3,standard_d16s_v3 MaxNodes=8 "
+			 "Provisioning=ScaleSet%s\n", strat[k][0]);
+		c = azml_conf_load_string(text, "t.conf");
+		ck_assert_int_eq(c->nerrors, 0);
+		ck_assert_int_eq(c->targets[0].nmix, 3);
+		b = azml_arm_vmss_body(c, &c->targets[0], 5, NULL, err,
+				       sizeof(err));
+		ck_assert_msg(b != NULL, "%s", err);
+		sku = cJSON_GetObjectItem(b, "sku");
+		ck_assert_str_eq(cJSON_GetObjectItem(sku, "name")->valuestring,
+				 "Mix");
+		ck_assert_int_eq(cJSON_GetObjectItem(sku, "capacity")->valueint,
+				 5);
+		ck_assert_ptr_null(cJSON_GetObjectItem(sku, "tier"));
+		sp = cJSON_GetObjectItem(cJSON_GetObjectItem(b, "properties"),
+					 "skuProfile");
+		ck_assert_ptr_nonnull(sp);
+		sizes = cJSON_GetObjectItem(sp, "vmSizes");
+		ck_assert_int_eq(cJSON_GetArraySize(sizes), 3);
+		/* canonical names, in the order written */
+		ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(sizes,
+				 0), "name")->valuestring, "Standard_D4s_v3");
+		ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(sizes,
+				 1), "name")->valuestring, "Standard_D8s_v3");
+		ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(sizes,
+				 2), "name")->valuestring, "Standard_D16s_v3");
+		ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetArrayItem(sizes,
+				   0), "rank"));
+		ck_assert_str_eq(cJSON_GetObjectItem(sp,
+				 "allocationStrategy")->valuestring,
+				 strat[k][1]);
+		ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetObjectItem(
+			cJSON_GetObjectItem(b, "properties"),
+			"virtualMachineProfile"), "hardwareProfile"));
+		cJSON_Delete(b);
+		azml_conf_destroy(c);
+	}
 }
 END_TEST
 
@@ -1855,6 +1918,7 @@ int main(void)
 	tcase_add_test(tc, token_answer_wiped);
 	tcase_add_test(tc, tenant_domain);
 	tcase_add_test(tc, vmss_body);
+	tcase_add_test(tc, vmss_body_mix);
 	tcase_add_test(tc, answer_too_large);
 	tcase_add_test(tc, delete_only_ours);
 	tcase_add_test(tc, hostile_set_listing);

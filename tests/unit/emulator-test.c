@@ -3164,6 +3164,298 @@ START_TEST(vmss_restart_keeps_state)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------- */
+/* Instance mix: sku.name "Mix" with properties.skuProfile */
+
+/* A mix set's PUT body of the sizes SIZES ("\"A\",\"B\"") with STRATEGY
+ * (NULL: none) and CAPACITY. */
+static char *_mix_body(const char *sizes, const char *strategy, int capacity)
+{
+	char extra[512], names[400] = "", *b;
+	const char *p = sizes;
+
+	/* "A","B" -> {"name":"A"},{"name":"B"} */
+	while (*p) {
+		size_t len = strcspn(p + 1, "\"") + 2;
+
+		snprintf(names + strlen(names), sizeof(names) - strlen(names),
+			 "%s{\"name\":%.*s}", *names ? "," : "", (int) len, p);
+		p += len;
+		p += *p == ',';
+	}
+	snprintf(extra, sizeof(extra), ",\"skuProfile\":{\"vmSizes\":[%s]%s%s%s}",
+		 names, strategy ? ",\"allocationStrategy\":\"" : "",
+		 strategy ? strategy : "", strategy ? "\"" : "");
+	b = _vmss_body("Mix", capacity, extra);
+	return b;
+}
+
+/* PUT "set" with BODY (freed); the status, the answer in *OUT (NULL: none)
+ * and its operation's end (when it has one and the PUT succeeded) in
+ * CODE (64 bytes, "" for none). */
+static int _mix_put(const char *hdr, char *body, char **out, char *code)
+{
+	char *hout = NULL, *o = NULL;
+	int st = _vmss_req(hdr, "PUT", "set", NULL, body, NULL, &o, &hout);
+
+	free(body);
+	if (code)
+		*code = '\0';
+	if (st < 300 && code)
+		ck_assert_str_ne(_vmss_wait(hdr, hout, code), "InProgress");
+	free(hout);
+	if (out)
+		*out = o;
+	else
+		free(o);
+	return st;
+}
+
+/* How many of the set's VMs the VM list shows with hardwareProfile.vmSize
+ * SIZE (and, each, the same size in its own GET). */
+static int _mix_count(const char *hdr, const char *size)
+{
+	char names[16][64], path[1200], *out = NULL;
+	const char *h[] = { hdr, NULL };
+	int n = _vmss_vms(hdr, "", names), k = 0;
+
+	for (int i = 0; i < n && i < 16; i++) {
+		cJSON *j;
+		const char *got;
+
+		snprintf(path, sizeof(path), "%s%s?api-version=2024-07-01",
+			 vm_path, names[i]);
+		ck_assert_int_eq(tu_http("GET", port, path, NULL, h, &out), 200);
+		j = cJSON_Parse(out);
+		free(out);
+		got = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(
+			cJSON_GetObjectItem(j, "properties"), "hardwareProfile"),
+			"vmSize"));
+		ck_assert_ptr_nonnull(got);
+		k += !strcmp(got, size);
+		cJSON_Delete(j);
+	}
+	return k;
+}
+
+/* The usage NAME's currentValue in eastus. */
+static int _usage_cur(const char *hdr, const char *name)
+{
+	const char *h[] = { hdr, NULL };
+	char *out = NULL;
+	const cJSON *it;
+	cJSON *j;
+	int cur = -1;
+
+	ck_assert_int_eq(tu_http("GET", port, "/subscriptions/s/providers/"
+		"Microsoft.Compute/locations/eastus/usages?api-version=2024-07-01",
+		NULL, h, &out), 200);
+	j = cJSON_Parse(out);
+	free(out);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "value"))
+		if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(
+			cJSON_GetObjectItem(it, "name"), "value")) ?: "", name))
+			cur = cJSON_GetObjectItem(it, "currentValue")->valueint;
+	cJSON_Delete(j);
+	ck_assert_msg(cur >= 0, "no usage %s", name);
+	return cur;
+}
+
+/* Each malformed instance mix is 400 with Azure's error shape, naming the
+ * parameter, and makes nothing. */
+START_TEST(vmss_mix_refusals)
+{
+	char hdr[256], *out = NULL, *body;
+	static const struct {
+		const char *sizes, *strategy, *says;
+	} bad[] = {
+		{ "", NULL, "'skuProfile.vmSizes' is invalid" },
+		{ "\"Standard_D2s_v3\",\"Standard_D4s_v3\",\"Standard_D8s_v3\","
+		  "\"Standard_F2s_v2\",\"Standard_DS3_v2\",\"Standard_NC6s_v3\"",
+		  NULL, "1 to 5 VM sizes" },
+		{ "\"Standard_D2s_v3\",\"Standard_Q9\"", NULL,
+		  "Standard_Q9 provided for the VM size is not valid" },
+		{ "\"Standard_D2s_v3\",\"standard_d2s_V3\"", NULL,
+		  "'standard_d2s_V3' is listed more than once" },
+		{ "\"Standard_D2s_v3\"", "Prioritized",
+		  "'Prioritized' of parameter 'skuProfile.allocationStrategy' "
+		  "is not available at api-version 2024-07-01" },
+		{ "\"Standard_D2s_v3\"", "Cheapest",
+		  "'Cheapest' of parameter 'skuProfile.allocationStrategy' is "
+		  "invalid: LowestPrice or CapacityOptimized" },
+	};
+
+	_token_header(hdr, sizeof(hdr));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(_mix_put(hdr, _mix_body(bad[i].sizes,
+			bad[i].strategy, 1), &out, NULL), 400);
+		ck_assert_str_eq(_code(out), "InvalidParameter");
+		ck_assert_msg(strstr(out, bad[i].says), "%zu: %s", i, out);
+		free(out);
+	}
+	/* a skuProfile needs sku.name "Mix", and "Mix" a skuProfile */
+	body = _vmss_body("Standard_D2s_v3", 0, ",\"skuProfile\":{\"vmSizes\":"
+			  "[{\"name\":\"Standard_D2s_v3\"}]}");
+	ck_assert_int_eq(_mix_put(hdr, body, &out, NULL), 400);
+	ck_assert_str_eq(_code(out), "InvalidParameter");
+	ck_assert_ptr_nonnull(strstr(out, "'Standard_D2s_v3' of parameter "
+				     "'sku.name' is invalid"));
+	free(out);
+	ck_assert_int_eq(_mix_put(hdr, _vmss_body("Mix", 0, NULL), &out, NULL),
+			 400);
+	ck_assert_str_eq(_code(out), "InvalidParameter");
+	ck_assert_ptr_nonnull(strstr(out, "'properties.skuProfile' is missing"));
+	free(out);
+	/* a size without its name; a profile that is not an object */
+	body = _vmss_body("Mix", 0, ",\"skuProfile\":{\"vmSizes\":[{\"rank\":0}]}");
+	ck_assert_int_eq(_mix_put(hdr, body, &out, NULL), 400);
+	ck_assert_ptr_nonnull(strstr(out, "'skuProfile.vmSizes[0].name'"));
+	free(out);
+	body = _vmss_body("Mix", 0, ",\"skuProfile\":[]");
+	ck_assert_int_eq(_mix_put(hdr, body, &out, NULL), 400);
+	ck_assert_str_eq(_code(out), "InvalidParameter");
+	free(out);
+	/* Flexible only */
+	body = _mix_body("\"Standard_D2s_v3\"", NULL, 0);
+	{
+		char *u = strstr(body, "Flexible");
+
+		memcpy(u, "Uniform", 7);
+		memmove(u + 7, u + 8, strlen(u + 8) + 1);
+	}
+	ck_assert_int_eq(_mix_put(hdr, body, &out, NULL), 400);
+	ck_assert_str_eq(_code(out), "InvalidParameter");
+	ck_assert_ptr_nonnull(strstr(out, "supported only for scale sets in "
+				     "Flexible orchestration mode"));
+	free(out);
+	ck_assert_int_eq(_stat("vmss"), 0);
+	ck_assert_int_eq(_stat("vms"), 0);
+}
+END_TEST
+
+/* LowestPrice (also when absent) makes each VM of the cheapest size by the
+ * emulator's retail prices; a size under a capacity fault is skipped; GET
+ * shows the skuProfile as written and sku.name "Mix"; usages count each
+ * VM at its own size's family. */
+START_TEST(vmss_mix_lowest_price)
+{
+	char hdr[256], code[64], *out = NULL;
+	cJSON *j, *sp;
+
+	_token_header(hdr, sizeof(hdr));
+	/* F2s_v2 0.0846 < D2s_v3 0.096 < D4s_v3 0.192 an hour */
+	ck_assert_int_eq(_mix_put(hdr, _mix_body("\"Standard_D4s_v3\","
+		"\"Standard_D2s_v3\",\"Standard_F2s_v2\"", NULL, 2), &out, code),
+		201);
+	ck_assert_str_eq(code, "");
+	j = cJSON_Parse(out);
+	free(out);
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "sku"),
+					     "name")->valuestring, "Mix");
+	ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "sku"),
+					     "capacity")->valueint, 2);
+	cJSON_Delete(j);
+	ck_assert_int_eq(_mix_count(hdr, "Standard_F2s_v2"), 2);
+	ck_assert_int_eq(_vmss_req(hdr, "GET", "set", NULL, NULL, NULL, &out,
+				   NULL), 200);
+	j = cJSON_Parse(out);
+	free(out);
+	sp = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "properties"),
+				 "skuProfile");
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(sp, "vmSizes")),
+			 3);
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(
+		cJSON_GetObjectItem(sp, "vmSizes"), 0), "name")->valuestring,
+		"Standard_D4s_v3");
+	ck_assert_ptr_null(cJSON_GetObjectItem(sp, "allocationStrategy"));
+	cJSON_Delete(j);
+	/* the cheapest out of capacity: the next cheapest */
+	_faults("{\"capacity\":{\"Standard_F2s_v2\":\"AllocationFailed\"}}");
+	ck_assert_int_eq(_mix_put(hdr, _mix_body("\"Standard_D4s_v3\","
+		"\"Standard_D2s_v3\",\"Standard_F2s_v2\"", "LowestPrice", 4),
+		NULL, code), 200);
+	ck_assert_str_eq(code, "");
+	ck_assert_int_eq(_mix_count(hdr, "Standard_F2s_v2"), 2);
+	ck_assert_int_eq(_mix_count(hdr, "Standard_D2s_v3"), 2);
+	ck_assert_int_eq(_vmss_get(hdr, "set", NULL, NULL), 4);
+	/* each at its own family: 2 x 2 vCPUs of each */
+	ck_assert_int_eq(_usage_cur(hdr, "standardFSv2Family"), 4);
+	ck_assert_int_eq(_usage_cur(hdr, "standardDSv3Family"), 4);
+	ck_assert_int_eq(_usage_cur(hdr, "cores"), 8);
+}
+END_TEST
+
+/* CapacityOptimized keeps the written order: the first size with capacity;
+ * a size past its ":N" leaves the rest to the next (no failure), and when
+ * no size is left the operation fails with the fault while the VMs made
+ * stay; SkuNotAvailable refuses at once only when every size has it.  A
+ * PATCH changes the strategy, and the next scale-out follows it. */
+START_TEST(vmss_mix_capacity_optimized)
+{
+	char hdr[256], code[64], prov[16], *out = NULL, *hout = NULL;
+
+	_token_header(hdr, sizeof(hdr));
+	_faults("{\"capacity\":{\"Standard_D4s_v3\":\"AllocationFailed:1\"}}");
+	ck_assert_int_eq(_mix_put(hdr, _mix_body("\"Standard_D4s_v3\","
+		"\"Standard_D2s_v3\"", "CapacityOptimized", 3), NULL, code), 201);
+	ck_assert_str_eq(code, "");
+	ck_assert_int_eq(_mix_count(hdr, "Standard_D4s_v3"), 1);
+	ck_assert_int_eq(_mix_count(hdr, "Standard_D2s_v3"), 2);
+	/* partial: D2s_v3 has room for one more VM, then none is left */
+	_faults("{\"capacity\":{\"Standard_D4s_v3\":\"AllocationFailed\","
+		"\"Standard_D2s_v3\":\"AllocationFailed:3\"}}");
+	ck_assert_int_eq(_vmss_scale(hdr, 6, NULL, &out, &hout), 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"capacity\":4"));
+	free(out);
+	ck_assert_str_eq(_vmss_wait(hdr, hout, code), "Failed");
+	ck_assert_str_eq(code, "AllocationFailed");
+	free(hout);
+	ck_assert_int_eq(_vmss_get(hdr, "set", NULL, prov), 4);
+	ck_assert_str_eq(prov, "Failed");
+	ck_assert_int_eq(_mix_count(hdr, "Standard_D2s_v3"), 3);
+	/* SkuNotAvailable on one size: skipped; on every size: 409 */
+	_faults("{\"capacity\":{\"Standard_D4s_v3\":\"SkuNotAvailable\"}}");
+	ck_assert_int_eq(_vmss_scale(hdr, 5, NULL, NULL, &hout), 200);
+	ck_assert_str_eq(_vmss_wait(hdr, hout, NULL), "Succeeded");
+	free(hout);
+	ck_assert_int_eq(_mix_count(hdr, "Standard_D2s_v3"), 4);
+	_faults("{\"capacity\":{\"Standard_D4s_v3\":\"SkuNotAvailable\","
+		"\"Standard_D2s_v3\":\"SkuNotAvailable\"}}");
+	ck_assert_int_eq(_vmss_scale(hdr, 6, NULL, &out, NULL), 409);
+	ck_assert_str_eq(_code(out), "SkuNotAvailable");
+	ck_assert_ptr_nonnull(strstr(out, "Standard_D4s_v3,Standard_D2s_v3"));
+	free(out);
+	ck_assert_int_eq(_vmss_get(hdr, "set", NULL, NULL), 5);
+	/* PATCH: LowestPrice now (D2s_v3 is the cheaper) */
+	_faults("{\"capacity\":{}}");
+	ck_assert_int_eq(_vmss_req(hdr, "PATCH", "set", NULL, "{\"properties\":"
+		"{\"skuProfile\":{\"allocationStrategy\":\"Prioritized\"}}}",
+		NULL, &out, NULL), 400);
+	ck_assert_ptr_nonnull(strstr(out, "'Prioritized'"));
+	free(out);
+	ck_assert_int_eq(_vmss_req(hdr, "PATCH", "set", NULL, "{\"properties\":"
+		"{\"skuProfile\":{\"vmSizes\":[{\"name\":\"Standard_D8s_v3\"},"
+		"{\"name\":\"Standard_D4s_v3\"}],\"allocationStrategy\":"
+		"\"LowestPrice\"}},\"sku\":{\"capacity\":6}}", NULL, &out, &hout),
+		200);
+	ck_assert_ptr_nonnull(strstr(out, "\"allocationStrategy\":"
+				     "\"LowestPrice\""));
+	free(out);
+	ck_assert_str_eq(_vmss_wait(hdr, hout, NULL), "Succeeded");
+	free(hout);
+	ck_assert_int_eq(_mix_count(hdr, "Standard_D4s_v3"), 2);
+	ck_assert_int_eq(_mix_count(hdr, "Standard_D8s_v3"), 0);
+	/* the quota of the sizes chosen, up front: 2 x 8 vCPUs do not fit */
+	_faults("{\"capacity\":{\"Standard_D4s_v3\":\"AllocationFailed\"},"
+		"\"quota\":{\"standardDSv3Family\":30}}");
+	ck_assert_int_eq(_vmss_scale(hdr, 8, NULL, &out, NULL), 409);
+	ck_assert_str_eq(_code(out), "OperationNotAllowed");
+	ck_assert_ptr_nonnull(strstr(out, "Additional Required: 16"));
+	free(out);
+	ck_assert_int_eq(_vmss_get(hdr, "set", NULL, NULL), 6);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("client-emulator");
@@ -3205,6 +3497,9 @@ int main(void)
 	tcase_add_test(tc, vmss_refusals);
 	tcase_add_test(tc, vmss_writes_and_compute_limits);
 	tcase_add_test(tc, vmss_restart_keeps_state);
+	tcase_add_test(tc, vmss_mix_refusals);
+	tcase_add_test(tc, vmss_mix_lowest_price);
+	tcase_add_test(tc, vmss_mix_capacity_optimized);
 	tcase_add_test(tc, spec_refusals);
 	tcase_add_test(tc, azure_shapes);
 	tcase_add_test(tc, tcp_rows);

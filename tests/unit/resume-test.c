@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 
 #include "power.h"
+#include "power_int.h"	/* azml_pw_active_features */
 #include "state.h"
 #include "testutil.h"
 
@@ -84,14 +85,17 @@ static int _resched(void *arg, uint32_t id, bool now, const char *note)
 	return 1;
 }
 
-static int _set_vm(void *arg, const char *node, const char *size,
-		   const char *vm_id, const char *drop)
+static int _set_inst(void *arg, const char *node, const char *features,
+		     const char *size, const char *vm_id)
 {
-	if (size)
-		_rec(arg, "set_vm %s: %s %s drop=%s", node, size,
-		     vm_id[0] ? "id" : "noid", drop);
-	else
-		_rec(arg, "set_vm %s: all", node);
+	_rec(arg, "set_instance %s: %s %s %s", node, features ? features :
+	     "-", size, vm_id[0] ? "id" : "noid");
+	return 0;
+}
+
+static int _reset_feat(void *arg, const char *node)
+{
+	_rec(arg, "reset_features %s", node);
 	return 0;
 }
 
@@ -205,6 +209,11 @@ static azml_conf_t *_conf(void)
 		"CapacityBackoff=0\n"
 		"ComputeCluster=ss VmSize=Standard_D2s_v3 MaxNodes=8 "
 		"Provisioning=ScaleSet\n"
+		"ComputeCluster=sbe VmSize=Standard_D2s_v3 MaxNodes=8 "
+		"Provisioning=ScaleSet JobScaling=BestEffort\n"
+		"ComputeCluster=mx VmSize=Standard_D2s_v3,Standard_D4s_v3 "
+		"MaxNodes=4 Provisioning=ScaleSet "
+		"AllocationStrategy=CapacityOptimized\n"
 		"ComputeCluster=mix VmSize=Standard_D2s_v3,Standard_D4s_v3 "
 		"AllocationStrategy=Prioritized MaxNodes=4\n"
 		"ComputeCluster=cheap VmSize=Standard_D2s_v3,Standard_D4s_v3 "
@@ -244,7 +253,8 @@ static clk_t clk;
 static azml_slurm_ops_t ops = {
 	.arg = &rec, .power_down_force = _pdf, .down = _down, .drain = _drain,
 	.resume = _resume, .set_addr = _set_addr, .job_reschedule = _resched,
-	.load = _load, .set_vm = _set_vm,
+	.load = _load, .set_instance = _set_inst,
+	.reset_features = _reset_feat,
 };
 static azml_clock_t clock_ops = { &clk, _now, _sleep };
 
@@ -491,9 +501,9 @@ START_TEST(mix_next_size_in_the_same_run)
 	ck_assert_int_eq(azml_state_hold_get(c, azml_conf_find_target(c, "mix"),
 					     &h), 0);
 	ck_assert_int_eq(_calls(&rec, "set_addr mix-", NULL), 3);
-	ck_assert_int_eq(_calls(&rec, "set_vm mix-2: ", &last), 1);
-	ck_assert_str_eq(last, "set_vm mix-2: Standard_D4s_v3 id "
-			 "drop=Standard_D2s_v3");
+	ck_assert_int_eq(_calls(&rec, "set_instance mix-2: ", &last), 1);
+	ck_assert_str_eq(last, "set_instance mix-2: azureml,mix,"
+			 "Standard_D4s_v3,DSv3,dedicated Standard_D4s_v3 id");
 	/* the journal has the real size */
 	jr = _journal();
 	ck_assert_int_eq(_count_in(jr, "Standard_D4s_v3"), 6);
@@ -501,7 +511,7 @@ START_TEST(mix_next_size_in_the_same_run)
 	free(jr);
 	/* powered down: every size's features again */
 	ck_assert_int_eq(_run(c, AZML_POWER_SUSPEND, "mix-[1-3]", NULL, &rep), 0);
-	ck_assert_int_eq(_calls(&rec, "set_vm mix-1: all", NULL), 1);
+	ck_assert_int_eq(_calls(&rec, "reset_features mix-1", NULL), 1);
 	azml_conf_destroy(c);
 }
 END_TEST
@@ -546,16 +556,16 @@ START_TEST(mix_lowest_price_and_prioritized)
 	_write("prices", "Standard_D2s_v3 dedicated 0.50\n"
 	       "Standard_D4s_v3 dedicated 0.20\n", 0644);
 	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "cheap-1", NULL, &rep), 0);
-	ck_assert_int_eq(_calls(&rec, "set_vm cheap-1: ", &last), 1);
-	ck_assert_ptr_nonnull(strstr(last, ": Standard_D4s_v3 "));
+	ck_assert_int_eq(_calls(&rec, "set_instance cheap-1: ", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, " Standard_D4s_v3 id"));
 	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "mix-1", NULL, &rep), 0);
-	ck_assert_int_eq(_calls(&rec, "set_vm mix-1: ", &last), 1);
-	ck_assert_ptr_nonnull(strstr(last, ": Standard_D2s_v3 "));
+	ck_assert_int_eq(_calls(&rec, "set_instance mix-1: ", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, " Standard_D2s_v3 id"));
 	/* no price known: as written */
 	_write("prices", "Standard_D8s_v3 dedicated 0.10\n", 0644);
 	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "cheap-2", NULL, &rep), 0);
-	ck_assert_int_eq(_calls(&rec, "set_vm cheap-2: ", &last), 1);
-	ck_assert_ptr_nonnull(strstr(last, ": Standard_D2s_v3 "));
+	ck_assert_int_eq(_calls(&rec, "set_instance cheap-2: ", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, " Standard_D2s_v3 id"));
 	azml_conf_destroy(c);
 }
 END_TEST
@@ -626,6 +636,146 @@ START_TEST(scale_set_one_write_each_way)
 	ck_assert_int_eq(_stat(NULL, "vms"), 0);
 	/* back to their own names */
 	ck_assert_int_eq(_calls(&rec, "set_addr ss-3: ss-3 ss-3", NULL), 1);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* The nodes NODES of job 9, in SLURM_RESUME_FILE; its path in RF. */
+static void _job9(const char *nodes, char *rf, size_t n)
+{
+	char text[256];
+
+	snprintf(rf, n, "%s/resume.json", dir);
+	snprintf(text, sizeof(text), "{\"jobs\":[{\"job_id\":9,\"nodes\":"
+		 "\"%s\"}],\"all_nodes\":\"%s\"}", nodes, nodes);
+	_write("resume.json", text, 0644);
+}
+
+/* JobScaling=AllOrNothing (the default): 2 of a job's 3 VMs made, then
+ * AllocationFailed: the 2 go in one batched delete, every node is handed
+ * back, the job rescheduled now, the target held. */
+START_TEST(scale_set_all_or_nothing)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	const char *last = NULL;
+	char rf[256];
+
+	_job9("ss-[1-3]", rf, sizeof(rf));
+	_faults("{\"capacity\":{\"Standard_D2s_v3\":\"AllocationFailed:2\"}}");
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "ss-[1-3]", rf, &rep), -1);
+	ck_assert_int_eq(rep.failed, 3);
+	ck_assert_int_eq(rep.done, 0);
+	ck_assert_int_eq(_stat(NULL, "vms"), 0);
+	/* the scale-out, then ONE batched delete */
+	ck_assert_int_eq(_stat("writes_by_type", "virtualMachineScaleSets"), 2);
+	ck_assert_int_eq(_stat("writes_by_type", "virtualMachines"), 0);
+	ck_assert_int_eq(_calls(&rec, "set_addr", NULL), 0);
+	ck_assert_int_eq(_calls(&rec, "set_instance", NULL), 0);
+	ck_assert_int_eq(_calls(&rec, "power_down_force ss-", &last), 3);
+	ck_assert_ptr_nonnull(strstr(last, "AllocationFailed"));
+	ck_assert_int_eq(_calls(&rec, "reschedule 9: now ", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, "AllocationFailed"));
+	/* no node keeps a VM in StateDir */
+	ck_assert_int_eq(_run(c, AZML_POWER_SUSPEND, "ss-[1-3]", NULL, &rep), 0);
+	ck_assert_int_eq(_stat("writes_by_type", "virtualMachineScaleSets"), 2);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* BestEffort, and nodes without a job: the VMs made stay and run. */
+START_TEST(scale_set_best_effort_keeps_what_was_made)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	char rf[256];
+
+	_job9("sbe-[1-3]", rf, sizeof(rf));
+	_faults("{\"capacity\":{\"Standard_D2s_v3\":\"AllocationFailed:2\"}}");
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "sbe-[1-3]", rf, &rep), -1);
+	ck_assert_int_eq(rep.done, 2);
+	ck_assert_int_eq(rep.failed, 1);
+	ck_assert_int_eq(_stat(NULL, "vms"), 2);
+	ck_assert_int_eq(_stat("writes_by_type", "virtualMachineScaleSets"), 1);
+	ck_assert_int_eq(_calls(&rec, "set_addr sbe-", NULL), 2);
+	/* the real size and vmId reach the node (one size: no features) */
+	ck_assert_int_eq(_calls(&rec, "set_instance sbe-", NULL), 2);
+	ck_assert_int_eq(_calls(&rec, "set_instance sbe-1: - Standard_D2s_v3 "
+				"id", NULL), 1);
+	ck_assert_int_eq(_calls(&rec, "power_down_force sbe-", NULL), 1);
+
+	/* AllOrNothing, nodes without a job: best effort too */
+	_faults("{\"capacity\":{\"Standard_D2s_v3\":\"AllocationFailed:3\"}}");
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "ss-[1-3]", NULL, &rep), -1);
+	ck_assert_int_eq(rep.done, 1);
+	ck_assert_int_eq(rep.failed, 2);
+	ck_assert_int_eq(_stat(NULL, "vms"), 3);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* A mix with its first size out of capacity: one write, every node on
+ * the second size, told so (ActiveFeatures, InstanceType), no hold; then
+ * the second size short too (2 made): AllOrNothing deletes the 2 in one
+ * request. */
+START_TEST(scale_set_mix)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	char rf[256];
+
+	_faults("{\"capacity\":{\"Standard_D2s_v3\":\"AllocationFailed\"}}");
+	_job9("mx-[1-3]", rf, sizeof(rf));
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "mx-[1-3]", rf, &rep), 0);
+	ck_assert_int_eq(rep.done, 3);
+	ck_assert_int_eq(_stat("writes_by_type", "virtualMachineScaleSets"), 1);
+	ck_assert_int_eq(_calls(&rec, "set_instance mx-", NULL), 3);
+	ck_assert_int_eq(_calls(&rec, "set_instance mx-2: azureml,mx,"
+				"Standard_D4s_v3,DSv3,dedicated Standard_D4s_v3 "
+				"id", NULL), 1);
+	ck_assert_int_eq(_calls(&rec, "power_down_force", NULL), 0);
+	ck_assert_int_eq(_calls(&rec, "drain", NULL), 0);
+	ck_assert_int_eq(_calls(&rec, "reschedule", NULL), 0);
+	ck_assert_int_eq(_run(c, AZML_POWER_SUSPEND, "mx-[1-3]", NULL, &rep), 0);
+	ck_assert_int_eq(_stat(NULL, "vms"), 0);
+
+	_faults("{\"capacity\":{\"Standard_D2s_v3\":\"AllocationFailed\","
+		"\"Standard_D4s_v3\":\"AllocationFailed:2\"}}");
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "mx-[1-3]", rf, &rep), -1);
+	ck_assert_int_eq(rep.failed, 3);
+	ck_assert_int_eq(_stat(NULL, "vms"), 0);
+	/* create, delete; then the scale-out and ONE batched delete */
+	ck_assert_int_eq(_stat("writes_by_type", "virtualMachineScaleSets"), 4);
+	ck_assert_int_eq(_calls(&rec, "set_instance", NULL), 0);
+	ck_assert_int_eq(_calls(&rec, "power_down_force mx-", NULL), 3);
+	ck_assert_int_eq(_calls(&rec, "reschedule 9: now ", NULL), 1);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* A node's ActiveFeatures at its VM's real size: the mix's other sizes,
+ * and what only they bring, left out. */
+START_TEST(active_features_of_a_mix)
+{
+	azml_conf_t *c = azml_conf_load_string("ClusterName=T\n"
+		"SubscriptionId=" SUB "\nResourceGroup=rg\nLocation=eastus\n"
+		"ComputeCluster=mx VmSize=Standard_D2s_v3,Standard_F4s_v2 "
+		"MaxNodes=4 Priority=LowPriority\n", "t.conf");
+	char f[256];
+
+	ck_assert_int_eq(c->nerrors, 0);
+	ck_assert_int_eq(azml_pw_active_features(&c->targets[0],
+		"standard_f4s_v2", f, sizeof(f)), 0);
+	ck_assert_str_eq(f, "azureml,mx,Standard_F4s_v2,FSv2,lowpriority");
+	ck_assert_int_eq(azml_pw_active_features(&c->targets[0],
+		"Standard_D2s_v3", f, sizeof(f)), 0);
+	ck_assert_str_eq(f, "azureml,mx,Standard_D2s_v3,DSv3,lowpriority");
+	/* not a size of the mix; too small a buffer */
+	ck_assert_int_eq(azml_pw_active_features(&c->targets[0],
+		"Standard_E4_v3", f, sizeof(f)), -1);
+	ck_assert_str_eq(f, "");
+	ck_assert_int_eq(azml_pw_active_features(&c->targets[0],
+		"Standard_D2s_v3", f, 8), -1);
 	azml_conf_destroy(c);
 }
 END_TEST
@@ -725,6 +875,10 @@ int main(void)
 	tcase_add_test(tc, capacity_error_hands_back_and_holds);
 	tcase_add_test(tc, quota_refuses_before_any_write);
 	tcase_add_test(tc, scale_set_one_write_each_way);
+	tcase_add_test(tc, scale_set_all_or_nothing);
+	tcase_add_test(tc, scale_set_best_effort_keeps_what_was_made);
+	tcase_add_test(tc, active_features_of_a_mix);
+	tcase_add_test(tc, scale_set_mix);
 	tcase_add_test(tc, suspend_deletes_only_ours);
 	tcase_add_test(tc, resume_fail_reads_the_boot_log);
 	tcase_add_test(tc, mix_next_size_in_the_same_run);

@@ -522,6 +522,36 @@ START_TEST(good_mix)
 	ck_assert_int_eq(t->job_scaling, AZML_SCALING_ALL_OR_NOTHING);
 	ck_assert_int_eq(azml_conf_find_target(c, "box")->nmix, 1);
 	ck_assert_int_eq(azml_conf_find_target(c, "lab")->nmix, 0);
+
+	/* what `targets --json` shows of each */
+	static const struct {
+		const char *name, *json;
+	} js[] = {
+		{ "mx", "{\"vm_sizes\":[\"Standard_F8s_v2\",\"Standard_E4_v3\","
+			"\"Standard_D4s_v3\"],\"allocation_strategy\":"
+			"\"Prioritized\",\"job_scaling\":\"BestEffort\"}" },
+		{ "ss", "{\"vm_sizes\":[\"Standard_D2s_v3\",\"Standard_D2_v3\"],"
+			"\"allocation_strategy\":\"CapacityOptimized\","
+			"\"job_scaling\":\"AllOrNothing\"}" },
+		{ "one", "{\"vm_sizes\":[\"Standard_D2s_v3\"],"
+			 "\"allocation_strategy\":\"LowestPrice\","
+			 "\"job_scaling\":\"AllOrNothing\"}" },
+		{ "box", "{\"vm_sizes\":[\"Standard_DS3_v2\"],"
+			 "\"allocation_strategy\":null,\"job_scaling\":null}" },
+		{ "lab", "{\"vm_sizes\":[],\"allocation_strategy\":null,"
+			 "\"job_scaling\":null}" },
+	};
+	for (size_t i = 0; i < N(js); i++) {
+		cJSON *o = cJSON_CreateObject();
+		char *text;
+
+		ck_assert_int_eq(azml_target_mix_json(
+			o, azml_conf_find_target(c, js[i].name)), 0);
+		text = cJSON_PrintUnformatted(o);
+		ck_assert_str_eq(text, js[i].json);
+		cJSON_free(text);
+		cJSON_Delete(o);
+	}
 	azml_conf_destroy(c);
 
 	/* exactly twice the smallest is allowed (half wasted, not more) */

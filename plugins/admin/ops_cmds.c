@@ -192,6 +192,7 @@ static cJSON *_target_row(const azml_conf_t *conf, const targets_data_t *g,
 		cJSON_AddStringToObject(o, "vm_size", t->vm_size);
 	else
 		cJSON_AddNullToObject(o, "vm_size");
+	azml_target_mix_json(o, t);	/* vm_size is the first of vm_sizes */
 	cJSON_AddStringToObject(o, "priority", azml_priority_name(t->priority));
 	cJSON_AddStringToObject(o, "nodes", t->nodes);
 	if (t->kind == AZML_CLUSTER) {

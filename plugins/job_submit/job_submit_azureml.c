@@ -7,7 +7,9 @@
  * core library, or refuses the job with a message that names what exists.
  * The list ends with the Fallback= targets of the clusters chosen; a job
  * without options keeps its own -p list, with the fallbacks of the clusters
- * it names added (route.h), or is left alone when there are none.
+ * it names added (route.h), or is left alone when there are none.  A job
+ * with --azure-vm-size=A gets the constraint A (ANDed with its own -C), so
+ * that on a cluster whose VmSize= is a mix it runs only on nodes of size A.
  *
  * It runs under slurmctld's locks: no network, no disk, no sleeping on the
  * submit path.  azureml.conf is loaded at init and by a watcher thread that
@@ -235,7 +237,9 @@ static bool _gpu_tres(const char *tres)
 	return tres && (strstr(tres, "gres:gpu") || strstr(tres, "gres/gpu"));
 }
 
-static int _apply(job_desc_msg_t *jd, char **err_msg)
+/* Route JD; at submission (SUBMIT) also add the constraint of its
+ * --azure-vm-size (an update's features replace the job's: left alone). */
+static int _apply(job_desc_msg_t *jd, bool submit, char **err_msg)
 {
 	azml_route_req_t req = {
 		.compute = _opt(jd, "azure_compute"),
@@ -249,8 +253,8 @@ static int _apply(job_desc_msg_t *jd, char **err_msg)
 			     _gpu_tres(jd->tres_per_socket) ||
 			     _gpu_tres(jd->tres_per_task),
 	};
-	char out[8192];
-	azml_route_rc_t rc;
+	char out[8192], feat[4096];
+	azml_route_rc_t rc, frc = AZML_ROUTE_NONE;
 
 	pthread_mutex_lock(&lock);
 	if (!router) {
@@ -264,8 +268,15 @@ static int _apply(job_desc_msg_t *jd, char **err_msg)
 		return SLURM_ERROR;
 	}
 	rc = azml_route(router, &req, out, sizeof(out));
+	if (rc == AZML_ROUTE_OK && submit)
+		frc = azml_route_features(router, &req, jd->features, feat,
+					  sizeof(feat));
 	pthread_mutex_unlock(&lock);
 
+	if (frc == AZML_ROUTE_ERROR) {
+		rc = frc;
+		memcpy(out, feat, sizeof(feat));
+	}
 	switch (rc) {
 	case AZML_ROUTE_NONE:
 		return SLURM_SUCCESS;
@@ -279,13 +290,18 @@ static int _apply(job_desc_msg_t *jd, char **err_msg)
 	if (jd->partition)
 		slurm_xfree((void **) &jd->partition);
 	jd->partition = slurm_xstrdup(out);
+	if (frc == AZML_ROUTE_OK) {
+		if (jd->features)
+			slurm_xfree((void **) &jd->features);
+		jd->features = slurm_xstrdup(feat);
+	}
 	return SLURM_SUCCESS;
 }
 
 extern int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 		      char **err_msg)
 {
-	return _apply(job_desc, err_msg);
+	return _apply(job_desc, true, err_msg);
 }
 
 /* scontrol update carries no SPANK options; a job that is updated with them
@@ -293,5 +309,5 @@ extern int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 extern int job_modify(job_desc_msg_t *job_desc, void *job_ptr,
 		      uint32_t submit_uid, char **err_msg)
 {
-	return _apply(job_desc, err_msg);
+	return _apply(job_desc, false, err_msg);
 }

@@ -141,9 +141,17 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
 	}
 	t = azml_conf_target_of_node(conf, node);
 	if (t) {
+		char sizes[AZML_MIX_MAX * 64] = "";
+		size_t len = 0;
+
+		/* a mix: every size it may be (which one is the node's own
+		 * is not azureml.conf's to say) */
+		for (size_t i = 0; i < t->nmix && len < sizeof(sizes); i++)
+			len += snprintf(sizes + len, sizeof(sizes) - len,
+					"%s%s", i ? "," : "", t->mix[i]);
 		spank_setenv(sp, "AZUREML_COMPUTE_TARGET", t->name, 1);
-		if (t->vm_size)
-			spank_setenv(sp, "AZUREML_VM_SIZE", t->vm_size, 1);
+		if (sizes[0])
+			spank_setenv(sp, "AZUREML_VM_SIZE", sizes, 1);
 		if (t->size.arch)
 			spank_setenv(sp, "AZUREML_GPU_ARCH", t->size.arch->arch, 1);
 	}

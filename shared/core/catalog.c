@@ -565,9 +565,68 @@ int azml_catalog_resolve(const char *size_name, azml_size_info_t *info)
 		if (!strcasecmp(isolated_tab[i], size_name))
 			out.isolated = true;
 	out.rdma = strchr(p.features, 'r') != NULL;
+	/* Azure's naming: 'p' marks an Arm-based processor.  No series the
+	 * catalog supports has it yet; the field lets a mix refuse a blend. */
+	out.cpu_arch = strchr(p.features, 'p') ? "Arm64" : "x64";
 	out.arch = azml_catalog_find_arch(out.series->gpu_arch);
 	*info = out;
 	return 0;
+}
+
+/* "1 V100 GPU", "2 V100 GPUs", or NONE */
+static const char *_gpu_words(const azml_size_info_t *s, const char *none,
+			      char *buf, size_t n)
+{
+	int gpus = s->size ? s->size->gpus : 0;
+
+	if (!gpus)
+		return none;
+	snprintf(buf, n, "%d %s GPU%s", gpus,
+		 s->size->gpu_model ? s->size->gpu_model : "unknown",
+		 gpus == 1 ? "" : "s");
+	return buf;
+}
+
+bool azml_catalog_mix_conflict(const azml_size_info_t *a,
+			       const azml_size_info_t *b, char *why, size_t n)
+{
+	int ag = a->size ? a->size->gpus : 0, bg = b->size ? b->size->gpus : 0;
+	const char *am = ag ? a->size->gpu_model : NULL;
+	const char *bm = bg ? b->size->gpu_model : NULL;
+	char aw[64], bw[64];
+
+	if (a->cpu_arch && b->cpu_arch && strcmp(a->cpu_arch, b->cpu_arch)) {
+		snprintf(why, n, "%s is %s, %s %s; a mix's sizes must have the "
+			 "same CPU architecture (Azure's rule for an instance "
+			 "mix; one image cannot boot both)", a->name,
+			 a->cpu_arch, b->name, b->cpu_arch);
+		return true;
+	}
+	if (ag != bg || (am && bm && strcasecmp(am, bm)) || !am != !bm) {
+		snprintf(why, n, "%s has %s, %s %s; a mix's sizes must have the "
+			 "same GPUs (one node definition, one Gres=)", a->name,
+			 _gpu_words(a, "no GPU", aw, sizeof(aw)), b->name,
+			 _gpu_words(b, "none", bw, sizeof(bw)));
+		return true;
+	}
+	if (a->rdma != b->rdma) {
+		const azml_size_info_t *r = a->rdma ? a : b, *o = a->rdma ? b : a;
+
+		snprintf(why, n, "%s has RDMA (InfiniBand), %s not; a mix's "
+			 "sizes must all have it or none (an MPI job needs it on "
+			 "every node)", r->name, o->name);
+		return true;
+	}
+	if (a->isolated != b->isolated) {
+		const azml_size_info_t *i = a->isolated ? a : b;
+		const azml_size_info_t *o = a->isolated ? b : a;
+
+		snprintf(why, n, "%s is an isolated size, %s not; a mix's sizes "
+			 "must all be isolated or none (--azure-isolated jobs "
+			 "would land on shared hosts)", i->name, o->name);
+		return true;
+	}
+	return false;
 }
 
 int azml_cuda_parse(const char *s, int *major, int *minor)
@@ -665,6 +724,7 @@ cJSON *azml_size_info_json(const azml_size_info_t *info)
 	cJSON_AddStringToObject(o, "series", s->name);
 	cJSON_AddBoolToObject(o, "isolated", info->isolated);
 	cJSON_AddBoolToObject(o, "rdma", info->rdma);
+	cJSON_AddItemToObject(o, "cpu_arch", _str_or_null(info->cpu_arch));
 	cJSON_AddStringToObject(o, "category", azml_category_name(s->category));
 	cJSON_AddBoolToObject(o, "approval_required", s->approval_required);
 	cJSON_AddBoolToObject(o, "compute_cluster", s->compute_cluster);

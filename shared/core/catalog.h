@@ -55,6 +55,9 @@ typedef struct {
 	const azml_gpu_arch_t *arch;	/* NULL for sizes without GPU */
 	bool isolated;
 	bool rdma;
+	/* "x64", or "Arm64" for a name with Azure's 'p' feature letter
+	 * (Dpsv5: Arm-based processor); never NULL on success */
+	const char *cpu_arch;
 	int vcpus;			/* from the table, else from the name */
 } azml_size_info_t;
 
@@ -102,6 +105,15 @@ const azml_gpu_arch_t *azml_catalog_arch_of_gpu(const char *model,
  * the catalog knows (then *info is untouched).
  */
 int azml_catalog_resolve(const char *size_name, azml_size_info_t *info);
+
+/*
+ * Whether two sizes may not share an instance mix (one node definition):
+ * they differ in CPU architecture, GPU model or count, RDMA (InfiniBand) or
+ * isolation.  Returns true and says the first difference in WHY ("A has 1
+ * V100 GPU, B none; a mix's sizes must have the same GPUs"), else false.
+ */
+bool azml_catalog_mix_conflict(const azml_size_info_t *a,
+			       const azml_size_info_t *b, char *why, size_t n);
 
 /*
  * Parse "X.Y" (or "X") into major/minor.  Returns 0, or -1 when malformed.

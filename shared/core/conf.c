@@ -532,6 +532,101 @@ static bool _check_vm_size(parser_t *p, azml_target_t *t, const char *file,
 	return true;
 }
 
+/* "VmSize=A,B: " (the canonical names) for a message about T's mix. */
+static const char *_mix_words(const azml_target_t *t, char *buf, size_t n)
+{
+	size_t len = snprintf(buf, n, "VmSize=");
+
+	for (size_t i = 0; i < t->nmix && len < n; i++)
+		len += snprintf(buf + len, n - len, "%s%s", i ? "," : "",
+				t->mix[i]);
+	return buf;
+}
+
+/*
+ * The rules on a cluster's mix VmSize=A,B,... (SEEN: the keys given): its
+ * sizes agree on what one node definition and one image promise (the
+ * catalog's azml_catalog_mix_conflict), and are close enough that the node,
+ * which gets the smallest vCPUs and memory, wastes at most half of the
+ * largest; a scale set's mix takes no Prioritized.  AllocationStrategy= on
+ * one size is a warning: it has nothing to order.
+ */
+static bool _check_mix(parser_t *p, const azml_target_t *t,
+		       unsigned long long seen, const char *file, int line)
+{
+	char sizes[AZML_MIX_MAX * 64 + 16], why[512];
+	size_t idx = 0, lc = 0, hc = 0, lm = 0, hm = 0;
+	const azml_size_t *z[AZML_MIX_MAX];
+	bool ok = true;
+
+	azml_conf_find_key("AllocationStrategy", 18, &idx);
+	if (t->nmix < 2) {
+		if (seen & (1ULL << idx))
+			azml_conf_warn(p, file, line,
+				       "ComputeCluster '%s': AllocationStrategy= "
+				       "orders the sizes of a mix "
+				       "(VmSize=A,B,...), and VmSize=%s is one "
+				       "size: it has no effect", t->name,
+				       t->vm_size);
+		return true;
+	}
+	_mix_words(t, sizes, sizeof(sizes));
+	for (size_t i = 1; i < t->nmix; i++)
+		if (azml_catalog_mix_conflict(&t->mix_size[0], &t->mix_size[i],
+					      why, sizeof(why))) {
+			azml_conf_err(p, file, line, "%s: %s", sizes, why);
+			ok = false;
+		}
+	for (size_t i = 0; i < t->nmix; i++) {
+		z[i] = t->mix_size[i].size;	/* in the table: checked */
+		if (z[i]->vcpus < z[lc]->vcpus)
+			lc = i;
+		if (z[i]->vcpus > z[hc]->vcpus)
+			hc = i;
+		if (z[i]->memory_mib < z[lm]->memory_mib)
+			lm = i;
+		if (z[i]->memory_mib > z[hm]->memory_mib)
+			hm = i;
+	}
+	if (z[hc]->vcpus > 2 * z[lc]->vcpus) {
+		azml_conf_err(p, file, line,
+			      "%s: %s has %d vCPUs, more than twice the %d of "
+			      "%s; the nodes get the smallest, which wastes "
+			      "more than half of %s: keep every size within "
+			      "twice the smallest's vCPUs and memory, or make "
+			      "two clusters",
+			      sizes, t->mix[hc], z[hc]->vcpus, z[lc]->vcpus,
+			      t->mix[lc], t->mix[hc]);
+		ok = false;
+	}
+	if (z[hm]->memory_mib > 2 * z[lm]->memory_mib) {
+		azml_conf_err(p, file, line,
+			      "%s: %s has %d MiB of memory, more than twice "
+			      "the %d MiB of %s; the nodes get the smallest, "
+			      "which wastes more than half of %s: keep every "
+			      "size within twice the smallest's vCPUs and "
+			      "memory, or make two clusters",
+			      sizes, t->mix[hm], z[hm]->memory_mib,
+			      z[lm]->memory_mib, t->mix[lm], t->mix[hm]);
+		ok = false;
+	}
+	if (t->alloc == AZML_ALLOC_PRIORITIZED &&
+	    t->provisioning == AZML_PROV_SCALE_SET) {
+		azml_conf_err(p, file, line,
+			      "ComputeCluster '%s': AllocationStrategy="
+			      "Prioritized cannot go with Provisioning=ScaleSet: "
+			      "a scale set's instance mix (skuProfile) at the "
+			      "api-version slurm-azureml uses (2024-07-01) takes "
+			      "LowestPrice or CapacityOptimized; Prioritized, "
+			      "with ranks, is a preview of later api-versions. "
+			      "Use CapacityOptimized, or Provisioning="
+			      "VirtualMachines, which tries the sizes in the "
+			      "order written", t->name);
+		ok = false;
+	}
+	return ok;
+}
+
 /*
  * The GPUs of T: its Gres= (attached) or its VM size's, through the one gres
  * parser.  Sets gres, gpus, gpu_type and gpu_arch, and refuses a Cuda= that
@@ -807,6 +902,8 @@ static void _target_line(parser_t *p, char **words, int nwords,
 		bad = true;
 	/* Whole-target rules. */
 	if (t.kind != AZML_ATTACHED && !_check_vm_size(p, &t, file, line))
+		bad = true;
+	else if (t.kind == AZML_CLUSTER && !_check_mix(p, &t, seen, file, line))
 		bad = true;
 	if (t.kind == AZML_CLUSTER &&
 	    !_check_cluster_size(p, &t, seen, file, line))

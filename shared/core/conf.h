@@ -272,6 +272,15 @@ const char *azml_kind_name(azml_kind_t kind);
 const char *azml_priority_name(azml_priority_t prio);
 const char *azml_provisioning_name(azml_provisioning_t p);
 
+/*
+ * T's sizes and how they are had, into the JSON object O (`targets
+ * --json`): "vm_sizes" (every size of the VmSize= mix in the order written;
+ * one for a single size, none for attached), "allocation_strategy" and
+ * "job_scaling" (clusters; null for the others).  Returns 0, or -1 when out
+ * of memory (O may then hold some of them).
+ */
+int azml_target_mix_json(cJSON *o, const azml_target_t *t);
+
 /* The scale set of T (Provisioning=ScaleSet): "<ClusterName>-<target>",
  * lower case, into BUF.  Returns BUF. */
 char *azml_conf_scale_set_name(const azml_conf_t *conf,

@@ -103,3 +103,29 @@ const char *azml_priority_name(azml_priority_t prio)
 {
 	return prio == AZML_LOW_PRIORITY ? "LowPriority" : "Dedicated";
 }
+
+int azml_target_mix_json(cJSON *o, const azml_target_t *t)
+{
+	static const char *alloc[] = { "LowestPrice", "CapacityOptimized",
+				       "Prioritized" };
+	static const char *scaling[] = { "AllOrNothing", "BestEffort" };
+	cJSON *sizes = cJSON_AddArrayToObject(o, "vm_sizes");
+	bool cluster = t->kind == AZML_CLUSTER;
+
+	if (!sizes)
+		return -1;
+	for (size_t i = 0; i < t->nmix; i++)
+		if (!cJSON_AddItemToArray(sizes, cJSON_CreateString(t->mix[i])))
+			return -1;
+	if (!(cluster && (size_t) t->alloc < 3 ?
+	      cJSON_AddStringToObject(o, "allocation_strategy",
+				      alloc[t->alloc]) :
+	      cJSON_AddNullToObject(o, "allocation_strategy")))
+		return -1;
+	if (!(cluster && (size_t) t->job_scaling < 2 ?
+	      cJSON_AddStringToObject(o, "job_scaling",
+				      scaling[t->job_scaling]) :
+	      cJSON_AddNullToObject(o, "job_scaling")))
+		return -1;
+	return 0;
+}

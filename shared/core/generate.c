@@ -38,7 +38,24 @@ static void _features(FILE *fp, const azml_target_t *t)
 		fprintf(fp, ",attached");
 		return;
 	}
-	fprintf(fp, ",%s,%s", t->vm_size, t->size.series->name);
+	/* A mix (VmSize=A,B,...): a feature for each size, so that a job can
+	 * ask for one (-C A, or --azure-vm-size=A), then each series once.
+	 * Its sizes share GPUs and isolation (check-config). */
+	if (!t->nmix) {
+		fprintf(fp, ",%s,%s", t->vm_size, t->size.series->name);
+	} else {
+		for (size_t i = 0; i < t->nmix; i++)
+			fprintf(fp, ",%s", t->mix[i]);
+		for (size_t i = 0; i < t->nmix; i++) {
+			size_t j = 0;
+
+			while (j < i && t->mix_size[j].series !=
+					t->mix_size[i].series)
+				j++;
+			if (j == i)
+				fprintf(fp, ",%s", t->mix_size[i].series->name);
+		}
+	}
 	if (t->size.arch)
 		fprintf(fp, ",%s", t->size.arch->arch);
 	if (t->size.isolated)

@@ -32,16 +32,26 @@ typedef struct {
 	size_t fb, nfb;		/* its fallbacks: r->fb[fb .. fb + nfb - 1] */
 } entry_t;
 
+/* One size a cluster offers: each size of its VmSize= (a mix has up to
+ * AZML_MIX_MAX), so that --azure-vm-size finds a mix by any of its sizes. */
+typedef struct {
+	int e;			/* entry index */
+	const char *name;	/* canonical, the configuration's */
+} size_ent_t;
+
 typedef struct {
 	uint32_t hash;
-	int first;		/* entry index, -1: empty slot */
+	int first;		/* names: entry index; sizes: size_ent index;
+				 * -1: empty slot */
 } slot_t;
 
 struct azml_router {
 	azml_conf_t *conf;
 	entry_t *e;
 	size_t n;
-	/* Open addressing; next_name/next_size chain entries of equal keys. */
+	size_ent_t *sz;
+	size_t nsz;
+	/* Open addressing; next_size chains the size_ents of equal sizes. */
 	slot_t *names, *sizes;
 	size_t mask;
 	int *next_size;
@@ -63,7 +73,14 @@ static uint32_t _hash(const char *s, size_t len)
 	return h;
 }
 
-/* Insert entry I under KEY into TAB; CHAIN links entries of equal keys. */
+/* The key of slot index I: a size_ent's size (BY_SIZE) or an entry's name. */
+static const char *_key(const azml_router_t *r, bool by_size, int i)
+{
+	return by_size ? r->sz[i].name : r->e[i].t->name;
+}
+
+/* Insert I (entry, or size_ent with CHAIN) under KEY into TAB; CHAIN links
+ * the size_ents of equal keys. */
 static void _insert(azml_router_t *r, slot_t *tab, int *chain, const char *key,
 		    int i)
 {
@@ -76,8 +93,7 @@ static void _insert(azml_router_t *r, slot_t *tab, int *chain, const char *key,
 			return;
 		}
 		if (tab[s].hash == h) {
-			const azml_target_t *o = r->e[tab[s].first].t;
-			const char *okey = chain ? o->vm_size : o->name;
+			const char *okey = _key(r, chain != NULL, tab[s].first);
 
 			if (!strcasecmp(okey, key)) {
 				/* append to the chain, keeping config order */
@@ -93,44 +109,70 @@ static void _insert(azml_router_t *r, slot_t *tab, int *chain, const char *key,
 	}
 }
 
-/* The first entry whose name (or VM size) is the LEN bytes of KEY, or -1. */
+/* The entry whose name is the LEN bytes of KEY (BY_SIZE: the first
+ * size_ent of that VM size), or -1. */
 static int _lookup(const azml_router_t *r, const slot_t *tab, bool by_size,
 		   const char *key, size_t len)
 {
 	uint32_t h = _hash(key, len);
 
 	for (size_t s = h & r->mask; tab[s].first >= 0; s = (s + 1) & r->mask) {
-		const entry_t *e = &r->e[tab[s].first];
-		const char *k = by_size ? e->t->vm_size : e->t->name;
+		const char *k = _key(r, by_size, tab[s].first);
 
 		if (tab[s].hash == h &&
-		    (by_size ? strlen(k) : e->name_len) == len &&
+		    (by_size ? strlen(k) :
+			       r->e[tab[s].first].name_len) == len &&
 		    !strncasecmp(k, key, len))
 			return tab[s].first;
 	}
 	return -1;
 }
 
+/* The sizes T offers: its VmSize= (each of a mix), none when attached. */
+static size_t _nsizes(const azml_target_t *t)
+{
+	return t->nmix ? t->nmix : t->vm_size ? 1 : 0;
+}
+
+static const char *_size_at(const azml_target_t *t, size_t j)
+{
+	return t->nmix ? t->mix[j] : t->vm_size;
+}
+
+/* Whether T offers VM size SIZE (case-insensitive); its spelling, or NULL. */
+static const char *_offers(const azml_target_t *t, const char *size)
+{
+	for (size_t j = 0; j < _nsizes(t); j++)
+		if (!strcasecmp(_size_at(t, j), size))
+			return _size_at(t, j);
+	return NULL;
+}
+
 azml_router_t *azml_router_create(azml_conf_t *conf)
 {
 	azml_router_t *r = calloc(1, sizeof(*r));
-	size_t cap = 16, nfb = 0;
+	size_t cap = 16, nfb = 0, nsz = 0;
 
 	if (!r)
 		return NULL;
-	while (cap < 2 * conf->ntargets + 2)
-		cap <<= 1;
-	for (size_t i = 0; i < conf->ntargets; i++)
+	for (size_t i = 0; i < conf->ntargets; i++) {
 		nfb += conf->targets[i].nfallback;
+		if (conf->targets[i].kind == AZML_CLUSTER)
+			nsz += _nsizes(&conf->targets[i]);
+	}
+	while (cap < 2 * conf->ntargets + 2 || cap < 2 * nsz + 2)
+		cap <<= 1;
 	r->conf = conf;
 	r->n = conf->ntargets;
 	r->mask = cap - 1;
 	r->e = calloc(r->n + 1, sizeof(*r->e));
+	r->sz = calloc(nsz + 1, sizeof(*r->sz));
 	r->names = malloc(cap * sizeof(slot_t));
 	r->sizes = malloc(cap * sizeof(slot_t));
-	r->next_size = malloc((r->n + 1) * sizeof(int));
+	r->next_size = malloc((nsz + 1) * sizeof(int));
 	r->fb = malloc((nfb + 1) * sizeof(int));
-	if (!r->e || !r->names || !r->sizes || !r->next_size || !r->fb) {
+	if (!r->e || !r->sz || !r->names || !r->sizes || !r->next_size ||
+	    !r->fb) {
 		r->conf = NULL;
 		azml_router_destroy(r);
 		return NULL;
@@ -148,10 +190,15 @@ azml_router_t *azml_router_create(azml_conf_t *conf)
 		e->low = t->kind == AZML_CLUSTER &&
 			 t->priority == AZML_LOW_PRIORITY;
 		e->arch = t->gpu_arch;
-		r->next_size[i] = -1;
 		_insert(r, r->names, NULL, t->name, i);
-		if (t->kind == AZML_CLUSTER)
-			_insert(r, r->sizes, r->next_size, t->vm_size, i);
+		for (size_t j = 0; t->kind == AZML_CLUSTER && j < _nsizes(t);
+		     j++) {
+			r->sz[r->nsz] = (size_ent_t) { (int) i, _size_at(t, j) };
+			r->next_size[r->nsz] = -1;
+			_insert(r, r->sizes, r->next_size, _size_at(t, j),
+				(int) r->nsz);
+			r->nsz++;
+		}
 	}
 	/* Every name is in the index now: a fallback may be defined later.
 	 * An error-free conf names only other targets; anything else is
@@ -179,6 +226,7 @@ void azml_router_destroy(azml_router_t *r)
 		return;
 	azml_conf_destroy(r->conf);
 	free(r->e);
+	free(r->sz);
 	free(r->names);
 	free(r->sizes);
 	free(r->next_size);
@@ -304,13 +352,16 @@ static void _describe(out_t *o, const entry_t *e)
 {
 	const azml_target_t *t = e->t;
 
-	if (t->kind == AZML_ATTACHED)
+	if (t->kind == AZML_ATTACHED) {
 		_putf(o, "%s (attached%s%s)", t->name, e->arch ? ", " : "",
 		      e->arch ? e->arch->arch : "");
-	else
-		_putf(o, "%s (%s%s)", t->name, t->vm_size,
-		      t->kind == AZML_INSTANCE ? ", instance" :
-		      e->low ? ", low priority" : "");
+		return;
+	}
+	_putf(o, "%s (%s", t->name, t->vm_size);
+	for (size_t j = 1; j < _nsizes(t); j++)	/* a mix */
+		_putf(o, ", %s", _size_at(t, j));
+	_putf(o, "%s)", t->kind == AZML_INSTANCE ? ", instance" :
+	      e->low ? ", low priority" : "");
 }
 
 /* "; available: a (..), b (..)" over the entries PICK accepts. */
@@ -366,6 +417,7 @@ static bool _in_list(const char *list, const char *end, const char *name,
 
 typedef struct {
 	int prio;		/* -1 any, 0 dedicated, 1 low */
+	const char *vm_size;	/* --azure-vm-size: targets that offer it */
 	bool cuda;
 	int cuda_ma, cuda_mi;
 	bool isolated;
@@ -374,10 +426,12 @@ typedef struct {
 } filter_t;
 
 /* Why entry E fails filter F (0: it passes). */
-enum { F_OK = 0, F_PRIO, F_CUDA, F_ISO, F_GPU, F_PART };
+enum { F_OK = 0, F_PRIO, F_SIZE, F_CUDA, F_ISO, F_GPU, F_PART };
 
 static int _fails(const entry_t *e, const filter_t *f)
 {
+	if (f->vm_size && !_offers(e->t, f->vm_size))
+		return F_SIZE;
 	if (f->prio >= 0 && e->low != (f->prio == 1))
 		return F_PRIO;
 	if (f->cuda && !azml_arch_supports_cuda(e->arch, f->cuda_ma, f->cuda_mi))
@@ -435,6 +489,15 @@ static void _explain(out_t *o, const entry_t *e, int why, const filter_t *f,
 		_putf(o, "azureml: compute target '%s' is %s, not %s", t->name,
 		      e->low ? "low priority" : "dedicated",
 		      e->low ? "dedicated" : "low priority");
+		break;
+	case F_SIZE:
+		_show(f->vm_size, shown, sizeof(shown));
+		_putf(o, "azureml: compute target '%s' has VM size%s %s",
+		      t->name, _nsizes(t) > 1 ? "s" : "",
+		      t->vm_size ? t->vm_size : "(attached)");
+		for (size_t j = 1; j < _nsizes(t); j++)
+			_putf(o, ",%s", _size_at(t, j));
+		_putf(o, ", not %s", shown);
 		break;
 	case F_CUDA:
 		if (!e->arch && e->gpu)
@@ -579,6 +642,13 @@ static void _filter_priority(filter_t *f, const azml_route_req_t *req)
 	f->prio = req->priority ? !strcasecmp(req->priority, "low") : -1;
 }
 
+/* A job that asked for a size runs only where that size is: its fallbacks
+ * too (the job carries the size as a constraint, azml_route_features). */
+static void _filter_vm_size(filter_t *f, const azml_route_req_t *req)
+{
+	f->vm_size = req->vm_size;
+}
+
 static void _filter_cuda(filter_t *f, const azml_route_req_t *req)
 {
 	f->cuda = req->cuda != NULL;
@@ -606,6 +676,7 @@ static void _filters(filter_t *f, const azml_route_req_t *req)
 {
 	*f = (filter_t) { .prio = -1 };
 	_filter_priority(f, req);
+	_filter_vm_size(f, req);
 	_filter_cuda(f, req);
 	_filter_isolated(f, req);
 	_filter_gpu(f, req);
@@ -638,13 +709,6 @@ static azml_route_rc_t _route_compute(const azml_router_t *r,
 	if (i < 0)
 		return _no_such(r, o, "", req->compute, NULL);
 	e = &r->e[i];
-	if (req->vm_size &&
-	    (!e->t->vm_size || strcasecmp(e->t->vm_size, req->vm_size))) {
-		_putf(o, "azureml: compute target '%s' has VM size %s, not %s",
-		      e->t->name, e->t->vm_size ? e->t->vm_size : "(attached)",
-		      req->vm_size);
-		return AZML_ROUTE_ERROR;
-	}
 	if ((why = _fails(e, f))) {
 		_explain(o, e, why, f, req);
 		return AZML_ROUTE_ERROR;
@@ -701,10 +765,10 @@ static azml_route_rc_t _route_vm_size(const azml_router_t *r,
 	if (first < 0)
 		return _no_such(r, o, "offers VM size ", req->vm_size,
 				_is_cluster);
-	for (int i = first; i >= 0; i = r->next_size[i])
-		_pick(r, i, f, o, &p);
-	for (int i = first; p.matched && i >= 0; i = r->next_size[i])
-		_pick_fallbacks(r, i, f, o);
+	for (int k = first; k >= 0; k = r->next_size[k])
+		_pick(r, r->sz[k].e, f, o, &p);
+	for (int k = first; p.matched && k >= 0; k = r->next_size[k])
+		_pick_fallbacks(r, r->sz[k].e, f, o);
 	if (p.matched && !_cut_short(o))
 		return AZML_ROUTE_OK;
 	if (p.matched) {
@@ -765,4 +829,93 @@ azml_route_rc_t azml_route(const azml_router_t *r, const azml_route_req_t *req,
 	if (req->vm_size)
 		return _route_vm_size(r, req, &f, &o);
 	return _route_filters(r, req, &f, &o);
+}
+
+/* ---------------------------------------------------------------------- */
+
+/*
+ * How the user's -C expression stands beside "&SIZE": 0 as it is, 1 inside
+ * parentheses (an OR at its top level, which '&' would bind first), -1 not
+ * at all (brackets and counts, which Slurm takes only around the whole
+ * expression; parentheses that would nest, which it does not take).
+ */
+static int _wrap(const char *x)
+{
+	bool top_or = false, paren = false;
+	int depth = 0;
+
+	for (const char *s = x; *s; s++) {
+		if (*s == '[' || *s == ']' || *s == '*')
+			return -1;
+		if (*s == '(') {
+			paren = true;
+			depth++;
+		} else if (*s == ')') {
+			depth--;
+		} else if (*s == '|' && depth == 0) {
+			top_or = true;
+		}
+	}
+	if (top_or && paren)
+		return -1;
+	return top_or;
+}
+
+/* Whether the expression X already requires SIZE: it is SIZE, or ends
+ * with "&SIZE" (a job routed again, as by job_modify). */
+static bool _requires(const char *x, const char *size)
+{
+	size_t xl = strlen(x), sl = strlen(size);
+
+	if (!strcmp(x, size))
+		return true;
+	return xl > sl && x[xl - sl - 1] == '&' && !strcmp(x + xl - sl, size) &&
+	       _wrap(x) >= 0;
+}
+
+azml_route_rc_t azml_route_features(const azml_router_t *r,
+				    const azml_route_req_t *req,
+				    const char *features, char *out,
+				    size_t outlen)
+{
+	out_t o = { out, 0, outlen };
+	const char *size = NULL;
+	char shown[300];
+	int k, wrap;
+
+	if (!outlen)
+		return AZML_ROUTE_ERROR;
+	out[0] = '\0';
+	if (!req->vm_size || _check_syntax(req, &o))
+		return o.len ? AZML_ROUTE_ERROR : AZML_ROUTE_NONE;
+	/* the configuration's spelling: Slurm compares features exactly */
+	k = _lookup(r, r->sizes, true, req->vm_size, strlen(req->vm_size));
+	if (k >= 0)
+		size = r->sz[k].name;
+	else if (req->compute &&
+		 (k = _lookup(r, r->names, false, req->compute,
+			      strlen(req->compute))) >= 0)
+		size = _offers(r->e[k].t, req->vm_size);	/* an instance */
+	if (!size)
+		return AZML_ROUTE_NONE;	/* not routed: azml_route refuses it */
+	if (!features || !*features) {
+		_put(&o, size, strlen(size));
+	} else if (_requires(features, size)) {
+		return AZML_ROUTE_NONE;
+	} else if ((wrap = _wrap(features)) < 0) {
+		_show(features, shown, sizeof(shown));
+		_putf(&o, "azureml: --azure-vm-size=%s cannot be added to "
+		      "--constraint='%s' (brackets, counts or nested "
+		      "parentheses); put %s into --constraint yourself, with "
+		      "--azure-compute naming the cluster", size, shown, size);
+		return AZML_ROUTE_ERROR;
+	} else {
+		_putf(&o, "%s%s%s&%s", wrap ? "(" : "", features,
+		      wrap ? ")" : "", size);
+	}
+	if (!_cut_short(&o))
+		return AZML_ROUTE_OK;
+	_putf(&o, "azureml: --constraint with --azure-vm-size=%s is too long",
+	      size);
+	return AZML_ROUTE_ERROR;
 }

@@ -46,17 +46,36 @@ const azml_conf_t *azml_router_conf(const azml_router_t *r);
  * does not fit is an error, never a list cut short.
  *
  * The list holds the targets the options select (--azure-compute, else the
- * clusters of --azure-vm-size, else every target that passes the filters,
- * each time within the job's -p list), then the Fallback= targets of each
- * selected cluster, in Fallback= order, once each, leaving out those that
- * fail the job's own filters (priority, CUDA, isolated, GPUs; its -p list
- * does not restrict fallbacks).  A job without --azure-* options gets OK
+ * clusters of --azure-vm-size: those whose VmSize= is that size or a mix
+ * that has it, else every target that passes the filters, each time within
+ * the job's -p list), then the Fallback= targets of each selected cluster,
+ * in Fallback= order, once each, leaving out those that fail the job's own
+ * filters (VM size, priority, CUDA, isolated, GPUs; its -p list does not
+ * restrict fallbacks).  A job without --azure-* options gets OK
  * with its -p list as given plus the fallbacks of the clusters it names
  * (GPU jobs: those with GPUs) when there are any to add; else NONE, as
  * when its -p list alone leaves no room in OUT for more.
  */
 azml_route_rc_t azml_route(const azml_router_t *r, const azml_route_req_t *req,
 			   char *out, size_t outlen);
+
+/*
+ * The constraint a job must carry so that it runs on the size it asked for:
+ * with --azure-vm-size=A (a size of a cluster's mix, or of a single-size
+ * cluster or instance), A as the configuration spells it, ANDed with the
+ * job's own FEATURES (its --constraint, or NULL): "A", "X&A", or "(X)&A"
+ * when X has an OR at its top level.  Call it once azml_route said OK.
+ *
+ * Returns NONE (leave the job's features as they are: no --azure-vm-size,
+ * or FEATURES requires A already), OK with the new expression in OUT, or
+ * ERROR with the message in OUT (an expression with brackets, counts or
+ * parentheses that '&' cannot join without nesting them, as Slurm
+ * refuses; or one too long for OUT).  Pure, like azml_route.
+ */
+azml_route_rc_t azml_route_features(const azml_router_t *r,
+				    const azml_route_req_t *req,
+				    const char *features, char *out,
+				    size_t outlen);
 
 /*
  * Syntax of one option value as the user typed it, without a configuration

@@ -15,6 +15,7 @@ ComputeCluster=gpu-v100-low VmSize=Standard_NC6s_v3 MaxNodes=4 Priority=LowPrior
 ComputeCluster=gpu-k80 VmSize=Standard_NC6 MaxNodes=2
 ComputeCluster=iso VmSize=Standard_F72s_v2 MaxNodes=2
 ComputeCluster=cpu-spot VmSize=Standard_D4s_v3 MaxNodes=8 Priority=LowPriority
+ComputeCluster=mix VmSize=Standard_D2s_v3,Standard_D2_v3 MaxNodes=2
 ComputeInstance=dev-box VmSize=Standard_DS3_v2
 AttachedCompute=lab-mps Nodes=lab[1-2] Gres=mps:100,gpu:a100:4
 CONF
@@ -69,6 +70,25 @@ expect_part gpu-k80 --azure-compute=gpu-k80 --azure-cuda=11.8
 expect_part lab-mps --azure-compute=lab-mps --gpus=1
 expect_part lab-mps --azure-compute=lab-mps --azure-cuda=12.0
 azml_pass "each flag routes the job to the partitions of its targets"
+
+# An instance mix: a job that asks for one of its sizes goes to it and
+# carries the size as its constraint (ANDed with its own -C); a job for the
+# mix itself carries none.
+features() {	# features FLAGS... : a held job's Features
+	local id
+	id=$(sbatch -H --parsable "$@" --wrap=true 2>"$T/err") || return 1
+	scontrol -o show job "$id" | grep -o ' Features=[^ ]*' | cut -d= -f2-
+	scancel "$id"
+}
+expect_part mix --azure-vm-size=standard_d2_v3
+expect_part mix --azure-vm-size=Standard_D2s_v3
+f=$(features --azure-vm-size=standard_d2_v3) || azml_fail "sbatch: $(cat "$T/err")"
+[ "$f" = Standard_D2_v3 ] || azml_fail "--azure-vm-size=standard_d2_v3: Features=$f"
+f=$(features --azure-vm-size=Standard_D2_v3 -C 'DSv3|Dv3') || azml_fail "sbatch -C: $(cat "$T/err")"
+[ "$f" = '(DSv3|Dv3)&Standard_D2_v3' ] || azml_fail "-C 'DSv3|Dv3': Features=$f"
+f=$(features --azure-compute=mix) || azml_fail "sbatch: $(cat "$T/err")"
+[ "$f" = '(null)' ] || azml_fail "--azure-compute=mix: Features=$f"
+azml_pass "a size of a mix routes to the mix, and the job carries that size as its constraint"
 
 # A job without azure flags is left alone.
 id=$(sbatch -H --parsable -p cpu-spot --wrap=true) || azml_fail "plain sbatch"
@@ -133,7 +153,7 @@ cp "$T/azureml.conf" "$T/azureml.conf.good"
 echo "ComputeCluster=broken VmSize=Nope MaxNodes=1" >> "$T/azureml.conf"
 scontrol reconfigure
 sleep 3
-grep -q "azureml.conf:12: unknown VM size 'Nope'" "$T/slurmctld.log" ||
+grep -q "azureml.conf:13: unknown VM size 'Nope'" "$T/slurmctld.log" ||
 	azml_fail "the broken file was not reported"
 expect_part cpu-spot --azure-compute=cpu-spot
 scontrol ping | grep -q 'is UP' || azml_fail "slurmctld died on a broken azureml.conf"
@@ -141,16 +161,16 @@ sed -i '$d' "$T/azureml.conf"
 sed -i 's/^ComputeCluster=cpu-spot .*/ComputeCluster=cpu-spot VmSize=Standard_D4s_v3 MaxNodes=8/' "$T/azureml.conf"
 scontrol reconfigure
 sleep 3
-expect_part gpu-v100,gpu-k80,iso,cpu-spot,dev-box,lab-mps --azure-priority=dedicated
+expect_part gpu-v100,gpu-k80,iso,cpu-spot,mix,dev-box,lab-mps --azure-priority=dedicated
 azml_pass "a broken azureml.conf is logged and the last good one kept; a fixed one is reloaded"
 
 # A file pulled in by Include is watched too: editing only it reloads.
 echo 'ComputeCluster=cpu-spot VmSize=Standard_D4s_v3 MaxNodes=8' > "$T/spot.conf"
 sed -i 's/^ComputeCluster=cpu-spot .*/Include spot.conf/' "$T/azureml.conf"
 sleep 3
-expect_part gpu-v100,gpu-k80,iso,cpu-spot,dev-box,lab-mps --azure-priority=dedicated
+expect_part gpu-v100,gpu-k80,iso,cpu-spot,mix,dev-box,lab-mps --azure-priority=dedicated
 echo 'ComputeCluster=cpu-spot VmSize=Standard_D4s_v3 MaxNodes=8 Priority=LowPriority' > "$T/spot.conf"
 sleep 3
-expect_part gpu-v100,gpu-k80,iso,dev-box,lab-mps --azure-priority=dedicated
+expect_part gpu-v100,gpu-k80,iso,mix,dev-box,lab-mps --azure-priority=dedicated
 azml_pass "an edit of a file pulled in by Include is reloaded"
 echo "$AZML_PASSED passed, 0 failed"

@@ -352,6 +352,88 @@ static const struct {
 	  "test.conf:5: AvailabilitySet" },
 	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3 MaxNodes=2 ProximityPlacementGroup=ppg1",
 	  "test.conf:5: ProximityPlacementGroup" },
+	/* An instance mix (VmSize=A,B,...): its syntax, then the rules its
+	 * sizes must follow, each naming the sizes and the difference */
+	{ "ComputeCluster=c1 VmSize=Standard_D2s_v3,,Standard_D2_v3 MaxNodes=2",
+	  "test.conf:5: VmSize='Standard_D2s_v3,,Standard_D2_v3': an empty size "
+	  "in the list" },
+	{ "ComputeCluster=c1 VmSize=,Standard_D2s_v3 MaxNodes=2",
+	  "test.conf:5: VmSize=',Standard_D2s_v3': an empty size in the list" },
+	{ "ComputeCluster=c1 VmSize=Standard_D2s_v3, MaxNodes=2",
+	  "test.conf:5: VmSize='Standard_D2s_v3,': an empty size in the list" },
+	{ "ComputeCluster=c1 VmSize=Standard_D2s_v3,Standard_D2_v3,"
+	  "Standard_DS2_v2,Standard_D2ds_v4,Standard_D4s_v3,Standard_D4_v3 "
+	  "MaxNodes=2",
+	  "test.conf:5: VmSize='Standard_D2s_v3,Standard_D2_v3,Standard_DS2_v2,"
+	  "Standard_D2ds_v4,...': 6 sizes; Azure's instance mix takes at most "
+	  "5" },
+	{ "ComputeCluster=c1 VmSize=Standard_D2s_v3,standard_d2S_V3 MaxNodes=2",
+	  "test.conf:5: VmSize= names 'Standard_D2s_v3' twice" },
+	{ "ComputeCluster=c1 VmSize=Standard_D2s_v3,Standard_Q2 MaxNodes=2",
+	  "test.conf:5: unknown VM size 'Standard_Q2'" },
+	{ "ComputeInstance=i1 VmSize=Standard_D2s_v3,Standard_D2_v3",
+	  "test.conf:5: ComputeInstance 'i1': VmSize= names one size" },
+	{ "ComputeInstance=i1 VmSize=Standard_D2s_v3 AllocationStrategy=LowestPrice",
+	  "test.conf:5: unknown key 'AllocationStrategy' for ComputeInstance 'i1'" },
+	{ "AttachedCompute=a1 Nodes=lab[1-2] AllocationStrategy=Prioritized",
+	  "test.conf:5: unknown key 'AllocationStrategy' for AttachedCompute 'a1'" },
+	{ "AttachedCompute=a1 Nodes=lab[1-2] VmSize=Standard_D2s_v3,Standard_D2_v3",
+	  "test.conf:5: unknown key 'VmSize' for AttachedCompute 'a1'" },
+	{ "AttachedCompute=a1 Nodes=lab[1-2] JobScaling=BestEffort",
+	  "test.conf:5: unknown key 'JobScaling' for AttachedCompute 'a1'" },
+	{ "AllocationStrategy=LowestPrice",
+	  "test.conf:5: unknown key 'AllocationStrategy' on a global line" },
+	{ "ComputeCluster=c1 VmSize=Standard_D2s_v3,Standard_D2_v3 MaxNodes=2 "
+	  "AllocationStrategy=Cheapest",
+	  "test.conf:5: AllocationStrategy='Cheapest': expected LowestPrice, "
+	  "CapacityOptimized or Prioritized" },
+	{ "ComputeCluster=c1 VmSize=Standard_D2s_v3 MaxNodes=2 JobScaling=Some",
+	  "test.conf:5: JobScaling='Some': expected AllOrNothing or BestEffort" },
+	{ "ComputeCluster=c1 VmSize=Standard_NC6s_v3,Standard_D4s_v3 MaxNodes=2 "
+	  "QuotaApproved=yes",
+	  "test.conf:5: VmSize=Standard_NC6s_v3,Standard_D4s_v3: Standard_NC6s_v3 "
+	  "has 1 V100 GPU, Standard_D4s_v3 none; a mix's sizes must have the "
+	  "same GPUs" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3,Standard_NC6s_v3 MaxNodes=2 "
+	  "QuotaApproved=yes",
+	  "test.conf:5: VmSize=Standard_D4s_v3,Standard_NC6s_v3: Standard_D4s_v3 "
+	  "has no GPU, Standard_NC6s_v3 1 V100 GPU; a mix's sizes must have the "
+	  "same GPUs" },
+	{ "ComputeCluster=c1 VmSize=Standard_NC6s_v3,Standard_NC12s_v3 "
+	  "MaxNodes=2 QuotaApproved=yes",
+	  "test.conf:5: VmSize=Standard_NC6s_v3,Standard_NC12s_v3: "
+	  "Standard_NC6s_v3 has 1 V100 GPU, Standard_NC12s_v3 2 V100 GPUs; a "
+	  "mix's sizes must have the same GPUs" },
+	{ "ComputeCluster=c1 VmSize=Standard_NC6s_v3,Standard_NC6s_v2 MaxNodes=2 "
+	  "QuotaApproved=yes",
+	  "test.conf:5: VmSize=Standard_NC6s_v3,Standard_NC6s_v2: "
+	  "Standard_NC6s_v3 has 1 V100 GPU, Standard_NC6s_v2 1 P100 GPU; a mix's "
+	  "sizes must have the same GPUs" },
+	{ "ComputeCluster=c1 VmSize=Standard_H16,Standard_H16r MaxNodes=2",
+	  "test.conf:5: VmSize=Standard_H16,Standard_H16r: Standard_H16r has RDMA "
+	  "(InfiniBand), Standard_H16 not; a mix's sizes must all have it or "
+	  "none" },
+	{ "ComputeCluster=c1 VmSize=Standard_F64s_v2,Standard_F72s_v2 MaxNodes=2",
+	  "test.conf:5: VmSize=Standard_F64s_v2,Standard_F72s_v2: "
+	  "Standard_F72s_v2 is an isolated size, Standard_F64s_v2 not; a mix's "
+	  "sizes must all be isolated or none" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3,Standard_D2s_v3,"
+	  "Standard_D8s_v3 MaxNodes=2",
+	  "test.conf:5: VmSize=Standard_D4s_v3,Standard_D2s_v3,Standard_D8s_v3: "
+	  "Standard_D8s_v3 has 8 vCPUs, more than twice the 2 of Standard_D2s_v3; "
+	  "the nodes get the smallest, which wastes more than half of "
+	  "Standard_D8s_v3" },
+	{ "ComputeCluster=c1 VmSize=Standard_D4s_v3,Standard_E8_v3 MaxNodes=2",
+	  "test.conf:5: VmSize=Standard_D4s_v3,Standard_E8_v3: Standard_E8_v3 has "
+	  "65536 MiB of memory, more than twice the 16384 MiB of Standard_D4s_v3; "
+	  "the nodes get the smallest, which wastes more than half of "
+	  "Standard_E8_v3" },
+	{ "ComputeCluster=c1 VmSize=Standard_D2s_v3,Standard_D2_v3 MaxNodes=2 "
+	  "Provisioning=ScaleSet AllocationStrategy=Prioritized",
+	  "test.conf:5: ComputeCluster 'c1': AllocationStrategy=Prioritized "
+	  "cannot go with Provisioning=ScaleSet: a scale set's instance mix "
+	  "(skuProfile) at the api-version slurm-azureml uses (2024-07-01) takes "
+	  "LowestPrice or CapacityOptimized" },
 };
 
 START_TEST(bad_input)
@@ -375,6 +457,158 @@ START_TEST(bad_input)
 	ck_assert(found);
 	azml_conf_destroy(c);
 	free(text);
+}
+END_TEST
+
+/* The warnings of C other than the bootstrap's (no MungeKeySecret=, which
+ * these tests do not set), printed. */
+static size_t _mix_warnings(const azml_conf_t *c)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nwarnings; i++)
+		if (!strstr(c->warnings[i], "has no MungeKeySecret=")) {
+			fprintf(stderr, "%s\n", c->warnings[i]);
+			n++;
+		}
+	return n;
+}
+
+/* A good mix: its sizes canonical in the order written, the node the
+ * smallest vCPUs and the smallest memory (here of two different sizes), the
+ * strategy and scaling as written; defaults on a single size. */
+START_TEST(good_mix)
+{
+	azml_conf_t *c = azml_conf_load_string(HEAD
+		"ComputeCluster=mx VmSize=standard_f8s_v2,Standard_E4_v3,"
+		"STANDARD_D4S_V3 MaxNodes=4 AllocationStrategy=prioritized "
+		"JobScaling=besteffort Provisioning=VirtualMachines\n"
+		"ComputeCluster=ss VmSize=Standard_D2s_v3,Standard_D2_v3 "
+		"MaxNodes=4 Provisioning=ScaleSet "
+		"AllocationStrategy=CapacityOptimized\n"
+		"ComputeCluster=one VmSize=Standard_D2s_v3 MaxNodes=2\n"
+		"ComputeInstance=box VmSize=Standard_DS3_v2\n"
+		"AttachedCompute=lab Nodes=lab[1-2]\n", "test.conf");
+	const azml_target_t *t;
+
+	ck_assert_ptr_nonnull(c);
+	for (size_t i = 0; i < c->nerrors; i++)
+		fprintf(stderr, "%s\n", c->errors[i]);
+	ck_assert_int_eq(c->nerrors, 0);
+	ck_assert_int_eq(_mix_warnings(c), 0);
+
+	t = azml_conf_find_target(c, "mx");
+	ck_assert_int_eq(t->nmix, 3);
+	ck_assert_str_eq(t->mix[0], "Standard_F8s_v2");
+	ck_assert_str_eq(t->mix[1], "Standard_E4_v3");
+	ck_assert_str_eq(t->mix[2], "Standard_D4s_v3");
+	ck_assert_str_eq(t->vm_size, "Standard_F8s_v2");
+	ck_assert_str_eq(t->size.name, "Standard_F8s_v2");
+	ck_assert_str_eq(t->mix_size[2].name, "Standard_D4s_v3");
+	ck_assert_int_eq(t->cpus, 4);			/* E4_v3's and D4s_v3's */
+	ck_assert_int_eq(t->real_memory, 16384);	/* F8s_v2's and D4s_v3's */
+	ck_assert_int_eq(t->alloc, AZML_ALLOC_PRIORITIZED);
+	ck_assert_int_eq(t->job_scaling, AZML_SCALING_BEST_EFFORT);
+
+	t = azml_conf_find_target(c, "ss");
+	ck_assert_int_eq(t->nmix, 2);
+	ck_assert_int_eq(t->alloc, AZML_ALLOC_CAPACITY_OPTIMIZED);
+	ck_assert_int_eq(t->job_scaling, AZML_SCALING_ALL_OR_NOTHING);
+
+	t = azml_conf_find_target(c, "one");
+	ck_assert_int_eq(t->nmix, 1);
+	ck_assert_str_eq(t->mix[0], "Standard_D2s_v3");
+	ck_assert_int_eq(t->alloc, AZML_ALLOC_LOWEST_PRICE);	/* Azure's */
+	ck_assert_int_eq(t->job_scaling, AZML_SCALING_ALL_OR_NOTHING);
+	ck_assert_int_eq(azml_conf_find_target(c, "box")->nmix, 1);
+	ck_assert_int_eq(azml_conf_find_target(c, "lab")->nmix, 0);
+
+	/* what `targets --json` shows of each */
+	static const struct {
+		const char *name, *json;
+	} js[] = {
+		{ "mx", "{\"vm_sizes\":[\"Standard_F8s_v2\",\"Standard_E4_v3\","
+			"\"Standard_D4s_v3\"],\"allocation_strategy\":"
+			"\"Prioritized\",\"job_scaling\":\"BestEffort\"}" },
+		{ "ss", "{\"vm_sizes\":[\"Standard_D2s_v3\",\"Standard_D2_v3\"],"
+			"\"allocation_strategy\":\"CapacityOptimized\","
+			"\"job_scaling\":\"AllOrNothing\"}" },
+		{ "one", "{\"vm_sizes\":[\"Standard_D2s_v3\"],"
+			 "\"allocation_strategy\":\"LowestPrice\","
+			 "\"job_scaling\":\"AllOrNothing\"}" },
+		{ "box", "{\"vm_sizes\":[\"Standard_DS3_v2\"],"
+			 "\"allocation_strategy\":null,\"job_scaling\":null}" },
+		{ "lab", "{\"vm_sizes\":[],\"allocation_strategy\":null,"
+			 "\"job_scaling\":null}" },
+	};
+	for (size_t i = 0; i < N(js); i++) {
+		cJSON *o = cJSON_CreateObject();
+		char *text;
+
+		ck_assert_int_eq(azml_target_mix_json(
+			o, azml_conf_find_target(c, js[i].name)), 0);
+		text = cJSON_PrintUnformatted(o);
+		ck_assert_str_eq(text, js[i].json);
+		cJSON_free(text);
+		cJSON_Delete(o);
+	}
+	azml_conf_destroy(c);
+
+	/* exactly twice the smallest is allowed (half wasted, not more) */
+	c = azml_conf_load_string(HEAD "ComputeCluster=c2 VmSize=Standard_D4s_v3,"
+				  "Standard_D8s_v3,Standard_E4_v3 MaxNodes=2\n",
+				  "test.conf");
+	for (size_t i = 0; i < c->nerrors; i++)
+		fprintf(stderr, "%s\n", c->errors[i]);
+	ck_assert_int_eq(c->nerrors, 0);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* AllocationStrategy= on a single size orders nothing: a warning, and the
+ * cluster stays usable. */
+START_TEST(mix_strategy_one_size)
+{
+	azml_conf_t *c = azml_conf_load_string(HEAD
+		"ComputeCluster=one VmSize=Standard_D2s_v3 MaxNodes=2 "
+		"AllocationStrategy=Prioritized Provisioning=ScaleSet\n",
+		"test.conf");
+
+	ck_assert_int_eq(c->nerrors, 0);
+	ck_assert_int_eq(c->ntargets, 1);
+	ck_assert_int_eq(_mix_warnings(c), 1);
+	ck_assert_str_eq(c->warnings[0],
+			 "test.conf:5: warning: ComputeCluster 'one': "
+			 "AllocationStrategy= orders the sizes of a mix "
+			 "(VmSize=A,B,...), and VmSize=Standard_D2s_v3 is one "
+			 "size: it has no effect");
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* The rules one mix's sizes follow, on sizes the catalog resolves and on an
+ * Arm64 size (no catalog series is Arm-based yet: Azure's 'p' letter). */
+START_TEST(mix_conflicts)
+{
+	azml_size_info_t a, b;
+	char why[512];
+
+	ck_assert_int_eq(azml_catalog_resolve("Standard_D2s_v3", &a), 0);
+	ck_assert_int_eq(azml_catalog_resolve("standard_d2_v3", &b), 0);
+	ck_assert_str_eq(a.cpu_arch, "x64");
+	ck_assert(!azml_catalog_mix_conflict(&a, &b, why, sizeof(why)));
+	b.cpu_arch = "Arm64";
+	snprintf(b.name, sizeof(b.name), "Standard_D2ps_v5");
+	ck_assert(azml_catalog_mix_conflict(&a, &b, why, sizeof(why)));
+	ck_assert_str_eq(why, "Standard_D2s_v3 is x64, Standard_D2ps_v5 Arm64; "
+			 "a mix's sizes must have the same CPU architecture "
+			 "(Azure's rule for an instance mix; one image cannot "
+			 "boot both)");
+	ck_assert_int_eq(azml_catalog_resolve("Standard_NC24rs_v3", &a), 0);
+	ck_assert_int_eq(azml_catalog_resolve("Standard_NC24s_v3", &b), 0);
+	ck_assert(azml_catalog_mix_conflict(&a, &b, why, sizeof(why)));
+	ck_assert_msg(strstr(why, "Standard_NC24rs_v3 has RDMA (InfiniBand), "
+			     "Standard_NC24s_v3 not") == why, "%s", why);
 }
 END_TEST
 
@@ -1078,6 +1312,9 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, good_config);
 	tcase_add_loop_test(tc, bad_input, 0, N(bad));
+	tcase_add_test(tc, good_mix);
+	tcase_add_test(tc, mix_strategy_one_size);
+	tcase_add_test(tc, mix_conflicts);
 	tcase_add_test(tc, bootstrap_keys);
 	tcase_add_test(tc, job_identity);
 	tcase_add_test(tc, fallback_keys);

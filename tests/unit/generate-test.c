@@ -245,6 +245,49 @@ START_TEST(isolated_feature)
 }
 END_TEST
 
+/* An instance mix: the node gets the smallest vCPUs and memory (here of
+ * two different sizes), a feature for each size and for each series once,
+ * and the GPUs its sizes share (check-config refuses any other mix). */
+START_TEST(mix_node_line)
+{
+	azml_conf_t *c = azml_conf_load_string(
+		"ClusterName=t\n"
+		"SubscriptionId=00000000-0000-0000-0000-000000000000\n"
+		"ResourceGroup=rg\nLocation=eastus\n"
+		"ComputeCluster=mx VmSize=Standard_F8s_v2,Standard_E4_v3,"
+		"Standard_D8s_v3,Standard_D4s_v3 MaxNodes=4\n"
+		"ComputeCluster=t4 VmSize=Standard_NC16as_T4_v3,"
+		"Standard_NC8as_T4_v3 MaxNodes=2 QuotaApproved=yes\n"
+		"ComputeCluster=m60 VmSize=standard_nv12s_v3,standard_nv6 "
+		"MaxNodes=2 QuotaApproved=yes Priority=LowPriority\n",
+		"gen.conf");
+	azml_generate_opts_t o = { .program_dir = "/x" };
+	char *out, *gres;
+
+	ck_assert_int_eq(c->nerrors, 0);
+	out = azml_generate_slurm_conf(c, &o);
+	/* E4_v3: 4 vCPUs; F8s_v2: 16 GiB (95% of it); D8s_v3 and D4s_v3
+	 * are one series, named once */
+	_has_line(out, "NodeName=mx-[1-4] CPUs=4 RealMemory=15564 "
+		  "Feature=azureml,mx,Standard_F8s_v2,Standard_E4_v3,"
+		  "Standard_D8s_v3,Standard_D4s_v3,FSv2,Ev3,DSv3,dedicated "
+		  "State=CLOUD");
+	/* NC8as_T4_v3: 8 vCPUs, 56 GiB; the one T4 both have */
+	_has_line(out, "NodeName=t4-[1-2] CPUs=8 RealMemory=54476 "
+		  "Gres=gpu:t4:1 Feature=azureml,t4,Standard_NC16as_T4_v3,"
+		  "Standard_NC8as_T4_v3,NCasT4_v3,Turing,dedicated State=CLOUD");
+	/* two series, one architecture (M60) */
+	_has_line(out, "NodeName=m60-[1-2] CPUs=6 RealMemory=54476 "
+		  "Gres=gpu:m60:1 Feature=azureml,m60,Standard_NV12s_v3,"
+		  "Standard_NV6,NVv3,NV,Maxwell,lowpriority State=CLOUD");
+	gres = azml_generate_gres_conf(c);
+	_has_line(gres, "NodeName=t4-[1-2] Name=gpu Type=t4 File=/dev/nvidia0");
+	free(gres);
+	free(out);
+	azml_conf_destroy(c);
+}
+END_TEST
+
 START_TEST(gres_conf_lines)
 {
 	azml_conf_t *c = _conf();
@@ -268,6 +311,7 @@ int main(void)
 	tcase_add_test(tc, dynamic_attach_versions);
 	tcase_add_test(tc, configless);
 	tcase_add_test(tc, isolated_feature);
+	tcase_add_test(tc, mix_node_line);
 	tcase_add_test(tc, gres_conf_lines);
 	return tu_run("generate", tc);
 }

@@ -369,8 +369,9 @@ START_TEST(fallback_after_compute)
 	_ok(ROUTE(.compute = "V1"), "v1,v2,t4,cpu,low,dev");
 	_ok(ROUTE(.compute = "k80"), "k80,v1");		/* not v1's own */
 	_ok(ROUTE(.compute = "t4"), "t4");
+	/* a job that asked for a size falls back only where that size is */
 	_ok(ROUTE(.compute = "v1", .vm_size = "Standard_NC6s_v3"),
-	    "v1,v2,t4,cpu,low,dev");
+	    "v1,v2,low");
 	/* the job's -p list selects, it does not restrict fallbacks */
 	_ok(ROUTE(.compute = "v2", .partition = "v2"), "v2,a100");
 	_ok(ROUTE(.compute = "v2", .partition = "a100,v2"), "v2,a100");
@@ -402,15 +403,17 @@ END_TEST
 START_TEST(fallback_after_vm_size)
 {
 	_use_fallbacks();
-	/* v1, v2 and low are NC6s_v3: then v1's fallbacks (v2 and low once
-	 * only), then v2's */
-	_ok(ROUTE(.vm_size = "Standard_NC6s_v3"), "v1,v2,low,t4,cpu,dev,a100");
+	/* v1, v2 and low are NC6s_v3; their fallbacks of other sizes are
+	 * left out (the job must run on the size it asked for: it carries
+	 * it as a constraint), and those of that size are listed already */
+	_ok(ROUTE(.vm_size = "Standard_NC6s_v3"), "v1,v2,low");
 	_ok(ROUTE(.vm_size = "Standard_NC6s_v3", .priority = "dedicated"),
-	    "v1,v2,t4,cpu,dev,a100");
+	    "v1,v2");
 	_ok(ROUTE(.vm_size = "Standard_NC6s_v3", .priority = "low"), "low");
-	_ok(ROUTE(.vm_size = "Standard_NC6s_v3", .cuda = "10.0"),
-	    "v1,v2,low,t4");
-	_ok(ROUTE(.vm_size = "Standard_NC6s_v3", .partition = "v2"), "v2,a100");
+	_ok(ROUTE(.vm_size = "Standard_NC6s_v3", .cuda = "10.0"), "v1,v2,low");
+	_ok(ROUTE(.vm_size = "Standard_NC6s_v3", .partition = "v2"), "v2");
+	_ok(ROUTE(.vm_size = "Standard_NC6", .partition = "k80"), "k80");
+	_ok(ROUTE(.vm_size = "Standard_NC24rs_v3"), "iso");
 }
 END_TEST
 
@@ -446,6 +449,125 @@ START_TEST(fallback_plain_partition)
 }
 END_TEST
 
+/*
+ * An instance mix: --azure-vm-size finds a cluster by any size of its mix,
+ * its fallbacks stay only where they offer that size, and the job carries
+ * the size as a constraint (azml_route_features).
+ */
+static const char *mix_text =
+	"ClusterName=t\nSubscriptionId=00000000-0000-0000-0000-000000000000\n"
+	"ResourceGroup=rg\nLocation=eastus\n"
+	"ComputeCluster=mx VmSize=Standard_D4s_v3,Standard_D4_v3 MaxNodes=4 "
+	"Fallback=d4,e4,mx2\n"
+	"ComputeCluster=d4 VmSize=Standard_D4_v3 MaxNodes=2\n"
+	"ComputeCluster=d4s VmSize=Standard_D4s_v3 MaxNodes=2 Fallback=mx\n"
+	"ComputeCluster=mx2 VmSize=Standard_D4ds_v4,Standard_D4s_v3 MaxNodes=2 "
+	"Priority=LowPriority\n"
+	"ComputeCluster=e4 VmSize=Standard_E4_v3 MaxNodes=2\n"
+	"ComputeInstance=box VmSize=Standard_DS3_v2\n";
+
+static void _use_mix(void)
+{
+	azml_conf_t *c = azml_conf_load_string(mix_text, "mix.conf");
+
+	for (size_t i = 0; i < c->nerrors; i++)
+		fprintf(stderr, "%s\n", c->errors[i]);
+	ck_assert_int_eq(c->nerrors, 0);
+	azml_router_destroy(r);
+	r = azml_router_create(c);
+	ck_assert_ptr_nonnull(r);
+}
+
+START_TEST(mix_routes)
+{
+	_use_mix();
+	/* mx and d4 offer D4_v3; none of mx's other fallbacks does */
+	_ok(ROUTE(.vm_size = "Standard_D4_v3"), "mx,d4");
+	_ok(ROUTE(.vm_size = "standard_d4s_v3"), "mx,d4s,mx2");
+	_ok(ROUTE(.vm_size = "Standard_D4s_v3", .priority = "low"), "mx2");
+	_ok(ROUTE(.vm_size = "Standard_D4ds_v4"), "mx2");
+	_ok(ROUTE(.vm_size = "Standard_D4s_v3", .partition = "d4s"), "d4s,mx");
+	/* the whole mix: every fallback that passes the filters */
+	_ok(ROUTE(.compute = "mx"), "mx,d4,e4,mx2");
+	_ok(ROUTE(.compute = "MX", .vm_size = "standard_D4_v3"), "mx,d4");
+	_ok(ROUTE(.compute = "mx", .vm_size = "Standard_D4s_v3"), "mx,mx2");
+	_ok(ROUTE(.compute = "box", .vm_size = "standard_ds3_v2"), "box");
+	_err(ROUTE(.compute = "mx", .vm_size = "Standard_E4_v3"),
+	     "azureml: compute target 'mx' has VM sizes Standard_D4s_v3,"
+	     "Standard_D4_v3, not Standard_E4_v3");
+	_err(ROUTE(.compute = "d4", .vm_size = "Standard_D4s_v3"),
+	     "azureml: compute target 'd4' has VM size Standard_D4_v3, not "
+	     "Standard_D4s_v3");
+	_err(ROUTE(.vm_size = "Standard_D8s_v3"),
+	     "azureml: no compute target offers VM size 'Standard_D8s_v3'; "
+	     "available: mx (Standard_D4s_v3, Standard_D4_v3), d4 "
+	     "(Standard_D4_v3), d4s (Standard_D4s_v3), mx2 (Standard_D4ds_v4, "
+	     "Standard_D4s_v3, low priority), e4 (Standard_E4_v3)");
+	_err(ROUTE(.vm_size = "Standard_D4ds_v4", .priority = "dedicated"),
+	     "azureml: compute target 'mx2' is low priority, not dedicated");
+}
+END_TEST
+
+#define FEAT(f, ...) \
+	azml_route_features(r, &(azml_route_req_t){ __VA_ARGS__ }, f, out, \
+			    sizeof(out))
+
+START_TEST(mix_constraint)
+{
+	char small[16];
+
+	_use_mix();
+	/* the configuration's spelling, whatever the user typed */
+	_ok(FEAT(NULL, .vm_size = "standard_d4_v3"), "Standard_D4_v3");
+	_ok(FEAT("", .vm_size = "STANDARD_D4S_V3", .compute = "mx"),
+	    "Standard_D4s_v3");
+	_ok(FEAT(NULL, .compute = "box", .vm_size = "standard_ds3_v2"),
+	    "Standard_DS3_v2");
+	/* joined to the job's own --constraint */
+	_ok(FEAT("ssd", .vm_size = "Standard_D4_v3"), "ssd&Standard_D4_v3");
+	_ok(FEAT("a&b,c", .vm_size = "Standard_D4_v3"),
+	    "a&b,c&Standard_D4_v3");
+	_ok(FEAT("a|b", .vm_size = "Standard_D4_v3"), "(a|b)&Standard_D4_v3");
+	_ok(FEAT("a&b|c", .vm_size = "Standard_D4_v3"),
+	    "(a&b|c)&Standard_D4_v3");
+	_ok(FEAT("(a|b)&c", .vm_size = "Standard_D4_v3"),
+	    "(a|b)&c&Standard_D4_v3");
+	_ok(FEAT("Standard_D4s_v3", .vm_size = "Standard_D4_v3"),
+	    "Standard_D4s_v3&Standard_D4_v3");	/* the user's to mean */
+	/* what '&' cannot join: refused, with what to do instead */
+	_err(FEAT("[r1|r2]", .vm_size = "Standard_D4_v3"),
+	     "azureml: --azure-vm-size=Standard_D4_v3 cannot be added to "
+	     "--constraint='[r1|r2]' (brackets, counts or nested parentheses); "
+	     "put Standard_D4_v3 into --constraint yourself, with "
+	     "--azure-compute naming the cluster");
+	_err(FEAT("a*2", .vm_size = "Standard_D4_v3"),
+	     "azureml: --azure-vm-size=Standard_D4_v3 cannot be added");
+	_err(FEAT("(a|b)|c", .vm_size = "Standard_D4_v3"),
+	     "azureml: --azure-vm-size=Standard_D4_v3 cannot be added");
+	/* nothing to add */
+	ck_assert_int_eq(FEAT("gpu", .compute = "mx"), AZML_ROUTE_NONE);
+	ck_assert_int_eq(FEAT(NULL, .priority = "low"), AZML_ROUTE_NONE);
+	ck_assert_int_eq(FEAT("Standard_D4_v3", .vm_size = "standard_d4_v3"),
+			 AZML_ROUTE_NONE);
+	ck_assert_int_eq(FEAT("(a|b)&Standard_D4_v3",
+			      .vm_size = "Standard_D4_v3"), AZML_ROUTE_NONE);
+	ck_assert_int_eq(FEAT(NULL, .vm_size = "Standard_D8s_v3"),
+			 AZML_ROUTE_NONE);	/* azml_route refuses it */
+	ck_assert_str_eq(out, "");
+	_err(FEAT(NULL, .vm_size = "Standard_D4_v3/x"),
+	     "azureml: --azure-vm-size: expected a VM size");
+	/* never cut short */
+	ck_assert_int_eq(azml_route_features(r, &(azml_route_req_t){
+			 .vm_size = "Standard_D4_v3" }, "abcdef", small,
+			 sizeof(small)), AZML_ROUTE_ERROR);
+	ck_assert_str_eq(small, "azureml: --cons");
+	ck_assert_int_eq(azml_route_features(r, &(azml_route_req_t){
+			 .vm_size = "Standard_D4_v3" }, NULL, small,
+			 sizeof(small)), AZML_ROUTE_OK);
+	ck_assert_str_eq(small, "Standard_D4_v3");
+}
+END_TEST
+
 /* A list that does not fit is an error, never a list cut short: each job
  * routed into LEN bytes, with what it must give (a message is cut to fit). */
 static const struct {
@@ -459,8 +581,8 @@ static const struct {
 	{ { .compute = "v2" }, 8, AZML_ROUTE_ERROR, "azureml" },
 	{ { .partition = "v2" }, 9, AZML_ROUTE_OK, "v2,a100" },
 	{ { .partition = "v2" }, 8, AZML_ROUTE_ERROR, "azureml" },
-	{ { .vm_size = "Standard_NC6s_v3" }, 20, AZML_ROUTE_ERROR,
-	  "azureml: too many c" },
+	{ { .vm_size = "Standard_NC6s_v3" }, 11, AZML_ROUTE_OK, "v1,v2,low" },
+	{ { .vm_size = "Standard_NC6s_v3" }, 10, AZML_ROUTE_ERROR, "azureml: " },
 	/* a -p list that leaves no room for more is left as it is */
 	{ { .partition = "v2,v2,v2" }, 9, AZML_ROUTE_NONE, "" },
 	{ { .partition = "v1,debug" }, 28, AZML_ROUTE_OK,
@@ -502,6 +624,8 @@ int main(void)
 	tcase_add_test(tc, fallback_after_compute);
 	tcase_add_test(tc, fallback_filtered);
 	tcase_add_test(tc, fallback_after_vm_size);
+	tcase_add_test(tc, mix_routes);
+	tcase_add_test(tc, mix_constraint);
 	tcase_add_test(tc, fallback_after_filters);
 	tcase_add_test(tc, fallback_plain_partition);
 	tcase_add_loop_test(tc, fallback_small_buffers, 0,

@@ -377,6 +377,20 @@ int azml_nodes_known(const char *node, uint32_t *state)
 	return rc;
 }
 
+char *azml_job_features(uint32_t job_id)
+{
+	job_info_msg_t *msg = NULL;
+	char *f = NULL;
+
+	if (azml_slurm_load_job(&msg, job_id, SHOW_ALL) != SLURM_SUCCESS)
+		return NULL;
+	if (msg->record_count && msg->job_array[0].features &&
+	    msg->job_array[0].features[0])
+		f = strdup(msg->job_array[0].features);
+	slurm_free_job_info_msg(msg);
+	return f;
+}
+
 int azml_nodes_features_reset(const char *node)
 {
 	node_info_msg_t *info = NULL;

@@ -551,6 +551,26 @@ out:
 	fclose(fp);
 }
 
+/* The constraints of the jobs that wait for a mix's nodes, from slurmctld
+ * when the resume file does not give them (Slurm 22.05's has no
+ * "features"): they limit the sizes tried. */
+static void _mix_features(run_t *run, const job_t *jobs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int from = 0, k;
+
+		if (jobs[i].t->nmix < 2)
+			continue;
+		while ((k = azml_pw_job_of(run, jobs[i].node, &from)) >= 0)
+			if (!run->rjobs[k].features) {
+				char *f = azml_job_features(run->rjobs[k].id);
+
+				/* "": asked, none (not asked again) */
+				run->rjobs[k].features = f ? f : strdup("");
+			}
+	}
+}
+
 /* Detach from slurmctld: returns in the child (the worker), whose pid the
  * parent records in StateDir before it exits; the child reads what the
  * parent decided for each node (struct claim_msg) from the pipe. */
@@ -804,6 +824,8 @@ int azml_power_run(const azml_conf_t *conf, azml_power_mode_t mode,
 	run.clock = env->clock ? *env->clock : azml_pw_real_clock;
 	if (!env->slurm)	/* before any Slurm RPC (StateDir's may ask one) */
 		azml_nodes_init();
+	if (!env->slurm)
+		_mix_features(&run, jobs, n);
 	state_ok = azml_state_init(conf, state_err, sizeof(state_err)) == 0;
 	azml_log_info("%s %s (%d node%s)", azml_pw_mode_name(mode), hostlist,
 		      n, n == 1 ? "" : "s");

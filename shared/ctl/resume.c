@@ -104,11 +104,26 @@ static void _order(run_t *run, job_t *j, const char *features)
 		if (!named || _names(features, t->mix[k]))
 			j->order[n++] = k;
 	j->norder = n;
-	if (n < 2 || t->alloc != AZML_ALLOC_LOWEST_PRICE) {
-		/* Prioritized: as written; CapacityOptimized: as written (a
-		 * size out of capacity moves the node on to the next) */
-		return;
+	if (n > 1 && t->alloc == AZML_ALLOC_CAPACITY_OPTIMIZED) {
+		/* as written, but sizes that met a capacity error in the last
+		 * CapacityBackoff seconds last */
+		long now = (long) azml_pw_now(run), back = t->capacity_backoff >
+			   0 ? t->capacity_backoff : 600;
+		int out[AZML_MIX_MAX], m = 0;
+
+		for (int pass = 0; pass < 2; pass++)
+			for (int i = 0; i < n; i++) {
+				long at = azml_state_size_missed(run->conf,
+						t->mix[j->order[i]]);
+				bool recent = at > 0 && now - at < back;
+
+				if (recent == (pass == 1))
+					out[m++] = j->order[i];
+			}
+		memcpy(j->order, out, sizeof(int) * n);
 	}
+	if (n < 2 || t->alloc != AZML_ALLOC_LOWEST_PRICE)
+		return;	/* Prioritized: as written */
 	{
 		const azml_prices_t *ps = _prices(run);
 		bool spot = t->priority == AZML_LOW_PRIORITY;
@@ -385,6 +400,8 @@ void azml_pw_resumed(void *arg, const azml_vm_result_t *r)
 		_up(j, r);
 		return;
 	}
+	if (azml_capacity_code(r->code) && azml_pw_size_of(j))
+		azml_state_size_miss(run->conf, azml_pw_size_of(j));
 	if (azml_capacity_code(r->code) && j->cur + 1 < j->norder && !lost) {
 		/* a mix: the next size, now (no hold, no requeue) */
 		const char *was = azml_pw_size_of(j);

@@ -220,6 +220,8 @@ static azml_conf_t *_conf(void)
 		"MaxNodes=4\n"
 		"ComputeCluster=best VmSize=Standard_D2s_v3 MaxNodes=4 "
 		"JobScaling=BestEffort\n"
+		"ComputeCluster=co VmSize=Standard_D2s_v3,Standard_D4s_v3 "
+		"AllocationStrategy=CapacityOptimized MaxNodes=4\n"
 		"Prices=%s/prices\n",
 		state_dir, port, port, port, dir, dir, dir);
 }
@@ -570,6 +572,36 @@ START_TEST(mix_lowest_price_and_prioritized)
 }
 END_TEST
 
+/* CapacityOptimized: the order written, but a size that just met a
+ * capacity error goes last (StateDir/misses), in the next runs too. */
+START_TEST(mix_capacity_optimized_remembers)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	const char *last = NULL;
+
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "co-1", NULL, &rep), 0);
+	ck_assert_int_eq(_calls(&rec, "set_instance co-1: ", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, " Standard_D2s_v3 id"));
+	_faults("{\"capacity\":{\"Standard_D2s_v3\":\"AllocationFailed\"}}");
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "co-2", NULL, &rep), 0);
+	ck_assert_int_eq(_calls(&rec, "set_instance co-2: ", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, " Standard_D4s_v3 id"));
+	ck_assert_int_gt(azml_state_size_missed(c, "Standard_D2s_v3"), 0);
+	/* capacity is back, but D2s_v3 failed within CapacityBackoff: D4s_v3
+	 * first, one write */
+	_faults("{\"capacity\":{}}");
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "co-3", NULL, &rep), 0);
+	ck_assert_int_eq(_calls(&rec, "set_instance co-3: ", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, " Standard_D4s_v3 id"));
+	/* Prioritized ignores it */
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "mix-4", NULL, &rep), 0);
+	ck_assert_int_eq(_calls(&rec, "set_instance mix-4: ", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, " Standard_D2s_v3 id"));
+	azml_conf_destroy(c);
+}
+END_TEST
+
 /* JobScaling=AllOrNothing (the default): 2 of a job's 3 VMs can be had,
  * so none stays; the job is requeued now; the journal shows them created
  * and deleted.  BestEffort keeps the 2. */
@@ -885,5 +917,6 @@ int main(void)
 	tcase_add_test(tc, mix_constraint_limits_the_sizes);
 	tcase_add_test(tc, mix_lowest_price_and_prioritized);
 	tcase_add_test(tc, all_or_nothing_deletes_what_was_made);
+	tcase_add_test(tc, mix_capacity_optimized_remembers);
 	return tu_run("resume", tc);
 }

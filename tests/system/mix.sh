@@ -26,6 +26,17 @@ ComputeCluster=pc VmSize=Standard_F2s_v2 MaxNodes=3 IdleSecondsBeforeScaledown=5
 ComputeCluster=be VmSize=Standard_F4s_v2 MaxNodes=3 JobScaling=BestEffort IdleSecondsBeforeScaledown=5
 CONF
 
+# sbatch, again while a busy slurmctld (resolving a powered-down node's
+# name, 22.05) does not answer in time
+submit() {
+	local out
+	for _ in 1 2 3 4 5; do
+		out=$(sbatch --parsable "$@" 2>&1) && { echo "$out"; return 0; }
+		sleep 3
+	done
+	echo "$out" >&2
+	return 1
+}
 faults() { curl -sf -X POST -d "$1" "$EMU_URL/emulator/faults" > /dev/null || azml_fail "faults $1"; }
 nodes_of_job() { scontrol -o show job "$1" | grep -o ' NodeList=[^ ]*' | cut -d= -f2; }
 node_field() { scontrol -o show node "$1" | grep -o " $2=[^ ]*" | cut -d= -f2; }
@@ -45,9 +56,9 @@ export -f idle_all settled_all
 # lo (LowestPrice, D4s_v3 written first) gets the cheaper D2s_v3... which is
 # out of capacity too, so D4s_v3; pr (Prioritized) keeps D4s_v3 first.
 faults '{"capacity":{"Standard_D2s_v3":"AllocationFailed"}}'
-id=$(sbatch --parsable -p mx -N3 --wrap 'sleep 3') || azml_fail sbatch
-lid=$(sbatch --parsable -p lo -N1 --wrap 'hostname') || azml_fail sbatch
-pid=$(sbatch --parsable -p pr -N1 --wrap 'hostname') || azml_fail sbatch
+id=$(submit -p mx -N3 --wrap 'sleep 3') || azml_fail sbatch
+lid=$(submit -p lo -N1 --wrap 'hostname') || azml_fail sbatch
+pid=$(submit -p pr -N1 --wrap 'hostname') || azml_fail sbatch
 azml_wait 90 bash -c "[ \"\$(job_state $id)\" = RUNNING ] || [ \"\$(job_state $id)\" = COMPLETED ]" ||
 	azml_fail "job $id did not run: $(scontrol -o show job "$id" | grep -o 'JobState=[^ ]*\|Reason=[^ ]*\|AdminComment=.*')"
 [ "$(grep -c "node mx-[1-3]: no capacity for Standard_D2s_v3 (AllocationFailed); trying Standard_D4s_v3" "$T/azureml.log")" = 3 ] ||
@@ -96,7 +107,7 @@ act=$(node_field mx-2 ActiveFeatures)
 	azml_fail "mx-2 powered down, ActiveFeatures: $act"
 azml_pass "powered down, mx-2's ActiveFeatures are all its features again"
 made=$(grep -c "size=Standard_D4s_v3: ok" "$T/azureml.log")
-sid=$(sbatch --parsable --azure-vm-size=Standard_D2s_v3 -N1 --wrap 'hostname') || azml_fail sbatch
+sid=$(submit --azure-vm-size=Standard_D2s_v3 -N1 --wrap 'hostname') || azml_fail sbatch
 scontrol -o show job "$sid" | grep -q 'Features=Standard_D2s_v3' ||
 	azml_fail "job $sid has no constraint: $(scontrol -o show job "$sid" | grep -o 'Features=[^ ]*\|Partition=[^ ]*')"
 azml_wait 30 bash -c "grep -q 'sizes in order: Standard_D2s_v3 (its job.s constraint)' '$T/azureml.log'" ||
@@ -115,7 +126,7 @@ azml_pass "--azure-vm-size=Standard_D2s_v3 on the mix, D2s_v3 out of capacity: j
 # job pends with the reason, and runs once capacity is back.
 faults '{"capacity":{"Standard_F2s_v2":"AllocationFailed:2"}}'
 t0=$SECONDS
-id=$(sbatch --parsable -p pc -N3 --wrap 'hostname') || azml_fail sbatch
+id=$(submit -p pc -N3 --wrap 'hostname') || azml_fail sbatch
 azml_wait 30 bash -c "grep -q 'job $id: node pc-[1-3] got no VM (AllocationFailed); JobScaling=AllOrNothing' '$T/azureml.log'" ||
 	azml_fail "job $id: no AllOrNothing line: $(grep 'pc-' "$T/azureml.log" | tail -5)"
 azml_wait 30 bash -c "[ -z \"\$(azml_emulator_vms | grep -o 'pc-[0-9]')\" ]" ||
@@ -145,7 +156,7 @@ azml_pass "capacity back: job $id runs on $(nodes_of_job "$id")"
 
 # 4. BestEffort: what was made stays.
 faults '{"capacity":{"Standard_F4s_v2":"AllocationFailed:2"}}'
-id=$(sbatch --parsable -p be -N3 --wrap 'hostname') || azml_fail sbatch
+id=$(submit -p be -N3 --wrap 'hostname') || azml_fail sbatch
 azml_wait 30 bash -c "[ \"\$(grep -c 'resume node=be-[1-3] vm=be-[1-3] .*: ok' '$T/azureml.log')\" = 2 ]" ||
 	azml_fail "BestEffort: $(grep 'be-' "$T/azureml.log" | tail -5)"
 ! grep -q "job $id: node be-[1-3] got no VM (AllocationFailed); JobScaling=AllOrNothing" "$T/azureml.log" ||

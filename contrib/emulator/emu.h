@@ -318,6 +318,9 @@ vm_t *emu_vm_by_name(const char *name);
 bool emu_identity_build(const cJSON *in, cJSON **out, reply_t *r);
 const char *emu_vm_props_ok(const cJSON *props, const char *name,
 				reply_t *r);
+/* vm_check.c: the spec's required properties and enums of a VM's PROPS,
+ * beyond emu_vm_props_ok; false with Azure's 400 in R. */
+bool emu_vm_spec_ok(const cJSON *props, reply_t *r);
 void emu_vm_put(struct MHD_Connection *c, const char *sub, const char *rg,
 		    const char *name, const char *body, reply_t *r);
 void emu_vmss_id(char *out, size_t n, const char *sub, const char *rg,

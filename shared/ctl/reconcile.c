@@ -1,7 +1,7 @@
 /*
  * reconcile.c - 'slurm-azureml reconcile' as plan -> apply (reconcile.h):
- * the gather step and the decide step; the apply step is in
- * reconcile_apply.c.
+ * the decide step; the gather step is in reconcile_gather.c, the apply
+ * step in reconcile_apply.c.
  */
 #include "config.h"
 
@@ -44,364 +44,14 @@ static const azml_node_t *_find(const azml_node_t *nodes, int n,
 }
 
 /* S (Azure's: a name, a tag, a message) escaped for printing (azml_escape);
- * a result lasts for the next three calls. */
-static const char *_esc(const char *s)
+ * a result lasts for the next three calls (reconcile.h). */
+const char *azml_rc_esc(const char *s)
 {
 	static char buf[4][1100];
 	static int k;
 
 	k = (k + 1) % 4;
 	return azml_escape(s, buf[k], sizeof(buf[k]));
-}
-
-/* ---------------------------------------------------------------------- */
-/* gather */
-
-typedef struct {
-	azml_vm_result_t *vms;
-	size_t n;
-	bool failed, nomem;
-	char err[600];
-} listing_t;
-
-static void _listed(void *arg, const azml_vm_result_t *v, size_t n,
-		    const azml_vm_result_t *err)
-{
-	listing_t *l = arg;
-
-	if (err) {
-		l->failed = true;
-		snprintf(l->err, sizeof(l->err), "%s: %s", _esc(err->code),
-			 _esc(err->message));
-		return;
-	}
-	if (!(l->vms = malloc((n + 1) * sizeof(*v)))) {
-		l->failed = l->nomem = true;
-		snprintf(l->err, sizeof(l->err), "out of memory");
-		return;
-	}
-	memcpy(l->vms, v, n * sizeof(*v));
-	l->n = n;
-}
-
-typedef struct {
-	azml_rc_input_t *in;
-	const char *set;
-	bool nomem;
-} pairs_load_t;
-
-static int _pairs_load(void *arg, azml_pair_t **pp, size_t *n)
-{
-	pairs_load_t *q = arg;
-	azml_rc_input_t *in = q->in;
-	azml_pair_t *more = realloc(in->pairs, (in->npairs + *n + 1) *
-				    sizeof(*more));
-	char (*sets)[80];
-
-	if (!more) {
-		q->nomem = true;
-		return 0;
-	}
-	in->pairs = more;
-	if (!(sets = realloc(in->pair_set, (in->npairs + *n + 1) *
-			     sizeof(*sets)))) {
-		q->nomem = true;
-		return 0;
-	}
-	in->pair_set = sets;
-	for (size_t i = 0; i < *n; i++) {
-		in->pairs[in->npairs] = (*pp)[i];
-		snprintf(in->pair_set[in->npairs++], 80, "%s", q->set);
-	}
-	return 0;
-}
-
-typedef struct {
-	bool answered;
-	azml_vm_result_t r;
-} one_t;
-
-static void _one(void *arg, const azml_vm_result_t *r)
-{
-	one_t *o = arg;
-
-	o->answered = true;
-	o->r = *r;
-}
-
-/*
- * Each ScaleSet cluster: its set's VMs join the listing (L) when they are
- * ours, its GET is kept, StateDir's pairings are loaded.  0, or -1 with ERR.
- */
-static int _gather_sets(const azml_conf_t *conf, azml_arm_t *arm,
-			azml_rc_input_t *in, listing_t *l, FILE *out,
-			char *err, size_t en)
-{
-	size_t keep = 0;
-
-	/* the tag listing may show set VMs (tags copied or not): each set's
-	 * own listing decides */
-	for (size_t i = 0; i < l->n; i++)
-		if (!l->vms[i].scale_set[0] && !l->vms[i].set_id[0])
-			l->vms[keep++] = l->vms[i];
-	l->n = keep;
-	if (!(in->sets = calloc(conf->ntargets + 1, sizeof(*in->sets))))
-		goto nomem;
-	for (size_t ti = 0; ti < conf->ntargets; ti++) {
-		const azml_target_t *t = &conf->targets[ti];
-		azml_rc_set_t *s = &in->sets[in->nsets];
-		listing_t sl = { 0 };
-		pairs_load_t q = { in, s->name, false };
-		one_t got = { 0 };
-		azml_vm_result_t *more;
-
-		if (t->kind != AZML_CLUSTER ||
-		    t->provisioning != AZML_PROV_SCALE_SET)
-			continue;
-		s->t = t;
-		azml_conf_scale_set_name(conf, t, s->name, sizeof(s->name));
-		azml_arm_vmss_vms(arm, s->name, _listed, &sl);
-		azml_arm_vmss_get(arm, s->name, _one, &got);
-		azml_arm_run(arm);
-		if (sl.failed) {
-			snprintf(err, en, "couldn't list the VMs of scale set "
-				 "%s: %s; nothing done", s->name, sl.err);
-			free(sl.vms);
-			return -1;
-		}
-		if (!(more = realloc(l->vms, (l->n + sl.n + 1) *
-				     sizeof(*more)))) {
-			free(sl.vms);
-			goto nomem;
-		}
-		l->vms = more;
-		for (size_t i = 0; i < sl.n; i++) {
-			char why[512];
-
-			/* a listing by the set's id may hold anything: its own
-			 * set id and our tag say which VMs are the set's */
-			if (!azml_arm_vm_ours(conf, &sl.vms[i], s->name, why,
-					      sizeof(why))) {
-				fprintf(out, "scale set %s: a VM its listing "
-					"holds is left alone: %s\n", s->name,
-					why);
-				continue;
-			}
-			snprintf(sl.vms[i].scale_set,
-				 sizeof(sl.vms[i].scale_set), "%s", s->name);
-			l->vms[l->n++] = sl.vms[i];
-			s->listed++;
-		}
-		free(sl.vms);
-		s->answered = got.answered;
-		s->got = got.r;
-		in->nsets++;
-		azml_state_pairs(conf, s->name, _pairs_load, &q);
-		if (q.nomem)
-			goto nomem;
-	}
-	return 0;
-nomem:
-	snprintf(err, en, "out of memory; nothing done");
-	return -1;
-}
-
-/* NODE, when a program works on it, into IN's active list (once). */
-static int _gather_active(const azml_conf_t *conf, azml_rc_input_t *in,
-			  size_t *cap, const char *node)
-{
-	if (!node || !node[0] || strlen(node) >= sizeof(in->active[0]) ||
-	    !strcmp(node, "-"))
-		return 0;
-	for (size_t i = 0; i < in->nactive; i++)
-		if (!strcmp(in->active[i], node))
-			return 0;
-	if (!azml_state_intent_active(conf, node))
-		return 0;
-	if (in->nactive == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		char (*more)[96] = realloc(in->active, nc * sizeof(*more));
-
-		if (!more)
-			return -1;
-		in->active = more;
-		*cap = nc;
-	}
-	snprintf(in->active[in->nactive++], sizeof(in->active[0]), "%s", node);
-	return 0;
-}
-
-static int _gather_intents(const azml_conf_t *conf, azml_rc_input_t *in)
-{
-	size_t cap = 0;
-	int rc = 0;
-
-	for (int i = 0; i < in->nn; i++)
-		rc |= _gather_active(conf, in, &cap, in->nodes[i].name);
-	for (size_t i = 0; i < in->nvms; i++)
-		if (!in->vms[i].scale_set[0])
-			rc |= _gather_active(conf, in, &cap, in->vms[i].name);
-	for (size_t i = 0; i < in->npairs; i++)
-		rc |= _gather_active(conf, in, &cap, in->pairs[i].node);
-	for (size_t i = 0; i < in->njrec; i++)
-		rc |= _gather_active(conf, in, &cap, in->jrec[i].node);
-	return rc;
-}
-
-static void _gather_attached(void *arg, const char *node, const cJSON *rep)
-{
-	azml_rc_input_t *in = arg;
-	azml_rc_attached_t *a, *more;
-	const char *addr, *host;
-
-	more = realloc(in->attached, (in->nattached + 1) * sizeof(*more));
-	if (!more)
-		return;		/* counted as not there: the next pass */
-	in->attached = more;
-	a = &in->attached[in->nattached++];
-	memset(a, 0, sizeof(*a));
-	snprintf(a->node, sizeof(a->node), "%s", node);
-	addr = cJSON_GetStringValue(cJSON_GetObjectItem(rep, "address"));
-	host = cJSON_GetStringValue(cJSON_GetObjectItem(rep, "hostname"));
-	if (addr && host) {
-		a->report = true;
-		snprintf(a->addr, sizeof(a->addr), "%s", addr);
-		snprintf(a->host, sizeof(a->host), "%s", host);
-	}
-}
-
-static bool _has_vm_targets(const azml_conf_t *conf)
-{
-	for (size_t i = 0; i < conf->ntargets; i++)
-		if (conf->targets[i].kind != AZML_ATTACHED)
-			return true;
-	return false;
-}
-
-/* The journal (before Azure is listed), failures of held nodes, learnt
- * idle times and slurmdbd's jobs. */
-static int _gather_state(const azml_conf_t *conf, azml_rc_input_t *in,
-			 FILE *out)
-{
-	long now = (long) time(NULL), since;
-	size_t bad = 0;
-	bool any = false;
-
-	in->journal_cut = azml_state_journal_cut(conf);
-	if (in->journal_cut < 0)
-		in->journal_cut = 0;
-	/* the current file holds every live VM (rotation carries them) */
-	if (!azml_state_journal_read(conf, now + 1, &in->jrec, &in->njrec,
-				     &bad))
-		in->journal_read = true;
-	for (int i = 0; i < in->nn; i++) {
-		azml_rc_failure_t *f, *more;
-		long age;
-
-		if (!azml_state_is_held(in->nodes[i].reason))
-			continue;
-		if (!(more = realloc(in->failures, (in->nfailures + 1) *
-				     sizeof(*more))))
-			return -1;
-		in->failures = more;
-		f = &in->failures[in->nfailures++];
-		snprintf(f->node, sizeof(f->node), "%s", in->nodes[i].name);
-		age = azml_state_failure_age(conf, in->nodes[i].name);
-		f->failed_at = age >= 0 ? now - age : 0;
-	}
-	if (!(in->idle_learnt = calloc(conf->ntargets + 1, sizeof(long))))
-		return -1;
-	for (size_t i = 0; i < conf->ntargets; i++)
-		if (conf->targets[i].idle_auto) {
-			in->idle_learnt[i] = azml_state_idle_get(
-				conf, conf->targets[i].name);
-			any = true;
-		}
-	if (!any)
-		return 0;
-	since = now - AZML_IDLE_LEARN_DAYS * 86400L;
-	in->have_jobs = !azml_acct_jobs(since, now, &in->jobs, &in->njobs,
-					in->jobs_why, sizeof(in->jobs_why));
-	if (in->have_jobs && in->njobs > AZML_IDLE_AUTO_ROWS_MAX) {
-		size_t all = in->njobs;
-
-		azml_idle_keep_newest(in->jobs, &in->njobs,
-				      AZML_IDLE_AUTO_ROWS_MAX);
-		fprintf(out, "IdleSecondsBeforeScaledown=auto: learning from "
-			"the newest %zu of %zu job rows of %d days (at most "
-			"%d)\n", in->njobs, all, AZML_IDLE_LEARN_DAYS,
-			AZML_IDLE_AUTO_ROWS_MAX);
-	}
-	return 0;
-}
-
-int azml_rc_gather(const azml_conf_t *conf, azml_arm_t *arm,
-		   const azml_rc_ops_t *ops, bool dry, bool prune, FILE *out,
-		   azml_rc_input_t *in, char *err, size_t en)
-{
-	listing_t l = { 0 };
-
-	memset(in, 0, sizeof(*in));
-	in->conf = conf;
-	in->dry = dry;
-	in->prune = prune;
-	in->vm_targets = _has_vm_targets(conf) && arm;
-	if (!(in->hold_rc = calloc(conf->ntargets + 1, sizeof(int))) ||
-	    !(in->holds = calloc(conf->ntargets + 1, sizeof(azml_hold_t))))
-		goto nomem;
-	for (size_t i = 0; i < conf->ntargets; i++)
-		in->hold_rc[i] = conf->targets[i].kind == AZML_ATTACHED ? -1 :
-			azml_state_hold_get(conf, &conf->targets[i],
-					    &in->holds[i]);
-	if ((in->nn = ops->load(&in->nodes)) < 0) {
-		in->nodes = NULL;
-		snprintf(err, en, "slurmctld is not answering; nothing done");
-		return -1;
-	}
-	azml_state_attached_each(conf, _gather_attached, in);
-	if (!in->vm_targets)
-		return 0;
-	if (_gather_state(conf, in, out))
-		goto nomem;
-	azml_arm_vm_list(arm, _listed, &l);
-	azml_arm_run(arm);
-	if (l.failed) {
-		snprintf(err, en, "couldn't list the VMs: %s; nothing done",
-			 l.err);
-		free(l.vms);
-		return -1;
-	}
-	if (_gather_sets(conf, arm, in, &l, out, err, en)) {
-		free(l.vms);
-		return -1;
-	}
-	in->vms = l.vms;
-	in->nvms = l.n;
-	if (_gather_intents(conf, in))
-		goto nomem;
-	return 0;
-nomem:
-	free(l.vms);
-	snprintf(err, en, "out of memory; nothing done");
-	return -1;
-}
-
-void azml_rc_input_free(azml_rc_input_t *in)
-{
-	free(in->nodes);
-	free(in->vms);
-	free(in->pairs);
-	free(in->pair_set);
-	free(in->sets);
-	free(in->active);
-	free(in->failures);
-	free(in->attached);
-	free(in->hold_rc);
-	free(in->holds);
-	free(in->idle_learnt);
-	free(in->jrec);
-	free(in->jobs);
-	memset(in, 0, sizeof(*in));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -624,8 +274,8 @@ static void _scale_sets(dc_t *d)
 		}
 		if (!got->ok) {
 			_add(d, AZML_RC_NOTE, "scale set %s: couldn't read it: "
-			     "%s: %s", s->name, _esc(got->code),
-			     _esc(got->message));
+			     "%s: %s", s->name, azml_rc_esc(got->code),
+			     azml_rc_esc(got->message));
 			continue;
 		}
 		if (got->capacity >= 0 && (size_t) got->capacity != s->listed)
@@ -815,7 +465,7 @@ static const char *_orphan_why(dc_t *d, const azml_vm_result_t *v,
 	/* the listing's word is not enough: the VM's own model */
 	if (!azml_arm_vm_ours(d->conf, v, v->scale_set[0] ? v->scale_set :
 			      NULL, not_ours, sizeof(not_ours))) {
-		_add(d, AZML_RC_NOTE, "VM %s: left alone: %s", _esc(v->name),
+		_add(d, AZML_RC_NOTE, "VM %s: left alone: %s", azml_rc_esc(v->name),
 		     not_ours);
 		return NULL;
 	}
@@ -827,7 +477,7 @@ static const char *_orphan_why(dc_t *d, const azml_vm_result_t *v,
 		/* a resume may pair it now */
 		if (tb || !strcasecmp(v->provisioning, "Creating")) {
 			_add(d, AZML_RC_NOTE, "VM %s of scale set %s: no node "
-			     "has it yet; left alone (%s)", _esc(v->name),
+			     "has it yet; left alone (%s)", azml_rc_esc(v->name),
 			     v->scale_set, tb ? "a program works on its "
 			     "target's nodes" : "Azure is still creating it");
 			return NULL;
@@ -873,10 +523,10 @@ static void _orphan_vms(dc_t *d)
 		if (v->node[0] && strcmp(v->node, v->name))
 			snprintf(tagged, sizeof(tagged), "\n  (VM %s is tagged "
 				 "slurm-node=%.200s; a VM serves the node it "
-				 "is named after)", _esc(v->name),
-				 _esc(v->node));
+				 "is named after)", azml_rc_esc(v->name),
+				 azml_rc_esc(v->node));
 		if (!(a = _add(d, AZML_RC_DELETE_VM, "orphan VM %s (node %s): "
-			       "%s%s%s", _esc(v->name), _esc(node), why,
+			       "%s%s%s", azml_rc_esc(v->name), azml_rc_esc(node), why,
 			       _doing(d, "; would delete it", "; deleting it"),
 			       tagged)))
 			break;

@@ -170,6 +170,10 @@ typedef struct {
 int azml_rc_decide(const azml_rc_input_t *in, long now, azml_rc_plan_t *plan);
 void azml_rc_plan_free(azml_rc_plan_t *plan);
 
+/* For reconcile*.c: S (Azure's: a name, a tag, a message) escaped for
+ * printing; a result lasts for the next three calls.  Not thread-safe. */
+const char *azml_rc_esc(const char *s);
+
 /*
  * Say each action of PLAN on OUT and, unless DRY, do it: Azure's through
  * ARM (run before the idle actions), slurmctld's through OPS, StateDir's

@@ -46,7 +46,10 @@ export -f idle_all settled_all
 # reconcile below powers MinNodes up.)
 faults '{"quota":{"standardDv2Family":4}}'
 "$AZML_BIN" reconcile > "$T/reconcile.out" 2>&1
-azml_wait 30 bash -c "scontrol -o show node mn-3 | grep -q 'Reason=azureml: QuotaExceeded: standardDv2Family has 0 of 4 vCPUs free in eastus; node mn-3 needs 2'" ||
+# The node's reason lasts only while it powers down (an idle node's reason
+# is not kept: doc/NOTES 1.4), too short to catch on a loaded machine: the
+# log's line is what stays.
+azml_wait 30 grep -q "node mn-3: no VM created for it: standardDv2Family has 0 of 4 vCPUs free in eastus; node mn-3 needs 2" "$T/azureml.log" ||
 	azml_fail "mn-3 is not refused: $(sinfo -h -p mn -o '%N %t %E')"
 azml_wait 30 bash -c '[ "$(azml_emulator_vms)" = "mn-1 mn-2" ]' ||
 	azml_fail "MinNodes VMs: $(azml_emulator_vms)"
@@ -56,11 +59,14 @@ azml_pass "MinNodes stop at the quota: 2 of 3 VMs, the third refused with no wri
 # of Standard_F2s_v2.  A job for ca runs on its Fallback cb; a job for the
 # size runs on z2 (zone 2).
 faults '{"capacity":{"Standard_D2s_v3":"AllocationFailed","Standard_F2s_v2@1":"ZonalAllocationFailed"}}'
-t0=$SECONDS
-id=$(sbatch --parsable --azure-compute=ca -N1 --wrap 'hostname') || azml_fail sbatch
-zid=$(sbatch --parsable --azure-vm-size=Standard_F2s_v2 -N1 --wrap 'hostname') || azml_fail sbatch
+# Held at submission: once a job runs, Partition= shows only the one it
+# runs in, so the routing is read before that.
+id=$(sbatch --parsable --hold --azure-compute=ca -N1 --wrap 'hostname') || azml_fail sbatch
 [ "$(scontrol -o show job "$id" | grep -o ' Partition=[^ ]*')" = " Partition=ca,cb" ] ||
 	azml_fail "job $id is not routed to ca then cb: $(scontrol -o show job "$id" | grep -o ' Partition=[^ ]*')"
+t0=$SECONDS
+scontrol release "$id" || azml_fail "scontrol release $id"
+zid=$(sbatch --parsable --azure-vm-size=Standard_F2s_v2 -N1 --wrap 'hostname') || azml_fail sbatch
 azml_wait 20 bash -c "scontrol -o show node ca-2 | grep -q 'Reason=azureml: capacity: AllocationFailed; retry after [0-9:]*'" ||
 	azml_fail "ca's other nodes are not held: $(sinfo -h -p ca -o '%N %t %E')"
 t_hold=$((SECONDS - t0))

@@ -3382,6 +3382,18 @@ START_TEST(vmss_mix_lowest_price)
 	ck_assert_int_eq(_usage_cur(hdr, "standardFSv2Family"), 4);
 	ck_assert_int_eq(_usage_cur(hdr, "standardDSv3Family"), 4);
 	ck_assert_int_eq(_usage_cur(hdr, "cores"), 8);
+	/* a restart keeps the mix and each VM's size */
+	kill(emu, SIGTERM);
+	waitpid(emu, NULL, 0);
+	_start_emulator();
+	_token_header(hdr, sizeof(hdr));
+	ck_assert_int_eq(_mix_count(hdr, "Standard_F2s_v2"), 2);
+	ck_assert_int_eq(_mix_count(hdr, "Standard_D2s_v3"), 2);
+	ck_assert_int_eq(_vmss_req(hdr, "GET", "set", NULL, NULL, NULL, &out,
+				   NULL), 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"allocationStrategy\":"
+				     "\"LowestPrice\""));
+	free(out);
 }
 END_TEST
 

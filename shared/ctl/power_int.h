@@ -38,9 +38,9 @@ typedef struct {
 	bool boot_log_read;	/* resume-fail: the serial log was looked at */
 	bool in_batch;		/* its VM is in its set's batched delete */
 	bool bad_vm;		/* its set's VM cannot be paired: fail it */
-	bool doomed;		/* AllOrNothing: its job is short of VMs, its
-				 * VM goes in the job's batched delete */
-	char size[64];		/* its set's VM's size, as Azure gave it */
+	bool doomed;		/* AllOrNothing: its job is short of VMs,
+				 * its VM goes in the batched delete */
+	char size[64];		/* its set's VM's size, from Azure */
 	char vm_id[40];		/* ... and its vmId */
 	char why[400];		/* ERROR: what went wrong */
 	/* A mix (VmSize=A,B,...): its sizes (indexes in t->mix) in the order

@@ -292,17 +292,6 @@ static void _nic_answered(void *arg, const azml_vm_result_t *r)
 
 /* ---- JobScaling=AllOrNothing: a job short of VMs keeps none ---- */
 
-/* Whether NODE is one of the nodes HOSTLIST names. */
-static bool _in_hostlist(const char *hostlist, const char *node)
-{
-	azml_hostlist_t hl = slurm_hostlist_create(hostlist);
-	bool found = hl && slurm_hostlist_find(hl, node) >= 0;
-
-	if (hl)
-		slurm_hostlist_destroy(hl);
-	return found;
-}
-
 /* The batched delete of the doomed VMs ended: their nodes fail with the
  * write's code (the capacity hold, their jobs requeued now).  A VM whose
  * delete failed stays paired: its node's suspend deletes it. */
@@ -317,19 +306,21 @@ static void _doomed_deleted(void *arg, const azml_vm_result_t *r)
 			      "of jobs short of VMs deleted in one request "
 			      "(op=%s)", b->set, r->op_id);
 	else
-		azml_log_error("scale set %s: the batched delete of the VMs of "
-			       "jobs short of VMs failed (op=%s): %s: %s; their "
-			       "nodes' suspend deletes them", b->set, r->op_id,
-			       r->code, r->message);
+		azml_log_error("scale set %s: the batched delete of the VMs "
+			       "of jobs short of VMs failed (op=%s): %s: %s; "
+			       "their nodes' suspend deletes them", b->set,
+			       r->op_id, r->code, r->message);
 	for (int i = 0; i < b->n; i++) {
 		job_t *j = b->jobs[i];
 
 		if (!j->doomed || j->settled)
 			continue;
 		if (r->ok) {
-			azml_vm_result_t x = { .ok = true };
+			azml_vm_result_t x = { .ok = true, .spot =
+				j->t->priority == AZML_LOW_PRIORITY };
 
 			snprintf(x.size, sizeof(x.size), "%s", j->size);
+			snprintf(x.vm_id, sizeof(x.vm_id), "%s", j->vm_id);
 			azml_pw_journal(run, AZML_J_DELETED, (long)
 					azml_pw_now(run), j->vm, &x, j->node,
 					j->t);
@@ -359,13 +350,16 @@ static int _doom(batch_t *b)
 	if (b->t->job_scaling != AZML_SCALING_ALL_OR_NOTHING)
 		return 0;
 	for (int r = 0; r < run->nrjobs; r++) {
+		azml_hostlist_t hl = slurm_hostlist_create(run->rjobs[r].nodes);
 		bool is[AZML_ARM_VMSS_BATCH], short_of = false;
 		int have = 0;
 
+		if (!hl)
+			continue;
 		for (int i = 0; i < b->n; i++) {
 			job_t *j = b->jobs[i];
 
-			is[i] = _in_hostlist(run->rjobs[r].nodes, j->node);
+			is[i] = slurm_hostlist_find(hl, j->node) >= 0;
 			if (!is[i])
 				continue;
 			if (!j->vm[0] || j->bad_vm)
@@ -373,6 +367,7 @@ static int _doom(batch_t *b)
 			else if (!j->settled && !j->nic_asked)
 				have++;
 		}
+		slurm_hostlist_destroy(hl);
 		if (!short_of || !have)
 			continue;
 		azml_log_error("job %u: JobScaling=AllOrNothing: %d of its VMs "
@@ -511,9 +506,10 @@ static void _scaled(void *arg, const azml_vm_result_t *r)
 		azml_log_error("scale set %s: growing by %d failed (op=%s): "
 			       "%s: %s; the VMs it made are used%s", b->set,
 			       b->n, r->op_id, r->code, r->message,
-			       b->t->job_scaling == AZML_SCALING_ALL_OR_NOTHING ?
-			       " by nodes without a job and by jobs that got "
-			       "all theirs (JobScaling=AllOrNothing)" : "");
+			       b->t->job_scaling ==
+			       AZML_SCALING_ALL_OR_NOTHING ? " by nodes "
+			       "without a job and by jobs that got all "
+			       "theirs (JobScaling=AllOrNothing)" : "");
 	azml_arm_vmss_vms(b->run->arm, b->set, _vms_listed, b);
 }
 

@@ -368,7 +368,8 @@ START_TEST(vmss_body)
 			 "Flexible");
 	ck_assert_int_eq(cJSON_GetObjectItem(p,
 			 "platformFaultDomainCount")->valueint, 1);
-	ck_assert_ptr_null(cJSON_GetObjectItem(p, "skuProfile"));	/* one size */
+	/* one size: no skuProfile */
+	ck_assert_ptr_null(cJSON_GetObjectItem(p, "skuProfile"));
 	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "sku"),
 					     "tier")->valuestring, "Standard");
 	ck_assert_ptr_nonnull(cJSON_GetObjectItem(p, "proximityPlacementGroup"));
@@ -397,7 +398,8 @@ START_TEST(vmss_body_mix)
 	static const char *const strat[][2] = {
 		{ "", "LowestPrice" },
 		{ " AllocationStrategy=LowestPrice", "LowestPrice" },
-		{ " AllocationStrategy=CapacityOptimized", "CapacityOptimized" },
+		{ " AllocationStrategy=CapacityOptimized",
+		  "CapacityOptimized" },
 	};
 
 	for (size_t k = 0; k < sizeof(strat) / sizeof(strat[0]); k++) {

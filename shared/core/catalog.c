@@ -596,34 +596,42 @@ bool azml_catalog_mix_conflict(const azml_size_info_t *a,
 	char aw[64], bw[64];
 
 	if (a->cpu_arch && b->cpu_arch && strcmp(a->cpu_arch, b->cpu_arch)) {
-		snprintf(why, n, "%s is %s, %s %s; a mix's sizes must have the "
+		snprintf(why, n,
+			 "%s is %s, %s %s; a mix's sizes must have the "
 			 "same CPU architecture (Azure's rule for an instance "
-			 "mix; one image cannot boot both)", a->name,
-			 a->cpu_arch, b->name, b->cpu_arch);
+			 "mix; one image cannot boot both)",
+			 a->name, a->cpu_arch, b->name, b->cpu_arch);
 		return true;
 	}
 	if (ag != bg || (am && bm && strcasecmp(am, bm)) || !am != !bm) {
-		snprintf(why, n, "%s has %s, %s %s; a mix's sizes must have the "
-			 "same GPUs (one node definition, one Gres=)", a->name,
-			 _gpu_words(a, "no GPU", aw, sizeof(aw)), b->name,
-			 _gpu_words(b, "none", bw, sizeof(bw)));
+		snprintf(why, n,
+			 "%s has %s, %s %s; a mix's sizes must have the "
+			 "same GPUs (one node definition, one Gres=)",
+			 a->name, _gpu_words(a, "no GPU", aw, sizeof(aw)),
+			 b->name, _gpu_words(b, "none", bw, sizeof(bw)));
 		return true;
 	}
 	if (a->rdma != b->rdma) {
-		const azml_size_info_t *r = a->rdma ? a : b, *o = a->rdma ? b : a;
+		const azml_size_info_t *r = a->rdma ? a : b,
+				       *o = a->rdma ? b : a;
 
-		snprintf(why, n, "%s has RDMA (InfiniBand), %s not; a mix's "
-			 "sizes must all have it or none (an MPI job needs it on "
-			 "every node)", r->name, o->name);
+		snprintf(
+			why, n,
+			"%s has RDMA (InfiniBand), %s not; a mix's "
+			"sizes must all have it or none (an MPI job needs it on "
+			"every node)",
+			r->name, o->name);
 		return true;
 	}
 	if (a->isolated != b->isolated) {
 		const azml_size_info_t *i = a->isolated ? a : b;
 		const azml_size_info_t *o = a->isolated ? b : a;
 
-		snprintf(why, n, "%s is an isolated size, %s not; a mix's sizes "
+		snprintf(why, n,
+			 "%s is an isolated size, %s not; a mix's sizes "
 			 "must all be isolated or none (--azure-isolated jobs "
-			 "would land on shared hosts)", i->name, o->name);
+			 "would land on shared hosts)",
+			 i->name, o->name);
 		return true;
 	}
 	return false;

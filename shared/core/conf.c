@@ -562,12 +562,13 @@ static bool _check_mix(parser_t *p, const azml_target_t *t,
 	azml_conf_find_key("AllocationStrategy", 18, &idx);
 	if (t->nmix < 2) {
 		if (seen & (1ULL << idx))
-			azml_conf_warn(p, file, line,
-				       "ComputeCluster '%s': AllocationStrategy= "
-				       "orders the sizes of a mix "
-				       "(VmSize=A,B,...), and VmSize=%s is one "
-				       "size: it has no effect", t->name,
-				       t->vm_size);
+			azml_conf_warn(
+				p, file, line,
+				"ComputeCluster '%s': AllocationStrategy= "
+				"orders the sizes of a mix "
+				"(VmSize=A,B,...), and VmSize=%s is one "
+				"size: it has no effect",
+				t->name, t->vm_size);
 		return true;
 	}
 	_mix_words(t, sizes, sizeof(sizes));
@@ -578,7 +579,7 @@ static bool _check_mix(parser_t *p, const azml_target_t *t,
 			ok = false;
 		}
 	for (size_t i = 0; i < t->nmix; i++) {
-		z[i] = t->mix_size[i].size;	/* in the table: checked */
+		z[i] = t->mix_size[i].size; /* in the table: checked */
 		if (z[i]->vcpus < z[lc]->vcpus)
 			lc = i;
 		if (z[i]->vcpus > z[hc]->vcpus)
@@ -612,16 +613,18 @@ static bool _check_mix(parser_t *p, const azml_target_t *t,
 	}
 	if (t->alloc == AZML_ALLOC_PRIORITIZED &&
 	    t->provisioning == AZML_PROV_SCALE_SET) {
-		azml_conf_err(p, file, line,
-			      "ComputeCluster '%s': AllocationStrategy="
-			      "Prioritized cannot go with Provisioning=ScaleSet: "
-			      "a scale set's instance mix (skuProfile) at the "
-			      "api-version slurm-azureml uses (2024-07-01) takes "
-			      "LowestPrice or CapacityOptimized; Prioritized, "
-			      "with ranks, is a preview of later api-versions. "
-			      "Use CapacityOptimized, or Provisioning="
-			      "VirtualMachines, which tries the sizes in the "
-			      "order written", t->name);
+		azml_conf_err(
+			p, file, line,
+			"ComputeCluster '%s': AllocationStrategy="
+			"Prioritized cannot go with Provisioning=ScaleSet: "
+			"a scale set's instance mix (skuProfile) at the "
+			"api-version slurm-azureml uses (2024-07-01) takes "
+			"LowestPrice or CapacityOptimized; Prioritized, "
+			"with ranks, is a preview of later api-versions. "
+			"Use CapacityOptimized, or Provisioning="
+			"VirtualMachines, which tries the sizes in the "
+			"order written",
+			t->name);
 		ok = false;
 	}
 	return ok;

@@ -118,14 +118,14 @@ int azml_target_mix_json(cJSON *o, const azml_target_t *t)
 		if (!cJSON_AddItemToArray(sizes, cJSON_CreateString(t->mix[i])))
 			return -1;
 	if (!(cluster && (size_t) t->alloc < 3 ?
-	      cJSON_AddStringToObject(o, "allocation_strategy",
-				      alloc[t->alloc]) :
-	      cJSON_AddNullToObject(o, "allocation_strategy")))
+		      cJSON_AddStringToObject(o, "allocation_strategy",
+					      alloc[t->alloc]) :
+		      cJSON_AddNullToObject(o, "allocation_strategy")))
 		return -1;
 	if (!(cluster && (size_t) t->job_scaling < 2 ?
-	      cJSON_AddStringToObject(o, "job_scaling",
-				      scaling[t->job_scaling]) :
-	      cJSON_AddNullToObject(o, "job_scaling")))
+		      cJSON_AddStringToObject(o, "job_scaling",
+					      scaling[t->job_scaling]) :
+		      cJSON_AddNullToObject(o, "job_scaling")))
 		return -1;
 	return 0;
 }

@@ -49,8 +49,8 @@ static void _features(FILE *fp, const azml_target_t *t)
 		for (size_t i = 0; i < t->nmix; i++) {
 			size_t j = 0;
 
-			while (j < i && t->mix_size[j].series !=
-					t->mix_size[i].series)
+			while (j < i &&
+			       t->mix_size[j].series != t->mix_size[i].series)
 				j++;
 			if (j == i)
 				fprintf(fp, ",%s", t->mix_size[i].series->name);

@@ -35,7 +35,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Every kind of target: GPU and CPU clusters, both priorities, an isolated
- * size, a restricted series, an instance, attached nodes with and without
+ * size, a restricted series, an instance mix, an instance, attached nodes with and without
  * GPUs and Cuda=, fallbacks of each kind (one defined later, a cycle). */
 static const char conf_text[] =
 	"ClusterName=t\nSubscriptionId=00000000-0000-0000-0000-000000000000\n"
@@ -51,6 +51,8 @@ static const char conf_text[] =
 	"ComputeCluster=cpu-spot VmSize=Standard_D4s_v3 MaxNodes=64 Priority=LowPriority "
 	"Fallback=cpu\n"
 	"ComputeCluster=cpu VmSize=Standard_D4s_v3 MaxNodes=4 Fallback=cpu-spot\n"
+	"ComputeCluster=mix VmSize=Standard_D4_v3,Standard_D4s_v3,Standard_F8s_v2 "
+	"MaxNodes=4 Fallback=cpu,gpu-k80\n"
 	"ComputeInstance=dev-box VmSize=Standard_DS3_v2\n"
 	"AttachedCompute=lab-a100 Nodes=lab[01-04] Gres=gpu:a100:4 Cuda=12.2\n"
 	"AttachedCompute=lab-cpu Nodes=cpu[1-2]\n";
@@ -158,6 +160,38 @@ static void _check(azml_route_rc_t rc, const azml_route_req_t *req,
 	}
 }
 
+/* The constraint of --azure-vm-size beside the job's FEATURES: the size
+ * alone, or X&SIZE or (X)&SIZE; never cut short. */
+static void _check_features(const azml_route_req_t *req, const char *features,
+			    size_t outlen)
+{
+	char out[8192];
+	azml_route_rc_t rc;
+	size_t len, fl = features ? strlen(features) : 0;
+
+	if (outlen > sizeof(out))
+		outlen = sizeof(out);
+	rc = azml_route_features(router, req, features, out, outlen);
+	if (!memchr(out, '\0', outlen))
+		abort();
+	if (rc == AZML_ROUTE_ERROR && outlen > 9 &&
+	    strncmp(out, "azureml: ", 9))
+		abort();
+	if (rc == AZML_ROUTE_NONE && *out)
+		abort();
+	if (rc != AZML_ROUTE_OK)
+		return;
+	if (!req->vm_size)
+		abort();
+	len = strlen(out);
+	if (len < strlen(req->vm_size) ||
+	    strcasecmp(out + len - strlen(req->vm_size), req->vm_size))
+		abort();
+	if (fl &&
+	    (len < fl + 1 + strlen(req->vm_size) || !strstr(out, features)))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct {
@@ -174,6 +208,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{ "partition", NULL, offsetof(azml_route_req_t, partition) },
 	};
 	azml_route_req_t req = { 0 };
+	const char *features = NULL;
 	char *text = malloc(size + 1), *line, *save = NULL;
 	char out[8192], small[64], msg[512];
 	size_t smalllen = size % sizeof(small) + 1;
@@ -197,6 +232,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (!eq)
 			continue;
+		if (klen == 8 && !strncmp(line, "features", 8))
+			features = eq + 1;
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 			if (strlen(keys[i].key) != klen ||
 			    strncmp(line, keys[i].key, klen))
@@ -217,6 +254,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	       sizeof(out), 1);
 	_check(azml_route(router, &req, small, smalllen), &req, small,
 	       smalllen, 0);
+	_check_features(&req, features, sizeof(out));
+	_check_features(&req, features, smalllen);
 	free(text);
 	return 0;
 }

@@ -657,8 +657,9 @@ static int _nodes(run_t *run, const char *hostlist, job_t **jobs, int *n)
 			break;
 		}
 		*jobs = more;
-		(*jobs)[(*n)++] = (job_t) { .run = run, .node = host, .t = t,
-					   .group = -1 };
+		(*jobs)[(*n)++] = (job_t){
+			.run = run, .node = host, .t = t, .group = -1
+		};
 	}
 	slurm_hostlist_destroy(hl);
 	return rc;

@@ -35,8 +35,8 @@ static bool _names(const char *features, const char *size)
 	size_t len = strlen(size);
 
 	for (const char *p = features; (p = strcasestr(p, size)); p++) {
-		bool start = p == features || !(isalnum((unsigned char) p[-1]) ||
-						p[-1] == '_');
+		bool start = p == features ||
+			     !(isalnum((unsigned char) p[-1]) || p[-1] == '_');
 		bool end = !(isalnum((unsigned char) p[len]) || p[len] == '_');
 
 		if (start && end)
@@ -70,19 +70,21 @@ static const azml_prices_t *_prices(run_t *run)
 		if (!text)
 			snprintf(err, sizeof(err), "%s: %s", run->conf->prices,
 				 strerror(errno));
-		if (!text || azml_prices_parse_file(text, run->conf->prices,
-						    &run->prices, err,
-						    sizeof(err))) {
+		if (!text ||
+		    azml_prices_parse_file(text, run->conf->prices,
+					   &run->prices, err, sizeof(err))) {
 			azml_log_error("couldn't read the prices (%s); "
 				       "AllocationStrategy=LowestPrice tries "
-				       "the sizes in the order written", err);
+				       "the sizes in the order written",
+				       err);
 			memset(&run->prices, 0, sizeof(run->prices));
 		}
 	} else if (!(text = azml_state_prices_load(run->conf)) ||
 		   azml_prices_from_text(text, &run->prices)) {
-		azml_log_info("no retail prices in StateDir yet ('slurm-azureml "
-			      "cost' reads them); AllocationStrategy=LowestPrice "
-			      "tries the sizes in the order written");
+		azml_log_info(
+			"no retail prices in StateDir yet ('slurm-azureml "
+			"cost' reads them); AllocationStrategy=LowestPrice "
+			"tries the sizes in the order written");
 		memset(&run->prices, 0, sizeof(run->prices));
 	}
 	free(text);
@@ -107,14 +109,14 @@ static void _order(run_t *run, job_t *j, const char *features)
 	if (n > 1 && t->alloc == AZML_ALLOC_CAPACITY_OPTIMIZED) {
 		/* as written, but sizes that met a capacity error in the last
 		 * CapacityBackoff seconds last */
-		long now = (long) azml_pw_now(run), back = t->capacity_backoff >
-			   0 ? t->capacity_backoff : 600;
+		long now = (long) azml_pw_now(run),
+		     back = t->capacity_backoff > 0 ? t->capacity_backoff : 600;
 		int out[AZML_MIX_MAX], m = 0;
 
 		for (int pass = 0; pass < 2; pass++)
 			for (int i = 0; i < n; i++) {
-				long at = azml_state_size_missed(run->conf,
-						t->mix[j->order[i]]);
+				long at = azml_state_size_missed(
+					run->conf, t->mix[j->order[i]]);
 				bool recent = at > 0 && now - at < back;
 
 				if (recent == (pass == 1))
@@ -123,15 +125,16 @@ static void _order(run_t *run, job_t *j, const char *features)
 		memcpy(j->order, out, sizeof(int) * n);
 	}
 	if (n < 2 || t->alloc != AZML_ALLOC_LOWEST_PRICE)
-		return;	/* Prioritized: as written */
+		return; /* Prioritized: as written */
 	{
 		const azml_prices_t *ps = _prices(run);
 		bool spot = t->priority == AZML_LOW_PRIORITY;
 		double price[AZML_MIX_MAX];
 
 		for (int i = 0; i < n; i++)
-			price[i] = ps ? azml_prices_hourly(ps, t->mix[j->order[i]],
-							   spot) : -1;
+			price[i] = ps ? azml_prices_hourly(
+						ps, t->mix[j->order[i]], spot) :
+					-1;
 		/* cheapest first, unknown prices last, ties as written */
 		for (int i = 1; i < n; i++)
 			for (int k = i; k > 0; k--) {
@@ -158,20 +161,28 @@ void azml_pw_plan_sizes(run_t *run, job_t *jobs, int n)
 		int from = 0, k = azml_pw_job_of(run, j->node, &from);
 
 		_order(run, j, k >= 0 ? run->rjobs[k].features : NULL);
-		j->group = k >= 0 && j->t->kind == AZML_CLUSTER &&
-			   j->t->job_scaling == AZML_SCALING_ALL_OR_NOTHING &&
-			   !azml_pw_in_set(j) ? k : -1;
+		j->group =
+			k >= 0 && j->t->kind == AZML_CLUSTER &&
+					j->t->job_scaling ==
+						AZML_SCALING_ALL_OR_NOTHING &&
+					!azml_pw_in_set(j) ?
+				k :
+				-1;
 		if (j->t->nmix > 1) {
 			char list[AZML_MIX_MAX * 66] = "";
 			size_t used = 0;
 
-			for (int o = 0; o < j->norder && used < sizeof(list); o++)
-				used += snprintf(list + used, sizeof(list) - used,
-						 "%s%s", o ? "," : "",
+			for (int o = 0; o < j->norder && used < sizeof(list);
+			     o++)
+				used += snprintf(list + used,
+						 sizeof(list) - used, "%s%s",
+						 o ? "," : "",
 						 j->t->mix[j->order[o]]);
 			azml_log_info("node %s: sizes in order: %s%s", j->node,
-				      list, j->norder < (int) j->t->nmix ?
-				      " (its job's constraint)" : "");
+				      list,
+				      j->norder < (int) j->t->nmix ?
+					      " (its job's constraint)" :
+					      "");
 		}
 	}
 }
@@ -194,8 +205,9 @@ static void _made(job_t *j, const azml_vm_result_t *r)
 	azml_log_info("resume node=%s vm=%s op=%s ip=%s%s%s: ok", j->node,
 		      j->node, r->op_id, r->ip, t->nmix > 1 ? " size=" : "",
 		      t->nmix > 1 ? (real >= 0 ? t->mix[real] : "?") : "");
-	azml_pw_journal(run, AZML_J_CREATED, r->created > 0 ? r->created :
-			(long) azml_pw_now(run), j->node, r, j->node, j->t);
+	azml_pw_journal(run, AZML_J_CREATED,
+			r->created > 0 ? r->created : (long) azml_pw_now(run),
+			j->node, r, j->node, j->t);
 	azml_pw_journal(run, AZML_J_RUNNING, (long) azml_pw_now(run), j->node,
 			r, j->node, j->t);
 	if (!azml_pw_end(j, true, NULL))
@@ -208,12 +220,13 @@ static void _made(job_t *j, const azml_vm_result_t *r)
 		char feat[512];
 		bool mix = t->nmix > 1;
 
-		if (mix && (real < 0 || azml_pw_active_features(t,
-				t->mix[real], feat, sizeof(feat)))) {
+		if (mix &&
+		    (real < 0 || azml_pw_active_features(t, t->mix[real], feat,
+							 sizeof(feat)))) {
 			azml_log_error("node %s: Azure says its VM is of size "
 				       "'%.64s', not one of %s's; its features "
-				       "are left as they are", j->node,
-				       r->size, t->name);
+				       "are left as they are",
+				       j->node, r->size, t->name);
 			mix = false;
 		}
 		run->ops.set_instance(run->ops.arg, j->node, mix ? feat : NULL,
@@ -242,8 +255,10 @@ static void _aon_hand_back(job_t *m)
 	const rjob_t *rj = &run->rjobs[m->group];
 	char reason[400];
 
-	snprintf(reason, sizeof(reason), "azureml: AllOrNothing: job %u: "
-		 "%.300s", rj->id, rj->aon_why);
+	snprintf(reason, sizeof(reason),
+		 "azureml: AllOrNothing: job %u: "
+		 "%.300s",
+		 rj->id, rj->aon_why);
 	run->ops.power_down_force(run->ops.arg, m->node, reason);
 	azml_pw_reset_jobs(run, m->node, true, reason);
 }
@@ -256,14 +271,16 @@ static void _aon_deleted(void *arg, const azml_vm_result_t *r)
 	run->failed++;
 	if (r->ok) {
 		azml_log_info("resume node=%s vm=%s op=%s: deleted (job %u: "
-			      "JobScaling=AllOrNothing)", m->node, m->node,
-			      r->op_id, run->rjobs[m->group].id);
+			      "JobScaling=AllOrNothing)",
+			      m->node, m->node, r->op_id,
+			      run->rjobs[m->group].id);
 		azml_pw_journal(run, AZML_J_DELETED, (long) azml_pw_now(run),
 				m->node, NULL, m->node, NULL);
 	} else {
 		azml_log_error("couldn't delete VM '%s' (op=%s): %s: %s; its "
 			       "node is handed back (SuspendProgram deletes "
-			       "it)", m->node, r->op_id, r->code, r->message);
+			       "it)",
+			       m->node, r->op_id, r->code, r->message);
 	}
 	if (azml_pw_end(m, false, "AllOrNothing"))
 		_aon_hand_back(m);
@@ -275,9 +292,10 @@ static void _aon_delete(job_t *m)
 	run_t *run = m->run;
 
 	m->have_vm = false;
-	azml_pw_journal(run, AZML_J_CREATED, m->made.created > 0 ?
-			m->made.created : (long) azml_pw_now(run), m->node,
-			&m->made, m->node, m->t);
+	azml_pw_journal(run, AZML_J_CREATED,
+			m->made.created > 0 ? m->made.created :
+					      (long) azml_pw_now(run),
+			m->node, &m->made, m->node, m->t);
 	azml_arm_vm_delete(run->arm, m->node, _aon_deleted, m);
 }
 
@@ -296,8 +314,10 @@ void azml_pw_aon_lost(job_t *j, const char *code, const char *msg)
 			others += run->jobs[i].group == j->group &&
 				  &run->jobs[i] != j;
 		rj->aon_failed = true;
-		snprintf(rj->aon_why, sizeof(rj->aon_why), "its node %s got "
-			 "no VM: %s: %.200s", j->node, code, msg);
+		snprintf(rj->aon_why, sizeof(rj->aon_why),
+			 "its node %s got "
+			 "no VM: %s: %.200s",
+			 j->node, code, msg);
 		if (others)
 			azml_log_error("job %u: node %s got no VM (%s); "
 				       "JobScaling=AllOrNothing: the VMs made "
@@ -322,7 +342,7 @@ bool azml_pw_aon_finish(run_t *run)
 		if (run->rjobs[m->group].aon_failed) {
 			_aon_delete(m);
 			queued = true;
-		} else {	/* the others ended another way: it stays */
+		} else { /* the others ended another way: it stays */
 			m->have_vm = false;
 			_made(m, &m->made);
 		}
@@ -347,8 +367,8 @@ static void _up(job_t *j, const azml_vm_result_t *r)
 	j->have_vm = true;
 	if (_group_waits(run, j->group)) {
 		azml_log_info("node %s: its VM is up; job %u's other nodes are "
-			      "not yet (JobScaling=AllOrNothing)", j->node,
-			      run->rjobs[j->group].id);
+			      "not yet (JobScaling=AllOrNothing)",
+			      j->node, run->rjobs[j->group].id);
 		return;
 	}
 	for (int i = 0; i < run->njobs; i++) {
@@ -372,7 +392,7 @@ static void _failed_gone(void *arg, const azml_vm_result_t *r)
 					azml_pw_size_of(j), azml_pw_resumed, j);
 		return;
 	}
-	j->cur = j->norder - 1;	/* no size after this */
+	j->cur = j->norder - 1; /* no size after this */
 	azml_pw_resumed(j, r);
 }
 
@@ -391,8 +411,10 @@ void azml_pw_resumed(void *arg, const azml_vm_result_t *r)
 		if (azml_pw_end(j, false, "InvalidResponse")) {
 			azml_pw_hand_back(j, "InvalidResponse", "Azure answered a private "
 				   "IP address that is not one");
-			azml_pw_aon_lost(j, "InvalidResponse", "Azure answered "
-					 "a private IP address that is not one");
+			azml_pw_aon_lost(
+				j, "InvalidResponse",
+				"Azure answered "
+				"a private IP address that is not one");
 		}
 		return;
 	}
@@ -409,7 +431,7 @@ void azml_pw_resumed(void *arg, const azml_vm_result_t *r)
 		j->cur++;
 		azml_log_info("node %s: no capacity for %s (%s); trying %s",
 			      j->node, was, r->code, azml_pw_size_of(j));
-		if (r->op_id[0])	/* the failed VM is there: gone first */
+		if (r->op_id[0]) /* the failed VM is there: gone first */
 			azml_arm_vm_delete(run->arm, j->node, _failed_gone, j);
 		else
 			azml_arm_vm_create_size(run->arm, j->t, j->node,
@@ -422,10 +444,11 @@ void azml_pw_resumed(void *arg, const azml_vm_result_t *r)
 		       j->node, j->node, r->op_id, r->code, r->message);
 	if (!azml_pw_end(j, false, r->code))
 		return;
-	if (lost)	/* its job lost another node first */
+	if (lost) /* its job lost another node first */
 		_aon_hand_back(j);
 	else if (azml_capacity_code(r->code) &&
-	    azml_conf_target_of_node(run->conf, j->node)->capacity_backoff > 0)
+		 azml_conf_target_of_node(run->conf, j->node)
+				 ->capacity_backoff > 0)
 		azml_pw_out_of_capacity(j, r->code);	/* CapacityBackoff=0: no hold */
 	else
 		azml_pw_hand_back(j, r->code, r->message);
@@ -487,8 +510,8 @@ static int _size_idx(const job_t *j)
 }
 
 /* How many nodes of JOBS[..] marked in PICK are of T at size K. */
-static int _count(const run_t *run, const job_t *jobs, int n,
-		  const bool *pick, const azml_target_t *t, int k)
+static int _count(const run_t *run, const job_t *jobs, int n, const bool *pick,
+		  const azml_target_t *t, int k)
 {
 	int count = 0;
 
@@ -519,12 +542,15 @@ static bool _take(azml_quota_t *qt, const run_t *run, job_t *jobs, int n,
 		count = _count(run, jobs, n, pick, t, k);
 		if (!count || !azml_quota_take(qt, &tk, count, &b))
 			continue;
-		snprintf(msg, mn, "%s has %ld of %ld vCPUs free in %s; %s needs "
-			 "%ld", b.name, b.free, b.limit, conf->location, who,
+		snprintf(msg, mn,
+			 "%s has %ld of %ld vCPUs free in %s; %s needs "
+			 "%ld",
+			 b.name, b.free, b.limit, conf->location, who,
 			 (long) count * tk.size.vcpus);
 		/* give back what the sizes before took */
 		for (size_t y = 0; y < x; y++) {
-			const azml_target_t *ty = &conf->targets[y / AZML_MIX_MAX];
+			const azml_target_t *ty =
+				&conf->targets[y / AZML_MIX_MAX];
 			int ky = (int) (y % AZML_MIX_MAX);
 			azml_target_t tky = _at_size(ty, ky);
 			int c;
@@ -554,8 +580,9 @@ static void _skip_short(const quota_ctx_t *q, azml_quota_t *qt)
 			if (azml_quota_nodes_fit(qt, &tk, &b) != 0)
 				break;
 			azml_log_info("node %s: %s has %ld of %ld vCPUs free: "
-				      "not trying %s", j->node, b.name, b.free,
-				      b.limit, tk.vm_size);
+				      "not trying %s",
+				      j->node, b.name, b.free, b.limit,
+				      tk.vm_size);
 			j->cur++;
 		}
 	}

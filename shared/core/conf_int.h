@@ -70,5 +70,18 @@ int azml_conf_check_target_name(const char *v, char *why, size_t n);
 const keydef_t *azml_conf_find_key(const char *name, size_t len, size_t *idx);
 void azml_conf_finish(parser_t *p, const char *file);
 bool azml_conf_node_in_target(const azml_target_t *t, const char *node);
+/* V copied for a message into BUF: printable ASCII only, at most 64
+ * bytes. */
+const char *azml_conf_show(const char *v, char *buf, size_t n);
+/* conf_target.c: T's VmSize= (a size or a mix: vm_size, mix[], cpus,
+ * real_memory) and its GPUs; false after saying what is wrong. */
+bool azml_conf_target_sizes(parser_t *p, azml_target_t *t, const char *file,
+			    int line);
+bool azml_conf_target_gpus(parser_t *p, azml_target_t *t, const char *file,
+			   int line);
+/* A cluster's mix: its sizes alike, AllocationStrategy= fitting; SEEN: the
+ * keys its line set (bit i = key_tab[i]). */
+bool azml_conf_target_mix(parser_t *p, const azml_target_t *t,
+			  unsigned long long seen, const char *file, int line);
 
 #endif /* AZML_CONF_INT_H */

@@ -8,7 +8,8 @@
 # munge.service and slurmd.service through systemctl.
 #
 #   1. a 2-node job from zero: srun hostname prints the node names;
-#   2. inside a VM, systemctl shows the three units active;
+#   2. inside a VM, systemctl shows the three units active, and nft the
+#      IMDS rule (uid 0 only);
 #   3. a Scheduled Event Reboot: the VM boots again, node-init runs again,
 #      the node returns to service;
 #   4. back to zero VMs after the idle time, their layers deleted;
@@ -132,6 +133,15 @@ in_vm cpu-1 systemctl status --no-pager slurm-azureml-node-init.service munge.se
 in_vm cpu-1 systemctl is-enabled munge.service slurmd.service 2> /dev/null | grep -qx enabled &&
 	azml_fail "munge or slurmd is enabled in the image: node-init starts them"
 azml_pass "inside a VM (hostname = computerName), systemctl shows node-init, munge and slurmd active"
+# The IMDS rule node-init installed, with the image's own nft (prepare-image
+# installs nftables): only uid 0 reaches IMDS (169.254.169.254 on Azure;
+# the emulator's IMDS address here).
+rules=$(in_vm cpu-1 nft list ruleset 2>&1) || azml_fail "nft list ruleset in cpu-1: $rules"
+grep -qE "ip daddr 127\.0\.0\.1 tcp dport $EMU_IMDS_PORT meta skuid != 0 reject with tcp reset comment \"azureml-imds" <<<"$rules" ||
+	azml_fail "no IMDS rule for 127.0.0.1:$EMU_IMDS_PORT in cpu-1's ruleset: $rules"
+grep -q "node-init: IMDS filter: ok" "$T/consoles/cpu-1.log" ||
+	azml_fail "cpu-1's console has no IMDS filter line"
+azml_pass "inside a VM, nft list ruleset shows node-init's IMDS rule: uid 0 only"
 
 # 3. A Scheduled Event Reboot: the VM boots again under systemd, node-init
 # runs again, the node returns.

@@ -21,6 +21,7 @@
 #include <microhttpd.h>
 
 #include "admin.h"
+#include "bootdiag.h"
 #include "hostile.h"
 #include "node.h"
 #include "nodes.h"
@@ -435,13 +436,27 @@ START_TEST(secret_not_found)
 }
 END_TEST
 
-/* No filter, no token: node-init stops before anything asks IMDS for one. */
+/*
+ * No filter, no token: node-init stops before anything asks IMDS for one,
+ * before munge and slurmd.  Before munge it cannot sign a report to
+ * slurmctld: by design its console line is what reaches the node's reason,
+ * through ResumeFailProgram's boot diagnostics (azml_bootdiag_reason; the
+ * program's side: resume-test.c resume_fail_reads_the_boot_log).
+ */
 START_TEST(filter_refused)
 {
+	char reason[AZML_BOOTDIAG_REASON_MAX + 1], path[128];
+	struct stat st;
+
 	free((char *) opts.filter_tool);
 	opts.filter_tool = _file("nft", "#!/bin/sh\necho 'Error: Could not "
 				 "process rule: Operation not permitted' >&2\n"
 				 "exit 1\n", 0755);
+	/* a slurmd that says when it is run at all */
+	free((char *) opts.slurmd);
+	snprintf(path, sizeof(path), "%s/slurmd.ran", dir);
+	opts.slurmd = _file("slurmd", "#!/bin/sh\necho \"$*\" >> \"$0.ran\"\n"
+			    "echo 'slurm-wlm 22.05.8'\n", 0755);
 	ck_assert_int_eq(_run(), 1);
 	ck_assert_str_eq(_last(), "node-init: IMDS filter: failed: couldn't add "
 			 "nftables table inet azureml: Error: Could not process "
@@ -450,6 +465,20 @@ START_TEST(filter_refused)
 	ck_assert_str_eq(W->msi_res_id, "");
 	ck_assert_str_eq(W->auth, "");
 	ck_assert_int_eq(nreports, 0);	/* before munge: the console only */
+	/* nothing after the filter: no key, no munge, no slurmd */
+	ck_assert_ptr_null(strstr(console, "node-init: identity:"));
+	ck_assert_ptr_null(strstr(console, "node-init: munge:"));
+	ck_assert_ptr_null(strstr(console, "node-init: slurmd:"));
+	ck_assert_int_ne(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/munge.key", dir);
+	ck_assert_int_ne(stat(path, &st), 0);
+	/* the node's reason, as ResumeFailProgram reads it from the console */
+	ck_assert_int_eq(azml_bootdiag_reason(console, strlen(console), reason,
+					      sizeof(reason)), 1);
+	ck_assert_str_eq(reason, "azureml: node-init: IMDS filter: couldn't "
+			 "add nftables table inet azureml: Error: Could not "
+			 "process rule: Operation not permitted; not going on: "
+			 "a job could read the munge key through IMDS");
 	/* no such tool */
 	free((char *) opts.filter_tool);
 	opts.filter_tool = strdup("/nonexistent/nft");

@@ -15,10 +15,12 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <microhttpd.h>
 #include <slurm/slurm.h>
 
 #include "arm.h"
 #include "generate.h"
+#include "hostile.h"
 #include "idle.h"
 #include "reconcile.h"
 #include "state.h"
@@ -1050,6 +1052,159 @@ START_TEST(health_replace)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------- */
+/* gather against a hostile ARM (hostile.h) */
+
+#define SET_ID(set) "/subscriptions/" SUB "/resourceGroups/rg/providers/" \
+	"Microsoft.Compute/virtualMachineScaleSets/" set
+
+static struct {
+	int deletes, set_lists, tag_lists;
+	char deleted[8][128];
+} H;
+
+/* A VM's model, tagged slurm-cluster=t, in scale set SET_ID (NULL: no
+ * virtualMachineScaleSet at all), after ",". */
+static size_t _h_vm(char *o, size_t n, const char *name, const char *set_id)
+{
+	return snprintf(o, n, "{\"name\":\"%s\",\"tags\":{\"slurm-cluster\":"
+			"\"t\"},\"properties\":{\"provisioningState\":"
+			"\"Succeeded\"%s%s%s}}", name, set_id ?
+			",\"virtualMachineScaleSet\":{\"id\":\"" : "",
+			set_id ? set_id : "", set_id ? "\"}" : "");
+}
+
+/* The tag listing is empty; scale set t-ss's listing holds its own VM and
+ * 'lone-1', tagged ours yet in no set; a VM's GET answers its model. */
+static void _h_serve(void *arg, const hs_req_t *q, hs_reply_t *o)
+{
+	const char *filter = MHD_lookup_connection_value(q->conn,
+		MHD_GET_ARGUMENT_KIND, "$filter");
+	const char *vm = strstr(q->path, "/virtualMachines/");
+	size_t len;
+
+	if (strstr(q->path, "/oauth2/")) {
+		snprintf(o->body, sizeof(o->body), "{\"access_token\":"
+			 "\"reconcile-test-token-0123456789\",\"expires_in\":"
+			 "\"3600\"}");
+		return;
+	}
+	if (!strcmp(q->method, "DELETE")) {
+		int i = __atomic_fetch_add(&H.deletes, 1, __ATOMIC_SEQ_CST);
+
+		if (i < 8)
+			snprintf(H.deleted[i], sizeof(H.deleted[i]), "%s",
+				 q->path);
+		o->status = 200;
+		return;
+	}
+	if (vm) {
+		vm += strlen("/virtualMachines/");
+		if (!strcmp(vm, "lone-1"))
+			_h_vm(o->body, sizeof(o->body), vm, NULL);
+		else
+			_h_vm(o->body, sizeof(o->body), vm, SET_ID("t-ss"));
+		return;
+	}
+	if (strstr(q->path, "/virtualMachines") && filter) {
+		__atomic_add_fetch(&H.set_lists, 1, __ATOMIC_SEQ_CST);
+		len = snprintf(o->body, sizeof(o->body), "{\"value\":[");
+		len += _h_vm(o->body + len, sizeof(o->body) - len,
+			     "t-ss_aaaa1111", SET_ID("t-ss"));
+		len += snprintf(o->body + len, sizeof(o->body) - len, ",");
+		len += _h_vm(o->body + len, sizeof(o->body) - len, "lone-1",
+			     NULL);
+		snprintf(o->body + len, sizeof(o->body) - len, "]}");
+		return;
+	}
+	if (strstr(q->path, "/virtualMachines")) {
+		__atomic_add_fetch(&H.tag_lists, 1, __ATOMIC_SEQ_CST);
+		snprintf(o->body, sizeof(o->body), "{\"value\":[]}");
+		return;
+	}
+	if (strstr(q->path, "/virtualMachineScaleSets/t-ss")) {
+		snprintf(o->body, sizeof(o->body), "{\"name\":\"t-ss\","
+			 "\"id\":\"%s\",\"sku\":{\"name\":\"Standard_D4s_v3\","
+			 "\"capacity\":1},\"properties\":{"
+			 "\"provisioningState\":\"Succeeded\"}}",
+			 SET_ID("t-ss"));
+		return;
+	}
+	o->status = 404;
+	snprintf(o->body, sizeof(o->body), "{\"error\":{\"code\":"
+		 "\"ResourceNotFound\",\"message\":\"not found\"}}");
+}
+
+/* A scale set's listing that holds a VM with our cluster tag and no
+ * virtualMachineScaleSet: gather leaves it out and says so, decide and
+ * apply never delete it. */
+START_TEST(gather_hostile_set_listing)
+{
+	hs_t *s;
+	int hport;
+	azml_conf_t *c;
+	azml_arm_t *arm;
+	azml_http_opts_t o = { .retry_for = 5 };
+	azml_rc_input_t i2;
+	azml_rc_plan_t p;
+	char err[512], *out = NULL, more[256];
+	size_t outn = 0;
+	FILE *mem;
+
+	memset(&H, 0, sizeof(H));
+	s = hs_start(_h_serve, NULL, &hport);
+	snprintf(more, sizeof(more), "ArmEndpoint=http://127.0.0.1:%d\n"
+		 "ImdsEndpoint=http://127.0.0.1:%d\n"
+		 "Credential=managed-identity\n"
+		 "ComputeCluster=ss VmSize=Standard_D4s_v3 MaxNodes=4 "
+		 "Provisioning=ScaleSet\n", hport, hport);
+	c = _state_conf(more);
+	ck_assert_ptr_nonnull(arm = azml_arm_create(c, &o, err, sizeof(err)));
+	R.load = calloc(1, sizeof(azml_node_t));
+	R.nload = 0;
+
+	ck_assert_ptr_nonnull(mem = open_memstream(&out, &outn));
+	ck_assert_msg(azml_rc_gather(c, arm, &rops, false, false, mem, &i2,
+				     err, sizeof(err)) == 0, "%s", err);
+	fclose(mem);
+	ck_assert_int_eq(H.tag_lists, 1);
+	ck_assert_int_eq(H.set_lists, 1);
+	ck_assert_msg(strstr(out, "scale set t-ss: a VM its listing holds is "
+			     "left alone: VM 'lone-1' is in no scale set, not "
+			     "in " SET_ID("t-ss") "\n"), "%s", out);
+	free(out);
+	out = NULL;
+	/* only the set's own VM is a member */
+	ck_assert_uint_eq(i2.nvms, 1);
+	ck_assert_str_eq(i2.vms[0].name, "t-ss_aaaa1111");
+	ck_assert_str_eq(i2.vms[0].scale_set, "t-ss");
+	ck_assert_uint_eq(i2.nsets, 1);
+	ck_assert_uint_eq(i2.sets[0].listed, 1);
+
+	/* decided and applied: whatever is done, never to lone-1 */
+	ck_assert_int_eq(azml_rc_decide(&i2, NOW, &p), 0);
+	for (size_t k = 0; k < p.n; k++)
+		ck_assert_msg(!strstr(p.a[k].text, "lone-1"), "%s",
+			      p.a[k].text);
+	ck_assert_ptr_nonnull(mem = open_memstream(&out, &outn));
+	ck_assert_int_eq(azml_rc_apply(c, arm, &rops, &p, false, mem), 0);
+	fclose(mem);
+	ck_assert_msg(!strstr(out, "lone-1"), "%s", out);
+	for (int k = 0; k < H.deletes && k < 8; k++)
+		ck_assert_msg(!strstr(H.deleted[k], "lone-1"), "%s",
+			      H.deleted[k]);
+	if (getenv("RECONCILE_TEST_VERBOSE"))
+		fprintf(stderr, "%s(%d deletes)\n", out, H.deletes);
+	free(out);
+	azml_rc_plan_free(&p);
+	azml_rc_input_free(&i2);
+	azml_arm_destroy(arm);
+	free(R.load);
+	_state_done(c);
+	hs_stop(s);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("reconcile");
@@ -1067,5 +1222,6 @@ int main(void)
 	tcase_add_test(tc, apply_power_up);
 	tcase_add_test(tc, apply_attached);
 	tcase_add_test(tc, health_replace);
+	tcase_add_test(tc, gather_hostile_set_listing);
 	return tu_run("reconcile", tc);
 }

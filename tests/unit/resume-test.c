@@ -18,7 +18,9 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <microhttpd.h>
 
+#include "hostile.h"
 #include "power.h"
 #include "power_int.h"	/* azml_pw_active_features */
 #include "state.h"
@@ -896,6 +898,285 @@ START_TEST(resume_fail_reads_the_boot_log)
 }
 END_TEST
 
+/* StateDir that others could have planted in: 0777, another user's, under
+ * a folder others can write.  Resume, suspend and resume-fail each refuse:
+ * resume hands the node back with a reason naming the folder, none of the
+ * three writes to Azure, and our VM stays. */
+START_TEST(unsafe_state_dir_refused)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	const char *last = NULL;
+	char want[512];
+	static const struct {
+		azml_power_mode_t mode;
+		const char *node;
+	} modes[] = {
+		{ AZML_POWER_RESUME, "cpu-2" },
+		{ AZML_POWER_SUSPEND, "cpu-1" },
+		{ AZML_POWER_RESUME_FAIL, "cpu-1" },
+	};
+
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "cpu-1", NULL, &rep), 0);
+	ck_assert_int_eq(_stat(NULL, "vms"), 1);
+	for (int k = 0; k < 3; k++) {
+		switch (k) {
+		case 0:	/* others may write it */
+			ck_assert_int_eq(chmod(state_dir, 0777), 0);
+			snprintf(want, sizeof(want), "StateDir %s is refused, "
+				 "nothing done: %s is writable by its group or "
+				 "by others (mode 0777)", state_dir, state_dir);
+			break;
+		case 1:	/* another user's */
+			ck_assert_int_eq(chmod(state_dir, 0755), 0);
+			ck_assert_int_eq(chown(state_dir, 65534, 65534), 0);
+			snprintf(want, sizeof(want), "StateDir %s is refused, "
+				 "nothing done: %s is owned by uid 65534",
+				 state_dir, state_dir);
+			break;
+		default:	/* its parent others may write */
+			ck_assert_int_eq(chown(state_dir, 0, 0), 0);
+			ck_assert_int_eq(chmod(dir, 0777), 0);
+			snprintf(want, sizeof(want), "StateDir %s is refused, "
+				 "nothing done: folder %s is writable by its "
+				 "group or by others (mode 0777)", state_dir,
+				 dir);
+			break;
+		}
+		for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+			ck_assert_int_eq(_run(c, modes[m].mode, modes[m].node,
+					      NULL, &rep), -1);
+			ck_assert_int_eq(rep.failed, 1);
+			ck_assert_int_eq(rep.done, 0);
+			ck_assert_int_eq(_calls(&rec, "set_addr", NULL), 0);
+			if (modes[m].mode == AZML_POWER_RESUME) {
+				ck_assert_int_eq(_calls(&rec,
+					"power_down_force cpu-2: azureml: "
+					"StateDir: ", &last), 1);
+				ck_assert_msg(strstr(last, want), "%s", last);
+			} else {
+				ck_assert_int_eq(rec.n, 0);
+			}
+			/* Azure: nothing created or deleted, cpu-1 stays */
+			ck_assert_int_eq(_stat(NULL, "creates"), 1);
+			ck_assert_int_eq(_stat(NULL, "deletes"), 0);
+			ck_assert_int_eq(_stat(NULL, "vms"), 1);
+		}
+	}
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	/* safe again: suspend deletes it */
+	ck_assert_int_eq(_run(c, AZML_POWER_SUSPEND, "cpu-1", NULL, &rep), 0);
+	ck_assert_int_eq(_stat(NULL, "deletes"), 1);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* ---- scale set t-ss against a hostile ARM (hostile.h) ---- */
+
+#define SET_ID(rg, set) "/subscriptions/" SUB "/resourceGroups/" rg \
+	"/providers/Microsoft.Compute/virtualMachineScaleSets/" set
+
+static struct {
+	int patches, posts, deletes, nic_gets;
+	char nic[256];
+} H;
+
+/* A VM's model: NAME, tagged slurm-cluster=CLUSTER (NULL: none), in set
+ * SET_ID (NULL: none), computerName COMPUTER (NULL: none). */
+static size_t _h_vm(char *o, size_t n, const char *name, const char *cluster,
+		    const char *set_id, const char *computer)
+{
+	return snprintf(o, n, "{\"name\":\"%s\",\"tags\":{%s%s%s},"
+		"\"properties\":{\"provisioningState\":\"Succeeded\"%s%s%s"
+		"%s%s%s}}", name,
+		cluster ? "\"slurm-cluster\":\"" : "", cluster ? cluster : "",
+		cluster ? "\"" : "",
+		set_id ? ",\"virtualMachineScaleSet\":{\"id\":\"" : "",
+		set_id ? set_id : "", set_id ? "\"}" : "",
+		computer ? ",\"osProfile\":{\"computerName\":\"" : "",
+		computer ? computer : "", computer ? "\"}" : "");
+}
+
+/*
+ * Set t-ss's listing holds, in this order: a VM of set 'web', one of a set
+ * t-ss in another resource group, one without our cluster tag, one whose
+ * computerName is no host name, and one that is ours.  t-ss_ffff6666 is
+ * not listed; read alone it is another resource group's.
+ */
+static void _h_serve(void *arg, const hs_req_t *q, hs_reply_t *o)
+{
+	const char *filter = MHD_lookup_connection_value(q->conn,
+		MHD_GET_ARGUMENT_KIND, "$filter");
+	const char *vm = strstr(q->path, "/virtualMachines/");
+	size_t len;
+
+	if (strstr(q->path, "/oauth2/") || strstr(q->path, "/identity/")) {
+		snprintf(o->body, sizeof(o->body), "{\"access_token\":"
+			 "\"resume-test-token-0123456789\",\"expires_in\":"
+			 "\"3600\"}");
+		return;
+	}
+	if (strstr(q->path, "/networkInterfaces/")) {
+		__atomic_add_fetch(&H.nic_gets, 1, __ATOMIC_SEQ_CST);
+		snprintf(H.nic, sizeof(H.nic), "%s", q->path);
+		snprintf(o->body, sizeof(o->body), "{\"properties\":{"
+			 "\"ipConfigurations\":[{\"properties\":{"
+			 "\"privateIPAddress\":\"10.0.0.5\"}}]}}");
+		return;
+	}
+	if (!strcmp(q->method, "DELETE")) {
+		__atomic_add_fetch(&H.deletes, 1, __ATOMIC_SEQ_CST);
+		return;
+	}
+	if (!strcmp(q->method, "POST") && strstr(q->path, "/delete")) {
+		__atomic_add_fetch(&H.posts, 1, __ATOMIC_SEQ_CST);
+		return;
+	}
+	if (vm) {
+		vm += strlen("/virtualMachines/");
+		if (!strcmp(vm, "t-ss_ffff6666")) {
+			_h_vm(o->body, sizeof(o->body), vm, "t",
+			      SET_ID("other-rg", "t-ss"), NULL);
+			return;
+		}
+		o->status = 404;
+		snprintf(o->body, sizeof(o->body), "{\"error\":{\"code\":"
+			 "\"ResourceNotFound\",\"message\":\"not found\"}}");
+		return;
+	}
+	if (strstr(q->path, "/virtualMachines") && filter) {
+		len = snprintf(o->body, sizeof(o->body), "{\"value\":[");
+		len += _h_vm(o->body + len, sizeof(o->body) - len,
+			     "web_cccc3333", "t", SET_ID("rg", "web"), "web1");
+		len += snprintf(o->body + len, sizeof(o->body) - len, ",");
+		len += _h_vm(o->body + len, sizeof(o->body) - len,
+			     "t-ss_bbbb2222", "t", SET_ID("other-rg", "t-ss"),
+			     "other1");
+		len += snprintf(o->body + len, sizeof(o->body) - len, ",");
+		len += _h_vm(o->body + len, sizeof(o->body) - len,
+			     "t-ss_dddd4444", NULL, SET_ID("rg", "t-ss"),
+			     "untagged1");
+		len += snprintf(o->body + len, sizeof(o->body) - len, ",");
+		len += _h_vm(o->body + len, sizeof(o->body) - len,
+			     "t-ss_eeee5555", "t", SET_ID("rg", "t-ss"),
+			     "bad/host");
+		len += snprintf(o->body + len, sizeof(o->body) - len, ",");
+		len += _h_vm(o->body + len, sizeof(o->body) - len,
+			     "t-ss_aaaa1111", "t", SET_ID("rg", "t-ss"),
+			     "t-ss000001");
+		snprintf(o->body + len, sizeof(o->body) - len, "]}");
+		return;
+	}
+	if (strstr(q->path, "/virtualMachineScaleSets/t-ss")) {
+		if (!strcmp(q->method, "PATCH"))
+			__atomic_add_fetch(&H.patches, 1, __ATOMIC_SEQ_CST);
+		snprintf(o->body, sizeof(o->body), "{\"name\":\"t-ss\","
+			 "\"etag\":\"\\\"3\\\"\",\"sku\":{\"name\":"
+			 "\"Standard_D2s_v3\",\"capacity\":3},\"properties\":{"
+			 "\"provisioningState\":\"Succeeded\"}}");
+		return;
+	}
+	o->status = 404;
+	snprintf(o->body, sizeof(o->body), "{\"error\":{\"code\":"
+		 "\"ResourceNotFound\",\"message\":\"not found\"}}");
+}
+
+typedef struct {
+	const char *vm[4], *node[4];
+} plant_t;
+
+/* Pairings of set t-ss, as StateDir holds them: into P, or PLANT's added */
+static int _pairs(void *arg, azml_pair_t **p, size_t *n)
+{
+	plant_t *w = arg;
+
+	if (!w->vm[0]) {	/* read: every pairing into W */
+		for (size_t k = 0; k < *n && k < 4; k++) {
+			w->vm[k] = strdup((*p)[k].vm);
+			w->node[k] = strdup((*p)[k].node);
+		}
+		return 0;
+	}
+	for (int k = 0; k < 4 && w->vm[k]; k++) {
+		*p = realloc(*p, (*n + 1) * sizeof(**p));
+		memset(&(*p)[*n], 0, sizeof(**p));
+		snprintf((*p)[*n].vm, sizeof((*p)[*n].vm), "%s", w->vm[k]);
+		snprintf((*p)[*n].node, sizeof((*p)[*n].node), "%s",
+			 w->node[k]);
+		(*n)++;
+	}
+	return 1;
+}
+
+/* A scale set's listing with foreign VMs: resume claims none of them, the
+ * node whose VM has a computerName that is no host name fails (never
+ * reported done), the other gets the set's own VM; suspend deletes no VM
+ * that is not ours, whether the listing shows it or a GET does. */
+START_TEST(scale_set_foreign_vms)
+{
+	int hport;
+	hs_t *hs = (memset(&H, 0, sizeof(H)), hs_start(_h_serve, NULL, &hport));
+	azml_conf_t *c = tu_conf("azureml.conf",
+		"ClusterName=t\nSubscriptionId=" SUB "\n"
+		"ResourceGroup=rg\nLocation=eastus\nStateDir=%s\n"
+		"ArmEndpoint=http://127.0.0.1:%d\n"
+		"ImdsEndpoint=http://127.0.0.1:%d\n"
+		"Credential=managed-identity\nSlurmctldHost=10.0.0.4\n"
+		"SshPublicKey=%s/id.pub\nSubnet=" TU_SUBNET "\n"
+		"ComputeCluster=ss VmSize=Standard_D2s_v3 MaxNodes=8 "
+		"Provisioning=ScaleSet\n", state_dir, hport, hport, dir);
+	azml_power_report_t rep;
+	const char *last = NULL;
+	plant_t got = { { NULL } }, plant = {
+		{ "t-ss_dddd4444", "t-ss_ffff6666", NULL },
+		{ "ss-3", "ss-4", NULL } };
+
+	ck_assert_int_eq(c->nerrors, 0);
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "ss-[1-2]", NULL, &rep),
+			 -1);
+	ck_assert_int_eq(H.patches, 1);
+	ck_assert_int_eq(rep.done, 1);
+	ck_assert_int_eq(rep.failed, 1);
+	/* ss-1 would have had t-ss_eeee5555: it fails, with why */
+	ck_assert_int_eq(_calls(&rec, "set_addr ss-1", NULL), 0);
+	ck_assert_int_eq(_calls(&rec, "power_down_force ss-1: ", &last), 1);
+	ck_assert_msg(strstr(last, "azureml: InvalidResponse: Azure gave VM "
+			     "'t-ss_eeee5555' of scale set t-ss the "
+			     "computerName 'bad/host', which is not a host "
+			     "name"), "%s", last);
+	/* ss-2 has the set's own VM */
+	ck_assert_int_eq(_calls(&rec, "set_addr ss-2: ", &last), 1);
+	ck_assert_str_eq(last, "set_addr ss-2: 10.0.0.5 t-ss000001");
+	ck_assert_int_eq(H.nic_gets, 1);
+	ck_assert_ptr_nonnull(strstr(H.nic, "/t-ss_aaaa1111-nic"));
+	/* the one pairing recorded is ss-2's */
+	ck_assert_int_eq(azml_state_pairs(c, "t-ss", _pairs, &got), 0);
+	ck_assert_str_eq(got.vm[0], "t-ss_aaaa1111");
+	ck_assert_str_eq(got.node[0], "ss-2");
+	ck_assert_ptr_null(got.vm[1]);
+	free((char *) got.vm[0]);
+	free((char *) got.node[0]);
+
+	/* pairings planted for a VM without our tag (listed) and one of
+	 * another resource group (not listed, read alone): neither is
+	 * deleted, in a batch or alone */
+	ck_assert_int_eq(azml_state_pairs(c, "t-ss", _pairs, &plant), 0);
+	ck_assert_int_eq(_run(c, AZML_POWER_SUSPEND, "ss-[3-4]", NULL, &rep),
+			 -1);
+	ck_assert_int_eq(rep.failed, 2);
+	ck_assert_int_eq(H.posts, 0);
+	ck_assert_int_eq(H.deletes, 0);
+	ck_assert_int_eq(_calls(&rec, "set_addr", NULL), 0);
+	/* ours goes, in one batched delete */
+	ck_assert_int_eq(_run(c, AZML_POWER_SUSPEND, "ss-2", NULL, &rep), 0);
+	ck_assert_int_eq(rep.done, 1);
+	ck_assert_int_eq(H.posts, 1);
+	ck_assert_int_eq(H.deletes, 0);
+	azml_conf_destroy(c);
+	hs_stop(hs);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("power");
@@ -918,5 +1199,7 @@ int main(void)
 	tcase_add_test(tc, mix_lowest_price_and_prioritized);
 	tcase_add_test(tc, all_or_nothing_deletes_what_was_made);
 	tcase_add_test(tc, mix_capacity_optimized_remembers);
+	tcase_add_test(tc, unsafe_state_dir_refused);
+	tcase_add_test(tc, scale_set_foreign_vms);
 	return tu_run("resume", tc);
 }

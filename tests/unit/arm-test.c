@@ -412,7 +412,7 @@ START_TEST(vmss_body_mix)
 			 "SubscriptionId=00000000-0000-0000-0000-000000000000\n"
 			 "ResourceGroup=rg\nLocation=westus\n"
 			 "ComputeCluster=mx VmSize=Standard_D4s_v3,"
-			 "Standard_D8s_v3,standard_d16s_v3 MaxNodes=8 "
+			 "Standard_D8s_v3,standard_d4_v3 MaxNodes=8 "
 			 "Provisioning=ScaleSet%s\n", strat[k][0]);
 		c = azml_conf_load_string(text, "t.conf");
 		ck_assert_int_eq(c->nerrors, 0);
@@ -437,7 +437,7 @@ START_TEST(vmss_body_mix)
 		ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(sizes,
 				 1), "name")->valuestring, "Standard_D8s_v3");
 		ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(sizes,
-				 2), "name")->valuestring, "Standard_D16s_v3");
+				 2), "name")->valuestring, "Standard_D4_v3");
 		ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetArrayItem(sizes,
 				   0), "rank"));
 		ck_assert_str_eq(cJSON_GetObjectItem(sp,

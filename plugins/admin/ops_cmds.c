@@ -89,6 +89,8 @@ typedef struct {
 	size_t nday;
 	bool have_jobs;		/* the hours split busy from idle */
 	char why[600];		/* !have_jobs: why not */
+	azml_jvm_t *vms;	/* the journal's VMs (a mix's real sizes) */
+	size_t nvms;
 } targets_data_t;
 
 static void _targets_gather(const azml_conf_t *conf, targets_data_t *g)
@@ -105,6 +107,18 @@ static void _targets_gather(const azml_conf_t *conf, targets_data_t *g)
 	snprintf(g->why, sizeof(g->why), "%.500s cannot be read", jdir);
 	if (access(jdir, R_OK | X_OK))
 		return;
+	for (size_t i = 0; i < conf->ntargets; i++) {
+		azml_jrec_t *r = NULL;
+		size_t n = 0, bad = 0;
+
+		if (conf->targets[i].nmix < 2)
+			continue;
+		/* a mix: its VMs by the size Azure made them */
+		if (!azml_state_journal_read(conf, 0, &r, &n, &bad) && n)
+			g->vms = azml_journal_fold(r, n, now, &g->nvms);
+		free(r);
+		break;
+	}
 	if (azml_cost_targets(conf, now - 86400, now, &g->day, &g->nday,
 			      &g->have_jobs, g->why, sizeof(g->why))) {
 		fprintf(stderr, "slurm-azureml: %s\n", g->why);
@@ -186,6 +200,22 @@ static cJSON *_target_row(const azml_conf_t *conf, const targets_data_t *g,
 		cJSON_AddNumberToObject(o, "max_nodes", t->max_nodes);
 	}
 	_add_hold(o, conf, t);
+	if (t->nmix > 1) {
+		/* a mix: its VMs now, by the size Azure made them */
+		cJSON *by = cJSON_AddObjectToObject(o, "vms_by_size");
+
+		for (size_t k = 0; k < t->nmix; k++) {
+			int count = 0;
+
+			for (size_t v = 0; v < g->nvms; v++)
+				count += !g->vms[v].end &&
+					 !strcmp(g->vms[v].first.target,
+						 t->name) &&
+					 !strcasecmp(g->vms[v].first.size,
+						     t->mix[k]);
+			cJSON_AddNumberToObject(by, t->mix[k], count);
+		}
+	}
 	_target_hours(o, g, t);
 	for (size_t b = 0; b < sizeof(buckets) / sizeof(buckets[0]); b++)
 		cJSON_AddArrayToObject(st, buckets[b]);
@@ -239,6 +269,16 @@ static void _target_text(const cJSON *t)
 	else if (billed > 0)
 		printf("%-16s   last day: %.2f billed VM-hours (busy "
 		       "unknown: no job records)\n", "", billed);
+	if ((b = cJSON_GetObjectItem(t, "vms_by_size")) && cJSON_IsObject(b)) {
+		const cJSON *z;
+
+		line[0] = '\0';
+		cJSON_ArrayForEach(z, b)
+			snprintf(line + strlen(line), sizeof(line) -
+				 strlen(line), "%s%s %d", line[0] ? ", " : "",
+				 z->string, z->valueint);
+		printf("%-16s   VMs by size: %s\n", "", line);
+	}
 	if ((b = cJSON_GetObjectItem(t, "capacity_hold")) && cJSON_IsObject(b))
 		printf("%-16s   held: %s\n", "",
 		       cJSON_GetStringValue(cJSON_GetObjectItem(b, "reason")));
@@ -284,6 +324,7 @@ int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv)
 	}
 	free(g.nodes);
 	free(g.day);
+	azml_journal_free(g.vms, g.nvms);
 	azml_conf_destroy(conf);
 	return 0;
 }

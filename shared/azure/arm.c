@@ -706,6 +706,11 @@ static void _on_answer(void *arg, const azml_http_resp_t *resp)
 			azml_arm_parse_vm(j, &v);
 		cJSON_Delete(j);
 		azml_arm_copy(c->r.nic, sizeof(c->r.nic), v.nic);
+		/* what was made, as the VM says now (a mix: the real size) */
+		if (v.size[0])
+			azml_arm_copy(c->r.size, sizeof(c->r.size), v.size);
+		if (v.vm_id[0])
+			azml_arm_copy(c->r.vm_id, sizeof(c->r.vm_id), v.vm_id);
 		_after_success(c);
 		return;
 	}

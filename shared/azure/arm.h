@@ -119,6 +119,11 @@ void azml_arm_set_ctld_info(azml_arm_t *arm, const azml_ctld_info_t *info);
  * the reason (a bad name, no token). */
 int azml_arm_vm_create(azml_arm_t *arm, const azml_target_t *t,
 		       const char *node, azml_vm_cb cb, void *arg);
+/* The same at SIZE (one of T's mix; NULL: T's VmSize): Azure's answer
+ * (hardwareProfile.vmSize, vmId) says what was made. */
+int azml_arm_vm_create_size(azml_arm_t *arm, const azml_target_t *t,
+			    const char *node, const char *size, azml_vm_cb cb,
+			    void *arg);
 int azml_arm_vm_delete(azml_arm_t *arm, const char *name, azml_vm_cb cb,
 		       void *arg);
 /*
@@ -266,6 +271,10 @@ cJSON *azml_arm_vmss_body(const azml_conf_t *conf, const azml_target_t *t,
 cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
 			const char *node, const azml_ctld_info_t *ctld,
 			char *err, size_t n);
+/* The same at SIZE (NULL: T's VmSize); userData names SIZE too. */
+cJSON *azml_arm_vm_body_size(const azml_conf_t *conf, const azml_target_t *t,
+			     const char *node, const char *size,
+			     const azml_ctld_info_t *ctld, char *err, size_t n);
 
 /* azml_azure_error_parse() (azerror.h), under ARM's name. */
 int azml_arm_parse_error(const char *body, char *code, size_t cn, char *msg,

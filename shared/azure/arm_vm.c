@@ -129,7 +129,8 @@ int azml_arm_userdata(const azml_conf_t *conf, const azml_target_t *t,
 /* properties.userData of NODE's VM; 0, or -1 with ERR. */
 static int _add_userdata(cJSON *p, const azml_conf_t *conf,
 			 const azml_target_t *t, const char *node,
-			 const azml_ctld_info_t *ctld, char *err, size_t n)
+			 const char *size, const azml_ctld_info_t *ctld,
+			 char *err, size_t n)
 {
 	azml_userdata_t u;
 	char *b64;
@@ -137,6 +138,18 @@ static int _add_userdata(cJSON *p, const azml_conf_t *conf,
 
 	if (azml_arm_userdata(conf, t, node, ctld, &u, err, n))
 		return -1;
+	if (size && u.vm_size && strcmp(size, u.vm_size)) {
+		/* a mix's VM: the size it is created at */
+		char *s = strdup(size);
+
+		if (!s) {
+			azml_userdata_free(&u);
+			snprintf(err, n, "out of memory");
+			return -1;
+		}
+		free(u.vm_size);
+		u.vm_size = s;
+	}
 	b64 = azml_userdata_encode(&u);
 	if (!b64)
 		snprintf(err, n, "out of memory");
@@ -153,6 +166,13 @@ static int _add_userdata(cJSON *p, const azml_conf_t *conf,
 cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
 			const char *node, const azml_ctld_info_t *ctld,
 			char *err, size_t n)
+{
+	return azml_arm_vm_body_size(conf, t, node, NULL, ctld, err, n);
+}
+
+cJSON *azml_arm_vm_body_size(const azml_conf_t *conf, const azml_target_t *t,
+			     const char *node, const char *size,
+			     const azml_ctld_info_t *ctld, char *err, size_t n)
 {
 	cJSON *b = cJSON_CreateObject(), *p, *sp, *img, *os, *osp, *np, *nic,
 	      *nicp, *ipc, *ip, *ipp;
@@ -184,7 +204,7 @@ cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
 	}
 	p = cJSON_AddObjectToObject(b, "properties");
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "hardwareProfile"),
-				"vmSize", t->vm_size);
+				"vmSize", size ? size : t->vm_size);
 	sp = cJSON_AddObjectToObject(p, "storageProfile");
 	img = cJSON_AddObjectToObject(sp, "imageReference");
 	if (t->image && t->image[0] == '/') {
@@ -275,7 +295,7 @@ cJSON *azml_arm_vm_body(const azml_conf_t *conf, const azml_target_t *t,
 	 * (then nothing on the VM could join: e.g. an emulator's
 	 * --boot-command starts slurmd itself). */
 	if ((t->slurmctld_host || (ctld && ctld->slurmctld_host)) &&
-	    _add_userdata(p, conf, t, node, ctld, err, n)) {
+	    _add_userdata(p, conf, t, node, size, ctld, err, n)) {
 		cJSON_Delete(b);
 		return NULL;
 	}
@@ -312,6 +332,13 @@ static int _bad_name(call_t *c, const char *name)
 int azml_arm_vm_create(azml_arm_t *arm, const azml_target_t *t,
 		       const char *node, azml_vm_cb cb, void *arg)
 {
+	return azml_arm_vm_create_size(arm, t, node, NULL, cb, arg);
+}
+
+int azml_arm_vm_create_size(azml_arm_t *arm, const azml_target_t *t,
+			    const char *node, const char *size, azml_vm_cb cb,
+			    void *arg)
+{
 	call_t *c = azml_arm_call(arm, K_CREATE, node, cb, arg);
 	char url[2048], err[512];
 	cJSON *body;
@@ -326,9 +353,9 @@ int azml_arm_vm_create(azml_arm_t *arm, const azml_target_t *t,
 		return -1;
 	}
 	azml_arm_copy(c->r.node, sizeof(c->r.node), node);
-	azml_arm_copy(c->r.size, sizeof(c->r.size), t->vm_size);
-	if (!(body = azml_arm_vm_body(arm->conf, t, node, &arm->ctld, err,
-				      sizeof(err)))) {
+	azml_arm_copy(c->r.size, sizeof(c->r.size), size ? size : t->vm_size);
+	if (!(body = azml_arm_vm_body_size(arm->conf, t, node, size,
+					   &arm->ctld, err, sizeof(err)))) {
 		azml_arm_fail(c, 0, "InvalidParameter", "%s", err);
 		return -1;
 	}

@@ -377,6 +377,47 @@ int azml_nodes_known(const char *node, uint32_t *state)
 	return rc;
 }
 
+char *azml_job_features(uint32_t job_id)
+{
+	job_info_msg_t *msg = NULL;
+	char *f = NULL;
+
+	if (azml_slurm_load_job(&msg, job_id, SHOW_ALL) != SLURM_SUCCESS)
+		return NULL;
+	if (msg->record_count && msg->job_array[0].features &&
+	    msg->job_array[0].features[0])
+		f = strdup(msg->job_array[0].features);
+	slurm_free_job_info_msg(msg);
+	return f;
+}
+
+int azml_nodes_features_reset(const char *node)
+{
+	node_info_msg_t *info = NULL;
+	update_node_msg_t m;
+	int rc = -1;
+
+	if (slurm_load_node_single(&info, (char *) node, SHOW_ALL) !=
+	    SLURM_SUCCESS) {
+		azml_log_error("couldn't read node %s from slurmctld: %s",
+			       node, slurm_strerror(errno));
+		return -1;
+	}
+	for (uint32_t i = 0; i < info->record_count; i++) {
+		node_info_t *ni = &info->node_array[i];
+
+		if (!ni->name || strcmp(ni->name, node) || !ni->features)
+			continue;
+		slurm_init_update_node_msg(&m);
+		m.node_names = (char *) node;
+		m.features_act = ni->features;
+		rc = _update(&m, "reset the active features of");
+		break;
+	}
+	slurm_free_node_info_msg(info);
+	return rc;
+}
+
 int azml_nodes_create(const char *line)
 {
 	update_node_msg_t m;

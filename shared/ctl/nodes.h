@@ -65,6 +65,14 @@ typedef struct {
 	int cpus;
 } azml_node_t;
 
+/* Job JOB_ID's constraint (its features), malloc'd; NULL: none, or
+ * slurmctld did not say (Slurm 22.05's resume file lacks it). */
+char *azml_job_features(uint32_t job_id);
+
+/* A mix's NODE powered down: ActiveFeatures = its AvailableFeatures
+ * again.  0, or -1 (logged). */
+int azml_nodes_features_reset(const char *node);
+
 /* Every node slurmctld knows.  Returns the count and a malloc'd array, or
  * -1 when slurmctld does not answer. */
 int azml_nodes_load(azml_node_t **out);

@@ -85,7 +85,7 @@ bool azml_pw_end(job_t *j, bool ok, const char *code)
 
 /* The jobs of SLURM_RESUME_FILE that wait for NODE: their index in
  * RUN->rjobs, -1 after the last (*FROM: where to look from). */
-static int _job_of(const run_t *run, const char *node, int *from)
+int azml_pw_job_of(const run_t *run, const char *node, int *from)
 {
 	while (*from < run->nrjobs) {
 		int i = (*from)++;
@@ -109,7 +109,7 @@ void azml_pw_reset_jobs(run_t *run, const char *node, bool now,
 {
 	int from = 0, i;
 
-	while ((i = _job_of(run, node, &from)) >= 0) {
+	while ((i = azml_pw_job_of(run, node, &from)) >= 0) {
 		reset_t *more, *r;
 		int k;
 
@@ -301,6 +301,7 @@ void azml_pw_start(job_t *j)
 			if (azml_pw_end(j, false, h.code)) {
 				azml_capacity_refuse_ops(&run->ops, j->node, &h);
 				azml_pw_reset_jobs(run, j->node, true, reason);
+				azml_pw_aon_lost(j, h.code, reason);
 			}
 			return;
 		}
@@ -311,7 +312,8 @@ void azml_pw_start(job_t *j)
 			return;
 		}
 		snprintf(j->vm, sizeof(j->vm), "%s", j->node);
-		azml_arm_vm_create(run->arm, t, j->node, azml_pw_resumed, j);
+		azml_arm_vm_create_size(run->arm, t, j->node,
+					azml_pw_size_of(j), azml_pw_resumed, j);
 		return;
 	}
 	if (azml_pw_in_set(j) && run->mode == AZML_POWER_SUSPEND) {
@@ -470,6 +472,9 @@ static void _drive(run_t *run, job_t *jobs, int n)
 		azml_pw_sleep(run, 500);
 		_tick(&d);
 	}
+	/* AllOrNothing: what is left told, or deleted */
+	if (run->mode == AZML_POWER_RESUME && azml_pw_aon_finish(run))
+		azml_arm_run(run->arm);
 	azml_arm_set_tick(run->arm, NULL, NULL, 0);
 	/* the jobs handed back: told once slurmctld has requeued them */
 	while (_resets_tick(run))
@@ -518,6 +523,8 @@ static void _resume_file(run_t *run, const char *path)
 		/* 22.05: "nodes"; 23.02 on: "nodes_resume" (what this resume
 		 * powers up for the job) beside "nodes_alloc" */
 		const cJSON *nodes = cJSON_GetObjectItem(job, "nodes_resume");
+		/* its constraint: a mix's size named there is the only one */
+		const cJSON *feat = cJSON_GetObjectItem(job, "features");
 
 		if (!cJSON_IsString(nodes))
 			nodes = cJSON_GetObjectItem(job, "nodes");
@@ -529,13 +536,39 @@ static void _resume_file(run_t *run, const char *path)
 		azml_log_info("job %.0f wants %.200s", id->valuedouble,
 			      nodes->valuestring);
 		run->rjobs[run->nrjobs].id = (uint32_t) id->valuedouble;
+		if (cJSON_IsString(feat) && feat->valuestring[0] &&
+		    strlen(feat->valuestring) < 4096)
+			run->rjobs[run->nrjobs].features =
+				strdup(feat->valuestring);
 		if ((run->rjobs[run->nrjobs].nodes = strdup(nodes->valuestring)))
 			run->nrjobs++;
+		else
+			free(run->rjobs[run->nrjobs].features);
 	}
 out:
 	cJSON_Delete(j);
 	free(buf);
 	fclose(fp);
+}
+
+/* The constraints of the jobs that wait for a mix's nodes, from slurmctld
+ * when the resume file does not give them (Slurm 22.05's has no
+ * "features"): they limit the sizes tried. */
+static void _mix_features(run_t *run, const job_t *jobs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int from = 0, k;
+
+		if (jobs[i].t->nmix < 2)
+			continue;
+		while ((k = azml_pw_job_of(run, jobs[i].node, &from)) >= 0)
+			if (!run->rjobs[k].features) {
+				char *f = azml_job_features(run->rjobs[k].id);
+
+				/* "": asked, none (not asked again) */
+				run->rjobs[k].features = f ? f : strdup("");
+			}
+	}
 }
 
 /* Detach from slurmctld: returns in the child (the worker), whose pid the
@@ -624,7 +657,9 @@ static int _nodes(run_t *run, const char *hostlist, job_t **jobs, int *n)
 			break;
 		}
 		*jobs = more;
-		(*jobs)[(*n)++] = (job_t) { .run = run, .node = host, .t = t };
+		(*jobs)[(*n)++] = (job_t){
+			.run = run, .node = host, .t = t, .group = -1
+		};
 	}
 	slurm_hostlist_destroy(hl);
 	return rc;
@@ -746,6 +781,7 @@ static void _work(run_t *run, job_t *jobs, int n,
 					      err);
 			if (!env->ctld)
 				azml_arm_set_ctld_info(run->arm, &ctl.info);
+			azml_pw_plan_sizes(run, jobs, n);
 			azml_pw_quota_check(run, jobs, n);
 		}
 		_drive(run, jobs, n);
@@ -789,6 +825,8 @@ int azml_power_run(const azml_conf_t *conf, azml_power_mode_t mode,
 	run.clock = env->clock ? *env->clock : azml_pw_real_clock;
 	if (!env->slurm)	/* before any Slurm RPC (StateDir's may ask one) */
 		azml_nodes_init();
+	if (!env->slurm)
+		_mix_features(&run, jobs, n);
 	state_ok = azml_state_init(conf, state_err, sizeof(state_err)) == 0;
 	azml_log_info("%s %s (%d node%s)", azml_pw_mode_name(mode), hostlist,
 		      n, n == 1 ? "" : "s");
@@ -824,8 +862,12 @@ int azml_power_run(const azml_conf_t *conf, azml_power_mode_t mode,
 	rc = run.failed ? -1 : 0;
 out:
 	azml_pw_batches_free(&run);
-	for (int i = 0; i < run.nrjobs; i++)
+	for (int i = 0; i < run.nrjobs; i++) {
 		free(run.rjobs[i].nodes);
+		free(run.rjobs[i].features);
+	}
+	if (run.prices_read)
+		azml_prices_free(&run.prices);
 	free(run.rjobs);
 	free(run.resets);
 	for (int i = 0; i < n; i++)

@@ -18,6 +18,7 @@
 #include "journal.h"
 #include "nodes.h"
 #include "power.h"
+#include "prices.h"
 #include "slurm_ops.h"
 #include "state.h"
 
@@ -42,12 +43,24 @@ typedef struct {
 	char size[64];		/* its set's VM's size, from Azure */
 	char vm_id[40];		/* ... and its vmId */
 	char why[400];		/* ERROR: what went wrong */
+	/* A mix (VmSize=A,B,...): its sizes (indexes in t->mix) in the order
+	 * they are tried; order[cur] is tried now.  One entry otherwise. */
+	int order[AZML_MIX_MAX];
+	int norder, cur;
+	/* JobScaling=AllOrNothing: the job (index in run->rjobs) whose VMs
+	 * this run has all or none of; -1: best effort */
+	int group;
+	bool have_vm;		/* made; told once its job's others are */
+	azml_vm_result_t made;	/* ... Azure's answer for it */
 } job_t;
 
 /* A job of SLURM_RESUME_FILE: which of our nodes it waits for. */
 typedef struct {
 	uint32_t id;
 	char *nodes;		/* hostlist, as Slurm wrote it */
+	char *features;		/* its constraint ("features"), or NULL */
+	bool aon_failed;	/* AllOrNothing: one of its VMs cannot be had */
+	char aon_why[300];	/* ... which, and why */
 } rjob_t;
 
 /* A job handed back by one of its nodes: what slurmctld must hear once it
@@ -78,6 +91,10 @@ struct run {
 	size_t njr, capjr;
 	azml_slurm_ops_t ops;		/* what slurmctld is told */
 	azml_clock_t clock;		/* time and sleep */
+	job_t *jobs;			/* every node of the run */
+	int njobs;
+	azml_prices_t prices;		/* LowestPrice: what sizes cost */
+	bool prices_read;
 };
 
 /* Nodes of one scale set that one write grows or shrinks. */
@@ -136,8 +153,24 @@ void azml_pw_fail_oom(job_t *j);
 /* Start J's operation (its turn came). */
 void azml_pw_start(job_t *j);
 
+/* The jobs of SLURM_RESUME_FILE that wait for NODE: their index in
+ * RUN->rjobs, -1 after the last (*FROM: where to look from). */
+int azml_pw_job_of(const run_t *run, const char *node, int *from);
+
 /* resume.c */
 void azml_pw_resumed(void *arg, const azml_vm_result_t *r);
+/* Before the quota pass: each node's sizes in the order its target's
+ * AllocationStrategy says (its job's constraint may name one), and its
+ * AllOrNothing job. */
+void azml_pw_plan_sizes(run_t *run, job_t *jobs, int n);
+/* The size J's VM is created at now: NULL for a target of one size. */
+const char *azml_pw_size_of(const job_t *j);
+/* J gets no VM (CODE, MSG): an AllOrNothing job loses the VMs made for
+ * it.  Called once J is handed back. */
+void azml_pw_aon_lost(job_t *j, const char *code, const char *msg);
+/* After the drive: what AllOrNothing kept waiting, told or deleted.
+ * True when deletes were queued (run the ARM loop again). */
+bool azml_pw_aon_finish(run_t *run);
 /* The quota, before any create: nodes that do not fit are handed back. */
 void azml_pw_quota_check(run_t *run, job_t *jobs, int n);
 

@@ -48,6 +48,11 @@ static int _set_instance(void *arg, const char *node, const char *features,
 	return azml_node_set_instance(node, features, size, vm_id);
 }
 
+static int _reset_features(void *arg, const char *node)
+{
+	return azml_nodes_features_reset(node);
+}
+
 const azml_slurm_ops_t azml_slurm_ops_default = {
 	.arg = NULL,
 	.power_down_force = _power_down_force,
@@ -58,4 +63,5 @@ const azml_slurm_ops_t azml_slurm_ops_default = {
 	.job_reschedule = _job_reschedule,
 	.load = _load,
 	.set_instance = _set_instance,
+	.reset_features = _reset_features,
 };

@@ -34,6 +34,9 @@ typedef struct {
 	 * instance (azml_node_set_instance); NULL in a table: not told */
 	int (*set_instance)(void *arg, const char *node, const char *features,
 			    const char *size, const char *vm_id);
+	/* a mix's NODE powered down: ActiveFeatures = all of its features
+	 * again (azml_nodes_features_reset); NULL in a table: not told */
+	int (*reset_features)(void *arg, const char *node);
 } azml_slurm_ops_t;
 
 /*

@@ -256,7 +256,8 @@ int azml_state_init(const azml_conf_t *c, char *err, size_t n)
 {
 	static const char *subs[] = { DIR_INTENT, DIR_FAILURES, DIR_ATTACHED,
 				      DIR_HOLDS, DIR_QUOTA, DIR_SETS,
-				      DIR_JOURNAL, DIR_PRICES, DIR_IDLE };
+				      DIR_JOURNAL, DIR_PRICES, DIR_IDLE,
+				      DIR_MISSES };
 	struct stat st;
 	char p[4096];
 	bool root = geteuid() == 0, exists;

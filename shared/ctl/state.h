@@ -7,6 +7,7 @@
  *                           request waiting for it, and the last outcome
  *   StateDir/failures/NODE  failures in a row (for the back-off)
  *   StateDir/attached/NODE.json  the report 'attach --accept' admitted
+ *   StateDir/misses/SIZE    when a mix's SIZE last met a capacity error
  *   StateDir/holds/TARGET   a capacity hold: Azure's code, until when, how
  *                           many outages in a row (the back-off doubles)
  *   StateDir/quota/usages   the last usages answer, less what resumes took
@@ -144,6 +145,14 @@ long azml_state_failure_age(const azml_conf_t *conf, const char *node);
 void azml_state_held_reason(char *buf, size_t n, int count, const char *code,
 			    const char *message);
 bool azml_state_is_held(const char *reason);
+
+/* ---- a mix's sizes that met a capacity error (StateDir/misses/SIZE):
+ * AllocationStrategy=CapacityOptimized tries them last for a while ---- */
+
+/* SIZE met a capacity error now (logged when it cannot be written). */
+void azml_state_size_miss(const azml_conf_t *conf, const char *size);
+/* When SIZE last met one (epoch s), 0: never, or unreadable. */
+long azml_state_size_missed(const azml_conf_t *conf, const char *size);
 
 /* ---- capacity holds: a target Azure has no capacity for ---- */
 

@@ -26,6 +26,46 @@
 #include "state.h"
 #include "state_int.h"
 
+/* ---- a mix's sizes that met a capacity error ---- */
+
+/* A VM size as a file name: letters, digits and '_' only. */
+static bool _size_ok(const char *size)
+{
+	size_t n = size ? strlen(size) : 0;
+
+	if (!n || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char) size[i]) && size[i] != '_')
+			return false;
+	return true;
+}
+
+void azml_state_size_miss(const azml_conf_t *c, const char *size)
+{
+	char dir[4096], err[512], buf[32];
+
+	if (!_size_ok(size) ||
+	    azml_state_path(c, DIR_MISSES, NULL, dir, sizeof(dir)))
+		return;
+	snprintf(buf, sizeof(buf), "%ld\n", (long) time(NULL));
+	if (azml_state_write(dir, size, buf, strlen(buf), err, sizeof(err)))
+		azml_log_error("%s", err);
+}
+
+long azml_state_size_missed(const azml_conf_t *c, const char *size)
+{
+	char path[4200], buf[MAX_RECORD];
+	long at = 0;
+
+	if (!_size_ok(size) ||
+	    azml_state_path(c, DIR_MISSES, size, path, sizeof(path)) ||
+	    azml_state_read(path, buf, sizeof(buf)) <= 0 ||
+	    sscanf(buf, "%ld", &at) != 1 || at < 0)
+		return 0;
+	return at;
+}
+
 /* ---- capacity holds ---- */
 
 /* T's hold record into *H: 1 read, 0 none, -1 unreadable. */

@@ -23,6 +23,7 @@
 #define DIR_JOURNAL "journal"
 #define DIR_PRICES "prices"
 #define DIR_IDLE "idle"
+#define DIR_MISSES "misses"
 #define MAX_RECORD 4096		/* an intent or failure record */
 #define MAX_REPORT (256 * 1024)	/* an attach report */
 #define LOCK_WAIT_MS 10000	/* a held directory lock: give up after */

@@ -88,9 +88,13 @@ void azml_pw_deleted(void *arg, const azml_vm_result_t *r)
 					     j->node);
 		}
 		/* back to its own name until the next VM */
-		if (azml_pw_end(j, true, NULL))
+		if (azml_pw_end(j, true, NULL)) {
 			run->ops.set_addr(run->ops.arg, j->node, j->node,
 					     j->node);
+			/* a mix's node: every size's features again */
+			if (j->t->nmix > 1 && run->ops.reset_features)
+				run->ops.reset_features(run->ops.arg, j->node);
+		}
 		/* slurmctld clears DRAIN when it powers a node down: a node
 		 * of a held target is drained again */
 		if (azml_state_hold_get(run->conf, azml_conf_target_of_node(

@@ -95,6 +95,12 @@ static int _set_inst(void *arg, const char *node, const char *features,
 	return 0;
 }
 
+static int _reset_feat(void *arg, const char *node)
+{
+	_rec(arg, "reset_features %s", node);
+	return 0;
+}
+
 static int _load(void *arg, azml_node_t **out)
 {
 	*out = NULL;
@@ -167,6 +173,7 @@ static void setup(void)
 	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
 	ck_assert_int_eq(mkdir(state_dir, 0755), 0);
 	_write("secret", SECRET "\n", 0600);
+	_write("prices", "", 0644);
 	tu_ssh_key(dir);
 	snprintf(cons, sizeof(cons), "%s/console", dir);
 	ck_assert_int_eq(mkdir(cons, 0700), 0);
@@ -208,8 +215,17 @@ static azml_conf_t *_conf(void)
 		"Provisioning=ScaleSet JobScaling=BestEffort\n"
 		"ComputeCluster=mx VmSize=Standard_D2s_v3,Standard_D4s_v3 "
 		"MaxNodes=4 Provisioning=ScaleSet "
-		"AllocationStrategy=CapacityOptimized\n",
-		state_dir, port, port, port, dir, dir);
+		"AllocationStrategy=CapacityOptimized\n"
+		"ComputeCluster=mix VmSize=Standard_D2s_v3,Standard_D4s_v3 "
+		"AllocationStrategy=Prioritized MaxNodes=4\n"
+		"ComputeCluster=cheap VmSize=Standard_D2s_v3,Standard_D4s_v3 "
+		"MaxNodes=4\n"
+		"ComputeCluster=best VmSize=Standard_D2s_v3 MaxNodes=4 "
+		"JobScaling=BestEffort\n"
+		"ComputeCluster=co VmSize=Standard_D2s_v3,Standard_D4s_v3 "
+		"AllocationStrategy=CapacityOptimized MaxNodes=4\n"
+		"Prices=%s/prices\n",
+		state_dir, port, port, port, dir, dir, dir);
 }
 
 static void _faults(const char *json)
@@ -242,6 +258,7 @@ static azml_slurm_ops_t ops = {
 	.arg = &rec, .power_down_force = _pdf, .down = _down, .drain = _drain,
 	.resume = _resume, .set_addr = _set_addr, .job_reschedule = _resched,
 	.load = _load, .set_instance = _set_inst,
+	.reset_features = _reset_feat,
 };
 static azml_clock_t clock_ops = { &clk, _now, _sleep };
 
@@ -429,6 +446,207 @@ START_TEST(quota_refuses_before_any_write)
 	ck_assert_ptr_nonnull(strstr(last, "azureml: QuotaExceeded: "));
 	ck_assert_int_eq(_calls(&rec, "reschedule 7: later ", &last), 1);
 	ck_assert_int_eq(_calls(&rec, "set_addr", NULL), 0);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* StateDir's journal, as text. */
+static char *_journal(void)
+{
+	char path[256], *buf = calloc(1, 1 << 16);
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/journal/current", state_dir);
+	ck_assert_ptr_nonnull(buf);
+	if ((fp = fopen(path, "r"))) {
+		size_t n = fread(buf, 1, (1 << 16) - 1, fp);
+
+		buf[n] = '\0';
+		fclose(fp);
+	}
+	return buf;
+}
+
+/* How often NEEDLE is in HAY. */
+static int _count_in(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+/* A mix [D2s, D4s] with D2s out of capacity: a 3-node job gets D4s in the
+ * same run, with no hold, no hand back; the node told its real size. */
+START_TEST(mix_next_size_in_the_same_run)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	azml_hold_t h;
+	char rf[256], *jr;
+	const char *last = NULL;
+
+	snprintf(rf, sizeof(rf), "%s/resume.json", dir);
+	_write("resume.json", "{\"jobs\":[{\"job_id\":5,\"nodes\":\"mix-[1-3]\"}],"
+	       "\"all_nodes\":\"mix-[1-3]\"}", 0644);
+	_write("prices", "", 0644);
+	_faults("{\"capacity\":{\"Standard_D2s_v3\":\"AllocationFailed\"}}");
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "mix-[1-3]", rf, &rep), 0);
+	ck_assert_int_eq(rep.done, 3);
+	ck_assert_int_eq(rep.failed, 0);
+	/* two tries a node: D2s refused, D4s made */
+	ck_assert_int_eq(_stat(NULL, "creates"), 6);
+	ck_assert_int_eq(_stat(NULL, "deletes"), 3);	/* the Failed ones */
+	ck_assert_int_eq(_stat(NULL, "vms"), 3);
+	ck_assert_int_eq(_calls(&rec, "power_down_force", NULL), 0);
+	ck_assert_int_eq(_calls(&rec, "reschedule", NULL), 0);
+	ck_assert_int_eq(_calls(&rec, "drain", NULL), 0);
+	ck_assert_int_eq(azml_state_hold_get(c, azml_conf_find_target(c, "mix"),
+					     &h), 0);
+	ck_assert_int_eq(_calls(&rec, "set_addr mix-", NULL), 3);
+	ck_assert_int_eq(_calls(&rec, "set_instance mix-2: ", &last), 1);
+	ck_assert_str_eq(last, "set_instance mix-2: azureml,mix,"
+			 "Standard_D4s_v3,DSv3,dedicated Standard_D4s_v3 id");
+	/* the journal has the real size */
+	jr = _journal();
+	ck_assert_int_eq(_count_in(jr, "Standard_D4s_v3"), 6);
+	ck_assert_int_eq(_count_in(jr, "Standard_D2s_v3"), 0);
+	free(jr);
+	/* powered down: every size's features again */
+	ck_assert_int_eq(_run(c, AZML_POWER_SUSPEND, "mix-[1-3]", NULL, &rep), 0);
+	ck_assert_int_eq(_calls(&rec, "reset_features mix-1", NULL), 1);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* A job whose constraint names D2s gets D2s or nothing: out of capacity,
+ * it is handed back and the target held, as for a single size. */
+START_TEST(mix_constraint_limits_the_sizes)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	azml_hold_t h;
+	char rf[256];
+	const char *last = NULL;
+
+	snprintf(rf, sizeof(rf), "%s/resume.json", dir);
+	_write("resume.json", "{\"jobs\":[{\"job_id\":6,\"nodes\":\"mix-1\","
+	       "\"features\":\"standard_d2s_v3\"}],\"all_nodes\":\"mix-1\"}",
+	       0644);
+	_write("prices", "", 0644);
+	_faults("{\"capacity\":{\"Standard_D2s_v3\":\"AllocationFailed\"}}");
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "mix-1", rf, &rep), -1);
+	ck_assert_int_eq(_stat("writes_by_type", "virtualMachines"), 1);
+	ck_assert_int_eq(_stat(NULL, "vms"), 1);	/* Failed: its delete is
+							 * SuspendProgram's */
+	ck_assert_int_eq(_calls(&rec, "power_down_force mix-1: ", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, "AllocationFailed"));
+	ck_assert_int_eq(_calls(&rec, "reschedule 6: now", NULL), 1);
+	ck_assert_int_eq(azml_state_hold_get(c, azml_conf_find_target(c, "mix"),
+					     &h), 1);
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* LowestPrice: the cheaper size first (Prices=); Prioritized: as
+ * written, whatever the prices. */
+START_TEST(mix_lowest_price_and_prioritized)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	const char *last = NULL;
+
+	_write("prices", "Standard_D2s_v3 dedicated 0.50\n"
+	       "Standard_D4s_v3 dedicated 0.20\n", 0644);
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "cheap-1", NULL, &rep), 0);
+	ck_assert_int_eq(_calls(&rec, "set_instance cheap-1: ", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, " Standard_D4s_v3 id"));
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "mix-1", NULL, &rep), 0);
+	ck_assert_int_eq(_calls(&rec, "set_instance mix-1: ", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, " Standard_D2s_v3 id"));
+	/* no price known: as written */
+	_write("prices", "Standard_D8s_v3 dedicated 0.10\n", 0644);
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "cheap-2", NULL, &rep), 0);
+	ck_assert_int_eq(_calls(&rec, "set_instance cheap-2: ", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, " Standard_D2s_v3 id"));
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* CapacityOptimized: the order written, but a size that just met a
+ * capacity error goes last (StateDir/misses), in the next runs too. */
+START_TEST(mix_capacity_optimized_remembers)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	const char *last = NULL;
+
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "co-1", NULL, &rep), 0);
+	ck_assert_int_eq(_calls(&rec, "set_instance co-1: ", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, " Standard_D2s_v3 id"));
+	_faults("{\"capacity\":{\"Standard_D2s_v3\":\"AllocationFailed\"}}");
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "co-2", NULL, &rep), 0);
+	ck_assert_int_eq(_calls(&rec, "set_instance co-2: ", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, " Standard_D4s_v3 id"));
+	ck_assert_int_gt(azml_state_size_missed(c, "Standard_D2s_v3"), 0);
+	/* capacity is back, but D2s_v3 failed within CapacityBackoff: D4s_v3
+	 * first, one write */
+	_faults("{\"capacity\":{}}");
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "co-3", NULL, &rep), 0);
+	ck_assert_int_eq(_calls(&rec, "set_instance co-3: ", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, " Standard_D4s_v3 id"));
+	/* Prioritized ignores it */
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "mix-4", NULL, &rep), 0);
+	ck_assert_int_eq(_calls(&rec, "set_instance mix-4: ", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, " Standard_D2s_v3 id"));
+	azml_conf_destroy(c);
+}
+END_TEST
+
+/* JobScaling=AllOrNothing (the default): 2 of a job's 3 VMs can be had,
+ * so none stays; the job is requeued now; the journal shows them created
+ * and deleted.  BestEffort keeps the 2. */
+START_TEST(all_or_nothing_deletes_what_was_made)
+{
+	azml_conf_t *c = _conf();
+	azml_power_report_t rep;
+	char rf[256], *jr;
+	const char *last = NULL;
+
+	_write("prices", "", 0644);
+	snprintf(rf, sizeof(rf), "%s/resume.json", dir);
+	_write("resume.json", "{\"jobs\":[{\"job_id\":8,\"nodes\":\"nohold-[1-3]\"},"
+	       "{\"job_id\":9,\"nodes\":\"best-[1-3]\"}],"
+	       "\"all_nodes\":\"nohold-[1-3],best-[1-3]\"}", 0644);
+	_faults("{\"capacity\":{\"Standard_D2s_v3\":\"AllocationFailed:2\"}}");
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "nohold-[1-3]", rf, &rep),
+			 -1);
+	ck_assert_int_eq(rep.done, 0);
+	ck_assert_int_eq(rep.failed, 3);
+	ck_assert_int_eq(_stat(NULL, "vms"), 1);	/* the Failed one */
+	ck_assert_int_eq(_stat(NULL, "deletes"), 2);
+	ck_assert_int_eq(_calls(&rec, "set_addr", NULL), 0);
+	ck_assert_int_eq(_calls(&rec, "power_down_force nohold-", NULL), 3);
+	ck_assert_int_eq(_calls(&rec, "power_down_force nohold-", &last), 3);
+	ck_assert_int_eq(_calls(&rec, "reschedule 8: now", &last), 1);
+	ck_assert_ptr_nonnull(strstr(last, "AllocationFailed"));
+	/* only the node that got no VM counts a failure */
+	ck_assert_int_eq(_calls(&rec, "down ", NULL), 0);
+	jr = _journal();
+	ck_assert_int_eq(_count_in(jr, "created"), 2);
+	ck_assert_int_eq(_count_in(jr, "deleted"), 2);
+	free(jr);
+
+	/* BestEffort: what was made stays (the Failed VM above counts: 2
+	 * more) */
+	_faults("{\"capacity\":{\"Standard_D2s_v3\":\"AllocationFailed:3\"}}");
+	ck_assert_int_eq(_run(c, AZML_POWER_RESUME, "best-[1-3]", rf, &rep), -1);
+	ck_assert_int_eq(rep.done, 2);
+	ck_assert_int_eq(rep.failed, 1);
+	ck_assert_int_eq(_stat(NULL, "vms"), 4);	/* 2, and 2 Failed */
+	ck_assert_int_eq(_calls(&rec, "set_addr best-", NULL), 2);
+	ck_assert_int_eq(_calls(&rec, "power_down_force best-", NULL), 1);
 	azml_conf_destroy(c);
 }
 END_TEST
@@ -976,6 +1194,11 @@ int main(void)
 	tcase_add_test(tc, scale_set_mix);
 	tcase_add_test(tc, suspend_deletes_only_ours);
 	tcase_add_test(tc, resume_fail_reads_the_boot_log);
+	tcase_add_test(tc, mix_next_size_in_the_same_run);
+	tcase_add_test(tc, mix_constraint_limits_the_sizes);
+	tcase_add_test(tc, mix_lowest_price_and_prioritized);
+	tcase_add_test(tc, all_or_nothing_deletes_what_was_made);
+	tcase_add_test(tc, mix_capacity_optimized_remembers);
 	tcase_add_test(tc, unsafe_state_dir_refused);
 	tcase_add_test(tc, scale_set_foreign_vms);
 	return tu_run("resume", tc);

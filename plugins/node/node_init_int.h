@@ -40,6 +40,10 @@ typedef struct {
 	char *token;		/* Key Vault token */
 	char *secret;		/* the munge key, base64 */
 	bool munge_works;
+	/* From IMDS's compute document, for slurmd >= 23.02's --instance-id
+	 * and --instance-type (slurmdbd keeps them): "" when unknown. */
+	char vm_id[40];
+	char vm_size[64];
 } ctx_t;
 
 #define STEP(s) azml_step_names[s]

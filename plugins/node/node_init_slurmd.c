@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <munge.h>
 
 #include "admin.h"
@@ -233,14 +234,29 @@ static int _slurmd_direct(ctx_t *c, const char *slurmd)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		/* a scale set's VM: its hostname is not its node name */
-		if (c->ud.node)
-			execlp(slurmd, slurmd, "-D", "--conf-server",
-			       c->ud.slurmctld_host, (char *) NULL);
-		else
-			execlp(slurmd, slurmd, "-D", "--conf-server",
-			       c->ud.slurmctld_host, "-N", c->node,
-			       (char *) NULL);
+		{
+			/* a scale set's VM: its hostname is not its node
+			 * name; -N only for a VM that knows its node */
+			const char *argv[12];
+			int k = 0;
+
+			argv[k++] = slurmd;
+			argv[k++] = "-D";
+			argv[k++] = "--conf-server";
+			argv[k++] = c->ud.slurmctld_host;
+			if (!c->ud.node) {
+				argv[k++] = "-N";
+				argv[k++] = c->node;
+			}
+			if (c->vm_id[0] && c->vm_size[0]) {
+				argv[k++] = "--instance-id";
+				argv[k++] = c->vm_id;
+				argv[k++] = "--instance-type";
+				argv[k++] = c->vm_size;
+			}
+			argv[k] = NULL;
+			execvp(slurmd, (char *const *) argv);
+		}
 		fprintf(stderr, "couldn't run %s: %s\n", slurmd,
 			strerror(errno));
 		_exit(127);
@@ -274,6 +290,79 @@ static int _slurmd_direct(ctx_t *c, const char *slurmd)
 	}
 }
 
+/* ---- InstanceId and InstanceType --------------------------------------- */
+
+#define COMPUTE_QUERY "/metadata/instance/compute?api-version=2021-02-01"
+
+/* Whether slurmd's "-V" line OUT ("slurm 24.11.5") is 23.02 or later, the
+ * first with --instance-id and --instance-type. */
+static bool _has_instance_options(const char *out)
+{
+	int maj = 0, min = 0;
+	const char *d = out + strcspn(out, "0123456789");
+
+	return sscanf(d, "%d.%d", &maj, &min) == 2 &&
+	       (maj > 23 || (maj == 23 && min >= 2));
+}
+
+/* V is a VM id (a GUID) or a VM size as IMDS may give them: bounded, and
+ * only characters that are safe on slurmd's command line. */
+static bool _instance_word_ok(const char *v, size_t max)
+{
+	size_t n = strlen(v);
+
+	if (!n || n >= max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char) v[i]) && !strchr("_-.", v[i]))
+			return false;
+	return true;
+}
+
+/*
+ * With slurmd OUT (its -V line) of 23.02 or later: this VM's vmId and
+ * vmSize from IMDS's compute document into C, for slurmd's --instance-id and
+ * --instance-type (slurmd's first registration sets the node's InstanceId
+ * and InstanceType; an earlier 'scontrol update' does not survive it).
+ * Not fatal: without them slurmd starts as before, and the console says so.
+ */
+static void _instance(ctx_t *c, const char *out)
+{
+	char url[512], err[512];
+	char *text = NULL;
+	size_t len = 0;
+	cJSON *doc = NULL;
+	const char *id, *size;
+	int st;
+
+	c->vm_id[0] = c->vm_size[0] = '\0';
+	if (!_has_instance_options(out))
+		return;
+	if (azml_imds_url(c->imds, COMPUTE_QUERY, c->vm, NULL, url, sizeof(url),
+			  err, sizeof(err))) {
+		azml_init_say(c, false, "node-init: instance: %s; slurmd "
+			      "starts without --instance-id", err);
+		return;
+	}
+	st = azml_imds_get(url, &text, &len, err, sizeof(err));
+	if (st == 200)
+		doc = cJSON_ParseWithLength(text, len);
+	free(text);
+	id = cJSON_GetStringValue(cJSON_GetObjectItem(doc, "vmId"));
+	size = cJSON_GetStringValue(cJSON_GetObjectItem(doc, "vmSize"));
+	if (id && size && _instance_word_ok(id, sizeof(c->vm_id)) &&
+	    _instance_word_ok(size, sizeof(c->vm_size))) {
+		snprintf(c->vm_id, sizeof(c->vm_id), "%s", id);
+		snprintf(c->vm_size, sizeof(c->vm_size), "%s", size);
+	} else {
+		azml_init_say(c, false, "node-init: instance: IMDS %s; slurmd "
+			      "starts without --instance-id",
+			      st == 0 ? err : st != 200 ? "did not answer "
+			      "200" : "gave no usable vmId and vmSize");
+	}
+	cJSON_Delete(doc);
+}
+
 int azml_init_slurmd(ctx_t *c)
 {
 	const char *slurmd = c->o->slurmd ? c->o->slurmd : "slurmd";
@@ -296,9 +385,12 @@ int azml_init_slurmd(ctx_t *c)
 	if (c->ud.slurm_version &&
 	    azml_slurmd_version_ok(out, c->ud.slurm_version, why, sizeof(why)))
 		return azml_init_fail(c, AZML_STEP_SLURMD, "%s", why);
-	snprintf(opts, sizeof(opts), "--conf-server %s%s%s",
+	_instance(c, out);
+	snprintf(opts, sizeof(opts), "--conf-server %s%s%s%s%s%s%s",
 		 c->ud.slurmctld_host, c->ud.node ? "" : " -N ",
-		 c->ud.node ? "" : c->node);
+		 c->ud.node ? "" : c->node,
+		 c->vm_id[0] ? " --instance-id " : "", c->vm_id,
+		 c->vm_id[0] ? " --instance-type " : "", c->vm_size);
 	if (c->o->no_daemons) {
 		azml_init_say(c, false,
 			      "node-init: slurmd: ok (%s accepted by slurmctld "

@@ -64,7 +64,15 @@ grep -q "AvailableFeatures=[^ ]*$B" <<<"$n1" ||
 grep -q "ActiveFeatures=[^ ]*$B" <<<"$n1" && ! grep -q "ActiveFeatures=[^ ]*$A" <<<"$n1" ||
 	azml_fail "mx-1's features: $(grep -o '[A-Za-z]*Features=[^ ]*' <<<"$n1" | paste -sd' ')"
 echo "  mx-1: $(grep -o 'ActiveFeatures=[^ ]*' <<<"$n1")"
-# InstanceType/InstanceId: not built (see mix.sh)
+# InstanceType/InstanceId (Slurm 23.02+): node-init starts slurmd with
+# --instance-id/--instance-type from IMDS; its registration sets them
+if [ "$(scontrol --version | awk '{split($2, v, "."); print (v[1] * 100 + v[2] >= 2302)}')" = 1 ]; then
+	grep -q " InstanceType=$B" <<<"$n1" || azml_fail "mx-1's InstanceType: $(grep -o 'Instance[A-Za-z]*=[^ ]*' <<<"$n1")"
+	grep -q " InstanceId=[0-9a-f-]\{36\}" <<<"$n1" || azml_fail "mx-1 has no InstanceId: $(grep -o 'Instance[A-Za-z]*=[^ ]*' <<<"$n1")"
+	echo "  mx-1: $(grep -o 'Instance[A-Za-z]*=[^ ]*' <<<"$n1" | paste -sd' ')"
+else
+	echo "  (Slurm $(scontrol --version | cut -d' ' -f2): no InstanceType/InstanceId before 23.02; not checked)"
+fi
 azml_pass "a 3-node job on the mix [$A, $B] with $A out of capacity runs on $B: one write, no hold, the journal says $B"
 azml_wait 90 bash -c "[ -z \"\$(set_vms $MX)\" ]" || azml_fail "mx's VMs did not go: $(set_vms "$MX")"
 azml_wait 60 bash -c "[ -z \"\$(sinfo -h -p mx -o %t | grep -vx 'idle~')\" ]" ||

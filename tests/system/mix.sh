@@ -78,11 +78,11 @@ act=$(node_field mx-2 ActiveFeatures)
 [[ ",$act," == *,Standard_D4s_v3,* && ",$act," != *,Standard_D2s_v3,* ]] ||
 	azml_fail "mx-2's ActiveFeatures: $act (available: $(node_field mx-2 AvailableFeatures))"
 azml_pass "mx-2's ActiveFeatures name its real size only: $act"
-# InstanceType/InstanceId (Slurm 23.02+): the resume program sets them as
-# the VM comes up, but slurmd's first registration replaces them with its
-# own --instance-type/--instance-id (none here: 24.11 showed them empty).
-# node-init passing those options from IMDS is not built yet: not checked.
-echo "skip - InstanceType/InstanceId: not built (slurmd's first registration replaces what the resume program set; node-init does not yet pass slurmd --instance-id/--instance-type)"
+# InstanceType/InstanceId (Slurm 23.02+) come from slurmd's first
+# registration (node-init passes --instance-id/--instance-type from IMDS;
+# an 'scontrol update' before it does not survive it): these VMs boot
+# slurmd without node-init, so mix-scale-set.sh checks them.
+echo "skip - InstanceType/InstanceId: set by node-init's slurmd options; checked by mix-scale-set.sh, whose VMs boot through node-init"
 for j in $lid $pid; do
 	azml_wait 90 bash -c "[ \"\$(job_state $j)\" = COMPLETED ]" ||
 		azml_fail "job $j did not run: $(scontrol -o show job "$j" | grep -o 'JobState=[^ ]*\|Reason=[^ ]*')"

@@ -58,6 +58,7 @@ typedef struct {
 	const char *token_body;
 	int kv_status;
 	char kv_body[1024];
+	char compute[512];	/* /metadata/instance/compute's answer */
 	/* what it saw */
 	char msi_res_id[512], vm[64], auth[256];
 	int requests;
@@ -84,6 +85,8 @@ static void _serve(void *arg, const hs_req_t *req, hs_reply_t *out)
 	}
 	if (!strcmp(req->path, "/metadata/instance/compute/userData")) {
 		snprintf(out->body, sizeof(out->body), "%s", w->userdata);
+	} else if (!strcmp(req->path, "/metadata/instance/compute")) {
+		snprintf(out->body, sizeof(out->body), "%s", w->compute);
 	} else if (!strcmp(req->path, "/metadata/identity/oauth2/token")) {
 		v = MHD_lookup_connection_value(req->conn,
 						MHD_GET_ARGUMENT_KIND,
@@ -725,6 +728,41 @@ START_TEST(slurmd_refused)
 }
 END_TEST
 
+/* slurmd 23.02 or later starts with --instance-id and --instance-type from
+ * IMDS's compute document (its first registration sets the node's
+ * InstanceId/InstanceType); older, or a document without them or with
+ * words unsafe on a command line: without, and the console says why. */
+START_TEST(slurmd_instance_options)
+{
+	free((char *) opts.slurmd);
+	opts.slurmd = _file("slurmd", "#!/bin/sh\necho 'slurm 24.11.5'\n",
+			    0755);
+	_set_userdata(0, NULL, NULL, "24.11.5");
+	snprintf(W->compute, sizeof(W->compute), "{\"vmId\":"
+		 "\"0f6e3c1a-1b2c-4d5e-8f90-a1b2c3d4e5f6\",\"vmSize\":"
+		 "\"Standard_D4s_v3\",\"name\":\"gpu-1\"}");
+	ck_assert_int_eq(_run(), 0);
+	ck_assert_msg(strstr(console, "--conf-server 127.0.0.1:6817 "
+			     "--instance-id 0f6e3c1a-1b2c-4d5e-8f90-a1b2c3d4e5f6 "
+			     "--instance-type Standard_D4s_v3)"), "%s", console);
+	/* a vmSize with a space: not passed on */
+	snprintf(W->compute, sizeof(W->compute), "{\"vmId\":\"x\",\"vmSize\":"
+		 "\"Standard_D4s_v3 --extra=evil\"}");
+	ck_assert_int_eq(_run(), 0);
+	ck_assert_ptr_null(strstr(console, "--instance-type"));
+	ck_assert_ptr_nonnull(strstr(console, "node-init: instance: IMDS gave "
+				     "no usable vmId and vmSize; slurmd starts "
+				     "without --instance-id\n"));
+	/* slurmd 22.05: not asked */
+	free((char *) opts.slurmd);
+	opts.slurmd = _file("slurmd", "#!/bin/sh\necho 'slurm-wlm 22.05.8'\n",
+			    0755);
+	_set_userdata(0, NULL, NULL, NULL);
+	ck_assert_int_eq(_run(), 0);
+	ck_assert_ptr_null(strstr(console, "instance"));
+}
+END_TEST
+
 START_TEST(slurmd_versions)
 {
 	static const struct {
@@ -1021,6 +1059,7 @@ int main(void)
 	tu_add_shared_test(tc, gpu_check);
 	tcase_add_test(tc, slurmd_refused);
 	tcase_add_test(tc, slurmd_versions);
+	tcase_add_test(tc, slurmd_instance_options);
 	tcase_add_test(tc, scale_set_found_at_once);
 	tcase_add_test(tc, scale_set_found_on_third_poll);
 	tcase_add_test(tc, scale_set_ambiguous);

@@ -48,7 +48,8 @@ static void _listed(void *arg, const azml_vm_result_t *v, size_t n,
 		snprintf(l->err, sizeof(l->err), "out of memory");
 		return;
 	}
-	memcpy(l->vms, v, n * sizeof(*v));
+	if (n)		/* an empty listing may come as NULL */
+		memcpy(l->vms, v, n * sizeof(*v));
 	l->n = n;
 }
 

@@ -14,7 +14,7 @@ azml_emulator_start
 # ResumeTimeout 120: under the 429/5xx storm of scenario 2 a create may
 # take over a minute (seen: 70 s on 24.11), which is Azure's pace, not a fault.
 azml_emulator_cluster 120 <<'CONF'
-ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=3 IdleSecondsBeforeScaledown=5 CapacityBackoff=5 JobScaling=BestEffort
+ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=3 IdleSecondsBeforeScaledown=5 CapacityBackoff=5
 CONF
 
 faults() { curl -sf -X POST -d "$1" "$EMU_URL/emulator/faults" > /dev/null || azml_fail "faults $1"; }
@@ -47,10 +47,12 @@ settled() {
 		azml_fail "$what: nodes not back to idle~: $(sinfo -h -p cpu -o '%N %t %E')"
 }
 
-# 1. Capacity for one VM of the size (JobScaling=BestEffort: the VM made
-# stays; AllOrNothing is mix.sh's): a two-node job gets one, the other
-# node goes back at once and the cluster is held (CapacityBackoff=5) with
-# Azure's code; the job waits and runs once the hold is over.
+# 1. Capacity for one VM of the size, with the default JobScaling=
+# AllOrNothing (BestEffort, where the VM made stays, is mix.sh's): a
+# two-node job gets one VM of two, that VM is deleted at once, the job is
+# requeued and the cluster held (CapacityBackoff=5) with Azure's code.  No
+# VM is left to run a power-save program after the hold, so it is lifted by
+# reconcile, run here as its timer does; then the job runs.
 faults '{"capacity":{"Standard_D2s_v3":"AllocationFailed:1"}}'
 id=$(sbatch --parsable -p cpu -N2 --wrap 'srun hostname') || azml_fail sbatch
 azml_wait 30 bash -c "scontrol -o show node | grep -q 'Reason=azureml: capacity: AllocationFailed; retry after'" ||
@@ -58,9 +60,18 @@ azml_wait 30 bash -c "scontrol -o show node | grep -q 'Reason=azureml: capacity:
 [ "$(job_state "$id")" = RUNNING ] && azml_fail "job $id runs on one of its two nodes"
 grep -q "couldn't create VM 'cpu-[0-9]' for node cpu-[0-9] (op=[^)]*): AllocationFailed" "$T/azureml.log" ||
 	azml_fail "no AllocationFailed line in the log"
+azml_wait 30 grep -q "job $id: node cpu-[0-9] got no VM (AllocationFailed); JobScaling=AllOrNothing" "$T/azureml.log" ||
+	azml_fail "AllOrNothing did not act: $(tail -5 "$T/azureml.log")"
+azml_wait 30 bash -c "[ -z \"\$(curl -sf $EMU_URL/emulator/vms | grep -o '\"name\"')\" ]" ||
+	azml_fail "capacity: the VM made for job $id stays: $(azml_emulator_vms)"
 faults '{"capacity":{}}'
+azml_wait 30 bash -c "! \"$AZML_BIN\" targets --json | grep -q '\"capacity_hold\":{\"code\":\"AllocationFailed'" ||
+	azml_fail "the hold is not over after CapacityBackoff"
+"$AZML_BIN" reconcile > "$T/reconcile.out" 2>&1 || { cat "$T/reconcile.out"; azml_fail "reconcile failed"; }
+grep -q "target cpu: the capacity hold (AllocationFailed) is over; resuming cpu-" "$T/reconcile.out" ||
+	azml_fail "reconcile lifted no hold: $(cat "$T/reconcile.out")"
 settled "capacity" "$id"
-azml_pass "AllocationFailed for one node of a two-node job: held at once, job runs after the hold, nothing left"
+azml_pass "AllocationFailed for one node of a two-node job: its VM deleted, held, lifted by reconcile, the job runs, nothing left"
 
 # 2. ARM's write throttle nearly empty, and 30% of requests answered 5xx.
 faults '{"write_burst":1,"write_rate":0.5,"error_rate":0.3}'

@@ -22,11 +22,10 @@
 #include "journal.h"
 #include "log.h"
 #include "prices.h"
+#include "retail.h"
 #include "safefile.h"
 #include "state.h"
 
-#define PRICES_REFRESH 86400	/* retail prices older than this: read again */
-#define PRICES_STALE (7 * 86400)	/* and older than this: said to be stale */
 #define PRICES_FILE_MAX (1 << 20)
 
 /*
@@ -127,41 +126,31 @@ static int _file_prices(const azml_conf_t *conf, prices_t *pr)
 	return 0;
 }
 
-/* Retail prices: StateDir's when younger than a day, else the API's (kept),
- * else StateDir's however old, said to be stale; none: said so. */
+/* Retail prices (retail.h): StateDir's, else the API's (kept), else
+ * StateDir's however old, said to be stale; none: said so. */
 static void _retail_prices(const azml_conf_t *conf, prices_t *pr, long now)
 {
-	char *text = azml_state_prices_load(conf), err[600], day[32];
-	azml_prices_t cached = { 0 };
-	bool have_cache = text && !azml_prices_from_text(text, &cached);
+	char err[600], day[32];
 
-	free(text);
-	if (have_cache && now - cached.fetched < PRICES_REFRESH) {
-		pr->p = cached;
-		pr->have = true;
-	} else if (!azml_prices_fetch(conf, &pr->p, err, sizeof(err))) {
-		char *t = azml_prices_to_text(&pr->p);
-
-		if (t)
-			azml_state_prices_save(conf, t);
-		free(t);
-		azml_prices_free(&cached);
-		pr->have = true;
-	} else if (have_cache) {
-		pr->p = cached;
-		pr->have = true;
-		_stamp(cached.fetched, day, sizeof(day));
-		snprintf(pr->note, sizeof(pr->note), "%s prices of %s (%ld days "
-			 "old): the Retail Prices API could not be read: %.400s",
-			 now - cached.fetched >= PRICES_STALE ? "STALE:" :
-			 "kept", day, (now - cached.fetched) / 86400, err);
-		return;
-	} else {
+	switch (azml_retail_prices(conf, now, false, &pr->p, err, sizeof(err))) {
+	case AZML_RETAIL_NONE:
 		snprintf(pr->note, sizeof(pr->note), "NO PRICES: the Retail "
 			 "Prices API could not be read (%.400s) and none were "
 			 "kept; hours only (Prices=FILE gives your own)", err);
 		return;
+	case AZML_RETAIL_OLD:
+		pr->have = true;
+		_stamp(pr->p.fetched, day, sizeof(day));
+		snprintf(pr->note, sizeof(pr->note), "%s prices of %s (%ld days "
+			 "old): the Retail Prices API could not be read: %.400s",
+			 now - pr->p.fetched >= AZML_RETAIL_STALE ? "STALE:" :
+			 "kept", day, (now - pr->p.fetched) / 86400, err);
+		return;
+	case AZML_RETAIL_KEPT:
+	case AZML_RETAIL_READ:
+		break;
 	}
+	pr->have = true;
 	_stamp(pr->p.fetched, day, sizeof(day));
 	snprintf(pr->note, sizeof(pr->note), "retail prices of %s", day);
 }

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "nodes.h"
 #include "reconcile.h"
+#include "retail.h"
 #include "slurm_compat.h"
 #include "state.h"
 
@@ -332,6 +333,43 @@ int azml_cmd_targets(const azml_cmd_t *cmd, int argc, char **argv)
 /* ---------------------------------------------------------------------- */
 
 /*
+ * AllocationStrategy=LowestPrice orders a mix by the retail prices StateDir
+ * keeps (the resume program never fetches): reconcile keeps them current
+ * (retail.h) where a mix has it and Prices= is not set.  What it could not
+ * read is said; it fails nothing else.
+ */
+static void _lowest_price_prices(const azml_conf_t *conf, bool dry)
+{
+	azml_prices_t p;
+	char err[600];
+	bool wanted = false;
+
+	for (size_t i = 0; i < conf->ntargets && !wanted; i++)
+		wanted = conf->targets[i].nmix > 1 &&
+			 conf->targets[i].alloc == AZML_ALLOC_LOWEST_PRICE;
+	if (!wanted || conf->prices)
+		return;
+	switch (azml_retail_prices(conf, (long) time(NULL), dry, &p, err,
+				   sizeof(err))) {
+	case AZML_RETAIL_READ:
+		printf("retail prices: %zu read for AllocationStrategy="
+		       "LowestPrice%s\n", p.n, dry ? " (dry run: not kept)" :
+		       ", kept in StateDir");
+		break;
+	case AZML_RETAIL_OLD:
+	case AZML_RETAIL_NONE:
+		printf("retail prices: the Retail Prices API could not be read "
+		       "(%s); AllocationStrategy=LowestPrice uses %s\n", err,
+		       p.n ? "the prices kept before" :
+		       "the order written");
+		break;
+	case AZML_RETAIL_KEPT:
+		break;
+	}
+	azml_prices_free(&p);
+}
+
+/*
  * One pass (reconcile.h): gather, decide at this second, apply.  Without
  * ARM (it could not be made) only the holds and attached nodes are seen
  * to.  Returns 0, or 1 when something could not be read or an action
@@ -346,6 +384,7 @@ static int _reconcile_once(azml_conf_t *conf, bool dry, bool prune)
 	char err[600], arm_err[600] = "";
 	int failures, rv = 1;
 
+	_lowest_price_prices(conf, dry);
 	for (size_t i = 0; i < conf->ntargets && !arm && !arm_err[0]; i++)
 		if (conf->targets[i].kind != AZML_ATTACHED &&
 		    !(arm = azml_arm_create(conf, NULL, arm_err,

@@ -362,6 +362,18 @@ static int _query(query_t *q, const char *filter)
 	return q->failed ? -1 : 0;
 }
 
+/* Whether the size mix[m] of target i came earlier, in it or before it. */
+static bool _size_seen(const azml_conf_t *conf, size_t i, size_t m)
+{
+	const char *size = conf->targets[i].mix[m];
+
+	for (size_t k = 0; k <= i; k++)
+		for (size_t j = 0; j < (k < i ? conf->targets[k].nmix : m); j++)
+			if (!strcmp(conf->targets[k].mix[j], size))
+				return true;
+	return false;
+}
+
 int azml_prices_fetch(const azml_conf_t *conf, azml_prices_t *out, char *err,
 		      size_t n)
 {
@@ -378,23 +390,20 @@ int azml_prices_fetch(const azml_conf_t *conf, azml_prices_t *out, char *err,
 		azml_errf(err, n, "out of memory");
 		return -1;
 	}
-	for (size_t i = 0; i < conf->ntargets && !rc; i++) {
-		const azml_target_t *t = &conf->targets[i];
-		bool seen = false;
+	/* every size of every target, each once: a mix is priced at the size
+	 * each of its VMs got (cost), and LowestPrice orders by them */
+	for (size_t i = 0; i < conf->ntargets && !rc; i++)
+		for (size_t m = 0; m < conf->targets[i].nmix && !rc; m++) {
+			const char *size = conf->targets[i].mix[m];
 
-		if (!t->vm_size)
-			continue;
-		for (size_t k = 0; k < i && !seen; k++)
-			seen = conf->targets[k].vm_size &&
-			       !strcmp(conf->targets[k].vm_size, t->vm_size);
-		if (seen)
-			continue;
-		snprintf(filter, sizeof(filter), "serviceName eq 'Virtual "
-			 "Machines' and armRegionName eq '%s' and armSkuName eq "
-			 "'%s' and priceType eq 'Consumption'", conf->location,
-			 t->vm_size);
-		rc = _query(&q, filter);
-	}
+			if (_size_seen(conf, i, m))
+				continue;
+			snprintf(filter, sizeof(filter), "serviceName eq "
+				 "'Virtual Machines' and armRegionName eq "
+				 "'%s' and armSkuName eq '%s' and priceType "
+				 "eq 'Consumption'", conf->location, size);
+			rc = _query(&q, filter);
+		}
 	if (!rc) {
 		snprintf(filter, sizeof(filter), "serviceName eq 'Storage' and "
 			 "armRegionName eq '%s' and skuName eq '"

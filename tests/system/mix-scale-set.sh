@@ -4,7 +4,8 @@
 # the emulator's Flexible scale sets with skuProfile, and the real
 # node-init on each VM (it finds its node from slurmctld), as scale-set.sh.
 #   1. a 3-node job on the mix [A, B] with A out of capacity runs on B:
-#      one write, no hold, the nodes told their size;
+#      one write, no hold, the nodes told their size, cost at B's price,
+#      and on 23.02+ slurmdbd's instance records (sacctmgr show instance);
 #   2. partial capacity with AllOrNothing (2 of 3 made): no VM left within
 #      30 s, one batched delete, the job pending with the capacity reason;
 #      it runs once capacity is back;
@@ -24,6 +25,21 @@ azml_emulator_cluster 90 <<CONF
 ComputeCluster=mx VmSize=$A,$B MaxNodes=3 IdleSecondsBeforeScaledown=5 Provisioning=ScaleSet AllocationStrategy=CapacityOptimized CapacityBackoff=30
 ComputeCluster=be VmSize=Standard_F2s_v2 MaxNodes=3 IdleSecondsBeforeScaledown=600 Provisioning=ScaleSet JobScaling=BestEffort CapacityBackoff=15
 CONF
+
+# Slurm 23.02+ keeps each cloud node's instance in slurmdbd (sacctmgr
+# show instance): MariaDB and slurmdbd, slurmctld restarted to use them.
+v2302=$(scontrol --version | awk '{split($2, v, "."); print (v[1] * 100 + v[2] >= 2302)}')
+dbd=
+if [ "$v2302" = 1 ]; then
+	if azml_slurmdbd_start; then
+		dbd=yes
+		azml_restart_slurmctld
+	else
+		dbd_why="slurmdbd does not run here: $AZML_SLURMDBD_BROKEN (doc/NOTES 7.4)"
+	fi
+else
+	dbd_why="Slurm $(scontrol --version | cut -d' ' -f2) keeps no instances (23.02+)"
+fi
 
 MX=$(echo "azml$$-mx" | tr A-Z a-z)
 BE=$(echo "azml$$-be" | tr A-Z a-z)
@@ -66,7 +82,7 @@ grep -q "ActiveFeatures=[^ ]*$B" <<<"$n1" && ! grep -q "ActiveFeatures=[^ ]*$A" 
 echo "  mx-1: $(grep -o 'ActiveFeatures=[^ ]*' <<<"$n1")"
 # InstanceType/InstanceId (Slurm 23.02+): node-init starts slurmd with
 # --instance-id/--instance-type from IMDS; its registration sets them
-if [ "$(scontrol --version | awk '{split($2, v, "."); print (v[1] * 100 + v[2] >= 2302)}')" = 1 ]; then
+if [ "$v2302" = 1 ]; then
 	grep -q " InstanceType=$B" <<<"$n1" || azml_fail "mx-1's InstanceType: $(grep -o 'Instance[A-Za-z]*=[^ ]*' <<<"$n1")"
 	grep -q " InstanceId=[0-9a-f-]\{36\}" <<<"$n1" || azml_fail "mx-1 has no InstanceId: $(grep -o 'Instance[A-Za-z]*=[^ ]*' <<<"$n1")"
 	echo "  mx-1: $(grep -o 'Instance[A-Za-z]*=[^ ]*' <<<"$n1" | paste -sd' ')"
@@ -77,6 +93,39 @@ azml_pass "a 3-node job on the mix [$A, $B] with $A out of capacity runs on $B: 
 azml_wait 90 bash -c "[ -z \"\$(set_vms $MX)\" ]" || azml_fail "mx's VMs did not go: $(set_vms "$MX")"
 azml_wait 60 bash -c "[ -z \"\$(sinfo -h -p mx -o %t | grep -vx 'idle~')\" ]" ||
 	azml_fail "mx not idle~: $(sinfo -h -p mx -o '%N %t %E')"
+# cost prices each VM at its real size: B's hour, not A's (the
+# emulator's retail prices: D2s_v3 0.096, D4s_v3 0.192 an hour; P4 disk)
+"$AZML_BIN" cost --json > "$T/cost.json" 2>&1 || azml_fail "cost --json: $(cat "$T/cost.json")"
+python3 - "$T/cost.json" "$T/azureml-state/journal/current" <<'PY' || azml_fail "cost of mx: $(cat "$T/cost.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = [x for x in d["rows"] if x["target"] == "mx"][0]
+at = {}
+for l in open(sys.argv[2]):
+    f = l.split()
+    vm = [x[3:] for x in f if x.startswith("vm=")]
+    if " target=mx " in l and vm and f[1] in ("created", "deleted"):
+        at.setdefault(vm[0], {})[f[1]] = int(f[0])
+billed = sum(v["deleted"] - v["created"] for v in at.values())
+assert r["vms"] == 3 and len(at) == 3, (r, at)
+disk = 5.28 / 730
+want, as_a = billed / 3600 * (0.192 + disk), billed / 3600 * (0.096 + disk)
+assert abs(r["cost"] - want) < 1e-9, (r["cost"], want, as_a)
+print("  cost of mx: %.6f USD for %d VM-s at D4s_v3's hour (at D2s_v3's: %.6f)" % (r["cost"], billed, as_a))
+PY
+azml_pass "cost prices the mix's VMs at $B's hour, their real size"
+# slurmdbd's instance records: each node with the vmId and size it ran as
+if [ -n "$dbd" ]; then
+	inst() { sacctmgr -n -P show instance format=NodeName,InstanceId,InstanceType 2>&1; }
+	azml_wait 30 bash -c "[ \"\$(sacctmgr -n -P show instance format=NodeName,InstanceType | grep -c '^mx-[1-3]|$B\$')\" -ge 3 ]" ||
+		azml_fail "sacctmgr show instance: $(inst)"
+	inst | grep '^mx-' | sed 's/^/  sacctmgr show instance: /'
+	inst | grep '^mx-' | grep -qv "^mx-[1-3]|[0-9a-f-]\{36\}|$B\$" &&
+		azml_fail "an instance without its vmId or size: $(inst)"
+	azml_pass "slurmdbd keeps mx-[1-3]'s instances: the vmId and $B"
+else
+	echo "skip - sacctmgr show instance: $dbd_why"
+fi
 
 # 2. A out, B has room for 2 VMs: AllOrNothing.
 faults "{\"capacity\":{\"$A\":\"AllocationFailed\",\"$B\":\"AllocationFailed:2\"}}"

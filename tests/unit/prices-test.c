@@ -2,7 +2,8 @@
  * prices-test.c - what a VM costs: the Retail Prices API's pages (the
  * meter chosen for a Linux VM, a Spot VM and the OS disk; NextPageLink's
  * host never followed), Prices=FILE with its errors, StateDir's text, and
- * the fetch against azure-emulator over HTTP (paging, a failing API).
+ * the fetch against azure-emulator over HTTP (paging, a failing API), and
+ * when StateDir's retail prices are read again (retail.h).
  */
 #include "config.h"
 
@@ -12,11 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
 #include "prices.h"
+#include "retail.h"
+#include "state.h"
 #include "testutil.h"
 
 /* An item as the API writes them. */
@@ -190,7 +195,9 @@ START_TEST(fetch_from_the_emulator)
 		"ComputeCluster=spot VmSize=Standard_D2s_v3 MaxNodes=4 "
 		"Priority=LowPriority\n"
 		"ComputeCluster=cpu2 VmSize=Standard_D4s_v3 MaxNodes=4\n"
-		"ComputeCluster=odd VmSize=Standard_F72s_v2 MaxNodes=1\n", port);
+		"ComputeCluster=odd VmSize=Standard_F72s_v2 MaxNodes=1\n"
+		"ComputeCluster=mix VmSize=Standard_D2s_v3,Standard_F2s_v2 "
+		"MaxNodes=2\n", port);
 	azml_prices_t ps;
 	char err[256];
 
@@ -203,6 +210,8 @@ START_TEST(fetch_from_the_emulator)
 	ck_assert(fabs(azml_prices_hourly(&ps, "Standard_D4s_v3", false) - 0.192) < 1e-9);
 	ck_assert(fabs(azml_prices_hourly(&ps, "Standard_D4s_v3", true) - 0.023) < 1e-9);
 	ck_assert(fabs(azml_prices_hourly(&ps, "Standard_D2s_v3", true) - 0.0115) < 1e-9);
+	/* every size of a mix, not only its first */
+	ck_assert(fabs(azml_prices_hourly(&ps, "Standard_F2s_v2", false) - 0.0846) < 1e-9);
 	ck_assert(fabs(azml_prices_hourly(&ps, "disk", false) - 5.28 / 730) < 1e-9);
 	/* a size the API has no meter for: none, and it is said by the caller */
 	ck_assert(azml_prices_hourly(&ps, "Standard_F72s_v2", false) < 0);
@@ -221,6 +230,104 @@ START_TEST(fetch_from_the_emulator)
 }
 END_TEST
 
+/* Keep in C's StateDir retail prices read AGE seconds before NOW: D2s_v3
+ * at 1.0 an hour, and F2s_v2 at 2.0 when WHOLE (made-up figures, so that
+ * what was kept is told from what the API says). */
+static void _keep(const azml_conf_t *c, long now, long age, bool whole)
+{
+	azml_price_t p[2] = { { .size = "Standard_D2s_v3", .hourly = 1.0,
+				.currency = "USD" },
+			      { .size = "Standard_F2s_v2", .hourly = 2.0,
+				.currency = "USD" } };
+	azml_prices_t ps = { .p = p, .n = whole ? 2 : 1, .fetched = now - age,
+			     .source = "retail" };
+	char *text = azml_prices_to_text(&ps);
+
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(azml_state_prices_save(c, text), 0);
+	free(text);
+}
+
+static double _kept_d2s(const azml_conf_t *c)
+{
+	char *text = azml_state_prices_load(c);
+	azml_prices_t ps;
+	double h;
+
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(azml_prices_from_text(text, &ps), 0);
+	free(text);
+	h = azml_prices_hourly(&ps, "Standard_D2s_v3", false);
+	azml_prices_free(&ps);
+	return h;
+}
+
+START_TEST(retail_kept_or_read)
+{
+	char dir[64] = "/tmp/azml-prices-test.XXXXXX", err[256], cmd[128];
+	int port;
+	pid_t emu = tu_emulator_start(&port, NULL);
+	long now = (long) time(NULL);
+	azml_conf_t *c;
+	azml_prices_t ps;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	c = tu_conf("retail.conf",
+		"ClusterName=t\nSubscriptionId=00000000-0000-0000-0000-000000000001\n"
+		"ResourceGroup=rg\nLocation=eastus\nStateDir=%s\n"
+		"PricesEndpoint=http://127.0.0.1:%d\n"
+		"ComputeCluster=mix VmSize=Standard_D2s_v3,Standard_F2s_v2 "
+		"MaxNodes=2\n", dir, port);
+	ck_assert_int_eq(azml_state_init(c, err, sizeof(err)), 0);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	/* young and whole: kept, the API not asked */
+	_keep(c, now, 7200, true);
+	ck_assert_int_eq(azml_retail_prices(c, now, false, &ps, err, sizeof(err)),
+			 AZML_RETAIL_KEPT);
+	ck_assert(azml_prices_hourly(&ps, "Standard_D2s_v3", false) == 1.0);
+	azml_prices_free(&ps);
+	/* a size of the file missing: kept within the hour, then read */
+	_keep(c, now, 100, false);
+	ck_assert_int_eq(azml_retail_prices(c, now, false, &ps, err, sizeof(err)),
+			 AZML_RETAIL_KEPT);
+	azml_prices_free(&ps);
+	_keep(c, now, 7200, false);
+	ck_assert_int_eq(azml_retail_prices(c, now, false, &ps, err, sizeof(err)),
+			 AZML_RETAIL_READ);
+	ck_assert(fabs(azml_prices_hourly(&ps, "Standard_F2s_v2", false) - 0.0846) < 1e-9);
+	azml_prices_free(&ps);
+	ck_assert(fabs(_kept_d2s(c) - 0.096) < 1e-9);	/* and kept */
+	/* a day old: read; a dry run keeps nothing */
+	_keep(c, now, AZML_RETAIL_REFRESH + 1, true);
+	ck_assert_int_eq(azml_retail_prices(c, now, true, &ps, err, sizeof(err)),
+			 AZML_RETAIL_READ);
+	ck_assert(fabs(azml_prices_hourly(&ps, "Standard_D2s_v3", false) - 0.096) < 1e-9);
+	azml_prices_free(&ps);
+	ck_assert(_kept_d2s(c) == 1.0);
+	/* the API refusing: what was kept, and why */
+	ck_assert_int_eq(tu_http("POST", port, "/emulator/faults",
+				 "{\"prices_status\":404}", NULL, NULL), 200);
+	ck_assert_int_eq(azml_retail_prices(c, now, false, &ps, err, sizeof(err)),
+			 AZML_RETAIL_OLD);
+	ck_assert(azml_prices_hourly(&ps, "Standard_D2s_v3", false) == 1.0);
+	ck_assert_msg(strstr(err, "answered HTTP 404"), "%s", err);
+	azml_prices_free(&ps);
+	/* nothing kept either: none */
+	snprintf(cmd, sizeof(cmd), "rm -f %s/prices/retail", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(azml_retail_prices(c, now, false, &ps, err, sizeof(err)),
+			 AZML_RETAIL_NONE);
+	ck_assert_uint_eq(ps.n, 0);
+
+	azml_conf_destroy(c);
+	tu_emulator_stop(emu, port);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = tcase_create("prices");
@@ -230,5 +337,6 @@ int main(void)
 	tcase_add_test(tc, negotiated_file);
 	tcase_add_test(tc, state_text);
 	tcase_add_test(tc, fetch_from_the_emulator);
+	tcase_add_test(tc, retail_kept_or_read);
 	return tu_run("prices", tc);
 }

@@ -75,8 +75,8 @@ int main(int argc, char **argv)
 			  getenv("SLURM_RESUME_FILE") : NULL;
 	env.detach = !getenv("AZUREML_FOREGROUND");
 	rc = azml_power_run(conf, mode, argv[1], &env, &rep) ? 1 : 0;
-	if (rep.parent)
-		_exit(0);	/* slurmctld goes on; the worker finishes */
+	if (rep.parent)	/* slurmctld goes on; the worker finishes */
+		_exit(rc);	/* 1: StateDir refused (the worker hands back) */
 	azml_conf_destroy(conf);
 	azml_log_fini();
 	return rc;

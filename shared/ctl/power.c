@@ -837,7 +837,7 @@ int azml_power_run(const azml_conf_t *conf, azml_power_mode_t mode,
 	if (_detach_and_claim(&run, jobs, n, state_ok ? NULL : state_err,
 			      env->detach)) {
 		out->parent = true;
-		rc = 0;
+		rc = state_ok ? 0 : -1;	/* slurmctld logs a refused StateDir */
 		goto out;
 	}
 

@@ -50,7 +50,8 @@ typedef struct {
 	 * quota pass and the notes in handed-back jobs; NULL: none */
 	const char *resume_file;
 	/* fork once every intent is recorded: the parent returns at once
-	 * (report's parent set: it must _exit(0) so that slurmctld goes on),
+	 * (report's parent set: it must _exit at once so that slurmctld goes
+	 * on: 0, or 1 when StateDir is refused),
 	 * the child does the work; false: all in this process
 	 * (AZUREML_FOREGROUND) */
 	bool detach;
@@ -67,7 +68,8 @@ typedef struct {
 /* How a run ended (written by azml_power_run, in full). */
 typedef struct {
 	bool parent;		/* detached: this is the parent, which must
-				 * _exit(0) at once; nothing else is set */
+				 * _exit at once (the run's -1: 1); nothing
+				 * else is set */
 	int nodes;		/* nodes of the hostlist */
 	int done, failed;	/* nodes that ended well, or not */
 	int joined;		/* nodes whose operation another program did */

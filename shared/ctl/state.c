@@ -75,6 +75,17 @@ int azml_state_path(const azml_conf_t *c, const char *sub, const char *file,
 	return len < 0 || (size_t) len >= n ? -1 : 0;
 }
 
+void azml_state_path_why(const azml_conf_t *c, char *err, size_t n)
+{
+	if (!c || !c->state_dir)
+		azml_errf(err, n, "StateDir is not set");
+	else if (!judged_ok && !strcmp(judged, c->state_dir))
+		azml_errf(err, n, "%s", judged_why);
+	else
+		azml_errf(err, n, "StateDir %.200s: a path under it is too long",
+			  c->state_dir);
+}
+
 /* ---- files ---- */
 
 /* Lock folder DIR; the fd to pass to azml_state_unlock, or -1 with ERR.  Bounded: a
@@ -433,8 +444,7 @@ int azml_state_attached_save(const azml_conf_t *c, const char *node,
 		return -1;
 	}
 	if (azml_state_path(c, DIR_ATTACHED, NULL, dir, sizeof(dir))) {
-		azml_errf(err, n,
-			  "StateDir is not set, or its path is too long");
+		azml_state_path_why(c, err, n);
 		return -1;
 	}
 	if (!(text = cJSON_PrintUnformatted(report))) {

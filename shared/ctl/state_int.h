@@ -31,6 +31,8 @@
 /* state.c */
 int azml_state_path(const azml_conf_t *c, const char *sub, const char *file,
 		    char *out, size_t n);
+/* Why azml_state_path failed: StateDir unset, refused (why), or too long. */
+void azml_state_path_why(const azml_conf_t *c, char *err, size_t n);
 int azml_state_lock(const char *dir, char *err, size_t n);
 void azml_state_unlock(int fd);
 void azml_state_give(int fd);

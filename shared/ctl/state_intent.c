@@ -169,8 +169,7 @@ static int _intent_open(const azml_conf_t *c, const char *node, intent_t *in,
 		return -1;
 	}
 	if (azml_state_path(c, DIR_INTENT, NULL, dir, dn)) {
-		azml_errf(err, n,
-			  "StateDir is not set, or its path is too long");
+		azml_state_path_why(c, err, n);
 		return -1;
 	}
 	if ((lk = azml_state_lock(dir, err, n)) < 0)

@@ -21,26 +21,14 @@ ComputeCluster=lp VmSize=Standard_D2s_v3 Priority=LowPriority MaxNodes=2 IdleSec
 ComputeCluster=mn VmSize=Standard_D2_v2 MinNodes=3 MaxNodes=3
 CONF
 
-faults() { curl -sf -X POST -d "$1" "$EMU_URL/emulator/faults" > /dev/null || azml_fail "faults $1"; }
 stat() { curl -sf "$EMU_URL/emulator/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 # VM create requests the emulator received, refused ones included (other
 # clusters' deletes may go on meanwhile: not counted).
 create_writes() { curl -sf "$EMU_URL/emulator/stats" | python3 -c "import json,sys; s=json.load(sys.stdin); print(s['creates']+s['creates_refused'])"; }
 # Create requests the resume programs sent for the nodes of cluster $1.
 creates_of() { grep -c "resume node=$1-[0-9]* vm=.*: ok\|couldn't create VM '$1-[0-9]*'" "$T/azureml.log"; }
-nodes_of_job() { scontrol -o show job "$1" | grep -o ' NodeList=[^ ]*' | cut -d= -f2; }
 export -f job_state azml_emulator_vms
 export EMU_URL
-idle_all() { [ -z "$(sinfo -h -p "$1" -o %t | grep -vx 'idle~')" ]; }
-# idle~ and done powering down: sinfo shows idle~ while slurmctld still
-# holds a node POWERING_DOWN or COMPLETING (not allocatable yet).
-settled_all() {
-	local s
-	s=$(scontrol -o show node "$(sinfo -h -p "$1" -o %N)" | grep -o ' State=[^ ]*') &&
-		[ -n "$s" ] && ! grep -q 'POWERING_DOWN\|COMPLETING\|POWERING_UP\|DRAIN' <<<"$s" &&
-		idle_all "$1"
-}
-export -f idle_all settled_all
 
 # 0. MinNodes stop at the quota: 3 nodes wanted, 2 fit.  (First: every
 # reconcile below powers MinNodes up.)

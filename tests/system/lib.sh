@@ -473,6 +473,23 @@ azml_wait() {
 }
 
 job_state() { scontrol -o show job "$1" | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
+nodes_of_job() { scontrol -o show job "$1" | grep -o ' NodeList=[^ ]*' | cut -d= -f2; }
+# node_field NODE FIELD: one field of scontrol's line for NODE
+node_field() { scontrol -o show node "$1" | grep -o " $2=[^ ]*" | cut -d= -f2; }
+# faults JSON: the emulator's injected faults (azml_emulator_start's)
+faults() { curl -sf -X POST -d "$1" "$EMU_URL/emulator/faults" > /dev/null || azml_fail "faults $1"; }
+# idle_all PARTITION: every node of it idle~
+idle_all() { [ -z "$(sinfo -h -p "$1" -o %t | grep -vx 'idle~')" ]; }
+# settled_all PARTITION: idle~ and done powering down: sinfo shows idle~
+# while slurmctld still holds a node POWERING_DOWN or COMPLETING (not
+# allocatable yet).
+settled_all() {
+	local s
+	s=$(scontrol -o show node "$(sinfo -h -p "$1" -o %N)" | grep -o ' State=[^ ]*') &&
+		[ -n "$s" ] && ! grep -q 'POWERING_DOWN\|COMPLETING\|POWERING_UP\|DRAIN' <<<"$s" &&
+		idle_all "$1"
+}
+export -f job_state nodes_of_job node_field idle_all settled_all
 
 # A bearer token for the emulator's ARM paths (its Entra ID endpoint and the
 # client secret azml_emulator_start set up).

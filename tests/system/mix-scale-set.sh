@@ -43,14 +43,12 @@ fi
 
 MX=$(echo "azml$$-mx" | tr A-Z a-z)
 BE=$(echo "azml$$-be" | tr A-Z a-z)
-faults() { curl -sf -X POST -d "$1" "$EMU_URL/emulator/faults" > /dev/null || azml_fail "faults $1"; }
 vmss_writes() { curl -sf "$EMU_URL/emulator/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("writes_by_type",{}).get("virtualMachineScaleSets",0))'; }
 set_vms() {	# "NAME:SIZE" of the VMs the emulator has in set $1, sorted
 	curl -sf "$EMU_URL/emulator/vms" | python3 -c '
 import json, sys
 print(" ".join(sorted(v["name"] + ":" + v["size"] for v in json.load(sys.stdin) if v["name"].startswith(sys.argv[1] + "_"))))' "$1"
 }
-nodes_of_job() { scontrol -o show job "$1" | grep -o ' NodeList=[^ ]*' | cut -d= -f2; }
 export -f set_vms
 held() { "$AZML_BIN" targets --json | python3 -c '
 import json, sys

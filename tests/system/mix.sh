@@ -38,19 +38,8 @@ submit() {
 	echo "$out" >&2
 	return 1
 }
-faults() { curl -sf -X POST -d "$1" "$EMU_URL/emulator/faults" > /dev/null || azml_fail "faults $1"; }
-nodes_of_job() { scontrol -o show job "$1" | grep -o ' NodeList=[^ ]*' | cut -d= -f2; }
-node_field() { scontrol -o show node "$1" | grep -o " $2=[^ ]*" | cut -d= -f2; }
 export -f job_state azml_emulator_vms
 export EMU_URL
-idle_all() { [ -z "$(sinfo -h -p "$1" -o %t | grep -vx 'idle~')" ]; }
-settled_all() {
-	local s
-	s=$(scontrol -o show node "$(sinfo -h -p "$1" -o %N)" | grep -o ' State=[^ ]*') &&
-		[ -n "$s" ] && ! grep -q 'POWERING_DOWN\|COMPLETING\|POWERING_UP\|DRAIN' <<<"$s" &&
-		idle_all "$1"
-}
-export -f idle_all settled_all
 
 # 1. mx = [D2s_v3, D4s_v3], D2s_v3 out of capacity: a 3-node job runs on
 # D4s_v3, each node with two tries in one resume run, no hold.  Meanwhile

@@ -17,7 +17,6 @@ ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=4 IdleSecondsBeforeScaledown=
 CONF
 
 PS=$AZML_BUILD/plugins/power_save
-faults() { curl -sf -X POST -d "$1" "$EMU_URL/emulator/faults" > /dev/null || azml_fail "faults $1"; }
 stat() { curl -sf "$EMU_URL/emulator/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 has_vm() { azml_emulator_vms | tr ' ' '\n' | grep -qx "$1"; }
 vm_state() {	# provisioningState of VM $1, or "none"

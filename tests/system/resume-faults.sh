@@ -17,7 +17,6 @@ azml_emulator_cluster 120 <<'CONF'
 ComputeCluster=cpu VmSize=Standard_D2s_v3 MaxNodes=3 IdleSecondsBeforeScaledown=5 CapacityBackoff=5
 CONF
 
-faults() { curl -sf -X POST -d "$1" "$EMU_URL/emulator/faults" > /dev/null || azml_fail "faults $1"; }
 stat() { curl -sf "$EMU_URL/emulator/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 # Wait until the emulator has begun creating N VMs in all.
 creates_reach() {

@@ -36,6 +36,8 @@ refused() {
 		AZUREML_FOREGROUND=1 "$PS/slurm-azureml-$prog" $node > "$T/out" 2> "$T/err"
 		rc=$?
 		[ $rc != 0 ] || azml_fail "$prog ran with $why: $(cat "$T/err")"
+		! grep -q "StateDir is not set" "$T/err" ||
+			azml_fail "$prog with $why said StateDir is not set: $(cat "$T/err")"
 		grep -qF "StateDir $sd is refused, nothing done: $why" "$T/err" ||
 			azml_fail "$prog with $why said: $(cat "$T/err")"
 		[ "$(stats)" = "$before" ] ||
@@ -51,8 +53,10 @@ refused() {
 chmod 0777 "$SD"
 refused "$SD" "$SD is writable by its group or by others (mode 0777)"
 # as slurmctld runs it (detached: slurmctld goes on): the refusal on
-# stderr, the node handed back with it, no write
+# stderr, exit 1 (slurmctld logs it), the node handed back with it, no write
 "$PS/slurm-azureml-resume" cpu-3 > /dev/null 2> "$T/err"
+rc=$?
+[ $rc = 1 ] || azml_fail "detached resume exited $rc with a refused StateDir"
 grep -qF "StateDir $SD is refused, nothing done: $SD is writable" "$T/err" ||
 	azml_fail "detached resume said: $(cat "$T/err")"
 azml_wait 20 bash -c "scontrol -o show node cpu-3 | grep -qF 'Reason=azureml: StateDir: StateDir $SD is refused, nothing done: $SD is writable'" ||

@@ -138,9 +138,15 @@ faults '{"capacity":{"Standard_F2s_v2":"AllocationFailed:2","Standard_E2_v3":"Al
 t_part=$(date +%s)
 pa_id=$(sbatch --parsable -p pa -N3 --wrap true)
 pb_id=$(sbatch --parsable -p pb -N3 --wrap true)
-gone() { [ -z "$(curl -sf "$EMU_URL/emulator/vms" | grep -o "\"name\": *\"[^\"]*-$1_")" ]; }
-export -f gone
-azml_wait 60 bash -c "grep -q 'growing by 3 failed' $T/azureml.log"
+# gone T: no VM of T's scale set left (names from the emulator's JSON)
+gone() { ! azml_emulator_vms | tr ' ' '\n' | grep -q -- "-$1_"; }
+# made T: the 2 VMs of T's job are in the journal (before that, T's set
+# may list none yet, which 'gone' would take for the end)
+made() { [ "$(grep -c " created .* target=$1 " "$T/azureml-state/journal/current" 2>/dev/null)" -ge 2 ] 2>/dev/null; }
+export -f gone made azml_emulator_vms
+export EMU_URL
+export T
+azml_wait 120 bash -c "made pa && made pb" || echo "capacity-bench: the 2 VMs of pa and pb were not both made" >&2
 azml_wait $((IDLE + 240)) bash -c "gone pa && gone pb"
 sleep 5	# the suspend's journal records: written as it ends
 scancel "$pa_id" "$pb_id"
